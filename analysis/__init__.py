@@ -1,0 +1,1 @@
+"""Judging runs: history, replicated facts, metrics, SLO verdicts and reports."""

@@ -1,0 +1,72 @@
+"""What every emulator shares: replies shaped like HTTP, and the fact journal.
+
+An emulator's behaviour answers with a :class:`Reply` (status, headers, body) so
+that the simulated transport and the HTTP adapter hand back the same thing.
+Every change an emulator makes to a business fact goes through its
+:class:`Journal`, which stamps it with the emulator's clock; the harness turns
+those records into the run's history.  The clock is an input: SimPy's ``now``
+in simulation, the wall clock in live mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["FactChange", "Journal", "Reply", "problem"]
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+def problem(status: int, title: str, detail: str, field_path: str | None = None) -> Reply:
+    """An RFC 9457 problem reply naming the field at fault."""
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    body["detail"] = detail
+    if field_path is not None:
+        body["field"] = field_path
+    return Reply(status, body, {"content-type": "application/problem+json"})
+
+
+@dataclass(frozen=True)
+class FactChange:
+    """One write to a business fact in one system.
+
+    ``cause`` names what made the write (a message or request id), so a write
+    applied twice for the same cause can be told from two distinct updates.
+    """
+
+    t: float
+    system: str
+    entity: str
+    field: str
+    value: Any
+    cause: str
+    correlation_id: str | None = None
+
+
+class Journal:
+    """Records fact changes for one system, stamped by ``clock``, into ``sink``."""
+
+    def __init__(
+        self, system: str, clock: Callable[[], float], sink: Callable[[FactChange], None]
+    ) -> None:
+        self.system = system
+        self._clock = clock
+        self._sink = sink
+
+    def record(
+        self, entity: str, field_name: str, value: Any, cause: str, correlation_id: str | None
+    ) -> None:
+        self._sink(
+            FactChange(self._clock(), self.system, entity, field_name, value, cause, correlation_id)
+        )

@@ -1,0 +1,1 @@
+"""Benchmarks and (later) Locust load tests; a process of its own."""

@@ -1,0 +1,1 @@
+"""Scenarios: validated YAML specs, the SimPy drivers that run them, and the CLI."""

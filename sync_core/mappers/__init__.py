@@ -1,0 +1,1 @@
+"""Translators between each system's native documents and the canonical model."""

@@ -1,0 +1,277 @@
+"""X12 interchanges for the supplier link: the sync core's EDI translator.
+
+Theory of operation: an interchange is ISA ... IEA around functional groups
+(GS ... GE) around transaction sets (ST ... SE).  ``parse_interchange`` reads the
+delimiters from the fixed-width ISA segment, checks every envelope count and
+control number, and returns the transaction sets as lists of segments (a
+segment is a list of element strings, the segment id first).  The 850 writer
+and 855 reader on top translate between those segments and the canonical
+model; anything that does not fit raises :class:`MappingError` naming the
+segment and element.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TypeVar
+
+from sync_core.errors import MappingError
+from sync_core.model import (
+    Acknowledgment,
+    AcknowledgmentLine,
+    AckType,
+    LineAck,
+    LineStatus,
+    PurchaseOrder,
+    Uom,
+)
+
+__all__ = [
+    "Envelope",
+    "TransactionSet",
+    "acknowledgments_from_855",
+    "parse_interchange",
+    "write_850",
+]
+
+_E = TypeVar("_E", bound=StrEnum)
+Segment = list[str]
+_ELEMENT = "*"
+_COMPONENT = ">"
+_TERMINATOR = "~"
+
+
+@dataclass(frozen=True)
+class Envelope:
+    sender_id: str
+    receiver_id: str
+    control_number: int
+
+
+@dataclass(frozen=True)
+class TransactionSet:
+    code: str  # ST01, e.g. "855"
+    control_number: str  # ST02
+    segments: tuple[tuple[str, ...], ...]  # ST .. SE inclusive
+
+
+def _fail(doc: str, where: str, reason: str) -> MappingError:
+    return MappingError(f"X12 {doc}", where, reason)
+
+
+def parse_interchange(text: str) -> tuple[Envelope, list[TransactionSet]]:
+    """Split an interchange into its transaction sets, checking the envelopes."""
+    text = text.strip()
+    if not text.startswith("ISA") or len(text) < 106:
+        raise _fail("interchange", "ISA", "an interchange must start with a 106-character ISA")
+    element, terminator = text[3], text[105]
+    raw = [s.strip() for s in text.split(terminator) if s.strip()]
+    segments = [s.split(element) for s in raw]
+    isa = segments[0]
+    if len(isa) != 17:
+        raise _fail("interchange", "ISA", f"ISA has {len(isa) - 1} elements, expected 16")
+    envelope = Envelope(isa[6].strip(), isa[8].strip(), _int("interchange", "ISA13", isa[13]))
+    if segments[-1][0] != "IEA":
+        raise _fail("interchange", "IEA", "missing IEA trailer")
+    if _int("interchange", "IEA02", segments[-1][2]) != envelope.control_number:
+        raise _fail("interchange", "IEA02", "does not match ISA13")
+
+    sets: list[TransactionSet] = []
+    groups = 0
+    i = 1
+    while i < len(segments) - 1:
+        seg = segments[i]
+        if seg[0] == "GS":
+            groups += 1
+            gs_control, in_group = seg[6], 0
+            i += 1
+            while i < len(segments) - 1 and segments[i][0] != "GE":
+                ts, i = _read_set(segments, i)
+                sets.append(ts)
+                in_group += 1
+            if i >= len(segments) - 1:
+                raise _fail("interchange", "GE", "missing GE trailer")
+            ge = segments[i]
+            if _int("interchange", "GE01", ge[1]) != in_group:
+                raise _fail("interchange", "GE01", f"says {ge[1]} sets, group has {in_group}")
+            if ge[2] != gs_control:
+                raise _fail("interchange", "GE02", "does not match GS06")
+            i += 1
+        else:
+            raise _fail("interchange", seg[0], "expected GS")
+    if _int("interchange", "IEA01", segments[-1][1]) != groups:
+        raise _fail("interchange", "IEA01", f"says {segments[-1][1]} groups, found {groups}")
+    return envelope, sets
+
+
+def _read_set(segments: list[Segment], i: int) -> tuple[TransactionSet, int]:
+    st = segments[i]
+    if st[0] != "ST" or len(st) < 3:
+        raise _fail("interchange", st[0], "expected ST")
+    start = i
+    while i < len(segments) and segments[i][0] not in ("SE", "GE", "IEA"):
+        i += 1
+    if i >= len(segments) or segments[i][0] != "SE":
+        raise _fail(st[1], "SE", "missing SE trailer")
+    se = segments[i]
+    count = i - start + 1
+    if _int(st[1], "SE01", se[1]) != count:
+        raise _fail(st[1], "SE01", f"segment count says {se[1]}, the set has {count}")
+    if se[2] != st[2]:
+        raise _fail(st[1], "SE02", "control number does not match ST02")
+    body = tuple(tuple(s) for s in segments[start : i + 1])
+    return TransactionSet(st[1], st[2], body), i + 1
+
+
+def _int(doc: str, where: str, value: str) -> int:
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise _fail(doc, where, f"expected a number, got {value!r}") from None
+
+
+def _date(doc: str, where: str, value: str) -> dt.date:
+    try:
+        return dt.datetime.strptime(value, "%Y%m%d").date()
+    except ValueError:
+        raise _fail(doc, where, f"expected a date CCYYMMDD, got {value!r}") from None
+
+
+def _enum(doc: str, where: str, kind: type[_E], value: str) -> _E:
+    try:
+        return kind(value)
+    except ValueError:
+        raise _fail(doc, where, f"unknown code {value!r}") from None
+
+
+def _isa(sender: str, receiver: str, control: int, now: dt.datetime) -> str:
+    return _ELEMENT.join(
+        [
+            "ISA", "00", " " * 10, "00", " " * 10,
+            "ZZ", sender.ljust(15), "ZZ", receiver.ljust(15),
+            now.strftime("%y%m%d"), now.strftime("%H%M"), "^", "00401",
+            f"{control:09d}", "0", "P", _COMPONENT,
+        ]
+    )  # fmt: skip
+
+
+def write_850(
+    po: PurchaseOrder, *, sender: str, receiver: str, control: int, now: dt.datetime
+) -> str:
+    """One interchange holding one 850 for ``po``."""
+    body: list[list[str]] = [
+        ["ST", "850", "0001"],
+        ["BEG", "00", "SA", po.po_number, "", po.order_date.strftime("%Y%m%d")],
+        ["REF", "DP", po.department],
+        ["REF", "ZZ", str(po.version)],
+        ["DTM", "002", po.requested_date.strftime("%Y%m%d")],
+        ["N1", "ST", "SHIP TO", "UL", po.ship_to],
+    ]
+    for line in po.lines:
+        body.append(
+            [
+                "PO1", str(line.line_no), str(line.quantity), line.uom.value,
+                f"{line.unit_price:.2f}", "", "VC", line.vendor_part, "UK", line.gtin,
+            ]
+        )  # fmt: skip
+        if line.critical:
+            body.append(["REF", "ZZ", "CRITICAL"])
+    body.append(["CTT", str(len(po.lines))])
+    body.append(["SE", str(len(body) + 1), "0001"])
+    segments = [
+        _isa(sender, receiver, control, now),
+        _ELEMENT.join(
+            ["GS", "PO", sender, receiver, now.strftime("%Y%m%d"), now.strftime("%H%M"),
+             str(control), "X", "004010"]
+        ),  # fmt: skip
+        *(_ELEMENT.join(s) for s in body),
+        _ELEMENT.join(["GE", "1", str(control)]),
+        _ELEMENT.join(["IEA", "1", f"{control:09d}"]),
+    ]
+    return _TERMINATOR.join(segments) + _TERMINATOR
+
+
+def acknowledgments_from_855(ts: TransactionSet) -> Acknowledgment:
+    """Translate one 855 transaction set to a canonical acknowledgment."""
+    if ts.code != "855":
+        raise _fail(ts.code, "ST01", "expected an 855 purchase order acknowledgment")
+    doc = "855"
+    po_number = ""
+    ack_type: AckType | None = None
+    ack_date: dt.date | None = None
+    revision = 1
+    lines: list[AcknowledgmentLine] = []
+    current: dict[str, object] | None = None
+    acks: list[LineAck] = []
+    ctt: int | None = None
+
+    def close_line() -> None:
+        if current is not None:
+            if not acks:
+                raise _fail(doc, f"PO1 line {current['line_no']}", "line has no ACK segment")
+            lines.append(AcknowledgmentLine(**current, acks=tuple(acks)))  # type: ignore[arg-type]
+
+    for n, seg in enumerate(ts.segments, start=1):
+        sid = seg[0]
+        where = f"{sid} (segment {n})"
+        if sid == "BAK":
+            if len(seg) < 5:
+                raise _fail(doc, where, "BAK needs BAK01..BAK04")
+            ack_type = _enum(doc, f"BAK02 (segment {n})", AckType, seg[2])
+            po_number = seg[3]
+            ack_date = _date(doc, f"BAK04 (segment {n})", seg[4])
+        elif sid == "REF" and len(seg) > 2 and seg[1] == "ZZ" and current is None:
+            revision = _int(doc, f"REF02 (segment {n})", seg[2])
+        elif sid == "PO1":
+            close_line()
+            acks = []
+            if len(seg) < 5:
+                raise _fail(doc, where, "PO1 needs line number, quantity, unit and price")
+            current = {
+                "line_no": _int(doc, f"PO101 (segment {n})", seg[1]),
+                "ordered_quantity": _int(doc, f"PO102 (segment {n})", seg[2]),
+                "uom": _enum(doc, f"PO103 (segment {n})", Uom, seg[3]),
+                "unit_price": _price(doc, f"PO104 (segment {n})", seg[4]),
+            }
+        elif sid == "ACK":
+            if current is None:
+                raise _fail(doc, where, "ACK before any PO1")
+            if len(seg) < 4:
+                raise _fail(doc, where, "ACK needs ACK01..ACK03")
+            expected = None
+            if len(seg) > 5 and seg[4] == "068" and seg[5]:
+                expected = _date(doc, f"ACK05 (segment {n})", seg[5])
+            acks.append(
+                LineAck(
+                    status=_enum(doc, f"ACK01 (segment {n})", LineStatus, seg[1]),
+                    quantity=_int(doc, f"ACK02 (segment {n})", seg[2]),
+                    uom=_enum(doc, f"ACK03 (segment {n})", Uom, seg[3]),
+                    expected_date=expected,
+                )
+            )
+        elif sid == "CTT":
+            ctt = _int(doc, f"CTT01 (segment {n})", seg[1])
+    close_line()
+    if ack_type is None or ack_date is None:
+        raise _fail(doc, "BAK", "missing BAK segment")
+    if ctt is not None and ctt != len(lines):
+        raise _fail(doc, "CTT01", f"says {ctt} lines, the set has {len(lines)}")
+    try:
+        return Acknowledgment(
+            po_number=po_number,
+            ack_type=ack_type,
+            ack_date=ack_date,
+            revision=revision,
+            lines=tuple(lines),
+        )
+    except ValueError as e:
+        raise _fail(doc, "BAK03", str(e)) from None
+
+
+def _price(doc: str, where: str, value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise _fail(doc, where, f"expected a price, got {value!r}") from None

@@ -1,0 +1,259 @@
+"""Canonical model v1: what the sync core believes about procurement, in one vocabulary.
+
+Every system speaks its own native format; mappers translate to and from these
+models and reject what does not fit.  Identifiers are validated on construction
+(GS1 check digits for GTIN and GLN, 8-digit UNSPSC), so a model instance is
+always a valid statement of fact.  Models are immutable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from stdnum import ean
+
+__all__ = [
+    "Acknowledgment",
+    "AcknowledgmentLine",
+    "AckType",
+    "Gln",
+    "Gtin",
+    "Item",
+    "LineAck",
+    "LineStatus",
+    "Location",
+    "LocationKind",
+    "PurchaseOrder",
+    "PurchaseOrderLine",
+    "Supplier",
+    "Uom",
+    "UomStep",
+    "gs1_check_digit",
+]
+
+
+def gs1_check_digit(body: str) -> str:
+    """The GS1 mod-10 check digit for ``body`` (all digits but the last)."""
+    return str(ean.calc_check_digit(body))
+
+
+def _gs1(length: int, what: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if len(value) != length or not value.isdigit():
+            raise ValueError(f"{what} must be {length} digits, got {value!r}")
+        if not ean.is_valid(value):
+            raise ValueError(
+                f"{what} {value} has a wrong check digit "
+                f"(expected {gs1_check_digit(value[:-1])})"
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+def _unspsc(value: str) -> str:
+    if len(value) != 8 or not value.isdigit():
+        raise ValueError(f"UNSPSC code must be 8 digits, got {value!r}")
+    return value
+
+
+Gtin = Annotated[str, _gs1(14, "GTIN-14")]
+"""A GTIN-14; the first digit is the packaging level."""
+
+Gln = Annotated[str, _gs1(13, "GLN")]
+"""A GS1 Global Location Number: a site, a dock or a nursing unit."""
+
+Unspsc = Annotated[str, AfterValidator(_unspsc)]
+
+
+class Uom(StrEnum):
+    """X12 unit-of-measure codes (element 355)."""
+
+    EA = "EA"
+    BX = "BX"
+    CA = "CA"
+    PK = "PK"
+    CT = "CT"
+    DZ = "DZ"
+
+
+class LineStatus(StrEnum):
+    """Line acknowledgment status, after X12 855 ACK01 (element 668)."""
+
+    IA = "IA"  # accepted
+    AC = "AC"  # accepted and shipped
+    AR = "AR"  # accepted, released for shipment
+    IB = "IB"  # backordered
+    BP = "BP"  # partial shipment, balance backordered
+    IC = "IC"  # accepted, changes made
+    IP = "IP"  # price changed
+    IQ = "IQ"  # quantity changed
+    DR = "DR"  # date rescheduled
+    IE = "IE"  # price pending
+    IS = "IS"  # substitution made
+    SP = "SP"  # schedule date pending
+    IH = "IH"  # on hold
+    IW = "IW"  # on hold, waiver required
+    IF = "IF"  # on hold, incomplete description
+    IR = "IR"  # rejected
+    ID = "ID"  # deleted
+
+
+class AckType(StrEnum):
+    """Header acknowledgment type, after X12 855 BAK02 (element 587)."""
+
+    AC = "AC"  # accepted with detail and changes
+    AD = "AD"  # accepted, no detail
+    AE = "AE"  # accepted with exceptions
+    AK = "AK"  # acknowledged, no detail or change
+    AT = "AT"  # accepted
+    RD = "RD"  # rejected with detail
+    RJ = "RJ"  # rejected
+    RO = "RO"  # rejected with counter-offer
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LocationKind(StrEnum):
+    HOSPITAL = "hospital"
+    DISTRIBUTION_CENTER = "distribution_center"
+    PROCUREMENT_OFFICE = "procurement_office"
+
+
+class Location(_Frozen):
+    gln: Gln
+    name: str = Field(min_length=1)
+    kind: LocationKind
+
+
+class Supplier(_Frozen):
+    supplier_id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    gln: Gln
+    edi_id: str = Field(min_length=2, max_length=15, description="ISA sender/receiver id")
+
+
+class UomStep(_Frozen):
+    """One rung of a unit-of-measure ladder: one ``uom`` contains ``quantity`` of ``contains``."""
+
+    uom: Uom
+    quantity: int = Field(gt=1)
+    contains: Uom
+
+
+class Item(_Frozen):
+    gtin: Gtin
+    description: str = Field(min_length=1)
+    unspsc: Unspsc
+    supplier_id: str
+    vendor_part: str = Field(min_length=1)
+    order_uom: Uom
+    uom_ladder: tuple[UomStep, ...] = ()
+    unit_price: float = Field(gt=0)
+    critical: bool = False
+
+    @model_validator(mode="after")
+    def _ladder_is_connected(self) -> Item:
+        for upper, lower in zip(self.uom_ladder, self.uom_ladder[1:], strict=False):
+            if upper.contains != lower.uom:
+                raise ValueError(
+                    f"uom_ladder: {upper.uom} contains {upper.contains}, "
+                    f"but the next rung is {lower.uom}"
+                )
+        return self
+
+    def each_per(self, uom: Uom) -> int:
+        """How many of the ladder's smallest unit one ``uom`` holds."""
+        factor = 1
+        counting = False
+        for step in self.uom_ladder:
+            if step.uom == uom:
+                counting = True
+            if counting:
+                factor *= step.quantity
+        if not counting and self.uom_ladder and uom != self.uom_ladder[-1].contains:
+            raise ValueError(f"item {self.gtin} has no unit {uom} in its ladder")
+        return factor
+
+
+class PurchaseOrderLine(_Frozen):
+    line_no: int = Field(ge=1)
+    gtin: Gtin
+    vendor_part: str = Field(min_length=1)
+    quantity: int = Field(gt=0)
+    uom: Uom
+    unit_price: float = Field(gt=0)
+    critical: bool = False
+
+
+class PurchaseOrder(_Frozen):
+    po_number: str = Field(min_length=1, max_length=22)
+    supplier_id: str
+    ship_to: Gln
+    department: str
+    order_date: dt.date
+    requested_date: dt.date
+    version: int = Field(ge=1, description="source version: the ERP's revision of this PO")
+    lines: tuple[PurchaseOrderLine, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_lines(self) -> PurchaseOrder:
+        numbers = [line.line_no for line in self.lines]
+        if len(numbers) != len(set(numbers)):
+            raise ValueError(f"lines: duplicate line numbers in PO {self.po_number}")
+        return self
+
+    @property
+    def critical(self) -> bool:
+        return any(line.critical for line in self.lines)
+
+
+_NOT_CONFIRMED = frozenset({LineStatus.IB, LineStatus.IR, LineStatus.ID})
+
+
+class LineAck(_Frozen):
+    """One ACK segment: a status for part (or all) of a PO line's quantity."""
+
+    status: LineStatus
+    quantity: int = Field(ge=0)
+    uom: Uom
+    expected_date: dt.date | None = None
+
+
+class AcknowledgmentLine(_Frozen):
+    """A PO line as acknowledged: e.g. 40 accepted (IA) and 60 backordered (IB)."""
+
+    line_no: int = Field(ge=1)
+    ordered_quantity: int = Field(gt=0)
+    uom: Uom
+    unit_price: float = Field(gt=0)
+    acks: tuple[LineAck, ...] = Field(min_length=1)
+
+    @property
+    def confirmed_quantity(self) -> int:
+        """Quantity the supplier commits to ship now (backordered and rejected parts excluded)."""
+        return sum(a.quantity for a in self.acks if a.status not in _NOT_CONFIRMED)
+
+    @property
+    def backordered_quantity(self) -> int:
+        return sum(a.quantity for a in self.acks if a.status == LineStatus.IB)
+
+    @property
+    def status(self) -> str:
+        """The line's ACK01 codes in order, e.g. ``IA`` or ``IA/IB``."""
+        return "/".join(a.status.value for a in self.acks)
+
+
+class Acknowledgment(_Frozen):
+    po_number: str = Field(min_length=1)
+    ack_type: AckType
+    ack_date: dt.date
+    revision: int = Field(
+        ge=1, description="source version: the supplier's revision of its acknowledgment"
+    )
+    lines: tuple[AcknowledgmentLine, ...]
