@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -41,6 +42,7 @@ def gs1_check_digit(body: str) -> str:
 
 
 def _gs1(length: int, what: str) -> AfterValidator:
+    @lru_cache(maxsize=65536)  # the same items and sites recur in every document
     def check(value: str) -> str:
         if len(value) != length or not value.isdigit():
             raise ValueError(f"{what} must be {length} digits, got {value!r}")
