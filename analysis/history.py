@@ -49,9 +49,16 @@ class History:
             head = {"type": "header", "schema_version": SCHEMA_VERSION, **self.header}
             out.write(json.dumps(head, sort_keys=True) + "\n")
             for c in self.changes:
-                row = {"type": "change", "t": round(c.t, 6), "system": c.system,
-                       "entity": c.entity, "field": c.field, "value": c.value,
-                       "cause": c.cause, "correlation_id": c.correlation_id}  # fmt: skip
+                row = {
+                    "type": "change",
+                    "t": round(c.t, 6),
+                    "system": c.system,
+                    "entity": c.entity,
+                    "field": c.field,
+                    "value": c.value,
+                    "cause": c.cause,
+                    "correlation_id": c.correlation_id,
+                }
                 out.write(json.dumps(row, sort_keys=True) + "\n")
 
     @classmethod
@@ -70,8 +77,17 @@ class History:
         for n, line in enumerate(lines[1:], start=2):
             try:
                 row = json.loads(line)
-                history.record(Change(row["t"], row["system"], row["entity"], row["field"],
-                                      row["value"], row["cause"], row.get("correlation_id")))  # fmt: skip
+                history.record(
+                    Change(
+                        row["t"],
+                        row["system"],
+                        row["entity"],
+                        row["field"],
+                        row["value"],
+                        row["cause"],
+                        row.get("correlation_id"),
+                    )
+                )
             except (json.JSONDecodeError, KeyError, TypeError) as e:
                 raise HistoryError(f"{path}: line {n}: not a change record ({e})") from None
         return history

@@ -82,8 +82,10 @@ def percentiles(values: list[float]) -> dict[str, float]:
     def rank(p: float) -> float:
         return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
-    return {k: round(v, 3) for k, v in
-            (("p50", rank(50)), ("p95", rank(95)), ("p99", rank(99)), ("max", ordered[-1]))}  # fmt: skip
+    return {
+        k: round(v, 3)
+        for k, v in (("p50", rank(50)), ("p95", rank(95)), ("p99", rank(99)), ("max", ordered[-1]))
+    }
 
 
 @dataclass
@@ -116,9 +118,7 @@ def judge(changes: list[Change], facts: tuple[Fact, ...] = FACTS) -> Judgement:
         _judge_entity(by_name[name], entity, events, result)
     result.entities = len({entity for _, entity in per_entity})
     result.duplicates = [
-        Duplicate(s, e, f, c, tuple(ts))
-        for (s, e, f, c), ts in seen_causes.items()
-        if len(ts) > 1
+        Duplicate(s, e, f, c, tuple(ts)) for (s, e, f, c), ts in seen_causes.items() if len(ts) > 1
     ]
     return result
 
@@ -147,9 +147,8 @@ def _judge_entity(
                 if role not in update.reflected and update.value == change.value:
                     update.reflected.add(role)
                     result.lags.append(
-                        UpdateLag(fact.flow, fact.name, entity, role, update.t,
-                                  change.t - update.t)
-                    )  # fmt: skip
+                        UpdateLag(fact.flow, fact.name, entity, role, update.t, change.t - update.t)
+                    )
     if not updates:
         return
     last = updates[-1]
@@ -157,6 +156,13 @@ def _judge_entity(
         held = current.get(replica)
         if held is None or held[0] != last.value:
             result.lost.append(
-                Lost(fact.name, entity, replica, last.value, last.t,
-                     held[0] if held else None, held[1] if held else None)
-            )  # fmt: skip
+                Lost(
+                    fact.name,
+                    entity,
+                    replica,
+                    last.value,
+                    last.t,
+                    held[0] if held else None,
+                    held[1] if held else None,
+                )
+            )

@@ -20,11 +20,11 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from analysis.facts import FLOWS  # noqa: E402
-from analysis.metrics import Judgement  # noqa: E402
+from analysis.facts import FLOWS
+from analysis.metrics import Judgement
 
 __all__ = ["JudgedRun", "stale_over_time", "summary_markdown", "write_report"]
 
@@ -76,8 +76,7 @@ def _lag_cdfs(runs: list[JudgedRun]) -> str:
                 continue
             shares = np.linspace(0.0, 1.0, 401)  # the CDF drawn at 400 quantiles
             x = np.quantile(lags, shares, method="inverted_cdf")
-            ax.step(np.maximum(x, 1e-3), shares, where="post", label=arch,
-                    color=_COLORS.get(arch))  # fmt: skip
+            ax.step(np.maximum(x, 1e-3), shares, where="post", label=arch, color=_COLORS.get(arch))
         ax.set_xscale("log")
         ax.set_xlabel("sync lag (seconds, log scale)")
         ax.set_ylabel("share of replica updates")
@@ -121,8 +120,12 @@ def _table_rows(runs: list[JudgedRun]) -> list[tuple[str, list[str]]]:
 def summary_markdown(runs: list[JudgedRun]) -> str:
     first = runs[0].results
     head = "| | " + " | ".join(r.results["architecture"] for r in runs) + " |"
-    lines = [f"## supplysync: {first['scenario']} (seed {first['seed']})", "", head,
-             "|---|" + "---|" * len(runs)]  # fmt: skip
+    lines = [
+        f"## supplysync: {first['scenario']} (seed {first['seed']})",
+        "",
+        head,
+        "|---|" + "---|" * len(runs),
+    ]
     lines += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in _table_rows(runs)]
     for r in runs:
         failed = [s for s in r.results["slos"] if not s["passed"]]

@@ -36,8 +36,7 @@ def _flow(judgement: Judgement, flow: str) -> dict[str, Any]:
         "updates": judgement.updates.get(flow, 0),
         "replica_updates": len(lags),
         "lag_s": percentiles([x.lag_s for x in lags]),
-        "by_replica": {r: percentiles([x.lag_s for x in lags if x.replica == r])
-                       for r in replicas},  # fmt: skip
+        "by_replica": {r: percentiles([x.lag_s for x in lags if x.replica == r]) for r in replicas},
     }
 
 
@@ -45,19 +44,39 @@ def _slo_entries(slos: Slos, flows: dict[str, Any], consistency: dict[str, Any])
     entries = []
     for flow, limit in sorted(slos.lag_p99_s.items()):
         p99 = flows[flow]["lag_s"]["p99"]
-        entries.append({"name": f"{flow} p99 lag <= {limit:g} s", "passed": p99 <= limit,
-                        "detail": f"measured p99 {p99:g} s"})  # fmt: skip
+        entries.append(
+            {
+                "name": f"{flow} p99 lag <= {limit:g} s",
+                "passed": p99 <= limit,
+                "detail": f"measured p99 {p99:g} s",
+            }
+        )
     lost, dup = consistency["lost_updates"], consistency["duplicate_effects"]
-    entries.append({"name": f"lost updates <= {slos.max_lost_updates}",
-                    "passed": lost <= slos.max_lost_updates, "detail": f"measured {lost}"})
-    entries.append({"name": f"duplicate effects <= {slos.max_duplicate_effects}",
-                    "passed": dup <= slos.max_duplicate_effects, "detail": f"measured {dup}"})
+    entries.append(
+        {
+            "name": f"lost updates <= {slos.max_lost_updates}",
+            "passed": lost <= slos.max_lost_updates,
+            "detail": f"measured {lost}",
+        }
+    )
+    entries.append(
+        {
+            "name": f"duplicate effects <= {slos.max_duplicate_effects}",
+            "passed": dup <= slos.max_duplicate_effects,
+            "detail": f"measured {dup}",
+        }
+    )
     if slos.converged:
-        entries.append({"name": "converged", "passed": consistency["converged"],
-                        "detail": "every replica agrees with its owner at the end"
-                        if consistency["converged"]
-                        else f"{lost} replica values differ from their owner at the end"})
-    return entries  # fmt: skip
+        entries.append(
+            {
+                "name": "converged",
+                "passed": consistency["converged"],
+                "detail": "every replica agrees with its owner at the end"
+                if consistency["converged"]
+                else f"{lost} replica values differ from their owner at the end",
+            }
+        )
+    return entries
 
 
 def build_results(
@@ -81,18 +100,28 @@ def build_results(
     entries = _slo_entries(slos, flows, consistency)
     violations = {
         "lost": [
-            {"fact": x.fact, "entity": x.entity, "replica": x.replica,
-             "owner_value": x.owner_value, "owner_t": round(x.owner_t, 3),
-             "replica_value": x.replica_value,
-             "replica_t": None if x.replica_t is None else round(x.replica_t, 3)}
+            {
+                "fact": x.fact,
+                "entity": x.entity,
+                "replica": x.replica,
+                "owner_value": x.owner_value,
+                "owner_t": round(x.owner_t, 3),
+                "replica_value": x.replica_value,
+                "replica_t": None if x.replica_t is None else round(x.replica_t, 3),
+            }
             for x in judgement.lost[:_EXAMPLES]
         ],
         "duplicates": [
-            {"system": d.system, "entity": d.entity, "field": d.field, "cause": d.cause,
-             "times": [round(t, 3) for t in d.times]}
+            {
+                "system": d.system,
+                "entity": d.entity,
+                "field": d.field,
+                "cause": d.cause,
+                "times": [round(t, 3) for t in d.times],
+            }
             for d in judgement.duplicates[:_EXAMPLES]
         ],
-    }  # fmt: skip
+    }
     return {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "scenario": scenario,

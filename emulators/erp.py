@@ -75,7 +75,7 @@ class Erp:
         number = str(self._next_number)
         self._next_number += 1
         now = self._now()
-        order = {
+        order: dict[str, Any] = {
             "OrderNumber": number,
             "SupplierNumber": supplier_number,
             "ShipToLocationGLN": ship_to_gln,
@@ -132,9 +132,7 @@ class Erp:
             return problem(400, "Bad Request", "offset must be >= 0", "offset")
         if not 1 <= limit <= 500:
             return problem(400, "Bad Request", "limit must be within 1..500", "limit")
-        changed = sorted(
-            (t, n) for n, t in self._updated.items() if t >= since
-        )
+        changed = sorted((t, n) for n, t in self._updated.items() if t >= since)
         page = changed[offset : offset + limit]
         return Reply(
             200,

@@ -77,8 +77,9 @@ class SupplierNetwork:
             return problem(400, "Bad Request", f"not a valid X12 interchange: {e}", "body")
         supplier = interchange.receiver
         if supplier not in self.profiles:
-            return problem(422, "Unprocessable Content", f"unknown trading partner {supplier}",
-                           "ISA08")  # fmt: skip
+            return problem(
+                422, "Unprocessable Content", f"unknown trading partner {supplier}", "ISA08"
+            )
         cause = f"edi:{interchange.sender}:{interchange.control}"
         accepted = 0
         for segments in interchange.sets:
@@ -106,8 +107,12 @@ class SupplierNetwork:
     def mailbox(self, after: int = 0, limit: int = 100) -> Reply:
         """Documents for the buyer with sequence number > ``after``, oldest first."""
         if after < 0 or not 1 <= limit <= 1000:
-            return problem(400, "Bad Request", "after must be >= 0, limit within 1..1000",
-                           "after" if after < 0 else "limit")  # fmt: skip
+            return problem(
+                400,
+                "Bad Request",
+                "after must be >= 0, limit within 1..1000",
+                "after" if after < 0 else "limit",
+            )
         docs = [d for d in self.mailbox_docs if d["seq"] > after][:limit]
         more = len(docs) == limit and docs[-1]["seq"] < len(self.mailbox_docs)
         return Reply(200, {"documents": docs, "hasMore": more})
@@ -135,6 +140,7 @@ class SupplierNetwork:
             later = (today + dt.timedelta(days=rng.randint(*profile.backorder_days))).strftime(
                 "%Y%m%d"
             )
+            acks: list[tuple[str, int, str | None]]
             if r < backorder:
                 acks = [("IB", qty, later)]
             elif r < backorder + partial and qty > 1:
@@ -150,9 +156,13 @@ class SupplierNetwork:
         self._control += 1
         control = self._control
         segments = write_855(
-            order, decisions, ack_type="AT" if all_accepted else "AC",
-            revision=revision, stamp=today, control=f"{control:04d}",
-        )  # fmt: skip
+            order,
+            decisions,
+            ack_type="AT" if all_accepted else "AC",
+            revision=revision,
+            stamp=today,
+            control=f"{control:04d}",
+        )
         cause = f"855:{po_number}:{revision}"
         for line, acks in zip(order["lines"], decisions, strict=True):
             entity = f"po_line:{po_number}:{line['po_line']}"

@@ -44,9 +44,11 @@ class Wms:
             for name, kind in _REQUIRED.items():
                 if not isinstance(row, dict) or not isinstance(row.get(name), kind):
                     return problem(
-                        422, "Unprocessable Content", f"must be {kind.__name__}",
+                        422,
+                        "Unprocessable Content",
+                        f"must be {kind.__name__}",
                         f"receipts[{i}].{name}",
-                    )  # fmt: skip
+                    )
         self._requests += 1
         cause = idempotency_key or f"wms:req:{self._requests}"
         correlation_id = body.get("trace_id")
@@ -64,6 +66,7 @@ class Wms:
     def get_expected_receipt(self, po_nbr: str, po_line_nbr: int) -> Reply:
         row = self.expected.get((po_nbr, po_line_nbr))
         if row is None:
-            return problem(404, "Not Found", f"no expected receipt {po_nbr}/{po_line_nbr}",
-                           "po_nbr")  # fmt: skip
+            return problem(
+                404, "Not Found", f"no expected receipt {po_nbr}/{po_line_nbr}", "po_nbr"
+            )
         return Reply(200, row)

@@ -16,9 +16,7 @@ from typing import Any
 
 __all__ = ["ACK_CODES", "Interchange", "X12Error", "read_850", "write_855"]
 
-ACK_CODES = frozenset(
-    "IA AC AR IB BP IC IP IQ DR IE IS SP IH IW IF IR ID".split()
-)  # X12 element 668
+ACK_CODES = frozenset("IA AC AR IB BP IC IP IQ DR IE IS SP IH IW IF IR ID".split())  # element 668
 UOM_CODES = frozenset("EA BX CA PK CT DZ".split())
 
 
@@ -57,9 +55,7 @@ class Interchange:
                     raise X12Error("SE", "SE without ST")
                 current.append(seg)
                 if int(seg[1]) != len(current):
-                    raise X12Error(
-                        "SE01", f"segment count {seg[1]} but the set has {len(current)}"
-                    )
+                    raise X12Error("SE01", f"segment count {seg[1]} but the set has {len(current)}")
                 sets.append(current)
                 current = None
             elif current is not None:
@@ -68,12 +64,37 @@ class Interchange:
 
     def render(self, group_code: str, stamp: dt.datetime) -> str:
         isa = "*".join(
-            ["ISA", "00", " " * 10, "00", " " * 10, "ZZ", self.sender.ljust(15),
-             "ZZ", self.receiver.ljust(15), stamp.strftime("%y%m%d"), stamp.strftime("%H%M"),
-             "^", "00401", f"{self.control:09d}", "0", "P", ">"]
-        )  # fmt: skip
-        gs = ["GS", group_code, self.sender, self.receiver, stamp.strftime("%Y%m%d"),
-              stamp.strftime("%H%M"), str(self.control), "X", "004010"]  # fmt: skip
+            [
+                "ISA",
+                "00",
+                " " * 10,
+                "00",
+                " " * 10,
+                "ZZ",
+                self.sender.ljust(15),
+                "ZZ",
+                self.receiver.ljust(15),
+                stamp.strftime("%y%m%d"),
+                stamp.strftime("%H%M"),
+                "^",
+                "00401",
+                f"{self.control:09d}",
+                "0",
+                "P",
+                ">",
+            ]
+        )
+        gs = [
+            "GS",
+            group_code,
+            self.sender,
+            self.receiver,
+            stamp.strftime("%Y%m%d"),
+            stamp.strftime("%H%M"),
+            str(self.control),
+            "X",
+            "004010",
+        ]
         out = [isa, "*".join(gs)]
         out += ["*".join(seg) for ts in self.sets for seg in ts]
         out += [f"GE*{len(self.sets)}*{self.control}", f"IEA*1*{self.control:09d}"]
@@ -118,8 +139,13 @@ def read_850(segments: list[list[str]]) -> dict[str, Any]:
 
 
 def write_855(
-    order: dict[str, Any], line_acks: list[list[tuple[str, int, str | None]]],
-    *, ack_type: str, revision: int, stamp: dt.date, control: str
+    order: dict[str, Any],
+    line_acks: list[list[tuple[str, int, str | None]]],
+    *,
+    ack_type: str,
+    revision: int,
+    stamp: dt.date,
+    control: str,
 ) -> list[list[str]]:
     """The segments of one 855; ``line_acks[i]`` holds (code, qty, expected CCYYMMDD) per ACK."""
     segs = [
@@ -129,9 +155,17 @@ def write_855(
     ]
     for line, acks in zip(order["lines"], line_acks, strict=True):
         segs.append(
-            ["PO1", str(line["po_line"]), str(line["qty"]), line["uom"], line["price"], "",
-             "VC", line["vendor_part"]]
-        )  # fmt: skip
+            [
+                "PO1",
+                str(line["po_line"]),
+                str(line["qty"]),
+                line["uom"],
+                line["price"],
+                "",
+                "VC",
+                line["vendor_part"],
+            ]
+        )
         for code, qty, expected in acks:
             if code not in ACK_CODES:
                 raise X12Error("ACK01", f"unknown line status {code!r}")

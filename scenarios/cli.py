@@ -12,9 +12,10 @@ import json
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import NoReturn
 
 from analysis.report import summary_markdown, write_report
 from scenarios.runner import run_and_write, run_architecture, write_run
@@ -26,7 +27,7 @@ EXIT_OK, EXIT_SLO, EXIT_INPUT = 0, 1, 2
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse exits 2 too; keep its usage line
+    def error(self, message: str) -> NoReturn:  # exit 2 with the usage line, as argparse
         self.print_usage(sys.stderr)
         self.exit(EXIT_INPUT, f"supplysync: error: {message}\n")
 
@@ -54,12 +55,17 @@ def _parser() -> argparse.ArgumentParser:
 
     cmp = sub.add_parser("compare", help="run one scenario under several architectures")
     cmp.add_argument("scenario", help="a scenario file or a library name")
-    cmp.add_argument("--architectures", type=_architectures, default=list(ARCHITECTURES),
-                     help="comma-separated, e.g. batch,event")  # fmt: skip
+    cmp.add_argument(
+        "--architectures",
+        type=_architectures,
+        default=list(ARCHITECTURES),
+        help="comma-separated, e.g. batch,event",
+    )
     cmp.add_argument("--seed", type=int, help="override the scenario's seed")
     cmp.add_argument("--out", type=Path, help="output folder (default out/<scenario>)")
-    cmp.add_argument("--strict", action="store_true",
-                     help="exit 1 when any architecture violates an SLO")  # fmt: skip
+    cmp.add_argument(
+        "--strict", action="store_true", help="exit 1 when any architecture violates an SLO"
+    )
 
     sc = sub.add_parser("scenarios", help="list, validate or describe scenario files")
     sc_sub = sc.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -88,14 +94,15 @@ def _compare(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     # one process per architecture: the runs are independent and seeded alike
     with ProcessPoolExecutor(max_workers=max(1, min(len(archs), os.cpu_count() or 1))) as pool:
-        done = list(pool.map(run_and_write, [spec] * len(archs), archs,
-                             [out / a for a in archs]))  # fmt: skip
+        done = list(pool.map(run_and_write, [spec] * len(archs), archs, [out / a for a in archs]))
     judged = [j for j, _ in done]
     write_report(out / "report.html", judged)
     (out / "summary.md").write_text(summary_markdown(judged), encoding="utf-8")
     print(summary_markdown(judged), end="")
-    print(f"\nsimulated {spec.end_s / 86400:.1f} days x {len(archs)} architectures "
-          f"in {time.perf_counter() - started:.1f} s wall time")  # fmt: skip
+    print(
+        f"\nsimulated {spec.end_s / 86400:.1f} days x {len(archs)} architectures "
+        f"in {time.perf_counter() - started:.1f} s wall time"
+    )
     print(f"report: {out / 'report.html'}")
     if args.strict and not all(j.results["passed"] for j in judged):
         return EXIT_SLO
@@ -109,8 +116,10 @@ def _scenarios(args: argparse.Namespace) -> int:
             print(f"{name:28} {spec.description.split('. ')[0].strip()}")
     elif args.action == "validate":
         spec = load_scenario(args.scenario)
-        print(f"{args.scenario}: valid scenario {spec.name!r} "
-              f"({spec.duration_days:g} days, seed {spec.seed})")  # fmt: skip
+        print(
+            f"{args.scenario}: valid scenario {spec.name!r} "
+            f"({spec.duration_days:g} days, seed {spec.seed})"
+        )
     else:
         print(json.dumps(ScenarioSpec.model_json_schema(), indent=2))
     return EXIT_OK

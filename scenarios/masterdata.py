@@ -15,28 +15,39 @@ from dataclasses import dataclass
 
 from faker import Faker
 
-from sync_core.model import Item, Location, LocationKind, Supplier, Uom, UomStep, gs1_check_digit
-
 from scenarios.spec import NetworkSpec
+from sync_core.model import Item, Location, LocationKind, Supplier, Uom, UomStep, gs1_check_digit
 
 __all__ = ["MasterData", "generate"]
 
 # (description, UNSPSC class, order UoM ladder, clinical-critical candidate)
 _CATALOG: tuple[tuple[str, str, tuple[tuple[Uom, int, Uom], ...], bool], ...] = (
-    ("Nitrile exam gloves, size {s}", "42132200", ((Uom.CA, 10, Uom.BX), (Uom.BX, 100, Uom.EA)),
-     False),
+    (
+        "Nitrile exam gloves, size {s}",
+        "42132200",
+        ((Uom.CA, 10, Uom.BX), (Uom.BX, 100, Uom.EA)),
+        False,
+    ),
     ("IV administration set, {d} drops/mL", "42221500", ((Uom.CA, 48, Uom.EA),), True),
     ("IV extension set, {l} cm", "42221500", ((Uom.CA, 50, Uom.EA),), True),
     ("IV catheter, {g} G", "42221500", ((Uom.BX, 50, Uom.EA),), True),
-    ("Sterile gauze dressing, {c} cm", "42311500", ((Uom.CA, 12, Uom.BX), (Uom.BX, 25, Uom.EA)),
-     False),
-    ("Hypodermic syringe, {m} mL", "42142600", ((Uom.CA, 8, Uom.BX), (Uom.BX, 100, Uom.EA)),
-     False),
-    ("Hypodermic needle, {g} G", "42142500", ((Uom.CA, 10, Uom.BX), (Uom.BX, 100, Uom.EA)),
-     True),
-)  # fmt: skip
-_SIZES = {"s": "S M L XL".split(), "d": ["10", "15", "20", "60"], "l": ["15", "30", "50"],
-          "g": ["18", "20", "22", "24"], "c": ["5x5", "10x10"], "m": ["3", "5", "10", "20"]}  # fmt: skip
+    (
+        "Sterile gauze dressing, {c} cm",
+        "42311500",
+        ((Uom.CA, 12, Uom.BX), (Uom.BX, 25, Uom.EA)),
+        False,
+    ),
+    ("Hypodermic syringe, {m} mL", "42142600", ((Uom.CA, 8, Uom.BX), (Uom.BX, 100, Uom.EA)), False),
+    ("Hypodermic needle, {g} G", "42142500", ((Uom.CA, 10, Uom.BX), (Uom.BX, 100, Uom.EA)), True),
+)
+_SIZES = {
+    "s": ["S", "M", "L", "XL"],
+    "d": ["10", "15", "20", "60"],
+    "l": ["15", "30", "50"],
+    "g": ["18", "20", "22", "24"],
+    "c": ["5x5", "10x10"],
+    "m": ["3", "5", "10", "20"],
+}
 
 
 @dataclass(frozen=True)
@@ -68,21 +79,27 @@ def generate(spec: NetworkSpec, seed: int) -> MasterData:
     rng = random.Random(f"{seed}/masterdata")
     provider_prefix = "0860001"  # the health network's GS1 company prefix
     office = Location(
-        gln=_gln(provider_prefix, 1), name="Central Procurement Office",
+        gln=_gln(provider_prefix, 1),
+        name="Central Procurement Office",
         kind=LocationKind.PROCUREMENT_OFFICE,
-    )  # fmt: skip
+    )
     city = [fake.unique.city() for _ in range(spec.hospitals + spec.distribution_centers)]
     hospitals = tuple(
-        Location(gln=_gln(provider_prefix, 100 + i), name=f"{city[i]} General Hospital",
-                 kind=LocationKind.HOSPITAL)
+        Location(
+            gln=_gln(provider_prefix, 100 + i),
+            name=f"{city[i]} General Hospital",
+            kind=LocationKind.HOSPITAL,
+        )
         for i in range(spec.hospitals)
-    )  # fmt: skip
+    )
     dcs = tuple(
-        Location(gln=_gln(provider_prefix, 900 + i),
-                 name=f"{city[spec.hospitals + i]} Distribution Center",
-                 kind=LocationKind.DISTRIBUTION_CENTER)
+        Location(
+            gln=_gln(provider_prefix, 900 + i),
+            name=f"{city[spec.hospitals + i]} Distribution Center",
+            kind=LocationKind.DISTRIBUTION_CENTER,
+        )
         for i in range(spec.distribution_centers)
-    )  # fmt: skip
+    )
     serving = {h.gln: dcs[i % len(dcs)] for i, h in enumerate(hospitals)} if dcs else {}
     suppliers = tuple(
         Supplier(

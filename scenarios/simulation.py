@@ -61,7 +61,9 @@ class _Link:
 class _Transport:
     """The sync core's outbound calls, carried to the emulators over simulated links."""
 
-    def __init__(self, links: dict[str, _Link], routes: dict[tuple[str, str], Callable[..., Reply]]):
+    def __init__(
+        self, links: dict[str, _Link], routes: dict[tuple[str, str], Callable[..., Reply]]
+    ):
         self.links = links
         self.routes = routes
 
@@ -77,28 +79,39 @@ def _routes(erp: Erp, supplier: SupplierNetwork, wms: Wms) -> dict[tuple[str, st
     return {
         ("erp", "get_purchase_order"): lambda r: erp.get_purchase_order(r.params["order_number"]),
         ("erp", "list_purchase_orders"): lambda r: erp.list_purchase_orders(
-            updated_since=r.params["updated_since"], offset=r.params["offset"],
-            limit=r.params["limit"]),
+            updated_since=r.params["updated_since"],
+            offset=r.params["offset"],
+            limit=r.params["limit"],
+        ),
         ("erp", "post_acknowledgment"): lambda r: erp.post_acknowledgment(
-            r.params["order_number"], r.body, r.idempotency_key),
+            r.params["order_number"], r.body, r.idempotency_key
+        ),
         ("supplier", "post_edi"): lambda r: supplier.receive_edi(r.body),
         ("supplier", "mailbox"): lambda r: supplier.mailbox(r.params["after"], r.params["limit"]),
         ("wms", "upsert_expected_receipts"): lambda r: wms.upsert_expected_receipts(
-            r.body, r.idempotency_key),
-    }  # fmt: skip
+            r.body, r.idempotency_key
+        ),
+    }
 
 
 def simulate(spec: ScenarioSpec, architecture: str) -> Run:
     env = simpy.Environment()
     epoch = spec.start
     history = History(
-        {"scenario": spec.name, "architecture": architecture, "seed": spec.seed,
-         "epoch": epoch.isoformat(), "end_s": spec.end_s, "mode": "simulation"}
-    )  # fmt: skip
+        {
+            "scenario": spec.name,
+            "architecture": architecture,
+            "seed": spec.seed,
+            "epoch": epoch.isoformat(),
+            "end_s": spec.end_s,
+            "mode": "simulation",
+        }
+    )
 
     def sink(c: FactChange) -> None:
-        history.record(Change(round(c.t, 6), c.system, c.entity, c.field, c.value, c.cause,
-                              c.correlation_id))  # fmt: skip
+        history.record(
+            Change(round(c.t, 6), c.system, c.entity, c.field, c.value, c.cause, c.correlation_id)
+        )
 
     def clock() -> float:
         return float(env.now)
@@ -119,29 +132,37 @@ def simulate(spec: ScenarioSpec, architecture: str) -> Run:
     master = generate(spec.network, spec.seed)
     b = spec.suppliers
     profile = SupplierProfile(
-        partial_rate=b.partial_rate, backorder_rate=b.backorder_rate,
+        partial_rate=b.partial_rate,
+        backorder_rate=b.backorder_rate,
         critical_partial_rate=b.critical_partial_rate,
         critical_backorder_rate=b.critical_backorder_rate,
-        partial_fill=b.partial_fill, backorder_days=b.backorder_days,
-        ack_delay_median_s=b.ack_delay.median_minutes * 60, ack_delay_sigma=b.ack_delay.sigma,
-    )  # fmt: skip
+        partial_fill=b.partial_fill,
+        backorder_days=b.backorder_days,
+        ack_delay_median_s=b.ack_delay.median_minutes * 60,
+        ack_delay_sigma=b.ack_delay.sigma,
+    )
     erp = Erp(journal("erp"), clock, epoch)
     supplier = SupplierNetwork(
-        journal("supplier"), clock, epoch, schedule,
-        {s.edi_id: profile for s in master.suppliers}, spec.seed,
-    )  # fmt: skip
+        journal("supplier"),
+        clock,
+        epoch,
+        schedule,
+        {s.edi_id: profile for s in master.suppliers},
+        spec.seed,
+    )
     wms = Wms(journal("wms"))
 
     lat = spec.latency
-    links = {name: _Link(env, rng(f"link/{name}"), lat.median_ms / 1000, lat.sigma)
-             for name in ("erp", "supplier", "wms", "core")}  # fmt: skip
-    engine = Engine(
-        EngineConfig(OUR_EDI_ID, {s.supplier_id: s.edi_id for s in master.suppliers})
-    )
+    links = {
+        name: _Link(env, rng(f"link/{name}"), lat.median_ms / 1000, lat.sigma)
+        for name in ("erp", "supplier", "wms", "core")
+    }
+    engine = Engine(EngineConfig(OUR_EDI_ID, {s.supplier_id: s.edi_id for s in master.suppliers}))
     store = MemoryStore()
     driver = SimDriver(env, engine, store, _Transport(links, _routes(erp, supplier, wms)), epoch)
 
     if architecture == "event":
+
         def push(message: Inbound) -> None:
             def deliver() -> Generator[simpy.Event, Any, None]:
                 yield links["core"].delay()
@@ -149,12 +170,8 @@ def simulate(spec: ScenarioSpec, architecture: str) -> Run:
 
             env.process(deliver())
 
-        erp.listeners.append(
-            lambda e: push(Inbound(e["eventId"], Kind.ERP_PO_CHANGED, e))
-        )
-        supplier.listeners.append(
-            lambda d: push(Inbound(f"edi:{d['seq']}", Kind.SUPPLIER_EDI, d))
-        )
+        erp.listeners.append(lambda e: push(Inbound(e["eventId"], Kind.ERP_PO_CHANGED, e)))
+        supplier.listeners.append(lambda d: push(Inbound(f"edi:{d['seq']}", Kind.SUPPLIER_EDI, d)))
     elif architecture == "batch":
         batch = spec.architectures.batch
         driver.every(batch.interval_hours * 3600, batch.at_hour * 3600)
@@ -178,8 +195,14 @@ def simulate(spec: ScenarioSpec, architecture: str) -> Run:
 class _Buyers:
     """Central procurement raising POs for the hospitals' demand."""
 
-    def __init__(self, env: simpy.Environment, spec: ScenarioSpec, master: MasterData,
-                 erp: Erp, rng: random.Random) -> None:  # fmt: skip
+    def __init__(
+        self,
+        env: simpy.Environment,
+        spec: ScenarioSpec,
+        master: MasterData,
+        erp: Erp,
+        rng: random.Random,
+    ) -> None:
         self.env, self.spec, self.master, self.erp, self.rng = env, spec, master, erp, rng
         self.pos = 0
         self.lines = 0
@@ -196,8 +219,10 @@ class _Buyers:
     def run(self) -> Generator[simpy.Event, Any, None]:
         """Thinning of a Poisson process against the peak rate (Lewis & Shedler)."""
         d = self.spec.demand
-        peak = d.pos_per_day * max(d.weekday_factor) / (
-            (d.working_hours[1] - d.working_hours[0]) * 3600
+        peak = (
+            d.pos_per_day
+            * max(d.weekday_factor)
+            / ((d.working_hours[1] - d.working_hours[0]) * 3600)
         )
         stop = self.spec.duration_days * 86400
         if peak <= 0:
@@ -228,11 +253,16 @@ class _Buyers:
             department=f"CC-{master.hospitals.index(hospital) + 1:02d}-{rng.randint(100, 180)}",
             need_by=today + dt.timedelta(days=2 if critical else 5),
             lines=[
-                {"SupplierItem": i.vendor_part, "ItemGTIN": i.gtin,
-                 "Quantity": rng.randint(*d.quantity), "UOMCode": i.order_uom.value,
-                 "Price": i.unit_price, "CriticalSupply": "Y" if i.critical else "N"}
+                {
+                    "SupplierItem": i.vendor_part,
+                    "ItemGTIN": i.gtin,
+                    "Quantity": rng.randint(*d.quantity),
+                    "UOMCode": i.order_uom.value,
+                    "Price": i.unit_price,
+                    "CriticalSupply": "Y" if i.critical else "N",
+                }
                 for i in items
             ],
-        )  # fmt: skip
+        )
         self.pos += 1
         self.lines += count

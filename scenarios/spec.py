@@ -176,9 +176,11 @@ def _read(scenario: str) -> tuple[str, str]:
         text = resources.files("scenarios.library").joinpath(f"{scenario}.yaml").read_text()
         return f"library:{scenario}", text
     raise ScenarioError(
-        scenario, "", f"no such file and no library scenario of that name "
-        f"(library: {', '.join(library_names())})"
-    )  # fmt: skip
+        scenario,
+        "",
+        f"no such file and no library scenario of that name "
+        f"(library: {', '.join(library_names())})",
+    )
 
 
 def load_scenario(scenario: str, *, seed: int | None = None) -> ScenarioSpec:

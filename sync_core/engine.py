@@ -124,10 +124,13 @@ class Engine:
         number = _field(message.body, "OrderNumber", "ERP business event")
         work.requests.append(
             Request(
-                "erp", "get_purchase_order", {"order_number": number},
-                correlation_id=traceparent(number, "read"), reply_kind=Kind.ERP_PO_DOCUMENT,
+                "erp",
+                "get_purchase_order",
+                {"order_number": number},
+                correlation_id=traceparent(number, "read"),
+                reply_kind=Kind.ERP_PO_DOCUMENT,
             )
-        )  # fmt: skip
+        )
 
     def _po_document(self, work: _Work, message: Inbound, now: dt.datetime) -> None:
         po = erp.purchase_order_from_erp(message.body)
@@ -145,14 +148,17 @@ class Engine:
         work.put("po", po.po_number, po.version, po.model_dump(mode="json"))
         work.requests.append(
             Request(
-                "supplier", "post_edi", {"supplier": edi_id},
-                body=x12.write_850(po, sender=self.config.our_edi_id, receiver=edi_id,
-                                   control=control, now=now),
+                "supplier",
+                "post_edi",
+                {"supplier": edi_id},
+                body=x12.write_850(
+                    po, sender=self.config.our_edi_id, receiver=edi_id, control=control, now=now
+                ),
                 idempotency_key=f"850:{po.po_number}:{po.version}",
                 correlation_id=traceparent(po.po_number, f"850/{po.version}"),
                 critical=po.critical,
             )
-        )  # fmt: skip
+        )
 
     def _po_page(self, work: _Work, message: Inbound, now: dt.datetime) -> None:
         page = message.body
@@ -168,10 +174,11 @@ class Engine:
 
     def _page_request(self, updated_since: str, offset: int) -> Request:
         return Request(
-            "erp", "list_purchase_orders",
+            "erp",
+            "list_purchase_orders",
             {"updated_since": updated_since, "offset": offset, "limit": self.config.page_size},
             reply_kind=Kind.ERP_PO_PAGE,
-        )  # fmt: skip
+        )
 
     # -- supplier → ERP, WMS: acknowledgments ------------------------------------
 
@@ -196,18 +203,26 @@ class Engine:
         key = f"855:{ack.po_number}:{ack.revision}"
         work.requests.append(
             Request(
-                "erp", "post_acknowledgment", {"order_number": ack.po_number}, body=erp_body,
-                idempotency_key=f"{key}:erp", correlation_id=erp_body["CorrelationId"],
+                "erp",
+                "post_acknowledgment",
+                {"order_number": ack.po_number},
+                body=erp_body,
+                idempotency_key=f"{key}:erp",
+                correlation_id=erp_body["CorrelationId"],
                 critical=po.critical,
             )
-        )  # fmt: skip
+        )
         work.requests.append(
             Request(
-                "wms", "upsert_expected_receipts", {}, body=wms_body,
-                idempotency_key=f"{key}:wms", correlation_id=wms_body["trace_id"],
+                "wms",
+                "upsert_expected_receipts",
+                {},
+                body=wms_body,
+                idempotency_key=f"{key}:wms",
+                correlation_id=wms_body["trace_id"],
                 critical=po.critical,
             )
-        )  # fmt: skip
+        )
 
     def _mailbox_page(self, work: _Work, message: Inbound, now: dt.datetime) -> None:
         page = message.body
@@ -222,9 +237,11 @@ class Engine:
 
     def _mailbox_request(self, after: int) -> Request:
         return Request(
-            "supplier", "mailbox", {"after": after, "limit": self.config.page_size},
+            "supplier",
+            "mailbox",
+            {"after": after, "limit": self.config.page_size},
             reply_kind=Kind.SUPPLIER_MAILBOX_PAGE,
-        )  # fmt: skip
+        )
 
     # -- batch ------------------------------------------------------------------
 
@@ -232,8 +249,12 @@ class Engine:
         """Pull everything changed since the last tick; the next tick starts from now."""
         erp_mark = work.entity("watermark", "erp")
         since = str(erp_mark.data) if erp_mark else "1970-01-01T00:00:00.000"
-        work.put("watermark", "erp", (erp_mark.version if erp_mark else 0) + 1,
-                 now.isoformat(timespec="milliseconds"))  # fmt: skip
+        work.put(
+            "watermark",
+            "erp",
+            (erp_mark.version if erp_mark else 0) + 1,
+            now.isoformat(timespec="milliseconds"),
+        )
         work.requests.append(self._page_request(since, 0))
         mailbox = work.entity("watermark", "supplier_mailbox")
         work.requests.append(self._mailbox_request(mailbox.version if mailbox else 0))

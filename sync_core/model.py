@@ -17,9 +17,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from stdnum import ean
 
 __all__ = [
+    "AckType",
     "Acknowledgment",
     "AcknowledgmentLine",
-    "AckType",
     "Gln",
     "Gtin",
     "Item",
@@ -48,8 +48,7 @@ def _gs1(length: int, what: str) -> AfterValidator:
             raise ValueError(f"{what} must be {length} digits, got {value!r}")
         if not ean.is_valid(value):
             raise ValueError(
-                f"{what} {value} has a wrong check digit "
-                f"(expected {gs1_check_digit(value[:-1])})"
+                f"{what} {value} has a wrong check digit (expected {gs1_check_digit(value[:-1])})"
             )
         return value
 

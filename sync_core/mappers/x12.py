@@ -149,12 +149,25 @@ def _enum(doc: str, where: str, kind: type[_E], value: str) -> _E:
 def _isa(sender: str, receiver: str, control: int, now: dt.datetime) -> str:
     return _ELEMENT.join(
         [
-            "ISA", "00", " " * 10, "00", " " * 10,
-            "ZZ", sender.ljust(15), "ZZ", receiver.ljust(15),
-            now.strftime("%y%m%d"), now.strftime("%H%M"), "^", "00401",
-            f"{control:09d}", "0", "P", _COMPONENT,
+            "ISA",
+            "00",
+            " " * 10,
+            "00",
+            " " * 10,
+            "ZZ",
+            sender.ljust(15),
+            "ZZ",
+            receiver.ljust(15),
+            now.strftime("%y%m%d"),
+            now.strftime("%H%M"),
+            "^",
+            "00401",
+            f"{control:09d}",
+            "0",
+            "P",
+            _COMPONENT,
         ]
-    )  # fmt: skip
+    )
 
 
 def write_850(
@@ -172,10 +185,18 @@ def write_850(
     for line in po.lines:
         body.append(
             [
-                "PO1", str(line.line_no), str(line.quantity), line.uom.value,
-                f"{line.unit_price:.2f}", "", "VC", line.vendor_part, "UK", line.gtin,
+                "PO1",
+                str(line.line_no),
+                str(line.quantity),
+                line.uom.value,
+                f"{line.unit_price:.2f}",
+                "",
+                "VC",
+                line.vendor_part,
+                "UK",
+                line.gtin,
             ]
-        )  # fmt: skip
+        )
         if line.critical:
             body.append(["REF", "ZZ", "CRITICAL"])
     body.append(["CTT", str(len(po.lines))])
@@ -183,9 +204,18 @@ def write_850(
     segments = [
         _isa(sender, receiver, control, now),
         _ELEMENT.join(
-            ["GS", "PO", sender, receiver, now.strftime("%Y%m%d"), now.strftime("%H%M"),
-             str(control), "X", "004010"]
-        ),  # fmt: skip
+            [
+                "GS",
+                "PO",
+                sender,
+                receiver,
+                now.strftime("%Y%m%d"),
+                now.strftime("%H%M"),
+                str(control),
+                "X",
+                "004010",
+            ]
+        ),
         *(_ELEMENT.join(s) for s in body),
         _ELEMENT.join(["GE", "1", str(control)]),
         _ELEMENT.join(["IEA", "1", f"{control:09d}"]),
@@ -211,7 +241,7 @@ def acknowledgments_from_855(ts: TransactionSet) -> Acknowledgment:
         if current is not None:
             if not acks:
                 raise _fail(doc, f"PO1 line {current['line_no']}", "line has no ACK segment")
-            lines.append(AcknowledgmentLine(**current, acks=tuple(acks)))  # type: ignore[arg-type]
+            lines.append(AcknowledgmentLine.model_validate({**current, "acks": acks}))
 
     for n, seg in enumerate(ts.segments, start=1):
         sid = seg[0]

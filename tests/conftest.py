@@ -1,0 +1,37 @@
+"""Shared fixtures: small scenario files derived from the library's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+@pytest.fixture
+def scenario_file(tmp_path: Path) -> Callable[..., Path]:
+    """Write partial_confirmation with ``overrides`` merged in; small by default."""
+
+    def write(name: str = "small.yaml", **overrides: Any) -> Path:
+        text = resources.files("scenarios.library").joinpath("partial_confirmation.yaml")
+        base = yaml.safe_load(text.read_text())
+        small = {"duration_days": 1, "demand": {"pos_per_day": 60}, "network": {"items": 60}}
+        data = _merge(_merge(base, small), overrides)
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        return path
+
+    return write
