@@ -10,11 +10,23 @@ in simulation, the wall clock in live mode.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["FactChange", "Journal", "Reply", "problem"]
+__all__ = ["FactChange", "Journal", "Reply", "body_cause", "problem"]
+
+
+def body_cause(system: str, body: Any) -> str:
+    """The cause of a write that came without an idempotency key: its content.
+
+    The same request applied twice then shows as the same cause written twice,
+    which the harness reports as a duplicate effect.
+    """
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+    return f"{system}:body:{digest[:16]}"
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,12 @@ mappers translate them.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from emulators._base import Journal, Reply, problem
+from emulators._base import Journal, Reply, body_cause, problem
 
 __all__ = ["Erp"]
 
@@ -119,7 +120,7 @@ class Erp:
         if order is None:
             return problem(404, "Not Found", f"no purchase order {order_number}", "OrderNumber")
         etag = f'"{order["RevisionNumber"]}.{order["AcknowledgmentRevision"]}"'
-        return Reply(200, order, {"etag": etag})
+        return Reply(200, copy.deepcopy(order), {"etag": etag})
 
     def list_purchase_orders(self, *, updated_since: str, offset: int, limit: int) -> Reply:
         """Orders whose ``LastUpdateDate`` is at or after ``updated_since`` (ISO 8601),
@@ -137,7 +138,7 @@ class Erp:
         return Reply(
             200,
             {
-                "items": [self.orders[n] for _, n in page],
+                "items": [copy.deepcopy(self.orders[n]) for _, n in page],
                 "count": len(page),
                 "offset": offset,
                 "limit": limit,
@@ -156,7 +157,7 @@ class Erp:
         error = _check_acknowledgment(body, {ln["LineNumber"] for ln in order["lines"]})
         if error is not None:
             return error
-        cause = idempotency_key or f"erp:ack:{order_number}:{self._next_event}"
+        cause = idempotency_key or body_cause(f"erp:ack:{order_number}", body)
         correlation_id = body.get("CorrelationId")
         by_number = {ln["LineNumber"]: ln for ln in order["lines"]}
         for update in body["lines"]:

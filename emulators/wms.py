@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulators._base import Journal, Reply, problem
+from emulators._base import Journal, Reply, body_cause, problem
 
 __all__ = ["Wms"]
 
@@ -32,7 +32,6 @@ class Wms:
         self._journal = journal
         self.expected: dict[tuple[str, int], dict[str, Any]] = {}
         self._idempotency: dict[str, Reply] = {}
-        self._requests = 0
 
     def upsert_expected_receipts(self, body: Any, idempotency_key: str | None = None) -> Reply:
         if idempotency_key is not None and idempotency_key in self._idempotency:
@@ -49,8 +48,7 @@ class Wms:
                         f"must be {kind.__name__}",
                         f"receipts[{i}].{name}",
                     )
-        self._requests += 1
-        cause = idempotency_key or f"wms:req:{self._requests}"
+        cause = idempotency_key or body_cause("wms", body)
         correlation_id = body.get("trace_id")
         for row in rows:
             key = (row["po_nbr"], row["po_line_nbr"])
@@ -69,4 +67,4 @@ class Wms:
             return problem(
                 404, "Not Found", f"no expected receipt {po_nbr}/{po_line_nbr}", "po_nbr"
             )
-        return Reply(200, row)
+        return Reply(200, dict(row))

@@ -13,9 +13,12 @@ segment and element.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
+
+from pydantic import ValidationError
 
 from sync_core.errors import MappingError
 from sync_core.model import (
@@ -57,6 +60,11 @@ class TransactionSet:
     segments: tuple[tuple[str, ...], ...]  # ST .. SE inclusive
 
 
+def _e(segment: Sequence[str], index: int) -> str:
+    """Element ``index`` of a segment, or "" when the segment is shorter."""
+    return segment[index] if index < len(segment) else ""
+
+
 def _fail(doc: str, where: str, reason: str) -> MappingError:
     return MappingError(f"X12 {doc}", where, reason)
 
@@ -72,10 +80,12 @@ def parse_interchange(text: str) -> tuple[Envelope, list[TransactionSet]]:
     isa = segments[0]
     if len(isa) != 17:
         raise _fail("interchange", "ISA", f"ISA has {len(isa) - 1} elements, expected 16")
-    envelope = Envelope(isa[6].strip(), isa[8].strip(), _int("interchange", "ISA13", isa[13]))
+    envelope = Envelope(
+        _e(isa, 6).strip(), _e(isa, 8).strip(), _int("interchange", "ISA13", _e(isa, 13))
+    )
     if segments[-1][0] != "IEA":
         raise _fail("interchange", "IEA", "missing IEA trailer")
-    if _int("interchange", "IEA02", segments[-1][2]) != envelope.control_number:
+    if _int("interchange", "IEA02", _e(segments[-1], 2)) != envelope.control_number:
         raise _fail("interchange", "IEA02", "does not match ISA13")
 
     sets: list[TransactionSet] = []
@@ -85,7 +95,7 @@ def parse_interchange(text: str) -> tuple[Envelope, list[TransactionSet]]:
         seg = segments[i]
         if seg[0] == "GS":
             groups += 1
-            gs_control, in_group = seg[6], 0
+            gs_control, in_group = _e(seg, 6), 0
             i += 1
             while i < len(segments) - 1 and segments[i][0] != "GE":
                 ts, i = _read_set(segments, i)
@@ -94,15 +104,15 @@ def parse_interchange(text: str) -> tuple[Envelope, list[TransactionSet]]:
             if i >= len(segments) - 1:
                 raise _fail("interchange", "GE", "missing GE trailer")
             ge = segments[i]
-            if _int("interchange", "GE01", ge[1]) != in_group:
-                raise _fail("interchange", "GE01", f"says {ge[1]} sets, group has {in_group}")
-            if ge[2] != gs_control:
+            if _int("interchange", "GE01", _e(ge, 1)) != in_group:
+                raise _fail("interchange", "GE01", f"says {_e(ge, 1)} sets, group has {in_group}")
+            if _e(ge, 2) != gs_control:
                 raise _fail("interchange", "GE02", "does not match GS06")
             i += 1
         else:
             raise _fail("interchange", seg[0], "expected GS")
-    if _int("interchange", "IEA01", segments[-1][1]) != groups:
-        raise _fail("interchange", "IEA01", f"says {segments[-1][1]} groups, found {groups}")
+    if _int("interchange", "IEA01", _e(segments[-1], 1)) != groups:
+        raise _fail("interchange", "IEA01", f"says {_e(segments[-1], 1)} groups, found {groups}")
     return envelope, sets
 
 
@@ -114,15 +124,15 @@ def _read_set(segments: list[Segment], i: int) -> tuple[TransactionSet, int]:
     while i < len(segments) and segments[i][0] not in ("SE", "GE", "IEA"):
         i += 1
     if i >= len(segments) or segments[i][0] != "SE":
-        raise _fail(st[1], "SE", "missing SE trailer")
+        raise _fail(_e(st, 1), "SE", "missing SE trailer")
     se = segments[i]
     count = i - start + 1
-    if _int(st[1], "SE01", se[1]) != count:
-        raise _fail(st[1], "SE01", f"segment count says {se[1]}, the set has {count}")
-    if se[2] != st[2]:
-        raise _fail(st[1], "SE02", "control number does not match ST02")
+    if _int(_e(st, 1), "SE01", _e(se, 1)) != count:
+        raise _fail(_e(st, 1), "SE01", f"segment count says {_e(se, 1)}, the set has {count}")
+    if _e(se, 2) != _e(st, 2):
+        raise _fail(_e(st, 1), "SE02", "control number does not match ST02")
     body = tuple(tuple(s) for s in segments[start : i + 1])
-    return TransactionSet(st[1], st[2], body), i + 1
+    return TransactionSet(_e(st, 1), _e(st, 2), body), i + 1
 
 
 def _int(doc: str, where: str, value: str) -> int:
@@ -170,6 +180,25 @@ def _isa(sender: str, receiver: str, control: int, now: dt.datetime) -> str:
     )
 
 
+def _decimal(value: float) -> str:
+    """A price as an X12 ``R`` element: cents always, more decimals only when they count."""
+    whole, frac = f"{value:.6f}".split(".")
+    return f"{whole}.{frac.rstrip('0').ljust(2, '0')}"
+
+
+def _check_delimiters(segments: list[list[str]]) -> None:
+    """X12 4010 has no escape: a value holding a delimiter would corrupt the interchange."""
+    for seg in segments:
+        for i, value in enumerate(seg[1:], start=1):
+            for delimiter in (_ELEMENT, _TERMINATOR, _COMPONENT):
+                if delimiter in value:
+                    raise _fail(
+                        seg[0] if seg[0] != "ST" else "850",
+                        f"{seg[0]}{i:02d}",
+                        f"value {value!r} contains the delimiter {delimiter!r}",
+                    )
+
+
 def write_850(
     po: PurchaseOrder, *, sender: str, receiver: str, control: int, now: dt.datetime
 ) -> str:
@@ -189,7 +218,7 @@ def write_850(
                 str(line.line_no),
                 str(line.quantity),
                 line.uom.value,
-                f"{line.unit_price:.2f}",
+                _decimal(line.unit_price),
                 "",
                 "VC",
                 line.vendor_part,
@@ -201,6 +230,7 @@ def write_850(
             body.append(["REF", "ZZ", "CRITICAL"])
     body.append(["CTT", str(len(po.lines))])
     body.append(["SE", str(len(body) + 1), "0001"])
+    _check_delimiters(body)
     segments = [
         _isa(sender, receiver, control, now),
         _ELEMENT.join(
@@ -241,7 +271,10 @@ def acknowledgments_from_855(ts: TransactionSet) -> Acknowledgment:
         if current is not None:
             if not acks:
                 raise _fail(doc, f"PO1 line {current['line_no']}", "line has no ACK segment")
-            lines.append(AcknowledgmentLine.model_validate({**current, "acks": acks}))
+            try:
+                lines.append(AcknowledgmentLine.model_validate({**current, "acks": acks}))
+            except ValidationError as e:
+                raise _fail(doc, f"PO1 line {current['line_no']}", _first(e)) from None
 
     for n, seg in enumerate(ts.segments, start=1):
         sid = seg[0]
@@ -249,21 +282,21 @@ def acknowledgments_from_855(ts: TransactionSet) -> Acknowledgment:
         if sid == "BAK":
             if len(seg) < 5:
                 raise _fail(doc, where, "BAK needs BAK01..BAK04")
-            ack_type = _enum(doc, f"BAK02 (segment {n})", AckType, seg[2])
-            po_number = seg[3]
-            ack_date = _date(doc, f"BAK04 (segment {n})", seg[4])
-        elif sid == "REF" and len(seg) > 2 and seg[1] == "ZZ" and current is None:
-            revision = _int(doc, f"REF02 (segment {n})", seg[2])
+            ack_type = _enum(doc, f"BAK02 (segment {n})", AckType, _e(seg, 2))
+            po_number = _e(seg, 3)
+            ack_date = _date(doc, f"BAK04 (segment {n})", _e(seg, 4))
+        elif sid == "REF" and len(seg) > 2 and _e(seg, 1) == "ZZ" and current is None:
+            revision = _int(doc, f"REF02 (segment {n})", _e(seg, 2))
         elif sid == "PO1":
             close_line()
             acks = []
             if len(seg) < 5:
                 raise _fail(doc, where, "PO1 needs line number, quantity, unit and price")
             current = {
-                "line_no": _int(doc, f"PO101 (segment {n})", seg[1]),
-                "ordered_quantity": _int(doc, f"PO102 (segment {n})", seg[2]),
-                "uom": _enum(doc, f"PO103 (segment {n})", Uom, seg[3]),
-                "unit_price": _price(doc, f"PO104 (segment {n})", seg[4]),
+                "line_no": _int(doc, f"PO101 (segment {n})", _e(seg, 1)),
+                "ordered_quantity": _int(doc, f"PO102 (segment {n})", _e(seg, 2)),
+                "uom": _enum(doc, f"PO103 (segment {n})", Uom, _e(seg, 3)),
+                "unit_price": _price(doc, f"PO104 (segment {n})", _e(seg, 4)),
             }
         elif sid == "ACK":
             if current is None:
@@ -271,18 +304,20 @@ def acknowledgments_from_855(ts: TransactionSet) -> Acknowledgment:
             if len(seg) < 4:
                 raise _fail(doc, where, "ACK needs ACK01..ACK03")
             expected = None
-            if len(seg) > 5 and seg[4] == "068" and seg[5]:
-                expected = _date(doc, f"ACK05 (segment {n})", seg[5])
-            acks.append(
-                LineAck(
-                    status=_enum(doc, f"ACK01 (segment {n})", LineStatus, seg[1]),
-                    quantity=_int(doc, f"ACK02 (segment {n})", seg[2]),
-                    uom=_enum(doc, f"ACK03 (segment {n})", Uom, seg[3]),
+            if len(seg) > 5 and _e(seg, 4) == "068" and _e(seg, 5):
+                expected = _date(doc, f"ACK05 (segment {n})", _e(seg, 5))
+            try:
+                ack = LineAck(
+                    status=_enum(doc, f"ACK01 (segment {n})", LineStatus, _e(seg, 1)),
+                    quantity=_int(doc, f"ACK02 (segment {n})", _e(seg, 2)),
+                    uom=_enum(doc, f"ACK03 (segment {n})", Uom, _e(seg, 3)),
                     expected_date=expected,
                 )
-            )
+            except ValidationError as e:
+                raise _fail(doc, f"ACK (segment {n})", _first(e)) from None
+            acks.append(ack)
         elif sid == "CTT":
-            ctt = _int(doc, f"CTT01 (segment {n})", seg[1])
+            ctt = _int(doc, f"CTT01 (segment {n})", _e(seg, 1))
     close_line()
     if ack_type is None or ack_date is None:
         raise _fail(doc, "BAK", "missing BAK segment")
@@ -298,6 +333,11 @@ def acknowledgments_from_855(ts: TransactionSet) -> Acknowledgment:
         )
     except ValueError as e:
         raise _fail(doc, "BAK03", str(e)) from None
+
+
+def _first(error: ValidationError) -> str:
+    first = error.errors()[0]
+    return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
 
 
 def _price(doc: str, where: str, value: str) -> float:

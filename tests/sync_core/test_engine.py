@@ -1,0 +1,380 @@
+"""The sans-IO engine, driven by hand: messages in, decisions out, no SimPy."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import types
+from typing import Any
+
+import pytest
+
+from emulators._base import FactChange, Journal
+from emulators.erp import Erp
+from sync_core.engine import Engine, EngineConfig, UnknownMessageKind
+from sync_core.mappers.x12 import parse_interchange
+from sync_core.messages import Decision, Inbound, Kind, Request
+from sync_core.store import MemoryStore
+
+# -- helpers ----------------------------------------------------------------------
+
+
+def mod10(body: str) -> str:
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return str((10 - total % 10) % 10)
+
+
+GLN = "061414100001" + mod10("061414100001")
+GTIN_1 = "1001234567890" + mod10("1001234567890")
+GTIN_2 = "5012345000017" + mod10("5012345000017")
+EPOCH = dt.datetime(2024, 1, 15, 8, 0)
+NOW = dt.datetime(2024, 1, 15, 9, 30)
+
+
+def config() -> EngineConfig:
+    return EngineConfig("HOSPNET01", {"S1001": "SUPP1001"})
+
+
+class Harness:
+    """An engine, a store and a real ERP emulator (fake clock, list journal)."""
+
+    def __init__(self) -> None:
+        self.engine = Engine(config())
+        self.store = MemoryStore()
+        self.journal: list[FactChange] = []
+        self.events: list[dict[str, Any]] = []
+        self.erp = Erp(Journal("erp", lambda: 0.0, self.journal.append), lambda: 0.0, EPOCH)
+        self.erp.listeners.append(self.events.append)
+
+    def create_po(self) -> dict[str, Any]:
+        order = self.erp.create_purchase_order(
+            supplier_number="S1001",
+            ship_to_gln=GLN,
+            department="CC-01-120",
+            need_by=dt.date(2024, 1, 20),
+            lines=[
+                {"SupplierItem": "NG-M", "ItemGTIN": GTIN_1, "Quantity": 10,
+                 "UOMCode": "CA", "Price": 45.5, "CriticalSupply": "N"},
+                {"SupplierItem": "SY-10", "ItemGTIN": GTIN_2, "Quantity": 4,
+                 "UOMCode": "BX", "Price": 12.0, "CriticalSupply": "Y"},
+            ],
+        )  # fmt: skip
+        return copy.deepcopy(order)  # what a reader would get over the wire
+
+    def decide(self, message: Inbound, now: dt.datetime = NOW) -> Decision:
+        """Ask the engine, then commit its decision, as a driver does."""
+        decision = self.engine.handle(message, now, self.store)
+        self.store.commit(decision)
+        return decision
+
+
+def po_document(doc: dict[str, Any], message_id: str | None = None) -> Inbound:
+    mid = message_id or f"reply:{doc['OrderNumber']}:r{doc['RevisionNumber']}"
+    return Inbound(mid, Kind.ERP_PO_DOCUMENT, doc)
+
+
+def isa(sender: str, receiver: str, control: int) -> str:
+    return "*".join(
+        ["ISA", "00", " " * 10, "00", " " * 10, "ZZ", sender.ljust(15), "ZZ",
+         receiver.ljust(15), "240116", "0900", "U", "00401", f"{control:09d}", "0", "P", ">"]
+    )  # fmt: skip
+
+
+def interchange_855(
+    po_number: str,
+    lines: list[tuple[int, int, str, str, list[tuple[str, int, str | None]]]],
+    *,
+    revision: int = 1,
+    sender: str = "SUPP1001",
+    control: int = 1,
+) -> str:
+    """An 855 interchange; each line is (line no, qty, uom, price, [(ACK01, qty, date)])."""
+    body = [
+        ["ST", "855", "0001"],
+        ["BAK", "00", "AC", po_number, "20240116"],
+        ["REF", "ZZ", str(revision)],
+    ]
+    for line_no, qty, uom, price, acks in lines:
+        body.append(["PO1", str(line_no), str(qty), uom, price, "", "VC", f"VP{line_no}"])
+        for code, ack_qty, date in acks:
+            body.append(["ACK", code, str(ack_qty), uom, *(["068", date] if date else [])])
+    body.append(["CTT", str(len(lines))])
+    body.append(["SE", str(len(body) + 1), "0001"])
+    return (
+        f"{isa(sender, 'HOSPNET01', control)}~"
+        f"GS*PR*{sender}*HOSPNET01*20240116*0900*{control}*X*004010~"
+        + "".join("*".join(s) + "~" for s in body)
+        + f"GE*1*{control}~IEA*1*{control:09d}~"
+    )
+
+
+PARTIAL = [
+    (1, 10, "CA", "45.50", [("IA", 10, None)]),
+    (2, 4, "BX", "12.00", [("IA", 1, None), ("IB", 3, "20240201")]),
+]
+
+
+def edi(seq: int, payload: str) -> Inbound:
+    return Inbound(f"edi:{seq}", Kind.SUPPLIER_EDI, {"seq": seq, "supplier": "SUPP1001",
+                                                     "payload": payload})  # fmt: skip
+
+
+def by_operation(decision: Decision) -> dict[str, Request]:
+    ops = {r.operation: r for r in decision.requests}
+    assert len(ops) == len(decision.requests)
+    return ops
+
+
+# -- ERP → supplier ---------------------------------------------------------------
+
+
+def test_thin_erp_event_asks_to_read_the_purchase_order() -> None:
+    h = Harness()
+    h.create_po()
+    [event] = h.events
+
+    decision = h.decide(Inbound(event["eventId"], Kind.ERP_PO_CHANGED, event))
+
+    [request] = decision.requests
+    assert (request.target, request.operation) == ("erp", "get_purchase_order")
+    assert request.params == {"order_number": event["OrderNumber"]}
+    assert request.reply_kind == Kind.ERP_PO_DOCUMENT
+    assert decision.changes == ()
+
+
+def test_po_document_yields_one_850_with_a_versioned_idempotency_key() -> None:
+    h = Harness()
+    doc = h.create_po()
+
+    decision = h.decide(po_document(doc))
+
+    [request] = decision.requests
+    assert (request.target, request.operation) == ("supplier", "post_edi")
+    assert request.params == {"supplier": "SUPP1001"}
+    assert request.idempotency_key == f"850:{doc['OrderNumber']}:1"
+    assert request.critical  # line 2 is a critical supply
+    env, [ts] = parse_interchange(request.body)
+    assert (env.sender_id, env.receiver_id) == ("HOSPNET01", "SUPP1001")
+    assert ts.code == "850"
+    beg = next(s for s in ts.segments if s[0] == "BEG")
+    assert beg[3] == doc["OrderNumber"]
+    assert [(s[1], s[2]) for s in ts.segments if s[0] == "PO1"] == [("1", "10"), ("2", "4")]
+    assert h.store.entity("po", doc["OrderNumber"]).version == 1  # type: ignore[union-attr]
+
+
+def test_same_po_document_again_sends_nothing() -> None:
+    h = Harness()
+    doc = h.create_po()
+    h.decide(po_document(doc, "reply:1"))
+
+    again = h.decide(po_document(doc, "reply:2"))  # a new read of the same revision
+
+    assert not again.duplicate  # a new message, consumed ...
+    assert again.requests == ()  # ... but the revision was already dispatched
+    assert again.changes == ()
+
+
+def test_older_po_revision_sends_nothing_and_keeps_the_newer() -> None:
+    h = Harness()
+    doc = h.create_po()
+    newer = {**doc, "RevisionNumber": 2}
+    first = h.decide(po_document(newer))
+    assert len(first.requests) == 1
+
+    late = h.decide(po_document(doc))  # revision 1 arrives late
+
+    assert late.requests == ()
+    assert h.store.entity("po", doc["OrderNumber"]).version == 2  # type: ignore[union-attr]
+
+
+def test_each_850_gets_the_next_interchange_control_number() -> None:
+    h = Harness()
+    one, two = h.create_po(), h.create_po()
+    first = h.decide(po_document(one)).requests[0]
+    second = h.decide(po_document(two)).requests[0]
+    controls = [parse_interchange(r.body)[0].control_number for r in (first, second)]
+    assert controls[1] == controls[0] + 1
+
+
+# -- supplier → ERP, WMS ----------------------------------------------------------
+
+
+def test_855_updates_erp_and_wms_with_confirmed_quantities() -> None:
+    h = Harness()
+    doc = h.create_po()
+    number = doc["OrderNumber"]
+    h.decide(po_document(doc))
+
+    decision = h.decide(edi(1, interchange_855(number, PARTIAL)))
+
+    ops = by_operation(decision)
+    assert set(ops) == {"post_acknowledgment", "upsert_expected_receipts"}
+    to_erp, to_wms = ops["post_acknowledgment"], ops["upsert_expected_receipts"]
+    assert to_erp.target == "erp" and to_erp.params == {"order_number": number}
+    assert to_wms.target == "wms"
+    assert to_erp.idempotency_key != to_wms.idempotency_key
+    erp_lines = {ln["LineNumber"]: ln for ln in to_erp.body["lines"]}
+    assert erp_lines[1]["SupplierConfirmedQuantity"] == 10
+    assert erp_lines[1]["AcknowledgmentStatus"] == "IA"
+    assert erp_lines[2]["SupplierConfirmedQuantity"] == 1
+    assert erp_lines[2]["BackorderedQuantity"] == 3
+    assert erp_lines[2]["AcknowledgmentStatus"] == "IA/IB"
+    assert erp_lines[2]["PromisedDate"] == "2024-02-01"
+    receipts = {r["po_line_nbr"]: r for r in to_wms.body["receipts"]}
+    assert {n: r["exp_qty"] for n, r in receipts.items()} == {1: 10, 2: 1}
+    assert receipts[2]["item_id"] == GTIN_2
+    assert receipts[2]["dock_gln"] == GLN
+    assert h.store.entity("ack", number).version == 1  # type: ignore[union-attr]
+
+
+def test_duplicate_message_id_is_a_no_op() -> None:
+    h = Harness()
+    doc = h.create_po()
+    h.decide(po_document(doc))
+    payload = interchange_855(doc["OrderNumber"], PARTIAL)
+    first = h.decide(edi(1, payload))
+    assert len(first.requests) == 2
+
+    again = h.decide(edi(1, payload))
+
+    assert again.duplicate
+    assert (again.requests, again.changes, again.dead_letters) == ((), (), ())
+
+
+def test_lower_855_revision_never_regresses() -> None:
+    h = Harness()
+    doc = h.create_po()
+    number = doc["OrderNumber"]
+    h.decide(po_document(doc))
+    full = [(1, 10, "CA", "45.50", [("IA", 10, None)]), (2, 4, "BX", "12.00", [("IA", 4, None)])]
+    applied = h.decide(edi(2, interchange_855(number, full, revision=2)))
+    assert len(applied.requests) == 2
+
+    late = h.decide(edi(1, interchange_855(number, PARTIAL, revision=1)))
+
+    assert not late.duplicate
+    assert late.requests == ()
+    stored = h.store.entity("ack", number)
+    assert stored is not None and stored.version == 2
+    assert [ack["quantity"] for ack in stored.data["lines"][1]["acks"]] == [4]
+
+
+def test_855_from_an_unknown_sender_is_dead_lettered() -> None:
+    h = Harness()
+    doc = h.create_po()
+    h.decide(po_document(doc))
+
+    decision = h.decide(edi(1, interchange_855(doc["OrderNumber"], PARTIAL, sender="OTHER")))
+
+    assert decision.requests == ()
+    [letter] = decision.dead_letters
+    assert "ISA06" in letter.reason
+
+
+def mailbox(*docs: dict[str, Any]) -> Inbound:
+    return Inbound("reply:9", Kind.SUPPLIER_MAILBOX_PAGE, {"documents": list(docs),
+                                                          "hasMore": False})  # fmt: skip
+
+
+def test_unparsable_document_is_dead_lettered_and_the_rest_of_the_page_processed() -> None:
+    h = Harness()
+    doc = h.create_po()
+    h.decide(po_document(doc))
+    good = interchange_855(doc["OrderNumber"], PARTIAL)
+
+    decision = h.decide(
+        mailbox(
+            {"seq": 1, "supplier": "SUPP1001", "payload": "this is not X12"},
+            {"seq": 2, "supplier": "SUPP1001", "payload": good},
+        )
+    )
+
+    [letter] = decision.dead_letters
+    assert letter.message_id == "edi:1"
+    assert "ISA" in letter.reason
+    assert {r.operation for r in decision.requests} == {
+        "post_acknowledgment",
+        "upsert_expected_receipts",
+    }
+    assert h.store.dead_letters() == [letter]
+    assert h.store.entity("watermark", "supplier_mailbox").version == 2  # type: ignore[union-attr]
+
+
+def test_malformed_855_in_a_page_is_dead_lettered_not_a_crash() -> None:
+    """An 855 with a PO1 quantity of 0 is a bad document like any other: it must be
+    dead-lettered on its own, and the next document in the page still processed."""
+    h = Harness()
+    doc = h.create_po()
+    number = doc["OrderNumber"]
+    h.decide(po_document(doc))
+    zero = [(1, 0, "CA", "45.50", [("IA", 0, None)])]
+
+    decision = h.decide(
+        mailbox(
+            {"seq": 1, "supplier": "SUPP1001", "payload": interchange_855(number, zero)},
+            {"seq": 2, "supplier": "SUPP1001", "payload": interchange_855(number, PARTIAL)},
+        )
+    )
+
+    assert [d.message_id for d in decision.dead_letters] == ["edi:1"]
+    assert len(decision.requests) == 2
+
+
+def test_unknown_message_kind_raises() -> None:
+    h = Harness()
+    with pytest.raises(UnknownMessageKind, match=r"erp\.po_deleted"):
+        h.engine.handle(Inbound("m1", "erp.po_deleted", {}), NOW, h.store)  # type: ignore[arg-type]
+    assert not h.store.consumed("m1")
+
+
+# -- time is an input -------------------------------------------------------------
+
+
+class _NoClock(dt.datetime):
+    @classmethod
+    def now(cls, tz: dt.tzinfo | None = None) -> _NoClock:
+        raise AssertionError("the engine read the wall clock")
+
+    @classmethod
+    def utcnow(cls) -> _NoClock:
+        raise AssertionError("the engine read the wall clock")
+
+    @classmethod
+    def today(cls) -> _NoClock:
+        raise AssertionError("the engine read the wall clock")
+
+
+class _NoToday(dt.date):
+    @classmethod
+    def today(cls) -> _NoToday:
+        raise AssertionError("the engine read the wall clock")
+
+
+def run_once(now: dt.datetime) -> list[Decision]:
+    h = Harness()
+    doc = h.create_po()
+    [event] = h.events
+    messages = [
+        Inbound(event["eventId"], Kind.ERP_PO_CHANGED, event),
+        po_document(doc),
+        edi(1, interchange_855(doc["OrderNumber"], PARTIAL)),
+        Inbound("tick:1", Kind.BATCH_TICK, {"at": now.isoformat()}),
+        edi(1, interchange_855(doc["OrderNumber"], PARTIAL)),
+    ]
+    return [h.decide(m, now) for m in messages]
+
+
+def test_engine_never_reads_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    clockless = types.SimpleNamespace(datetime=_NoClock, date=_NoToday, timedelta=dt.timedelta)
+    for module in ("sync_core.engine", "sync_core.mappers.x12", "sync_core.mappers.erp"):
+        monkeypatch.setattr(f"{module}.dt", clockless)
+    later = dt.datetime(2031, 5, 6, 14, 7)
+
+    first, second = run_once(later), run_once(later)
+
+    assert first == second
+    post_edi = first[1].requests[0]
+    isa_fields = post_edi.body.split("~")[0].split("*")
+    assert (isa_fields[9], isa_fields[10]) == ("310506", "1407")  # ISA09/ISA10 from `now`
+    tick = first[3]
+    assert tick.changes[0].entity.data == "2031-05-06T14:07:00.000"  # the next watermark

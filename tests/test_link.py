@@ -1,0 +1,242 @@
+"""Engine ↔ emulators through an in-memory link: no SimPy, no HTTP.
+
+In the spirit of h11's ConnectionPair: a tiny loop hands each inbound message
+to the engine, commits the decision to a MemoryStore, carries each request to
+the real emulator objects, and feeds read replies back as inbound messages.
+Bodies cross the link as JSON, as they would over a wire.  Time passes only
+when the test fires the supplier's acknowledgment timer by hand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from analysis.history import Change
+from analysis.metrics import judge
+from emulators._base import FactChange, Journal, Reply
+from emulators.erp import Erp
+from emulators.supplier import SupplierNetwork, SupplierProfile
+from emulators.wms import Wms
+from sync_core.engine import Engine, EngineConfig
+from sync_core.messages import Inbound, Kind, Request
+from sync_core.store import MemoryStore
+
+
+def mod10(body: str) -> str:
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return str((10 - total % 10) % 10)
+
+
+GLN = "061414100001" + mod10("061414100001")
+GTIN_1 = "1001234567890" + mod10("1001234567890")
+GTIN_2 = "5012345000017" + mod10("5012345000017")
+EPOCH = dt.datetime(2024, 1, 15, 8, 0)
+
+# Non-critical lines are always partially confirmed; critical lines always accepted.
+PROFILE = SupplierProfile(
+    partial_rate=1.0,
+    backorder_rate=0.0,
+    critical_partial_rate=0.0,
+    critical_backorder_rate=0.0,
+    partial_fill=(0.4, 0.6),
+    backorder_days=(7, 7),
+)
+
+
+def wire(body: Any) -> Any:
+    return json.loads(json.dumps(body))
+
+
+class Link:
+    def __init__(self) -> None:
+        self.t = 0.0
+        self.facts: list[FactChange] = []
+        self.timers: list[tuple[float, Callable[[], None]]] = []
+        self.inbox: deque[Inbound] = deque()
+        self.sent: list[Request] = []
+
+        def clock() -> float:
+            return self.t
+
+        def journal(system: str) -> Journal:
+            return Journal(system, clock, self.facts.append)
+
+        self.erp = Erp(journal("erp"), clock, EPOCH)
+        self.supplier = SupplierNetwork(
+            journal("supplier"), clock, EPOCH, self._schedule, {"SUPP1001": PROFILE}, seed=7
+        )
+        self.wms = Wms(journal("wms"))
+        self.engine = Engine(EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}))
+        self.store = MemoryStore()
+        self.erp.listeners.append(
+            lambda e: self.inbox.append(Inbound(e["eventId"], Kind.ERP_PO_CHANGED, wire(e)))
+        )
+        self.supplier.listeners.append(
+            lambda d: self.inbox.append(Inbound(f"edi:{d['seq']}", Kind.SUPPLIER_EDI, wire(d)))
+        )
+
+    def _schedule(self, delay: float, action: Callable[[], None]) -> None:
+        self.timers.append((delay, action))
+
+    def fire_timers(self) -> int:
+        """Let the supplier's acknowledgment timers go off, in order of their delay."""
+        due, self.timers = sorted(self.timers, key=lambda x: x[0]), []
+        for delay, action in due:
+            self.t = max(self.t, delay)
+            action()
+        return len(due)
+
+    def carry(self, request: Request) -> Reply:
+        body = wire(request.body)
+        key = request.idempotency_key
+        match (request.target, request.operation):
+            case ("erp", "get_purchase_order"):
+                return self.erp.get_purchase_order(request.params["order_number"])
+            case ("erp", "post_acknowledgment"):
+                return self.erp.post_acknowledgment(request.params["order_number"], body, key)
+            case ("supplier", "post_edi"):
+                return self.supplier.receive_edi(body)
+            case ("wms", "upsert_expected_receipts"):
+                return self.wms.upsert_expected_receipts(body, key)
+        raise AssertionError(f"no route for {request.target} {request.operation}")
+
+    def run(self) -> int:
+        """Exchange messages until both sides are quiet; return how many were handled."""
+        handled = 0
+        while self.inbox:
+            message = self.inbox.popleft()
+            decision = self.engine.handle(message, EPOCH + dt.timedelta(seconds=self.t), self.store)
+            handled += 1
+            for item in self.store.commit(decision):
+                request = item.request
+                self.sent.append(request)
+                reply = self.carry(request)
+                assert reply.ok, (request.operation, reply.status, reply.body)
+                self.store.done(item.outbox_id)
+                if request.reply_kind is not None:
+                    self.inbox.append(
+                        Inbound(
+                            f"reply:{item.outbox_id}",
+                            request.reply_kind,
+                            wire(reply.body),
+                            request.correlation_id,
+                            query=dict(request.params),
+                        )
+                    )
+        return handled
+
+    def create_po(self) -> str:
+        order = self.erp.create_purchase_order(
+            supplier_number="S1001",
+            ship_to_gln=GLN,
+            department="CC-01-120",
+            need_by=dt.date(2024, 1, 20),
+            lines=[
+                {"SupplierItem": "NG-M", "ItemGTIN": GTIN_1, "Quantity": 10,
+                 "UOMCode": "CA", "Price": 45.5, "CriticalSupply": "N"},
+                {"SupplierItem": "SY-10", "ItemGTIN": GTIN_2, "Quantity": 4,
+                 "UOMCode": "BX", "Price": 12.0, "CriticalSupply": "Y"},
+            ],
+        )  # fmt: skip
+        return str(order["OrderNumber"])
+
+    def facts_of(self, system: str, entity: str, field: str) -> list[FactChange]:
+        return [f for f in self.facts if (f.system, f.entity, f.field) == (system, entity, field)]
+
+
+def acknowledged_exchange() -> tuple[Link, str]:
+    link = Link()
+    number = link.create_po()
+    link.run()
+    assert ("SUPP1001", number) in link.supplier.orders, "the 850 reached the supplier"
+    assert link.fire_timers() == 1
+    link.run()
+    return link, number
+
+
+def test_supplier_confirmation_reaches_erp_and_wms() -> None:
+    link, number = acknowledged_exchange()
+
+    order = link.erp.orders[number]
+    for line in order["lines"]:
+        n, ordered = line["LineNumber"], line["Quantity"]
+        entity = f"po_line:{number}:{n}"
+        [said] = link.facts_of("supplier", entity, "confirmed_qty")  # the supplier's decision
+        assert line["SupplierConfirmedQuantity"] == said.value
+        assert line["BackorderedQuantity"] == ordered - said.value
+        assert link.wms.expected[(number, n)]["exp_qty"] == said.value
+        assert link.wms.expected[(number, n)]["dock_gln"] == GLN
+    partial, critical = order["lines"]
+    assert 0 < partial["SupplierConfirmedQuantity"] < partial["Quantity"]
+    assert partial["AcknowledgmentStatus"] == "IA/IB"
+    ack_day = (EPOCH + dt.timedelta(seconds=link.t)).date()
+    assert partial["PromisedDate"] == (ack_day + dt.timedelta(days=7)).isoformat()
+    assert critical["SupplierConfirmedQuantity"] == critical["Quantity"]
+    assert critical["AcknowledgmentStatus"] == "IA"
+    assert order["AcknowledgmentRevision"] == 1
+    assert link.store.pending() == []
+    assert link.store.dead_letters() == []
+
+
+def test_the_exchange_converges_with_no_duplicate_effects() -> None:
+    link, _ = acknowledged_exchange()
+    history = [Change(f.t, f.system, f.entity, f.field, f.value, f.cause) for f in link.facts]
+
+    verdict = judge(history)
+
+    assert verdict.lost == []
+    assert verdict.converged
+    assert verdict.duplicates == []
+    assert verdict.updates == {"po_dispatch": 2, "po_acknowledgment": 4}
+
+
+def test_the_erp_change_event_after_the_ack_sends_nothing_new() -> None:
+    link, _ = acknowledged_exchange()
+    operations = [r.operation for r in link.sent]
+    assert operations.count("post_edi") == 1  # re-reading the PO did not re-dispatch it
+    assert operations.count("post_acknowledgment") == 1
+    assert operations.count("upsert_expected_receipts") == 1
+
+
+def ack_request(link: Link) -> Request:
+    [request] = [r for r in link.sent if r.operation == "post_acknowledgment"]
+    return request
+
+
+def test_redelivered_acknowledgment_without_a_key_is_journalled_twice() -> None:
+    link, number = acknowledged_exchange()
+    entity = f"po_line:{number}:1"
+    before = len(link.facts_of("erp", entity, "confirmed_qty"))
+    keyless = dataclasses.replace(ack_request(link), idempotency_key=None)
+
+    assert link.carry(keyless).ok
+    assert link.carry(keyless).ok
+
+    assert len(link.facts_of("erp", entity, "confirmed_qty")) == before + 2
+    # the harness sees the second application as a duplicate effect
+    history = [Change(**dataclasses.asdict(f)) for f in link.facts]
+    duplicates = judge(history).duplicates
+    assert {(d.system, d.entity, d.field) for d in duplicates} >= {
+        ("erp", entity, "confirmed_qty"),
+        ("erp", entity, "ack_status"),
+    }
+
+
+def test_redelivered_acknowledgment_with_a_key_is_journalled_once() -> None:
+    link, number = acknowledged_exchange()
+    entity = f"po_line:{number}:1"
+    before = len(link.facts_of("erp", entity, "confirmed_qty"))
+    fresh = dataclasses.replace(ack_request(link), idempotency_key="retry-test-1")
+
+    first, second = link.carry(fresh), link.carry(fresh)
+
+    assert first.ok and second == first
+    assert len(link.facts_of("erp", entity, "confirmed_qty")) == before + 1
+    # and the engine's own key, already used once in the exchange, changes nothing
+    assert link.carry(ack_request(link)).ok
+    assert len(link.facts_of("erp", entity, "confirmed_qty")) == before + 1
