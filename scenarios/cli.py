@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from analysis.report import summary_markdown, write_report
+from emulators.web.serve import SYSTEMS
 from scenarios.runner import run_and_write, run_architecture, write_run
 from scenarios.spec import ARCHITECTURES, ScenarioError, ScenarioSpec, library_names, load_scenario
 
@@ -65,6 +66,21 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("--out", type=Path, help="output folder (default out/<scenario>)")
     cmp.add_argument(
         "--strict", action="store_true", help="exit 1 when any architecture violates an SLO"
+    )
+
+    srv = sub.add_parser("serve", help="run emulators as HTTP services on 127.0.0.1")
+    srv.add_argument("system", nargs="?", default="all", choices=(*SYSTEMS, "all"))
+    srv.add_argument(
+        "--port-base",
+        type=int,
+        default=8100,
+        help="erp listens on base+1, supplier +2, wms +3, ap +4 (default 8100)",
+    )
+    srv.add_argument("--seed", type=int, default=1, help="seed of the emulators' random streams")
+    srv.add_argument(
+        "--webhook-target",
+        metavar="URL",
+        help="where the emulators POST their business events (loopback only)",
     )
 
     sc = sub.add_parser("scenarios", help="list, validate or describe scenario files")
@@ -125,9 +141,32 @@ def _scenarios(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from emulators.web.apps import FACTORIES
+    from emulators.web.serve import serve
+
+    systems = [s for s in SYSTEMS if s in FACTORIES] if args.system == "all" else [args.system]
+    missing = [s for s in systems if s not in FACTORIES]
+    if missing:
+        raise ScenarioError("serve", "system", f"{missing[0]} has no HTTP service yet")
+    if not 1024 <= args.port_base <= 65000:
+        raise ScenarioError("serve", "--port-base", "must be within 1024..65000")
+    if args.webhook_target and not args.webhook_target.startswith(
+        ("http://127.0.0.1", "http://localhost", "http://[::1]")
+    ):
+        raise ScenarioError("serve", "--webhook-target", "must be a loopback http:// URL")
+    serve(
+        systems,
+        port_base=args.port_base,
+        seed=args.seed,
+        options={"webhook_target": args.webhook_target},
+    )
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"run": _run, "compare": _compare, "scenarios": _scenarios}
+    handlers = {"run": _run, "compare": _compare, "scenarios": _scenarios, "serve": _serve}
     try:
         return handlers[args.command](args)
     except ScenarioError as e:

@@ -24,9 +24,12 @@ from typing import Any
 import simpy
 
 from analysis.history import Change, History
-from emulators._base import FactChange, Journal, Reply
+from emulators._base import FactChange, Reply
 from emulators.erp import Erp
+from emulators.faults import Refused
+from emulators.host import Host
 from emulators.supplier import SupplierNetwork, SupplierProfile
+from emulators.webhooks import WebhookDispatcher
 from emulators.wms import Wms
 from scenarios.masterdata import MasterData, generate
 from scenarios.spec import ScenarioSpec
@@ -59,23 +62,46 @@ class _Link:
 
 
 class _Transport:
-    """The sync core's outbound calls, carried to the emulators over simulated links."""
+    """The sync core's outbound calls, carried to the emulators over simulated links.
+
+    Each call passes the target's fault gate (through its host) exactly as an
+    HTTP request would: an outage answers 503, a refused connection answers
+    nothing (status 0), injected latency adds to the link's.
+    """
 
     def __init__(
-        self, links: dict[str, _Link], routes: dict[tuple[str, str], Callable[..., Reply]]
+        self,
+        links: dict[str, _Link],
+        hosts: dict[str, Host],
+        routes: dict[tuple[str, str], Callable[[Request], Reply]],
     ):
         self.links = links
+        self.hosts = hosts
         self.routes = routes
 
     def call(self, request: Request) -> Generator[simpy.Event, Any, Response]:
-        link = self.links[request.target]
+        link, host = self.links[request.target], self.hosts[request.target]
         yield link.delay()
-        reply = self.routes[(request.target, request.operation)](request)
+        extra = host.gate.extra_latency_s()
+        if extra > 0:
+            yield link.env.timeout(extra)
+        route = self.routes[(request.target, request.operation)]
+        try:
+            reply = host.invoke(
+                request.operation,
+                lambda: route(request),
+                idempotency_key=request.idempotency_key,
+                correlation_id=request.correlation_id,
+            )
+        except Refused as e:
+            return Response(0, {"detail": str(e)})
         yield link.delay()
         return Response(reply.status, reply.body, reply.headers)
 
 
-def _routes(erp: Erp, supplier: SupplierNetwork, wms: Wms) -> dict[tuple[str, str], Any]:
+def _routes(
+    erp: Erp, supplier: SupplierNetwork, wms: Wms
+) -> dict[tuple[str, str], Callable[[Request], Reply]]:
     return {
         ("erp", "get_purchase_order"): lambda r: erp.get_purchase_order(r.params["order_number"]),
         ("erp", "list_purchase_orders"): lambda r: erp.list_purchase_orders(
@@ -116,8 +142,10 @@ def simulate(spec: ScenarioSpec, architecture: str) -> Run:
     def clock() -> float:
         return float(env.now)
 
-    def journal(system: str) -> Journal:
-        return Journal(system, clock, sink)
+    hosts = {name: Host(name, clock, spec.seed, sink) for name in ("erp", "supplier", "wms")}
+    for name, faults in spec.faults.items():
+        if name in hosts:
+            hosts[name].set_faults(faults)
 
     def rng(name: str) -> random.Random:
         return random.Random(f"{spec.seed}/{name}")
@@ -141,16 +169,16 @@ def simulate(spec: ScenarioSpec, architecture: str) -> Run:
         ack_delay_median_s=b.ack_delay.median_minutes * 60,
         ack_delay_sigma=b.ack_delay.sigma,
     )
-    erp = Erp(journal("erp"), clock, epoch)
+    erp = Erp(hosts["erp"].journal, clock, epoch)
     supplier = SupplierNetwork(
-        journal("supplier"),
+        hosts["supplier"].journal,
         clock,
         epoch,
         schedule,
         {s.edi_id: profile for s in master.suppliers},
         spec.seed,
     )
-    wms = Wms(journal("wms"))
+    wms = Wms(hosts["wms"].journal)
 
     lat = spec.latency
     links = {
@@ -159,20 +187,39 @@ def simulate(spec: ScenarioSpec, architecture: str) -> Run:
     }
     engine = Engine(EngineConfig(OUR_EDI_ID, {s.supplier_id: s.edi_id for s in master.suppliers}))
     store = MemoryStore()
-    driver = SimDriver(env, engine, store, _Transport(links, _routes(erp, supplier, wms)), epoch)
+    transport = _Transport(links, hosts, _routes(erp, supplier, wms))
+    driver = SimDriver(env, engine, store, transport, epoch)
+    hosts["wms"].attach(wms)
 
     if architecture == "event":
 
-        def push(message: Inbound) -> None:
-            def deliver() -> Generator[simpy.Event, Any, None]:
-                yield links["core"].delay()
-                driver.submit(message)
+        def webhooks(
+            system: str, to_message: Callable[[dict[str, Any]], Inbound]
+        ) -> WebhookDispatcher:
+            """Events carried over the link to the core's inbound endpoint, at least once."""
 
-            env.process(deliver())
+            def deliver(event: dict[str, Any], done: Callable[[bool], None]) -> None:
+                def carry() -> Generator[simpy.Event, Any, None]:
+                    yield links["core"].delay()
+                    driver.submit(to_message(event))
+                    done(True)
 
-        erp.listeners.append(lambda e: push(Inbound(e["eventId"], Kind.ERP_PO_CHANGED, e)))
-        supplier.listeners.append(lambda d: push(Inbound(f"edi:{d['seq']}", Kind.SUPPLIER_EDI, d)))
+                env.process(carry())
+
+            return WebhookDispatcher(deliver, schedule, rng(f"webhooks/{system}"))
+
+        hosts["erp"].attach(
+            erp, webhooks("erp", lambda e: Inbound(e["eventId"], Kind.ERP_PO_CHANGED, e))
+        )
+        hosts["supplier"].attach(
+            supplier,
+            webhooks("supplier", lambda d: Inbound(f"edi:{d['seq']}", Kind.SUPPLIER_EDI, d)),
+        )
+        for name in ("erp", "supplier"):
+            hosts[name].set_faults(hosts[name].gate.faults)  # webhook faults to the dispatcher
     elif architecture == "batch":
+        hosts["erp"].attach(erp)
+        hosts["supplier"].attach(supplier)
         batch = spec.architectures.batch
         driver.every(batch.interval_hours * 3600, batch.at_hour * 3600)
     else:

@@ -13,10 +13,12 @@ from __future__ import annotations
 import datetime as dt
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from emulators.faults import Faults
 
 __all__ = [
     "Architecture",
@@ -144,6 +146,24 @@ class ScenarioSpec(_Spec):
     latency: LatencySpec = LatencySpec()
     architectures: ArchitecturesSpec = ArchitecturesSpec()
     slos: SloSpec = SloSpec()
+    faults: dict[Literal["erp", "supplier", "wms", "ap"], Faults] = Field(
+        default_factory=dict, description="per system: outages, latency, errors, webhook faults"
+    )
+
+    @model_validator(mode="after")
+    def _faults_within_run(self) -> ScenarioSpec:
+        for system, faults in self.faults.items():
+            for kind, windows in (
+                ("outages", faults.outages),
+                ("rate_limit_storms", faults.rate_limit_storms),
+            ):
+                for i, w in enumerate(windows):
+                    if w.end_s > self.end_s:
+                        raise ValueError(
+                            f"faults.{system}.{kind}[{i}].end_s: {w.end_s:g} is past the end "
+                            f"of the run ({self.end_s:g} s)"
+                        )
+        return self
 
     @model_validator(mode="after")
     def _slo_flows(self) -> ScenarioSpec:

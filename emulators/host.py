@@ -1,0 +1,112 @@
+"""An emulator as a running system: behaviour, faults, journals and webhooks together.
+
+Theory of operation: a :class:`Host` wraps one emulator's behaviour.  Every
+call of its native API goes through ``invoke``: the fault gate answers first
+(an outage, a 429 storm, an injected error), otherwise the behaviour does;
+either way the request journal records what was asked and what was answered,
+so a test can verify what an integration sent.  The host also keeps the
+system's history of business-fact changes (its journal sink) and its webhook
+dispatcher.  The simulated transport and the HTTP adapter both call
+``invoke``, so faults and journals behave the same in both worlds.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from emulators._base import FactChange, Journal, Reply
+from emulators.faults import FaultGate, Faults
+from emulators.webhooks import WebhookDispatcher
+
+__all__ = ["Host", "RequestRecord"]
+
+
+class Behaviour(Protocol):
+    system: str
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    t: float
+    operation: str
+    status: int
+    idempotency_key: str | None
+    correlation_id: str | None
+
+
+class Host:
+    def __init__(
+        self,
+        system: str,
+        clock: Callable[[], float],
+        seed: int,
+        sink: Callable[[FactChange], None] | None = None,
+    ) -> None:
+        self.system = system
+        self.clock = clock
+        self.history: list[FactChange] = []
+        self._sink = sink
+        self.journal = Journal(system, clock, self._record)
+        self.gate = FaultGate(system, clock, random.Random(f"{seed}/faults/{system}"))
+        self.requests: list[RequestRecord] = []
+        self.webhooks: WebhookDispatcher | None = None
+        self.behaviour: Any = None
+
+    def _record(self, change: FactChange) -> None:
+        self.history.append(change)
+        if self._sink is not None:
+            self._sink(change)
+
+    def attach(self, behaviour: Any, webhooks: WebhookDispatcher | None = None) -> None:
+        """Bind the behaviour (built with ``self.journal``) and its webhook dispatcher."""
+        self.behaviour = behaviour
+        self.webhooks = webhooks
+        if webhooks is not None and hasattr(behaviour, "listeners"):
+            behaviour.listeners.append(webhooks.publish)
+
+    def invoke(
+        self,
+        operation: str,
+        call: Callable[[], Reply],
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> Reply:
+        """Answer one API call: faults first, then the behaviour.  May raise ``Refused``."""
+        reply = self.gate.check() or call()
+        self.requests.append(
+            RequestRecord(self.clock(), operation, reply.status, idempotency_key, correlation_id)
+        )
+        return reply
+
+    # -- control ------------------------------------------------------------
+
+    def set_faults(self, faults: Faults) -> None:
+        self.gate.set(faults)
+        if self.webhooks is not None:
+            self.webhooks.faults = faults.webhooks
+
+    def clear_faults(self) -> None:
+        self.set_faults(Faults())
+
+    def reset(self) -> None:
+        """Back to an empty system: state, journals and faults."""
+        reset = getattr(self.behaviour, "reset", None)
+        if callable(reset):
+            reset()
+        self.history.clear()
+        self.requests.clear()
+        self.clear_faults()
+
+    def snapshot(self) -> dict[str, Any]:
+        snap = getattr(self.behaviour, "snapshot", None)
+        return snap() if callable(snap) else {}
+
+    def request_journal(self) -> list[dict[str, Any]]:
+        return [asdict(r) for r in self.requests]
+
+    def history_records(self) -> list[dict[str, Any]]:
+        return [asdict(c) for c in self.history]

@@ -1,0 +1,1 @@
+"""HTTP adapters: one FastAPI app factory per emulator, thin over its behaviour."""

@@ -1,0 +1,156 @@
+"""What every emulator's HTTP app shares: problem+json errors, replies, the admin API.
+
+Theory of operation: an app is built by a factory around a :class:`~emulators.host.Host`
+(never at import time, so four emulators can live in one process).  Each route
+calls ``host.invoke`` with the behaviour method and turns the :class:`Reply`
+into a response.  Every error leaves as RFC 9457 problem+json naming the
+field: FastAPI's request validation errors are translated here, and no bad
+input reaches a 500.  The admin API under ``/__admin`` (like WireMock's) sets
+and clears faults, resets the system, and shows its state, request journal
+and history.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from emulators._base import Reply, problem
+from emulators.faults import Faults, Refused
+from emulators.host import Host
+
+__all__ = ["ADMIN_PREFIX", "PROBLEM", "admin_router", "make_app", "respond"]
+
+ADMIN_PREFIX = "/__admin"
+PROBLEM = {
+    "description": "Problem details (RFC 9457) naming the field at fault",
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
+
+
+def respond(reply: Reply) -> Response:
+    headers = {k: v for k, v in reply.headers.items() if k != "content-type"}
+    if reply.status == 304 or reply.body is None:
+        return Response(status_code=reply.status, headers=headers)
+    media = reply.headers.get("content-type", "application/json")
+    content = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
+    if isinstance(reply.body, str) and "content-type" not in reply.headers:
+        media = "text/plain"
+    return Response(content=content, status_code=reply.status, headers=headers, media_type=media)
+
+
+def _field(loc: Sequence[int | str]) -> str:
+    parts: list[str] = []
+    for p in loc:
+        if isinstance(p, int) and parts:
+            parts[-1] += f"[{p}]"
+        else:
+            parts.append(str(p))
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:] or parts
+    return ".".join(parts)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    errors = exc.errors() if isinstance(exc, RequestValidationError | ValidationError) else []
+    first = errors[0] if errors else {"loc": (), "msg": str(exc)}
+    field = _field(first["loc"])
+    detail = f"{field}: {first['msg']}" if field else str(first["msg"])
+    return respond(problem(422, "Unprocessable Content", detail, field))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    titles = {404: "Not Found", 405: "Method Not Allowed", 400: "Bad Request"}
+    reply = problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail), None)
+    return respond(reply)
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    # An ASGI app cannot refuse a connection it has accepted: answer 503 and close it.
+    reply = problem(503, "Service Unavailable", str(exc), None)
+    reply.headers["connection"] = "close"
+    return respond(reply)
+
+
+def make_app(host: Host, title: str, description: str) -> FastAPI:
+    app = FastAPI(title=title, description=description, version="1")
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Refused, _refused)
+    app.include_router(admin_router(host))
+
+    @app.get("/health", tags=["admin"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "system": host.system}
+
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = original()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = {
+            "type": "object",
+            "required": ["type", "title", "status"],
+            "properties": {
+                "type": {"type": "string"},
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string"},
+                "field": {"type": "string"},
+            },
+        }
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def admin_router(host: Host) -> APIRouter:
+    router = APIRouter(prefix=ADMIN_PREFIX, tags=["admin"], responses={422: PROBLEM})
+
+    @router.get("/faults")
+    def get_faults() -> Faults:
+        return host.gate.faults
+
+    @router.put("/faults")
+    def set_faults(faults: Annotated[Faults, Body()]) -> Faults:
+        host.set_faults(faults)
+        return faults
+
+    @router.delete("/faults", status_code=204)
+    def clear_faults() -> Response:
+        host.clear_faults()
+        return Response(status_code=204)
+
+    @router.post("/reset", status_code=204)
+    def reset() -> Response:
+        host.reset()
+        return Response(status_code=204)
+
+    @router.get("/state")
+    def state() -> dict[str, Any]:
+        return host.snapshot()
+
+    @router.get("/requests")
+    def requests() -> list[dict[str, Any]]:
+        return host.request_journal()
+
+    @router.get("/history")
+    def history() -> list[dict[str, Any]]:
+        return host.history_records()
+
+    @router.get("/webhooks")
+    def webhooks() -> dict[str, Any]:
+        if host.webhooks is None:
+            return {}
+        s = host.webhooks.stats
+        return {k: v for k, v in vars(s).items()}
+
+    return router
