@@ -1,0 +1,109 @@
+"""Run the same emulator test cases in-process and over HTTP.
+
+``InProcess`` calls the behaviour through its host, as the simulated transport
+does; ``OverHttp`` sends real HTTP requests to the emulator's FastAPI app served
+by uvicorn on 127.0.0.1.  Both answer a ``Reply``, so one test body checks both
+worlds and they can never drift.  Each emulator's tests define the operation
+tables: how an operation maps to a behaviour call and to an HTTP request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from emulators._base import Reply
+from emulators.host import Host
+
+
+@dataclass
+class FakeClock:
+    """A clock tests move by hand; ``epoch`` is what live systems read once."""
+
+    t: float = 0.0
+    epoch: dt.datetime = dt.datetime(2026, 3, 2, 8, 0)
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@dataclass
+class HttpRequest:
+    method: str
+    path: str
+    params: dict[str, Any] = field(default_factory=dict)
+    json: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    content: str | None = None
+
+
+class InProcess:
+    mode = "in-process"
+
+    def __init__(self, host: Host, behaviour: Any, ops: dict[str, Callable[..., Reply]]):
+        self.host, self.behaviour, self.ops = host, behaviour, ops
+
+    def call(self, operation: str, **kw: Any) -> Reply:
+        return self.host.invoke(operation, lambda: self.ops[operation](self.behaviour, **kw))
+
+
+class OverHttp:
+    mode = "http"
+
+    def __init__(self, base: str, host: Host, behaviour: Any,
+                 ops: dict[str, Callable[..., HttpRequest]]) -> None:  # fmt: skip
+        self.client = httpx.Client(base_url=base, timeout=10)
+        self.host, self.behaviour, self.ops = host, behaviour, ops
+
+    def close(self) -> None:
+        self.client.close()
+
+    def call(self, operation: str, **kw: Any) -> Reply:
+        r = self.ops[operation](**kw)
+        resp = self.client.request(
+            r.method, r.path, params=r.params, json=r.json, headers=r.headers, content=r.content
+        )
+        ctype = resp.headers.get("content-type", "")
+        if not resp.content:
+            body = None
+        elif "json" in ctype:
+            body = resp.json()
+        else:
+            body = resp.text
+        return Reply(resp.status_code, body, dict(resp.headers))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def served(app: FastAPI) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on 127.0.0.1 in a thread; yields its base URL."""
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, access_log=False, log_level="error")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start within 10 s")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
