@@ -1,15 +1,64 @@
-"""A warehouse management system: expected receipts per purchase-order line.
+"""A warehouse management system: expected receipts, ship notices, dock receiving, putaway.
 
-Theory of operation: the dock plans receiving from expected receipts.  An
-integration upserts them (``upsert_expected_receipts``) in the WMS's own
-snake_case shape, keyed by ``po_nbr`` and ``po_line_nbr``; an upsert replaces
-the expected quantity and date of a known line.  Like the ERP, the WMS honours
-an ``Idempotency-Key`` and applies a repeated request without one again.
+Theory of operation: the dock plans receiving from what it expects to arrive.
+Two documents tell it, both in the WMS's own snake_case shape:
+
+* an expected receipt per purchase-order line (``upsert_expected_receipts``),
+  ``{"receipts": [{po_nbr, po_line_nbr, item_id, dock_gln, exp_qty, qty_uom,
+  ...}], "trace_id"}``; an upsert replaces the expected quantity and date of a
+  known line and journals ``expected_qty``;
+* a ship notice (``post_ship_notice``), ``{"asn_nbr", "po_nbr", "ship_date"?,
+  "trace_id"?, "lines": [{po_line_nbr, item_id, shipped_qty, qty_uom,
+  lot_nbr?, expiry_date? (YYYY-MM-DD)}]}``; each line becomes an expected line
+  keyed by (asn_nbr, po_nbr, po_line_nbr) in status ``expected``, and the
+  WMS journals the PO line's ``shipped_qty`` (summed over its ship notices).
+  An ASN may be sent again, replacing its lines, until the dock posts the
+  first receipt against it; after that a resend is a 409.
+
+The dock receives (``receive``) against an ASN line (``asn_nbr`` +
+``po_line_nbr``) or, without an ASN, against the PO line's expected receipt
+(``po_nbr`` + ``po_line_nbr``)::
+
+    {"asn_nbr"?, "po_nbr"?, "po_line_nbr", "received_qty", "rejected_qty"?,
+     "reject_reason"?, "lot_nbr"?, "expiry_date"?, "trace_id"?}
+
+``received_qty`` is what the dock accepts into stock; ``rejected_qty`` is what
+it counted but refused, with a ``reject_reason`` (``_REJECT_REASONS``).  A lot
+whose ``expiry_date`` (from the receipt, else from the ASN line) is before
+today is refused whole: its quantity moves to rejected with reason
+``EXPIRED``.  A line may be received short, or over by up to
+``over_receipt_pct`` (default 10 %) of its expected quantity; beyond that the
+receipt is a 422 naming ``received_qty``.  Each line follows the table
+``_TRANSITIONS`` below: expected → partially_received → received, where a
+line closes once its accepted quantity reaches expected x (1 - ``close_pct``,
+default 5 %).  A closed line refuses further receipts (409); so does any
+(state, event) pair missing from the table.
+
+Each receipt gets a sequential id (``RCV-000001``, ...), is announced to
+``listeners`` with a thin event (keys only: ``event_id``, ``event_type``
+``receipt.created``, ``receipt_id``, ``po_nbr``, ``po_line_nbr``), and moves
+the PO line's journalled facts ``received_qty`` (cumulative accepted) and
+``rejected_qty`` (cumulative refused) — each only when the receipt changes it.
+``putaway`` then moves accepted quantity of a receipt into stock at a
+location, kept by (location, item_id, lot_nbr) and read with ``inventory``;
+putting away more than the receipt still holds is a 409 naming ``qty``.
+
+Like the ERP, the WMS honours an ``Idempotency-Key`` (a repeat returns the
+first reply and changes nothing) and applies a repeated request without one
+again; its journal cause is then the body's digest, so the harness sees the
+second application as a duplicate effect.  Bad input is a problem reply
+naming the native field (``lines[0].shipped_qty``) and changes nothing.
+Time is an input: ``clock`` (seconds of the run) from ``epoch`` dates
+receipts and decides which lots have expired.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+import datetime as dt
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any, TypeGuard
 
 from emulators._base import Journal, Reply, body_cause, problem
 
@@ -24,14 +73,79 @@ _REQUIRED: dict[str, type] = {
     "qty_uom": str,
 }
 
+# -- the receiving line's state machine ----------------------------------------
+
+EXPECTED, PARTIALLY_RECEIVED, RECEIVED = "expected", "partially_received", "received"
+# A receipt is classified by the line's cumulative accepted quantity after it:
+RECEIPT_NONE = "receipt_none"  # still nothing accepted (everything refused)
+RECEIPT_SHORT = "receipt_short"  # some accepted, below the close threshold
+RECEIPT_FULL = "receipt_full"  # at or above expected x (1 - close tolerance)
+
+_TRANSITIONS: dict[tuple[str, str], str] = {
+    (EXPECTED, RECEIPT_NONE): EXPECTED,
+    (EXPECTED, RECEIPT_SHORT): PARTIALLY_RECEIVED,
+    (EXPECTED, RECEIPT_FULL): RECEIVED,
+    (PARTIALLY_RECEIVED, RECEIPT_NONE): PARTIALLY_RECEIVED,
+    (PARTIALLY_RECEIVED, RECEIPT_SHORT): PARTIALLY_RECEIVED,
+    (PARTIALLY_RECEIVED, RECEIPT_FULL): RECEIVED,
+    # RECEIVED is closed: no receipt is legal on it.
+}
+
+DEFAULT_EPOCH = dt.datetime(2024, 1, 1)  # day 0 when no epoch is given
+
+_REJECT_REASONS = frozenset({"DAMAGED", "EXPIRED", "WRONG_ITEM", "TEMPERATURE_EXCURSION"})
+
+_Key = tuple[str | None, str, int]  # (asn_nbr or None for a PO receipt, po_nbr, po_line_nbr)
+
+
+class _Invalid(Exception):
+    """Bad input found while checking a request; becomes a problem reply."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply.body)
+        self.reply = reply
+
+
+def _unprocessable(detail: str, field_path: str) -> _Invalid:
+    return _Invalid(problem(422, "Unprocessable Content", detail, field_path))
+
 
 class Wms:
     system = "wms"
 
-    def __init__(self, journal: Journal) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        clock: Callable[[], float] | None = None,
+        epoch: dt.datetime = DEFAULT_EPOCH,
+        *,
+        over_receipt_pct: float = 10.0,
+        close_pct: float = 5.0,
+    ) -> None:
+        if over_receipt_pct < 0 or not 0 <= close_pct < 100:
+            raise ValueError("tolerances must be >= 0 (close_pct below 100)")
         self._journal = journal
+        self._clock = clock if clock is not None else (lambda: 0.0)
+        self._epoch = epoch
+        self._over = Fraction(str(over_receipt_pct)) / 100
+        self._close = Fraction(str(close_pct)) / 100
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self.expected: dict[tuple[str, int], dict[str, Any]] = {}
         self._idempotency: dict[str, Reply] = {}
+        self._init_state()
+
+    def _init_state(self) -> None:
+        self.ship_notices: dict[str, dict[str, Any]] = {}
+        self._progress: dict[_Key, dict[str, Any]] = {}
+        self.receipts: dict[str, dict[str, Any]] = {}
+        self.stock: dict[tuple[str, str, str | None], int] = {}
+        self._shipped: dict[tuple[str, int], int] = {}
+        self._totals: dict[tuple[str, int], list[int]] = {}  # [accepted, rejected] per PO line
+        self._replies: dict[tuple[str, str], Reply] = {}
+        self._next_receipt = 1
+        self._next_event = 1
+
+    # -- expected receipts (from the PO acknowledgment) -----------------------
 
     def upsert_expected_receipts(self, body: Any, idempotency_key: str | None = None) -> Reply:
         if idempotency_key is not None and idempotency_key in self._idempotency:
@@ -68,3 +182,434 @@ class Wms:
                 404, "Not Found", f"no expected receipt {po_nbr}/{po_line_nbr}", "po_nbr"
             )
         return Reply(200, dict(row))
+
+    # -- ship notices ---------------------------------------------------------
+
+    def post_ship_notice(self, body: Any, idempotency_key: str | None = None) -> Reply:
+        return self._once(
+            "ship_notice", idempotency_key, lambda: self._ship_notice(body, idempotency_key)
+        )
+
+    def get_ship_notice(self, asn_nbr: str) -> Reply:
+        asn = self.ship_notices.get(asn_nbr)
+        if asn is None:
+            return problem(404, "Not Found", f"no ship notice {asn_nbr}", "asn_nbr")
+        return Reply(200, self._asn_view(asn))
+
+    def _ship_notice(self, body: Any, idempotency_key: str | None) -> Reply:
+        asn, lines = _check_ship_notice(body)
+        known = self.ship_notices.get(asn["asn_nbr"])
+        if known is not None:
+            progress = (
+                self._progress[(known["asn_nbr"], known["po_nbr"], n)] for n in known["lines"]
+            )
+            if any(p["received_qty"] or p["rejected_qty"] for p in progress):
+                return problem(
+                    409, "Conflict", "receiving has started on this ship notice", "asn_nbr"
+                )
+            if known["po_nbr"] != asn["po_nbr"]:
+                return problem(
+                    409, "Conflict", f"ship notice is for PO {known['po_nbr']}", "po_nbr"
+                )
+        cause = idempotency_key or body_cause("wms", body)
+        po = asn["po_nbr"]
+        touched: set[int] = set()
+        if known is not None:
+            for n, line in known["lines"].items():
+                self._shipped[(po, n)] -= line["shipped_qty"]
+                del self._progress[(known["asn_nbr"], po, n)]
+                touched.add(n)
+        asn["lines"] = {line["po_line_nbr"]: line for line in lines}
+        self.ship_notices[asn["asn_nbr"]] = asn
+        for n, line in asn["lines"].items():
+            self._shipped[(po, n)] = self._shipped.get((po, n), 0) + line["shipped_qty"]
+            self._progress[(asn["asn_nbr"], po, n)] = _fresh_progress()
+            touched.add(n)
+        for n in sorted(touched):
+            self._journal.record(
+                f"po_line:{po}:{n}", "shipped_qty", self._shipped[(po, n)], cause, asn["trace_id"]
+            )
+        return Reply(201 if known is None else 200, self._asn_view(asn))
+
+    # -- receiving ------------------------------------------------------------
+
+    def receive(self, body: Any, idempotency_key: str | None = None) -> Reply:
+        return self._once("receive", idempotency_key, lambda: self._receive(body, idempotency_key))
+
+    def _receive(self, body: Any, idempotency_key: str | None) -> Reply:
+        ask = _check_receipt(body)
+        key, source = self._find_line(ask)
+        progress = self._progress.get(key) or _fresh_progress()
+        expected_qty = source["shipped_qty"] if key[0] is not None else source["exp_qty"]
+        shipped: dict[str, Any] = source if key[0] is not None else {}  # lot/expiry: ASN only
+        lot = ask["lot_nbr"] if ask["lot_nbr"] is not None else shipped.get("lot_nbr")
+        expiry = (
+            ask["expiry_date"] if ask["expiry_date"] is not None else shipped.get("expiry_date")
+        )
+        accepted, rejected, reason = ask["received_qty"], ask["rejected_qty"], ask["reject_reason"]
+        if expiry is not None and dt.date.fromisoformat(expiry) < self._today():
+            accepted, rejected, reason = 0, accepted + rejected, "EXPIRED"
+        total = progress["received_qty"] + accepted
+        event = (
+            RECEIPT_NONE
+            if total == 0
+            else RECEIPT_FULL
+            if total >= expected_qty * (1 - self._close)
+            else RECEIPT_SHORT
+        )
+        status = _TRANSITIONS.get((progress["status"], event))
+        if status is None:
+            return problem(
+                409,
+                "Conflict",
+                f"line is {progress['status']}; it accepts no more receipts",
+                "po_line_nbr",
+            )
+        if total > expected_qty * (1 + self._over):
+            limit = int(expected_qty * (1 + self._over))
+            return problem(
+                422,
+                "Unprocessable Content",
+                f"over receipt: {total} would exceed the {limit} allowed "
+                f"({expected_qty} expected + tolerance)",
+                "received_qty",
+            )
+        # Everything is checked: apply.
+        progress.update(
+            status=status,
+            received_qty=total,
+            rejected_qty=progress["rejected_qty"] + rejected,
+        )
+        self._progress[key] = progress
+        receipt_id = f"RCV-{self._next_receipt:06d}"
+        self._next_receipt += 1
+        _, po, n = key
+        receipt = {
+            "receipt_id": receipt_id,
+            "asn_nbr": key[0],
+            "po_nbr": po,
+            "po_line_nbr": n,
+            "item_id": source["item_id"],
+            "qty_uom": source["qty_uom"],
+            "received_qty": accepted,
+            "rejected_qty": rejected,
+            "reject_reason": reason if rejected else None,
+            "lot_nbr": lot,
+            "expiry_date": expiry,
+            "received_at": self._now().isoformat(timespec="milliseconds"),
+            "put_away_qty": 0,
+            "trace_id": ask["trace_id"],
+        }
+        self.receipts[receipt_id] = receipt
+        totals = self._totals.setdefault((po, n), [0, 0])
+        totals[0] += accepted
+        totals[1] += rejected
+        cause = idempotency_key or body_cause("wms", body)
+        entity = f"po_line:{po}:{n}"
+        if accepted:
+            self._journal.record(entity, "received_qty", totals[0], cause, ask["trace_id"])
+        if rejected:
+            self._journal.record(entity, "rejected_qty", totals[1], cause, ask["trace_id"])
+        event_body = {
+            "event_id": f"wms-evt-{self._next_event}",
+            "event_type": "receipt.created",
+            "receipt_id": receipt_id,
+            "po_nbr": po,
+            "po_line_nbr": n,
+        }
+        self._next_event += 1
+        for listener in self.listeners:
+            listener(dict(event_body))
+        return Reply(201, {"receipt": dict(receipt), "line": self._line_view(key)})
+
+    def _find_line(self, ask: dict[str, Any]) -> tuple[_Key, dict[str, Any]]:
+        n = ask["po_line_nbr"]
+        if ask["asn_nbr"] is not None:
+            asn = self.ship_notices.get(ask["asn_nbr"])
+            if asn is None:
+                raise _Invalid(
+                    problem(404, "Not Found", f"no ship notice {ask['asn_nbr']}", "asn_nbr")
+                )
+            if ask["po_nbr"] is not None and ask["po_nbr"] != asn["po_nbr"]:
+                raise _unprocessable(f"ship notice is for PO {asn['po_nbr']}", "po_nbr")
+            line = asn["lines"].get(n)
+            if line is None:
+                raise _Invalid(
+                    problem(404, "Not Found", "no such line on this ship notice", "po_line_nbr")
+                )
+            return (asn["asn_nbr"], asn["po_nbr"], n), line
+        row = self.expected.get((ask["po_nbr"], n))
+        if row is None:
+            raise _Invalid(
+                problem(404, "Not Found", f"no expected receipt {ask['po_nbr']}/{n}", "po_line_nbr")
+            )
+        return (None, ask["po_nbr"], n), row
+
+    def get_receiving_line(
+        self, po_nbr: str, po_line_nbr: int, asn_nbr: str | None = None
+    ) -> Reply:
+        """A line's receiving status: expected, received and rejected quantities."""
+        key: _Key = (asn_nbr, po_nbr, po_line_nbr)
+        known = (
+            asn_nbr in self.ship_notices
+            and self.ship_notices[asn_nbr]["po_nbr"] == po_nbr
+            and po_line_nbr in self.ship_notices[asn_nbr]["lines"]
+            if asn_nbr is not None
+            else (po_nbr, po_line_nbr) in self.expected
+        )
+        if not known:
+            return problem(404, "Not Found", "no such receiving line", "po_line_nbr")
+        return Reply(200, self._line_view(key))
+
+    def get_receipt(self, receipt_id: str) -> Reply:
+        receipt = self.receipts.get(receipt_id)
+        if receipt is None:
+            return problem(404, "Not Found", f"no receipt {receipt_id}", "receipt_id")
+        return Reply(200, dict(receipt))
+
+    def list_receipts(self, po_nbr: str | None = None, offset: int = 0, limit: int = 100) -> Reply:
+        """Receipts oldest first, optionally of one PO, paged with ``has_more``."""
+        if not _is_int(offset) or offset < 0:
+            return problem(400, "Bad Request", "offset must be an integer >= 0", "offset")
+        if not _is_int(limit) or not 1 <= limit <= 500:
+            return problem(400, "Bad Request", "limit must be an integer within 1..500", "limit")
+        chosen = [r for r in self.receipts.values() if po_nbr is None or r["po_nbr"] == po_nbr]
+        page = chosen[offset : offset + limit]
+        return Reply(
+            200,
+            {
+                "items": [dict(r) for r in page],
+                "count": len(page),
+                "offset": offset,
+                "limit": limit,
+                "has_more": offset + limit < len(chosen),
+            },
+        )
+
+    # -- putaway and inventory ------------------------------------------------
+
+    def putaway(
+        self, receipt_id: Any, location: Any, qty: Any, idempotency_key: str | None = None
+    ) -> Reply:
+        return self._once(
+            "putaway", idempotency_key, lambda: self._putaway(receipt_id, location, qty)
+        )
+
+    def _putaway(self, receipt_id: Any, location: Any, qty: Any) -> Reply:
+        receipt = self.receipts.get(receipt_id) if isinstance(receipt_id, str) else None
+        if receipt is None:
+            return problem(404, "Not Found", f"no receipt {receipt_id}", "receipt_id")
+        if not isinstance(location, str) or not location:
+            return problem(422, "Unprocessable Content", "must be a non-empty str", "location")
+        if not _is_int(qty) or qty < 1:
+            return problem(422, "Unprocessable Content", "must be an integer >= 1", "qty")
+        available = receipt["received_qty"] - receipt["put_away_qty"]
+        if qty > available:
+            return problem(
+                409, "Conflict", f"only {available} of this receipt is left to put away", "qty"
+            )
+        receipt["put_away_qty"] += qty
+        where = (location, receipt["item_id"], receipt["lot_nbr"])
+        self.stock[where] = self.stock.get(where, 0) + qty
+        return Reply(
+            200,
+            {
+                "receipt_id": receipt_id,
+                "location": location,
+                "item_id": receipt["item_id"],
+                "lot_nbr": receipt["lot_nbr"],
+                "qty": qty,
+                "remaining_qty": available - qty,
+                "on_hand_qty": self.stock[where],
+            },
+        )
+
+    def inventory(self, location: str | None = None, item_id: str | None = None) -> Reply:
+        """Stock on hand by (location, item_id, lot_nbr), optionally filtered."""
+        rows = [
+            {"location": loc, "item_id": item, "lot_nbr": lot, "on_hand_qty": qty}
+            for (loc, item, lot), qty in sorted(self.stock.items(), key=_stock_order)
+            if (location is None or loc == location) and (item_id is None or item == item_id)
+        ]
+        return Reply(200, {"items": rows, "total_qty": sum(r["on_hand_qty"] for r in rows)})
+
+    # -- control --------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state as plain JSON-able data (for the control API)."""
+        return {
+            "expected_receipts": [copy.deepcopy(self.expected[k]) for k in sorted(self.expected)],
+            "ship_notices": [
+                self._asn_view(self.ship_notices[a]) for a in sorted(self.ship_notices)
+            ],
+            "po_receiving_lines": [
+                self._line_view((None, po, n)) for po, n in sorted(self.expected)
+            ],
+            "receipts": [dict(r) for r in self.receipts.values()],
+            "inventory": self.inventory().body["items"],
+            "next_receipt_nbr": self._next_receipt,
+            "next_event_nbr": self._next_event,
+        }
+
+    def reset(self) -> None:
+        """Forget all state and idempotency keys; subscribers stay subscribed."""
+        self.expected.clear()
+        self._idempotency.clear()
+        self._init_state()
+
+    # -- internals ------------------------------------------------------------
+
+    def _once(self, operation: str, key: str | None, apply: Callable[[], Reply]) -> Reply:
+        if key is not None and (operation, key) in self._replies:
+            return self._replies[(operation, key)]
+        try:
+            reply = apply()
+        except _Invalid as e:
+            return e.reply
+        if key is not None and reply.ok:
+            self._replies[(operation, key)] = reply
+        return reply
+
+    def _now(self) -> dt.datetime:
+        return self._epoch + dt.timedelta(seconds=self._clock())
+
+    def _today(self) -> dt.date:
+        return self._now().date()
+
+    def _line_view(self, key: _Key) -> dict[str, Any]:
+        asn_nbr, po, n = key
+        progress = self._progress.get(key) or _fresh_progress()
+        if asn_nbr is not None:
+            source = self.ship_notices[asn_nbr]["lines"][n]
+            expected_qty = source["shipped_qty"]
+        else:
+            source = self.expected[(po, n)]
+            expected_qty = source["exp_qty"]
+        return {
+            "asn_nbr": asn_nbr,
+            "po_nbr": po,
+            "po_line_nbr": n,
+            "item_id": source["item_id"],
+            "qty_uom": source["qty_uom"],
+            "expected_qty": expected_qty,
+            **progress,
+        }
+
+    def _asn_view(self, asn: dict[str, Any]) -> dict[str, Any]:
+        lines = []
+        for n, line in sorted(asn["lines"].items()):
+            progress = self._progress[(asn["asn_nbr"], asn["po_nbr"], n)]
+            lines.append({**line, **progress})
+        return {**{k: v for k, v in asn.items() if k != "lines"}, "lines": lines}
+
+
+def _fresh_progress() -> dict[str, Any]:
+    return {"status": EXPECTED, "received_qty": 0, "rejected_qty": 0}
+
+
+def _stock_order(item: tuple[tuple[str, str, str | None], int]) -> tuple[str, str, bool, str]:
+    (loc, sku, lot), _ = item
+    return (loc, sku, lot is not None, lot or "")
+
+
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _optional_str(body: dict[str, Any], name: str, path: str) -> str | None:
+    value = body.get(name)
+    if value is not None and (not isinstance(value, str) or not value):
+        raise _unprocessable("must be a non-empty str", path)
+    return value
+
+
+def _required_str(body: dict[str, Any], name: str, path: str) -> str:
+    value = _optional_str(body, name, path)
+    if value is None:
+        raise _unprocessable("is required", path)
+    return value
+
+
+def _optional_date(body: dict[str, Any], name: str, path: str) -> str | None:
+    value = _optional_str(body, name, path)
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise _unprocessable("must be a date (YYYY-MM-DD)", path) from None
+
+
+def _quantity(body: dict[str, Any], name: str, path: str, minimum: int) -> int:
+    value = body.get(name)
+    if not _is_int(value) or value < minimum:
+        raise _unprocessable(f"must be an integer >= {minimum}", path)
+    return int(value)
+
+
+def _check_ship_notice(body: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    if not isinstance(body, dict):
+        raise _Invalid(problem(400, "Bad Request", "body must be a JSON object", ""))
+    header = {
+        "asn_nbr": _optional_str(body, "asn_nbr", "asn_nbr"),
+        "po_nbr": _optional_str(body, "po_nbr", "po_nbr"),
+        "ship_date": _optional_date(body, "ship_date", "ship_date"),
+        "trace_id": _optional_str(body, "trace_id", "trace_id"),
+    }
+    for name in ("asn_nbr", "po_nbr"):
+        if header[name] is None:
+            raise _unprocessable("is required", name)
+    rows = body.get("lines")
+    if not isinstance(rows, list) or not rows:
+        raise _unprocessable("must be a non-empty list", "lines")
+    lines: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for i, row in enumerate(rows):
+        path = f"lines[{i}]"
+        if not isinstance(row, dict):
+            raise _unprocessable("must be an object", path)
+        line: dict[str, Any] = {
+            "po_line_nbr": _quantity(row, "po_line_nbr", f"{path}.po_line_nbr", 1),
+            "item_id": _required_str(row, "item_id", f"{path}.item_id"),
+            "shipped_qty": _quantity(row, "shipped_qty", f"{path}.shipped_qty", 1),
+            "qty_uom": _required_str(row, "qty_uom", f"{path}.qty_uom"),
+            "lot_nbr": _optional_str(row, "lot_nbr", f"{path}.lot_nbr"),
+            "expiry_date": _optional_date(row, "expiry_date", f"{path}.expiry_date"),
+        }
+        if line["po_line_nbr"] in seen:
+            raise _unprocessable("line already on this ship notice", f"{path}.po_line_nbr")
+        seen.add(line["po_line_nbr"])
+        lines.append(line)
+    return header, lines
+
+
+def _check_receipt(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise _Invalid(problem(400, "Bad Request", "body must be a JSON object", ""))
+    ask: dict[str, Any] = {
+        "asn_nbr": _optional_str(body, "asn_nbr", "asn_nbr"),
+        "po_nbr": _optional_str(body, "po_nbr", "po_nbr"),
+    }
+    if ask["asn_nbr"] is None and ask["po_nbr"] is None:
+        raise _unprocessable("asn_nbr or po_nbr is required", "po_nbr")
+    ask["po_line_nbr"] = _quantity(body, "po_line_nbr", "po_line_nbr", 1)
+    ask["received_qty"] = _quantity(body, "received_qty", "received_qty", 0)
+    ask["rejected_qty"] = (
+        0
+        if body.get("rejected_qty") is None
+        else _quantity(body, "rejected_qty", "rejected_qty", 0)
+    )
+    if ask["received_qty"] + ask["rejected_qty"] == 0:
+        raise _unprocessable(
+            "nothing received: received_qty and rejected_qty are 0", "received_qty"
+        )
+    reason = body.get("reject_reason")
+    if ask["rejected_qty"] and (not isinstance(reason, str) or reason not in _REJECT_REASONS):
+        raise _unprocessable(f"must be one of {sorted(_REJECT_REASONS)}", "reject_reason")
+    if not ask["rejected_qty"] and reason is not None:
+        raise _unprocessable("only with rejected_qty > 0", "reject_reason")
+    ask["reject_reason"] = reason
+    ask["lot_nbr"] = _optional_str(body, "lot_nbr", "lot_nbr")
+    ask["expiry_date"] = _optional_date(body, "expiry_date", "expiry_date")
+    ask["trace_id"] = _optional_str(body, "trace_id", "trace_id")
+    return ask

@@ -12,21 +12,47 @@ and history.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Sequence
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from emulators._base import Reply, problem
 from emulators.faults import Faults, Refused
 from emulators.host import Host
+from emulators.webhooks import WebhookDispatcher
 
-__all__ = ["ADMIN_PREFIX", "PROBLEM", "admin_router", "make_app", "respond"]
+__all__ = [
+    "ADMIN_PREFIX",
+    "PROBLEM",
+    "LiveSystem",
+    "Schedule",
+    "Subscription",
+    "add_subscription_routes",
+    "admin_router",
+    "make_app",
+    "respond",
+    "webhooks_for",
+]
+
+Schedule = Callable[[float, Callable[[], None]], None]
+
+
+@dataclass
+class LiveSystem:
+    """A live emulator: its host (behaviour, faults, journals) and its FastAPI app."""
+
+    host: Host
+    app: FastAPI
+
 
 ADMIN_PREFIX = "/__admin"
 PROBLEM = {
@@ -69,7 +95,9 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     titles = {404: "Not Found", 405: "Method Not Allowed", 400: "Bad Request"}
-    reply = problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail), None)
+    # FastAPI answers 400 itself only for a body it cannot parse: the body is at fault
+    field = "body" if exc.status_code == 400 else None
+    reply = problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail), field)
     return respond(reply)
 
 
@@ -154,3 +182,60 @@ def admin_router(host: Host) -> APIRouter:
         return {k: v for k, v in vars(s).items()}
 
     return router
+
+
+class Subscription(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str | None = Field(None, pattern=r"^https?://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?/")
+
+
+@dataclass
+class _Target:
+    url: str | None = None
+
+
+def _http_deliver(target: _Target, system: str) -> Callable[..., None]:
+    """POST each event as JSON to the subscriber; 2xx is success, anything else retries."""
+    import aiohttp
+
+    session: list[aiohttp.ClientSession] = []
+
+    async def post(event: dict[str, Any], done: Callable[[bool], None]) -> None:
+        if not session:
+            session.append(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)))
+        try:
+            async with session[0].post(
+                target.url or "", json=event, headers={"x-emulator": system}
+            ) as resp:
+                done(200 <= resp.status < 300)
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            done(False)
+
+    def deliver(event: dict[str, Any], done: Callable[[bool], None]) -> None:
+        if target.url is None:
+            done(True)  # nobody subscribed: nothing to deliver
+            return
+        asyncio.get_running_loop().create_task(post(event, done))
+
+    return deliver
+
+
+def webhooks_for(
+    system: str, seed: int, schedule: Schedule, url: str | None
+) -> tuple[Any, _Target]:
+    target = _Target(url)
+    dispatcher = WebhookDispatcher(
+        _http_deliver(target, system), schedule, random.Random(f"{seed}/webhooks/{system}")
+    )
+    return dispatcher, target
+
+
+def add_subscription_routes(app: FastAPI, target: _Target) -> None:
+    @app.get(f"{ADMIN_PREFIX}/subscription", tags=["admin"])
+    def get_subscription() -> Subscription:
+        return Subscription(url=target.url)
+
+    @app.put(f"{ADMIN_PREFIX}/subscription", tags=["admin"])
+    def set_subscription(sub: Subscription = Body()) -> Subscription:  # noqa: B008
+        target.url = sub.url
+        return sub

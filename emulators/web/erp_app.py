@@ -8,7 +8,7 @@ through the host, which applies faults and journals the request.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import Response
@@ -17,9 +17,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from emulators._base import Reply
 from emulators.erp import Erp
 from emulators.host import Host
-from emulators.web._common import PROBLEM, respond
+from emulators.web._common import (
+    PROBLEM,
+    LiveSystem,
+    Schedule,
+    add_subscription_routes,
+    make_app,
+    respond,
+    webhooks_for,
+)
 
-__all__ = ["ERP_PREFIX", "erp_router"]
+__all__ = ["ERP_PREFIX", "erp_router", "erp_system"]
 
 ERP_PREFIX = "/fscmRestApi/resources/latest"
 
@@ -126,3 +134,16 @@ def erp_router(host: Host, erp: Erp) -> APIRouter:
         )
 
     return router
+
+
+def erp_system(
+    *, seed: int, clock: Any, schedule: Schedule, webhook_target: str | None = None, **_: Any
+) -> LiveSystem:
+    host = Host("erp", clock, seed)
+    erp = Erp(host.journal, clock, clock.epoch)
+    dispatcher, target = webhooks_for("erp", seed, schedule, webhook_target)
+    host.attach(erp, dispatcher)
+    app = make_app(host, "supplysync ERP emulator", "A cloud ERP's purchasing REST API.")
+    app.include_router(erp_router(host, erp))
+    add_subscription_routes(app, target)
+    return LiveSystem(host, app)

@@ -20,13 +20,11 @@ import logging
 import signal
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI
 
-from emulators.host import Host
+from emulators.web._common import LiveSystem
 
 __all__ = ["PORT_OFFSETS", "SYSTEMS", "LiveClock", "LiveSystem", "build_system", "serve"]
 
@@ -56,17 +54,11 @@ def loop_scheduler() -> Callable[[float, Callable[[], None]], None]:
     return schedule
 
 
-@dataclass
-class LiveSystem:
-    host: Host
-    app: FastAPI
-
-
 def build_system(system: str, *, seed: int, clock: LiveClock, **options: Any) -> LiveSystem:
     """The live emulator ``system`` with its app; ``options`` go to its app factory."""
-    from emulators.web import apps  # the factories import FastAPI models: keep it lazy
+    from emulators.web.apps import FACTORIES  # imports every app's routes: keep it lazy
 
-    live: LiveSystem = apps.FACTORIES[system](
+    live: LiveSystem = FACTORIES[system](
         seed=seed, clock=clock, schedule=loop_scheduler(), **options
     )
     return live

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from emulators.faults import Faults, Outage, RateLimitStorm
-from emulators.web.apps import erp_system
-from emulators.web.erp_app import ERP_PREFIX
+from emulators.web.erp_app import ERP_PREFIX, erp_system
+from tests.emulators.fuzz import fuzz
 from tests.emulators.harness import FakeClock, HttpRequest, InProcess, OverHttp, served
 
 PO = {
@@ -160,3 +160,6 @@ def test_rate_limit_storm_answers_429(erp: Any) -> None:
                                                                  retry_after_s=7),)))  # fmt: skip
     reply = erp.call("list")
     assert reply.status == 429 and reply.headers["retry-after"] == "7"
+
+
+test_erp_openapi_fuzz = pytest.mark.filterwarnings("ignore::DeprecationWarning")(fuzz("erp"))
