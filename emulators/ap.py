@@ -1,0 +1,719 @@
+"""An accounts-payable system: invoice intake, three-way match, holds and payment.
+
+Theory of operation: integrations feed AP three kinds of reference data —
+purchase-order lines (``upsert_po_lines``), goods receipts (``post_receipt``)
+and contract prices (``upsert_prices``) — and suppliers' invoices arrive
+through ``post_invoice``.  Each invoice is validated at intake: every line is
+matched to its PO line (price, quantity ordered) and to what was received
+(quantity received), and the header total to the sum of the lines.  A check
+that fails places a *hold*, a row keyed by code with the line and the measured
+difference; an invoice with no hold is matched and (by default at once)
+approved, one with holds waits ``on_hold`` until each hold is released by a
+person (``release_hold``) or cleared by re-matching: new reference data (a late
+receipt, a PO change, a contract price) re-evaluates the held invoices it
+touches and clears the line holds that no longer apply.  An approved invoice
+is paid once (``pay``).
+
+The rules, per invoice line, with the tolerances of :class:`Tolerances`:
+
+* PRICE: the invoice unit price exceeds the reference price — the supplier's
+  contract price for the item and UoM when one is effective on the invoice
+  date, otherwise the PO price — by more than ``price_pct`` percent;
+* QTY ORD: the quantity invoiced so far on the PO line (earlier invoices plus
+  this one) exceeds the quantity ordered by more than ``qty_pct`` percent;
+* QTY REC: the same, against the quantity received (nothing received: any
+  excess holds).
+
+A line check holds only when its money difference (price excess times quantity,
+or quantity excess times invoice unit price) is at least ``amount_floor``:
+smaller differences pass.  Under-billing never holds.  AMOUNT holds when the
+header ``invoice_amount`` differs from the sum of the lines by more than
+``header_rounding``.  Duplicates: a second invoice with the same
+``vendor_num`` and ``invoice_num`` is rejected with 409 (field
+``invoice_num``) and changes nothing; one with the same vendor, invoice date
+and amount but another number is accepted and held DUPLICATE (suspected
+duplicate), for a person to release.
+
+Native format (Oracle Payables open-interface names, lower-cased; amounts are
+JSON numbers in the PO's currency, quantities integers in the PO line's UoM)::
+
+    po line   {po_number, po_line_number, item_id, quantity_ordered, unit_price, uom}
+    receipt   {receipt_num, po_number, lines: [{po_line_number, quantity_received}]}
+    price     {vendor_num, item_id, uom, unit_price, effective_date?}
+    invoice   {vendor_num, invoice_num, invoice_date, po_number, invoice_amount,
+               lines: [{po_line_number, quantity_invoiced, unit_price}], correlation_id?}
+
+Writes honour an ``Idempotency-Key`` (a repeat returns the first reply).
+Without one, a repeated receipt is recognised by its ``receipt_num``; a resent
+receipt under a new number counts again, as in a real AP system.
+
+Invoice status machine (``_TRANSITIONS``; any other pair is an illegal
+transition, answered with 409 naming ``status``; releasing a hold the invoice
+does not have open is 409 naming ``hold_code``)::
+
+    received --validated_clean--> matched --approve--> approved --pay--> paid
+    received --validated_held--> on_hold --release_hold--> on_hold
+                                 on_hold --holds_cleared--> matched
+
+Facts journalled: per invoice (``invoice:{vendor}:{number}``) ``match_status``
+(the status), ``holds`` (sorted open hold codes) and ``payment_status``; per
+PO line (``po_line:{po}:{line}``) ``ap_ordered_qty``, ``ap_unit_price``,
+``ap_received_qty`` and ``ap_invoiced_qty``; per contract price
+(``price:{vendor}:{item}:{uom}``) ``ap_contract_price``.  Each status change is
+announced by a thin event ``{"eventId", "eventType": "InvoiceStatusChanged",
+"invoice": {"vendor_num", "invoice_num"}}``.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from emulators._base import Journal, Reply, body_cause, problem
+
+__all__ = ["HOLD_CODES", "STATUSES", "Ap", "Tolerances"]
+
+STATUSES = ("received", "matched", "on_hold", "approved", "paid")
+LINE_HOLDS = ("PRICE", "QTY ORD", "QTY REC")
+HOLD_CODES = (*LINE_HOLDS, "AMOUNT", "DUPLICATE")
+
+_TRANSITIONS: dict[tuple[str, str], str] = {
+    ("received", "validated_clean"): "matched",
+    ("received", "validated_held"): "on_hold",
+    ("on_hold", "release_hold"): "on_hold",
+    ("on_hold", "holds_cleared"): "matched",
+    ("matched", "approve"): "approved",
+    ("approved", "pay"): "paid",
+}
+
+_UNPROCESSABLE = "Unprocessable Content"
+
+# Field kinds: "text" non-empty string, "count" integer > 0, "money" number > 0,
+# "date" ISO 8601 date; a trailing "?" makes the field optional.
+_PO_LINE = {
+    "po_number": "text",
+    "po_line_number": "count",
+    "item_id": "text",
+    "quantity_ordered": "count",
+    "unit_price": "money",
+    "uom": "text",
+}
+_RECEIPT = {"receipt_num": "text", "po_number": "text"}
+_RECEIPT_LINE = {"po_line_number": "count", "quantity_received": "count"}
+_PRICE = {
+    "vendor_num": "text",
+    "item_id": "text",
+    "uom": "text",
+    "unit_price": "money",
+    "effective_date": "date?",
+}
+_INVOICE = {
+    "vendor_num": "text",
+    "invoice_num": "text",
+    "invoice_date": "date",
+    "po_number": "text",
+    "invoice_amount": "money",
+}
+_INVOICE_LINE = {"po_line_number": "count", "quantity_invoiced": "count", "unit_price": "money"}
+
+
+class IllegalTransition(Exception):
+    """An event the invoice's status does not allow (a bug when raised internally)."""
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """Match tolerances of one AP instance (percentages and currency amounts)."""
+
+    price_pct: float = 2.0
+    qty_pct: float = 3.0
+    amount_floor: float = 50.0  # line differences below this amount pass
+    header_rounding: float = 0.01  # header vs lines: differences up to this pass
+
+
+class Ap:
+    system = "ap"
+
+    def __init__(
+        self,
+        journal: Journal,
+        clock: Callable[[], float],
+        epoch: dt.datetime,
+        *,
+        tolerances: Tolerances | None = None,
+        auto_approve: bool = True,
+    ) -> None:
+        self._journal = journal
+        self._clock = clock
+        self._epoch = epoch
+        self.tolerances = tolerances or Tolerances()
+        self.auto_approve = auto_approve
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all data (tolerances and listeners stay)."""
+        self.po_lines: dict[tuple[str, int], dict[str, Any]] = {}
+        self.receipts: dict[str, dict[str, Any]] = {}
+        self.prices: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.invoices: dict[tuple[str, str], dict[str, Any]] = {}
+        self._payment_ids: set[str] = set()
+        self._idempotency: dict[tuple[str, str], Reply] = {}
+        self._next_event = 1
+        self._next_payment = 1
+
+    # -- reference data -------------------------------------------------------
+
+    def upsert_po_lines(self, body: Any, idempotency_key: str | None = None) -> Reply:
+        if (done := self._replay("po_lines", idempotency_key)) is not None:
+            return done
+        rows, error = _rows(body, "po_lines", _PO_LINE)
+        if error is not None:
+            return error
+        cause = idempotency_key or body_cause("ap:po_lines", body)
+        correlation_id = body.get("correlation_id")
+        for row in rows:
+            key = (row["po_number"], row["po_line_number"])
+            line = self.po_lines.setdefault(key, {"quantity_received": 0, "quantity_invoiced": 0})
+            line.update({name: row[name] for name in _PO_LINE})
+            entity = f"po_line:{key[0]}:{key[1]}"
+            self._journal.record(
+                entity, "ap_ordered_qty", row["quantity_ordered"], cause, correlation_id
+            )
+            self._journal.record(entity, "ap_unit_price", row["unit_price"], cause, correlation_id)
+        touched = {(r["po_number"], r["po_line_number"]) for r in rows}
+        self._rematch(lambda inv, line: (inv["po_number"], line) in touched, cause, correlation_id)
+        return self._remember("po_lines", idempotency_key, Reply(200, {"upserted": len(rows)}))
+
+    def post_receipt(self, body: Any, idempotency_key: str | None = None) -> Reply:
+        if (done := self._replay("receipt", idempotency_key)) is not None:
+            return done
+        error = _fields(body, _RECEIPT, "")
+        if error is not None:
+            return error
+        lines, error = _rows(body, "lines", _RECEIPT_LINE)
+        if error is not None:
+            return error
+        po = body["po_number"]
+        for i, row in enumerate(lines):
+            if (po, row["po_line_number"]) not in self.po_lines:
+                return problem(
+                    422, _UNPROCESSABLE, f"no line on PO {po}", f"lines[{i}].po_line_number"
+                )
+        number = body["receipt_num"]
+        if number in self.receipts:
+            reply = Reply(200, {"receipt_num": number, "duplicate": True})
+            return self._remember("receipt", idempotency_key, reply)
+        cause = idempotency_key or body_cause("ap:receipt", body)
+        correlation_id = body.get("correlation_id")
+        self.receipts[number] = copy.deepcopy(body) | {"received_at": self._stamp()}
+        for row in lines:
+            line = self.po_lines[(po, row["po_line_number"])]
+            line["quantity_received"] += row["quantity_received"]
+            self._journal.record(
+                f"po_line:{po}:{row['po_line_number']}",
+                "ap_received_qty",
+                line["quantity_received"],
+                cause,
+                correlation_id,
+            )
+        touched = {row["po_line_number"] for row in lines}
+        self._rematch(
+            lambda inv, ln: inv["po_number"] == po and ln in touched, cause, correlation_id
+        )
+        reply = Reply(201, {"receipt_num": number, "duplicate": False})
+        return self._remember("receipt", idempotency_key, reply)
+
+    def upsert_prices(self, body: Any, idempotency_key: str | None = None) -> Reply:
+        if (done := self._replay("prices", idempotency_key)) is not None:
+            return done
+        rows, error = _rows(body, "prices", _PRICE)
+        if error is not None:
+            return error
+        cause = idempotency_key or body_cause("ap:prices", body)
+        correlation_id = body.get("correlation_id")
+        for row in rows:
+            key = (row["vendor_num"], row["item_id"], row["uom"])
+            self.prices[key] = {name: row.get(name) for name in _PRICE}
+            if row.get("effective_date") is not None:
+                self.prices[key]["effective_date"] = _iso_date(row["effective_date"])
+            self._journal.record(
+                "price:{}:{}:{}".format(*key),
+                "ap_contract_price",
+                row["unit_price"],
+                cause,
+                correlation_id,
+            )
+        keys = {(r["vendor_num"], r["item_id"], r["uom"]) for r in rows}
+
+        def touched(inv: dict[str, Any], line: int) -> bool:
+            po_line = self.po_lines[(inv["po_number"], line)]
+            return (inv["vendor_num"], po_line["item_id"], po_line["uom"]) in keys
+
+        self._rematch(touched, cause, correlation_id)
+        return self._remember("prices", idempotency_key, Reply(200, {"upserted": len(rows)}))
+
+    # -- invoices -------------------------------------------------------------
+
+    def post_invoice(self, body: Any, idempotency_key: str | None = None) -> Reply:
+        if (done := self._replay("invoice", idempotency_key)) is not None:
+            return done
+        error = self._check_invoice(body)
+        if error is not None:
+            return error
+        key = (body["vendor_num"], body["invoice_num"])
+        cause = idempotency_key or body_cause("ap:invoice", body)
+        correlation_id = body.get("correlation_id")
+        invoice: dict[str, Any] = {
+            "vendor_num": key[0],
+            "invoice_num": key[1],
+            "invoice_date": _iso_date(body["invoice_date"]),
+            "po_number": body["po_number"],
+            "invoice_amount": body["invoice_amount"],
+            "status": "received",
+            "payment_status": "unpaid",
+            "payment_id": None,
+            "creation_date": self._stamp(),
+            "last_update_date": self._stamp(),
+            "correlation_id": correlation_id,
+            "lines": [
+                {
+                    "line_number": n,
+                    "po_line_number": row["po_line_number"],
+                    "quantity_invoiced": row["quantity_invoiced"],
+                    "unit_price": row["unit_price"],
+                }
+                for n, row in enumerate(body["lines"], start=1)
+            ],
+            "holds": [],
+        }
+        self.invoices[key] = invoice
+        for row in invoice["lines"]:
+            line = self.po_lines[(invoice["po_number"], row["po_line_number"])]
+            line["quantity_invoiced"] += row["quantity_invoiced"]
+            self._journal.record(
+                f"po_line:{invoice['po_number']}:{row['po_line_number']}",
+                "ap_invoiced_qty",
+                line["quantity_invoiced"],
+                cause,
+                correlation_id,
+            )
+        invoice["holds"] = [_hold_row(h) for h in self._line_holds(invoice)]
+        invoice["holds"] += [_hold_row(h) for h in self._invoice_holds(invoice)]
+        event = "validated_held" if invoice["holds"] else "validated_clean"
+        self._advance(invoice, event)
+        self._settle(invoice, None, None, cause, correlation_id)
+        entity = _entity(invoice)
+        self._journal.record(entity, "payment_status", "unpaid", cause, correlation_id)
+        reply = Reply(201, _public(invoice))
+        return self._remember("invoice", idempotency_key, reply)
+
+    def release_hold(self, vendor_num: str, invoice_num: str, code: str, reason: str) -> Reply:
+        """Release every open hold row of ``code`` on the invoice (a person's decision)."""
+        invoice = self.invoices.get((vendor_num, invoice_num))
+        if invoice is None:
+            return _no_invoice(vendor_num, invoice_num)
+        if not isinstance(reason, str) or not reason.strip():
+            return problem(422, _UNPROCESSABLE, "a release needs a reason", "reason")
+        if (invoice["status"], "release_hold") not in _TRANSITIONS:
+            return _illegal(invoice, "release_hold")
+        rows = [
+            h for h in invoice["holds"] if h["hold_code"] == code and h["hold_status"] == "open"
+        ]
+        if not rows:
+            return problem(
+                409, "Conflict", f"no open hold {code!r} on invoice {invoice_num}", "hold_code"
+            )
+        before = (invoice["status"], _open_codes(invoice))
+        for row in rows:
+            row["hold_status"], row["release_reason"] = "released", reason
+        self._advance(invoice, "release_hold")
+        if not _open_codes(invoice):
+            self._advance(invoice, "holds_cleared")
+        self._settle(invoice, *before, f"ap:release:{vendor_num}:{invoice_num}:{code}", None)
+        return Reply(200, _public(invoice))
+
+    def approve(self, vendor_num: str, invoice_num: str) -> Reply:
+        """Approve a matched invoice (needed only when ``auto_approve`` is off)."""
+        invoice = self.invoices.get((vendor_num, invoice_num))
+        if invoice is None:
+            return _no_invoice(vendor_num, invoice_num)
+        if (invoice["status"], "approve") not in _TRANSITIONS:
+            return _illegal(invoice, "approve")
+        before = (invoice["status"], _open_codes(invoice))
+        self._advance(invoice, "approve")
+        self._settle(invoice, *before, f"ap:approve:{vendor_num}:{invoice_num}", None)
+        return Reply(200, _public(invoice))
+
+    def pay(
+        self,
+        vendor_num: str,
+        invoice_num: str,
+        payment_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Reply:
+        """Pay an approved invoice; ``payment_id`` is numbered by AP when not given."""
+        if (done := self._replay("pay", idempotency_key)) is not None:
+            return done
+        invoice = self.invoices.get((vendor_num, invoice_num))
+        if invoice is None:
+            return _no_invoice(vendor_num, invoice_num)
+        if (invoice["status"], "pay") not in _TRANSITIONS:
+            return _illegal(invoice, "pay")
+        if payment_id is None:
+            payment_id = f"PAY{self._next_payment:07d}"
+            self._next_payment += 1
+        elif not isinstance(payment_id, str) or not payment_id:
+            return problem(422, _UNPROCESSABLE, "must be a non-empty string", "payment_id")
+        if payment_id in self._payment_ids:
+            return problem(409, "Conflict", f"payment {payment_id} already made", "payment_id")
+        before = (invoice["status"], _open_codes(invoice))
+        self._payment_ids.add(payment_id)
+        invoice["payment_id"], invoice["payment_status"] = payment_id, "paid"
+        invoice["payment_date"] = self._stamp()
+        self._advance(invoice, "pay")
+        cause = idempotency_key or f"ap:pay:{payment_id}"
+        self._journal.record(_entity(invoice), "payment_status", "paid", cause, None)
+        self._settle(invoice, *before, cause, None)
+        return self._remember("pay", idempotency_key, Reply(200, _public(invoice)))
+
+    # -- reads ----------------------------------------------------------------
+
+    def get_invoice(self, vendor_num: str, invoice_num: str) -> Reply:
+        invoice = self.invoices.get((vendor_num, invoice_num))
+        if invoice is None:
+            return _no_invoice(vendor_num, invoice_num)
+        return Reply(200, _public(invoice))
+
+    def list_invoices(self, status: str | None = None, offset: int = 0, limit: int = 25) -> Reply:
+        """Invoices in intake order, optionally of one status, paged with ``hasMore``."""
+        if status is not None and status not in STATUSES:
+            return problem(400, "Bad Request", f"must be one of {', '.join(STATUSES)}", "status")
+        if offset < 0:
+            return problem(400, "Bad Request", "offset must be >= 0", "offset")
+        if not 1 <= limit <= 500:
+            return problem(400, "Bad Request", "limit must be within 1..500", "limit")
+        chosen = [i for i in self.invoices.values() if status is None or i["status"] == status]
+        page = chosen[offset : offset + limit]
+        return Reply(
+            200,
+            {
+                "items": [_public(i) for i in page],
+                "count": len(page),
+                "offset": offset,
+                "limit": limit,
+                "hasMore": offset + limit < len(chosen),
+            },
+        )
+
+    def snapshot(self) -> dict[str, Any]:
+        """All state, JSON-able (for the control API)."""
+        return copy.deepcopy(
+            {
+                "po_lines": list(self.po_lines.values()),
+                "receipts": list(self.receipts.values()),
+                "prices": list(self.prices.values()),
+                "invoices": list(self.invoices.values()),
+            }
+        )
+
+    # -- matching -------------------------------------------------------------
+
+    def _line_holds(self, invoice: dict[str, Any]) -> list[dict[str, Any]]:
+        """The line holds that apply to ``invoice`` now (earlier invoices count as billed)."""
+        tol = self.tolerances
+        billed_before: dict[int, int] = {}
+        for other in self.invoices.values():
+            if other is invoice:
+                break
+            if other["po_number"] == invoice["po_number"]:
+                for row in other["lines"]:
+                    n = row["po_line_number"]
+                    billed_before[n] = billed_before.get(n, 0) + row["quantity_invoiced"]
+        floor, price_pct, qty_pct = (
+            _dec(tol.amount_floor),
+            _dec(tol.price_pct),
+            _dec(tol.qty_pct),
+        )
+        holds = []
+        for row in invoice["lines"]:
+            po_line = self.po_lines[(invoice["po_number"], row["po_line_number"])]
+            qty, price = Decimal(row["quantity_invoiced"]), _dec(row["unit_price"])
+            billed = Decimal(billed_before.get(row["po_line_number"], 0)) + qty
+            ordered = Decimal(po_line["quantity_ordered"])
+            received = Decimal(po_line["quantity_received"])
+            reference, price_basis = self._reference_price(invoice, po_line)
+            # (code, basis, expected, actual, money per unit of excess, tolerance %)
+            checks = (
+                ("PRICE", price_basis, reference, price, qty, price_pct),
+                ("QTY ORD", "order", ordered, billed, price, qty_pct),
+                ("QTY REC", "receipt", received, billed, price, qty_pct),
+            )
+            for code, basis, expected, actual, per_unit, pct in checks:
+                over = actual - expected
+                amount = over * per_unit
+                if over > 0 and over * 100 > pct * expected and amount >= floor:
+                    holds.append(
+                        {
+                            "hold_code": code,
+                            "line_number": row["line_number"],
+                            "po_line_number": row["po_line_number"],
+                            "basis": basis,
+                            "expected": float(expected),
+                            "actual": float(actual),
+                            "difference": float(over),
+                            "difference_pct": _pct(over, expected),
+                            "amount": float(amount),
+                        }
+                    )
+        return holds
+
+    def _invoice_holds(self, invoice: dict[str, Any]) -> list[dict[str, Any]]:
+        holds = []
+        lines = sum(
+            (Decimal(r["quantity_invoiced"]) * _dec(r["unit_price"]) for r in invoice["lines"]),
+            Decimal(0),
+        )
+        total = _dec(invoice["invoice_amount"])
+        if abs(total - lines) > _dec(self.tolerances.header_rounding):
+            holds.append(
+                {
+                    "hold_code": "AMOUNT",
+                    "basis": "lines",
+                    "expected": float(lines),
+                    "actual": float(total),
+                    "difference": float(total - lines),
+                    "amount": float(total - lines),
+                }
+            )
+        for other in self.invoices.values():
+            if (
+                other is not invoice
+                and other["vendor_num"] == invoice["vendor_num"]
+                and other["invoice_date"] == invoice["invoice_date"]
+                and _dec(other["invoice_amount"]) == total
+            ):
+                holds.append({"hold_code": "DUPLICATE", "basis": f"invoice {other['invoice_num']}"})
+                break
+        return holds
+
+    def _reference_price(
+        self, invoice: dict[str, Any], po_line: dict[str, Any]
+    ) -> tuple[Decimal, str]:
+        contract = self.prices.get((invoice["vendor_num"], po_line["item_id"], po_line["uom"]))
+        if contract is not None and (contract["effective_date"] or "") <= invoice["invoice_date"]:
+            return _dec(contract["unit_price"]), "contract"
+        return _dec(po_line["unit_price"]), "order"
+
+    def _rematch(
+        self,
+        touches: Callable[[dict[str, Any], int], bool],
+        cause: str,
+        correlation_id: str | None,
+    ) -> None:
+        """Re-evaluate held invoices with a line ``touches`` selects; clear what passes now."""
+        for invoice in self.invoices.values():
+            if invoice["status"] != "on_hold" or not any(
+                touches(invoice, r["po_line_number"]) for r in invoice["lines"]
+            ):
+                continue
+            still = {(h["hold_code"], h["line_number"]) for h in self._line_holds(invoice)}
+            before = (invoice["status"], _open_codes(invoice))
+            for row in invoice["holds"]:
+                if (
+                    row["hold_status"] == "open"
+                    and row["hold_code"] in LINE_HOLDS
+                    and (row["hold_code"], row["line_number"]) not in still
+                ):
+                    row["hold_status"], row["release_reason"] = "cleared", "re-matched"
+            if not _open_codes(invoice):
+                self._advance(invoice, "holds_cleared")
+            self._settle(invoice, *before, cause, correlation_id)
+
+    # -- status machine -------------------------------------------------------
+
+    def _advance(self, invoice: dict[str, Any], event: str) -> None:
+        """Apply ``event``; a matched invoice goes on to approved under auto-approval."""
+        new = _TRANSITIONS.get((invoice["status"], event))
+        if new is None:
+            raise IllegalTransition(f"{event} in status {invoice['status']}")
+        invoice["status"] = new
+        if new == "matched" and self.auto_approve:
+            self._advance(invoice, "approve")
+
+    def _settle(
+        self,
+        invoice: dict[str, Any],
+        status_before: str | None,
+        holds_before: list[str] | None,
+        cause: str,
+        correlation_id: str | None,
+    ) -> None:
+        """Journal and announce what changed since ``*_before`` (``None``: new invoice)."""
+        entity = _entity(invoice)
+        holds = _open_codes(invoice)
+        if holds != holds_before:
+            self._journal.record(entity, "holds", holds, cause, correlation_id)
+        if invoice["status"] != status_before:
+            invoice["last_update_date"] = self._stamp()
+            self._journal.record(entity, "match_status", invoice["status"], cause, correlation_id)
+            event = {
+                "eventId": f"ap-evt-{self._next_event}",
+                "eventType": "InvoiceStatusChanged",
+                "invoice": {
+                    "vendor_num": invoice["vendor_num"],
+                    "invoice_num": invoice["invoice_num"],
+                },
+            }
+            self._next_event += 1
+            for listener in self.listeners:
+                listener(event)
+
+    # -- validation and helpers -----------------------------------------------
+
+    def _check_invoice(self, body: Any) -> Reply | None:
+        error = _fields(body, _INVOICE, "")
+        if error is not None:
+            return error
+        lines, error = _rows(body, "lines", _INVOICE_LINE)
+        if error is not None:
+            return error
+        po = body["po_number"]
+        if not any(key[0] == po for key in self.po_lines):
+            return problem(422, _UNPROCESSABLE, f"no purchase order {po} in AP", "po_number")
+        seen: set[int] = set()
+        for i, row in enumerate(lines):
+            n = row["po_line_number"]
+            if (po, n) not in self.po_lines:
+                return problem(
+                    422, _UNPROCESSABLE, f"no line {n} on PO {po}", f"lines[{i}].po_line_number"
+                )
+            if n in seen:
+                return problem(
+                    422, _UNPROCESSABLE, f"PO line {n} billed twice", f"lines[{i}].po_line_number"
+                )
+            seen.add(n)
+        known = self.invoices.get((body["vendor_num"], body["invoice_num"]))
+        if known is not None:
+            return problem(
+                409,
+                "Conflict",
+                f"duplicate invoice: {body['invoice_num']} from {body['vendor_num']} "
+                f"was received {known['creation_date']}",
+                "invoice_num",
+            )
+        return None
+
+    def _replay(self, operation: str, idempotency_key: str | None) -> Reply | None:
+        if idempotency_key is None:
+            return None
+        return self._idempotency.get((operation, idempotency_key))
+
+    def _remember(self, operation: str, idempotency_key: str | None, reply: Reply) -> Reply:
+        if idempotency_key is not None:
+            self._idempotency[(operation, idempotency_key)] = reply
+        return reply
+
+    def _stamp(self) -> str:
+        return (self._epoch + dt.timedelta(seconds=self._clock())).isoformat(
+            timespec="milliseconds"
+        )
+
+
+def _dec(value: float) -> Decimal:
+    """The decimal a JSON number was written as (``45.1`` → ``Decimal("45.1")``)."""
+    return Decimal(str(value))
+
+
+def _iso_date(text: str) -> str:
+    """A validated ISO 8601 date in its extended form, so dates compare as strings."""
+    return dt.date.fromisoformat(text).isoformat()
+
+
+def _pct(over: Decimal, expected: Decimal) -> float | None:
+    return float(round(over * 100 / expected, 2)) if expected else None
+
+
+def _entity(invoice: dict[str, Any]) -> str:
+    return f"invoice:{invoice['vendor_num']}:{invoice['invoice_num']}"
+
+
+def _open_codes(invoice: dict[str, Any]) -> list[str]:
+    return sorted({h["hold_code"] for h in invoice["holds"] if h["hold_status"] == "open"})
+
+
+def _hold_row(hold: dict[str, Any]) -> dict[str, Any]:
+    base = dict.fromkeys(
+        ("line_number", "po_line_number", "expected", "actual", "difference", "difference_pct")
+    )
+    return {**base, "amount": None, **hold, "hold_status": "open", "release_reason": None}
+
+
+def _public(invoice: dict[str, Any]) -> dict[str, Any]:
+    return copy.deepcopy(invoice)
+
+
+def _no_invoice(vendor_num: str, invoice_num: str) -> Reply:
+    return problem(404, "Not Found", f"no invoice {invoice_num} from {vendor_num}", "invoice_num")
+
+
+def _illegal(invoice: dict[str, Any], event: str) -> Reply:
+    return problem(
+        409,
+        "Conflict",
+        f"{event} is not allowed for an invoice that is {invoice['status']}",
+        "status",
+    )
+
+
+def _bad_kind(value: Any, kind: str) -> str | None:
+    """Why ``value`` is not of ``kind`` (see the field tables), or ``None``."""
+    if kind == "text":
+        return None if isinstance(value, str) and value.strip() else "must be a non-empty string"
+    if kind == "count":
+        ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+        return None if ok else "must be an integer > 0"
+    if kind == "money":
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return None if ok and math.isfinite(value) and value > 0 else "must be a number > 0"
+    try:
+        dt.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return "must be an ISO 8601 date (YYYY-MM-DD)"
+    return None
+
+
+def _fields(obj: Any, spec: dict[str, str], path: str) -> Reply | None:
+    if not isinstance(obj, dict):
+        if not path:
+            return problem(400, "Bad Request", "body must be a JSON object", "")
+        return problem(422, _UNPROCESSABLE, "must be an object", path)
+    for name, kind in spec.items():
+        optional = kind.endswith("?")
+        if optional and obj.get(name) is None:
+            continue
+        reason = _bad_kind(obj.get(name), kind.rstrip("?"))
+        if reason is not None:
+            return problem(422, _UNPROCESSABLE, reason, f"{path}.{name}" if path else name)
+    return None
+
+
+def _rows(body: Any, key: str, spec: dict[str, str]) -> tuple[list[dict[str, Any]], Reply | None]:
+    """``body[key]`` as a non-empty list of objects matching ``spec``, or the problem."""
+    if not isinstance(body, dict):
+        return [], problem(400, "Bad Request", "body must be a JSON object", "")
+    rows = body.get(key)
+    if not isinstance(rows, list) or not rows:
+        return [], problem(422, _UNPROCESSABLE, "must be a non-empty list", key)
+    for i, row in enumerate(rows):
+        error = _fields(row, spec, f"{key}[{i}]")
+        if error is not None:
+            return [], error
+    if "correlation_id" in body and not isinstance(body["correlation_id"], str | None):
+        return [], problem(422, _UNPROCESSABLE, "must be a string", "correlation_id")
+    return rows, None
