@@ -87,7 +87,7 @@ def _field(loc: Sequence[int | str]) -> str:
 async def _validation_error(request: Request, exc: Exception) -> Response:
     errors = exc.errors() if isinstance(exc, RequestValidationError | ValidationError) else []
     first = errors[0] if errors else {"loc": (), "msg": str(exc)}
-    field = _field(first["loc"])
+    field = _field(first["loc"]) or "body"
     detail = f"{field}: {first['msg']}" if field else str(first["msg"])
     return respond(problem(422, "Unprocessable Content", detail, field))
 
