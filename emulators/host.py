@@ -60,12 +60,23 @@ class Host:
         if self._sink is not None:
             self._sink(change)
 
-    def attach(self, behaviour: Any, webhooks: WebhookDispatcher | None = None) -> None:
-        """Bind the behaviour (built with ``self.journal``) and its webhook dispatcher."""
+    def attach(
+        self,
+        behaviour: Any,
+        webhooks: WebhookDispatcher | None = None,
+        subscribed: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> None:
+        """Bind the behaviour (built with ``self.journal``) and its webhook dispatcher;
+        ``subscribed`` picks the events the subscriber asked for (all by default)."""
         self.behaviour = behaviour
         self.webhooks = webhooks
-        if webhooks is not None and hasattr(behaviour, "listeners"):
+        if webhooks is None or not hasattr(behaviour, "listeners"):
+            return
+        if subscribed is None:
             behaviour.listeners.append(webhooks.publish)
+        else:
+            publish = webhooks.publish
+            behaviour.listeners.append(lambda event: publish(event) if subscribed(event) else None)
 
     def invoke(
         self,

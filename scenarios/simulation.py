@@ -209,7 +209,9 @@ def simulate(spec: ScenarioSpec, architecture: str) -> Run:
             return WebhookDispatcher(deliver, schedule, rng(f"webhooks/{system}"))
 
         hosts["erp"].attach(
-            erp, webhooks("erp", lambda e: Inbound(e["eventId"], Kind.ERP_PO_CHANGED, e))
+            erp,
+            webhooks("erp", lambda e: Inbound(e["eventId"], Kind.ERP_PO_CHANGED, e)),
+            subscribed=lambda e: e.get("eventType") == "PurchaseOrderChanged",
         )
         hosts["supplier"].attach(
             supplier,
