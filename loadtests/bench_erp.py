@@ -1,0 +1,190 @@
+"""ERP emulator throughput against a bare FastAPI endpoint of the same shape.
+
+    python -m loadtests.bench_erp [--seconds 8] [--connections 32] [--out out/bench_erp.json]
+
+Two uvicorn servers (one worker each, uvloop + httptools, no access log) run in
+their own processes on 127.0.0.1: the ERP emulator's app, and a bare FastAPI
+app with the same routes, the same request model and a response of the same
+size, doing no work.  ``wrk`` (Debian package ``wrk``) drives each route in
+turn from its own process; the ratio emulator/bare is the figure of merit
+(the issue asks for >= 50 %).  Everything runs on this machine's 2 cores, so
+absolute numbers are lower than on a dedicated load box; the ratio is what
+compares.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import Response
+
+from emulators.web.erp_app import PurchaseOrderCreate
+
+PREFIX = "/fscmRestApi/resources/latest"
+PO_BODY = {
+    "SupplierNumber": "S1001",
+    "ShipToLocationGLN": "0860001000018",
+    "RequesterDepartment": "CC-01-110",
+    "NeedByDate": "2030-01-07",
+    "lines": [
+        {
+            "SupplierItem": f"1001-0000{i}",
+            "ItemGTIN": "30710000000016",
+            "Quantity": 12,
+            "UOMCode": "CA",
+            "Price": 41.5,
+        }
+        for i in range(1, 7)
+    ],
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _bare_app() -> Any:
+    """The same routes and request model as the ERP, answering a stored document."""
+    app = FastAPI()
+    store: dict[str, bytes] = {}
+
+    @app.post(f"{PREFIX}/purchaseOrders", status_code=201)
+    async def create(body: PurchaseOrderCreate) -> Response:
+        number = str(4500000001 + len(store))
+        doc = {"OrderNumber": number, **body.model_dump(mode="json")}
+        store[number] = json.dumps(doc).encode()
+        return Response(store[number], status_code=201, media_type="application/json")
+
+    @app.get(f"{PREFIX}/purchaseOrders/{{number}}")
+    async def get(number: str) -> Response:
+        return Response(store.get(number, b"{}"), media_type="application/json")
+
+    return app
+
+
+def _erp_app() -> Any:
+    from emulators.web.erp_app import erp_system
+    from emulators.web.serve import LiveClock, loop_scheduler
+
+    return erp_system(seed=1, clock=LiveClock(), schedule=loop_scheduler()).app
+
+
+def _serve(kind: str, port: int) -> None:
+    import uvicorn
+
+    app = _erp_app() if kind == "erp" else _bare_app()
+    uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="error",
+                loop="uvloop", http="httptools")  # fmt: skip
+
+
+def _wait(port: int) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server on {port} did not start")
+
+
+def _post(port: int, body: dict[str, Any]) -> dict[str, Any]:
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}{PREFIX}/purchaseOrders",
+        data=json.dumps(body).encode(),
+        headers={"content-type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            result: dict[str, Any] = json.loads(resp.read())
+            return result
+    except urllib.error.HTTPError as e:
+        raise RuntimeError(f"seeding the PO failed: {e.code} {e.read().decode()}") from None
+
+
+def _wrk(url: str, seconds: int, connections: int, script: Path | None) -> dict[str, float]:
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if script is not None:
+        cmd[1:1] = ["-s", str(script)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=seconds + 30)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out.stdout).group(1))  # type: ignore[union-attr]
+
+    def pct(p: str) -> float:
+        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out.stdout)
+        if not m:
+            return float("nan")
+        scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+        return float(m.group(1)) * scale
+
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out.stdout)
+    return {"rps": rps, "p50_ms": pct("50"), "p99_ms": pct("99"),
+            "non_2xx": float(non2xx.group(1)) if non2xx else 0.0}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--out", type=Path, default=Path("out/bench_erp.json"))
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("bench_erp: needs wrk (apt-get install wrk)", file=sys.stderr)
+        return 2
+
+    ctx = mp.get_context("spawn")
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "post.lua"
+        script.write_text(
+            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+            f"wrk.body = [[{json.dumps(PO_BODY)}]]\n"
+        )
+        for kind in ("bare", "erp"):
+            port = _free_port()
+            proc = ctx.Process(target=_serve, args=(kind, port), daemon=True)
+            proc.start()
+            try:
+                _wait(port)
+                number = _post(port, PO_BODY)["OrderNumber"]
+                base = f"http://127.0.0.1:{port}{PREFIX}/purchaseOrders"
+                results[kind] = {
+                    "read": _wrk(f"{base}/{number}", args.seconds, args.connections, None),
+                    "write": _wrk(base, args.seconds, args.connections, script),
+                }
+            finally:
+                proc.terminate()
+                proc.join(10)
+
+    table = ["| endpoint | bare FastAPI req/s | ERP emulator req/s | ratio | ERP p50 ms | ERP p99 ms |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    summary: dict[str, Any] = {"connections": args.connections, "seconds": args.seconds}
+    for op, label in (("read", "GET purchaseOrders/{n}"), ("write", "POST purchaseOrders")):
+        bare, erp = results["bare"][op], results["erp"][op]
+        ratio = erp["rps"] / bare["rps"]
+        summary[op] = {"bare": bare, "erp": erp, "ratio": round(ratio, 3)}
+        table.append(f"| {label} | {bare['rps']:.0f} | {erp['rps']:.0f} | {ratio:.0%} | "
+                     f"{erp['p50_ms']:.2f} | {erp['p99_ms']:.2f} |")  # fmt: skip
+    print("\n".join(table))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
