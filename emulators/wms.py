@@ -155,12 +155,18 @@ class Wms:
             return problem(422, "Unprocessable Content", "must be a non-empty list", "receipts")
         for i, row in enumerate(rows):
             for name, kind in _REQUIRED.items():
-                if not isinstance(row, dict) or not isinstance(row.get(name), kind):
+                value = row.get(name) if isinstance(row, dict) else None
+                if not isinstance(value, kind) or isinstance(value, bool) or value == "":
                     return problem(
                         422,
                         "Unprocessable Content",
-                        f"must be {kind.__name__}",
+                        f"must be a non-empty {kind.__name__}",
                         f"receipts[{i}].{name}",
+                    )
+            for name, least in (("po_line_nbr", 1), ("exp_qty", 0)):
+                if row[name] < least:
+                    return problem(
+                        422, "Unprocessable Content", f"must be >= {least}", f"receipts[{i}].{name}"
                     )
         cause = idempotency_key or body_cause("wms", body)
         correlation_id = body.get("trace_id")
