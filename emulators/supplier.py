@@ -1,19 +1,47 @@
 """A supplier network (an EDI VAN with its suppliers behind it).
 
 Theory of operation: a buyer posts an X12 interchange of 850s
-(``receive_edi``).  Each 850 becomes an order-entry record at the supplier it
-is addressed to (ISA08), keyed by the customer's PO number and revision; a
-repeat of the same PO revision is recognised and ignored.  After an
-acknowledgment delay drawn from the supplier's profile, the supplier decides
-each line — accept (IA), partial (IA for part, IB for the balance with an
-expected date) or backorder (IB) — at the profile's rates, writes an 855 and
-publishes it two ways: into the buyer's mailbox, where a batch job picks it up
-(``mailbox``), and pushed to subscribers (``listeners``), as an AS2 or API
-connection would.
+(``receive_edi``).  The whole interchange is read first, so a bad set refuses
+it all: 400 for the envelope, 422 for the content, each naming the X12 element
+at fault.  Each 850 becomes an order-entry record at the supplier it is
+addressed to (ISA08), keyed by the customer's PO number; a repeat of the same
+PO revision is recognised and ignored.
+
+Each order then lives through timers, all set with the injected ``schedule``:
+
+1. **Acknowledge** after a lognormal delay: each line is filled — accepted
+   (IA), partial (IA for part, IB for the balance with an expected date) or
+   backordered (IB) — at the profile's fill rates.  Then exceptions at their
+   own rates: the whole line rejected (IR), substituted (IS, the substitute's
+   vendor part in the ACK's product ids, for the whole quantity), or its
+   confirmed part price-changed (IP, the new price in PO104).  The 855 goes
+   out, except at ``missing_ack_rate`` where it never does (the order is still
+   filled); at ``duplicate_rate`` the VAN delivers it again later — the same
+   transaction set under a new ISA control number.
+2. **Ship** (``ship_notices``) a lognormal delay after the acknowledgment:
+   an 856 for the confirmed quantities not shipped yet, one lot number and
+   expiry date per item.
+3. **Invoice** (``invoices``) a lognormal delay after each shipment: an 810 for
+   the shipped quantities at the acknowledged price (the IP price if changed),
+   at ``duplicate_invoice_rate`` billed again later under the same number.
+
+Each document is published two ways with its ``seq``, ``supplier``, ``type``
+("855", "856", "810") and ``payload``: into the buyer's mailbox, where a batch
+job picks it up (``mailbox``), and pushed to ``listeners``, as an AS2 or API
+connection would.  The supplier journals the facts it owns when it tells the
+buyer: ``confirmed_qty`` and ``ack_status`` (855), ``shipped_qty`` (856),
+``invoiced_qty`` and ``invoice_price`` (810), per PO line, cumulative, with a
+cause naming the document.  A withheld 855 journals nothing (nobody was told);
+a redelivered document journals nothing again (the supplier's state did not
+change).
 
 Inputs are explicit: ``clock`` (seconds of the run), ``schedule(delay, action)``
-for timers, and ``seed`` for one random stream per supplier, so adding a
-supplier does not change the draws of the others.
+for timers, and ``seed``.  Each supplier has its own random streams — the fill
+stream (``{seed}/supplier/{edi}``, drawn exactly as before the exceptions,
+shipping and invoicing existed) and one each for ``ack`` exceptions,
+``shipping`` and ``invoicing`` — so adding a supplier or turning a feature on
+does not change the other draws.  ``reset`` empties the network and re-creates
+the streams; timers set before a reset do nothing when they go off.
 """
 
 from __future__ import annotations
@@ -22,18 +50,37 @@ import datetime as dt
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from decimal import Decimal
 from typing import Any
 
 from emulators._base import Journal, Reply, problem
-from emulators.x12 import Interchange, X12Error, read_850, write_855
+from emulators.x12 import (
+    GROUP_CODES,
+    Ack,
+    AckLine,
+    Interchange,
+    Invoice,
+    InvoiceLine,
+    PurchaseOrderAck,
+    ShipNotice,
+    ShippedItem,
+    ShippedOrder,
+    X12Error,
+    read_850,
+    render_810,
+    render_855,
+    render_856,
+)
 
 __all__ = ["SupplierNetwork", "SupplierProfile"]
+
+_NOT_CONFIRMED = frozenset({"IB", "IR", "ID"})  # ACK01 codes that commit nothing now
 
 
 @dataclass(frozen=True)
 class SupplierProfile:
-    """How one supplier acknowledges (rates are per line, between 0 and 1)."""
+    """How one supplier acknowledges, ships and bills (rates are per line or document, 0..1)."""
 
     partial_rate: float = 0.05
     backorder_rate: float = 0.03
@@ -43,6 +90,60 @@ class SupplierProfile:
     backorder_days: tuple[int, int] = (7, 21)
     ack_delay_median_s: float = 2700.0
     ack_delay_sigma: float = 0.7
+    # line exceptions, exclusive, in this order of precedence (per line)
+    reject_rate: float = 0.0  # IR: the whole line
+    substitution_rate: float = 0.0  # IS: the whole line, another vendor part
+    price_change_rate: float = 0.0  # IP: the confirmed part, at a new price
+    price_change: tuple[float, float] = (0.95, 1.10)  # new price / ordered price
+    # delivery of the 855 (per PO)
+    missing_ack_rate: float = 0.0  # the 855 never comes
+    duplicate_rate: float = 0.0  # the VAN delivers the 855 twice (at least once)
+    duplicate_delay_s: float = 600.0
+    # fulfilment
+    ship_notices: bool = False
+    ship_delay_median_s: float = 86400.0  # after the acknowledgment
+    ship_delay_sigma: float = 0.5
+    shelf_life_days: tuple[int, int] = (180, 1095)  # expiry after the ship date
+    invoices: bool = False
+    invoice_delay_median_s: float = 86400.0  # after the shipment
+    invoice_delay_sigma: float = 0.5
+    duplicate_invoice_rate: float = 0.0  # DOMAIN.md: ~0.5 % (weak)
+    duplicate_invoice_delay_s: float = 14 * 86400.0
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name.endswith("_rate") and not 0.0 <= value <= 1.0:
+                raise ValueError(f"{f.name}: {value} is not within 0..1")
+            if (f.name.endswith("_s") or f.name.endswith("_sigma")) and value < 0:
+                raise ValueError(f"{f.name}: {value} is negative")
+        if self.reject_rate + self.substitution_rate + self.price_change_rate > 1.0:
+            raise ValueError("reject_rate + substitution_rate + price_change_rate exceed 1")
+        for name in ("price_change", "shelf_life_days"):
+            low, high = getattr(self, name)
+            if not 0 < low <= high:
+                raise ValueError(f"{name}: expected 0 < low <= high, got {(low, high)}")
+
+
+@dataclass
+class _Streams:
+    fill: random.Random  # ack delay on receipt, then the fill of each line
+    ack: random.Random  # exceptions and delivery of the 855
+    shipping: random.Random
+    invoicing: random.Random
+
+
+_COUNTERS = (
+    "orders_received",
+    "repeats_ignored",
+    "acks_sent",
+    "acks_withheld",
+    "ack_duplicates",
+    "ship_notices",
+    "invoices",
+    "invoice_duplicates",
+    "interchanges",  # ISA13 of the last interchange this supplier sent
+)
 
 
 class SupplierNetwork:
@@ -62,46 +163,77 @@ class SupplierNetwork:
         self._epoch = epoch
         self._schedule = schedule
         self.profiles = profiles
-        self._rng = {edi: random.Random(f"{seed}/supplier/{edi}") for edi in sorted(profiles)}
+        self._seed = seed
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        self._generation = 0
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to an empty network with fresh random streams; listeners stay subscribed."""
+        self._generation += 1
+        self._streams = {
+            edi: _Streams(
+                random.Random(f"{self._seed}/supplier/{edi}"),
+                random.Random(f"{self._seed}/supplier/{edi}/ack"),
+                random.Random(f"{self._seed}/supplier/{edi}/shipping"),
+                random.Random(f"{self._seed}/supplier/{edi}/invoicing"),
+            )
+            for edi in sorted(self.profiles)
+        }
         self.orders: dict[tuple[str, str], dict[str, Any]] = {}
         self.mailbox_docs: list[dict[str, Any]] = []
-        self.listeners: list[Callable[[dict[str, Any]], None]] = []
-        self._control = 0
+        self.counters = {edi: dict.fromkeys(_COUNTERS, 0) for edi in sorted(self.profiles)}
+
+    def snapshot(self) -> dict[str, Any]:
+        """The network's state as plain JSON: orders, mailbox size, counters per supplier."""
+        return {
+            "orders": [
+                {"supplier": supplier, **order}
+                for (supplier, _), order in sorted(self.orders.items())
+            ],
+            "mailbox_size": len(self.mailbox_docs),
+            "suppliers": {edi: dict(c) for edi, c in self.counters.items()},
+        }
 
     # -- API ------------------------------------------------------------------
 
     def receive_edi(self, text: str) -> Reply:
         try:
             interchange = Interchange.parse(text)
-        except (X12Error, ValueError, IndexError) as e:
+        except X12Error as e:
+            return problem(400, "Bad Request", f"not a valid X12 interchange: {e}", e.segment)
+        except (ValueError, IndexError) as e:  # a reader bug must not become a 500
             return problem(400, "Bad Request", f"not a valid X12 interchange: {e}", "body")
         supplier = interchange.receiver
         if supplier not in self.profiles:
             return problem(
                 422, "Unprocessable Content", f"unknown trading partner {supplier}", "ISA08"
             )
+        orders = []
+        for segments in interchange.sets:
+            try:
+                orders.append(read_850(segments))
+            except X12Error as e:
+                return problem(422, "Unprocessable Content", f"850: {e}", e.segment)
         cause = f"edi:{interchange.sender}:{interchange.control}"
         accepted = 0
-        for segments in interchange.sets:
-            if segments[0][1] != "850":
-                return problem(422, "Unprocessable Content", "only 850s are accepted", "ST01")
-            try:
-                order = read_850(segments)
-            except (X12Error, ValueError, IndexError) as e:
-                return problem(422, "Unprocessable Content", str(e), "850")
+        for order in orders:
             key = (supplier, order["customer_po"])
             known = self.orders.get(key)
             if known is not None and known.get("revision", 1) >= order.get("revision", 1):
+                self.counters[supplier]["repeats_ignored"] += 1
                 continue  # the same PO again: order entry recognises it
-            order["buyer"] = interchange.sender
-            order["received_at"] = self._clock()
-            self.orders[key] = order
+            self._enter(key, order, known, interchange.sender)
             accepted += 1
             for line in order["lines"]:
                 entity = f"po_line:{order['customer_po']}:{line['po_line']}"
                 self._journal.record(entity, "ordered_qty", line["qty"], cause, None)
-            delay = self._draw_delay(supplier)
-            self._schedule(delay, lambda key=key: self._acknowledge(key))  # type: ignore[misc]
+            delay = self._lognormal(
+                self._streams[supplier].fill,
+                self.profiles[supplier].ack_delay_median_s,
+                self.profiles[supplier].ack_delay_sigma,
+            )
+            self._later(delay, self._acknowledge, key)
         return Reply(202, {"accepted": accepted, "interchange": interchange.control})
 
     def mailbox(self, after: int = 0, limit: int = 100) -> Reply:
@@ -117,62 +249,255 @@ class SupplierNetwork:
         more = len(docs) == limit and docs[-1]["seq"] < len(self.mailbox_docs)
         return Reply(200, {"documents": docs, "hasMore": more})
 
-    # -- behaviour ------------------------------------------------------------
+    # -- order entry -------------------------------------------------------------
 
-    def _draw_delay(self, supplier: str) -> float:
-        p = self.profiles[supplier]
-        return p.ack_delay_median_s * math.exp(self._rng[supplier].gauss(0.0, p.ack_delay_sigma))
+    def _enter(
+        self, key: tuple[str, str], order: dict[str, Any], known: dict[str, Any] | None, buyer: str
+    ) -> None:
+        """Record an order (or its new revision, keeping what was acknowledged and shipped)."""
+        before = {ln["po_line"]: ln for ln in known["lines"]} if known else {}
+        for line in order["lines"]:
+            old = before.get(line["po_line"], {})
+            line["shipped"] = old.get("shipped", 0)
+            line["invoiced"] = old.get("invoiced", 0)
+        order["buyer"] = buyer
+        order["received_at"] = self._clock()
+        order["ack_revision"] = known.get("ack_revision", 0) if known else 0
+        order["shipments"] = known["shipments"] if known else []
+        self.counters[key[0]]["orders_received"] += 1
+        self.orders[key] = order
+
+    def _later(self, delay: float, action: Callable[..., None], *args: Any) -> None:
+        """A timer that does nothing if the network was reset in the meantime."""
+        generation = self._generation
+
+        def fire() -> None:
+            if generation == self._generation:
+                action(*args)
+
+        self._schedule(delay, fire)
+
+    @staticmethod
+    def _lognormal(rng: random.Random, median: float, sigma: float) -> float:
+        return median * math.exp(rng.gauss(0.0, sigma))
+
+    def _now(self) -> dt.datetime:
+        return self._epoch + dt.timedelta(seconds=self._clock())
+
+    # -- acknowledgment ------------------------------------------------------------
+
+    def _fill(
+        self, line: dict[str, Any], profile: SupplierProfile, rng: random.Random, today: dt.date
+    ) -> list[Ack]:
+        """Accept, partly accept or backorder one line (the draws of the fill stream)."""
+        partial, backorder = (
+            (profile.critical_partial_rate, profile.critical_backorder_rate)
+            if line["critical"]
+            else (profile.partial_rate, profile.backorder_rate)
+        )
+        r = rng.random()
+        qty, uom = line["qty"], line["uom"]
+        later = (today + dt.timedelta(days=rng.randint(*profile.backorder_days))).strftime("%Y%m%d")
+        if r < backorder:
+            return [Ack("IB", qty, uom, later)]
+        if r < backorder + partial and qty > 1:
+            share = rng.uniform(*profile.partial_fill)
+            confirmed = min(qty - 1, max(1, round(qty * share)))
+            return [Ack("IA", confirmed, uom), Ack("IB", qty - confirmed, uom, later)]
+        return [Ack("IA", qty, uom)]
+
+    def _exception(
+        self, line: dict[str, Any], acks: list[Ack], profile: SupplierProfile, rng: random.Random
+    ) -> tuple[list[Ack], str, str]:
+        """Reject, substitute or re-price a filled line: (its ACKs, price, part shipped)."""
+        price, part = line["price"], line["vendor_part"]
+        u = rng.random()
+        if u < profile.reject_rate:
+            return [Ack("IR", line["qty"], line["uom"])], price, part
+        if u < profile.reject_rate + profile.substitution_rate:
+            substitute = f"{part or 'ITEM'}-S{rng.randint(1, 9)}"
+            return (
+                [Ack("IS", line["qty"], line["uom"], None, (("VC", substitute),))],
+                price,
+                substitute,
+            )
+        if u < profile.reject_rate + profile.substitution_rate + profile.price_change_rate:
+            new = (Decimal(price) * Decimal(str(rng.uniform(*profile.price_change)))).quantize(
+                Decimal("0.01")
+            )
+            if new == Decimal(price) or new <= 0:
+                new = Decimal(price) + Decimal("0.01")
+            changed = [Ack("IP", a.qty, a.uom) if a.code == "IA" else a for a in acks]
+            if changed != acks:
+                return changed, str(new), part
+        return acks, price, part
 
     def _acknowledge(self, key: tuple[str, str]) -> None:
         supplier, po_number = key
         order = self.orders[key]
-        profile, rng = self.profiles[supplier], self._rng[supplier]
-        today = (self._epoch + dt.timedelta(seconds=self._clock())).date()
-        decisions: list[list[tuple[str, int, str | None]]] = []
-        for line in order["lines"]:
-            partial, backorder = (
-                (profile.critical_partial_rate, profile.critical_backorder_rate)
-                if line["critical"]
-                else (profile.partial_rate, profile.backorder_rate)
+        profile, streams = self.profiles[supplier], self._streams[supplier]
+        now = self._now()
+        fills = [self._fill(line, profile, streams.fill, now.date()) for line in order["lines"]]
+        missing = streams.ack.random() < profile.missing_ack_rate
+        duplicate = streams.ack.random() < profile.duplicate_rate
+        lines: list[AckLine] = []
+        for line, filled in zip(order["lines"], fills, strict=True):
+            acks, price, part = self._exception(line, filled, profile, streams.ack)
+            lines.append(
+                AckLine(
+                    line["po_line"],
+                    line["qty"],
+                    line["uom"],
+                    price,
+                    line["vendor_part"],
+                    line["gtin"],
+                    tuple(acks),
+                )
             )
-            r = rng.random()
-            qty = line["qty"]
-            later = (today + dt.timedelta(days=rng.randint(*profile.backorder_days))).strftime(
-                "%Y%m%d"
+            line["ack_status"] = "/".join(a.code for a in acks)
+            line["confirmed"] = sum(a.qty for a in acks if a.code not in _NOT_CONFIRMED)
+            line["ack_price"] = price
+            line["ship_part"] = part
+            line["ship_gtin"] = line["gtin"] if part == line["vendor_part"] else ""
+        if all(a.code == "IR" for ln in lines for a in ln.acks):
+            ack_type = "RD"  # rejected with detail
+        elif all(len(ln.acks) == 1 and ln.acks[0].code == "IA" for ln in lines):
+            ack_type = "AT"
+        else:
+            ack_type = "AC"  # accepted with detail and changes
+        order["ack_revision"] += 1
+        revision = order["ack_revision"]
+        counters = self.counters[supplier]
+        if missing:
+            counters["acks_withheld"] += 1
+        else:
+            cause = f"855:{po_number}:{revision}"
+            for line in order["lines"]:
+                entity = f"po_line:{po_number}:{line['po_line']}"
+                self._journal.record(entity, "confirmed_qty", line["confirmed"], cause, None)
+                self._journal.record(entity, "ack_status", line["ack_status"], cause, None)
+            control = f"{counters['interchanges'] + 1:04d}"
+            doc = PurchaseOrderAck(
+                po_number, ack_type, now.strftime("%Y%m%d"), tuple(lines), revision
             )
-            acks: list[tuple[str, int, str | None]]
-            if r < backorder:
-                acks = [("IB", qty, later)]
-            elif r < backorder + partial and qty > 1:
-                share = rng.uniform(*profile.partial_fill)
-                confirmed = min(qty - 1, max(1, round(qty * share)))
-                acks = [("IA", confirmed, None), ("IB", qty - confirmed, later)]
-            else:
-                acks = [("IA", qty, None)]
-            decisions.append(acks)
-        all_accepted = all(len(a) == 1 and a[0][0] == "IA" for a in decisions)
-        revision = order.get("ack_revision", 0) + 1
-        order["ack_revision"] = revision
-        self._control += 1
-        control = self._control
-        segments = write_855(
-            order,
-            decisions,
-            ack_type="AT" if all_accepted else "AC",
-            revision=revision,
-            stamp=today,
-            control=f"{control:04d}",
+            segments = render_855(doc, control)
+            counters["acks_sent"] += 1
+            self._publish(supplier, order["buyer"], segments)
+            if duplicate:
+                counters["ack_duplicates"] += 1
+                self._later(
+                    profile.duplicate_delay_s, self._publish, supplier, order["buyer"], segments
+                )
+        if profile.ship_notices and any(line["confirmed"] for line in order["lines"]):
+            delay = self._lognormal(
+                streams.shipping, profile.ship_delay_median_s, profile.ship_delay_sigma
+            )
+            self._later(delay, self._ship, key)
+
+    # -- fulfilment ------------------------------------------------------------------
+
+    def _ship(self, key: tuple[str, str]) -> None:
+        supplier, po_number = key
+        order = self.orders[key]
+        profile, rng = self.profiles[supplier], self._streams[supplier].shipping
+        now = self._now()
+        due = [(ln, ln["confirmed"] - ln["shipped"]) for ln in order["lines"]]
+        due = [(ln, qty) for ln, qty in due if qty > 0]
+        if not due:
+            return  # a later acknowledgment confirmed nothing more
+        shipment_id = f"{po_number}-{len(order['shipments']) + 1}"
+        shipped = []
+        for line, qty in due:
+            lot = f"L{now:%y%m%d}{rng.randint(0, 9999):04d}"
+            expiry = now.date() + dt.timedelta(days=rng.randint(*profile.shelf_life_days))
+            shipped.append({"po_line": line["po_line"], "qty": qty, "lot": lot})
+            shipped[-1]["expiry"] = expiry.strftime("%Y%m%d")
+        order["shipments"].append({"id": shipment_id, "at": self._clock(), "lines": shipped})
+        by_line = {ln["po_line"]: ln for ln in order["lines"]}
+        items = tuple(
+            ShippedItem(
+                s["po_line"],
+                s["qty"],
+                by_line[s["po_line"]]["uom"],
+                by_line[s["po_line"]]["ship_part"],
+                by_line[s["po_line"]]["ship_gtin"],
+                s["lot"],
+                s["expiry"],
+            )
+            for s in shipped
         )
-        cause = f"855:{po_number}:{revision}"
-        for line, acks in zip(order["lines"], decisions, strict=True):
+        notice = ShipNotice(
+            shipment_id,
+            now.strftime("%Y%m%d"),
+            now.strftime("%H%M"),
+            (ShippedOrder(po_number, items),),
+        )
+        counters = self.counters[supplier]
+        segments = render_856(notice, f"{counters['interchanges'] + 1:04d}")
+        cause = f"856:{shipment_id}"
+        for line, qty in due:
+            line["shipped"] += qty
             entity = f"po_line:{po_number}:{line['po_line']}"
-            confirmed = sum(q for code, q, _ in acks if code == "IA")
-            status = "/".join(code for code, _, _ in acks)
-            self._journal.record(entity, "confirmed_qty", confirmed, cause, None)
-            self._journal.record(entity, "ack_status", status, cause, None)
-        stamp = self._epoch + dt.timedelta(seconds=self._clock())
-        text = Interchange(supplier, order["buyer"], control, [segments]).render("PR", stamp)
-        doc = {"seq": len(self.mailbox_docs) + 1, "supplier": supplier, "payload": text}
+            self._journal.record(entity, "shipped_qty", line["shipped"], cause, None)
+        counters["ship_notices"] += 1
+        self._publish(supplier, order["buyer"], segments)
+        if profile.invoices:
+            delay = self._lognormal(
+                self._streams[supplier].invoicing,
+                profile.invoice_delay_median_s,
+                profile.invoice_delay_sigma,
+            )
+            self._later(delay, self._invoice, key, len(order["shipments"]) - 1)
+
+    def _invoice(self, key: tuple[str, str], shipment: int) -> None:
+        supplier, po_number = key
+        order = self.orders[key]
+        profile, rng = self.profiles[supplier], self._streams[supplier].invoicing
+        counters = self.counters[supplier]
+        number = f"INV{counters['invoices'] + 1:06d}"
+        by_line = {ln["po_line"]: ln for ln in order["lines"]}
+        lines = tuple(
+            InvoiceLine(
+                s["po_line"],
+                s["qty"],
+                by_line[s["po_line"]]["uom"],
+                by_line[s["po_line"]]["ack_price"],
+                by_line[s["po_line"]]["ship_part"],
+                by_line[s["po_line"]]["ship_gtin"],
+            )
+            for s in order["shipments"][shipment]["lines"]
+        )
+        invoice = Invoice(
+            number, self._now().strftime("%Y%m%d"), po_number, lines, order["po_date"]
+        )
+        order["shipments"][shipment]["invoice"] = number
+        segments = render_810(invoice, f"{counters['interchanges'] + 1:04d}")
+        cause = f"810:{supplier}:{number}"
+        for item in lines:
+            line = by_line[item.po_line]
+            line["invoiced"] += item.qty
+            entity = f"po_line:{po_number}:{item.po_line}"
+            self._journal.record(entity, "invoiced_qty", line["invoiced"], cause, None)
+            self._journal.record(entity, "invoice_price", float(item.price), cause, None)
+        counters["invoices"] += 1
+        self._publish(supplier, order["buyer"], segments)
+        if rng.random() < profile.duplicate_invoice_rate:
+            counters["invoice_duplicates"] += 1
+            self._later(
+                profile.duplicate_invoice_delay_s, self._publish, supplier, order["buyer"], segments
+            )
+
+    # -- delivery ---------------------------------------------------------------------
+
+    def _publish(self, supplier: str, buyer: str, segments: list[list[str]]) -> None:
+        """Send one transaction set in an interchange of its own, with the next control number."""
+        counters = self.counters[supplier]
+        counters["interchanges"] += 1
+        kind = segments[0][1]
+        interchange = Interchange(supplier, buyer, counters["interchanges"], [segments])
+        payload = interchange.render(GROUP_CODES[kind], self._now())
+        doc = {"seq": len(self.mailbox_docs) + 1, "supplier": supplier, "type": kind}
+        doc["payload"] = payload
         self.mailbox_docs.append(doc)
         for listener in self.listeners:
             listener(doc)

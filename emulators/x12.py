@@ -1,30 +1,110 @@
-"""The supplier network's own X12 translator (4010): read 850s, write 855s.
+"""The supplier network's own X12 translator (4010): 850 in; 855, 856 and 810 out.
 
-Theory of operation: :class:`Interchange` tokenizes one ISA...IEA interchange
-into segments using the delimiters its ISA declares, and checks the envelope
-(IEA/GE counts and control numbers, SE01 segment counts).  ``read_850`` turns
-each 850 into the supplier's native order-entry record; ``write_855`` renders
-an acknowledgment from that record.  Errors are :class:`X12Error` naming the
-segment and element at fault.
+Theory of operation: :func:`tokenize` splits one ISA...IEA interchange into
+segments using the delimiters its fixed-width ISA declares.
+:class:`Interchange` checks the envelope on the way in (ISA version and
+control number; per group GE01 = its sets and GE02 = GS06; IEA01 = the groups
+and IEA02 = ISA13; per set SE01 = its segments ST..SE inclusive and SE02 =
+ST02; GS01 fits ST01) and renders one on the way out, refusing any value that
+holds a delimiter (4010 has no escape).  Inside the envelope each transaction
+set has a reader and a writer over plain frozen records, so what is written
+reads back equal: ``read_850`` gives the supplier's order-entry record (a
+dict); ``render_855``/``read_855`` a :class:`PurchaseOrderAck`;
+``render_856``/``read_856`` a :class:`ShipNotice` (HL Shipment → Order (PRF)
+→ optional Pack → Item (LIN, SN1, REF*LT lot, DTM*036 expiry));
+``render_810``/``read_810`` an :class:`Invoice` (BIG, IT1 lines, TDS total in
+cents).  Readers check the code lists (ACK01 668, BAK02 587, UoM 355, HL03
+735) and the trailer counts (CTT01, TDS01).  Every error is an
+:class:`X12Error` naming where: the envelope element (``"SE01"``) or, inside a
+set, the element and its segment's position counted from ST = 1
+(``"ACK01 (segment 7)"``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-__all__ = ["ACK_CODES", "Interchange", "X12Error", "read_850", "write_855"]
+__all__ = [
+    "ACK_CODES",
+    "BAK_CODES",
+    "GROUP_CODES",
+    "HL_LEVELS",
+    "UOM_CODES",
+    "Ack",
+    "AckLine",
+    "Interchange",
+    "Invoice",
+    "InvoiceLine",
+    "PurchaseOrderAck",
+    "ShipNotice",
+    "ShippedItem",
+    "ShippedOrder",
+    "X12Error",
+    "cents",
+    "read_810",
+    "read_850",
+    "read_855",
+    "read_856",
+    "render_810",
+    "render_855",
+    "render_856",
+    "tokenize",
+    "write_855",
+]
 
 ACK_CODES = frozenset("IA AC AR IB BP IC IP IQ DR IE IS SP IH IW IF IR ID".split())  # element 668
-UOM_CODES = frozenset("EA BX CA PK CT DZ".split())
+BAK_CODES = frozenset("AC AD AE AK AT RD RJ RO".split())  # element 587
+UOM_CODES = frozenset("EA BX CA PK CT DZ".split())  # element 355, the ones this network uses
+HL_LEVELS = frozenset("S O P I".split())  # element 735: shipment, order, pack, item
+GROUP_CODES = {"850": "PO", "855": "PR", "856": "SH", "810": "IN"}  # GS01 for each ST01
+_PARENT: dict[str, tuple[str, ...]] = {
+    "S": ("",),
+    "O": ("S",),
+    "P": ("O",),
+    "I": ("O", "P"),
+}  # HL level → parent levels
+_DELIMITERS = ("*", "~", ">")  # what render writes: element, segment, component
+
+Segment = list[str]
 
 
 class X12Error(ValueError):
+    """A document that is not valid X12 here; ``segment`` names where, e.g. ``"SE01"``."""
+
     def __init__(self, segment: str, reason: str) -> None:
         self.segment = segment
         self.reason = reason
         super().__init__(f"{segment}: {reason}")
+
+    @property
+    def element(self) -> str:
+        """The element (or segment id) at fault, without its position."""
+        return self.segment.split(" ", 1)[0]
+
+
+# -- envelope -------------------------------------------------------------------
+
+
+def tokenize(text: str) -> list[Segment]:
+    """The segments of one interchange, split by the delimiters its ISA declares."""
+    text = text.strip()
+    if len(text) < 106 or not text.startswith("ISA"):
+        raise X12Error("ISA", "interchange must begin with a 106-character ISA segment")
+    element, component, terminator = text[3], text[104], text[105]
+    if len({element, component, terminator}) != 3 or any(
+        d.isalnum() or d == " " for d in (element, component, terminator)
+    ):
+        raise X12Error("ISA16", "element, component and segment delimiters must differ")
+    segments = [s.strip("\r\n").split(element) for s in text.split(terminator)]
+    segments = [s for s in segments if s != [""]]
+    if len(segments[0]) != 17:
+        raise X12Error("ISA", f"ISA has {len(segments[0]) - 1} elements, expected 16")
+    return segments
 
 
 @dataclass
@@ -36,143 +116,586 @@ class Interchange:
 
     @classmethod
     def parse(cls, text: str) -> Interchange:
-        text = text.strip()
-        if len(text) < 106 or not text.startswith("ISA"):
-            raise X12Error("ISA", "interchange must begin with a 106-character ISA segment")
-        sep, term = text[3], text[105]
-        segs = [s.strip().split(sep) for s in text.split(term) if s.strip()]
+        segs = tokenize(text)
         isa, iea = segs[0], segs[-1]
-        if iea[0] != "IEA" or int(iea[2]) != int(isa[13]):
-            raise X12Error("IEA", "missing IEA or IEA02 differs from ISA13")
+        if isa[12] != "00401":
+            raise X12Error("ISA12", f"expected version 00401, got {isa[12]!r}")
+        control = _envelope_int("ISA13", isa[13], digits=9)
+        if iea[0] != "IEA":
+            raise X12Error("IEA", "missing IEA trailer")
         sets: list[list[list[str]]] = []
-        current: list[list[str]] | None = None
-        for seg in segs[1:-1]:
-            tag = seg[0]
-            if tag == "ST":
-                current = [seg]
-            elif tag == "SE":
-                if current is None:
-                    raise X12Error("SE", "SE without ST")
-                current.append(seg)
-                if int(seg[1]) != len(current):
-                    raise X12Error("SE01", f"segment count {seg[1]} but the set has {len(current)}")
-                sets.append(current)
-                current = None
-            elif current is not None:
-                current.append(seg)
-        return cls(isa[6].strip(), isa[8].strip(), int(isa[13]), sets)
+        groups, i = 0, 1
+        while i < len(segs) - 1:
+            gs = segs[i]
+            if gs[0] != "GS":
+                raise X12Error(gs[0], f"expected GS at segment {i + 1}")
+            groups += 1
+            in_group, i = 0, i + 1
+            while i < len(segs) - 1 and segs[i][0] != "GE":
+                body, i = _read_set(segs, i, _el(gs, 1))
+                sets.append(body)
+                in_group += 1
+            if i >= len(segs) - 1:
+                raise X12Error("GE", f"group {_el(gs, 6)} has no GE trailer")
+            ge = segs[i]
+            if _envelope_int("GE01", _el(ge, 1)) != in_group:
+                raise X12Error("GE01", f"says {_el(ge, 1)} sets, the group has {in_group}")
+            if _el(ge, 2) != _el(gs, 6):
+                raise X12Error("GE02", f"{_el(ge, 2)!r} differs from GS06 {_el(gs, 6)!r}")
+            i += 1
+        if _envelope_int("IEA01", _el(iea, 1)) != groups:
+            raise X12Error("IEA01", f"says {_el(iea, 1)} groups, the interchange has {groups}")
+        if _envelope_int("IEA02", _el(iea, 2)) != control:
+            raise X12Error("IEA02", f"{_el(iea, 2)!r} differs from ISA13 {isa[13]!r}")
+        return cls(isa[6].strip(), isa[8].strip(), control, sets)
 
     def render(self, group_code: str, stamp: dt.datetime) -> str:
-        isa = "*".join(
-            [
-                "ISA",
-                "00",
-                " " * 10,
-                "00",
-                " " * 10,
-                "ZZ",
-                self.sender.ljust(15),
-                "ZZ",
-                self.receiver.ljust(15),
-                stamp.strftime("%y%m%d"),
-                stamp.strftime("%H%M"),
-                "^",
-                "00401",
-                f"{self.control:09d}",
-                "0",
-                "P",
-                ">",
-            ]
-        )
-        gs = [
-            "GS",
-            group_code,
-            self.sender,
-            self.receiver,
-            stamp.strftime("%Y%m%d"),
-            stamp.strftime("%H%M"),
-            str(self.control),
-            "X",
-            "004010",
-        ]
-        out = [isa, "*".join(gs)]
+        for name, party in (("ISA06", self.sender), ("ISA08", self.receiver)):
+            if not 1 <= len(party) <= 15 or any(d in party for d in _DELIMITERS):
+                raise X12Error(name, f"interchange id {party!r} must be 1-15 plain characters")
+        for ts in self.sets:
+            for n, seg in enumerate(ts, start=1):
+                for k, value in enumerate(seg[1:], start=1):
+                    if any(d in value for d in _DELIMITERS):
+                        raise X12Error(
+                            _at(f"{seg[0]}{k:02d}", n), f"value {value!r} holds a delimiter"
+                        )
+        date, time = stamp.strftime("%y%m%d"), stamp.strftime("%H%M")
+        isa = ["ISA", "00", " " * 10, "00", " " * 10, "ZZ", self.sender.ljust(15), "ZZ",
+               self.receiver.ljust(15), date, time, "^", "00401", f"{self.control:09d}", "0",
+               "P", ">"]  # fmt: skip
+        gs = ["GS", group_code, self.sender, self.receiver, stamp.strftime("%Y%m%d"), time,
+              str(self.control), "X", "004010"]  # fmt: skip
+        out = ["*".join(isa), "*".join(gs)]
         out += ["*".join(seg) for ts in self.sets for seg in ts]
         out += [f"GE*{len(self.sets)}*{self.control}", f"IEA*1*{self.control:09d}"]
         return "~".join(out) + "~"
 
 
+def _read_set(segs: list[Segment], i: int, group_code: str) -> tuple[list[Segment], int]:
+    st = segs[i]
+    if st[0] != "ST":
+        raise X12Error(st[0], f"expected ST at segment {i + 1}")
+    expected_group = GROUP_CODES.get(_el(st, 1))
+    if expected_group is not None and group_code != expected_group:
+        raise X12Error("GS01", f"a {_el(st, 1)} belongs in a {expected_group} group")
+    j = i + 1
+    while j < len(segs) - 1 and segs[j][0] not in ("SE", "ST", "GE"):
+        j += 1
+    if segs[j][0] != "SE":
+        raise X12Error("SE", f"transaction set {_el(st, 2)} has no SE trailer")
+    body, se = segs[i : j + 1], segs[j]
+    if _envelope_int("SE01", _el(se, 1)) != len(body):
+        raise X12Error("SE01", f"segment count {_el(se, 1)} but the set has {len(body)}")
+    if _el(se, 2) != _el(st, 2):
+        raise X12Error("SE02", f"{_el(se, 2)!r} differs from ST02 {_el(st, 2)!r}")
+    return body, j + 1
+
+
+# -- elements -------------------------------------------------------------------
+
+
+def _at(element: str, n: int) -> str:
+    return f"{element} (segment {n})"
+
+
+def _el(seg: Sequence[str], i: int) -> str:
+    return seg[i] if i < len(seg) else ""
+
+
+def _where(seg: Sequence[str], i: int, n: int) -> str:
+    return _at(f"{seg[0]}{i:02d}", n)
+
+
+def _envelope_int(where: str, value: str, digits: int | None = None) -> int:
+    if not value.isdigit() or (digits is not None and len(value) != digits):
+        size = f"{digits}-digit " if digits else ""
+        raise X12Error(where, f"expected a {size}number, got {value!r}")
+    return int(value)
+
+
+def _req(seg: Sequence[str], i: int, n: int) -> str:
+    value = _el(seg, i)
+    if not value:
+        raise X12Error(_where(seg, i, n), "required element is missing")
+    return value
+
+
+def _qty(seg: Sequence[str], i: int, n: int, minimum: int = 0) -> int:
+    value = _el(seg, i)
+    if not value.isdigit() or int(value) < minimum:
+        raise X12Error(_where(seg, i, n), f"expected a whole number >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _code(seg: Sequence[str], i: int, n: int, codes: frozenset[str], what: str) -> str:
+    value = _el(seg, i)
+    if value not in codes:
+        raise X12Error(_where(seg, i, n), f"unknown {what} {value!r}")
+    return value
+
+
+def _date(seg: Sequence[str], i: int, n: int) -> str:
+    value = _el(seg, i)
+    try:
+        if len(value) != 8:
+            raise ValueError
+        dt.datetime.strptime(value, "%Y%m%d")
+    except ValueError:
+        raise X12Error(_where(seg, i, n), f"expected a date CCYYMMDD, got {value!r}") from None
+    return value
+
+
+def _time(seg: Sequence[str], i: int, n: int) -> str:
+    value = _el(seg, i)
+    if not re.fullmatch(r"([01]\d|2[0-3])[0-5]\d", value):
+        raise X12Error(_where(seg, i, n), f"expected a time HHMM, got {value!r}")
+    return value
+
+
+def _price(seg: Sequence[str], i: int, n: int) -> str:
+    value = _el(seg, i)
+    if not re.fullmatch(r"\d+(\.\d+)?", value) or Decimal(value) <= 0:
+        raise X12Error(_where(seg, i, n), f"expected a unit price > 0, got {value!r}")
+    return value
+
+
+def _pairs(seg: Sequence[str], start: int, n: int) -> tuple[tuple[str, str], ...]:
+    """(qualifier, id) pairs from element ``start`` on, e.g. VC/UK product ids."""
+    rest = list(seg[start:])
+    if len(rest) % 2:
+        raise X12Error(_where(seg, len(seg), n), "a qualifier without its id")
+    return tuple((q, v) for q, v in zip(rest[::2], rest[1::2], strict=True) if q or v)
+
+
+def _ids(vendor_part: str, gtin: str) -> list[str]:
+    return (["VC", vendor_part] if vendor_part else []) + (["UK", gtin] if gtin else [])
+
+
+def _trim(seg: Segment) -> Segment:
+    """X12 drops trailing empty elements."""
+    while len(seg) > 1 and seg[-1] == "":
+        seg.pop()
+    return seg
+
+
+def _check_set(segments: Sequence[Sequence[str]], code: str) -> None:
+    if not segments or segments[0][0] != "ST" or _el(segments[0], 1) != code:
+        got = _el(segments[0], 1) if segments else "nothing"
+        raise X12Error(_at("ST01", 1), f"expected a {code}, got {got!r}")
+
+
+def _close(code: str, body: list[Segment], control: str) -> list[Segment]:
+    segs = [["ST", code, control], *body]
+    segs.append(["SE", str(len(segs) + 1), control])
+    return segs
+
+
+def cents(qty: int, price: str) -> int:
+    """``qty`` times ``price`` in cents, rounded half up."""
+    return int((Decimal(qty) * Decimal(price) * 100).quantize(Decimal(1), ROUND_HALF_UP))
+
+
+# -- 850 purchase order (read) ------------------------------------------------------
+
+
 def read_850(segments: list[list[str]]) -> dict[str, Any]:
     """The supplier's order-entry record for one 850 transaction set."""
-    order: dict[str, Any] = {"lines": [], "critical_lines": []}
-    for seg in segments:
+    _check_set(segments, "850")
+    order: dict[str, Any] = {"lines": []}
+    numbers: set[int] = set()
+    for n, seg in enumerate(segments, start=1):
         tag = seg[0]
         if tag == "BEG":
-            order["customer_po"] = seg[3]
-            order["po_date"] = seg[5]
-        elif tag == "REF" and seg[1] == "ZZ" and seg[2] == "CRITICAL" and order["lines"]:
+            order["customer_po"] = _req(seg, 3, n)
+            order["po_date"] = _date(seg, 5, n)
+        elif tag == "REF" and _el(seg, 1) == "ZZ" and _el(seg, 2) == "CRITICAL" and order["lines"]:
             order["lines"][-1]["critical"] = True
-        elif tag == "REF" and seg[1] == "ZZ" and not order["lines"]:
-            order["revision"] = int(seg[2])
-        elif tag == "N1" and seg[1] == "ST":
-            order["ship_to_gln"] = seg[4]
+        elif tag == "REF" and _el(seg, 1) == "ZZ" and not order["lines"]:
+            order["revision"] = _qty(seg, 2, n, minimum=1)
+        elif tag == "N1" and _el(seg, 1) == "ST":
+            order["ship_to_gln"] = _req(seg, 4, n)
         elif tag == "PO1":
-            ids = dict(zip(seg[6::2], seg[7::2], strict=False))
-            if seg[3] not in UOM_CODES:
-                raise X12Error("PO103", f"unknown unit of measure {seg[3]!r}")
+            number = _qty(seg, 1, n, minimum=1)
+            if number in numbers:
+                raise X12Error(_where(seg, 1, n), f"line {number} appears twice")
+            numbers.add(number)
+            ids = dict(_pairs(seg, 6, n))
             order["lines"].append(
                 {
-                    "po_line": int(seg[1]),
-                    "qty": int(seg[2]),
-                    "uom": seg[3],
-                    "price": seg[4],
+                    "po_line": number,
+                    "qty": _qty(seg, 2, n, minimum=1),
+                    "uom": _code(seg, 3, n, UOM_CODES, "unit of measure"),
+                    "price": _price(seg, 4, n),
                     "vendor_part": ids.get("VC", ""),
                     "gtin": ids.get("UK", ""),
                     "critical": False,
                 }
             )
-        elif tag == "CTT" and int(seg[1]) != len(order["lines"]):
-            raise X12Error("CTT01", f"says {seg[1]} lines, the set has {len(order['lines'])}")
+        elif tag == "CTT" and _qty(seg, 1, n) != len(order["lines"]):
+            raise X12Error(_where(seg, 1, n), f"says {seg[1]} lines, the set has {len(numbers)}")
     if "customer_po" not in order:
         raise X12Error("BEG", "850 without BEG")
-    del order["critical_lines"]
+    if not order["lines"]:
+        raise X12Error("PO1", "850 without PO1 lines")
     return order
+
+
+# -- 855 acknowledgment ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ack:
+    """One ACK segment: a status for part (or all) of a line."""
+
+    code: str  # ACK01
+    qty: int  # ACK02
+    uom: str  # ACK03
+    expected: str | None = None  # ACK05 (ACK04 = 068, current schedule ship), CCYYMMDD
+    product: tuple[tuple[str, str], ...] = ()  # ACK07.., e.g. (("VC", substitute part),)
+
+
+@dataclass(frozen=True)
+class AckLine:
+    """A PO1 of an 855 with its ACKs; ``price`` is the price the supplier will charge."""
+
+    po_line: int
+    qty: int
+    uom: str
+    price: str
+    vendor_part: str
+    gtin: str = ""
+    acks: tuple[Ack, ...] = ()
+
+
+@dataclass(frozen=True)
+class PurchaseOrderAck:
+    po_number: str  # BAK03
+    ack_type: str  # BAK02
+    date: str  # BAK04, CCYYMMDD
+    lines: tuple[AckLine, ...]
+    revision: int | None = None  # REF*ZZ before the first PO1
+
+
+def render_855(doc: PurchaseOrderAck, control: str) -> list[list[str]]:
+    """The segments ST..SE of one 855."""
+    if doc.ack_type not in BAK_CODES:
+        raise X12Error("BAK02", f"unknown acknowledgment type {doc.ack_type!r}")
+    body: list[Segment] = [["BAK", "00", doc.ack_type, doc.po_number, doc.date]]
+    if doc.revision is not None:
+        body.append(["REF", "ZZ", str(doc.revision)])
+    for line in doc.lines:
+        if line.uom not in UOM_CODES:
+            raise X12Error("PO103", f"unknown unit of measure {line.uom!r}")
+        ids = _ids(line.vendor_part, line.gtin)
+        body.append(["PO1", str(line.po_line), str(line.qty), line.uom, line.price, "", *ids])
+        for ack in line.acks:
+            if ack.code not in ACK_CODES:
+                raise X12Error("ACK01", f"unknown line status {ack.code!r}")
+            if ack.uom not in UOM_CODES:
+                raise X12Error("ACK03", f"unknown unit of measure {ack.uom!r}")
+            seg = ["ACK", ack.code, str(ack.qty), ack.uom]
+            seg += ["068", ack.expected] if ack.expected else ["", ""]
+            seg += [""] + [x for pair in ack.product for x in pair]
+            body.append(_trim(seg))
+    body.append(["CTT", str(len(doc.lines))])
+    return _close("855", body, control)
 
 
 def write_855(
     order: dict[str, Any],
-    line_acks: list[list[tuple[str, int, str | None]]],
+    line_acks: Sequence[Sequence[tuple[str, int, str | None]]],
     *,
     ack_type: str,
     revision: int,
     stamp: dt.date,
     control: str,
 ) -> list[list[str]]:
-    """The segments of one 855; ``line_acks[i]`` holds (code, qty, expected CCYYMMDD) per ACK."""
-    segs = [
-        ["ST", "855", control],
-        ["BAK", "00", ack_type, order["customer_po"], stamp.strftime("%Y%m%d")],
-        ["REF", "ZZ", str(revision)],
-    ]
-    for line, acks in zip(order["lines"], line_acks, strict=True):
-        segs.append(
-            [
-                "PO1",
-                str(line["po_line"]),
-                str(line["qty"]),
-                line["uom"],
-                line["price"],
-                "",
-                "VC",
-                line["vendor_part"],
-            ]
+    """An 855 for an order-entry record; ``line_acks[i]`` holds (code, qty, expected CCYYMMDD)."""
+    lines = tuple(
+        AckLine(
+            line["po_line"],
+            line["qty"],
+            line["uom"],
+            line["price"],
+            line["vendor_part"],
+            acks=tuple(Ack(code, qty, line["uom"], expected) for code, qty, expected in acks),
         )
-        for code, qty, expected in acks:
-            if code not in ACK_CODES:
-                raise X12Error("ACK01", f"unknown line status {code!r}")
-            ack = ["ACK", code, str(qty), line["uom"]]
-            if expected:
-                ack += ["068", expected]
-            segs.append(ack)
-    segs.append(["CTT", str(len(order["lines"]))])
-    segs.append(["SE", str(len(segs) + 1), control])
-    return segs
+        for line, acks in zip(order["lines"], line_acks, strict=True)
+    )
+    doc = PurchaseOrderAck(
+        order["customer_po"], ack_type, stamp.strftime("%Y%m%d"), lines, revision
+    )
+    return render_855(doc, control)
+
+
+def read_855(segments: list[list[str]]) -> PurchaseOrderAck:
+    _check_set(segments, "855")
+    header: tuple[str, str, str] | None = None
+    revision: int | None = None
+    lines: list[AckLine] = []
+    current: tuple[int, AckLine] | None = None  # (its segment position, the line so far)
+    acks: list[Ack] = []
+    ctt: tuple[int, int] | None = None
+
+    def close() -> None:
+        if current is not None:
+            n, line = current
+            if not acks:
+                raise X12Error(_at("PO1", n), f"line {line.po_line} has no ACK")
+            lines.append(replace(line, acks=tuple(acks)))
+
+    for n, seg in enumerate(segments, start=1):
+        tag = seg[0]
+        if tag == "BAK":
+            ack_type = _code(seg, 2, n, BAK_CODES, "acknowledgment type")
+            header = (_req(seg, 3, n), ack_type, _date(seg, 4, n))
+        elif tag == "REF" and _el(seg, 1) == "ZZ" and current is None:
+            revision = _qty(seg, 2, n, minimum=1)
+        elif tag == "PO1":
+            close()
+            acks = []
+            ids = dict(_pairs(seg, 6, n))
+            line = AckLine(
+                _qty(seg, 1, n, minimum=1),
+                _qty(seg, 2, n, minimum=1),
+                _code(seg, 3, n, UOM_CODES, "unit of measure"),
+                _price(seg, 4, n),
+                ids.get("VC", ""),
+                ids.get("UK", ""),
+            )
+            current = (n, line)
+        elif tag == "ACK":
+            if current is None:
+                raise X12Error(_at("ACK", n), "ACK before any PO1")
+            code = _code(seg, 1, n, ACK_CODES, "line status")
+            qty, uom = _qty(seg, 2, n), _code(seg, 3, n, UOM_CODES, "unit of measure")
+            expected = None
+            if _el(seg, 4) or _el(seg, 5):
+                if _el(seg, 4) != "068":
+                    raise X12Error(_where(seg, 4, n), f"unsupported date qualifier {seg[4]!r}")
+                expected = _date(seg, 5, n)
+            acks.append(Ack(code, qty, uom, expected, _pairs(seg, 7, n)))
+        elif tag == "CTT":
+            ctt = (n, _qty(seg, 1, n))
+    close()
+    if header is None:
+        raise X12Error("BAK", "855 without BAK")
+    if ctt is not None and ctt[1] != len(lines):
+        raise X12Error(_at("CTT01", ctt[0]), f"says {ctt[1]} lines, the set has {len(lines)}")
+    return PurchaseOrderAck(*header, tuple(lines), revision)
+
+
+# -- 856 ship notice ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShippedItem:
+    po_line: int  # LIN01
+    qty: int  # SN102
+    uom: str  # SN103
+    vendor_part: str  # LIN VC
+    gtin: str = ""  # LIN UK
+    lot: str = ""  # REF*LT
+    expiry: str | None = None  # DTM*036, CCYYMMDD
+
+
+@dataclass(frozen=True)
+class ShippedOrder:
+    po_number: str  # PRF01
+    items: tuple[ShippedItem, ...]
+
+
+@dataclass(frozen=True)
+class ShipNotice:
+    shipment_id: str  # BSN02
+    date: str  # BSN03, CCYYMMDD
+    time: str  # BSN04, HHMM
+    orders: tuple[ShippedOrder, ...]
+
+
+def render_856(doc: ShipNotice, control: str) -> list[list[str]]:
+    """The segments ST..SE of one 856: HL Shipment → Order → Item (no packs)."""
+    body: list[Segment] = [["BSN", "00", doc.shipment_id, doc.date, doc.time, "0001"]]
+    body.append(["HL", "1", "", "S"])
+    hl = 1
+    for order in doc.orders:
+        hl += 1
+        parent = hl
+        body += [["HL", str(hl), "1", "O"], ["PRF", order.po_number]]
+        for item in order.items:
+            if item.uom not in UOM_CODES:
+                raise X12Error("SN103", f"unknown unit of measure {item.uom!r}")
+            hl += 1
+            body.append(["HL", str(hl), str(parent), "I"])
+            body.append(["LIN", str(item.po_line), *_ids(item.vendor_part, item.gtin)])
+            body.append(["SN1", "", str(item.qty), item.uom])
+            if item.lot:
+                body.append(["REF", "LT", item.lot])
+            if item.expiry:
+                body.append(["DTM", "036", item.expiry])
+    body.append(["CTT", str(hl)])
+    return _close("856", body, control)
+
+
+def read_856(segments: list[list[str]]) -> ShipNotice:
+    _check_set(segments, "856")
+    header: tuple[str, str, str] | None = None
+    levels: dict[str, str] = {}  # HL01 → HL03
+    orders: list[tuple[str, list[ShippedItem]]] = []
+    order_of: dict[str, int] = {}  # HL01 of an O or P → index into orders
+    item: dict[str, Any] | None = None
+    level, level_at = "", 0
+    ctt: tuple[int, int] | None = None
+
+    def close_level() -> None:
+        nonlocal item
+        if level == "O" and not orders[-1][0]:
+            raise X12Error(_at("HL", level_at), "an order level needs its PRF")
+        if item is not None:
+            for needed, segment in (("po_line", "LIN"), ("qty", "SN1")):
+                if needed not in item:
+                    raise X12Error(_at("HL", level_at), f"an item level needs its {segment}")
+            index = item.pop("order")
+            orders[index][1].append(ShippedItem(**item))
+            item = None
+
+    for n, seg in enumerate(segments, start=1):
+        tag = seg[0]
+        if tag == "BSN":
+            header = (_req(seg, 2, n), _date(seg, 3, n), _time(seg, 4, n))
+        elif tag == "HL":
+            close_level()
+            number, parent = _el(seg, 1), _el(seg, 2)
+            if number != str(len(levels) + 1):
+                raise X12Error(_where(seg, 1, n), f"expected HL {len(levels) + 1}, got {number!r}")
+            level = _code(seg, 3, n, HL_LEVELS, "hierarchical level")
+            if levels.get(parent, "") not in _PARENT[level] or (parent and parent not in levels):
+                raise X12Error(_where(seg, 2, n), f"a level {level} cannot hang under {parent!r}")
+            if level == "S" and levels:
+                raise X12Error(_where(seg, 3, n), "only the first HL is the shipment")
+            levels[number], level_at = level, n
+            if level == "O":
+                order_of[number] = len(orders)
+                orders.append(("", []))
+            elif level == "P":
+                order_of[number] = order_of[parent]
+            elif level == "I":
+                item = {"order": order_of[parent]}
+        elif tag == "PRF":
+            if level != "O":
+                raise X12Error(_at("PRF", n), "PRF belongs to an order level")
+            orders[-1] = (_req(seg, 1, n), orders[-1][1])
+        elif tag in ("LIN", "SN1") or (tag in ("REF", "DTM") and item is not None):
+            if item is None:
+                raise X12Error(_at(tag, n), f"{tag} belongs to an item level")
+            if tag == "LIN":
+                ids = dict(_pairs(seg, 2, n))
+                item.update(po_line=_qty(seg, 1, n, minimum=1), vendor_part=ids.get("VC", ""))
+                item["gtin"] = ids.get("UK", "")
+            elif tag == "SN1":
+                item["qty"] = _qty(seg, 2, n, minimum=1)
+                item["uom"] = _code(seg, 3, n, UOM_CODES, "unit of measure")
+            elif tag == "REF" and _el(seg, 1) == "LT":
+                item["lot"] = _req(seg, 2, n)
+            elif tag == "DTM" and _el(seg, 1) == "036":
+                item["expiry"] = _date(seg, 2, n)
+            if tag == "SN1" and "po_line" not in item:
+                raise X12Error(_at("SN1", n), "SN1 before the item's LIN")
+        elif tag == "CTT":
+            ctt = (n, _qty(seg, 1, n))
+    close_level()
+    if header is None:
+        raise X12Error("BSN", "856 without BSN")
+    if not levels or levels["1"] != "S":
+        raise X12Error("HL", "856 without a shipment level")
+    if ctt is not None and ctt[1] != len(levels):
+        raise X12Error(_at("CTT01", ctt[0]), f"says {ctt[1]} levels, the set has {len(levels)}")
+    shipped = tuple(ShippedOrder(po, tuple(items)) for po, items in orders)
+    return ShipNotice(*header, shipped)
+
+
+# -- 810 invoice ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    po_line: int  # IT101
+    qty: int  # IT102
+    uom: str  # IT103
+    price: str  # IT104
+    vendor_part: str  # IT1 VC
+    gtin: str = ""  # IT1 UK
+
+    @property
+    def amount_cents(self) -> int:
+        return cents(self.qty, self.price)
+
+
+@dataclass(frozen=True)
+class Invoice:
+    invoice_number: str  # BIG02
+    date: str  # BIG01, CCYYMMDD
+    po_number: str  # BIG04
+    lines: tuple[InvoiceLine, ...]
+    po_date: str = ""  # BIG03
+
+    @property
+    def total_cents(self) -> int:
+        """TDS01: the sum of quantity times unit price, in cents (rounded once, half up)."""
+        exact = sum((Decimal(ln.qty) * Decimal(ln.price) for ln in self.lines), Decimal(0))
+        return int((exact * 100).quantize(Decimal(1), ROUND_HALF_UP))
+
+
+def render_810(doc: Invoice, control: str) -> list[list[str]]:
+    body: list[Segment] = [["BIG", doc.date, doc.invoice_number, doc.po_date, doc.po_number]]
+    for line in doc.lines:
+        if line.uom not in UOM_CODES:
+            raise X12Error("IT103", f"unknown unit of measure {line.uom!r}")
+        ids = _ids(line.vendor_part, line.gtin)
+        body.append(["IT1", str(line.po_line), str(line.qty), line.uom, line.price, "", *ids])
+    body.append(["TDS", str(doc.total_cents)])
+    body.append(["CTT", str(len(doc.lines))])
+    return _close("810", body, control)
+
+
+def read_810(segments: list[list[str]]) -> Invoice:
+    _check_set(segments, "810")
+    header: tuple[str, str, str, str] | None = None
+    lines: list[InvoiceLine] = []
+    tds: tuple[int, int] | None = None
+    ctt: tuple[int, int] | None = None
+    for n, seg in enumerate(segments, start=1):
+        tag = seg[0]
+        if tag == "BIG":
+            po_date = _date(seg, 3, n) if _el(seg, 3) else ""
+            header = (_req(seg, 2, n), _date(seg, 1, n), _req(seg, 4, n), po_date)
+        elif tag == "IT1":
+            ids = dict(_pairs(seg, 6, n))
+            lines.append(
+                InvoiceLine(
+                    _qty(seg, 1, n, minimum=1),
+                    _qty(seg, 2, n, minimum=1),
+                    _code(seg, 3, n, UOM_CODES, "unit of measure"),
+                    _price(seg, 4, n),
+                    ids.get("VC", ""),
+                    ids.get("UK", ""),
+                )
+            )
+        elif tag == "TDS":
+            tds = (n, _qty(seg, 1, n))
+        elif tag == "CTT":
+            ctt = (n, _qty(seg, 1, n))
+    if header is None:
+        raise X12Error("BIG", "810 without BIG")
+    number, date, po_number, po_date = header
+    invoice = Invoice(number, date, po_number, tuple(lines), po_date)
+    if tds is None:
+        raise X12Error("TDS", "810 without TDS total")
+    if tds[1] != invoice.total_cents:
+        raise X12Error(
+            _at("TDS01", tds[0]), f"total {tds[1]} but the lines add up to {invoice.total_cents}"
+        )
+    if ctt is not None and ctt[1] != len(lines):
+        raise X12Error(_at("CTT01", ctt[0]), f"says {ctt[1]} lines, the set has {len(lines)}")
+    return invoice
