@@ -12,6 +12,7 @@ dispatcher.  The simulated transport and the HTTP adapter both call
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -22,6 +23,8 @@ from emulators.faults import FaultGate, Faults
 from emulators.webhooks import WebhookDispatcher
 
 __all__ = ["Host", "RequestRecord"]
+
+log = logging.getLogger("supplysync.emulators")
 
 
 class Behaviour(Protocol):
@@ -91,6 +94,16 @@ class Host:
         self.requests.append(
             RequestRecord(self.clock(), operation, reply.status, idempotency_key, correlation_id)
         )
+        if reply.status >= 400 and log.isEnabledFor(logging.INFO):
+            detail = reply.body.get("detail") if isinstance(reply.body, dict) else None
+            log.info(
+                "%s %s answered %s: %s",
+                self.system,
+                operation,
+                reply.status,
+                detail,
+                extra={"correlation_id": correlation_id or "-"},
+            )
         return reply
 
     # -- control ------------------------------------------------------------

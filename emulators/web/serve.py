@@ -82,7 +82,28 @@ async def _serve(servers: list[_Server]) -> None:
     await asyncio.gather(*(s.serve() for s in servers))
 
 
+class _CorrelationFilter(logging.Filter):
+    """Every record carries a correlation id (the W3C traceparent), "-" when it has none."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "correlation_id"):
+            record.correlation_id = "-"
+        return True
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler()
+    handler.addFilter(_CorrelationFilter())
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s")
+    )
+    root = logging.getLogger("supplysync")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
 def serve(systems: list[str], *, port_base: int, seed: int, options: dict[str, Any]) -> None:
+    configure_logging()
     clock = LiveClock()
     servers = []
     for system in systems:
