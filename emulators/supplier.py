@@ -49,6 +49,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from decimal import Decimal
@@ -146,6 +147,23 @@ _COUNTERS = (
 )
 
 
+_EDI_ID = re.compile(r"[A-Za-z0-9]{1,15}")
+_OUR_DELIMITERS = ("*", "~", ">", "^")
+
+
+def _unwritable(order: dict[str, Any]) -> tuple[str, str] | None:
+    """The first value of an inbound order that our outbound X12 could not write."""
+    values = [("BEG03", str(order.get("customer_po", "")))]
+    for line in order.get("lines", []):
+        values.append(("PO104", str(line.get("price", ""))))
+        values.append(("PO107", str(line.get("vendor_part", ""))))
+        values.append(("PO109", str(line.get("gtin", ""))))
+    for element, value in values:
+        if any(d in value for d in _OUR_DELIMITERS):
+            return element, value
+    return None
+
+
 class SupplierNetwork:
     system = "supplier"
 
@@ -209,12 +227,24 @@ class SupplierNetwork:
             return problem(
                 422, "Unprocessable Content", f"unknown trading partner {supplier}", "ISA08"
             )
+        if not _EDI_ID.fullmatch(interchange.sender):
+            return problem(
+                422, "Unprocessable Content", "sender id must be 1-15 letters or digits", "ISA06"
+            )
         orders = []
         for segments in interchange.sets:
             try:
                 orders.append(read_850(segments))
             except X12Error as e:
                 return problem(422, "Unprocessable Content", f"850: {e}", e.segment)
+            unsafe = _unwritable(orders[-1])
+            if unsafe is not None:  # our 855 could not carry it: refuse now, not at ack time
+                return problem(
+                    422,
+                    "Unprocessable Content",
+                    f"850: {unsafe[1]!r} contains a delimiter our documents use",
+                    unsafe[0],
+                )
         cause = f"edi:{interchange.sender}:{interchange.control}"
         accepted = 0
         for order in orders:

@@ -113,6 +113,7 @@ class WebhookDispatcher:
                 self._schedule(backoff, lambda: self._attempt(event, attempt + 1))
             else:
                 self.stats.failed += 1
-                self.stats.failures.append(str(event.get("eventId") or event.get("event_id")))
+                name = event.get("eventId") or event.get("event_id") or event.get("seq")
+                self.stats.failures.append(str(name))
 
         self._deliver(event, done)

@@ -528,3 +528,17 @@ def test_snapshot_is_plain_json_and_reset_starts_over_with_the_same_streams() ->
 def test_an_impossible_profile_is_refused(change: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=next(iter(change))):
         dataclasses.replace(CLEAN, **change)
+
+
+def test_an_850_our_855_could_not_carry_is_refused_at_once_naming_the_element() -> None:
+    """Values are checked on receipt: a 202 must never end in an acknowledgment that
+    cannot be written (it would be journalled, counted and then lost)."""
+    world = World(CLEAN)
+    # the buyer uses "|" between elements, so "*" is an ordinary character in its PO number
+    text = po_850("POX1", [(5, "CA", "10.00")]).replace("*", "|").replace("POX1", "PO*1")
+    reply = world.net.receive_edi(text)
+    assert reply.status == 422 and reply.body["field"] == "BEG03"
+    assert not world.timers and not world.net.orders and not world.facts
+    # the same order with a plain PO number is fine with those delimiters
+    ok = world.net.receive_edi(po_850("POX2", [(5, "CA", "10.00")]).replace("*", "|"))
+    assert ok.status == 202
