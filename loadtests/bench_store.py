@@ -1,0 +1,536 @@
+"""Benchmark the durable store: engine decisions through SQLite vs raw batched inserts.
+
+Usage::
+
+    python -m loadtests.bench_store [--messages 50000] [--batch 100,1000]
+        [--pos 1000] [--repeat 3] [--out out/bench_store.json]
+
+What it measures, in one run on this machine
+--------------------------------------------
+The workload is the acknowledgment flow: purchase orders created in the ERP
+emulator, dispatched by the real :class:`~sync_core.engine.Engine` (an 850
+each), then one X12 855 per PO (a line accepted, a line partly backordered)
+decided by the engine — an ``ack`` entity and two outbox requests (ERP
+acknowledgment, WMS expected receipts) per message.
+
+a. **engine** — 855 decisions/s in memory (``Engine.handle`` + ``MemoryStore``),
+   on ``--pos`` messages; the PO dispatch rate is reported alongside.
+b. **durable** — messages/s through :class:`~sync_core.store_sqlite.SqliteStore`
+   with group commit (``commit_many`` of ``--batch`` decisions per transaction),
+   ``synchronous=FULL``, WAL, on a file in a temporary directory under ``out/``
+   (the disk of the repository).  The ``--pos`` engine-made decisions are
+   replicated to ``--messages`` by rewriting the PO number and message id
+   (same length, so the same bytes); the store starts with every PO already
+   dispatched (an entity, an inbox row and a pending 850 each).
+c. **raw** — the baseline: ``executemany`` of one row per message, as many
+   bytes as the store writes per message (keys, JSON and integers of every
+   row of every table), in transactions of the same batch sizes, same
+   pragmas, same disk, on a fresh file.
+d. **end to end** — engine + SqliteStore through
+   :class:`~sync_core.store.GroupCommit` at each batch size, on the
+   ``--pos`` real messages: what a durable driver could do.
+
+The decisions are built before any measurement and then frozen out of the
+garbage collector's sight (``gc.freeze``), as a driver holds a few decisions
+at a time, not ``--messages``.  Each durable/raw cell runs ``--repeat`` times,
+interleaved; the table shows the median and the range, the process CPU time
+per message (robust to other load on the machine, unlike the rates) and
+durable/raw ratios of the medians.  The target from the issue is durable
+≥ 20,000 messages/s and ≥ 25 % of the raw rate.  Prints a Markdown table and
+writes JSON (with the table) to ``--out``.
+
+Bounds: about 30 s on an idle machine with the defaults; repeats stop early
+once 60 % of ``--budget`` seconds (default 110) are used, and the report says
+so.  Other processes on the machine share its two cores: the load average is
+recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import json
+import os
+import platform
+import random
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from emulators._base import Journal
+from emulators.erp import Erp
+from sync_core.engine import Engine, EngineConfig
+from sync_core.messages import Decision, Entity, Inbound, Kind, PutEntity
+from sync_core.store import (
+    GroupCommit,
+    MemoryStore,
+    decode_json,
+    encode_json,
+    request_from_json,
+    request_to_json,
+)
+from sync_core.store_sqlite import SqliteStore
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EPOCH = dt.datetime(2024, 1, 15, 8, 0)
+NOW = dt.datetime(2024, 1, 15, 9, 30)
+TARGET_MESSAGES_S = 20_000
+TARGET_RATIO = 0.25
+INT_BYTES = 8  # what an integer column is counted as
+
+# -- timing -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    rate: float  # messages per second of wall time
+    cpu_us: float  # CPU time of this process per message, in microseconds
+
+
+class Stopwatch:
+    """Wall and process CPU time of one measured loop."""
+
+    def __init__(self) -> None:
+        self.wall = time.perf_counter()
+        self.cpu = time.process_time()
+
+    def run(self, messages: int) -> Run:
+        wall = time.perf_counter() - self.wall
+        cpu = time.process_time() - self.cpu
+        return Run(messages / wall, cpu / messages * 1e6)
+
+
+# -- the workload ------------------------------------------------------------------------
+
+
+def _check_digit(body: str) -> str:
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return body + str((10 - total % 10) % 10)
+
+
+GLN = _check_digit("061414100001")
+ITEMS = [  # supplier item, GTIN, UOM, price, critical
+    ("NG-M", _check_digit("1001234567890"), "CA", 45.5, "N"),
+    ("SY-10", _check_digit("5012345000017"), "BX", 12.0, "Y"),
+    ("GL-L", _check_digit("0031234567890"), "BX", 8.25, "N"),
+    ("IV-20", _check_digit("0061414100734"), "EA", 3.1, "Y"),
+]
+
+
+def _isa(control: int) -> str:
+    return "*".join(
+        ["ISA", "00", " " * 10, "00", " " * 10, "ZZ", "SUPP1001".ljust(15), "ZZ",
+         "HOSPNET01".ljust(15), "240116", "0900", "U", "00401", f"{control:09d}", "0", "P", ">"]
+    )  # fmt: skip
+
+
+def interchange_855(order: dict[str, Any], control: int) -> str:
+    """The supplier's 855: every line accepted, the last one partly backordered."""
+    body = [["ST", "855", "0001"], ["BAK", "00", "AC", order["OrderNumber"], "20240116"],
+            ["REF", "ZZ", "1"]]  # fmt: skip
+    lines = order["lines"]
+    for n, line in enumerate(lines, 1):
+        qty, uom = int(line["Quantity"]), line["UOMCode"]
+        body.append(["PO1", str(n), str(qty), uom, f"{float(line['Price']):.2f}", "", "VC",
+                     line["SupplierItem"]])  # fmt: skip
+        if n < len(lines) or qty == 1:
+            body.append(["ACK", "IA", str(qty), uom])
+        else:
+            body.append(["ACK", "IA", str(qty // 2), uom])
+            body.append(["ACK", "IB", str(qty - qty // 2), uom, "068", "20240201"])
+    body.append(["CTT", str(len(lines))])
+    body.append(["SE", str(len(body) + 1), "0001"])
+    return (
+        f"{_isa(control)}~GS*PR*SUPP1001*HOSPNET01*20240116*0900*{control}*X*004010~"
+        + "".join("*".join(s) + "~" for s in body)
+        + f"GE*1*{control}~IEA*1*{control:09d}~"
+    )
+
+
+@dataclass
+class Workload:
+    dispatches: list[Decision]  # one per PO: the 850
+    acks: list[Decision]  # one per PO: the 855's effects
+    messages: list[Inbound]  # the 855 messages
+    dispatch: Run  # the engine's rate on the dispatches, in memory
+    ack: Run  # ... and on the 855s
+
+
+def build_workload(pos: int, seed: int) -> Workload:
+    """Create ``pos`` POs in the ERP emulator and let the engine dispatch and acknowledge them."""
+    rng = random.Random(seed)
+    erp = Erp(Journal("erp", lambda: 0.0, lambda change: None), lambda: 0.0, EPOCH)
+    orders = []
+    for _ in range(pos):
+        lines = [
+            {"SupplierItem": item, "ItemGTIN": gtin, "Quantity": rng.randint(2, 40),
+             "UOMCode": uom, "Price": price, "CriticalSupply": critical}
+            for item, gtin, uom, price, critical in rng.sample(ITEMS, rng.randint(1, 4))
+        ]  # fmt: skip
+        orders.append(
+            erp.create_purchase_order(
+                supplier_number="S1001",
+                ship_to_gln=GLN,
+                department="CC-01-120",
+                need_by=dt.date(2024, 1, 20),
+                lines=lines,
+            )
+        )
+    engine = Engine(EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}))
+    store = MemoryStore()
+
+    def decide_all(messages: list[Inbound]) -> tuple[list[Decision], Run]:
+        decisions = []
+        watch = Stopwatch()
+        for message in messages:
+            decision = engine.handle(message, NOW, store)
+            store.commit(decision)
+            decisions.append(decision)
+        return decisions, watch.run(len(messages))
+
+    po_docs = [
+        Inbound(f"erp:po:{o['OrderNumber']}:r{o['RevisionNumber']}", Kind.ERP_PO_DOCUMENT, o)
+        for o in orders
+    ]
+    dispatches, dispatch = decide_all(po_docs)
+    edi = [
+        Inbound(f"edi:{n}", Kind.SUPPLIER_EDI,
+                {"seq": n, "supplier": "SUPP1001", "payload": interchange_855(o, n)})
+        for n, o in enumerate(orders, 1)
+    ]  # fmt: skip
+    acks, ack = decide_all(edi)
+    for d in acks:
+        if d.dead_letters or len(d.requests) != 2 or len(d.changes) != 1:
+            raise RuntimeError(f"unexpected 855 decision: {d}")
+    return Workload(dispatches, acks, edi, dispatch, ack)
+
+
+def replicate(
+    templates: Sequence[Decision], n: int, key_of: Callable[[Decision], str]
+) -> list[Decision]:
+    """``n`` decisions shaped like ``templates``, the PO number (and so every id) rewritten.
+
+    The new number has the length of the old one, so a replica stores as many bytes.
+    """
+    texts = [
+        (key_of(t), t, [encode_json(c.entity.data) for c in t.changes],
+         [request_to_json(r) for r in t.requests])
+        for t in templates
+    ]  # fmt: skip
+    out = []
+    for i in range(n):
+        old, t, data, requests = texts[i % len(texts)]
+        new = f"9{i:0{len(old) - 1}d}"
+        if len(new) != len(old):
+            raise ValueError(f"PO number {old!r} too short for {n} messages")
+        message_id = t.message_id.replace(old, new)
+        if message_id == t.message_id:  # an 855: named after the mailbox sequence
+            message_id = f"edi:{i + 1}"
+        changes = tuple(
+            PutEntity(Entity(c.entity.kind, c.entity.key.replace(old, new), c.entity.version,
+                             decode_json(text.replace(old, new))))
+            for c, text in zip(t.changes, data, strict=True)
+        )  # fmt: skip
+        sends = tuple(request_from_json(text.replace(old, new)) for text in requests)
+        out.append(Decision(message_id, (message_id,), changes, sends))
+    return out
+
+
+def stored_bytes(d: Decision) -> int:
+    """What the SQLite store writes for one decision: every key, JSON text and integer."""
+
+    def size(text: str) -> int:
+        return len(text.encode())
+
+    total = sum(size(m) for m in d.consumed)  # inbox
+    for c in d.changes:
+        e = c.entity
+        total += size(e.kind) + size(e.key) + INT_BYTES + size(encode_json(e.data))
+    total += sum(INT_BYTES + size(request_to_json(r)) for r in d.requests)
+    for letter in d.dead_letters:
+        total += size(letter.message_id) + size(letter.kind) + size(letter.reason)
+        total += size(encode_json(letter.body))
+    return total + size(d.message_id) + size(encode_json(d.consumed)) + 3 * INT_BYTES  # audit
+
+
+# -- the measurements --------------------------------------------------------------------
+
+
+def chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def preload(path: Path, decisions: Sequence[Decision]) -> float:
+    """A store holding ``decisions`` (the dispatched POs); the seconds it took.
+
+    Set-up, not measured: large groups, and no fsync (``synchronous=OFF``).
+    """
+    t0 = time.perf_counter()
+    with SqliteStore(path, synchronous="OFF") as store:
+        for chunk in chunks(decisions, 10_000):
+            store.commit_many(chunk)
+    return time.perf_counter() - t0
+
+
+def durable_rate(template: Path, path: Path, acks: Sequence[Decision], batch: int) -> Run:
+    shutil.copyfile(template, path)
+    store = SqliteStore(path)
+    try:
+        groups = chunks(acks, batch)
+        watch = Stopwatch()
+        for group in groups:
+            store.commit_many(group)
+        run = watch.run(len(acks))
+    finally:
+        store.close()
+    check = sqlite3.connect(path)
+    try:
+        audited = check.execute("SELECT count(*) FROM audit").fetchone()[0]
+    finally:
+        check.close()
+    if audited < len(acks):
+        raise RuntimeError(f"{path}: {audited} audit rows for {len(acks)} messages")
+    return run
+
+
+def raw_rate(path: Path, messages: int, row_bytes: int, batch: int) -> Run:
+    """The floor: one row of ``row_bytes`` per message, ``executemany`` per transaction."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("CREATE TABLE raw (id INTEGER PRIMARY KEY, payload TEXT NOT NULL) STRICT")
+        payload = "x" * (row_bytes - INT_BYTES)
+        rows = [(i, payload) for i in range(1, messages + 1)]
+        groups = chunks(rows, batch)
+        watch = Stopwatch()
+        for group in groups:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany("INSERT INTO raw (id, payload) VALUES (?, ?)", group)
+            db.execute("COMMIT")
+        return watch.run(messages)
+    finally:
+        db.close()
+
+
+def end_to_end_rate(
+    path: Path, dispatches: Sequence[Decision], messages: Sequence[Inbound], batch: int
+) -> Run:
+    preload(path, dispatches)
+    engine = Engine(EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}))
+    with SqliteStore(path) as store:
+        group = GroupCommit(store)
+        watch = Stopwatch()
+        for message in messages:
+            group.stage(engine.handle(message, NOW, group))
+            if len(group) >= batch:
+                group.commit()
+        group.commit()
+        run = watch.run(len(messages))
+        if len(store.pending()) != 3 * len(messages):
+            raise RuntimeError("end to end: the outbox does not hold every request")
+    return run
+
+
+def summary(runs: list[Run]) -> dict[str, Any]:
+    rates = [r.rate for r in runs]
+    return {
+        "median": statistics.median(rates),
+        "min": min(rates),
+        "max": max(rates),
+        "runs": [round(r) for r in rates],
+        "cpu_us_per_message": statistics.median(r.cpu_us for r in runs),
+    }
+
+
+def bench(args: argparse.Namespace) -> dict[str, Any]:
+    started = time.perf_counter()
+    load_before = os.getloadavg()
+    print(f"bench_store: building {args.pos} POs through the ERP emulator and the engine",
+          file=sys.stderr)  # fmt: skip
+    work = build_workload(args.pos, args.seed)
+    row_bytes = round(statistics.fmean(stored_bytes(d) for d in work.acks))
+
+    def po_of_ack(d: Decision) -> str:
+        return d.changes[0].entity.key
+
+    def po_of_dispatch(d: Decision) -> str:
+        return next(c.entity.key for c in d.changes if c.entity.kind == "po")
+
+    gc.disable()  # set-up only: building 2 x --messages decisions
+    try:
+        acks = replicate(work.acks, args.messages, po_of_ack)
+        dispatches = replicate(work.dispatches, args.messages, po_of_dispatch)
+    finally:
+        gc.enable()
+    gc.collect()
+    gc.freeze()  # the workload is not garbage: keep the collector from re-scanning it
+    replicated_bytes = statistics.fmean(stored_bytes(d) for d in acks[: len(work.acks)])
+    if abs(replicated_bytes - row_bytes) > 1:
+        raise RuntimeError(f"replicas write {replicated_bytes} bytes, not {row_bytes}")
+
+    args.tmpdir.mkdir(parents=True, exist_ok=True)
+    durable: dict[int, list[Run]] = {b: [] for b in args.batch}
+    raw: dict[int, list[Run]] = {b: [] for b in args.batch}
+    e2e: dict[int, Run] = {}
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(dir=args.tmpdir, prefix="bench_store-") as tmp:
+        tmpdir = Path(tmp)
+        same_disk = os.stat(tmpdir).st_dev == os.stat(REPO_ROOT).st_dev
+        template = tmpdir / "dispatched.db"
+        print(f"bench_store: preloading {args.messages} dispatched POs", file=sys.stderr)
+        preload_s = preload(template, dispatches)
+        for r in range(args.repeat):
+            if r and time.perf_counter() - started > args.budget * 0.6:
+                notes.append(f"stopped after {r} of {args.repeat} repeats: budget")
+                break
+            for b in args.batch:
+                durable[b].append(durable_rate(template, tmpdir / "run.db", acks, b))
+                (tmpdir / "run.db").unlink()
+                raw[b].append(raw_rate(tmpdir / "raw.db", args.messages, row_bytes, b))
+                (tmpdir / "raw.db").unlink()
+                print(f"  repeat {r + 1} batch {b}: durable {durable[b][-1].rate:,.0f}/s, "
+                      f"raw {raw[b][-1].rate:,.0f}/s", file=sys.stderr)  # fmt: skip
+        for b in args.batch:
+            if time.perf_counter() - started > args.budget * 0.85:
+                notes.append(f"end to end skipped from batch {b}: budget")
+                break
+            e2e[b] = end_to_end_rate(tmpdir / f"e2e-{b}.db", work.dispatches, work.messages, b)
+        with SqliteStore(tmpdir / "pragmas.db") as probe:
+            pragmas = probe.pragmas()
+
+    cells = []
+    for b in args.batch:
+        d, w = summary(durable[b]), summary(raw[b])
+        ratio = d["median"] / w["median"]
+        cells.append({
+            "batch": b,
+            "durable": d,
+            "raw": w,
+            "ratio": ratio,
+            "end_to_end": summary([e2e[b]]) if b in e2e else None,
+            "meets_target": d["median"] >= TARGET_MESSAGES_S and ratio >= TARGET_RATIO,
+        })  # fmt: skip
+    return {
+        "benchmark": "bench_store",
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "loadavg_before": load_before,
+            "loadavg_after": os.getloadavg(),
+            "python": platform.python_version(),
+            "sqlite": sqlite3.sqlite_version,
+            "tmpdir": str(args.tmpdir),
+            "tmpdir_on_repo_disk": same_disk,
+        },
+        "pragmas": pragmas,
+        "workload": {
+            "pos": args.pos,
+            "messages": args.messages,
+            "bytes_per_message": row_bytes,
+            "rows_per_message": "inbox 1, entities 1, outbox 2, audit 1",
+        },
+        "engine": {
+            "ack_decisions_per_s": work.ack.rate,
+            "ack_cpu_us_per_decision": work.ack.cpu_us,
+            "dispatch_decisions_per_s": work.dispatch.rate,
+        },
+        "preload_dispatches_per_s": args.messages / preload_s,
+        "cells": cells,
+        "target": {"messages_per_s": TARGET_MESSAGES_S, "ratio_to_raw": TARGET_RATIO},
+        "notes": notes,
+        "elapsed_s": time.perf_counter() - started,
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    w, m = report["workload"], report["machine"]
+    rows = [
+        f"Store benchmark: {w['messages']:,} X12 855 messages ({w['pos']:,} decided by the "
+        f"engine, replicated), {w['bytes_per_message']:,} bytes stored per message; SQLite "
+        f"{m['sqlite']}, journal_mode={report['pragmas']['journal_mode']}, "
+        f"synchronous={report['pragmas']['synchronous']}; load average "
+        f"{m['loadavg_before'][0]:.1f} before, {m['loadavg_after'][0]:.1f} after, "
+        f"on {m['cpus']} CPUs.",
+        "",
+        "| measurement | batch | messages/s (median) | range | CPU µs/message | durable/raw |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| engine in memory (855 → decision, MemoryStore) | - | "
+        f"{report['engine']['ack_decisions_per_s']:,.0f} | - | "
+        f"{report['engine']['ack_cpu_us_per_decision']:,.0f} | - |",
+    ]
+
+    def row(name: str, batch: int, cell: dict[str, Any], ratio: str = "-") -> str:
+        spread = f"{cell['min']:,.0f}-{cell['max']:,.0f}" if len(cell["runs"]) > 1 else "-"
+        return (
+            f"| {name} | {batch:,} | {cell['median']:,.0f} | {spread} | "
+            f"{cell['cpu_us_per_message']:,.0f} | {ratio} |"
+        )
+
+    for c in report["cells"]:
+        rows.append(row("durable: SqliteStore.commit_many", c["batch"], c["durable"],
+                        f"{c['ratio']:.0%}"))  # fmt: skip
+        rows.append(row(f"raw: executemany, {w['bytes_per_message']:,} B rows", c["batch"],
+                        c["raw"]))  # fmt: skip
+    for c in report["cells"]:
+        if c["end_to_end"] is not None:
+            rows.append(row("end to end: engine + SqliteStore (GroupCommit)", c["batch"],
+                            c["end_to_end"]))  # fmt: skip
+    verdicts = ", ".join(
+        f"batch {c['batch']:,}: {'met' if c['meets_target'] else 'MISSED'}" for c in report["cells"]
+    )
+    rows += [
+        "",
+        f"Target: durable ≥ {TARGET_MESSAGES_S:,}/s and ≥ {TARGET_RATIO:.0%} of raw; "
+        f"{verdicts}. Engine dispatch (ERP PO → 850) in memory: "
+        f"{report['engine']['dispatch_decisions_per_s']:,.0f}/s. Run took "
+        f"{report['elapsed_s']:.0f} s.",
+    ]
+    rows += [f"Note: {n}" for n in report["notes"]]
+    return "\n".join(rows)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    def csv_ints(text: str) -> list[int]:
+        return [int(x) for x in text.split(",") if x]
+
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    p.add_argument("--messages", type=int, default=50_000, help="855 messages per durable run")
+    p.add_argument("--batch", type=csv_ints, default=[100, 1000], help="decisions per commit")
+    p.add_argument("--pos", type=int, default=1000, help="POs the engine really decides")
+    p.add_argument("--repeat", type=int, default=3, help="runs per durable/raw cell")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--out", type=Path, default=Path("out/bench_store.json"))
+    p.add_argument("--tmpdir", type=Path, default=REPO_ROOT / "out",
+                   help="where the temporary database files go (the disk under test)")  # fmt: skip
+    p.add_argument("--budget", type=float, default=110.0, help="seconds; repeats stop early")
+    args = p.parse_args(argv)
+    if args.messages < 1 or args.pos < 1 or args.repeat < 1 or not args.batch:
+        p.error("--messages, --pos, --repeat and --batch must be positive")
+    if min(args.batch) < 1:
+        p.error("--batch sizes must be positive")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    report = bench(args)
+    table = markdown(report)
+    print(table)
+    report["markdown"] = table
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,300 @@
+"""The embedded durable store: SQLite, one file, write-ahead log.
+
+Theory of operation
+-------------------
+One connection in autocommit mode; every write is an explicit
+``BEGIN IMMEDIATE`` … ``COMMIT`` (the write lock is taken up front, so a
+transaction never fails half-way on a lock upgrade).  ``commit_many`` encodes
+every row first, in Python, then writes the whole group in one transaction
+with one ``executemany`` per table, in this order:
+
+=============  ===============================================  ==================
+table          row                                              written as
+=============  ===============================================  ==================
+inbox          ``message_id`` (primary key)                     ``INSERT OR IGNORE``
+entities       ``kind, key`` (primary key), ``version``, data   upsert, last wins
+outbox         ``id`` (``AUTOINCREMENT``), request              insert, ids in order
+dead_letters   ``seq``, message id, kind, reason, body          insert
+audit          ``seq``, message id, consumed ids, counts        insert
+=============  ===============================================  ==================
+
+The inbox is the idempotency key of the whole decision: when ``INSERT OR
+IGNORE`` inserts fewer rows than the group consumes, a consumed id was there
+already — the decision was made on stale state (another writer, another
+driver) — and the transaction is rolled back with
+:class:`~sync_core.store.AlreadyConsumed`, so no effect is ever recorded twice.
+Data, bodies and requests are compact JSON text (:mod:`sync_core.store`).
+Outbox ids are taken from ``sqlite_sequence`` inside the transaction (the write
+lock makes that safe) and, being ``AUTOINCREMENT``, are never reused — not even
+after every row is done and the file reopened — because a driver names the
+reply to a read after the outbox id that sent it.  A done row is deleted.
+
+Durability: ``journal_mode=WAL`` always (the rollback journal is ~6x slower on
+this disk), ``synchronous=FULL`` by default, so a returned commit survives a
+power cut; ``NORMAL`` survives a process crash only.  Throughput comes from
+group commit: a commit costs one fsync of the log whatever its size (plus, now
+and then, a checkpoint).  Past that the store is CPU-bound, mostly on encoding
+JSON (``loadtests/bench_store.py``).
+
+Errors: every ``sqlite3.Error`` (and a value SQLite cannot bind) is translated
+here into :class:`~sync_core.store.StoreError`, ``retriable`` when the database
+was busy or locked; a failed write is rolled back, so none of it is kept.
+
+A store object belongs to the thread that opened it; several processes may
+open the same file (SQLite serialises their writes).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from sync_core.messages import DeadLetter, Decision, Entity
+from sync_core.store import (
+    AlreadyConsumed,
+    AuditRecord,
+    OutboxItem,
+    Store,
+    StoreError,
+    decode_json,
+    encode_json,
+    reconsumed,
+    request_from_json,
+    request_to_json,
+)
+
+__all__ = ["SCHEMA_VERSION", "SqliteStore", "Synchronous"]
+
+Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+_SYNCHRONOUS: dict[str, int] = {"OFF": 0, "NORMAL": 1, "FULL": 2, "EXTRA": 3}
+
+SCHEMA_VERSION = 1
+_SCHEMA = (
+    "CREATE TABLE inbox (message_id TEXT PRIMARY KEY) STRICT, WITHOUT ROWID",
+    "CREATE TABLE entities (kind TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL,"
+    " data TEXT NOT NULL, PRIMARY KEY (kind, key)) STRICT",
+    "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, request TEXT NOT NULL) STRICT",
+    "CREATE TABLE dead_letters (seq INTEGER PRIMARY KEY, message_id TEXT NOT NULL,"
+    " kind TEXT NOT NULL, reason TEXT NOT NULL, body TEXT NOT NULL) STRICT",
+    "CREATE TABLE audit (seq INTEGER PRIMARY KEY, message_id TEXT NOT NULL,"
+    " consumed TEXT NOT NULL, changes INTEGER NOT NULL, requests INTEGER NOT NULL,"
+    " dead_letters INTEGER NOT NULL) STRICT",
+)
+
+_INSERT_INBOX = "INSERT OR IGNORE INTO inbox (message_id) VALUES (?)"
+_UPSERT_ENTITY = (
+    "INSERT INTO entities (kind, key, version, data) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (kind, key) DO UPDATE SET version = excluded.version, data = excluded.data"
+)
+_INSERT_OUTBOX = "INSERT INTO outbox (id, request) VALUES (?, ?)"
+_INSERT_DEAD = "INSERT INTO dead_letters (message_id, kind, reason, body) VALUES (?, ?, ?, ?)"
+_INSERT_AUDIT = (
+    "INSERT INTO audit (message_id, consumed, changes, requests, dead_letters)"
+    " VALUES (?, ?, ?, ?, ?)"
+)
+_LAST_OUTBOX_ID = "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'"
+
+_BUSY, _LOCKED = 5, 6  # primary SQLite result codes: the same call may succeed later
+# What translates into StoreError: the driver's errors, and values it cannot bind
+# (an integer beyond 64 bits, a string with a lone surrogate).
+_DRIVER_ERRORS = (sqlite3.Error, ValueError, OverflowError)
+
+
+class SqliteStore(Store):
+    """The store contract on one SQLite file (created on first open)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: Synchronous = "FULL",
+        busy_timeout_s: float = 5.0,
+    ) -> None:
+        if synchronous not in _SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {sorted(_SYNCHRONOUS)}: {synchronous!r}")
+        self.path = Path(path)
+        self.synchronous = synchronous
+        try:
+            self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
+        except sqlite3.Error as e:
+            raise self._error("open", e) from e
+        try:
+            self._configure()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({str(self.path)!r}, synchronous={self.synchronous!r})"
+
+    # -- opening ------------------------------------------------------------------------
+
+    def _configure(self) -> None:
+        db = self._db
+        try:
+            mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            db.execute(f"PRAGMA synchronous={self.synchronous}")
+        except _DRIVER_ERRORS as e:
+            raise self._error("open", e) from e
+        if mode != "wal":
+            raise StoreError("open", f"{self.path}: journal_mode is {mode!r}, WAL is required")
+        with self._transaction("open"):
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                tables = db.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]
+                if tables:
+                    raise StoreError("open", f"{self.path}: a database, but not a store")
+                for statement in _SCHEMA:
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            elif version != SCHEMA_VERSION:
+                raise StoreError(
+                    "open", f"{self.path}: schema version {version}, expected {SCHEMA_VERSION}"
+                )
+
+    def pragmas(self) -> dict[str, Any]:
+        """The settings in force on this connection (for checks and reports)."""
+        try:
+            mode = self._db.execute("PRAGMA journal_mode").fetchone()[0]
+            sync = self._db.execute("PRAGMA synchronous").fetchone()[0]
+        except _DRIVER_ERRORS as e:
+            raise self._error("pragmas", e) from e
+        names = {v: k for k, v in _SYNCHRONOUS.items()}
+        return {"journal_mode": mode, "synchronous": names[sync]}
+
+    def close(self) -> None:
+        try:
+            self._db.close()
+        except sqlite3.Error as e:
+            raise self._error("close", e) from e
+
+    # -- reads --------------------------------------------------------------------------
+
+    def consumed(self, message_id: str) -> bool:
+        try:
+            row = self._db.execute(
+                "SELECT 1 FROM inbox WHERE message_id = ?", (message_id,)
+            ).fetchone()
+        except _DRIVER_ERRORS as e:
+            raise self._error("consumed", e) from e
+        return row is not None
+
+    def entity(self, kind: str, key: str) -> Entity | None:
+        try:
+            row = self._db.execute(
+                "SELECT version, data FROM entities WHERE kind = ? AND key = ?", (kind, key)
+            ).fetchone()
+        except _DRIVER_ERRORS as e:
+            raise self._error("entity", e) from e
+        return None if row is None else Entity(kind, key, row[0], decode_json(row[1]))
+
+    def pending(self) -> list[OutboxItem]:
+        rows = self._select("pending", "SELECT id, request FROM outbox ORDER BY id")
+        return [OutboxItem(i, request_from_json(text)) for i, text in rows]
+
+    def dead_letters(self) -> list[DeadLetter]:
+        rows = self._select(
+            "dead_letters", "SELECT message_id, kind, reason, body FROM dead_letters ORDER BY seq"
+        )
+        return [DeadLetter(m, k, r, decode_json(b)) for m, k, r, b in rows]
+
+    def audit(self) -> list[AuditRecord]:
+        rows = self._select(
+            "audit",
+            "SELECT message_id, consumed, changes, requests, dead_letters FROM audit ORDER BY seq",
+        )
+        return [AuditRecord(m, tuple(decode_json(c)), *counts) for m, c, *counts in rows]
+
+    def _select(self, operation: str, sql: str) -> list[Any]:
+        try:
+            return self._db.execute(sql).fetchall()
+        except _DRIVER_ERRORS as e:
+            raise self._error(operation, e) from e
+
+    # -- writes -------------------------------------------------------------------------
+
+    def commit(self, decision: Decision) -> list[OutboxItem]:
+        return self.commit_many((decision,))[0]
+
+    def commit_many(self, decisions: Sequence[Decision]) -> list[list[OutboxItem]]:
+        if not decisions:
+            return []
+        inbox: list[tuple[str]] = []
+        entities: list[tuple[str, str, int, str]] = []
+        requests: list[str] = []
+        dead: list[tuple[str, str, str, str]] = []
+        audit: list[tuple[str, str, int, int, int]] = []
+        for d in decisions:  # encode everything before the transaction starts
+            inbox.extend(zip(d.consumed))
+            for change in d.changes:
+                e = change.entity
+                entities.append((e.kind, e.key, e.version, encode_json(e.data)))
+            requests.extend(map(request_to_json, d.requests))
+            if d.dead_letters:
+                dead.extend(map(_dead_row, d.dead_letters))
+            counts = (len(d.changes), len(d.requests), len(d.dead_letters))
+            audit.append((d.message_id, encode_json(d.consumed), *counts))
+        try:
+            with self._transaction("commit") as db:
+                last = db.execute(_LAST_OUTBOX_ID).fetchone()
+                first = (last[0] if last else 0) + 1
+                if db.executemany(_INSERT_INBOX, inbox).rowcount != len(inbox):
+                    raise _Conflict  # an id was in the inbox already: roll back
+                db.executemany(_UPSERT_ENTITY, entities)
+                ids = range(first, first + len(requests))
+                db.executemany(_INSERT_OUTBOX, zip(ids, requests, strict=True))
+                db.executemany(_INSERT_DEAD, dead)
+                db.executemany(_INSERT_AUDIT, audit)
+        except _Conflict:
+            raise AlreadyConsumed(reconsumed(decisions, self.consumed)) from None
+        added = []
+        for d in decisions:
+            last_id = first + len(d.requests)
+            added.append(list(map(OutboxItem, range(first, last_id), d.requests)))
+            first = last_id
+        return added
+
+    def done(self, outbox_id: int) -> None:
+        with self._transaction("done") as db:
+            db.execute("DELETE FROM outbox WHERE id = ?", (outbox_id,))
+
+    def add_dead_letter(self, letter: DeadLetter) -> None:
+        row = _dead_row(letter)
+        with self._transaction("add_dead_letter") as db:
+            db.execute(_INSERT_DEAD, row)
+
+    @contextmanager
+    def _transaction(self, operation: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed on success, rolled back on any failure."""
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        except _DRIVER_ERRORS as e:
+            raise self._error(operation, e) from e
+
+    def _error(self, operation: str, e: Exception) -> StoreError:
+        if isinstance(e, sqlite3.Error):
+            code = getattr(e, "sqlite_errorcode", None)
+            name = getattr(e, "sqlite_errorname", None) or type(e).__name__
+            retriable = code is not None and code & 0xFF in (_BUSY, _LOCKED)
+            return StoreError(operation, f"{self.path}: {name}: {e}", retriable=retriable)
+        return StoreError(operation, f"{self.path}: cannot store a value: {e}")
+
+
+class _Conflict(Exception):
+    """Inside a commit: a consumed id was already in the inbox."""
+
+
+def _dead_row(letter: DeadLetter) -> tuple[str, str, str, str]:
+    return (letter.message_id, letter.kind, letter.reason, encode_json(letter.body))

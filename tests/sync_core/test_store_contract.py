@@ -1,0 +1,597 @@
+"""One contract, every store: the same cases against MemoryStore and SqliteStore.
+
+``StoreContract`` holds the cases and a ``create_store()`` hook; each backend
+subclasses it (a PostgreSQL store would add one more subclass).  What only a
+durable store can promise — reopening, atomicity under a failure or a crash,
+error translation — lives in the SQLite subclass.  A Hypothesis property then
+applies random decisions to both stores and compares everything observable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import textwrap
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from sync_core.engine import Engine, EngineConfig
+from sync_core.messages import DeadLetter, Decision, Entity, Inbound, Kind, PutEntity, Request
+from sync_core.store import (
+    AlreadyConsumed,
+    AuditRecord,
+    GroupCommit,
+    MemoryStore,
+    OutboxItem,
+    Store,
+    StoreError,
+    request_from_json,
+    request_to_json,
+)
+from sync_core.store_sqlite import SqliteStore
+
+ROOT = Path(__file__).parents[2]
+NOW = dt.datetime(2024, 1, 15, 9, 30)
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def request(n: int, **fields: Any) -> Request:
+    return Request("erp", f"op{n}", {"n": n}, body={"line": [n, 1.5, None]}, **fields)
+
+
+def decision(
+    message_id: str,
+    *,
+    consumed: Iterable[str] | None = None,
+    entities: Iterable[Entity] = (),
+    requests: Iterable[Request] = (),
+    dead: Iterable[DeadLetter] = (),
+) -> Decision:
+    return Decision(
+        message_id,
+        tuple([message_id] if consumed is None else consumed),
+        tuple(PutEntity(e) for e in entities),
+        tuple(requests),
+        tuple(dead),
+    )
+
+
+def observe(store: Store, ids: Iterable[str], keys: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """Everything a reader can see of ``store`` about these message ids and entity keys."""
+    return {
+        "consumed": sorted(m for m in set(ids) if store.consumed(m)),
+        "entities": {k: store.entity(*k) for k in sorted(set(keys))},
+        "pending": store.pending(),
+        "dead_letters": store.dead_letters(),
+        "audit": store.audit(),
+    }
+
+
+def engine() -> Engine:
+    return Engine(EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}, page_size=10))
+
+
+def engine_messages() -> list[Inbound]:
+    """Messages the engine handles without any emulator, duplicates included."""
+    bad = {"seq": 1, "supplier": "SUPP1001", "payload": "not X12"}
+    page = {"documents": [bad, {**bad, "seq": 2}], "hasMore": True}
+    return [
+        Inbound("tick:1", Kind.BATCH_TICK, {"at": "2024-01-15T09:00:00"}),
+        Inbound("ev:1", Kind.ERP_PO_CHANGED, {"OrderNumber": "4500000001"}),
+        Inbound("tick:1", Kind.BATCH_TICK, {"at": "2024-01-15T09:00:00"}),  # duplicate
+        Inbound("reply:7", Kind.SUPPLIER_MAILBOX_PAGE, page),
+        Inbound("edi:2", Kind.SUPPLIER_EDI, bad),  # consumed from the page above
+        Inbound("tick:2", Kind.BATCH_TICK, {"at": "2024-01-15T10:00:00"}),
+        Inbound("ev:2", Kind.ERP_PO_CHANGED, {"Order": "no number"}),  # dead-lettered
+    ]
+
+
+ENGINE_IDS = ["tick:1", "tick:2", "ev:1", "ev:2", "reply:7", "edi:1", "edi:2"]
+ENGINE_KEYS = [("watermark", "erp"), ("watermark", "supplier_mailbox")]
+
+# -- the contract -----------------------------------------------------------------------
+
+
+class StoreContract(ABC):
+    """The cases every store must pass; subclasses say how to make one."""
+
+    tmp_path: Path
+
+    @abstractmethod
+    def create_store(self) -> Store:
+        """A new, empty store (a new file for a file-backed one)."""
+
+    @pytest.fixture(autouse=True)
+    def _stores(self, tmp_path: Path) -> Iterator[None]:
+        self.tmp_path = tmp_path
+        self._opened: list[Store] = []
+        yield
+        for store in self._opened:
+            store.close()
+
+    def store(self) -> Store:
+        store = self.create_store()
+        self._opened.append(store)
+        return store
+
+    def test_a_new_store_is_empty(self) -> None:
+        store = self.store()
+        assert not store.consumed("m1")
+        assert store.entity("po", "1") is None
+        assert (store.pending(), store.dead_letters(), store.audit()) == ([], [], [])
+
+    def test_consumed_after_commit(self) -> None:
+        store = self.store()
+        store.commit(decision("page:1", consumed=["page:1", "edi:1", "edi:2"]))
+        assert all(store.consumed(m) for m in ("page:1", "edi:1", "edi:2"))
+        assert not store.consumed("edi:3")
+
+    def test_entity_versions_are_stored_and_read_back(self) -> None:
+        store = self.store()
+        po = Entity("po", "4500000001", 1, {"lines": [{"qty": 10, "price": 45.5}], "note": "é"})
+        store.commit(decision("m1", entities=[po, Entity("sequence", "isa", 7, None)]))
+        assert store.entity("po", "4500000001") == po
+        assert store.entity("sequence", "isa") == Entity("sequence", "isa", 7, None)
+        assert store.entity("ack", "4500000001") is None
+
+        newer = Entity("po", "4500000001", 3, {"lines": []})
+        store.commit(decision("m2", entities=[newer]))
+        assert store.entity("po", "4500000001") == newer
+
+    def test_outbox_rows_come_back_in_order_and_stay_pending_until_done(self) -> None:
+        store = self.store()
+        first = store.commit(decision("m1", requests=[request(1), request(2)]))
+        second = store.commit(
+            decision("m2", requests=[request(3, reply_kind=Kind.ERP_PO_DOCUMENT, critical=True)])
+        )
+        ids = [item.outbox_id for item in first + second]
+        assert ids == sorted(ids) and len(set(ids)) == 3
+        assert [i.request for i in first + second] == [
+            request(1),
+            request(2),
+            request(3, reply_kind=Kind.ERP_PO_DOCUMENT, critical=True),
+        ]
+        assert store.pending() == first + second
+
+        store.done(first[1].outbox_id)
+        assert store.pending() == [first[0], *second]
+        store.done(first[1].outbox_id)  # again: a no-op
+        store.done(10_000)  # unknown: a no-op
+        assert store.pending() == [first[0], *second]
+
+    def test_outbox_ids_are_never_reused(self) -> None:
+        store = self.store()
+        [old] = store.commit(decision("m1", requests=[request(1)]))
+        store.done(old.outbox_id)
+        [new] = store.commit(decision("m2", requests=[request(2)]))
+        assert new.outbox_id > old.outbox_id
+
+    def test_dead_letters_are_listed_in_order(self) -> None:
+        store = self.store()
+        one = DeadLetter("edi:1", Kind.SUPPLIER_EDI, "X12 interchange: ISA: missing", {"p": "x"})
+        two = DeadLetter("outbox:3", "post_edi", "supplier post_edi answered 400", "ISA*00~")
+        three = DeadLetter("edi:9", "supplier.edi", "BAK03: never dispatched", None)
+        store.commit(decision("page:1", consumed=["page:1", "edi:1"], dead=[one]))
+        store.add_dead_letter(two)
+        store.commit(decision("edi:9", dead=[three]))
+        assert store.dead_letters() == [one, two, three]
+
+    def test_all_parts_of_a_decision_are_visible_after_commit(self) -> None:
+        store = self.store()
+        letter = DeadLetter("edi:1", "supplier.edi", "bad", {"seq": 1})
+        d = decision(
+            "page:1",
+            consumed=["page:1", "edi:1", "edi:2"],
+            entities=[Entity("watermark", "supplier_mailbox", 2, None)],
+            requests=[request(1), request(2)],
+            dead=[letter],
+        )
+        added = store.commit(d)
+        assert [i.request for i in added] == list(d.requests)
+        assert observe(store, d.consumed, [("watermark", "supplier_mailbox")]) == {
+            "consumed": ["edi:1", "edi:2", "page:1"],
+            "entities": {("watermark", "supplier_mailbox"): d.changes[0].entity},
+            "pending": added,
+            "dead_letters": [letter],
+            "audit": [AuditRecord("page:1", ("page:1", "edi:1", "edi:2"), 1, 2, 1)],
+        }
+
+    def test_a_duplicate_is_audited_and_changes_nothing_else(self) -> None:
+        store = self.store()
+        store.commit(decision("m1", requests=[request(1)]))
+        before = observe(store, ["m1"], [])
+        assert store.commit(Decision("m1")) == []
+        after = observe(store, ["m1"], [])
+        assert after["audit"] == [*before["audit"], AuditRecord("m1", (), 0, 0, 0)]
+        assert {**after, "audit": None} == {**before, "audit": None}
+
+    def test_commit_many_equals_sequential_commits(self) -> None:
+        decisions = [
+            decision("m1", entities=[Entity("po", "1", 1, {"a": 1})], requests=[request(1)]),
+            decision("m2", consumed=["m2", "m3"], requests=[request(2), request(3)]),
+            decision("m1", consumed=[]),  # a duplicate in the same group
+            decision("m4", entities=[Entity("po", "1", 2, {"a": 2})], dead=[
+                DeadLetter("m4", "k", "r", [1, 2])]),
+            decision("m5"),
+        ]  # fmt: skip
+        one_by_one, grouped = self.store(), self.store()
+
+        sequential = [one_by_one.commit(d) for d in decisions]
+        together = grouped.commit_many(decisions)
+
+        assert together == sequential
+        ids = ["m1", "m2", "m3", "m4", "m5"]
+        assert observe(grouped, ids, [("po", "1")]) == observe(one_by_one, ids, [("po", "1")])
+        assert grouped.commit_many([]) == []
+        assert len(grouped.audit()) == len(decisions)
+
+    def test_a_decision_made_on_stale_state_is_refused_whole(self) -> None:
+        store = self.store()
+        store.commit(decision("m1", requests=[request(1)]))
+        before = observe(store, ["m1", "m2", "m3"], [("po", "1")])
+        fresh = decision("m2", entities=[Entity("po", "1", 1, None)], requests=[request(2)])
+        stale = decision("m3", consumed=["m3", "m1"], requests=[request(3)])
+
+        with pytest.raises(AlreadyConsumed) as caught:
+            store.commit_many([fresh, stale])  # m1 was consumed before
+        assert caught.value.message_ids == ("m1",)
+        assert not caught.value.retriable
+        with pytest.raises(AlreadyConsumed, match="m2"):
+            store.commit_many([fresh, decision("m2", consumed=["m2"])])  # twice in one group
+        with pytest.raises(AlreadyConsumed, match="m1"):
+            store.commit(decision("m1"))
+
+        assert observe(store, ["m1", "m2", "m3"], [("po", "1")]) == before
+        store.commit(fresh)  # nothing of the refused groups stuck
+        assert store.consumed("m2") and not store.consumed("m3")
+
+    def test_group_commit_shows_staged_decisions_before_they_are_stored(self) -> None:
+        store = self.store()
+        group = GroupCommit(store)
+        group.stage(decision("m1", entities=[Entity("po", "1", 1, "v1")], requests=[request(1)]))
+        group.stage(decision("m2", entities=[Entity("po", "1", 2, "v2")], requests=[request(2)]))
+
+        assert len(group) == 2
+        assert group.consumed("m1") and not store.consumed("m1")
+        assert group.entity("po", "1") == Entity("po", "1", 2, "v2")
+        assert store.entity("po", "1") is None
+
+        [first, second] = group.commit()
+
+        assert len(group) == 0 and group.commit() == []
+        assert store.consumed("m1") and store.consumed("m2")
+        assert store.entity("po", "1") == Entity("po", "1", 2, "v2")
+        assert store.pending() == first + second
+        assert [i.request for i in first + second] == [request(1), request(2)]
+
+    @pytest.mark.parametrize("group_size", [1, 3, 100])
+    def test_engine_through_group_commit_equals_one_message_at_a_time(
+        self, group_size: int
+    ) -> None:
+        eng = engine()
+        one_by_one, grouped = self.store(), self.store()
+        for message in engine_messages():
+            one_by_one.commit(eng.handle(message, NOW, one_by_one))
+
+        group = GroupCommit(grouped)
+        added: list[OutboxItem] = []
+        for message in engine_messages():
+            group.stage(eng.handle(message, NOW, group))
+            if len(group) == group_size:
+                added += [item for items in group.commit() for item in items]
+        added += [item for items in group.commit() for item in items]
+
+        expected = observe(one_by_one, ENGINE_IDS, ENGINE_KEYS)
+        assert observe(grouped, ENGINE_IDS, ENGINE_KEYS) == expected
+        assert added == expected["pending"]
+        assert len(expected["dead_letters"]) == 3  # two from the page, one thin event
+        assert expected["audit"][2] == AuditRecord("tick:1", (), 0, 0, 0)
+
+
+class TestMemoryStore(StoreContract):
+    def create_store(self) -> Store:
+        return MemoryStore()
+
+
+class TestSqliteStore(StoreContract):
+    def create_store(self) -> Store:
+        return SqliteStore(self.tmp_path / f"store-{len(self._opened)}.db")
+
+    def open(self, path: Path, **options: Any) -> SqliteStore:
+        store = SqliteStore(path, **options)
+        self._opened.append(store)
+        return store
+
+    def full_store(self, path: Path) -> tuple[SqliteStore, dict[str, Any]]:
+        """A store with something in every table, and what it shows."""
+        store = self.open(path)
+        eng = engine()
+        for message in engine_messages():
+            store.commit(eng.handle(message, NOW, store))
+        store.done(store.pending()[1].outbox_id)
+        store.add_dead_letter(DeadLetter("outbox:9", "post_edi", "answered 400", "ISA~"))
+        return store, observe(store, ENGINE_IDS, ENGINE_KEYS)
+
+    def test_reopening_the_file_gives_back_the_same_state(self) -> None:
+        path = self.tmp_path / "store.db"
+        store, before = self.full_store(path)
+        last_id = store.pending()[-1].outbox_id
+        store.close()
+
+        again = self.open(path)
+
+        assert observe(again, ENGINE_IDS, ENGINE_KEYS) == before
+        assert before["pending"] and before["dead_letters"] and before["audit"]
+        [new] = again.commit(decision("m9", requests=[request(9)]))
+        assert new.outbox_id == last_id + 1
+
+    def test_outbox_ids_are_never_reused_across_a_reopen(self) -> None:
+        path = self.tmp_path / "store.db"
+        store = self.open(path)
+        items = store.commit(decision("m1", requests=[request(1), request(2)]))
+        for item in items:
+            store.done(item.outbox_id)
+        store.close()
+
+        [new] = self.open(path).commit(decision("m2", requests=[request(3)]))
+
+        assert new.outbox_id == items[-1].outbox_id + 1
+
+    def test_the_file_is_wal_and_synchronous_is_full_by_default(self) -> None:
+        store = self.open(self.tmp_path / "a.db")
+        assert store.pragmas() == {"journal_mode": "wal", "synchronous": "FULL"}
+        relaxed = self.open(self.tmp_path / "b.db", synchronous="NORMAL")
+        assert relaxed.pragmas()["synchronous"] == "NORMAL"
+        with pytest.raises(ValueError, match="synchronous"):
+            SqliteStore(self.tmp_path / "c.db", synchronous="SOMETIMES")  # type: ignore[arg-type]
+
+    def add_failing_trigger(self, path: Path) -> None:
+        """Make every audit insert fail: the audit row is the last write of a commit."""
+        raw = sqlite3.connect(path)
+        raw.execute(
+            "CREATE TRIGGER fail_audit BEFORE INSERT ON audit"
+            " BEGIN SELECT RAISE(ABORT, 'simulated failure'); END"
+        )
+        raw.commit()
+        raw.close()
+
+    def test_a_failure_inside_a_commit_keeps_none_of_the_decision(self) -> None:
+        path = self.tmp_path / "store.db"
+        store, before = self.full_store(path)
+        self.add_failing_trigger(path)
+        failing = decision(
+            "m9",
+            consumed=["m9", "m10"],
+            entities=[Entity("watermark", "erp", 99, "x"), Entity("po", "9", 1, {})],
+            requests=[request(9)],
+            dead=[DeadLetter("m10", "k", "r", None)],
+        )
+
+        with pytest.raises(StoreError, match="simulated failure") as caught:
+            store.commit(failing)
+        with pytest.raises(StoreError):
+            store.commit_many([decision("m11", requests=[request(11)]), failing])
+
+        assert isinstance(caught.value.__cause__, sqlite3.IntegrityError)
+        assert not caught.value.retriable
+        ids, keys = [*ENGINE_IDS, "m9", "m10", "m11"], [*ENGINE_KEYS, ("po", "9")]
+        unchanged = {**before, "entities": {**before["entities"], ("po", "9"): None}}
+        assert observe(store, ids, keys) == unchanged
+        store.close()
+        again = self.open(path)
+        assert observe(again, ids, keys) == unchanged
+
+        raw = sqlite3.connect(path)
+        raw.execute("DROP TRIGGER fail_audit")
+        raw.commit()
+        raw.close()
+        again.commit(failing)  # the store still works once the cause is gone
+        assert again.consumed("m10") and again.entity("po", "9") == Entity("po", "9", 1, {})
+
+    def test_a_failed_group_commit_clears_the_group(self) -> None:
+        path = self.tmp_path / "store.db"
+        store = self.open(path)
+        self.add_failing_trigger(path)
+        group = GroupCommit(store)
+        group.stage(decision("m1", entities=[Entity("po", "1", 1, None)]))
+
+        with pytest.raises(StoreError):
+            group.commit()
+
+        assert len(group) == 0
+        assert not group.consumed("m1") and group.entity("po", "1") is None
+
+    def test_a_crash_inside_a_commit_keeps_none_of_the_decision(self) -> None:
+        """The process dies half-way through the transaction (inside SQLite)."""
+        path = self.tmp_path / "store.db"
+        script = textwrap.dedent(
+            f"""
+            import os, sys
+            sys.path.insert(0, {str(ROOT)!r})
+            from sync_core.messages import Decision, Entity, PutEntity, Request
+            from sync_core.store_sqlite import SqliteStore
+
+            store = SqliteStore({str(path)!r})
+            store.commit(Decision("m1", ("m1",), (PutEntity(Entity("po", "1", 1, "v1")),),
+                                  (Request("erp", "op1"),)))
+            db = store._db  # the test reaches in to die at the right moment
+            db.create_function("crash", 0, lambda: os._exit(70))
+            db.execute("CREATE TEMP TRIGGER crash BEFORE INSERT ON audit BEGIN SELECT crash(); END")
+            store.commit(Decision("m2", ("m2",), (PutEntity(Entity("po", "1", 2, "v2")),),
+                                  (Request("erp", "op2"),)))
+            sys.exit(0)
+            """
+        )
+
+        run = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+
+        assert run.returncode == 70, run.stderr.decode()
+        store = self.open(path)
+        assert store.consumed("m1") and not store.consumed("m2")
+        assert store.entity("po", "1") == Entity("po", "1", 1, "v1")
+        assert [i.request for i in store.pending()] == [Request("erp", "op1")]
+        assert [a.message_id for a in store.audit()] == ["m1"]
+        [new] = store.commit(decision("m3", requests=[request(3)]))
+        assert new.outbox_id == 2
+
+    def test_a_locked_database_is_a_retriable_error(self) -> None:
+        path = self.tmp_path / "store.db"
+        store = self.open(path, busy_timeout_s=0.05)
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(StoreError) as caught:
+                store.commit(decision("m1"))
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert caught.value.retriable
+        assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
+        assert not store.consumed("m1")
+        store.commit(decision("m1"))
+        assert store.consumed("m1")
+
+    def test_driver_errors_are_translated(self) -> None:
+        store = self.open(self.tmp_path / "store.db")
+        store.close()
+        with pytest.raises(StoreError, match="consumed") as caught:
+            store.consumed("m1")
+        assert isinstance(caught.value.__cause__, sqlite3.ProgrammingError)
+        with pytest.raises(StoreError, match="open"):
+            SqliteStore(self.tmp_path / "no" / "such" / "dir.db")
+
+    def test_values_that_are_not_json_are_refused_whole(self) -> None:
+        store = self.open(self.tmp_path / "store.db")
+        bad = decision("m1", requests=[request(1), Request("erp", "op", body={"at": NOW})])
+        with pytest.raises(StoreError, match="not a JSON value"):
+            store.commit(bad)
+        with pytest.raises(StoreError, match="cannot store"):
+            store.commit(decision("m2", entities=[Entity("po", "1", 2**64, None)]))
+        assert observe(store, ["m1", "m2"], [("po", "1")])["consumed"] == []
+        assert store.pending() == []
+
+    def test_a_file_that_is_not_a_store_is_refused(self) -> None:
+        other = self.tmp_path / "other.db"
+        raw = sqlite3.connect(other)
+        raw.execute("CREATE TABLE t (x)")
+        raw.commit()
+        raw.close()
+        with pytest.raises(StoreError, match="not a store"):
+            SqliteStore(other)
+
+        newer = self.tmp_path / "newer.db"
+        SqliteStore(newer).close()
+        raw = sqlite3.connect(newer)
+        raw.execute("PRAGMA user_version = 99")
+        raw.close()
+        with pytest.raises(StoreError, match="schema version 99"):
+            SqliteStore(newer)
+
+
+# -- JSON round trip and the model-based property ---------------------------------------
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                max_size=3),
+    max_leaves=8,
+)  # fmt: skip
+MESSAGE_IDS = [f"m{i}" for i in range(12)]
+message_ids = st.sampled_from(MESSAGE_IDS)  # a small pool: duplicates and conflicts
+entity_keys = st.tuples(st.sampled_from(["po", "ack"]), st.sampled_from(["1", "2"]))
+requests = st.builds(
+    Request,
+    target=st.sampled_from(["erp", "wms", "supplier"]),
+    operation=st.text(min_size=1, max_size=6),
+    params=st.dictionaries(st.text(max_size=4), json_values, max_size=2),
+    body=json_values,
+    idempotency_key=st.none() | st.text(max_size=6),
+    correlation_id=st.none() | st.text(max_size=6),
+    critical=st.booleans(),
+    reply_kind=st.none() | st.sampled_from(Kind),
+)
+entities = st.builds(
+    lambda key, version, data: Entity(key[0], key[1], version, data),
+    entity_keys,
+    st.integers(0, 2**63 - 1),
+    json_values,
+)
+dead_letters = st.builds(DeadLetter, message_ids, st.text(max_size=6), st.text(), json_values)
+decisions = st.builds(
+    Decision,
+    message_ids,
+    st.lists(message_ids, max_size=3).map(tuple),
+    st.lists(entities.map(PutEntity), max_size=3).map(tuple),
+    st.lists(requests, max_size=3).map(tuple),
+    st.lists(dead_letters, max_size=2).map(tuple),
+)
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("commit"), decisions),
+        st.tuples(st.just("commit_many"), st.lists(decisions, max_size=4)),
+        st.tuples(st.just("done"), st.integers(0, 8)),
+        st.tuples(st.just("add_dead_letter"), dead_letters),
+    ),
+    max_size=12,
+)
+
+
+@given(requests)
+def test_requests_round_trip_through_json_exactly(r: Request) -> None:
+    assert request_from_json(request_to_json(r)) == r
+
+
+def test_a_stored_request_that_is_not_one_is_refused() -> None:
+    for text in ('{"target": "erp"}', '{"target": "a", "operation": "b", "extra": 1}', "[1]"):
+        with pytest.raises(StoreError, match="not a stored request"):
+            request_from_json(text)
+    with pytest.raises(StoreError, match="not JSON"):
+        request_from_json("{")
+
+
+def apply(store: Store, op: str, arg: Any, pending_ids: list[int]) -> Any:
+    try:
+        if op == "commit":
+            return store.commit(arg)
+        if op == "commit_many":
+            return store.commit_many(arg)
+    except AlreadyConsumed as e:
+        event("already consumed")
+        return ("already consumed", e.message_ids)
+    if op == "done":  # a pending row, or an id that is not one
+        store.done(pending_ids[arg] if arg < len(pending_ids) else 1000 + arg)
+        return None
+    store.add_dead_letter(arg)
+    return None
+
+
+@settings(max_examples=60, deadline=None)
+@given(operations)
+def test_any_sequence_of_decisions_leaves_both_stores_equal(ops: list[tuple[str, Any]]) -> None:
+    ids = MESSAGE_IDS
+    keys = [(k, n) for k in ("po", "ack") for n in ("1", "2")]
+    memory = MemoryStore()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "store.db"
+        with SqliteStore(path, synchronous="OFF") as durable:
+            for op, arg in ops:
+                pending_ids = [i.outbox_id for i in memory.pending()]
+                assert apply(durable, op, arg, pending_ids) == apply(memory, op, arg, pending_ids)
+            expected = observe(memory, ids, keys)
+            assert observe(durable, ids, keys) == expected
+        with SqliteStore(path, synchronous="OFF") as reopened:
+            assert observe(reopened, ids, keys) == expected
