@@ -33,6 +33,7 @@ from emulators.webhooks import WebhookDispatcher
 from emulators.wms import Wms
 from scenarios.masterdata import MasterData, generate
 from scenarios.spec import ScenarioSpec
+from sync_core.delivery import DeliveryPlanner, RetryPolicy
 from sync_core.engine import Engine, EngineConfig
 from sync_core.messages import Inbound, Kind, Request, Response
 from sync_core.sim import SimDriver
@@ -41,6 +42,8 @@ from sync_core.store import MemoryStore
 __all__ = ["Run", "simulate"]
 
 OUR_EDI_ID = "HOSPNET01"
+# The built-in core keeps retrying for up to a day (cXML guidance: >= 6 h of retries).
+CORE_RETRIES = RetryPolicy(first_s=1.0, cap_s=600.0, max_attempts=200, deadline_s=86400.0)
 
 
 @dataclass
@@ -188,7 +191,8 @@ def simulate(spec: ScenarioSpec, architecture: str) -> Run:
     engine = Engine(EngineConfig(OUR_EDI_ID, {s.supplier_id: s.edi_id for s in master.suppliers}))
     store = MemoryStore()
     transport = _Transport(links, hosts, _routes(erp, supplier, wms))
-    driver = SimDriver(env, engine, store, transport, epoch)
+    planner = DeliveryPlanner(CORE_RETRIES, rng("core/delivery"))
+    driver = SimDriver(env, engine, store, transport, epoch, planner)
     hosts["wms"].attach(wms)
 
     if architecture == "event":
