@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterator
-from typing import Any
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, get_args
 
 import pytest
 
+from emulators._base import Reply
+from emulators.erp import MATCH_STATUSES, Erp
 from emulators.faults import Faults, Outage, RateLimitStorm
-from emulators.web.erp_app import ERP_PREFIX, erp_system
+from emulators.web.erp_app import ERP_PREFIX, InvoiceStatusPost, erp_system
 from tests.emulators.fuzz import fuzz
 from tests.emulators.harness import FakeClock, HttpRequest, InProcess, OverHttp, served
 
@@ -22,61 +28,187 @@ PO = {
         {"SupplierItem": "1001-00001", "ItemGTIN": "30710000000014", "Quantity": 12,
          "UOMCode": "CA", "Price": 41.5, "CriticalSupply": "Y"},
         {"SupplierItem": "1001-00002", "ItemGTIN": "30710000000021", "Quantity": 3,
-         "UOMCode": "BX", "Price": 9.99},
+         "UOMCode": "BX", "Price": 9},
     ],
 }  # fmt: skip
+VENDOR = {"SupplierNumber": "S1001", "Name": "Medline"}
+ITEM = {"ItemNumber": "IT-1", "GTIN": "30710000000014", "Description": "Gloves nitrile M",
+        "UOMCode": "CA", "ListPrice": 50}  # fmt: skip
+PRICE = {"SupplierNumber": "S1001", "ItemNumber": "IT-1", "ContractPrice": 40.0,
+         "EffectiveFrom": "2026-01-01"}  # fmt: skip
 
 
-def _create(erp: Any, body: dict[str, Any]) -> Any:
-    from emulators._base import Reply
-
-    order = erp.create_purchase_order(
-        supplier_number=body["SupplierNumber"],
-        ship_to_gln=body["ShipToLocationGLN"],
-        department=body["RequesterDepartment"],
-        need_by=dt.date.fromisoformat(body["NeedByDate"]),
-        lines=[{"CriticalSupply": "N", **line} for line in body["lines"]],
-    )
-    return Reply(201, order)
+def _headers(
+    key: str | None = None, if_match: str | None = None, if_none_match: str | None = None
+) -> dict[str, str]:
+    named = (("Idempotency-Key", key), ("If-Match", if_match), ("If-None-Match", if_none_match))
+    return {name: value for name, value in named if value is not None}
 
 
-IN_PROCESS = {
-    "create": _create,
-    "get": lambda erp, number: erp.get_purchase_order(number),
-    "list": lambda erp, since="1970-01-01T00:00:00", offset=0, limit=25: erp.list_purchase_orders(
-        updated_since=since, offset=offset, limit=limit
+def _paging(offset: int, limit: int, **more: Any) -> dict[str, Any]:
+    return {"offset": offset, "limit": limit, **{k: v for k, v in more.items() if v is not None}}
+
+
+# Each operation is named after the behaviour's method, so the request journals of
+# both worlds read alike.
+IN_PROCESS: dict[str, Callable[..., Reply]] = {
+    "post_purchase_order": lambda erp, body, key=None: erp.post_purchase_order(body, key),
+    "get_purchase_order": lambda erp, number, if_none_match=None: erp.get_purchase_order(
+        number, if_none_match
     ),
-    "ack": lambda erp, number, body, key=None: erp.post_acknowledgment(number, body, key),
+    "list_purchase_orders": lambda erp, since="1970-01-01T00:00:00", offset=0, limit=25: (
+        erp.list_purchase_orders(updated_since=since, offset=offset, limit=limit)
+    ),
+    "change_purchase_order": lambda erp, number, body, if_match=None, key=None: (
+        erp.change_purchase_order(number, body, if_match=if_match, idempotency_key=key)
+    ),
+    "post_acknowledgment": lambda erp, number, body, key=None, if_match=None: (
+        erp.post_acknowledgment(number, body, key, if_match=if_match)
+    ),
+    "post_receipt": lambda erp, number, body, key=None, if_match=None: erp.post_receipt(
+        number, body, key, if_match=if_match
+    ),
+    "post_invoice_status": lambda erp, number, body, key=None: erp.post_invoice_status(
+        number, body, key
+    ),
+    "get_invoice": lambda erp, supplier, invoice: erp.get_invoice(supplier, invoice),
+    "create_item": lambda erp, body, key=None: erp.create_item(body, key),
+    "update_item": lambda erp, item, body, if_match=None, key=None: erp.update_item(
+        item, body, if_match, key
+    ),
+    "get_item": lambda erp, item, if_none_match=None: erp.get_item(item, if_none_match),
+    "list_items": lambda erp, offset=0, limit=25: erp.list_items(offset=offset, limit=limit),
+    "create_vendor": lambda erp, body, key=None: erp.create_vendor(body, key),
+    "update_vendor": lambda erp, supplier, body, if_match=None, key=None: erp.update_vendor(
+        supplier, body, if_match, key
+    ),
+    "get_vendor": lambda erp, supplier, if_none_match=None: erp.get_vendor(supplier, if_none_match),
+    "list_vendors": lambda erp, offset=0, limit=25: erp.list_vendors(offset=offset, limit=limit),
+    "create_contract_price": lambda erp, body, key=None: erp.create_contract_price(body, key),
+    "update_contract_price": lambda erp, supplier, item, body, if_match=None, key=None: (
+        erp.update_contract_price(supplier, item, body, if_match, key)
+    ),
+    "get_contract_price": lambda erp, supplier, item, if_none_match=None: erp.get_contract_price(
+        supplier, item, if_none_match
+    ),
+    "list_contract_prices": lambda erp, supplier=None, offset=0, limit=25: erp.list_contract_prices(
+        supplier_number=supplier, offset=offset, limit=limit
+    ),
 }
-OVER_HTTP = {
-    "create": lambda body: HttpRequest("POST", f"{ERP_PREFIX}/purchaseOrders", json=body),
-    "get": lambda number: HttpRequest("GET", f"{ERP_PREFIX}/purchaseOrders/{number}"),
-    "list": lambda since="1970-01-01T00:00:00", offset=0, limit=25: HttpRequest(
-        "GET", f"{ERP_PREFIX}/purchaseOrders",
-        params={"updatedSince": since, "offset": offset, "limit": limit},
+P = ERP_PREFIX
+OVER_HTTP: dict[str, Callable[..., HttpRequest]] = {
+    "post_purchase_order": lambda body, key=None: HttpRequest(
+        "POST", f"{P}/purchaseOrders", json=body, headers=_headers(key)
     ),
-    "ack": lambda number, body, key=None: HttpRequest(
-        "POST", f"{ERP_PREFIX}/purchaseOrders/{number}/acknowledgments", json=body,
-        headers={"Idempotency-Key": key} if key else {},
+    "get_purchase_order": lambda number, if_none_match=None: HttpRequest(
+        "GET", f"{P}/purchaseOrders/{number}", headers=_headers(if_none_match=if_none_match)
+    ),
+    "list_purchase_orders": lambda since="1970-01-01T00:00:00", offset=0, limit=25: HttpRequest(
+        "GET", f"{P}/purchaseOrders", params=_paging(offset, limit, updatedSince=since)
+    ),
+    "change_purchase_order": lambda number, body, if_match=None, key=None: HttpRequest(
+        "PATCH", f"{P}/purchaseOrders/{number}", json=body, headers=_headers(key, if_match)
+    ),
+    "post_acknowledgment": lambda number, body, key=None, if_match=None: HttpRequest(
+        "POST", f"{P}/purchaseOrders/{number}/acknowledgments", json=body,
+        headers=_headers(key, if_match),
+    ),
+    "post_receipt": lambda number, body, key=None, if_match=None: HttpRequest(
+        "POST", f"{P}/purchaseOrders/{number}/receipts", json=body,
+        headers=_headers(key, if_match),
+    ),
+    "post_invoice_status": lambda number, body, key=None: HttpRequest(
+        "POST", f"{P}/purchaseOrders/{number}/invoiceStatus", json=body, headers=_headers(key)
+    ),
+    "get_invoice": lambda supplier, invoice: HttpRequest(
+        "GET", f"{P}/invoices/{supplier}/{invoice}"
+    ),
+    "create_item": lambda body, key=None: HttpRequest(
+        "POST", f"{P}/items", json=body, headers=_headers(key)
+    ),
+    "update_item": lambda item, body, if_match=None, key=None: HttpRequest(
+        "PATCH", f"{P}/items/{item}", json=body, headers=_headers(key, if_match)
+    ),
+    "get_item": lambda item, if_none_match=None: HttpRequest(
+        "GET", f"{P}/items/{item}", headers=_headers(if_none_match=if_none_match)
+    ),
+    "list_items": lambda offset=0, limit=25: HttpRequest(
+        "GET", f"{P}/items", params=_paging(offset, limit)
+    ),
+    "create_vendor": lambda body, key=None: HttpRequest(
+        "POST", f"{P}/vendors", json=body, headers=_headers(key)
+    ),
+    "update_vendor": lambda supplier, body, if_match=None, key=None: HttpRequest(
+        "PATCH", f"{P}/vendors/{supplier}", json=body, headers=_headers(key, if_match)
+    ),
+    "get_vendor": lambda supplier, if_none_match=None: HttpRequest(
+        "GET", f"{P}/vendors/{supplier}", headers=_headers(if_none_match=if_none_match)
+    ),
+    "list_vendors": lambda offset=0, limit=25: HttpRequest(
+        "GET", f"{P}/vendors", params=_paging(offset, limit)
+    ),
+    "create_contract_price": lambda body, key=None: HttpRequest(
+        "POST", f"{P}/contractPrices", json=body, headers=_headers(key)
+    ),
+    "update_contract_price": lambda supplier, item, body, if_match=None, key=None: HttpRequest(
+        "PATCH", f"{P}/contractPrices/{supplier}/{item}", json=body,
+        headers=_headers(key, if_match),
+    ),
+    "get_contract_price": lambda supplier, item, if_none_match=None: HttpRequest(
+        "GET", f"{P}/contractPrices/{supplier}/{item}",
+        headers=_headers(if_none_match=if_none_match),
+    ),
+    "list_contract_prices": lambda supplier=None, offset=0, limit=25: HttpRequest(
+        "GET", f"{P}/contractPrices", params=_paging(offset, limit, supplierNumber=supplier)
     ),
 }  # fmt: skip
+
+
+def test_the_tables_cover_every_api_method_of_the_erp() -> None:
+    public = {name for name in vars(Erp) if not name.startswith("_")}
+    for base in Erp.__mro__[1:]:
+        public |= {name for name in vars(base) if not name.startswith("_")}
+    api = public - {"system", "reset", "snapshot", "listeners", "create_purchase_order"}
+    assert set(IN_PROCESS) == set(OVER_HTTP) == api
+
+
+@contextmanager
+def _world(mode: str, **options: Any) -> Iterator[Any]:
+    clock = FakeClock()
+    live = erp_system(seed=1, clock=clock, schedule=lambda delay, action: None, **options)
+    behaviour = live.host.behaviour
+    if mode == "in-process":
+        api: Any = InProcess(live.host, behaviour, IN_PROCESS)
+        api.clock = clock
+        yield api
+        return
+    with served(live.app) as base:
+        api = OverHttp(base, live.host, behaviour, OVER_HTTP)
+        api.clock = clock
+        try:
+            yield api
+        finally:
+            api.close()
 
 
 @pytest.fixture(params=["in-process", "http"])
 def erp(request: pytest.FixtureRequest) -> Iterator[Any]:
-    clock = FakeClock()
-    live = erp_system(seed=1, clock=clock, schedule=lambda delay, action: None)
-    behaviour = live.host.behaviour
-    if request.param == "in-process":
-        api: Any = InProcess(live.host, behaviour, IN_PROCESS)
-        api.clock = clock
+    with _world(request.param) as api:
         yield api
-    else:
-        with served(live.app) as base:
-            api = OverHttp(base, live.host, behaviour, OVER_HTTP)
-            api.clock = clock
-            yield api
-            api.close()
+
+
+@pytest.fixture(params=["in-process", "http"])
+def limited_erp(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """An ERP whose API admits one call per second (a bucket one call deep)."""
+    with _world(request.param, rate_limit_per_s=1.0) as api:
+        yield api
+
+
+@pytest.fixture
+def erp_http() -> Iterator[Any]:
+    """The ERP over HTTP only: for what has no in-process twin (admin API, headers)."""
+    with _world("http") as api:
+        yield api
 
 
 def ack_body(revision: int = 1, confirmed: int = 5) -> dict[str, Any]:
@@ -89,28 +221,65 @@ def ack_body(revision: int = 1, confirmed: int = 5) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def receipt_body(quantity: int, line: int = 1, number: str = "R-1") -> dict[str, Any]:
+    return {"ReceiptNumber": number, "lines": [{"LineNumber": line, "QuantityReceived": quantity}]}
+
+
+def create_po(erp: Any, **changes: Any) -> str:
+    reply = erp.call("post_purchase_order", body={**PO, **changes})
+    assert reply.status == 201, reply.body
+    return str(reply.body["OrderNumber"])
+
+
+def masters(erp: Any) -> None:
+    for operation, body in (("create_vendor", VENDOR), ("create_item", ITEM),
+                            ("create_contract_price", PRICE)):  # fmt: skip
+        assert erp.call(operation, body=body).status == 201
+
+
+def assert_problem(reply: Reply, status: int, field: str) -> None:
+    assert reply.status == status, reply.body
+    assert reply.headers["content-type"] == "application/problem+json"
+    assert reply.body["status"] == status and reply.body["field"] == field
+
+
+def facts(erp: Any, field: str) -> list[Any]:
+    return [c for c in erp.host.history if c.field == field]
+
+
+# -- purchase orders ------------------------------------------------------------------
+
+
 def test_create_then_read_back(erp: Any) -> None:
-    created = erp.call("create", body=PO)
-    assert created.status == 201
+    created = erp.call("post_purchase_order", body=PO)
+    assert created.status == 201 and created.headers["etag"] == '"1.0.1"'
     number = created.body["OrderNumber"]
-    got = erp.call("get", number=number)
-    assert got.status == 200
+    got = erp.call("get_purchase_order", number=number)
+    assert got.status == 200 and got.body == created.body
     assert got.body["lines"][0]["OpenCommitmentQuantity"] == 12
     assert got.body["lines"][1]["ItemGTIN"] == "30710000000021"
-    assert got.headers["etag"]
+    assert got.body["lines"][1]["Price"] == 9 and got.body["lines"][1]["CriticalSupply"] == "N"
+    assert got.headers["etag"] == created.headers["etag"]
+
+
+def test_a_repeated_create_with_its_key_makes_one_po(erp: Any) -> None:
+    first = erp.call("post_purchase_order", body=PO, key="po-1")
+    again = erp.call("post_purchase_order", body=PO, key="po-1")
+    assert (again.status, again.body) == (first.status, first.body)
+    assert erp.call("list_purchase_orders").body["count"] == 1
+    other = erp.call("post_purchase_order", body={**PO, "RequesterDepartment": "X"}, key="po-1")
+    assert_problem(other, 422, "Idempotency-Key")
 
 
 def test_unknown_po_is_404_problem_naming_the_field(erp: Any) -> None:
-    reply = erp.call("get", number="999")
-    assert reply.status == 404
-    assert reply.body["field"] == "OrderNumber" and reply.body["status"] == 404
+    assert_problem(erp.call("get_purchase_order", number="999"), 404, "OrderNumber")
 
 
 def test_paging_returns_every_po_once(erp: Any) -> None:
-    numbers = {erp.call("create", body=PO).body["OrderNumber"] for _ in range(7)}
+    numbers = {create_po(erp) for _ in range(7)}
     seen, offset = [], 0
     while True:
-        page = erp.call("list", offset=offset, limit=3).body
+        page = erp.call("list_purchase_orders", offset=offset, limit=3).body
         seen += [item["OrderNumber"] for item in page["items"]]
         if not page["hasMore"]:
             break
@@ -118,39 +287,265 @@ def test_paging_returns_every_po_once(erp: Any) -> None:
     assert sorted(seen) == sorted(numbers)
 
 
+def test_paging_out_of_range_is_the_erps_400_naming_the_parameter(erp: Any) -> None:
+    assert_problem(erp.call("list_purchase_orders", offset=-1), 400, "offset")
+    assert_problem(erp.call("list_items", limit=0), 400, "limit")
+    assert_problem(erp.call("list_vendors", limit=501), 400, "limit")
+    assert_problem(erp.call("list_purchase_orders", since="yesterday"), 400, "updatedSince")
+
+
+def test_if_none_match_with_the_current_etag_is_304_without_a_body(erp: Any) -> None:
+    number = create_po(erp)
+    etag = erp.call("get_purchase_order", number=number).headers["etag"]
+
+    unchanged = erp.call("get_purchase_order", number=number, if_none_match=etag)
+    assert unchanged.status == 304 and unchanged.body is None
+    assert unchanged.headers["etag"] == etag
+    assert erp.call("get_purchase_order", number=number, if_none_match=f"W/{etag}").status == 304
+
+    erp.call("post_acknowledgment", number=number, body=ack_body())
+    changed = erp.call("get_purchase_order", number=number, if_none_match=etag)
+    assert changed.status == 200 and changed.headers["etag"] != etag
+
+
+def test_stale_if_match_is_412_and_changes_nothing(erp: Any) -> None:
+    number = create_po(erp)
+    stale = erp.call("get_purchase_order", number=number).headers["etag"]
+    erp.call("post_acknowledgment", number=number, body=ack_body(), if_match=stale)
+    current = erp.call("get_purchase_order", number=number).headers["etag"]
+    before, history = erp.host.snapshot(), list(erp.host.history)
+
+    change = {"lines": [{"LineNumber": 1, "Quantity": 20}]}
+    refused = [
+        erp.call("change_purchase_order", number=number, body=change, if_match=stale),
+        erp.call("post_receipt", number=number, body=receipt_body(2), if_match=stale),
+        erp.call("post_acknowledgment", number=number, body=ack_body(2), if_match=stale),
+    ]
+
+    for reply in refused:
+        assert_problem(reply, 412, "If-Match")
+        assert reply.headers["etag"] == current
+    assert erp.host.snapshot() == before and erp.host.history == history
+    applied = erp.call("change_purchase_order", number=number, body=change, if_match=current)
+    assert applied.status == 200 and applied.body["lines"][0]["Quantity"] == 20
+
+
+def test_a_change_order_bumps_the_revision_and_the_etag(erp: Any) -> None:
+    number = create_po(erp)
+    etag = erp.call("get_purchase_order", number=number).headers["etag"]
+    add = {**PO["lines"][1], "Action": "ADD", "SupplierItem": "1001-00003"}
+    body = {"lines": [{"LineNumber": 1, "Quantity": 10, "Price": 40.0}, add]}
+
+    changed = erp.call("change_purchase_order", number=number, body=body, if_match=etag)
+
+    assert changed.status == 200 and changed.body["RevisionNumber"] == 2
+    assert changed.headers["etag"] not in (etag, None)
+    line1, line3 = changed.body["lines"][0], changed.body["lines"][2]
+    assert (line1["Quantity"], line1["Price"], line1["OpenCommitmentQuantity"]) == (10, 40.0, 10)
+    assert (line3["LineNumber"], line3["SupplierItem"]) == (3, "1001-00003")
+    assert [c.value for c in facts(erp, "ordered_qty")] == [12, 3, 10, 3]
+    assert [c.value for c in facts(erp, "ordered_price")] == [40.0]
+
+    canceled = erp.call("change_purchase_order", number=number, body={"Action": "CANCEL"})
+    assert canceled.status == 200 and canceled.body["RevisionNumber"] == 3
+    assert canceled.body["Status"] == "CANCELED"
+    assert {ln["OpenCommitmentQuantity"] for ln in canceled.body["lines"]} == {0}
+    again = erp.call("change_purchase_order", number=number, body={"Action": "CANCEL"})
+    assert_problem(again, 409, "Action")
+
+
+def test_a_receipt_relieves_the_commitment_and_over_receipt_is_422(erp: Any) -> None:
+    number = create_po(erp)
+    part = erp.call("post_receipt", number=number, body=receipt_body(5))
+    assert part.status == 201
+    assert part.body["lines"] == [{"LineNumber": 1, "ReceivedQuantity": 5,
+                                   "OpenCommitmentQuantity": 7,
+                                   "LineStatus": "PARTIALLY_RECEIVED"}]  # fmt: skip
+    before, history = erp.host.snapshot(), list(erp.host.history)
+
+    over = erp.call("post_receipt", number=number, body=receipt_body(9, number="R-2"))
+
+    assert_problem(over, 422, "lines[0].QuantityReceived")  # 14 > 12 + 10 %
+    assert erp.host.snapshot() == before and erp.host.history == history
+    rest = erp.call("post_receipt", number=number, body=receipt_body(8, number="R-2"))
+    assert rest.status == 201 and rest.body["lines"][0]["LineStatus"] == "RECEIVED"
+    assert rest.body["lines"][0]["OpenCommitmentQuantity"] == 0  # 13 of 12: within 10 %
+    po = erp.call("get_purchase_order", number=number).body
+    assert po["Status"] == "PARTIALLY_RECEIVED"  # line 2 is still open
+    assert [c.value for c in facts(erp, "erp_received_qty")] == [5, 13]
+
+
 def test_acknowledgment_moves_commitment_and_honours_idempotency_key(erp: Any) -> None:
-    number = erp.call("create", body=PO).body["OrderNumber"]
-    first = erp.call("ack", number=number, body=ack_body(confirmed=5), key="k1")
-    again = erp.call("ack", number=number, body=ack_body(confirmed=5), key="k1")
-    assert first.status == again.status == 200
-    line = erp.call("get", number=number).body["lines"][0]
+    number = create_po(erp)
+    first = erp.call("post_acknowledgment", number=number, body=ack_body(confirmed=5), key="k1")
+    again = erp.call("post_acknowledgment", number=number, body=ack_body(confirmed=5), key="k1")
+    assert first.status == again.status == 200 and first.body == again.body
+    line = erp.call("get_purchase_order", number=number).body["lines"][0]
     assert line["SupplierConfirmedQuantity"] == 5 and line["AcknowledgmentStatus"] == "IA/IB"
-    writes = [c for c in erp.host.history if c.field == "confirmed_qty"]
-    assert len(writes) == 1  # the repeat with the same key applied nothing
-    erp.call("ack", number=number, body=ack_body(confirmed=5))
-    erp.call("ack", number=number, body=ack_body(confirmed=5))
-    keyless = [c for c in erp.host.history if c.field == "confirmed_qty"][1:]
+    assert len(facts(erp, "confirmed_qty")) == 1  # the repeat with the same key applied nothing
+    erp.call("post_acknowledgment", number=number, body=ack_body(confirmed=5))
+    erp.call("post_acknowledgment", number=number, body=ack_body(confirmed=5))
+    keyless = facts(erp, "confirmed_qty")[1:]
     assert len(keyless) == 2 and keyless[0].cause == keyless[1].cause  # a visible duplicate
 
 
-def test_bad_acknowledgment_is_4xx_naming_the_field_and_changes_nothing(erp: Any) -> None:
-    number = erp.call("create", body=PO).body["OrderNumber"]
-    bad = ack_body()
-    del bad["lines"][0]["BackorderedQuantity"]
-    reply = erp.call("ack", number=number, body=bad)
-    assert 400 <= reply.status < 500
-    assert "BackorderedQuantity" in reply.body["field"]
-    assert erp.call("get", number=number).body["lines"][0]["SupplierConfirmedQuantity"] is None
+def test_an_acknowledgment_keeps_fields_the_erp_does_not_check(erp: Any) -> None:
+    number = create_po(erp)
+    body = ack_body()
+    body["AcknowledgmentType"], body["X12Version"] = "AC", "005010"
+    body["lines"][0]["PromisedDate"] = "2026-03-20"
+    assert erp.call("post_acknowledgment", number=number, body=body).status == 200
+    assert erp.call("get_purchase_order", number=number).body["lines"][0]["PromisedDate"] == (
+        "2026-03-20"
+    )
+
+
+# -- invoices ---------------------------------------------------------------------------
+
+
+def test_invoice_status_is_recorded_and_paid_is_final(erp: Any) -> None:
+    number = create_po(erp)
+    held = {"InvoiceNumber": "INV-7", "MatchStatus": "ON_HOLD", "HoldReason": "PRICE"}
+    assert erp.call("post_invoice_status", number=number, body=held).status == 200
+    paid = erp.call("post_invoice_status", number=number,
+                    body={"InvoiceNumber": "INV-7", "MatchStatus": "PAID"})  # fmt: skip
+    assert paid.status == 200
+    assert paid.body == {"SupplierNumber": "S1001", "InvoiceNumber": "INV-7", "OrderNumber": number,
+                         "MatchStatus": "PAID", "HoldReason": None}  # fmt: skip
+    assert erp.call("get_invoice", supplier="S1001", invoice="INV-7").body == paid.body
+
+    back = erp.call("post_invoice_status", number=number,
+                    body={"InvoiceNumber": "INV-7", "MatchStatus": "MATCHED"})  # fmt: skip
+    assert_problem(back, 409, "MatchStatus")
+    assert [c.value for c in facts(erp, "erp_match_status")] == ["ON_HOLD", "PAID"]
+    assert facts(erp, "erp_match_status")[0].entity == "invoice:S1001:INV-7"
+    assert_problem(erp.call("get_invoice", supplier="S1001", invoice="INV-8"), 404,
+                   "InvoiceNumber")  # fmt: skip
+
+
+def test_the_match_statuses_over_http_are_the_behaviours() -> None:
+    assert get_args(InvoiceStatusPost.model_fields["MatchStatus"].annotation) == MATCH_STATUSES
+
+
+# -- masters ----------------------------------------------------------------------------
+
+
+def test_masters_create_update_and_page(erp: Any) -> None:
+    masters(erp)
+    for n in range(2, 6):
+        item = {**ITEM, "ItemNumber": f"IT-{n}"}
+        assert erp.call("create_item", body=item).status == 201
+    assert_problem(erp.call("create_item", body=ITEM), 409, "ItemNumber")
+
+    first = erp.call("list_items", offset=0, limit=2).body
+    last = erp.call("list_items", offset=4, limit=2).body
+    assert [r["ItemNumber"] for r in first["items"]] == ["IT-1", "IT-2"] and first["hasMore"]
+    assert [r["ItemNumber"] for r in last["items"]] == ["IT-5"] and not last["hasMore"]
+
+    etag = erp.call("get_item", item="IT-1").headers["etag"]
+    assert erp.call("get_item", item="IT-1", if_none_match=etag).status == 304
+    updated = erp.call("update_item", item="IT-1", body={"ListPrice": 48}, if_match=etag)
+    assert updated.status == 200 and updated.body["ListPrice"] == 48
+    assert updated.headers["etag"] != etag
+    stale = erp.call("update_item", item="IT-1", body={"ListPrice": 47}, if_match=etag)
+    assert_problem(stale, 412, "If-Match")
+    moved = erp.call("update_item", item="IT-1", body={"ItemNumber": "IT-9"})
+    assert_problem(moved, 422, "ItemNumber")
+
+    price = erp.call("update_contract_price", supplier="S1001", item="IT-1",
+                     body={"ContractPrice": 38.5}, key="p-1")  # fmt: skip
+    assert price.status == 200 and price.body["ContractPrice"] == 38.5
+    assert [c.value for c in facts(erp, "contract_price")] == [40.0, 38.5]
+    got = erp.call("get_contract_price", supplier="S1001", item="IT-1")
+    assert got.body["EffectiveTo"] is None
+    assert erp.call("list_contract_prices", supplier="S1001").body["count"] == 1
+    assert erp.call("list_contract_prices", supplier="S9").body["items"] == []
+
+    inactive = erp.call("update_vendor", supplier="S1001", body={"Status": "INACTIVE"})
+    assert inactive.status == 200 and inactive.body["Status"] == "INACTIVE"
+    assert erp.call("get_vendor", supplier="S1001").body == inactive.body
+    assert erp.call("list_vendors").body["count"] == 1
+    assert_problem(erp.call("post_purchase_order", body=PO), 422, "SupplierNumber")
+
+
+# -- bad input ----------------------------------------------------------------------------
+
+
+def _line(**changes: Any) -> dict[str, Any]:
+    return {**PO, "lines": [{**PO["lines"][0], **changes}]}
+
+
+BAD: list[tuple[str, str, dict[str, Any], str]] = [
+    ("PO qty as text", "post_purchase_order", {"body": _line(Quantity="12")}, "lines[0].Quantity"),
+    ("PO qty as float", "post_purchase_order", {"body": _line(Quantity=12.0)},
+     "lines[0].Quantity"),
+    ("PO price bool", "post_purchase_order", {"body": _line(Price=True)}, "lines[0].Price"),
+    ("PO line extra", "post_purchase_order", {"body": _line(Colour="red")}, "lines[0].Colour"),
+    ("PO bad GLN", "post_purchase_order", {"body": {**PO, "ShipToLocationGLN": "12"}},
+     "ShipToLocationGLN"),
+    ("PO bad date", "post_purchase_order", {"body": {**PO, "NeedByDate": "9 March"}},
+     "NeedByDate"),
+    ("PO no lines", "post_purchase_order", {"body": {**PO, "lines": []}}, "lines"),
+    ("change zero qty", "change_purchase_order",
+     {"body": {"lines": [{"LineNumber": 1, "Quantity": 0}]}}, "lines[0].Quantity"),
+    ("change null price", "change_purchase_order",
+     {"body": {"lines": [{"LineNumber": 1, "Price": None}]}}, "lines[0].Price"),
+    ("change extra on a change", "change_purchase_order",
+     {"body": {"lines": [{"LineNumber": 1, "Quantity": 2, "SupplierItem": "x"}]}},
+     "lines[0].SupplierItem"),
+    ("change nothing", "change_purchase_order", {"body": {"lines": [{"LineNumber": 1}]}},
+     "lines[0].LineNumber"),
+    ("cancel with lines", "change_purchase_order",
+     {"body": {"Action": "CANCEL", "lines": [{"LineNumber": 1}]}}, "lines"),
+    ("receipt null date", "post_receipt",
+     {"body": {**receipt_body(1), "ReceiptDate": None}}, "ReceiptDate"),
+    ("receipt zero", "post_receipt", {"body": receipt_body(0)}, "lines[0].QuantityReceived"),
+    ("ack no status", "post_acknowledgment",
+     {"body": {**ack_body(), "lines": [{**ack_body()["lines"][0], "AcknowledgmentStatus": ""}]}},
+     "lines[0].AcknowledgmentStatus"),
+    ("ack revision 0", "post_acknowledgment", {"body": ack_body(revision=0)},
+     "AcknowledgmentRevision"),
+    ("invoice bad status", "post_invoice_status",
+     {"body": {"InvoiceNumber": "I-1", "MatchStatus": "DONE"}}, "MatchStatus"),
+    ("item price bool", "create_item", {"body": {**ITEM, "ItemNumber": "IT-2", "ListPrice": True}},
+     "ListPrice"),
+    ("vendor bad status", "update_vendor", {"supplier": "S1001", "body": {"Status": "GONE"}},
+     "Status"),
+    ("price ends early", "update_contract_price",
+     {"supplier": "S1001", "item": "IT-1", "body": {"EffectiveTo": "2025-12-31"}},
+     "EffectiveTo"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("label", "operation", "args", "field"), BAD, ids=[b[0] for b in BAD])
+def test_a_bad_body_is_422_naming_the_field_and_changes_nothing(
+    erp: Any, label: str, operation: str, args: dict[str, Any], field: str
+) -> None:
+    masters(erp)
+    number = create_po(erp)
+    before, history = erp.host.snapshot(), list(erp.host.history)
+    if operation in ("change_purchase_order", "post_receipt", "post_acknowledgment",
+                     "post_invoice_status"):  # fmt: skip
+        args = {"number": number, **args}
+
+    reply = erp.call(operation, **args)
+
+    assert_problem(reply, 422, field)
+    assert reply.body["detail"]
+    assert erp.host.snapshot() == before and erp.host.history == history
+
+
+# -- faults and limits ------------------------------------------------------------------
 
 
 def test_outage_answers_503_with_retry_after_then_recovers(erp: Any) -> None:
-    number = erp.call("create", body=PO).body["OrderNumber"]
+    number = create_po(erp)
     erp.host.set_faults(Faults(outages=(Outage(start_s=10, end_s=70),)))
     erp.clock.t = 30
-    down = erp.call("get", number=number)
+    down = erp.call("get_purchase_order", number=number)
     assert down.status == 503 and down.headers["retry-after"] == "40"
     erp.clock.t = 70
-    assert erp.call("get", number=number).status == 200
+    assert erp.call("get_purchase_order", number=number).status == 200
     statuses = [r.status for r in erp.host.requests]
     assert statuses[-2:] == [503, 200]
 
@@ -158,8 +553,130 @@ def test_outage_answers_503_with_retry_after_then_recovers(erp: Any) -> None:
 def test_rate_limit_storm_answers_429(erp: Any) -> None:
     erp.host.set_faults(Faults(rate_limit_storms=(RateLimitStorm(start_s=0, end_s=5,
                                                                  retry_after_s=7),)))  # fmt: skip
-    reply = erp.call("list")
+    reply = erp.call("list_purchase_orders")
     assert reply.status == 429 and reply.headers["retry-after"] == "7"
+
+
+def test_the_erps_own_rate_limit_answers_429_and_recovers_with_the_clock(
+    limited_erp: Any,
+) -> None:
+    erp = limited_erp
+    number = create_po(erp)
+
+    limited = erp.call("post_receipt", number=number, body=receipt_body(2))
+
+    assert limited.status == 429 and limited.headers["retry-after"] == "1"
+    assert limited.headers["content-type"] == "application/problem+json"
+    assert facts(erp, "erp_received_qty") == []  # nothing applied
+    erp.clock.t = 0.5
+    assert erp.call("get_purchase_order", number=number).status == 429  # reads count too
+    erp.clock.t = 1.5
+    assert erp.call("post_receipt", number=number, body=receipt_body(2)).status == 201
+    assert [r.status for r in erp.host.requests] == [201, 429, 429, 201]
+
+
+# -- over HTTP only: headers, aliases, the admin API and webhooks -----------------------
+
+
+def test_traceparent_else_correlation_id_is_the_requests_correlation(erp_http: Any) -> None:
+    client, trace = erp_http.client, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    client.post(f"{P}/purchaseOrders", json=PO, headers={"traceparent": trace})
+    client.post(f"{P}/purchaseOrders", json={**PO, "CorrelationId": "c-body"})
+
+    requests = client.get("/__admin/requests").json()
+    assert [r["correlation_id"] for r in requests] == [trace, "c-body"]
+    history = client.get("/__admin/history").json()
+    assert {h["correlation_id"] for h in history} == {None, "c-body"}  # facts: the body's
+
+
+def test_a_change_order_may_also_be_posted(erp_http: Any) -> None:
+    number = create_po(erp_http)
+    body = {"lines": [{"LineNumber": 2, "Action": "CANCEL"}]}
+    reply = erp_http.client.post(f"{P}/purchaseOrders/{number}/changeOrders", json=body)
+    assert reply.status_code == 200 and reply.json()["lines"][1]["LineStatus"] == "CANCELED"
+    assert [r["operation"] for r in erp_http.client.get("/__admin/requests").json()] == [
+        "post_purchase_order",
+        "change_purchase_order",
+    ]
+
+
+def test_openapi_documents_every_body() -> None:
+    live = erp_system(seed=1, clock=FakeClock(), schedule=lambda delay, action: None)
+    paths = live.app.openapi()["paths"]
+    bodies = {
+        (method, path.removeprefix(P)): op["requestBody"]["content"]["application/json"]
+        for path, ops in paths.items()
+        for method, op in ops.items()
+        if path.startswith(P) and "requestBody" in op
+    }
+    assert {ref["schema"]["$ref"].rsplit("/", 1)[1] for ref in bodies.values()} == {
+        "PurchaseOrderCreate", "PurchaseOrderChange", "AcknowledgmentPost", "ReceiptCreate",
+        "InvoiceStatusPost", "ItemCreate", "ItemUpdate", "VendorCreate", "VendorUpdate",
+        "ContractPriceCreate", "ContractPriceUpdate",
+    }  # fmt: skip
+    headers = {p["name"] for p in paths[f"{P}/purchaseOrders/{{OrderNumber}}"]["patch"][
+        "parameters"] if p["in"] == "header"}  # fmt: skip
+    assert headers == {"If-Match", "Idempotency-Key", "traceparent"}
+
+
+class _Receiver:
+    """A webhook subscriber on 127.0.0.1: records every POST it is sent."""
+
+    def __init__(self) -> None:
+        self.posts: list[tuple[dict[str, str], Any]] = []
+        posts = self.posts
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                event = json.loads(self.rfile.read(int(self.headers["content-length"])))
+                posts.append((dict(self.headers), event))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/erp"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> _Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+    def events(self, count: int, timeout_s: float = 5.0) -> list[Any]:
+        deadline = time.monotonic() + timeout_s
+        while len(self.posts) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return sorted((e for _, e in self.posts), key=lambda e: int(e["eventId"].split("-")[-1]))
+
+
+def test_a_subscriber_receives_thin_events_over_http(erp_http: Any) -> None:
+    client = erp_http.client
+    with _Receiver() as receiver:
+        assert client.put("/__admin/subscription", json={"url": receiver.url}).status_code == 200
+        number = create_po(erp_http)
+        erp_http.call("post_acknowledgment", number=number, body=ack_body())
+        erp_http.call("create_vendor", body=VENDOR)
+
+        events = receiver.events(3)
+
+        assert events == [
+            {"eventId": "erp-evt-1", "eventType": "PurchaseOrderChanged", "OrderNumber": number},
+            {"eventId": "erp-evt-2", "eventType": "PurchaseOrderChanged", "OrderNumber": number},
+            {"eventId": "erp-evt-3", "eventType": "SupplierChanged", "SupplierNumber": "S1001"},
+        ]
+        assert {headers["x-emulator"] for headers, _ in receiver.posts} == {"erp"}
+        deadline = time.monotonic() + 5  # the emulator counts a delivery once answered
+        while (stats := client.get("/__admin/webhooks").json())["delivered"] < 3:
+            assert time.monotonic() < deadline, stats
+            time.sleep(0.02)
+    assert (stats["published"], stats["delivered"], stats["failed"]) == (3, 3, 0)
 
 
 test_erp_openapi_fuzz = pytest.mark.filterwarnings("ignore::DeprecationWarning")(fuzz("erp"))

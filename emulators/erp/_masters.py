@@ -1,0 +1,270 @@
+"""Master data: items, vendors and contract prices, each with create / update / get / list.
+
+Theory of operation: the three masters share one shape, described by a
+:class:`MasterSpec` (its key fields, checks, required fields, defaults and
+event), so one set of internals serves all three.  A create answers 201 (409 if
+the key exists); an update is partial, may repeat but never change the key, and
+honours ``If-Match`` against the record's ETag (``"<writes>"``); a get honours
+``If-None-Match``; a list pages by key order.  A contract price needs a vendor
+and an item in the master and ``EffectiveTo`` not before ``EffectiveFrom``, and
+journals ``contract_price`` on ``price:{supplier}:{item}`` when it is set.
+Every write emits a thin event (``ItemChanged``, ``SupplierChanged``,
+``ContractPriceChanged``) keyed by the record's key.  A vendor's ``Status``
+(ACTIVE / INACTIVE) gates new purchase orders (see ``_orders``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from emulators._base import Reply, body_cause
+from emulators.erp._api import Core, api, check_paging, none_match, page, precondition
+from emulators.erp._checks import (
+    GTIN,
+    UOM,
+    Check,
+    bad,
+    check_fields,
+    iso_date,
+    one_of,
+    optional,
+    price,
+    same,
+    text,
+)
+
+__all__ = ["ITEM", "MASTERS", "PRICE", "VENDOR", "MasterSpec", "Masters"]
+
+
+@dataclass(frozen=True)
+class MasterSpec:
+    kind: str
+    key: tuple[str, ...]
+    fields: dict[str, Check]
+    required: tuple[str, ...]
+    defaults: dict[str, Any]
+    event: str
+
+
+ITEM = MasterSpec(
+    "item",
+    ("ItemNumber",),
+    {"GTIN": GTIN, "Description": text, "UOMCode": UOM, "ListPrice": price},
+    ("GTIN", "Description", "UOMCode", "ListPrice"),
+    {},
+    "ItemChanged",
+)
+VENDOR = MasterSpec(
+    "vendor",
+    ("SupplierNumber",),
+    {"Name": text, "Status": one_of("ACTIVE", "INACTIVE")},
+    ("Name",),
+    {"Status": "ACTIVE"},
+    "SupplierChanged",
+)
+PRICE = MasterSpec(
+    "contract_price",
+    ("SupplierNumber", "ItemNumber"),
+    {"ContractPrice": price, "EffectiveFrom": iso_date, "EffectiveTo": optional(iso_date)},
+    ("ContractPrice", "EffectiveFrom"),
+    {"EffectiveTo": None},
+    "ContractPriceChanged",
+)
+MASTERS = (ITEM, VENDOR, PRICE)
+
+
+class Masters(Core):
+    """The master-data calls of the :class:`~emulators.erp.Erp`."""
+
+    def _reset_masters(self) -> None:
+        self.masters: dict[str, dict[tuple[str, ...], dict[str, Any]]] = {
+            m.kind: {} for m in MASTERS
+        }
+        self._master_versions: dict[str, dict[tuple[str, ...], int]] = {m.kind: {} for m in MASTERS}
+
+    # -- API ------------------------------------------------------------------------
+
+    @api
+    def create_item(self, body: Any, idempotency_key: str | None = None) -> Reply:
+        return self._create_master(ITEM, body, idempotency_key)
+
+    @api
+    def update_item(
+        self,
+        item_number: str,
+        body: Any,
+        if_match: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Reply:
+        return self._update_master(ITEM, (item_number,), body, if_match, idempotency_key)
+
+    @api
+    def get_item(self, item_number: str, if_none_match: str | None = None) -> Reply:
+        return self._get_master(ITEM, (item_number,), if_none_match)
+
+    @api
+    def list_items(self, *, offset: int = 0, limit: int = 25) -> Reply:
+        return self._list_master(ITEM, offset, limit)
+
+    @api
+    def create_vendor(self, body: Any, idempotency_key: str | None = None) -> Reply:
+        return self._create_master(VENDOR, body, idempotency_key)
+
+    @api
+    def update_vendor(
+        self,
+        supplier_number: str,
+        body: Any,
+        if_match: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Reply:
+        return self._update_master(VENDOR, (supplier_number,), body, if_match, idempotency_key)
+
+    @api
+    def get_vendor(self, supplier_number: str, if_none_match: str | None = None) -> Reply:
+        return self._get_master(VENDOR, (supplier_number,), if_none_match)
+
+    @api
+    def list_vendors(self, *, offset: int = 0, limit: int = 25) -> Reply:
+        return self._list_master(VENDOR, offset, limit)
+
+    @api
+    def create_contract_price(self, body: Any, idempotency_key: str | None = None) -> Reply:
+        return self._create_master(PRICE, body, idempotency_key)
+
+    @api
+    def update_contract_price(
+        self,
+        supplier_number: str,
+        item_number: str,
+        body: Any,
+        if_match: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Reply:
+        key = (supplier_number, item_number)
+        return self._update_master(PRICE, key, body, if_match, idempotency_key)
+
+    @api
+    def get_contract_price(
+        self, supplier_number: str, item_number: str, if_none_match: str | None = None
+    ) -> Reply:
+        return self._get_master(PRICE, (supplier_number, item_number), if_none_match)
+
+    @api
+    def list_contract_prices(
+        self, *, supplier_number: str | None = None, offset: int = 0, limit: int = 25
+    ) -> Reply:
+        only = None if supplier_number is None else (lambda k: k[0] == supplier_number)
+        return self._list_master(PRICE, offset, limit, only)
+
+    # -- internals ------------------------------------------------------------------
+
+    def _create_master(self, spec: MasterSpec, body: Any, idempotency_key: str | None) -> Reply:
+        operation = f"create_{spec.kind}"
+        if (replay := self._replay(operation, None, body, idempotency_key)) is not None:
+            return replay
+        fields = {**dict.fromkeys(spec.key, text), **spec.fields}
+        error = check_fields(body, fields, (*spec.key, *spec.required))
+        if error is not None:
+            return error
+        key = tuple(body[k] for k in spec.key)
+        if key in self.masters[spec.kind]:
+            return bad(409, f"{spec.kind} {'/'.join(key)} exists already", spec.key[-1])
+        record = {**dict(zip(spec.key, key, strict=True)), **spec.defaults}
+        record.update({k: v for k, v in body.items() if k in spec.fields})
+        if (error := self._check_master(spec, record)) is not None:
+            return error
+        self.masters[spec.kind][key] = record
+        self._master_versions[spec.kind][key] = 0
+        self._master_written(spec, key, body, idempotency_key)
+        reply = Reply(201, record, {"etag": self._master_etag(spec, key)})
+        return self._remember(operation, None, body, idempotency_key, reply)
+
+    def _update_master(
+        self,
+        spec: MasterSpec,
+        key: tuple[str, ...],
+        body: Any,
+        if_match: str | None,
+        idempotency_key: str | None,
+    ) -> Reply:
+        operation = f"update_{spec.kind}"
+        if (replay := self._replay(operation, list(key), body, idempotency_key)) is not None:
+            return replay
+        record = self.masters[spec.kind].get(key)
+        if record is None:
+            return bad(404, f"no {spec.kind} {'/'.join(key)}", spec.key[-1])
+        stale = precondition(self._master_etag(spec, key), if_match)
+        if stale is not None:
+            return stale
+        fields = {**{k: same(v) for k, v in zip(spec.key, key, strict=True)}, **spec.fields}
+        if (error := check_fields(body, fields, ())) is not None:
+            return error
+        merged = {**record, **{k: v for k, v in body.items() if k in spec.fields}}
+        if (error := self._check_master(spec, merged)) is not None:
+            return error
+        record.update(merged)
+        self._master_written(spec, key, body, idempotency_key)
+        reply = Reply(200, record, {"etag": self._master_etag(spec, key)})
+        return self._remember(operation, list(key), body, idempotency_key, reply)
+
+    def _get_master(
+        self, spec: MasterSpec, key: tuple[str, ...], if_none_match: str | None
+    ) -> Reply:
+        record = self.masters[spec.kind].get(key)
+        if record is None:
+            return bad(404, f"no {spec.kind} {'/'.join(key)}", spec.key[-1])
+        etag = self._master_etag(spec, key)
+        if if_none_match is not None and none_match(if_none_match, etag):
+            return Reply(304, None, {"etag": etag})
+        return Reply(200, record, {"etag": etag})
+
+    def _list_master(
+        self,
+        spec: MasterSpec,
+        offset: int,
+        limit: int,
+        only: Callable[[tuple[str, ...]], bool] | None = None,
+    ) -> Reply:
+        if (error := check_paging(offset, limit)) is not None:
+            return error
+        rows = sorted(self.masters[spec.kind].items())
+        return page([r for k, r in rows if only is None or only(k)], offset, limit)
+
+    def _check_master(self, spec: MasterSpec, record: dict[str, Any]) -> Reply | None:
+        if spec is not PRICE:
+            return None
+        for name, kind in (("SupplierNumber", "vendor"), ("ItemNumber", "item")):
+            if (record[name],) not in self.masters[kind]:
+                return bad(422, f"no {kind} {record[name]} in the master", name)
+        end = record["EffectiveTo"]
+        if end is not None and dt.date.fromisoformat(end) < dt.date.fromisoformat(
+            record["EffectiveFrom"]
+        ):
+            return bad(422, "must not be before EffectiveFrom", "EffectiveTo")
+        return None
+
+    def _master_written(
+        self,
+        spec: MasterSpec,
+        key: tuple[str, ...],
+        body: dict[str, Any],
+        idempotency_key: str | None,
+    ) -> None:
+        self._master_versions[spec.kind][key] += 1
+        if spec is PRICE and "ContractPrice" in body:
+            cause = idempotency_key or body_cause(f"erp:price:{key[0]}:{key[1]}", body)
+            self._journal.record(
+                f"price:{key[0]}:{key[1]}",
+                "contract_price",
+                body["ContractPrice"],
+                cause,
+                body.get("CorrelationId"),
+            )
+        self._emit(spec.event, **dict(zip(spec.key, key, strict=True)))
+
+    def _master_etag(self, spec: MasterSpec, key: tuple[str, ...]) -> str:
+        return f'"{self._master_versions[spec.kind][key]}"'

@@ -1,0 +1,573 @@
+"""Purchase orders: their lifecycle, the line status machine, and the calls that move it.
+
+Theory of operation
+-------------------
+A PO is born ``OPEN`` with ``RevisionNumber`` 1 (``create_purchase_order`` in the
+buyers' UI, ``post_purchase_order`` over the API), every line holding an open
+commitment equal to its ordered quantity.  Each line then moves through
+``LINE_TRANSITIONS``, a table of (status, event) → next status; a pair not in the
+table is refused with 409 naming the line:
+
+==========================  =================  ==============================
+from                        event              to
+==========================  =================  ==============================
+OPEN                        change             OPEN
+OPEN                        cancel             CANCELED
+OPEN, PARTIALLY_RECEIVED,   acknowledge        (unchanged)
+RECEIVED
+OPEN, PARTIALLY_RECEIVED    receive_part       PARTIALLY_RECEIVED
+OPEN, PARTIALLY_RECEIVED    receive_all        RECEIVED
+PARTIALLY_RECEIVED          change             PARTIALLY_RECEIVED
+PARTIALLY_RECEIVED          short_close        RECEIVED
+==========================  =================  ==============================
+
+The header ``Status`` is a fold of its lines (``header_status``), and
+``PO_OPERATIONS`` says which operations each header status admits: a PO can be
+canceled only while ``OPEN``, i.e. before any receipt, and a ``CANCELED`` PO
+admits nothing.  Every change is planned in full before any of it is applied,
+so a call refused on its last line applies none of the others.
+
+The open commitment of a line is what is still expected from the supplier:
+(ordered, or confirmed + backordered once acknowledged) minus what was received,
+never below zero; a canceled line commits nothing.  Only the buyer's changes bump
+``RevisionNumber``; every change of the document bumps its strong ``ETag``
+(``"<RevisionNumber>.<AcknowledgmentRevision>.<changes>"``), stamps
+``LastUpdateDate`` and emits one thin ``PurchaseOrderChanged`` event.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import math
+from typing import Any
+
+from emulators._base import Reply, body_cause
+from emulators.erp._api import Core, api, check_paging, none_match, page, precondition
+from emulators.erp._checks import (
+    NEW_LINE_FIELDS,
+    NEW_LINE_REQUIRED,
+    ORDER_FIELDS,
+    Check,
+    bad,
+    check_acknowledgment,
+    check_fields,
+    check_new_lines,
+    count,
+    iso_date,
+    non_empty_list,
+    one_of,
+    price,
+    text,
+)
+
+__all__ = [
+    "CANCELED",
+    "CLOSED_FOR_RECEIVING",
+    "LINE_TRANSITIONS",
+    "OPEN",
+    "PARTIALLY_RECEIVED",
+    "PO_OPERATIONS",
+    "RECEIVED",
+    "PurchaseOrderRefused",
+    "PurchaseOrders",
+    "admits",
+    "header_status",
+]
+
+# -- the status machine -------------------------------------------------------------
+
+OPEN, PARTIALLY_RECEIVED, RECEIVED = "OPEN", "PARTIALLY_RECEIVED", "RECEIVED"
+CLOSED_FOR_RECEIVING, CANCELED = "CLOSED_FOR_RECEIVING", "CANCELED"
+
+LINE_TRANSITIONS: dict[tuple[str, str], str] = {
+    (OPEN, "change"): OPEN,
+    (OPEN, "cancel"): CANCELED,
+    (OPEN, "acknowledge"): OPEN,
+    (OPEN, "receive_part"): PARTIALLY_RECEIVED,
+    (OPEN, "receive_all"): RECEIVED,
+    (PARTIALLY_RECEIVED, "change"): PARTIALLY_RECEIVED,
+    (PARTIALLY_RECEIVED, "short_close"): RECEIVED,
+    (PARTIALLY_RECEIVED, "acknowledge"): PARTIALLY_RECEIVED,
+    (PARTIALLY_RECEIVED, "receive_part"): PARTIALLY_RECEIVED,
+    (PARTIALLY_RECEIVED, "receive_all"): RECEIVED,
+    (RECEIVED, "acknowledge"): RECEIVED,
+}
+
+PO_OPERATIONS: dict[str, frozenset[str]] = {
+    OPEN: frozenset({"change", "cancel", "acknowledge", "receive", "invoice"}),
+    PARTIALLY_RECEIVED: frozenset({"change", "acknowledge", "receive", "invoice"}),
+    CLOSED_FOR_RECEIVING: frozenset({"acknowledge", "invoice"}),
+    CANCELED: frozenset(),
+}
+
+
+def header_status(lines: list[dict[str, Any]]) -> str:
+    live = [ln["LineStatus"] for ln in lines if ln["LineStatus"] != CANCELED]
+    if not live:
+        return CANCELED
+    if all(s == RECEIVED for s in live):
+        return CLOSED_FOR_RECEIVING
+    if any(s in (PARTIALLY_RECEIVED, RECEIVED) for s in live):
+        return PARTIALLY_RECEIVED
+    return OPEN
+
+
+def admits(order: dict[str, Any], operation: str, field_path: str = "OrderNumber") -> Reply | None:
+    """None when the PO's header status admits ``operation``, else 409."""
+    if operation in PO_OPERATIONS[order["Status"]]:
+        return None
+    detail = f"purchase order {order['OrderNumber']} is {order['Status']}: no {operation} allowed"
+    return bad(409, detail, field_path)
+
+
+class PurchaseOrderRefused(ValueError):
+    """The buyers' UI refused a purchase order; ``reply`` is the problem it showed."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply.body.get("detail"), reply.body.get("field"))
+        self.reply = reply
+
+
+# (step, line, the caller's update, the line's next status)
+_ChangePlan = list[tuple[str, dict[str, Any], dict[str, Any], str]]
+# (line, quantity received, the line's next status)
+_ReceiptPlan = list[tuple[dict[str, Any], int, str]]
+
+
+class PurchaseOrders(Core):
+    """The PO calls of the :class:`~emulators.erp.Erp`."""
+
+    _first_number: int
+    _tolerance: float
+    masters: dict[str, dict[tuple[str, ...], dict[str, Any]]]  # kept by the masters
+
+    def _reset_orders(self) -> None:
+        self._next_number = self._first_number
+        self.orders: dict[str, dict[str, Any]] = {}
+        self._updated: dict[str, str] = {}
+        self._po_versions: dict[str, int] = {}
+
+    # -- buyers (the ERP's own UI: no rate limit, no idempotency key) ----------
+
+    def create_purchase_order(
+        self,
+        *,
+        supplier_number: str,
+        ship_to_gln: str,
+        department: str,
+        need_by: dt.date,
+        lines: list[dict[str, Any]],
+        correlation_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Create and approve a PO; ``lines`` hold SupplierItem, ItemGTIN, Quantity,
+        UOMCode, Price and CriticalSupply ("Y"/"N").  Returns a copy of the order;
+        raises :class:`PurchaseOrderRefused` when the ERP refuses it."""
+        body = {
+            "SupplierNumber": supplier_number,
+            "ShipToLocationGLN": ship_to_gln,
+            "RequesterDepartment": department,
+            "NeedByDate": need_by.isoformat(),
+            "lines": lines,
+        }
+        error = self._check_order(body)
+        if error is not None:
+            raise PurchaseOrderRefused(error)
+        return copy.deepcopy(self._open_order(body, None, correlation_id))
+
+    # -- API: purchase orders ---------------------------------------------------
+
+    @api
+    def post_purchase_order(self, body: Any, idempotency_key: str | None = None) -> Reply:
+        """Create and approve a PO from its native document → 201 with the PO."""
+        if (replay := self._replay("post_purchase_order", None, body, idempotency_key)) is not None:
+            return replay
+        error = self._check_order(body)
+        if error is not None:
+            return error
+        order = self._open_order(body, idempotency_key, body.get("CorrelationId"))
+        reply = Reply(201, order, {"etag": self._po_etag(order["OrderNumber"])})
+        return self._remember("post_purchase_order", None, body, idempotency_key, reply)
+
+    @api
+    def get_purchase_order(self, order_number: str, if_none_match: str | None = None) -> Reply:
+        order = self.orders.get(order_number)
+        if order is None:
+            return bad(404, f"no purchase order {order_number}", "OrderNumber")
+        etag = self._po_etag(order_number)
+        if if_none_match is not None and none_match(if_none_match, etag):
+            return Reply(304, None, {"etag": etag})
+        return Reply(200, order, {"etag": etag})
+
+    @api
+    def list_purchase_orders(
+        self, *, updated_since: str, offset: int = 0, limit: int = 25
+    ) -> Reply:
+        """Orders whose ``LastUpdateDate`` is at or after ``updated_since`` (ISO 8601),
+        oldest first, paged."""
+        try:
+            since = dt.datetime.fromisoformat(updated_since).isoformat(timespec="milliseconds")
+        except (TypeError, ValueError):
+            return bad(400, "must be an ISO 8601 date-time", "updatedSince")
+        if (error := check_paging(offset, limit)) is not None:
+            return error
+        changed = sorted((t, n) for n, t in self._updated.items() if t >= since)
+        return page([self.orders[n] for _, n in changed], offset, limit)
+
+    @api
+    def change_purchase_order(
+        self,
+        order_number: str,
+        body: Any,
+        if_match: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Reply:
+        """A buyer's change order (860-style).  ``body`` is ``{"Action": "CANCEL"}`` to
+        cancel the PO, or ``{"lines": [...]}`` where each entry is
+        ``{"LineNumber", "Quantity"?, "Price"?}`` (change), ``{"LineNumber",
+        "Action": "CANCEL"}`` or ``{"Action": "ADD", <new line fields>}``.
+        Bumps ``RevisionNumber``; → 200 with the PO."""
+        operation = "change_purchase_order"
+        if (replay := self._replay(operation, order_number, body, idempotency_key)) is not None:
+            return replay
+        order = self.orders.get(order_number)
+        if order is None:
+            return bad(404, f"no purchase order {order_number}", "OrderNumber")
+        if (stale := self._precondition(order_number, if_match)) is not None:
+            return stale
+        plan = self._plan_change(order, body)
+        if isinstance(plan, Reply):
+            return plan
+        cause = idempotency_key or body_cause(f"erp:change:{order_number}", body)
+        for step, line, update, status in plan:
+            if step == "add":
+                order["lines"].append(line)
+                self._record_line(order_number, line, "ordered_qty", line["Quantity"], cause, body)
+                continue
+            if status != line["LineStatus"]:
+                line["LineStatus"] = status
+                self._record_line(order_number, line, "line_status", status, cause, body)
+            if "Quantity" in update:
+                line["Quantity"] = update["Quantity"]
+                self._record_line(order_number, line, "ordered_qty", line["Quantity"], cause, body)
+            if "Price" in update:
+                line["Price"] = update["Price"]
+                self._record_line(order_number, line, "ordered_price", line["Price"], cause, body)
+            if "Quantity" in update or status == CANCELED:
+                line["OpenCommitmentQuantity"] = _commitment(line, line["Quantity"])
+        order["RevisionNumber"] += 1
+        order["Status"] = header_status(order["lines"])
+        self._changed(order_number)
+        reply = Reply(200, order, {"etag": self._po_etag(order_number)})
+        return self._remember(operation, order_number, body, idempotency_key, reply)
+
+    @api
+    def post_acknowledgment(
+        self,
+        order_number: str,
+        body: Any,
+        idempotency_key: str | None = None,
+        *,
+        if_match: str | None = None,
+    ) -> Reply:
+        operation = "post_acknowledgment"
+        if (replay := self._replay(operation, order_number, body, idempotency_key)) is not None:
+            return replay
+        order = self.orders.get(order_number)
+        if order is None:
+            return bad(404, f"no purchase order {order_number}", "OrderNumber")
+        if (stale := self._precondition(order_number, if_match)) is not None:
+            return stale
+        error = check_acknowledgment(body, order) or admits(order, "acknowledge")
+        if error is not None:
+            return error
+        by_number = {ln["LineNumber"]: ln for ln in order["lines"]}
+        for i, update in enumerate(body["lines"]):
+            line = by_number[update["LineNumber"]]
+            if (line["LineStatus"], "acknowledge") not in LINE_TRANSITIONS:
+                return _line_conflict(line, "acknowledged", f"lines[{i}].LineNumber")
+        cause = idempotency_key or body_cause(f"erp:ack:{order_number}", body)
+        correlation_id = body.get("CorrelationId")
+        for update in body["lines"]:
+            line = by_number[update["LineNumber"]]
+            confirmed = update["SupplierConfirmedQuantity"]
+            line["SupplierConfirmedQuantity"] = confirmed
+            line["BackorderedQuantity"] = update["BackorderedQuantity"]
+            line["AcknowledgmentStatus"] = update["AcknowledgmentStatus"]
+            line["PromisedDate"] = update.get("PromisedDate")
+            line["OpenCommitmentQuantity"] = _commitment(
+                line, confirmed + update["BackorderedQuantity"]
+            )
+            entity = f"po_line:{order_number}:{line['LineNumber']}"
+            self._journal.record(entity, "confirmed_qty", confirmed, cause, correlation_id)
+            self._journal.record(
+                entity, "ack_status", update["AcknowledgmentStatus"], cause, correlation_id
+            )
+        order["AcknowledgmentRevision"] = body["AcknowledgmentRevision"]
+        self._changed(order_number)
+        reply = Reply(
+            200,
+            {"OrderNumber": order_number, "lines": len(body["lines"])},
+            {"etag": self._po_etag(order_number)},
+        )
+        return self._remember(operation, order_number, body, idempotency_key, reply)
+
+    @api
+    def post_receipt(
+        self,
+        order_number: str,
+        body: Any,
+        idempotency_key: str | None = None,
+        *,
+        if_match: str | None = None,
+    ) -> Reply:
+        """Goods received against a PO: ``{"ReceiptNumber", "lines": [{"LineNumber",
+        "QuantityReceived"}]}`` → 201.  Over-receipt beyond the tolerance → 422."""
+        operation = "post_receipt"
+        if (replay := self._replay(operation, order_number, body, idempotency_key)) is not None:
+            return replay
+        order = self.orders.get(order_number)
+        if order is None:
+            return bad(404, f"no purchase order {order_number}", "OrderNumber")
+        if (stale := self._precondition(order_number, if_match)) is not None:
+            return stale
+        plan = self._plan_receipt(order, body)
+        if isinstance(plan, Reply):
+            return plan
+        cause = idempotency_key or body_cause(f"erp:receipt:{order_number}", body)
+        received = []
+        for line, quantity, status in plan:
+            line["ReceivedQuantity"] += quantity
+            line["OpenCommitmentQuantity"] = max(0, line["OpenCommitmentQuantity"] - quantity)
+            total = line["ReceivedQuantity"]
+            self._record_line(order_number, line, "erp_received_qty", total, cause, body)
+            if status != line["LineStatus"]:
+                line["LineStatus"] = status
+                self._record_line(order_number, line, "line_status", status, cause, body)
+            received.append(
+                {
+                    "LineNumber": line["LineNumber"],
+                    "ReceivedQuantity": total,
+                    "OpenCommitmentQuantity": line["OpenCommitmentQuantity"],
+                    "LineStatus": status,
+                }
+            )
+        order["Status"] = header_status(order["lines"])
+        self._changed(order_number)
+        reply = Reply(
+            201,
+            {
+                "ReceiptNumber": body["ReceiptNumber"],
+                "OrderNumber": order_number,
+                "lines": received,
+            },
+            {"etag": self._po_etag(order_number)},
+        )
+        return self._remember(operation, order_number, body, idempotency_key, reply)
+
+    # -- internals ----------------------------------------------------------------
+
+    def _check_order(self, body: Any) -> Reply | None:
+        required = tuple(ORDER_FIELDS)
+        error = check_fields(body, ORDER_FIELDS, required) or check_new_lines(body["lines"])
+        if error is not None:
+            return error
+        vendor = self.masters["vendor"].get((body["SupplierNumber"],))
+        if vendor is not None and vendor["Status"] != "ACTIVE":
+            detail = f"supplier {body['SupplierNumber']} is {vendor['Status']}"
+            return bad(422, detail, "SupplierNumber")
+        return None
+
+    def _open_order(
+        self, body: dict[str, Any], idempotency_key: str | None, correlation_id: str | None
+    ) -> dict[str, Any]:
+        number = str(self._next_number)
+        self._next_number += 1
+        now = self._now()
+        order: dict[str, Any] = {
+            "OrderNumber": number,
+            "SupplierNumber": body["SupplierNumber"],
+            "ShipToLocationGLN": body["ShipToLocationGLN"],
+            "RequesterDepartment": body["RequesterDepartment"],
+            "Status": OPEN,
+            "OrderDate": now.date().isoformat(),
+            "NeedByDate": body["NeedByDate"],
+            "RevisionNumber": 1,
+            "LastUpdateDate": now.isoformat(timespec="milliseconds"),
+            "AcknowledgmentRevision": 0,
+            "lines": [_new_line(n, line) for n, line in enumerate(body["lines"], start=1)],
+        }
+        self.orders[number] = order
+        self._po_versions[number] = 0
+        cause = idempotency_key or f"erp:create:{number}"
+        for line in order["lines"]:
+            entity = f"po_line:{number}:{line['LineNumber']}"
+            self._journal.record(entity, "ordered_qty", line["Quantity"], cause, correlation_id)
+        self._changed(number)
+        return order
+
+    def _plan_change(self, order: dict[str, Any], body: Any) -> Reply | _ChangePlan:
+        checks: dict[str, Check] = {
+            "Action": one_of("CHANGE", "CANCEL"),
+            "lines": non_empty_list,
+        }
+        error = check_fields(body, checks, ())
+        if error is not None:
+            return error
+        if body.get("Action") == "CANCEL":
+            if "lines" in body:
+                return bad(422, "not allowed with Action CANCEL", "lines")
+            if (error := admits(order, "cancel", "Action")) is not None:
+                return error
+            live = [ln for ln in order["lines"] if ln["LineStatus"] != CANCELED]
+            return [
+                ("cancel", ln, {}, LINE_TRANSITIONS[(ln["LineStatus"], "cancel")]) for ln in live
+            ]
+        if "lines" not in body:
+            return bad(422, "is required", "lines")
+        if (error := admits(order, "change")) is not None:
+            return error
+        by_number = {ln["LineNumber"]: ln for ln in order["lines"]}
+        next_number = max(by_number) + 1
+        plan: _ChangePlan = []
+        seen: set[int] = set()
+        for i, update in enumerate(body["lines"]):
+            at = f"lines[{i}]."
+            action = update.get("Action", "CHANGE") if isinstance(update, dict) else None
+            if action == "ADD":
+                line_checks = {**NEW_LINE_FIELDS, "Action": text}
+                error = check_fields(update, line_checks, NEW_LINE_REQUIRED, prefix=at, extra=())
+                if error is not None:
+                    return error
+                plan.append(("add", _new_line(next_number, update), update, OPEN))
+                next_number += 1
+                continue
+            line_checks = {
+                "LineNumber": count(1),
+                "Action": one_of("CHANGE", "CANCEL", "ADD"),
+                "Quantity": count(1),
+                "Price": price,
+            }
+            error = check_fields(update, line_checks, ("LineNumber",), prefix=at, extra=())
+            if error is not None:
+                return error
+            line = by_number.get(update["LineNumber"])
+            if line is None or update["LineNumber"] in seen:
+                detail = "no such line on this order" if line is None else "appears twice"
+                return bad(422, detail, f"{at}LineNumber")
+            seen.add(update["LineNumber"])
+            if action == "CANCEL":
+                if "Quantity" in update or "Price" in update:
+                    name = "Quantity" if "Quantity" in update else "Price"
+                    return bad(422, "not allowed with Action CANCEL", f"{at}{name}")
+                event = "cancel"
+            else:
+                if "Quantity" not in update and "Price" not in update:
+                    return bad(422, "a change needs Quantity or Price", f"{at}LineNumber")
+                quantity = update.get("Quantity", line["Quantity"])
+                if quantity < line["ReceivedQuantity"]:
+                    detail = f"must be at least the quantity received ({line['ReceivedQuantity']})"
+                    return bad(422, detail, f"{at}Quantity")
+                closing = line["ReceivedQuantity"] > 0 and quantity == line["ReceivedQuantity"]
+                event = "short_close" if closing else "change"
+            status = LINE_TRANSITIONS.get((line["LineStatus"], event))
+            if status is None:
+                verb = "canceled" if event == "cancel" else "changed"
+                return _line_conflict(line, verb, f"{at}LineNumber")
+            plan.append((event, line, update, status))
+        return plan
+
+    def _plan_receipt(self, order: dict[str, Any], body: Any) -> Reply | _ReceiptPlan:
+        checks: dict[str, Check] = {
+            "ReceiptNumber": text,
+            "ReceiptDate": iso_date,
+            "lines": non_empty_list,
+        }
+        error = check_fields(body, checks, ("ReceiptNumber", "lines"))
+        if error is not None:
+            return error
+        line_checks = {"LineNumber": count(1), "QuantityReceived": count(1)}
+        for i, update in enumerate(body["lines"]):
+            error = check_fields(update, line_checks, tuple(line_checks), prefix=f"lines[{i}].")
+            if error is not None:
+                return error
+        if (error := admits(order, "receive")) is not None:
+            return error
+        by_number = {ln["LineNumber"]: ln for ln in order["lines"]}
+        plan: _ReceiptPlan = []
+        seen: set[int] = set()
+        for i, update in enumerate(body["lines"]):
+            line = by_number.get(update["LineNumber"])
+            if line is None or update["LineNumber"] in seen:
+                detail = "no such line on this order" if line is None else "appears twice"
+                return bad(422, detail, f"lines[{i}].LineNumber")
+            seen.add(update["LineNumber"])
+            quantity = update["QuantityReceived"]
+            total = line["ReceivedQuantity"] + quantity
+            ceiling = math.floor(line["Quantity"] * (1 + self._tolerance) + 1e-9)
+            if total > ceiling:
+                detail = (
+                    f"receiving {quantity} makes {total} of {line['Quantity']} ordered;"
+                    f" at most {ceiling} may be received"
+                )
+                return bad(422, detail, f"lines[{i}].QuantityReceived")
+            event = "receive_all" if total >= line["Quantity"] else "receive_part"
+            status = LINE_TRANSITIONS.get((line["LineStatus"], event))
+            if status is None:
+                return _line_conflict(line, "received", f"lines[{i}].LineNumber")
+            plan.append((line, quantity, status))
+        return plan
+
+    def _record_line(
+        self, number: str, line: dict[str, Any], name: str, value: Any, cause: str, body: Any
+    ) -> None:
+        entity = f"po_line:{number}:{line['LineNumber']}"
+        self._journal.record(entity, name, value, cause, body.get("CorrelationId"))
+
+    def _po_etag(self, number: str) -> str:
+        order = self.orders[number]
+        revisions = f"{order['RevisionNumber']}.{order['AcknowledgmentRevision']}"
+        return f'"{revisions}.{self._po_versions[number]}"'
+
+    def _precondition(self, number: str, if_match: str | None) -> Reply | None:
+        return precondition(self._po_etag(number), if_match)
+
+    def _changed(self, order_number: str) -> None:
+        order = self.orders[order_number]
+        stamp = self._now().isoformat(timespec="milliseconds")
+        order["LastUpdateDate"] = stamp
+        self._updated[order_number] = stamp
+        self._po_versions[order_number] += 1
+        self._emit("PurchaseOrderChanged", OrderNumber=order_number)
+
+
+def _new_line(number: int, line: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "LineNumber": number,
+        "SupplierItem": line["SupplierItem"],
+        "ItemGTIN": line["ItemGTIN"],
+        "Quantity": line["Quantity"],
+        "UOMCode": line["UOMCode"],
+        "Price": line["Price"],
+        "CriticalSupply": line.get("CriticalSupply", "N"),
+        "OpenCommitmentQuantity": line["Quantity"],
+        "SupplierConfirmedQuantity": None,
+        "BackorderedQuantity": None,
+        "AcknowledgmentStatus": None,
+        "PromisedDate": None,
+        "LineStatus": OPEN,
+        "ReceivedQuantity": 0,
+    }
+
+
+def _commitment(line: dict[str, Any], expected: int) -> int:
+    """What is still expected of ``expected`` once receipts are counted."""
+    if line["LineStatus"] == CANCELED:
+        return 0
+    received: int = line["ReceivedQuantity"]
+    return max(0, expected - received)
+
+
+def _line_conflict(line: dict[str, Any], verb: str, field_path: str) -> Reply:
+    detail = f"line {line['LineNumber']} is {line['LineStatus']}: it cannot be {verb}"
+    return bad(409, detail, field_path)
