@@ -44,6 +44,9 @@ from sync_core.store import StateView
 __all__ = ["Engine", "EngineConfig", "UnknownMessageKind", "traceparent"]
 
 
+_EPOCH_MARK = "1970-01-01T00:00:00.000"
+
+
 class UnknownMessageKind(SyncCoreError):
     """The engine has no handler for a message kind (a programming error)."""
 
@@ -161,16 +164,30 @@ class Engine:
         )
 
     def _po_page(self, work: _Work, message: Inbound, now: dt.datetime) -> None:
+        """One page of an extract.  The watermark moves only when the extract's last page
+        is handled, and only to the newest ``LastUpdateDate`` the extract saw (the
+        source's clock, not ours): a page lost on the way is read again next time."""
         page = message.body
+        query = message.query or {}
+        since = str(query.get("updated_since", _EPOCH_MARK))
+        pull = work.entity("erp_pull", since)
+        newest = str(pull.data) if pull else since
         for doc in _field(page, "items", "ERP purchase order page"):
             number = doc.get("OrderNumber") if isinstance(doc, dict) else None
             revision = doc.get("RevisionNumber") if isinstance(doc, dict) else None
+            stamp = doc.get("LastUpdateDate") if isinstance(doc, dict) else None
+            if isinstance(stamp, str) and stamp > newest:
+                newest = stamp
             sub = Inbound(f"erp:po:{number}:r{revision}", Kind.ERP_PO_DOCUMENT, doc)
             self._consume(work, sub, now)
-        query = message.query or {}
-        if page.get("hasMore") and "updated_since" in query:
+        if page.get("hasMore"):
+            work.put("erp_pull", since, (pull.version if pull else 0) + 1, newest)
             offset = int(query.get("offset", 0)) + int(query.get("limit", self.config.page_size))
-            work.requests.append(self._page_request(query["updated_since"], offset))
+            work.requests.append(self._page_request(since, offset))
+            return
+        mark = work.entity("watermark", "erp")
+        if mark is None or newest > str(mark.data):
+            work.put("watermark", "erp", (mark.version if mark else 0) + 1, newest)
 
     def _page_request(self, updated_since: str, offset: int) -> Request:
         return Request(
@@ -246,15 +263,10 @@ class Engine:
     # -- batch ------------------------------------------------------------------
 
     def _batch_tick(self, work: _Work, message: Inbound, now: dt.datetime) -> None:
-        """Pull everything changed since the last tick; the next tick starts from now."""
+        """Pull everything changed since the newest change already pulled (inclusive:
+        a PO read twice is recognised by its revision)."""
         erp_mark = work.entity("watermark", "erp")
-        since = str(erp_mark.data) if erp_mark else "1970-01-01T00:00:00.000"
-        work.put(
-            "watermark",
-            "erp",
-            (erp_mark.version if erp_mark else 0) + 1,
-            now.isoformat(timespec="milliseconds"),
-        )
+        since = str(erp_mark.data) if erp_mark else _EPOCH_MARK
         work.requests.append(self._page_request(since, 0))
         mailbox = work.entity("watermark", "supplier_mailbox")
         work.requests.append(self._mailbox_request(mailbox.version if mailbox else 0))
