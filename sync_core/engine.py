@@ -164,30 +164,33 @@ class Engine:
         )
 
     def _po_page(self, work: _Work, message: Inbound, now: dt.datetime) -> None:
-        """One page of an extract.  The watermark moves only when the extract's last page
-        is handled, and only to the newest ``LastUpdateDate`` the extract saw (the
-        source's clock, not ours): a page lost on the way is read again next time."""
+        """One page of an extract, read by keyset: the next page starts at the last
+        ``LastUpdateDate`` seen (the list is sorted by it), so a PO that changes while
+        the extract pages on moves behind the cursor instead of shifting another one
+        past it.  The watermark moves only when the extract's last page is handled,
+        and only to the source's newest stamp: a page lost on the way is read again."""
         page = message.body
         query = message.query or {}
         since = str(query.get("updated_since", _EPOCH_MARK))
-        pull = work.entity("erp_pull", since)
-        newest = str(pull.data) if pull else since
+        offset = int(query.get("offset", 0))
+        stamps: list[str] = []
         for doc in _field(page, "items", "ERP purchase order page"):
             number = doc.get("OrderNumber") if isinstance(doc, dict) else None
             revision = doc.get("RevisionNumber") if isinstance(doc, dict) else None
             stamp = doc.get("LastUpdateDate") if isinstance(doc, dict) else None
-            if isinstance(stamp, str) and stamp > newest:
-                newest = stamp
+            stamps.append(stamp if isinstance(stamp, str) else since)
             sub = Inbound(f"erp:po:{number}:r{revision}", Kind.ERP_PO_DOCUMENT, doc)
             self._consume(work, sub, now)
-        if page.get("hasMore"):
-            work.put("erp_pull", since, (pull.version if pull else 0) + 1, newest)
-            offset = int(query.get("offset", 0)) + int(query.get("limit", self.config.page_size))
-            work.requests.append(self._page_request(since, offset))
+        last = stamps[-1] if stamps else since
+        if page.get("hasMore") and stamps:
+            at_last = sum(1 for s in stamps if s == last)  # rows at the cursor already read
+            work.requests.append(
+                self._page_request(last, at_last + (offset if last == since else 0))
+            )
             return
         mark = work.entity("watermark", "erp")
-        if mark is None or newest > str(mark.data):
-            work.put("watermark", "erp", (mark.version if mark else 0) + 1, newest)
+        if mark is None or last > str(mark.data):
+            work.put("watermark", "erp", (mark.version if mark else 0) + 1, last)
 
     def _page_request(self, updated_since: str, offset: int) -> Request:
         return Request(

@@ -381,3 +381,28 @@ def test_engine_never_reads_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     # newest change already pulled (nothing yet), and the watermark follows the source
     assert tick.changes == ()
     assert tick.requests[0].params["updated_since"] == "1970-01-01T00:00:00.000"
+
+
+def _page(message_id: str, docs: list[dict[str, Any]], more: bool, **query: Any) -> Inbound:
+    return Inbound(message_id, Kind.ERP_PO_PAGE, {"items": docs, "hasMore": more}, query=query)
+
+
+def test_extract_pages_by_keyset_and_moves_the_watermark_only_at_its_end() -> None:
+    h = Harness()
+    docs = [h.create_po() for _ in range(3)]
+    for doc, stamp in zip(docs, ("2024-01-15T09:00:00.000", "2024-01-15T10:00:00.000",
+                                 "2024-01-15T10:00:00.000"), strict=True):  # fmt: skip
+        doc["LastUpdateDate"] = stamp
+    since = "1970-01-01T00:00:00.000"
+    first = h.decide(_page("p1", docs[:2], True, updated_since=since, offset=0, limit=2))
+    [nxt] = [r for r in first.requests if r.operation == "list_purchase_orders"]
+    # the next page starts at the last stamp read, skipping the one row already read there
+    assert nxt.params["updated_since"] == "2024-01-15T10:00:00.000"
+    assert nxt.params["offset"] == 1
+    assert h.store.entity("watermark", "erp") is None  # not before the extract is complete
+    h.decide(_page("p2", docs[2:], False, **nxt.params))
+    mark = h.store.entity("watermark", "erp")
+    assert mark is not None and mark.data == "2024-01-15T10:00:00.000"
+    # the next tick asks from there (inclusive), not from the core's clock
+    tick = h.decide(Inbound("tick:1", Kind.BATCH_TICK, {}), dt.datetime(2024, 2, 1))
+    assert tick.requests[0].params["updated_since"] == "2024-01-15T10:00:00.000"
