@@ -31,7 +31,7 @@ class Behaviour(Protocol):
     system: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RequestRecord:
     t: float
     operation: str

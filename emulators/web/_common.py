@@ -61,12 +61,15 @@ PROBLEM = {
 }
 
 
+_dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+
+
 def respond(reply: Reply) -> Response:
     headers = {k: v for k, v in reply.headers.items() if k != "content-type"}
     if reply.status == 304 or reply.body is None:
         return Response(status_code=reply.status, headers=headers)
     media = reply.headers.get("content-type", "application/json")
-    content = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
+    content = reply.body if isinstance(reply.body, str) else _dumps(reply.body)
     if isinstance(reply.body, str) and "content-type" not in reply.headers:
         media = "text/plain"
     return Response(content=content, status_code=reply.status, headers=headers, media_type=media)
