@@ -111,8 +111,25 @@ async def _refused(request: Request, exc: Exception) -> Response:
     return respond(reply)
 
 
+class _InjectedLatency:
+    """ASGI middleware: the latency fault in force delays every non-admin request
+    (the simulated transport applies the same draw from the same gate)."""
+
+    def __init__(self, app: Any, host: Host) -> None:
+        self.app = app
+        self.host = host
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith(ADMIN_PREFIX):
+            delay = self.host.gate.extra_latency_s()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        await self.app(scope, receive, send)
+
+
 def make_app(host: Host, title: str, description: str) -> FastAPI:
     app = FastAPI(title=title, description=description, version="1")
+    app.add_middleware(_InjectedLatency, host=host)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Refused, _refused)
