@@ -88,7 +88,10 @@ def _erp_app() -> Any:
 def _serve(kind: str, port: int) -> None:
     import uvicorn
 
+    from emulators.web.serve import tune_gc
+
     app = _erp_app() if kind == "erp" else _bare_app()
+    tune_gc()  # both servers run with the settings `supplysync serve` uses
     uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="error",
                 loop="uvloop", http="httptools")  # fmt: skip
 
