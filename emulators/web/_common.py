@@ -38,6 +38,7 @@ __all__ = [
     "Subscription",
     "add_subscription_routes",
     "admin_router",
+    "assemble",
     "make_app",
     "respond",
     "webhooks_for",
@@ -125,6 +126,30 @@ class _InjectedLatency:
             if delay > 0:
                 await asyncio.sleep(delay)
         await self.app(scope, receive, send)
+
+
+def assemble(
+    system: str,
+    *,
+    seed: int,
+    clock: Callable[[], float],
+    schedule: Schedule,
+    webhook_target: str | None,
+    behaviour: Callable[[Host], Any],
+    router: Callable[[Host, Any], APIRouter],
+    title: str,
+    description: str,
+) -> LiveSystem:
+    """One live emulator: a host, the behaviour built on its journal, webhooks to the
+    subscriber, the app with the system's routes, the admin and subscription API."""
+    host = Host(system, clock, seed)
+    impl = behaviour(host)
+    dispatcher, target = webhooks_for(system, seed, schedule, webhook_target)
+    host.attach(impl, dispatcher)
+    app = make_app(host, title, description)
+    app.include_router(router(host, impl))
+    add_subscription_routes(app, target)
+    return LiveSystem(host, app)
 
 
 def make_app(host: Host, title: str, description: str) -> FastAPI:

@@ -37,10 +37,8 @@ from emulators.web._common import (
     PROBLEM,
     LiveSystem,
     Schedule,
-    add_subscription_routes,
-    make_app,
+    assemble,
     respond,
-    webhooks_for,
 )
 
 __all__ = [
@@ -324,17 +322,18 @@ def ap_router(host: Host, ap: Ap) -> APIRouter:
 def ap_system(
     *, seed: int, clock: Any, schedule: Schedule, webhook_target: str | None = None, **_: Any
 ) -> LiveSystem:
-    host = Host("ap", clock, seed)
-    ap = Ap(host.journal, clock, clock.epoch)
-    dispatcher, target = webhooks_for("ap", seed, schedule, webhook_target)
-    host.attach(ap, dispatcher)
-    app = make_app(
-        host,
-        "supplysync AP emulator",
-        "An accounts-payable system's payables API: purchase-order lines, receipts and "
-        "contract prices for matching, supplier invoices with three-way match and holds, "
-        "hold release, approval and payment.",
+    return assemble(
+        "ap",
+        seed=seed,
+        clock=clock,
+        schedule=schedule,
+        webhook_target=webhook_target,
+        behaviour=lambda host: Ap(host.journal, clock, clock.epoch),
+        router=ap_router,
+        title="supplysync AP emulator",
+        description=(
+            "An accounts-payable system's payables API: purchase-order lines, receipts and "
+            "contract prices for matching, supplier invoices with three-way match and holds, "
+            "hold release, approval and payment."
+        ),
     )
-    app.include_router(ap_router(host, ap))
-    add_subscription_routes(app, target)
-    return LiveSystem(host, app)

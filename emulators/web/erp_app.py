@@ -56,10 +56,8 @@ from emulators.web._common import (
     PROBLEM,
     LiveSystem,
     Schedule,
-    add_subscription_routes,
-    make_app,
+    assemble,
     respond,
-    webhooks_for,
 )
 
 __all__ = [
@@ -818,17 +816,20 @@ def erp_system(
 ) -> LiveSystem:
     """The live ERP; ``rate_limit_per_s`` and ``burst`` are the behaviour's token
     bucket (429 with ``retry-after`` beyond it), None for no limit."""
-    host = Host("erp", clock, seed)
-    erp = Erp(host.journal, clock, clock.epoch, rate_limit_per_s=rate_limit_per_s, burst=burst)
-    dispatcher, target = webhooks_for("erp", seed, schedule, webhook_target)
-    host.attach(erp, dispatcher)
-    app = make_app(
-        host,
-        "supplysync ERP emulator",
-        "A cloud ERP's purchasing REST API: purchase orders, change orders, "
-        "acknowledgments, receipts, invoice status, and the item, vendor and "
-        "contract-price masters.",
+    return assemble(
+        "erp",
+        seed=seed,
+        clock=clock,
+        schedule=schedule,
+        webhook_target=webhook_target,
+        behaviour=lambda host: Erp(
+            host.journal, clock, clock.epoch, rate_limit_per_s=rate_limit_per_s, burst=burst
+        ),
+        router=erp_router,
+        title="supplysync ERP emulator",
+        description=(
+            "A cloud ERP's purchasing REST API: purchase orders, change orders, "
+            "acknowledgments, receipts, invoice status, and the item, vendor and "
+            "contract-price masters."
+        ),
     )
-    app.include_router(erp_router(host, erp))
-    add_subscription_routes(app, target)
-    return LiveSystem(host, app)

@@ -29,10 +29,8 @@ from emulators.web._common import (
     PROBLEM,
     LiveSystem,
     Schedule,
-    add_subscription_routes,
-    make_app,
+    assemble,
     respond,
-    webhooks_for,
 )
 
 __all__ = [
@@ -142,18 +140,21 @@ def supplier_system(
     **_: Any,
 ) -> LiveSystem:
     """The live supplier network; ``profiles`` maps each supplier's ISA id to its profile."""
-    host = Host("supplier", clock, seed)
     chosen = dict(profiles) if profiles is not None else default_profiles()
-    network = SupplierNetwork(host.journal, clock, clock.epoch, schedule, chosen, seed)
-    dispatcher, target = webhooks_for("supplier", seed, schedule, webhook_target)
-    host.attach(network, dispatcher)
-    app = make_app(
-        host,
-        "supplysync supplier network emulator",
-        "An EDI VAN with its suppliers behind it: X12 850 purchase orders in; 855 "
-        "acknowledgments, 856 ship notices and 810 invoices out, in the buyer's mailbox "
-        "and pushed to the subscriber.",
+    return assemble(
+        "supplier",
+        seed=seed,
+        clock=clock,
+        schedule=schedule,
+        webhook_target=webhook_target,
+        behaviour=lambda host: SupplierNetwork(
+            host.journal, clock, clock.epoch, schedule, chosen, seed
+        ),
+        router=supplier_router,
+        title="supplysync supplier network emulator",
+        description=(
+            "An EDI VAN with its suppliers behind it: X12 850 purchase orders in; 855 "
+            "acknowledgments, 856 ship notices and 810 invoices out, in the buyer's mailbox "
+            "and pushed to the subscriber."
+        ),
     )
-    app.include_router(supplier_router(host, network))
-    add_subscription_routes(app, target)
-    return LiveSystem(host, app)

@@ -23,10 +23,8 @@ from emulators.web._common import (
     PROBLEM,
     LiveSystem,
     Schedule,
-    add_subscription_routes,
-    make_app,
+    assemble,
     respond,
-    webhooks_for,
 )
 from emulators.wms import Wms
 
@@ -281,16 +279,17 @@ def wms_router(host: Host, wms: Wms) -> APIRouter:
 def wms_system(
     *, seed: int, clock: Any, schedule: Schedule, webhook_target: str | None = None, **_: Any
 ) -> LiveSystem:
-    host = Host("wms", clock, seed)
-    wms = Wms(host.journal, clock, clock.epoch)
-    dispatcher, target = webhooks_for("wms", seed, schedule, webhook_target)
-    host.attach(wms, dispatcher)
-    app = make_app(
-        host,
-        "supplysync WMS emulator",
-        "A warehouse management system's receiving API: expected receipts, ship notices, "
-        "dock receipts, putaway and inventory.",
+    return assemble(
+        "wms",
+        seed=seed,
+        clock=clock,
+        schedule=schedule,
+        webhook_target=webhook_target,
+        behaviour=lambda host: Wms(host.journal, clock, clock.epoch),
+        router=wms_router,
+        title="supplysync WMS emulator",
+        description=(
+            "A warehouse management system's receiving API: expected receipts, ship notices, "
+            "dock receipts, putaway and inventory."
+        ),
     )
-    app.include_router(wms_router(host, wms))
-    add_subscription_routes(app, target)
-    return LiveSystem(host, app)
