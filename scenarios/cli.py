@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from analysis.report import summary_markdown, write_report
-from emulators.web.serve import SYSTEMS
+from emulators import SYSTEMS
 from scenarios.runner import run_and_write, run_architecture, write_run
 from scenarios.spec import ARCHITECTURES, ScenarioError, ScenarioSpec, library_names, load_scenario
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import uvicorn
 
+from emulators import SYSTEMS
 from emulators.web._common import LiveSystem
 
 __all__ = [
@@ -37,7 +38,6 @@ __all__ = [
     "tune_gc",
 ]
 
-SYSTEMS = ("erp", "supplier", "wms", "ap")
 PORT_OFFSETS = {"erp": 1, "supplier": 2, "wms": 3, "ap": 4}
 
 log = logging.getLogger("supplysync.emulators")
