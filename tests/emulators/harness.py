@@ -10,12 +10,14 @@ tables: how an operation maps to a behaviour call and to an HTTP request.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -107,3 +109,43 @@ def served(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+class WebhookReceiver:
+    """A subscriber on 127.0.0.1 that records every event POSTed to it (path, headers, body)."""
+
+    def __init__(self, path: str = "/hooks") -> None:
+        self.posts: list[tuple[str, dict[str, str], Any]] = []
+        received = self.posts
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", 0))
+                received.append(
+                    (self.path, dict(self.headers), json.loads(self.rfile.read(length)))
+                )
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> WebhookReceiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+    def wait_for(self, count: int, timeout_s: float = 5.0) -> list[Any]:
+        """The events received once ``count`` have arrived (or the timeout passed)."""
+        deadline = time.monotonic() + timeout_s
+        while len(self.posts) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return [event for _, _, event in self.posts]

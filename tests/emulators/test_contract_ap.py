@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -16,7 +13,14 @@ from emulators.ap import Ap
 from emulators.faults import Faults, Outage
 from emulators.web.ap_app import AP_PREFIX, ap_system
 from tests.emulators.fuzz import fuzz
-from tests.emulators.harness import FakeClock, HttpRequest, InProcess, OverHttp, served
+from tests.emulators.harness import (
+    FakeClock,
+    HttpRequest,
+    InProcess,
+    OverHttp,
+    WebhookReceiver,
+    served,
+)
 
 PO = "4500000001"
 VENDOR = "S1001"
@@ -593,47 +597,9 @@ def test_admin_reset_empties_state(ap_http: Any) -> None:
     assert_problem(again, 422, "po_number")  # the PO lines went too
 
 
-class _Receiver:
-    """A webhook subscriber on 127.0.0.1: records every POST it is sent."""
-
-    def __init__(self) -> None:
-        self.posts: list[tuple[str, dict[str, Any], Any]] = []
-        received = self.posts
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("content-length", 0))
-                event = json.loads(self.rfile.read(length))
-                received.append((self.path, dict(self.headers), event))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/ap"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> _Receiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-    def wait_for(self, count: int, timeout_s: float = 5.0) -> list[Any]:
-        deadline = time.monotonic() + timeout_s
-        while len(self.posts) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return [event for _, _, event in self.posts]
-
-
 def test_a_subscriber_receives_the_thin_status_events(ap_http: Any) -> None:
     client = ap_http.client
-    with _Receiver() as receiver:
+    with WebhookReceiver("/hooks/ap") as receiver:
         put = client.put("/__admin/subscription", json={"url": receiver.url})
         assert put.status_code == 200
         assert client.get("/__admin/subscription").json() == {"url": receiver.url}

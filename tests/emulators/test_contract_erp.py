@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, get_args
 
 import pytest
@@ -17,7 +14,14 @@ from emulators.erp import MATCH_STATUSES, Erp
 from emulators.faults import Faults, Outage, RateLimitStorm
 from emulators.web.erp_app import ERP_PREFIX, InvoiceStatusPost, erp_system
 from tests.emulators.fuzz import fuzz
-from tests.emulators.harness import FakeClock, HttpRequest, InProcess, OverHttp, served
+from tests.emulators.harness import (
+    FakeClock,
+    HttpRequest,
+    InProcess,
+    OverHttp,
+    WebhookReceiver,
+    served,
+)
 
 PO = {
     "SupplierNumber": "S1001",
@@ -619,59 +623,22 @@ def test_openapi_documents_every_body() -> None:
     assert headers == {"If-Match", "Idempotency-Key", "traceparent"}
 
 
-class _Receiver:
-    """A webhook subscriber on 127.0.0.1: records every POST it is sent."""
-
-    def __init__(self) -> None:
-        self.posts: list[tuple[dict[str, str], Any]] = []
-        posts = self.posts
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                event = json.loads(self.rfile.read(int(self.headers["content-length"])))
-                posts.append((dict(self.headers), event))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/erp"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> _Receiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-    def events(self, count: int, timeout_s: float = 5.0) -> list[Any]:
-        deadline = time.monotonic() + timeout_s
-        while len(self.posts) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return sorted((e for _, e in self.posts), key=lambda e: int(e["eventId"].split("-")[-1]))
-
-
 def test_a_subscriber_receives_thin_events_over_http(erp_http: Any) -> None:
     client = erp_http.client
-    with _Receiver() as receiver:
+    with WebhookReceiver("/hooks/erp") as receiver:
         assert client.put("/__admin/subscription", json={"url": receiver.url}).status_code == 200
         number = create_po(erp_http)
         erp_http.call("post_acknowledgment", number=number, body=ack_body())
         erp_http.call("create_vendor", body=VENDOR)
 
-        events = receiver.events(3)
+        events = sorted(receiver.wait_for(3), key=lambda e: int(e["eventId"].split("-")[-1]))
 
         assert events == [
             {"eventId": "erp-evt-1", "eventType": "PurchaseOrderChanged", "OrderNumber": number},
             {"eventId": "erp-evt-2", "eventType": "PurchaseOrderChanged", "OrderNumber": number},
             {"eventId": "erp-evt-3", "eventType": "SupplierChanged", "SupplierNumber": "S1001"},
         ]
-        assert {headers["x-emulator"] for headers, _ in receiver.posts} == {"erp"}
+        assert {headers["x-emulator"] for _, headers, _ in receiver.posts} == {"erp"}
         deadline = time.monotonic() + 5  # the emulator counts a delivery once answered
         while (stats := client.get("/__admin/webhooks").json())["delivered"] < 3:
             assert time.monotonic() < deadline, stats

@@ -14,11 +14,8 @@ import concurrent.futures
 import datetime as dt
 import heapq
 import itertools
-import json
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -36,7 +33,14 @@ from emulators.x12 import Interchange, read_855
 from sync_core.mappers.x12 import acknowledgments_from_855, parse_interchange, write_850
 from sync_core.model import PurchaseOrder, PurchaseOrderLine, Uom
 from tests.emulators.fuzz import fuzz
-from tests.emulators.harness import FakeClock, HttpRequest, InProcess, OverHttp, served
+from tests.emulators.harness import (
+    FakeClock,
+    HttpRequest,
+    InProcess,
+    OverHttp,
+    WebhookReceiver,
+    served,
+)
 
 BUYER = "HOSPNET01"
 SUPPLIER = "SUPP1001"
@@ -439,48 +443,9 @@ def test_admin_reset_empties_the_network_and_stales_its_timers(supplier_http: An
     assert supplier_http.call("receive_edi", text=x12_850()).body["accepted"] == 1
 
 
-class _Receiver:
-    """A webhook subscriber on 127.0.0.1: records every POST it is sent."""
-
-    def __init__(self) -> None:
-        self.posts: list[tuple[str, dict[str, str], Any]] = []
-        received = self.posts
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("content-length", 0))
-                received.append(
-                    (self.path, dict(self.headers), json.loads(self.rfile.read(length)))
-                )
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/supplier"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> _Receiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-    def wait_for(self, count: int, timeout_s: float = 5.0) -> list[Any]:
-        deadline = time.monotonic() + timeout_s
-        while len(self.posts) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return [event for _, _, event in self.posts]
-
-
 def test_a_subscriber_receives_the_pushed_855(supplier_http: Any) -> None:
     client = supplier_http.client
-    with _Receiver() as receiver:
+    with WebhookReceiver("/hooks/supplier") as receiver:
         assert client.put("/__admin/subscription", json={"url": receiver.url}).status_code == 200
         assert client.get("/__admin/subscription").json() == {"url": receiver.url}
 
