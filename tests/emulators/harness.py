@@ -111,6 +111,30 @@ def served(app: FastAPI) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+@contextmanager
+def open_api(
+    mode: str,
+    clock: FakeClock,
+    live: Any,
+    in_process: dict[str, Callable[..., Reply]],
+    over_http: dict[str, Callable[..., HttpRequest]],
+) -> Iterator[Any]:
+    """A live system's API in ``mode`` ("in-process" or "http"), with ``.clock`` set."""
+    behaviour = live.host.behaviour
+    if mode == "in-process":
+        api: Any = InProcess(live.host, behaviour, in_process)
+        api.clock = clock
+        yield api
+        return
+    with served(live.app) as base:
+        api = OverHttp(base, live.host, behaviour, over_http)
+        api.clock = clock
+        try:
+            yield api
+        finally:
+            api.close()
+
+
 class WebhookReceiver:
     """A subscriber on 127.0.0.1 that records every event POSTed to it (path, headers, body)."""
 

@@ -16,10 +16,8 @@ from tests.emulators.fuzz import fuzz
 from tests.emulators.harness import (
     FakeClock,
     HttpRequest,
-    InProcess,
-    OverHttp,
     WebhookReceiver,
-    served,
+    open_api,
 )
 
 PO = "4500000001"
@@ -137,28 +135,16 @@ def _live() -> tuple[FakeClock, Any]:
 @pytest.fixture(params=["in-process", "http"])
 def ap(request: pytest.FixtureRequest) -> Iterator[Any]:
     clock, live = _live()
-    behaviour = live.host.behaviour
-    if request.param == "in-process":
-        api: Any = InProcess(live.host, behaviour, IN_PROCESS)
-        api.clock = clock
+    with open_api(request.param, clock, live, IN_PROCESS, OVER_HTTP) as api:
         yield api
-    else:
-        with served(live.app) as base:
-            api = OverHttp(base, live.host, behaviour, OVER_HTTP)
-            api.clock = clock
-            yield api
-            api.close()
 
 
 @pytest.fixture
 def ap_http() -> Iterator[Any]:
     """AP over HTTP only: for the admin API, which has no in-process twin."""
     clock, live = _live()
-    with served(live.app) as base:
-        api: Any = OverHttp(base, live.host, live.host.behaviour, OVER_HTTP)
-        api.clock = clock
+    with open_api("http", clock, live, IN_PROCESS, OVER_HTTP) as api:
         yield api
-        api.close()
 
 
 def assert_problem(reply: Reply, status: int, field: str) -> None:

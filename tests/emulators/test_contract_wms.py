@@ -12,7 +12,7 @@ from emulators.faults import Faults, Outage
 from emulators.web.wms_app import WMS_PREFIX, wms_system
 from emulators.wms import Wms
 from tests.emulators.fuzz import fuzz
-from tests.emulators.harness import FakeClock, HttpRequest, InProcess, OverHttp, served
+from tests.emulators.harness import FakeClock, HttpRequest, open_api
 
 GLN = "0860001000018"
 EXPECTED: dict[str, Any] = {
@@ -98,28 +98,16 @@ def _live() -> tuple[FakeClock, Any]:
 @pytest.fixture(params=["in-process", "http"])
 def wms(request: pytest.FixtureRequest) -> Iterator[Any]:
     clock, live = _live()
-    behaviour = live.host.behaviour
-    if request.param == "in-process":
-        api: Any = InProcess(live.host, behaviour, IN_PROCESS)
-        api.clock = clock
+    with open_api(request.param, clock, live, IN_PROCESS, OVER_HTTP) as api:
         yield api
-    else:
-        with served(live.app) as base:
-            api = OverHttp(base, live.host, behaviour, OVER_HTTP)
-            api.clock = clock
-            yield api
-            api.close()
 
 
 @pytest.fixture
 def wms_http() -> Iterator[Any]:
     """The WMS over HTTP only: for the admin API, which has no in-process twin."""
     clock, live = _live()
-    with served(live.app) as base:
-        api: Any = OverHttp(base, live.host, live.host.behaviour, OVER_HTTP)
-        api.clock = clock
+    with open_api("http", clock, live, IN_PROCESS, OVER_HTTP) as api:
         yield api
-        api.close()
 
 
 def assert_problem(reply: Any, status: int, field: str) -> None:
