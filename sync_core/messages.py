@@ -35,6 +35,16 @@ class Kind(StrEnum):
     SUPPLIER_EDI = "supplier.edi"  # {"seq", "supplier", "payload": X12 interchange}
     SUPPLIER_MAILBOX_PAGE = "supplier.mailbox_page"  # {"documents": [...], "hasMore"}
     BATCH_TICK = "batch.tick"  # time to pull: {"at": ISO time}
+    ERP_MASTER_CHANGED = "erp.master_changed"  # thin event: ItemChanged, ContractPriceChanged...
+    ERP_MASTER_DOCUMENT = "erp.master_document"  # an item, vendor or contract price read back
+    ERP_MASTER_PAGE = "erp.master_page"  # a page of contract prices: {"items", "hasMore"}
+    WMS_RECEIPT_CREATED = "wms.receipt_created"  # thin event: {"receipt_id", "po_nbr", ...}
+    WMS_RECEIPT = "wms.receipt"  # a receipt as the WMS serves it
+    WMS_RECEIPT_PAGE = "wms.receipt_page"  # {"items": [receipts], "has_more"}
+    AP_INVOICE_STATUS_CHANGED = "ap.invoice_status_changed"  # thin event: {"invoice": {...}}
+    AP_INVOICE = "ap.invoice"  # an invoice as AP serves it
+    AP_INVOICE_PAGE = "ap.invoice_page"  # {"items": [invoices], "hasMore"}
+    RECONCILE_TICK = "reconcile.tick"  # time to compare owners and replicas: {"at"}
 
 
 @dataclass(frozen=True)
@@ -94,10 +104,23 @@ class PutEntity:
 
 @dataclass(frozen=True)
 class DeadLetter:
+    """What could not be done, with enough to do it again after a fix.
+
+    An inbound message the engine could not map keeps its ``kind``, ``body``,
+    ``correlation_id`` and ``query`` (so it can be handed to the engine again);
+    an outbound request the delivery planner gave up on keeps the whole
+    ``request`` (so it can go back to the outbox with its idempotency key).
+    ``at`` is when it was dead-lettered, in seconds on the driver's clock.
+    """
+
     message_id: str
     kind: str
     reason: str
     body: Any
+    request: Request | None = None
+    correlation_id: str | None = None
+    query: dict[str, Any] | None = None
+    at: float | None = None
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,25 @@ together: it is the engine's :class:`StateView` over the store *and* the
 decisions staged since the last commit, so a duplicate or a newer version
 within the group is seen as it would be one message at a time.
 
+Dead letters are a queue a person works through (:mod:`sync_core.dlq`): each
+gets an integer id and a status, ``open`` → ``replayed`` or ``discarded`` (with
+a reason), and nothing else.  Replaying a letter and marking it replayed is one
+transaction: a request letter puts its :class:`Request` back in the outbox
+unchanged (same idempotency key); an inbound letter queues its message again
+under a new id, ``{original}#replay{n}`` (the original id is in the inbox and
+would be dropped as a duplicate), which drivers read from
+:meth:`Store.pending_inbound` and hand to the engine.  ``n`` counts the
+replays of the same original message (or idempotency key), and skips an id
+already consumed or queued.  The rules live here (:func:`replay_plan`,
+:func:`check_discard`), so every backend applies the same ones.
+
 What a store keeps must be JSON: request params and bodies, entity data and
 dead-letter bodies are dicts with string keys, lists, strings, numbers,
 booleans and ``None`` (a tuple comes back as a list).  :func:`request_to_json`
-and :func:`request_from_json` round-trip a :class:`Request` exactly.
+and :func:`request_from_json` round-trip a :class:`Request` exactly.  JSON is
+written by orjson (the durable store's hot path); what orjson refuses but the
+standard library writes exactly — an integer beyond 64 bits — goes through the
+standard library instead.
 
 The in-memory store is the simulation default; durable backends
 (:mod:`sync_core.store_sqlite`) implement the same contract, and one contract
@@ -29,26 +44,35 @@ test suite runs against each.
 from __future__ import annotations
 
 import json
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import StrEnum
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+import orjson
+
 from sync_core.errors import SyncCoreError
-from sync_core.messages import DeadLetter, Decision, Entity, Kind, Request
+from sync_core.messages import DeadLetter, Decision, Entity, Inbound, Kind, Request
 
 __all__ = [
     "AlreadyConsumed",
     "AuditRecord",
+    "DeadLetterError",
+    "DeadLetterRecord",
+    "DeadLetterStatus",
     "GroupCommit",
     "MemoryStore",
     "OutboxItem",
+    "Replayed",
     "StateView",
     "Store",
     "StoreError",
     "decode_json",
     "encode_json",
+    "replay_problem",
     "request_from_json",
     "request_to_json",
 ]
@@ -85,6 +109,21 @@ class AlreadyConsumed(StoreError):
         super().__init__(
             "commit", f"already consumed: {shown}{f' and {more} more' if more > 0 else ''}"
         )
+
+
+class DeadLetterError(StoreError):
+    """A dead letter cannot be replayed or discarded: unknown, not open, or not replayable.
+
+    ``letter_id`` names it; ``status`` is its status when it exists (``None`` for
+    an unknown id).  Not retriable: the same call fails again.
+    """
+
+    def __init__(
+        self, operation: str, letter_id: int, reason: str, status: DeadLetterStatus | None = None
+    ) -> None:
+        self.letter_id = letter_id
+        self.status = status
+        super().__init__(operation, f"dead letter {letter_id}: {reason}")
 
 
 def reconsumed(decisions: Sequence[Decision], consumed: Callable[[str], bool]) -> list[str]:
@@ -134,6 +173,110 @@ class AuditRecord:
         )
 
 
+class DeadLetterStatus(StrEnum):
+    """Where a dead letter stands: waiting for a person, replayed, or given up on."""
+
+    OPEN = "open"
+    REPLAYED = "replayed"
+    DISCARDED = "discarded"
+
+
+@dataclass(frozen=True)
+class DeadLetterRecord:
+    """One stored dead letter and what was done about it.
+
+    ``replays`` is, once the letter is replayed, how many times its message (the
+    same original inbound id, or the same idempotency key) has been replayed,
+    this replay included; ``replayed_as`` is what the replay queued: the new
+    inbound message id, or ``outbox:{id}``.  ``discard_reason`` says why a
+    person gave it up.
+    """
+
+    id: int
+    letter: DeadLetter
+    status: DeadLetterStatus = DeadLetterStatus.OPEN
+    replays: int = 0
+    replayed_as: str | None = None
+    discard_reason: str | None = None
+
+    @property
+    def source(self) -> str:
+        """``request`` for an outbound request given up on, ``inbound`` for a message."""
+        return "request" if self.letter.request is not None else "inbound"
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """What replaying a dead letter queued: an outbox row, or an inbound message."""
+
+    record: DeadLetterRecord
+    outbox: OutboxItem | None = None
+    inbound: Inbound | None = None
+
+
+_KINDS = frozenset(k.value for k in Kind)
+_REPLAY_SUFFIX = re.compile(r"#replay\d+$")
+
+
+def replay_origin(letter: DeadLetter) -> str:
+    """What replays of the same thing share: the original message id, or the request's key."""
+    if letter.request is not None:
+        key = letter.request.idempotency_key
+        return f"request:{key}" if key is not None else f"letter:{letter.message_id}"
+    return _REPLAY_SUFFIX.sub("", letter.message_id)
+
+
+def replay_problem(letter: DeadLetter) -> str | None:
+    """Why ``letter`` cannot be replayed whatever its status, or ``None`` when it can."""
+    if letter.request is not None or letter.kind in _KINDS:
+        return None
+    return f"cannot be replayed: it holds no request and {letter.kind!r} is not a message kind"
+
+
+def replay_plan(
+    record: DeadLetterRecord, replayed_before: int, taken: Callable[[str], bool]
+) -> tuple[int, Inbound | None]:
+    """The replay number, and for an inbound letter the message to queue.
+
+    ``replayed_before`` counts earlier replays of the same origin; ``taken``
+    says whether a message id is consumed or queued already (the new id must
+    be neither, or the engine would drop it as a duplicate).
+    """
+    operation = "replay_dead_letter"
+    if record.status is not DeadLetterStatus.OPEN:
+        raise DeadLetterError(
+            operation, record.id, f"is {record.status.value}, not open", record.status
+        )
+    letter = record.letter
+    n = replayed_before + 1
+    if letter.request is not None:
+        return n, None
+    problem = replay_problem(letter)
+    if problem is not None:
+        raise DeadLetterError(operation, record.id, problem, record.status)
+    kind = Kind(letter.kind)
+    origin = replay_origin(letter)
+    while taken(f"{origin}#replay{n}"):
+        n += 1
+    message = Inbound(f"{origin}#replay{n}", kind, letter.body, letter.correlation_id,
+                      letter.query)  # fmt: skip
+    return n, message
+
+
+def check_discard(record: DeadLetterRecord, reason: str) -> None:
+    if record.status is not DeadLetterStatus.OPEN:
+        raise DeadLetterError(
+            "discard_dead_letter", record.id, f"is {record.status.value}, not open", record.status
+        )
+    if not reason.strip():
+        raise DeadLetterError("discard_dead_letter", record.id, "a reason is required",
+                              record.status)  # fmt: skip
+
+
+def unknown_letter(operation: str, letter_id: int) -> DeadLetterError:
+    return DeadLetterError(operation, letter_id, "no such dead letter")
+
+
 class Store(ABC):
     """The recorder contract every backend implements (see the module docstring)."""
 
@@ -166,11 +309,56 @@ class Store(ABC):
         """Mark an outbox row carried out; an unknown or finished id is a no-op."""
 
     @abstractmethod
-    def add_dead_letter(self, letter: DeadLetter) -> None: ...
+    def done_many(self, outbox_ids: Sequence[int]) -> None:
+        """Mark several outbox rows carried out, in one transaction (unknown ids: no-ops)."""
+
+    @abstractmethod
+    def add_dead_letter(self, letter: DeadLetter) -> int:
+        """Record a dead letter (open); its id."""
+
+    @abstractmethod
+    def give_up(self, outbox_id: int, letter: DeadLetter) -> int:
+        """Mark an outbox row done and record its dead letter, in one transaction; its id.
+
+        What a driver does when the delivery planner gives up: a crash can
+        leave neither the row without its letter nor the letter with the row.
+        """
 
     @abstractmethod
     def dead_letters(self) -> list[DeadLetter]:
-        """Every dead letter, in the order they were recorded."""
+        """Every dead letter, whatever its status, in the order they were recorded."""
+
+    @abstractmethod
+    def dead_letter_records(self, status: DeadLetterStatus | None = None) -> list[DeadLetterRecord]:
+        """The dead letters with their ids and status (only ``status`` if given), oldest first."""
+
+    @abstractmethod
+    def dead_letter_record(self, letter_id: int) -> DeadLetterRecord:
+        """One dead letter; :class:`DeadLetterError` for an unknown id."""
+
+    @abstractmethod
+    def discard_dead_letter(self, letter_id: int, reason: str) -> DeadLetterRecord:
+        """Give an open letter up, with a (non-empty) reason; the record as it now is."""
+
+    @abstractmethod
+    def replay_dead_letter(self, letter_id: int) -> Replayed:
+        """Queue an open letter again and mark it replayed, in one transaction.
+
+        A request letter goes back to the outbox unchanged (same idempotency key,
+        so a system that applied it before answers with its first reply).  An
+        inbound letter is queued as a pending inbound message under a new id,
+        ``{original}#replay{n}``: the original id is in the inbox.  A letter that
+        is not open, or holds neither a request nor a known message kind, is a
+        :class:`DeadLetterError` and nothing changes.
+        """
+
+    @abstractmethod
+    def pending_inbound(self) -> list[Inbound]:
+        """Replayed inbound messages not yet consumed, oldest first: drivers hand them on."""
+
+    @abstractmethod
+    def take_inbound(self, message_ids: Sequence[str]) -> None:
+        """Forget queued inbound messages (after their decision is committed)."""
 
     @abstractmethod
     def audit(self) -> list[AuditRecord]:
@@ -205,7 +393,8 @@ class MemoryStore(Store):
         self._entities: dict[tuple[str, str], Entity] = {}
         self._outbox: dict[int, Request] = {}
         self._next_id = 1
-        self._dead: list[DeadLetter] = []
+        self._dead: list[DeadLetterRecord] = []  # a letter's id is its index + 1
+        self._queued: dict[str, Inbound] = {}  # replayed inbound messages, in order
         self._audit: list[AuditRecord] = []
 
     def consumed(self, message_id: str) -> bool:
@@ -233,7 +422,8 @@ class MemoryStore(Store):
             self._outbox[self._next_id] = request
             added.append(OutboxItem(self._next_id, request))
             self._next_id += 1
-        self._dead.extend(decision.dead_letters)
+        for letter in decision.dead_letters:
+            self._dead.append(DeadLetterRecord(len(self._dead) + 1, letter))
         self._audit.append(AuditRecord.of(decision))
         return added
 
@@ -243,11 +433,70 @@ class MemoryStore(Store):
     def done(self, outbox_id: int) -> None:
         self._outbox.pop(outbox_id, None)
 
-    def add_dead_letter(self, letter: DeadLetter) -> None:
-        self._dead.append(letter)
+    def done_many(self, outbox_ids: Sequence[int]) -> None:
+        for outbox_id in outbox_ids:
+            self._outbox.pop(outbox_id, None)
+
+    def add_dead_letter(self, letter: DeadLetter) -> int:
+        self._dead.append(DeadLetterRecord(len(self._dead) + 1, letter))
+        return len(self._dead)
+
+    def give_up(self, outbox_id: int, letter: DeadLetter) -> int:
+        self._outbox.pop(outbox_id, None)
+        return self.add_dead_letter(letter)
 
     def dead_letters(self) -> list[DeadLetter]:
-        return list(self._dead)
+        return [r.letter for r in self._dead]
+
+    def dead_letter_records(self, status: DeadLetterStatus | None = None) -> list[DeadLetterRecord]:
+        return [r for r in self._dead if status is None or r.status is status]
+
+    def dead_letter_record(self, letter_id: int) -> DeadLetterRecord:
+        return self._record("dead_letter_record", letter_id)
+
+    def _record(self, operation: str, letter_id: int) -> DeadLetterRecord:
+        if not 1 <= letter_id <= len(self._dead):
+            raise unknown_letter(operation, letter_id)
+        return self._dead[letter_id - 1]
+
+    def discard_dead_letter(self, letter_id: int, reason: str) -> DeadLetterRecord:
+        record = self._record("discard_dead_letter", letter_id)
+        check_discard(record, reason)
+        record = replace(record, status=DeadLetterStatus.DISCARDED, discard_reason=reason)
+        self._dead[letter_id - 1] = record
+        return record
+
+    def replay_dead_letter(self, letter_id: int) -> Replayed:
+        record = self._record("replay_dead_letter", letter_id)
+        origin = replay_origin(record.letter)
+        before = sum(
+            1
+            for r in self._dead
+            if r.status is DeadLetterStatus.REPLAYED and replay_origin(r.letter) == origin
+        )
+        n, message = replay_plan(record, before, lambda m: m in self._inbox or m in self._queued)
+        outbox = None
+        if message is not None:
+            self._queued[message.message_id] = message
+            replayed_as = message.message_id
+        else:
+            assert record.letter.request is not None
+            outbox = OutboxItem(self._next_id, record.letter.request)
+            self._outbox[self._next_id] = record.letter.request
+            self._next_id += 1
+            replayed_as = f"outbox:{outbox.outbox_id}"
+        record = replace(
+            record, status=DeadLetterStatus.REPLAYED, replays=n, replayed_as=replayed_as
+        )
+        self._dead[letter_id - 1] = record
+        return Replayed(record, outbox, message)
+
+    def pending_inbound(self) -> list[Inbound]:
+        return [m for m in self._queued.values() if m.message_id not in self._inbox]
+
+    def take_inbound(self, message_ids: Sequence[str]) -> None:
+        for message_id in message_ids:
+            self._queued.pop(message_id, None)
 
     def audit(self) -> list[AuditRecord]:
         return list(self._audit)
@@ -308,8 +557,13 @@ def _not_json(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+# orjson first (about 9x the standard library's C encoder on this workload); what it
+# refuses but the standard library writes exactly (an integer beyond 64 bits, a lone
+# surrogate) goes through the standard library, marked by a leading space so that
+# decoding takes the exact path too (orjson reads a big integer as a float).
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 # The C encoder made once, without the per-call set-up of ``json.dumps`` and without
-# the circular-reference bookkeeping (a cycle ends in RecursionError): half the cost.
+# the circular-reference bookkeeping (a cycle ends in RecursionError).
 _C_ENCODER: Any = getattr(json.encoder, "c_make_encoder", None)  # None without the C speedups
 _ENCODE: Any = (
     _C_ENCODER(None, _not_json, json.encoder.encode_basestring_ascii, None, ":", ",",
@@ -323,17 +577,25 @@ _REQUEST_FIELDS = frozenset(Request.__dataclass_fields__)
 
 
 def encode_json(value: Any) -> str:
-    """Compact ASCII JSON of ``value``; :class:`StoreError` when it is not a JSON value."""
+    """Compact JSON of ``value``; :class:`StoreError` when it is not a JSON value.
+
+    A float NaN or infinity is written as ``null`` (orjson's rule): the engine
+    never makes one, and nothing it stores is a float that could be.
+    """
     try:
-        return "".join(_ENCODE(value, 0))
+        return orjson.dumps(value, default=_not_json, option=_ORJSON_OPTIONS).decode()
+    except TypeError:
+        pass  # refused by orjson: the standard library may still write it exactly
+    try:
+        return " " + "".join(_ENCODE(value, 0))
     except (TypeError, ValueError, RecursionError) as e:
         raise StoreError("encode", f"not a JSON value: {e}") from e
 
 
 def decode_json(text: str) -> Any:
     try:
-        return _DECODER.decode(text)
-    except ValueError as e:
+        return _DECODER.decode(text) if text[:1] == " " else orjson.loads(text)
+    except ValueError as e:  # orjson.JSONDecodeError is a ValueError
         raise StoreError("decode", f"stored text is not JSON: {e}") from e
 
 

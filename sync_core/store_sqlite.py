@@ -8,15 +8,23 @@ transaction never fails half-way on a lock upgrade).  ``commit_many`` encodes
 every row first, in Python, then writes the whole group in one transaction
 with one ``executemany`` per table, in this order:
 
-=============  ===============================================  ==================
-table          row                                              written as
-=============  ===============================================  ==================
-inbox          ``message_id`` (primary key)                     ``INSERT OR IGNORE``
-entities       ``kind, key`` (primary key), ``version``, data   upsert, last wins
-outbox         ``id`` (``AUTOINCREMENT``), request              insert, ids in order
-dead_letters   ``seq``, message id, kind, reason, body          insert
-audit          ``seq``, message id, consumed ids, counts        insert
-=============  ===============================================  ==================
+==============  ================================================  ==================
+table           row                                               written as
+==============  ================================================  ==================
+inbox           ``message_id`` (primary key)                      ``INSERT OR IGNORE``
+entities        ``kind, key`` (primary key), ``version``, data    upsert, last wins
+outbox          ``id`` (``AUTOINCREMENT``), request               insert, ids in order
+dead_letters    ``id``, the letter, ``origin``, status, replays   insert
+audit           ``seq``, message id, consumed ids, counts         insert
+==============  ================================================  ==================
+
+An audit row's consumed ids are ``NULL`` in the usual case, "the message
+consumed itself" (one JSON encode and some bytes less per message).  Outside
+``commit_many``: ``dead_letters`` rows change status in place (replay,
+discard), and ``inbound_queue`` holds replayed inbound messages until a driver
+takes them; ``pending_inbound`` leaves out the ones already in the inbox, so a
+driver that crashed between committing a replayed message and taking it does
+not hand it on again.
 
 The inbox is the idempotency key of the whole decision: when ``INSERT OR
 IGNORE`` inserts fewer rows than the group consumes, a consumed id was there
@@ -30,11 +38,17 @@ after every row is done and the file reopened — because a driver names the
 reply to a read after the outbox id that sent it.  A done row is deleted.
 
 Durability: ``journal_mode=WAL`` always (the rollback journal is ~6x slower on
-this disk), ``synchronous=FULL`` by default, so a returned commit survives a
-power cut; ``NORMAL`` survives a process crash only.  Throughput comes from
-group commit: a commit costs one fsync of the log whatever its size (plus, now
-and then, a checkpoint).  Past that the store is CPU-bound, mostly on encoding
-JSON (``loadtests/bench_store.py``).
+this disk), ``synchronous=FULL`` by default: a commit that returned survives a
+power cut or an OS crash (the log is fsynced at every commit).  ``NORMAL``
+(an option) fsyncs only at checkpoints: a returned commit survives the process
+being killed (``kill -9``) — SQLite has written it to the OS — but the last
+commits before a power cut or kernel crash may be lost, never half-kept (the
+file stays consistent).  Throughput comes from group commit: a commit costs one
+fsync of the log whatever its size (plus, now and then, a checkpoint).  Past
+that the store is CPU-bound: encoding JSON (orjson, ~0.5 µs a document), the
+five ``executemany`` and the Python loop that builds their rows
+(``loadtests/bench_store.py``).  The schema is versioned (``PRAGMA
+user_version``); a file of another version is refused, not migrated.
 
 Errors: every ``sqlite3.Error`` (and a value SQLite cannot bind) is translated
 here into :class:`~sync_core.store.StoreError`, ``retriable`` when the database
@@ -50,21 +64,29 @@ import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
-from sync_core.messages import DeadLetter, Decision, Entity
+from sync_core.messages import DeadLetter, Decision, Entity, Inbound, Kind
 from sync_core.store import (
     AlreadyConsumed,
     AuditRecord,
+    DeadLetterRecord,
+    DeadLetterStatus,
     OutboxItem,
+    Replayed,
     Store,
     StoreError,
+    check_discard,
     decode_json,
     encode_json,
     reconsumed,
+    replay_origin,
+    replay_plan,
     request_from_json,
     request_to_json,
+    unknown_letter,
 )
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore", "Synchronous"]
@@ -72,16 +94,21 @@ __all__ = ["SCHEMA_VERSION", "SqliteStore", "Synchronous"]
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 _SYNCHRONOUS: dict[str, int] = {"OFF": 0, "NORMAL": 1, "FULL": 2, "EXTRA": 3}
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = (
     "CREATE TABLE inbox (message_id TEXT PRIMARY KEY) STRICT, WITHOUT ROWID",
     "CREATE TABLE entities (kind TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL,"
     " data TEXT NOT NULL, PRIMARY KEY (kind, key)) STRICT",
     "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, request TEXT NOT NULL) STRICT",
-    "CREATE TABLE dead_letters (seq INTEGER PRIMARY KEY, message_id TEXT NOT NULL,"
-    " kind TEXT NOT NULL, reason TEXT NOT NULL, body TEXT NOT NULL) STRICT",
+    "CREATE TABLE dead_letters (id INTEGER PRIMARY KEY, message_id TEXT NOT NULL,"
+    " kind TEXT NOT NULL, reason TEXT NOT NULL, body TEXT NOT NULL, request TEXT,"
+    " correlation_id TEXT, query TEXT, at REAL, origin TEXT NOT NULL,"
+    " status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'replayed', 'discarded')),"
+    " replays INTEGER NOT NULL DEFAULT 0, replayed_as TEXT, discard_reason TEXT) STRICT",
+    "CREATE TABLE inbound_queue (seq INTEGER PRIMARY KEY, message_id TEXT NOT NULL UNIQUE,"
+    " kind TEXT NOT NULL, body TEXT NOT NULL, correlation_id TEXT, query TEXT) STRICT",
     "CREATE TABLE audit (seq INTEGER PRIMARY KEY, message_id TEXT NOT NULL,"
-    " consumed TEXT NOT NULL, changes INTEGER NOT NULL, requests INTEGER NOT NULL,"
+    " consumed TEXT, changes INTEGER NOT NULL, requests INTEGER NOT NULL,"
     " dead_letters INTEGER NOT NULL) STRICT",
 )
 
@@ -91,7 +118,14 @@ _UPSERT_ENTITY = (
     " ON CONFLICT (kind, key) DO UPDATE SET version = excluded.version, data = excluded.data"
 )
 _INSERT_OUTBOX = "INSERT INTO outbox (id, request) VALUES (?, ?)"
-_INSERT_DEAD = "INSERT INTO dead_letters (message_id, kind, reason, body) VALUES (?, ?, ?, ?)"
+_INSERT_DEAD = (
+    "INSERT INTO dead_letters (message_id, kind, reason, body, request, correlation_id, query,"
+    " at, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_DEAD_COLUMNS = (
+    "id, message_id, kind, reason, body, request, correlation_id, query, at, status, replays,"
+    " replayed_as, discard_reason"
+)
 _INSERT_AUDIT = (
     "INSERT INTO audit (message_id, consumed, changes, requests, dead_letters)"
     " VALUES (?, ?, ?, ?, ?)"
@@ -151,6 +185,12 @@ class SqliteStore(Store):
                 for statement in _SCHEMA:
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            elif version < SCHEMA_VERSION:
+                raise StoreError(
+                    "open",
+                    f"{self.path}: schema version {version} is older than this store's "
+                    f"({SCHEMA_VERSION}) and is not migrated: start a new store file",
+                )
             elif version != SCHEMA_VERSION:
                 raise StoreError(
                     "open", f"{self.path}: schema version {version}, expected {SCHEMA_VERSION}"
@@ -197,21 +237,59 @@ class SqliteStore(Store):
         return [OutboxItem(i, request_from_json(text)) for i, text in rows]
 
     def dead_letters(self) -> list[DeadLetter]:
+        return [r.letter for r in self.dead_letter_records()]
+
+    def dead_letter_records(self, status: DeadLetterStatus | None = None) -> list[DeadLetterRecord]:
+        sql = f"SELECT {_DEAD_COLUMNS} FROM dead_letters"
+        if status is None:
+            rows = self._select("dead_letter_records", f"{sql} ORDER BY id")
+        else:
+            rows = self._select(
+                "dead_letter_records",
+                f"{sql} WHERE status = ? ORDER BY id",
+                (DeadLetterStatus(status).value,),
+            )
+        return [_record(row) for row in rows]
+
+    def dead_letter_record(self, letter_id: int) -> DeadLetterRecord:
+        return self._record(self._db, "dead_letter_record", letter_id)
+
+    def _record(self, db: sqlite3.Connection, operation: str, letter_id: int) -> DeadLetterRecord:
+        try:
+            row = db.execute(
+                f"SELECT {_DEAD_COLUMNS} FROM dead_letters WHERE id = ?", (letter_id,)
+            ).fetchone()
+        except _DRIVER_ERRORS as e:
+            raise self._error(operation, e) from e
+        if row is None:
+            raise unknown_letter(operation, letter_id)
+        return _record(row)
+
+    def pending_inbound(self) -> list[Inbound]:
         rows = self._select(
-            "dead_letters", "SELECT message_id, kind, reason, body FROM dead_letters ORDER BY seq"
+            "pending_inbound",
+            "SELECT message_id, kind, body, correlation_id, query FROM inbound_queue AS q"
+            " WHERE NOT EXISTS (SELECT 1 FROM inbox AS i WHERE i.message_id = q.message_id)"
+            " ORDER BY seq",
         )
-        return [DeadLetter(m, k, r, decode_json(b)) for m, k, r, b in rows]
+        return [
+            Inbound(m, Kind(k), decode_json(b), c, None if q is None else decode_json(q))
+            for m, k, b, c, q in rows
+        ]
 
     def audit(self) -> list[AuditRecord]:
         rows = self._select(
             "audit",
             "SELECT message_id, consumed, changes, requests, dead_letters FROM audit ORDER BY seq",
         )
-        return [AuditRecord(m, tuple(decode_json(c)), *counts) for m, c, *counts in rows]
+        return [
+            AuditRecord(m, (m,) if c is None else tuple(decode_json(c)), *counts)
+            for m, c, *counts in rows
+        ]
 
-    def _select(self, operation: str, sql: str) -> list[Any]:
+    def _select(self, operation: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         try:
-            return self._db.execute(sql).fetchall()
+            return self._db.execute(sql, params).fetchall()
         except _DRIVER_ERRORS as e:
             raise self._error(operation, e) from e
 
@@ -223,49 +301,141 @@ class SqliteStore(Store):
     def commit_many(self, decisions: Sequence[Decision]) -> list[list[OutboxItem]]:
         if not decisions:
             return []
-        inbox: list[tuple[str]] = []
+        inbox: list[str] = []
         entities: list[tuple[str, str, int, str]] = []
         requests: list[str] = []
-        dead: list[tuple[str, str, str, str]] = []
-        audit: list[tuple[str, str, int, int, int]] = []
+        dead: list[tuple[Any, ...]] = []
+        audit: list[tuple[str, str | None, int, int, int]] = []
+        encode, encode_request = encode_json, request_to_json
         for d in decisions:  # encode everything before the transaction starts
-            inbox.extend(zip(d.consumed))
+            consumed = d.consumed
+            inbox += consumed
             for change in d.changes:
                 e = change.entity
-                entities.append((e.kind, e.key, e.version, encode_json(e.data)))
-            requests.extend(map(request_to_json, d.requests))
+                entities.append((e.kind, e.key, e.version, encode(e.data)))
+            if d.requests:
+                requests += map(encode_request, d.requests)
             if d.dead_letters:
-                dead.extend(map(_dead_row, d.dead_letters))
-            counts = (len(d.changes), len(d.requests), len(d.dead_letters))
-            audit.append((d.message_id, encode_json(d.consumed), *counts))
+                dead += map(_dead_row, d.dead_letters)
+            # the usual case, "consumed itself", is stored as NULL
+            audit.append((
+                d.message_id,
+                None if consumed == (d.message_id,) else encode(consumed),
+                len(d.changes), len(d.requests), len(d.dead_letters),
+            ))  # fmt: skip
         try:
             with self._transaction("commit") as db:
                 last = db.execute(_LAST_OUTBOX_ID).fetchone()
                 first = (last[0] if last else 0) + 1
-                if db.executemany(_INSERT_INBOX, inbox).rowcount != len(inbox):
+                if db.executemany(_INSERT_INBOX, zip(inbox)).rowcount != len(inbox):
                     raise _Conflict  # an id was in the inbox already: roll back
-                db.executemany(_UPSERT_ENTITY, entities)
-                ids = range(first, first + len(requests))
-                db.executemany(_INSERT_OUTBOX, zip(ids, requests, strict=True))
-                db.executemany(_INSERT_DEAD, dead)
+                if entities:
+                    db.executemany(_UPSERT_ENTITY, entities)
+                if requests:
+                    ids = range(first, first + len(requests))
+                    db.executemany(_INSERT_OUTBOX, zip(ids, requests, strict=True))
+                if dead:
+                    db.executemany(_INSERT_DEAD, dead)
                 db.executemany(_INSERT_AUDIT, audit)
         except _Conflict:
             raise AlreadyConsumed(reconsumed(decisions, self.consumed)) from None
         added = []
         for d in decisions:
-            last_id = first + len(d.requests)
-            added.append(list(map(OutboxItem, range(first, last_id), d.requests)))
-            first = last_id
+            if d.requests:
+                last_id = first + len(d.requests)
+                added.append(list(map(OutboxItem, range(first, last_id), d.requests)))
+                first = last_id
+            else:
+                added.append([])
         return added
 
     def done(self, outbox_id: int) -> None:
         with self._transaction("done") as db:
             db.execute("DELETE FROM outbox WHERE id = ?", (outbox_id,))
 
-    def add_dead_letter(self, letter: DeadLetter) -> None:
+    def done_many(self, outbox_ids: Sequence[int]) -> None:
+        rows = [(i,) for i in outbox_ids]
+        if rows:
+            with self._transaction("done_many") as db:
+                db.executemany("DELETE FROM outbox WHERE id = ?", rows)
+
+    def add_dead_letter(self, letter: DeadLetter) -> int:
         row = _dead_row(letter)
         with self._transaction("add_dead_letter") as db:
-            db.execute(_INSERT_DEAD, row)
+            letter_id = db.execute(_INSERT_DEAD, row).lastrowid
+        assert letter_id is not None
+        return letter_id
+
+    def give_up(self, outbox_id: int, letter: DeadLetter) -> int:
+        row = _dead_row(letter)
+        with self._transaction("give_up") as db:
+            db.execute("DELETE FROM outbox WHERE id = ?", (outbox_id,))
+            letter_id = db.execute(_INSERT_DEAD, row).lastrowid
+        assert letter_id is not None
+        return letter_id
+
+    def discard_dead_letter(self, letter_id: int, reason: str) -> DeadLetterRecord:
+        operation = "discard_dead_letter"
+        with self._transaction(operation) as db:
+            record = self._record(db, operation, letter_id)
+            check_discard(record, reason)
+            db.execute(
+                "UPDATE dead_letters SET status = 'discarded', discard_reason = ? WHERE id = ?",
+                (reason, letter_id),
+            )
+        return replace(record, status=DeadLetterStatus.DISCARDED, discard_reason=reason)
+
+    def replay_dead_letter(self, letter_id: int) -> Replayed:
+        operation = "replay_dead_letter"
+        with self._transaction(operation) as db:
+            record = self._record(db, operation, letter_id)
+            before = db.execute(
+                "SELECT count(*) FROM dead_letters WHERE origin = ? AND status = 'replayed'",
+                (replay_origin(record.letter),),
+            ).fetchone()[0]
+
+            def taken(message_id: str) -> bool:
+                row = db.execute(
+                    "SELECT EXISTS (SELECT 1 FROM inbox WHERE message_id = ?)"
+                    " OR EXISTS (SELECT 1 FROM inbound_queue WHERE message_id = ?)",
+                    (message_id, message_id),
+                ).fetchone()
+                return bool(row[0])
+
+            n, message = replay_plan(record, before, taken)
+            outbox = None
+            if message is not None:
+                db.execute(
+                    "INSERT INTO inbound_queue (message_id, kind, body, correlation_id, query)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (message.message_id, message.kind.value, encode_json(message.body),
+                     message.correlation_id, _maybe_json(message.query)),
+                )  # fmt: skip
+                replayed_as = message.message_id
+            else:
+                request = record.letter.request
+                assert request is not None
+                outbox_id = db.execute(
+                    "INSERT INTO outbox (request) VALUES (?)", (request_to_json(request),)
+                ).lastrowid
+                assert outbox_id is not None
+                outbox = OutboxItem(outbox_id, request)
+                replayed_as = f"outbox:{outbox_id}"
+            db.execute(
+                "UPDATE dead_letters SET status = 'replayed', replays = ?, replayed_as = ?"
+                " WHERE id = ?",
+                (n, replayed_as, letter_id),
+            )
+        record = replace(
+            record, status=DeadLetterStatus.REPLAYED, replays=n, replayed_as=replayed_as
+        )
+        return Replayed(record, outbox, message)
+
+    def take_inbound(self, message_ids: Sequence[str]) -> None:
+        rows = [(m,) for m in message_ids]
+        if rows:
+            with self._transaction("take_inbound") as db:
+                db.executemany("DELETE FROM inbound_queue WHERE message_id = ?", rows)
 
     @contextmanager
     def _transaction(self, operation: str) -> Iterator[sqlite3.Connection]:
@@ -296,5 +466,38 @@ class _Conflict(Exception):
     """Inside a commit: a consumed id was already in the inbox."""
 
 
-def _dead_row(letter: DeadLetter) -> tuple[str, str, str, str]:
-    return (letter.message_id, letter.kind, letter.reason, encode_json(letter.body))
+def _maybe_json(value: Any) -> str | None:
+    return None if value is None else encode_json(value)
+
+
+def _dead_row(letter: DeadLetter) -> tuple[Any, ...]:
+    request = letter.request
+    return (
+        letter.message_id,
+        letter.kind,
+        letter.reason,
+        encode_json(letter.body),
+        None if request is None else request_to_json(request),
+        letter.correlation_id,
+        _maybe_json(letter.query),
+        letter.at,
+        replay_origin(letter),
+    )
+
+
+def _record(row: Sequence[Any]) -> DeadLetterRecord:
+    (letter_id, message_id, kind, reason, body, request, correlation_id, query, at, status,
+     replays, replayed_as, discard_reason) = row  # fmt: skip
+    letter = DeadLetter(
+        message_id,
+        kind,
+        reason,
+        decode_json(body),
+        None if request is None else request_from_json(request),
+        correlation_id,
+        None if query is None else decode_json(query),
+        at,
+    )
+    return DeadLetterRecord(
+        letter_id, letter, DeadLetterStatus(status), replays, replayed_as, discard_reason
+    )

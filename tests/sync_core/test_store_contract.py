@@ -29,6 +29,9 @@ from sync_core.messages import DeadLetter, Decision, Entity, Inbound, Kind, PutE
 from sync_core.store import (
     AlreadyConsumed,
     AuditRecord,
+    DeadLetterError,
+    DeadLetterRecord,
+    DeadLetterStatus,
     GroupCommit,
     MemoryStore,
     OutboxItem,
@@ -73,6 +76,8 @@ def observe(store: Store, ids: Iterable[str], keys: Iterable[tuple[str, str]]) -
         "entities": {k: store.entity(*k) for k in sorted(set(keys))},
         "pending": store.pending(),
         "dead_letters": store.dead_letters(),
+        "dead_letter_records": store.dead_letter_records(),
+        "pending_inbound": store.pending_inbound(),
         "audit": store.audit(),
     }
 
@@ -203,6 +208,8 @@ class StoreContract(ABC):
             "entities": {("watermark", "supplier_mailbox"): d.changes[0].entity},
             "pending": added,
             "dead_letters": [letter],
+            "dead_letter_records": [DeadLetterRecord(1, letter)],
+            "pending_inbound": [],
             "audit": [AuditRecord("page:1", ("page:1", "edi:1", "edi:2"), 1, 2, 1)],
         }
 
@@ -297,6 +304,172 @@ class StoreContract(ABC):
         assert len(expected["dead_letters"]) == 3  # two from the page, one thin event
         assert expected["audit"][2] == AuditRecord("tick:1", (), 0, 0, 0)
 
+    # -- done_many, the dead-letter queue and its replay ----------------------------------
+
+    def test_done_many_marks_several_rows_done_at_once(self) -> None:
+        store = self.store()
+        items = store.commit(decision("m1", requests=[request(n) for n in range(1, 5)]))
+        store.done_many([items[0].outbox_id, items[2].outbox_id, 10_000])
+        assert store.pending() == [items[1], items[3]]
+        store.done_many([])
+        store.done_many([items[0].outbox_id])  # done already: a no-op
+        assert store.pending() == [items[1], items[3]]
+
+    def test_dead_letters_get_ids_and_start_open(self) -> None:
+        store = self.store()
+        one = DeadLetter("edi:1", Kind.SUPPLIER_EDI, "bad ISA", {"p": "x"}, correlation_id="c1")
+        two = DeadLetter("outbox:3", "post_edi", "answered 400", "ISA~", request=request(3), at=7.5)
+        store.commit(decision("edi:1", dead=[one]))
+        assert store.add_dead_letter(two) == 2
+        assert store.dead_letter_records() == [DeadLetterRecord(1, one), DeadLetterRecord(2, two)]
+        assert store.dead_letter_record(2).source == "request"
+        assert store.dead_letter_record(1).source == "inbound"
+        assert store.dead_letter_records(DeadLetterStatus.OPEN) == store.dead_letter_records()
+        assert store.dead_letter_records(DeadLetterStatus.REPLAYED) == []
+        with pytest.raises(DeadLetterError, match="dead letter 3: no such dead letter"):
+            store.dead_letter_record(3)
+
+    def test_replaying_a_request_letter_puts_the_same_request_back_in_the_outbox(self) -> None:
+        store = self.store()
+        [item] = store.commit(decision("m1", requests=[request(1, idempotency_key="k-1")]))
+        store.done(item.outbox_id)
+        body = item.request.body
+        letter = DeadLetter(f"outbox:{item.outbox_id}", "op1", "erp answered 503 x6", body,
+                            request=item.request, at=30.0)  # fmt: skip
+        letter_id = store.add_dead_letter(letter)
+
+        replayed = store.replay_dead_letter(letter_id)
+
+        assert replayed.outbox is not None and replayed.inbound is None
+        assert replayed.outbox.request == request(1, idempotency_key="k-1")
+        assert replayed.outbox.outbox_id > item.outbox_id
+        assert store.pending() == [replayed.outbox]
+        expected = DeadLetterRecord(letter_id, letter, DeadLetterStatus.REPLAYED, 1,
+                                    f"outbox:{replayed.outbox.outbox_id}")  # fmt: skip
+        assert replayed.record == expected == store.dead_letter_record(letter_id)
+        assert store.dead_letters() == [letter]  # every letter, whatever its status
+        assert store.pending_inbound() == []
+
+    def test_give_up_moves_an_outbox_row_to_the_dead_letters(self) -> None:
+        store = self.store()
+        keep, lost = store.commit(decision("m1", requests=[request(1), request(2)]))
+        letter = DeadLetter(f"outbox:{lost.outbox_id}", "op2", "answered 400", lost.request.body,
+                            request=lost.request, at=5.0)  # fmt: skip
+
+        letter_id = store.give_up(lost.outbox_id, letter)
+
+        assert store.pending() == [keep]
+        assert store.dead_letter_record(letter_id) == DeadLetterRecord(letter_id, letter)
+
+    def test_a_request_given_up_again_counts_its_replays_by_idempotency_key(self) -> None:
+        store = self.store()
+        req = request(1, idempotency_key="k-1")
+        first = store.add_dead_letter(DeadLetter("outbox:1", "op1", "503", None, request=req))
+        again = store.replay_dead_letter(first).outbox
+        assert again is not None
+        second = store.add_dead_letter(
+            DeadLetter(f"outbox:{again.outbox_id}", "op1", "503", None, request=req)
+        )
+        assert store.replay_dead_letter(second).record.replays == 2
+
+    def test_replaying_an_inbound_letter_queues_it_under_a_new_id(self) -> None:
+        store = self.store()
+        letter = DeadLetter("edi:1", Kind.SUPPLIER_EDI, "BAK03: never dispatched",
+                            {"seq": 1, "payload": "ISA~"}, correlation_id="00-ab-cd-01",
+                            query={"offset": 2})  # fmt: skip
+        store.commit(decision("page:1", consumed=["page:1", "edi:1"], dead=[letter]))
+
+        replayed = store.replay_dead_letter(1)
+
+        message = Inbound("edi:1#replay1", Kind.SUPPLIER_EDI, {"seq": 1, "payload": "ISA~"},
+                          "00-ab-cd-01", {"offset": 2})  # fmt: skip
+        assert replayed.inbound == message and replayed.outbox is None
+        assert replayed.record.replayed_as == "edi:1#replay1" and replayed.record.replays == 1
+        assert store.pending_inbound() == [message]
+        assert store.pending() == []
+
+        store.commit(decision("edi:1#replay1"))  # a driver handed it to the engine
+        assert store.pending_inbound() == []  # consumed: no longer handed on
+        store.take_inbound(["edi:1#replay1", "unknown"])
+        assert store.pending_inbound() == []
+
+    def test_take_inbound_forgets_a_queued_message(self) -> None:
+        store = self.store()
+        store.add_dead_letter(DeadLetter("ev:1", Kind.ERP_PO_CHANGED, "no number", {}))
+        store.add_dead_letter(DeadLetter("ev:2", Kind.ERP_PO_CHANGED, "no number", {}))
+        store.replay_dead_letter(1)
+        store.replay_dead_letter(2)
+        store.take_inbound(["ev:1#replay1"])
+        assert [m.message_id for m in store.pending_inbound()] == ["ev:2#replay1"]
+
+    def test_the_replay_number_skips_ids_already_taken(self) -> None:
+        store = self.store()
+        store.commit(decision("edi:1#replay1"))  # somebody used the id before
+        store.add_dead_letter(DeadLetter("edi:1", "supplier.edi", "r", None))
+        store.add_dead_letter(DeadLetter("edi:1", "supplier.edi", "r", None))  # twice
+        assert store.replay_dead_letter(1).record.replayed_as == "edi:1#replay2"
+        assert store.replay_dead_letter(2).record.replayed_as == "edi:1#replay3"
+
+    def test_a_letter_that_is_not_open_is_neither_replayed_nor_discarded(self) -> None:
+        store = self.store()
+        for n in (1, 2):
+            store.add_dead_letter(DeadLetter(f"ev:{n}", Kind.ERP_PO_CHANGED, "r", {}))
+        store.replay_dead_letter(1)
+        discarded = store.discard_dead_letter(2, "the PO was cancelled in the ERP")
+        assert discarded.status is DeadLetterStatus.DISCARDED
+        assert discarded.discard_reason == "the PO was cancelled in the ERP"
+        before = observe(store, ["ev:1#replay1"], [])
+
+        for call in (lambda n: store.replay_dead_letter(n),
+                     lambda n: store.discard_dead_letter(n, "again")):  # fmt: skip
+            with pytest.raises(DeadLetterError, match="dead letter 1: is replayed, not open") as e:
+                call(1)
+            assert e.value.status is DeadLetterStatus.REPLAYED and not e.value.retriable
+            with pytest.raises(DeadLetterError, match="dead letter 2: is discarded, not open"):
+                call(2)
+            with pytest.raises(DeadLetterError, match="dead letter 9: no such dead letter"):
+                call(9)
+        assert observe(store, ["ev:1#replay1"], []) == before
+        assert [r.status for r in store.dead_letter_records()] == [
+            DeadLetterStatus.REPLAYED,
+            DeadLetterStatus.DISCARDED,
+        ]
+        assert store.dead_letter_records(DeadLetterStatus.DISCARDED) == [discarded]
+
+    def test_a_discard_needs_a_reason(self) -> None:
+        store = self.store()
+        store.add_dead_letter(DeadLetter("ev:1", Kind.ERP_PO_CHANGED, "r", {}))
+        with pytest.raises(DeadLetterError, match="a reason is required"):
+            store.discard_dead_letter(1, "  ")
+        assert store.dead_letter_record(1).status is DeadLetterStatus.OPEN
+
+    def test_a_letter_with_no_request_and_no_known_kind_cannot_be_replayed(self) -> None:
+        store = self.store()
+        store.add_dead_letter(DeadLetter("outbox:3", "post_edi", "answered 400", "ISA~"))
+        with pytest.raises(DeadLetterError, match="'post_edi' is not a message kind"):
+            store.replay_dead_letter(1)
+        assert store.dead_letter_record(1).status is DeadLetterStatus.OPEN
+        assert store.pending() == [] and store.pending_inbound() == []
+        store.discard_dead_letter(1, "sent by hand")  # it can still be given up
+
+    def test_an_engine_letter_replayed_after_a_fix_then_again(self) -> None:
+        store, eng = self.store(), engine()
+        for message in engine_messages():
+            store.commit(eng.handle(message, NOW, store))
+        [thin] = [r for r in store.dead_letter_records() if r.letter.message_id == "ev:2"]
+
+        first = store.replay_dead_letter(thin.id).inbound
+        assert first is not None and first.kind is Kind.ERP_PO_CHANGED
+        [queued] = store.pending_inbound()
+        assert queued == first
+        store.commit(eng.handle(queued, NOW, store))  # still no OrderNumber: dead again
+        store.take_inbound([queued.message_id])
+        [again] = store.dead_letter_records(DeadLetterStatus.OPEN)[-1:]
+        assert again.letter.message_id == "ev:2#replay1"
+
+        second = store.replay_dead_letter(again.id)
+        assert second.record.replayed_as == "ev:2#replay2" and second.record.replays == 2
+
 
 class TestMemoryStore(StoreContract):
     def create_store(self) -> Store:
@@ -320,6 +493,12 @@ class TestSqliteStore(StoreContract):
             store.commit(eng.handle(message, NOW, store))
         store.done(store.pending()[1].outbox_id)
         store.add_dead_letter(DeadLetter("outbox:9", "post_edi", "answered 400", "ISA~"))
+        store.add_dead_letter(DeadLetter("outbox:10", "op1", "503", None, request=request(1),
+                                         correlation_id="c", at=12.25))  # fmt: skip
+        letters = store.dead_letter_records()
+        store.replay_dead_letter(letters[0].id)  # inbound: queued
+        store.replay_dead_letter(letters[-1].id)  # request: back in the outbox
+        store.discard_dead_letter(letters[1].id, "fixed by hand")
         return store, observe(store, ENGINE_IDS, ENGINE_KEYS)
 
     def test_reopening_the_file_gives_back_the_same_state(self) -> None:
@@ -332,8 +511,41 @@ class TestSqliteStore(StoreContract):
 
         assert observe(again, ENGINE_IDS, ENGINE_KEYS) == before
         assert before["pending"] and before["dead_letters"] and before["audit"]
+        assert before["pending_inbound"]
+        statuses = {r.status for r in before["dead_letter_records"]}
+        assert statuses == set(DeadLetterStatus)
         [new] = again.commit(decision("m9", requests=[request(9)]))
         assert new.outbox_id == last_id + 1
+
+    def test_a_failure_inside_a_replay_keeps_none_of_it(self) -> None:
+        path = self.tmp_path / "store.db"
+        store = self.open(path)
+        store.add_dead_letter(DeadLetter("outbox:1", "op1", "503", None, request=request(1)))
+        store.add_dead_letter(DeadLetter("ev:1", Kind.ERP_PO_CHANGED, "no number", {}))
+        raw = sqlite3.connect(path)
+        raw.execute(
+            "CREATE TRIGGER fail_replay BEFORE UPDATE ON dead_letters"
+            " BEGIN SELECT RAISE(ABORT, 'simulated failure'); END"
+        )
+        raw.commit()
+        raw.close()
+        before = observe(store, ["ev:1#replay1"], [])
+
+        for letter_id in (1, 2):
+            with pytest.raises(StoreError, match="simulated failure"):
+                store.replay_dead_letter(letter_id)
+
+        assert observe(store, ["ev:1#replay1"], []) == before
+        assert store.pending() == [] and store.pending_inbound() == []
+
+    def test_a_file_of_an_older_schema_is_refused(self) -> None:
+        older = self.tmp_path / "older.db"
+        SqliteStore(older).close()
+        raw = sqlite3.connect(older)
+        raw.execute("PRAGMA user_version = 1")
+        raw.close()
+        with pytest.raises(StoreError, match=r"schema version 1 is older .* start a new store"):
+            SqliteStore(older)
 
     def test_outbox_ids_are_never_reused_across_a_reopen(self) -> None:
         path = self.tmp_path / "store.db"
@@ -530,7 +742,17 @@ entities = st.builds(
     st.integers(0, 2**63 - 1),
     json_values,
 )
-dead_letters = st.builds(DeadLetter, message_ids, st.text(max_size=6), st.text(), json_values)
+dead_letters = st.builds(
+    DeadLetter,
+    message_ids,
+    st.sampled_from([k.value for k in Kind]) | st.sampled_from(["post_edi", "?"]),
+    st.text(),
+    json_values,
+    request=st.none() | requests,
+    correlation_id=st.none() | st.text(max_size=6),
+    query=st.none() | st.dictionaries(st.text(max_size=4), json_values, max_size=2),
+    at=st.none() | st.floats(allow_nan=False, allow_infinity=False),
+)
 decisions = st.builds(
     Decision,
     message_ids,
@@ -545,6 +767,11 @@ operations = st.lists(
         st.tuples(st.just("commit_many"), st.lists(decisions, max_size=4)),
         st.tuples(st.just("done"), st.integers(0, 8)),
         st.tuples(st.just("add_dead_letter"), dead_letters),
+        st.tuples(st.just("give_up"), st.tuples(st.integers(0, 8), dead_letters)),
+        st.tuples(st.just("done_many"), st.lists(st.integers(0, 8), max_size=3)),
+        st.tuples(st.just("replay"), st.integers(1, 3)),
+        st.tuples(st.just("discard"), st.tuples(st.integers(1, 3), st.sampled_from(["", "x"]))),
+        st.tuples(st.just("take_inbound"), st.integers(0, 3)),
     ),
     max_size=12,
 )
@@ -575,8 +802,25 @@ def apply(store: Store, op: str, arg: Any, pending_ids: list[int]) -> Any:
     if op == "done":  # a pending row, or an id that is not one
         store.done(pending_ids[arg] if arg < len(pending_ids) else 1000 + arg)
         return None
-    store.add_dead_letter(arg)
-    return None
+    if op == "done_many":
+        store.done_many([pending_ids[a] if a < len(pending_ids) else 1000 + a for a in arg])
+        return None
+    if op == "give_up":
+        n, letter = arg
+        return store.give_up(pending_ids[n] if n < len(pending_ids) else 1000 + n, letter)
+    if op == "take_inbound":
+        return store.take_inbound([m.message_id for m in store.pending_inbound()[:arg]])
+    try:
+        if op == "replay":
+            replayed = store.replay_dead_letter(arg)
+            event(f"replayed {replayed.record.source}")
+            return replayed
+        if op == "discard":
+            return store.discard_dead_letter(*arg)
+    except DeadLetterError as e:
+        event(f"{op}: dead-letter error")
+        return ("dead-letter error", e.letter_id, e.status, str(e))
+    return store.add_dead_letter(arg)
 
 
 @settings(max_examples=60, deadline=None)
@@ -595,3 +839,34 @@ def test_any_sequence_of_decisions_leaves_both_stores_equal(ops: list[tuple[str,
             assert observe(durable, ids, keys) == expected
         with SqliteStore(path, synchronous="OFF") as reopened:
             assert observe(reopened, ids, keys) == expected
+
+
+replay_ids = st.sampled_from([f"m{i}#replay{n}" for i in range(3) for n in (1, 2)])
+dlq_operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("add_dead_letter"), dead_letters),
+        st.tuples(st.just("replay"), st.integers(1, 4)),
+        st.tuples(st.just("discard"), st.tuples(st.integers(1, 4), st.sampled_from(["", "x"]))),
+        st.tuples(st.just("take_inbound"), st.integers(0, 2)),
+        st.tuples(st.just("commit"), replay_ids.map(lambda m: decision(m))),
+    ),
+    max_size=14,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(dlq_operations)
+def test_any_sequence_of_dead_letter_operations_leaves_both_stores_equal(
+    ops: list[tuple[str, Any]],
+) -> None:
+    ids = [*MESSAGE_IDS, *[f"m{i}#replay{n}" for i in range(12) for n in (1, 2, 3)]]
+    memory = MemoryStore()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "store.db"
+        with SqliteStore(path, synchronous="OFF") as durable:
+            for op, arg in ops:
+                assert apply(durable, op, arg, []) == apply(memory, op, arg, [])
+            expected = observe(memory, ids, [])
+            assert observe(durable, ids, []) == expected
+        with SqliteStore(path, synchronous="OFF") as reopened:
+            assert observe(reopened, ids, []) == expected
