@@ -93,13 +93,14 @@ _TRANSITIONS: dict[tuple[str, str], str] = {
 
 _UNPROCESSABLE = "Unprocessable Content"
 
-# Field kinds: "text" non-empty string, "count" integer > 0, "money" number > 0,
+# Field kinds: "text" non-empty string, "count" integer > 0, "qty" integer >= 0,
+# "money" number > 0,
 # "date" ISO 8601 date; a trailing "?" makes the field optional.
 _PO_LINE = {
     "po_number": "text",
     "po_line_number": "count",
     "item_id": "text",
-    "quantity_ordered": "count",
+    "quantity_ordered": "qty",  # 0: the line was canceled
     "unit_price": "money",
     "uom": "text",
 }
@@ -162,6 +163,10 @@ class Ap:
         self.receipts: dict[str, dict[str, Any]] = {}
         self.prices: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.invoices: dict[tuple[str, str], dict[str, Any]] = {}
+        # indexes, so that intake and re-matching cost the same at invoice 20,000 as at 20
+        self._po_numbers: set[str] = set()
+        self._by_vendor_date: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._held: dict[str, dict[int, dict[str, Any]]] = {}  # PO → id() → invoice on hold
         self._payment_ids: set[str] = set()
         self._idempotency: dict[tuple[str, str], Reply] = {}
         self._next_event = 1
@@ -179,6 +184,7 @@ class Ap:
         correlation_id = body.get("correlation_id")
         for row in rows:
             key = (row["po_number"], row["po_line_number"])
+            self._po_numbers.add(key[0])
             line = self.po_lines.setdefault(key, {"quantity_received": 0, "quantity_invoiced": 0})
             line.update({name: row[name] for name in _PO_LINE})
             entity = f"po_line:{key[0]}:{key[1]}"
@@ -187,7 +193,12 @@ class Ap:
             )
             self._journal.record(entity, "ap_unit_price", row["unit_price"], cause, correlation_id)
         touched = {(r["po_number"], r["po_line_number"]) for r in rows}
-        self._rematch(lambda inv, line: (inv["po_number"], line) in touched, cause, correlation_id)
+        self._rematch(
+            lambda inv, line: (inv["po_number"], line) in touched,
+            cause,
+            correlation_id,
+            {po for po, _ in touched},
+        )
         return self._remember("po_lines", idempotency_key, Reply(200, {"upserted": len(rows)}))
 
     def post_receipt(self, body: Any, idempotency_key: str | None = None) -> Reply:
@@ -224,7 +235,7 @@ class Ap:
             )
         touched = {row["po_line_number"] for row in lines}
         self._rematch(
-            lambda inv, ln: inv["po_number"] == po and ln in touched, cause, correlation_id
+            lambda inv, ln: inv["po_number"] == po and ln in touched, cause, correlation_id, {po}
         )
         reply = Reply(201, {"receipt_num": number, "duplicate": False})
         return self._remember("receipt", idempotency_key, reply)
@@ -293,6 +304,8 @@ class Ap:
             "holds": [],
         }
         self.invoices[key] = invoice
+        day = (invoice["vendor_num"], invoice["invoice_date"])
+        self._by_vendor_date.setdefault(day, []).append(invoice)
         for row in invoice["lines"]:
             line = self.po_lines[(invoice["po_number"], row["po_line_number"])]
             line["quantity_invoiced"] += row["quantity_invoiced"]
@@ -390,8 +403,16 @@ class Ap:
             return _no_invoice(vendor_num, invoice_num)
         return Reply(200, _public(invoice))
 
-    def list_invoices(self, status: str | None = None, offset: int = 0, limit: int = 25) -> Reply:
-        """Invoices in intake order, optionally of one status, paged with ``hasMore``."""
+    def list_invoices(
+        self,
+        status: str | None = None,
+        offset: int = 0,
+        limit: int = 25,
+        updated_since: str | None = None,
+    ) -> Reply:
+        """Invoices in intake order, optionally of one status, paged with ``hasMore``.
+        With ``updated_since`` (ISO 8601), only invoices whose status changed at or after
+        it, oldest change first: a change feed for integrations to page by keyset."""
         if status is not None and status not in STATUSES:
             return problem(400, "Bad Request", f"must be one of {', '.join(STATUSES)}", "status")
         if offset < 0:
@@ -399,6 +420,15 @@ class Ap:
         if not 1 <= limit <= 500:
             return problem(400, "Bad Request", "limit must be within 1..500", "limit")
         chosen = [i for i in self.invoices.values() if status is None or i["status"] == status]
+        if updated_since is not None:
+            try:
+                since = dt.datetime.fromisoformat(updated_since).isoformat(timespec="milliseconds")
+            except (TypeError, ValueError):
+                return problem(400, "Bad Request", "must be an ISO 8601 date-time", "updated_since")
+            chosen = sorted(
+                (i for i in chosen if i["last_update_date"] >= since),
+                key=lambda i: (i["last_update_date"], i["vendor_num"], i["invoice_num"]),
+            )
         page = chosen[offset : offset + limit]
         return Reply(
             200,
@@ -491,13 +521,9 @@ class Ap:
                     "amount": float(total - lines),
                 }
             )
-        for other in self.invoices.values():
-            if (
-                other is not invoice
-                and other["vendor_num"] == invoice["vendor_num"]
-                and other["invoice_date"] == invoice["invoice_date"]
-                and _dec(other["invoice_amount"]) == total
-            ):
+        same_day = self._by_vendor_date.get((invoice["vendor_num"], invoice["invoice_date"]), [])
+        for other in same_day:
+            if other is not invoice and _dec(other["invoice_amount"]) == total:
                 holds.append({"hold_code": "DUPLICATE", "basis": f"invoice {other['invoice_num']}"})
                 break
         return holds
@@ -515,12 +541,16 @@ class Ap:
         touches: Callable[[dict[str, Any], int], bool],
         cause: str,
         correlation_id: str | None,
+        pos: set[str] | None = None,
     ) -> None:
-        """Re-evaluate held invoices with a line ``touches`` selects; clear what passes now."""
-        for invoice in self.invoices.values():
-            if invoice["status"] != "on_hold" or not any(
-                touches(invoice, r["po_line_number"]) for r in invoice["lines"]
-            ):
+        """Re-evaluate held invoices with a line ``touches`` selects (only those of
+        ``pos``, when given); clear what passes now."""
+        groups = self._held.values() if pos is None else (self._held.get(p, {}) for p in pos)
+        held = sorted(
+            (inv for group in groups for inv in group.values()), key=lambda i: i["creation_date"]
+        )
+        for invoice in held:
+            if not any(touches(invoice, r["po_line_number"]) for r in invoice["lines"]):
                 continue
             still = {(h["hold_code"], h["line_number"]) for h in self._line_holds(invoice)}
             before = (invoice["status"], _open_codes(invoice))
@@ -543,6 +573,10 @@ class Ap:
         if new is None:
             raise IllegalTransition(f"{event} in status {invoice['status']}")
         invoice["status"] = new
+        if new == "on_hold":
+            self._held.setdefault(invoice["po_number"], {})[id(invoice)] = invoice
+        else:
+            self._held.get(invoice["po_number"], {}).pop(id(invoice), None)
         if new == "matched" and self.auto_approve:
             self._advance(invoice, "approve")
 
@@ -584,7 +618,7 @@ class Ap:
         if error is not None:
             return error
         po = body["po_number"]
-        if not any(key[0] == po for key in self.po_lines):
+        if po not in self._po_numbers:
             return problem(422, _UNPROCESSABLE, f"no purchase order {po} in AP", "po_number")
         seen: set[int] = set()
         for i, row in enumerate(lines):
@@ -678,6 +712,9 @@ def _bad_kind(value: Any, kind: str) -> str | None:
     if kind == "count":
         ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
         return None if ok else "must be an integer > 0"
+    if kind == "qty":
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        return None if ok else "must be an integer >= 0"
     if kind == "money":
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         return None if ok and math.isfinite(value) and value > 0 else "must be a number > 0"

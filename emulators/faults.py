@@ -2,8 +2,9 @@
 
 Theory of operation: a :class:`Faults` value describes what goes wrong with one
 system, in the same structure scenario files use: outage windows (answer 503,
-or refuse the connection), extra latency, a random error rate, 429 storms and
-webhook misbehaviour (drop, duplicate, delay, reorder).  A
+or refuse the connection), extra latency, a random error rate, 429 storms, a
+steady rate limit (a token bucket, as API gateways enforce) and webhook
+misbehaviour (drop, duplicate, delay, reorder).  A
 :class:`FaultGate` reads the clock it is given and one seeded random stream,
 and for each incoming request says whether the request gets through
 (``check`` returns ``None``) or which reply replaces it.  Simulation and live
@@ -27,6 +28,7 @@ __all__ = [
     "Faults",
     "Latency",
     "Outage",
+    "RateLimit",
     "RateLimitStorm",
     "Refused",
     "WebhookFaults",
@@ -63,6 +65,14 @@ class RateLimitStorm(_Window):
     retry_after_s: int = Field(10, ge=1, le=3600)
 
 
+class RateLimit(_Data):
+    """A token bucket: ``rps`` requests a second on average, bursts of ``burst``."""
+
+    rps: float = Field(gt=0, description="requests per second the system admits")
+    burst: int = Field(10, ge=1, description="requests admitted at once after a quiet spell")
+    retry_after_s: int = Field(1, ge=1, le=3600)
+
+
 class Latency(_Data):
     median_ms: float = Field(0, ge=0)
     sigma: float = Field(0.5, ge=0, le=3)
@@ -85,6 +95,7 @@ class Faults(_Data):
     latency: Latency = Latency()
     error_rate: ErrorRate | None = None
     rate_limit_storms: tuple[RateLimitStorm, ...] = ()
+    rate_limit: RateLimit | None = None
     webhooks: WebhookFaults = WebhookFaults()
 
     @property
@@ -103,9 +114,12 @@ class FaultGate:
         self._clock = clock
         self._rng = rng
         self.faults = Faults()
+        self._tokens = 0.0
+        self._refilled: float | None = None
 
     def set(self, faults: Faults) -> None:
         self.faults = faults
+        self._refilled = None  # a new bucket starts full
 
     def clear(self) -> None:
         self.faults = Faults()
@@ -128,6 +142,18 @@ class FaultGate:
                 reply = problem(429, "Too Many Requests", f"{self.system} rate limit", None)
                 reply.headers["retry-after"] = str(storm.retry_after_s)
                 return reply
+        limit = self.faults.rate_limit
+        if limit is not None:
+            if self._refilled is None:
+                self._tokens, self._refilled = float(limit.burst), now
+            elapsed = max(0.0, now - self._refilled)
+            self._tokens = min(float(limit.burst), self._tokens + elapsed * limit.rps)
+            self._refilled = now
+            if self._tokens < 1.0:
+                reply = problem(429, "Too Many Requests", f"{self.system} rate limit", None)
+                reply.headers["retry-after"] = str(limit.retry_after_s)
+                return reply
+            self._tokens -= 1.0
         error = self.faults.error_rate
         if error is not None and error.rate > 0 and self._rng.random() < error.rate:
             return problem(error.status, "Server Error", f"{self.system} failed (injected)", None)

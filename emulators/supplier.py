@@ -7,6 +7,11 @@ at fault.  Each 850 becomes an order-entry record at the supplier it is
 addressed to (ISA08), keyed by the customer's PO number; a repeat of the same
 PO revision is recognised and ignored.
 
+A newer revision replaces the order (BEG01 ``05``): lines it leaves out are no
+longer ordered (``ordered_qty`` 0), and it is acknowledged again.  A
+cancellation (BEG01 ``01``) stops the order where it is: nothing more is
+acknowledged, shipped or billed, and its lines journal ``ordered_qty`` 0.
+
 Each order then lives through timers, all set with the injected ``schedule``:
 
 1. **Acknowledge** after a lognormal delay: each line is filled — accepted
@@ -137,6 +142,7 @@ class _Streams:
 _COUNTERS = (
     "orders_received",
     "repeats_ignored",
+    "orders_canceled",
     "acks_sent",
     "acks_withheld",
     "ack_duplicates",
@@ -253,11 +259,18 @@ class SupplierNetwork:
             if known is not None and known.get("revision", 1) >= order.get("revision", 1):
                 self.counters[supplier]["repeats_ignored"] += 1
                 continue  # the same PO again: order entry recognises it
-            self._enter(key, order, known, interchange.sender)
+            if known is not None and known.get("canceled"):
+                self.counters[supplier]["repeats_ignored"] += 1
+                continue  # a canceled order stays canceled
             accepted += 1
+            if order.get("purpose") == "01":
+                self._cancel(key, order, known, cause)
+                continue
+            self._enter(key, order, known, interchange.sender)
             for line in order["lines"]:
                 entity = f"po_line:{order['customer_po']}:{line['po_line']}"
                 self._journal.record(entity, "ordered_qty", line["qty"], cause, None)
+            self._drop_lines(order, known, cause)
             delay = self._lognormal(
                 self._streams[supplier].fill,
                 self.profiles[supplier].ack_delay_median_s,
@@ -296,6 +309,35 @@ class SupplierNetwork:
         order["shipments"] = known["shipments"] if known else []
         self.counters[key[0]]["orders_received"] += 1
         self.orders[key] = order
+
+    def _cancel(
+        self, key: tuple[str, str], order: dict[str, Any], known: dict[str, Any] | None, cause: str
+    ) -> None:
+        """A cancellation (BEG01 01): nothing more is acknowledged, shipped or billed."""
+        if known is None:
+            known = {**order, "lines": [], "shipments": []}
+            self.orders[key] = known
+        known["canceled"] = True
+        known["revision"] = order.get("revision", 1)
+        self.counters[key[0]]["orders_canceled"] += 1
+        for line in order["lines"]:
+            entity = f"po_line:{key[1]}:{line['po_line']}"
+            self._journal.record(entity, "ordered_qty", 0, cause, None)
+        for line in known["lines"]:
+            if line.get("confirmed"):
+                line["confirmed"] = 0
+                entity = f"po_line:{key[1]}:{line['po_line']}"
+                self._journal.record(entity, "confirmed_qty", 0, cause, None)
+
+    def _drop_lines(self, order: dict[str, Any], known: dict[str, Any] | None, cause: str) -> None:
+        """Lines a replacing 850 (BEG01 05) leaves out are no longer ordered."""
+        kept = {line["po_line"] for line in order["lines"]}
+        for line in known["lines"] if known else []:
+            if line["po_line"] not in kept:
+                entity = f"po_line:{order['customer_po']}:{line['po_line']}"
+                self._journal.record(entity, "ordered_qty", 0, cause, None)
+                if line.get("confirmed"):
+                    self._journal.record(entity, "confirmed_qty", 0, cause, None)
 
     def _later(self, delay: float, action: Callable[..., None], *args: Any) -> None:
         """A timer that does nothing if the network was reset in the meantime."""
@@ -365,6 +407,8 @@ class SupplierNetwork:
     def _acknowledge(self, key: tuple[str, str]) -> None:
         supplier, po_number = key
         order = self.orders[key]
+        if order.get("canceled"):
+            return
         profile, streams = self.profiles[supplier], self._streams[supplier]
         now = self._now()
         fills = [self._fill(line, profile, streams.fill, now.date()) for line in order["lines"]]
@@ -429,6 +473,8 @@ class SupplierNetwork:
     def _ship(self, key: tuple[str, str]) -> None:
         supplier, po_number = key
         order = self.orders[key]
+        if order.get("canceled"):
+            return
         profile, rng = self.profiles[supplier], self._streams[supplier].shipping
         now = self._now()
         due = [(ln, ln["confirmed"] - ln["shipped"]) for ln in order["lines"]]

@@ -61,6 +61,7 @@ ACK_CODES = frozenset("IA AC AR IB BP IC IP IQ DR IE IS SP IH IW IF IR ID".split
 BAK_CODES = frozenset("AC AD AE AK AT RD RJ RO".split())  # element 587
 UOM_CODES = frozenset("EA BX CA PK CT DZ".split())  # element 355, the ones this network uses
 HL_LEVELS = frozenset("S O P I".split())  # element 735: shipment, order, pack, item
+PURPOSES = frozenset("00 01 05".split())  # BEG01 (element 353): original, cancel, replace
 GROUP_CODES = {"850": "PO", "855": "PR", "856": "SH", "810": "IN"}  # GS01 for each ST01
 _PARENT: dict[str, tuple[str, ...]] = {
     "S": ("",),
@@ -307,6 +308,7 @@ def read_850(segments: list[list[str]]) -> dict[str, Any]:
     for n, seg in enumerate(segments, start=1):
         tag = seg[0]
         if tag == "BEG":
+            order["purpose"] = _code(seg, 1, n, PURPOSES, "transaction set purpose")
             order["customer_po"] = _req(seg, 3, n)
             order["po_date"] = _date(seg, 5, n)
         elif tag == "REF" and _el(seg, 1) == "ZZ" and _el(seg, 2) == "CRITICAL" and order["lines"]:

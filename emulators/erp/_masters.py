@@ -9,7 +9,9 @@ honours ``If-Match`` against the record's ETag (``"<writes>"``); a get honours
 and an item in the master and ``EffectiveTo`` not before ``EffectiveFrom``, and
 journals ``contract_price`` on ``price:{supplier}:{item}`` when it is set.
 Every write emits a thin event (``ItemChanged``, ``SupplierChanged``,
-``ContractPriceChanged``) keyed by the record's key.  A vendor's ``Status``
+``ContractPriceChanged``) keyed by the record's key and bumps the record's
+``ObjectVersionNumber`` (as Fusion's does), so a reader can tell a newer read
+from an older one.  A vendor's ``Status``
 (ACTIVE / INACTIVE) gates new purchase orders (see ``_orders``).
 """
 
@@ -255,6 +257,8 @@ class Masters(Core):
         idempotency_key: str | None,
     ) -> None:
         self._master_versions[spec.kind][key] += 1
+        # Fusion's ObjectVersionNumber: readers order what they read by it
+        self.masters[spec.kind][key]["ObjectVersionNumber"] = self._master_versions[spec.kind][key]
         if spec is PRICE and "ContractPrice" in body:
             cause = idempotency_key or body_cause(f"erp:price:{key[0]}:{key[1]}", body)
             self._journal.record(

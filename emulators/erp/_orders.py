@@ -247,6 +247,11 @@ class PurchaseOrders(Core):
             if status != line["LineStatus"]:
                 line["LineStatus"] = status
                 self._record_line(order_number, line, "line_status", status, cause, body)
+                if status == CANCELED:  # a canceled line orders, and is confirmed, nothing
+                    self._record_line(order_number, line, "ordered_qty", 0, cause, body)
+                    if line["SupplierConfirmedQuantity"]:
+                        line["SupplierConfirmedQuantity"] = 0
+                        self._record_line(order_number, line, "confirmed_qty", 0, cause, body)
             if "Quantity" in update:
                 line["Quantity"] = update["Quantity"]
                 self._record_line(order_number, line, "ordered_qty", line["Quantity"], cause, body)

@@ -15,7 +15,7 @@ Routes (all under :data:`AP_PREFIX`)::
     POST /receipts                                       post_receipt
     PUT  /prices                                         upsert_prices
     POST /invoices                                       post_invoice
-    GET  /invoices?status&offset&limit                   list_invoices
+    GET  /invoices?status&offset&limit&updated_since     list_invoices
     GET  /invoices/{vendor_num}/{invoice_num}            get_invoice
     POST /invoices/{vendor_num}/{invoice_num}/holds/{hold_code}/release   release_hold
     POST /invoices/{vendor_num}/{invoice_num}/approve    approve
@@ -247,9 +247,12 @@ def _invoices_router(host: Host, ap: Ap) -> APIRouter:
         status: Annotated[Status | None, Query()] = None,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
         limit: Annotated[int, Query(ge=1, le=500)] = 25,
+        updated_since: Annotated[str | None, Query()] = None,
     ) -> Response:
         return respond(
-            host.invoke("list_invoices", lambda: ap.list_invoices(status, offset, limit))
+            host.invoke(
+                "list_invoices", lambda: ap.list_invoices(status, offset, limit, updated_since)
+            )
         )
 
     @router.get("/invoices/{vendor_num}/{invoice_num}", responses={404: PROBLEM})
