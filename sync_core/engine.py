@@ -11,14 +11,31 @@ out its requests.
 
 Flows (table ``_HANDLERS``, one handler per message kind):
 
-=======================  ==================================================
-``erp.po_changed``       thin event → read the PO back from the ERP
-``erp.po_document``      newer PO revision → remember it, send an 850
-``erp.po_page``          batch extract: each PO as above, then the next page
-``supplier.edi``         each 855 → ERP acknowledgment + WMS expected receipts
-``supplier.mailbox_page`` batch pickup: each document as above, then more
-``batch.tick``           pull: a page of changed POs and the supplier mailbox
-=======================  ==================================================
+============================  ==============================================
+``erp.po_changed``            thin event → read the PO back from the ERP
+``erp.po_document``           newer PO revision → an 850 (05 = replace for a
+                              change) to the supplier, PO lines to AP
+``erp.po_page``               batch extract: each PO as above, then next page
+``supplier.edi``              each 855 → ERP acknowledgment + WMS expected
+                              receipts; each 856 → WMS ship notice; each 810
+                              → AP invoice (a resent invoice number is dropped)
+``supplier.mailbox_page``     batch pickup: each document as above, then more
+``wms.receipt_created``       thin event → read the receipt back from the WMS
+``wms.receipt``               new receipt → ERP receipt (commitment relief)
+                              + AP receipt (three-way-match data)
+``wms.receipt_page``          batch: each receipt as above, then next page
+``ap.invoice_status_changed`` thin event → read the invoice back from AP
+``ap.invoice``                newer status → ERP invoice match status
+``ap.invoice_page``           batch: AP's change feed, each invoice as above
+``erp.master_changed``        thin event → read the contract price (or item)
+``erp.master_document``       newer contract price → AP price (reading the
+                              item first when its GTIN and unit are unknown)
+``erp.master_page``           batch: every contract price, as above
+``batch.tick``                pull: changed POs, the supplier mailbox, new
+                              receipts, invoices, contract prices (also the
+                              hybrid's reconciliation: it catches what events
+                              lost)
+============================  ==============================================
 
 Guarantees: a message already consumed changes nothing (inbox); a PO revision
 or acknowledgment revision at or below the stored one is ignored, so a late or
@@ -36,9 +53,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sync_core.errors import MappingError, SyncCoreError
-from sync_core.mappers import erp, wms, x12
+from sync_core.mappers import ap, erp, wms, x12
 from sync_core.messages import DeadLetter, Decision, Entity, Inbound, Kind, PutEntity, Request
-from sync_core.model import Acknowledgment, PurchaseOrder
+from sync_core.model import Acknowledgment, Invoice, PurchaseOrder, PurchaseOrderLine, ShipNotice
 from sync_core.store import StateView
 
 __all__ = ["Engine", "EngineConfig", "UnknownMessageKind", "traceparent"]
@@ -96,6 +113,16 @@ class Engine:
             Kind.SUPPLIER_EDI: self._supplier_edi,
             Kind.SUPPLIER_MAILBOX_PAGE: self._mailbox_page,
             Kind.BATCH_TICK: self._batch_tick,
+            Kind.RECONCILE_TICK: self._batch_tick,
+            Kind.WMS_RECEIPT_CREATED: self._receipt_created,
+            Kind.WMS_RECEIPT: self._receipt,
+            Kind.WMS_RECEIPT_PAGE: self._receipt_page,
+            Kind.AP_INVOICE_STATUS_CHANGED: self._invoice_status_changed,
+            Kind.AP_INVOICE: self._invoice_status,
+            Kind.AP_INVOICE_PAGE: self._invoice_page,
+            Kind.ERP_MASTER_CHANGED: self._master_changed,
+            Kind.ERP_MASTER_DOCUMENT: self._master_document,
+            Kind.ERP_MASTER_PAGE: self._master_page,
         }
 
     def handle(self, message: Inbound, now: dt.datetime, state: StateView) -> Decision:
@@ -119,7 +146,16 @@ class Engine:
         try:
             handler(work, message, now)
         except MappingError as e:
-            work.dead.append(DeadLetter(message.message_id, message.kind, str(e), message.body))
+            work.dead.append(
+                DeadLetter(
+                    message.message_id,
+                    message.kind,
+                    str(e),
+                    message.body,
+                    correlation_id=message.correlation_id,
+                    query=message.query,
+                )
+            )
 
     # -- ERP → supplier: PO dispatch --------------------------------------------
 
@@ -149,6 +185,8 @@ class Engine:
         control = (sequence.version if sequence else 0) + 1
         work.put("sequence", "isa", control, None)
         work.put("po", po.po_number, po.version, po.model_dump(mode="json"))
+        trace = traceparent(po.po_number, f"850/{po.version}")
+        dropped = self._dropped_lines(known, po)
         work.requests.append(
             Request(
                 "supplier",
@@ -158,10 +196,46 @@ class Engine:
                     po, sender=self.config.our_edi_id, receiver=edi_id, control=control, now=now
                 ),
                 idempotency_key=f"850:{po.po_number}:{po.version}",
-                correlation_id=traceparent(po.po_number, f"850/{po.version}"),
+                correlation_id=trace,
                 critical=po.critical,
             )
         )
+        work.requests.append(
+            Request(
+                "ap",
+                "upsert_po_lines",
+                {},
+                body=ap.po_lines(po, trace, () if po.canceled else dropped),
+                idempotency_key=f"850:{po.po_number}:{po.version}:ap",
+                correlation_id=trace,
+                critical=po.critical,
+            )
+        )
+        if dropped and work.entity("ack", po.po_number) is not None:
+            work.requests.append(
+                Request(
+                    "wms",
+                    "upsert_expected_receipts",
+                    {},
+                    body=wms.canceled_receipts(po, dropped, trace),
+                    idempotency_key=f"850:{po.po_number}:{po.version}:wms",
+                    correlation_id=trace,
+                    critical=po.critical,
+                )
+            )
+
+    @staticmethod
+    def _dropped_lines(known: Entity | None, po: PurchaseOrder) -> tuple[PurchaseOrderLine, ...]:
+        """Lines of the previous revision this one no longer orders (all, if canceled)."""
+        if known is None:
+            return ()
+        before = PurchaseOrder.model_validate(known.data)
+        if before.canceled:
+            return ()
+        if po.canceled:
+            return before.lines
+        kept = {line.line_no for line in po.lines}
+        return tuple(line for line in before.lines if line.line_no not in kept)
 
     def _po_page(self, work: _Work, message: Inbound, now: dt.datetime) -> None:
         """One page of an extract, read by keyset: the next page starts at the last
@@ -169,28 +243,36 @@ class Engine:
         the extract pages on moves behind the cursor instead of shifting another one
         past it.  The watermark moves only when the extract's last page is handled,
         and only to the source's newest stamp: a page lost on the way is read again."""
-        page = message.body
+        stamps: list[str] = []
+        for doc in _field(message.body, "items", "ERP purchase order page"):
+            number = doc.get("OrderNumber") if isinstance(doc, dict) else None
+            revision = doc.get("RevisionNumber") if isinstance(doc, dict) else None
+            stamps.append(_stamp_of(doc, "LastUpdateDate"))
+            sub = Inbound(f"erp:po:{number}:r{revision}", Kind.ERP_PO_DOCUMENT, doc)
+            self._consume(work, sub, now)
+        self._keyset(work, message, stamps, "erp", self._page_request)
+
+    @staticmethod
+    def _keyset(
+        work: _Work,
+        message: Inbound,
+        stamps: list[str],
+        mark: str,
+        request: Callable[[str, int], Request],
+    ) -> None:
+        """Page on by keyset, or move the watermark ``mark`` at the extract's end."""
         query = message.query or {}
         since = str(query.get("updated_since", _EPOCH_MARK))
         offset = int(query.get("offset", 0))
-        stamps: list[str] = []
-        for doc in _field(page, "items", "ERP purchase order page"):
-            number = doc.get("OrderNumber") if isinstance(doc, dict) else None
-            revision = doc.get("RevisionNumber") if isinstance(doc, dict) else None
-            stamp = doc.get("LastUpdateDate") if isinstance(doc, dict) else None
-            stamps.append(stamp if isinstance(stamp, str) else since)
-            sub = Inbound(f"erp:po:{number}:r{revision}", Kind.ERP_PO_DOCUMENT, doc)
-            self._consume(work, sub, now)
+        stamps = [s or since for s in stamps]
         last = stamps[-1] if stamps else since
-        if page.get("hasMore") and stamps:
+        if message.body.get("hasMore") and stamps:
             at_last = sum(1 for s in stamps if s == last)  # rows at the cursor already read
-            work.requests.append(
-                self._page_request(last, at_last + (offset if last == since else 0))
-            )
+            work.requests.append(request(last, at_last + (offset if last == since else 0)))
             return
-        mark = work.entity("watermark", "erp")
-        if mark is None or last > str(mark.data):
-            work.put("watermark", "erp", (mark.version if mark else 0) + 1, last)
+        known = work.entity("watermark", mark)
+        if known is None or last > str(known.data):
+            work.put("watermark", mark, (known.version if known else 0) + 1, last)
 
     def _page_request(self, updated_since: str, offset: int) -> Request:
         return Request(
@@ -204,10 +286,19 @@ class Engine:
 
     def _supplier_edi(self, work: _Work, message: Inbound, now: dt.datetime) -> None:
         envelope, sets = x12.parse_interchange(_field(message.body, "payload", "supplier document"))
-        if envelope.sender_id not in self._edi_partner:
+        supplier = self._edi_partner.get(envelope.sender_id)
+        if supplier is None:
             raise MappingError("X12 interchange", "ISA06", f"unknown sender {envelope.sender_id}")
         for ts in sets:
-            self._acknowledgment(work, x12.acknowledgments_from_855(ts))
+            if ts.code == "855":
+                self._acknowledgment(work, x12.acknowledgments_from_855(ts))
+            elif ts.code == "856":
+                for notice in x12.ship_notices_from_856(ts):
+                    self._ship_notice(work, notice)
+            elif ts.code == "810":
+                self._invoice(work, x12.invoice_from_810(ts, supplier))
+            else:
+                raise MappingError("X12 interchange", "ST01", f"unsupported set {ts.code}")
 
     def _acknowledgment(self, work: _Work, ack: Acknowledgment) -> None:
         known_po = work.entity("po", ack.po_number)
@@ -244,6 +335,48 @@ class Engine:
             )
         )
 
+    def _dispatched(self, work: _Work, po_number: str, doc: str, where: str) -> PurchaseOrder:
+        known = work.entity("po", po_number)
+        if known is None:
+            raise MappingError(doc, where, f"PO {po_number} was never dispatched")
+        return PurchaseOrder.model_validate(known.data)
+
+    def _ship_notice(self, work: _Work, notice: ShipNotice) -> None:
+        po = self._dispatched(work, notice.po_number, "X12 856", "PRF01")
+        if work.entity("asn", notice.asn_number) is not None:
+            return  # the same shipment again
+        work.put("asn", notice.asn_number, 1, None)
+        trace = traceparent(po.po_number, f"856/{notice.asn_number}")
+        work.requests.append(
+            Request(
+                "wms",
+                "post_ship_notice",
+                {},
+                body=wms.ship_notice(notice, trace),
+                idempotency_key=f"856:{notice.asn_number}:wms",
+                correlation_id=trace,
+                critical=po.critical,
+            )
+        )
+
+    def _invoice(self, work: _Work, invoice: Invoice) -> None:
+        po = self._dispatched(work, invoice.po_number, "X12 810", "BIG04")
+        key = f"{invoice.supplier_id}:{invoice.invoice_number}"
+        if work.entity("invoice", key) is not None:
+            return  # billed again under the same number: AP must see it once
+        work.put("invoice", key, 1, None)
+        trace = traceparent(po.po_number, f"810/{invoice.invoice_number}")
+        work.requests.append(
+            Request(
+                "ap",
+                "post_invoice",
+                {},
+                body=ap.invoice(invoice, trace),
+                idempotency_key=f"810:{key}:ap",
+                correlation_id=trace,
+            )
+        )
+
     def _mailbox_page(self, work: _Work, message: Inbound, now: dt.datetime) -> None:
         page = message.body
         last = work.entity("watermark", "supplier_mailbox")
@@ -263,6 +396,238 @@ class Engine:
             reply_kind=Kind.SUPPLIER_MAILBOX_PAGE,
         )
 
+    # -- WMS → ERP, AP: receipts --------------------------------------------------
+
+    def _receipt_created(self, work: _Work, message: Inbound, now: dt.datetime) -> None:
+        receipt_id = _field(message.body, "receipt_id", "WMS receipt event")
+        po_number = str(_field(message.body, "po_nbr", "WMS receipt event"))
+        work.requests.append(
+            Request(
+                "wms",
+                "get_receipt",
+                {"receipt_id": receipt_id},
+                correlation_id=traceparent(po_number, f"rcv/{receipt_id}"),
+                reply_kind=Kind.WMS_RECEIPT,
+            )
+        )
+
+    def _receipt(self, work: _Work, message: Inbound, now: dt.datetime) -> None:
+        receipt = wms.receipt_from_wms(message.body)
+        if work.entity("receipt", receipt.receipt_id) is not None:
+            return  # read twice (an event and a batch page, or a redelivered event)
+        work.put("receipt", receipt.receipt_id, 1, None)
+        if receipt.received_quantity == 0:
+            return  # all refused at the dock: nothing received to relieve or to match
+        known = work.entity("po", receipt.po_number)
+        critical = known is not None and PurchaseOrder.model_validate(known.data).critical
+        trace = traceparent(receipt.po_number, f"rcv/{receipt.receipt_id}")
+        work.requests.append(
+            Request(
+                "erp",
+                "post_receipt",
+                {"order_number": receipt.po_number},
+                body=erp.receipt_to_erp(receipt, trace),
+                idempotency_key=f"rcv:{receipt.receipt_id}:erp",
+                correlation_id=trace,
+                critical=critical,
+            )
+        )
+        work.requests.append(
+            Request(
+                "ap",
+                "post_receipt",
+                {},
+                body=ap.receipt(receipt, trace),
+                idempotency_key=f"rcv:{receipt.receipt_id}:ap",
+                correlation_id=trace,
+            )
+        )
+
+    def _receipt_page(self, work: _Work, message: Inbound, now: dt.datetime) -> None:
+        """Receipts are append-only: the watermark is how many have been read."""
+        page = message.body
+        offset = int((message.query or {}).get("offset", 0))
+        items = _field(page, "items", "WMS receipt page")
+        for doc in items:
+            rid = doc.get("receipt_id") if isinstance(doc, dict) else None
+            self._consume(work, Inbound(f"wms:receipt:{rid}", Kind.WMS_RECEIPT, doc), now)
+        read = offset + len(items)
+        mark = work.entity("watermark", "wms_receipts")
+        if mark is None or read > mark.version:
+            work.put("watermark", "wms_receipts", read, None)
+        if page.get("has_more"):
+            work.requests.append(self._receipts_request(read))
+
+    def _receipts_request(self, offset: int) -> Request:
+        return Request(
+            "wms",
+            "list_receipts",
+            {"offset": offset, "limit": self.config.page_size},
+            reply_kind=Kind.WMS_RECEIPT_PAGE,
+        )
+
+    # -- AP → ERP: invoice match status -----------------------------------------
+
+    def _invoice_status_changed(self, work: _Work, message: Inbound, now: dt.datetime) -> None:
+        ref = _field(message.body, "invoice", "AP invoice event")
+        vendor = _field(ref, "vendor_num", "AP invoice event")
+        number = _field(ref, "invoice_num", "AP invoice event")
+        work.requests.append(
+            Request(
+                "ap",
+                "get_invoice",
+                {"vendor_num": vendor, "invoice_num": number},
+                reply_kind=Kind.AP_INVOICE,
+            )
+        )
+
+    def _invoice_status(self, work: _Work, message: Inbound, now: dt.datetime) -> None:
+        """The status as read; a read older than one already passed on is dropped, so a
+        late reply never moves the ERP back (AP stamps every status change)."""
+        doc = message.body
+        vendor = _field(doc, "vendor_num", "AP invoice")
+        number = _field(doc, "invoice_num", "AP invoice")
+        po_number = _field(doc, "po_number", "AP invoice")
+        version = _stamp_ms(_field(doc, "last_update_date", "AP invoice"), "AP invoice")
+        key = f"{vendor}:{number}"
+        known = work.entity("invoice_status", key)
+        status = erp.MATCH_STATUS.get(str(doc.get("status")))
+        if known is not None and (known.version >= version or known.data == status):
+            return
+        trace = traceparent(po_number, f"810/{number}")
+        body = erp.invoice_status_to_erp(doc, trace)
+        work.put("invoice_status", key, version, body["MatchStatus"])
+        work.requests.append(
+            Request(
+                "erp",
+                "post_invoice_status",
+                {"order_number": po_number},
+                body=body,
+                idempotency_key=f"inv:{key}:{version}:erp",
+                correlation_id=trace,
+            )
+        )
+
+    def _invoice_page(self, work: _Work, message: Inbound, now: dt.datetime) -> None:
+        """AP's change feed (invoices by status change), paged by keyset like the ERP's."""
+        stamps: list[str] = []
+        for doc in _field(message.body, "items", "AP invoice page"):
+            if not isinstance(doc, dict):
+                raise MappingError("AP invoice page", "items", "each item must be an object")
+            stamps.append(_stamp_of(doc, "last_update_date"))
+            mid = f"ap:inv:{doc.get('vendor_num')}:{doc.get('invoice_num')}:{stamps[-1]}"
+            self._consume(work, Inbound(mid, Kind.AP_INVOICE, doc), now)
+        self._keyset(work, message, stamps, "ap_invoices", self._invoices_request)
+
+    def _invoices_request(self, updated_since: str, offset: int) -> Request:
+        return Request(
+            "ap",
+            "list_invoices",
+            {"updated_since": updated_since, "offset": offset, "limit": self.config.page_size},
+            reply_kind=Kind.AP_INVOICE_PAGE,
+        )
+
+    # -- ERP masters → AP: contract prices ------------------------------------------
+
+    def _master_changed(self, work: _Work, message: Inbound, now: dt.datetime) -> None:
+        """Contract prices go to AP (its PRICE check); an item is read when a price needs
+        its GTIN and unit.  Vendor changes have no replica here: consumed, no effect."""
+        event = _field(message.body, "eventType", "ERP business event")
+        if event == "ContractPriceChanged":
+            supplier = _field(message.body, "SupplierNumber", "ERP business event")
+            item = _field(message.body, "ItemNumber", "ERP business event")
+            work.requests.append(self._price_request(supplier, item))
+        elif event == "ItemChanged":
+            work.requests.append(self._item_request(_field(message.body, "ItemNumber", event)))
+
+    def _price_request(self, supplier: str, item: str) -> Request:
+        return Request(
+            "erp",
+            "get_contract_price",
+            {"supplier_number": supplier, "item_number": item},
+            reply_kind=Kind.ERP_MASTER_DOCUMENT,
+        )
+
+    def _item_request(self, item: str) -> Request:
+        return Request(
+            "erp", "get_item", {"item_number": item}, reply_kind=Kind.ERP_MASTER_DOCUMENT
+        )
+
+    def _master_document(self, work: _Work, message: Inbound, now: dt.datetime) -> None:
+        doc = message.body
+        version = _field(doc, "ObjectVersionNumber", "ERP master record")
+        item_number = str(_field(doc, "ItemNumber", "ERP master record"))
+        if not isinstance(version, int):
+            raise MappingError("ERP master record", "ObjectVersionNumber", "expected an integer")
+        if "ContractPrice" in doc:
+            key = f"{_field(doc, 'SupplierNumber', 'ERP contract price')}:{item_number}"
+            known = work.entity("price", key)
+            if known is not None and known.version >= version:
+                return  # an older or repeated read: never move AP's price back
+            work.put("price", key, version, None)
+            item = work.entity("item", item_number)
+            if item is None:  # the price needs the item's GTIN and unit: read it first
+                waiting = work.entity("price_waiting", item_number)
+                held = list(waiting.data) if waiting else []
+                if not held:
+                    work.requests.append(self._item_request(item_number))
+                work.put("price_waiting", item_number, (waiting.version if waiting else 0) + 1,
+                         [*held, doc])  # fmt: skip
+                return
+            self._price_to_ap(work, doc, item.data)
+            return
+        known = work.entity("item", item_number)
+        if known is not None and known.version >= version:
+            return
+        unit = {
+            "gtin": _field(doc, "GTIN", "ERP item"),
+            "uom": _field(doc, "UOMCode", "ERP item"),
+        }
+        work.put("item", item_number, version, unit)
+        waiting = work.entity("price_waiting", item_number)
+        if waiting is not None and waiting.data:
+            for price in waiting.data:
+                self._price_to_ap(work, price, unit)
+            work.put("price_waiting", item_number, waiting.version + 1, [])
+
+    def _price_to_ap(self, work: _Work, doc: dict[str, Any], item: dict[str, str]) -> None:
+        supplier, number = doc["SupplierNumber"], doc["ItemNumber"]
+        version = doc["ObjectVersionNumber"]
+        trace = traceparent(f"price:{supplier}:{number}", str(version))
+        work.requests.append(
+            Request(
+                "ap",
+                "upsert_prices",
+                {},
+                body=ap.prices(doc, item["gtin"], item["uom"], trace),
+                idempotency_key=f"price:{supplier}:{number}:{version}:ap",
+                correlation_id=trace,
+            )
+        )
+
+    def _master_page(self, work: _Work, message: Inbound, now: dt.datetime) -> None:
+        """The batch reads every contract price (the ERP has no change feed for them);
+        versions decide what is new."""
+        page = message.body
+        offset = int((message.query or {}).get("offset", 0))
+        items = _field(page, "items", "ERP contract price page")
+        for doc in items:
+            if not isinstance(doc, dict):
+                raise MappingError("ERP contract price page", "items", "expected objects")
+            mid = f"erp:price:{doc.get('SupplierNumber')}:{doc.get('ItemNumber')}:"
+            mid += str(doc.get("ObjectVersionNumber"))
+            self._consume(work, Inbound(mid, Kind.ERP_MASTER_DOCUMENT, doc), now)
+        if page.get("hasMore"):
+            work.requests.append(self._prices_request(offset + len(items)))
+
+    def _prices_request(self, offset: int) -> Request:
+        return Request(
+            "erp",
+            "list_contract_prices",
+            {"offset": offset, "limit": self.config.page_size},
+            reply_kind=Kind.ERP_MASTER_PAGE,
+        )
+
     # -- batch ------------------------------------------------------------------
 
     def _batch_tick(self, work: _Work, message: Inbound, now: dt.datetime) -> None:
@@ -273,6 +638,32 @@ class Engine:
         work.requests.append(self._page_request(since, 0))
         mailbox = work.entity("watermark", "supplier_mailbox")
         work.requests.append(self._mailbox_request(mailbox.version if mailbox else 0))
+        receipts = work.entity("watermark", "wms_receipts")
+        work.requests.append(self._receipts_request(receipts.version if receipts else 0))
+        work.requests.append(self._prices_request(0))
+        invoices = work.entity("watermark", "ap_invoices")
+        work.requests.append(
+            self._invoices_request(str(invoices.data) if invoices else _EPOCH_MARK, 0)
+        )
+
+
+_MS_EPOCH = dt.datetime(1970, 1, 1)
+
+
+def _stamp_ms(value: Any, document: str) -> int:
+    """An ISO 8601 stamp as milliseconds since 1970: an integer source version."""
+    try:
+        moment = dt.datetime.fromisoformat(str(value)).replace(tzinfo=None)
+    except ValueError:
+        raise MappingError(
+            document, "last_update_date", f"not an ISO 8601 stamp: {value!r}"
+        ) from None
+    return (moment - _MS_EPOCH) // dt.timedelta(milliseconds=1)
+
+
+def _stamp_of(doc: Any, name: str) -> str:
+    stamp = doc.get(name) if isinstance(doc, dict) else None
+    return stamp if isinstance(stamp, str) else ""
 
 
 def _field(body: Any, name: str, document: str) -> Any:

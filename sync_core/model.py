@@ -22,6 +22,8 @@ __all__ = [
     "AcknowledgmentLine",
     "Gln",
     "Gtin",
+    "Invoice",
+    "InvoiceLine",
     "Item",
     "LineAck",
     "LineStatus",
@@ -29,6 +31,9 @@ __all__ = [
     "LocationKind",
     "PurchaseOrder",
     "PurchaseOrderLine",
+    "Receipt",
+    "ShipNotice",
+    "ShipNoticeLine",
     "Supplier",
     "Uom",
     "UomStep",
@@ -201,6 +206,7 @@ class PurchaseOrder(_Frozen):
     requested_date: dt.date
     version: int = Field(ge=1, description="source version: the ERP's revision of this PO")
     lines: tuple[PurchaseOrderLine, ...] = Field(min_length=1)
+    canceled: bool = Field(False, description="the whole PO was canceled (lines as they were)")
 
     @model_validator(mode="after")
     def _unique_lines(self) -> PurchaseOrder:
@@ -258,3 +264,52 @@ class Acknowledgment(_Frozen):
         ge=1, description="source version: the supplier's revision of its acknowledgment"
     )
     lines: tuple[AcknowledgmentLine, ...]
+
+
+class ShipNoticeLine(_Frozen):
+    """One shipped PO line: quantity, lot and expiry (the 856's item level)."""
+
+    line_no: int = Field(ge=1)
+    gtin: str = ""
+    vendor_part: str = ""
+    quantity: int = Field(gt=0)
+    uom: Uom
+    lot: str | None = None
+    expiry: dt.date | None = None
+
+
+class ShipNotice(_Frozen):
+    """What one shipment carries for one PO (an 856 order level)."""
+
+    asn_number: str = Field(min_length=1)
+    po_number: str = Field(min_length=1)
+    ship_date: dt.date
+    lines: tuple[ShipNoticeLine, ...] = Field(min_length=1)
+
+
+class InvoiceLine(_Frozen):
+    line_no: int = Field(ge=1)
+    quantity: int = Field(gt=0)
+    uom: Uom
+    unit_price: float = Field(gt=0)
+
+
+class Invoice(_Frozen):
+    """A supplier's invoice against one PO (an 810)."""
+
+    supplier_id: str = Field(min_length=1)
+    invoice_number: str = Field(min_length=1)
+    invoice_date: dt.date
+    po_number: str = Field(min_length=1)
+    lines: tuple[InvoiceLine, ...] = Field(min_length=1)
+    total: float = Field(gt=0, description="the 810's TDS total, in currency units")
+
+
+class Receipt(_Frozen):
+    """Goods the dock accepted against one PO line (a WMS receipt)."""
+
+    receipt_id: str = Field(min_length=1)
+    po_number: str = Field(min_length=1)
+    line_no: int = Field(ge=1)
+    received_quantity: int = Field(ge=0)
+    rejected_quantity: int = Field(ge=0)

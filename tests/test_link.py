@@ -19,6 +19,7 @@ from typing import Any
 from analysis.history import Change
 from analysis.metrics import judge
 from emulators._base import FactChange, Journal, Reply
+from emulators.ap import Ap
 from emulators.erp import Erp
 from emulators.supplier import SupplierNetwork, SupplierProfile
 from emulators.wms import Wms
@@ -53,7 +54,7 @@ def wire(body: Any) -> Any:
 
 
 class Link:
-    def __init__(self) -> None:
+    def __init__(self, profile: SupplierProfile = PROFILE) -> None:
         self.t = 0.0
         self.facts: list[FactChange] = []
         self.timers: list[tuple[float, Callable[[], None]]] = []
@@ -68,9 +69,10 @@ class Link:
 
         self.erp = Erp(journal("erp"), clock, EPOCH)
         self.supplier = SupplierNetwork(
-            journal("supplier"), clock, EPOCH, self._schedule, {"SUPP1001": PROFILE}, seed=7
+            journal("supplier"), clock, EPOCH, self._schedule, {"SUPP1001": profile}, seed=7
         )
-        self.wms = Wms(journal("wms"))
+        self.wms = Wms(journal("wms"), clock, EPOCH)
+        self.ap = Ap(journal("ap"), clock, EPOCH)
         self.engine = Engine(EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}))
         self.store = MemoryStore()
         self.erp.listeners.append(
@@ -78,6 +80,14 @@ class Link:
         )
         self.supplier.listeners.append(
             lambda d: self.inbox.append(Inbound(f"edi:{d['seq']}", Kind.SUPPLIER_EDI, wire(d)))
+        )
+        self.wms.listeners.append(
+            lambda e: self.inbox.append(Inbound(e["event_id"], Kind.WMS_RECEIPT_CREATED, wire(e)))
+        )
+        self.ap.listeners.append(
+            lambda e: self.inbox.append(
+                Inbound(e["eventId"], Kind.AP_INVOICE_STATUS_CHANGED, wire(e))
+            )
         )
 
     def _schedule(self, delay: float, action: Callable[[], None]) -> None:
@@ -103,6 +113,24 @@ class Link:
                 return self.supplier.receive_edi(body)
             case ("wms", "upsert_expected_receipts"):
                 return self.wms.upsert_expected_receipts(body, key)
+            case ("wms", "post_ship_notice"):
+                return self.wms.post_ship_notice(body, key)
+            case ("wms", "get_receipt"):
+                return self.wms.get_receipt(request.params["receipt_id"])
+            case ("erp", "post_receipt"):
+                return self.erp.post_receipt(request.params["order_number"], body, key)
+            case ("erp", "post_invoice_status"):
+                return self.erp.post_invoice_status(request.params["order_number"], body, key)
+            case ("ap", "upsert_po_lines"):
+                return self.ap.upsert_po_lines(body, key)
+            case ("ap", "post_receipt"):
+                return self.ap.post_receipt(body, key)
+            case ("ap", "post_invoice"):
+                return self.ap.post_invoice(body, key)
+            case ("ap", "get_invoice"):
+                return self.ap.get_invoice(
+                    request.params["vendor_num"], request.params["invoice_num"]
+                )
         raise AssertionError(f"no route for {request.target} {request.operation}")
 
     def run(self) -> int:
@@ -192,7 +220,8 @@ def test_the_exchange_converges_with_no_duplicate_effects() -> None:
     assert verdict.lost == []
     assert verdict.converged
     assert verdict.duplicates == []
-    assert verdict.updates == {"po_dispatch": 2, "po_acknowledgment": 4}
+    happened = {flow: n for flow, n in verdict.updates.items() if n}
+    assert happened == {"po_dispatch": 2, "po_acknowledgment": 4}
 
 
 def test_the_erp_change_event_after_the_ack_sends_nothing_new() -> None:
@@ -240,3 +269,112 @@ def test_redelivered_acknowledgment_with_a_key_is_journalled_once() -> None:
     # and the engine's own key, already used once in the exchange, changes nothing
     assert link.carry(ack_request(link)).ok
     assert len(link.facts_of("erp", entity, "confirmed_qty")) == before + 1
+
+
+FULFILLING = dataclasses.replace(PROFILE, ship_notices=True, invoices=True)
+
+
+def fulfilled_exchange() -> tuple[Link, str]:
+    """A PO through its whole life: 850, 855, 856, the dock receives, 810."""
+    link = Link(FULFILLING)
+    number = link.create_po()
+    link.run()
+    assert link.fire_timers() == 1  # the acknowledgment
+    link.run()
+    assert link.fire_timers() == 1  # the shipment
+    link.run()
+    [asn] = link.wms.ship_notices
+    for line in link.wms.ship_notices[asn]["lines"].values():
+        reply = link.wms.receive(
+            {
+                "asn_nbr": asn,
+                "po_line_nbr": line["po_line_nbr"],
+                "received_qty": line["shipped_qty"],
+            }
+        )
+        assert reply.status == 201, reply.body
+    link.run()
+    assert link.fire_timers() == 1  # the invoice
+    link.run()
+    return link, number
+
+
+def test_shipment_receipt_and_invoice_reach_wms_erp_and_ap() -> None:
+    link, number = fulfilled_exchange()
+    order = link.erp.orders[number]
+
+    for line in order["lines"]:
+        n = line["LineNumber"]
+        [shipped] = link.facts_of("supplier", f"po_line:{number}:{n}", "shipped_qty")
+        assert line["ReceivedQuantity"] == shipped.value  # the dock took what was shipped
+        assert line["OpenCommitmentQuantity"] == line["BackorderedQuantity"]
+        ap_line = link.ap.po_lines[(number, n)]
+        assert ap_line["quantity_ordered"] == line["Quantity"]
+        assert ap_line["quantity_received"] == shipped.value
+        assert ap_line["quantity_invoiced"] == shipped.value
+    [(key, invoice)] = link.ap.invoices.items()
+    assert key == ("S1001", invoice["invoice_num"]) and invoice["po_number"] == number
+    assert invoice["status"] == "approved"  # billed what was received, at the PO price
+    [record] = link.erp.invoices.values()
+    assert record["MatchStatus"] == "MATCHED" and record["OrderNumber"] == number
+    assert link.store.pending() == [] and link.store.dead_letters() == []
+
+
+def test_every_effect_of_one_po_carries_its_trace_id() -> None:
+    link, _ = fulfilled_exchange()
+    trace_ids = {r.correlation_id.split("-")[1] for r in link.sent if r.correlation_id}
+
+    assert len(trace_ids) == 1  # 850, 855, 856, receipt and invoice: one trace
+    assert all(r.correlation_id for r in link.sent if r.idempotency_key)
+
+
+def test_an_invoice_billed_twice_under_one_number_reaches_ap_once() -> None:
+    link, _ = fulfilled_exchange()
+    [doc] = [d for d in link.supplier.mailbox_docs if d["type"] == "810"]
+    again = Inbound(f"edi:{doc['seq']}-resent", Kind.SUPPLIER_EDI, wire(doc))
+    link.inbox.append(again)
+
+    assert link.run() == 1
+    assert [r.operation for r in link.sent].count("post_invoice") == 1
+    assert len(link.ap.invoices) == 1
+
+
+def test_a_canceled_line_is_no_longer_ordered_anywhere() -> None:
+    link, number = acknowledged_exchange()
+
+    reply = link.erp.change_purchase_order(
+        number, {"lines": [{"LineNumber": 1, "Action": "CANCEL"}]}
+    )
+    assert reply.ok, reply.body
+    link.run()
+
+    beg = [r.body for r in link.sent if r.operation == "post_edi"][-1].split("~")[3]
+    assert beg.startswith("BEG*05*")  # a replacing 850 carries the change
+    order = link.supplier.orders[("SUPP1001", number)]
+    assert [line["po_line"] for line in order["lines"]] == [2]
+    assert link.ap.po_lines[(number, 1)]["quantity_ordered"] == 0
+    assert link.wms.expected[(number, 1)]["exp_qty"] == 0
+    for system in ("erp", "supplier"):
+        assert link.facts_of(system, f"po_line:{number}:1", "ordered_qty")[-1].value == 0
+    assert link.fire_timers() == 1  # the supplier acknowledges the new revision
+    link.run()
+    assert link.erp.orders[number]["AcknowledgmentRevision"] == 2
+    assert link.store.dead_letters() == []
+
+
+def test_a_po_canceled_before_shipping_is_never_shipped() -> None:
+    link = Link(FULFILLING)
+    number = link.create_po()
+    link.run()
+
+    assert link.erp.change_purchase_order(number, {"Action": "CANCEL"}).ok
+    link.run()
+    link.fire_timers()  # the acknowledgment timer set before the cancel goes off: no effect
+    link.run()
+
+    beg = [r.body for r in link.sent if r.operation == "post_edi"][-1].split("~")[3]
+    assert beg.startswith("BEG*01*")
+    assert link.supplier.orders[("SUPP1001", number)]["canceled"]
+    assert [d["type"] for d in link.supplier.mailbox_docs] == []  # no 855, no 856, no 810
+    assert all(row["quantity_ordered"] == 0 for row in link.ap.po_lines.values())
+    assert link.store.dead_letters() == []

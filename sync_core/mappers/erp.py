@@ -1,4 +1,5 @@
-"""ERP purchase orders (Fusion-like JSON) to canonical, acknowledgments back."""
+"""ERP purchase orders (Fusion-like JSON) to canonical; acknowledgments, receipts and
+invoice match statuses back."""
 
 from __future__ import annotations
 
@@ -8,9 +9,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from sync_core.errors import MappingError
-from sync_core.model import Acknowledgment, PurchaseOrder, PurchaseOrderLine
+from sync_core.model import Acknowledgment, PurchaseOrder, PurchaseOrderLine, Receipt
 
-__all__ = ["acknowledgment_to_erp", "purchase_order_from_erp"]
+__all__ = [
+    "MATCH_STATUS",
+    "acknowledgment_to_erp",
+    "invoice_status_to_erp",
+    "purchase_order_from_erp",
+    "receipt_to_erp",
+]
 
 _DOC = "ERP purchase order"
 # canonical field -> the ERP's own name, to name the native field in errors
@@ -49,6 +56,13 @@ def purchase_order_from_erp(doc: Any) -> PurchaseOrder:
         lines = doc["lines"]
         if not isinstance(lines, list):
             raise MappingError(_DOC, "lines", "expected a list")
+        # Canceled lines are no longer ordered; a PO canceled whole keeps its lines, so
+        # the cancellation can name them.
+        live = [
+            ln for ln in lines if not isinstance(ln, dict) or ln.get("LineStatus") != "CANCELED"
+        ]
+        canceled = bool(lines) and not live
+        lines = lines if canceled else live
         return PurchaseOrder(
             po_number=doc["OrderNumber"],
             supplier_id=doc["SupplierNumber"],
@@ -69,6 +83,7 @@ def purchase_order_from_erp(doc: Any) -> PurchaseOrder:
                 )
                 for ln in lines
             ),
+            canceled=canceled,
         )
     except KeyError as e:
         raise MappingError(_DOC, str(e.args[0]), "missing") from None
@@ -101,3 +116,53 @@ def acknowledgment_to_erp(ack: Acknowledgment, correlation_id: str | None) -> di
             for line in ack.lines
         ],
     }
+
+
+def receipt_to_erp(receipt: Receipt, correlation_id: str | None) -> dict[str, Any]:
+    """The ERP's receipt: relieves the line's open commitment by what the dock accepted."""
+    return {
+        "ReceiptNumber": receipt.receipt_id,
+        "lines": [{"LineNumber": receipt.line_no, "QuantityReceived": receipt.received_quantity}],
+        "CorrelationId": correlation_id,
+    }
+
+
+# AP's invoice status → the ERP's match status (approved is matched for the ERP: it
+# only distinguishes what is payable from what is held or paid).
+MATCH_STATUS = {
+    "received": "UNMATCHED",
+    "matched": "MATCHED",
+    "approved": "MATCHED",
+    "on_hold": "ON_HOLD",
+    "paid": "PAID",
+}
+
+
+def invoice_status_to_erp(doc: Any, correlation_id: str | None) -> dict[str, Any]:
+    """AP's invoice (``GET /invoices/{vendor}/{number}``) → the ERP's invoice status."""
+    if not isinstance(doc, dict):
+        raise MappingError("AP invoice", "$", "expected a JSON object")
+    status = doc.get("status")
+    if status not in MATCH_STATUS:
+        raise MappingError("AP invoice", "status", f"unknown status {status!r}")
+    holds = sorted(
+        {
+            h["hold_code"]
+            for h in doc.get("holds") or []
+            if isinstance(h, dict) and h.get("hold_status") == "open" and "hold_code" in h
+        }
+    )
+    body: dict[str, Any] = {
+        "InvoiceNumber": _field(doc, "invoice_num"),
+        "MatchStatus": MATCH_STATUS[status],
+        "CorrelationId": correlation_id,
+    }
+    if holds:
+        body["HoldReason"] = ", ".join(holds)
+    return body
+
+
+def _field(doc: dict[str, Any], name: str) -> Any:
+    if name not in doc:
+        raise MappingError("AP invoice", name, "missing")
+    return doc[name]

@@ -1,13 +1,21 @@
-"""Canonical acknowledgments to the WMS's expected receipts (snake_case JSON)."""
+"""The WMS's snake_case JSON: expected receipts and ship notices out, receipts in."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sync_core.errors import MappingError
-from sync_core.model import Acknowledgment, PurchaseOrder
+from pydantic import ValidationError
 
-__all__ = ["expected_receipts"]
+from sync_core.errors import MappingError
+from sync_core.model import (
+    Acknowledgment,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Receipt,
+    ShipNotice,
+)
+
+__all__ = ["canceled_receipts", "expected_receipts", "receipt_from_wms", "ship_notice"]
 
 
 def expected_receipts(
@@ -36,3 +44,64 @@ def expected_receipts(
             }
         )
     return {"receipts": rows, "trace_id": correlation_id}
+
+
+def canceled_receipts(
+    po: PurchaseOrder, lines: tuple[PurchaseOrderLine, ...], correlation_id: str | None
+) -> dict[str, Any]:
+    """Canceled lines expect nothing any more: their expected receipts go to 0."""
+    return {
+        "receipts": [
+            {
+                "po_nbr": po.po_number,
+                "po_line_nbr": line.line_no,
+                "item_id": line.gtin,
+                "dock_gln": po.ship_to,
+                "exp_qty": 0,
+                "backorder_qty": 0,
+                "qty_uom": line.uom.value,
+            }
+            for line in lines
+        ],
+        "trace_id": correlation_id,
+    }
+
+
+def ship_notice(notice: ShipNotice, correlation_id: str | None) -> dict[str, Any]:
+    """The WMS's advance ship notice: one expected line per shipped PO line."""
+    return {
+        "asn_nbr": notice.asn_number,
+        "po_nbr": notice.po_number,
+        "ship_date": notice.ship_date.isoformat(),
+        "trace_id": correlation_id,
+        "lines": [
+            {
+                "po_line_nbr": line.line_no,
+                "item_id": line.gtin or line.vendor_part,
+                "shipped_qty": line.quantity,
+                "qty_uom": line.uom.value,
+                "lot_nbr": line.lot,
+                "expiry_date": line.expiry.isoformat() if line.expiry else None,
+            }
+            for line in notice.lines
+        ],
+    }
+
+
+def receipt_from_wms(doc: Any) -> Receipt:
+    """A WMS receipt (``GET /receipts/{id}``) to canonical."""
+    if not isinstance(doc, dict):
+        raise MappingError("WMS receipt", "$", "expected a JSON object")
+    try:
+        return Receipt(
+            receipt_id=doc["receipt_id"],
+            po_number=doc["po_nbr"],
+            line_no=doc["po_line_nbr"],
+            received_quantity=doc["received_qty"],
+            rejected_quantity=doc.get("rejected_qty") or 0,
+        )
+    except KeyError as e:
+        raise MappingError("WMS receipt", str(e.args[0]), "missing") from None
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise MappingError("WMS receipt", str(first["loc"][0]), first["msg"]) from None

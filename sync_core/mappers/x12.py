@@ -25,9 +25,12 @@ from sync_core.model import (
     Acknowledgment,
     AcknowledgmentLine,
     AckType,
+    Invoice,
+    InvoiceLine,
     LineAck,
     LineStatus,
     PurchaseOrder,
+    ShipNotice,
     Uom,
 )
 
@@ -35,7 +38,9 @@ __all__ = [
     "Envelope",
     "TransactionSet",
     "acknowledgments_from_855",
+    "invoice_from_810",
     "parse_interchange",
+    "ship_notices_from_856",
     "write_850",
 ]
 
@@ -143,8 +148,12 @@ def _int(doc: str, where: str, value: str) -> int:
 
 
 def _date(doc: str, where: str, value: str) -> dt.date:
+    # By hand rather than strptime: this runs for every line of every document, and
+    # strptime costs ten times as much.
     try:
-        return dt.datetime.strptime(value, "%Y%m%d").date()
+        if len(value) != 8 or not value.isdigit():
+            raise ValueError(value)
+        return dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
     except ValueError:
         raise _fail(doc, where, f"expected a date CCYYMMDD, got {value!r}") from None
 
@@ -205,7 +214,16 @@ def write_850(
     """One interchange holding one 850 for ``po``."""
     body: list[list[str]] = [
         ["ST", "850", "0001"],
-        ["BEG", "00", "SA", po.po_number, "", po.order_date.strftime("%Y%m%d")],
+        # BEG01: 00 original, 05 replace (a changed PO: the supplier's order entry takes the
+        # newer revision whole, lines left out are no longer ordered), 01 cancellation.
+        [
+            "BEG",
+            "01" if po.canceled else "00" if po.version == 1 else "05",
+            "SA",
+            po.po_number,
+            "",
+            po.order_date.strftime("%Y%m%d"),
+        ],
         ["REF", "DP", po.department],
         ["REF", "ZZ", str(po.version)],
         ["DTM", "002", po.requested_date.strftime("%Y%m%d")],
@@ -345,3 +363,103 @@ def _price(doc: str, where: str, value: str) -> float:
         return float(value)
     except ValueError:
         raise _fail(doc, where, f"expected a price, got {value!r}") from None
+
+
+def ship_notices_from_856(ts: TransactionSet) -> list[ShipNotice]:
+    """Translate one 856 to a ship notice per PO it carries (HL shipment → order → item)."""
+    if ts.code != "856":
+        raise _fail(ts.code, "ST01", "expected an 856 ship notice")
+    doc = "856"
+    shipment = ""
+    ship_date: dt.date | None = None
+    orders: list[tuple[str, list[dict[str, object]]]] = []
+    item: dict[str, object] | None = None
+    for n, seg in enumerate(ts.segments, start=1):
+        sid = seg[0]
+        if sid == "BSN":
+            shipment = _e(seg, 2)
+            ship_date = _date(doc, f"BSN03 (segment {n})", _e(seg, 3))
+        elif sid == "HL":
+            item = None
+            level = _e(seg, 3)
+            if level == "O":
+                orders.append(("", []))
+            elif level == "I":
+                if not orders:
+                    raise _fail(doc, f"HL (segment {n})", "an item level before any order level")
+                item = {}
+                orders[-1][1].append(item)
+        elif sid == "PRF":
+            if not orders:
+                raise _fail(doc, f"PRF (segment {n})", "PRF outside an order level")
+            orders[-1] = (_e(seg, 1), orders[-1][1])
+        elif item is not None and sid == "LIN":
+            ids = dict(zip(seg[2::2], seg[3::2], strict=False))
+            item["line_no"] = _int(doc, f"LIN01 (segment {n})", _e(seg, 1))
+            item["vendor_part"] = ids.get("VC", "")
+            item["gtin"] = ids.get("UK", "")
+        elif item is not None and sid == "SN1":
+            item["quantity"] = _int(doc, f"SN102 (segment {n})", _e(seg, 2))
+            item["uom"] = _enum(doc, f"SN103 (segment {n})", Uom, _e(seg, 3))
+        elif item is not None and sid == "REF" and _e(seg, 1) == "LT":
+            item["lot"] = _e(seg, 2)
+        elif item is not None and sid == "DTM" and _e(seg, 1) == "036":
+            item["expiry"] = _date(doc, f"DTM02 (segment {n})", _e(seg, 2))
+    if not shipment or ship_date is None:
+        raise _fail(doc, "BSN", "missing BSN segment")
+    notices = []
+    for i, (po_number, items) in enumerate(orders):
+        asn = shipment if len(orders) == 1 else f"{shipment}/{i + 1}"
+        try:
+            notices.append(
+                ShipNotice.model_validate(
+                    {
+                        "asn_number": asn,
+                        "po_number": po_number,
+                        "ship_date": ship_date,
+                        "lines": items,
+                    }
+                )
+            )
+        except ValidationError as e:
+            raise _fail(doc, f"order {po_number or i + 1}", _first(e)) from None
+    if not notices:
+        raise _fail(doc, "HL", "no order level")
+    return notices
+
+
+def invoice_from_810(ts: TransactionSet, supplier_id: str) -> Invoice:
+    """Translate one 810 to a canonical invoice from ``supplier_id``."""
+    if ts.code != "810":
+        raise _fail(ts.code, "ST01", "expected an 810 invoice")
+    doc = "810"
+    header: dict[str, object] = {}
+    lines: list[InvoiceLine] = []
+    for n, seg in enumerate(ts.segments, start=1):
+        sid = seg[0]
+        if sid == "BIG":
+            header["invoice_date"] = _date(doc, f"BIG01 (segment {n})", _e(seg, 1))
+            header["invoice_number"] = _e(seg, 2)
+            header["po_number"] = _e(seg, 4)
+        elif sid == "IT1":
+            try:
+                lines.append(
+                    InvoiceLine(
+                        line_no=_int(doc, f"IT101 (segment {n})", _e(seg, 1)),
+                        quantity=_int(doc, f"IT102 (segment {n})", _e(seg, 2)),
+                        uom=_enum(doc, f"IT103 (segment {n})", Uom, _e(seg, 3)),
+                        unit_price=_price(doc, f"IT104 (segment {n})", _e(seg, 4)),
+                    )
+                )
+            except ValidationError as e:
+                raise _fail(doc, f"IT1 (segment {n})", _first(e)) from None
+        elif sid == "TDS":
+            header["total"] = _int(doc, f"TDS01 (segment {n})", _e(seg, 1)) / 100
+    if "invoice_number" not in header:
+        raise _fail(doc, "BIG", "missing BIG segment")
+    if "total" not in header:
+        raise _fail(doc, "TDS", "missing TDS total")
+    try:
+        return Invoice.model_validate({**header, "supplier_id": supplier_id, "lines": lines})
+    except ValidationError as e:
+        raise _fail(doc, "BIG", _first(e)) from None

@@ -148,7 +148,10 @@ def test_po_document_yields_one_850_with_a_versioned_idempotency_key() -> None:
 
     decision = h.decide(po_document(doc))
 
-    [request] = decision.requests
+    request, to_ap = decision.requests
+    assert (to_ap.target, to_ap.operation) == ("ap", "upsert_po_lines")  # AP's match data
+    assert to_ap.idempotency_key == f"850:{doc['OrderNumber']}:1:ap"
+    assert [row["quantity_ordered"] for row in to_ap.body["po_lines"]] == [10, 4]
     assert (request.target, request.operation) == ("supplier", "post_edi")
     assert request.params == {"supplier": "SUPP1001"}
     assert request.idempotency_key == f"850:{doc['OrderNumber']}:1"
@@ -179,7 +182,7 @@ def test_older_po_revision_sends_nothing_and_keeps_the_newer() -> None:
     doc = h.create_po()
     newer = {**doc, "RevisionNumber": 2}
     first = h.decide(po_document(newer))
-    assert len(first.requests) == 1
+    assert [r.operation for r in first.requests] == ["post_edi", "upsert_po_lines"]
 
     late = h.decide(po_document(doc))  # revision 1 arrives late
 
@@ -406,3 +409,64 @@ def test_extract_pages_by_keyset_and_moves_the_watermark_only_at_its_end() -> No
     # the next tick asks from there (inclusive), not from the core's clock
     tick = h.decide(Inbound("tick:1", Kind.BATCH_TICK, {}), dt.datetime(2024, 2, 1))
     assert tick.requests[0].params["updated_since"] == "2024-01-15T10:00:00.000"
+
+
+# -- receipts, invoices, match status ---------------------------------------------
+
+
+def receipt(rid: str, po: str, received: int, rejected: int = 0) -> Inbound:
+    body = {"receipt_id": rid, "po_nbr": po, "po_line_nbr": 1, "received_qty": received,
+            "rejected_qty": rejected}  # fmt: skip
+    return Inbound(f"reply:{rid}", Kind.WMS_RECEIPT, body)
+
+
+def test_a_receipt_relieves_the_erp_and_feeds_ap_once() -> None:
+    h = Harness()
+    decision = h.decide(receipt("RCV-000001", "4500000001", 6))
+
+    erp_call, ap_call = decision.requests
+    assert (erp_call.target, erp_call.operation) == ("erp", "post_receipt")
+    assert erp_call.body["lines"] == [{"LineNumber": 1, "QuantityReceived": 6}]
+    assert ap_call.body["lines"] == [{"po_line_number": 1, "quantity_received": 6}]
+    assert erp_call.correlation_id == ap_call.correlation_id
+    # the same receipt read again (a batch page after the event) sends nothing
+    body = receipt("RCV-000001", "4500000001", 6).body
+    again = Inbound("wms:receipt:RCV-000001", Kind.WMS_RECEIPT, body)
+    assert h.decide(again).requests == ()
+
+
+def test_a_receipt_refused_whole_at_the_dock_sends_nothing() -> None:
+    assert Harness().decide(receipt("RCV-000002", "4500000001", 0, rejected=5)).requests == ()
+
+
+def ap_invoice(status: str, stamp: str, message_id: str) -> Inbound:
+    body = {"vendor_num": "S1001", "invoice_num": "INV000001", "po_number": "4500000001",
+            "status": status, "last_update_date": stamp,
+            "holds": [{"hold_code": "PRICE", "hold_status": "open"}] if status == "on_hold"
+            else []}  # fmt: skip
+    return Inbound(message_id, Kind.AP_INVOICE, body)
+
+
+def test_invoice_status_goes_to_the_erp_and_a_late_read_never_moves_it_back() -> None:
+    h = Harness()
+    held = h.decide(ap_invoice("on_hold", "2024-01-20T10:00:00.000", "r1"))
+    [call] = held.requests
+    assert call.params == {"order_number": "4500000001"}
+    assert call.body["MatchStatus"] == "ON_HOLD" and call.body["HoldReason"] == "PRICE"
+
+    approved = h.decide(ap_invoice("approved", "2024-01-21T08:00:00.000", "r2"))
+    assert [r.body["MatchStatus"] for r in approved.requests] == ["MATCHED"]
+
+    late = h.decide(ap_invoice("on_hold", "2024-01-20T10:00:00.000", "r3"))  # an older read
+    assert late.requests == ()
+
+
+def test_an_unsupported_transaction_set_is_dead_lettered_by_name() -> None:
+    h = Harness()
+    payload = interchange_855("4500000001", PARTIAL).replace("ST*855", "ST*997")
+
+    decision = h.decide(edi(9, payload))
+
+    [letter] = decision.dead_letters
+    assert "ST01" in letter.reason and "997" in letter.reason
+    assert decision.requests == ()

@@ -49,6 +49,7 @@ from hypothesis.stateful import (
 from analysis.history import Change
 from analysis.metrics import judge
 from emulators._base import FactChange, Journal, Reply
+from emulators.ap import Ap
 from emulators.erp import Erp
 from emulators.supplier import SupplierNetwork, SupplierProfile
 from emulators.wms import Wms
@@ -122,6 +123,7 @@ class EngineAgainstModel(RuleBasedStateMachine):
             journal("supplier"), clock, EPOCH, self._schedule, {EDI_ID: PROFILE}, seed=11
         )
         self.wms = Wms(journal("wms"), clock, EPOCH)
+        self.ap = Ap(journal("ap"), clock, EPOCH)
         self.erp.listeners.append(
             lambda e: self.network.append(
                 (Inbound(e["eventId"], Kind.ERP_PO_CHANGED, wire(e)), False)
@@ -169,6 +171,14 @@ class EngineAgainstModel(RuleBasedStateMachine):
                 return self.supplier.mailbox(**request.params)
             case ("wms", "upsert_expected_receipts"):
                 return self.wms.upsert_expected_receipts(body, key)
+            case ("wms", "list_receipts"):
+                return self.wms.list_receipts(**request.params)
+            case ("ap", "upsert_po_lines"):
+                return self.ap.upsert_po_lines(body, key)
+            case ("ap", "list_invoices"):
+                return self.ap.list_invoices(**request.params)
+            case ("erp", "list_contract_prices"):
+                return self.erp.list_contract_prices(**request.params)
         raise AssertionError(f"no route for {request.target} {request.operation}")
 
     def _pump(self, mode: str = CARRY_ALL, after: int = 0) -> None:
@@ -419,7 +429,7 @@ class EngineAgainstModel(RuleBasedStateMachine):
         assert self.store.dead_letters() == []
 
         # the supplier holds the latest revision of every PO, entered once per revision
-        dispatched = [k for k in self.decided if k.startswith("850:")]
+        dispatched = [k for k in self.decided if k.startswith("850:") and k.count(":") == 2]
         assert self.supplier.counters[EDI_ID]["orders_received"] == len(dispatched)
         for number, model in self.orders.items():
             held = self.supplier.orders.get((EDI_ID, number))
