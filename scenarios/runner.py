@@ -10,6 +10,7 @@ from analysis.history import History
 from analysis.metrics import judge
 from analysis.report import JudgedRun, summary_markdown, write_report
 from analysis.results import Slos, build_results, dumps
+from scenarios.progress import Progress
 from scenarios.simulation import simulate
 from scenarios.spec import ScenarioSpec
 
@@ -27,10 +28,12 @@ class Outcome:
         return self.judged.results
 
 
-def run_architecture(spec: ScenarioSpec, architecture: str) -> Outcome:
+def run_architecture(
+    spec: ScenarioSpec, architecture: str, progress: Progress | None = None
+) -> Outcome:
     """Simulate ``spec`` under ``architecture`` and judge its history."""
     started = time.perf_counter()
-    run = simulate(spec, architecture)
+    run = simulate(spec, architecture, progress)
     judgement = judge(run.history.changes)
     results = build_results(
         judgement,

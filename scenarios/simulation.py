@@ -15,26 +15,31 @@ converge.  Every random draw comes from a stream named after its component.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import random
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import simpy
 
 from analysis.history import Change, History
 from emulators._base import FactChange, Reply
+from emulators.ap import Ap
 from emulators.erp import Erp
 from emulators.faults import Refused
 from emulators.host import Host
-from emulators.supplier import SupplierNetwork, SupplierProfile
+from emulators.supplier import SupplierNetwork
 from emulators.webhooks import WebhookDispatcher
 from emulators.wms import Wms
+from emulators.x12 import Interchange, X12Error, read_856
 from scenarios.masterdata import MasterData, generate
-from scenarios.spec import ScenarioSpec
+from scenarios.progress import Progress, run_with_progress
+from scenarios.spec import LatencySpike, ScenarioSpec
 from sync_core.delivery import DeliveryPlanner, RetryPolicy
 from sync_core.engine import Engine, EngineConfig
+from sync_core.inbound import from_ap, from_erp, from_supplier, from_wms
 from sync_core.messages import Inbound, Kind, Request, Response
 from sync_core.sim import SimDriver
 from sync_core.store import MemoryStore
@@ -55,13 +60,23 @@ class Run:
 
 
 class _Link:
-    """A one-way network path with lognormal latency."""
+    """A one-way network path with lognormal latency, slower inside its spike windows."""
 
-    def __init__(self, env: simpy.Environment, rng: random.Random, median_s: float, sigma: float):
+    def __init__(
+        self,
+        env: simpy.Environment,
+        rng: random.Random,
+        median_s: float,
+        sigma: float,
+        spikes: tuple[LatencySpike, ...] = (),
+    ):
         self.env, self.rng, self.median_s, self.sigma = env, rng, median_s, sigma
+        self.spikes = spikes
 
     def delay(self) -> simpy.Timeout:
-        return self.env.timeout(self.median_s * math.exp(self.rng.gauss(0.0, self.sigma)))
+        now = self.env.now
+        extra = sum(s.extra_ms / 1000 for s in self.spikes if s.start_s <= now < s.end_s)
+        return self.env.timeout(self.median_s * math.exp(self.rng.gauss(0.0, self.sigma)) + extra)
 
 
 class _Transport:
@@ -81,6 +96,7 @@ class _Transport:
         self.links = links
         self.hosts = hosts
         self.routes = routes
+        self.strip_idempotency = False  # the point-to-point baseline sends no keys
 
     def call(self, request: Request) -> Generator[simpy.Event, Any, Response]:
         link, host = self.links[request.target], self.hosts[request.target]
@@ -89,6 +105,8 @@ class _Transport:
         if extra > 0:
             yield link.env.timeout(extra)
         route = self.routes[(request.target, request.operation)]
+        if self.strip_idempotency:
+            request = replace(request, idempotency_key=None)
         try:
             reply = host.invoke(
                 request.operation,
@@ -103,9 +121,39 @@ class _Transport:
 
 
 def _routes(
-    erp: Erp, supplier: SupplierNetwork, wms: Wms
+    erp: Erp, supplier: SupplierNetwork, wms: Wms, ap: Ap
 ) -> dict[tuple[str, str], Callable[[Request], Reply]]:
     return {
+        ("erp", "get_contract_price"): lambda r: erp.get_contract_price(
+            r.params["supplier_number"], r.params["item_number"]
+        ),
+        ("erp", "get_item"): lambda r: erp.get_item(r.params["item_number"]),
+        ("erp", "list_contract_prices"): lambda r: erp.list_contract_prices(
+            offset=r.params["offset"], limit=r.params["limit"]
+        ),
+        ("ap", "upsert_prices"): lambda r: ap.upsert_prices(r.body, r.idempotency_key),
+        ("erp", "post_receipt"): lambda r: erp.post_receipt(
+            r.params["order_number"], r.body, r.idempotency_key
+        ),
+        ("erp", "post_invoice_status"): lambda r: erp.post_invoice_status(
+            r.params["order_number"], r.body, r.idempotency_key
+        ),
+        ("wms", "post_ship_notice"): lambda r: wms.post_ship_notice(r.body, r.idempotency_key),
+        ("wms", "get_receipt"): lambda r: wms.get_receipt(r.params["receipt_id"]),
+        ("wms", "list_receipts"): lambda r: wms.list_receipts(
+            offset=r.params["offset"], limit=r.params["limit"]
+        ),
+        ("ap", "upsert_po_lines"): lambda r: ap.upsert_po_lines(r.body, r.idempotency_key),
+        ("ap", "post_receipt"): lambda r: ap.post_receipt(r.body, r.idempotency_key),
+        ("ap", "post_invoice"): lambda r: ap.post_invoice(r.body, r.idempotency_key),
+        ("ap", "get_invoice"): lambda r: ap.get_invoice(
+            r.params["vendor_num"], r.params["invoice_num"]
+        ),
+        ("ap", "list_invoices"): lambda r: ap.list_invoices(
+            offset=r.params["offset"],
+            limit=r.params["limit"],
+            updated_since=r.params["updated_since"],
+        ),
         ("erp", "get_purchase_order"): lambda r: erp.get_purchase_order(r.params["order_number"]),
         ("erp", "list_purchase_orders"): lambda r: erp.list_purchase_orders(
             updated_since=r.params["updated_since"],
@@ -123,7 +171,7 @@ def _routes(
     }
 
 
-def simulate(spec: ScenarioSpec, architecture: str) -> Run:
+def simulate(spec: ScenarioSpec, architecture: str, progress: Progress | None = None) -> Run:
     env = simpy.Environment()
     epoch = spec.start
     history = History(
@@ -145,7 +193,7 @@ def simulate(spec: ScenarioSpec, architecture: str) -> Run:
     def clock() -> float:
         return float(env.now)
 
-    hosts = {name: Host(name, clock, spec.seed, sink) for name in ("erp", "supplier", "wms")}
+    hosts = {name: Host(name, clock, spec.seed, sink) for name in ("erp", "supplier", "wms", "ap")}
     for name, faults in spec.faults.items():
         if name in hosts:
             hosts[name].set_faults(faults)
@@ -161,17 +209,7 @@ def simulate(spec: ScenarioSpec, architecture: str) -> Run:
         env.process(later())
 
     master = generate(spec.network, spec.seed)
-    b = spec.suppliers
-    profile = SupplierProfile(
-        partial_rate=b.partial_rate,
-        backorder_rate=b.backorder_rate,
-        critical_partial_rate=b.critical_partial_rate,
-        critical_backorder_rate=b.critical_backorder_rate,
-        partial_fill=b.partial_fill,
-        backorder_days=b.backorder_days,
-        ack_delay_median_s=b.ack_delay.median_minutes * 60,
-        ack_delay_sigma=b.ack_delay.sigma,
-    )
+    profile = spec.suppliers.profile()
     erp = Erp(hosts["erp"].journal, clock, epoch)
     supplier = SupplierNetwork(
         hosts["supplier"].journal,
@@ -181,21 +219,40 @@ def simulate(spec: ScenarioSpec, architecture: str) -> Run:
         {s.edi_id: profile for s in master.suppliers},
         spec.seed,
     )
-    wms = Wms(hosts["wms"].journal)
+    wms = Wms(hosts["wms"].journal, clock, epoch)
+    ap = Ap(hosts["ap"].journal, clock, epoch)
 
     lat = spec.latency
+    spikes: dict[str, tuple[LatencySpike, ...]] = {
+        name: f.latency_spikes for name, f in spec.faults.items()
+    }
+    spikes["core"] = spec.core_faults.latency_spikes
     links = {
-        name: _Link(env, rng(f"link/{name}"), lat.median_ms / 1000, lat.sigma)
-        for name in ("erp", "supplier", "wms", "core")
+        name: _Link(env, rng(f"link/{name}"), lat.median_ms / 1000, lat.sigma, spikes.get(name, ()))
+        for name in ("erp", "supplier", "wms", "ap", "core")
     }
     engine = Engine(EngineConfig(OUR_EDI_ID, {s.supplier_id: s.edi_id for s in master.suppliers}))
     store = MemoryStore()
-    transport = _Transport(links, hosts, _routes(erp, supplier, wms))
-    planner = DeliveryPlanner(CORE_RETRIES, rng("core/delivery"))
+    transport = _Transport(links, hosts, _routes(erp, supplier, wms, ap))
+    planner = DeliveryPlanner(_retries(spec, architecture), rng("core/delivery"))
     driver = SimDriver(env, engine, store, transport, epoch, planner)
-    hosts["wms"].attach(wms)
+    if architecture == "api":
+        transport.strip_idempotency = True
+    _load_masters(erp, ap, master, epoch.date())  # before anyone listens: the initial load
+    for change in spec.contract_price_changes:
+        schedule(change.at_hours * 3600, _PriceChange(erp, master, change, rng("prices")).apply)
+    dock = _Dock(env, wms, rng("dock"))
+    supplier.listeners.append(dock.on_document)
 
-    if architecture == "event":
+    if architecture not in ("batch", "api", "event", "hybrid"):
+        raise ValueError(f"unknown architecture {architecture!r}")
+    if architecture == "batch":
+        for name, behaviour in (("erp", erp), ("supplier", supplier), ("wms", wms), ("ap", ap)):
+            hosts[name].attach(behaviour)
+        batch = spec.architectures.batch
+        driver.every(batch.interval_hours * 3600, batch.at_hour * 3600)
+    else:
+        unique = itertools.count(1)
 
         def webhooks(
             system: str, to_message: Callable[[dict[str, Any]], Inbound]
@@ -205,8 +262,12 @@ def simulate(spec: ScenarioSpec, architecture: str) -> Run:
             def deliver(event: dict[str, Any], done: Callable[[bool], None]) -> None:
                 def carry() -> Generator[simpy.Event, Any, None]:
                     yield links["core"].delay()
-                    driver.submit(to_message(event))
-                    done(True)
+                    message = to_message(event)
+                    if architecture == "api":  # no inbox: every copy is handled again
+                        message = replace(
+                            message, message_id=f"{message.message_id}#{next(unique)}"
+                        )
+                    done(driver.submit(message))
 
                 env.process(carry())
 
@@ -214,35 +275,180 @@ def simulate(spec: ScenarioSpec, architecture: str) -> Run:
 
         hosts["erp"].attach(
             erp,
-            webhooks("erp", lambda e: Inbound(e["eventId"], Kind.ERP_PO_CHANGED, e)),
-            subscribed=lambda e: e.get("eventType") == "PurchaseOrderChanged",
+            webhooks("erp", from_erp),
+            subscribed=lambda e: e.get("eventType") in _ERP_EVENTS,
         )
         hosts["supplier"].attach(
             supplier,
-            webhooks("supplier", lambda d: Inbound(f"edi:{d['seq']}", Kind.SUPPLIER_EDI, d)),
+            webhooks("supplier", from_supplier),
         )
-        for name in ("erp", "supplier"):
+        hosts["wms"].attach(
+            wms,
+            webhooks("wms", from_wms),
+        )
+        hosts["ap"].attach(
+            ap,
+            webhooks("ap", from_ap),
+        )
+        for name in ("erp", "supplier", "wms", "ap"):
             hosts[name].set_faults(hosts[name].gate.faults)  # webhook faults to the dispatcher
-    elif architecture == "batch":
-        hosts["erp"].attach(erp)
-        hosts["supplier"].attach(supplier)
-        batch = spec.architectures.batch
-        driver.every(batch.interval_hours * 3600, batch.at_hour * 3600)
-    else:
-        raise ValueError(f"unknown architecture {architecture!r}")
+    if architecture == "hybrid":
+        every = spec.architectures.hybrid.reconcile_minutes * 60
+        driver.every(every, every, Kind.RECONCILE_TICK)
+    for crash in _crashes(spec):
+        schedule(crash.at_s, driver.crash)
+        schedule(crash.at_s + crash.down_s, driver.restart)
 
     orders = _Buyers(env, spec, master, erp, rng("demand"))
     env.process(orders.run())
-    env.run(until=spec.end_s)
+    if progress is None:
+        env.run(until=spec.end_s)
+    else:
+        run_with_progress(env, spec.end_s, progress, lambda: driver.messages_handled)
     volumes = {
         "purchase_orders": orders.pos,
         "po_lines": orders.lines,
         "messages_handled": driver.messages_handled,
         "requests_sent": driver.requests_sent,
         "dead_letters": len(store.dead_letters()),
+        "dock_receipts": dock.received,
+        "core_crashes": driver.crashes,
         "history_records": len(history.changes),
     }
     return Run(spec, architecture, history, volumes)
+
+
+_ERP_EVENTS = frozenset({"PurchaseOrderChanged", "ContractPriceChanged", "ItemChanged"})
+
+
+def _load_masters(erp: Erp, ap: Ap, master: MasterData, start: dt.date) -> None:
+    """The network's masters in the ERP, and AP's prices from the same contract: the
+    state both systems agree on before the run.  Items are numbered by GTIN."""
+    for s in master.suppliers:
+        erp.create_vendor({"SupplierNumber": s.supplier_id, "Name": s.name})
+    rows = []
+    for i in master.items:
+        erp.create_item(
+            {
+                "ItemNumber": i.gtin,
+                "GTIN": i.gtin,
+                "Description": i.description,
+                "UOMCode": i.order_uom.value,
+                "ListPrice": i.unit_price,
+            }
+        )
+        erp.create_contract_price(
+            {
+                "SupplierNumber": i.supplier_id,
+                "ItemNumber": i.gtin,
+                "ContractPrice": i.unit_price,
+                "EffectiveFrom": start.isoformat(),
+            }
+        )
+        rows.append(
+            {
+                "vendor_num": i.supplier_id,
+                "item_id": i.gtin,
+                "uom": i.order_uom.value,
+                "unit_price": i.unit_price,
+                "effective_date": start.isoformat(),
+            }
+        )
+    if rows:
+        ap.upsert_prices({"prices": rows}, "initial-load")
+
+
+class _PriceChange:
+    """A new contract: the ERP's price of a share of the catalog changes at once."""
+
+    def __init__(self, erp: Erp, master: MasterData, change: Any, rng: random.Random) -> None:
+        self.erp, self.master, self.change, self.rng = erp, master, change, rng
+
+    def apply(self) -> None:
+        items = sorted(self.master.items, key=lambda i: i.gtin)
+        chosen = self.rng.sample(items, round(len(items) * self.change.item_share))
+        for item in chosen:
+            current = self.erp.get_contract_price(item.supplier_id, item.gtin).body
+            price = round(current["ContractPrice"] * self.rng.uniform(*self.change.factor), 2)
+            self.erp.update_contract_price(
+                item.supplier_id, item.gtin, {"ContractPrice": max(price, 0.01)}
+            )
+
+
+@dataclass(frozen=True)
+class _Crash:
+    at_s: float
+    down_s: float
+
+
+def _crashes(spec: ScenarioSpec) -> list[_Crash]:
+    return [_Crash(c.at_hours * 3600, c.down_minutes * 60) for c in spec.core_faults.crashes]
+
+
+def _retries(spec: ScenarioSpec, architecture: str) -> RetryPolicy:
+    """The built-in core's patient policy, or the point-to-point baseline's naive one."""
+    if architecture != "api":
+        return CORE_RETRIES
+    api = spec.architectures.api
+    delay = max(api.retry_delay_s, 0.001)
+    return RetryPolicy(first_s=delay, cap_s=delay, max_attempts=api.retries + 1)
+
+
+class _Dock:
+    """The receiving dock: goods arrive some hours after the supplier ships them.
+
+    The dock works from the packing list in the truck (the supplier's 856, read
+    with the supplier's own translator — the physical shipment, not the data
+    the sync core carries).  It receives each line against the ship notice
+    when the WMS has it, else against the PO line's expected receipt; when the
+    WMS knows neither yet, the goods wait on the dock and are tried again every
+    hour, for up to three days.
+    """
+
+    TRANSIT_MEDIAN_S = 6 * 3600.0
+    RETRY_S = 3600.0
+    PATIENCE = 72
+
+    def __init__(self, env: simpy.Environment, wms: Wms, rng: random.Random) -> None:
+        self.env, self.wms, self.rng = env, wms, rng
+        self.received = 0
+        self.given_up = 0
+
+    def on_document(self, doc: dict[str, Any]) -> None:
+        if doc.get("type") != "856":
+            return
+        try:
+            notice = read_856(Interchange.parse(doc["payload"]).sets[0])
+        except (X12Error, KeyError, IndexError):
+            return
+        transit = self.TRANSIT_MEDIAN_S * math.exp(self.rng.gauss(0.0, 0.5))
+        for order in notice.orders:
+            for item in order.items:
+                self.env.process(self._receive(transit, notice.shipment_id, order.po_number, item))
+
+    def _receive(
+        self, transit: float, asn: str, po_number: str, item: Any
+    ) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(transit)
+        expiry = f"{item.expiry[:4]}-{item.expiry[4:6]}-{item.expiry[6:]}" if item.expiry else None
+        for _ in range(self.PATIENCE):
+            for ref in ({"asn_nbr": asn}, {"po_nbr": po_number}):
+                body = {
+                    **ref,
+                    "po_line_nbr": item.po_line,
+                    "received_qty": item.qty,
+                    "lot_nbr": item.lot,
+                    "expiry_date": expiry,
+                }
+                reply = self.wms.receive(body)
+                if reply.status < 300:
+                    self.received += 1
+                    return
+                if reply.status != 404:
+                    self.given_up += 1  # the WMS refused it: a person sorts it out
+                    return
+            yield self.env.timeout(self.RETRY_S)
+        self.given_up += 1
 
 
 class _Buyers:

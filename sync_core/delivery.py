@@ -380,6 +380,11 @@ class DeliveryPlanner:
     breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
     _items: dict[int, _Attempts] = field(default_factory=dict, repr=False)
 
+    def forget(self) -> None:
+        """Lose every attempt count and breaker, as a restarted process does."""
+        self._items.clear()
+        self.breakers.clear()
+
     def breaker(self, target: str) -> CircuitBreaker:
         if target not in self.breakers:
             self.breakers[target] = CircuitBreaker(target, self.breaker_config)

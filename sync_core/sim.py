@@ -11,6 +11,15 @@ inbound message, marks a delivered row done, and dead-letters what the planner
 gives up on with its reason.  In ``batch`` mode a scheduler
 submits a tick every interval.  The engine's behaviour is identical in every
 driver; only how time passes and how bytes move differ.
+
+Crashes: ``crash()`` kills the core at the current instant — the consumer and
+every delivery in flight stop where they are (a request already carried may
+have been applied by its target, its outbox row still pending), and
+``submit`` refuses messages, as a dead process refuses connections, so
+senders must retry.  Messages accepted before the crash were committed (a
+webhook is acknowledged only once it is durable), so they survive.
+``restart()`` starts a new consumer and re-delivers every pending outbox row
+from the store: idempotency keys make the repeats harmless.
 """
 
 from __future__ import annotations
@@ -54,43 +63,90 @@ class SimDriver:
         self.inbox: simpy.Store = simpy.Store(env)
         self.messages_handled = 0
         self.requests_sent = 0
-        env.process(self._consume())
+        self.crashes = 0
+        self.up = True
+        self._life = 0  # which incarnation of the process a coroutine belongs to
+        self._waiting: Any = None  # the consumer's pending get
+        env.process(self._consume(self._life))
 
-    def submit(self, message: Inbound) -> None:
+    def submit(self, message: Inbound) -> bool:
+        """Accept a message (True), or refuse it while the core is down (False)."""
+        if not self.up:
+            return False
         self.inbox.put(message)
+        return True
 
-    def every(self, interval_s: float, first_at_s: float) -> None:
-        """Submit a batch tick at ``first_at_s`` and every ``interval_s`` after it."""
-        self.env.process(self._ticks(interval_s, first_at_s))
+    def every(self, interval_s: float, first_at_s: float, kind: Kind = Kind.BATCH_TICK) -> None:
+        """Submit a tick of ``kind`` at ``first_at_s`` and every ``interval_s`` after it."""
+        self.env.process(self._ticks(interval_s, first_at_s, kind))
+
+    def crash(self) -> None:
+        """Kill the core now: everything in flight stops; committed state survives."""
+        if self.up:
+            self.up = False
+            self.crashes += 1
+            self._life += 1
+            self._waiting.cancel()  # the dead consumer takes no more messages
+            self.planner.forget()
+
+    def restart(self) -> None:
+        """Start again on the same store: consume on, re-deliver the pending outbox."""
+        if self.up:
+            return
+        self.up = True
+        self.env.process(self._consume(self._life))
+        for item in self.store.pending():
+            self.env.process(self._deliver(item, self._life))
+        self.resubmit_replayed()
+
+    def resubmit_replayed(self) -> None:
+        """Hand on the inbound messages replayed from the dead-letter queue."""
+        for message in self.store.pending_inbound():
+            self.submit(message)
 
     def _now(self) -> dt.datetime:
         return self.epoch + dt.timedelta(seconds=self.env.now)
 
-    def _consume(self) -> Generator[simpy.Event, Any, None]:
+    def _consume(self, life: int) -> Generator[simpy.Event, Any, None]:
         while True:
-            message = yield self.inbox.get()
+            self._waiting = self.inbox.get()
+            message = yield self._waiting
+            if life != self._life:  # taken in the instant of the crash: it was committed
+                self.inbox.items.insert(0, message)
+                return
             decision = self.engine.handle(message, self._now(), self.store)
             self.messages_handled += 1
             for item in self.store.commit(decision):
-                self.env.process(self._deliver(item))
+                self.env.process(self._deliver(item, life))
+            if "#replay" in message.message_id:
+                self.store.take_inbound([message.message_id])
 
-    def _deliver(self, item: OutboxItem) -> Generator[simpy.Event, Any, None]:
+    def _deliver(self, item: OutboxItem, life: int) -> Generator[simpy.Event, Any, None]:
         request = item.request
         action = self.planner.plan(item, self.env.now)
         while True:
             if isinstance(action, Wait):
                 yield self.env.timeout(max(0.0, action.at - self.env.now))
+                if life != self._life:
+                    return
                 action = self.planner.plan(item, self.env.now)
             elif isinstance(action, Send):
                 self.requests_sent += 1
                 response = yield from self.transport.call(request)
+                if life != self._life:
+                    return  # the reply reaches a dead process; the row stays pending
                 action = self.planner.plan(item, self.env.now, response)
             elif isinstance(action, GiveUp):
-                self.store.done(item.outbox_id)
-                self.store.add_dead_letter(
-                    DeadLetter(f"outbox:{item.outbox_id}", request.operation, action.reason,
-                               request.body)
-                )  # fmt: skip
+                letter = DeadLetter(
+                    f"outbox:{item.outbox_id}",
+                    request.operation,
+                    action.reason,
+                    request.body,
+                    request=request,
+                    correlation_id=request.correlation_id,
+                    at=self.env.now,
+                )
+                self.store.give_up(item.outbox_id, letter)  # one transaction
                 return
             else:
                 assert isinstance(action, Done)
@@ -111,10 +167,12 @@ class SimDriver:
             )
         )
 
-    def _ticks(self, interval_s: float, first_at_s: float) -> Generator[simpy.Event, Any, None]:
+    def _ticks(
+        self, interval_s: float, first_at_s: float, kind: Kind
+    ) -> Generator[simpy.Event, Any, None]:
         yield self.env.timeout(max(0.0, first_at_s - self.env.now))
         n = 0
         while True:
-            n += 1
-            self.submit(Inbound(f"tick:{n}", Kind.BATCH_TICK, {"at": self._now().isoformat()}))
+            n += 1  # a tick while the core is down is missed, as a cron job's would be
+            self.submit(Inbound(f"{kind}:{n}", kind, {"at": self._now().isoformat()}))
             yield self.env.timeout(interval_s)
