@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -19,6 +20,8 @@ from typing import NoReturn
 
 from analysis.report import summary_markdown, write_report
 from emulators import SYSTEMS
+from scenarios import dlq_cli, serve_core, sweep
+from scenarios.progress import Progress
 from scenarios.runner import run_and_write, run_architecture, write_run
 from scenarios.spec import ARCHITECTURES, ScenarioError, ScenarioSpec, library_names, load_scenario
 
@@ -68,15 +71,22 @@ def _parser() -> argparse.ArgumentParser:
         "--strict", action="store_true", help="exit 1 when any architecture violates an SLO"
     )
 
-    srv = sub.add_parser("serve", help="run emulators as HTTP services on 127.0.0.1")
-    srv.add_argument("system", nargs="?", default="all", choices=(*SYSTEMS, "all"))
+    srv = sub.add_parser(
+        "serve", help="run emulators (or the sync core: serve core) as HTTP services on 127.0.0.1"
+    )
+    srv.add_argument("system", nargs="?", default="all", choices=(*SYSTEMS, "core", "all"))
     srv.add_argument(
         "--port-base",
         type=int,
         default=8100,
-        help="erp listens on base+1, supplier +2, wms +3, ap +4 (default 8100)",
+        help="the core listens on base, erp on base+1, supplier +2, wms +3, ap +4 (default 8100)",
     )
     srv.add_argument("--seed", type=int, default=1, help="seed of the emulators' random streams")
+    srv.add_argument(
+        "--no-core", action="store_true", help="serve all: the emulators only, not the sync core"
+    )
+    core_group = srv.add_argument_group("serve core", "options of the sync core service")
+    serve_core.add_arguments(core_group, seed=False)  # type: ignore[arg-type]
     srv.add_argument(
         "--webhook-target",
         metavar="URL",
@@ -89,13 +99,16 @@ def _parser() -> argparse.ArgumentParser:
     val = sc_sub.add_parser("validate", help="check a scenario file")
     val.add_argument("scenario")
     sc_sub.add_parser("schema", help="print the JSON Schema of scenario files")
+    sweep.add_parser(sub)
+    dlq_cli.add_parser(sub)
     return p
 
 
 def _run(args: argparse.Namespace) -> int:
     spec = load_scenario(args.scenario, seed=args.seed)
     out = args.out or Path("out") / f"{spec.name}-{args.architecture}"
-    outcome = run_architecture(spec, args.architecture)
+    with Progress(spec.end_s, label=f"{spec.name}/{args.architecture}") as progress:
+        outcome = run_architecture(spec, args.architecture, progress)
     write_run(out, outcome)
     print(summary_markdown([outcome.judged]), end="")
     print(f"\nsimulated {spec.end_s / 86400:.1f} days in {outcome.wall_s:.1f} s wall time")
@@ -142,6 +155,8 @@ def _scenarios(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    if args.system == "core":
+        return serve_core.run(args)
     from emulators.web.apps import FACTORIES
     from emulators.web.serve import serve
 
@@ -155,18 +170,49 @@ def _serve(args: argparse.Namespace) -> int:
         ("http://127.0.0.1", "http://localhost", "http://[::1]")
     ):
         raise ScenarioError("serve", "--webhook-target", "must be a loopback http:// URL")
-    serve(
-        systems,
-        port_base=args.port_base,
-        seed=args.seed,
-        options={"webhook_target": args.webhook_target},
-    )
+    core = None
+    if args.system == "all" and not args.no_core:  # the core in a process of its own
+        urls = [
+            (f"--{s}", f"http://127.0.0.1:{args.port_base + i}") for i, s in enumerate(SYSTEMS, 1)
+        ]
+        core = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "scenarios.serve_core",
+                "--port",
+                str(args.port_base),
+                "--store",
+                str(args.store),
+                "--seed",
+                str(args.seed),
+                *(part for pair in urls for part in pair),
+            ]
+        )
+    try:
+        serve(
+            systems,
+            port_base=args.port_base,
+            seed=args.seed,
+            options={"webhook_target": args.webhook_target},
+        )
+    finally:
+        if core is not None:
+            core.terminate()
+            core.wait(timeout=10)
     return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"run": _run, "compare": _compare, "scenarios": _scenarios, "serve": _serve}
+    handlers = {
+        "run": _run,
+        "compare": _compare,
+        "scenarios": _scenarios,
+        "serve": _serve,
+        "sweep": sweep.handle,
+        "dlq": dlq_cli.handle,
+    }
     try:
         return handlers[args.command](args)
     except ScenarioError as e:
