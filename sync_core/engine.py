@@ -198,6 +198,7 @@ class Engine:
                 idempotency_key=f"850:{po.po_number}:{po.version}",
                 correlation_id=trace,
                 critical=po.critical,
+                supersedable=("po", po.po_number, po.version),
             )
         )
         work.requests.append(
@@ -209,6 +210,7 @@ class Engine:
                 idempotency_key=f"850:{po.po_number}:{po.version}:ap",
                 correlation_id=trace,
                 critical=po.critical,
+                supersedable=("po", po.po_number, po.version),
             )
         )
         if dropped and work.entity("ack", po.po_number) is not None:
@@ -221,6 +223,7 @@ class Engine:
                     idempotency_key=f"850:{po.po_number}:{po.version}:wms",
                     correlation_id=trace,
                     critical=po.critical,
+                    supersedable=("po", po.po_number, po.version),
                 )
             )
 
@@ -321,6 +324,7 @@ class Engine:
                 idempotency_key=f"{key}:erp",
                 correlation_id=erp_body["CorrelationId"],
                 critical=po.critical,
+                supersedable=("ack", ack.po_number, ack.revision),
             )
         )
         work.requests.append(
@@ -332,6 +336,7 @@ class Engine:
                 idempotency_key=f"{key}:wms",
                 correlation_id=wms_body["trace_id"],
                 critical=po.critical,
+                supersedable=("ack", ack.po_number, ack.revision),
             )
         )
 
@@ -505,6 +510,7 @@ class Engine:
                 body=body,
                 idempotency_key=f"inv:{key}:{version}:erp",
                 correlation_id=trace,
+                supersedable=("invoice_status", key, version),
             )
         )
 
@@ -602,6 +608,7 @@ class Engine:
                 body=ap.prices(doc, item["gtin"], item["uom"], trace),
                 idempotency_key=f"price:{supplier}:{number}:{version}:ap",
                 correlation_id=trace,
+                supersedable=("price", f"{supplier}:{number}", version),
             )
         )
 

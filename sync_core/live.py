@@ -107,6 +107,7 @@ class LiveStats:
     messages_handled: int = 0
     duplicates: int = 0
     commits: int = 0
+    superseded: int = 0  # writes dropped unsent: a newer version of their entity was decided
     largest_group: int = 0
     requests_sent: int = 0
     delivered: int = 0
@@ -145,6 +146,9 @@ class LiveDriver:
         self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-store")
         self._queue: asyncio.Queue[_Entry] = asyncio.Queue()
         self._done_ids: list[int] = []
+        # newest version decided per supersedable entity: a retry of an older state of the
+        # same entity is dropped instead of landing after the newer one
+        self._newest: dict[tuple[str, str], int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._consumer: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -158,6 +162,7 @@ class LiveDriver:
         self.stats.started_at = self.clock()
         self._consumer = asyncio.create_task(self._consume(), name="sync-core-consumer")
         pending = await self.db(lambda s: s.pending())
+        self._newest = await self.db(lambda s: _newest_versions(s, pending))
         self.stats.recovered_rows = len(pending)
         if pending:
             log.info("re-delivering %d pending outbox rows", len(pending))
@@ -257,6 +262,9 @@ class LiveDriver:
                 except AlreadyConsumed:
                     outcome, rows = "duplicate", []
                 results.append((outcome, rows[0] if rows else []))
+        for _, delivered in results:
+            for outbox_row in delivered:
+                self._note_version(outbox_row.request)
         self.stats.commits += 1
         self.stats.largest_group = max(self.stats.largest_group, len(batch))
         dones.extend(e.done_after for e in batch if e.done_after is not None)
@@ -323,7 +331,25 @@ class LiveDriver:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
+    def _note_version(self, request: Request) -> None:
+        if request.supersedable is not None:
+            kind, key, version = request.supersedable
+            if version > self._newest.get((kind, key), 0):
+                self._newest[(kind, key)] = version
+
+    def _superseded(self, request: Request) -> bool:
+        if request.supersedable is None:
+            return False
+        kind, key, version = request.supersedable
+        return self._newest.get((kind, key), 0) > version
+
     async def _attempt(self, item: OutboxItem) -> None:
+        if self._superseded(item.request):  # a newer state of the entity was decided
+            self.lanes.release(item)
+            self.stats.superseded += 1
+            self._finished(item, Response(0, None))
+            self._pump()
+            return
         try:
             action = self.planner.plan(item, self.clock())
             if isinstance(action, Send):
@@ -441,6 +467,7 @@ class LiveDriver:
             "messages_handled": s.messages_handled,
             "duplicates": s.duplicates,
             "commits": s.commits,
+            "superseded": s.superseded,
             "largest_group": s.largest_group,
             "queued": self._queue.qsize(),
             "outbox_pending": len(s.in_flight),
@@ -463,3 +490,15 @@ def default_planner(seed: int | None = None) -> DeliveryPlanner:
 
     policy = RetryPolicy(first_s=0.2, cap_s=30.0, max_attempts=10_000, deadline_s=86400.0)
     return DeliveryPlanner(policy, random.Random(seed))
+
+
+def _newest_versions(store: Store, pending: list[OutboxItem]) -> dict[tuple[str, str], int]:
+    """After a restart: the stored version of each entity a pending write carries."""
+    newest: dict[tuple[str, str], int] = {}
+    for item in pending:
+        if item.request.supersedable is not None:
+            kind, key, _ = item.request.supersedable
+            known = store.entity(kind, key)
+            if known is not None:
+                newest[(kind, key)] = known.version
+    return newest

@@ -61,7 +61,8 @@ class Request:
     """A call to one system's native API.
 
     ``reply_kind`` is set for reads: the driver hands the reply body back to the
-    engine as an :class:`Inbound` of that kind.  Writes carry an idempotency key.
+    engine as an :class:`Inbound` of that kind.  Writes carry an idempotency key, and
+    ``supersedable`` when a newer version of the same entity makes them obsolete.
     """
 
     target: str
@@ -72,6 +73,10 @@ class Request:
     correlation_id: str | None = None
     critical: bool = False
     reply_kind: Kind | None = None
+    # A write that carries one version of an entity the core keeps (kind, key, version):
+    # a driver drops it unsent once the core holds a newer version (it was superseded),
+    # so a retry of an older state can never land after the newer one.
+    supersedable: tuple[str, str, int] | None = None
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,10 @@ Theory of operation: inbound messages queue in a SimPy ``Store``; one consumer
 takes them in order, asks the engine for a decision at the current virtual
 time, commits it to the store in one step, and starts one delivery process per
 new outbox row.  Each delivery follows the ``planner`` (sans-IO: retries with
-capped, jittered backoff honouring Retry-After, a circuit breaker per target):
-it calls the target through the ``transport`` (which owns latency and faults),
+capped, jittered backoff honouring Retry-After, a circuit breaker per target)
+and, for each call, waits for a slot of its priority lane (``LANES``: critical
+supply has slots of its own and may borrow idle routine ones): it calls the
+target through the ``transport`` (which owns latency and faults),
 waits when told to, hands a successful read back to the engine as a new
 inbound message, marks a delivered row done, and dead-letters what the planner
 gives up on with its reason.  In ``batch`` mode a scheduler
@@ -25,17 +27,25 @@ from the store: idempotency keys make the repeats harmless.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any, Protocol
 
 import simpy
 
-from sync_core.delivery import DeliveryPlanner, Done, GiveUp, Send, Wait
+from sync_core.delivery import DeliveryPlanner, Done, GiveUp, Lanes, Send, Wait
 from sync_core.engine import Engine
 from sync_core.messages import DeadLetter, Inbound, Kind, Request, Response
-from sync_core.store import OutboxItem, Store
+from sync_core.store import OutboxItem, Store, superseded
 
 __all__ = ["SimDriver", "SimTransport"]
+
+
+# (t, direction, system, operation, message id, correlation id, status, detail): what the
+# driver sent, retried, received and dead-lettered, for the run's history.
+Observer = Callable[[float, str, str, str, str, str | None, int | None, str | None], None]
+
+
+LANES = {"critical": 16, "routine": 48}  # concurrent calls per lane, as the live driver
 
 
 class SimTransport(Protocol):
@@ -53,6 +63,7 @@ class SimDriver:
         transport: SimTransport,
         epoch: dt.datetime,
         planner: DeliveryPlanner,
+        observe: Observer | None = None,
     ) -> None:
         self.env = env
         self.engine = engine
@@ -60,13 +71,18 @@ class SimDriver:
         self.transport = transport
         self.epoch = epoch
         self.planner = planner
+        self.observe = observe
         self.inbox: simpy.Store = simpy.Store(env)
         self.messages_handled = 0
         self.requests_sent = 0
+        self.superseded = 0
         self.crashes = 0
         self.up = True
         self._life = 0  # which incarnation of the process a coroutine belongs to
         self._waiting: Any = None  # the consumer's pending get
+        self.lane_capacity = dict(LANES)
+        self.lanes: Lanes[OutboxItem] = Lanes(self.lane_capacity)
+        self._slot_events: dict[int, simpy.Event] = {}  # id(item) → its turn for a slot
         env.process(self._consume(self._life))
 
     def submit(self, message: Inbound) -> bool:
@@ -88,6 +104,8 @@ class SimDriver:
             self._life += 1
             self._waiting.cancel()  # the dead consumer takes no more messages
             self.planner.forget()
+            self.lanes = Lanes(self.lane_capacity)  # the slots die with the process
+            self._slot_events.clear()
 
     def restart(self) -> None:
         """Start again on the same store: consume on, re-deliver the pending outbox."""
@@ -116,13 +134,32 @@ class SimDriver:
                 return
             decision = self.engine.handle(message, self._now(), self.store)
             self.messages_handled += 1
+            if self.observe is not None:
+                self._observe_inbound(message, decision)
             for item in self.store.commit(decision):
                 self.env.process(self._deliver(item, life))
             if "#replay" in message.message_id:
                 self.store.take_inbound([message.message_id])
 
+    def _start_ready(self) -> None:
+        while (ready := self.lanes.next_ready()) is not None:
+            self._slot_events.pop(id(ready)).succeed()
+
+    def _observe_inbound(self, message: Inbound, decision: Any) -> None:
+        assert self.observe is not None
+        system = str(message.kind).split(".")[0]
+        t = float(self.env.now)
+        if not decision.duplicate:
+            self.observe(t, "received", system, str(message.kind), message.message_id,
+                         message.correlation_id, None, None)  # fmt: skip
+        for letter in decision.dead_letters:
+            self.observe(t, "dead_lettered", system, str(message.kind), letter.message_id,
+                         message.correlation_id, None, letter.reason)  # fmt: skip
+
     def _deliver(self, item: OutboxItem, life: int) -> Generator[simpy.Event, Any, None]:
         request = item.request
+        attempts = 0
+        mid = request.idempotency_key or f"outbox:{item.outbox_id}"  # causes name the key
         action = self.planner.plan(item, self.env.now)
         while True:
             if isinstance(action, Wait):
@@ -131,8 +168,28 @@ class SimDriver:
                     return
                 action = self.planner.plan(item, self.env.now)
             elif isinstance(action, Send):
+                if superseded(request, self.store):  # a newer state of the entity was decided
+                    self.superseded += 1
+                    self.store.done(item.outbox_id)
+                    return
+                lanes = self.lanes
+                turn = self.env.event()
+                self._slot_events[id(item)] = turn
+                lanes.offer(item, request.critical)
+                self._start_ready()
+                yield turn  # a slot of its lane (critical work never waits behind routine)
+                if life != self._life:
+                    return
                 self.requests_sent += 1
+                attempts += 1
                 response = yield from self.transport.call(request)
+                if lanes is self.lanes:
+                    lanes.release(item)
+                    self._start_ready()
+                if self.observe is not None:
+                    self.observe(float(self.env.now), "sent" if attempts == 1 else "retried",
+                                 request.target, request.operation, mid,
+                                 request.correlation_id, response.status, None)  # fmt: skip
                 if life != self._life:
                     return  # the reply reaches a dead process; the row stays pending
                 action = self.planner.plan(item, self.env.now, response)
@@ -147,6 +204,10 @@ class SimDriver:
                     at=self.env.now,
                 )
                 self.store.give_up(item.outbox_id, letter)  # one transaction
+                if self.observe is not None:
+                    self.observe(float(self.env.now), "dead_lettered", request.target,
+                                 request.operation, mid, request.correlation_id, None,
+                                 action.reason)  # fmt: skip
                 return
             else:
                 assert isinstance(action, Done)

@@ -75,6 +75,7 @@ __all__ = [
     "replay_problem",
     "request_from_json",
     "request_to_json",
+    "superseded",
 ]
 
 
@@ -599,6 +600,15 @@ def decode_json(text: str) -> Any:
         raise StoreError("decode", f"stored text is not JSON: {e}") from e
 
 
+def superseded(request: Request, state: StateView) -> bool:
+    """True when the core already holds a newer version of what ``request`` writes."""
+    if request.supersedable is None:
+        return False
+    kind, key, version = request.supersedable
+    known = state.entity(kind, key)
+    return known is not None and known.version > version
+
+
 def request_to_json(request: Request) -> str:
     """A request as compact JSON; fields at their default are left out."""
     doc: dict[str, Any] = {"target": request.target, "operation": request.operation}
@@ -614,6 +624,8 @@ def request_to_json(request: Request) -> str:
         doc["critical"] = True
     if request.reply_kind is not None:
         doc["reply_kind"] = request.reply_kind.value
+    if request.supersedable is not None:
+        doc["supersedable"] = list(request.supersedable)
     return encode_json(doc)
 
 
@@ -624,6 +636,8 @@ def request_from_json(text: str) -> Request:
     try:
         if "reply_kind" in doc:
             doc["reply_kind"] = Kind(doc["reply_kind"])
+        if "supersedable" in doc:
+            doc["supersedable"] = tuple(doc["supersedable"])
         return Request(**doc)
     except (TypeError, ValueError) as e:
         raise StoreError("decode", f"not a stored request: {e}") from e
