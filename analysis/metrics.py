@@ -1,14 +1,26 @@
-"""Sync lag and consistency, computed from a history alone.
+"""Sync lag, consistency, visibility, backlog and recovery, computed from a history alone.
 
-Theory of operation: for every replicated fact (``analysis.facts``) and every
-entity, walk the history in order.  Each owner change is an *update*.  A
-replica *reflects* an update when its value equals the update's value at or
-after the update; the time between is that replica's *lag* (0 when the replica
-already held the value).  An update that a replica never reflects is
-*superseded* if the owner changed again and the replica reflected a later
-update, and *lost* otherwise.  A replica write whose cause was already
-applied to the same field is a *duplicate effect*.  The run *converged* when
-every replica ends equal to its owner.
+Theory of operation: ``judge`` runs the checkers (``analysis.checkers``) over a
+history — one walk per (fact, entity) yields every update's lag at every
+replica, its *visibility delay* (until the replica showed it or something
+newer), the steps at which an entity's replicas start and stop agreeing with
+its owner, and the violations — and keeps the history's messages, fault
+windows and priorities beside them.  The metrics are functions of that
+:class:`Judgement`:
+
+* **lag** per flow and per priority (``critical`` lines vs ``routine``):
+  nearest-rank p50 / p95 / p99 / max;
+* **consistency over time**: at each sampled instant, the fraction of
+  (fact, entity) pairs already born whose replicas all agree with the owner;
+* **t-visibility** (Bailis et al., *Probabilistically Bounded Staleness*):
+  P(a replica reflects an update t seconds after it happened), over every
+  (update, replica) pair; pairs never visible count as never;
+* **backlog**: (update, replica) pairs not yet visible, over time; around each
+  fault window its level at the start, its peak and the *drain time* — from
+  the window's end until the backlog is back to its level at the start;
+* **time to converge** after the last fault: until every update made before
+  that fault ended is visible everywhere;
+* **dead letters by reason** and message counts by direction.
 
 Judgement never asks the sync core what it did, so the same code judges any
 middleware whose systems journal their facts.
@@ -17,60 +29,163 @@ middleware whose systems journal their facts.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from analysis.facts import FACTS, FLOWS, Fact
-from analysis.history import Change
+import numpy as np
 
-__all__ = ["Judgement", "Lost", "UpdateLag", "judge", "percentiles"]
+from analysis.checkers import (
+    Checked,
+    UpdateLag,
+    Violation,
+    attach_messages,
+    check,
+    check_matches,
+)
+from analysis.facts import FACTS, Fact
+from analysis.history import Change, Fault, History, Message
 
+__all__ = [
+    "Judgement",
+    "UpdateLag",
+    "analytic_staleness",
+    "backlog_over_time",
+    "consistency_over_time",
+    "fault_windows",
+    "judge",
+    "mechanism",
+    "message_counts",
+    "percentiles",
+    "t_visibility",
+    "time_to_converge",
+]
 
-@dataclass(frozen=True)
-class UpdateLag:
-    flow: str
-    fact: str
-    entity: str
-    replica: str
-    t_owner: float
-    lag_s: float
-
-
-@dataclass(frozen=True)
-class Lost:
-    fact: str
-    entity: str
-    replica: str
-    owner_value: Any
-    owner_t: float
-    replica_value: Any
-    replica_t: float | None
-
-
-@dataclass(frozen=True)
-class Duplicate:
-    system: str
-    entity: str
-    field: str
-    cause: str
-    times: tuple[float, ...]
+VISIBILITY_POINTS_S = (0.1, 1.0, 10.0, 60.0, 300.0, 3600.0, 86400.0)
 
 
 @dataclass
 class Judgement:
-    lags: list[UpdateLag] = field(default_factory=list)
-    lost: list[Lost] = field(default_factory=list)
-    duplicates: list[Duplicate] = field(default_factory=list)
-    updates: dict[str, int] = field(default_factory=dict)  # per flow: owner updates
-    entities: int = 0
+    checked: Checked
+    header: dict[str, Any] = field(default_factory=dict)
+    messages: list[Message] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    priorities: dict[str, str] = field(default_factory=dict)
+    facts: tuple[Fact, ...] = FACTS
+
+    # -- what the checkers found ---------------------------------------------------
+
+    @property
+    def lags(self) -> list[UpdateLag]:
+        return self.checked.lags
+
+    @property
+    def updates(self) -> dict[str, int]:
+        return self.checked.updates
+
+    @property
+    def entities(self) -> int:
+        return self.checked.entities
+
+    @property
+    def violations(self) -> list[Violation]:
+        return self.checked.violations
+
+    def of_kind(self, kind: str) -> list[Violation]:
+        if kind == "pending":  # kept apart from the violations: in flight, not lost
+            return list(self.checked.pending)
+        return self.checked.of_kind(kind)
+
+    @property
+    def lost(self) -> list[Violation]:
+        return self.of_kind("lost_update")
+
+    @property
+    def duplicates(self) -> list[Violation]:
+        return self.of_kind("duplicate_effect")
 
     @property
     def converged(self) -> bool:
-        return not self.lost
+        return not self.lost and not self.of_kind("divergence") and not self.checked.pending
 
-    def flow_lags(self, flow: str) -> list[float]:
-        return [x.lag_s for x in self.lags if x.flow == flow]
+    @property
+    def end_s(self) -> float:
+        end = self.header.get("end_s")
+        if isinstance(end, int | float):
+            return float(end)
+        times = [x.t_owner + x.lag_s for x in self.lags] + [f.end for f in self.faults]
+        return max(times, default=0.0)
+
+    def priority_of(self, entity: str) -> str:
+        found = self.priorities.get(entity)
+        if found is None and entity.startswith("po_line:"):
+            found = self.priorities.get("po:" + entity.split(":")[1])
+        return found or "routine"
+
+    def flow_lags(self, flow: str, priority: str | None = None) -> list[float]:
+        return [
+            x.lag_s
+            for x in self.lags
+            if x.flow == flow and (priority is None or self.priority_of(x.entity) == priority)
+        ]
+
+
+HOPS = 4
+_Z999 = 3.090232  # standard normal 99.9th percentile
+
+
+def mechanism(header: dict[str, Any], flow: str) -> str:
+    """How ``flow`` is carried: the header's ``mechanisms``, else the architecture."""
+    mechanisms = header.get("mechanisms") or {}
+    return str(mechanisms.get(flow) or header.get("architecture") or "unknown")
+
+
+def analytic_staleness(header: dict[str, Any], mechanism: str) -> float | None:
+    """Worst-case seconds for one fact to reach a replica, without faults (None: unknown)."""
+    latency = header.get("latency") or {}
+    if "median_ms" not in latency:
+        return None
+    hop = float(latency["median_ms"]) / 1000 * math.exp(_Z999 * float(latency.get("sigma", 0.0)))
+    bound = HOPS * hop
+    if mechanism == "batch":
+        interval_h = (header.get("batch") or {}).get("interval_hours")
+        if interval_h is None:
+            return None
+        bound += float(interval_h) * 3600
+    return round(bound, 3)
+
+
+def judge(
+    source: History | Iterable[Change],
+    facts: tuple[Fact, ...] = FACTS,
+    *,
+    header: dict[str, Any] | None = None,
+) -> Judgement:
+    """Judge a history (or just its changes: no messages, faults or priorities)."""
+    if isinstance(source, History):
+        head = {**source.header, **(header or {})}
+        changes, messages = source.changes, source.messages
+        faults, priorities = source.faults, source.priorities
+    else:
+        head, changes, messages, faults, priorities = dict(header or {}), list(source), [], [], {}
+    grace = {}
+    for flow in dict.fromkeys(f.flow for f in facts):
+        bound = analytic_staleness(head, mechanism(head, flow))
+        if bound is not None:
+            grace[flow] = bound
+    end = head.get("end_s")
+    checked = check(
+        changes,
+        facts,
+        flows_carried=head.get("flows"),
+        end_s=float(end) if isinstance(end, int | float) else None,
+        grace_s=grace,
+    )
+    checked.violations.extend(check_matches(changes, head.get("tolerances")))
+    checked.violations.sort(key=lambda v: (v.t, v.kind, v.entity, v.replica or ""))
+    checked.violations = attach_messages(checked.violations, messages)
+    return Judgement(checked, head, list(messages), list(faults), dict(priorities), facts)
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -88,81 +203,115 @@ def percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
-@dataclass
-class _Update:
-    t: float
-    value: Any
-    reflected: set[str] = field(default_factory=set)
+# -- consistency and visibility ----------------------------------------------------------
 
 
-def judge(changes: list[Change], facts: tuple[Fact, ...] = FACTS) -> Judgement:
-    roles: dict[tuple[str, str], list[tuple[Fact, str]]] = defaultdict(list)
-    for fact in facts:
-        roles[fact.owner].append((fact, "owner"))
-        for replica in fact.replicas:
-            roles[replica].append((fact, f"{replica[0]}.{replica[1]}"))
-
-    per_entity: dict[tuple[str, str], list[tuple[str, Change]]] = defaultdict(list)
-    seen_causes: dict[tuple[str, str, str, str], list[float]] = defaultdict(list)
-    for change in changes:
-        for fact, role in roles.get((change.system, change.field), ()):
-            per_entity[(fact.name, change.entity)].append((role, change))
-            if role != "owner":
-                seen_causes[(change.system, change.entity, change.field, change.cause)].append(
-                    change.t
-                )
-
-    result = Judgement(updates={flow: 0 for flow in FLOWS})
-    by_name = {f.name: f for f in facts}
-    for (name, entity), events in per_entity.items():
-        _judge_entity(by_name[name], entity, events, result)
-    result.entities = len({entity for _, entity in per_entity})
-    result.duplicates = [
-        Duplicate(s, e, f, c, tuple(ts)) for (s, e, f, c), ts in seen_causes.items() if len(ts) > 1
-    ]
-    return result
+def consistency_over_time(
+    judgement: Judgement, end_s: float | None = None, samples: int = 400
+) -> tuple[np.ndarray, np.ndarray]:
+    """(times, fraction of born (fact, entity) pairs whose replicas all agree)."""
+    end = judgement.end_s if end_s is None else end_s
+    times = np.linspace(0.0, end, samples)
+    born = np.sort(np.array(judgement.checked.born, dtype=float))
+    steps = sorted(judgement.checked.disagree)
+    st = np.array([t for t, _ in steps], dtype=float)
+    level = np.cumsum(np.array([d for _, d in steps], dtype=float))
+    alive = np.searchsorted(born, times, side="right").astype(float)
+    idx = np.searchsorted(st, times, side="right") - 1
+    disagreeing = np.where(idx >= 0, level[np.maximum(idx, 0)] if level.size else 0.0, 0.0)
+    fraction = np.where(alive > 0, 1.0 - disagreeing / np.maximum(alive, 1.0), 1.0)
+    return times, fraction
 
 
-def _judge_entity(
-    fact: Fact, entity: str, events: list[tuple[str, Change]], result: Judgement
-) -> None:
-    replicas = [f"{s}.{f}" for s, f in fact.replicas]
-    current: dict[str, tuple[Any, float]] = {}  # replica -> (value, time)
-    updates: list[_Update] = []
-    for role, change in events:
-        if role == "owner":
-            update = _Update(change.t, change.value)
-            updates.append(update)
-            result.updates[fact.flow] += 1
-            for replica in replicas:
-                held = current.get(replica)
-                if held is not None and held[0] == change.value:
-                    update.reflected.add(replica)
-                    result.lags.append(
-                        UpdateLag(fact.flow, fact.name, entity, replica, change.t, 0.0)
-                    )
-        else:
-            current[role] = (change.value, change.t)
-            for update in updates:
-                if role not in update.reflected and update.value == change.value:
-                    update.reflected.add(role)
-                    result.lags.append(
-                        UpdateLag(fact.flow, fact.name, entity, role, update.t, change.t - update.t)
-                    )
-    if not updates:
-        return
-    last = updates[-1]
-    for replica in replicas:
-        held = current.get(replica)
-        if held is None or held[0] != last.value:
-            result.lost.append(
-                Lost(
-                    fact.name,
-                    entity,
-                    replica,
-                    last.value,
-                    last.t,
-                    held[0] if held else None,
-                    held[1] if held else None,
-                )
-            )
+def _delays(judgement: Judgement) -> np.ndarray:
+    return np.array(
+        [math.inf if d is None else d for *_, d in judgement.checked.visibility], dtype=float
+    )
+
+
+def t_visibility(judgement: Judgement, ts: Iterable[float]) -> list[float]:
+    """P(a replica reflects an update within t seconds), for each t."""
+    delays = np.sort(_delays(judgement))
+    if delays.size == 0:
+        return [1.0 for _ in ts]
+    return [float(np.searchsorted(delays, t, side="right") / delays.size) for t in ts]
+
+
+def backlog_over_time(
+    judgement: Judgement, end_s: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(times, count) step function: (update, replica) pairs not yet visible."""
+    end = judgement.end_s if end_s is None else end_s
+    vis = judgement.checked.visibility
+    starts = np.array([t for *_, t, d in vis if d is None or d > 0], dtype=float)
+    stops = np.array(
+        [end if d is None else t + d for *_, t, d in vis if d is None or d > 0], dtype=float
+    )
+    times = np.concatenate([starts, stops, [0.0, end]])
+    steps = np.concatenate([np.ones(starts.size), -np.ones(stops.size), [0.0, 0.0]])
+    order = np.lexsort((-steps, times))  # at equal times, arrivals before departures
+    return times[order], np.cumsum(steps[order])
+
+
+def _level(times: np.ndarray, counts: np.ndarray, t: float) -> float:
+    i = int(np.searchsorted(times, t, side="right")) - 1
+    return float(counts[i]) if i >= 0 else 0.0
+
+
+def fault_windows(judgement: Judgement) -> list[dict[str, Any]]:
+    """Per fault window: backlog at its start, its peak, and how long it took to drain."""
+    if not judgement.faults:
+        return []
+    times, counts = backlog_over_time(judgement)
+    out = []
+    for f in sorted(judgement.faults, key=lambda f: (f.start, f.system, f.kind)):
+        base = _level(times, counts, f.start)
+        after = times >= f.end
+        drained = np.nonzero(after & (counts <= base))[0]
+        drain = float(times[drained[0]] - f.end) if drained.size else None
+        horizon = times[drained[0]] if drained.size else judgement.end_s
+        inside = (times >= f.start) & (times <= horizon)
+        peak = float(counts[inside].max()) if inside.any() else base
+        in_window = [m for m in judgement.messages if f.start <= m.t <= f.end]
+        out.append(
+            {
+                "system": f.system,
+                "kind": f.kind,
+                "start_s": round(f.start, 3),
+                "end_s": round(f.end, 3),
+                "backlog_at_start": int(base),
+                "backlog_peak": int(peak),
+                "drain_s": None if drain is None else round(max(drain, 0.0), 3),
+                "retried": sum(1 for m in in_window if m.direction == "retried"),
+                "dead_lettered": sum(1 for m in in_window if m.direction == "dead_lettered"),
+            }
+        )
+    return out
+
+
+def time_to_converge(judgement: Judgement) -> float | None:
+    """Seconds after the last fault ended until everything made before it was visible.
+
+    None without faults, or when something made before it never became visible.
+    """
+    if not judgement.faults:
+        return None
+    last = max(f.end for f in judgement.faults)
+    worst = 0.0
+    for *_, t, d in judgement.checked.visibility:
+        if t <= last:
+            if d is None:
+                return None
+            worst = max(worst, t + d - last)
+    return round(worst, 3)
+
+
+def message_counts(judgement: Judgement) -> dict[str, Any]:
+    by_direction = Counter(m.direction for m in judgement.messages)
+    reasons = Counter(
+        (m.detail or "unknown") for m in judgement.messages if m.direction == "dead_lettered"
+    )
+    return {
+        "by_direction": dict(sorted(by_direction.items())),
+        "dead_letters_by_reason": dict(sorted(reasons.items())),
+    }

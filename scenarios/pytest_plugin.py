@@ -262,7 +262,10 @@ class RunResult(View):
         if faults and results.get("faults"):
             sections.append(("fault windows", results["faults"]))
         consistency = results["consistency"]
-        totals = {"lost": consistency.get("lost_updates", 0)}
+        totals = {
+            "lost": consistency.get("lost_updates", 0),
+            "pending": consistency.get("pending_at_end", 0),
+        }
         totals |= {k: v for k, v in consistency.items() if k in violations and type(v) is int}
         for title, items in sections:
             if not items:

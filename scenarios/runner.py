@@ -34,7 +34,8 @@ def run_architecture(
     """Simulate ``spec`` under ``architecture`` and judge its history."""
     started = time.perf_counter()
     run = simulate(spec, architecture, progress)
-    judgement = judge(run.history.changes)
+    run.history.header["volumes"] = run.volumes  # so `supplysync report` can re-judge it
+    judgement = judge(run.history)
     results = build_results(
         judgement,
         scenario=spec.name,

@@ -14,6 +14,7 @@ converge.  Every random draw comes from a stream named after its component.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import math
@@ -24,6 +25,7 @@ from typing import Any
 
 import simpy
 
+from analysis.facts import FLOWS
 from analysis.history import Change, History
 from emulators._base import FactChange, Reply
 from emulators.ap import Ap
@@ -182,10 +184,20 @@ def simulate(spec: ScenarioSpec, architecture: str, progress: Progress | None = 
             "epoch": epoch.isoformat(),
             "end_s": spec.end_s,
             "mode": "simulation",
+            # what the analysis needs to judge the history on its own (see analysis/history)
+            "flows": list(FLOWS),
+            "latency": {"median_ms": spec.latency.median_ms, "sigma": spec.latency.sigma},
+            "slos": spec.slos.model_dump(),
+            **_mechanism(spec, architecture),
         }
     )
+    _record_faults(history, spec)
+
+    loading = [False]  # the masters' initial load is the starting state, not a change
 
     def sink(c: FactChange) -> None:
+        if loading[0]:
+            return
         history.record(
             Change(round(c.t, 6), c.system, c.entity, c.field, c.value, c.cause, c.correlation_id)
         )
@@ -221,6 +233,7 @@ def simulate(spec: ScenarioSpec, architecture: str, progress: Progress | None = 
     )
     wms = Wms(hosts["wms"].journal, clock, epoch)
     ap = Ap(hosts["ap"].journal, clock, epoch)
+    history.header["tolerances"] = dataclasses.asdict(ap.tolerances)
 
     lat = spec.latency
     spikes: dict[str, tuple[LatencySpike, ...]] = {
@@ -235,10 +248,12 @@ def simulate(spec: ScenarioSpec, architecture: str, progress: Progress | None = 
     store = MemoryStore()
     transport = _Transport(links, hosts, _routes(erp, supplier, wms, ap))
     planner = DeliveryPlanner(_retries(spec, architecture), rng("core/delivery"))
-    driver = SimDriver(env, engine, store, transport, epoch, planner)
+    driver = SimDriver(env, engine, store, transport, epoch, planner, history.message)
     if architecture == "api":
         transport.strip_idempotency = True
+    loading[0] = True
     _load_masters(erp, ap, master, epoch.date())  # before anyone listens: the initial load
+    loading[0] = False
     for change in spec.contract_price_changes:
         schedule(change.at_hours * 3600, _PriceChange(erp, master, change, rng("prices")).apply)
     dock = _Dock(env, wms, rng("dock"))
@@ -299,7 +314,7 @@ def simulate(spec: ScenarioSpec, architecture: str, progress: Progress | None = 
         schedule(crash.at_s, driver.crash)
         schedule(crash.at_s + crash.down_s, driver.restart)
 
-    orders = _Buyers(env, spec, master, erp, rng("demand"))
+    orders = _Buyers(env, spec, master, erp, rng("demand"), history)
     env.process(orders.run())
     if progress is None:
         env.run(until=spec.end_s)
@@ -373,6 +388,30 @@ class _PriceChange:
             self.erp.update_contract_price(
                 item.supplier_id, item.gtin, {"ContractPrice": max(price, 0.01)}
             )
+
+
+def _mechanism(spec: ScenarioSpec, architecture: str) -> dict[str, Any]:
+    """How the flows travel, for the analysis's worst-case staleness."""
+    if architecture == "batch":
+        return {"batch": {"interval_hours": spec.architectures.batch.interval_hours}}
+    if architecture == "hybrid":
+        return {"reconcile": {"interval_minutes": spec.architectures.hybrid.reconcile_minutes}}
+    return {}
+
+
+def _record_faults(history: History, spec: ScenarioSpec) -> None:
+    """The scenario's fault windows, so reports can shade them and measure the drain."""
+    for system, faults in spec.faults.items():
+        for o in faults.outages:
+            history.fault(system, "outage", o.start_s, o.end_s)
+        for w in faults.rate_limit_storms:
+            history.fault(system, "rate_limit_storm", w.start_s, w.end_s)
+        for spike in faults.latency_spikes:
+            history.fault(system, "latency", spike.start_s, spike.end_s)
+    for crash in spec.core_faults.crashes:
+        history.fault("core", "crash", crash.start_s, crash.end_s)
+    for spike in spec.core_faults.latency_spikes:
+        history.fault("core", "latency", spike.start_s, spike.end_s)
 
 
 @dataclass(frozen=True)
@@ -461,8 +500,10 @@ class _Buyers:
         master: MasterData,
         erp: Erp,
         rng: random.Random,
+        history: History,
     ) -> None:
         self.env, self.spec, self.master, self.erp, self.rng = env, spec, master, erp, rng
+        self.history = history
         self.pos = 0
         self.lines = 0
 
@@ -506,7 +547,7 @@ class _Buyers:
         dc = master.serving_dc.get(hospital.gln)
         ship_to = hospital if critical or dc is None else dc
         today = (self.spec.start + dt.timedelta(seconds=self.env.now)).date()
-        self.erp.create_purchase_order(
+        order = self.erp.create_purchase_order(
             supplier_number=supplier.supplier_id,
             ship_to_gln=ship_to.gln,
             department=f"CC-{master.hospitals.index(hospital) + 1:02d}-{rng.randint(100, 180)}",
@@ -523,5 +564,6 @@ class _Buyers:
                 for i in items
             ],
         )
+        self.history.priority(f"po:{order['OrderNumber']}", "critical" if critical else "routine")
         self.pos += 1
         self.lines += count

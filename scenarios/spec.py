@@ -445,12 +445,16 @@ class SloSpec(_Spec):
     )
     max_lost_updates: int = Field(0, ge=0, description="updates that never reach a replica")
     max_duplicate_effects: int = Field(0, ge=0, description="effects applied twice")
+    max_regressions: int | None = Field(
+        None, ge=0, description="replica values moved back to an older one (none: not judged)"
+    )
+    max_match_errors: int | None = Field(
+        None, ge=0, description="invoices approved outside tolerance or held inside it"
+    )
     converged: bool = Field(True, description="every replica agrees with its owner at the end")
-    # exclude: analysis.results.Slos does not take it yet (read it from the spec)
     converged_within_minutes: float | None = Field(
         None,
         gt=0,
-        exclude=True,
         description="every replica agrees with its owner within this many minutes of the "
         "end of the last fault",
     )

@@ -58,7 +58,12 @@ def test_replica_already_holding_the_value_has_lag_zero() -> None:
 
 
 def test_update_never_reaching_a_replica_is_lost() -> None:
-    changes = [supplier_confirms(100.0, 6), erp_confirms(130.0, 6)]  # the WMS never learns
+    other = "po_line:4500000002:1"
+    changes = [
+        supplier_confirms(100.0, 6),
+        erp_confirms(130.0, 6),  # the WMS never learns, though it is in the run:
+        Change(90.0, "wms", other, "expected_qty", 3, "c0"),
+    ]
 
     verdict = judge(changes)
 
@@ -68,6 +73,18 @@ def test_update_never_reaching_a_replica_is_lost() -> None:
     assert (lost.owner_value, lost.owner_t) == (6, 100.0)
     assert (lost.replica_value, lost.replica_t) == (None, None)
     assert lags(changes) == {"erp.confirmed_qty": [30.0]}
+    assert "wms.expected_qty of po_line:4500000001:1 never showed 6" in lost.explanation
+
+
+def test_a_system_absent_from_the_run_is_not_carried_unless_its_flow_is_declared() -> None:
+    changes = [supplier_confirms(100.0, 6), erp_confirms(130.0, 6)]  # no WMS in this run
+
+    verdict = judge(changes)
+    assert verdict.converged and verdict.lost == []
+    assert verdict.checked.not_carried == ["confirmed_qty: wms.expected_qty"]
+
+    strict = judge(changes, header={"flows": ["po_acknowledgment"]})
+    assert [x.replica for x in strict.lost] == ["wms.expected_qty"]
 
 
 def test_replica_left_at_an_old_value_is_lost() -> None:
@@ -201,6 +218,7 @@ def test_history_bad_change_line_names_the_line(tmp_path: Path) -> None:
     [
         ("{not json", "line 1: not JSON"),
         (json.dumps({"type": "header", "schema_version": 99}), "line 1: expected a header"),
+        (json.dumps({"type": "change"}), "line 1: expected a header"),
     ],
 )
 def test_history_bad_header_is_rejected(tmp_path: Path, first_line: str, reason: str) -> None:

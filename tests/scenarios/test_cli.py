@@ -51,11 +51,14 @@ def test_compare_partial_confirmation_tells_batch_from_event(tmp_path, capsys):
     assert batch["flows"]["po_acknowledgment"]["lag_s"]["p99"] > 3600
     assert event["flows"]["po_acknowledgment"]["lag_s"]["p99"] <= 300
     for r in (batch, event):
-        assert r["consistency"] == {**r["consistency"], "converged": True, "lost_updates": 0,
-                                    "duplicate_effects": 0}  # fmt: skip
+        assert r["consistency"] == {**r["consistency"], "lost_updates": 0, "duplicate_effects": 0}
         # the same seed gives both architectures the very same demand
         assert r["seed"] == batch["seed"]
         assert r["volumes"]["po_lines"] == batch["volumes"]["po_lines"] > 1000
+    assert event["consistency"]["converged"]
+    # the suppliers ship and bill after demand stops: at the end, what they did since the
+    # last nightly run is still on its way under batch (pending, not lost)
+    assert not batch["consistency"]["converged"] and batch["consistency"]["pending_at_end"] > 0
     assert (out / "report.html").exists() and (out / "summary.md").exists()
     # the README shows this very table: its rows must be what the tool prints
     printed = capsys.readouterr().out

@@ -1,0 +1,655 @@
+"""Checkers: what went wrong in a run, each violation with its minimal explanation.
+
+Theory of operation: ``check`` groups the history's changes by replicated
+fact (``analysis.facts``) and owner entity, then walks each group once in
+time order.  Every owner change is an *update* (numbered 0, 1, ...).  A
+replica write *reflects* the latest update, made at or before it, whose value
+it shows (the value as the replica spells it); that update's *lag* is the
+time between (0 when the replica already held the value).  An update is
+*visible* at a replica once the replica reflected it or any later update —
+the visibility delays feed the t-visibility curve of Bailis et al.'s PBS.
+From the same walk come the violations:
+
+``lost_update``
+    the owner's last value never reached a replica (no write of it, nor of a
+    later update) by the end of the run.
+``divergence``
+    a replica ends the run different from its owner although it had shown the
+    owner's last value: something moved it away afterwards.
+``regression``
+    a replica wrote a value of an older update after it had reflected a newer
+    one (a late or reordered message applied without checking versions).
+``duplicate_effect``
+    a replica applied the same cause twice (a retried post without an
+    idempotency key), or — for cumulative quantities — went above what its
+    owner had at the time (a receipt or invoice counted twice).
+``match_error``
+    AP approved or matched an invoice outside its tolerances, or held one
+    whose lines were all within them (``check_matches``; judged from AP's own
+    journal: ``ap_ordered_qty``, ``ap_received_qty``, ``ap_invoiced_qty``,
+    ``ap_unit_price``, the supplier's ``invoice_price``, and ``match_status``
+    / ``holds``; an invoice's lines are the PO lines whose ``ap_invoiced_qty``
+    moved with the same cause as its first status).
+
+Each violation names the fact, the entity, the owner's value and time, each
+replica's value and time, and the correlation ids and causes involved;
+``attach_messages`` adds the middleware's messages that carry them.
+Judgement never asks the sync core what it did, so the same code judges any
+middleware whose systems journal their facts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple
+
+from analysis.facts import FACTS, Fact
+from analysis.history import Change, Message
+
+__all__ = [
+    "DEFAULT_TOLERANCES",
+    "KINDS",
+    "Checked",
+    "UpdateLag",
+    "Violation",
+    "attach_messages",
+    "check",
+    "check_matches",
+    "examples",
+    "tally",
+]
+
+KINDS = ("lost_update", "duplicate_effect", "regression", "divergence", "match_error")
+#: AP's default tolerances (emulators.ap.Tolerances), used when the run's header has none.
+DEFAULT_TOLERANCES: Mapping[str, float] = {"price_pct": 2.0, "qty_pct": 3.0, "amount_floor": 50.0}
+_LINE_HOLDS = frozenset({"PRICE", "QTY ORD", "QTY REC"})
+_MESSAGES_PER_VIOLATION = 10
+
+
+class UpdateLag(NamedTuple):  # a tuple: a long run makes one per replica write
+    flow: str
+    fact: str
+    entity: str
+    replica: str
+    t_owner: float
+    lag_s: float
+
+
+@dataclass(frozen=True)
+class Violation:
+    kind: str
+    fact: str
+    entity: str
+    replica: str | None
+    t: float  # when it happened (for end-of-run verdicts: the owner's last change)
+    explanation: str
+    owner_value: Any = None
+    owner_t: float | None = None
+    replica_value: Any = None
+    replica_t: float | None = None
+    replicas: tuple[tuple[str, Any, float | None], ...] = ()  # (replica, value, since)
+    causes: tuple[str, ...] = ()
+    correlation_ids: tuple[str, ...] = ()
+    messages: tuple[Message, ...] = ()
+    count: int = 1  # effects beyond the first, for a duplicate applied n times: n - 1
+    times: tuple[float, ...] = ()
+
+    @property
+    def system(self) -> str:
+        """The replica's system (schema 1 name for duplicates)."""
+        return (self.replica or "").partition(".")[0]
+
+    @property
+    def field(self) -> str:
+        """The replica's field, without the entity of a finer-keyed replica."""
+        return (self.replica or "").partition(".")[2].split("[")[0]
+
+    @property
+    def cause(self) -> str | None:
+        return self.causes[0] if self.causes else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "fact": self.fact,
+            "entity": self.entity,
+            "replica": self.replica,
+            "t": round(self.t, 3),
+            "explanation": self.explanation,
+            "owner_value": self.owner_value,
+            "owner_t": _r(self.owner_t),
+            "replica_value": self.replica_value,
+            "replica_t": _r(self.replica_t),
+            "replicas": [{"replica": r, "value": v, "t": _r(t)} for r, v, t in self.replicas],
+            "times": [round(t, 3) for t in self.times],
+            "causes": list(self.causes),
+            "correlation_ids": list(self.correlation_ids),
+            "messages": [
+                {
+                    "t": round(m.t, 3),
+                    "direction": m.direction,
+                    "system": m.system,
+                    "operation": m.operation,
+                    "message_id": m.message_id,
+                    "status": m.status,
+                    "detail": m.detail,
+                }
+                for m in self.messages
+            ],
+        }
+
+
+def _r(t: float | None) -> float | None:
+    return None if t is None else round(t, 3)
+
+
+@dataclass
+class Checked:
+    """Everything one walk over the history found."""
+
+    lags: list[UpdateLag] = field(default_factory=list)
+    # (flow, fact, entity, replica, t_update, delay or None when never visible)
+    visibility: list[tuple[str, str, str, str, float, float | None]] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+    updates: dict[str, int] = field(default_factory=dict)  # per flow: owner updates
+    fact_updates: dict[str, int] = field(default_factory=dict)  # per fact: owner updates
+    entities: int = 0
+    # consistency: when each (fact, entity) starts to be judged, and +1/-1 steps of disagreement
+    born: list[float] = field(default_factory=list)
+    disagree: list[tuple[float, int]] = field(default_factory=list)
+    not_carried: list[str] = field(default_factory=list)
+    pending: list[Violation] = field(default_factory=list)  # in flight at the end: not lost
+
+    def of_kind(self, kind: str) -> list[Violation]:
+        return [v for v in self.violations if v.kind == kind]
+
+
+_SCALARS = frozenset({int, float, str, bool, type(None)})
+
+
+def _key(value: Any) -> Any:
+    if type(value) in _SCALARS:
+        return value
+    try:
+        hash(value)
+    except TypeError:
+        return json.dumps(value, sort_keys=True, default=str)
+    return value
+
+
+def _replica_name(system: str, field_name: str, entity: str, owner_entity: str) -> str:
+    base = f"{system}.{field_name}"
+    return base if entity == owner_entity else f"{base}[{entity}]"
+
+
+def check(
+    changes: Iterable[Change],
+    facts: tuple[Fact, ...] = FACTS,
+    *,
+    flows_carried: Iterable[str] | None = None,
+    end_s: float | None = None,
+    grace_s: Mapping[str, float] | None = None,
+) -> Checked:
+    """Lags, visibility, consistency steps and violations of every replicated fact.
+
+    A replica is judged when its system appears in the history at all, or — when
+    ``flows_carried`` is given — when its fact's flow is one of those flows; the others
+    are listed in ``not_carried`` (only for facts whose owner changed).  An update that
+    never reached a replica but was made less than ``grace_s[flow]`` before ``end_s`` (the
+    path's worst case: the next batch would have carried it) is *pending*, not lost.
+    """
+    changes = list(changes)
+    present = {c.system for c in changes}
+    owners = {(c.system, c.field) for c in changes}
+    carried = set(flows_carried or ())
+    roles: dict[tuple[str, str], list[tuple[Fact, bool]]] = defaultdict(list)
+    out = Checked(updates={f.flow: 0 for f in facts})
+    judged: dict[str, tuple[str, ...]] = {}
+    for fact in facts:
+        roles[fact.owner].append((fact, True))
+        kept = []
+        for replica in fact.replicas:
+            if fact.flow in carried if carried else replica[0] in present:
+                roles[replica].append((fact, False))
+                kept.append(f"{replica[0]}.{replica[1]}")
+            elif fact.owner in owners:
+                out.not_carried.append(f"{fact.name}: {replica[0]}.{replica[1]}")
+        judged[fact.name] = tuple(kept) if fact.replica_key is None else ()
+
+    groups: dict[tuple[str, str], list[tuple[bool, Change]]] = defaultdict(list)
+    first: dict[tuple[str, str, str, str], Change] = {}
+    causes: dict[tuple[str, str, str, str], list[Change]] = {}  # only causes seen twice
+    for change in changes:
+        found = roles.get((change.system, change.field))
+        if found is None:
+            continue
+        for fact, is_owner in found:
+            if is_owner:
+                groups[(fact.name, change.entity)].append((True, change))
+                continue
+            entity = fact.owner_entity(change.entity)
+            if entity is None:
+                continue
+            groups[(fact.name, entity)].append((False, change))
+            key = (change.system, change.entity, change.field, change.cause)
+            seen = first.setdefault(key, change)
+            if seen is not change:
+                causes.setdefault(key, [seen]).append(change)
+
+    by_name = {f.name: f for f in facts}
+    late = {flow: end_s - bound for flow, bound in (grace_s or {}).items() if end_s is not None}
+    for (name, entity), events in groups.items():
+        _Entity(by_name[name], entity, judged[name], out).walk(events, late.get(by_name[name].flow))
+    out.entities = len({entity for _, entity in groups})
+    owned = {r for f in facts for r in f.replicas}
+    for (system, entity, field_name, cause), writes in causes.items():
+        if (system, field_name) in owned:
+            fact = next(f for f in facts if (system, field_name) in f.replicas)
+            times = ", ".join(f"{w.t:g}" for w in writes)
+            out.violations.append(
+                Violation(
+                    "duplicate_effect",
+                    fact.name,
+                    entity,
+                    f"{system}.{field_name}",
+                    writes[1].t,
+                    f"{system} applied {cause!r} {len(writes)} times to {field_name} of "
+                    f"{entity} (at {times} s)",
+                    replica_value=writes[-1].value,
+                    replica_t=writes[-1].t,
+                    causes=(cause,),
+                    count=len(writes) - 1,
+                    times=tuple(w.t for w in writes),
+                    correlation_ids=tuple(
+                        dict.fromkeys(w.correlation_id for w in writes if w.correlation_id)
+                    ),
+                )
+            )
+    out.violations.sort(key=lambda v: (v.t, v.kind, v.entity, v.replica or ""))
+    return out
+
+
+@dataclass(slots=True)
+class _ReplicaState:
+    value: Any = None
+    key: Any = None
+    t: float | None = None
+    change: Change | None = None
+    high: int = -1  # highest update reflected
+    visible_to: int = 0  # updates [0, visible_to) are visible
+    reflected: set[int] = field(default_factory=set)
+    agrees: bool = False
+    overshot: bool = False
+
+
+class _Entity:
+    """One (fact, owner entity): its updates and each replica's progress through them."""
+
+    __slots__ = ("disagreeing", "entity", "fact", "latest", "out", "replicas", "updates")
+
+    def __init__(self, fact: Fact, entity: str, declared: tuple[str, ...], out: Checked):
+        self.fact, self.entity, self.out = fact, entity, out
+        self.replicas: dict[str, _ReplicaState] = {r: _ReplicaState() for r in declared}
+        self.updates: list[tuple[float, Any, Change]] = []  # (t, value as replica, change)
+        self.latest: dict[Any, int] = {}  # value key -> latest update index
+        self.disagreeing = 0
+
+    def walk(self, events: list[tuple[bool, Change]], pending_after: float | None) -> None:
+        for is_owner, change in events:
+            if is_owner:
+                self._owner(change)
+            else:
+                name = _replica_name(change.system, change.field, change.entity, self.entity)
+                state = self.replicas.get(name)
+                if state is None:  # a replica first seen now: it disagreed until this write
+                    state = self.replicas[name] = _ReplicaState()
+                    if self.updates:
+                        self.disagreeing += 1
+                        if self.disagreeing == 1:
+                            self.out.disagree.append((change.t, 1))
+                self._replica(state, name, change)
+        self._end(pending_after)
+
+    # -- consistency bookkeeping ---------------------------------------------------
+
+    def _set_agree(self, state: _ReplicaState, agrees: bool, t: float) -> None:
+        if not self.updates or agrees == state.agrees:
+            state.agrees = agrees
+            return
+        state.agrees = agrees
+        before = self.disagreeing
+        self.disagreeing += -1 if agrees else 1
+        if before == 0 and self.disagreeing > 0:
+            self.out.disagree.append((t, 1))
+        elif before > 0 and self.disagreeing == 0:
+            self.out.disagree.append((t, -1))
+
+    # -- events --------------------------------------------------------------------
+
+    def _owner(self, change: Change) -> None:
+        fact, t = self.fact, change.t
+        value = fact.as_replica(change.value)
+        key = _key(value)
+        i = len(self.updates)
+        first = i == 0
+        self.updates.append((t, value, change))
+        self.latest[key] = i
+        self.out.updates[fact.flow] = self.out.updates.get(fact.flow, 0) + 1
+        self.out.fact_updates[fact.name] = self.out.fact_updates.get(fact.name, 0) + 1
+        if first:
+            self.out.born.append(t)
+            for state in self.replicas.values():  # all start disagreeing, then settle
+                state.agrees = False
+            n = len(self.replicas)
+            self.disagreeing = n
+            if n:
+                self.out.disagree.append((t, 1))
+        for name, state in self.replicas.items():
+            if state.t is not None and state.key == key:
+                state.reflected.add(i)
+                self.out.lags.append(UpdateLag(fact.flow, fact.name, self.entity, name, t, 0.0))
+                self._visible(state, name, i, t)
+                state.high = i
+                self._set_agree(state, True, t)
+            else:
+                self._set_agree(state, False, t)
+
+    def _visible(self, state: _ReplicaState, name: str, upto: int, t: float) -> None:
+        for j in range(state.visible_to, upto + 1):
+            tj = self.updates[j][0]
+            self.out.visibility.append(
+                (self.fact.flow, self.fact.name, self.entity, name, tj, t - tj)
+            )
+        state.visible_to = max(state.visible_to, upto + 1)
+
+    def _replica(self, state: _ReplicaState, name: str, change: Change) -> None:
+        fact, t, value = self.fact, change.t, change.value
+        key = _key(value)
+        prior = (state.value, state.t)
+        state.value, state.key, state.t, state.change = value, key, t, change
+        if not self.updates:
+            return
+        i = self.latest.get(key)
+        owner_now = self.updates[-1]
+        if (
+            fact.cumulative
+            and not state.overshot
+            and _number(value)
+            and _number(owner_now[1])
+            and value > owner_now[1]
+        ):
+            state.overshot = True
+            self._violation(
+                "duplicate_effect",
+                name,
+                t,
+                f"{name} of {self.entity} went to {value} at {t:g} s, above everything its "
+                f"owner {_owner(fact)} had ({owner_now[1]} since {owner_now[0]:g} s): "
+                "counted twice",
+                change,
+            )
+        if i is not None:
+            if i < state.high and self.updates[state.high][1] != value:
+                newer = self.updates[state.high]
+                self._violation(
+                    "regression",
+                    name,
+                    t,
+                    f"{name} of {self.entity} went back to {value!r} (update of "
+                    f"{self.updates[i][0]:g} s) at {t:g} s after showing {newer[1]!r} "
+                    f"(update of {newer[0]:g} s); it held {prior[0]!r} since {prior[1]:g} s",
+                    change,
+                    extra=(self.updates[i][2], newer[2]),
+                )
+            if i not in state.reflected:
+                state.reflected.add(i)
+                ti = self.updates[i][0]
+                self.out.lags.append(UpdateLag(fact.flow, fact.name, self.entity, name, ti, t - ti))
+            if i >= state.visible_to:
+                self._visible(state, name, i, t)
+            state.high = max(state.high, i)
+        self._set_agree(state, key == _key(owner_now[1]), t)
+
+    def _end(self, pending_after: float | None) -> None:
+        if not self.updates:
+            return
+        last_t, last_value, last_change = self.updates[-1]
+        last_i = len(self.updates) - 1
+        for name, state in self.replicas.items():
+            if state.visible_to <= last_i:
+                for j in range(state.visible_to, last_i + 1):
+                    tj = self.updates[j][0]
+                    self.out.visibility.append(
+                        (self.fact.flow, self.fact.name, self.entity, name, tj, None)
+                    )
+            if state.t is not None and state.key == _key(last_value):
+                continue
+            held = "nothing" if state.t is None else f"{state.value!r} since {state.t:g} s"
+            if state.visible_to <= last_i:
+                kind = "lost_update"
+                text = (
+                    f"{name} of {self.entity} never showed {last_value!r}, set by "
+                    f"{_owner(self.fact)} at {last_t:g} s ({last_change.cause}); it holds {held}"
+                )
+                if pending_after is not None and last_t > pending_after:
+                    kind, text = "pending", text + " (still within the path's worst case)"
+            else:
+                kind = "divergence"
+                text = (
+                    f"{name} of {self.entity} ends at {held}, not {last_value!r} as "
+                    f"{_owner(self.fact)} since {last_t:g} s, after having shown it"
+                )
+            self._violation(kind, name, last_t, text, state.change)
+
+    def _violation(
+        self,
+        kind: str,
+        name: str,
+        t: float,
+        text: str,
+        change: Change | None,
+        extra: tuple[Change, ...] = (),
+    ) -> None:
+        last_t, last_value, last_change = self.updates[-1]
+        involved = [last_change, *extra] + ([change] if change is not None else [])
+        found = self.out.pending if kind == "pending" else self.out.violations
+        found.append(
+            Violation(
+                kind,
+                self.fact.name,
+                self.entity,
+                name,
+                t,
+                text,
+                owner_value=last_value,
+                owner_t=last_t,
+                replica_value=change.value if change is not None else None,
+                replica_t=change.t if change is not None else None,
+                replicas=tuple((r, s.value, s.t) for r, s in sorted(self.replicas.items())),
+                causes=tuple(dict.fromkeys(c.cause for c in involved)),
+                correlation_ids=tuple(
+                    dict.fromkeys(c.correlation_id for c in involved if c.correlation_id)
+                ),
+            )
+        )
+
+
+def _number(value: Any) -> bool:
+    return type(value) is int or type(value) is float
+
+
+def _owner(fact: Fact) -> str:
+    return f"{fact.owner[0]}.{fact.owner[1]}"
+
+
+# -- three-way match ------------------------------------------------------------------
+
+
+@dataclass
+class _Invoice:
+    cause: str
+    lines: dict[str, int] = field(default_factory=dict)  # po_line entity -> billed at intake
+    released: bool = False
+    holds: tuple[str, ...] = ()
+
+
+def check_matches(
+    changes: Iterable[Change], tolerances: Mapping[str, float] | None = None
+) -> list[Violation]:
+    """Invoices approved or matched outside tolerance, or held inside it (AP's rules)."""
+    tol = {**DEFAULT_TOLERANCES, **(tolerances or {})}
+    po: dict[tuple[str, str], Any] = {}  # (po_line entity, field) -> current value
+    moved: dict[str, list[tuple[str, int]]] = defaultdict(list)  # cause -> (line, billed)
+    invoices: dict[str, _Invoice] = {}
+    contract_vendors: set[str] = set()
+    found: list[Violation] = []
+    for c in changes:
+        if c.entity.startswith("po_line:") and (
+            (c.system == "ap" and c.field.startswith("ap_"))
+            or (c.system == "supplier" and c.field == "invoice_price")
+        ):
+            po[(c.entity, c.field)] = c.value
+            if c.system == "ap" and c.field == "ap_invoiced_qty":
+                moved[c.cause].append((c.entity, c.value))
+            continue
+        if c.system == "ap" and c.field == "ap_contract_price":
+            contract_vendors.add(c.entity.split(":")[1])
+            continue
+        if c.system != "ap" or c.field not in ("match_status", "holds"):
+            continue
+        inv = invoices.get(c.entity)
+        if inv is None:
+            inv = invoices[c.entity] = _Invoice(c.cause, dict(moved.pop(c.cause, [])))
+        if c.cause.startswith("ap:release:"):
+            inv.released = True
+        if c.field == "holds":
+            inv.holds = tuple(c.value or ())
+            continue
+        if inv.released or c.value not in ("matched", "approved", "on_hold"):
+            continue
+        vendor = c.entity.split(":")[1]
+        rules = _rules(inv, po, tol, price_known=vendor not in contract_vendors)
+        if c.value in ("matched", "approved") and rules:
+            text = (
+                f"AP {c.value} {c.entity} at {c.t:g} s although "
+                + "; ".join(rules)
+                + f" (tolerances {tol['qty_pct']:g} % qty, {tol['price_pct']:g} % price, "
+                f"floor {tol['amount_floor']:g})"
+            )
+        elif c.value == "on_hold" and not rules and inv.holds and set(inv.holds) <= _LINE_HOLDS:
+            if "PRICE" in inv.holds and vendor in contract_vendors:
+                continue  # a contract price we cannot tie to the line: not judged
+            text = (
+                f"AP held {c.entity} at {c.t:g} s ({', '.join(inv.holds)}) although every "
+                f"line is within tolerance: " + _lines_text(inv, po)
+            )
+        else:
+            continue
+        found.append(
+            Violation(
+                "match_error",
+                "match_status",
+                c.entity,
+                "ap.match_status",
+                c.t,
+                text,
+                owner_value=c.value,
+                owner_t=c.t,
+                causes=(inv.cause, c.cause) if inv.cause != c.cause else (c.cause,),
+                correlation_ids=(c.correlation_id,) if c.correlation_id else (),
+            )
+        )
+    return found
+
+
+def _rules(
+    inv: _Invoice, po: dict[tuple[str, str], Any], tol: Mapping[str, float], *, price_known: bool
+) -> list[str]:
+    fired = []
+    for line, billed in sorted(inv.lines.items()):
+        ordered = po.get((line, "ap_ordered_qty"))
+        received = po.get((line, "ap_received_qty"), 0) or 0
+        po_price = po.get((line, "ap_unit_price"))
+        price = po.get((line, "invoice_price"), po_price)
+        if price is None:
+            continue
+        checks = [("QTY REC", received, billed, price, tol["qty_pct"])]
+        if ordered is not None:
+            checks.insert(0, ("QTY ORD", ordered, billed, price, tol["qty_pct"]))
+        if price_known and po_price is not None:
+            checks.insert(0, ("PRICE", po_price, price, billed, tol["price_pct"]))
+        for code, expected, actual, per_unit, pct in checks:
+            over = actual - expected
+            if over > 0 and over * 100 > pct * expected and over * per_unit >= tol["amount_floor"]:
+                fired.append(f"{line} {code}: {actual:g} against {expected:g}")
+    return fired
+
+
+def _lines_text(inv: _Invoice, po: dict[tuple[str, str], Any]) -> str:
+    return "; ".join(
+        f"{line} billed {billed}, ordered {po.get((line, 'ap_ordered_qty'))}, "
+        f"received {po.get((line, 'ap_received_qty'), 0)}"
+        for line, billed in sorted(inv.lines.items())
+    )
+
+
+# -- choosing what to show -------------------------------------------------------------
+
+
+def examples(violations: list[Violation], n: int) -> list[Violation]:
+    """Up to ``n`` violations, taken in turn from each (kind, fact, replica), oldest first."""
+    groups: dict[tuple[str, str, str], list[Violation]] = {}
+    for v in violations:
+        groups.setdefault((v.kind, v.fact, (v.replica or "").split("[")[0]), []).append(v)
+    picked: list[Violation] = []
+    depth = 0
+    while len(picked) < n and any(len(g) > depth for g in groups.values()):
+        picked += [g[depth] for g in groups.values() if len(g) > depth][: n - len(picked)]
+        depth += 1
+    return sorted(picked, key=lambda v: (v.t, v.kind, v.entity, v.replica or ""))
+
+
+def tally(violations: list[Violation]) -> dict[str, dict[str, int]]:
+    """Counts per kind, then per ``fact: replica``."""
+    out: dict[str, dict[str, int]] = {}
+    for v in violations:
+        key = f"{v.fact}: {(v.replica or '').split('[')[0]}"
+        per = out.setdefault(v.kind, {})
+        per[key] = per.get(key, 0) + v.count
+    return {k: dict(sorted(c.items())) for k, c in sorted(out.items())}
+
+
+# -- messages -------------------------------------------------------------------------
+
+
+def attach_messages(violations: list[Violation], messages: Iterable[Message]) -> list[Violation]:
+    """Each violation with the messages that carry its correlation ids or causes."""
+    wanted: set[str] = set()
+    for v in violations:
+        wanted.update(v.correlation_ids)
+        wanted.update(v.causes)
+    if not wanted:
+        return violations
+    index: dict[str, list[Message]] = defaultdict(list)
+    for m in messages:
+        for k in (m.correlation_id, m.message_id):
+            if k in wanted:
+                index[k].append(m)
+    if not index:
+        return violations
+    out = []
+    for v in violations:
+        found: dict[int, Message] = {}
+        for k in (*v.correlation_ids, *v.causes):
+            for m in index.get(k, ()):
+                found.setdefault(id(m), m)
+        ms = sorted(found.values(), key=lambda m: m.t)[:_MESSAGES_PER_VIOLATION]
+        out.append(_with_messages(v, tuple(ms)) if ms else v)
+    return out
+
+
+def _with_messages(v: Violation, messages: tuple[Message, ...]) -> Violation:
+    return replace(v, messages=messages)
