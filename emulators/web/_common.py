@@ -13,9 +13,10 @@ and history.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -146,14 +147,20 @@ def assemble(
     impl = behaviour(host)
     dispatcher, target = webhooks_for(system, seed, schedule, webhook_target)
     host.attach(impl, dispatcher)
-    app = make_app(host, title, description)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await target.close()  # an unclosed client session would leak its connections
+
+    app = make_app(host, title, description, lifespan)
     app.include_router(router(host, impl))
     add_subscription_routes(app, target)
     return LiveSystem(host, app)
 
 
-def make_app(host: Host, title: str, description: str) -> FastAPI:
-    app = FastAPI(title=title, description=description, version="1")
+def make_app(host: Host, title: str, description: str, lifespan: Any = None) -> FastAPI:
+    app = FastAPI(title=title, description=description, version="1", lifespan=lifespan)
     app.add_middleware(_InjectedLatency, host=host)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -237,19 +244,23 @@ class Subscription(BaseModel):
 @dataclass
 class _Target:
     url: str | None = None
+    session: Any = None  # the aiohttp session webhooks go out on, made in the serving loop
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
 
 
 def _http_deliver(target: _Target, system: str) -> Callable[..., None]:
     """POST each event as JSON to the subscriber; 2xx is success, anything else retries."""
     import aiohttp
 
-    session: list[aiohttp.ClientSession] = []
-
     async def post(event: dict[str, Any], done: Callable[[bool], None]) -> None:
-        if not session:
-            session.append(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)))
+        if target.session is None:
+            target.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         try:
-            async with session[0].post(
+            async with target.session.post(
                 target.url or "", json=event, headers={"x-emulator": system}
             ) as resp:
                 done(200 <= resp.status < 300)

@@ -448,7 +448,7 @@ def _po_line(**over: Any) -> dict[str, Any]:
     [
         ("upsert_po_lines", {"po_lines": []}, "po_lines"),
         ("upsert_po_lines", _po_line(quantity_ordered="5"), "po_lines[0].quantity_ordered"),
-        ("upsert_po_lines", _po_line(quantity_ordered=0), "po_lines[0].quantity_ordered"),
+        ("upsert_po_lines", _po_line(quantity_ordered=-1), "po_lines[0].quantity_ordered"),
         ("upsert_po_lines", _po_line(unit_price=True), "po_lines[0].unit_price"),
         ("upsert_po_lines", _po_line(unit_price=-1.0), "po_lines[0].unit_price"),
         ("upsert_po_lines", _po_line(item_id="  "), "po_lines[0].item_id"),
