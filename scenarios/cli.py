@@ -18,9 +18,10 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import NoReturn
 
-from analysis.report import summary_markdown, write_report
+from analysis.history import HistoryError
+from analysis.report import rebuild, summary_markdown, write_report
 from emulators import SYSTEMS
-from scenarios import dlq_cli, serve_core, sweep
+from scenarios import dlq_cli, live, serve_core, sweep
 from scenarios.progress import Progress
 from scenarios.runner import run_and_write, run_architecture, write_run
 from scenarios.spec import ARCHITECTURES, ScenarioError, ScenarioSpec, library_names, load_scenario
@@ -99,8 +100,11 @@ def _parser() -> argparse.ArgumentParser:
     val = sc_sub.add_parser("validate", help="check a scenario file")
     val.add_argument("scenario")
     sc_sub.add_parser("schema", help="print the JSON Schema of scenario files")
+    rep = sub.add_parser("report", help="re-judge a stored run (or compare) folder")
+    rep.add_argument("dir", type=Path, help="a folder written by run, compare or live")
     sweep.add_parser(sub)
     dlq_cli.add_parser(sub)
+    live.add_parser(sub)
     return p
 
 
@@ -151,6 +155,15 @@ def _scenarios(args: argparse.Namespace) -> int:
         )
     else:
         print(json.dumps(ScenarioSpec.model_json_schema(), indent=2))
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    if not args.dir.is_dir():
+        raise ScenarioError(str(args.dir), "", "no such folder")
+    path = rebuild(args.dir)
+    print((path.parent / "summary.md").read_text(encoding="utf-8"), end="")
+    print(f"report: {path}")
     return EXIT_OK
 
 
@@ -210,12 +223,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "compare": _compare,
         "scenarios": _scenarios,
         "serve": _serve,
+        "report": _report,
         "sweep": sweep.handle,
         "dlq": dlq_cli.handle,
+        "live": live.handle,
     }
     try:
         return handlers[args.command](args)
-    except ScenarioError as e:
+    except (ScenarioError, HistoryError) as e:
         print(f"supplysync: error: {e}", file=sys.stderr)
         return EXIT_INPUT
     except OSError as e:

@@ -32,7 +32,7 @@ suppliers:
   invoice_delay: {median_minutes: 120, sigma: 0.5}
 faults:
   erp:
-    outage_at_hours: 7
+    outage_at_hours: 7  # invoices are on hold and being matched by then
     outage_minutes: 90
     webhooks: {duplicate: 0.2}
   supplier:
