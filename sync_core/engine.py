@@ -294,7 +294,7 @@ class Engine:
             raise MappingError("X12 interchange", "ISA06", f"unknown sender {envelope.sender_id}")
         for ts in sets:
             if ts.code == "855":
-                self._acknowledgment(work, x12.acknowledgments_from_855(ts))
+                self._acknowledgment(work, x12.acknowledgments_from_855(ts), now)
             elif ts.code == "856":
                 for notice in x12.ship_notices_from_856(ts):
                     self._ship_notice(work, notice)
@@ -303,7 +303,42 @@ class Engine:
             else:
                 raise MappingError("X12 interchange", "ST01", f"unsupported set {ts.code}")
 
-    def _acknowledgment(self, work: _Work, ack: Acknowledgment) -> None:
+    @staticmethod
+    def _shortages(work: _Work, po: PurchaseOrder, ack: Acknowledgment, now: dt.datetime) -> None:
+        """The procurement team's exception queue: a clinical-critical line the supplier
+        will not fill now (confirmed below ordered) opens an exception; a later revision
+        that fills it closes it.  Entities ``exception`` keyed ``{po}:{line}``."""
+        critical = {line.line_no for line in po.lines if line.critical}
+        for line in ack.lines:
+            if line.line_no not in critical:
+                continue
+            key = f"{po.po_number}:{line.line_no}"
+            known = work.entity("exception", key)
+            short = line.confirmed_quantity < line.ordered_quantity
+            if not short and (known is None or not known.data["open"]):
+                continue
+            dates = [a.expected_date for a in line.acks if a.expected_date is not None]
+            work.put(
+                "exception",
+                key,
+                ack.revision,
+                {
+                    "open": short,
+                    "kind": "critical_shortage",
+                    "po_number": po.po_number,
+                    "line_no": line.line_no,
+                    "ordered": line.ordered_quantity,
+                    "confirmed": line.confirmed_quantity,
+                    "backordered": line.backordered_quantity,
+                    "ack_status": line.status,
+                    "expected": min(dates).isoformat() if dates else None,
+                    "since": (known.data["since"] if known and known.data["open"] else None)
+                    or now.isoformat(timespec="seconds"),
+                    "trace": traceparent(po.po_number, "855"),
+                },
+            )
+
+    def _acknowledgment(self, work: _Work, ack: Acknowledgment, now: dt.datetime) -> None:
         known_po = work.entity("po", ack.po_number)
         if known_po is None:
             raise MappingError("X12 855", "BAK03", f"PO {ack.po_number} was never dispatched")
@@ -314,6 +349,7 @@ class Engine:
         erp_body = erp.acknowledgment_to_erp(ack, traceparent(po.po_number, "855"))
         wms_body = wms.expected_receipts(po, ack, traceparent(po.po_number, "855"))
         work.put("ack", ack.po_number, ack.revision, ack.model_dump(mode="json"))
+        self._shortages(work, po, ack, now)
         key = f"855:{ack.po_number}:{ack.revision}"
         work.requests.append(
             Request(

@@ -470,3 +470,27 @@ def test_an_unsupported_transaction_set_is_dead_lettered_by_name() -> None:
     [letter] = decision.dead_letters
     assert "ST01" in letter.reason and "997" in letter.reason
     assert decision.requests == ()
+
+
+def test_a_short_critical_line_opens_an_exception_a_full_revision_closes_it() -> None:
+    h = Harness()
+    doc = h.create_po()  # line 2 is clinical-critical, 4 ordered
+    h.decide(po_document(doc))
+    number = doc["OrderNumber"]
+
+    h.decide(edi(1, interchange_855(number, PARTIAL)))  # line 2: 1 now, 3 backordered
+
+    exception = h.store.entity("exception", f"{number}:2")
+    assert exception is not None and exception.data["open"]
+    assert exception.data | {"since": None, "trace": None} == {
+        "open": True, "kind": "critical_shortage", "po_number": number, "line_no": 2,
+        "ordered": 4, "confirmed": 1, "backordered": 3, "ack_status": "IA/IB",
+        "expected": "2024-02-01", "since": None, "trace": None,
+    }  # fmt: skip
+    assert h.store.entity("exception", f"{number}:1") is None  # not critical: no exception
+
+    filled = [PARTIAL[0], (2, 4, "BX", "12.00", [("IA", 4, None)])]
+    h.decide(edi(2, interchange_855(number, filled, revision=2, control=2)))
+
+    closed = h.store.entity("exception", f"{number}:2")
+    assert closed is not None and not closed.data["open"] and closed.version == 2
