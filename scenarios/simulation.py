@@ -39,6 +39,7 @@ from emulators.x12 import Interchange, X12Error, read_856
 from scenarios.masterdata import MasterData, generate
 from scenarios.progress import Progress, run_with_progress
 from scenarios.spec import LatencySpike, ScenarioSpec
+from sync_core.breaker import BreakerConfig
 from sync_core.delivery import DeliveryPlanner, RetryPolicy
 from sync_core.engine import Engine, EngineConfig
 from sync_core.inbound import from_ap, from_erp, from_supplier, from_wms
@@ -244,10 +245,16 @@ def simulate(spec: ScenarioSpec, architecture: str, progress: Progress | None = 
         name: _Link(env, rng(f"link/{name}"), lat.median_ms / 1000, lat.sigma, spikes.get(name, ()))
         for name in ("erp", "supplier", "wms", "ap", "core")
     }
-    engine = Engine(EngineConfig(OUR_EDI_ID, {s.supplier_id: s.edi_id for s in master.suppliers}))
+    partners = {s.supplier_id: s.edi_id for s in master.suppliers}
+    naive = architecture == "api"  # point to point: no memory, no breaker, a few retries
+    engine = Engine(EngineConfig(OUR_EDI_ID, partners, naive=naive))
     store = MemoryStore()
     transport = _Transport(links, hosts, _routes(erp, supplier, wms, ap))
-    planner = DeliveryPlanner(_retries(spec, architecture), rng("core/delivery"))
+    planner = DeliveryPlanner(
+        _retries(spec, architecture),
+        rng("core/delivery"),
+        BreakerConfig(failure_threshold=2**31) if naive else BreakerConfig(),
+    )
     driver = SimDriver(env, engine, store, transport, epoch, planner, history.message)
     if architecture == "api":
         transport.strip_idempotency = True
@@ -430,7 +437,11 @@ def _retries(spec: ScenarioSpec, architecture: str) -> RetryPolicy:
         return CORE_RETRIES
     api = spec.architectures.api
     delay = max(api.retry_delay_s, 0.001)
-    return RetryPolicy(first_s=delay, cap_s=delay, max_attempts=api.retries + 1)
+    # a few quick tries, then give up: a long Retry-After (an outage) ends them at once
+    deadline = delay * (api.retries + 1)
+    return RetryPolicy(
+        first_s=delay, cap_s=delay, max_attempts=api.retries + 1, deadline_s=deadline
+    )
 
 
 class _Dock:

@@ -73,6 +73,9 @@ class EngineConfig:
     our_edi_id: str
     partners: dict[str, str]  # supplier number -> the supplier's EDI id
     page_size: int = 100
+    # The point-to-point baseline (architecture ``api``): act on every message as it
+    # comes, remembering nothing to drop duplicates or order revisions by.
+    naive: bool = False
 
 
 def traceparent(po_number: str, span: str) -> str:
@@ -125,6 +128,13 @@ class Engine:
             Kind.ERP_MASTER_PAGE: self._master_page,
         }
 
+    def _seen(self, known: Entity | None, version: int) -> bool:
+        """True when ``version`` was already acted upon (never, in naive mode)."""
+        return not self.config.naive and known is not None and known.version >= version
+
+    def _versioned(self, entity: tuple[str, str, int]) -> tuple[str, str, int] | None:
+        return None if self.config.naive else entity
+
     def handle(self, message: Inbound, now: dt.datetime, state: StateView) -> Decision:
         work = _Work(state)
         self._consume(work, message, now)
@@ -174,7 +184,7 @@ class Engine:
     def _po_document(self, work: _Work, message: Inbound, now: dt.datetime) -> None:
         po = erp.purchase_order_from_erp(message.body)
         known = work.entity("po", po.po_number)
-        if known is not None and known.version >= po.version:
+        if self._seen(known, po.version):
             return  # the same or an older revision: already dispatched
         edi_id = self.config.partners.get(po.supplier_id)
         if edi_id is None:
@@ -198,7 +208,7 @@ class Engine:
                 idempotency_key=f"850:{po.po_number}:{po.version}",
                 correlation_id=trace,
                 critical=po.critical,
-                supersedable=("po", po.po_number, po.version),
+                supersedable=self._versioned(("po", po.po_number, po.version)),
             )
         )
         work.requests.append(
@@ -210,7 +220,7 @@ class Engine:
                 idempotency_key=f"850:{po.po_number}:{po.version}:ap",
                 correlation_id=trace,
                 critical=po.critical,
-                supersedable=("po", po.po_number, po.version),
+                supersedable=self._versioned(("po", po.po_number, po.version)),
             )
         )
         if dropped and work.entity("ack", po.po_number) is not None:
@@ -223,7 +233,7 @@ class Engine:
                     idempotency_key=f"850:{po.po_number}:{po.version}:wms",
                     correlation_id=trace,
                     critical=po.critical,
-                    supersedable=("po", po.po_number, po.version),
+                    supersedable=self._versioned(("po", po.po_number, po.version)),
                 )
             )
 
@@ -343,7 +353,7 @@ class Engine:
         if known_po is None:
             raise MappingError("X12 855", "BAK03", f"PO {ack.po_number} was never dispatched")
         known = work.entity("ack", ack.po_number)
-        if known is not None and known.version >= ack.revision:
+        if self._seen(known, ack.revision):
             return  # duplicate or late revision: never regress
         po = PurchaseOrder.model_validate(known_po.data)
         erp_body = erp.acknowledgment_to_erp(ack, traceparent(po.po_number, "855"))
@@ -360,7 +370,7 @@ class Engine:
                 idempotency_key=f"{key}:erp",
                 correlation_id=erp_body["CorrelationId"],
                 critical=po.critical,
-                supersedable=("ack", ack.po_number, ack.revision),
+                supersedable=self._versioned(("ack", ack.po_number, ack.revision)),
             )
         )
         work.requests.append(
@@ -372,7 +382,7 @@ class Engine:
                 idempotency_key=f"{key}:wms",
                 correlation_id=wms_body["trace_id"],
                 critical=po.critical,
-                supersedable=("ack", ack.po_number, ack.revision),
+                supersedable=self._versioned(("ack", ack.po_number, ack.revision)),
             )
         )
 
@@ -384,7 +394,7 @@ class Engine:
 
     def _ship_notice(self, work: _Work, notice: ShipNotice) -> None:
         po = self._dispatched(work, notice.po_number, "X12 856", "PRF01")
-        if work.entity("asn", notice.asn_number) is not None:
+        if self._seen(work.entity("asn", notice.asn_number), 1):
             return  # the same shipment again
         work.put("asn", notice.asn_number, 1, None)
         trace = traceparent(po.po_number, f"856/{notice.asn_number}")
@@ -403,7 +413,7 @@ class Engine:
     def _invoice(self, work: _Work, invoice: Invoice) -> None:
         po = self._dispatched(work, invoice.po_number, "X12 810", "BIG04")
         key = f"{invoice.supplier_id}:{invoice.invoice_number}"
-        if work.entity("invoice", key) is not None:
+        if self._seen(work.entity("invoice", key), 1):
             return  # billed again under the same number: AP must see it once
         work.put("invoice", key, 1, None)
         trace = traceparent(po.po_number, f"810/{invoice.invoice_number}")
@@ -454,7 +464,7 @@ class Engine:
 
     def _receipt(self, work: _Work, message: Inbound, now: dt.datetime) -> None:
         receipt = wms.receipt_from_wms(message.body)
-        if work.entity("receipt", receipt.receipt_id) is not None:
+        if self._seen(work.entity("receipt", receipt.receipt_id), 1):
             return  # read twice (an event and a batch page, or a redelivered event)
         work.put("receipt", receipt.receipt_id, 1, None)
         if receipt.received_quantity == 0:
@@ -533,7 +543,11 @@ class Engine:
         key = f"{vendor}:{number}"
         known = work.entity("invoice_status", key)
         status = erp.MATCH_STATUS.get(str(doc.get("status")))
-        if known is not None and (known.version >= version or known.data == status):
+        if (
+            not self.config.naive
+            and known is not None
+            and (known.version >= version or known.data == status)
+        ):
             return
         trace = traceparent(po_number, f"810/{number}")
         body = erp.invoice_status_to_erp(doc, trace)
@@ -546,7 +560,7 @@ class Engine:
                 body=body,
                 idempotency_key=f"inv:{key}:{version}:erp",
                 correlation_id=trace,
-                supersedable=("invoice_status", key, version),
+                supersedable=self._versioned(("invoice_status", key, version)),
             )
         )
 
@@ -604,7 +618,7 @@ class Engine:
         if "ContractPrice" in doc:
             key = f"{_field(doc, 'SupplierNumber', 'ERP contract price')}:{item_number}"
             known = work.entity("price", key)
-            if known is not None and known.version >= version:
+            if self._seen(known, version):
                 return  # an older or repeated read: never move AP's price back
             work.put("price", key, version, None)
             item = work.entity("item", item_number)
@@ -619,7 +633,7 @@ class Engine:
             self._price_to_ap(work, doc, item.data)
             return
         known = work.entity("item", item_number)
-        if known is not None and known.version >= version:
+        if self._seen(known, version):
             return
         unit = {
             "gtin": _field(doc, "GTIN", "ERP item"),
@@ -644,7 +658,7 @@ class Engine:
                 body=ap.prices(doc, item["gtin"], item["uom"], trace),
                 idempotency_key=f"price:{supplier}:{number}:{version}:ap",
                 correlation_id=trace,
-                supersedable=("price", f"{supplier}:{number}", version),
+                supersedable=self._versioned(("price", f"{supplier}:{number}", version)),
             )
         )
 
