@@ -48,6 +48,7 @@ from sync_core.store import (
     DeadLetterError,
     DeadLetterRecord,
     DeadLetterStatus,
+    OutboxItem,
     Store,
     StoreError,
 )
@@ -262,5 +263,38 @@ def create_app(
             return problem(404, "Not Found", f"the core knows no purchase order {number}", "number")
         trace_id = traceparent(number, "read").split("-")[1]
         return JSONResponse({"po_number": number, "trace_id": trace_id, **known})
+
+    @app.get("/exceptions", tags=["experience"])
+    async def exceptions(include_closed: bool = False) -> Response:
+        """The procurement team's exception queue: clinical-critical lines the supplier
+        will not fill now (open first, oldest first); ``include_closed`` adds those a later
+        acknowledgment filled."""
+        found = await driver().db(lambda s: s.entities("exception"))
+        rows = [e.data | {"revision": e.version} for e in found]
+        if not include_closed:
+            rows = [r for r in rows if r["open"]]
+        rows.sort(key=lambda r: (not r["open"], r["since"], r["po_number"], r["line_no"]))
+        return JSONResponse({"count": len(rows), "items": rows})
+
+    @app.get("/backlog", tags=["experience"])
+    async def backlog() -> Response:
+        """What is still to be delivered, per target and lane, and the oldest row's age."""
+
+        def read(store: Store) -> list[OutboxItem]:
+            return store.pending()
+
+        pending = await driver().db(read)
+        per_target: dict[str, dict[str, int]] = {}
+        for item in pending:
+            lane = "critical" if item.request.critical else "routine"
+            counts = per_target.setdefault(item.request.target, {"critical": 0, "routine": 0})
+            counts[lane] += 1
+        return JSONResponse(
+            {
+                "pending": len(pending),
+                "by_target": per_target,
+                "in_flight": len(driver().stats.in_flight),
+            }
+        )
 
     return app

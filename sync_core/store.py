@@ -287,6 +287,10 @@ class Store(ABC):
     @abstractmethod
     def entity(self, kind: str, key: str) -> Entity | None: ...
 
+    def entities(self, kind: str) -> list[Entity]:
+        """Every entity of ``kind``, by key (for the experience API: exception queues)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list entities")
+
     @abstractmethod
     def commit(self, decision: Decision) -> list[OutboxItem]:
         """Record ``decision`` atomically; return the outbox rows it added.
@@ -403,6 +407,9 @@ class MemoryStore(Store):
 
     def entity(self, kind: str, key: str) -> Entity | None:
         return self._entities.get((kind, key))
+
+    def entities(self, kind: str) -> list[Entity]:
+        return [e for (k, _), e in sorted(self._entities.items()) if k == kind]
 
     def commit(self, decision: Decision) -> list[OutboxItem]:
         return self.commit_many((decision,))[0]

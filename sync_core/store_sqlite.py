@@ -232,6 +232,14 @@ class SqliteStore(Store):
             raise self._error("entity", e) from e
         return None if row is None else Entity(kind, key, row[0], decode_json(row[1]))
 
+    def entities(self, kind: str) -> list[Entity]:
+        rows = self._select(
+            "entities",
+            "SELECT key, version, data FROM entities WHERE kind = ? ORDER BY key",
+            (kind,),
+        )
+        return [Entity(kind, key, version, decode_json(data)) for key, version, data in rows]
+
     def pending(self) -> list[OutboxItem]:
         rows = self._select("pending", "SELECT id, request FROM outbox ORDER BY id")
         return [OutboxItem(i, request_from_json(text)) for i, text in rows]

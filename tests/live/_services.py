@@ -32,7 +32,13 @@ from tests.emulators.harness import _free_port, served
 
 ROOT = Path(__file__).parents[2]
 ERP_POS = "/fscmRestApi/resources/latest/purchaseOrders"
-FAST_ACKS = SupplierProfile(ack_delay_median_s=0.3, ack_delay_sigma=0.3)
+# fast acknowledgments; every clinical-critical line confirmed in part (the exception queue)
+FAST_ACKS = SupplierProfile(
+    ack_delay_median_s=0.3,
+    ack_delay_sigma=0.3,
+    critical_partial_rate=1.0,
+    critical_backorder_rate=0.0,
+)
 
 
 @dataclass

@@ -76,6 +76,22 @@ def test_acknowledgments_reach_erp_and_wms(systems: Emulators, tmp_path: Path) -
         status = httpx.get(f"{core.url}/status").json()
         assert status["outbox_pending"] == 0 and status["dead_letters"] == 0
         assert httpx.get(f"{core.url}/dlq").json() == []
+        # the exception queue holds exactly the critical lines the ERP shows short
+        short = set()
+        for n in pos:
+            order = httpx.get(
+                f"{systems.urls['erp']}/fscmRestApi/resources/latest/purchaseOrders/{n}"
+            ).json()
+            short |= {
+                (n, line["LineNumber"])
+                for line in order["lines"]
+                if line["CriticalSupply"] == "Y"
+                and line["SupplierConfirmedQuantity"] < line["Quantity"]
+            }
+        queue = httpx.get(f"{core.url}/exceptions").json()
+        assert queue["count"] == len(queue["items"])
+        assert short and {(x["po_number"], x["line_no"]) for x in queue["items"]} == short
+        assert httpx.get(f"{core.url}/backlog").json()["pending"] == 0
     finally:
         core.stop()
     # uvicorn re-raises the SIGTERM it handled once it has shut down cleanly
