@@ -38,6 +38,7 @@ class WebhookStats:
     duplicated: int = 0
     reordered: int = 0
     failed: int = 0
+    pending: int = 0  # copies sent or waiting to be retried, not yet delivered or failed
     failures: list[str] = field(default_factory=list)
 
 
@@ -89,6 +90,7 @@ class WebhookDispatcher:
             self._send(event)
 
     def _send(self, event: Event) -> None:
+        self.stats.pending += 1
         delay = self._delay_s()
         if delay > 0:
             self._schedule(delay, lambda: self._attempt(event, 1))
@@ -107,12 +109,14 @@ class WebhookDispatcher:
         def done(ok: bool) -> None:
             if ok:
                 self.stats.delivered += 1
+                self.stats.pending -= 1
             elif attempt < self.max_attempts:
                 self.stats.retried += 1
                 backoff = min(self.max_backoff_s, self.first_backoff_s * 2 ** (attempt - 1))
                 self._schedule(backoff, lambda: self._attempt(event, attempt + 1))
             else:
                 self.stats.failed += 1
+                self.stats.pending -= 1
                 name = event.get("eventId") or event.get("event_id") or event.get("seq")
                 self.stats.failures.append(str(name))
 

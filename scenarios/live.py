@@ -40,6 +40,7 @@ time axis, fault windows shaded), plus locust_*.csv and the services' logs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import datetime as dt
 import html
@@ -71,10 +72,13 @@ __all__ = [
     "LiveOptions",
     "LiveOutcome",
     "add_parser",
+    "clock_offsets",
     "handle",
     "parse_duration",
     "read_locust_csv",
     "run_live",
+    "start_emulators",
+    "stop_group",
 ]
 
 ROOT = Path(__file__).parents[1]
@@ -285,6 +289,8 @@ def _emulators(scenario: str, seed: int, speedup: float, out: Path) -> Iterator[
 class CoreProcess:
     """The sync core as a subprocess on a store file; killed and restarted at will."""
 
+    new_session = False  # True: the core leads a process group of its own (see stop_group)
+
     def __init__(self, scenario: str, seed: int, urls: dict[str, str], out: Path) -> None:
         self.scenario, self.seed, self.urls = scenario, seed, urls
         self.store, self.log = out / "core.sqlite", out / "core.log"
@@ -317,6 +323,7 @@ class CoreProcess:
                 stdout=sink,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                start_new_session=self.new_session,
             )
         self.starts += 1
 
@@ -333,6 +340,62 @@ class CoreProcess:
 
     def stop(self) -> None:
         _stop(self.proc, signal.SIGTERM)
+
+
+def start_emulators(
+    scenario: str, seed: int, speedup: float, out: Path, timeout_s: float = 30.0
+) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+    """The four emulators in one subprocess that leads a process group of its own (so
+    :func:`stop_group` leaves nothing behind), healthy; its log is ``out/emulators.log``.
+    The caller owns the process: stop it with :func:`stop_group`."""
+    base = _free_port_base()
+    log = out / "emulators.log"
+    args = [sys.executable, "-m", "scenarios.live", "_emulators", scenario, str(seed),
+            str(speedup), str(base)]  # fmt: skip
+    with log.open("ab") as sink:
+        proc = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            start_new_session=True,
+        )
+    try:
+        urls = {s: f"http://127.0.0.1:{base + k}" for k, s in enumerate(SYSTEMS, start=1)}
+        for url in urls.values():
+            _wait_healthy(url, proc, log, timeout_s)
+    except BaseException:
+        stop_group(proc, signal.SIGKILL)
+        raise
+    return proc, urls
+
+
+def stop_group(
+    proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM, timeout_s: float = 10.0
+) -> None:
+    """Signal the process group ``proc`` leads (started with ``start_new_session``), SIGKILL
+    the group if its leader outlives ``timeout_s``, reap the leader, then SIGKILL whatever
+    is left of the group."""
+    if proc is None:
+        return
+    for s in (sig, signal.SIGKILL):
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, s)
+            try:
+                proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                continue
+        break
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)  # a child that outlived its leader
+
+
+def clock_offsets(urls: dict[str, str], client: httpx.Client, start: float) -> dict[str, float]:
+    """Each emulator's clock at our ``start`` (``time.monotonic()``), from journalled probes:
+    the offsets :func:`_collect` needs to put every record on the run's time axis."""
+    return {s: _clock_at_start(u, s, client, start) for s, u in urls.items()}
 
 
 # -- clocks and faults ----------------------------------------------------------------
@@ -666,12 +729,13 @@ def _history_size(client: httpx.Client, urls: dict[str, str]) -> int:
 
 
 def _settle(client: httpx.Client, urls: dict[str, str], quiet_s: float, max_s: float) -> float:
-    """Wait until no emulator's history has grown for ``quiet_s`` (at most ``max_s``)."""
+    """Wait until no emulator's history has grown for ``quiet_s`` and none has a webhook
+    still to deliver (one waiting out its backoff would arrive later), at most ``max_s``."""
     started = time.monotonic()
     size, since = -1, time.monotonic()
     while time.monotonic() - started < max_s:
         now_size = _history_size(client, urls)
-        if now_size != size:
+        if now_size != size or webhooks_pending(client, urls):
             size, since = now_size, time.monotonic()
         elif time.monotonic() - since >= quiet_s:
             break
@@ -699,6 +763,17 @@ def _collect(client: httpx.Client, urls: dict[str, str], clocks: dict[str, float
             )
     changes.sort(key=lambda c: c.t)
     return changes
+
+
+def webhooks_pending(client: httpx.Client, urls: dict[str, str]) -> int:
+    """Webhooks the emulators have sent or will retry but not yet delivered or given up."""
+    total = 0
+    for url in urls.values():
+        try:
+            total += int(client.get(f"{url}/__admin/webhooks", timeout=2).json().get("pending", 0))
+        except (httpx.HTTPError, ValueError):
+            return 1  # cannot tell: not settled
+    return total
 
 
 def _webhook_stats(client: httpx.Client, url: str) -> dict[str, int]:
