@@ -31,7 +31,7 @@ from scenarios.masterdata import generate
 from scenarios.simulation import OUR_EDI_ID
 from scenarios.spec import NetworkSpec, ScenarioError, load_scenario
 from sync_core.engine import Engine, EngineConfig
-from sync_core.store import StoreError
+from sync_core.store import Store, StoreError
 from sync_core.store_sqlite import SqliteStore
 
 if TYPE_CHECKING:
@@ -50,7 +50,9 @@ def add_arguments(p: argparse.ArgumentParser, *, seed: bool = True) -> None:
     """The core's options (for ``supplysync serve core``); ``seed=False`` when the
     parser already has a ``--seed`` (the ``serve`` command's: the same network)."""
     p.add_argument(
-        "--store", type=Path, default=Path("core.sqlite"), help="the SQLite store file (WAL)"
+        "--store",
+        default="core.sqlite",
+        help="a SQLite store file (WAL; the default, no server) or postgresql://host/db",
     )
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="default 8100")
     for system in SYSTEMS:
@@ -62,6 +64,25 @@ def add_arguments(p: argparse.ArgumentParser, *, seed: bool = True) -> None:
                    help="also pull (batch tick) every S seconds")  # fmt: skip
     p.add_argument("--no-subscribe", action="store_true",
                    help="do not subscribe the core's webhooks at the emulators")  # fmt: skip
+
+
+def _is_postgres(target: str | Path) -> bool:
+    return str(target).startswith(("postgresql://", "postgres://"))
+
+
+def open_store(target: str | Path) -> Store:
+    """A PostgreSQL store for a postgresql:// URL (psycopg, the postgres extra), else the
+    SQLite file."""
+    if _is_postgres(target):
+        try:
+            from sync_core.store_postgres import PostgresStore
+        except ImportError as e:
+            raise StoreError(
+                "open",
+                f"the PostgreSQL store needs psycopg: pip install 'supplysync[postgres]' ({e})",
+            ) from e
+        return PostgresStore(str(target))
+    return SqliteStore(Path(target))
 
 
 def _loopback(name: str, url: str | None) -> str | None:
@@ -81,10 +102,10 @@ def run(args: argparse.Namespace) -> int:
         raise ScenarioError("serve core", "--port", "must be within 1024..65535")
     if args.batch_interval is not None and not args.batch_interval > 0:
         raise ScenarioError("serve core", "--batch-interval", "must be > 0 seconds")
-    if args.store.exists() and args.store.is_dir():
+    if not _is_postgres(args.store) and Path(args.store).is_dir():
         raise ScenarioError("serve core", "--store", f"{args.store} is a folder")
     try:  # open it once here, so a file that is not a store is exit 2, not a traceback
-        SqliteStore(args.store).close()
+        open_store(args.store).close()
     except StoreError as e:
         raise ScenarioError("serve core", "--store", e.reason) from e
     if args.scenario:
@@ -106,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
 
 def serve_core(
     *,
-    store: Path,
+    store: str | Path,
     port: int,
     urls: dict[str, str],
     partners: dict[str, str],
@@ -128,7 +149,7 @@ def serve_core(
     async def make_driver() -> LiveDriver:
         driver = LiveDriver(
             engine,
-            lambda: SqliteStore(store),
+            lambda: open_store(store),
             HttpConnector(urls),
             default_planner(seed),
         )

@@ -1,27 +1,33 @@
-"""One contract, every store: the same cases against MemoryStore and SqliteStore.
+"""One contract, every store: the same cases against MemoryStore, SqliteStore, PostgresStore.
 
 ``StoreContract`` holds the cases and a ``create_store()`` hook; each backend
-subclasses it (a PostgreSQL store would add one more subclass).  What only a
-durable store can promise — reopening, atomicity under a failure or a crash,
-error translation — lives in the SQLite subclass.  A Hypothesis property then
-applies random decisions to both stores and compares everything observable.
+subclasses it.  What only a durable store can promise — reopening, atomicity
+under a failure or a crash, error translation — lives in the SQLite and the
+PostgreSQL subclasses.  Hypothesis properties then apply random decisions to
+the memory store and to each durable store and compare everything observable.
+PostgreSQL tests use the ``postgres`` fixture (``conftest.py``): a fresh schema
+per store, skipped without a server, failed instead when
+``SUPPLYSYNC_REQUIRE_SERVICES=1``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from hypothesis import event, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from sync_core.engine import Engine, EngineConfig
@@ -41,6 +47,10 @@ from sync_core.store import (
     request_to_json,
 )
 from sync_core.store_sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from sync_core.store_postgres import PostgresStore
+    from tests.sync_core.conftest import PostgresSchemas
 
 ROOT = Path(__file__).parents[2]
 NOW = dt.datetime(2024, 1, 15, 9, 30)
@@ -152,6 +162,20 @@ class StoreContract(ABC):
         newer = Entity("po", "4500000001", 3, {"lines": []})
         store.commit(decision("m2", entities=[newer]))
         assert store.entity("po", "4500000001") == newer
+
+    def test_entities_of_one_kind_are_listed_by_key(self) -> None:
+        store = self.store()
+        b = Entity("exception", "4500000002:1", 1, {"open": True})
+        a = Entity("exception", "4500000001:3", 2, {"open": False})
+        store.commit(decision("m1", entities=[b, Entity("po", "4500000001", 1, None), a]))
+        assert store.entities("exception") == [a, b]
+        assert store.entities("ack") == []
+
+    def test_a_stored_request_keeps_what_makes_it_supersedable(self) -> None:
+        store = self.store()
+        write = dataclasses.replace(request(1), supersedable=("ack", "4500000001", 2))
+        store.commit(decision("m1", requests=[write]))
+        assert [item.request for item in store.pending()] == [write]
 
     def test_outbox_rows_come_back_in_order_and_stay_pending_until_done(self) -> None:
         store = self.store()
@@ -710,6 +734,289 @@ class TestSqliteStore(StoreContract):
             SqliteStore(newer)
 
 
+class TestPostgresStore(StoreContract):
+    """The contract on PostgreSQL, each store in a schema of its own (see ``conftest.py``)."""
+
+    pg: PostgresSchemas
+
+    @pytest.fixture(autouse=True)
+    def _postgres(self, postgres: PostgresSchemas) -> None:
+        self.pg = postgres
+
+    def create_store(self) -> Store:
+        return self.open()
+
+    def open(self, schema: str | None = None, **options: Any) -> PostgresStore:
+        store = self.pg.open(schema, **options)
+        self._opened.append(store)
+        return store
+
+    def full_store(self, schema: str) -> tuple[PostgresStore, dict[str, Any]]:
+        """A store with something in every table, and what it shows."""
+        store = self.open(schema)
+        eng = engine()
+        for message in engine_messages():
+            store.commit(eng.handle(message, NOW, store))
+        store.done(store.pending()[1].outbox_id)
+        store.add_dead_letter(DeadLetter("outbox:9", "post_edi", "answered 400", "ISA~"))
+        store.add_dead_letter(DeadLetter("outbox:10", "op1", "503", None, request=request(1),
+                                         correlation_id="c", at=12.25))  # fmt: skip
+        letters = store.dead_letter_records()
+        store.replay_dead_letter(letters[0].id)  # inbound: queued
+        store.replay_dead_letter(letters[-1].id)  # request: back in the outbox
+        store.discard_dead_letter(letters[1].id, "fixed by hand")
+        return store, observe(store, ENGINE_IDS, ENGINE_KEYS)
+
+    def add_failing_trigger(self, schema: str, table: str = "audit", event: str = "INSERT") -> None:
+        with self.pg.raw(schema) as raw:
+            raw.execute(
+                "CREATE FUNCTION fail() RETURNS trigger LANGUAGE plpgsql"
+                " AS $$ BEGIN RAISE EXCEPTION 'simulated failure'; END $$"
+            )
+            raw.execute(f"CREATE TRIGGER fail BEFORE {event} ON {table} EXECUTE FUNCTION fail()")
+
+    def test_reopening_the_schema_gives_back_the_same_state(self) -> None:
+        schema = self.pg.new_schema()
+        store, before = self.full_store(schema)
+        last_id = store.pending()[-1].outbox_id
+        store.close()
+
+        again = self.open(schema)
+
+        assert observe(again, ENGINE_IDS, ENGINE_KEYS) == before
+        assert before["pending"] and before["dead_letters"] and before["audit"]
+        assert before["pending_inbound"]
+        assert {r.status for r in before["dead_letter_records"]} == set(DeadLetterStatus)
+        [new] = again.commit(decision("m9", requests=[request(9)]))
+        assert new.outbox_id == last_id + 1
+
+    def test_stores_in_other_schemas_see_nothing_of_each_other(self) -> None:
+        one, two = self.store(), self.store()
+        one.commit(decision("m1", entities=[Entity("po", "1", 1, None)], requests=[request(1)]))
+        assert not two.consumed("m1") and two.entity("po", "1") is None
+        assert two.pending() == [] and two.audit() == []
+
+    def test_two_writers_on_one_schema_share_the_inbox(self) -> None:
+        schema = self.pg.new_schema()
+        one, two = self.open(schema), self.open(schema)
+        [item] = one.commit(decision("m1", requests=[request(1)]))
+        assert two.consumed("m1") and two.pending() == [item]
+
+        with pytest.raises(AlreadyConsumed, match="m1"):  # decided on stale state
+            two.commit(decision("m1", requests=[request(2)]))
+        [other] = two.commit(decision("m2", requests=[request(2)]))
+
+        assert one.pending() == [item, other]
+        assert [a.message_id for a in one.audit()] == ["m1", "m2"]
+
+    def test_a_writer_waits_for_another_writers_transaction_on_the_same_message(self) -> None:
+        schema = self.pg.new_schema()
+        store = self.open(schema)
+        with self.pg.raw(schema) as other:
+            other.execute("BEGIN")
+            other.execute("INSERT INTO inbox VALUES ('m1')")
+            timer = threading.Timer(0.2, lambda: other.execute("COMMIT"))
+            timer.start()
+            try:
+                with pytest.raises(AlreadyConsumed, match="m1"):  # blocked until the COMMIT
+                    store.commit(decision("m1", requests=[request(1)]))
+            finally:
+                timer.join()
+        assert store.pending() == []
+
+    def test_a_failure_inside_a_commit_keeps_none_of_the_decision(self) -> None:
+        import psycopg
+
+        schema = self.pg.new_schema()
+        store, before = self.full_store(schema)
+        self.add_failing_trigger(schema)
+        failing = decision(
+            "m9",
+            consumed=["m9", "m10"],
+            entities=[Entity("watermark", "erp", 99, "x"), Entity("po", "9", 1, {})],
+            requests=[request(9)],
+            dead=[DeadLetter("m10", "k", "r", None)],
+        )
+
+        with pytest.raises(StoreError, match="simulated failure") as caught:
+            store.commit(failing)
+        with pytest.raises(StoreError):
+            store.commit_many([decision("m11", requests=[request(11)]), failing])
+
+        assert isinstance(caught.value.__cause__, psycopg.errors.RaiseException)
+        assert not caught.value.retriable
+        ids, keys = [*ENGINE_IDS, "m9", "m10", "m11"], [*ENGINE_KEYS, ("po", "9")]
+        unchanged = {**before, "entities": {**before["entities"], ("po", "9"): None}}
+        assert observe(store, ids, keys) == unchanged
+        store.close()
+        again = self.open(schema)
+        assert observe(again, ids, keys) == unchanged
+
+        with self.pg.raw(schema) as raw:
+            raw.execute("DROP TRIGGER fail ON audit")
+        again.commit(failing)  # the store still works once the cause is gone
+        assert again.consumed("m10") and again.entity("po", "9") == Entity("po", "9", 1, {})
+
+    def test_a_failed_group_commit_clears_the_group(self) -> None:
+        schema = self.pg.new_schema()
+        store = self.open(schema)
+        self.add_failing_trigger(schema)
+        group = GroupCommit(store)
+        group.stage(decision("m1", entities=[Entity("po", "1", 1, None)]))
+
+        with pytest.raises(StoreError):
+            group.commit()
+
+        assert len(group) == 0
+        assert not group.consumed("m1") and group.entity("po", "1") is None
+
+    def test_a_failure_inside_a_replay_keeps_none_of_it(self) -> None:
+        schema = self.pg.new_schema()
+        store = self.open(schema)
+        store.add_dead_letter(DeadLetter("outbox:1", "op1", "503", None, request=request(1)))
+        store.add_dead_letter(DeadLetter("ev:1", Kind.ERP_PO_CHANGED, "no number", {}))
+        self.add_failing_trigger(schema, "dead_letters", "UPDATE")
+        before = observe(store, ["ev:1#replay1"], [])
+
+        for letter_id in (1, 2):
+            with pytest.raises(StoreError, match="simulated failure"):
+                store.replay_dead_letter(letter_id)
+
+        assert observe(store, ["ev:1#replay1"], []) == before
+        assert store.pending() == [] and store.pending_inbound() == []
+
+    def test_a_crash_inside_a_commit_keeps_none_of_the_decision(self) -> None:
+        """The process dies half-way through the transaction; the server rolls it back."""
+        schema = self.pg.new_schema()
+        script = textwrap.dedent(
+            f"""
+            import os, sys
+            sys.path.insert(0, {str(ROOT)!r})
+            from sync_core.messages import Decision, Entity, PutEntity, Request
+            from sync_core.store_postgres import PostgresStore
+
+            store = PostgresStore({self.pg.url!r}, schema={schema!r})
+            store.commit(Decision("m1", ("m1",), (PutEntity(Entity("po", "1", 1, "v1")),),
+                                  (Request("erp", "op1"),)))
+            # the test reaches in to die at the right moment: the audit row is the last write
+            store._insert_audit = lambda db, columns: os._exit(70)
+            store.commit(Decision("m2", ("m2",), (PutEntity(Entity("po", "1", 2, "v2")),),
+                                  (Request("erp", "op2"),)))
+            sys.exit(0)
+            """
+        )
+
+        run = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+
+        assert run.returncode == 70, run.stderr.decode()
+        store = self.open(schema)
+        assert store.consumed("m1") and not store.consumed("m2")
+        assert store.entity("po", "1") == Entity("po", "1", 1, "v1")
+        assert [i.request for i in store.pending()] == [Request("erp", "op1")]
+        assert [a.message_id for a in store.audit()] == ["m1"]
+        [new] = store.commit(decision("m3", requests=[request(3)]))
+        assert new.outbox_id > 1  # never reused; the lost commit's id is a gap (a sequence)
+        assert [i.request for i in store.pending()] == [Request("erp", "op1"), request(3)]
+
+    def test_a_lock_wait_beyond_the_timeout_is_a_retriable_error(self) -> None:
+        import psycopg
+
+        schema = self.pg.new_schema()
+        store = self.open(schema, lock_timeout_s=0.05)
+        with self.pg.raw(schema) as other:
+            other.execute("BEGIN")
+            other.execute("INSERT INTO inbox VALUES ('m1')")
+            try:
+                with pytest.raises(StoreError) as caught:
+                    store.commit(decision("m1"))
+            finally:
+                other.execute("ROLLBACK")
+        assert caught.value.retriable
+        assert isinstance(caught.value.__cause__, psycopg.errors.LockNotAvailable)
+        assert not store.consumed("m1")
+        store.commit(decision("m1"))
+        assert store.consumed("m1")
+
+    def test_a_lost_connection_is_retriable_and_the_next_call_reconnects(self) -> None:
+        schema = self.pg.new_schema()
+        store = self.open(schema)
+        store.commit(decision("m1"))
+        pid = store._db.info.backend_pid  # type: ignore[union-attr]  # the test reaches in
+        with self.pg.raw() as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(StoreError) as caught:
+            store.commit(decision("m2"))
+        assert caught.value.retriable, caught.value
+
+        store.commit(decision("m2"))  # the same call, unchanged, on a new connection
+        assert store.consumed("m1") and store.consumed("m2")
+
+    def test_a_closed_store_is_refused_not_retried(self) -> None:
+        store = self.store()
+        store.close()
+        with pytest.raises(StoreError, match=r"consumed: .*closed") as caught:
+            store.consumed("m1")
+        assert not caught.value.retriable
+
+    def test_no_server_is_a_retriable_error_naming_it(self) -> None:
+        from sync_core.store_postgres import PostgresStore
+
+        with pytest.raises(StoreError, match=r"open: postgresql://127.0.0.1:1/x") as caught:
+            PostgresStore("postgresql://u:secret@127.0.0.1:1/x", connect_timeout_s=1)
+        assert caught.value.retriable and "secret" not in str(caught.value)
+
+    def test_values_that_are_not_json_or_not_storable_are_refused_whole(self) -> None:
+        store = self.store()
+        bad = decision("m1", requests=[request(1), Request("erp", "op", body={"at": NOW})])
+        with pytest.raises(StoreError, match="not a JSON value"):
+            store.commit(bad)
+        with pytest.raises(StoreError, match="cannot store a value: bigint out of range"):
+            store.commit(decision("m2", entities=[Entity("po", "1", 2**64, None)]))
+        with pytest.raises(StoreError, match=r"cannot store a value: .*0x00"):
+            store.commit(decision("m3", consumed=["m3", "bad\x00id"]))
+        assert observe(store, ["m1", "m2", "m3"], [("po", "1")])["consumed"] == []
+        assert store.pending() == [] and store.audit() == []
+
+    def test_free_text_with_nul_and_exotic_characters_round_trips(self) -> None:
+        store = self.store()
+        req = request(1, idempotency_key="k\x00\U0001f600", correlation_id="c\x00")
+        letter = DeadLetter("ev:1", Kind.ERP_PO_CHANGED, "bad \x00 byte", {"\x00": "\ud800"},
+                            request=req, correlation_id="\x00", at=-0.0)  # fmt: skip
+        store.add_dead_letter(letter)
+        store.discard_dead_letter(1, "why\x00")
+        assert store.dead_letters() == [letter]
+        assert store.dead_letter_record(1).discard_reason == "why\x00"
+
+    def test_the_session_settings(self) -> None:
+        settings = self.open().settings()
+        assert settings["synchronous_commit"] == "on"
+        assert settings["transaction_isolation"] == "read committed"
+        assert self.open(synchronous_commit=False).settings()["synchronous_commit"] == "off"
+
+    def test_a_schema_of_an_older_version_is_refused(self) -> None:
+        schema = self.pg.new_schema()
+        self.open(schema).close()
+        with self.pg.raw(schema) as raw:
+            raw.execute("UPDATE store_meta SET version = 0")
+        with pytest.raises(StoreError, match=r"schema version 0 is older .* start a new store"):
+            self.open(schema)
+
+    def test_a_schema_that_is_not_a_store_or_is_newer_is_refused(self) -> None:
+        other = self.pg.new_schema()
+        with self.pg.raw() as raw:
+            raw.execute(f'CREATE SCHEMA "{other}"')
+            raw.execute(f'CREATE TABLE "{other}".t (x int)')
+        with pytest.raises(StoreError, match="not a store"):
+            self.open(other)
+
+        newer = self.pg.new_schema()
+        self.open(newer).close()
+        with self.pg.raw(newer) as raw:
+            raw.execute("UPDATE store_meta SET version = 99")
+        with pytest.raises(StoreError, match="schema version 99, expected"):
+            self.open(newer)
+
+
 # -- JSON round trip and the model-based property ---------------------------------------
 
 json_values = st.recursive(
@@ -823,21 +1130,59 @@ def apply(store: Store, op: str, arg: Any, pending_ids: list[int]) -> Any:
     return store.add_dead_letter(arg)
 
 
-@settings(max_examples=60, deadline=None)
-@given(operations)
-def test_any_sequence_of_decisions_leaves_both_stores_equal(ops: list[tuple[str, Any]]) -> None:
+Opener = Callable[[], Store]
+
+
+class Durable:
+    """A durable backend for the properties: a fresh, empty place per example."""
+
+    def __init__(self, name: str, request: pytest.FixtureRequest) -> None:
+        self.name = name
+        self.request = request
+
+    @contextmanager
+    def fresh(self) -> Iterator[Opener]:
+        """Opens (and reopens) one new store: a file, or a PostgreSQL schema."""
+        if self.name == "sqlite":
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "store.db"
+                yield lambda: SqliteStore(path, synchronous="OFF")
+            return
+        from sync_core.store_postgres import PostgresStore
+
+        url = self.request.getfixturevalue("postgres_server")
+        schemas = self.request.getfixturevalue("postgres")
+        with schemas.fresh() as schema:
+            yield lambda: PostgresStore(url, schema=schema, synchronous_commit=False)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def durable(request: pytest.FixtureRequest) -> Durable:
+    """Each durable backend in turn (PostgreSQL: skipped, or failed in CI, without a server)."""
+    backend = Durable(request.param, request)
+    if backend.name == "postgres":
+        request.getfixturevalue("postgres")  # the skip/fail rule, before any example runs
+    return backend
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ops=operations)
+def test_any_sequence_of_decisions_leaves_both_stores_equal(
+    durable: Durable, ops: list[tuple[str, Any]]
+) -> None:
     ids = MESSAGE_IDS
     keys = [(k, n) for k in ("po", "ack") for n in ("1", "2")]
     memory = MemoryStore()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "store.db"
-        with SqliteStore(path, synchronous="OFF") as durable:
+    with durable.fresh() as open_store:
+        with open_store() as store:
             for op, arg in ops:
                 pending_ids = [i.outbox_id for i in memory.pending()]
-                assert apply(durable, op, arg, pending_ids) == apply(memory, op, arg, pending_ids)
+                assert apply(store, op, arg, pending_ids) == apply(memory, op, arg, pending_ids)
             expected = observe(memory, ids, keys)
-            assert observe(durable, ids, keys) == expected
-        with SqliteStore(path, synchronous="OFF") as reopened:
+            assert observe(store, ids, keys) == expected
+        with open_store() as reopened:
             assert observe(reopened, ids, keys) == expected
 
 
@@ -854,19 +1199,20 @@ dlq_operations = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None)
-@given(dlq_operations)
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ops=dlq_operations)
 def test_any_sequence_of_dead_letter_operations_leaves_both_stores_equal(
-    ops: list[tuple[str, Any]],
+    durable: Durable, ops: list[tuple[str, Any]]
 ) -> None:
     ids = [*MESSAGE_IDS, *[f"m{i}#replay{n}" for i in range(12) for n in (1, 2, 3)]]
     memory = MemoryStore()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "store.db"
-        with SqliteStore(path, synchronous="OFF") as durable:
+    with durable.fresh() as open_store:
+        with open_store() as store:
             for op, arg in ops:
-                assert apply(durable, op, arg, []) == apply(memory, op, arg, [])
+                assert apply(store, op, arg, []) == apply(memory, op, arg, [])
             expected = observe(memory, ids, [])
-            assert observe(durable, ids, []) == expected
-        with SqliteStore(path, synchronous="OFF") as reopened:
+            assert observe(store, ids, []) == expected
+        with open_store() as reopened:
             assert observe(reopened, ids, []) == expected

@@ -1,0 +1,643 @@
+"""The store contract on PostgreSQL: for deployments that outgrow one machine.
+
+Theory of operation
+-------------------
+The same contract and the same rules as :mod:`sync_core.store_sqlite`, on one
+psycopg 3 connection in autocommit mode; every write is an explicit
+transaction (``BEGIN`` … ``COMMIT``, ``READ COMMITTED``).  A store lives in
+one PostgreSQL *schema* (``public`` unless told otherwise; created when
+missing), so several stores — one per test, one per tenant — share a database
+without seeing each other.  ``commit_many`` encodes every row first, in
+Python, then writes the whole group in one transaction with one statement per
+table, each taking all its rows as arrays sent in binary (``INSERT … SELECT *
+FROM unnest(%b…)``: one round trip whatever the group size, and no per-element
+quoting — psycopg's text array format escapes every quote of every JSON
+document in Python, ten times the cost):
+
+==============  ================================================  =========================
+table           row                                               written as
+==============  ================================================  =========================
+inbox           ``message_id`` (primary key)                      ``ON CONFLICT DO NOTHING``
+entities        ``kind, key`` (primary key), ``version``, data    upsert, last of the group
+outbox          ``id`` (sequence ``outbox_id_seq``), request      insert, ids in order
+dead_letters    ``id`` (sequence), the letter, ``origin``, status insert, ids in order
+audit           ``batch`` (a sequence, one per commit), ``pos``   insert
+==============  ================================================  =========================
+
+The inbox is the idempotency key of the whole decision, as in SQLite: when
+the inbox insert inserts fewer rows than the group consumes, a consumed id was
+there already (or is being inserted by another writer's transaction, which
+this one waits for) and the transaction is rolled back with
+:class:`~sync_core.store.AlreadyConsumed`.  Outbox and dead-letter ids are
+reserved from their sequences only after that check, sorted, and handed out
+in the order of the group; they always increase and are never reused, but a
+transaction that failed later (a lost connection) leaves a gap — sequences are
+not transactional.  Audit rows are ordered by ``(batch, pos)``: one sequence
+value per commit and the row's position in the group.
+
+Text: identifiers (message ids, kinds, entity kinds and keys) are stored as
+plain ``text``, which PostgreSQL refuses to hold a NUL character in: such an
+id is a :class:`~sync_core.store.StoreError` (SQLite would keep it).  Free
+text that may hold anything — a dead letter's reason and correlation id, a
+replay origin (it contains an idempotency key), a queued message's
+correlation id, a discard reason — is stored as its JSON encoding, and every
+document (entity data, request, body, query) is JSON text written by
+:func:`~sync_core.store.encode_json`, so what comes back is exactly what was
+stored, as with SQLite (``text``, not ``jsonb``, which would reorder keys and
+refuse ``\\u0000``).
+
+Replays and discards lock the dead-letter row (``SELECT … FOR UPDATE``), and a
+replay also takes a transaction-level advisory lock on its origin, so two
+processes replaying letters of the same message count and number their
+replays one after the other.
+
+Durability: ``synchronous_commit`` is ``on`` by default (a returned commit is
+in the server's fsynced WAL); ``synchronous_commit=False`` turns it off for
+this connection (a server crash may lose the last commits, never half of
+one).  The schema is versioned (table ``store_meta``); a schema of another
+version is refused, not migrated; a schema holding other tables is not a
+store.
+
+Errors: every psycopg error (and a value that cannot be sent) is translated
+here into :class:`~sync_core.store.StoreError`.  ``retriable`` when the same
+call may succeed later unchanged: the connection failed or was closed by the
+server (SQLSTATE classes 08, 57P), a serialization failure or deadlock (class
+40), a lock wait beyond ``lock_timeout_s`` (55P03), a cancelled statement or
+exhausted resources (57014, class 53).  A broken connection is replaced by a
+new one on the next call.  A commit whose connection died during ``COMMIT``
+may or may not have been kept: its retry then fails with ``AlreadyConsumed``
+when it was, which tells the driver to decide again (the engine will see a
+duplicate).  A failed write is rolled back, so none of it is kept.
+
+A store object belongs to the thread that opened it (the live driver's store
+thread); any number of processes may open the same schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from sync_core.messages import DeadLetter, Decision, Entity, Inbound, Kind
+from sync_core.store import (
+    AlreadyConsumed,
+    AuditRecord,
+    DeadLetterRecord,
+    DeadLetterStatus,
+    OutboxItem,
+    Replayed,
+    Store,
+    StoreError,
+    check_discard,
+    decode_json,
+    encode_json,
+    reconsumed,
+    replay_origin,
+    replay_plan,
+    request_from_json,
+    request_to_json,
+    unknown_letter,
+)
+
+__all__ = ["SCHEMA_VERSION", "PostgresStore", "is_postgres_url"]
+
+SCHEMA_VERSION = 1
+_SCHEMA = (
+    "CREATE TABLE store_meta (version integer NOT NULL)",
+    "CREATE TABLE inbox (message_id text PRIMARY KEY)",
+    "CREATE TABLE entities (kind text NOT NULL, key text NOT NULL, version bigint NOT NULL,"
+    " data text NOT NULL, PRIMARY KEY (kind, key))",
+    "CREATE TABLE outbox (id bigserial PRIMARY KEY, request text NOT NULL)",
+    "CREATE TABLE dead_letters (id bigserial PRIMARY KEY, message_id text NOT NULL,"
+    " kind text NOT NULL, reason text NOT NULL, body text NOT NULL, request text,"
+    " correlation_id text NOT NULL, query text, at double precision, origin text NOT NULL,"
+    " status text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'replayed', 'discarded')),"
+    " replays integer NOT NULL DEFAULT 0, replayed_as text, discard_reason text)",
+    "CREATE INDEX dead_letters_replayed ON dead_letters (origin) WHERE status = 'replayed'",
+    "CREATE INDEX dead_letters_status ON dead_letters (status, id)",
+    "CREATE TABLE inbound_queue (seq bigserial PRIMARY KEY, message_id text NOT NULL UNIQUE,"
+    " kind text NOT NULL, body text NOT NULL, correlation_id text NOT NULL, query text)",
+    "CREATE SEQUENCE audit_batch_seq",
+    "CREATE TABLE audit (batch bigint NOT NULL, pos bigint NOT NULL, message_id text NOT NULL,"
+    " consumed text, changes integer NOT NULL, requests integer NOT NULL,"
+    " dead_letters integer NOT NULL, PRIMARY KEY (batch, pos))",
+)
+
+_INSERT_INBOX = "INSERT INTO inbox (message_id) SELECT unnest(%b::text[]) ON CONFLICT DO NOTHING"
+_UPSERT_ENTITIES = (
+    "INSERT INTO entities (kind, key, version, data)"
+    " SELECT * FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::text[])"
+    " ON CONFLICT (kind, key) DO UPDATE SET version = excluded.version, data = excluded.data"
+)
+_RESERVE_IDS = (
+    "SELECT ARRAY(SELECT nextval('outbox_id_seq') FROM generate_series(1, %s)),"
+    " ARRAY(SELECT nextval('dead_letters_id_seq') FROM generate_series(1, %s))"
+)
+_INSERT_OUTBOX = "INSERT INTO outbox (id, request) SELECT * FROM unnest(%b::bigint[], %b::text[])"
+_DEAD_FIELDS = "message_id, kind, reason, body, request, correlation_id, query, at, origin"
+_INSERT_DEAD_MANY = (
+    f"INSERT INTO dead_letters (id, {_DEAD_FIELDS}) SELECT * FROM unnest(%b::bigint[],"
+    " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
+    " %b::float8[], %b::text[])"
+)
+_INSERT_DEAD = (
+    f"INSERT INTO dead_letters ({_DEAD_FIELDS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " RETURNING id"
+)
+_DEAD_COLUMNS = (
+    "id, message_id, kind, reason, body, request, correlation_id, query, at, status, replays,"
+    " replayed_as, discard_reason"
+)
+_INSERT_AUDIT = (
+    "INSERT INTO audit (batch, pos, message_id, consumed, changes, requests, dead_letters)"
+    " SELECT b.n, t.pos, t.m, t.c, t.ch, t.rq, t.dl"
+    " FROM (SELECT nextval('audit_batch_seq') AS n OFFSET 0) AS b,"
+    " unnest(%b::text[], %b::text[], %b::int[], %b::int[], %b::int[]) WITH ORDINALITY"
+    " AS t(m, c, ch, rq, dl, pos)"
+)
+
+# SQLSTATEs after which the same call may succeed: connection exceptions, serialization
+# failures and deadlocks, exhausted resources, a cancelled statement (statement_timeout),
+# a lock not obtained within lock_timeout, the server shutting down or starting.
+_RETRIABLE_CLASSES = frozenset({"08", "40", "53"})
+_RETRIABLE_STATES = frozenset({"55P03", "57014", "57P01", "57P02", "57P03", "57P05"})
+# What translates into StoreError: the driver's errors, and values it cannot send
+# (a lone surrogate: UnicodeEncodeError is a ValueError; an integer beyond 64 bits).
+_DRIVER_ERRORS = (psycopg.Error, ValueError, OverflowError)
+
+
+def is_postgres_url(text: str) -> bool:
+    """True when ``text`` names a PostgreSQL database (``postgresql://`` or ``postgres://``)."""
+    return text.startswith(("postgresql://", "postgres://"))
+
+
+class PostgresStore(Store):
+    """The store contract in one schema of a PostgreSQL database (created on first open)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str | None = None,
+        synchronous_commit: bool = True,
+        lock_timeout_s: float = 5.0,
+        connect_timeout_s: float = 5.0,
+    ) -> None:
+        if lock_timeout_s <= 0 or connect_timeout_s <= 0:
+            raise ValueError("lock_timeout_s and connect_timeout_s must be positive")
+        self.url = url
+        self.synchronous_commit = synchronous_commit
+        self.lock_timeout_s = lock_timeout_s
+        self.connect_timeout_s = connect_timeout_s
+        self._closed = False
+        self._db: psycopg.Connection[tuple[Any, ...]] | None = None
+        self.schema = schema or ""
+        db = self._connect("open")
+        try:
+            if not schema:
+                self.schema = db.execute("SELECT current_schema()").fetchone()[0] or ""  # type: ignore[index]
+                if not self.schema:
+                    raise StoreError("open", f"{self._where()}: no schema in the search_path")
+            self._configure(db)
+        except _DRIVER_ERRORS as e:
+            db.close()
+            raise self._error("open", e) from e
+        except BaseException:
+            db.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self._where()!r}, schema={self.schema!r})"
+
+    def _where(self) -> str:
+        """The database, for messages: the URL without its password."""
+        try:
+            info = psycopg.conninfo.conninfo_to_dict(self.url)
+        except psycopg.ProgrammingError:
+            return "postgresql (unparsable URL)"
+        host, port, name = info.get("host", ""), info.get("port", ""), info.get("dbname", "")
+        return f"postgresql://{host}{f':{port}' if port else ''}/{name}"
+
+    # -- the connection -----------------------------------------------------------------
+
+    def _connect(self, operation: str) -> psycopg.Connection[tuple[Any, ...]]:
+        try:
+            db = psycopg.connect(
+                self.url,
+                autocommit=True,
+                connect_timeout=max(1, round(self.connect_timeout_s)),
+                application_name="supplysync-store",
+            )
+        except _DRIVER_ERRORS as e:
+            raise self._error(operation, e) from e
+        try:
+            if self.schema:
+                db.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+            db.execute(
+                "SELECT set_config('lock_timeout', %s, false),"
+                " set_config('synchronous_commit', %s, false)",
+                (f"{round(self.lock_timeout_s * 1000)}ms",
+                 "on" if self.synchronous_commit else "off"),
+            )  # fmt: skip
+        except _DRIVER_ERRORS as e:
+            db.close()
+            raise self._error(operation, e) from e
+        self._db = db
+        return db
+
+    def _conn(self, operation: str) -> psycopg.Connection[tuple[Any, ...]]:
+        """The live connection; a new one when the last one broke."""
+        if self._closed:
+            raise StoreError(operation, f"{self._where()}: the store is closed")
+        db = self._db
+        if db is None or db.broken or db.closed:
+            return self._connect(operation)
+        return db
+
+    def _configure(self, db: psycopg.Connection[tuple[Any, ...]]) -> None:
+        schema = sql.Identifier(self.schema)
+        where = f"{self._where()} schema {self.schema!r}"
+        with db.transaction():
+            # one opener at a time creates or checks the schema
+            db.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                       (f"supplysync-store:{self.schema}",))  # fmt: skip
+            db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
+            db.execute(sql.SQL("SET search_path TO {}").format(schema))
+            row = db.execute(
+                "SELECT count(*), count(*) FILTER (WHERE c.relname = 'store_meta'"
+                " AND c.relkind = 'r') FROM pg_class AS c JOIN pg_namespace AS n"
+                " ON n.oid = c.relnamespace WHERE n.nspname = %s",
+                (self.schema,),
+            ).fetchone()
+            assert row is not None
+            relations, meta = row
+            if not meta:
+                if relations:
+                    raise StoreError("open", f"{where}: holds tables, but not a store")
+                for statement in _SCHEMA:
+                    db.execute(statement)
+                db.execute("INSERT INTO store_meta (version) VALUES (%s)", (SCHEMA_VERSION,))
+                return
+            versions = [v for (v,) in db.execute("SELECT version FROM store_meta").fetchall()]
+            version = versions[0] if len(versions) == 1 else None
+        if version is None:
+            raise StoreError("open", f"{where}: store_meta holds {len(versions)} rows, not one")
+        if version < SCHEMA_VERSION:
+            raise StoreError(
+                "open",
+                f"{where}: schema version {version} is older than this store's "
+                f"({SCHEMA_VERSION}) and is not migrated: start a new store schema",
+            )
+        if version != SCHEMA_VERSION:
+            raise StoreError(
+                "open", f"{where}: schema version {version}, expected {SCHEMA_VERSION}"
+            )
+
+    def settings(self) -> dict[str, str]:
+        """The settings in force on this connection (for checks and reports)."""
+        rows = self._select(
+            "settings",
+            "SELECT name, setting FROM pg_settings WHERE name IN"
+            " ('synchronous_commit', 'lock_timeout', 'search_path', 'transaction_isolation')",
+        )
+        return dict(rows)
+
+    def close(self) -> None:
+        self._closed = True
+        db, self._db = self._db, None
+        if db is not None:
+            try:
+                db.close()
+            except _DRIVER_ERRORS as e:
+                raise self._error("close", e) from e
+
+    # -- reads --------------------------------------------------------------------------
+
+    def consumed(self, message_id: str) -> bool:
+        rows = self._select("consumed", "SELECT 1 FROM inbox WHERE message_id = %s", (message_id,))
+        return bool(rows)
+
+    def entity(self, kind: str, key: str) -> Entity | None:
+        rows = self._select(
+            "entity", "SELECT version, data FROM entities WHERE kind = %s AND key = %s", (kind, key)
+        )
+        return Entity(kind, key, rows[0][0], decode_json(rows[0][1])) if rows else None
+
+    def entities(self, kind: str) -> list[Entity]:
+        rows = self._select(
+            "entities",
+            'SELECT key, version, data FROM entities WHERE kind = %s ORDER BY key COLLATE "C"',
+            (kind,),
+        )
+        return [Entity(kind, key, version, decode_json(data)) for key, version, data in rows]
+
+    def pending(self) -> list[OutboxItem]:
+        rows = self._select("pending", "SELECT id, request FROM outbox ORDER BY id")
+        return [OutboxItem(i, request_from_json(text)) for i, text in rows]
+
+    def dead_letters(self) -> list[DeadLetter]:
+        return [r.letter for r in self.dead_letter_records()]
+
+    def dead_letter_records(self, status: DeadLetterStatus | None = None) -> list[DeadLetterRecord]:
+        query = f"SELECT {_DEAD_COLUMNS} FROM dead_letters"
+        if status is None:
+            rows = self._select("dead_letter_records", f"{query} ORDER BY id")
+        else:
+            rows = self._select(
+                "dead_letter_records",
+                f"{query} WHERE status = %s ORDER BY id",
+                (DeadLetterStatus(status).value,),
+            )
+        return [_record(row) for row in rows]
+
+    def dead_letter_record(self, letter_id: int) -> DeadLetterRecord:
+        operation = "dead_letter_record"
+        try:
+            return self._record(self._conn(operation), operation, letter_id)
+        except _DRIVER_ERRORS as e:
+            raise self._error(operation, e) from e
+
+    def _record(
+        self,
+        db: psycopg.Connection[tuple[Any, ...]],
+        operation: str,
+        letter_id: int,
+        *,
+        lock: bool = False,
+    ) -> DeadLetterRecord:
+        query = f"SELECT {_DEAD_COLUMNS} FROM dead_letters WHERE id = %s"
+        row = db.execute(f"{query} FOR UPDATE" if lock else query, (letter_id,)).fetchone()
+        if row is None:
+            raise unknown_letter(operation, letter_id)
+        return _record(row)
+
+    def pending_inbound(self) -> list[Inbound]:
+        rows = self._select(
+            "pending_inbound",
+            "SELECT message_id, kind, body, correlation_id, query FROM inbound_queue AS q"
+            " WHERE NOT EXISTS (SELECT 1 FROM inbox AS i WHERE i.message_id = q.message_id)"
+            " ORDER BY seq",
+        )
+        return [
+            Inbound(
+                m, Kind(k), decode_json(b), decode_json(c), None if q is None else decode_json(q)
+            )
+            for m, k, b, c, q in rows
+        ]
+
+    def audit(self) -> list[AuditRecord]:
+        rows = self._select(
+            "audit",
+            "SELECT message_id, consumed, changes, requests, dead_letters FROM audit"
+            " ORDER BY batch, pos",
+        )
+        return [
+            AuditRecord(m, (m,) if c is None else tuple(decode_json(c)), *counts)
+            for m, c, *counts in rows
+        ]
+
+    def _select(self, operation: str, query: str, params: Sequence[Any] = ()) -> list[Any]:
+        try:
+            return self._conn(operation).execute(query, params).fetchall()
+        except _DRIVER_ERRORS as e:
+            raise self._error(operation, e) from e
+
+    # -- writes -------------------------------------------------------------------------
+
+    def commit(self, decision: Decision) -> list[OutboxItem]:
+        return self.commit_many((decision,))[0]
+
+    def commit_many(self, decisions: Sequence[Decision]) -> list[list[OutboxItem]]:
+        if not decisions:
+            return []
+        inbox: list[str] = []
+        entities: dict[tuple[str, str], tuple[int, str]] = {}  # the last change of a key wins
+        requests: list[str] = []
+        dead: list[tuple[Any, ...]] = []
+        audit: tuple[list[str], list[str | None], list[int], list[int], list[int]] = (
+            [], [], [], [], [])  # fmt: skip
+        encode, encode_request = encode_json, request_to_json
+        for d in decisions:  # encode everything before the transaction starts
+            consumed = d.consumed
+            inbox += consumed
+            for change in d.changes:
+                e = change.entity
+                entities[(e.kind, e.key)] = (e.version, encode(e.data))
+            if d.requests:
+                requests += map(encode_request, d.requests)
+            if d.dead_letters:
+                dead += map(_dead_row, d.dead_letters)
+            audit[0].append(d.message_id)
+            # the usual case, "consumed itself", is stored as NULL
+            audit[1].append(None if consumed == (d.message_id,) else encode(consumed))
+            audit[2].append(len(d.changes))
+            audit[3].append(len(d.requests))
+            audit[4].append(len(d.dead_letters))
+        outbox_ids: list[int] = []
+        try:
+            with self._transaction("commit") as db:
+                if inbox and db.execute(_INSERT_INBOX, (inbox,)).rowcount != len(inbox):
+                    raise _Conflict  # an id was in the inbox already: roll back
+                if entities:
+                    kinds, keys = zip(*entities, strict=True)
+                    versions, data = zip(*entities.values(), strict=True)
+                    db.execute(_UPSERT_ENTITIES, (list(kinds), list(keys), list(versions),
+                                                  list(data)))  # fmt: skip
+                if requests or dead:
+                    row = db.execute(_RESERVE_IDS, (len(requests), len(dead))).fetchone()
+                    assert row is not None
+                    outbox_ids, dead_ids = sorted(row[0]), sorted(row[1])
+                    if requests:
+                        db.execute(_INSERT_OUTBOX, (outbox_ids, requests))
+                    if dead:
+                        columns = [list(c) for c in zip(*dead, strict=True)]
+                        db.execute(_INSERT_DEAD_MANY, (dead_ids, *columns))
+                self._insert_audit(db, audit)
+        except _Conflict:
+            raise AlreadyConsumed(reconsumed(decisions, self.consumed)) from None
+        added = []
+        first = 0
+        for d in decisions:
+            if d.requests:
+                last = first + len(d.requests)
+                added.append(list(map(OutboxItem, outbox_ids[first:last], d.requests)))
+                first = last
+            else:
+                added.append([])
+        return added
+
+    def _insert_audit(
+        self, db: psycopg.Connection[tuple[Any, ...]], columns: Sequence[Any]
+    ) -> None:
+        """The last write of a commit (a test may make it fail, or die in it)."""
+        db.execute(_INSERT_AUDIT, columns)
+
+    def done(self, outbox_id: int) -> None:
+        self.done_many((outbox_id,))
+
+    def done_many(self, outbox_ids: Sequence[int]) -> None:
+        if outbox_ids:
+            with self._transaction("done_many") as db:
+                db.execute("DELETE FROM outbox WHERE id = ANY(%b::bigint[])", (list(outbox_ids),))
+
+    def add_dead_letter(self, letter: DeadLetter) -> int:
+        row = _dead_row(letter)
+        with self._transaction("add_dead_letter") as db:
+            letter_id: int = db.execute(_INSERT_DEAD, row).fetchone()[0]  # type: ignore[index]
+        return letter_id
+
+    def give_up(self, outbox_id: int, letter: DeadLetter) -> int:
+        row = _dead_row(letter)
+        with self._transaction("give_up") as db:
+            db.execute("DELETE FROM outbox WHERE id = %s", (outbox_id,))
+            letter_id: int = db.execute(_INSERT_DEAD, row).fetchone()[0]  # type: ignore[index]
+        return letter_id
+
+    def discard_dead_letter(self, letter_id: int, reason: str) -> DeadLetterRecord:
+        operation = "discard_dead_letter"
+        with self._transaction(operation) as db:
+            record = self._record(db, operation, letter_id, lock=True)
+            check_discard(record, reason)
+            db.execute(
+                "UPDATE dead_letters SET status = 'discarded', discard_reason = %s WHERE id = %s",
+                (encode_json(reason), letter_id),
+            )
+        return replace(record, status=DeadLetterStatus.DISCARDED, discard_reason=reason)
+
+    def replay_dead_letter(self, letter_id: int) -> Replayed:
+        operation = "replay_dead_letter"
+        with self._transaction(operation) as db:
+            record = self._record(db, operation, letter_id, lock=True)
+            origin = encode_json(replay_origin(record.letter))
+            db.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (origin,))
+            before = db.execute(
+                "SELECT count(*) FROM dead_letters WHERE origin = %s AND status = 'replayed'",
+                (origin,),
+            ).fetchone()[0]  # type: ignore[index]
+
+            def taken(message_id: str) -> bool:
+                row = db.execute(
+                    "SELECT EXISTS (SELECT 1 FROM inbox WHERE message_id = %s)"
+                    " OR EXISTS (SELECT 1 FROM inbound_queue WHERE message_id = %s)",
+                    (message_id, message_id),
+                ).fetchone()
+                return bool(row and row[0])
+
+            n, message = replay_plan(record, before, taken)
+            outbox = None
+            if message is not None:
+                db.execute(
+                    "INSERT INTO inbound_queue (message_id, kind, body, correlation_id, query)"
+                    " VALUES (%s, %s, %s, %s, %s)",
+                    (message.message_id, message.kind.value, encode_json(message.body),
+                     encode_json(message.correlation_id), _maybe_json(message.query)),
+                )  # fmt: skip
+                replayed_as = message.message_id
+            else:
+                request = record.letter.request
+                assert request is not None
+                outbox_id: int = db.execute(
+                    "INSERT INTO outbox (request) VALUES (%s) RETURNING id",
+                    (request_to_json(request),),
+                ).fetchone()[0]  # type: ignore[index]
+                outbox = OutboxItem(outbox_id, request)
+                replayed_as = f"outbox:{outbox_id}"
+            db.execute(
+                "UPDATE dead_letters SET status = 'replayed', replays = %s, replayed_as = %s"
+                " WHERE id = %s",
+                (n, replayed_as, letter_id),
+            )
+        record = replace(
+            record, status=DeadLetterStatus.REPLAYED, replays=n, replayed_as=replayed_as
+        )
+        return Replayed(record, outbox, message)
+
+    def take_inbound(self, message_ids: Sequence[str]) -> None:
+        if message_ids:
+            with self._transaction("take_inbound") as db:
+                db.execute(
+                    "DELETE FROM inbound_queue WHERE message_id = ANY(%b::text[])",
+                    (list(message_ids),),
+                )
+
+    @contextmanager
+    def _transaction(self, operation: str) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
+        """One write transaction: committed on success, rolled back on any failure."""
+        try:
+            db = self._conn(operation)
+            with db.transaction():
+                yield db
+        except _DRIVER_ERRORS as e:
+            raise self._error(operation, e) from e
+
+    def _error(self, operation: str, e: BaseException) -> StoreError:
+        where = self._where()
+        if isinstance(e, psycopg.Error):
+            state = e.sqlstate
+            if state is None:  # raised by the client: the connection, or a value it cannot send
+                retriable = isinstance(e, psycopg.OperationalError)
+                if isinstance(e, psycopg.DataError):
+                    return StoreError(operation, f"{where}: cannot store a value: {e}")
+            elif state[:2] == "22":  # a data exception: a value the schema cannot hold
+                return StoreError(operation, f"{where}: cannot store a value: {_first_line(e)}")
+            else:
+                retriable = state[:2] in _RETRIABLE_CLASSES or state in _RETRIABLE_STATES
+            name = type(e).__name__ if state is None else f"{type(e).__name__} ({state})"
+            return StoreError(operation, f"{where}: {name}: {_first_line(e)}", retriable=retriable)
+        return StoreError(operation, f"{where}: cannot store a value: {e}")
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else "no detail"
+
+
+class _Conflict(Exception):
+    """Inside a commit: a consumed id was already in the inbox."""
+
+
+def _maybe_json(value: Any) -> str | None:
+    return None if value is None else encode_json(value)
+
+
+def _dead_row(letter: DeadLetter) -> tuple[Any, ...]:
+    request = letter.request
+    return (
+        letter.message_id,
+        str(letter.kind),  # a Kind by its value (psycopg writes an Enum by its name)
+        encode_json(letter.reason),
+        encode_json(letter.body),
+        None if request is None else request_to_json(request),
+        encode_json(letter.correlation_id),
+        _maybe_json(letter.query),
+        letter.at,
+        encode_json(replay_origin(letter)),
+    )
+
+
+def _record(row: Sequence[Any]) -> DeadLetterRecord:
+    (letter_id, message_id, kind, reason, body, request, correlation_id, query, at, status,
+     replays, replayed_as, discard_reason) = row  # fmt: skip
+    letter = DeadLetter(
+        message_id,
+        kind,
+        decode_json(reason),
+        decode_json(body),
+        None if request is None else request_from_json(request),
+        decode_json(correlation_id),
+        None if query is None else decode_json(query),
+        at,
+    )
+    return DeadLetterRecord(
+        letter_id,
+        letter,
+        DeadLetterStatus(status),
+        replays,
+        replayed_as,
+        None if discard_reason is None else decode_json(discard_reason),
+    )
