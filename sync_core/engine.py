@@ -109,6 +109,7 @@ class Engine:
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
         self._edi_partner = {edi: number for number, edi in config.partners.items()}
+        self._po_models: dict[str, tuple[Any, PurchaseOrder]] = {}  # see _stored_po
         self._handlers: dict[Kind, Callable[[_Work, Inbound, dt.datetime], None]] = {
             Kind.ERP_PO_CHANGED: self._po_changed,
             Kind.ERP_PO_DOCUMENT: self._po_document,
@@ -127,6 +128,17 @@ class Engine:
             Kind.ERP_MASTER_DOCUMENT: self._master_document,
             Kind.ERP_MASTER_PAGE: self._master_page,
         }
+
+    def _stored_po(self, known: Entity) -> PurchaseOrder:
+        """The stored PO as a model, validated once per stored document: the cache holds
+        the document it was made from and answers only for that very object (a model
+        is frozen; a store that decodes anew simply misses)."""
+        cached = self._po_models.get(known.key)
+        if cached is not None and cached[0] is known.data:
+            return cached[1]
+        po = PurchaseOrder.model_validate(known.data)
+        self._po_models[known.key] = (known.data, po)
+        return po
 
     def _seen(self, known: Entity | None, version: int) -> bool:
         """True when ``version`` was already acted upon (never, in naive mode)."""
@@ -196,7 +208,7 @@ class Engine:
         work.put("sequence", "isa", control, None)
         work.put("po", po.po_number, po.version, po.model_dump(mode="json"))
         trace = traceparent(po.po_number, f"850/{po.version}")
-        dropped = self._dropped_lines(known, po)
+        dropped = self._canceled_lines(work, known, po)
         work.requests.append(
             Request(
                 "supplier",
@@ -237,12 +249,35 @@ class Engine:
                 )
             )
 
-    @staticmethod
-    def _dropped_lines(known: Entity | None, po: PurchaseOrder) -> tuple[PurchaseOrderLine, ...]:
+    def _canceled_lines(
+        self, work: _Work, known: Entity | None, po: PurchaseOrder
+    ) -> tuple[PurchaseOrderLine, ...]:
+        """Every line an earlier revision ordered that this one does not.  Cumulative, so
+        each revision's writes cancel them all again: a newer revision may then supersede
+        an older one's writes without a cancellation being lost with them."""
+        held = work.entity("po_canceled", po.po_number)
+        canceled = {
+            d["line_no"]: PurchaseOrderLine.model_validate(d) for d in (held.data if held else [])
+        }
+        for line in self._dropped_lines(known, po):
+            canceled[line.line_no] = line
+        if not po.canceled:
+            for line in po.lines:  # ordered again
+                canceled.pop(line.line_no, None)
+        lines = tuple(canceled[n] for n in sorted(canceled))
+        if lines or held is not None:
+            work.put(
+                "po_canceled", po.po_number, po.version, [x.model_dump(mode="json") for x in lines]
+            )
+        return lines
+
+    def _dropped_lines(
+        self, known: Entity | None, po: PurchaseOrder
+    ) -> tuple[PurchaseOrderLine, ...]:
         """Lines of the previous revision this one no longer orders (all, if canceled)."""
         if known is None:
             return ()
-        before = PurchaseOrder.model_validate(known.data)
+        before = self._stored_po(known)
         if before.canceled:
             return ()
         if po.canceled:
@@ -355,7 +390,7 @@ class Engine:
         known = work.entity("ack", ack.po_number)
         if self._seen(known, ack.revision):
             return  # duplicate or late revision: never regress
-        po = PurchaseOrder.model_validate(known_po.data)
+        po = self._stored_po(known_po)
         erp_body = erp.acknowledgment_to_erp(ack, traceparent(po.po_number, "855"))
         wms_body = wms.expected_receipts(po, ack, traceparent(po.po_number, "855"))
         work.put("ack", ack.po_number, ack.revision, ack.model_dump(mode="json"))
@@ -390,7 +425,7 @@ class Engine:
         known = work.entity("po", po_number)
         if known is None:
             raise MappingError(doc, where, f"PO {po_number} was never dispatched")
-        return PurchaseOrder.model_validate(known.data)
+        return self._stored_po(known)
 
     def _ship_notice(self, work: _Work, notice: ShipNotice) -> None:
         po = self._dispatched(work, notice.po_number, "X12 856", "PRF01")
@@ -470,7 +505,7 @@ class Engine:
         if receipt.received_quantity == 0:
             return  # all refused at the dock: nothing received to relieve or to match
         known = work.entity("po", receipt.po_number)
-        critical = known is not None and PurchaseOrder.model_validate(known.data).critical
+        critical = known is not None and self._stored_po(known).critical
         trace = traceparent(receipt.po_number, f"rcv/{receipt.receipt_id}")
         work.requests.append(
             Request(

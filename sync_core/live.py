@@ -223,7 +223,14 @@ class LiveDriver:
             dones, self._done_ids = self._done_ids, []
             try:
                 results = await self._db(self._decide_and_commit, batch, dones)
-            except StoreError as e:
+            except Exception as raised:  # a store or encoding failure must not end the consumer
+                e = (
+                    raised
+                    if isinstance(raised, StoreError)
+                    else StoreError("commit", f"{type(raised).__name__}: {raised}")
+                )
+                if not isinstance(raised, StoreError):
+                    log.exception("commit of %d messages failed", len(batch))
                 log.error("commit of %d messages failed: %s", len(batch), e)
                 self._done_ids.extend(dones)
                 for entry in batch:

@@ -56,7 +56,7 @@ from sync_core.store import (
 __all__ = ["PO_ENTITY_KINDS", "create_app", "problem"]
 
 # entity kinds the core keys by PO number (the engine's flows add more over time)
-PO_ENTITY_KINDS = ("po", "ack", "ship_notice", "receipt", "invoice")
+PO_ENTITY_KINDS = ("po", "ack", "po_canceled")  # what the core keys by PO number
 PROBLEM_TYPE = "application/problem+json"
 _PROBLEM_DOC = {
     "description": "Problem details (RFC 9457) naming the field at fault",
@@ -92,6 +92,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     titles = {404: "Not Found", 405: "Method Not Allowed", 400: "Bad Request"}
     return problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail))
+
+
+async def _store_error(request: Request, exc: Exception) -> Response:
+    """The store is busy or unreachable: try again, never a 500 (nothing was changed)."""
+    reason = exc.reason if isinstance(exc, StoreError) else str(exc)
+    return problem(503, "Service Unavailable", f"the store: {reason}", None, **{"retry-after": "1"})
 
 
 class Discard(BaseModel):
@@ -141,9 +147,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         driver = await make_driver()
         holder["driver"] = driver
-        if on_started is not None:
-            await on_started(driver)
         try:
+            if on_started is not None:
+                await on_started(driver)
             yield
         finally:
             await driver.stop()
@@ -157,6 +163,7 @@ def create_app(
     )
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(StoreError, _store_error)
 
     def driver() -> LiveDriver:
         return holder["driver"]

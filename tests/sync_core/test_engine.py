@@ -494,3 +494,29 @@ def test_a_short_critical_line_opens_an_exception_a_full_revision_closes_it() ->
 
     closed = h.store.entity("exception", f"{number}:2")
     assert closed is not None and not closed.data["open"] and closed.version == 2
+
+
+def test_every_later_revision_still_cancels_a_canceled_line() -> None:
+    """A revision's writes may be superseded by the next one's before they go out: the
+    next one must carry the cancellation too, or AP and the WMS would keep the line."""
+    h = Harness()
+    doc = h.create_po()
+    h.decide(po_document(doc))
+    number = doc["OrderNumber"]
+    h.decide(edi(1, interchange_855(number, PARTIAL)))
+    assert h.erp.change_purchase_order(
+        number, {"lines": [{"LineNumber": 1, "Action": "CANCEL"}]}
+    ).ok
+    rev2 = copy.deepcopy(h.erp.orders[number])
+    assert h.erp.change_purchase_order(number, {"lines": [{"LineNumber": 2, "Quantity": 6}]}).ok
+    rev3 = copy.deepcopy(h.erp.orders[number])
+
+    h.decide(po_document(rev2))
+    third = h.decide(po_document(rev3))
+
+    to_ap = next(r for r in third.requests if r.operation == "upsert_po_lines")
+    quantities = {row["po_line_number"]: row["quantity_ordered"] for row in to_ap.body["po_lines"]}
+    assert quantities == {1: 0, 2: 6}
+    to_wms = next(r for r in third.requests if r.operation == "upsert_expected_receipts")
+    assert [(row["po_line_nbr"], row["exp_qty"]) for row in to_wms.body["receipts"]] == [(1, 0)]
+    assert to_ap.supersedable == ("po", number, 3)  # so revision 2's writes may be dropped
