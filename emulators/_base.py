@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["FactChange", "Journal", "Reply", "body_cause", "problem"]
+__all__ = ["FactChange", "Journal", "Reply", "body_cause", "copy_document", "problem"]
 
 
 def body_cause(system: str, body: Any) -> str:
@@ -27,6 +27,20 @@ def body_cause(system: str, body: Any) -> str:
     """
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
     return f"{system}:body:{digest[:16]}"
+
+
+def copy_document(value: Any) -> Any:
+    """A copy of a JSON-like document (dicts, lists, scalars): what a wire would hand
+    over, at a tenth of ``copy.deepcopy``'s cost on the hot paths."""
+    if isinstance(value, dict):
+        out = dict(value)  # scalars copied in C; recurse only into containers
+        for k, v in value.items():
+            if isinstance(v, dict | list):
+                out[k] = copy_document(v)
+        return out
+    if isinstance(value, list):
+        return [copy_document(v) if isinstance(v, dict | list) else v for v in value]
+    return value
 
 
 @dataclass(frozen=True)

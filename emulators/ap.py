@@ -74,7 +74,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from emulators._base import Journal, Reply, body_cause, problem
+from emulators._base import Journal, Reply, body_cause, copy_document, problem
 
 __all__ = ["HOLD_CODES", "STATUSES", "Ap", "Tolerances"]
 
@@ -166,6 +166,7 @@ class Ap:
         # indexes, so that intake and re-matching cost the same at invoice 20,000 as at 20
         self._po_numbers: set[str] = set()
         self._by_vendor_date: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._by_po: dict[str, list[dict[str, Any]]] = {}  # PO → its invoices, in intake order
         self._held: dict[str, dict[int, dict[str, Any]]] = {}  # PO → id() → invoice on hold
         self._payment_ids: set[str] = set()
         self._idempotency: dict[tuple[str, str], Reply] = {}
@@ -222,7 +223,7 @@ class Ap:
             return self._remember("receipt", idempotency_key, reply)
         cause = idempotency_key or body_cause("ap:receipt", body)
         correlation_id = body.get("correlation_id")
-        self.receipts[number] = copy.deepcopy(body) | {"received_at": self._stamp()}
+        self.receipts[number] = copy_document(body) | {"received_at": self._stamp()}
         for row in lines:
             line = self.po_lines[(po, row["po_line_number"])]
             line["quantity_received"] += row["quantity_received"]
@@ -306,6 +307,7 @@ class Ap:
         self.invoices[key] = invoice
         day = (invoice["vendor_num"], invoice["invoice_date"])
         self._by_vendor_date.setdefault(day, []).append(invoice)
+        self._by_po.setdefault(invoice["po_number"], []).append(invoice)
         for row in invoice["lines"]:
             line = self.po_lines[(invoice["po_number"], row["po_line_number"])]
             line["quantity_invoiced"] += row["quantity_invoiced"]
@@ -458,13 +460,12 @@ class Ap:
         """The line holds that apply to ``invoice`` now (earlier invoices count as billed)."""
         tol = self.tolerances
         billed_before: dict[int, int] = {}
-        for other in self.invoices.values():
+        for other in self._by_po.get(invoice["po_number"], ()):
             if other is invoice:
                 break
-            if other["po_number"] == invoice["po_number"]:
-                for row in other["lines"]:
-                    n = row["po_line_number"]
-                    billed_before[n] = billed_before.get(n, 0) + row["quantity_invoiced"]
+            for row in other["lines"]:
+                n = row["po_line_number"]
+                billed_before[n] = billed_before.get(n, 0) + row["quantity_invoiced"]
         floor, price_pct, qty_pct = (
             _dec(tol.amount_floor),
             _dec(tol.price_pct),
@@ -689,7 +690,7 @@ def _hold_row(hold: dict[str, Any]) -> dict[str, Any]:
 
 
 def _public(invoice: dict[str, Any]) -> dict[str, Any]:
-    return copy.deepcopy(invoice)
+    return copy_document(invoice)  # type: ignore[no-any-return]
 
 
 def _no_invoice(vendor_num: str, invoice_num: str) -> Reply:

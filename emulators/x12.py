@@ -156,6 +156,9 @@ class Interchange:
                 raise X12Error(name, f"interchange id {party!r} must be 1-15 plain characters")
         for ts in self.sets:
             for n, seg in enumerate(ts, start=1):
+                whole = "".join(seg[1:])  # one scan per segment; element by element on a hit
+                if not any(d in whole for d in _DELIMITERS):
+                    continue
                 for k, value in enumerate(seg[1:], start=1):
                     if any(d in value for d in _DELIMITERS):
                         raise X12Error(

@@ -11,7 +11,7 @@ identifier is check-digit valid by construction.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from faker import Faker
 
@@ -59,8 +59,18 @@ class MasterData:
     items: tuple[Item, ...]
     serving_dc: dict[str, Location]  # hospital GLN -> its distribution center
 
+    _catalogs: dict[str, tuple[Item, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_supplier: dict[str, list[Item]] = {}
+        for i in self.items:
+            by_supplier.setdefault(i.supplier_id, []).append(i)
+        catalogs = {s: tuple(items) for s, items in by_supplier.items()}
+        object.__setattr__(self, "_catalogs", catalogs)  # frozen: set once, here
+
     def catalog(self, supplier_id: str) -> list[Item]:
-        return [i for i in self.items if i.supplier_id == supplier_id]
+        """The supplier's items, in the order of ``items`` (indexed: one PO costs O(1))."""
+        return list(self._catalogs.get(supplier_id, ()))
 
 
 def _gln(prefix: str, n: int) -> str:

@@ -380,6 +380,11 @@ class DeliveryPlanner:
     breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
     _items: dict[int, _Attempts] = field(default_factory=dict, repr=False)
 
+    def drop(self, outbox_id: int) -> None:
+        """Forget one item the driver will not send (superseded); it holds no probe, as it
+        is dropped before it is planned."""
+        self._items.pop(outbox_id, None)
+
     def forget(self) -> None:
         """Lose every attempt count and breaker, as a restarted process does."""
         self._items.clear()

@@ -353,6 +353,7 @@ class LiveDriver:
     async def _attempt(self, item: OutboxItem) -> None:
         if self._superseded(item.request):  # a newer state of the entity was decided
             self.lanes.release(item)
+            self.planner.drop(item.outbox_id)
             self.stats.superseded += 1
             self._finished(item, Response(0, None))
             self._pump()

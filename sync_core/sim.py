@@ -1,18 +1,19 @@
 """The SimPy driver: runs the engine in virtual time.
 
-Theory of operation: inbound messages queue in a SimPy ``Store``; one consumer
-takes them in order, asks the engine for a decision at the current virtual
-time, commits it to the store in one step, and starts one delivery process per
-new outbox row.  Each delivery follows the ``planner`` (sans-IO: retries with
-capped, jittered backoff honouring Retry-After, a circuit breaker per target)
-and, for each call, waits for a slot of its priority lane (``LANES``: critical
-supply has slots of its own and may borrow idle routine ones): it calls the
-target through the ``transport`` (which owns latency and faults),
-waits when told to, hands a successful read back to the engine as a new
-inbound message, marks a delivered row done, and dead-letters what the planner
-gives up on with its reason.  In ``batch`` mode a scheduler
-submits a tick every interval.  The engine's behaviour is identical in every
-driver; only how time passes and how bytes move differ.
+Theory of operation: inbound messages queue in a deque; one consumer takes them
+in order, one per turn of the event loop (``submit`` wakes it when idle), asks
+the engine for a decision at the current virtual time, commits it to the store
+in one step, and starts one delivery process per new outbox row.  Each delivery
+follows the ``planner`` (sans-IO: retries with capped, jittered backoff
+honouring Retry-After, a circuit breaker per target) and, for each call, waits
+for a slot of its priority lane (``LANES``: critical supply has slots of its
+own and may borrow idle routine ones): it calls the target through the
+``transport`` (which owns latency and faults), waits when told to, hands a
+successful read back to the engine as a new inbound message, marks a delivered
+row done, and dead-letters what the planner gives up on with its reason.  In
+``batch`` mode a scheduler submits a tick every interval.  The engine's
+behaviour is identical in every driver; only how time passes and how bytes move
+differ.
 
 Crashes: ``crash()`` kills the core at the current instant — the consumer and
 every delivery in flight stop where they are (a request already carried may
@@ -27,6 +28,7 @@ from the store: idempotency keys make the repeats harmless.
 from __future__ import annotations
 
 import datetime as dt
+from collections import deque
 from collections.abc import Callable, Generator
 from typing import Any, Protocol
 
@@ -72,14 +74,14 @@ class SimDriver:
         self.epoch = epoch
         self.planner = planner
         self.observe = observe
-        self.inbox: simpy.Store = simpy.Store(env)
+        self.inbox: deque[Inbound] = deque()  # accepted (durable), not yet handled
         self.messages_handled = 0
         self.requests_sent = 0
         self.superseded = 0
         self.crashes = 0
         self.up = True
         self._life = 0  # which incarnation of the process a coroutine belongs to
-        self._waiting: Any = None  # the consumer's pending get
+        self._wake: simpy.Event | None = None  # the idle consumer waits on it
         self.lane_capacity = dict(LANES)
         self.lanes: Lanes[OutboxItem] = Lanes(self.lane_capacity)
         self._slot_events: dict[int, simpy.Event] = {}  # id(item) → its turn for a slot
@@ -89,7 +91,10 @@ class SimDriver:
         """Accept a message (True), or refuse it while the core is down (False)."""
         if not self.up:
             return False
-        self.inbox.put(message)
+        self.inbox.append(message)
+        wake = self._wake
+        if wake is not None and not wake.triggered:
+            wake.succeed()
         return True
 
     def every(self, interval_s: float, first_at_s: float, kind: Kind = Kind.BATCH_TICK) -> None:
@@ -102,7 +107,7 @@ class SimDriver:
             self.up = False
             self.crashes += 1
             self._life += 1
-            self._waiting.cancel()  # the dead consumer takes no more messages
+            self._wake = None  # the dead consumer takes no more messages
             self.planner.forget()
             self.lanes = Lanes(self.lane_capacity)  # the slots die with the process
             self._slot_events.clear()
@@ -127,11 +132,17 @@ class SimDriver:
 
     def _consume(self, life: int) -> Generator[simpy.Event, Any, None]:
         while True:
-            self._waiting = self.inbox.get()
-            message = yield self._waiting
-            if life != self._life:  # taken in the instant of the crash: it was committed
-                self.inbox.items.insert(0, message)
+            # One message per turn of the event loop, as a queue's get would hand it
+            # over: a turn at once when one is waiting, else when one is submitted.
+            turn = self.env.event()
+            if self.inbox:
+                turn.succeed()
+            else:
+                self._wake = turn
+            yield turn
+            if life != self._life:  # crashed meanwhile: what was accepted stays queued
                 return
+            message = self.inbox.popleft()
             decision = self.engine.handle(message, self._now(), self.store)
             self.messages_handled += 1
             if self.observe is not None:
@@ -141,9 +152,26 @@ class SimDriver:
             if "#replay" in message.message_id:
                 self.store.take_inbound([message.message_id])
 
-    def _start_ready(self) -> None:
+    def _drop_superseded(self, item: OutboxItem) -> bool:
+        """Drop a write a newer version of its entity made obsolete — before planning it,
+        so it never takes a half-open breaker's probe it would not use."""
+        if not superseded(item.request, self.store):
+            return False
+        self.superseded += 1
+        self.planner.drop(item.outbox_id)
+        self.store.done(item.outbox_id)
+        return True
+
+    def _start_ready(self, offered: OutboxItem | None = None) -> bool:
+        """Start what may run now; True when that includes ``offered`` (it goes on at
+        once, without an event: it was not waiting)."""
+        started = False
         while (ready := self.lanes.next_ready()) is not None:
-            self._slot_events.pop(id(ready)).succeed()
+            if ready is offered:
+                started = True
+            else:
+                self._slot_events.pop(id(ready)).succeed()
+        return started
 
     def _observe_inbound(self, message: Inbound, decision: Any) -> None:
         assert self.observe is not None
@@ -160,26 +188,24 @@ class SimDriver:
         request = item.request
         attempts = 0
         mid = request.idempotency_key or f"outbox:{item.outbox_id}"  # causes name the key
+        if self._drop_superseded(item):
+            return
         action = self.planner.plan(item, self.env.now)
         while True:
             if isinstance(action, Wait):
                 yield self.env.timeout(max(0.0, action.at - self.env.now))
-                if life != self._life:
+                if life != self._life or self._drop_superseded(item):
                     return
                 action = self.planner.plan(item, self.env.now)
             elif isinstance(action, Send):
-                if superseded(request, self.store):  # a newer state of the entity was decided
-                    self.superseded += 1
-                    self.store.done(item.outbox_id)
-                    return
                 lanes = self.lanes
-                turn = self.env.event()
-                self._slot_events[id(item)] = turn
                 lanes.offer(item, request.critical)
-                self._start_ready()
-                yield turn  # a slot of its lane (critical work never waits behind routine)
-                if life != self._life:
-                    return
+                if not self._start_ready(item):  # no free slot of its lane: wait for one
+                    turn = self.env.event()
+                    self._slot_events[id(item)] = turn
+                    yield turn  # (critical work never waits behind routine)
+                    if life != self._life:
+                        return
                 self.requests_sent += 1
                 attempts += 1
                 response = yield from self.transport.call(request)

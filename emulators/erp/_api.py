@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from emulators._base import Journal, Reply
+from emulators._base import Journal, Reply, copy_document
 from emulators.erp._checks import bad, is_int
 
 __all__ = [
@@ -49,20 +49,6 @@ def api(method: Callable[Concatenate[_S, _P], Reply]) -> Callable[Concatenate[_S
         return Reply(reply.status, copy_document(reply.body), dict(reply.headers))
 
     return call
-
-
-def copy_document(value: Any) -> Any:
-    """A copy of a JSON-like document (dicts, lists, scalars): what a wire would hand
-    over, at a tenth of ``copy.deepcopy``'s cost on the hot read path."""
-    if isinstance(value, dict):
-        out = dict(value)  # scalars copied in C; recurse only into containers
-        for k, v in value.items():
-            if isinstance(v, dict | list):
-                out[k] = copy_document(v)
-        return out
-    if isinstance(value, list):
-        return [copy_document(v) if isinstance(v, dict | list) else v for v in value]
-    return value
 
 
 def _fingerprint(operation: str, target: Any, body: Any) -> str:
