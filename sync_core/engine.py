@@ -197,7 +197,8 @@ class Engine:
         po = erp.purchase_order_from_erp(message.body)
         known = work.entity("po", po.po_number)
         if self._seen(known, po.version):
-            return  # the same or an older revision: already dispatched
+            self._repair_drift(work, message.body, po)  # already dispatched: check the ERP
+            return
         edi_id = self.config.partners.get(po.supplier_id)
         if edi_id is None:
             raise MappingError(
@@ -347,6 +348,47 @@ class Engine:
                 self._invoice(work, x12.invoice_from_810(ts, supplier))
             else:
                 raise MappingError("X12 interchange", "ST01", f"unsupported set {ts.code}")
+
+    def _repair_drift(self, work: _Work, doc: dict[str, Any], po: PurchaseOrder) -> None:
+        """Reconciliation of the ERP's replica of the acknowledgment: when the ERP holds our
+        latest 855 revision but a line's confirmed quantity differs from it (a manual edit),
+        post the acknowledgment again.  A PO read before our write landed (an older
+        AcknowledgmentRevision) is not drift: that write is on its way."""
+        if self.config.naive:
+            return
+        stored = work.entity("ack", po.po_number)
+        if stored is None or doc.get("AcknowledgmentRevision") != stored.version:
+            return
+        ack = Acknowledgment.model_validate(stored.data)
+        said = {line.line_no: line.confirmed_quantity for line in ack.lines}
+        held = {
+            ln.get("LineNumber"): ln.get("SupplierConfirmedQuantity")
+            for ln in doc.get("lines", [])
+            if isinstance(ln, dict) and ln.get("LineNumber") in said
+        }
+        canceled = {
+            ln.get("LineNumber")
+            for ln in doc.get("lines", [])
+            if isinstance(ln, dict) and ln.get("LineStatus") == "CANCELED"
+        }
+        if canceled:
+            return  # the buyer changed the PO: the supplier's next 855 will say what holds
+        if all(held.get(n) == q for n, q in said.items()):
+            return
+        trace = traceparent(po.po_number, "855")
+        body = erp.acknowledgment_to_erp(ack, trace)
+        work.requests.append(
+            Request(
+                "erp",
+                "post_acknowledgment",
+                {"order_number": po.po_number},
+                body=body,
+                idempotency_key=f"855:{po.po_number}:{ack.revision}:repair:"
+                f"{doc.get('LastUpdateDate')}",
+                correlation_id=trace,
+                critical=po.critical,
+            )
+        )
 
     @staticmethod
     def _shortages(work: _Work, po: PurchaseOrder, ack: Acknowledgment, now: dt.datetime) -> None:

@@ -378,3 +378,18 @@ def test_a_po_canceled_before_shipping_is_never_shipped() -> None:
     assert [d["type"] for d in link.supplier.mailbox_docs] == []  # no 855, no 856, no 810
     assert all(row["quantity_ordered"] == 0 for row in link.ap.po_lines.values())
     assert link.store.dead_letters() == []
+
+
+def test_a_manual_edit_in_the_erp_is_repaired_from_the_supplier_s_acknowledgment() -> None:
+    link, number = acknowledged_exchange()
+    [said] = link.facts_of("supplier", f"po_line:{number}:1", "confirmed_qty")
+
+    link.erp.edit_confirmation(number, 1, said.value + 5)  # someone overwrites it by hand
+    assert link.erp.orders[number]["lines"][0]["SupplierConfirmedQuantity"] == said.value + 5
+    link.run()  # the ERP announces the change; the core reads the PO back and compares
+
+    assert link.erp.orders[number]["lines"][0]["SupplierConfirmedQuantity"] == said.value
+    repairs = [r for r in link.sent if r.idempotency_key and ":repair:" in r.idempotency_key]
+    assert len(repairs) == 1
+    link.run()  # the repair's own change event finds nothing more to repair
+    assert len([r for r in link.sent if ":repair:" in (r.idempotency_key or "")]) == 1

@@ -37,12 +37,11 @@ never below zero; a canceled line commits nothing.  Only the buyer's changes bum
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import math
 from typing import Any
 
-from emulators._base import Reply, body_cause
+from emulators._base import Reply, body_cause, copy_document
 from emulators.erp._api import Core, api, check_paging, none_match, page, precondition
 from emulators.erp._checks import (
     NEW_LINE_FIELDS,
@@ -173,7 +172,21 @@ class PurchaseOrders(Core):
         error = self._check_order(body)
         if error is not None:
             raise PurchaseOrderRefused(error)
-        return copy.deepcopy(self._open_order(body, None, correlation_id))
+        order: dict[str, Any] = copy_document(self._open_order(body, None, correlation_id))
+        return order
+
+    def edit_confirmation(self, order_number: str, line_number: int, confirmed: int) -> None:
+        """A person overwrites a line's supplier-confirmed quantity in the ERP's own screens
+        (a "manual edit": drift the integration did not cause).  No new PO revision; the PO
+        changes, so it is announced like any change."""
+        order = self.orders[order_number]
+        line = next(ln for ln in order["lines"] if ln["LineNumber"] == line_number)
+        line["SupplierConfirmedQuantity"] = confirmed
+        cause = f"erp:manual:{order_number}:{line_number}:{self._next_event}"
+        self._journal.record(
+            f"po_line:{order_number}:{line_number}", "confirmed_qty", confirmed, cause, None
+        )
+        self._changed(order_number)
 
     # -- API: purchase orders ---------------------------------------------------
 
