@@ -241,13 +241,9 @@ class PurchaseOrders(Core):
         "Action": "CANCEL"}`` or ``{"Action": "ADD", <new line fields>}``.
         Bumps ``RevisionNumber``; → 200 with the PO."""
         operation = "change_purchase_order"
-        if (replay := self._replay(operation, order_number, body, idempotency_key)) is not None:
-            return replay
-        order = self.orders.get(order_number)
-        if order is None:
-            return bad(404, f"no purchase order {order_number}", "OrderNumber")
-        if (stale := self._precondition(order_number, if_match)) is not None:
-            return stale
+        order = self._writable(operation, order_number, body, idempotency_key, if_match)
+        if isinstance(order, Reply):
+            return order
         plan = self._plan_change(order, body)
         if isinstance(plan, Reply):
             return plan
@@ -289,13 +285,9 @@ class PurchaseOrders(Core):
         if_match: str | None = None,
     ) -> Reply:
         operation = "post_acknowledgment"
-        if (replay := self._replay(operation, order_number, body, idempotency_key)) is not None:
-            return replay
-        order = self.orders.get(order_number)
-        if order is None:
-            return bad(404, f"no purchase order {order_number}", "OrderNumber")
-        if (stale := self._precondition(order_number, if_match)) is not None:
-            return stale
+        order = self._writable(operation, order_number, body, idempotency_key, if_match)
+        if isinstance(order, Reply):
+            return order
         error = check_acknowledgment(body, order) or admits(order, "acknowledge")
         if error is not None:
             return error
@@ -342,13 +334,9 @@ class PurchaseOrders(Core):
         """Goods received against a PO: ``{"ReceiptNumber", "lines": [{"LineNumber",
         "QuantityReceived"}]}`` → 201.  Over-receipt beyond the tolerance → 422."""
         operation = "post_receipt"
-        if (replay := self._replay(operation, order_number, body, idempotency_key)) is not None:
-            return replay
-        order = self.orders.get(order_number)
-        if order is None:
-            return bad(404, f"no purchase order {order_number}", "OrderNumber")
-        if (stale := self._precondition(order_number, if_match)) is not None:
-            return stale
+        order = self._writable(operation, order_number, body, idempotency_key, if_match)
+        if isinstance(order, Reply):
+            return order
         plan = self._plan_receipt(order, body)
         if isinstance(plan, Reply):
             return plan
@@ -546,6 +534,25 @@ class PurchaseOrders(Core):
         order = self.orders[number]
         revisions = f"{order['RevisionNumber']}.{order['AcknowledgmentRevision']}"
         return f'"{revisions}.{self._po_versions[number]}"'
+
+    def _writable(
+        self,
+        operation: str,
+        order_number: str,
+        body: Any,
+        idempotency_key: str | None,
+        if_match: str | None,
+    ) -> dict[str, Any] | Reply:
+        """The order a write applies to, or the reply it gets instead: the first reply to
+        a repeated ``Idempotency-Key``, 404 for an unknown PO, 412 for a stale ``If-Match``."""
+        if (replay := self._replay(operation, order_number, body, idempotency_key)) is not None:
+            return replay
+        order = self.orders.get(order_number)
+        if order is None:
+            return bad(404, f"no purchase order {order_number}", "OrderNumber")
+        if (stale := self._precondition(order_number, if_match)) is not None:
+            return stale
+        return order
 
     def _precondition(self, number: str, if_match: str | None) -> Reply | None:
         return precondition(self._po_etag(number), if_match)
