@@ -13,6 +13,7 @@ Flows (table ``_HANDLERS``, one handler per message kind):
 
 ============================  ==============================================
 ``erp.po_changed``            thin event → read the PO back from the ERP
+                              (not for the echo of the core's own write)
 ``erp.po_document``           newer PO revision → an 850 (05 = replace for a
                               change) to the supplier, PO lines to AP
 ``erp.po_page``               batch extract: each PO as above, then next page
@@ -62,6 +63,8 @@ __all__ = ["Engine", "EngineConfig", "UnknownMessageKind", "traceparent"]
 
 
 _EPOCH_MARK = "1970-01-01T00:00:00.000"
+# ERP changes the core itself makes: their events announce what it posted
+_ECHOES = frozenset({"ACKNOWLEDGMENT", "RECEIPT"})
 
 
 class UnknownMessageKind(SyncCoreError):
@@ -183,6 +186,8 @@ class Engine:
 
     def _po_changed(self, work: _Work, message: Inbound, now: dt.datetime) -> None:
         number = _field(message.body, "OrderNumber", "ERP business event")
+        if self._echo(work, number, message.body):
+            return
         work.requests.append(
             Request(
                 "erp",
@@ -192,6 +197,18 @@ class Engine:
                 reply_kind=Kind.ERP_PO_DOCUMENT,
             )
         )
+
+    def _echo(self, work: _Work, number: str, event: dict[str, Any]) -> bool:
+        """True for the announcement of the core's own write (an acknowledgment or receipt
+        it posted) to a revision already dispatched: reading the PO back would find
+        nothing to send.  Loop prevention, as an integration user's changes are filtered
+        from its own subscription.  The naive baseline reads every time; an event
+        without a revision, a buyer's change and a person's edit are always read."""
+        if self.config.naive or event.get("ChangeType") not in _ECHOES:
+            return False
+        revision = event.get("RevisionNumber")
+        known = work.entity("po", number)
+        return isinstance(revision, int) and known is not None and revision <= known.version
 
     def _po_document(self, work: _Work, message: Inbound, now: dt.datetime) -> None:
         po = erp.purchase_order_from_erp(message.body)

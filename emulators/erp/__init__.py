@@ -6,9 +6,13 @@ Buyers create purchase orders (``create_purchase_order`` in the ERP's own UI, or
 ``post_purchase_order`` over the API); each gets an ``OrderNumber``,
 ``RevisionNumber`` 1 and status ``OPEN``, and every line holds an open
 commitment equal to its ordered quantity.  The ERP announces each change of a
-document with a thin business event (keys only, like Oracle Fusion's):
-``{"eventId", "eventType": "PurchaseOrderChanged", "OrderNumber"}`` to its
-``listeners``, who call back to read the document.  Readers page through orders
+document with a thin business event (keys, like Oracle Fusion's, plus what a
+subscriber needs to know whether to read):
+``{"eventId", "eventType": "PurchaseOrderChanged", "OrderNumber", "RevisionNumber",
+"ChangeType"}`` to its ``listeners``, who call back to read the document.
+``ChangeType`` says what moved: ``CREATE``, ``REVISION`` (the buyer's change or
+cancel), ``ACKNOWLEDGMENT``, ``RECEIPT`` (posted over the API) or ``EDIT`` (a
+person in the ERP's own screens).  Readers page through orders
 changed since a time with offset/limit and ``hasMore`` (Fusion pages by 25).
 
 What changes a purchase order, and what it journals (entity ``po_line:{po}:{n}``):

@@ -75,7 +75,7 @@ class Core:
     def _now(self) -> dt.datetime:
         return self._epoch + dt.timedelta(seconds=self._clock())
 
-    def _emit(self, event_type: str, **keys: str) -> None:
+    def _emit(self, event_type: str, **keys: Any) -> None:
         event = {"eventId": f"erp-evt-{self._next_event}", "eventType": event_type, **keys}
         self._next_event += 1
         for listener in self.listeners:

@@ -186,7 +186,7 @@ class PurchaseOrders(Core):
         self._journal.record(
             f"po_line:{order_number}:{line_number}", "confirmed_qty", confirmed, cause, None
         )
-        self._changed(order_number)
+        self._changed(order_number, "EDIT")
 
     # -- API: purchase orders ---------------------------------------------------
 
@@ -271,7 +271,7 @@ class PurchaseOrders(Core):
                 line["OpenCommitmentQuantity"] = _commitment(line, line["Quantity"])
         order["RevisionNumber"] += 1
         order["Status"] = header_status(order["lines"])
-        self._changed(order_number)
+        self._changed(order_number, "REVISION")
         reply = Reply(200, order, {"etag": self._po_etag(order_number)})
         return self._remember(operation, order_number, body, idempotency_key, reply)
 
@@ -314,7 +314,7 @@ class PurchaseOrders(Core):
                 entity, "ack_status", update["AcknowledgmentStatus"], cause, correlation_id
             )
         order["AcknowledgmentRevision"] = body["AcknowledgmentRevision"]
-        self._changed(order_number)
+        self._changed(order_number, "ACKNOWLEDGMENT")
         reply = Reply(
             200,
             {"OrderNumber": order_number, "lines": len(body["lines"])},
@@ -359,7 +359,7 @@ class PurchaseOrders(Core):
                 }
             )
         order["Status"] = header_status(order["lines"])
-        self._changed(order_number)
+        self._changed(order_number, "RECEIPT")
         reply = Reply(
             201,
             {
@@ -409,7 +409,7 @@ class PurchaseOrders(Core):
         for line in order["lines"]:
             entity = f"po_line:{number}:{line['LineNumber']}"
             self._journal.record(entity, "ordered_qty", line["Quantity"], cause, correlation_id)
-        self._changed(number)
+        self._changed(number, "CREATE")
         return order
 
     def _plan_change(self, order: dict[str, Any], body: Any) -> Reply | _ChangePlan:
@@ -557,13 +557,18 @@ class PurchaseOrders(Core):
     def _precondition(self, number: str, if_match: str | None) -> Reply | None:
         return precondition(self._po_etag(number), if_match)
 
-    def _changed(self, order_number: str) -> None:
+    def _changed(self, order_number: str, change: str) -> None:
         order = self.orders[order_number]
         stamp = self._now().isoformat(timespec="milliseconds")
         order["LastUpdateDate"] = stamp
         self._updated[order_number] = stamp
         self._po_versions[order_number] += 1
-        self._emit("PurchaseOrderChanged", OrderNumber=order_number)
+        self._emit(
+            "PurchaseOrderChanged",
+            OrderNumber=order_number,
+            RevisionNumber=order["RevisionNumber"],
+            ChangeType=change,
+        )
 
 
 def _new_line(number: int, line: dict[str, Any]) -> dict[str, Any]:

@@ -636,8 +636,20 @@ def test_a_subscriber_receives_thin_events_over_http(erp_http: Any) -> None:
         events = sorted(receiver.wait_for(3), key=lambda e: int(e["eventId"].split("-")[-1]))
 
         assert events == [
-            {"eventId": "erp-evt-1", "eventType": "PurchaseOrderChanged", "OrderNumber": number},
-            {"eventId": "erp-evt-2", "eventType": "PurchaseOrderChanged", "OrderNumber": number},
+            {
+                "eventId": "erp-evt-1",
+                "eventType": "PurchaseOrderChanged",
+                "OrderNumber": number,
+                "RevisionNumber": 1,
+                "ChangeType": "CREATE",
+            },
+            {
+                "eventId": "erp-evt-2",
+                "eventType": "PurchaseOrderChanged",
+                "OrderNumber": number,
+                "RevisionNumber": 1,
+                "ChangeType": "ACKNOWLEDGMENT",
+            },
             {"eventId": "erp-evt-3", "eventType": "SupplierChanged", "SupplierNumber": "S1001"},
         ]
         assert {headers["x-emulator"] for _, headers, _ in receiver.posts} == {"erp"}

@@ -406,6 +406,8 @@ def test_a_change_bumps_the_revision_and_emits_one_thin_event(w: World) -> None:
             "eventId": w.events[0]["eventId"],
             "eventType": "PurchaseOrderChanged",
             "OrderNumber": number,
+            "RevisionNumber": 2,
+            "ChangeType": "REVISION",
         }
     ]
     one, two, three = order["lines"]

@@ -142,6 +142,32 @@ def test_thin_erp_event_asks_to_read_the_purchase_order() -> None:
     assert decision.changes == ()
 
 
+def test_the_echo_of_the_core_s_own_write_is_not_read_back_but_a_person_s_edit_is() -> None:
+    h = Harness()
+    doc = h.create_po()
+    h.decide(po_document(doc))  # revision 1 dispatched
+    number = doc["OrderNumber"]
+    assert h.erp.post_acknowledgment(number, {"AcknowledgmentRevision": 1, "lines": [
+        {"LineNumber": n, "SupplierConfirmedQuantity": q, "BackorderedQuantity": 0,
+         "AcknowledgmentStatus": "IA"} for n, q in ((1, 10), (2, 4))
+    ]}).ok  # fmt: skip
+    h.erp.edit_confirmation(number, 1, 7)
+    _, ack, edit = h.events
+    assert (ack["ChangeType"], edit["ChangeType"]) == ("ACKNOWLEDGMENT", "EDIT")
+
+    def reads(event: dict[str, Any], engine: Engine | None = None) -> int:
+        message = Inbound(event["eventId"], Kind.ERP_PO_CHANGED, event)
+        decision = (engine or h.engine).handle(message, NOW, h.store)
+        return sum(r.operation == "get_purchase_order" for r in decision.requests)
+
+    assert reads(ack) == 0  # what the core posted itself: nothing to learn
+    assert reads(edit) == 1  # drift a person made: read, compare, repair
+    assert reads({**ack, "RevisionNumber": 2}) == 1  # a revision not yet dispatched
+    assert reads({k: v for k, v in ack.items() if k != "RevisionNumber"}) == 1  # unknown: read
+    naive = Engine(EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}, naive=True))
+    assert reads(ack, naive) == 1  # the point-to-point baseline reads every time
+
+
 def test_po_document_yields_one_850_with_a_versioned_idempotency_key() -> None:
     h = Harness()
     doc = h.create_po()
