@@ -14,7 +14,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["FactChange", "Journal", "Reply", "body_cause", "copy_document", "problem"]
 
@@ -63,8 +63,7 @@ def problem(status: int, title: str, detail: str, field_path: str | None = None)
     return Reply(status, body, {"content-type": "application/problem+json"})
 
 
-@dataclass(frozen=True)
-class FactChange:
+class FactChange(NamedTuple):
     """One write to a business fact in one system.
 
     ``cause`` names what made the write (a message or request id), so a write

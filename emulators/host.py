@@ -15,8 +15,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from emulators._base import FactChange, Journal, Reply
 from emulators.faults import FaultGate, Faults
@@ -31,8 +30,7 @@ class Behaviour(Protocol):
     system: str
 
 
-@dataclass(frozen=True, slots=True)
-class RequestRecord:
+class RequestRecord(NamedTuple):
     t: float
     operation: str
     status: int
@@ -47,12 +45,21 @@ class Host:
         clock: Callable[[], float],
         seed: int,
         sink: Callable[[FactChange], None] | None = None,
+        *,
+        keep_journals: bool = True,
     ) -> None:
+        """``sink`` also receives every fact change; ``keep_journals=False`` leaves the
+        host's own copies (``history``, ``requests``, for the admin API) empty, for a
+        simulation whose sink is its history."""
         self.system = system
         self.clock = clock
         self.history: list[FactChange] = []
         self._sink = sink
-        self.journal = Journal(system, clock, self._record)
+        self._keep = keep_journals
+        if sink is not None and not keep_journals:
+            self.journal = Journal(system, clock, sink)
+        else:
+            self.journal = Journal(system, clock, self._record)
         self.gate = FaultGate(system, clock, random.Random(f"{seed}/faults/{system}"))
         self.requests: list[RequestRecord] = []
         self.webhooks: WebhookDispatcher | None = None
@@ -91,9 +98,12 @@ class Host:
     ) -> Reply:
         """Answer one API call: faults first, then the behaviour.  May raise ``Refused``."""
         reply = self.gate.check() or call()
-        self.requests.append(
-            RequestRecord(self.clock(), operation, reply.status, idempotency_key, correlation_id)
-        )
+        if self._keep:
+            self.requests.append(
+                RequestRecord(
+                    self.clock(), operation, reply.status, idempotency_key, correlation_id
+                )
+            )
         if reply.status >= 400 and log.isEnabledFor(logging.INFO):
             detail = reply.body.get("detail") if isinstance(reply.body, dict) else None
             log.info(
@@ -130,7 +140,7 @@ class Host:
         return snap() if callable(snap) else {}
 
     def request_journal(self) -> list[dict[str, Any]]:
-        return [asdict(r) for r in self.requests]
+        return [r._asdict() for r in self.requests]
 
     def history_records(self) -> list[dict[str, Any]]:
-        return [asdict(c) for c in self.history]
+        return [c._asdict() for c in self.history]

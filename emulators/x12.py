@@ -70,6 +70,7 @@ _PARENT: dict[str, tuple[str, ...]] = {
     "I": ("O", "P"),
 }  # HL level → parent levels
 _DELIMITERS = ("*", "~", ">")  # what render writes: element, segment, component
+_HOLDS_DELIMITER = re.compile("[*~>]").search
 
 Segment = list[str]
 
@@ -155,10 +156,9 @@ class Interchange:
             if not 1 <= len(party) <= 15 or any(d in party for d in _DELIMITERS):
                 raise X12Error(name, f"interchange id {party!r} must be 1-15 plain characters")
         for ts in self.sets:
+            if not _HOLDS_DELIMITER("".join(map("".join, ts))):
+                continue  # one scan per set (tags are plain); segment by segment on a hit
             for n, seg in enumerate(ts, start=1):
-                whole = "".join(seg[1:])  # one scan per segment; element by element on a hit
-                if not any(d in whole for d in _DELIMITERS):
-                    continue
                 for k, value in enumerate(seg[1:], start=1):
                     if any(d in value for d in _DELIMITERS):
                         raise X12Error(

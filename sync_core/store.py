@@ -400,7 +400,9 @@ class MemoryStore(Store):
         self._next_id = 1
         self._dead: list[DeadLetterRecord] = []  # a letter's id is its index + 1
         self._queued: dict[str, Inbound] = {}  # replayed inbound messages, in order
-        self._audit: list[AuditRecord] = []
+        # plain tuples of plain values: the collector stops tracking them (a long run
+        # keeps one per message); ``audit()`` builds the records
+        self._audit: list[tuple[str, tuple[str, ...], int, int, int]] = []
 
     def consumed(self, message_id: str) -> bool:
         return message_id in self._inbox
@@ -432,7 +434,10 @@ class MemoryStore(Store):
             self._next_id += 1
         for letter in decision.dead_letters:
             self._dead.append(DeadLetterRecord(len(self._dead) + 1, letter))
-        self._audit.append(AuditRecord.of(decision))
+        d = decision
+        self._audit.append(
+            (d.message_id, d.consumed, len(d.changes), len(d.requests), len(d.dead_letters))
+        )
         return added
 
     def pending(self) -> list[OutboxItem]:
@@ -507,7 +512,7 @@ class MemoryStore(Store):
             self._queued.pop(message_id, None)
 
     def audit(self) -> list[AuditRecord]:
-        return list(self._audit)
+        return [AuditRecord(*row) for row in self._audit]
 
     def close(self) -> None:
         """Nothing to release: the state lives as long as the object."""

@@ -248,7 +248,7 @@ def test_redelivered_acknowledgment_without_a_key_is_journalled_twice() -> None:
 
     assert len(link.facts_of("erp", entity, "confirmed_qty")) == before + 2
     # the harness sees the second application as a duplicate effect
-    history = [Change(**dataclasses.asdict(f)) for f in link.facts]
+    history = [Change(*f) for f in link.facts]
     duplicates = judge(history).duplicates
     assert {(d.system, d.entity, d.field) for d in duplicates} >= {
         ("erp", entity, "confirmed_qty"),

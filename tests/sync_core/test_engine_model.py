@@ -420,7 +420,7 @@ class EngineAgainstModel(RuleBasedStateMachine):
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def check_settled(self) -> None:
-        history = [Change(**vars(f)) for f in self.facts]
+        history = [Change(*f) for f in self.facts]
         verdict = judge(history)
         assert verdict.duplicates == [], verdict.duplicates
         assert verdict.lost == [], verdict.lost

@@ -1,0 +1,88 @@
+"""How a simulated run uses the interpreter: what its speed rests on, held in place.
+
+The simulation pauses CPython's cyclic collector for the length of a run
+(``simulation._collector_paused``): that is only sound while a run makes no
+cyclic garbage, so the first test runs every architecture with the collector
+on and eager, and fails on the first cycle a change introduces.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from scenarios import simulation
+from scenarios.spec import load_scenario
+
+ARCHITECTURES = ("event", "hybrid", "batch", "api")
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_a_run_leaves_no_cyclic_garbage_for_the_paused_collector(
+    architecture: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # duplicates, drops, reordering, an outage and a crash: the code paths with retries
+    spec = load_scenario(
+        "webhook_chaos",
+        overrides={
+            "duration_days": 1,
+            "settle_days": 0.25,
+            "demand.pos_per_day": 300,
+            "network.items": 120,
+            "faults.core.crashes": [{"at_hours": 10, "down_minutes": 20}],
+        },
+    )
+    collected: list[int] = []
+
+    def count(phase: str, info: dict[str, Any]) -> None:
+        if phase == "stop":
+            collected.append(info["collected"])
+
+    @contextlib.contextmanager
+    def eager() -> Iterator[None]:
+        before = gc.get_threshold()
+        gc.collect()
+        gc.set_threshold(2_000, 5, 5)
+        gc.callbacks.append(count)
+        try:
+            yield
+        finally:
+            gc.callbacks.remove(count)
+            gc.set_threshold(*before)
+
+    monkeypatch.setattr(simulation, "_collector_paused", eager)
+    run = simulation.simulate(spec, architecture)
+
+    assert run.volumes["purchase_orders"] > 200 and run.volumes["requests_sent"] > 100
+    assert len(collected) > 10  # the collector looked, often
+    assert sum(collected) == 0, f"{sum(collected)} objects in reference cycles"
+
+
+def test_the_collector_is_on_again_after_a_run() -> None:
+    spec = load_scenario("regional_network", overrides={"duration_days": 0.05})
+    assert gc.isenabled()
+    simulation.simulate(spec, "event")
+    assert gc.isenabled()
+
+
+def test_the_core_does_not_read_back_the_purchase_orders_its_own_writes_changed() -> None:
+    """The ERP announces every change of a PO, the core's own acknowledgments and receipts
+    too.  The core subscribes to the others only, so it reads each PO once per revision;
+    the point-to-point baseline takes every announcement and reads every time."""
+    spec = load_scenario("regional_network", overrides={"duration_days": 0.5, "settle_days": 0.5})
+
+    def reads(architecture: str) -> tuple[int, int]:
+        run = simulation.simulate(spec, architecture)
+        sent = [m for m in run.history.messages if m.direction == "sent"]
+        po_reads = sum(m.operation == "get_purchase_order" for m in sent)
+        return po_reads, run.volumes["purchase_orders"]
+
+    event_reads, pos = reads("event")
+    api_reads, _ = reads("api")
+    assert pos > 50
+    assert event_reads == pos  # no revisions in this story: one read a PO
+    assert api_reads > 2 * pos  # creation, acknowledgment and each receipt
