@@ -16,7 +16,30 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-__all__ = ["FactChange", "Journal", "Reply", "body_cause", "copy_document", "problem"]
+import orjson
+
+__all__ = [
+    "FactChange",
+    "Journal",
+    "Reply",
+    "body_cause",
+    "canonical_json",
+    "copy_document",
+    "problem",
+]
+
+
+_SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+
+
+def canonical_json(value: Any) -> bytes:
+    """``value`` as key-sorted JSON, for digests: orjson (several times the standard
+    library's speed, on every write), or the standard library for what orjson
+    refuses (an integer past 64 bits)."""
+    try:
+        return orjson.dumps(value, default=str, option=_SORTED)
+    except TypeError:
+        return json.dumps(value, sort_keys=True, default=str).encode()
 
 
 def body_cause(system: str, body: Any) -> str:
@@ -25,8 +48,7 @@ def body_cause(system: str, body: Any) -> str:
     The same request applied twice then shows as the same cause written twice,
     which the harness reports as a duplicate effect.
     """
-    digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
-    return f"{system}:body:{digest[:16]}"
+    return f"{system}:body:{hashlib.sha256(canonical_json(body)).hexdigest()[:16]}"
 
 
 def copy_document(value: Any) -> Any:

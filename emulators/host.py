@@ -50,23 +50,21 @@ class Host:
     ) -> None:
         """``sink`` also receives every fact change; ``keep_journals=False`` leaves the
         host's own copies (``history``, ``requests``, for the admin API) empty, for a
-        simulation whose sink is its history."""
+        simulation that keeps its own history."""
         self.system = system
         self.clock = clock
         self.history: list[FactChange] = []
         self._sink = sink
         self._keep = keep_journals
-        if sink is not None and not keep_journals:
-            self.journal = Journal(system, clock, sink)
-        else:
-            self.journal = Journal(system, clock, self._record)
+        self.journal = Journal(system, clock, self._record)
         self.gate = FaultGate(system, clock, random.Random(f"{seed}/faults/{system}"))
         self.requests: list[RequestRecord] = []
         self.webhooks: WebhookDispatcher | None = None
         self.behaviour: Any = None
 
     def _record(self, change: FactChange) -> None:
-        self.history.append(change)
+        if self._keep:
+            self.history.append(change)
         if self._sink is not None:
             self._sink(change)
 

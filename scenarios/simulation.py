@@ -29,7 +29,7 @@ import simpy
 
 from analysis.facts import FLOWS
 from analysis.history import Change, History
-from emulators._base import FactChange, Reply
+from emulators._base import Journal, Reply
 from emulators.ap import Ap
 from emulators.erp import Erp
 from emulators.faults import Refused
@@ -62,6 +62,32 @@ class Run:
     architecture: str
     history: History
     volumes: dict[str, int]
+
+
+class _HistoryJournal(Journal):
+    """An emulator's journal in a run: each fact goes straight into the run's history,
+    stamped with the virtual time (to the microsecond), except while ``loading``."""
+
+    def __init__(self, system: str, clock: Callable[[], float], history: History) -> None:
+        super().__init__(system, clock, lambda _: None)
+        self._append = history.changes.append
+        self.loading = False
+
+    def record(
+        self, entity: str, field_name: str, value: Any, cause: str, correlation_id: str | None
+    ) -> None:
+        if not self.loading:
+            self._append(
+                Change(
+                    round(self._clock(), 6),
+                    self.system,
+                    entity,
+                    field_name,
+                    value,
+                    cause,
+                    correlation_id,
+                )
+            )
 
 
 class _Link:
@@ -198,22 +224,14 @@ def simulate(spec: ScenarioSpec, architecture: str, progress: Progress | None = 
     )
     _record_faults(history, spec)
 
-    loading = [False]  # the masters' initial load is the starting state, not a change
-
-    def sink(c: FactChange) -> None:
-        if loading[0]:
-            return
-        history.record(
-            Change(round(c.t, 6), c.system, c.entity, c.field, c.value, c.cause, c.correlation_id)
-        )
-
     def clock() -> float:
         return float(env.now)
 
     hosts = {
-        name: Host(name, clock, spec.seed, sink, keep_journals=False)
+        name: Host(name, clock, spec.seed, keep_journals=False)
         for name in ("erp", "supplier", "wms", "ap")
     }
+    journals = {name: _HistoryJournal(name, clock, history) for name in hosts}
     for name, faults in spec.faults.items():
         if name in hosts:
             hosts[name].set_faults(faults)
@@ -227,17 +245,17 @@ def simulate(spec: ScenarioSpec, architecture: str, progress: Progress | None = 
 
     master = generate(spec.network, spec.seed)
     profile = spec.suppliers.profile()
-    erp = Erp(hosts["erp"].journal, clock, epoch)
+    erp = Erp(journals["erp"], clock, epoch)
     supplier = SupplierNetwork(
-        hosts["supplier"].journal,
+        journals["supplier"],
         clock,
         epoch,
         schedule,
         {s.edi_id: profile for s in master.suppliers},
         spec.seed,
     )
-    wms = Wms(hosts["wms"].journal, clock, epoch)
-    ap = Ap(hosts["ap"].journal, clock, epoch)
+    wms = Wms(journals["wms"], clock, epoch)
+    ap = Ap(journals["ap"], clock, epoch)
     history.header["tolerances"] = dataclasses.asdict(ap.tolerances)
 
     lat = spec.latency
@@ -262,9 +280,11 @@ def simulate(spec: ScenarioSpec, architecture: str, progress: Progress | None = 
     driver = SimDriver(env, engine, store, transport, epoch, planner, history.message)
     if architecture == "api":
         transport.strip_idempotency = True
-    loading[0] = True
-    _load_masters(erp, ap, master, epoch.date())  # before anyone listens: the initial load
-    loading[0] = False
+    for journal in journals.values():  # the initial load is the starting state, not a change
+        journal.loading = True
+    _load_masters(erp, ap, master, epoch.date())  # before anyone listens
+    for journal in journals.values():
+        journal.loading = False
     for change in spec.contract_price_changes:
         schedule(change.at_hours * 3600, _PriceChange(erp, master, change, rng("prices")).apply)
     dock = _Dock(env, wms, rng("dock"))
@@ -367,6 +387,7 @@ def _collector_paused() -> Iterator[None]:
         gc.unfreeze()
         if was_enabled:
             gc.enable()
+
 
 _ERP_EVENTS = frozenset({"PurchaseOrderChanged", "ContractPriceChanged", "ItemChanged"})
 # PO changes the core makes itself (an acknowledgment, a receipt): its subscription leaves

@@ -15,12 +15,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-import json
 import math
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from emulators._base import Journal, Reply, copy_document
+from emulators._base import Journal, Reply, canonical_json, copy_document
 from emulators.erp._checks import bad, is_int
 
 __all__ = [
@@ -52,8 +51,7 @@ def api(method: Callable[Concatenate[_S, _P], Reply]) -> Callable[Concatenate[_S
 
 
 def _fingerprint(operation: str, target: Any, body: Any) -> str:
-    text = json.dumps([operation, target, body], sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(canonical_json([operation, target, body])).hexdigest()
 
 
 class Core:
