@@ -9,6 +9,10 @@ callback.  A failed delivery is retried with capped exponential backoff until
 ``max_attempts``; after that it is counted as failed (an at-least-once sender
 gives up eventually, as real ones do).  ``deliver`` and ``schedule`` are
 inputs: a simulated link in SimPy, an HTTP client and the event loop live.
+
+Each event published to the subscription is numbered first (``"sequence"``:
+1, 2, 3... per dispatcher, as CloudEvents' sequence extension), so a
+subscriber can tell a gap (an event it will never get) from a late one.
 """
 
 from __future__ import annotations
@@ -62,9 +66,12 @@ class WebhookDispatcher:
         self.max_backoff_s = max_backoff_s
         self.stats = WebhookStats()
         self._held: list[Event] = []
+        self._sequence = 0
 
     def publish(self, event: Event) -> None:
         self.stats.published += 1
+        self._sequence += 1
+        event = {**event, "sequence": self._sequence}
         f = self.faults
         if f.drop > 0 and self._rng.random() < f.drop:
             self.stats.dropped += 1

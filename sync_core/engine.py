@@ -63,6 +63,17 @@ __all__ = ["Engine", "EngineConfig", "UnknownMessageKind", "traceparent"]
 
 
 _EPOCH_MARK = "1970-01-01T00:00:00.000"
+# The webhook feeds whose events are numbered, and what a gap in each makes the core pull.
+_FEEDS = {
+    Kind.ERP_PO_CHANGED: "erp",
+    Kind.ERP_MASTER_CHANGED: "erp",
+    Kind.SUPPLIER_EDI: "supplier",
+    Kind.WMS_RECEIPT_CREATED: "wms",
+    Kind.AP_INVOICE_STATUS_CHANGED: "ap",
+}
+_CATCH_UP = {"erp": ("erp", "erp_prices"), "supplier": ("supplier",), "wms": ("wms",),
+             "ap": ("ap",)}  # fmt: skip
+_MAX_GAP = 1000
 # ERP changes the core itself makes: their events announce what it posted
 _ECHOES = frozenset({"ACKNOWLEDGMENT", "RECEIPT"})
 
@@ -79,6 +90,9 @@ class EngineConfig:
     # The point-to-point baseline (architecture ``api``): act on every message as it
     # comes, remembering nothing to drop duplicates or order revisions by.
     naive: bool = False
+    # How long a number missing from a webhook feed may be late before the core pulls
+    # that source: links reorder by milliseconds, a retried delivery by minutes.
+    gap_grace_s: float = 60.0
 
 
 def traceparent(po_number: str, span: str) -> str:
@@ -168,6 +182,9 @@ class Engine:
         if handler is None:
             raise UnknownMessageKind(f"no handler for message kind {message.kind!r}")
         work.consumed.append(message.message_id)
+        feed = _FEEDS.get(message.kind)
+        if feed is not None and not self.config.naive:
+            self._sequence(work, feed, message.body, now)
         try:
             handler(work, message, now)
         except MappingError as e:
@@ -784,18 +801,67 @@ class Engine:
     def _batch_tick(self, work: _Work, message: Inbound, now: dt.datetime) -> None:
         """Pull everything changed since the newest change already pulled (inclusive:
         a PO read twice is recognised by its revision)."""
-        erp_mark = work.entity("watermark", "erp")
-        since = str(erp_mark.data) if erp_mark else _EPOCH_MARK
-        work.requests.append(self._page_request(since, 0))
-        mailbox = work.entity("watermark", "supplier_mailbox")
-        work.requests.append(self._mailbox_request(mailbox.version if mailbox else 0))
-        receipts = work.entity("watermark", "wms_receipts")
-        work.requests.append(self._receipts_request(receipts.version if receipts else 0))
-        work.requests.append(self._prices_request(0))
-        invoices = work.entity("watermark", "ap_invoices")
-        work.requests.append(
-            self._invoices_request(str(invoices.data) if invoices else _EPOCH_MARK, 0)
-        )
+        for source in ("erp", "supplier", "wms", "erp_prices", "ap"):
+            self._pull(work, source)
+
+    def _pull(self, work: _Work, source: str) -> None:
+        """The first page of one source's changes since its watermark."""
+        if source == "erp":
+            erp_mark = work.entity("watermark", "erp")
+            since = str(erp_mark.data) if erp_mark else _EPOCH_MARK
+            work.requests.append(self._page_request(since, 0))
+        elif source == "supplier":
+            mailbox = work.entity("watermark", "supplier_mailbox")
+            work.requests.append(self._mailbox_request(mailbox.version if mailbox else 0))
+        elif source == "wms":
+            receipts = work.entity("watermark", "wms_receipts")
+            work.requests.append(self._receipts_request(receipts.version if receipts else 0))
+        elif source == "erp_prices":
+            work.requests.append(self._prices_request(0))
+        else:
+            invoices = work.entity("watermark", "ap_invoices")
+            work.requests.append(
+                self._invoices_request(str(invoices.data) if invoices else _EPOCH_MARK, 0)
+            )
+
+    def _sequence(self, work: _Work, feed: str, event: Any, now: dt.datetime) -> None:
+        """Gap detection on the webhook feeds.  Each event a subscription gets is numbered
+        (``sequence``); numbers skipped are noted with the time they were first missed.
+        One that turns up later was only late (links reorder, retries come minutes
+        after); one still missing ``gap_grace_s`` later was lost on the way, and the
+        core pulls that source's changes since its watermark, instead of waiting for
+        a reconciliation an event-only design never runs.  Every numbered event checks
+        every feed's overdue numbers, so a gap at the end of one feed's traffic is
+        found by another's.  Events without a number (a system that sends none) are
+        not checked.  Entities ``feed``/``{name}``: version = highest number seen,
+        data = ``{"missing": {number: first missed, s since 1970}}``."""
+        number = event.get("sequence") if isinstance(event, dict) else None
+        if not isinstance(number, int) or isinstance(number, bool):
+            return
+        at = (now - _MS_EPOCH).total_seconds()
+        known = work.entity("feed", feed)
+        high = known.version if known else 0
+        missing: dict[str, float] = dict(known.data["missing"]) if known else {}
+        found = missing.pop(str(number), None) is not None
+        if number > high:
+            if number - high > _MAX_GAP:  # a feed started anew, or far behind: pull now
+                missing["0"] = at - self.config.gap_grace_s
+            else:
+                missing.update((str(n), at) for n in range(high + 1, number))
+            work.put("feed", feed, number, {"missing": missing})
+        elif found:
+            work.put("feed", feed, high, {"missing": missing})
+        for name, sources in _CATCH_UP.items():
+            held = work.entity("feed", name)
+            if held is None or not held.data["missing"]:
+                continue
+            late = held.data["missing"]
+            if min(late.values()) > at - self.config.gap_grace_s:
+                continue
+            still = {n: t for n, t in late.items() if t > at - self.config.gap_grace_s}
+            work.put("feed", name, held.version, {"missing": still})
+            for source in sources:
+                self._pull(work, source)
 
 
 _MS_EPOCH = dt.datetime(1970, 1, 1)

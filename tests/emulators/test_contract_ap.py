@@ -598,7 +598,12 @@ def test_a_subscriber_receives_the_thin_status_events(ap_http: Any) -> None:
         events = sorted(receiver.wait_for(3), key=lambda e: int(e["eventId"].split("-")[-1]))
         ref = {"vendor_num": VENDOR, "invoice_num": "INV-1"}
         assert events == [
-            {"eventId": f"ap-evt-{n}", "eventType": "InvoiceStatusChanged", "invoice": ref}
+            {
+                "eventId": f"ap-evt-{n}",
+                "eventType": "InvoiceStatusChanged",
+                "invoice": ref,
+                "sequence": n,
+            }
             for n in (1, 2, 3)
         ]
         path, headers, _ = receiver.posts[0]

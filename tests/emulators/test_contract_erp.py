@@ -642,6 +642,7 @@ def test_a_subscriber_receives_thin_events_over_http(erp_http: Any) -> None:
                 "OrderNumber": number,
                 "RevisionNumber": 1,
                 "ChangeType": "CREATE",
+                "sequence": 1,
             },
             {
                 "eventId": "erp-evt-2",
@@ -649,8 +650,14 @@ def test_a_subscriber_receives_thin_events_over_http(erp_http: Any) -> None:
                 "OrderNumber": number,
                 "RevisionNumber": 1,
                 "ChangeType": "ACKNOWLEDGMENT",
+                "sequence": 2,
             },
-            {"eventId": "erp-evt-3", "eventType": "SupplierChanged", "SupplierNumber": "S1001"},
+            {
+                "eventId": "erp-evt-3",
+                "eventType": "SupplierChanged",
+                "SupplierNumber": "S1001",
+                "sequence": 3,
+            },
         ]
         assert {headers["x-emulator"] for _, headers, _ in receiver.posts} == {"erp"}
         deadline = time.monotonic() + 5  # the emulator counts a delivery once answered

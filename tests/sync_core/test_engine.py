@@ -168,6 +168,33 @@ def test_the_echo_of_the_core_s_own_write_is_not_read_back_but_a_person_s_edit_i
     assert reads(ack, naive) == 1  # the point-to-point baseline reads every time
 
 
+def test_a_number_still_missing_from_a_feed_after_the_grace_makes_the_core_pull() -> None:
+    h = Harness()
+
+    def pulls(sequence: object, at_s: float, kind: Kind = Kind.ERP_PO_CHANGED,
+              engine: Engine | None = None) -> list[str]:  # fmt: skip
+        body: dict[str, Any] = {"eventId": f"e{sequence}", "eventType": "PurchaseOrderChanged",
+                                "OrderNumber": "1", "sequence": sequence}  # fmt: skip
+        if kind is Kind.SUPPLIER_EDI:
+            body = {"seq": 1, "supplier": "SUPP1001", "payload": "", "sequence": sequence}
+        message = Inbound(f"m{sequence}{kind}{at_s}", kind, body)
+        decision = (engine or h.engine).handle(message, NOW + dt.timedelta(seconds=at_s), h.store)
+        h.store.commit(decision)
+        return [r.operation for r in decision.requests if r.operation != "get_purchase_order"]
+
+    assert pulls(1, 0) == [] and pulls(2, 0) == []  # in order
+    assert pulls(4, 0) == []  # 3 is missing: maybe only late
+    assert pulls(5, 30) == []  # still within the grace (60 s)
+    assert pulls(6, 61) == ["list_purchase_orders", "list_contract_prices"]  # lost: pull
+    assert pulls(7, 200) == []  # pulled once, not again
+    assert pulls(9, 200) == [] and pulls(8, 210) == [] and pulls(10, 400) == []  # 8 was late
+    assert pulls(10, 500) == [] and pulls(None, 900) == [] and pulls("12", 900) == []
+    assert pulls(1, 1000, Kind.SUPPLIER_EDI) == [] and pulls(3, 1000, Kind.SUPPLIER_EDI) == []
+    assert pulls(11, 1100) == ["mailbox"]  # the supplier's gap, found by the ERP's traffic
+    naive = Engine(EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}, naive=True))
+    assert pulls(20, 2000, engine=naive) == []  # the point-to-point baseline keeps no count
+
+
 def test_po_document_yields_one_850_with_a_versioned_idempotency_key() -> None:
     h = Harness()
     doc = h.create_po()
