@@ -35,11 +35,15 @@ _SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 def canonical_json(value: Any) -> bytes:
     """``value`` as key-sorted JSON, for digests: orjson (several times the standard
     library's speed, on every write), or the standard library for what orjson
-    refuses (an integer past 64 bits)."""
+    refuses (an integer past 64 bits) and where orjson's output could stand for
+    two values (it writes NaN and infinities as ``null``)."""
     try:
-        return orjson.dumps(value, default=str, option=_SORTED)
+        out = orjson.dumps(value, default=str, option=_SORTED)
     except TypeError:
+        out = b"null"
+    if b"null" in out:
         return json.dumps(value, sort_keys=True, default=str).encode()
+    return out
 
 
 def body_cause(system: str, body: Any) -> str:

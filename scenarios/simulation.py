@@ -371,12 +371,14 @@ def _collector_paused() -> Iterator[None]:
     A run's history and the emulators' state only grow (a million tracked
     records in 12 simulated days), and the collector rescans them again and
     again: about a tenth of the run even with raised thresholds.  A run makes
-    no cyclic garbage for it to find (every object it drops is freed by its
-    reference count: ``tests/scenarios/test_simulation_memory.py`` holds every
-    architecture to that), so it is paused.  Nothing the run computes depends
-    on it.  After the run, what it built joins the oldest generation (a freeze
-    and thaw moves it there), so switching the collector back on does not set
-    off one sweep over all of it at once; it is collected as usual later.
+    next to no cyclic garbage for it to find (what it drops is freed by its
+    reference count; a core crash leaves a dozen objects, the dead consumer and
+    deliveries waiting for ever, freed after the run;
+    ``tests/scenarios/test_simulation_runtime.py`` holds every architecture to
+    that), so it is paused.  Nothing the run computes depends on it.  After the
+    run, what it built joins the oldest generation (a freeze and thaw moves it
+    there), so switching the collector back on does not set off one sweep over
+    all of it at once; it is collected as usual later.
     """
     was_enabled = gc.isenabled()
     gc.disable()

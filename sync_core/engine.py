@@ -836,8 +836,8 @@ class Engine:
         not checked.  Entities ``feed``/``{name}``: version = highest number seen,
         data = ``{"missing": {number: first missed, s since 1970}}``."""
         number = event.get("sequence") if isinstance(event, dict) else None
-        if not isinstance(number, int) or isinstance(number, bool):
-            return
+        if not isinstance(number, int) or isinstance(number, bool) or not 0 < number < 2**53:
+            return  # none, or not a number a JSON reader keeps exactly (nor a store)
         at = (now - _MS_EPOCH).total_seconds()
         known = work.entity("feed", feed)
         high = known.version if known else 0

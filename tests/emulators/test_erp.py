@@ -373,6 +373,21 @@ def test_a_keyless_receipt_applied_twice_receives_twice(w: World) -> None:
     assert one.cause == two.cause == body_cause(f"erp:receipt:{number}", receipt(3))
 
 
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ({"Quantity": None}, {"Quantity": float("nan")}),  # orjson writes both as null
+        ({"b": 1, "a": 2}, {"a": 2, "b": 1.0}),
+        ({"n": 2**64}, {"n": 2**64 + 1}),  # past orjson's integers
+    ],
+)
+def test_the_body_digest_tells_bodies_apart_and_ignores_key_order(
+    one: dict[str, Any], other: dict[str, Any]
+) -> None:
+    assert body_cause("erp", one) != body_cause("erp", other)
+    assert body_cause("erp", one) == body_cause("erp", dict(reversed(list(one.items()))))
+
+
 def test_a_refused_write_does_not_use_up_its_key(w: World) -> None:
     number = w.po()
     assert w.erp.post_receipt(number, receipt(99), "key-1").status == 422

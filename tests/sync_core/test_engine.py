@@ -189,6 +189,8 @@ def test_a_number_still_missing_from_a_feed_after_the_grace_makes_the_core_pull(
     assert pulls(7, 200) == []  # pulled once, not again
     assert pulls(9, 200) == [] and pulls(8, 210) == [] and pulls(10, 400) == []  # 8 was late
     assert pulls(10, 500) == [] and pulls(None, 900) == [] and pulls("12", 900) == []
+    assert pulls(2**63, 900) == []  # no number a store could keep: not counted
+    assert h.store.entity("feed", "erp").version == 10
     assert pulls(1, 1000, Kind.SUPPLIER_EDI) == [] and pulls(3, 1000, Kind.SUPPLIER_EDI) == []
     assert pulls(11, 1100) == ["mailbox"]  # the supplier's gap, found by the ERP's traffic
     naive = Engine(EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}, naive=True))
