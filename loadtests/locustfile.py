@@ -49,7 +49,7 @@ from typing import Any
 from locust import FastHttpUser, constant, constant_throughput, task
 
 from emulators.x12 import Interchange, X12Error, read_856
-from scenarios.masterdata import MasterData, generate
+from scenarios.masterdata import MasterData, generate, po_lines
 from scenarios.spec import ScenarioSpec, load_scenario
 
 ERP_POS = "/fscmRestApi/resources/latest/purchaseOrders"
@@ -142,17 +142,7 @@ def purchase_order(rng: random.Random, s: Settings) -> dict[str, Any]:
         "RequesterDepartment": f"CC-{master.hospitals.index(hospital) + 1:02d}-"
         f"{rng.randint(100, 180)}",
         "NeedByDate": (dt.date.today() + dt.timedelta(days=2 if critical else 5)).isoformat(),
-        "lines": [
-            {
-                "SupplierItem": i.vendor_part,
-                "ItemGTIN": i.gtin,
-                "Quantity": rng.randint(*d.quantity),
-                "UOMCode": i.order_uom.value,
-                "Price": i.unit_price,
-                "CriticalSupply": "Y" if i.critical else "N",
-            }
-            for i in items
-        ],
+        "lines": po_lines(items, rng, d.quantity),
     }
 
 

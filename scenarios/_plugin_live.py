@@ -271,6 +271,8 @@ class LiveServices:
 
         import httpx
 
+        from scenarios.masterdata import po_lines
+
         __tracebackhide__ = True
         master, demand = self._master, self.spec.demand
         n, self._pos = self._pos, self._pos + 1
@@ -294,17 +296,7 @@ class LiveServices:
             "ShipToLocationGLN": hospital.gln,
             "RequesterDepartment": f"CC-{master.hospitals.index(hospital) + 1:02d}-100",
             "NeedByDate": (dt.date.today() + dt.timedelta(days=5)).isoformat(),
-            "lines": [
-                {
-                    "SupplierItem": i.vendor_part,
-                    "ItemGTIN": i.gtin,
-                    "Quantity": rng.randint(*demand.quantity),
-                    "UOMCode": i.order_uom.value,
-                    "Price": i.unit_price,
-                    "CriticalSupply": "Y" if i.critical else "N",
-                }
-                for i in items
-            ],
+            "lines": po_lines(items, rng, demand.quantity),
         }
         key = {"Idempotency-Key": f"supplysync-live-{self._emulators.pid}-po-{n}"}
         deadline, delay, last = time.monotonic() + timeout_s, 0.05, "no answer"

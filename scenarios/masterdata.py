@@ -11,14 +11,16 @@ identifier is check-digit valid by construction.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from faker import Faker
 
 from scenarios.spec import NetworkSpec
 from sync_core.model import Item, Location, LocationKind, Supplier, Uom, UomStep, gs1_check_digit
 
-__all__ = ["MasterData", "generate"]
+__all__ = ["MasterData", "generate", "po_lines"]
 
 # (description, UNSPSC class, order UoM ladder, clinical-critical candidate)
 _CATALOG: tuple[tuple[str, str, tuple[tuple[Uom, int, Uom], ...], bool], ...] = (
@@ -71,6 +73,24 @@ class MasterData:
     def catalog(self, supplier_id: str) -> list[Item]:
         """The supplier's items, in the order of ``items`` (indexed: one PO costs O(1))."""
         return list(self._catalogs.get(supplier_id, ()))
+
+
+def po_lines(
+    items: Sequence[Item], rng: random.Random, quantity: tuple[int, int]
+) -> list[dict[str, Any]]:
+    """The ERP purchase-order lines a buyer orders for ``items``: each a quantity drawn
+    from ``rng`` within ``quantity``, one draw per item in order, at the catalog price."""
+    return [
+        {
+            "SupplierItem": i.vendor_part,
+            "ItemGTIN": i.gtin,
+            "Quantity": rng.randint(*quantity),
+            "UOMCode": i.order_uom.value,
+            "Price": i.unit_price,
+            "CriticalSupply": "Y" if i.critical else "N",
+        }
+        for i in items
+    ]
 
 
 def _gln(prefix: str, n: int) -> str:

@@ -38,7 +38,7 @@ from emulators.supplier import SupplierNetwork
 from emulators.webhooks import WebhookDispatcher
 from emulators.wms import Wms
 from emulators.x12 import Interchange, X12Error, read_856
-from scenarios.masterdata import MasterData, generate
+from scenarios.masterdata import MasterData, generate, po_lines
 from scenarios.progress import Progress, run_with_progress
 from scenarios.spec import LatencySpike, ScenarioSpec
 from sync_core.breaker import BreakerConfig
@@ -624,17 +624,7 @@ class _Buyers:
             ship_to_gln=ship_to.gln,
             department=f"CC-{master.hospitals.index(hospital) + 1:02d}-{rng.randint(100, 180)}",
             need_by=today + dt.timedelta(days=2 if critical else 5),
-            lines=[
-                {
-                    "SupplierItem": i.vendor_part,
-                    "ItemGTIN": i.gtin,
-                    "Quantity": rng.randint(*d.quantity),
-                    "UOMCode": i.order_uom.value,
-                    "Price": i.unit_price,
-                    "CriticalSupply": "Y" if i.critical else "N",
-                }
-                for i in items
-            ],
+            lines=po_lines(items, rng, d.quantity),
         )
         self.history.priority(f"po:{order['OrderNumber']}", "critical" if critical else "routine")
         self.pos += 1
