@@ -46,6 +46,7 @@ def test_engine_and_mappers_are_sans_io() -> None:
     core = ROOT / "sync_core"
     files = [
         core / "engine.py",
+        *core.glob("_engine_*.py"),
         core / "messages.py",
         core / "model.py",
         *core.glob("mappers/*.py"),

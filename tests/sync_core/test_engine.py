@@ -5,10 +5,12 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import types
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import sync_core
 from emulators._base import FactChange, Journal
 from emulators.erp import Erp
 from sync_core.engine import Engine, EngineConfig, UnknownMessageKind
@@ -424,7 +426,14 @@ def run_once(now: dt.datetime) -> list[Decision]:
 
 def test_engine_never_reads_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     clockless = types.SimpleNamespace(datetime=_NoClock, date=_NoToday, timedelta=dt.timedelta)
-    for module in ("sync_core.engine", "sync_core.mappers.x12", "sync_core.mappers.erp"):
+    flows = sorted(p.stem for p in Path(sync_core.__file__).parent.glob("_engine_*.py"))
+    assert flows  # the engine's flow modules: none of them may read the clock either
+    for module in (
+        "sync_core.engine",
+        *(f"sync_core.{m}" for m in flows),
+        "sync_core.mappers.x12",
+        "sync_core.mappers.erp",
+    ):
         monkeypatch.setattr(f"{module}.dt", clockless)
     later = dt.datetime(2031, 5, 6, 14, 7)
 
