@@ -97,20 +97,16 @@ def _wait_healthy(
     raise LiveError(f"{url} not healthy within {timeout_s:g} s:\n{_log_tail(log)}")
 
 
-@contextmanager
-def _emulators(scenario: str, seed: int, speedup: float, out: Path) -> Iterator[dict[str, str]]:
+def _spawn_emulators(
+    scenario: str, seed: int, speedup: float, out: Path, *, new_session: bool
+) -> tuple[subprocess.Popen[bytes], dict[str, str], Path]:
+    """Start the four emulators' subprocess on free ports, logging to
+    ``out/emulators.log`` (``new_session``: it leads a process group of its own);
+    returns the process, each system's URL and the log, not waiting for health."""
     base = _free_port_base()
     log = out / "emulators.log"
-    args = [
-        sys.executable,
-        "-m",
-        "scenarios.live",
-        "_emulators",
-        scenario,
-        str(seed),
-        str(speedup),
-        str(base),
-    ]
+    args = [sys.executable, "-m", "scenarios.live", "_emulators", scenario, str(seed),
+            str(speedup), str(base)]  # fmt: skip
     with log.open("ab") as sink:
         proc = subprocess.Popen(
             args,
@@ -118,9 +114,16 @@ def _emulators(scenario: str, seed: int, speedup: float, out: Path) -> Iterator[
             stdout=sink,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            start_new_session=new_session,
         )
+    urls = {s: f"http://127.0.0.1:{base + k}" for k, s in enumerate(SYSTEMS, start=1)}
+    return proc, urls, log
+
+
+@contextmanager
+def _emulators(scenario: str, seed: int, speedup: float, out: Path) -> Iterator[dict[str, str]]:
+    proc, urls, log = _spawn_emulators(scenario, seed, speedup, out, new_session=False)
     try:
-        urls = {s: f"http://127.0.0.1:{base + k}" for k, s in enumerate(SYSTEMS, start=1)}
         for url in urls.values():
             _wait_healthy(url, proc, log, 30)
         yield urls
@@ -190,21 +193,8 @@ def start_emulators(
     """The four emulators in one subprocess that leads a process group of its own (so
     :func:`stop_group` leaves nothing behind), healthy; its log is ``out/emulators.log``.
     The caller owns the process: stop it with :func:`stop_group`."""
-    base = _free_port_base()
-    log = out / "emulators.log"
-    args = [sys.executable, "-m", "scenarios.live", "_emulators", scenario, str(seed),
-            str(speedup), str(base)]  # fmt: skip
-    with log.open("ab") as sink:
-        proc = subprocess.Popen(
-            args,
-            cwd=ROOT,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            start_new_session=True,
-        )
+    proc, urls, log = _spawn_emulators(scenario, seed, speedup, out, new_session=True)
     try:
-        urls = {s: f"http://127.0.0.1:{base + k}" for k, s in enumerate(SYSTEMS, start=1)}
         for url in urls.values():
             _wait_healthy(url, proc, log, timeout_s)
     except BaseException:

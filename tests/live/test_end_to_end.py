@@ -46,22 +46,29 @@ def assert_each_applied_once(host: object, field: str, expected: set[str]) -> No
     assert not keyless, f"{field} applied without the core's idempotency key: {keyless}"
 
 
+def acknowledged_once_each(systems: Emulators, count: int) -> dict[str, int]:
+    """Raise ``count`` POs; wait until every line's acknowledgment has reached the ERP and
+    the WMS, each applied once under the core's key.  Returns PO number → lines."""
+    pos = create_pos(systems.urls["erp"], count)
+    expected = lines_of(pos)
+    erp, wms = systems.hosts["erp"], systems.hosts["wms"]
+    wait_until(
+        lambda: (
+            not missing(erp, "confirmed_qty", expected)
+            and not missing(wms, "expected_qty", expected)
+        ),
+        timeout_s=15,
+    )
+    assert_each_applied_once(erp, "confirmed_qty", expected)
+    assert_each_applied_once(wms, "expected_qty", expected)
+    return pos
+
+
 def test_acknowledgments_reach_erp_and_wms(systems: Emulators, tmp_path: Path) -> None:
     core = Core(tmp_path / "core.sqlite", systems.urls, tmp_path / "core.log")
     core.start()
     try:
-        pos = create_pos(systems.urls["erp"], 6)
-        expected = lines_of(pos)
-        erp, wms = systems.hosts["erp"], systems.hosts["wms"]
-        wait_until(
-            lambda: (
-                not missing(erp, "confirmed_qty", expected)
-                and not missing(wms, "expected_qty", expected)
-            ),
-            timeout_s=15,
-        )
-        assert_each_applied_once(erp, "confirmed_qty", expected)
-        assert_each_applied_once(wms, "expected_qty", expected)
+        pos = acknowledged_once_each(systems, 6)
         # the ERP shows the acknowledgment on the PO itself
         number = next(iter(pos))
         po = httpx.get(
@@ -105,18 +112,7 @@ def test_batch_mode_pulls_without_webhooks(systems: Emulators, tmp_path: Path) -
     core = Core(tmp_path / "core.sqlite", systems.urls, tmp_path / "core.log", extra)
     core.start()
     try:
-        pos = create_pos(systems.urls["erp"], 4)
-        expected = lines_of(pos)
-        erp, wms = systems.hosts["erp"], systems.hosts["wms"]
-        wait_until(
-            lambda: (
-                not missing(erp, "confirmed_qty", expected)
-                and not missing(wms, "expected_qty", expected)
-            ),
-            timeout_s=15,
-        )
-        assert_each_applied_once(erp, "confirmed_qty", expected)
-        assert_each_applied_once(wms, "expected_qty", expected)
+        acknowledged_once_each(systems, 4)
         for url in systems.urls.values():  # nobody subscribed: it all came by pulling
             assert httpx.get(f"{url}/__admin/subscription").json() == {"url": None}
     finally:
