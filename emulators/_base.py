@@ -38,10 +38,10 @@ def canonical_json(value: Any) -> bytes:
     refuses (an integer past 64 bits) and where orjson's output could stand for
     two values (it writes NaN and infinities as ``null``)."""
     try:
-        out = orjson.dumps(value, default=str, option=_SORTED)
+        out: bytes | None = orjson.dumps(value, default=str, option=_SORTED)
     except TypeError:
-        out = b"null"
-    if b"null" in out:
+        out = None
+    if out is None or b"null" in out:
         return json.dumps(value, sort_keys=True, default=str).encode()
     return out
 

@@ -43,7 +43,7 @@ from scenarios.progress import Progress, run_with_progress
 from scenarios.spec import LatencySpike, ScenarioSpec
 from sync_core.breaker import BreakerConfig
 from sync_core.delivery import DeliveryPlanner, RetryPolicy
-from sync_core.engine import Engine, EngineConfig
+from sync_core.engine import OWN_CHANGES, Engine, EngineConfig
 from sync_core.inbound import from_ap, from_erp, from_supplier, from_wms
 from sync_core.messages import Inbound, Kind, Request, Response
 from sync_core.sim import SimDriver
@@ -392,16 +392,15 @@ def _collector_paused() -> Iterator[None]:
 
 
 _ERP_EVENTS = frozenset({"PurchaseOrderChanged", "ContractPriceChanged", "ItemChanged"})
-# PO changes the core makes itself (an acknowledgment, a receipt): its subscription leaves
-# them out, as an ERP adapter's event filter would, so its own writes do not echo back.
-_OWN_CHANGES = frozenset({"ACKNOWLEDGMENT", "RECEIPT"})
 
 
 def _erp_subscription(naive: bool) -> Callable[[dict[str, Any]], bool]:
-    """The ERP events the core subscribes to; the point-to-point baseline takes them all."""
+    """The ERP events the core subscribes to; the point-to-point baseline takes them all.
+    The core's subscription leaves out the PO changes it makes itself, as an ERP
+    adapter's event filter would, so its own writes do not echo back."""
     if naive:
         return lambda e: e.get("eventType") in _ERP_EVENTS
-    return lambda e: e.get("eventType") in _ERP_EVENTS and e.get("ChangeType") not in _OWN_CHANGES
+    return lambda e: e.get("eventType") in _ERP_EVENTS and e.get("ChangeType") not in OWN_CHANGES
 
 
 def _load_masters(erp: Erp, ap: Ap, master: MasterData, start: dt.date) -> None:

@@ -20,8 +20,9 @@ from sync_core.model import Acknowledgment, PurchaseOrder, PurchaseOrderLine
 if TYPE_CHECKING:
     from sync_core.engine import _Work
 
-# ERP changes the core itself makes: their events announce what it posted
-_ECHOES = frozenset({"ACKNOWLEDGMENT", "RECEIPT"})
+# ERP PO changes (``ChangeType``) the core itself makes: their events announce what it
+# posted.  A subscription may leave them out; the engine skips their read-back anyway.
+OWN_CHANGES = frozenset({"ACKNOWLEDGMENT", "RECEIPT"})
 
 
 class _PoDispatch(_Flow):
@@ -45,7 +46,7 @@ class _PoDispatch(_Flow):
         nothing to send.  Loop prevention, as an integration user's changes are filtered
         from its own subscription.  The naive baseline reads every time; an event
         without a revision, a buyer's change and a person's edit are always read."""
-        if self.config.naive or event.get("ChangeType") not in _ECHOES:
+        if self.config.naive or event.get("ChangeType") not in OWN_CHANGES:
             return False
         revision = event.get("RevisionNumber")
         known = work.entity("po", number)

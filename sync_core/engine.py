@@ -77,7 +77,7 @@ from sync_core._engine_flow import _stamp_ms as _stamp_ms
 from sync_core._engine_flow import _stamp_of as _stamp_of
 from sync_core._engine_flow import traceparent
 from sync_core._engine_masters import _Masters
-from sync_core._engine_po import _ECHOES as _ECHOES
+from sync_core._engine_po import OWN_CHANGES as OWN_CHANGES
 from sync_core._engine_po import _PoDispatch
 from sync_core._engine_pulls import _CATCH_UP as _CATCH_UP
 from sync_core._engine_pulls import _MAX_GAP as _MAX_GAP
@@ -89,7 +89,7 @@ from sync_core.messages import DeadLetter, Decision, Entity, Inbound, Kind, PutE
 from sync_core.model import PurchaseOrder
 from sync_core.store import StateView
 
-__all__ = ["Engine", "EngineConfig", "UnknownMessageKind", "traceparent"]
+__all__ = ["OWN_CHANGES", "Engine", "EngineConfig", "UnknownMessageKind", "traceparent"]
 
 
 # The webhook feeds whose events are numbered (what a gap in each makes the core pull:
