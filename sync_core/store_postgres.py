@@ -46,6 +46,11 @@ document (entity data, request, body, query) is JSON text written by
 stored, as with SQLite (``text``, not ``jsonb``, which would reorder keys and
 refuse ``\\u0000``).
 
+The reads are SQLite's (:class:`sync_core._store_sql.SqlStore` runs them on
+this module's ``_select``) but for three things: entity keys are ordered
+``COLLATE "C"`` (code point order, as in SQLite), audit rows by ``(batch,
+pos)``, and the free text above is decoded from its JSON.
+
 Replays and discards lock the dead-letter row (``SELECT … FOR UPDATE``), and a
 replay also takes a transaction-level advisory lock on its origin, so two
 processes replaying letters of the same message count and number their
@@ -83,15 +88,14 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from sync_core.messages import DeadLetter, Decision, Entity, Inbound, Kind
+from sync_core._store_sql import DEAD_COLUMNS, Conflict, SqlStore, maybe_json
+from sync_core.messages import DeadLetter, Decision
 from sync_core.store import (
     AlreadyConsumed,
-    AuditRecord,
     DeadLetterRecord,
     DeadLetterStatus,
     OutboxItem,
     Replayed,
-    Store,
     StoreError,
     check_discard,
     decode_json,
@@ -99,7 +103,6 @@ from sync_core.store import (
     reconsumed,
     replay_origin,
     replay_plan,
-    request_from_json,
     request_to_json,
     unknown_letter,
 )
@@ -149,10 +152,7 @@ _INSERT_DEAD = (
     f"INSERT INTO dead_letters ({_DEAD_FIELDS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
     " RETURNING id"
 )
-_DEAD_COLUMNS = (
-    "id, message_id, kind, reason, body, request, correlation_id, query, at, status, replays,"
-    " replayed_as, discard_reason"
-)
+_LOCK_DEAD = f"SELECT {DEAD_COLUMNS} FROM dead_letters WHERE id = %s FOR UPDATE"
 _INSERT_AUDIT = (
     "INSERT INTO audit (batch, pos, message_id, consumed, changes, requests, dead_letters)"
     " SELECT b.n, t.pos, t.m, t.c, t.ch, t.rq, t.dl"
@@ -176,8 +176,12 @@ def is_postgres_url(text: str) -> bool:
     return text.startswith(("postgresql://", "postgres://"))
 
 
-class PostgresStore(Store):
+class PostgresStore(SqlStore):
     """The store contract in one schema of a PostgreSQL database (created on first open)."""
+
+    _PARAM = "%s"
+    _KEY_ORDER = 'key COLLATE "C"'
+    _AUDIT_ORDER = "batch, pos"
 
     def __init__(
         self,
@@ -316,90 +320,20 @@ class PostgresStore(Store):
             except _DRIVER_ERRORS as e:
                 raise self._error("close", e) from e
 
-    # -- reads --------------------------------------------------------------------------
+    # -- reads: SqlStore, on _select ----------------------------------------------------
 
-    def consumed(self, message_id: str) -> bool:
-        rows = self._select("consumed", "SELECT 1 FROM inbox WHERE message_id = %s", (message_id,))
-        return bool(rows)
+    @staticmethod
+    def _load_text(value: Any) -> Any:
+        return decode_json(value)
 
-    def entity(self, kind: str, key: str) -> Entity | None:
-        rows = self._select(
-            "entity", "SELECT version, data FROM entities WHERE kind = %s AND key = %s", (kind, key)
-        )
-        return Entity(kind, key, rows[0][0], decode_json(rows[0][1])) if rows else None
-
-    def entities(self, kind: str) -> list[Entity]:
-        rows = self._select(
-            "entities",
-            'SELECT key, version, data FROM entities WHERE kind = %s ORDER BY key COLLATE "C"',
-            (kind,),
-        )
-        return [Entity(kind, key, version, decode_json(data)) for key, version, data in rows]
-
-    def pending(self) -> list[OutboxItem]:
-        rows = self._select("pending", "SELECT id, request FROM outbox ORDER BY id")
-        return [OutboxItem(i, request_from_json(text)) for i, text in rows]
-
-    def dead_letters(self) -> list[DeadLetter]:
-        return [r.letter for r in self.dead_letter_records()]
-
-    def dead_letter_records(self, status: DeadLetterStatus | None = None) -> list[DeadLetterRecord]:
-        query = f"SELECT {_DEAD_COLUMNS} FROM dead_letters"
-        if status is None:
-            rows = self._select("dead_letter_records", f"{query} ORDER BY id")
-        else:
-            rows = self._select(
-                "dead_letter_records",
-                f"{query} WHERE status = %s ORDER BY id",
-                (DeadLetterStatus(status).value,),
-            )
-        return [_record(row) for row in rows]
-
-    def dead_letter_record(self, letter_id: int) -> DeadLetterRecord:
-        operation = "dead_letter_record"
-        try:
-            return self._record(self._conn(operation), operation, letter_id)
-        except _DRIVER_ERRORS as e:
-            raise self._error(operation, e) from e
-
-    def _record(
-        self,
-        db: psycopg.Connection[tuple[Any, ...]],
-        operation: str,
-        letter_id: int,
-        *,
-        lock: bool = False,
+    def _lock_record(
+        self, db: psycopg.Connection[tuple[Any, ...]], operation: str, letter_id: int
     ) -> DeadLetterRecord:
-        query = f"SELECT {_DEAD_COLUMNS} FROM dead_letters WHERE id = %s"
-        row = db.execute(f"{query} FOR UPDATE" if lock else query, (letter_id,)).fetchone()
+        """A dead letter, its row locked until the transaction of ``db`` ends."""
+        row = db.execute(_LOCK_DEAD, (letter_id,)).fetchone()
         if row is None:
             raise unknown_letter(operation, letter_id)
-        return _record(row)
-
-    def pending_inbound(self) -> list[Inbound]:
-        rows = self._select(
-            "pending_inbound",
-            "SELECT message_id, kind, body, correlation_id, query FROM inbound_queue AS q"
-            " WHERE NOT EXISTS (SELECT 1 FROM inbox AS i WHERE i.message_id = q.message_id)"
-            " ORDER BY seq",
-        )
-        return [
-            Inbound(
-                m, Kind(k), decode_json(b), decode_json(c), None if q is None else decode_json(q)
-            )
-            for m, k, b, c, q in rows
-        ]
-
-    def audit(self) -> list[AuditRecord]:
-        rows = self._select(
-            "audit",
-            "SELECT message_id, consumed, changes, requests, dead_letters FROM audit"
-            " ORDER BY batch, pos",
-        )
-        return [
-            AuditRecord(m, (m,) if c is None else tuple(decode_json(c)), *counts)
-            for m, c, *counts in rows
-        ]
+        return self._dead_record(row)
 
     def _select(self, operation: str, query: str, params: Sequence[Any] = ()) -> list[Any]:
         try:
@@ -442,7 +376,7 @@ class PostgresStore(Store):
         try:
             with self._transaction("commit") as db:
                 if inbox and db.execute(_INSERT_INBOX, (inbox,)).rowcount != len(inbox):
-                    raise _Conflict  # an id was in the inbox already: roll back
+                    raise Conflict  # an id was in the inbox already: roll back
                 if entities:
                     kinds, keys = zip(*entities, strict=True)
                     versions, data = zip(*entities.values(), strict=True)
@@ -458,7 +392,7 @@ class PostgresStore(Store):
                         columns = [list(c) for c in zip(*dead, strict=True)]
                         db.execute(_INSERT_DEAD_MANY, (dead_ids, *columns))
                 self._insert_audit(db, audit)
-        except _Conflict:
+        except Conflict:
             raise AlreadyConsumed(reconsumed(decisions, self.consumed)) from None
         added = []
         first = 0
@@ -501,7 +435,7 @@ class PostgresStore(Store):
     def discard_dead_letter(self, letter_id: int, reason: str) -> DeadLetterRecord:
         operation = "discard_dead_letter"
         with self._transaction(operation) as db:
-            record = self._record(db, operation, letter_id, lock=True)
+            record = self._lock_record(db, operation, letter_id)
             check_discard(record, reason)
             db.execute(
                 "UPDATE dead_letters SET status = 'discarded', discard_reason = %s WHERE id = %s",
@@ -512,7 +446,7 @@ class PostgresStore(Store):
     def replay_dead_letter(self, letter_id: int) -> Replayed:
         operation = "replay_dead_letter"
         with self._transaction(operation) as db:
-            record = self._record(db, operation, letter_id, lock=True)
+            record = self._lock_record(db, operation, letter_id)
             origin = encode_json(replay_origin(record.letter))
             db.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (origin,))
             before = db.execute(
@@ -535,7 +469,7 @@ class PostgresStore(Store):
                     "INSERT INTO inbound_queue (message_id, kind, body, correlation_id, query)"
                     " VALUES (%s, %s, %s, %s, %s)",
                     (message.message_id, message.kind.value, encode_json(message.body),
-                     encode_json(message.correlation_id), _maybe_json(message.query)),
+                     encode_json(message.correlation_id), maybe_json(message.query)),
                 )  # fmt: skip
                 replayed_as = message.message_id
             else:
@@ -597,14 +531,6 @@ def _first_line(e: BaseException) -> str:
     return text.splitlines()[0] if text else "no detail"
 
 
-class _Conflict(Exception):
-    """Inside a commit: a consumed id was already in the inbox."""
-
-
-def _maybe_json(value: Any) -> str | None:
-    return None if value is None else encode_json(value)
-
-
 def _dead_row(letter: DeadLetter) -> tuple[Any, ...]:
     request = letter.request
     return (
@@ -614,30 +540,7 @@ def _dead_row(letter: DeadLetter) -> tuple[Any, ...]:
         encode_json(letter.body),
         None if request is None else request_to_json(request),
         encode_json(letter.correlation_id),
-        _maybe_json(letter.query),
+        maybe_json(letter.query),
         letter.at,
         encode_json(replay_origin(letter)),
-    )
-
-
-def _record(row: Sequence[Any]) -> DeadLetterRecord:
-    (letter_id, message_id, kind, reason, body, request, correlation_id, query, at, status,
-     replays, replayed_as, discard_reason) = row  # fmt: skip
-    letter = DeadLetter(
-        message_id,
-        kind,
-        decode_json(reason),
-        decode_json(body),
-        None if request is None else request_from_json(request),
-        decode_json(correlation_id),
-        None if query is None else decode_json(query),
-        at,
-    )
-    return DeadLetterRecord(
-        letter_id,
-        letter,
-        DeadLetterStatus(status),
-        replays,
-        replayed_as,
-        None if discard_reason is None else decode_json(discard_reason),
     )

@@ -37,6 +37,9 @@ lock makes that safe) and, being ``AUTOINCREMENT``, are never reused — not eve
 after every row is done and the file reopened — because a driver names the
 reply to a read after the outbox id that sent it.  A done row is deleted.
 
+The reads are shared with PostgreSQL (:class:`sync_core._store_sql.SqlStore`
+runs them on this module's ``_select``); the writes are this module's.
+
 Durability: ``journal_mode=WAL`` always (the rollback journal is ~6x slower on
 this disk), ``synchronous=FULL`` by default: a commit that returned survives a
 power cut or an OS crash (the log is fsynced at every commit).  ``NORMAL``
@@ -68,25 +71,21 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
-from sync_core.messages import DeadLetter, Decision, Entity, Inbound, Kind
+from sync_core._store_sql import Conflict, SqlStore, maybe_json
+from sync_core.messages import DeadLetter, Decision
 from sync_core.store import (
     AlreadyConsumed,
-    AuditRecord,
     DeadLetterRecord,
     DeadLetterStatus,
     OutboxItem,
     Replayed,
-    Store,
     StoreError,
     check_discard,
-    decode_json,
     encode_json,
     reconsumed,
     replay_origin,
     replay_plan,
-    request_from_json,
     request_to_json,
-    unknown_letter,
 )
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore", "Synchronous"]
@@ -122,10 +121,6 @@ _INSERT_DEAD = (
     "INSERT INTO dead_letters (message_id, kind, reason, body, request, correlation_id, query,"
     " at, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_DEAD_COLUMNS = (
-    "id, message_id, kind, reason, body, request, correlation_id, query, at, status, replays,"
-    " replayed_as, discard_reason"
-)
 _INSERT_AUDIT = (
     "INSERT INTO audit (message_id, consumed, changes, requests, dead_letters)"
     " VALUES (?, ?, ?, ?, ?)"
@@ -138,8 +133,12 @@ _BUSY, _LOCKED = 5, 6  # primary SQLite result codes: the same call may succeed 
 _DRIVER_ERRORS = (sqlite3.Error, ValueError, OverflowError)
 
 
-class SqliteStore(Store):
+class SqliteStore(SqlStore):
     """The store contract on one SQLite file (created on first open)."""
+
+    _PARAM = "?"
+    _KEY_ORDER = "key"
+    _AUDIT_ORDER = "seq"
 
     def __init__(
         self,
@@ -212,88 +211,7 @@ class SqliteStore(Store):
         except sqlite3.Error as e:
             raise self._error("close", e) from e
 
-    # -- reads --------------------------------------------------------------------------
-
-    def consumed(self, message_id: str) -> bool:
-        try:
-            row = self._db.execute(
-                "SELECT 1 FROM inbox WHERE message_id = ?", (message_id,)
-            ).fetchone()
-        except _DRIVER_ERRORS as e:
-            raise self._error("consumed", e) from e
-        return row is not None
-
-    def entity(self, kind: str, key: str) -> Entity | None:
-        try:
-            row = self._db.execute(
-                "SELECT version, data FROM entities WHERE kind = ? AND key = ?", (kind, key)
-            ).fetchone()
-        except _DRIVER_ERRORS as e:
-            raise self._error("entity", e) from e
-        return None if row is None else Entity(kind, key, row[0], decode_json(row[1]))
-
-    def entities(self, kind: str) -> list[Entity]:
-        rows = self._select(
-            "entities",
-            "SELECT key, version, data FROM entities WHERE kind = ? ORDER BY key",
-            (kind,),
-        )
-        return [Entity(kind, key, version, decode_json(data)) for key, version, data in rows]
-
-    def pending(self) -> list[OutboxItem]:
-        rows = self._select("pending", "SELECT id, request FROM outbox ORDER BY id")
-        return [OutboxItem(i, request_from_json(text)) for i, text in rows]
-
-    def dead_letters(self) -> list[DeadLetter]:
-        return [r.letter for r in self.dead_letter_records()]
-
-    def dead_letter_records(self, status: DeadLetterStatus | None = None) -> list[DeadLetterRecord]:
-        sql = f"SELECT {_DEAD_COLUMNS} FROM dead_letters"
-        if status is None:
-            rows = self._select("dead_letter_records", f"{sql} ORDER BY id")
-        else:
-            rows = self._select(
-                "dead_letter_records",
-                f"{sql} WHERE status = ? ORDER BY id",
-                (DeadLetterStatus(status).value,),
-            )
-        return [_record(row) for row in rows]
-
-    def dead_letter_record(self, letter_id: int) -> DeadLetterRecord:
-        return self._record(self._db, "dead_letter_record", letter_id)
-
-    def _record(self, db: sqlite3.Connection, operation: str, letter_id: int) -> DeadLetterRecord:
-        try:
-            row = db.execute(
-                f"SELECT {_DEAD_COLUMNS} FROM dead_letters WHERE id = ?", (letter_id,)
-            ).fetchone()
-        except _DRIVER_ERRORS as e:
-            raise self._error(operation, e) from e
-        if row is None:
-            raise unknown_letter(operation, letter_id)
-        return _record(row)
-
-    def pending_inbound(self) -> list[Inbound]:
-        rows = self._select(
-            "pending_inbound",
-            "SELECT message_id, kind, body, correlation_id, query FROM inbound_queue AS q"
-            " WHERE NOT EXISTS (SELECT 1 FROM inbox AS i WHERE i.message_id = q.message_id)"
-            " ORDER BY seq",
-        )
-        return [
-            Inbound(m, Kind(k), decode_json(b), c, None if q is None else decode_json(q))
-            for m, k, b, c, q in rows
-        ]
-
-    def audit(self) -> list[AuditRecord]:
-        rows = self._select(
-            "audit",
-            "SELECT message_id, consumed, changes, requests, dead_letters FROM audit ORDER BY seq",
-        )
-        return [
-            AuditRecord(m, (m,) if c is None else tuple(decode_json(c)), *counts)
-            for m, c, *counts in rows
-        ]
+    # -- reads: SqlStore, on _select ----------------------------------------------------
 
     def _select(self, operation: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         try:
@@ -336,7 +254,7 @@ class SqliteStore(Store):
                 last = db.execute(_LAST_OUTBOX_ID).fetchone()
                 first = (last[0] if last else 0) + 1
                 if db.executemany(_INSERT_INBOX, zip(inbox)).rowcount != len(inbox):
-                    raise _Conflict  # an id was in the inbox already: roll back
+                    raise Conflict  # an id was in the inbox already: roll back
                 if entities:
                     db.executemany(_UPSERT_ENTITY, entities)
                 if requests:
@@ -345,7 +263,7 @@ class SqliteStore(Store):
                 if dead:
                     db.executemany(_INSERT_DEAD, dead)
                 db.executemany(_INSERT_AUDIT, audit)
-        except _Conflict:
+        except Conflict:
             raise AlreadyConsumed(reconsumed(decisions, self.consumed)) from None
         added = []
         for d in decisions:
@@ -385,7 +303,7 @@ class SqliteStore(Store):
     def discard_dead_letter(self, letter_id: int, reason: str) -> DeadLetterRecord:
         operation = "discard_dead_letter"
         with self._transaction(operation) as db:
-            record = self._record(db, operation, letter_id)
+            record = self._dead_letter(operation, letter_id)
             check_discard(record, reason)
             db.execute(
                 "UPDATE dead_letters SET status = 'discarded', discard_reason = ? WHERE id = ?",
@@ -396,7 +314,7 @@ class SqliteStore(Store):
     def replay_dead_letter(self, letter_id: int) -> Replayed:
         operation = "replay_dead_letter"
         with self._transaction(operation) as db:
-            record = self._record(db, operation, letter_id)
+            record = self._dead_letter(operation, letter_id)
             before = db.execute(
                 "SELECT count(*) FROM dead_letters WHERE origin = ? AND status = 'replayed'",
                 (replay_origin(record.letter),),
@@ -417,7 +335,7 @@ class SqliteStore(Store):
                     "INSERT INTO inbound_queue (message_id, kind, body, correlation_id, query)"
                     " VALUES (?, ?, ?, ?, ?)",
                     (message.message_id, message.kind.value, encode_json(message.body),
-                     message.correlation_id, _maybe_json(message.query)),
+                     message.correlation_id, maybe_json(message.query)),
                 )  # fmt: skip
                 replayed_as = message.message_id
             else:
@@ -470,14 +388,6 @@ class SqliteStore(Store):
         return StoreError(operation, f"{self.path}: cannot store a value: {e}")
 
 
-class _Conflict(Exception):
-    """Inside a commit: a consumed id was already in the inbox."""
-
-
-def _maybe_json(value: Any) -> str | None:
-    return None if value is None else encode_json(value)
-
-
 def _dead_row(letter: DeadLetter) -> tuple[Any, ...]:
     request = letter.request
     return (
@@ -487,25 +397,7 @@ def _dead_row(letter: DeadLetter) -> tuple[Any, ...]:
         encode_json(letter.body),
         None if request is None else request_to_json(request),
         letter.correlation_id,
-        _maybe_json(letter.query),
+        maybe_json(letter.query),
         letter.at,
         replay_origin(letter),
-    )
-
-
-def _record(row: Sequence[Any]) -> DeadLetterRecord:
-    (letter_id, message_id, kind, reason, body, request, correlation_id, query, at, status,
-     replays, replayed_as, discard_reason) = row  # fmt: skip
-    letter = DeadLetter(
-        message_id,
-        kind,
-        reason,
-        decode_json(body),
-        None if request is None else request_from_json(request),
-        correlation_id,
-        None if query is None else decode_json(query),
-        at,
-    )
-    return DeadLetterRecord(
-        letter_id, letter, DeadLetterStatus(status), replays, replayed_as, discard_reason
     )
