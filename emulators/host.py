@@ -53,14 +53,20 @@ class Host:
         simulation that keeps its own history."""
         self.system = system
         self.clock = clock
+        self._seed = seed
         self.history: list[FactChange] = []
         self._sink = sink
         self._keep = keep_journals
         self.journal = Journal(system, clock, self._record)
-        self.gate = FaultGate(system, clock, random.Random(f"{seed}/faults/{system}"))
+        self.gate = self._new_gate()
         self.requests: list[RequestRecord] = []
         self.webhooks: WebhookDispatcher | None = None
         self.behaviour: Any = None
+
+    def _new_gate(self) -> FaultGate:
+        return FaultGate(
+            self.system, self.clock, random.Random(f"{self._seed}/faults/{self.system}")
+        )
 
     def _record(self, change: FactChange) -> None:
         if self._keep:
@@ -125,13 +131,18 @@ class Host:
         self.set_faults(Faults())
 
     def reset(self) -> None:
-        """Back to an empty system: state, journals and faults."""
+        """Back to an empty system, as if just started: state, journals, faults (and the
+        fault draws' random stream), and webhooks — counters at zero, numbering from 1,
+        nothing queued or waiting for a retry sent later.  Whoever subscribed to the
+        webhooks stays subscribed (the subscription is configuration, not state)."""
         reset = getattr(self.behaviour, "reset", None)
         if callable(reset):
             reset()
         self.history.clear()
         self.requests.clear()
-        self.clear_faults()
+        self.gate = self._new_gate()
+        if self.webhooks is not None:
+            self.webhooks.reset()
 
     def snapshot(self) -> dict[str, Any]:
         snap = getattr(self.behaviour, "snapshot", None)

@@ -13,6 +13,14 @@ inputs: a simulated link in SimPy, an HTTP client and the event loop live.
 Each event published to the subscription is numbered first (``"sequence"``:
 1, 2, 3... per dispatcher, as CloudEvents' sequence extension), so a
 subscriber can tell a gap (an event it will never get) from a late one.
+
+:meth:`WebhookDispatcher.reset` (an emulator's ``POST /__admin/reset``) returns the
+dispatcher to how it was built: no faults, counters at zero, numbering from 1 again,
+the random stream from its first draw, and nothing held back, delayed or waiting for a retry is
+ever sent.  Each copy carries the generation it was sent in; a timer or a delivery
+outcome from an older generation is ignored (a POST already on the wire may still
+land, as with any sender, but it is neither counted nor retried).  The subscription
+itself (who ``deliver`` posts to) is not the dispatcher's: it stays as it was.
 """
 
 from __future__ import annotations
@@ -60,12 +68,23 @@ class WebhookDispatcher:
         self._deliver = deliver
         self._schedule = schedule
         self._rng = rng
+        self._rng_start = rng.getstate()
         self.faults = WebhookFaults()
         self.max_attempts = max_attempts
         self.first_backoff_s = first_backoff_s
         self.max_backoff_s = max_backoff_s
         self.stats = WebhookStats()
         self._held: list[Event] = []
+        self._sequence = 0
+        self._generation = 0
+
+    def reset(self) -> None:
+        """Back to new: zero counters, numbering from 1, nothing queued is ever sent."""
+        self._generation += 1
+        self._rng.setstate(self._rng_start)
+        self.faults = WebhookFaults()
+        self.stats = WebhookStats()
+        self._held = []
         self._sequence = 0
 
     def publish(self, event: Event) -> None:
@@ -99,10 +118,11 @@ class WebhookDispatcher:
     def _send(self, event: Event) -> None:
         self.stats.pending += 1
         delay = self._delay_s()
+        generation = self._generation
         if delay > 0:
-            self._schedule(delay, lambda: self._attempt(event, 1))
+            self._schedule(delay, lambda: self._attempt(event, 1, generation))
         else:
-            self._attempt(event, 1)
+            self._attempt(event, 1, generation)
 
     def _delay_s(self) -> float:
         d = self.faults.delay
@@ -110,17 +130,21 @@ class WebhookDispatcher:
             return 0.0
         return d.median_ms / 1000 * math.exp(self._rng.gauss(0.0, d.sigma))
 
-    def _attempt(self, event: Event, attempt: int) -> None:
+    def _attempt(self, event: Event, attempt: int, generation: int) -> None:
+        if generation != self._generation:
+            return  # sent before a reset: forgotten
         self.stats.attempts += 1
 
         def done(ok: bool) -> None:
+            if generation != self._generation:
+                return  # the outcome of a delivery made before a reset
             if ok:
                 self.stats.delivered += 1
                 self.stats.pending -= 1
             elif attempt < self.max_attempts:
                 self.stats.retried += 1
                 backoff = min(self.max_backoff_s, self.first_backoff_s * 2 ** (attempt - 1))
-                self._schedule(backoff, lambda: self._attempt(event, attempt + 1))
+                self._schedule(backoff, lambda: self._attempt(event, attempt + 1, generation))
             else:
                 self.stats.failed += 1
                 self.stats.pending -= 1

@@ -6,8 +6,9 @@ calls ``host.invoke`` with the behaviour method and turns the :class:`Reply`
 into a response.  Every error leaves as RFC 9457 problem+json naming the
 field: FastAPI's request validation errors are translated here, and no bad
 input reaches a 500.  The admin API under ``/__admin`` (like WireMock's) sets
-and clears faults, resets the system, and shows its state, request journal
-and history.
+and clears faults, resets the system (to empty, as if just started: its webhook
+counters, numbering and queued deliveries too; the subscription stays), and shows its
+state, request journal and history.
 """
 
 from __future__ import annotations
@@ -211,6 +212,7 @@ def admin_router(host: Host) -> APIRouter:
 
     @router.post("/reset", status_code=204)
     def reset() -> Response:
+        """Empty the system: state, journals, faults and webhooks (the subscription stays)."""
         host.reset()
         return Response(status_code=204)
 

@@ -154,14 +154,22 @@ def test_reorder_holds_an_event_behind_the_next_one() -> None:
     assert [e for _, e in received] == ["e2", "e1"]
 
 
+def numbered(
+    got: list[tuple[str, int]],
+) -> Callable[[dict[str, Any], Callable[[bool], None]], None]:
+    """A subscriber that records each event's id and number and answers success."""
+
+    def deliver(event: dict[str, Any], done: Callable[[bool], None]) -> None:
+        got.append((event["eventId"], event["sequence"]))
+        done(True)
+
+    return deliver
+
+
 def test_events_are_numbered_before_faults_so_a_drop_leaves_a_gap() -> None:
     timers = Timers()
     got: list[tuple[str, int]] = []
-    d = WebhookDispatcher(
-        lambda e, done: (got.append((e["eventId"], e["sequence"])), done(True)),
-        timers.schedule,
-        random.Random(1),
-    )
+    d = WebhookDispatcher(numbered(got), timers.schedule, random.Random(1))
     d.faults = WebhookFaults(drop=0.5)
     published = [{"eventId": f"e{i}"} for i in range(1, 21)]
     for event in published:
@@ -224,3 +232,47 @@ def test_faults_really_happen_in_a_simulated_run(
     # the same scenario and seed fail in exactly the same way
     again = simulate(spec, "event")
     assert again.history.changes == lossy.history.changes
+
+
+def test_reset_forgets_what_was_queued_and_starts_numbering_again() -> None:
+    """After a reset nothing held, delayed or waiting for a retry is ever delivered, and
+    an outcome that comes back for a copy sent before it is neither counted nor retried."""
+    timers = Timers()
+    got: list[tuple[str, int]] = []
+    outcomes: list[Callable[[bool], None]] = []
+
+    def deliver(event: dict[str, Any], done: Callable[[bool], None]) -> None:
+        if event["eventId"] == "on-the-wire":
+            outcomes.append(done)  # answered later
+            return
+        ok = not event["eventId"].startswith("fail")
+        if ok:
+            got.append((event["eventId"], event["sequence"]))
+        done(ok)
+
+    d = WebhookDispatcher(deliver, timers.schedule, random.Random(5), max_attempts=4)
+    d.publish({"eventId": "fail-1"})  # waits for a retry
+    d.publish({"eventId": "on-the-wire"})
+    d.faults = WebhookFaults(delay=Latency(median_ms=5000))
+    d.publish({"eventId": "delayed"})
+    d.faults = WebhookFaults(reorder=1.0)
+    d.publish({"eventId": "held"})
+    assert d.stats.pending == 3 and d.stats.retried == 1
+
+    d.reset()
+    outcomes[0](False)  # the copy on the wire fails after the reset: no retry, no count
+    timers.run()
+
+    assert got == [] and vars(d.stats) == vars(type(d.stats)())
+    assert d.faults == WebhookFaults()
+    # from here on it behaves as a new dispatcher: numbering from 1, the same draws
+    fresh_got: list[tuple[str, int]] = []
+    fresh = WebhookDispatcher(numbered(fresh_got), timers.schedule, random.Random(5))
+    for dispatcher_ in (d, fresh):
+        dispatcher_.faults = WebhookFaults(drop=0.5)
+        for i in range(1, 21):
+            dispatcher_.publish({"eventId": f"e{i}"})
+    timers.run()
+    assert got == fresh_got and 0 < len(got) < 20
+    assert got == [(f"e{n}", n) for _, n in got]  # event i is number i again
+    assert vars(d.stats) == vars(fresh.stats)
