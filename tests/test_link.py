@@ -221,7 +221,7 @@ def test_the_exchange_converges_with_no_duplicate_effects() -> None:
     assert verdict.converged
     assert verdict.duplicates == []
     happened = {flow: n for flow, n in verdict.updates.items() if n}
-    assert happened == {"po_dispatch": 2, "po_acknowledgment": 4}
+    assert happened == {"po_dispatch": 4, "po_acknowledgment": 4}  # qty and price per line
 
 
 def test_the_erp_change_event_after_the_ack_sends_nothing_new() -> None:

@@ -409,6 +409,7 @@ class PurchaseOrders(Core):
         for line in order["lines"]:
             entity = f"po_line:{number}:{line['LineNumber']}"
             self._journal.record(entity, "ordered_qty", line["Quantity"], cause, correlation_id)
+            self._journal.record(entity, "ordered_price", line["Price"], cause, correlation_id)
         self._changed(number, "CREATE")
         return order
 
