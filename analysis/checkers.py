@@ -22,7 +22,10 @@ From the same walk come the violations:
 ``duplicate_effect``
     a replica applied the same cause twice (a retried post without an
     idempotency key), or — for cumulative quantities — went above what its
-    owner had at the time (a receipt or invoice counted twice).
+    owner had at the time (a receipt or invoice counted twice).  One defect is one
+    violation: a quantity posted twice with the same cause is one duplicate (the one that
+    names the cause), and a replica that ends above its owner because of it is not also a
+    divergence (it still keeps the run from converging).
 ``match_error``
     AP approved or matched an invoice outside its tolerances, or held one
     whose lines were all within them (``check_matches``; judged from AP's own
@@ -59,6 +62,7 @@ __all__ = [
     "check",
     "check_matches",
     "examples",
+    "judge_matches",
     "tally",
 ]
 
@@ -162,6 +166,10 @@ class Checked:
     disagree: list[tuple[float, int]] = field(default_factory=list)
     not_carried: list[str] = field(default_factory=list)
     pending: list[Violation] = field(default_factory=list)  # in flight at the end: not lost
+    match_judged: int = 0  # invoices whose match decision was judged (the match sample)
+    # replicas that end above their owner because they counted something twice: reported
+    # once, as that duplicate effect, yet not converged
+    off_by_duplicate: int = 0
 
     def of_kind(self, kind: str) -> list[Violation]:
         return [v for v in self.violations if v.kind == kind]
@@ -268,8 +276,27 @@ def check(
                     ),
                 )
             )
+    _one_duplicate_per_replica(out)
     out.violations.sort(key=lambda v: (v.t, v.kind, v.entity, v.replica or ""))
     return out
+
+
+def _one_duplicate_per_replica(out: Checked) -> None:
+    """A cumulative quantity posted twice with the same cause is found twice: by its cause
+    and by going above its owner.  Both name one defect: keep the one naming the cause."""
+    by_cause = {
+        (v.fact, v.entity, v.replica)
+        for v in out.violations
+        if v.kind == "duplicate_effect" and v.times
+    }
+    if by_cause:
+        out.violations = [
+            v
+            for v in out.violations
+            if v.kind != "duplicate_effect"
+            or v.times
+            or (v.fact, v.entity, v.replica) not in by_cause
+        ]
 
 
 @dataclass(slots=True)
@@ -427,6 +454,14 @@ class _Entity:
                     )
             if state.t is not None and state.key == _key(last_value):
                 continue
+            if (
+                state.overshot
+                and _number(state.value)
+                and _number(last_value)
+                and state.value > last_value
+            ):  # its duplicate effect is the one defect here, not also a divergence
+                self.out.off_by_duplicate += 1
+                continue
             held = "nothing" if state.t is None else f"{state.value!r} since {state.t:g} s"
             if state.visible_to <= last_i:
                 kind = "lost_update"
@@ -500,12 +535,20 @@ def check_matches(
     changes: Iterable[Change], tolerances: Mapping[str, float] | None = None
 ) -> list[Violation]:
     """Invoices approved or matched outside tolerance, or held inside it (AP's rules)."""
+    return judge_matches(changes, tolerances)[0]
+
+
+def judge_matches(
+    changes: Iterable[Change], tolerances: Mapping[str, float] | None = None
+) -> tuple[list[Violation], int]:
+    """``check_matches``, and how many invoices had a match decision judged (the sample)."""
     tol = {**DEFAULT_TOLERANCES, **(tolerances or {})}
     po: dict[tuple[str, str], Any] = {}  # (po_line entity, field) -> current value
     moved: dict[str, list[tuple[str, int]]] = defaultdict(list)  # cause -> (line, billed)
     invoices: dict[str, _Invoice] = {}
     contract_vendors: set[str] = set()
     found: list[Violation] = []
+    judged: set[str] = set()
     for c in changes:
         if c.entity.startswith("po_line:") and (
             (c.system == "ap" and c.field.startswith("ap_"))
@@ -530,6 +573,7 @@ def check_matches(
             continue
         if inv.released or c.value not in ("matched", "approved", "on_hold"):
             continue
+        judged.add(c.entity)
         vendor = c.entity.split(":")[1]
         rules = _rules(inv, po, tol, price_known=vendor not in contract_vendors)
         if c.value in ("matched", "approved") and rules:
@@ -562,7 +606,7 @@ def check_matches(
                 correlation_ids=(c.correlation_id,) if c.correlation_id else (),
             )
         )
-    return found
+    return found, len(judged)
 
 
 def _rules(

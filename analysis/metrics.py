@@ -42,7 +42,7 @@ from analysis.checkers import (
     Violation,
     attach_messages,
     check,
-    check_matches,
+    judge_matches,
 )
 from analysis.facts import FACTS, Fact
 from analysis.history import Change, Fault, History, Message
@@ -107,7 +107,12 @@ class Judgement:
 
     @property
     def converged(self) -> bool:
-        return not self.lost and not self.of_kind("divergence") and not self.checked.pending
+        return (
+            not self.lost
+            and not self.of_kind("divergence")
+            and not self.checked.pending
+            and not self.checked.off_by_duplicate
+        )
 
     @property
     def end_s(self) -> float:
@@ -182,22 +187,24 @@ def judge(
         end_s=float(end) if isinstance(end, int | float) else None,
         grace_s=grace,
     )
-    checked.violations.extend(check_matches(changes, head.get("tolerances")))
+    matches, checked.match_judged = judge_matches(changes, head.get("tolerances"))
+    checked.violations.extend(matches)
     checked.violations.sort(key=lambda v: (v.t, v.kind, v.entity, v.replica or ""))
     checked.violations = attach_messages(checked.violations, messages)
     return Judgement(checked, head, list(messages), list(faults), dict(priorities), facts)
 
 
-def percentiles(values: list[float]) -> dict[str, float]:
-    """Nearest-rank p50/p95/p99 and max (0 for no values), rounded to milliseconds."""
+def percentiles(values: list[float]) -> dict[str, Any]:
+    """Nearest-rank p50/p95/p99 and max, rounded to milliseconds, beside the sample
+    count ``n``.  With no values every statistic is None: *not measured*, never 0."""
     if not values:
-        return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0}
+        return {"n": 0, "p50": None, "p95": None, "p99": None, "max": None}
     ordered = sorted(values)
 
     def rank(p: float) -> float:
         return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
-    return {
+    return {"n": len(ordered)} | {
         k: round(v, 3)
         for k, v in (("p50", rank(50)), ("p95", rank(95)), ("p99", rank(99)), ("max", ordered[-1]))
     }
@@ -229,11 +236,11 @@ def _delays(judgement: Judgement) -> np.ndarray:
     )
 
 
-def t_visibility(judgement: Judgement, ts: Iterable[float]) -> list[float]:
-    """P(a replica reflects an update within t seconds), for each t."""
+def t_visibility(judgement: Judgement, ts: Iterable[float]) -> list[float | None]:
+    """P(a replica reflects an update within t seconds), for each t (None: no update)."""
     delays = np.sort(_delays(judgement))
     if delays.size == 0:
-        return [1.0 for _ in ts]
+        return [None for _ in ts]
     return [float(np.searchsorted(delays, t, side="right") / delays.size) for t in ts]
 
 
@@ -292,18 +299,19 @@ def fault_windows(judgement: Judgement) -> list[dict[str, Any]]:
 def time_to_converge(judgement: Judgement) -> float | None:
     """Seconds after the last fault ended until everything made before it was visible.
 
-    None without faults, or when something made before it never became visible.
+    None without faults, when nothing was made before it (not measured), or when
+    something made before it never became visible.
     """
     if not judgement.faults:
         return None
     last = max(f.end for f in judgement.faults)
-    worst = 0.0
+    worst: float | None = None
     for *_, t, d in judgement.checked.visibility:
         if t <= last:
             if d is None:
                 return None
-            worst = max(worst, t + d - last)
-    return round(worst, 3)
+            worst = max(worst or 0.0, t + d - last)
+    return None if worst is None else round(worst, 3)
 
 
 def message_counts(judgement: Judgement) -> dict[str, Any]:

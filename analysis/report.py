@@ -53,6 +53,7 @@ __all__ = [
     "rebuild",
     "stale_over_time",
     "summary_markdown",
+    "write_compare_order",
     "write_report",
 ]
 
@@ -137,13 +138,34 @@ def rebuild(run_dir: Path) -> Path:
         (run_dir / "summary.md").write_text(summary_markdown([judged]), encoding="utf-8")
         write_report(run_dir / "report.html", [judged])
         return run_dir / "report.html"
-    parts = sorted(p for p in run_dir.glob("*/history.jsonl") if p.is_file())
+    parts = [p.parent for p in sorted(run_dir.glob("*/history.jsonl")) if p.is_file()]
     if not parts:
         raise HistoryError(f"{run_dir}: no history.jsonl here nor in its sub-folders")
-    runs = [_rebuild_one(p.parent) for p in parts]
+    runs = [_rebuild_one(p) for p in _in_run_order(run_dir, parts)]
     (run_dir / "summary.md").write_text(summary_markdown(runs), encoding="utf-8")
     write_report(run_dir / "report.html", runs)
     return run_dir / "report.html"
+
+
+#: results.json sections measured outside the history: carried over when re-judging
+_KEPT = ("load", "live")
+#: a comparison folder's record of its architectures, in the order they were run
+COMPARE_ORDER = "compare.json"
+
+
+def write_compare_order(out: Path, architectures: list[str]) -> None:
+    """Record the order of a comparison's runs, so ``rebuild`` shows them the same way."""
+    text = json.dumps({"architectures": architectures}, indent=2) + "\n"
+    (out / COMPARE_ORDER).write_text(text, encoding="utf-8")
+
+
+def _in_run_order(run_dir: Path, parts: list[Path]) -> list[Path]:
+    try:
+        order = json.loads((run_dir / COMPARE_ORDER).read_text(encoding="utf-8"))["architectures"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return parts  # a folder from before the record: by name
+    rank = {name: i for i, name in enumerate(order) if isinstance(name, str)}
+    return sorted(parts, key=lambda p: (rank.get(p.name, len(rank)), p.name))
 
 
 def _rebuild_one(folder: Path) -> JudgedRun:
@@ -161,6 +183,9 @@ def _rebuild_one(folder: Path) -> JudgedRun:
         slos = _slos_from_entries(old.get("slos"))
     volumes = head.get("volumes") or old.get("volumes") or {}
     judged = judge_run(history, slos=slos, volumes=volumes)
+    for key in _KEPT:  # what the run measured beside its history (live mode's load)
+        if key in old:
+            judged.results[key] = old[key]
     (folder / "results.json").write_text(dumps(judged.results), encoding="utf-8")
     (folder / "summary.md").write_text(summary_markdown([judged]), encoding="utf-8")
     return judged
@@ -272,7 +297,9 @@ def _visibility(runs: list[JudgedRun]) -> str:
     ts = np.logspace(-2, 6, 200)
     for run in runs:
         arch = _arch(run)
-        ax.plot(ts, t_visibility(run.judgement, ts), label=arch, color=_COLORS.get(arch))
+        visible = [p for p in t_visibility(run.judgement, ts) if p is not None]
+        if visible:  # None: no update, nothing to draw
+            ax.plot(ts, visible, label=arch, color=_COLORS.get(arch))
     ax.set_xscale("log")
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("t: seconds after the owner's change (log scale)")
@@ -319,7 +346,10 @@ def _table_rows(runs: list[JudgedRun]) -> list[tuple[str, list[str]]]:
         cells = []
         for r in runs:
             lag = r.results["flows"].get(flow, {}).get("lag_s", {})
-            cells.append(f"{_human(lag.get('p50'))} / {_human(lag.get('p99'))}")
+            if lag.get("p99") is None:
+                cells.append(NOT_MEASURED)
+            else:
+                cells.append(f"{_human(lag.get('p50'))} / {_human(lag.get('p99'))}")
         rows.append((f"{flow} lag p50 / p99", cells))
     for key in (
         "lost_updates",
@@ -335,13 +365,13 @@ def _table_rows(runs: list[JudgedRun]) -> list[tuple[str, list[str]]]:
     rows.append(
         (
             "agreement (time-averaged)",
-            [f"{r.results['consistency'].get('agreement', 1.0) * 100:.3f} %" for r in runs],
+            [_share(r.results["consistency"].get("agreement"), 3) for r in runs],
         )
     )
     rows.append(
         (
             "visible within 1 min",
-            [f"{r.results.get('t_visibility', {}).get('60', 1.0) * 100:.2f} %" for r in runs],
+            [_share(r.results.get("t_visibility", {}).get("60"), 2) for r in runs],
         )
     )
     if any(r.judgement.faults for r in runs):
@@ -358,8 +388,68 @@ def _table_rows(runs: list[JudgedRun]) -> list[tuple[str, list[str]]]:
                 [str(sum(r.results["messages"]["dead_letters_by_reason"].values())) for r in runs],
             )
         )
-    rows.append(("SLOs", ["met" if r.results["passed"] else "violated" for r in runs]))
+    rows.append(("SLOs", [_slos_word(r.results) for r in runs]))
     return rows
+
+
+NOT_MEASURED = "not measured"
+
+
+def _slo_word(entry: dict[str, Any]) -> str:
+    status = entry.get("status") or ("met" if entry["passed"] else "violated")
+    if status == "not measured":
+        return "not measured (allowed)" if entry["passed"] else "NOT MEASURED"
+    return "met" if entry["passed"] else "VIOLATED"
+
+
+def _slos_word(results: dict[str, Any]) -> str:
+    unmeasured = sum(1 for e in results["slos"] if e.get("status") == "not measured")
+    word = "met" if results["passed"] else "violated"
+    return f"{word} ({unmeasured} not measured)" if unmeasured else word
+
+
+def _share(value: float | None, digits: int) -> str:
+    return NOT_MEASURED if value is None else f"{value * 100:.{digits}f} %"
+
+
+def _coverage_rows(runs: list[JudgedRun]) -> list[tuple[str, list[str]]]:
+    """One row per fact: its status and owner updates per architecture."""
+    rows = []
+    for fact in runs[0].results.get("coverage", {}):
+        cells = []
+        for r in runs:
+            c = r.results.get("coverage", {}).get(fact)
+            cells.append(
+                "—" if c is None else f"{c['status']} ({c['owner_updates']:,} owner updates)"
+            )
+        rows.append((fact, cells))
+    return rows
+
+
+def _coverage_html(runs: list[JudgedRun]) -> str:
+    esc = html.escape
+    rows = []
+    for run in runs:
+        for fact, c in run.results.get("coverage", {}).items():
+            replicas = "<br>".join(
+                esc(
+                    f"{name}: not carried"
+                    if not r["carried"]
+                    else f"{name}: {r['updates']:,} / {r['lost']:,} / {r['pending']:,}"
+                )
+                for name, r in c["replicas"].items()
+            )
+            good = c["status"] == "carried"
+            rows.append(
+                f"<tr class='{'ok' if good else 'bad'}'><td>{esc(_arch(run))}</td>"
+                f"<td>{esc(fact)}</td><td>{esc(c['flow'])}</td><td>{esc(c['owner'])}</td>"
+                f"<td>{c['owner_updates']:,}</td><td class='l'>{replicas}</td>"
+                f"<td>{esc(c['status'])}</td></tr>"
+            )
+    return (
+        "<table><tr><th>architecture</th><th>fact</th><th>flow</th><th>owner</th>"
+        "<th>owner updates</th><th>replicas</th><th>coverage</th></tr>" + "".join(rows) + "</table>"
+    )
 
 
 def _violations(run: JudgedRun, n: int = _VIOLATION_ROWS) -> list[Violation]:
@@ -376,6 +466,12 @@ def summary_markdown(runs: list[JudgedRun]) -> str:
         "|---|" + "---|" * len(runs),
     ]
     lines += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in _table_rows(runs)]
+    coverage = _coverage_rows(runs)
+    if coverage:
+        lines += ["", "Coverage: what the run exercised and carried, per fact", "", head]
+        lines += ["|---|" + "---|" * len(runs)]
+        lines += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in coverage]
+        lines.append("")
     for r in runs:
         for s in (s for s in r.results["slos"] if not s["passed"]):
             lines.append(f"- **{_arch(r)}** violates `{s['name']}`: {s['detail']}")
@@ -475,7 +571,7 @@ def write_report(path: Path, runs: list[JudgedRun]) -> None:
     )
     slo_rows = "".join(
         f"<tr class='{'ok' if s['passed'] else 'bad'}'><td>{esc(_arch(r))}</td>"
-        f"<td>{esc(s['name'])}</td><td>{'met' if s['passed'] else 'VIOLATED'}</td>"
+        f"<td>{esc(s['name'])}</td><td>{esc(_slo_word(s))}</td>"
         f"<td>{esc(s['detail'])}</td></tr>"
         for r in runs
         for s in r.results["slos"]
@@ -500,6 +596,11 @@ img {{ max-width: 100%; display: block; margin: .5rem 0; }}
 {first["simulated_seconds"] / 86400:.2f} simulated days;
 {volumes.get("purchase_orders", "?")} purchase orders with {volumes.get("po_lines", "?")} lines.
 Lag is the time from the owner's change of a fact to a replica reflecting it.</p>
+<h2>Coverage: what the run exercised and carried</h2>
+<p>A fact is judged only where the run exercised it: <em>not exercised</em> means its owner
+never changed (no evidence either way), <em>not carried</em> that no replica reflected any
+update. Replica cells: updates reflected / lost / pending at the end.</p>
+{_coverage_html(runs)}
 <h2>Architectures side by side</h2>
 <table><tr><th></th>{header}</tr>{body_rows}</table>
 <h2>Service-level objectives</h2>

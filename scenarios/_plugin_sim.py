@@ -137,33 +137,72 @@ class RunResult(View):
 
     # -- assertions ------------------------------------------------------------------
 
-    def assert_no_lost_updates(self) -> None:
-        """No update an owner made failed to reach one of its replicas."""
+    def _evidence(self, what: str, allow_unmeasured: bool) -> bool:
+        """True when the run settled some owner update (it reached a replica, or was lost)
+        to judge ``what`` on; fails the assertion (or, with ``allow_unmeasured``, returns
+        False) when it settled none."""
         __tracebackhide__ = True
+        flows, consistency = self.results["flows"].values(), self.results["consistency"]
+        if sum(f["replica_updates"] for f in flows) + consistency["lost_updates"]:
+            return True
+        if allow_unmeasured:
+            return False
+        self._fail(
+            f"{what}: not measured: 0 of {sum(f['updates'] for f in flows):,} owner updates "
+            f"reached any replica or were lost; {consistency['pending_at_end']:,} still "
+            "pending at the end (pass allow_unmeasured=True to accept a verdict without "
+            "evidence)",
+            kinds=("pending",),
+        )
+
+    def assert_no_lost_updates(self, *, allow_unmeasured: bool = False) -> None:
+        """No update an owner made failed to reach one of its replicas.  A run that made no
+        owner update at all is not measured and fails unless ``allow_unmeasured``."""
+        __tracebackhide__ = True
+        if not self._evidence("lost updates", allow_unmeasured):
+            return
         lost = self.results["consistency"]["lost_updates"]
         if lost:
             self._fail(f"{lost} lost update(s)", kinds=("lost",))
 
-    def assert_no_duplicate_effects(self) -> None:
-        """No replica applied the same cause twice (a receipt posted twice, ...)."""
+    def assert_no_duplicate_effects(self, *, allow_unmeasured: bool = False) -> None:
+        """No replica applied the same cause twice (a receipt posted twice, ...); not
+        measured, and failing unless ``allow_unmeasured``, without any owner update."""
         __tracebackhide__ = True
+        if not self._evidence("duplicate effects", allow_unmeasured):
+            return
         dup = self.results["consistency"]["duplicate_effects"]
         if dup:
             self._fail(f"{dup} duplicate effect(s)", kinds=("duplicates",))
 
-    def assert_converged(self, within_s: float | None = None) -> None:
+    def assert_converged(
+        self, within_s: float | None = None, *, allow_unmeasured: bool = False
+    ) -> None:
         """Every replica ends equal to its owner; with ``within_s``, every update made
         before the scenario's last fault window ended reached all its replicas within
-        ``within_s`` seconds of that end.  A run without fault windows has nothing to
-        recover from: only the end state is checked."""
+        ``within_s`` seconds of that end.  Without evidence — no owner update, or (with
+        ``within_s``) no fault window or no update before its end — the assertion is not
+        measured and fails unless ``allow_unmeasured``."""
         __tracebackhide__ = True
+        if not self._evidence("convergence", allow_unmeasured):
+            return
         consistency = self.results["consistency"]
         if not consistency["converged"]:
             self._fail("not converged: replicas differ from their owner at the end", kinds=None)
-        last = self._last_fault_end_s()
-        if within_s is None or last <= 0:
+        if within_s is None:
             return
-        before = [x for x in self._outcome.judged.judgement.lags if x.t_owner <= last]
+        last = self._last_fault_end_s()
+        judgement = self._outcome.judged.judgement
+        before = [x for x in judgement.lags if x.t_owner <= last] if last > 0 else []
+        if not before:
+            if allow_unmeasured:
+                return
+            why = "the run has no fault window" if last <= 0 else "no update before it ended"
+            self._fail(
+                f"convergence within {within_s:g} s of the last fault: not measured: {why} "
+                "(pass allow_unmeasured=True to accept a verdict without evidence)",
+                kinds=None,
+            )
         late = sorted(
             (x for x in before if x.t_owner + x.lag_s - last > within_s),
             key=lambda x: x.t_owner + x.lag_s,
@@ -180,13 +219,28 @@ class RunResult(View):
                 faults=True,
             )
 
-    def assert_lag(self, flow: str, *, p99_s: float) -> None:
-        """The p99 sync lag of ``flow`` (over every replica) is at most ``p99_s``."""
+    def assert_lag(self, flow: str, *, p99_s: float, allow_unmeasured: bool = False) -> None:
+        """The p99 sync lag of ``flow`` (over every replica) is at most ``p99_s``.  With no
+        replica update of ``flow`` the lag is not measured: the assertion fails, saying how
+        many owner updates there were and how many were still pending, unless
+        ``allow_unmeasured``."""
         __tracebackhide__ = True
         flows = self.results["flows"]
         if flow not in flows:
             raise KeyError(f"no flow {flow!r} in results.json (flows: {', '.join(sorted(flows))})")
+        from analysis.results import lag_unmeasured
+
         lag = flows[flow]["lag_s"]
+        why = lag_unmeasured(flow, flows[flow])
+        if why is not None:
+            if allow_unmeasured:
+                return
+            self._fail(
+                f"{flow} p99 lag: not measured: {why} "
+                "(pass allow_unmeasured=True to accept a verdict without evidence)",
+                kinds=("pending", "lost"),
+                faults=True,
+            )
         if lag["p99"] <= p99_s:
             return
         by_replica = [
@@ -391,7 +445,9 @@ def _attach(record: Callable[[str, object], None], label: str, results: Mapping[
     record(f"{prefix}.seed", results["seed"])
     record(f"{prefix}.passed", results["passed"])
     for flow, data in sorted(results["flows"].items()):
-        record(f"{prefix}.{flow}.lag_p99_s", data["lag_s"]["p99"])
+        lag = data["lag_s"]
+        record(f"{prefix}.{flow}.lag_p99_s", "not measured" if lag["p99"] is None else lag["p99"])
+        record(f"{prefix}.{flow}.lag_samples", lag["n"])
     consistency = results["consistency"]
     for key in ("lost_updates", "duplicate_effects", "converged"):
         record(f"{prefix}.{key}", consistency[key])

@@ -428,6 +428,11 @@ class SloSpec(_Spec):
         description="every replica agrees with its owner within this many minutes of the "
         "end of the last fault",
     )
+    allow_unmeasured: bool = Field(
+        False,
+        description="let an SLO pass when the run gave it no sample (not measured); by "
+        "default an SLO without evidence fails, saying why",
+    )
 
     @field_validator("lag_p99_s")
     @classmethod

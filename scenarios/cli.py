@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from analysis.history import HistoryError
-from analysis.report import rebuild, summary_markdown, write_report
+from analysis.report import rebuild, summary_markdown, write_compare_order, write_report
 from emulators import SYSTEMS
 from scenarios import dlq_cli, live, serve_core, sweep
 from scenarios.progress import Progress
@@ -129,6 +129,7 @@ def _compare(args: argparse.Namespace) -> int:
     with ProcessPoolExecutor(max_workers=max(1, min(len(archs), os.cpu_count() or 1))) as pool:
         done = list(pool.map(run_and_write, [spec] * len(archs), archs, [out / a for a in archs]))
     judged = [j for j, _ in done]
+    write_compare_order(out, list(archs))
     write_report(out / "report.html", judged)
     (out / "summary.md").write_text(summary_markdown(judged), encoding="utf-8")
     print(summary_markdown(judged), end="")

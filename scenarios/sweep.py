@@ -70,9 +70,10 @@ class SweepResult:
 def metrics_of(results: dict[str, Any]) -> dict[str, Any]:
     """The SLO metrics of one run's ``results.json``, flat: p99 lag per flow, violation
     counts, convergence (and how long it took after the last fault), the verdict."""
-    out: dict[str, Any] = {
-        f"{flow}_lag_p99_s": data["lag_s"]["p99"] for flow, data in sorted(results["flows"].items())
-    }
+    out: dict[str, Any] = {}
+    for flow, data in sorted(results["flows"].items()):  # None: no sample, not measured
+        out[f"{flow}_lag_p99_s"] = data["lag_s"]["p99"]
+        out[f"{flow}_lag_samples"] = data["lag_s"]["n"]
     consistency = results["consistency"]
     out |= {k: consistency[k] for k in _CONSISTENCY if k in consistency}
     out["converged"] = consistency["converged"]
@@ -168,6 +169,7 @@ def sweep(
     pngs = {
         m: _plot(out_dir / f"{m}.png", name, grid, list(architectures), rows, m)
         for m in (metrics if plots else [])
+        if not m.endswith("_samples")  # the counts behind a metric: in the table only
     }
     (out_dir / "sweep.md").write_text(
         _markdown(name, grid, columns, rows, pngs, seed), encoding="utf-8"
@@ -218,12 +220,21 @@ def _markdown(
         "",
         f"{len(rows)} runs: {swept}"
         + ("" if seed is None else f"; seed {seed}")
-        + ". One row per run; empty = not measured.",
+        + ". One row per run; a metric with no sample is *not measured* (empty in the CSV).",
         "",
         "| " + " | ".join(columns) + " |",
         "|" + "---|" * len(columns),
     ]
-    lines += ["| " + " | ".join(_cell(row.get(c)) for c in columns) + " |" for row in rows]
+    swept_columns = {p for p, _ in params} | {"architecture", "seed"}
+    lines += [
+        "| "
+        + " | ".join(
+            "not measured" if row.get(c) is None and c not in swept_columns else _cell(row.get(c))
+            for c in columns
+        )
+        + " |"
+        for row in rows
+    ]
     lines += ["", *(f"![{m}]({path.name})" for m, path in plots.items()), ""]
     return "\n".join(lines)
 

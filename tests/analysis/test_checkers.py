@@ -75,14 +75,27 @@ def test_a_receipt_counted_twice_by_ap_is_a_duplicate_effect() -> None:
     twice = [*clean, receipt(190, "ap", "ap_received_qty", 20, "ap:receipt:2")]  # new number
 
     assert kinds(clean) == []
-    found = judge(twice).violations
-    assert [(v.kind, v.replica, v.t) for v in found] == [
-        ("divergence", "ap.ap_received_qty", 100),  # judged at the owner's last change
-        ("duplicate_effect", "ap.ap_received_qty", 190),
-    ]
+    verdict = judge(twice)
+    # one defect, one violation: ending above the owner is not also a divergence
+    [v] = verdict.violations
+    assert (v.kind, v.replica, v.t) == ("duplicate_effect", "ap.ap_received_qty", 190)
     assert "went to 20 at 190 s, above everything its owner wms.received_qty had (10" in (
-        found[1].explanation
+        v.explanation
     )
+    assert not verdict.converged  # AP still disagrees with the WMS at the end
+
+
+def test_a_receipt_posted_twice_with_one_cause_is_one_duplicate_effect() -> None:
+    twice = [
+        receipt(100, "wms", "received_qty", 10, "rcv-1"),
+        receipt(130, "ap", "ap_received_qty", 10, "rcv-1"),
+        receipt(160, "ap", "ap_received_qty", 20, "rcv-1"),  # the same receipt, re-posted
+    ]
+    verdict = judge(twice)
+    [v] = verdict.violations
+    assert (v.kind, v.entity, v.count, v.cause) == ("duplicate_effect", LINE, 1, "rcv-1")
+    assert "applied 'rcv-1' 2 times to ap_received_qty" in v.explanation
+    assert not verdict.converged
 
 
 # -- three-way match ------------------------------------------------------------------

@@ -165,18 +165,23 @@ def test_percentiles_nearest_rank() -> None:
     values = [float(v) for v in range(1, 101)]
     random.Random(3).shuffle(values)
     # nearest rank: the ceil(p/100 * n)-th smallest value
-    assert percentiles(values) == {"p50": 50.0, "p95": 95.0, "p99": 99.0, "max": 100.0}
+    assert percentiles(values) == {"n": 100, "p50": 50.0, "p95": 95.0, "p99": 99.0, "max": 100.0}
 
 
 def test_percentiles_nearest_rank_on_a_short_list() -> None:
     values = [15.0, 20.0, 35.0, 40.0, 50.0]  # n = 5
     # p50: ceil(2.5) = 3rd → 35; p95: ceil(4.75) = 5th → 50; p99: 5th → 50
-    assert percentiles(values) == {"p50": 35.0, "p95": 50.0, "p99": 50.0, "max": 50.0}
+    assert percentiles(values) == {"n": 5, "p50": 35.0, "p95": 50.0, "p99": 50.0, "max": 50.0}
 
 
-def test_percentiles_round_to_milliseconds_and_handle_empty() -> None:
-    assert percentiles([0.12345]) == {"p50": 0.123, "p95": 0.123, "p99": 0.123, "max": 0.123}
-    assert percentiles([]) == {"p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0}
+def test_percentiles_round_to_milliseconds() -> None:
+    assert percentiles([0.12345]) == {
+        "n": 1, "p50": 0.123, "p95": 0.123, "p99": 0.123, "max": 0.123,
+    }  # fmt: skip
+
+
+def test_percentiles_of_no_sample_are_not_measured_never_zero() -> None:
+    assert percentiles([]) == {"n": 0, "p50": None, "p95": None, "p99": None, "max": None}
 
 
 # -- history file -----------------------------------------------------------------

@@ -19,7 +19,7 @@ def test_run_event_meets_slos_and_writes_artefacts(scenario_file, tmp_path, caps
     out = tmp_path / "out"
     assert main(["run", str(scenario_file()), "--architecture", "event", "--out", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
-    assert results["schema_version"] == 1
+    assert results["schema_version"] == 2
     assert results["architecture"] == "event" and results["mode"] == "simulation"
     assert results["passed"] is True
     ack = results["flows"]["po_acknowledgment"]

@@ -58,10 +58,19 @@ def test_sweep_outage_length_event_vs_batch(small, tmp_path, capsys):
     assert {r["seed"] for r in rows} == {"20241004"}
 
     for metric in header[3:]:
+        if metric.endswith("_samples"):  # the count behind a percentile: a column, no plot
+            assert not (out / f"{metric}.png").exists()
+            continue
         assert (out / f"{metric}.png").read_bytes()[:8] == PNG, metric
+    assert int(by["0", "event"]["po_acknowledgment_lag_samples"]) > 0
+    # a flow the short run never exercised is not measured: empty, never 0
+    assert (
+        by["0", "event"]["price_lag_p99_s"] == "" and by["0", "event"]["price_lag_samples"] == "0"
+    )
     md = (out / "sweep.md").read_text()
     assert "| faults.erp.outage_minutes | architecture | seed |" in md
     assert "![po_acknowledgment_lag_p99_s](po_acknowledgment_lag_p99_s.png)" in md
+    assert "| not measured |" in md
     assert (out / "runs" / "002-event" / "results.json").is_file()
     printed = capsys.readouterr()
     assert "| 120 | event | 20241004 |" in printed.out
