@@ -158,3 +158,16 @@ def test_report_renders_in_headless_chromium_with_its_plots_visible(tmp_path: Pa
     # the plots drew: pixels in the event architecture's blue (#2471a3) are on the page
     blue = np.abs(pixels - np.array([0x24, 0x71, 0xA3]) / 255).max(axis=2) < 0.08
     assert blue.sum() > 2000
+
+
+def test_rebuild_of_a_live_folder_keeps_its_load_section(tmp_path: Path) -> None:
+    results = store(tmp_path / "run", history("event", lose=False), Slos())
+    load = {"total": {"requests": 1200, "failures": 3}, "endpoints": []}
+    live = {"users": 20, "sut": "builtin"}
+    (tmp_path / "run" / "results.json").write_text(dumps({**results, "load": load, "live": live}))
+
+    rebuild(tmp_path / "run")
+
+    again = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert again["load"] == load and again["live"] == live  # measured outside the history
+    assert {k: v for k, v in again.items() if k not in ("load", "live")} == results

@@ -67,6 +67,19 @@ def test_compare_partial_confirmation_tells_batch_from_event(tmp_path, capsys):
         assert row in printed, f"README row not in the output: {row}"
 
 
+def test_report_rebuilds_a_comparison_byte_identical_in_the_order_it_ran(scenario_file, tmp_path):
+    out = tmp_path / "cmp"
+    args = ["compare", str(scenario_file()), "--architectures", "event,batch", "--out", str(out)]
+    assert main(args) == 0
+    written = {name: (out / name).read_bytes() for name in ("summary.md", "report.html")}
+    assert "| | event | batch |" in written["summary.md"].decode()
+
+    assert main(["report", str(out)]) == 0
+
+    for name, before in written.items():
+        assert (out / name).read_bytes() == before, name
+
+
 def test_compare_strict_exits_1_when_an_architecture_misses_slos(scenario_file, tmp_path):
     args = ["compare", str(scenario_file()), "--out", str(tmp_path / "c"), "--strict"]
     assert main(args) == 1
