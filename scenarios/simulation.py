@@ -10,6 +10,7 @@ at the hospitals raise purchase orders in the ERP (a Poisson process with a
 working-hours and weekday profile) until demand stops; the run then goes on
 for the scenario's settle time so every architecture gets its chance to
 converge.  Every random draw comes from a stream named after its component.
+``defects`` (``supplysync selftest``) builds the core with named defects.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from scenarios.masterdata import MasterData, generate, po_lines
 from scenarios.progress import Progress, run_with_progress
 from scenarios.spec import LatencySpike, ScenarioSpec
 from sync_core.breaker import BreakerConfig
+from sync_core.defects import DefectiveEngine, Defects
 from sync_core.delivery import DeliveryPlanner, RetryPolicy
 from sync_core.engine import OWN_CHANGES, Engine, EngineConfig
 from sync_core.inbound import from_ap, from_erp, from_supplier, from_wms
@@ -54,6 +56,7 @@ __all__ = ["Run", "simulate"]
 OUR_EDI_ID = "HOSPNET01"
 # The built-in core keeps retrying for up to a day (cXML guidance: >= 6 h of retries).
 CORE_RETRIES = RetryPolicy(first_s=1.0, cap_s=600.0, max_attempts=200, deadline_s=86400.0)
+NO_RETRIES = RetryPolicy(max_attempts=1)  # the defect ``stop_retrying``
 
 
 @dataclass
@@ -62,6 +65,7 @@ class Run:
     architecture: str
     history: History
     volumes: dict[str, int]
+    touched: frozenset[str] = frozenset()  # trace ids the run's defects touched
 
 
 class _HistoryJournal(Journal):
@@ -204,7 +208,13 @@ def _routes(
     }
 
 
-def simulate(spec: ScenarioSpec, architecture: str, progress: Progress | None = None) -> Run:
+def simulate(
+    spec: ScenarioSpec,
+    architecture: str,
+    progress: Progress | None = None,
+    *,
+    defects: Defects | None = None,
+) -> Run:
     env = simpy.Environment()
     epoch = spec.start
     history = History(
@@ -269,16 +279,17 @@ def simulate(spec: ScenarioSpec, architecture: str, progress: Progress | None = 
     }
     partners = {s.supplier_id: s.edi_id for s in master.suppliers}
     naive = architecture == "api"  # point to point: no memory, no breaker, a few retries
-    engine = Engine(EngineConfig(OUR_EDI_ID, partners, naive=naive))
+    config = EngineConfig(OUR_EDI_ID, partners, naive=naive)
+    engine = DefectiveEngine(config, defects) if defects and defects.engine else Engine(config)
     store = MemoryStore()
     transport = _Transport(links, hosts, _routes(erp, supplier, wms, ap))
     planner = DeliveryPlanner(
-        _retries(spec, architecture),
+        NO_RETRIES if defects and defects.stop_retrying else _retries(spec, architecture),
         rng("core/delivery"),
         BreakerConfig(failure_threshold=2**31) if naive else BreakerConfig(),
     )
-    driver = SimDriver(env, engine, store, transport, epoch, planner, history.message)
-    if architecture == "api":
+    driver = SimDriver(env, engine, store, transport, epoch, planner, history.message, defects)
+    if architecture == "api" or (defects and defects.no_idempotency_keys):
         transport.strip_idempotency = True
     for journal in journals.values():  # the initial load is the starting state, not a change
         journal.loading = True
@@ -361,7 +372,8 @@ def simulate(spec: ScenarioSpec, architecture: str, progress: Progress | None = 
         "core_crashes": driver.crashes,
         "history_records": len(history.changes),
     }
-    return Run(spec, architecture, history, volumes)
+    touched = driver.touched | (engine.touched if isinstance(engine, DefectiveEngine) else set())
+    return Run(spec, architecture, history, volumes, frozenset(touched))
 
 
 @contextlib.contextmanager

@@ -23,6 +23,11 @@ senders must retry.  Messages accepted before the crash were committed (a
 webhook is acknowledged only once it is durable), so they survive.
 ``restart()`` starts a new consumer and re-delivers every pending outbox row
 from the store: idempotency keys make the repeats harmless.
+
+``defects`` (:class:`~sync_core.defects.Defects`, for ``supplysync selftest``)
+breaks the driver on purpose: a restart that forgets the pending outbox, and
+``touched``, the trace ids of the writes the driver's defects affected.  Unset,
+it costs nothing: the hooks sit only in ``restart`` and where a write is given up.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from typing import Any, Protocol
 
 import simpy
 
+from sync_core.defects import Defects, request_trace
 from sync_core.delivery import DeliveryPlanner, Done, GiveUp, Lanes, Send, Wait
 from sync_core.engine import Engine
 from sync_core.messages import DeadLetter, Inbound, Kind, Request, Response
@@ -66,6 +72,7 @@ class SimDriver:
         epoch: dt.datetime,
         planner: DeliveryPlanner,
         observe: Observer | None = None,
+        defects: Defects | None = None,
     ) -> None:
         self.env = env
         self.engine = engine
@@ -85,6 +92,8 @@ class SimDriver:
         self.lane_capacity = dict(LANES)
         self.lanes: Lanes[OutboxItem] = Lanes(self.lane_capacity)
         self._slot_events: dict[int, simpy.Event] = {}  # id(item) → its turn for a slot
+        self.defects = defects
+        self.touched: set[str] = set()  # trace ids of writes the defects affected
         env.process(self._consume(self._life))
 
     def submit(self, message: Inbound) -> bool:
@@ -118,7 +127,13 @@ class SimDriver:
             return
         self.up = True
         self.env.process(self._consume(self._life))
-        for item in self.store.pending():
+        pending = self.store.pending()
+        if self.defects is not None:
+            self.touched.update(t for item in pending if (t := request_trace(item.request)))
+            if self.defects.lose_outbox_on_crash:  # forgotten: never delivered
+                self.store.done_many([item.outbox_id for item in pending])
+                pending = []
+        for item in pending:
             self.env.process(self._deliver(item, self._life))
         self.resubmit_replayed()
 
@@ -230,6 +245,8 @@ class SimDriver:
                     at=self.env.now,
                 )
                 self.store.give_up(item.outbox_id, letter)  # one transaction
+                if self.defects is not None and (t := request_trace(request)):
+                    self.touched.add(t)
                 if self.observe is not None:
                     self.observe(float(self.env.now), "dead_lettered", request.target,
                                  request.operation, mid, request.correlation_id, None,
