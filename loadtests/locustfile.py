@@ -2,7 +2,8 @@
 
 Theory of operation.  The live runner starts Locust on this file with the
 scenario named in ``SUPPLYSYNC_SCENARIO`` (plus ``_SEED``, ``_SPEEDUP``,
-``_URLS``: a JSON map of system → base URL, ``_RUN_ID``, ``_USER_RPS``), so
+``_URLS``: a JSON map of system → base URL, ``_RUN_ID``, ``_USER_RPS``,
+``_MAILBOX_AFTER``), so
 every actor works on the scenario's network and in its scaled time:
 
 * :class:`Staff` — central procurement and the people who chase orders.
@@ -20,9 +21,14 @@ every actor works on the scenario's network and in its scaled time:
   the packing list that comes with each truck (the supplier's 856 from the
   supplier network's mailbox, with the supplier's own translator: the
   physical shipment, not what the middleware carries), waits for the truck
-  (6 h median transit, scaled by the speed-up), and receives each line at the
-  WMS against the ship notice, else against the PO line; when the WMS knows
-  neither yet the goods wait an hour (scaled) and are tried again.
+  (6 h median transit, scaled by the speed-up), looks each line up at the WMS
+  (``GET /receiving-lines``, as a scanner does) and receives it against the
+  ship notice, else against the PO line; when the WMS knows neither yet the
+  goods wait an hour (scaled) and are looked up again.  It never posts a
+  receipt the WMS would have to refuse as unknown: every non-2xx answer to a
+  write is a failure of the run (the emulators' journals are checked).
+  Against running emulators it reads only the mailbox documents that came
+  after the run's start (``SUPPLYSYNC_MAILBOX_AFTER``).
 
 The supplier network acknowledges, ships and invoices by itself: its timers
 run on the served emulator's event loop with the scenario's delays divided
@@ -45,6 +51,7 @@ import time
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
+from urllib.parse import quote
 
 from locust import FastHttpUser, constant, constant_throughput, task
 
@@ -54,6 +61,7 @@ from scenarios.spec import ScenarioSpec, load_scenario
 
 ERP_POS = "/fscmRestApi/resources/latest/purchaseOrders"
 WMS_RECEIPTS = "/wms/api/v1/receipts"
+WMS_LINES = "/wms/api/v1/receiving-lines"
 MAILBOX = "/edi/mailbox"
 CHANGE_SHARE = 0.05  # POs changed once after creation
 TRANSIT_MEDIAN_S = 6 * 3600.0
@@ -73,6 +81,7 @@ class Settings:
     run_id: str
     user_rps: float
     mix: str
+    mailbox_after: int = 0
 
     @classmethod
     def from_env(cls, env: dict[str, str]) -> Settings:
@@ -87,6 +96,7 @@ class Settings:
             run_id=env.get("SUPPLYSYNC_RUN_ID", f"{int(time.time())}"),
             user_rps=float(env.get("SUPPLYSYNC_USER_RPS", "1")),
             mix=env.get("SUPPLYSYNC_MIX", "all"),
+            mailbox_after=int(env.get("SUPPLYSYNC_MAILBOX_AFTER", "0")),
         )
 
 
@@ -264,7 +274,7 @@ class Dock(FastHttpUser):
     def on_start(self) -> None:
         s = self.s = settings()
         self.rng = random.Random(f"{s.spec.seed}/locust/{s.run_id}/dock")
-        self.after = 0
+        self.after = s.mailbox_after  # what was there before the run is not ours
         self.trucks: list[_Carton] = []
         self.supplier = s.urls.get("supplier") or ""
         self.wms = s.urls.get("wms") or ""
@@ -294,11 +304,32 @@ class Dock(FastHttpUser):
                     )
                     heapq.heappush(self.trucks, carton)
 
+    def _known(self, c: _Carton) -> dict[str, Any] | None:
+        """The reference the WMS receives this carton against — its ship notice, else
+        its PO line — as the dock's scanner looks it up (a read); None when the WMS
+        knows neither yet (or did not answer)."""
+        line = f"{self.wms}{WMS_LINES}/{quote(c.po)}/{c.item.po_line}"
+        for ref in ({"asn_nbr": c.asn}, {}):
+            with self.client.get(
+                f"{line}?asn_nbr={quote(c.asn)}" if ref else line,
+                name="WMS /receiving-lines/[po]/[n]",
+                catch_response=True,
+            ) as r:
+                if r.status_code == 200:
+                    return ref or {"po_nbr": c.po}
+                if r.status_code != 404:
+                    return None  # an outage, a 429: the goods wait (Locust counts it)
+                r.success()  # not known (yet): a fair answer
+        return None
+
     def _receive(self, c: _Carton) -> None:
-        expiry = c.item.expiry
-        expiry = f"{expiry[:4]}-{expiry[4:6]}-{expiry[6:]}" if expiry else None
-        key = {"Idempotency-Key": f"{self.s.run_id}-dock-{c.asn}-{c.po}-{c.item.po_line}"}
-        for ref in ({"asn_nbr": c.asn}, {"po_nbr": c.po}):
+        """Receive a carton against what the WMS knows, never blind: a receipt posted
+        for a shipment the WMS has not heard of is a write it must refuse."""
+        ref = self._known(c)
+        if ref is not None:
+            expiry = c.item.expiry
+            expiry = f"{expiry[:4]}-{expiry[4:6]}-{expiry[6:]}" if expiry else None
+            key = {"Idempotency-Key": f"{self.s.run_id}-dock-{c.asn}-{c.po}-{c.item.po_line}"}
             body = {
                 **ref,
                 "po_line_nbr": c.item.po_line,
@@ -307,21 +338,10 @@ class Dock(FastHttpUser):
                 "expiry_date": expiry,
             }
             body = {k: v for k, v in body.items() if v is not None}
-            with self.client.post(
-                self.wms + WMS_RECEIPTS,
-                json=body,
-                headers=key,
-                name="WMS /receipts",
-                catch_response=True,
-            ) as r:
-                if r.status_code < 300:
-                    return
-                if r.status_code == 404:  # the WMS does not know it (yet): not a failure
-                    r.success()
-                    continue
-                if r.status_code < 500 and r.status_code not in (0, 429):
-                    return  # refused: a person sorts it out (counted as a failure)
-                break
+            r = self.client.post(self.wms + WMS_RECEIPTS, json=body, headers=key,
+                                 name="WMS /receipts")  # fmt: skip
+            if r.status_code < 500 and r.status_code not in (0, 429):
+                return  # received, or refused: a person sorts it out (a failure)
         if c.tries + 1 < DOCK_PATIENCE:  # wait on the dock and try again
             c.due, c.tries = time.monotonic() + self._scaled(DOCK_RETRY_S), c.tries + 1
             heapq.heappush(self.trucks, c)
