@@ -21,7 +21,7 @@ from typing import NoReturn
 from analysis.history import HistoryError
 from analysis.report import rebuild, summary_markdown, write_compare_order, write_report
 from emulators import SYSTEMS
-from scenarios import dlq_cli, live, serve_core, sweep
+from scenarios import dlq_cli, live, selftest, serve_core, sweep
 from scenarios.progress import Progress
 from scenarios.runner import run_and_write, run_architecture, write_run
 from scenarios.spec import ARCHITECTURES, ScenarioError, ScenarioSpec, library_names, load_scenario
@@ -105,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_parser(sub)
     dlq_cli.add_parser(sub)
     live.add_parser(sub)
+    selftest.add_parser(sub)
     return p
 
 
@@ -228,6 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sweep": sweep.handle,
         "dlq": dlq_cli.handle,
         "live": live.handle,
+        "selftest": selftest.handle,
     }
     try:
         return handlers[args.command](args)
