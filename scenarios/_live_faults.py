@@ -9,7 +9,10 @@ sync-core crash) is a SimPy process in a :class:`simpy.rt.RealtimeEnvironment` w
 factor is ``1 / speedup`` (:class:`FaultSchedule`, on a thread of its own): it sets the
 window through ``PUT /__admin/faults`` (in the emulator's clock, so ``Retry-After`` is
 right) and clears it at its end; a crash is SIGKILL of the core and a restart on the
-same store.
+same store.  The scenario's business events (contract-price changes, see
+:mod:`scenarios._live_events`) are processes on the same environment, so faults and
+business events keep the scenario's order and spacing; what cannot be played live is
+named before the run starts (:func:`~scenarios._live_events.not_played`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import threading
 import time
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import simpy
@@ -90,8 +93,15 @@ def _steady(spec: ScenarioSpec, system: str) -> Faults:
     )
 
 
+class Events(Protocol):
+    """Business events played on the schedule's environment (one process each)."""
+
+    def processes(self, env: simpy.Environment) -> list[Generator[simpy.Event, Any, None]]: ...
+
+
 class FaultSchedule:
-    """The scenario's fault windows, in real time (SimPy RT, factor 1/speedup)."""
+    """The scenario's fault windows and business events, in real time (SimPy RT, factor
+    1/speedup)."""
 
     def __init__(
         self,
@@ -101,12 +111,14 @@ class FaultSchedule:
         clocks: dict[str, float],
         start: float,
         core: CoreProcess | None,
+        events: Events | None = None,
+        not_played: list[str] | None = None,
     ) -> None:
         self.spec, self.speedup, self.urls, self.clocks = spec, speedup, urls, clocks
-        self.start, self.core = start, core
+        self.start, self.core, self.events = start, core, events
         self.active: dict[str, list[tuple[_Window, float, float]]] = {s: [] for s in SYSTEMS}
         self.recorded: list[tuple[str, str, float, float]] = []
-        self.skipped: list[str] = []
+        self.skipped: list[str] = list(not_played or [])  # named at the start, never played
         self.errors: list[str] = []
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name="faults", daemon=True)
@@ -153,8 +165,7 @@ class FaultSchedule:
         length = (w.end_s - w.start_s) / self.speedup
         if w.system == "core":
             if self.core is None:
-                self.skipped.append(f"crash at {w.start_s / 3600:g} h: the core is not ours")
-                return
+                return  # not ours to kill: named in ``skipped`` before the run started
             with self.core.lock:
                 self.core.kill()
             yield env.timeout(w.end_s - w.start_s)
@@ -179,6 +190,8 @@ class FaultSchedule:
         env = simpy.rt.RealtimeEnvironment(factor=1 / self.speedup, strict=False)
         for w in _windows(self.spec):
             env.process(self._window(env, w))
+        for process in self.events.processes(env) if self.events is not None else []:
+            env.process(process)
         env.process(self._ticker(env))
         try:
             while not self.stop_event.is_set() and env.peek() <= self.spec.end_s:

@@ -3,9 +3,20 @@
 Theory of operation.  After the load, :func:`_settle` waits until no emulator's
 ``/__admin/history`` grows any more and none has a webhook still to deliver;
 :func:`_collect` reads every history and puts each record on the run's time axis (the
-clock offsets of :func:`~scenarios._live_faults.clock_offsets`); :func:`_judge` turns
-them, with the fault windows, into one :class:`~analysis.history.History`, judged by the
-same analysis as a simulated run — the one place that touches the analysis API.
+clock offsets of :func:`~scenarios._live_faults.clock_offsets`); :func:`of_the_run` keeps
+what the run did (:func:`_judge` is given nothing else); :func:`_judge` turns them, with
+the fault windows, into one :class:`~analysis.history.History`, judged by the same
+analysis as a simulated run — the one place that touches the analysis API.
+
+Judging exactly the run.  A record stamped before the run's start (the master data the
+run loaded, anything an emulator held when it was not reset) is the starting state,
+never judged.  Against emulators that were not reset (``--no-reset``) that is not
+enough: a PO raised before the start may be confirmed, shipped and received during the
+run, and its lags began before it.  So an entity whose first owner change (any fact's
+owner, in :data:`analysis.facts.FACTS`) came before the start is left out whole, with
+its replicas' records.  Master data is the exception (:data:`MASTER_ENTITIES`): a
+contract price that existed before is the starting state, and each change of it during
+the run is a business event of the run, judged.
 """
 
 from __future__ import annotations
@@ -17,7 +28,19 @@ import httpx
 
 from scenarios.spec import ScenarioSpec
 
-__all__ = ["_collect", "_history_size", "_judge", "_settle", "_webhook_stats", "webhooks_pending"]
+__all__ = [
+    "MASTER_ENTITIES",
+    "_collect",
+    "_history_size",
+    "_judge",
+    "_settle",
+    "_webhook_stats",
+    "of_the_run",
+    "webhooks_pending",
+]
+
+#: entity prefixes of master data: changed in place, each change judged on its own
+MASTER_ENTITIES = ("price:",)
 
 
 def _history_size(client: httpx.Client, urls: dict[str, str]) -> int:
@@ -59,6 +82,32 @@ def _collect(client: httpx.Client, urls: dict[str, str], clocks: dict[str, float
             )
     changes.sort(key=lambda c: c.t)
     return changes
+
+
+def of_the_run(changes: list[Any], whole_entities: bool) -> tuple[list[Any], int]:
+    """The changes the run made (``t >= 0``); with ``whole_entities``, without the
+    entities (and their replicas' records) whose first owner change came before the
+    start.  Also the number of entities left out that way."""
+    from analysis.facts import FACTS
+
+    kept = [c for c in changes if c.t >= 0]
+    if not whole_entities:
+        return kept, 0
+    owners = {f.owner for f in FACTS}
+    first: dict[str, float] = {}
+    for c in changes:
+        if (c.system, c.field) in owners and c.t < first.get(c.entity, float("inf")):
+            first[c.entity] = c.t
+    before = {e for e, t in first.items() if t < 0 and not e.startswith(MASTER_ENTITIES)}
+    if not before:
+        return kept, 0
+    replicas = {r: f for f in FACTS for r in f.replicas}
+
+    def owner_entity(c: Any) -> str | None:
+        fact = replicas.get((c.system, c.field))
+        return c.entity if fact is None else fact.owner_entity(c.entity)
+
+    return [c for c in kept if owner_entity(c) not in before], len(before)
 
 
 def webhooks_pending(client: httpx.Client, urls: dict[str, str]) -> int:

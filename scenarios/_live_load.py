@@ -6,6 +6,17 @@ process group of its own, which it stops whatever happens; the locustfile reads 
 scenario from the ``SUPPLYSYNC_*`` environment variables of :func:`_locust_env`.
 :func:`read_locust_csv` turns the CSVs Locust writes into the results' ``load`` section
 (totals, per endpoint, over time, errors).
+
+Locust sees only what its users count as a failure; the emulators journal every answer.
+:func:`journal_writes` reads each emulator's ``/__admin/requests`` for the load
+generator's writes (every one carries an ``Idempotency-Key`` that starts with the run's
+id) and counts, per system and operation, the writes and the non-2xx answers among
+them; :func:`add_journal` puts that view into the ``load`` section (``journal``) and
+counts it as failures: a write endpoint's ``failures`` is the larger of Locust's count
+(``locust_failures``) and the journal's (``journal_failures``).  Each sees failures the
+other cannot — Locust, a connection refused; the journal, an answer a Locust user
+accepted — so the larger is a floor on the failures that happened, never an excuse to
+report none while an emulator refused most writes.
 """
 
 from __future__ import annotations
@@ -17,13 +28,31 @@ import os
 import signal
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from scenarios._live_options import ROOT, LiveError, LiveOptions
 from scenarios._live_procs import _log_tail
 
-__all__ = ["_locust_command", "_locust_env", "_run_locust", "read_locust_csv"]
+__all__ = [
+    "LOCUST_NAMES",
+    "_locust_command",
+    "_locust_env",
+    "_run_locust",
+    "add_journal",
+    "journal_writes",
+    "read_locust_csv",
+]
+
+#: (system, operation) of the load generator's writes → the endpoint's name in Locust
+LOCUST_NAMES = {
+    ("erp", "post_purchase_order"): "POST ERP /purchaseOrders",
+    ("erp", "change_purchase_order"): "PATCH ERP /purchaseOrders/[n]",
+    ("wms", "receive"): "POST WMS /receipts",
+}
 
 
 def _locust_command(o: LiveOptions, host: str, prefix: Path) -> list[str]:
@@ -59,6 +88,7 @@ def _locust_env(
     urls: dict[str, str],
     core_url: str | None,
     run_id: str,
+    mailbox_after: int = 0,
 ) -> dict[str, str]:
     return {
         **os.environ,
@@ -70,6 +100,7 @@ def _locust_env(
         "SUPPLYSYNC_URLS": json.dumps({**urls, "core": core_url}),
         "SUPPLYSYNC_RUN_ID": run_id,
         "SUPPLYSYNC_USER_RPS": repr(o.per_user_rps),
+        "SUPPLYSYNC_MAILBOX_AFTER": str(mailbox_after),
         **o.locust_env,
     }
 
@@ -145,6 +176,60 @@ def read_locust_csv(prefix: Path, started_epoch: float) -> dict[str, Any]:
                 for r in csv.DictReader(f)
             ][:20]
     return {"total": total, "endpoints": endpoints, "over_time": over_time, "errors": failures}
+
+
+def journal_writes(
+    client: httpx.Client, urls: dict[str, str], clocks: dict[str, float], run_id: str
+) -> dict[str, dict[str, Any]]:
+    """The load generator's writes as each emulator journalled them, per ``system
+    operation``: ``writes``, ``failures`` (non-2xx answers) and ``statuses`` (each
+    non-2xx status and how often)."""
+    prefix = f"{run_id}-"
+    found: dict[str, dict[str, Any]] = {}
+    for system, url in urls.items():
+        r = client.get(f"{url}/__admin/requests", timeout=60)
+        if r.status_code != 200:
+            raise LiveError(f"{system}: GET /__admin/requests answered {r.status_code}")
+        for rec in r.json():
+            key = rec.get("idempotency_key") or ""
+            if not key.startswith(prefix) or float(rec["t"]) < clocks[system]:
+                continue
+            entry = found.setdefault(
+                f"{system} {rec['operation']}",
+                {"system": system, "operation": rec["operation"], "writes": 0, "failures": 0,
+                 "statuses": Counter()},
+            )  # fmt: skip
+            entry["writes"] += 1
+            if not 200 <= int(rec["status"]) < 300:
+                entry["failures"] += 1
+                entry["statuses"][str(rec["status"])] += 1
+    for entry in found.values():
+        entry["statuses"] = dict(sorted(entry["statuses"].items()))
+    return dict(sorted(found.items()))
+
+
+def add_journal(load: dict[str, Any], journal: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``load`` with the journal's view: ``journal`` per endpoint, and each write
+    endpoint's (and the total's) ``failures`` raised to what the journal shows."""
+    endpoints = {name: dict(e) for name, e in load["endpoints"].items()}
+    extra = 0
+    for entry in journal.values():
+        name = LOCUST_NAMES.get((entry["system"], entry["operation"]))
+        locust = endpoints.get(name) if name else None
+        if locust is None:  # a write Locust does not name: all of it counts
+            extra += entry["failures"]
+            continue
+        seen = locust.get("locust_failures", locust["failures"])
+        locust["locust_failures"] = seen
+        locust["journal_failures"] = entry["failures"]
+        locust["failures"] = max(seen, entry["failures"])
+        extra += locust["failures"] - seen
+    total = dict(load["total"])
+    if total:
+        total["locust_failures"] = total.get("locust_failures", total.get("failures", 0))
+        total["journal_failures"] = sum(e["failures"] for e in journal.values())
+        total["failures"] = total["locust_failures"] + extra
+    return {**load, "endpoints": endpoints, "total": total, "journal": journal}
 
 
 def _run_locust(cmd: list[str], env: dict[str, str], log: Path, timeout_s: float) -> int:

@@ -3,8 +3,9 @@
 Theory of operation.  :class:`LiveOptions` is the CLI's options, typed; :func:`_validate`
 checks them against the scenario before anything starts (loopback URLs only, all four
 emulator URLs or none, ``--sut external`` with a webhook target, a timeline that fits
-in :data:`MAX_TIMELINE_S`) and returns the speed-up the run uses.  :class:`LiveError` is
-a run that could not be carried out (bad input is a :class:`ScenarioError`).
+in :data:`MAX_TIMELINE_S`, ``--no-reset`` only against running emulators) and returns
+the speed-up the run uses.  :class:`LiveError` is a run that could not be carried out
+(bad input is a :class:`ScenarioError`).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class LiveOptions:
     core_url: str | None = None  # a running core (then no crashes can be injected)
     sut: str = "builtin"
     webhook_target: str | None = None
+    reset: bool = True  # running emulators are reset at the start (False: --no-reset)
     quiet_s: float = 2.0  # no history change for this long = settled
     settle_max_s: float = 60.0
     per_user_rps: float = 1.0  # tasks a second per Locust user
@@ -106,6 +108,10 @@ def _validate(o: LiveOptions, spec: ScenarioSpec) -> float:
             raise ScenarioError("live", "--core", "not with --sut external (no core of ours)")
     elif o.webhook_target is not None:
         raise ScenarioError("live", "--webhook-target", "only with --sut external")
+    if not o.reset and not o.urls:
+        raise ScenarioError(
+            "live", "--no-reset", "only against running emulators (give their four URLs)"
+        )
     if o.core_url is not None and not o.urls:
         raise ScenarioError("live", "--core", "a running core needs the running emulators' URLs")
     speedup = o.speedup or spec.duration_days * 86400 / o.duration_s

@@ -62,6 +62,8 @@ def _load_plot(
 
 
 def _load_markdown(load: dict[str, Any]) -> str:
+    """Locust's table (failures include what the emulators journalled), then the load
+    generator's writes as the emulators journalled them."""
     rows = [
         "| endpoint | requests | failures | RPS | p50 ms | p95 ms | p99 ms |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -72,7 +74,21 @@ def _load_markdown(load: dict[str, Any]) -> str:
                 f"| {name} | {e['requests']} | {e['failures']} | {e['rps']:g} | "
                 f"{e['p50_ms']:g} | {e['p95_ms']:g} | {e['p99_ms']:g} |"
             )
-    return "\n## Load (Locust)\n\n" + "\n".join(rows) + "\n"
+    text = "\n## Load (Locust)\n\n" + "\n".join(rows) + "\n"
+    journal = load.get("journal")
+    if journal:
+        rows = [
+            "| system operation | writes | non-2xx | statuses |",
+            "|---|---:|---:|---|",
+        ]
+        for name, e in journal.items():
+            statuses = ", ".join(f"{code}: {n}" for code, n in e["statuses"].items()) or "—"
+            rows.append(f"| {name} | {e['writes']} | {e['failures']} | {statuses} |")
+        text += (
+            "\nThe load generator's writes as the emulators journalled them (a non-2xx "
+            "answer is a failure, whatever Locust counted):\n\n" + "\n".join(rows) + "\n"
+        )
+    return text
 
 
 def _write(out: Path, history: Any, judged: Any, faults: list[Any], end_s: float) -> None:

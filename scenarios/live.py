@@ -63,6 +63,7 @@ from typing import Any
 
 import httpx
 
+from scenarios import _live_events
 from scenarios._live_faults import PROBES as PROBES
 from scenarios._live_faults import FaultSchedule as FaultSchedule
 from scenarios._live_faults import _clock_at_start as _clock_at_start
@@ -76,11 +77,12 @@ from scenarios._live_judge import _history_size as _history_size
 from scenarios._live_judge import _judge as _judge
 from scenarios._live_judge import _settle as _settle
 from scenarios._live_judge import _webhook_stats as _webhook_stats
+from scenarios._live_judge import of_the_run
 from scenarios._live_judge import webhooks_pending as webhooks_pending
 from scenarios._live_load import _locust_command as _locust_command
 from scenarios._live_load import _locust_env as _locust_env
 from scenarios._live_load import _run_locust as _run_locust
-from scenarios._live_load import read_locust_csv
+from scenarios._live_load import add_journal, journal_writes, read_locust_csv
 from scenarios._live_options import _LOOPBACK as _LOOPBACK
 from scenarios._live_options import LOCUSTFILE as LOCUSTFILE
 from scenarios._live_options import MAX_TIMELINE_S as MAX_TIMELINE_S
@@ -130,15 +132,25 @@ def run_live(o: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
     o.out.mkdir(parents=True, exist_ok=True)
     for stale in o.out.glob("locust_*.csv"):
         stale.unlink()
+    not_played = _live_events.not_played(spec, core_is_ours=o.sut == "builtin" and not o.core_url)
+    for item in not_played:
+        log(f"not played live: {item}")
     with ExitStack() as stack:
+        client = stack.enter_context(httpx.Client(timeout=10))
         if o.urls:
             urls = {s: o.urls[s].rstrip("/") for s in SYSTEMS}
+            if o.reset:
+                log("resetting the running emulators ...")
+                _reset(client, urls)
         else:
             log(f"starting the emulators (x{speedup:g}) ...")
             urls = stack.enter_context(_emulators(o.scenario, seed, speedup, o.out))
+        master = generate(spec.network, seed)
+        if spec.contract_price_changes:  # the prices to change must exist
+            log("loading the master data (vendors, items, contract prices) ...")
+            _live_events.load_masters(client, urls, master)
         core: CoreProcess | None = None
         core_url = o.core_url
-        client = stack.enter_context(httpx.Client(timeout=10))
         if o.sut == "external":
             for system, url in urls.items():
                 hook = (o.webhook_target or "").replace("{system}", system)
@@ -150,15 +162,20 @@ def run_live(o: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
             log("starting the sync core ...")
             core.start()
             core_url = core.url
+        if spec.contract_price_changes:  # whoever listens has taken the load in
+            _settle(client, urls, min(o.quiet_s, 0.5), o.settle_max_s)
+        mailbox_after = 0 if o.reset else _mailbox_size(client, urls["supplier"])
         start = time.monotonic()
         started_epoch = time.time()
+        run_id = f"{int(started_epoch)}-{os.getpid()}"
         clocks = {s: _clock_at_start(u, s, client, start) for s, u in urls.items()}
-        schedule = FaultSchedule(spec, speedup, urls, clocks, start, core)
+        prices = _live_events.PriceChanges(spec, master, urls["erp"], run_id)
+        stack.callback(prices.close)
+        schedule = FaultSchedule(spec, speedup, urls, clocks, start, core, prices, not_played)
         stack.callback(schedule.finish, restart=False)
         schedule.run_in_background()
-        run_id = f"{int(started_epoch)}-{os.getpid()}"
         prefix = o.out / "locust"
-        env = _locust_env(o, seed, speedup, urls, core_url, run_id)
+        env = _locust_env(o, seed, speedup, urls, core_url, run_id, mailbox_after)
         log(f"load: {o.users} users for {o.duration_s:g} s ({o.workers or 1} Locust process(es))")
         code = _run_locust(
             _locust_command(o, urls["erp"], prefix), env, o.out / "locust.log", o.duration_s + 120
@@ -172,9 +189,11 @@ def run_live(o: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
         schedule.finish()  # faults cleared, a killed core restarted: now let it drain
         settled = _settle(client, urls, o.quiet_s, o.settle_max_s)
         end_s = time.monotonic() - start
-        changes = _collect(client, urls, clocks)
+        changes, left_out = of_the_run(_collect(client, urls, clocks), whole_entities=not o.reset)
         webhooks = {s: _webhook_stats(client, u) for s, u in urls.items()}
-        load = read_locust_csv(prefix, started_epoch)
+        load = add_journal(
+            read_locust_csv(prefix, started_epoch), journal_writes(client, urls, clocks, run_id)
+        )
         header = {
             "scenario": spec.name,
             "architecture": "event" if o.sut == "builtin" else "external",
@@ -201,13 +220,36 @@ def run_live(o: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
             "speedup": speedup,
             "settle_s": round(settled, 3),
             "sut": o.sut,
+            "reset": o.reset,
+            "entities_before_start": left_out,
             "load_average": list(os.getloadavg()),
-            "fault_schedule_errors": schedule.errors,
+            "fault_schedule_errors": schedule.errors + prices.errors,
             "skipped_faults": schedule.skipped,
+            "not_played": not_played,
+            "contract_prices_changed": prices.changed,
             "webhooks": webhooks,
         }
         _write(o.out, history, judged, schedule.recorded, end_s)
     return LiveOutcome(judged.results, o.out, bool(judged.results["passed"]))
+
+
+def _reset(client: httpx.Client, urls: dict[str, str]) -> None:
+    """Every running emulator back to empty (its webhook subscription stays)."""
+    for system, url in urls.items():
+        try:
+            r = client.post(f"{url}/__admin/reset")
+        except httpx.HTTPError as e:
+            raise LiveError(f"{system} at {url}: POST /__admin/reset failed: {e}") from None
+        if r.status_code != 204:
+            raise LiveError(f"{system} at {url}: POST /__admin/reset answered {r.status_code}")
+
+
+def _mailbox_size(client: httpx.Client, url: str) -> int:
+    """Documents already in the supplier network's mailbox (the dock reads only newer ones)."""
+    try:
+        return int(client.get(f"{url}/__admin/state").json().get("mailbox_size", 0))
+    except (httpx.HTTPError, ValueError, TypeError) as e:
+        raise LiveError(f"supplier at {url}: GET /__admin/state failed: {e}") from None
 
 
 def _terminate(signum: int, frame: Any) -> None:
@@ -231,6 +273,7 @@ def handle(args: argparse.Namespace) -> int:
         sut=args.sut,
         webhook_target=args.webhook_target,
         settle_max_s=args.settle_max,
+        reset=not args.no_reset,
     )
     signal.signal(signal.SIGTERM, _terminate)
     try:
@@ -291,6 +334,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="URL",
         help="with --sut external: where the emulators POST their events "
         "('{system}' in it is replaced by erp, supplier, wms or ap)",
+    )
+    p.add_argument(
+        "--no-reset",
+        action="store_true",
+        help="with running emulators: do not reset them at the start; judge only the "
+        "entities created after it (by default they are reset, so the run is judged alone)",
     )
     p.add_argument(
         "--settle-max",

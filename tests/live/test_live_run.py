@@ -99,6 +99,7 @@ def test_live_run_under_load_with_faults_loses_nothing(scenario: Path, tmp_path:
         (["--erp", "http://127.0.0.1:9"], "--ap"),
         (["--erp", "http://example.com"], "--erp"),
         (["--speedup", "1"], "--speedup"),
+        (["--no-reset"], "--no-reset"),
     ],
 )
 def test_bad_options_exit_2_naming_the_option(
