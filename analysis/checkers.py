@@ -20,9 +20,13 @@ From the same walk come the violations:
     a replica wrote a value of an older update after it had reflected a newer
     one (a late or reordered message applied without checking versions).
 ``duplicate_effect``
-    a replica applied the same cause twice (a retried post without an
-    idempotency key), or — for cumulative quantities — went above what its
-    owner had at the time (a receipt or invoice counted twice).  One defect is one
+    a replica applied the same cause twice and its value moved (a retried post
+    without an idempotency key that counted a receipt again), or — for cumulative
+    quantities — went above what its owner had at the time (a receipt or invoice
+    counted twice, whatever the causes).  A cause applied again with the same
+    value changed nothing: it is a *re-post* (``Checked.reposts``), counted and
+    shown apart, so a naive design's re-sent documents do not drown the real
+    double postings.  One defect is one
     violation: a quantity posted twice with the same cause is one duplicate (the one that
     names the cause), and a replica that ends above its owner because of it is not also a
     divergence (it still keeps the run from converging).
@@ -167,6 +171,8 @@ class Checked:
     not_carried: list[str] = field(default_factory=list)
     pending: list[Violation] = field(default_factory=list)  # in flight at the end: not lost
     match_judged: int = 0  # invoices whose match decision was judged (the match sample)
+    # the same document applied again with the same value: no effect, reported apart
+    reposts: list[Violation] = field(default_factory=list)
     # replicas that end above their owner because they counted something twice: reported
     # once, as that duplicate effect, yet not converged
     off_by_duplicate: int = 0
@@ -225,7 +231,7 @@ def check(
                 kept.append(f"{replica[0]}.{replica[1]}")
             elif fact.owner in owners:
                 out.not_carried.append(f"{fact.name}: {replica[0]}.{replica[1]}")
-        judged[fact.name] = tuple(kept) if fact.replica_key is None else ()
+        judged[fact.name] = tuple(kept)
 
     groups: dict[tuple[str, str], list[tuple[bool, Change]]] = defaultdict(list)
     first: dict[tuple[str, str, str, str], Change] = {}
@@ -257,15 +263,20 @@ def check(
         if (system, field_name) in owned:
             fact = next(f for f in facts if (system, field_name) in f.replicas)
             times = ", ".join(f"{w.t:g}" for w in writes)
-            out.violations.append(
+            first = _key(writes[0].value)
+            if all(_key(w.value) == first for w in writes[1:]):  # the same value again
+                kind, into, effect = "repost", out.reposts, f", {writes[0].value!r} each time"
+            else:
+                kind, into, effect = "duplicate_effect", out.violations, ""
+            into.append(
                 Violation(
-                    "duplicate_effect",
+                    kind,
                     fact.name,
                     entity,
                     f"{system}.{field_name}",
                     writes[1].t,
                     f"{system} applied {cause!r} {len(writes)} times to {field_name} of "
-                    f"{entity} (at {times} s)",
+                    f"{entity} (at {times} s){effect}",
                     replica_value=writes[-1].value,
                     replica_t=writes[-1].t,
                     causes=(cause,),
@@ -315,11 +326,19 @@ class _ReplicaState:
 class _Entity:
     """One (fact, owner entity): its updates and each replica's progress through them."""
 
-    __slots__ = ("disagreeing", "entity", "fact", "latest", "out", "replicas", "updates")
+    __slots__ = (
+        "disagreeing", "entity", "expected", "fact", "latest", "out", "replicas", "updates",
+    )  # fmt: skip
 
     def __init__(self, fact: Fact, entity: str, declared: tuple[str, ...], out: Checked):
         self.fact, self.entity, self.out = fact, entity, out
-        self.replicas: dict[str, _ReplicaState] = {r: _ReplicaState() for r in declared}
+        # a finer-keyed replica (AP's price per unit of measure) is known by its first
+        # write; one that never wrote at all is judged under its declared name at the end
+        finer = fact.replica_key is not None
+        self.expected = declared if finer else ()
+        self.replicas: dict[str, _ReplicaState] = (
+            {} if finer else {r: _ReplicaState() for r in declared}
+        )
         self.updates: list[tuple[float, Any, Change]] = []  # (t, value as replica, change)
         self.latest: dict[Any, int] = {}  # value key -> latest update index
         self.disagreeing = 0
@@ -443,6 +462,9 @@ class _Entity:
     def _end(self, pending_after: float | None) -> None:
         if not self.updates:
             return
+        if not self.replicas and self.expected:  # no replica ever showed this entity
+            self.replicas = {name: _ReplicaState() for name in self.expected}
+            self.out.disagree.append((self.updates[0][0], 1))  # from its first update on
         last_t, last_value, last_change = self.updates[-1]
         last_i = len(self.updates) - 1
         for name, state in self.replicas.items():
