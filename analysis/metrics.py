@@ -95,6 +95,8 @@ class Judgement:
     def of_kind(self, kind: str) -> list[Violation]:
         if kind == "pending":  # kept apart from the violations: in flight, not lost
             return list(self.checked.pending)
+        if kind == "repost":  # the same value applied again: no effect, not a violation
+            return list(self.checked.reposts)
         return self.checked.of_kind(kind)
 
     @property

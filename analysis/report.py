@@ -354,14 +354,15 @@ def _table_rows(runs: list[JudgedRun]) -> list[tuple[str, list[str]]]:
     for key in (
         "lost_updates",
         "duplicate_effects",
+        "reposts",
         "regressions",
         "divergences",
         "match_errors",
         "converged",
     ):
-        rows.append(
-            (key.replace("_", " "), [str(r.results["consistency"].get(key, "—")) for r in runs])
-        )
+        rows.append((_ROW_NAMES.get(key, key.replace("_", " ")), [
+            str(r.results["consistency"].get(key, "—")) for r in runs
+        ]))  # fmt: skip
     rows.append(
         (
             "agreement (time-averaged)",
@@ -393,6 +394,7 @@ def _table_rows(runs: list[JudgedRun]) -> list[tuple[str, list[str]]]:
 
 
 NOT_MEASURED = "not measured"
+_ROW_NAMES = {"reposts": "re-posts (same value again, no effect)"}
 
 
 def _slo_word(entry: dict[str, Any]) -> str:

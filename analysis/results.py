@@ -11,6 +11,7 @@ Schema 1 keys are kept as they were; later keys are only added: per flow
 ``by_priority`` and ``pending_at_end``; in ``consistency`` the counts of every violation
 kind, ``agreement`` (time-averaged fraction of entities in agreement), ``pending_at_end``
 (updates still within their path's worst-case staleness when the run ended: not lost),
+``reposts`` (a document applied again with the same value: no effect, not a violation),
 ``not_carried`` (``fact: replica`` pairs whose owner changed in the run but that
 reflected none of its updates: not carried by the architecture, or carried nowhere) and
 ``converge_after_last_fault_s``; under ``violations`` one list per kind (up to 20
@@ -61,6 +62,7 @@ _LISTS = {
     "divergence": "divergences",
     "match_error": "match_errors",
     "pending": "pending",  # not violations: still on their way at the end (within worst case)
+    "repost": "reposts",  # nor these: the same document applied again, its value unchanged
 }
 
 
@@ -323,6 +325,7 @@ def build_results(
         else None,
         "not_carried": _not_carried(covered),
         "pending_at_end": len(judgement.checked.pending),
+        "reposts": count["repost"],
         "converge_after_last_fault_s": time_to_converge(judgement),
     }
     entries = _slo_entries(slos, flows, consistency, judgement)

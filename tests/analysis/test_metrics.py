@@ -119,7 +119,7 @@ def test_superseded_update_is_not_lost() -> None:
     assert lags(changes) == {"erp.confirmed_qty": [30.0], "wms.expected_qty": [60.0]}
 
 
-def test_same_cause_applied_twice_to_a_replica_is_a_duplicate_effect() -> None:
+def test_same_cause_applied_twice_with_the_same_value_is_a_repost_not_a_duplicate() -> None:
     changes = [
         supplier_confirms(100.0, 6),
         erp_confirms(130.0, 6, cause="erp-ack-1"),
@@ -129,11 +129,26 @@ def test_same_cause_applied_twice_to_a_replica_is_a_duplicate_effect() -> None:
 
     verdict = judge(changes)
 
-    [dup] = verdict.duplicates
-    assert (dup.system, dup.entity, dup.field, dup.cause) == ("erp", LINE, "confirmed_qty",
-                                                             "erp-ack-1")  # fmt: skip
-    assert dup.times == (130.0, 190.0)
-    assert verdict.converged  # a duplicate effect is not a loss
+    assert verdict.duplicates == []  # the value did not move: no effect
+    [again] = verdict.of_kind("repost")
+    assert (again.system, again.entity, again.field, again.cause) == (
+        "erp", LINE, "confirmed_qty", "erp-ack-1",
+    )  # fmt: skip
+    assert again.times == (130.0, 190.0)
+    assert again.explanation.endswith("(at 130, 190 s), 6 each time")
+    assert verdict.converged
+
+
+def test_same_cause_applied_twice_that_moves_the_value_is_a_duplicate_effect() -> None:
+    changes = [
+        supplier_confirms(100.0, 6),
+        erp_confirms(130.0, 6, cause="erp-ack-1"),
+        erp_confirms(190.0, 12, cause="erp-ack-1"),  # re-applied on top of itself
+        wms_expects(140.0, 6),
+    ]
+
+    [dup] = judge(changes).duplicates
+    assert (dup.system, dup.entity, dup.cause, dup.count) == ("erp", LINE, "erp-ack-1", 1)
 
 
 def test_distinct_causes_are_not_duplicates() -> None:
