@@ -10,7 +10,11 @@ bounded in time, with every process it started stopped in a ``finally``
    with every delay divided by the speed-up) and the sync core in another
    (``python -m scenarios.serve_core`` on a store file in the output folder,
    subscribing itself at the emulators).  With ``--sut external`` no core is
-   started: the emulators' webhooks are subscribed to ``--webhook-target``.
+   started: the emulators' webhooks are subscribed to ``--webhook-target``.  Running
+   emulators are reset first (``--no-reset``: kept, and only the entities created after
+   the start are judged); a scenario with contract-price changes has its masters loaded
+   into the ERP and AP before the clock starts.  What the timeline holds that cannot be
+   played live is printed now (:func:`~scenarios._live_events.not_played`).
 2. **clocks** — each emulator stamps its history with its own monotonic clock;
    one journalled probe request per emulator reads that clock against ours,
    so every record lands on the run's time axis (seconds since the run began).
@@ -20,7 +24,9 @@ bounded in time, with every process it started stopped in a ``finally``
    process in a :class:`simpy.rt.RealtimeEnvironment` whose factor is
    ``1 / speedup`` — it sets the window through ``PUT /__admin/faults`` (in the
    emulator's clock, so ``Retry-After`` is right) and clears it at its end; a
-   crash is SIGKILL of the core and a restart on the same store.
+   crash is SIGKILL of the core and a restart on the same store.  The scenario's
+   contract-price changes are processes on the same environment, played through the
+   ERP's REST API (:mod:`scenarios._live_events`).
 4. **load** — Locust runs headless in its own process (``--workers N`` adds
    ``--processes N``: one master and N workers on 127.0.0.1) with the
    actors of ``loadtests/locustfile.py``; it reads the scenario from
@@ -30,7 +36,8 @@ bounded in time, with every process it started stopped in a ``finally``
 5. **judgement** — every emulator's ``/__admin/history`` becomes one
    :class:`~analysis.history.History` (``mode: live``), judged by the same
    analysis as a simulated run (:func:`_judge`, the one place that touches
-   the analysis API); Locust's CSVs become the results' ``load`` section.
+   the analysis API); Locust's CSVs, with what the emulators' request journals show
+   the load generator's writes got, become the results' ``load`` section.
 
 Outputs in ``--out``: results.json, history.jsonl, summary.md, report.html
 (with a load section: RPS, response times, sync lag and consistency on one
@@ -40,7 +47,8 @@ Where each part lives (this module is the facade: the run, the CLI and the emula
 subprocess, and every name the rest of the project imports from ``scenarios.live``):
 ``_live_options`` (options, their checks, shared constants, :class:`LiveError`),
 ``_live_procs`` (the emulators' and the core's processes, free ports, process groups),
-``_live_faults`` (clock offsets and the real-time fault schedule), ``_live_load``
+``_live_faults`` (clock offsets and the real-time fault schedule), ``_live_events`` (the
+timeline's business events played live, the masters they need), ``_live_load``
 (Locust headless and its CSVs), ``_live_judge`` (settling, collecting the histories from
 the emulators' admin APIs, judging them) and ``_live_report`` (the files in ``--out``).
 Every name this module defined before it was split is re-exported here as ``x as x``
