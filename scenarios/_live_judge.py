@@ -1,7 +1,8 @@
 """The judgement of a live run: the emulators' histories, collected and judged.
 
 Theory of operation.  After the load, :func:`_settle` waits until no emulator's
-``/__admin/history`` grows any more and none has a webhook still to deliver;
+``/__admin/history`` grows any more, none has a webhook still to deliver and our core
+has nothing left in its outbox;
 :func:`_collect` reads every history and puts each record on the run's time axis (the
 clock offsets of :func:`~scenarios._live_faults.clock_offsets`); :func:`of_the_run` keeps
 what the run did (:func:`_judge` is given nothing else); :func:`_judge` turns them, with
@@ -35,6 +36,7 @@ __all__ = [
     "_judge",
     "_settle",
     "_webhook_stats",
+    "core_busy",
     "of_the_run",
     "webhooks_pending",
 ]
@@ -47,19 +49,39 @@ def _history_size(client: httpx.Client, urls: dict[str, str]) -> int:
     return sum(len(client.get(f"{u}/__admin/history").json()) for u in urls.values())
 
 
-def _settle(client: httpx.Client, urls: dict[str, str], quiet_s: float, max_s: float) -> float:
-    """Wait until no emulator's history has grown for ``quiet_s`` and none has a webhook
-    still to deliver (one waiting out its backoff would arrive later), at most ``max_s``."""
+def _settle(
+    client: httpx.Client,
+    urls: dict[str, str],
+    quiet_s: float,
+    max_s: float,
+    core_url: str | None = None,
+) -> float:
+    """Wait until no emulator's history has grown for ``quiet_s``, none has a webhook
+    still to deliver (one waiting out its backoff would arrive later) and our core (at
+    ``core_url``) has nothing queued or in its outbox (a write waiting out a retry after
+    an outage would land later), at most ``max_s``."""
     started = time.monotonic()
     size, since = -1, time.monotonic()
     while time.monotonic() - started < max_s:
         now_size = _history_size(client, urls)
-        if now_size != size or webhooks_pending(client, urls):
+        if now_size != size or webhooks_pending(client, urls) or core_busy(client, core_url):
             size, since = now_size, time.monotonic()
         elif time.monotonic() - since >= quiet_s:
             break
         time.sleep(0.25)
     return time.monotonic() - started
+
+
+def core_busy(client: httpx.Client, core_url: str | None) -> int:
+    """Messages our core has queued or still to deliver (retries included); 0 for no core
+    of ours (a middleware under test is judged as it is)."""
+    if core_url is None:
+        return 0
+    try:
+        status = client.get(f"{core_url}/status", timeout=2).json()
+        return int(status.get("queued", 0)) + int(status.get("outbox_pending", 0))
+    except (httpx.HTTPError, ValueError, TypeError, AttributeError):
+        return 1  # cannot tell (restarting): not settled
 
 
 def _collect(client: httpx.Client, urls: dict[str, str], clocks: dict[str, float]) -> list[Any]:

@@ -195,7 +195,8 @@ def run_live(o: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
             log(f"the scenario's timeline runs {remaining:.1f} s more ...")
             time.sleep(min(remaining, MAX_TIMELINE_S))
         schedule.finish()  # faults cleared, a killed core restarted: now let it drain
-        settled = _settle(client, urls, o.quiet_s, o.settle_max_s)
+        ours = core.url if core is not None else o.core_url if o.sut == "builtin" else None
+        settled = _settle(client, urls, o.quiet_s, o.settle_max_s, ours)
         end_s = time.monotonic() - start
         changes, left_out = of_the_run(_collect(client, urls, clocks), whole_entities=not o.reset)
         webhooks = {s: _webhook_stats(client, u) for s, u in urls.items()}
