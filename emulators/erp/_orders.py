@@ -252,6 +252,7 @@ class PurchaseOrders(Core):
             if step == "add":
                 order["lines"].append(line)
                 self._record_line(order_number, line, "ordered_qty", line["Quantity"], cause, body)
+                self._record_line(order_number, line, "ordered_price", line["Price"], cause, body)
                 continue
             if status != line["LineStatus"]:
                 line["LineStatus"] = status

@@ -350,7 +350,8 @@ def test_a_change_order_bumps_the_revision_and_the_etag(erp: Any) -> None:
     assert (line1["Quantity"], line1["Price"], line1["OpenCommitmentQuantity"]) == (10, 40.0, 10)
     assert (line3["LineNumber"], line3["SupplierItem"]) == (3, "1001-00003")
     assert [c.value for c in facts(erp, "ordered_qty")] == [12, 3, 10, 3]
-    assert [c.value for c in facts(erp, "ordered_price")] == [40.0]
+    # the prices ordered at creation, the change, and the added line's
+    assert [c.value for c in facts(erp, "ordered_price")] == [41.5, 9, 40.0, 9]
 
     canceled = erp.call("change_purchase_order", number=number, body={"Action": "CANCEL"})
     assert canceled.status == 200 and canceled.body["RevisionNumber"] == 3
