@@ -26,7 +26,7 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from typing import Any
 
 __all__ = [
@@ -71,6 +71,10 @@ _PARENT: dict[str, tuple[str, ...]] = {
 }  # HL level → parent levels
 _DELIMITERS = ("*", "~", ">")  # what render writes: element, segment, component
 _HOLDS_DELIMITER = re.compile("[*~>]").search
+# R 1/17 (PO104, IT104): ASCII digits only ("\d" would admit "٣")
+_PRICE = re.compile(r"(?=.{1,18}$)([0-9]{1,17}|[0-9]+\.[0-9]+)").fullmatch
+# quantities of 15 digits times prices of 17, in cents, summed: exact, never "InvalidOperation"
+_EXACT = Context(prec=60)
 
 Segment = list[str]
 
@@ -211,8 +215,16 @@ def _where(seg: Sequence[str], i: int, n: int) -> str:
     return _at(f"{seg[0]}{i:02d}", n)
 
 
+def _is_number(value: str) -> bool:
+    """ASCII digits, at most 15: the widest numeric element (R/N0 1/15) of what we read.
+
+    ``str.isdigit`` alone admits "²" (which ``int`` refuses) and 5,000 digits (past
+    ``int``'s guard, and past the 28 digits a :class:`Decimal` total keeps exact)."""
+    return len(value) <= 15 and value.isascii() and value.isdigit()
+
+
 def _envelope_int(where: str, value: str, digits: int | None = None) -> int:
-    if not value.isdigit() or (digits is not None and len(value) != digits):
+    if not _is_number(value) or (digits is not None and len(value) != digits):
         size = f"{digits}-digit " if digits else ""
         raise X12Error(where, f"expected a {size}number, got {value!r}")
     return int(value)
@@ -227,7 +239,7 @@ def _req(seg: Sequence[str], i: int, n: int) -> str:
 
 def _qty(seg: Sequence[str], i: int, n: int, minimum: int = 0) -> int:
     value = _el(seg, i)
-    if not value.isdigit() or int(value) < minimum:
+    if not _is_number(value) or int(value) < minimum:
         raise X12Error(_where(seg, i, n), f"expected a whole number >= {minimum}, got {value!r}")
     return int(value)
 
@@ -259,7 +271,7 @@ def _time(seg: Sequence[str], i: int, n: int) -> str:
 
 def _price(seg: Sequence[str], i: int, n: int) -> str:
     value = _el(seg, i)
-    if not re.fullmatch(r"\d+(\.\d+)?", value) or Decimal(value) <= 0:
+    if not _PRICE(value) or Decimal(value) <= 0:
         raise X12Error(_where(seg, i, n), f"expected a unit price > 0, got {value!r}")
     return value
 
@@ -297,7 +309,8 @@ def _close(code: str, body: list[Segment], control: str) -> list[Segment]:
 
 def cents(qty: int, price: str) -> int:
     """``qty`` times ``price`` in cents, rounded half up."""
-    return int((Decimal(qty) * Decimal(price) * 100).quantize(Decimal(1), ROUND_HALF_UP))
+    with localcontext(_EXACT):
+        return int((Decimal(qty) * Decimal(price) * 100).quantize(Decimal(1), ROUND_HALF_UP))
 
 
 # -- 850 purchase order (read) ------------------------------------------------------
@@ -648,8 +661,9 @@ class Invoice:
     @property
     def total_cents(self) -> int:
         """TDS01: the sum of quantity times unit price, in cents (rounded once, half up)."""
-        exact = sum((Decimal(ln.qty) * Decimal(ln.price) for ln in self.lines), Decimal(0))
-        return int((exact * 100).quantize(Decimal(1), ROUND_HALF_UP))
+        with localcontext(_EXACT):
+            exact = sum((Decimal(ln.qty) * Decimal(ln.price) for ln in self.lines), Decimal(0))
+            return int((exact * 100).quantize(Decimal(1), ROUND_HALF_UP))
 
 
 def render_810(doc: Invoice, control: str) -> list[list[str]]:

@@ -13,6 +13,7 @@ segment and element.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -142,6 +143,8 @@ def _read_set(segments: list[Segment], i: int) -> tuple[TransactionSet, int]:
 
 def _int(doc: str, where: str, value: str) -> int:
     try:
+        if len(value) > 18:  # X12 numbers are at most 15 digits (N0 1/15)
+            raise ValueError(value)  # and 4,000 of them would overflow a total's float
         return int(value.strip())
     except ValueError:
         raise _fail(doc, where, f"expected a number, got {value!r}") from None
@@ -360,7 +363,10 @@ def _first(error: ValidationError) -> str:
 
 def _price(doc: str, where: str, value: str) -> float:
     try:
-        return float(value)
+        price = float(value)
+        if not math.isfinite(price):  # "inf" and "1e400" would pass a model's gt=0
+            raise ValueError(value)
+        return price
     except ValueError:
         raise _fail(doc, where, f"expected a price, got {value!r}") from None
 
