@@ -22,19 +22,25 @@ def po_lines(
     last revision) and every line of a canceled PO go with quantity 0."""
     live = () if po.canceled else po.lines
     gone = po.lines if po.canceled else dropped
+    # Which quantity a line carries follows from the list it came from: one pass over
+    # each, never a search of one in the other (a PO may have tens of thousands of lines).
     return {
         "po_lines": [
-            {
-                "po_number": po.po_number,
-                "po_line_number": line.line_no,
-                "item_id": line.gtin,
-                "quantity_ordered": line.quantity if line in live else 0,
-                "unit_price": line.unit_price,
-                "uom": line.uom.value,
-            }
-            for line in (*live, *gone)
+            *(_po_line(po, line, line.quantity) for line in live),
+            *(_po_line(po, line, 0) for line in gone),
         ],
         "correlation_id": correlation_id,
+    }
+
+
+def _po_line(po: PurchaseOrder, line: PurchaseOrderLine, quantity: int) -> dict[str, Any]:
+    return {
+        "po_number": po.po_number,
+        "po_line_number": line.line_no,
+        "item_id": line.gtin,
+        "quantity_ordered": quantity,
+        "unit_price": line.unit_price,
+        "uom": line.uom.value,
     }
 
 
