@@ -4,7 +4,9 @@ An API method is wrapped by :func:`api`: the token bucket answers first (429 wit
 ``retry-after`` when it is empty, nothing applied), then the method runs, and the
 caller gets a copy of what it built, never a live document.  :class:`Core` holds
 the state behind that: the injected clock and journal, the event listeners, the
-stored first replies of idempotency keys, and the bucket.  The helpers below are
+stored first replies of idempotency keys, the bucket, and the
+:class:`~emulators.limits.Limits` every write is held to (``_admit``: a body past
+them is a 422 naming the field, before anything else).  The helpers below are
 the rest of the HTTP semantics the ERP speaks: ETag preconditions
 (``If-None-Match`` → 304, a stale ``If-Match`` → 412) and offset/limit paging
 with ``hasMore``.
@@ -21,6 +23,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from emulators._base import Journal, Reply, canonical_json, copy_document
 from emulators.erp._checks import bad, is_int
+from emulators.limits import Bound, Limits
 
 __all__ = [
     "Core",
@@ -31,6 +34,17 @@ __all__ = [
     "page",
     "precondition",
 ]
+
+# the ERP's numeric fields that the limits bound, by native name
+BOUNDED: dict[str, Bound] = {
+    "Quantity": "quantity",
+    "SupplierConfirmedQuantity": "quantity",
+    "BackorderedQuantity": "quantity",
+    "QuantityReceived": "quantity",
+    "Price": "price",
+    "ListPrice": "price",
+    "ContractPrice": "price",
+}
 
 _P = ParamSpec("_P")
 _S = TypeVar("_S", bound="Core")
@@ -62,6 +76,7 @@ class Core:
     _epoch: dt.datetime
     _rate: float | None
     _burst: float
+    _limits: Limits
     listeners: list[Callable[[dict[str, Any]], None]]
 
     def _reset_core(self) -> None:
@@ -79,7 +94,17 @@ class Core:
         for listener in self.listeners:
             listener(event)
 
-    # -- idempotency keys ---------------------------------------------------------
+    # -- admission: limits, then idempotency keys ---------------------------------
+
+    def _admit(
+        self, operation: str, target: Any, body: Any, idempotency_key: str | None
+    ) -> Reply | None:
+        """A body past the limits (422 naming the field), else a repeat's stored reply."""
+        return self._past_limits(body) or self._replay(operation, target, body, idempotency_key)
+
+    def _past_limits(self, body: Any) -> Reply | None:
+        refusal = self._limits.check(body, BOUNDED)
+        return None if refusal is None else bad(422, refusal.detail, refusal.field)
 
     def _replay(
         self, operation: str, target: Any, body: Any, idempotency_key: str | None

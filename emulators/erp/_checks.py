@@ -67,7 +67,9 @@ def text(v: Any) -> str | None:
     return None if isinstance(v, str) and v else "must be a non-empty string"
 
 
-MAX_COUNT = 10**9  # as the HTTP models: no ERP orders a billion of anything
+# Absolute ceilings of the arithmetic (floats must not overflow); the configured
+# bounds (emulators.limits.Limits, checked first by ``Core._admit``) are lower.
+MAX_COUNT = 10**9
 MAX_PRICE = 10**12
 
 

@@ -12,6 +12,7 @@ from emulators._base import Journal
 from emulators.erp._invoices import Invoices
 from emulators.erp._masters import Masters
 from emulators.erp._orders import PurchaseOrders
+from emulators.limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["Erp"]
 
@@ -23,7 +24,8 @@ class Erp(PurchaseOrders, Invoices, Masters):
     numbering; ``rate_limit_per_s`` (None: no limit) and ``burst`` (default: one
     second's worth, at least 1) shape the API's token bucket;
     ``over_receipt_tolerance`` is how far past the ordered quantity a line may be
-    received (0.10: 10 %, rounded down to whole units).
+    received (0.10: 10 %, rounded down to whole units); ``limits`` bound every
+    document written to it (strings, lines, quantities, prices).
     """
 
     system = "erp"
@@ -38,6 +40,7 @@ class Erp(PurchaseOrders, Invoices, Masters):
         rate_limit_per_s: float | None = None,
         burst: int | None = None,
         over_receipt_tolerance: float = 0.10,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         if rate_limit_per_s is not None and rate_limit_per_s <= 0:
             raise ValueError("rate_limit_per_s must be > 0 (or None for no limit)")
@@ -50,6 +53,7 @@ class Erp(PurchaseOrders, Invoices, Masters):
         self._rate = rate_limit_per_s
         self._burst = float(burst if burst is not None else max(1, math.ceil(self._rate or 1)))
         self._tolerance = over_receipt_tolerance
+        self._limits = limits
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self.reset()
 

@@ -47,7 +47,7 @@ class Invoices(Core):
         """An invoice's match status as AP decided it: ``{"InvoiceNumber",
         "MatchStatus", "HoldReason"?}`` → 200 with the invoice record."""
         operation = "post_invoice_status"
-        if (replay := self._replay(operation, order_number, body, idempotency_key)) is not None:
+        if (replay := self._admit(operation, order_number, body, idempotency_key)) is not None:
             return replay
         order = self.orders.get(order_number)
         if order is None:

@@ -166,7 +166,7 @@ class Masters(Core):
 
     def _create_master(self, spec: MasterSpec, body: Any, idempotency_key: str | None) -> Reply:
         operation = f"create_{spec.kind}"
-        if (replay := self._replay(operation, None, body, idempotency_key)) is not None:
+        if (replay := self._admit(operation, None, body, idempotency_key)) is not None:
             return replay
         fields = {**dict.fromkeys(spec.key, text), **spec.fields}
         error = check_fields(body, fields, (*spec.key, *spec.required))
@@ -194,7 +194,7 @@ class Masters(Core):
         idempotency_key: str | None,
     ) -> Reply:
         operation = f"update_{spec.kind}"
-        if (replay := self._replay(operation, list(key), body, idempotency_key)) is not None:
+        if (replay := self._admit(operation, list(key), body, idempotency_key)) is not None:
             return replay
         record = self.masters[spec.kind].get(key)
         if record is None:

@@ -193,7 +193,7 @@ class PurchaseOrders(Core):
     @api
     def post_purchase_order(self, body: Any, idempotency_key: str | None = None) -> Reply:
         """Create and approve a PO from its native document → 201 with the PO."""
-        if (replay := self._replay("post_purchase_order", None, body, idempotency_key)) is not None:
+        if (replay := self._admit("post_purchase_order", None, body, idempotency_key)) is not None:
             return replay
         error = self._check_order(body)
         if error is not None:
@@ -376,7 +376,11 @@ class PurchaseOrders(Core):
 
     def _check_order(self, body: Any) -> Reply | None:
         required = tuple(ORDER_FIELDS)
-        error = check_fields(body, ORDER_FIELDS, required) or check_new_lines(body["lines"])
+        error = (
+            self._past_limits(body)
+            or check_fields(body, ORDER_FIELDS, required)
+            or check_new_lines(body["lines"])
+        )
         if error is not None:
             return error
         vendor = self.masters["vendor"].get((body["SupplierNumber"],))
@@ -546,8 +550,9 @@ class PurchaseOrders(Core):
         if_match: str | None,
     ) -> dict[str, Any] | Reply:
         """The order a write applies to, or the reply it gets instead: the first reply to
-        a repeated ``Idempotency-Key``, 404 for an unknown PO, 412 for a stale ``If-Match``."""
-        if (replay := self._replay(operation, order_number, body, idempotency_key)) is not None:
+        a body past the limits, a repeated ``Idempotency-Key``, 404 for an unknown PO,
+        412 for a stale ``If-Match``."""
+        if (replay := self._admit(operation, order_number, body, idempotency_key)) is not None:
             return replay
         order = self.orders.get(order_number)
         if order is None:

@@ -5,7 +5,12 @@ Theory of operation: an app is built by a factory around a :class:`~emulators.ho
 calls ``host.invoke`` with the behaviour method and turns the :class:`Reply`
 into a response.  Every error leaves as RFC 9457 problem+json naming the
 field: FastAPI's request validation errors are translated here, and no bad
-input reaches a 500.  The admin API under ``/__admin`` (like WireMock's) sets
+input reaches a 500.  The app enforces its :class:`~emulators.limits.Limits`:
+a body past ``max_body_bytes`` is a 413 before it is read whole
+(:mod:`emulators.web._body_limit`), and OpenAPI states every bound the
+behaviour enforces.  ``/docs`` and ``/redoc`` serve Swagger UI and ReDoc from
+the installed ``fastapi-offline`` package, never from a CDN: they work on a
+network with no way out.  The admin API under ``/__admin`` (like WireMock's) sets
 and clears faults, resets the system (to empty, as if just started: its webhook
 counters, numbering and queued deliveries too; the subscription stays), and shows its
 state, request journal and history.
@@ -24,12 +29,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from emulators._base import Reply, problem
 from emulators.faults import Faults, Refused
 from emulators.host import Host
+from emulators.limits import DEFAULT_LIMITS, Limits
+from emulators.web._body_limit import BodyLimit
 from emulators.webhooks import WebhookDispatcher
 
 __all__ = [
@@ -100,10 +108,17 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    titles = {404: "Not Found", 405: "Method Not Allowed", 400: "Bad Request"}
-    # FastAPI answers 400 itself only for a body it cannot parse: the body is at fault
-    field = "body" if exc.status_code == 400 else None
+    titles = {
+        400: "Bad Request",
+        404: "Not Found",
+        405: "Method Not Allowed",
+        413: "Content Too Large",
+    }
+    # FastAPI answers 400 itself only for a body it cannot parse: the body is at fault;
+    # 413 is the body limit's (emulators.web._body_limit)
+    field = "body" if exc.status_code in (400, 413) else None
     reply = problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail), field)
+    reply.headers.update(exc.headers or {})
     return respond(reply)
 
 
@@ -141,9 +156,11 @@ def assemble(
     router: Callable[[Host, Any], APIRouter],
     title: str,
     description: str,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> LiveSystem:
     """One live emulator: a host, the behaviour built on its journal, webhooks to the
-    subscriber, the app with the system's routes, the admin and subscription API."""
+    subscriber, the app with the system's routes, the admin and subscription API;
+    ``limits`` bound the app's requests (the behaviour gets its own, the same)."""
     host = Host(system, clock, seed)
     impl = behaviour(host)
     dispatcher, target = webhooks_for(system, seed, schedule, webhook_target)
@@ -154,15 +171,22 @@ def assemble(
         yield
         await target.close()  # an unclosed client session would leak its connections
 
-    app = make_app(host, title, description, lifespan)
+    app = make_app(host, title, description, lifespan, limits)
     app.include_router(router(host, impl))
     add_subscription_routes(app, target)
     return LiveSystem(host, app)
 
 
-def make_app(host: Host, title: str, description: str, lifespan: Any = None) -> FastAPI:
-    app = FastAPI(title=title, description=description, version="1", lifespan=lifespan)
+def make_app(
+    host: Host,
+    title: str,
+    description: str,
+    lifespan: Any = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> FastAPI:
+    app = FastAPIOffline(title=title, description=description, version="1", lifespan=lifespan)
     app.add_middleware(_InjectedLatency, host=host)
+    app.add_middleware(BodyLimit, max_body_bytes=limits.max_body_bytes)  # outermost: first
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Refused, _refused)
@@ -187,6 +211,7 @@ def make_app(host: Host, title: str, description: str, lifespan: Any = None) -> 
                 "field": {"type": "string"},
             },
         }
+        limits.document(schema)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -22,10 +22,16 @@ causes of keyless writes are the client's.
 Where the worlds differ, on purpose: a body the model refuses is 422 before the
 behaviour is asked, so a bad body for an unknown PO is 422 here and 404
 in-process, and a body that is not a JSON object is 422 here (400 in-process);
-``CorrelationId`` must be a string; an ordered quantity is at most 10^9 (the
-behaviour computes over-receipt ceilings in floating point, which a 400-digit
-quantity overflows), and a price beyond the float range is refused here where
-the behaviour would raise.
+``CorrelationId`` must be a string; a price beyond the float range is refused
+here where the behaviour would raise.
+
+Limits (:class:`~emulators.limits.Limits`, one object for the app and the
+behaviour): a body past ``max_body_bytes`` is a 413 before it is read; the
+models state the other bounds in OpenAPI (``maxLength``, ``maxItems``,
+``maximum``, filled in from the app's limits) and the behaviour enforces them,
+so both worlds refuse the same field with the same 422.  A list stops at its
+first bad entry (``fail_fast``), so a huge bad list costs one error, not one per
+entry.
 
 Headers: ``Idempotency-Key`` on every write, ``If-Match`` where the behaviour
 takes it (412 when stale), ``If-None-Match`` on reads of one document (304), and
@@ -52,6 +58,7 @@ from pydantic import (
 
 from emulators.erp import Erp
 from emulators.host import Host
+from emulators.limits import DEFAULT_LIMITS, Bounded, Limits
 from emulators.web._common import (
     PROBLEM,
     LiveSystem,
@@ -78,7 +85,6 @@ __all__ = [
 ]
 
 ERP_PREFIX = "/fscmRestApi/resources/latest"
-MAX_ORDERED = 10**9
 
 # -- field types: the behaviour's checks (emulators/erp/_checks.py) as a schema ----------
 
@@ -114,25 +120,29 @@ def _absent(**constraints: Any) -> Any:
     return Field(default=None, json_schema_extra=no_default, **constraints)
 
 
-Text = Annotated[str, Field(min_length=1)]
+Text = Annotated[str, Field(min_length=1), Bounded("text")]
+Key = Annotated[str, Bounded("text")]
 Gtin = Annotated[str, Field(pattern=r"^[0-9]{14}$", description="GTIN-14, by shape only")]
 Gln = Annotated[str, Field(pattern=r"^[0-9]{13}$", description="GLN, by shape only")]
 Uom = Literal["EA", "BX", "CA", "PK", "CT", "DZ"]
 YesNo = Literal["Y", "N"]
-Ordered = Annotated[int, Field(ge=1, le=MAX_ORDERED)]
-Qty = Annotated[int, Field(ge=1)]
-Count = Annotated[int, Field(ge=0)]
+Ordered = Annotated[int, Field(ge=1), Bounded("quantity")]
+Qty = Annotated[int, Field(ge=1), Bounded("quantity")]
+Count = Annotated[int, Field(ge=0), Bounded("quantity")]
 LineNo = Annotated[int, Field(ge=1)]
 Money = Annotated[
     int | float,
     PlainValidator(_number),
     WithJsonSchema({"type": "number", "exclusiveMinimum": 0}),
+    Bounded("price"),
 ]
 Day = Annotated[str, AfterValidator(_date), WithJsonSchema({"type": "string", "format": "date"})]
 InvoiceMatch = Literal["UNMATCHED", "MATCHED", "ON_HOLD", "PAID", "CANCELED"]
 VendorStatus = Literal["ACTIVE", "INACTIVE"]
 Correlation = Annotated[
-    str | None, Field(description="journalled with the facts this request changes")
+    str | None,
+    Field(description="journalled with the facts this request changes"),
+    Bounded("text"),
 ]
 
 
@@ -175,7 +185,9 @@ class PurchaseOrderCreate(_Strict):
     ShipToLocationGLN: Gln
     RequesterDepartment: Text
     NeedByDate: Day
-    lines: list[PurchaseOrderLineCreate] = Field(min_length=1)
+    lines: Annotated[list[PurchaseOrderLineCreate], Bounded("lines")] = Field(
+        min_length=1, fail_fast=True
+    )
     CorrelationId: Correlation = None
 
 
@@ -200,7 +212,9 @@ class PurchaseOrderChange(_Strict):
     (before any receipt); otherwise ``lines`` lists the changes."""
 
     Action: Literal["CHANGE", "CANCEL"] = "CHANGE"
-    lines: list[PurchaseOrderChangeLine] = _absent(min_length=1)
+    lines: Annotated[list[PurchaseOrderChangeLine], Bounded("lines")] = _absent(
+        min_length=1, fail_fast=True
+    )
     CorrelationId: Correlation = None
 
 
@@ -215,7 +229,9 @@ class AcknowledgmentLine(_Open):
 class AcknowledgmentPost(_Open):
     AcknowledgmentRevision: Annotated[int, Field(ge=1)]
     AcknowledgmentType: Any = Field(None, description="stored nowhere; informative")
-    lines: list[AcknowledgmentLine] = Field(min_length=1)
+    lines: Annotated[list[AcknowledgmentLine], Bounded("lines")] = Field(
+        min_length=1, fail_fast=True
+    )
     CorrelationId: Correlation = None
 
 
@@ -228,7 +244,9 @@ class ReceiptLineCreate(_Strict):
 class ReceiptCreate(_Strict):
     ReceiptNumber: Text
     ReceiptDate: Day = _absent()
-    lines: list[ReceiptLineCreate] = Field(min_length=1)
+    lines: Annotated[list[ReceiptLineCreate], Bounded("lines")] = Field(
+        min_length=1, fail_fast=True
+    )
     CorrelationId: Correlation = None
 
 
@@ -256,7 +274,7 @@ class ItemCreate(_Strict):
 class ItemUpdate(_Strict):
     """A partial update; the key may be repeated but not changed."""
 
-    ItemNumber: str = _absent()
+    ItemNumber: Key = _absent()
     GTIN: Gtin = _absent()
     Description: Text = _absent()
     UOMCode: Uom = _absent()
@@ -275,7 +293,7 @@ class VendorUpdate(_Strict):
     """A partial update; the key may be repeated but not changed.  An INACTIVE
     vendor gets no new purchase orders."""
 
-    SupplierNumber: str = _absent()
+    SupplierNumber: Key = _absent()
     Name: Text = _absent()
     Status: VendorStatus = _absent()
     CorrelationId: Correlation = None
@@ -295,8 +313,8 @@ class ContractPriceCreate(_Strict):
 class ContractPriceUpdate(_Strict):
     """A partial update; the keys may be repeated but not changed."""
 
-    SupplierNumber: str = _absent()
-    ItemNumber: str = _absent()
+    SupplierNumber: Key = _absent()
+    ItemNumber: Key = _absent()
     ContractPrice: Money = _absent()
     EffectiveFrom: Day = _absent()
     EffectiveTo: Day | None = None
@@ -812,10 +830,12 @@ def erp_system(
     webhook_target: str | None = None,
     rate_limit_per_s: float | None = None,
     burst: int | None = None,
+    limits: Limits = DEFAULT_LIMITS,
     **_: Any,
 ) -> LiveSystem:
     """The live ERP; ``rate_limit_per_s`` and ``burst`` are the behaviour's token
-    bucket (429 with ``retry-after`` beyond it), None for no limit."""
+    bucket (429 with ``retry-after`` beyond it), None for no limit; ``limits`` bound
+    every request, over HTTP and in the behaviour."""
     return assemble(
         "erp",
         seed=seed,
@@ -823,7 +843,12 @@ def erp_system(
         schedule=schedule,
         webhook_target=webhook_target,
         behaviour=lambda host: Erp(
-            host.journal, clock, clock.epoch, rate_limit_per_s=rate_limit_per_s, burst=burst
+            host.journal,
+            clock,
+            clock.epoch,
+            rate_limit_per_s=rate_limit_per_s,
+            burst=burst,
+            limits=limits,
         ),
         router=erp_router,
         title="supplysync ERP emulator",
@@ -832,4 +857,5 @@ def erp_system(
             "acknowledgments, receipts, invoice status, and the item, vendor and "
             "contract-price masters."
         ),
+        limits=limits,
     )
