@@ -48,6 +48,9 @@ first reply and changes nothing) and applies a repeated request without one
 again; its journal cause is then the body's digest, so the harness sees the
 second application as a duplicate effect.  Bad input is a problem reply
 naming the native field (``lines[0].shipped_qty``) and changes nothing.
+Every write is first held to the :class:`~emulators.limits.Limits` it was given
+(strings, lists, the quantities of ``_BOUNDED``): a document past them is a 422
+naming the field and changes nothing.
 Time is an input: ``clock`` (seconds of the run) from ``epoch`` dates
 receipts and decides which lots have expired.
 """
@@ -61,6 +64,7 @@ from fractions import Fraction
 from typing import Any, TypeGuard
 
 from emulators._base import Journal, Reply, body_cause, problem
+from emulators.limits import DEFAULT_LIMITS, Bound, Limits
 
 __all__ = ["Wms"]
 
@@ -93,6 +97,11 @@ _TRANSITIONS: dict[tuple[str, str], str] = {
 
 DEFAULT_EPOCH = dt.datetime(2024, 1, 1)  # day 0 when no epoch is given
 
+# the WMS's numeric fields that the limits bound, by native name
+_BOUNDED: dict[str, Bound] = dict.fromkeys(
+    ("exp_qty", "backorder_qty", "shipped_qty", "received_qty", "rejected_qty", "qty"), "quantity"
+)
+
 _REJECT_REASONS = frozenset({"DAMAGED", "EXPIRED", "WRONG_ITEM", "TEMPERATURE_EXCURSION"})
 
 _Key = tuple[str | None, str, int]  # (asn_nbr or None for a PO receipt, po_nbr, po_line_nbr)
@@ -121,6 +130,7 @@ class Wms:
         *,
         over_receipt_pct: float = 10.0,
         close_pct: float = 5.0,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         if over_receipt_pct < 0 or not 0 <= close_pct < 100:
             raise ValueError("tolerances must be >= 0 (close_pct below 100)")
@@ -129,6 +139,7 @@ class Wms:
         self._epoch = epoch
         self._over = Fraction(str(over_receipt_pct)) / 100
         self._close = Fraction(str(close_pct)) / 100
+        self._limits = limits
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self.expected: dict[tuple[str, int], dict[str, Any]] = {}
         self._idempotency: dict[str, Reply] = {}
@@ -150,6 +161,10 @@ class Wms:
     def upsert_expected_receipts(self, body: Any, idempotency_key: str | None = None) -> Reply:
         if idempotency_key is not None and idempotency_key in self._idempotency:
             return self._idempotency[idempotency_key]
+        try:
+            self._within_limits(body)
+        except _Invalid as e:
+            return e.reply
         rows = body.get("receipts") if isinstance(body, dict) else None
         if not isinstance(rows, list) or not rows:
             return problem(422, "Unprocessable Content", "must be a non-empty list", "receipts")
@@ -203,6 +218,7 @@ class Wms:
         return Reply(200, self._asn_view(asn))
 
     def _ship_notice(self, body: Any, idempotency_key: str | None) -> Reply:
+        self._within_limits(body)
         asn, lines = _check_ship_notice(body)
         known = self.ship_notices.get(asn["asn_nbr"])
         if known is not None:
@@ -243,6 +259,7 @@ class Wms:
         return self._once("receive", idempotency_key, lambda: self._receive(body, idempotency_key))
 
     def _receive(self, body: Any, idempotency_key: str | None) -> Reply:
+        self._within_limits(body)
         ask = _check_receipt(body)
         key, source = self._find_line(ask)
         progress = self._progress.get(key) or _fresh_progress()
@@ -402,6 +419,7 @@ class Wms:
         )
 
     def _putaway(self, receipt_id: Any, location: Any, qty: Any) -> Reply:
+        self._within_limits({"receipt_id": receipt_id, "location": location, "qty": qty})
         receipt = self.receipts.get(receipt_id) if isinstance(receipt_id, str) else None
         if receipt is None:
             return problem(404, "Not Found", f"no receipt {receipt_id}", "receipt_id")
@@ -464,6 +482,11 @@ class Wms:
         self._init_state()
 
     # -- internals ------------------------------------------------------------
+
+    def _within_limits(self, body: Any) -> None:
+        refusal = self._limits.check(body, _BOUNDED)
+        if refusal is not None:
+            raise _unprocessable(refusal.detail, refusal.field)
 
     def _once(self, operation: str, key: str | None, apply: Callable[[], Reply]) -> Reply:
         if key is not None and (operation, key) in self._replies:

@@ -7,6 +7,12 @@ the behaviour through the host, which applies faults and journals the request.
 The behaviour still checks what a schema cannot (an ASN or a PO, a reason only
 with a refused quantity, over-receipt, closed lines) and answers the same
 problem replies in both worlds.  Receipt events leave as webhooks.
+
+Limits (:class:`~emulators.limits.Limits`, one object for the app and the
+behaviour): a body past ``max_body_bytes`` is a 413 before it is read; list
+lengths and quantities are stated in OpenAPI from the app's limits and enforced
+by the behaviour (the same 422 in both worlds); the field widths below (30
+characters for a document number, ...) are the WMS's own.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from emulators.host import Host
+from emulators.limits import DEFAULT_LIMITS, Bounded, Limits
 from emulators.web._common import (
     PROBLEM,
     LiveSystem,
@@ -50,7 +57,8 @@ LotNbr = Annotated[str, Field(min_length=1, max_length=20)]
 TraceId = Annotated[str, Field(min_length=1, max_length=200)]
 # JSON has no date type: dates arrive as YYYY-MM-DD strings, so they stay lax.
 Day = Annotated[dt.date, Field(strict=False)]
-MAX_QTY = 1_000_000
+Qty = Annotated[int, Field(ge=0), Bounded("quantity")]
+Shipped = Annotated[int, Field(ge=1), Bounded("quantity")]
 
 
 class _Native(BaseModel):
@@ -63,21 +71,23 @@ class ExpectedReceipt(_Native):
     po_line_nbr: LineNbr
     item_id: ItemId
     dock_gln: str = Field(pattern=r"^[0-9]{13}$")
-    exp_qty: int = Field(ge=0, le=MAX_QTY)
+    exp_qty: Qty
     qty_uom: Uom
-    backorder_qty: int | None = Field(None, ge=0, le=MAX_QTY)
+    backorder_qty: Qty | None = None
     exp_date: Day | None = None
 
 
 class ExpectedReceiptsUpsert(_Native):
-    receipts: list[ExpectedReceipt] = Field(min_length=1, max_length=999)
+    receipts: Annotated[list[ExpectedReceipt], Bounded("lines")] = Field(
+        min_length=1, fail_fast=True
+    )
     trace_id: TraceId | None = None
 
 
 class ShipNoticeLine(_Native):
     po_line_nbr: LineNbr
     item_id: ItemId
-    shipped_qty: int = Field(ge=1, le=MAX_QTY)
+    shipped_qty: Shipped
     qty_uom: Uom
     lot_nbr: LotNbr | None = None
     expiry_date: Day | None = None
@@ -88,7 +98,7 @@ class ShipNoticeCreate(_Native):
     po_nbr: Nbr
     ship_date: Day | None = None
     trace_id: TraceId | None = None
-    lines: list[ShipNoticeLine] = Field(min_length=1, max_length=999)
+    lines: Annotated[list[ShipNoticeLine], Bounded("lines")] = Field(min_length=1, fail_fast=True)
 
 
 class ReceiptCreate(_Native):
@@ -97,8 +107,8 @@ class ReceiptCreate(_Native):
     asn_nbr: Nbr | None = None
     po_nbr: Nbr | None = Field(None, description="required when asn_nbr is absent")
     po_line_nbr: LineNbr
-    received_qty: int = Field(ge=0, le=MAX_QTY, description="accepted into stock")
-    rejected_qty: int | None = Field(None, ge=0, le=MAX_QTY, description="counted but refused")
+    received_qty: Qty = Field(description="accepted into stock")
+    rejected_qty: Qty | None = Field(None, description="counted but refused")
     reject_reason: Literal["DAMAGED", "EXPIRED", "WRONG_ITEM", "TEMPERATURE_EXCURSION"] | None = (
         Field(None, description="required with rejected_qty > 0, refused without")
     )
@@ -110,7 +120,7 @@ class ReceiptCreate(_Native):
 class PutawayCreate(_Native):
     receipt_id: str = Field(min_length=1, max_length=30)
     location: str = Field(min_length=1, max_length=40)
-    qty: int = Field(ge=1, le=MAX_QTY)
+    qty: Shipped
 
 
 def _native(body: BaseModel) -> dict[str, Any]:
@@ -277,19 +287,27 @@ def wms_router(host: Host, wms: Wms) -> APIRouter:
 
 
 def wms_system(
-    *, seed: int, clock: Any, schedule: Schedule, webhook_target: str | None = None, **_: Any
+    *,
+    seed: int,
+    clock: Any,
+    schedule: Schedule,
+    webhook_target: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    **_: Any,
 ) -> LiveSystem:
+    """The live WMS; ``limits`` bound every request, over HTTP and in the behaviour."""
     return assemble(
         "wms",
         seed=seed,
         clock=clock,
         schedule=schedule,
         webhook_target=webhook_target,
-        behaviour=lambda host: Wms(host.journal, clock, clock.epoch),
+        behaviour=lambda host: Wms(host.journal, clock, clock.epoch, limits=limits),
         router=wms_router,
         title="supplysync WMS emulator",
         description=(
             "A warehouse management system's receiving API: expected receipts, ship notices, "
             "dock receipts, putaway and inventory."
         ),
+        limits=limits,
     )
