@@ -43,6 +43,9 @@ JSON numbers in the PO's currency, quantities integers in the PO line's UoM)::
     invoice   {vendor_num, invoice_num, invoice_date, po_number, invoice_amount,
                lines: [{po_line_number, quantity_invoiced, unit_price}], correlation_id?}
 
+Every write is first held to the :class:`~emulators.limits.Limits` it was given
+(strings, lists, the quantities, prices and amounts of ``_BOUNDED``): a
+document past them is a 422 naming the field and changes nothing.
 Writes honour an ``Idempotency-Key`` (a repeat returns the first reply).
 Without one, a repeated receipt is recognised by its ``receipt_num``; a resent
 receipt under a new number counts again, as in a real AP system.
@@ -75,6 +78,7 @@ from decimal import Decimal
 from typing import Any
 
 from emulators._base import Journal, Reply, body_cause, copy_document, problem
+from emulators.limits import DEFAULT_LIMITS, Bound, Limits
 
 __all__ = ["HOLD_CODES", "STATUSES", "Ap", "Tolerances"]
 
@@ -92,6 +96,15 @@ _TRANSITIONS: dict[tuple[str, str], str] = {
 }
 
 _UNPROCESSABLE = "Unprocessable Content"
+
+# AP's numeric fields that the limits bound, by native name
+_BOUNDED: dict[str, Bound] = {
+    "quantity_ordered": "quantity",
+    "quantity_received": "quantity",
+    "quantity_invoiced": "quantity",
+    "unit_price": "price",
+    "invoice_amount": "amount",
+}
 
 # Field kinds: "text" non-empty string, "count" integer > 0, "qty" integer >= 0,
 # "money" number > 0,
@@ -148,8 +161,10 @@ class Ap:
         *,
         tolerances: Tolerances | None = None,
         auto_approve: bool = True,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self._journal = journal
+        self._limits = limits
         self._clock = clock
         self._epoch = epoch
         self.tolerances = tolerances or Tolerances()
@@ -176,7 +191,7 @@ class Ap:
     # -- reference data -------------------------------------------------------
 
     def upsert_po_lines(self, body: Any, idempotency_key: str | None = None) -> Reply:
-        if (done := self._replay("po_lines", idempotency_key)) is not None:
+        if (done := self._admit("po_lines", idempotency_key, body)) is not None:
             return done
         rows, error = _rows(body, "po_lines", _PO_LINE)
         if error is not None:
@@ -203,7 +218,7 @@ class Ap:
         return self._remember("po_lines", idempotency_key, Reply(200, {"upserted": len(rows)}))
 
     def post_receipt(self, body: Any, idempotency_key: str | None = None) -> Reply:
-        if (done := self._replay("receipt", idempotency_key)) is not None:
+        if (done := self._admit("receipt", idempotency_key, body)) is not None:
             return done
         error = _fields(body, _RECEIPT, "")
         if error is not None:
@@ -242,7 +257,7 @@ class Ap:
         return self._remember("receipt", idempotency_key, reply)
 
     def upsert_prices(self, body: Any, idempotency_key: str | None = None) -> Reply:
-        if (done := self._replay("prices", idempotency_key)) is not None:
+        if (done := self._admit("prices", idempotency_key, body)) is not None:
             return done
         rows, error = _rows(body, "prices", _PRICE)
         if error is not None:
@@ -273,7 +288,7 @@ class Ap:
     # -- invoices -------------------------------------------------------------
 
     def post_invoice(self, body: Any, idempotency_key: str | None = None) -> Reply:
-        if (done := self._replay("invoice", idempotency_key)) is not None:
+        if (done := self._admit("invoice", idempotency_key, body)) is not None:
             return done
         error = self._check_invoice(body)
         if error is not None:
@@ -335,6 +350,8 @@ class Ap:
             return _no_invoice(vendor_num, invoice_num)
         if not isinstance(reason, str) or not reason.strip():
             return problem(422, _UNPROCESSABLE, "a release needs a reason", "reason")
+        if (refused := self._past_limits({"reason": reason})) is not None:
+            return refused
         if (invoice["status"], "release_hold") not in _TRANSITIONS:
             return _illegal(invoice, "release_hold")
         rows = [
@@ -373,7 +390,7 @@ class Ap:
         idempotency_key: str | None = None,
     ) -> Reply:
         """Pay an approved invoice; ``payment_id`` is numbered by AP when not given."""
-        if (done := self._replay("pay", idempotency_key)) is not None:
+        if (done := self._admit("pay", idempotency_key, {"payment_id": payment_id})) is not None:
             return done
         invoice = self.invoices.get((vendor_num, invoice_num))
         if invoice is None:
@@ -643,6 +660,16 @@ class Ap:
                 "invoice_num",
             )
         return None
+
+    def _admit(self, operation: str, idempotency_key: str | None, body: Any) -> Reply | None:
+        """A body past the limits (422 naming the field), else a repeat's first reply."""
+        return self._past_limits(body) or self._replay(operation, idempotency_key)
+
+    def _past_limits(self, body: Any) -> Reply | None:
+        refusal = self._limits.check(body, _BOUNDED)
+        if refusal is None:
+            return None
+        return problem(422, _UNPROCESSABLE, refusal.detail, refusal.field)
 
     def _replay(self, operation: str, idempotency_key: str | None) -> Reply | None:
         if idempotency_key is None:

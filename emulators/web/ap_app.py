@@ -9,6 +9,12 @@ known PO and PO line, a duplicate invoice number, the invoice's status, an open
 hold to release, a payment id already used) and answers the same problem
 replies in both worlds.  Invoice status changes leave as thin webhooks.
 
+Limits (:class:`~emulators.limits.Limits`, one object for the app and the
+behaviour): a body past ``max_body_bytes`` is a 413 before it is read; list
+lengths, quantities, prices and amounts are stated in OpenAPI from the app's
+limits and enforced by the behaviour (the same 422 in both worlds); the
+60-character text fields are AP's own width.
+
 Routes (all under :data:`AP_PREFIX`)::
 
     PUT  /po-lines                                       upsert_po_lines
@@ -33,6 +39,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from emulators.ap import Ap
 from emulators.host import Host
+from emulators.limits import DEFAULT_LIMITS, Bounded, Limits
 from emulators.web._common import (
     PROBLEM,
     LiveSystem,
@@ -57,16 +64,12 @@ AP_PREFIX = "/payables/v1"
 
 # -- native request models -------------------------------------------------------
 
-MAX_QTY = 1_000_000
-MAX_PRICE = 10_000_000.0
-MAX_AMOUNT = 1_000_000_000.0
-
 # "text": a non-empty string with something besides blanks (the behaviour strips it)
 Text = Annotated[str, Field(min_length=1, max_length=60, pattern=r"\S")]
-Count = Annotated[int, Field(ge=1, le=MAX_QTY)]
+Count = Annotated[int, Field(ge=1), Bounded("quantity")]
 LineNbr = Annotated[int, Field(ge=1, le=9999)]
-Price = Annotated[float, Field(gt=0, le=MAX_PRICE, allow_inf_nan=False)]
-Amount = Annotated[float, Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False)]
+Price = Annotated[float, Field(gt=0, allow_inf_nan=False), Bounded("price")]
+Amount = Annotated[float, Field(gt=0, allow_inf_nan=False), Bounded("amount")]
 CorrelationId = Annotated[str, Field(min_length=1, max_length=200)]
 HoldCode = Literal["PRICE", "QTY ORD", "QTY REC", "AMOUNT", "DUPLICATE"]
 Status = Literal["received", "matched", "on_hold", "approved", "paid"]
@@ -98,7 +101,7 @@ class PoLine(_Native):
 
 
 class PoLinesUpsert(_Native):
-    po_lines: list[PoLine] = Field(min_length=1, max_length=999)
+    po_lines: Annotated[list[PoLine], Bounded("lines")] = Field(min_length=1, fail_fast=True)
     correlation_id: CorrelationId | None = None
 
 
@@ -110,7 +113,7 @@ class ReceiptLine(_Native):
 class ReceiptCreate(_Native):
     receipt_num: Text
     po_number: Text
-    lines: list[ReceiptLine] = Field(min_length=1, max_length=999)
+    lines: Annotated[list[ReceiptLine], Bounded("lines")] = Field(min_length=1, fail_fast=True)
     correlation_id: CorrelationId | None = None
 
 
@@ -123,7 +126,7 @@ class ContractPrice(_Native):
 
 
 class PricesUpsert(_Native):
-    prices: list[ContractPrice] = Field(min_length=1, max_length=999)
+    prices: Annotated[list[ContractPrice], Bounded("lines")] = Field(min_length=1, fail_fast=True)
     correlation_id: CorrelationId | None = None
 
 
@@ -139,7 +142,7 @@ class InvoiceCreate(_Native):
     invoice_date: Day
     po_number: Text
     invoice_amount: Amount
-    lines: list[InvoiceLine] = Field(min_length=1, max_length=999)
+    lines: Annotated[list[InvoiceLine], Bounded("lines")] = Field(min_length=1, fail_fast=True)
     correlation_id: CorrelationId | None = None
 
 
@@ -323,15 +326,22 @@ def ap_router(host: Host, ap: Ap) -> APIRouter:
 
 
 def ap_system(
-    *, seed: int, clock: Any, schedule: Schedule, webhook_target: str | None = None, **_: Any
+    *,
+    seed: int,
+    clock: Any,
+    schedule: Schedule,
+    webhook_target: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    **_: Any,
 ) -> LiveSystem:
+    """The live AP; ``limits`` bound every request, over HTTP and in the behaviour."""
     return assemble(
         "ap",
         seed=seed,
         clock=clock,
         schedule=schedule,
         webhook_target=webhook_target,
-        behaviour=lambda host: Ap(host.journal, clock, clock.epoch),
+        behaviour=lambda host: Ap(host.journal, clock, clock.epoch, limits=limits),
         router=ap_router,
         title="supplysync AP emulator",
         description=(
@@ -339,4 +349,5 @@ def ap_system(
             "contract prices for matching, supplier invoices with three-way match and holds, "
             "hold release, approval and payment."
         ),
+        limits=limits,
     )
