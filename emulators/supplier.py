@@ -3,9 +3,12 @@
 Theory of operation: a buyer posts an X12 interchange of 850s
 (``receive_edi``).  The whole interchange is read first, so a bad set refuses
 it all: 400 for the envelope, 422 for the content, each naming the X12 element
-at fault.  Each 850 becomes an order-entry record at the supplier it is
-addressed to (ISA08), keyed by the customer's PO number; a repeat of the same
-PO revision is recognised and ignored.
+at fault; 413 naming ``body`` for an interchange past the network's
+:class:`~emulators.limits.Limits` (``max_interchange_bytes``), which also bound
+its segments, elements, lines, quantities and prices (see :mod:`emulators.x12`).
+Each 850 becomes an order-entry record at the supplier it is addressed to
+(ISA08), keyed by the customer's PO number; a repeat of the same PO revision is
+recognised and ignored.
 
 A newer revision replaces the order (BEG01 ``05``): lines it leaves out are no
 longer ordered (``ordered_qty`` 0), and it is acknowledged again.  A
@@ -61,6 +64,7 @@ from decimal import Decimal
 from typing import Any
 
 from emulators._base import Journal, Reply, problem
+from emulators.limits import DEFAULT_LIMITS, Limits
 from emulators.x12 import (
     GROUP_CODES,
     Ack,
@@ -181,6 +185,8 @@ class SupplierNetwork:
         schedule: Callable[[float, Callable[[], None]], None],
         profiles: dict[str, SupplierProfile],
         seed: int,
+        *,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self._journal = journal
         self._clock = clock
@@ -188,6 +194,7 @@ class SupplierNetwork:
         self._schedule = schedule
         self.profiles = profiles
         self._seed = seed
+        self._limits = limits
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self._generation = 0
         self.reset()
@@ -222,8 +229,12 @@ class SupplierNetwork:
     # -- API ------------------------------------------------------------------
 
     def receive_edi(self, text: str) -> Reply:
+        size = self._limits.max_interchange_bytes
+        if len(text) > size or len(text.encode()) > size:
+            detail = f"the interchange is larger than {size} bytes"
+            return problem(413, "Content Too Large", detail, "body")
         try:
-            interchange = Interchange.parse(text)
+            interchange = Interchange.parse(text, self._limits)
         except X12Error as e:
             return problem(400, "Bad Request", f"not a valid X12 interchange: {e}", e.segment)
         except (ValueError, IndexError) as e:  # a reader bug must not become a 500
@@ -240,7 +251,7 @@ class SupplierNetwork:
         orders = []
         for segments in interchange.sets:
             try:
-                orders.append(read_850(segments))
+                orders.append(read_850(segments, self._limits))
             except X12Error as e:
                 return problem(422, "Unprocessable Content", f"850: {e}", e.segment)
             unsafe = _unwritable(orders[-1])

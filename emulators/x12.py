@@ -14,7 +14,13 @@ dict); ``render_855``/``read_855`` a :class:`PurchaseOrderAck`;
 → optional Pack → Item (LIN, SN1, REF*LT lot, DTM*036 expiry));
 ``render_810``/``read_810`` an :class:`Invoice` (BIG, IT1 lines, TDS total in
 cents).  Readers check the code lists (ACK01 668, BAK02 587, UoM 355, HL03
-735) and the trailer counts (CTT01, TDS01).  Every error is an
+735) and the trailer counts (CTT01, TDS01).  What comes in is bounded by a
+:class:`~emulators.limits.Limits`: the interchange's segment count and every
+element's length (``Interchange.parse``), and in an 850 the number of PO1
+lines, quantities, unit prices, dates that exist (BEG05, DTM02) and GS1 keys
+with a valid check digit (GLN in ``N1*..*UL``, GTIN after ``UK``/``EN`` in
+PO1), as a partner's translator checks them (GS1 General Specifications,
+section 7.9: the standard check digit calculation).  Every error is an
 :class:`X12Error` naming where: the envelope element (``"SE01"``) or, inside a
 set, the element and its segment's position counted from ST = 1
 (``"ACK01 (segment 7)"``).
@@ -28,6 +34,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from typing import Any
+
+from stdnum import ean
+
+from emulators.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
     "ACK_CODES",
@@ -121,8 +131,11 @@ class Interchange:
     sets: list[list[list[str]]]  # each set: its segments, ST..SE
 
     @classmethod
-    def parse(cls, text: str) -> Interchange:
+    def parse(cls, text: str, limits: Limits = DEFAULT_LIMITS) -> Interchange:
         segs = tokenize(text)
+        if len(segs) > limits.max_segments:
+            detail = f"the interchange has {len(segs)} segments, at most {limits.max_segments}"
+            raise X12Error("ISA", detail)
         isa, iea = segs[0], segs[-1]
         if isa[12] != "00401":
             raise X12Error("ISA12", f"expected version 00401, got {isa[12]!r}")
@@ -138,7 +151,7 @@ class Interchange:
             groups += 1
             in_group, i = 0, i + 1
             while i < len(segs) - 1 and segs[i][0] != "GE":
-                body, i = _read_set(segs, i, _el(gs, 1))
+                body, i = _read_set(segs, i, _el(gs, 1), limits.max_text_length)
                 sets.append(body)
                 in_group += 1
             if i >= len(segs) - 1:
@@ -180,7 +193,9 @@ class Interchange:
         return "~".join(out) + "~"
 
 
-def _read_set(segs: list[Segment], i: int, group_code: str) -> tuple[list[Segment], int]:
+def _read_set(
+    segs: list[Segment], i: int, group_code: str, max_element: int
+) -> tuple[list[Segment], int]:
     st = segs[i]
     if st[0] != "ST":
         raise X12Error(st[0], f"expected ST at segment {i + 1}")
@@ -197,6 +212,10 @@ def _read_set(segs: list[Segment], i: int, group_code: str) -> tuple[list[Segmen
         raise X12Error("SE01", f"segment count {_el(se, 1)} but the set has {len(body)}")
     if _el(se, 2) != _el(st, 2):
         raise X12Error("SE02", f"{_el(se, 2)!r} differs from ST02 {_el(st, 2)!r}")
+    for n, seg in enumerate(body, start=1):
+        for k, value in enumerate(seg[1:], start=1):
+            if len(value) > max_element:
+                raise X12Error(_where(seg, k, n), f"longer than {max_element} characters")
     return body, j + 1
 
 
@@ -237,10 +256,12 @@ def _req(seg: Sequence[str], i: int, n: int) -> str:
     return value
 
 
-def _qty(seg: Sequence[str], i: int, n: int, minimum: int = 0) -> int:
+def _qty(seg: Sequence[str], i: int, n: int, minimum: int = 0, maximum: int | None = None) -> int:
     value = _el(seg, i)
     if not _is_number(value) or int(value) < minimum:
         raise X12Error(_where(seg, i, n), f"expected a whole number >= {minimum}, got {value!r}")
+    if maximum is not None and int(value) > maximum:
+        raise X12Error(_where(seg, i, n), f"{value} is more than the limit {maximum}")
     return int(value)
 
 
@@ -269,10 +290,27 @@ def _time(seg: Sequence[str], i: int, n: int) -> str:
     return value
 
 
-def _price(seg: Sequence[str], i: int, n: int) -> str:
+def _price(seg: Sequence[str], i: int, n: int, maximum: float | None = None) -> str:
     value = _el(seg, i)
     if not _PRICE(value) or Decimal(value) <= 0:
         raise X12Error(_where(seg, i, n), f"expected a unit price > 0, got {value!r}")
+    if maximum is not None and Decimal(value) > Decimal(str(maximum)):
+        raise X12Error(_where(seg, i, n), f"{value} is more than the limit {maximum:g}")
+    return value
+
+
+_GS1_KEYS = {"UL": ("GLN", (13,)), "UK": ("GTIN", (14,)), "EN": ("GTIN", (8, 12, 13, 14))}
+
+
+def _gs1(seg: Sequence[str], i: int, n: int, qualifier: str) -> str:
+    """A GS1 key after its qualifier: the right length and a valid check digit."""
+    value = _el(seg, i)
+    what, lengths = _GS1_KEYS[qualifier]
+    if not (value.isascii() and value.isdigit() and len(value) in lengths):
+        size = " or ".join(map(str, lengths))
+        raise X12Error(_where(seg, i, n), f"a {what} has {size} digits, got {value!r}")
+    if not ean.is_valid(value):
+        raise X12Error(_where(seg, i, n), f"{what} {value} has a wrong check digit")
     return value
 
 
@@ -316,7 +354,7 @@ def cents(qty: int, price: str) -> int:
 # -- 850 purchase order (read) ------------------------------------------------------
 
 
-def read_850(segments: list[list[str]]) -> dict[str, Any]:
+def read_850(segments: list[list[str]], limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
     """The supplier's order-entry record for one 850 transaction set."""
     _check_set(segments, "850")
     order: dict[str, Any] = {"lines": []}
@@ -333,18 +371,27 @@ def read_850(segments: list[list[str]]) -> dict[str, Any]:
             order["revision"] = _qty(seg, 2, n, minimum=1)
         elif tag == "N1" and _el(seg, 1) == "ST":
             order["ship_to_gln"] = _req(seg, 4, n)
+            if _el(seg, 3) == "UL":
+                _gs1(seg, 4, n, "UL")
+        elif tag == "DTM" and _el(seg, 2):
+            _date(seg, 2, n)
         elif tag == "PO1":
+            if len(order["lines"]) == limits.max_lines:
+                raise X12Error(_at("PO1", n), f"more than {limits.max_lines} lines")
             number = _qty(seg, 1, n, minimum=1)
             if number in numbers:
                 raise X12Error(_where(seg, 1, n), f"line {number} appears twice")
             numbers.add(number)
             ids = dict(_pairs(seg, 6, n))
+            for k in range(6, len(seg) - 1, 2):
+                if seg[k] in ("UK", "EN"):
+                    _gs1(seg, k + 1, n, seg[k])
             order["lines"].append(
                 {
                     "po_line": number,
-                    "qty": _qty(seg, 2, n, minimum=1),
+                    "qty": _qty(seg, 2, n, minimum=1, maximum=limits.max_quantity),
                     "uom": _code(seg, 3, n, UOM_CODES, "unit of measure"),
-                    "price": _price(seg, 4, n),
+                    "price": _price(seg, 4, n, limits.max_price),
                     "vendor_part": ids.get("VC", ""),
                     "gtin": ids.get("UK", ""),
                     "critical": False,

@@ -6,7 +6,8 @@ X12 interchange of 850s (``POST /edi/inbound``, ``application/edi-x12`` or
 ``body``) and hands the text to the behaviour through the host, which applies
 faults and journals the request.  The behaviour parses the whole interchange
 and answers 202, or a problem naming the X12 element at fault (400 for the
-envelope, 422 for the content or an unknown trading partner).  The 855, 856
+envelope, 422 for the content or an unknown trading partner; 413 naming
+``body`` past the limits' ``max_body_bytes``, before the body is read whole).  The 855, 856
 and 810 documents the suppliers send later wait in the buyer's mailbox
 (``GET /edi/mailbox``, paged by sequence number) and are pushed as webhooks,
 as an AS2 or API connection would.  The network has no read of a supplier's
@@ -24,6 +25,7 @@ from pydantic import BaseModel, Field
 
 from emulators._base import problem
 from emulators.host import Host
+from emulators.limits import DEFAULT_LIMITS, Limits
 from emulators.supplier import SupplierNetwork, SupplierProfile
 from emulators.web._common import (
     PROBLEM,
@@ -137,9 +139,11 @@ def supplier_system(
     schedule: Schedule,
     webhook_target: str | None = None,
     profiles: Mapping[str, SupplierProfile] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
     **_: Any,
 ) -> LiveSystem:
-    """The live supplier network; ``profiles`` maps each supplier's ISA id to its profile."""
+    """The live supplier network; ``profiles`` maps each supplier's ISA id to its profile;
+    ``limits`` bound every request, over HTTP and in the behaviour."""
     chosen = dict(profiles) if profiles is not None else default_profiles()
     return assemble(
         "supplier",
@@ -148,7 +152,7 @@ def supplier_system(
         schedule=schedule,
         webhook_target=webhook_target,
         behaviour=lambda host: SupplierNetwork(
-            host.journal, clock, clock.epoch, schedule, chosen, seed
+            host.journal, clock, clock.epoch, schedule, chosen, seed, limits=limits
         ),
         router=supplier_router,
         title="supplysync supplier network emulator",
@@ -157,4 +161,5 @@ def supplier_system(
             "acknowledgments, 856 ship notices and 810 invoices out, in the buyer's mailbox "
             "and pushed to the subscriber."
         ),
+        limits=limits,
     )
