@@ -2,18 +2,21 @@
 
 The steps :func:`scenarios.spec.load_scenario` chains before and after
 validation, each raising :class:`ScenarioError` (file, dotted field path,
-reason) on failure: :func:`_read` finds the file or the library scenario,
+reason) on failure: :func:`_read` finds the file or the library scenario
+(a regular file of at most :data:`MAX_FILE_BYTES`, UTF-8 text),
 :func:`_resolve` parses it and merges it over its ``extends`` base
-(recursively, cycles refused), :func:`apply_overrides` sets dotted paths
-(also what ``supplysync sweep --param``, parsed by :func:`parse_param`,
-varies), and :func:`_error` turns pydantic's first validation error into a
-:class:`ScenarioError`.
+(recursively, cycles refused; a document that nests too deeply or expands,
+through YAML aliases, past :data:`MAX_NODES` values is refused),
+:func:`apply_overrides` sets dotted paths (also what ``supplysync sweep
+--param``, parsed by :func:`parse_param`, varies), and :func:`_error` turns
+pydantic's first validation error into a :class:`ScenarioError`.
 """
 
 from __future__ import annotations
 
 import copy
 import re
+import stat
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -23,6 +26,9 @@ import yaml
 from pydantic import ValidationError
 
 __all__ = ["ScenarioError", "apply_overrides", "library_names", "parse_param"]
+
+MAX_FILE_BYTES = 4 * 1024 * 1024  # the largest library scenario is 2 kB
+MAX_NODES = 100_000  # values in a parsed document, aliases expanded (a YAML "billion laughs")
 
 
 class ScenarioError(Exception):
@@ -42,13 +48,36 @@ def _library_text(name: str) -> str:
     return resources.files("scenarios.library").joinpath(f"{name}.yaml").read_text("utf-8")
 
 
+def _file_text(path: Path, what: str = "the file") -> str:
+    """The text of a scenario file; ValueError naming ``what`` and why it is not one."""
+    try:
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise ValueError(f"{what} is a folder, not a scenario file")
+        if not stat.S_ISREG(mode):  # a FIFO or a device would block or never end
+            raise ValueError(f"{what} is not a regular file")
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as e:
+        raise ValueError(f"cannot read {what} ({e.strerror or e})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(f"{what} is larger than {MAX_FILE_BYTES >> 20} MiB: not a scenario")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(
+            f"{what} is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start}); "
+            "a scenario is YAML saved as UTF-8"
+        ) from None
+
+
 def _read(scenario: str) -> tuple[str, str]:
     path = Path(scenario)
     if path.suffix in (".yaml", ".yml") or path.exists():
         try:
-            return str(path), path.read_text(encoding="utf-8")
-        except OSError as e:
-            raise ScenarioError(str(path), "", f"cannot read the file ({e.strerror})") from None
+            return str(path), _file_text(path)
+        except ValueError as e:
+            raise ScenarioError(str(path), "", str(e)) from None
     if scenario in library_names():
         return f"library:{scenario}", _library_text(scenario)
     raise ScenarioError(
@@ -65,10 +94,31 @@ def _parse(source: str, text: str) -> dict[str, Any]:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else ""
-        raise ScenarioError(source, where, f"invalid YAML: {getattr(e, 'problem', e)}") from None
+        problem = getattr(e, "problem", None) or " ".join(str(e).split())  # one line
+        raise ScenarioError(source, where, f"invalid YAML: {problem}") from None
+    except RecursionError:
+        raise ScenarioError(source, "", "invalid YAML: nested too deeply") from None
     if not isinstance(data, dict):
         raise ScenarioError(source, "", "a scenario must be a YAML mapping")
+    _bounded(source, data)
     return data
+
+
+def _bounded(source: str, data: Any) -> None:
+    """Refuse a document of more than MAX_NODES values, aliases counted each time used."""
+    stack, seen = [data], 0
+    while stack:
+        node = stack.pop()
+        seen += 1
+        if seen > MAX_NODES:
+            raise ScenarioError(
+                source, "", f"more than {MAX_NODES} values (aliases expanded): not a scenario"
+            )
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -115,11 +165,9 @@ def _resolve(source: str, text: str, chain: tuple[str, ...]) -> dict[str, Any]:
         base_text = _library_text(name)
     else:
         try:
-            base_text = Path(base).read_text(encoding="utf-8")
-        except OSError as e:
-            raise ScenarioError(
-                source, "extends", f"cannot read the base {base} ({e.strerror})"
-            ) from None
+            base_text = _file_text(Path(base), f"the base {base}")
+        except ValueError as e:
+            raise ScenarioError(source, "extends", str(e)) from None
     return _merge(_resolve(base, base_text, (*chain, key)), data)
 
 
