@@ -7,8 +7,10 @@ stream, and wraps it in a :class:`~emulators.host.Host` and its FastAPI app.
 Webhooks go out through an aiohttp session (the client chosen by
 ``loadtests/bench_http_client.py``) to the subscriber URL given on the command
 line or set later through ``PUT /__admin/subscription``.  ``serve`` runs one
-uvicorn server per system in one event loop and stops them all cleanly on
-SIGINT or SIGTERM.
+uvicorn server per system in one event loop on sockets bound before anything is
+printed (:func:`listen_all`: a busy port is a :class:`ListenError` naming it, not
+a uvicorn traceback after the URLs), and stops them all on SIGINT or SIGTERM:
+open connections get :data:`GRACEFUL_S`, a second signal stops at once.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import datetime as dt
 import gc
 import logging
 import signal
+import socket
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -29,16 +32,21 @@ from emulators import SYSTEMS
 from emulators.web._common import LiveSystem
 
 __all__ = [
+    "GRACEFUL_S",
     "PORT_OFFSETS",
     "SYSTEMS",
+    "ListenError",
     "LiveClock",
     "LiveSystem",
     "build_system",
+    "listen",
+    "listen_all",
     "serve",
     "tune_gc",
 ]
 
 PORT_OFFSETS = {"erp": 1, "supplier": 2, "wms": 3, "ap": 4}
+GRACEFUL_S = 3  # seconds open connections get to finish once asked to stop
 
 log = logging.getLogger("supplysync.emulators")
 
@@ -73,22 +81,62 @@ def build_system(system: str, *, seed: int, clock: LiveClock, **options: Any) ->
     return live
 
 
+class ListenError(Exception):
+    """A port that cannot be listened on; ``str()`` names the port, the service and why."""
+
+    def __init__(self, name: str, port: int, reason: str) -> None:
+        self.name, self.port, self.reason = name, port, reason
+        super().__init__(f"cannot listen on 127.0.0.1:{port} ({name}): {reason}")
+
+
+def listen(port: int, name: str) -> socket.socket:
+    """A socket listening on 127.0.0.1:``port`` (the service ``name``), or ListenError."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+        sock.listen(2048)
+    except OSError as e:
+        sock.close()
+        raise ListenError(name, port, e.strerror or str(e)) from None
+    return sock
+
+
+def listen_all(systems: list[str], port_base: int) -> dict[str, socket.socket]:
+    """Every system's socket on ``port_base`` + its offset; all or none (ListenError)."""
+    sockets: dict[str, socket.socket] = {}
+    try:
+        for system in systems:
+            sockets[system] = listen(port_base + PORT_OFFSETS[system], system)
+    except ListenError:
+        for sock in sockets.values():
+            sock.close()
+        raise
+    return sockets
+
+
 class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:  # signals are handled once for all servers
         yield
 
 
-async def _serve(servers: list[_Server]) -> None:
+async def _serve(
+    servers: list[tuple[_Server, socket.socket]], on_stop: Callable[[], None] | None
+) -> None:
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
-        for s in servers:
+        first = not any(s.should_exit for s, _ in servers)
+        for s, _ in servers:
+            s.force_exit = s.should_exit  # a second signal: stop now
             s.should_exit = True
+        if first and on_stop is not None:
+            on_stop()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)
-    await asyncio.gather(*(s.serve() for s in servers))
+    await asyncio.gather(*(s.serve(sockets=[sock]) for s, sock in servers))
 
 
 class _CorrelationFilter(logging.Filter):
@@ -120,22 +168,38 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 50, 1000)
 
 
-def serve(systems: list[str], *, port_base: int, seed: int, options: dict[str, Any]) -> None:
-    configure_logging()
-    clock = LiveClock()
-    servers = []
-    for system in systems:
-        live = build_system(system, seed=seed, clock=clock, **options)
-        port = port_base + PORT_OFFSETS[system]
-        config = uvicorn.Config(
-            live.app,
-            host="127.0.0.1",
-            port=port,
-            access_log=False,
-            log_level="warning",
-            lifespan="on",
-        )
-        servers.append(_Server(config))
-        print(f"{system:9} http://127.0.0.1:{port}  (admin: /__admin, docs: /docs)", flush=True)
-    tune_gc()
-    asyncio.run(_serve(servers))
+def serve(
+    systems: list[str],
+    *,
+    port_base: int,
+    seed: int,
+    options: dict[str, Any],
+    sockets: dict[str, socket.socket] | None = None,
+    on_stop: Callable[[], None] | None = None,
+) -> None:
+    """Serve ``systems`` until SIGINT/SIGTERM (then ``on_stop()``, once).  ``sockets``:
+    already listening (from :func:`listen_all`); else bound here, all before any URL is
+    printed, a busy port raising :class:`ListenError`."""
+    sockets = listen_all(systems, port_base) if sockets is None else sockets
+    try:
+        configure_logging()
+        clock = LiveClock()
+        servers = []
+        for system in systems:
+            live = build_system(system, seed=seed, clock=clock, **options)
+            config = uvicorn.Config(
+                live.app,
+                access_log=False,
+                log_level="warning",
+                lifespan="on",
+                timeout_graceful_shutdown=GRACEFUL_S,
+            )
+            servers.append((_Server(config), sockets[system]))
+        for system in systems:
+            port = sockets[system].getsockname()[1]
+            print(f"{system:9} http://127.0.0.1:{port}  (admin: /__admin, docs: /docs)", flush=True)
+        tune_gc()
+        asyncio.run(_serve(servers, on_stop))
+    finally:
+        for sock in sockets.values():
+            sock.close()
