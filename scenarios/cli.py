@@ -1,34 +1,46 @@
 """The ``supplysync`` command line.
 
-Exit codes: 0 the SLOs were met (or the command did its job), 1 an SLO was
-violated, 2 bad input — the message names the file, the field and the reason,
-and no traceback is shown for a user's mistake.
+Exit codes (:mod:`scenarios._cli_errors`): 0 the SLOs were met (or the command did
+its job), 1 an SLO was violated, 2 bad input or an unavailable resource — one line
+names the file, field, URL or port and the reason, and no traceback is shown for a
+user's mistake; 130 interrupted (Ctrl-C); 3 a bug (with its traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
-import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from importlib import metadata
 from pathlib import Path
 from typing import NoReturn
 
 from analysis.history import HistoryError
 from analysis.report import rebuild, summary_markdown, write_compare_order, write_report
 from emulators import SYSTEMS
-from scenarios import dlq_cli, live, selftest, serve_core, sweep
+from scenarios import _serve_all, dlq_cli, live, selftest, serve_core, sweep
+from scenarios._cli_errors import (
+    EXIT_BUG,
+    EXIT_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_SLO,
+    STDOUT_ERRNOS,
+    os_error_line,
+    prepare_out,
+    writing,
+)
 from scenarios.progress import Progress
 from scenarios.runner import run_and_write, run_architecture, write_run
 from scenarios.spec import ARCHITECTURES, ScenarioError, ScenarioSpec, library_names, load_scenario
 
 __all__ = ["main"]
-
-EXIT_OK, EXIT_SLO, EXIT_INPUT = 0, 1, 2
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,8 +60,16 @@ def _architectures(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _version() -> str:
+    try:
+        return metadata.version("supplysync")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="supplysync", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run a scenario under one architecture")
@@ -112,9 +132,11 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace) -> int:
     spec = load_scenario(args.scenario, seed=args.seed)
     out = args.out or Path("out") / f"{spec.name}-{args.architecture}"
+    prepare_out(out)
     with Progress(spec.end_s, label=f"{spec.name}/{args.architecture}") as progress:
         outcome = run_architecture(spec, args.architecture, progress)
-    write_run(out, outcome)
+    with writing(out):
+        write_run(out, outcome)
     print(summary_markdown([outcome.judged]), end="")
     print(f"\nsimulated {spec.end_s / 86400:.1f} days in {outcome.wall_s:.1f} s wall time")
     print(f"report: {out / 'report.html'}")
@@ -125,14 +147,19 @@ def _compare(args: argparse.Namespace) -> int:
     spec = load_scenario(args.scenario, seed=args.seed)
     out = args.out or Path("out") / spec.name
     archs = args.architectures
+    prepare_out(out)
     started = time.perf_counter()
     # one process per architecture: the runs are independent and seeded alike
-    with ProcessPoolExecutor(max_workers=max(1, min(len(archs), os.cpu_count() or 1))) as pool:
-        done = list(pool.map(run_and_write, [spec] * len(archs), archs, [out / a for a in archs]))
-    judged = [j for j, _ in done]
-    write_compare_order(out, list(archs))
-    write_report(out / "report.html", judged)
-    (out / "summary.md").write_text(summary_markdown(judged), encoding="utf-8")
+    with writing(out):
+        workers = max(1, min(len(archs), os.cpu_count() or 1))
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            done = list(
+                pool.map(run_and_write, [spec] * len(archs), archs, [out / a for a in archs])
+            )
+        judged = [j for j, _ in done]
+        write_compare_order(out, list(archs))
+        write_report(out / "report.html", judged)
+        (out / "summary.md").write_text(summary_markdown(judged), encoding="utf-8")
     print(summary_markdown(judged), end="")
     print(
         f"\nsimulated {spec.end_s / 86400:.1f} days x {len(archs)} architectures "
@@ -162,8 +189,10 @@ def _scenarios(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     if not args.dir.is_dir():
-        raise ScenarioError(str(args.dir), "", "no such folder")
-    path = rebuild(args.dir)
+        what = "not a folder" if args.dir.exists() else "no such folder"
+        raise ScenarioError(str(args.dir), "", what)
+    with writing(args.dir):
+        path = rebuild(args.dir)
     print((path.parent / "summary.md").read_text(encoding="utf-8"), end="")
     print(f"report: {path}")
     return EXIT_OK
@@ -172,50 +201,7 @@ def _report(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     if args.system == "core":
         return serve_core.run(args)
-    from emulators.web.apps import FACTORIES
-    from emulators.web.serve import serve
-
-    systems = [s for s in SYSTEMS if s in FACTORIES] if args.system == "all" else [args.system]
-    missing = [s for s in systems if s not in FACTORIES]
-    if missing:
-        raise ScenarioError("serve", "system", f"{missing[0]} has no HTTP service yet")
-    if not 1024 <= args.port_base <= 65000:
-        raise ScenarioError("serve", "--port-base", "must be within 1024..65000")
-    if args.webhook_target and not args.webhook_target.startswith(
-        ("http://127.0.0.1", "http://localhost", "http://[::1]")
-    ):
-        raise ScenarioError("serve", "--webhook-target", "must be a loopback http:// URL")
-    core = None
-    if args.system == "all" and not args.no_core:  # the core in a process of its own
-        urls = [
-            (f"--{s}", f"http://127.0.0.1:{args.port_base + i}") for i, s in enumerate(SYSTEMS, 1)
-        ]
-        core = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "scenarios.serve_core",
-                "--port",
-                str(args.port_base),
-                "--store",
-                str(args.store),
-                "--seed",
-                str(args.seed),
-                *(part for pair in urls for part in pair),
-            ]
-        )
-    try:
-        serve(
-            systems,
-            port_base=args.port_base,
-            seed=args.seed,
-            options={"webhook_target": args.webhook_target},
-        )
-    finally:
-        if core is not None:
-            core.terminate()
-            core.wait(timeout=10)
-    return EXIT_OK
+    return _serve_all.serve(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -232,13 +218,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         "selftest": selftest.handle,
     }
     try:
-        return handlers[args.command](args)
+        code = handlers[args.command](args)
     except (ScenarioError, HistoryError) as e:
-        print(f"supplysync: error: {e}", file=sys.stderr)
-        return EXIT_INPUT
+        return _fail(str(e))
+    except BrokenPipeError:
+        return _stdout_failed("closed before the output was written (Broken pipe)")
     except OSError as e:
-        print(f"supplysync: error: {e.filename or ''}: {e.strerror}", file=sys.stderr)
-        return EXIT_INPUT
+        if e.filename is None and e.errno in STDOUT_ERRNOS:  # files are written in writing()
+            return _stdout_failed(e.strerror or str(e))
+        return _fail(os_error_line(e, getattr(args, "out", None)))
+    except KeyboardInterrupt:
+        print("supplysync: interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    except Exception:  # a bug, not a verdict: never exit 1, the "SLO violated" code
+        traceback.print_exc()
+        return _fail("internal error (a bug: please report it with the traceback above)", EXIT_BUG)
+    try:
+        sys.stdout.flush()  # a closed pipe or a full disk on stdout shows here, not at exit
+    except OSError as e:
+        return _stdout_failed(e.strerror or str(e))
+    return code
+
+
+def _stdout_failed(reason: str) -> int:
+    # point stdout at /dev/null, so the interpreter's last flush does not fail again
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return _fail(f"<stdout>: {reason}")
+
+
+def _fail(message: str, code: int = EXIT_INPUT) -> int:
+    print(f"supplysync: error: {message}", file=sys.stderr, flush=True)
+    return code
 
 
 if __name__ == "__main__":

@@ -72,6 +72,7 @@ from typing import Any
 import httpx
 
 from scenarios import _live_events
+from scenarios._cli_errors import writing
 from scenarios._live_faults import PROBES as PROBES
 from scenarios._live_faults import FaultSchedule as FaultSchedule
 from scenarios._live_faults import _clock_at_start as _clock_at_start
@@ -145,6 +146,7 @@ def run_live(o: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
         log(f"not played live: {item}")
     with ExitStack() as stack:
         client = stack.enter_context(httpx.Client(timeout=10))
+        _reachable(client, {**o.urls, **({"core": o.core_url} if o.core_url else {})})
         if o.urls:
             urls = {s: o.urls[s].rstrip("/") for s in SYSTEMS}
             if o.reset:
@@ -242,6 +244,23 @@ def run_live(o: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
     return LiveOutcome(judged.results, o.out, bool(judged.results["passed"]))
 
 
+def _reachable(client: httpx.Client, urls: dict[str, str]) -> None:
+    """Every running service the options name answers ``GET /health``, or LiveError naming it."""
+    for name, url in urls.items():
+        url = url.rstrip("/")
+        try:
+            r = client.get(f"{url}/health", timeout=5)
+        except httpx.HTTPError as e:
+            raise LiveError(f"{name} at {url} is unreachable: {_reason(e)}") from None
+        if r.status_code != 200:
+            raise LiveError(f"{name} at {url}: GET /health answered {r.status_code}")
+
+
+def _reason(e: httpx.HTTPError) -> str:
+    """One line: the exception's text, or its type when it has none."""
+    return " ".join(str(e).split()) or type(e).__name__
+
+
 def _reset(client: httpx.Client, urls: dict[str, str]) -> None:
     """Every running emulator back to empty (its webhook subscription stays)."""
     for system, url in urls.items():
@@ -286,9 +305,17 @@ def handle(args: argparse.Namespace) -> int:
     )
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        outcome = run_live(options)
+        with writing(options.out):  # a full disk names the --out folder
+            outcome = run_live(options)
     except LiveError as e:
         print(f"supplysync: live run failed: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    except httpx.HTTPError as e:  # a service that went away during the run
+        try:
+            where = f"{e.request.method} {e.request.url}"
+        except RuntimeError:  # no request attached
+            where = "a service"
+        print(f"supplysync: live run failed: {where}: {_reason(e)}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
         print("supplysync: interrupted; every service this run started is stopped", file=sys.stderr)
@@ -377,15 +404,19 @@ def scaled_profiles(spec: ScenarioSpec, speedup: float) -> dict[str, Any]:
 
 
 def _serve_emulators(scenario: str, seed: int, speedup: float, port_base: int) -> int:
-    from emulators.web.serve import serve
+    from emulators.web.serve import ListenError, serve
 
     spec = load_scenario(scenario, seed=seed)
-    serve(
-        list(SYSTEMS),
-        port_base=port_base,
-        seed=seed,
-        options={"profiles": scaled_profiles(spec, speedup)},
-    )
+    try:
+        serve(
+            list(SYSTEMS),
+            port_base=port_base,
+            seed=seed,
+            options={"profiles": scaled_profiles(spec, speedup)},
+        )
+    except ListenError as e:  # the parent shows this line from the log
+        print(f"supplysync: error: {e}", file=sys.stderr)
+        return EXIT_INPUT
     return 0
 
 

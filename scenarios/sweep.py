@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.results import dumps
+from scenarios._cli_errors import prepare_out, writing
 from scenarios.runner import run_architecture
 from scenarios.spec import ARCHITECTURES, ScenarioError, ScenarioSpec, load_scenario, parse_param
 
@@ -371,15 +372,18 @@ def handle(args: argparse.Namespace) -> int:
             end = "\n" if done == total else ""
             print(f"\rsweep: {done}/{total} runs", end=end, file=sys.stderr, flush=True)
 
-    result = sweep(
-        args.scenario,
-        args.params,
-        args.architectures,
-        out,
-        args.seed,
-        args.workers,
-        progress=progress,
-    )
+    _grid(args.scenario, args.params, args.architectures, args.seed)  # bad input: no folder
+    prepare_out(out)
+    with writing(out):
+        result = sweep(
+            args.scenario,
+            args.params,
+            args.architectures,
+            out,
+            args.seed,
+            args.workers,
+            progress=progress,
+        )
     print(result.markdown_path.read_text(encoding="utf-8").split("\n\n![", 1)[0].rstrip())
     print(f"\n{len(result.rows)} runs in {result.wall_s:.1f} s wall time")
     print(f"table: {result.csv_path}\nplots: {', '.join(str(p) for p in result.plots.values())}")
