@@ -342,15 +342,11 @@ class LiveServices:
         return time.monotonic() - started
 
     def _core_busy(self) -> bool:
-        import httpx
+        from scenarios._live_judge import core_busy
 
         if self.pids["core"] is None:
             return False  # a killed core does nothing until it is restarted
-        try:
-            status = self._client.get(self.core + "/status", timeout=2).json()
-        except (httpx.HTTPError, ValueError):
-            return True  # starting up or overloaded: not settled
-        return bool(status.get("queued") or status.get("outbox_pending"))
+        return bool(core_busy(self._client, self.core))
 
     @property
     def urls_of_emulators(self) -> dict[str, str]:
