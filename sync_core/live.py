@@ -40,10 +40,28 @@ delivered again.  Since a row is marked done only after its effect was
 confirmed, a ``kill -9`` at any point loses nothing; since every write carries
 its idempotency key, a row sent twice is applied once.
 
-*Threads.*  SQLite work (reads the engine makes, commits, done marks) runs in
-one dedicated thread that owns the connection, so an fsync never stalls the
-event loop; everything else runs on the loop.  Time: the planner's clock is
-``clock()`` (monotonic seconds); the engine's ``now`` is ``wall()``.
+*Threads.*  The engine's decisions and all SQLite work (the reads the
+engine makes, commits, done marks) run in one dedicated thread that owns the
+connection, so neither a huge message nor an fsync stalls the event loop;
+everything else runs on the loop.  Time: the planner's clock is ``clock()``
+(monotonic seconds); the engine's ``now`` is ``wall()``.
+
+*Staying responsive, stopping in bounded time.*  One message can keep that
+thread busy for seconds (a PO of tens of thousands of lines), so nothing the
+service must answer at once waits for it: :meth:`LiveDriver.status` is read
+from memory, and the dead-letter count it shows is refreshed in the store
+thread in the background (``store`` says ``busy`` while a refresh waits).  A
+webhook's ``submit`` waits at most ``answer_within_s`` for its commit, then
+fails with a retriable :class:`~sync_core.store.StoreError` (a 503: the sender
+sends again, and the inbox recognises the message if it was committed after
+all).  :meth:`LiveDriver.begin_shutdown` (on SIGTERM) takes no more messages,
+fails those still queued at once and those being decided after
+``shutdown_grace_s``, so the HTTP server can finish its requests;
+:meth:`LiveDriver.stop` then waits at most ``drain_s`` for the thread.  A
+decision still running after that is abandoned, not committed, and nothing of
+it was acknowledged: the thread is a daemon, the process exits, the store's
+transaction never happened, and the senders send again.  Nothing acknowledged
+is lost, because a webhook is acknowledged only after its commit.
 """
 
 from __future__ import annotations
@@ -52,10 +70,12 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import queue
 import random
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -118,6 +138,51 @@ class LiveStats:
     in_flight: set[int] = field(default_factory=set)  # outbox ids not finished
 
 
+_Job = tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]
+
+
+class _StoreThread:
+    """One daemon thread running jobs in order (the store's connection lives in it).
+
+    Unlike a ``ThreadPoolExecutor``, whose threads the interpreter joins at exit, a
+    daemon thread still deciding a huge message does not keep the process alive.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self.busy_since: float | None = None  # monotonic start of the job running, if any
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            future, fn, args = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            self.busy_since = time.monotonic()
+            try:
+                future.set_result(fn(*args))
+            except BaseException as e:  # handed to the awaiting coroutine
+                future.set_exception(e)
+            finally:
+                self.busy_since = None
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        future: Future[T] = Future()
+        self._jobs.put((future, fn, args))
+        return future
+
+    def shutdown(self, wait_s: float) -> bool:
+        """Let the thread end after its queued jobs; True if it did within ``wait_s``."""
+        self._jobs.put(None)
+        self._thread.join(wait_s)
+        return not self._thread.is_alive()
+
+
+def _stopping() -> StoreError:
+    return StoreError("submit", "the core is stopping: send it again", retriable=True)
+
+
 class LiveDriver:
     """Feed the engine from a queue, commit in groups, deliver the outbox (module docstring)."""
 
@@ -132,6 +197,9 @@ class LiveDriver:
         group_max: int = 512,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], dt.datetime] = dt.datetime.now,
+        answer_within_s: float = 5.0,
+        shutdown_grace_s: float = 2.0,
+        drain_s: float = 5.0,
     ) -> None:
         self.engine = engine
         self.connector = connector
@@ -143,8 +211,15 @@ class LiveDriver:
         self.stats = LiveStats()
         self._open_store = open_store
         self._store: Store | None = None
-        self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-store")
+        self.answer_within_s = answer_within_s
+        self.shutdown_grace_s = shutdown_grace_s
+        self.drain_s = drain_s
+        self._db_thread = _StoreThread("sync-store")
         self._queue: asyncio.Queue[_Entry] = asyncio.Queue()
+        self._deciding: list[_Entry] = []  # the group in the store thread now
+        self._dead_letters: int | None = None  # last count read; see refresh_status
+        self._store_state = "ok"  # ok | busy | the last store error
+        self._refresh: asyncio.Task[None] | None = None
         self._done_ids: list[int] = []
         # newest version decided per supersedable entity: a retry of an older state of the
         # same entity is dropped instead of landing after the newer one
@@ -160,6 +235,7 @@ class LiveDriver:
         """Open the store, start the consumer, deliver again every pending outbox row."""
         self._store = await self._db(self._open_store)
         self.stats.started_at = self.clock()
+        self._dead_letters = await self.db(lambda s: len(s.dead_letters()))
         self._consumer = asyncio.create_task(self._consume(), name="sync-core-consumer")
         pending = await self.db(lambda s: s.pending())
         self._newest = await self.db(lambda s: _newest_versions(s, pending))
@@ -170,21 +246,59 @@ class LiveDriver:
             self._deliver(item)
         await self._resume_inbound()
 
-    async def stop(self) -> None:
-        """Stop consuming and delivering (pending rows stay in the outbox), close everything."""
+    def begin_shutdown(self) -> None:
+        """Take no more messages (on SIGTERM, before the server drains its requests):
+        fail the queued webhooks now and those being decided after ``shutdown_grace_s``,
+        each with a retriable error (a 503: the sender sends again)."""
+        if self._closing:
+            return
         self._closing = True
-        for task in (self._ticker, self._consumer, *self._tasks):
+        while not self._queue.empty():
+            entry = self._queue.get_nowait()
+            if entry.future is not None and not entry.future.done():
+                entry.future.set_exception(_stopping())
+            # our own (a read's reply, a tick, a replay) is dropped: its outbox row is not
+            # marked done, so the next start reads again (replays wait in the store)
+        self._queue.put_nowait(_Entry(_FLUSH, flush=True))  # wake the consumer to end
+        with contextlib.suppress(RuntimeError):
+            asyncio.get_running_loop().call_later(self.shutdown_grace_s, self._fail_deciding)
+
+    def _fail_deciding(self) -> None:
+        for entry in self._deciding:
+            if entry.future is not None and not entry.future.done():
+                entry.future.set_exception(_stopping())
+
+    async def stop(self) -> None:
+        """Stop consuming and delivering (pending rows stay in the outbox), close everything.
+
+        Waits at most ``drain_s`` for a decision in progress to be committed; one still
+        running then is abandoned uncommitted (see the module docstring)."""
+        self.begin_shutdown()
+        self._fail_deciding()
+        for task in (self._ticker, self._refresh, *self._tasks):
             if task is not None:
                 task.cancel()
-        for task in (self._ticker, self._consumer, *self._tasks):
+        consumer = self._consumer
+        if consumer is not None:  # let it commit the group it is deciding, for a while
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(consumer), self.drain_s)
+            consumer.cancel()
+        for task in (self._ticker, self._consumer, self._refresh, *self._tasks):
             if task is not None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         await self.connector.close()
-        if self._store is not None:
+        busy = self._db_thread.busy_since
+        if busy is not None:
+            log.warning(
+                "stopping with a decision still running in the store thread: not committed, "
+                "nothing of it acknowledged; its senders will send again"
+            )
+        elif self._store is not None:
             store = self._store
-            await self._db(store.close)
-        self._db_thread.shutdown(wait=True)
+            with contextlib.suppress(StoreError, TimeoutError):
+                await asyncio.wait_for(self._db(store.close), self.drain_s)
+        self._db_thread.shutdown(0.0 if busy is not None else self.drain_s)
 
     def every(self, interval_s: float) -> None:
         """Submit a batch tick now and every ``interval_s`` seconds (batch / hybrid)."""
@@ -197,11 +311,23 @@ class LiveDriver:
     async def submit(self, message: Inbound) -> Outcome:
         """Hand ``message`` to the engine; return once its decision is durably committed.
 
-        Raises :class:`~sync_core.store.StoreError` if the commit failed (nothing kept).
+        Raises :class:`~sync_core.store.StoreError` if the commit failed (nothing kept),
+        and a retriable one when the core is stopping or has not committed the message
+        within ``answer_within_s`` (it may still be: a resent message is a duplicate).
         """
+        if self._closing:
+            raise _stopping()
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Entry(message, future))
-        return await future
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.answer_within_s)
+        except TimeoutError:
+            raise StoreError(
+                "submit",
+                f"not committed within {self.answer_within_s:g} s (the core is busy): "
+                "send it again",
+                retriable=True,
+            ) from None
 
     def submit_nowait(self, message: Inbound) -> None:
         self._queue.put_nowait(_Entry(message))
@@ -216,11 +342,13 @@ class LiveDriver:
             await asyncio.sleep(interval_s)
 
     async def _consume(self) -> None:
-        while True:
+        while not self._closing:
             batch = [await self._queue.get()]
             while len(batch) < self.group_max and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            batch = [e for e in batch if e.future is None or not e.future.done()]
             dones, self._done_ids = self._done_ids, []
+            self._deciding = batch
             try:
                 results = await self._db(self._decide_and_commit, batch, dones)
             except Exception as raised:  # a store or encoding failure must not end the consumer
@@ -232,6 +360,8 @@ class LiveDriver:
                 if not isinstance(raised, StoreError):
                     log.exception("commit of %d messages failed", len(batch))
                 log.error("commit of %d messages failed: %s", len(batch), e)
+                self._store_state = f"failing: {e.reason}"
+                self._deciding = []
                 self._done_ids.extend(dones)
                 for entry in batch:
                     if entry.future is not None and not entry.future.done():
@@ -241,6 +371,10 @@ class LiveDriver:
                 if not e.retriable:
                     await asyncio.sleep(1.0)
                 continue
+            self._deciding = []
+            self._store_state = "ok"
+            if any(o == "dead_lettered" or rows for o, rows in results):
+                self.refresh_status()
             for entry, (outcome, items) in zip(batch, results, strict=True):
                 if entry.future is not None and not entry.future.done():
                     entry.future.set_result(outcome)
@@ -459,18 +593,46 @@ class LiveDriver:
         return self._store
 
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._db_thread, fn, *args)
+        return await asyncio.wrap_future(self._db_thread.submit(fn, *args))
 
     async def db(self, fn: Callable[[Store], T]) -> T:
         """Run ``fn(store)`` in the store's thread (for reads by the service)."""
         store = self._require_store()
         return await self._db(fn, store)
 
+    def refresh_status(self) -> None:
+        """Count the dead letters again, in the store thread, when it gets to it (one
+        refresh at a time, so a busy thread does not pile them up)."""
+        if self._refresh is not None and not self._refresh.done():
+            return
+        if self._closing or self._store is None:
+            return
+
+        async def count() -> None:
+            try:
+                self._dead_letters = await self.db(lambda s: len(s.dead_letters()))
+                self._store_state = "ok"
+            except StoreError as e:
+                self._store_state = f"failing: {e.reason}"
+
+        self._refresh = asyncio.create_task(count(), name="sync-core-status")
+
     # -- status ---------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
+        """What the driver knows, from memory: answered at once, however busy the store.
+
+        ``dead_letters`` is the last count read (see :meth:`refresh_status`); ``store``
+        is ``ok``, ``busy (N s)`` while the store thread works on one job that long, or
+        ``failing: reason`` after a failed commit or read."""
         s = self.stats
+        busy_since = self._db_thread.busy_since
+        store = self._store_state
+        if busy_since is not None and time.monotonic() - busy_since >= 0.5 and store == "ok":
+            store = f"busy ({time.monotonic() - busy_since:.1f} s)"
         return {
+            "store": store,
+            "dead_letters": self._dead_letters,
             "uptime_s": round(self.clock() - s.started_at, 3),
             "messages_handled": s.messages_handled,
             "duplicates": s.duplicates,

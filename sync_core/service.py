@@ -11,7 +11,8 @@ the driver lives in the server's event loop).  Routes:
                                 mapped to a message (:mod:`sync_core.inbound`)
                                 and answered 202 only once durably committed
 ``GET /health``                 alive, and the emulators we subscribed to
-``GET /status``                 messages handled, outbox pending, dead letters...
+``GET /status``                 messages handled, outbox pending, dead letters,
+                                the store's state (from memory: answered at once)
 ``GET /dlq[?status=open]``      the dead letters with their ids and status
 ``GET /dlq/{id}``               one dead letter
 ``POST /dlq/{id}/replay``       queue it again and carry it out at once
@@ -23,20 +24,34 @@ the driver lives in the server's event loop).  Routes:
 
 Errors are RFC 9457 problem+json naming the field: a body that is not JSON is
 400, one whose envelope is wrong 422, an unknown system 404; a store that
-cannot commit answers 503 with ``Retry-After`` (the sender retries, nothing
-was acknowledged).  No user mistake reaches a 500.
+cannot commit (a full or read-only disk, a file another process locked) answers
+503 with ``Retry-After`` (the sender retries, nothing was acknowledged), and so
+does a webhook not committed within the driver's ``answer_within_s`` or sent
+while the core stops.  No user mistake reaches a 500.
+
+Responsiveness: the engine decides in the store's thread, so ``/health`` and
+``/status`` answer while it works on a huge message; SIGTERM or SIGINT tells
+the driver at once (:meth:`~sync_core.live.LiveDriver.begin_shutdown`, chained
+before the server's own handler), so the webhooks it still holds are answered
+503 and the server stops within the driver's bounds.  ``/docs`` and ``/redoc``
+serve Swagger UI and ReDoc from the installed ``fastapi-offline`` package: no
+CDN, they work on a network with no way out.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+import signal
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from types import FrameType
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
@@ -100,6 +115,35 @@ async def _store_error(request: Request, exc: Exception) -> Response:
     return problem(503, "Service Unavailable", f"the store: {reason}", None, **{"retry-after": "1"})
 
 
+@contextmanager
+def _on_stop_signals(stop: Callable[[], None]) -> Iterator[None]:
+    """Call ``stop`` first when SIGTERM or SIGINT arrives, then the handler installed
+    before (the server's: it drains its requests, then ends the lifespan).  Only in the
+    main thread, where signals are delivered; elsewhere (a test client) nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def handler(sig: int, frame: FrameType | None) -> None:
+        stop()
+        before = previous[signal.Signals(sig)]
+        if callable(before):
+            before(sig, frame)
+        elif before == signal.SIG_DFL:
+            signal.signal(sig, signal.SIG_DFL)
+            signal.raise_signal(sig)
+
+    for sig in previous:
+        signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, before in previous.items():
+            if signal.getsignal(sig) is handler:
+                signal.signal(sig, before)
+
+
 class Discard(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=1, max_length=500, pattern=r"\S")
@@ -148,13 +192,14 @@ def create_app(
         driver = await make_driver()
         holder["driver"] = driver
         try:
-            if on_started is not None:
-                await on_started(driver)
-            yield
+            with _on_stop_signals(driver.begin_shutdown):
+                if on_started is not None:
+                    await on_started(driver)
+                yield
         finally:
             await driver.stop()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="supplysync sync core",
         description="The middleware under test: webhooks in, the engine's decisions "
         "delivered to the ERP, supplier network, WMS and AP; status and an experience API.",
@@ -202,9 +247,11 @@ def create_app(
 
     @app.get("/status", tags=["status"])
     async def status() -> dict[str, Any]:
+        """From memory, however busy the store; the dead-letter count is refreshed in the
+        background (``store``: ``ok``, ``busy (N s)`` or ``failing: reason``)."""
         d = driver()
-        dead = await d.db(lambda s: len(s.dead_letters()))
-        return {**d.status(), "dead_letters": dead}
+        d.refresh_status()
+        return d.status()
 
     @app.get("/dlq", tags=["dead letters"])
     async def dlq(status: DlqStatus = None) -> list[dict[str, Any]]:

@@ -19,6 +19,9 @@ class LockedStore:
     async def db(self, fn: Any) -> Any:
         raise StoreError("read", "database is locked", retriable=True)
 
+    def begin_shutdown(self) -> None:
+        self.told_to_stop = True
+
     async def stop(self) -> None:
         self.stopped = True
 
