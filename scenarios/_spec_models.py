@@ -489,6 +489,17 @@ class ScenarioSpec(_Spec):
             data = {**data, "faults": faults, "core_faults": faults.pop("core")}
         return data
 
+    @field_validator("start")
+    @classmethod
+    def _start_in_range(cls, value: dt.datetime) -> dt.datetime:
+        # local time without an offset (the simulation's clock is naive); a year the run,
+        # settling included (at most 396 days), can end in
+        if value.utcoffset() is not None:
+            raise ValueError("local time without a UTC offset, e.g. 2026-03-02 00:00:00")
+        if not 1970 <= value.year <= 2200:
+            raise ValueError("the year must be within 1970..2200")
+        return value
+
     @model_validator(mode="after")
     def _resolved(self) -> ScenarioSpec:
         if self.extends is not None:

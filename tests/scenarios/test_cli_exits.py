@@ -119,6 +119,20 @@ def test_yaml_nested_too_deeply_or_an_alias_bomb_is_refused(tmp_path):
     one_clean_line(cli("run", "bomb.yaml", cwd=tmp_path, timeout=30), "bomb.yaml", "aliases")
 
 
+@pytest.mark.parametrize(
+    ("start", "reason"),
+    [
+        ("2026-03-02T07:00:00+05:00", "start: local time without a UTC offset"),  # TypeError
+        ("9999-12-30 07:00:00", "start: the year must be within 1970..2200"),  # OverflowError
+    ],
+    ids=["with-offset", "year-9999"],
+)
+def test_a_start_the_simulation_cannot_use_is_bad_input_not_a_crash(tmp_path, start, reason):
+    """Found by test_cli_fuzz: both crashed in the simulation (exit 1, a traceback)."""
+    (tmp_path / "s.yaml").write_text(TINY.replace("2026-03-02 07:00:00", start))
+    one_clean_line(cli("run", "s.yaml", cwd=tmp_path), f"s.yaml: {reason}")
+
+
 @not_root
 def test_an_unreadable_scenario_file_is_named(tmp_path):
     path = tmp_path / "secret.yaml"
