@@ -441,9 +441,9 @@ def _coverage_html(runs: list[JudgedRun]) -> str:
                 )
                 for name, r in c["replicas"].items()
             )
-            good = c["status"] == "carried"
+            look = {"carried": "ok", "not exercised": "na"}.get(c["status"], "bad")
             rows.append(
-                f"<tr class='{'ok' if good else 'bad'}'><td>{esc(_arch(run))}</td>"
+                f"<tr class='{look}'><td>{esc(_arch(run))}</td>"
                 f"<td>{esc(fact)}</td><td>{esc(c['flow'])}</td><td>{esc(c['owner'])}</td>"
                 f"<td>{c['owner_updates']:,}</td><td class='l'>{replicas}</td>"
                 f"<td>{esc(c['status'])}</td></tr>"
@@ -590,6 +590,7 @@ table {{ border-collapse: collapse; margin: 1rem 0; font-size: .9rem; }}
 td, th {{ border: 1px solid #ccc; padding: .3rem .7rem; text-align: right; vertical-align: top; }}
 td:first-child, th:first-child, td.l {{ text-align: left; }}
 tr.bad td {{ background: #fdecea; }} tr.ok td {{ background: #eef8ee; }}
+tr.na td {{ background: #f2f2f2; color: #555; }}
 img {{ max-width: 100%; display: block; margin: .5rem 0; }}
 .row {{ display: flex; flex-wrap: wrap; gap: 1rem; }} .row img {{ max-width: 560px; }}
 </style></head><body>
