@@ -125,13 +125,19 @@ class _Work:
     """A decision under construction, with an overlay so later steps see earlier ones."""
 
     base: StateView
-    consumed: list[str] = field(default_factory=list)
+    consumed: list[str] = field(default_factory=list)  # in order, for the decision
+    _consumed: set[str] = field(default_factory=set)  # the same, to look up: a page may
+    # carry thousands of documents, and a list searched for each is N²
     puts: dict[tuple[str, str], Entity] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
 
     def seen(self, message_id: str) -> bool:
-        return message_id in self.consumed or self.base.consumed(message_id)
+        return message_id in self._consumed or self.base.consumed(message_id)
+
+    def consume(self, message_id: str) -> None:
+        self.consumed.append(message_id)
+        self._consumed.add(message_id)
 
     def entity(self, kind: str, key: str) -> Entity | None:
         return self.puts.get((kind, key)) or self.base.entity(kind, key)
@@ -181,7 +187,7 @@ class Engine(_PoDispatch, _SupplierDocuments, _ReceiptsInvoices, _Masters, _Pull
         handler = self._handlers.get(message.kind)
         if handler is None:
             raise UnknownMessageKind(f"no handler for message kind {message.kind!r}")
-        work.consumed.append(message.message_id)
+        work.consume(message.message_id)
         feed = _FEEDS.get(message.kind)
         if feed is not None and not self.config.naive:
             self._sequence(work, feed, message.body, now)

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any, ClassVar
 
+import pytest
+
 from sync_core.engine import Engine, EngineConfig
 from sync_core.mappers import ap, x12
 from sync_core.messages import Decision, Inbound, Kind
@@ -166,3 +168,39 @@ def test_ap_po_lines_never_compares_lines() -> None:
     canceled = po.model_copy(update={"canceled": True})
     assert [r["quantity_ordered"] for r in ap.po_lines(canceled, None)["po_lines"]] == [0] * 100
     assert _CountingLine.compared == 0
+
+
+class _CountingList(list[str]):
+    """The ids a decision consumed, counting every search through them."""
+
+    searched = 0
+
+    def __contains__(self, item: object) -> bool:
+        type(self).searched += 1
+        return super().__contains__(item)
+
+
+def test_a_page_of_documents_never_searches_the_ids_consumed_so_far(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each document of a page is checked against those consumed before it: by a set
+    (a list searched for each of N documents is N² string comparisons)."""
+    import sync_core.engine as engine_module
+
+    class CountingWork(engine_module._Work):
+        def __init__(self, base: Any) -> None:
+            super().__init__(base, consumed=_CountingList())
+
+    monkeypatch.setattr(engine_module, "_Work", CountingWork)
+    engine = Engine(EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}))
+    page = {
+        "documents": [
+            {"seq": n, "supplier": "SUPP1001", "type": "855", "payload": "not X12"}
+            for n in range(1, 301)
+        ],
+        "hasMore": False,
+    }
+    _CountingList.searched = 0
+    decision = engine.handle(Inbound("page", Kind.SUPPLIER_MAILBOX_PAGE, page), NOW, MemoryStore())
+    assert len(decision.consumed) == 301 and len(decision.dead_letters) == 300
+    assert _CountingList.searched == 0
