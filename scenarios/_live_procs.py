@@ -8,6 +8,8 @@ process that exits while we wait fails the run with the tail of its log.
 :func:`_emulators` and :class:`CoreProcess` stop their process with a signal;
 :func:`start_emulators` (and a :class:`CoreProcess` with ``new_session``) leads a process
 group of its own, which :func:`stop_group` signals whole, so nothing outlives the run.
+The processes run in the project's folder (``ROOT``): a scenario file and the store are
+given to them as absolute paths, resolved from the caller's working directory.
 """
 
 from __future__ import annotations
@@ -58,6 +60,12 @@ def _free_port_base() -> int:
     raise LiveError("no four consecutive free ports on 127.0.0.1")
 
 
+def _absolute(scenario: str) -> str:
+    """A scenario file's absolute path (our processes run in ROOT); a library name as is."""
+    path = Path(scenario)
+    return str(path.absolute()) if path.suffix in (".yaml", ".yml") or path.exists() else scenario
+
+
 def _stop(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM) -> None:
     if proc is None or proc.poll() is not None:
         return
@@ -105,7 +113,7 @@ def _spawn_emulators(
     returns the process, each system's URL and the log, not waiting for health."""
     base = _free_port_base()
     log = out / "emulators.log"
-    args = [sys.executable, "-m", "scenarios.live", "_emulators", scenario, str(seed),
+    args = [sys.executable, "-m", "scenarios.live", "_emulators", _absolute(scenario), str(seed),
             str(speedup), str(base)]  # fmt: skip
     with log.open("ab") as sink:
         proc = subprocess.Popen(
@@ -138,7 +146,7 @@ class CoreProcess:
 
     def __init__(self, scenario: str, seed: int, urls: dict[str, str], out: Path) -> None:
         self.scenario, self.seed, self.urls = scenario, seed, urls
-        self.store, self.log = out / "core.sqlite", out / "core.log"
+        self.store, self.log = (out / "core.sqlite").absolute(), out / "core.log"
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -155,7 +163,7 @@ class CoreProcess:
             "--port",
             str(self.port),
             "--scenario",
-            self.scenario,
+            _absolute(self.scenario),
             "--seed",
             str(self.seed),
         ]

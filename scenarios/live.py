@@ -287,12 +287,18 @@ def _terminate(signum: int, frame: Any) -> None:
 def handle(args: argparse.Namespace) -> int:
     """``supplysync live``: exit 0 when the SLOs are met, 1 when not, 2 for bad input."""
     urls = {s: getattr(args, s) for s in SYSTEMS if getattr(args, s, None)}
+    # the services and Locust run in the project's folder: every path they are given is
+    # made absolute here, from the user's working directory (a bad file is named as given)
+    scenario, path = args.scenario, Path(args.scenario)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        load_scenario(scenario, seed=args.seed)
+        scenario = str(path.resolve())
     options = LiveOptions(
-        scenario=args.scenario,
+        scenario=scenario,
         users=args.users,
         spawn_rate=args.spawn_rate,
         duration_s=args.duration,
-        out=args.out or Path("out") / f"live-{Path(args.scenario).stem}",
+        out=(args.out or Path("out") / f"live-{path.stem}").absolute(),
         seed=args.seed,
         speedup=args.speedup,
         workers=args.workers,

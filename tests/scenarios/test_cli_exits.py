@@ -295,3 +295,19 @@ def test_results_of_a_clean_run_still_exit_0(tmp_path):
     proc = cli("run", "tiny.yaml", "--out", "o", cwd=tmp_path)
     assert proc.returncode in (0, 1), proc.stderr  # a verdict, whichever it is
     assert json.loads((tmp_path / "o" / "results.json").read_text())["scenario"] == "tiny"
+
+
+# -- paths -----------------------------------------------------------------------------
+
+
+def test_live_takes_relative_paths_from_the_users_directory(tmp_path):
+    """Before: the emulators' process (run in the project folder) could not find
+    tiny.yaml, and the core's store and Locust's CSVs went below the project folder."""
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    proc = cli("live", "tiny.yaml", "--duration", "3s", "--users", "2", "--out", "o",
+               cwd=tmp_path, timeout=300)  # fmt: skip
+    assert proc.returncode in (0, 1), proc.stderr
+    out = tmp_path / "o"
+    for name in ("results.json", "core.sqlite", "locust_stats.csv", "report.html"):
+        assert (out / name).exists(), name
+    assert json.loads((out / "results.json").read_text())["scenario"] == "tiny"
