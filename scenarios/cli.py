@@ -15,7 +15,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from importlib import metadata
 from pathlib import Path
@@ -191,11 +191,28 @@ def _report(args: argparse.Namespace) -> int:
     if not args.dir.is_dir():
         what = "not a folder" if args.dir.exists() else "no such folder"
         raise ScenarioError(str(args.dir), "", what)
-    with writing(args.dir):
-        path = rebuild(args.dir)
+    try:
+        with writing(args.dir):
+            path = rebuild(args.dir)
+    except UnicodeDecodeError as e:  # the history reader has no error of its own for it
+        bad = next(_not_utf8(args.dir), args.dir)
+        raise ScenarioError(
+            str(bad), "", f"not UTF-8 text ({e.reason}): not a run's file"
+        ) from None
     print((path.parent / "summary.md").read_text(encoding="utf-8"), end="")
     print(f"report: {path}")
     return EXIT_OK
+
+
+def _not_utf8(folder: Path) -> Iterator[Path]:
+    """The files of a run folder (and its architectures' folders) that are not UTF-8."""
+    for path in sorted([*folder.glob("*.json*"), *folder.glob("*/*.json*")]):
+        try:
+            path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            yield path
+        except OSError:
+            continue
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -210,6 +210,14 @@ def test_report_given_a_file_says_so(tmp_path):
     one_clean_line(cli("report", "results.json", cwd=tmp_path), "results.json", "not a folder")
 
 
+def test_report_on_a_binary_history_names_the_file(tmp_path):
+    """Before: UnicodeDecodeError traceback from the history reader."""
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    assert cli("run", "tiny.yaml", "--out", "o", cwd=tmp_path).returncode == 0
+    (tmp_path / "o" / "history.jsonl").write_bytes(b"\x89PNG\r\n\x1a\n" * 10)
+    one_clean_line(cli("report", "o", cwd=tmp_path), "o/history.jsonl", "not UTF-8")
+
+
 def test_live_on_a_full_disk_names_the_out_folder(tmp_path, monkeypatch, capsys):
     def full(options: object, log: object = print) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
