@@ -4,8 +4,9 @@ Each scenario is shortened through the same dotted-path overrides users have (a 
 demand at a reduced rate, its fault moved into that day), so the whole library runs in CI
 in about a minute.  The event-driven core and the hybrid meet every story's SLOs; the
 point-to-point ``api`` baseline loses updates under outages and chaotic webhooks, and
-re-posts documents AP already holds (reported apart: they count nothing twice).  What dropped webhooks never said, ``event`` finds by the gaps in the
-feeds' numbering and the hybrid by its reconciliation too.
+re-posts documents AP already holds (reported apart: they count nothing twice).  What
+dropped webhooks never said, ``event`` finds by the gaps in the feeds' numbering and the
+hybrid by its reconciliation too.
 """
 
 from __future__ import annotations
