@@ -204,6 +204,15 @@ class History:
 
     @classmethod
     def read(cls, path: Path) -> History:
+        try:
+            return cls._read(path)
+        except UnicodeDecodeError as e:
+            raise HistoryError(
+                f"{path}: not UTF-8 text (byte {e.object[e.start]:#04x} in a line)"
+            ) from None
+
+    @classmethod
+    def _read(cls, path: Path) -> History:
         with path.open(encoding="utf-8") as lines:
             first = lines.readline()
             if not first:

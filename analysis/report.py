@@ -206,6 +206,12 @@ def _human(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def _legend(ax: Any, where: str) -> None:
+    """A legend when something was drawn (a run with no update draws nothing to label)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc=where, fontsize=8)
+
+
 def _png(fig: Any) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
@@ -264,7 +270,7 @@ def _lag_cdfs(runs: list[JudgedRun], flows: list[str]) -> str | None:
         for mark in (60, 3600, 86400):
             ax.axvline(mark, color="#bbb", lw=0.8, ls=":")
         ax.grid(alpha=0.3)
-        ax.legend(loc="lower right", fontsize=8)
+        _legend(ax, "lower right")
     fig.tight_layout()
     return _png(fig)
 
@@ -288,7 +294,7 @@ def _over_time(runs: list[JudgedRun], what: str) -> str:
         ax.set_ylabel("updates not yet visible")
         ax.set_title("Backlog: (update, replica) pairs a replica does not reflect yet")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower left" if what == "consistency" else "upper left", fontsize=8)
+    _legend(ax, "lower left" if what == "consistency" else "upper left")
     return _png(fig)
 
 
@@ -308,7 +314,7 @@ def _visibility(runs: list[JudgedRun]) -> str:
     for mark in (60, 3600, 86400):
         ax.axvline(mark, color="#bbb", lw=0.8, ls=":")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    _legend(ax, "lower right")
     return _png(fig)
 
 

@@ -253,3 +253,10 @@ def test_history_empty_file_is_rejected(tmp_path: Path) -> None:
     path.write_text("")
     with pytest.raises(HistoryError, match="empty file"):
         History.read(path)
+
+
+def test_history_not_utf8_is_rejected_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "history.jsonl"
+    path.write_bytes(b'{"type": "header", "schema_version": 2}\n\xff\xfe garbage\n')
+    with pytest.raises(HistoryError, match=r"history\.jsonl: not UTF-8 text \(byte 0xff"):
+        History.read(path)

@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -171,3 +172,13 @@ def test_rebuild_of_a_live_folder_keeps_its_load_section(tmp_path: Path) -> None
     again = json.loads((tmp_path / "run" / "results.json").read_text())
     assert again["load"] == load and again["live"] == live  # measured outside the history
     assert {k: v for k, v in again.items() if k not in ("load", "live")} == results
+
+
+def test_a_run_with_no_update_renders_without_a_warning(tmp_path: Path) -> None:
+    empty = History({"scenario": "idle", "architecture": "event", "seed": 1, "end_s": 60.0})
+    run = judge_run(empty, slos=Slos(), volumes={})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's "No artists with labels" included
+        write_report(tmp_path / "report.html", [run])
+    page = (tmp_path / "report.html").read_text()
+    assert "not measured" in page and "not exercised" in page
