@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import tempfile
 from pathlib import Path
 
 from aiohttp import web
@@ -20,7 +21,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=9000)
     for system in SYSTEMS:
         p.add_argument(f"--{system}", required=True, metavar="URL", help=f"the {system}'s base URL")
-    p.add_argument("--db", type=Path, default=Path("external_middleware.sqlite"))
+    p.add_argument(
+        "--db",
+        type=Path,
+        help="its SQLite file (default: a new one per start: the emulators' event ids "
+        "start again at 1 after a reset, so old memory would swallow new events)",
+    )
     p.add_argument("--edi-id", default="EXTMW", help="our interchange id (ISA06)")
     p.add_argument("--drop-acknowledgments", action="store_true", help="defect: ignore 855s")
     p.add_argument(
@@ -29,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     settings = Settings(
         urls={s: getattr(args, s).rstrip("/") for s in SYSTEMS},
-        database=args.db,
+        database=args.db or Path(tempfile.mkdtemp(prefix="external_middleware-")) / "mw.sqlite",
         edi_id=args.edi_id,
         drop_acknowledgments=args.drop_acknowledgments,
         idempotency_keys=not args.no_idempotency_keys,
