@@ -638,7 +638,7 @@ class LiveDriver:
             "commits": s.commits,
             "superseded": s.superseded,
             "largest_group": s.largest_group,
-            "queued": self._queue.qsize(),
+            "queued": self._queue.qsize() + len(self._deciding),  # not yet committed
             "outbox_pending": len(s.in_flight),
             "recovered_rows": s.recovered_rows,
             "requests_sent": s.requests_sent,
