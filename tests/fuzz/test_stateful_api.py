@@ -97,14 +97,8 @@ def problems(ctx: Any, response: Any, case: Any) -> None:
         )
         body = json.loads(response.content)
         assert body["status"] == status and body["title"], body
-        if status in (400, 422) and body.get("detail") != UNNAMED_PARSE_ERROR:
+        if status in (400, 422):
             assert body.get("field"), f"{where}: {status} does not name the field: {body}"
-
-
-# The core answers a body that is not JSON, on its JSON routes (``discard``), with FastAPI's
-# own 400 that names no field: tolerated here, and pinned by the strict xfail below until
-# sync_core/service.py names "body" for it.
-UNNAMED_PARSE_ERROR = "There was an error parsing the body"
 
 
 CHECKS = [problems, ensure_resource_availability, use_after_free]
@@ -418,13 +412,9 @@ def test_core_state_machine(cores: FreshCores) -> None:
     assert any(k.startswith("linked 2xx") for k in seen), f"no link led anywhere: {seen}"
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="the core's 400 for a non-JSON body names no field"
-)
 def test_the_core_names_the_body_when_it_is_not_json(cores: FreshCores) -> None:
     with httpx.Client(base_url=cores.base, timeout=10) as client:
         reply = client.post("/dlq/1/discard", content=b"\xff{", headers={
             "content-type": "application/json"})  # fmt: skip
-    if reply.status_code != 400:  # not the known defect: fail, not xfail
-        raise RuntimeError(f"{reply.status_code}: {reply.text}")
+    assert reply.status_code == 400, reply.text
     assert reply.json().get("field") == "body", reply.json()
