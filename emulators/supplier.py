@@ -117,7 +117,7 @@ class SupplierProfile:
     invoices: bool = False
     invoice_delay_median_s: float = 86400.0  # after the shipment
     invoice_delay_sigma: float = 0.5
-    duplicate_invoice_rate: float = 0.0  # DOMAIN.md: ~0.5 % (weak)
+    duplicate_invoice_rate: float = 0.0  # AP audit-recovery practice: ~0.5 % (weak)
     duplicate_invoice_delay_s: float = 14 * 86400.0
 
     def __post_init__(self) -> None:

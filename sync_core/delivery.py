@@ -8,7 +8,7 @@ and the random source; everything here takes them as inputs (``now`` in seconds
 on the driver's clock, a draw in [0, 1) or an object with ``random()``).
 
 * :func:`classify` turns a :class:`~sync_core.messages.Response` into an
-  :class:`Outcome`: success, retriable, or permanent (DOMAIN.md's cXML rule: a 4xx
+  :class:`Outcome`: success, retriable, or permanent (the cXML User's Guide's transport rule: a 4xx
   is the request's fault and will fail again; a 5xx or no answer may pass).
 * :class:`RetryPolicy` spaces retries: capped exponential backoff with full jitter,
   never sooner than the target's ``Retry-After``, and gives up after
@@ -182,7 +182,7 @@ class RetryPolicy:
     counts every call, the first included.  ``deadline_s`` (from the first attempt)
     bounds when the last attempt may *start*: a jittered delay that would overshoot
     it is shortened to land on it, and a ``Retry-After`` that overshoots it ends
-    the retries.  The defaults match DOMAIN.md's guidance of about ten tries.
+    the retries.  The defaults match the cXML User's Guide: about ten tries.
     """
 
     first_s: float = 1.0

@@ -1,4 +1,4 @@
-"""The dependency rules of DESIGN.md, checked on the source: who may import whom."""
+"""The package dependency rules (README: How it is built), checked on the source."""
 
 from __future__ import annotations
 

@@ -168,7 +168,7 @@ def test_se01_mismatch_raises_x12_error_naming_se01() -> None:
     assert "6" in err.value.reason
 
 
-# -- DOMAIN.md's minimal 855, and what is rejected ----------------------------------
+# -- a minimal 4010 855 (ASC X12 004010), and what is rejected ----------------------------------
 
 MINIMAL_855 = (
     "ST*855*0001~BAK*00*AC*PO123456*20240115~PO1*1*10*CA*45.50**VC*12345~"

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import subprocess
 from importlib import resources
+from pathlib import Path
 
 import pytest
 import yaml
@@ -34,11 +37,40 @@ def test_the_library_holds_every_story():
     assert set(library_names()) >= EXPECTED
 
 
+SOURCES = Path(__file__).parents[2] / "scenarios" / "library" / "SOURCES.md"
+SOURCE_NAMES = ("Vizient", "GHX", "FDA", "HIMSS", "cXML", "Oracle", "Ontario")
+
+
+def test_the_sources_page_explains_every_source_a_story_names():
+    page = SOURCES.read_text()
+    for source in SOURCE_NAMES:
+        assert source in page, source
+
+
+def test_no_file_of_the_repository_cites_a_path_outside_it():
+    root = Path(__file__).parents[2]
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.split()
+    outside = re.compile(r"\.\./shared/|\b(DOMAIN|DESIGN|STYLE)\.md\b")
+    found = [
+        f"{name}:{n}"
+        for name in tracked
+        if not name.startswith(".") and (root / name).is_file()
+        for n, line in enumerate((root / name).read_text(errors="replace").splitlines(), 1)
+        if outside.search(line)
+    ]
+    assert found == []
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_library_file_validates_and_cites_its_sources(name):
     spec = load_scenario(name)
     assert spec.name == name
-    assert "DOMAIN.md" in spec.description
+    # its sources, named in the description and explained in the repository's own page
+    assert "Sources (SOURCES.md beside this file):" in " ".join(spec.description.split())
+    named = " ".join(spec.description.split()).split("SOURCES.md beside this file):", 1)[1]
+    assert any(source in named for source in SOURCE_NAMES), named
     assert spec.last_fault_end_s <= spec.end_s
     # every lag SLO is on a flow the analysis measures today, or the run could not judge it
     assert set(spec.slos.lag_p99_s) <= set(FLOWS)

@@ -54,7 +54,7 @@ def envelope(
     )
 
 
-# The minimal 855 of DOMAIN.md, verbatim.
+# A minimal 4010 855 (ASC X12 004010), verbatim.
 MINIMAL_855 = (
     "ST*855*0001~BAK*00*AC*PO123456*20240115~PO1*1*10*CA*45.50**VC*12345~"
     "ACK*IA*10*CA*068*20240117~PO1*2*4*BX*12.00**VC*67890~ACK*IB*4*BX*068*20240201~"
