@@ -170,10 +170,21 @@ class Ap:
         self.tolerances = tolerances or Tolerances()
         self.auto_approve = auto_approve
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        self._seeded_prices: list[dict[str, Any]] = []
+        self.reset()
+
+    def seed_prices(self, rows: list[dict[str, Any]]) -> None:
+        """Contract prices (rows as ``PUT /prices`` takes them) held from now on and after
+        every reset, as configuration: no journal entry, no re-match.  Replaces the prices;
+        ValueError naming the row at fault."""
+        found, error = _rows({"prices": rows}, "prices", _PRICE) if rows else ([], None)
+        if error is not None:
+            raise ValueError(f"seeded prices: {error.body}")
+        self._seeded_prices = [dict(r) for r in found]
         self.reset()
 
     def reset(self) -> None:
-        """Forget all data (tolerances and listeners stay)."""
+        """Forget all data but the seeded prices (tolerances and listeners stay)."""
         self.po_lines: dict[tuple[str, int], dict[str, Any]] = {}
         self.receipts: dict[str, dict[str, Any]] = {}
         self.prices: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -187,6 +198,11 @@ class Ap:
         self._idempotency: dict[tuple[str, str], Reply] = {}
         self._next_event = 1
         self._next_payment = 1
+        for row in self._seeded_prices:
+            key = (row["vendor_num"], row["item_id"], row["uom"])
+            self.prices[key] = {name: row.get(name) for name in _PRICE}
+            if row.get("effective_date") is not None:
+                self.prices[key]["effective_date"] = _iso_date(row["effective_date"])
 
     # -- reference data -------------------------------------------------------
 

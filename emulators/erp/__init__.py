@@ -56,8 +56,11 @@ create / update (partial) / get / list.  A contract price journals
 ``contract_price`` on ``price:{supplier}:{item}`` when it is set; every master
 write emits a thin event (``ItemChanged``, ``SupplierChanged``,
 ``ContractPriceChanged``) to the same listeners as the PO events.  A PO for a
-vendor whose master is INACTIVE is refused; a vendor absent from the master is
-accepted (scenarios need not load it).
+vendor whose master is INACTIVE is refused.  Locations (``LocationGLN``) are where POs
+ship to.  Once a master holds any record, a PO for a vendor, ship-to location or item
+it lacks is refused with 422 naming the field; an empty master checks nothing
+(scenarios need not load it).  Records seeded when the ERP is built (``seed_masters``:
+a scenario's network) stay through every reset.
 
 HTTP semantics, without HTTP (the adapter maps headers to arguments):
 every API method returns a :class:`Reply` and never raises; bad input is a
@@ -77,7 +80,7 @@ Native field names are the ERP's own (Fusion-like PascalCase); the sync core's
 mappers translate them.
 
 Layout: ``_orders`` (the PO lifecycle and its line status machine), ``_invoices``
-(invoice match statuses), ``_masters`` (items, vendors, contract prices),
+(invoice match statuses), ``_masters`` (items, vendors, contract prices, locations),
 ``_checks`` (input validation as problems naming the field), ``_api`` (what
 every API call shares: throttle, idempotency keys, copies, ETags, paging) and
 ``_erp`` (the :class:`Erp` composed of them, with reset and snapshot).

@@ -72,6 +72,7 @@ class Erp(PurchaseOrders, Invoices, Masters):
                 "items": [r for _, r in sorted(self.masters["item"].items())],
                 "vendors": [r for _, r in sorted(self.masters["vendor"].items())],
                 "contract_prices": [r for _, r in sorted(self.masters["contract_price"].items())],
+                "locations": [r for _, r in sorted(self.masters["location"].items())],
                 "invoices": [r for _, r in sorted(self.invoices.items())],
                 "counters": {
                     "next_order_number": self._next_number,

@@ -1,6 +1,7 @@
-"""Master data: items, vendors and contract prices, each with create / update / get / list.
+"""Master data: items, vendors, contract prices and locations, with create / get / list
+(and update, but for locations).
 
-Theory of operation: the three masters share one shape, described by a
+Theory of operation: the four masters share one shape, described by a
 :class:`MasterSpec` (its key fields, checks, required fields, defaults and
 event), so one set of internals serves all three.  A create answers 201 (409 if
 the key exists); an update is partial, may repeat but never change the key, and
@@ -13,18 +14,26 @@ Every write emits a thin event (``ItemChanged``, ``SupplierChanged``,
 ``ObjectVersionNumber`` (as Fusion's does), so a reader can tell a newer read
 from an older one.  A vendor's ``Status``
 (ACTIVE / INACTIVE) gates new purchase orders (see ``_orders``).
+
+Locations (``LocationGLN``: hospitals, distribution centers, the procurement office) are
+where a PO ships to; they emit no event (no integration replicates them).  Records
+*seeded* (:meth:`Masters.seed_masters`: the scenario's network, given when the ERP is
+built) are there from the start and after every reset, as configuration is: no event,
+no journal entry, ``ObjectVersionNumber`` 1.  Once a master holds any record, a PO naming
+a vendor, item or location it lacks is refused (see ``_orders``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from emulators._base import Reply, body_cause
 from emulators.erp._api import Core, api, check_paging, none_match, page, precondition
 from emulators.erp._checks import (
+    GLN,
     GTIN,
     UOM,
     Check,
@@ -38,7 +47,17 @@ from emulators.erp._checks import (
     text,
 )
 
-__all__ = ["ITEM", "MASTERS", "PRICE", "VENDOR", "MasterSpec", "Masters"]
+__all__ = [
+    "ITEM",
+    "LOCATION",
+    "LOCATION_KINDS",
+    "MASTERS",
+    "PRICE",
+    "VENDOR",
+    "MasterSpec",
+    "Masters",
+    "unknown_master",
+]
 
 
 @dataclass(frozen=True)
@@ -48,7 +67,7 @@ class MasterSpec:
     fields: dict[str, Check]
     required: tuple[str, ...]
     defaults: dict[str, Any]
-    event: str
+    event: str | None  # None: its writes emit no event
 
 
 ITEM = MasterSpec(
@@ -75,17 +94,54 @@ PRICE = MasterSpec(
     {"EffectiveTo": None},
     "ContractPriceChanged",
 )
-MASTERS = (ITEM, VENDOR, PRICE)
+LOCATION_KINDS = ("HOSPITAL", "DISTRIBUTION_CENTER", "PROCUREMENT_OFFICE")
+LOCATION = MasterSpec(
+    "location",
+    ("LocationGLN",),
+    {"LocationGLN": GLN, "Name": text, "Kind": one_of(*LOCATION_KINDS)},
+    ("Name", "Kind"),
+    {},
+    None,
+)
+MASTERS = (ITEM, VENDOR, PRICE, LOCATION)
+_BY_KIND = {m.kind: m for m in MASTERS}
 
 
 class Masters(Core):
     """The master-data calls of the :class:`~emulators.erp.Erp`."""
+
+    _seeded: Mapping[str, Sequence[Mapping[str, Any]]] = {}  # kind -> records, see seed_masters
+
+    def seed_masters(self, records: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
+        """The records of each master (``item``, ``vendor``, ``contract_price``,
+        ``location``) the ERP holds from now on and after every reset; each is checked
+        as a create would be (ValueError naming the record).  Replaces the masters."""
+        unknown = sorted(set(records) - set(_BY_KIND))
+        if unknown:
+            raise ValueError(f"no master {unknown[0]!r} (known: {', '.join(_BY_KIND)})")
+        self._seeded = {kind: [dict(r) for r in rows] for kind, rows in records.items()}
+        self._reset_masters()
 
     def _reset_masters(self) -> None:
         self.masters: dict[str, dict[tuple[str, ...], dict[str, Any]]] = {
             m.kind: {} for m in MASTERS
         }
         self._master_versions: dict[str, dict[tuple[str, ...], int]] = {m.kind: {} for m in MASTERS}
+        for spec in MASTERS:  # prices after vendors and items: they need both
+            for body in self._seeded.get(spec.kind, ()):
+                self._seed_one(spec, body)
+
+    def _seed_one(self, spec: MasterSpec, body: Mapping[str, Any]) -> None:
+        fields = {**dict.fromkeys(spec.key, text), **spec.fields}
+        error = check_fields(dict(body), fields, (*spec.key, *spec.required))
+        key = tuple(str(body[k]) for k in spec.key) if error is None else ()
+        record = {**dict(zip(spec.key, key, strict=True)), **spec.defaults}
+        record.update({k: v for k, v in body.items() if k in spec.fields})
+        error = error or self._check_master(spec, record)
+        if error is not None:
+            raise ValueError(f"seeded {spec.kind} {dict(body)}: {error.body}")
+        self.masters[spec.kind][key] = {**record, "ObjectVersionNumber": 1}
+        self._master_versions[spec.kind][key] = 1
 
     # -- API ------------------------------------------------------------------------
 
@@ -132,6 +188,18 @@ class Masters(Core):
     @api
     def list_vendors(self, *, offset: int = 0, limit: int = 25) -> Reply:
         return self._list_master(VENDOR, offset, limit)
+
+    @api
+    def create_location(self, body: Any, idempotency_key: str | None = None) -> Reply:
+        return self._create_master(LOCATION, body, idempotency_key)
+
+    @api
+    def get_location(self, gln: str, if_none_match: str | None = None) -> Reply:
+        return self._get_master(LOCATION, (gln,), if_none_match)
+
+    @api
+    def list_locations(self, *, offset: int = 0, limit: int = 25) -> Reply:
+        return self._list_master(LOCATION, offset, limit)
 
     @api
     def create_contract_price(self, body: Any, idempotency_key: str | None = None) -> Reply:
@@ -268,7 +336,36 @@ class Masters(Core):
                 cause,
                 body.get("CorrelationId"),
             )
-        self._emit(spec.event, **dict(zip(spec.key, key, strict=True)))
+        if spec.event is not None:
+            self._emit(spec.event, **dict(zip(spec.key, key, strict=True)))
 
     def _master_etag(self, spec: MasterSpec, key: tuple[str, ...]) -> str:
         return f'"{self._master_versions[spec.kind][key]}"'
+
+
+def unknown_master(
+    masters: Mapping[str, Mapping[tuple[str, ...], Mapping[str, Any]]], body: Mapping[str, Any]
+) -> Reply | None:
+    """A PO's vendor, ship-to location or line item missing from a master that holds
+    records (an empty master checks nothing: scenarios need not load it) → 422 naming
+    the field; None when all are known."""
+    checks = (
+        ("vendor", body["SupplierNumber"], "SupplierNumber"),
+        ("location", body["ShipToLocationGLN"], "ShipToLocationGLN"),
+    )
+    for kind, value, name in checks:
+        known = masters[kind]
+        if known and (value,) not in known:
+            return bad(422, f"no {kind} {value} in the ERP's master data", name)
+    items = masters["item"]
+    if items:
+        gtins: set[str] | None = None
+        for i, line in enumerate(body["lines"]):
+            gtin = line["ItemGTIN"]
+            if (gtin,) in items:  # items are numbered by GTIN: the usual case
+                continue
+            gtins = {r["GTIN"] for r in items.values()} if gtins is None else gtins
+            if gtin not in gtins:
+                detail = f"no item with GTIN {gtin} in the ERP's master data"
+                return bad(422, detail, f"lines[{i}].ItemGTIN")
+    return None

@@ -59,6 +59,7 @@ from emulators.erp._checks import (
     price,
     text,
 )
+from emulators.erp._masters import unknown_master
 
 __all__ = [
     "CANCELED",
@@ -387,7 +388,7 @@ class PurchaseOrders(Core):
         if vendor is not None and vendor["Status"] != "ACTIVE":
             detail = f"supplier {body['SupplierNumber']} is {vendor['Status']}"
             return bad(422, detail, "SupplierNumber")
-        return None
+        return unknown_master(self.masters, body)
 
     def _open_order(
         self, body: dict[str, Any], idempotency_key: str | None, correlation_id: str | None

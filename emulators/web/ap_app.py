@@ -332,16 +332,26 @@ def ap_system(
     schedule: Schedule,
     webhook_target: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    prices: list[dict[str, Any]] | None = None,
     **_: Any,
 ) -> LiveSystem:
-    """The live AP; ``limits`` bound every request, over HTTP and in the behaviour."""
+    """The live AP; ``limits`` bound every request, over HTTP and in the behaviour;
+    ``prices`` (rows as ``PUT /prices`` takes them) are held from the start and after
+    every reset."""
+
+    def behaviour(host: Host) -> Ap:
+        ap = Ap(host.journal, clock, clock.epoch, limits=limits)
+        if prices:
+            ap.seed_prices(prices)
+        return ap
+
     return assemble(
         "ap",
         seed=seed,
         clock=clock,
         schedule=schedule,
         webhook_target=webhook_target,
-        behaviour=lambda host: Ap(host.journal, clock, clock.epoch, limits=limits),
+        behaviour=behaviour,
         router=ap_router,
         title="supplysync AP emulator",
         description=(

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import APIRouter, Header, Path, Query
@@ -139,6 +140,7 @@ Money = Annotated[
 Day = Annotated[str, AfterValidator(_date), WithJsonSchema({"type": "string", "format": "date"})]
 InvoiceMatch = Literal["UNMATCHED", "MATCHED", "ON_HOLD", "PAID", "CANCELED"]
 VendorStatus = Literal["ACTIVE", "INACTIVE"]
+LocationKind = Literal["HOSPITAL", "DISTRIBUTION_CENTER", "PROCUREMENT_OFFICE"]
 Correlation = Annotated[
     str | None,
     Field(description="journalled with the facts this request changes"),
@@ -321,6 +323,15 @@ class ContractPriceUpdate(_Strict):
     CorrelationId: Correlation = None
 
 
+class LocationCreate(_Strict):
+    """A ship-to location: a hospital, a distribution center or the procurement office."""
+
+    LocationGLN: Gln
+    Name: Text
+    Kind: LocationKind
+    CorrelationId: Correlation = None
+
+
 # -- public models (what the ERP answers; documentation only) --------------------------
 
 Row = TypeVar("Row")
@@ -405,6 +416,12 @@ class Vendor(_Native):
     Status: VendorStatus
 
 
+class Location(_Native):
+    LocationGLN: str
+    Name: str
+    Kind: LocationKind
+
+
 class ContractPrice(_Native):
     SupplierNumber: str
     ItemNumber: str
@@ -418,6 +435,7 @@ class ContractPrice(_Native):
 OrderNumberPath = Annotated[str, Path(description="the PO's OrderNumber")]
 SupplierPath = Annotated[str, Path(description="the vendor's SupplierNumber")]
 ItemPath = Annotated[str, Path(description="the item's ItemNumber")]
+GlnPath = Annotated[str, Path(description="the location's LocationGLN")]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -809,6 +827,44 @@ def _contract_prices_router(host: Host, erp: Erp) -> APIRouter:
     return router
 
 
+def _locations_router(host: Host, erp: Erp) -> APIRouter:
+    router = APIRouter(tags=["locations"], responses={422: PROBLEM, **_FAULTS})
+
+    @router.post("/locations", status_code=201, responses={**_ok(Location, 201), 409: PROBLEM})
+    async def create_location(
+        body: LocationCreate,
+        idempotency_key: IdempotencyKey = None,
+        traceparent: Traceparent = None,
+    ) -> Response:
+        """Add a ship-to location; once the ERP has any, a PO must ship to one of them."""
+        payload = _native(body)
+        return respond(
+            host.invoke(
+                "create_location",
+                lambda: erp.create_location(payload, idempotency_key),
+                idempotency_key=idempotency_key,
+                correlation_id=traceparent or body.CorrelationId,
+            )
+        )
+
+    @router.get(
+        "/locations/{LocationGLN}", responses={**_ok(Location), **_NOT_MODIFIED, 404: PROBLEM}
+    )
+    async def get_location(LocationGLN: GlnPath, if_none_match: IfNoneMatch = None) -> Response:
+        return respond(
+            host.invoke("get_location", lambda: erp.get_location(LocationGLN, if_none_match))
+        )
+
+    @router.get("/locations", responses={**_ok(Page[Location]), 400: PROBLEM})
+    async def list_locations(offset: Offset = 0, limit: Limit = 25) -> Response:
+        """The ship-to locations, by GLN: hospitals, distribution centers, the office."""
+        return respond(
+            host.invoke("list_locations", lambda: erp.list_locations(offset=offset, limit=limit))
+        )
+
+    return router
+
+
 def erp_router(host: Host, erp: Erp) -> APIRouter:
     router = APIRouter(prefix=ERP_PREFIX)
     for part in (
@@ -817,6 +873,7 @@ def erp_router(host: Host, erp: Erp) -> APIRouter:
         _items_router,
         _vendors_router,
         _contract_prices_router,
+        _locations_router,
     ):
         router.include_router(part(host, erp))
     return router
@@ -831,31 +888,41 @@ def erp_system(
     rate_limit_per_s: float | None = None,
     burst: int | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    masters: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     **_: Any,
 ) -> LiveSystem:
     """The live ERP; ``rate_limit_per_s`` and ``burst`` are the behaviour's token
     bucket (429 with ``retry-after`` beyond it), None for no limit; ``limits`` bound
-    every request, over HTTP and in the behaviour."""
-    return assemble(
-        "erp",
-        seed=seed,
-        clock=clock,
-        schedule=schedule,
-        webhook_target=webhook_target,
-        behaviour=lambda host: Erp(
+    every request, over HTTP and in the behaviour; ``masters`` (kind → records, see
+    :meth:`~emulators.erp.Erp.seed_masters`) are held from the start and after every
+    reset."""
+
+    def behaviour(host: Host) -> Erp:
+        erp = Erp(
             host.journal,
             clock,
             clock.epoch,
             rate_limit_per_s=rate_limit_per_s,
             burst=burst,
             limits=limits,
-        ),
+        )
+        if masters:
+            erp.seed_masters(masters)
+        return erp
+
+    return assemble(
+        "erp",
+        seed=seed,
+        clock=clock,
+        schedule=schedule,
+        webhook_target=webhook_target,
+        behaviour=behaviour,
         router=erp_router,
         title="supplysync ERP emulator",
         description=(
             "A cloud ERP's purchasing REST API: purchase orders, change orders, "
             "acknowledgments, receipts, invoice status, and the item, vendor and "
-            "contract-price masters."
+            "contract-price and location masters."
         ),
         limits=limits,
     )

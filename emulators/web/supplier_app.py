@@ -11,12 +11,16 @@ envelope, 422 for the content or an unknown trading partner; 413 naming
 and 810 documents the suppliers send later wait in the buyer's mailbox
 (``GET /edi/mailbox``, paged by sequence number) and are pushed as webhooks,
 as an AS2 or API connection would.  The network has no read of a supplier's
-order entry: its orders show in ``/__admin/state``.
+order entry: its orders show in ``/__admin/state``.  ``GET /edi/partners`` lists the
+trading partners: each one's interchange id (the ISA08 an 850 must name), the buyer's
+supplier number for it in the ERP, its name, and the profile it answers with (delays in
+real seconds, as configured).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
@@ -42,6 +46,9 @@ __all__ = [
     "InterchangeAccepted",
     "MailboxDocument",
     "MailboxPage",
+    "Partner",
+    "PartnerList",
+    "default_partners",
     "default_profiles",
     "supplier_router",
     "supplier_system",
@@ -73,6 +80,19 @@ class MailboxPage(BaseModel):
     hasMore: bool
 
 
+class Partner(BaseModel):
+    EdiId: str = Field(description="the partner's interchange id: ISA08 of an 850 sent to it")
+    SupplierNumber: str | None = Field(description="the ERP's SupplierNumber of this partner")
+    Name: str | None = Field(description="the partner's name, when configured")
+    profile: dict[str, Any] = Field(
+        description="how it answers: rates per line or document, delays in real seconds"
+    )
+
+
+class PartnerList(BaseModel):
+    partners: list[Partner]
+
+
 # -- routes ------------------------------------------------------------------------
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
@@ -87,8 +107,13 @@ _X12_BODY = {
 }
 
 
-def supplier_router(host: Host, network: SupplierNetwork) -> APIRouter:
+def supplier_router(
+    host: Host, network: SupplierNetwork, partners: Mapping[str, Mapping[str, str]] | None = None
+) -> APIRouter:
+    """The EDI routes; ``partners`` maps an interchange id to its ``SupplierNumber`` and
+    ``Name`` (default: :func:`default_partners`)."""
     router = APIRouter(prefix=SUPPLIER_PREFIX, tags=["edi"], responses={422: PROBLEM, **_FAULTS})
+    directory = default_partners() if partners is None else partners
 
     @router.post(
         "/inbound",
@@ -125,11 +150,31 @@ def supplier_router(host: Host, network: SupplierNetwork) -> APIRouter:
         """The buyer's mailbox: 855, 856 and 810 documents, oldest first."""
         return respond(host.invoke("mailbox", lambda: network.mailbox(after, limit)))
 
+    @router.get("/partners", response_model=PartnerList)
+    async def list_partners() -> PartnerList:
+        """The trading partners: interchange id and the ERP's supplier number side by side."""
+        return PartnerList(
+            partners=[
+                Partner(
+                    EdiId=edi,
+                    SupplierNumber=directory.get(edi, {}).get("SupplierNumber"),
+                    Name=directory.get(edi, {}).get("Name"),
+                    profile=asdict(profile),
+                )
+                for edi, profile in sorted(network.profiles.items())
+            ]
+        )
+
     return router
 
 
 def default_profiles() -> dict[str, SupplierProfile]:
     return {edi: SupplierProfile() for edi in DEFAULT_SUPPLIERS}
+
+
+def default_partners() -> dict[str, dict[str, str]]:
+    """The default partners' ERP supplier numbers (SUPP1001 is S1001, as a scenario's)."""
+    return {edi: {"SupplierNumber": f"S{edi.removeprefix('SUPP')}"} for edi in DEFAULT_SUPPLIERS}
 
 
 def supplier_system(
@@ -139,11 +184,14 @@ def supplier_system(
     schedule: Schedule,
     webhook_target: str | None = None,
     profiles: Mapping[str, SupplierProfile] | None = None,
+    partners: Mapping[str, Mapping[str, str]] | None = None,
     limits: Limits = DEFAULT_LIMITS,
     **_: Any,
 ) -> LiveSystem:
-    """The live supplier network; ``profiles`` maps each supplier's ISA id to its profile;
-    ``limits`` bound every request, over HTTP and in the behaviour."""
+    """The live supplier network; ``profiles`` maps each supplier's ISA id to its profile,
+    ``partners`` to its ``SupplierNumber`` and ``Name`` in the ERP (listed by
+    ``GET /edi/partners``); ``limits`` bound every request, over HTTP and in the
+    behaviour."""
     chosen = dict(profiles) if profiles is not None else default_profiles()
     return assemble(
         "supplier",
@@ -154,7 +202,7 @@ def supplier_system(
         behaviour=lambda host: SupplierNetwork(
             host.journal, clock, clock.epoch, schedule, chosen, seed, limits=limits
         ),
-        router=supplier_router,
+        router=lambda host, network: supplier_router(host, network, partners),
         title="supplysync supplier network emulator",
         description=(
             "An EDI VAN with its suppliers behind it: X12 850 purchase orders in; 855 "

@@ -81,11 +81,15 @@ class World:
         return str(reply.body["OrderNumber"])
 
     def masters(self) -> None:
-        """Vendor S1001, item IT-1 and its contract price 40.0."""
+        """Vendor S1001, item IT-1 and its contract price 40.0; ``po_body``'s other item
+        (once the ERP has an item master, a PO's items must be in it)."""
         assert self.erp.create_vendor({"SupplierNumber": "S1001", "Name": "Medline"}).ok
         item = {"ItemNumber": "IT-1", "GTIN": GTIN_1, "Description": "Gloves nitrile M",
                 "UOMCode": "CA", "ListPrice": 50.0}  # fmt: skip
         assert self.erp.create_item(item).ok
+        other = {"ItemNumber": "SY-10", "GTIN": GTIN_2, "Description": "Syringe 10 mL",
+                 "UOMCode": "BX", "ListPrice": 12.0}  # fmt: skip
+        assert self.erp.create_item(other).ok
         price = {"SupplierNumber": "S1001", "ItemNumber": "IT-1", "ContractPrice": 40.0,
                  "EffectiveFrom": "2024-01-01"}  # fmt: skip
         assert self.erp.create_contract_price(price).ok
@@ -596,7 +600,10 @@ def test_pos_for_an_inactive_vendor_are_refused(w: World) -> None:
         )
     assert refused.value.reply.body["field"] == "SupplierNumber"
     assert w.erp.orders == {} and w.facts == [] and w.events == []
-    assert w.erp.post_purchase_order(po_body(supplier="S2002")).status == 201  # not in master
+    # a vendor the master lacks is refused too, once the master holds any (issue 14)
+    unknown = w.erp.post_purchase_order(po_body(supplier="S2002"))
+    assert (unknown.status, unknown.body["field"]) == (422, "SupplierNumber")
+    assert "S2002" in unknown.body["detail"]
 
 
 def test_a_master_key_cannot_be_changed_or_created_twice(w: World) -> None:
@@ -725,7 +732,8 @@ def test_snapshot_is_plain_json_and_reset_empties_the_erp(w: World) -> None:
 
     assert json.loads(json.dumps(snap)) == snap
     assert list(snap["orders"]) == [number]
-    assert [len(snap[k]) for k in ("items", "vendors", "contract_prices", "invoices")] == [1] * 4
+    counts = [len(snap[k]) for k in ("items", "vendors", "contract_prices", "invoices")]
+    assert counts == [2, 1, 1, 1]  # the masters: PO's two items, one vendor, one price
 
     w.erp.reset()
 
