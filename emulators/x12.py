@@ -1,4 +1,4 @@
-"""The supplier network's own X12 translator (4010): 850 in; 855, 856 and 810 out.
+"""The supplier network's own X12 translator (4010): 850 in; 855, 856 and 810 out; 997 both ways.
 
 Theory of operation: :func:`tokenize` splits one ISA...IEA interchange into
 segments using the delimiters its fixed-width ISA declares.
@@ -31,7 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from typing import Any
 
@@ -41,16 +41,21 @@ from emulators.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
     "ACK_CODES",
+    "AK5_CODES",
+    "AK9_CODES",
     "BAK_CODES",
     "GROUP_CODES",
     "HL_LEVELS",
     "UOM_CODES",
     "Ack",
     "AckLine",
+    "ElementError",
+    "FunctionalAck",
     "Interchange",
     "Invoice",
     "InvoiceLine",
     "PurchaseOrderAck",
+    "SetAck",
     "ShipNotice",
     "ShippedItem",
     "ShippedOrder",
@@ -60,9 +65,11 @@ __all__ = [
     "read_850",
     "read_855",
     "read_856",
+    "read_997",
     "render_810",
     "render_855",
     "render_856",
+    "render_997",
     "tokenize",
     "write_855",
 ]
@@ -72,7 +79,7 @@ BAK_CODES = frozenset("AC AD AE AK AT RD RJ RO".split())  # element 587
 UOM_CODES = frozenset("EA BX CA PK CT DZ".split())  # element 355, the ones this network uses
 HL_LEVELS = frozenset("S O P I".split())  # element 735: shipment, order, pack, item
 PURPOSES = frozenset("00 01 05".split())  # BEG01 (element 353): original, cancel, replace
-GROUP_CODES = {"850": "PO", "855": "PR", "856": "SH", "810": "IN"}  # GS01 for each ST01
+GROUP_CODES = {"850": "PO", "855": "PR", "856": "SH", "810": "IN", "997": "FA"}  # GS01 by ST01
 _PARENT: dict[str, tuple[str, ...]] = {
     "S": ("",),
     "O": ("S",),
@@ -129,6 +136,11 @@ class Interchange:
     receiver: str
     control: int
     sets: list[list[list[str]]]  # each set: its segments, ST..SE
+    # ISA14: "1" asks the receiver for a TA1 interchange acknowledgment (what the partner
+    # profile says); read back from a parsed interchange
+    ack_requested: bool = False
+    # per functional group read, in order: (GS01, GS06, how many of ``sets`` it holds)
+    groups: list[tuple[str, str, int]] = field(default_factory=list, compare=False)
 
     @classmethod
     def parse(cls, text: str, limits: Limits = DEFAULT_LIMITS) -> Interchange:
@@ -143,12 +155,12 @@ class Interchange:
         if iea[0] != "IEA":
             raise X12Error("IEA", "missing IEA trailer")
         sets: list[list[list[str]]] = []
-        groups, i = 0, 1
+        groups: list[tuple[str, str, int]] = []
+        i = 1
         while i < len(segs) - 1:
             gs = segs[i]
             if gs[0] != "GS":
                 raise X12Error(gs[0], f"expected GS at segment {i + 1}")
-            groups += 1
             in_group, i = 0, i + 1
             while i < len(segs) - 1 and segs[i][0] != "GE":
                 body, i = _read_set(segs, i, _el(gs, 1), limits.max_text_length)
@@ -161,12 +173,15 @@ class Interchange:
                 raise X12Error("GE01", f"says {_el(ge, 1)} sets, the group has {in_group}")
             if _el(ge, 2) != _el(gs, 6):
                 raise X12Error("GE02", f"{_el(ge, 2)!r} differs from GS06 {_el(gs, 6)!r}")
+            groups.append((_el(gs, 1), _el(gs, 6), in_group))
             i += 1
-        if _envelope_int("IEA01", _el(iea, 1)) != groups:
-            raise X12Error("IEA01", f"says {_el(iea, 1)} groups, the interchange has {groups}")
+        if _envelope_int("IEA01", _el(iea, 1)) != len(groups):
+            detail = f"says {_el(iea, 1)} groups, the interchange has {len(groups)}"
+            raise X12Error("IEA01", detail)
         if _envelope_int("IEA02", _el(iea, 2)) != control:
             raise X12Error("IEA02", f"{_el(iea, 2)!r} differs from ISA13 {isa[13]!r}")
-        return cls(isa[6].strip(), isa[8].strip(), control, sets)
+        ack = isa[14] == "1"
+        return cls(isa[6].strip(), isa[8].strip(), control, sets, ack, groups)
 
     def render(self, group_code: str, stamp: dt.datetime) -> str:
         for name, party in (("ISA06", self.sender), ("ISA08", self.receiver)):
@@ -182,9 +197,11 @@ class Interchange:
                             _at(f"{seg[0]}{k:02d}", n), f"value {value!r} holds a delimiter"
                         )
         date, time = stamp.strftime("%y%m%d"), stamp.strftime("%H%M")
+        # ISA11 is the standards identifier U in version 00401 (a repetition separator
+        # takes its place only from 00402 on: ASC X12 004010, ISA segment, element I10)
         isa = ["ISA", "00", " " * 10, "00", " " * 10, "ZZ", self.sender.ljust(15), "ZZ",
-               self.receiver.ljust(15), date, time, "^", "00401", f"{self.control:09d}", "0",
-               "P", ">"]  # fmt: skip
+               self.receiver.ljust(15), date, time, "U", "00401", f"{self.control:09d}",
+               "1" if self.ack_requested else "0", "P", ">"]  # fmt: skip
         gs = ["GS", group_code, self.sender, self.receiver, stamp.strftime("%Y%m%d"), time,
               str(self.control), "X", "004010"]  # fmt: skip
         out = ["*".join(isa), "*".join(gs)]
@@ -765,3 +782,134 @@ def read_810(segments: list[list[str]]) -> Invoice:
     if ctt is not None and ctt[1] != len(lines):
         raise X12Error(_at("CTT01", ctt[0]), f"says {ctt[1]} lines, the set has {len(lines)}")
     return invoice
+
+
+# -- 997 functional acknowledgment ------------------------------------------------------
+
+AK5_CODES = frozenset("A E M R W X".split())  # element 717 (A accepted, E with errors, R rej.)
+AK9_CODES = frozenset("A E M P R W X".split())  # element 715 (P partially accepted)
+
+
+@dataclass(frozen=True)
+class ElementError:
+    """AK3 (+ AK4): where a transaction set is in error, and why (ASC X12 004010, 997)."""
+
+    segment: str  # AK301, the segment id
+    position: int  # AK302, the segment's position counted from ST = 1
+    element: int = 0  # AK401, the element's position in the segment (0: none, no AK4)
+    reference: str = ""  # AK402, the data element reference number, e.g. "355"
+    code: str = "7"  # AK403 (723): 1 missing, 4 too short, 5 too long, 7 invalid code, 8 date
+    value: str = ""  # AK404, a copy of the bad data element
+    segment_code: str = "8"  # AK304 (720): 8 = segment has data element errors
+
+
+@dataclass(frozen=True)
+class SetAck:
+    """AK2 .. AK5: one transaction set's syntax verdict."""
+
+    code: str  # AK201 = its ST01
+    control: str  # AK202 = its ST02
+    status: str = "A"  # AK501 (717)
+    errors: tuple[ElementError, ...] = ()
+    reason: str = ""  # AK502 (718): 5 = one or more segments in error
+
+    @property
+    def accepted(self) -> bool:
+        return self.status in ("A", "E")
+
+
+@dataclass(frozen=True)
+class FunctionalAck:
+    """One 997: the answer to one functional group (AK1 = its GS01 and GS06)."""
+
+    group_code: str  # AK101
+    group_control: str  # AK102
+    sets: tuple[SetAck, ...]
+    received: int | None = None  # AK903, when it differs from the sets acknowledged
+
+    @property
+    def status(self) -> str:
+        """AK901: A all accepted, R none, P some, E all accepted but some with errors."""
+        accepted = sum(1 for s in self.sets if s.accepted)
+        if self.sets and accepted == 0:
+            return "R"
+        if accepted < len(self.sets):
+            return "P"
+        return "E" if any(s.status == "E" for s in self.sets) else "A"
+
+
+def render_997(doc: FunctionalAck, control: str) -> list[list[str]]:
+    """The segments ST..SE of one 997 (never itself acknowledged)."""
+    body: list[Segment] = [["AK1", doc.group_code, doc.group_control]]
+    for ack in doc.sets:
+        if ack.status not in AK5_CODES:
+            raise X12Error("AK501", f"unknown set status {ack.status!r}")
+        body.append(["AK2", ack.code, ack.control])
+        for err in ack.errors:
+            body.append(["AK3", err.segment, str(err.position), "", err.segment_code])
+            if err.element:
+                ak4 = ["AK4", str(err.element), err.reference, err.code, err.value]
+                body.append(_trim(ak4))
+        reason = ack.reason or ("" if ack.status == "A" else "5")
+        body.append(_trim(["AK5", ack.status, reason]))
+    received = len(doc.sets) if doc.received is None else doc.received
+    accepted = sum(1 for s in doc.sets if s.accepted)
+    body.append(["AK9", doc.status, str(len(doc.sets)), str(received), str(accepted)])
+    return _close("997", body, control)
+
+
+def read_997(segments: list[list[str]]) -> FunctionalAck:
+    _check_set(segments, "997")
+    group: tuple[str, str] | None = None
+    sets: list[SetAck] = []
+    current: tuple[str, str] | None = None
+    errors: list[ElementError] = []
+    ak9: tuple[int, list[str]] | None = None
+    for n, seg in enumerate(segments, start=1):
+        tag = seg[0]
+        if tag == "AK1":
+            group = (_req(seg, 1, n), _req(seg, 2, n))
+        elif tag == "AK2":
+            current, errors = (_req(seg, 1, n), _req(seg, 2, n)), []
+        elif tag == "AK3":
+            if current is None:
+                raise X12Error(_at("AK3", n), "AK3 before any AK2")
+            errors.append(
+                ElementError(_req(seg, 1, n), _qty(seg, 2, n, minimum=1), segment_code=_el(seg, 4))
+            )
+        elif tag == "AK4":
+            if not errors:
+                raise X12Error(_at("AK4", n), "AK4 without its AK3")
+            element = _req(seg, 1, n).split(">")[0]
+            if not _is_number(element):
+                raise X12Error(_where(seg, 1, n), f"expected an element position, got {element!r}")
+            errors[-1] = replace(
+                errors[-1],
+                element=int(element),
+                reference=_el(seg, 2),
+                code=_req(seg, 3, n),
+                value=_el(seg, 4),
+            )
+        elif tag == "AK5":
+            if current is None:
+                raise X12Error(_at("AK5", n), "AK5 before any AK2")
+            status = _code(seg, 1, n, AK5_CODES, "set acknowledgment code")
+            sets.append(SetAck(*current, status, tuple(errors), _el(seg, 2)))
+            current = None
+        elif tag == "AK9":
+            _code(seg, 1, n, AK9_CODES, "group acknowledgment code")
+            ak9 = (n, seg)
+    if group is None:
+        raise X12Error("AK1", "997 without AK1")
+    if current is not None:
+        raise X12Error("AK5", f"set {current[1]} has no AK5")
+    if ak9 is None:
+        raise X12Error("AK9", "997 without AK9")
+    n, seg = ak9
+    included, received = _qty(seg, 2, n), _qty(seg, 3, n)
+    if included != len(sets):
+        raise X12Error(_where(seg, 2, n), f"says {included} sets, the 997 has {len(sets)}")
+    doc = FunctionalAck(*group, tuple(sets), received if received != len(sets) else None)
+    if seg[1] != doc.status:
+        raise X12Error(_where(seg, 1, n), f"says {seg[1]}, the sets say {doc.status}")
+    return doc

@@ -182,7 +182,9 @@ def _isa(sender: str, receiver: str, control: int, now: dt.datetime) -> str:
             receiver.ljust(15),
             now.strftime("%y%m%d"),
             now.strftime("%H%M"),
-            "^",
+            # the standards identifier U: in version 00401 ISA11 is element I10 (a
+            # repetition separator takes its place only from 00402 on; ASC X12 004010)
+            "U",
             "00401",
             f"{control:09d}",
             "0",
