@@ -33,8 +33,19 @@ Each order then lives through timers, all set with the injected ``schedule``:
    the shipped quantities at the acknowledged price (the IP price if changed),
    at ``duplicate_invoice_rate`` billed again later under the same number.
 
+Functional acknowledgments (``functional_acks``; ASC X12 004010, 997): the
+network's translator answers each 850 group with a 997 ``fa_delay`` after
+receipt — AK5 ``A`` per set, or ``R`` at ``fa_reject_rate`` with AK3/AK4 naming
+the first PO1's PO103 (element 355, code 7): a rejected PO never reaches order
+entry.  A 997 the buyer posts (``receive_edi``, an FA group) answers one of the
+network's own groups (AK102 = the ISA13 it sent).  With 997s on, the network
+journals each interchange as ``interchange:{sender}:{ISA13}``: ``received`` (an
+850's, with its number of sets) or ``sent`` (its own, with the ST01), then
+``fa_status`` (AK901) when the 997 for it goes out or comes in — what the
+functional-ack lag and the unacknowledged interchanges are measured from.
+
 Each document is published two ways with its ``seq``, ``supplier``, ``type``
-("855", "856", "810") and ``payload``: into the buyer's mailbox, where a batch
+("855", "856", "810", "997") and ``payload``: into the buyer's mailbox, where a batch
 job picks it up (``mailbox``), and pushed to ``listeners``, as an AS2 or API
 connection would.  The supplier journals the facts it owns when it tells the
 buyer: ``confirmed_qty`` and ``ack_status`` (855), ``shipped_qty`` (856),
@@ -69,18 +80,23 @@ from emulators.x12 import (
     GROUP_CODES,
     Ack,
     AckLine,
+    ElementError,
+    FunctionalAck,
     Interchange,
     Invoice,
     InvoiceLine,
     PurchaseOrderAck,
+    SetAck,
     ShipNotice,
     ShippedItem,
     ShippedOrder,
     X12Error,
     read_850,
+    read_997,
     render_810,
     render_855,
     render_856,
+    render_997,
 )
 
 __all__ = ["SupplierNetwork", "SupplierProfile"]
@@ -119,6 +135,14 @@ class SupplierProfile:
     invoice_delay_sigma: float = 0.5
     duplicate_invoice_rate: float = 0.0  # AP audit-recovery practice: ~0.5 % (weak)
     duplicate_invoice_delay_s: float = 14 * 86400.0
+    # functional acknowledgments (997) and the envelope (ASC X12 004010)
+    # a 997 for each 850 group, and interchanges journalled for the ack lag; False: a partner
+    # that never sends one (the default: what the network did before 997s existed)
+    functional_acks: bool = False
+    fa_delay_median_s: float = 120.0  # receipt to 997 (a late partner: hours)
+    fa_delay_sigma: float = 0.5
+    fa_reject_rate: float = 0.0  # share of 850 sets rejected (AK5 R naming PO103, code 7)
+    ta1_requested: bool = False  # ISA14 of what it sends: 1 asks for a TA1
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -141,6 +165,7 @@ class _Streams:
     ack: random.Random  # exceptions and delivery of the 855
     shipping: random.Random
     invoicing: random.Random
+    fa: random.Random  # 997s: the rejections, then the delay
 
 
 _COUNTERS = (
@@ -153,6 +178,9 @@ _COUNTERS = (
     "ship_notices",
     "invoices",
     "invoice_duplicates",
+    "fa_sent",  # 997s sent for 850 groups
+    "fa_rejected",  # 850 sets those 997s rejected (AK5 R)
+    "fa_received",  # 997s the buyer sent for this supplier's groups
     "interchanges",  # ISA13 of the last interchange this supplier sent
 )
 
@@ -208,6 +236,7 @@ class SupplierNetwork:
                 random.Random(f"{self._seed}/supplier/{edi}/ack"),
                 random.Random(f"{self._seed}/supplier/{edi}/shipping"),
                 random.Random(f"{self._seed}/supplier/{edi}/invoicing"),
+                random.Random(f"{self._seed}/supplier/{edi}/fa"),
             )
             for edi in sorted(self.profiles)
         }
@@ -248,6 +277,8 @@ class SupplierNetwork:
             return problem(
                 422, "Unprocessable Content", "sender id must be 1-15 letters or digits", "ISA06"
             )
+        if interchange.sets and all(ts[0][1] == "997" for ts in interchange.sets):
+            return self._functional_acks_in(supplier, interchange)
         orders = []
         for segments in interchange.sets:
             try:
@@ -263,8 +294,11 @@ class SupplierNetwork:
                     unsafe[0],
                 )
         cause = f"edi:{interchange.sender}:{interchange.control}"
+        verdicts = self._syntax_verdicts(supplier, interchange)
         accepted = 0
-        for order in orders:
+        for order, verdict in zip(orders, verdicts, strict=True):
+            if not verdict.accepted:
+                continue  # the 997 rejects it: order entry never sees it
             key = (supplier, order["customer_po"])
             known = self.orders.get(key)
             if known is not None and known.get("revision", 1) >= order.get("revision", 1):
@@ -289,6 +323,67 @@ class SupplierNetwork:
             )
             self._later(delay, self._acknowledge, key)
         return Reply(202, {"accepted": accepted, "interchange": interchange.control})
+
+    # -- functional acknowledgments (997) ------------------------------------------------
+
+    def _syntax_verdicts(self, supplier: str, interchange: Interchange) -> list[SetAck]:
+        """The translator's verdict on each 850 set, and the 997 that tells the buyer.
+
+        At ``fa_reject_rate`` a set is rejected (AK5 R): its first PO1's unit of measure
+        (PO103, element 355) is not a code this partner's guide admits (AK4 code 7),
+        and order entry never sees the PO.  The 997 goes out ``fa_delay`` later, one per
+        functional group, unless the partner sends none (``functional_acks`` off)."""
+        profile, rng = self.profiles[supplier], self._streams[supplier].fa
+        verdicts = []
+        for segments in interchange.sets:
+            code, control = segments[0][1], segments[0][2]
+            if profile.functional_acks and rng.random() < profile.fa_reject_rate:
+                n, po1 = next((n, s) for n, s in enumerate(segments, 1) if s[0] == "PO1")
+                error = ElementError("PO1", n, 3, "355", "7", po1[3])
+                verdicts.append(SetAck(code, control, "R", (error,)))
+            else:
+                verdicts.append(SetAck(code, control))
+        if profile.functional_acks:
+            entity = f"interchange:{interchange.sender}:{interchange.control}"
+            self._journal.record(entity, "received", len(interchange.sets), entity, None)
+            delay = self._lognormal(rng, profile.fa_delay_median_s, profile.fa_delay_sigma)
+            start = 0
+            for group_code, group_control, count in interchange.groups:
+                answered = tuple(verdicts[start : start + count])
+                fa = FunctionalAck(group_code, group_control, answered)
+                start += count
+                self._later(delay, self._send_997, supplier, interchange, fa)
+        return verdicts
+
+    def _send_997(self, supplier: str, interchange: Interchange, fa: FunctionalAck) -> None:
+        counters = self.counters[supplier]
+        counters["fa_sent"] += 1
+        counters["fa_rejected"] += sum(1 for s in fa.sets if not s.accepted)
+        segments = render_997(fa, f"{counters['interchanges'] + 1:04d}")
+        entity = f"interchange:{interchange.sender}:{interchange.control}"
+        cause = f"997:{supplier}:{counters['interchanges'] + 1}"
+        self._journal.record(entity, "fa_status", fa.status, cause, None)
+        self._publish(supplier, interchange.sender, segments)
+
+    def _functional_acks_in(self, supplier: str, interchange: Interchange) -> Reply:
+        """The buyer's 997s for this supplier's groups: each journals ``fa_status`` on the
+        interchange it answers (ours: GS06 = ISA13)."""
+        try:
+            acks = [read_997(segments) for segments in interchange.sets]
+        except X12Error as e:
+            return problem(422, "Unprocessable Content", f"997: {e}", e.segment)
+        counters = self.counters[supplier]
+        sent = counters["interchanges"]
+        for fa in acks:
+            if not (fa.group_control.isdigit() and 0 < int(fa.group_control) <= sent):
+                detail = f"997: group {fa.group_control!r} was never sent by {supplier}"
+                return problem(422, "Unprocessable Content", detail, "AK102")
+        cause = f"edi:{interchange.sender}:{interchange.control}"
+        for fa in acks:
+            counters["fa_received"] += 1
+            entity = f"interchange:{supplier}:{int(fa.group_control)}"
+            self._journal.record(entity, "fa_status", fa.status, cause, None)
+        return Reply(202, {"accepted": len(acks), "interchange": interchange.control})
 
     def mailbox(self, after: int = 0, limit: int = 100) -> Reply:
         """Documents for the buyer with sequence number > ``after``, oldest first."""
@@ -581,8 +676,13 @@ class SupplierNetwork:
         counters = self.counters[supplier]
         counters["interchanges"] += 1
         kind = segments[0][1]
-        interchange = Interchange(supplier, buyer, counters["interchanges"], [segments])
+        control = counters["interchanges"]
+        ta1 = self.profiles[supplier].ta1_requested
+        interchange = Interchange(supplier, buyer, control, [segments], ta1)
         payload = interchange.render(GROUP_CODES[kind], self._now())
+        if kind != "997" and self.profiles[supplier].functional_acks:  # a 997 is never acked
+            entity = f"interchange:{supplier}:{control}"
+            self._journal.record(entity, "sent", kind, entity, None)
         doc = {"seq": len(self.mailbox_docs) + 1, "supplier": supplier, "type": kind}
         doc["payload"] = payload
         self.mailbox_docs.append(doc)
