@@ -9,8 +9,9 @@ real-time environment).  It draws the items and factors from the same seeded str
 the simulation, so the same scenario changes the same prices in both worlds.
 
 A price can only change if it exists: before the run's clock starts, :func:`load_masters`
-puts the scenario's network into the ERP (vendors, items, contract prices) and AP (its
-prices, from the same contract), as the simulation does before its first event.  What it
+puts the scenario's network into the ERP (vendors, items, contract prices, locations) and
+AP (its prices, from the same contract) — the records an emulator served from the scenario
+holds from its start — as the simulation does before its first event.  What it
 writes is the starting state: the run judges only what happens after its start.  A record
 that is already there (a running emulator not reset) is left as it is.
 
@@ -30,6 +31,7 @@ import httpx
 import simpy
 
 from scenarios._live_options import LiveError
+from scenarios._live_setup import master_records
 from scenarios.masterdata import MasterData
 from scenarios.spec import ScenarioSpec
 
@@ -39,6 +41,7 @@ ERP = "/fscmRestApi/resources/latest"
 AP_PRICES = "/payables/v1/prices"
 _AP_BATCH = 999  # AP's limit of prices per upsert
 _TRIES = 4
+_KEYS = ("SupplierNumber", "ItemNumber", "LocationGLN")
 
 
 def not_played(spec: ScenarioSpec, core_is_ours: bool) -> list[str]:
@@ -62,30 +65,20 @@ def _check(r: httpx.Response, what: str, ok: tuple[int, ...] = (200, 201)) -> No
 
 
 def load_masters(client: httpx.Client, urls: dict[str, str], master: MasterData) -> int:
-    """The network's masters in the ERP and AP's prices (existing records kept); the
+    """The network's masters in the ERP and AP's prices (existing records kept), the
+    records :func:`~scenarios._live_setup.master_records` gives a served emulator; the
     number of records written."""
-    erp, today, written = urls["erp"] + ERP, dt.date.today().isoformat(), 0
+    erp, written = urls["erp"] + ERP, 0
+    masters, rows = master_records(master, dt.date.today())
     kept = (200, 201, 409)  # 409: a running emulator has it already
-    for s in master.suppliers:
-        r = client.post(f"{erp}/vendors", json={"SupplierNumber": s.supplier_id, "Name": s.name})
-        _check(r, f"ERP vendor {s.supplier_id}", kept)
-        written += r.status_code == 201
-    for i in master.items:
-        item = {"ItemNumber": i.gtin, "GTIN": i.gtin, "Description": i.description,
-                "UOMCode": i.order_uom.value, "ListPrice": i.unit_price}  # fmt: skip
-        r = client.post(f"{erp}/items", json=item)
-        _check(r, f"ERP item {i.gtin}", kept)
-        written += r.status_code == 201
-        price = {"SupplierNumber": i.supplier_id, "ItemNumber": i.gtin,
-                 "ContractPrice": i.unit_price, "EffectiveFrom": today}  # fmt: skip
-        r = client.post(f"{erp}/contractPrices", json=price)
-        _check(r, f"ERP contract price {i.supplier_id}/{i.gtin}", kept)
-        written += r.status_code == 201
-    rows = [
-        {"vendor_num": i.supplier_id, "item_id": i.gtin, "uom": i.order_uom.value,
-         "unit_price": i.unit_price, "effective_date": today}
-        for i in master.items
-    ]  # fmt: skip
+    paths = {"vendor": "vendors", "item": "items", "contract_price": "contractPrices",
+             "location": "locations"}  # fmt: skip
+    for kind in ("vendor", "item", "contract_price", "location"):
+        for record in masters[kind]:
+            r = client.post(f"{erp}/{paths[kind]}", json=record)
+            key = "/".join(str(v) for k, v in record.items() if k in _KEYS)
+            _check(r, f"ERP {kind} {key}", kept)
+            written += r.status_code == 201
     for n in range(0, len(rows), _AP_BATCH):
         r = client.put(urls["ap"] + AP_PRICES, json={"prices": rows[n : n + _AP_BATCH]})
         _check(r, "AP prices")

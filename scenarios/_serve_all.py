@@ -13,11 +13,19 @@ sends the core SIGTERM; the core then gets until :data:`STOP_S` after the signal
 exit, and is killed if it has not (a core busy with one huge message must not outlive
 the command, nor keep its port).  A second signal while stopping kills the core at once.
 A stop requested by a signal is a clean exit, 0.
+
+Configuration.  With ``--scenario`` the emulators are built by
+:func:`scenarios._live_setup.emulator_setup`, the function a live run's emulators are
+built by (the scenario's master data, its supplier profiles with every delay divided by
+``--speedup``, the partner directory), and its steady faults are set from the start; the
+core gets the same scenario (its trading partners) and seed.  Each service's URL is
+printed with what it was configured with.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import signal
 import socket
 import subprocess
@@ -27,9 +35,10 @@ from types import FrameType
 
 from emulators import SYSTEMS
 from scenarios._cli_errors import EXIT_INPUT, EXIT_OK
-from scenarios.spec import ScenarioError
+from scenarios._live_setup import EmulatorSetup, emulator_setup
+from scenarios.spec import ScenarioError, load_scenario
 
-__all__ = ["STOP_S", "serve"]
+__all__ = ["STOP_S", "configure", "serve"]
 
 STOP_S = 7.0  # after the stop signal: the core's time to exit before it is killed
 CORE_START_S = 60.0  # the core imports its web stack and opens its store, then listens
@@ -44,7 +53,7 @@ def _check_free(port: int, name: str) -> None:
 class _Core:
     """The core's process: started, waited for until it listens, stopped within a bound."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, seed: int) -> None:
         base = args.port_base
         urls = [(f"--{s}", f"http://127.0.0.1:{base + i}") for i, s in enumerate(SYSTEMS, 1)]
         self.port = args.port_base
@@ -52,7 +61,8 @@ class _Core:
         self.hurry = False
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "scenarios.serve_core", "--port", str(self.port),
-             "--store", str(args.store), "--seed", str(args.seed),
+             "--store", str(args.store), "--seed", str(seed),
+             *(("--scenario", args.scenario) if args.scenario else ()),
              *(part for pair in urls for part in pair)]
         )  # fmt: skip
 
@@ -89,6 +99,31 @@ class _Core:
         self.proc.wait()
 
 
+def configure(args: argparse.Namespace) -> tuple[int, EmulatorSetup | None]:
+    """The seed the services use and, with ``--scenario``, the emulators' setup;
+    ScenarioError for a bad scenario or ``--speedup``."""
+    if not args.scenario:
+        if args.speedup is not None:
+            raise ScenarioError("serve", "--speedup", "needs --scenario (it scales its delays)")
+        return (1 if args.seed is None else args.seed), None
+    speedup = 1.0 if args.speedup is None else args.speedup
+    if not 0 < speedup <= 1_000_000:
+        raise ScenarioError("serve", "--speedup", "must be within 0..1000000 (exclusive of 0)")
+    spec = load_scenario(args.scenario, seed=args.seed)
+    return spec.seed, emulator_setup(spec, speedup, dt.date.today())
+
+
+def _plain(seed: int) -> dict[str, str]:
+    """What emulators without a scenario are configured with."""
+    return {
+        "erp": f"no scenario, seed {seed}: no master data (any supplier, item, location goes)",
+        "supplier": f"no scenario, seed {seed}: 6 trading partners SUPP1001..SUPP1006 (ERP "
+        "S1001..S1006), default profiles (acknowledgments after ~45 min)",
+        "wms": f"no scenario, seed {seed}",
+        "ap": f"no scenario, seed {seed}: no contract prices",
+    }
+
+
 def serve(args: argparse.Namespace) -> int:
     """Validate, check every port, start the core (``all``), then serve until a signal."""
     from emulators.web.apps import FACTORIES
@@ -105,6 +140,7 @@ def serve(args: argparse.Namespace) -> int:
         ("http://127.0.0.1", "http://localhost", "http://[::1]")
     ):
         raise ScenarioError("serve", "--webhook-target", "must be a loopback http:// URL")
+    seed, setup = configure(args)
     with_core = args.system == "all" and not args.no_core
     try:
         sockets = listen_all(systems, args.port_base)
@@ -131,17 +167,20 @@ def serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, interrupt)
     try:
         if with_core:
-            core = _Core(args)
+            core = _Core(args, seed)
             code = core.wait_listening()
             if code is not None:  # it has said why on stderr
                 return EXIT_INPUT
         serve_emulators(
             systems,
             port_base=args.port_base,
-            seed=args.seed,
+            seed=seed,
             options={"webhook_target": args.webhook_target},
             sockets=sockets,
             on_stop=core.terminate if core is not None else None,
+            per_system=setup.options if setup else None,
+            faults=setup.faults if setup else None,
+            notes={s: setup.describe(s) for s in systems} if setup else _plain(seed),
         )
     except KeyboardInterrupt:
         pass  # Ctrl-C is how a server is stopped

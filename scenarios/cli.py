@@ -102,7 +102,18 @@ def _parser() -> argparse.ArgumentParser:
         default=8100,
         help="the core listens on base, erp on base+1, supplier +2, wms +3, ap +4 (default 8100)",
     )
-    srv.add_argument("--seed", type=int, default=1, help="seed of the emulators' random streams")
+    srv.add_argument(
+        "--seed",
+        type=int,
+        help="seed of the emulators' random streams and the network (default: the "
+        "scenario's, else 1)",
+    )
+    srv.add_argument(
+        "--speedup",
+        type=float,
+        help="with --scenario: scenario seconds per real second; every supplier delay is "
+        "divided by it, as in live (default 1: real time)",
+    )
     srv.add_argument(
         "--no-core", action="store_true", help="serve all: the emulators only, not the sync core"
     )
@@ -111,7 +122,8 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument(
         "--webhook-target",
         metavar="URL",
-        help="where the emulators POST their business events (loopback only)",
+        help="where the emulators POST their business events (loopback only; '{system}' "
+        "in it is replaced by erp, supplier, wms or ap)",
     )
 
     sc = sub.add_parser("scenarios", help="list, validate or describe scenario files")

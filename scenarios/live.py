@@ -65,7 +65,6 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -111,8 +110,10 @@ from scenarios._live_procs import start_emulators, stop_group
 from scenarios._live_report import _load_markdown as _load_markdown
 from scenarios._live_report import _load_plot as _load_plot
 from scenarios._live_report import _write as _write
+from scenarios._live_setup import emulator_setup
+from scenarios._live_setup import scaled_profiles as scaled_profiles
 from scenarios.masterdata import generate
-from scenarios.spec import ScenarioError, ScenarioSpec, load_scenario
+from scenarios.spec import ScenarioError, load_scenario
 
 __all__ = [
     "LiveOptions",
@@ -172,6 +173,10 @@ def run_live(o: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
             log("starting the sync core ...")
             core.start()
             core_url = core.url
+            log(
+                f"dashboard: {core.url}/dashboard?slo="
+                + ",".join(f"{k}:{v:g}" for k, v in spec.slos.lag_p99_s.items())
+            )
         if spec.contract_price_changes:  # whoever listens has taken the load in
             _settle(client, urls, min(o.quiet_s, 0.5), o.settle_max_s)
         mailbox_after = 0 if o.reset else _mailbox_size(client, urls["supplier"])
@@ -395,30 +400,22 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 # -- the emulators' process --------------------------------------------------------------
 
 
-def scaled_profiles(spec: ScenarioSpec, speedup: float) -> dict[str, Any]:
-    """The scenario's supplier profile for each trading partner, every delay / speedup."""
-    p = spec.suppliers.profile()
-    fast = replace(
-        p,
-        ack_delay_median_s=p.ack_delay_median_s / speedup,
-        duplicate_delay_s=p.duplicate_delay_s / speedup,
-        ship_delay_median_s=p.ship_delay_median_s / speedup,
-        invoice_delay_median_s=p.invoice_delay_median_s / speedup,
-        duplicate_invoice_delay_s=p.duplicate_invoice_delay_s / speedup,
-    )
-    return {s.edi_id: fast for s in generate(spec.network, spec.seed).suppliers}
-
-
 def _serve_emulators(scenario: str, seed: int, speedup: float, port_base: int) -> int:
+    """The emulators' subprocess: configured by :func:`emulator_setup`, as ``serve
+    --scenario`` configures them, but for the steady faults (the run sets them when its
+    clock starts, after its master data load)."""
     from emulators.web.serve import ListenError, serve
 
     spec = load_scenario(scenario, seed=seed)
+    setup = emulator_setup(spec, speedup, dt.date.today())
     try:
         serve(
             list(SYSTEMS),
             port_base=port_base,
             seed=seed,
-            options={"profiles": scaled_profiles(spec, speedup)},
+            options={},
+            per_system=setup.options,
+            notes={s: setup.describe(s) for s in SYSTEMS},
         )
     except ListenError as e:  # the parent shows this line from the log
         print(f"supplysync: error: {e}", file=sys.stderr)

@@ -57,7 +57,13 @@ def add_arguments(p: argparse.ArgumentParser, *, seed: bool = True) -> None:
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="default 8100")
     for system in SYSTEMS:
         p.add_argument(f"--{system}", metavar="URL", help=f"base URL of the {system} emulator")
-    p.add_argument("--scenario", help="take the trading partners from this scenario's network")
+    p.add_argument(
+        "--scenario",
+        metavar="NAME|FILE",
+        help="a library name or scenario file: the core takes its trading partners from the "
+        "scenario's network; serve all|erp|supplier|wms|ap configure the emulators from it "
+        "as live does (master data, supplier profiles, steady faults)",
+    )
     if seed:
         p.add_argument("--seed", type=int, default=1, help="seed of the network's master data")
     p.add_argument("--batch-interval", type=float, metavar="S",
@@ -112,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         spec = load_scenario(args.scenario, seed=args.seed)
         network, seed = spec.network, spec.seed
     else:
-        network, seed = NetworkSpec(), args.seed
+        network, seed = NetworkSpec(), 1 if args.seed is None else args.seed
     partners = {s.supplier_id: s.edi_id for s in generate(network, seed).suppliers}
     serve_core(
         store=args.store,

@@ -6,7 +6,10 @@ monotonic clock, a timer scheduler on the event loop and a seeded random
 stream, and wraps it in a :class:`~emulators.host.Host` and its FastAPI app.
 Webhooks go out through an aiohttp session (the client chosen by
 ``loadtests/bench_http_client.py``) to the subscriber URL given on the command
-line or set later through ``PUT /__admin/subscription``.  ``serve`` runs one
+line or set later through ``PUT /__admin/subscription`` (``{system}`` in the URL given
+is replaced by each system's name).  ``serve`` builds each system with the options all
+share plus its own (a scenario's master data and supplier profiles), sets its steady
+faults, prints its URL and what it was configured with, and runs one
 uvicorn server per system in one event loop on sockets bound before anything is
 printed (:func:`listen_all`: a busy port is a :class:`ListenError` naming it, not
 a uvicorn traceback after the URLs), and stops them all on SIGINT or SIGTERM:
@@ -23,12 +26,13 @@ import logging
 import signal
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import uvicorn
 
 from emulators import SYSTEMS
+from emulators.faults import Faults
 from emulators.web._common import LiveSystem
 
 __all__ = [
@@ -176,17 +180,28 @@ def serve(
     options: dict[str, Any],
     sockets: dict[str, socket.socket] | None = None,
     on_stop: Callable[[], None] | None = None,
+    per_system: Mapping[str, Mapping[str, Any]] | None = None,
+    faults: Mapping[str, Faults] | None = None,
+    notes: Mapping[str, str] | None = None,
 ) -> None:
     """Serve ``systems`` until SIGINT/SIGTERM (then ``on_stop()``, once).  ``sockets``:
     already listening (from :func:`listen_all`); else bound here, all before any URL is
-    printed, a busy port raising :class:`ListenError`."""
+    printed, a busy port raising :class:`ListenError`.  ``options`` go to every system's
+    factory (``{system}`` in ``webhook_target`` replaced), ``per_system[s]`` to system
+    ``s``'s only; ``faults[s]`` are set on ``s`` from the start; ``notes[s]`` (what it was
+    configured with) is printed after its URL."""
     sockets = listen_all(systems, port_base) if sockets is None else sockets
     try:
         configure_logging()
         clock = LiveClock()
         servers = []
         for system in systems:
-            live = build_system(system, seed=seed, clock=clock, **options)
+            mine = {**options, **(per_system or {}).get(system, {})}
+            if isinstance(mine.get("webhook_target"), str):
+                mine["webhook_target"] = mine["webhook_target"].replace("{system}", system)
+            live = build_system(system, seed=seed, clock=clock, **mine)
+            if faults is not None and system in faults:
+                live.host.set_faults(faults[system])
             config = uvicorn.Config(
                 live.app,
                 access_log=False,
@@ -198,6 +213,8 @@ def serve(
         for system in systems:
             port = sockets[system].getsockname()[1]
             print(f"{system:9} http://127.0.0.1:{port}  (admin: /__admin, docs: /docs)", flush=True)
+            if notes is not None and system in notes:
+                print(f"{'':9} {notes[system]}", flush=True)
         tune_gc()
         asyncio.run(_serve(servers, on_stop))
     finally:
