@@ -13,7 +13,9 @@ the installed ``fastapi-offline`` package, never from a CDN: they work on a
 network with no way out.  The admin API under ``/__admin`` (like WireMock's) sets
 and clears faults, resets the system (to empty, as if just started: its webhook
 counters, numbering and queued deliveries too; the subscription stays), and shows its
-state, request journal and history.
+state, request journal and history.  ``GET /metrics`` is the Prometheus text of the app's
+own registry (:mod:`emulators.web._metrics`); spans are recorded only once
+:func:`emulators.web._tracing.enable_tracing` gave the app a tracer.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from emulators.faults import Faults, Refused
 from emulators.host import Host
 from emulators.limits import DEFAULT_LIMITS, Limits
 from emulators.web._body_limit import BodyLimit
+from emulators.web._metrics import CONTENT_TYPE, EmulatorMetrics, RequestMetrics
+from emulators.web._tracing import webhook_span
 from emulators.webhooks import WebhookDispatcher
 
 __all__ = [
@@ -174,6 +178,7 @@ def assemble(
     app = make_app(host, title, description, lifespan, limits)
     app.include_router(router(host, impl))
     add_subscription_routes(app, target)
+    app.state.webhook_target = target  # its tracer is set by enable_tracing
     return LiveSystem(host, app)
 
 
@@ -186,7 +191,9 @@ def make_app(
 ) -> FastAPI:
     app = FastAPIOffline(title=title, description=description, version="1", lifespan=lifespan)
     app.add_middleware(_InjectedLatency, host=host)
-    app.add_middleware(BodyLimit, max_body_bytes=limits.max_body_bytes)  # outermost: first
+    app.add_middleware(BodyLimit, max_body_bytes=limits.max_body_bytes)
+    metrics = EmulatorMetrics(host)  # this app's own registry
+    app.add_middleware(RequestMetrics, metrics=metrics)  # outermost: counts a 413 too
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Refused, _refused)
@@ -195,6 +202,11 @@ def make_app(
     @app.get("/health", tags=["admin"])
     def health() -> dict[str, str]:
         return {"status": "ok", "system": host.system}
+
+    @app.get("/metrics", tags=["admin"], response_class=Response)
+    def prometheus() -> Response:
+        """Prometheus text: requests by operation and status, webhooks (README)."""
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     original = app.openapi
 
@@ -272,6 +284,7 @@ class Subscription(BaseModel):
 class _Target:
     url: str | None = None
     session: Any = None  # the aiohttp session webhooks go out on, made in the serving loop
+    tracer: Any = None  # an OpenTelemetry tracer: a span per delivery (enable_tracing)
 
     async def close(self) -> None:
         if self.session is not None:
@@ -286,13 +299,16 @@ def _http_deliver(target: _Target, system: str) -> Callable[..., None]:
     async def post(event: dict[str, Any], done: Callable[[bool], None]) -> None:
         if target.session is None:
             target.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        headers = {"x-emulator": system}
         try:
-            async with target.session.post(
-                target.url or "", json=event, headers={"x-emulator": system}
-            ) as resp:
-                done(200 <= resp.status < 300)
+            with webhook_span(target.tracer, system, headers):
+                async with target.session.post(
+                    target.url or "", json=event, headers=headers
+                ) as resp:
+                    ok = 200 <= resp.status < 300
         except (aiohttp.ClientError, TimeoutError, OSError):
-            done(False)
+            ok = False
+        done(ok)
 
     def deliver(event: dict[str, Any], done: Callable[[bool], None]) -> None:
         if target.url is None:
