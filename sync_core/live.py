@@ -90,6 +90,7 @@ from sync_core.store import (
     Store,
     StoreError,
 )
+from sync_core.telemetry import NoTelemetry
 
 __all__ = ["Connector", "LiveDriver", "LiveStats", "Outcome"]
 
@@ -209,6 +210,7 @@ class LiveDriver:
         self.clock = clock
         self.wall = wall
         self.stats = LiveStats()
+        self.telemetry = NoTelemetry()  # metrics and traces (sync_core.telemetry)
         self._open_store = open_store
         self._store: Store | None = None
         self.answer_within_s = answer_within_s
@@ -308,8 +310,9 @@ class LiveDriver:
 
     # -- inbound ------------------------------------------------------------------------
 
-    async def submit(self, message: Inbound) -> Outcome:
-        """Hand ``message`` to the engine; return once its decision is durably committed.
+    async def submit(self, message: Inbound, traceparent: str | None = None) -> Outcome:
+        """Hand ``message`` to the engine; return once its decision is durably committed
+        (``traceparent``: the sender's, if it sent one, for the traces).
 
         Raises :class:`~sync_core.store.StoreError` if the commit failed (nothing kept),
         and a retriable one when the core is stopping or has not committed the message
@@ -318,6 +321,7 @@ class LiveDriver:
         if self._closing:
             raise _stopping()
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self.telemetry.arrived(message, self.clock(), traceparent)
         self._queue.put_nowait(_Entry(message, future))
         try:
             return await asyncio.wait_for(asyncio.shield(future), self.answer_within_s)
@@ -330,6 +334,7 @@ class LiveDriver:
             ) from None
 
     def submit_nowait(self, message: Inbound) -> None:
+        self.telemetry.arrived(message, self.clock())
         self._queue.put_nowait(_Entry(message))
 
     async def _ticks(self, interval_s: float) -> None:
@@ -378,6 +383,8 @@ class LiveDriver:
             for entry, (outcome, items) in zip(batch, results, strict=True):
                 if entry.future is not None and not entry.future.done():
                     entry.future.set_result(outcome)
+                if not entry.flush:
+                    self.telemetry.decided(entry.message, outcome, items)
                 for item in items:
                     self._deliver(item)
 
@@ -440,6 +447,8 @@ class LiveDriver:
             self.stats.duplicates += 1
             return "duplicate"
         group.stage(decision)
+        for letter in decision.dead_letters:
+            self.telemetry.dead_lettered(letter.reason)
         return "dead_lettered" if decision.dead_letters and not decision.requests else "accepted"
 
     def _letter(self, message: Inbound, reason: str) -> DeadLetter:
@@ -489,6 +498,7 @@ class LiveDriver:
             self.lanes.release(item)
             self.planner.drop(item.outbox_id)
             self.stats.superseded += 1
+            self.telemetry.dropped(item)
             self._finished(item, Response(0, None))
             self._pump()
             return
@@ -496,11 +506,13 @@ class LiveDriver:
             action = self.planner.plan(item, self.clock())
             if isinstance(action, Send):
                 self.stats.requests_sent += 1
+                started = self.telemetry.sending(item.request)
                 try:
                     response = await self.connector.call(item.request)
                 except Exception as e:  # a connector bug: treat as no answer, retry later
                     log.exception("connector failed on outbox %d", item.outbox_id)
                     response = Response(0, {"detail": f"connector error: {e!r}"})
+                self.telemetry.answered(item.request, response, started)
                 action = self.planner.plan(item, self.clock(), response)
         finally:
             self.lanes.release(item)
@@ -509,6 +521,7 @@ class LiveDriver:
             delay = max(0.0, action.at - self.clock())
             asyncio.get_running_loop().call_later(delay, self._reoffer, item)
         elif isinstance(action, Done):
+            self.telemetry.finished(item, self.clock())
             self._finished(item, action.response)
         elif isinstance(action, GiveUp):
             self._give_up(item, action.reason)
@@ -540,6 +553,8 @@ class LiveDriver:
     def _give_up(self, item: OutboxItem, reason: str) -> None:
         """Dead-letter the row and mark it done in one transaction (``Store.give_up``)."""
         self.stats.given_up += 1
+        self.telemetry.dead_lettered(reason)
+        self.telemetry.dropped(item)
         request = item.request
         log.warning("gave up on outbox %d: %s", item.outbox_id, reason)
         letter = DeadLetter(

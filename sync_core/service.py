@@ -20,6 +20,8 @@ the driver lives in the server's event loop).  Routes:
                                 unknown id, 409 for a letter no longer open)
 ``GET /purchase-orders/{n}``    what the core knows of one PO: the revision it
                                 dispatched, the acknowledgment it relayed
+``GET /metrics``                Prometheus text: lag, outbox, dead letters,
+                                circuits (:mod:`sync_core.metrics`)
 ==============================  =================================================
 
 Errors are RFC 9457 problem+json naming the field: a body that is not JSON is
@@ -59,6 +61,7 @@ from starlette.requests import ClientDisconnect
 from sync_core.engine import traceparent
 from sync_core.inbound import PARSERS, InboundError, from_system
 from sync_core.live import LiveDriver
+from sync_core.metrics import CONTENT_TYPE, CoreMetrics
 from sync_core.store import (
     DeadLetterError,
     DeadLetterRecord,
@@ -67,6 +70,8 @@ from sync_core.store import (
     Store,
     StoreError,
 )
+from sync_core.telemetry import Telemetry
+from sync_core.tracing import Tracing
 
 __all__ = ["PO_ENTITY_KINDS", "create_app", "problem"]
 
@@ -181,19 +186,24 @@ def create_app(
     *,
     on_started: Callable[[LiveDriver], Awaitable[None]] | None = None,
     subscriptions: dict[str, Any] | None = None,
+    tracing: Tracing | None = None,
 ) -> FastAPI:
     """The core's app; ``make_driver`` builds and starts the driver when the app starts.
 
     ``on_started`` runs after that (e.g. subscribing to the emulators' webhooks);
-    ``subscriptions`` is shown by ``/health`` (system → state), filled in by it.
+    ``subscriptions`` is shown by ``/health`` (system → state), filled in by it;
+    ``tracing`` records the driver's spans (:mod:`sync_core.telemetry`).
     """
     holder: dict[str, LiveDriver] = {}
     subs = subscriptions if subscriptions is not None else {}
+    metrics = CoreMetrics()  # this app's own registry
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         driver = await make_driver()
         holder["driver"] = driver
+        driver.telemetry = Telemetry(metrics, tracing)
+        metrics.watch(driver.status)
         try:
             with _on_stop_signals(driver.begin_shutdown):
                 if on_started is not None:
@@ -201,6 +211,8 @@ def create_app(
                 yield
         finally:
             await driver.stop()
+            if tracing is not None:
+                tracing.shutdown()
 
     app = FastAPIOffline(
         title="supplysync sync core",
@@ -239,10 +251,15 @@ def create_app(
         except InboundError as e:
             return problem(422, "Unprocessable Content", str(e), e.field)
         try:
-            outcome = await driver().submit(message)
+            outcome = await driver().submit(message, request.headers.get("traceparent"))
         except StoreError as e:
             return problem(503, "Service Unavailable", str(e), None, **{"Retry-After": "1"})
         return JSONResponse({"message_id": message.message_id, "outcome": outcome}, 202)
+
+    @app.get("/metrics", tags=["status"], response_class=Response)
+    async def prometheus() -> Response:
+        """The Prometheus text exposition (metric names: README, sync_core.metrics)."""
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     @app.get("/health", tags=["status"])
     async def health() -> dict[str, Any]:
