@@ -79,6 +79,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from sync_core.dashboard._recorder import Recorder
 from sync_core.delivery import DeliveryPlanner, Done, GiveUp, Lanes, Send, Wait
 from sync_core.engine import Engine
 from sync_core.messages import DeadLetter, Decision, Inbound, Kind, Request, Response
@@ -211,6 +212,7 @@ class LiveDriver:
         self.wall = wall
         self.stats = LiveStats()
         self.telemetry = NoTelemetry()  # metrics and traces (sync_core.telemetry)
+        self.observe = Recorder()  # the dashboard's ring of recent lag, results, stages
         self._open_store = open_store
         self._store: Store | None = None
         self.answer_within_s = answer_within_s
@@ -322,6 +324,7 @@ class LiveDriver:
             raise _stopping()
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self.telemetry.arrived(message, self.clock(), traceparent)
+        self.observe.arrived(message, self.clock())
         self._queue.put_nowait(_Entry(message, future))
         try:
             return await asyncio.wait_for(asyncio.shield(future), self.answer_within_s)
@@ -335,6 +338,7 @@ class LiveDriver:
 
     def submit_nowait(self, message: Inbound) -> None:
         self.telemetry.arrived(message, self.clock())
+        self.observe.arrived(message, self.clock())
         self._queue.put_nowait(_Entry(message))
 
     async def _ticks(self, interval_s: float) -> None:
@@ -385,6 +389,8 @@ class LiveDriver:
                     entry.future.set_result(outcome)
                 if not entry.flush:
                     self.telemetry.decided(entry.message, outcome, items)
+                if not entry.flush:
+                    self.observe.decided(entry.message, items, self.clock())
                 for item in items:
                     self._deliver(item)
 
@@ -514,14 +520,17 @@ class LiveDriver:
                     response = Response(0, {"detail": f"connector error: {e!r}"})
                 self.telemetry.answered(item.request, response, started)
                 action = self.planner.plan(item, self.clock(), response)
+                self.observe.result(item.request, response, self.clock())
         finally:
             self.lanes.release(item)
         if isinstance(action, Wait):
             self.stats.retries += 1
+            self.observe.retry(item.request, self.clock())
             delay = max(0.0, action.at - self.clock())
             asyncio.get_running_loop().call_later(delay, self._reoffer, item)
         elif isinstance(action, Done):
             self.telemetry.finished(item, self.clock())
+            self.observe.finished(item, self.clock())
             self._finished(item, action.response)
         elif isinstance(action, GiveUp):
             self._give_up(item, action.reason)
@@ -555,6 +564,7 @@ class LiveDriver:
         self.stats.given_up += 1
         self.telemetry.dead_lettered(reason)
         self.telemetry.dropped(item)
+        self.observe.gave_up(item, reason, self.clock())
         request = item.request
         log.warning("gave up on outbox %d: %s", item.outbox_id, reason)
         letter = DeadLetter(
