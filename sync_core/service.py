@@ -58,6 +58,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from sync_core.dashboard.router import dashboard_router
 from sync_core.engine import traceparent
 from sync_core.inbound import PARSERS, InboundError, from_system
 from sync_core.live import LiveDriver
@@ -227,6 +228,8 @@ def create_app(
 
     def driver() -> LiveDriver:
         return holder["driver"]
+
+    app.include_router(dashboard_router(driver))
 
     @app.post(
         "/webhooks/{system}",
