@@ -131,6 +131,7 @@ class LiveServices:
         self._started = dt.datetime.now()
         self._clocks = live.clock_offsets(urls, self._client, self._t0)
         self.urls = {**urls, "core": core.url}
+        print(f"\nsupplysync_live: dashboard {self.dashboard}", flush=True)
         self._master = generate(self.spec.network, self.spec.seed)
 
     def _start_core(self) -> None:
@@ -160,6 +161,12 @@ class LiveServices:
     @property
     def core(self) -> str:
         return self.urls["core"]
+
+    @property
+    def dashboard(self) -> str:
+        """The core's live dashboard, with the scenario's lag SLOs drawn on its chart."""
+        slos = ",".join(f"{k}:{v:g}" for k, v in self.spec.slos.lag_p99_s.items())
+        return f"{self.core}/dashboard" + (f"?slo={slos}" if slos else "")
 
     @property
     def pids(self) -> dict[str, int | None]:
