@@ -68,6 +68,8 @@ def add_arguments(p: argparse.ArgumentParser, *, seed: bool = True) -> None:
         p.add_argument("--seed", type=int, default=1, help="seed of the network's master data")
     p.add_argument("--batch-interval", type=float, metavar="S",
                    help="also pull (batch tick) every S seconds")  # fmt: skip
+    p.add_argument("--otlp-endpoint", metavar="URL",
+                   help="export traces over OTLP/HTTP (needs supplysync[otel])")  # fmt: skip
     p.add_argument("--no-subscribe", action="store_true",
                    help="do not subscribe the core's webhooks at the emulators")  # fmt: skip
 
@@ -127,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
         partners=partners,
         batch_interval_s=args.batch_interval,
         subscribe=not args.no_subscribe,
+        otlp_endpoint=args.otlp_endpoint,
     )
     return 0
 
@@ -140,6 +143,7 @@ def serve_core(
     batch_interval_s: float | None = None,
     subscribe: bool = True,
     seed: int | None = None,
+    otlp_endpoint: str | None = None,
 ) -> None:
     """Serve the core on 127.0.0.1:``port`` until SIGINT/SIGTERM."""
     import uvicorn
@@ -147,6 +151,7 @@ def serve_core(
     from sync_core.connectors import HttpConnector
     from sync_core.live import LiveDriver, default_planner
     from sync_core.service import create_app
+    from sync_core.tracing import setup_tracing
 
     _configure_logging()
     engine = Engine(EngineConfig(OUR_EDI_ID, partners))
@@ -170,7 +175,10 @@ def serve_core(
             _background.add(task)
             task.add_done_callback(_background.discard)
 
-    app = create_app(make_driver, on_started=on_started, subscriptions=subscriptions)
+    tracing = setup_tracing("supplysync-core", endpoint=otlp_endpoint) if otlp_endpoint else None
+    app = create_app(
+        make_driver, on_started=on_started, subscriptions=subscriptions, tracing=tracing
+    )
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
