@@ -204,7 +204,7 @@ def create_app(
         driver = await make_driver()
         holder["driver"] = driver
         driver.telemetry = Telemetry(metrics, tracing)
-        metrics.watch(driver.status)
+        metrics.watch(lambda: driver.status())  # read at scrape time only
         try:
             with _on_stop_signals(driver.begin_shutdown):
                 if on_started is not None:
