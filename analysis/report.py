@@ -460,6 +460,73 @@ def _coverage_html(runs: list[JudgedRun]) -> str:
     )
 
 
+def _conformance_html(run: JudgedRun) -> str:
+    """For a middleware we did not write (header ``sut: external``): per flow, carried /
+    partly carried / not carried / not exercised (from ``coverage``; ``not declared`` when
+    it is outside the flows the run was told it carries), the first replica write it missed
+    (the earliest lost update, with its entity), re-posts with a duplicate effect, and the
+    writes it made without an ``Idempotency-Key`` (from the emulators' request journals,
+    when the run read them).  Empty for our own architectures."""
+    head = run.judgement.header
+    if head.get("sut") != "external" and run.results.get("architecture") != "external":
+        return ""
+    esc = html.escape
+    declared = set(head.get("flows") or ())
+    by_flow: dict[str, list[dict[str, Any]]] = {}
+    for c in run.results.get("coverage", {}).values():
+        by_flow.setdefault(c["flow"], []).append(c)
+    flow_of = {f.name: f.flow for f in run.judgement.facts}
+    first_lost: dict[str, Violation] = {}
+    for v in run.judgement.lost:
+        flow = flow_of.get(v.fact, "")
+        if flow not in first_lost or v.t < first_lost[flow].t:
+            first_lost[flow] = v
+    dupes: dict[str, int] = {}
+    for v in run.judgement.duplicates:
+        dupes[flow_of.get(v.fact, "")] = dupes.get(flow_of.get(v.fact, ""), 0) + 1
+    rows = []
+    for flow, facts in by_flow.items():
+        exercised = [c["status"] for c in facts if c["status"] != "not exercised"]
+        if not exercised:
+            status = "not exercised"
+        elif all(x == "carried" for x in exercised):
+            status = "carried"
+        elif all(x == "not carried" for x in exercised):
+            status = "not carried"
+        else:
+            status = "partly carried"
+        if declared and flow not in declared:
+            status += " (not declared)"
+        lost = first_lost.get(flow)
+        missed = (
+            "—"
+            if lost is None
+            else f"{lost.replica or '?'} of {lost.entity} (owner changed at {lost.t:.1f} s)"
+        )
+        look = {"carried": "ok", "not exercised": "na"}.get(status, "bad")
+        look = "na" if status.endswith("(not declared)") else look
+        rows.append(
+            f"<tr class='{look}'><td>{esc(flow)}</td><td>{esc(status)}</td>"
+            f"<td class='l'>{esc(missed)}</td><td>{dupes.get(flow, 0):,}</td></tr>"
+        )
+    keyless = (run.results.get("live") or {}).get("keyless_writes")
+    if keyless is None:
+        unkeyed = "<p>Writes without an Idempotency-Key: not read (no request journals).</p>"
+    elif not keyless:
+        unkeyed = "<p>Every write it made carried an Idempotency-Key.</p>"
+    else:
+        items = "".join(f"<li>{esc(k)}: {n:,}</li>" for k, n in keyless.items())
+        unkeyed = f"<p>Writes it made without an Idempotency-Key:</p><ul>{items}</ul>"
+    return (
+        "<h2>Conformance of the middleware under test</h2>"
+        "<p>Per flow: whether its replica writes reached the systems (<em>not declared</em>: "
+        "outside the flows it declared it carries, not judged), the first replica write it missed, "
+        "and re-posts that took effect twice.</p>"
+        "<table><tr><th>flow</th><th>verdict</th><th>first missing replica write</th>"
+        "<th>duplicate effects</th></tr>" + "".join(rows) + "</table>" + unkeyed
+    )
+
+
 def _violations(run: JudgedRun, n: int = _VIOLATION_ROWS) -> list[Violation]:
     return examples(run.judgement.violations, n)
 
@@ -610,6 +677,7 @@ Lag is the time from the owner's change of a fact to a replica reflecting it.</p
 never changed (no evidence either way), <em>not carried</em> that no replica reflected any
 update. Replica cells: updates reflected / lost / pending at the end.</p>
 {_coverage_html(runs)}
+{_conformance_html(runs[0])}
 <h2>Architectures side by side</h2>
 <table><tr><th></th>{header}</tr>{body_rows}</table>
 <h2>Service-level objectives</h2>

@@ -23,10 +23,12 @@ the run is a business event of the run, judged.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Any
 
 import httpx
 
+from scenarios._live_options import LiveError
 from scenarios.spec import ScenarioSpec
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "_settle",
     "_webhook_stats",
     "core_busy",
+    "keyless_writes",
     "of_the_run",
     "webhooks_pending",
 ]
@@ -164,8 +167,9 @@ def _judge(
     from analysis.report import judge_run
     from analysis.results import Slos
 
-    # every flow is expected of the middleware: one that never wrote a replica lost it all
-    history = History({**header, "flows": list(FLOWS)})
+    # every flow is expected of the middleware unless the header names the flows it
+    # declares it carries (--carries): one that never wrote a replica lost it all
+    history = History({"flows": list(FLOWS), **header})
     for c in changes:
         history.record(c)
     for system, kind, start, end in faults:
@@ -173,3 +177,25 @@ def _judge(
     known = {f.name for f in fields(Slos)}
     slos = Slos(**{k: v for k, v in spec.slos.model_dump().items() if k in known})
     return history, judge_run(history, slos=slos, volumes=volumes)
+
+
+_READS = ("get_", "list_", "mailbox", "inventory")
+
+
+def keyless_writes(
+    client: httpx.Client, urls: dict[str, str], clocks: dict[str, float]
+) -> dict[str, int]:
+    """Writes each emulator journalled after the start without an ``Idempotency-Key``,
+    per ``system operation`` (the load generator and the harness always send one: these
+    are the middleware's)."""
+    found: Counter[str] = Counter()
+    for system, url in urls.items():
+        r = client.get(f"{url}/__admin/requests", timeout=60)
+        if r.status_code != 200:
+            raise LiveError(f"{system}: GET /__admin/requests answered {r.status_code}")
+        for rec in r.json():
+            if rec.get("idempotency_key") or float(rec["t"]) < clocks[system]:
+                continue
+            if not str(rec["operation"]).startswith(_READS):
+                found[f"{system} {rec['operation']}"] += 1
+    return dict(sorted(found.items()))

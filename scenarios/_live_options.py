@@ -57,6 +57,7 @@ class LiveOptions:
     core_url: str | None = None  # a running core (then no crashes can be injected)
     sut: str = "builtin"
     webhook_target: str | None = None
+    carries: tuple[str, ...] | None = None  # --sut external: the flows it declares (None: all)
     reset: bool = True  # running emulators are reset at the start (False: --no-reset)
     quiet_s: float = 2.0  # no history change for this long = settled
     settle_max_s: float = 60.0
@@ -108,6 +109,8 @@ def _validate(o: LiveOptions, spec: ScenarioSpec) -> float:
             raise ScenarioError("live", "--core", "not with --sut external (no core of ours)")
     elif o.webhook_target is not None:
         raise ScenarioError("live", "--webhook-target", "only with --sut external")
+    if o.carries is not None:
+        _check_carries(o)
     if not o.reset and not o.urls:
         raise ScenarioError(
             "live", "--no-reset", "only against running emulators (give their four URLs)"
@@ -128,3 +131,19 @@ def _validate(o: LiveOptions, spec: ScenarioSpec) -> float:
     if o.out.exists() and not o.out.is_dir():
         raise ScenarioError("live", "--out", f"{o.out} is a file")
     return speedup
+
+
+def _check_carries(o: LiveOptions) -> None:
+    """``--carries``: only for an external SUT, at least one flow, every name known."""
+    from analysis.facts import FLOWS
+
+    if o.sut != "external":
+        raise ScenarioError("live", "--carries", "only with --sut external (ours carries all)")
+    assert o.carries is not None
+    if not o.carries:
+        raise ScenarioError("live", "--carries", f"name at least one flow ({', '.join(FLOWS)})")
+    unknown = [f for f in o.carries if f not in FLOWS]
+    if unknown:
+        raise ScenarioError(
+            "live", "--carries", f"unknown flow {unknown[0]!r} (known: {', '.join(FLOWS)})"
+        )

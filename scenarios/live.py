@@ -85,7 +85,7 @@ from scenarios._live_judge import _history_size as _history_size
 from scenarios._live_judge import _judge as _judge
 from scenarios._live_judge import _settle as _settle
 from scenarios._live_judge import _webhook_stats as _webhook_stats
-from scenarios._live_judge import of_the_run
+from scenarios._live_judge import keyless_writes, of_the_run
 from scenarios._live_judge import webhooks_pending as webhooks_pending
 from scenarios._live_load import _locust_command as _locust_command
 from scenarios._live_load import _locust_env as _locust_env
@@ -219,6 +219,7 @@ def run_live(o: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
             "mode": "live",
             "speedup": speedup,
             "sut": o.sut,
+            "flows": list(o.carries) if o.carries else list(_all_flows()),
         }
         volumes = {
             "po_lines": len({c.entity for c in changes if c.field == "ordered_qty"}),
@@ -245,6 +246,9 @@ def run_live(o: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
             "contract_prices_changed": prices.changed,
             "webhooks": webhooks,
         }
+        if o.sut == "external":
+            judged.results["live"]["carries"] = header["flows"]
+            judged.results["live"]["keyless_writes"] = keyless_writes(client, urls, clocks)
         _write(o.out, history, judged, schedule.recorded, end_s)
     return LiveOutcome(judged.results, o.out, bool(judged.results["passed"]))
 
@@ -311,6 +315,7 @@ def handle(args: argparse.Namespace) -> int:
         core_url=args.core,
         sut=args.sut,
         webhook_target=args.webhook_target,
+        carries=_flows(args.carries),
         settle_max_s=args.settle_max,
         reset=not args.no_reset,
     )
@@ -334,6 +339,19 @@ def handle(args: argparse.Namespace) -> int:
     print((outcome.out / "summary.md").read_text(encoding="utf-8"), end="")
     print(f"report: {outcome.out / 'report.html'}")
     return EXIT_OK if outcome.passed else EXIT_SLO
+
+
+def _all_flows() -> tuple[str, ...]:
+    from analysis.facts import FLOWS
+
+    return FLOWS
+
+
+def _flows(text: str | None) -> tuple[str, ...] | None:
+    """``--carries`` as flow names (checked against the facts' flows in the options)."""
+    if text is None:
+        return None
+    return tuple(dict.fromkeys(f.strip() for f in text.split(",") if f.strip()))
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -381,6 +399,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="URL",
         help="with --sut external: where the emulators POST their events "
         "('{system}' in it is replaced by erp, supplier, wms or ap)",
+    )
+    p.add_argument(
+        "--carries",
+        metavar="FLOWS",
+        help="with --sut external: the flows it carries, comma-separated (of: "
+        f"{', '.join(_all_flows())}); the others are reported as not carried, not as lost "
+        "(default: all)",
     )
     p.add_argument(
         "--no-reset",
