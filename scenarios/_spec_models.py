@@ -156,6 +156,23 @@ class SupplierBehaviour(_Spec):
     duplicate_invoice_delay_days: float = Field(
         14, ge=0, description="days between an invoice and its duplicate"
     )
+    functional_acks: bool = Field(
+        True,
+        description="answer each 850 group with a 997 (ASC X12 004010); false: a partner "
+        "that never sends one",
+    )
+    fa_delay: DelaySpec = Field(
+        DelaySpec(median_minutes=2, sigma=0.5),
+        description="from the 850 to its 997 (a late partner: hours)",
+    )
+    fa_reject_rate: Rate = Field(
+        0.0,
+        description="share of 850s the partner's translator rejects (997 AK5 R, AK3/AK4 "
+        "naming PO103): never entered, dead-lettered by the core",
+    )
+    ta1_requested: bool = Field(
+        False, description="ISA14 of the partner's interchanges: 1 asks for a TA1"
+    )
 
     @model_validator(mode="after")
     def _rates(self) -> SupplierBehaviour:
@@ -201,6 +218,11 @@ class SupplierBehaviour(_Spec):
             invoice_delay_sigma=self.invoice_delay.sigma,
             duplicate_invoice_rate=self.duplicate_invoice_rate,
             duplicate_invoice_delay_s=self.duplicate_invoice_delay_days * 86400,
+            functional_acks=self.functional_acks,
+            fa_delay_median_s=self.fa_delay.median_minutes * 60,
+            fa_delay_sigma=self.fa_delay.sigma,
+            fa_reject_rate=self.fa_reject_rate,
+            ta1_requested=self.ta1_requested,
         )
 
 

@@ -279,7 +279,7 @@ def simulate(
     }
     partners = {s.supplier_id: s.edi_id for s in master.suppliers}
     naive = architecture == "api"  # point to point: no memory, no breaker, a few retries
-    config = EngineConfig(OUR_EDI_ID, partners, naive=naive)
+    config = EngineConfig(OUR_EDI_ID, partners, naive=naive, functional_acks=True)
     engine = DefectiveEngine(config, defects) if defects and defects.engine else Engine(config)
     store = MemoryStore()
     transport = _Transport(links, hosts, _routes(erp, supplier, wms, ap))

@@ -26,6 +26,14 @@ OWN_CHANGES = frozenset({"ACKNOWLEDGMENT", "RECEIPT"})
 
 
 class _PoDispatch(_Flow):
+    if TYPE_CHECKING:  # defined by _engine_fa._FunctionalAcks
+
+        def _next_control(self, work: _Work) -> int: ...
+
+        def _expect_997(
+            self, work: _Work, control: int, partner: str, po: PurchaseOrder, now: dt.datetime
+        ) -> None: ...
+
     def _po_changed(self, work: _Work, message: Inbound, now: dt.datetime) -> None:
         number = _field(message.body, "OrderNumber", "ERP business event")
         if self._echo(work, number, message.body):
@@ -63,9 +71,8 @@ class _PoDispatch(_Flow):
             raise MappingError(
                 "ERP purchase order", "SupplierNumber", f"no EDI trading partner {po.supplier_id}"
             )
-        sequence = work.entity("sequence", "isa")
-        control = (sequence.version if sequence else 0) + 1
-        work.put("sequence", "isa", control, None)
+        control = self._next_control(work)
+        self._expect_997(work, control, edi_id, po, now)
         work.put("po", po.po_number, po.version, po.model_dump(mode="json"))
         trace = traceparent(po.po_number, f"850/{po.version}")
         dropped = self._canceled_lines(work, known, po)

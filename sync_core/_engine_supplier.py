@@ -3,7 +3,9 @@
 ``supplier.edi`` carries an X12 interchange: each 855 goes to the ERP (acknowledgment)
 and the WMS (expected receipts), and opens or closes critical-shortage exceptions; each
 856 goes to the WMS (ship notice); each 810 to AP (an invoice number resent is dropped).
-``supplier.mailbox_page`` is the batch pickup of the same documents.
+``supplier.mailbox_page`` is the batch pickup of the same documents.  Each group of
+855/856/810 sets is answered with a 997 and each 997 is the partner's verdict on one of
+our 850s (:mod:`sync_core._engine_fa`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ from sync_core._engine_flow import _field, _Flow, traceparent
 from sync_core.errors import MappingError
 from sync_core.mappers import ap, erp, wms, x12
 from sync_core.messages import Inbound, Kind, Request
-from sync_core.model import Acknowledgment, Invoice, PurchaseOrder, ShipNotice
+from sync_core.model import (
+    Acknowledgment,
+    FunctionalAcknowledgment,
+    Invoice,
+    PurchaseOrder,
+    ShipNotice,
+)
 
 if TYPE_CHECKING:
     from sync_core.engine import _Work
@@ -24,6 +32,21 @@ if TYPE_CHECKING:
 class _SupplierDocuments(_Flow):
     _edi_partner: dict[str, str]  # the supplier's EDI id -> its supplier number
 
+    if TYPE_CHECKING:  # defined by _engine_fa._FunctionalAcks
+
+        def _acknowledge_groups(
+            self,
+            work: _Work,
+            envelope: x12.Envelope,
+            sets: list[x12.TransactionSet],
+            failed: tuple[int, MappingError] | None,
+            now: dt.datetime,
+        ) -> None: ...
+
+        def _functional_ack(
+            self, work: _Work, fa: FunctionalAcknowledgment, partner: str, now: dt.datetime
+        ) -> None: ...
+
     # -- supplier → ERP, WMS: acknowledgments ------------------------------------
 
     def _supplier_edi(self, work: _Work, message: Inbound, now: dt.datetime) -> None:
@@ -31,16 +54,27 @@ class _SupplierDocuments(_Flow):
         supplier = self._edi_partner.get(envelope.sender_id)
         if supplier is None:
             raise MappingError("X12 interchange", "ISA06", f"unknown sender {envelope.sender_id}")
-        for ts in sets:
-            if ts.code == "855":
-                self._acknowledgment(work, x12.acknowledgments_from_855(ts), now)
-            elif ts.code == "856":
-                for notice in x12.ship_notices_from_856(ts):
-                    self._ship_notice(work, notice)
-            elif ts.code == "810":
-                self._invoice(work, x12.invoice_from_810(ts, supplier))
-            else:
-                raise MappingError("X12 interchange", "ST01", f"unsupported set {ts.code}")
+        failed: tuple[int, MappingError] | None = None
+        for i, ts in enumerate(sets):
+            try:
+                if ts.code == "855":
+                    self._acknowledgment(work, x12.acknowledgments_from_855(ts), now)
+                elif ts.code == "856":
+                    for notice in x12.ship_notices_from_856(ts):
+                        self._ship_notice(work, notice)
+                elif ts.code == "810":
+                    self._invoice(work, x12.invoice_from_810(ts, supplier))
+                elif ts.code == "997" and self.config.functional_acks:
+                    fa = x12.functional_ack_from_997(ts)
+                    self._functional_ack(work, fa, envelope.sender_id, now)
+                else:
+                    raise MappingError("X12 interchange", "ST01", f"unsupported set {ts.code}")
+            except MappingError as e:
+                failed = (i, e)
+                break
+        self._acknowledge_groups(work, envelope, sets, failed, now)
+        if failed is not None:
+            raise failed[1]
 
     @staticmethod
     def _shortages(work: _Work, po: PurchaseOrder, ack: Acknowledgment, now: dt.datetime) -> None:

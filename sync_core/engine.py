@@ -19,7 +19,9 @@ Flows (table ``Engine._handlers``, one handler per message kind):
 ``erp.po_page``               batch extract: each PO as above, then next page
 ``supplier.edi``              each 855 → ERP acknowledgment + WMS expected
                               receipts; each 856 → WMS ship notice; each 810
-                              → AP invoice (a resent invoice number is dropped)
+                              → AP invoice (a resent invoice number is dropped);
+                              a 997 for each group; each 997 → the 850's
+                              functional ack (a rejection is dead-lettered)
 ``supplier.mailbox_page``     batch pickup: each document as above, then more
 ``wms.receipt_created``       thin event → read the receipt back from the WMS
 ``wms.receipt``               new receipt → ERP receipt (commitment relief)
@@ -47,6 +49,9 @@ one mixin class per flow, each in a private module of its own:
                                the echo filter, acknowledgment drift repair
 ``_engine_supplier``           ``supplier.*``: 855, 856, 810, the mailbox,
                                critical-shortage exceptions
+``_engine_fa``                 997s both ways: ours for the supplier's groups,
+                               theirs tracked per 850, ``missing_997``
+                               exceptions past ``fa_deadline_s``
 ``_engine_receipts_invoices``  ``wms.receipt*`` and ``ap.invoice*``
 ``_engine_masters``            ``erp.master_*``: items, contract prices
 ``_engine_pulls``              ``batch.tick`` and ``reconcile.tick``, and the
@@ -68,6 +73,8 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from sync_core._engine_fa import _FunctionalAcks
 
 # Defined in the flows' modules, importable from here as before the split.
 from sync_core._engine_flow import _EPOCH_MARK as _EPOCH_MARK
@@ -118,6 +125,12 @@ class EngineConfig:
     # How long a number missing from a webhook feed may be late before the core pulls
     # that source: links reorder by milliseconds, a retried delivery by minutes.
     gap_grace_s: float = 60.0
+    # Functional acknowledgments (997) with the partners: answer each group of theirs,
+    # track ours.  Off by default (a core set up before 997s behaves as it did).
+    functional_acks: bool = False
+    # How long an 850 may wait for the partner's 997 before it is an exception of its
+    # own ("missing_997"); partners expect one within hours.
+    fa_deadline_s: float = 4 * 3600.0
 
 
 @dataclass
@@ -146,7 +159,7 @@ class _Work:
         self.puts[(kind, key)] = Entity(kind, key, version, data)
 
 
-class Engine(_PoDispatch, _SupplierDocuments, _ReceiptsInvoices, _Masters, _Pulls):
+class Engine(_PoDispatch, _SupplierDocuments, _FunctionalAcks, _ReceiptsInvoices, _Masters, _Pulls):
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
         self._edi_partner = {edi: number for number, edi in config.partners.items()}
@@ -173,6 +186,8 @@ class Engine(_PoDispatch, _SupplierDocuments, _ReceiptsInvoices, _Masters, _Pull
     def handle(self, message: Inbound, now: dt.datetime, state: StateView) -> Decision:
         work = _Work(state)
         self._consume(work, message, now)
+        if work.consumed and self.config.functional_acks:
+            self._overdue_997s(work, now)
         return Decision(
             message_id=message.message_id,
             consumed=tuple(work.consumed),

@@ -20,6 +20,8 @@ __all__ = [
     "AckType",
     "Acknowledgment",
     "AcknowledgmentLine",
+    "FaStatus",
+    "FunctionalAcknowledgment",
     "Gln",
     "Gtin",
     "Invoice",
@@ -32,6 +34,8 @@ __all__ = [
     "PurchaseOrder",
     "PurchaseOrderLine",
     "Receipt",
+    "SetAcknowledgment",
+    "SetSyntaxError",
     "ShipNotice",
     "ShipNoticeLine",
     "Supplier",
@@ -313,3 +317,68 @@ class Receipt(_Frozen):
     line_no: int = Field(ge=1)
     received_quantity: int = Field(ge=0)
     rejected_quantity: int = Field(ge=0)
+
+
+class FaStatus(StrEnum):
+    """A functional acknowledgment's verdict (997 AK501 / AK901; syntax only, not business)."""
+
+    ACCEPTED = "A"
+    ACCEPTED_WITH_ERRORS = "E"
+    PARTIALLY_ACCEPTED = "P"  # AK901 only: some sets of the group accepted
+    REJECTED = "R"
+
+
+class SetSyntaxError(_Frozen):
+    """Where a set is in error (AK3: segment id and position; AK4: element and why)."""
+
+    segment: str
+    position: int = Field(ge=1)
+    element: int = Field(0, ge=0)  # 0: the segment as a whole
+    reference: str = ""  # the data element reference number, e.g. "355"
+    code: str = ""  # AK403 (element 723), e.g. "7" invalid code value
+    value: str = ""  # a copy of the bad data
+
+    def describe(self) -> str:
+        where = f"{self.segment}{self.element:02d}" if self.element else self.segment
+        why = _AK4_REASONS.get(self.code, f"error {self.code}") if self.code else "in error"
+        bad = f" {self.value!r}" if self.value else ""
+        return f"{where} (segment {self.position}): {why}{bad}"
+
+
+_AK4_REASONS = {
+    "1": "mandatory data element missing",
+    "2": "conditional required data element missing",
+    "3": "too many data elements",
+    "4": "data element too short",
+    "5": "data element too long",
+    "6": "invalid character in data element",
+    "7": "invalid code value",
+    "8": "invalid date",
+    "9": "invalid time",
+    "10": "exclusion condition violated",
+}
+
+
+class SetAcknowledgment(_Frozen):
+    code: str  # AK201, the set's ST01
+    control_number: str  # AK202, its ST02
+    status: FaStatus
+    errors: tuple[SetSyntaxError, ...] = ()
+
+
+class FunctionalAcknowledgment(_Frozen):
+    """One 997: a partner's syntax verdict on one functional group we sent (AK1)."""
+
+    group_code: str  # AK101, our GS01
+    group_control: str  # AK102, our GS06
+    status: FaStatus  # AK901
+    sets: tuple[SetAcknowledgment, ...]
+
+    def reason(self) -> str:
+        """The partner's reasons for what it rejected, as a person reads them."""
+        parts = []
+        for s in self.sets:
+            if s.status is FaStatus.REJECTED:
+                why = "; ".join(e.describe() for e in s.errors) or "no detail given"
+                parts.append(f"{s.code} {s.control_number} rejected: {why}")
+        return " | ".join(parts)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TypeVar
 
@@ -26,11 +26,15 @@ from sync_core.model import (
     Acknowledgment,
     AcknowledgmentLine,
     AckType,
+    FaStatus,
+    FunctionalAcknowledgment,
     Invoice,
     InvoiceLine,
     LineAck,
     LineStatus,
     PurchaseOrder,
+    SetAcknowledgment,
+    SetSyntaxError,
     ShipNotice,
     Uom,
 )
@@ -39,10 +43,12 @@ __all__ = [
     "Envelope",
     "TransactionSet",
     "acknowledgments_from_855",
+    "functional_ack_from_997",
     "invoice_from_810",
     "parse_interchange",
     "ship_notices_from_856",
     "write_850",
+    "write_997",
 ]
 
 _E = TypeVar("_E", bound=StrEnum)
@@ -64,6 +70,8 @@ class TransactionSet:
     code: str  # ST01, e.g. "855"
     control_number: str  # ST02
     segments: tuple[tuple[str, ...], ...]  # ST .. SE inclusive
+    group_code: str = ""  # GS01 of the group it came in
+    group_control: str = ""  # GS06 of that group (what a 997's AK102 names)
 
 
 def _e(segment: Sequence[str], index: int) -> str:
@@ -105,7 +113,7 @@ def parse_interchange(text: str) -> tuple[Envelope, list[TransactionSet]]:
             i += 1
             while i < len(segments) - 1 and segments[i][0] != "GE":
                 ts, i = _read_set(segments, i)
-                sets.append(ts)
+                sets.append(replace(ts, group_code=_e(seg, 1), group_control=gs_control))
                 in_group += 1
             if i >= len(segments) - 1:
                 raise _fail("interchange", "GE", "missing GE trailer")
@@ -254,12 +262,24 @@ def write_850(
     body.append(["CTT", str(len(po.lines))])
     body.append(["SE", str(len(body) + 1), "0001"])
     _check_delimiters(body)
+    return _interchange("PO", body, sender, receiver, control, now)
+
+
+def _interchange(
+    group_code: str,
+    body: list[list[str]],
+    sender: str,
+    receiver: str,
+    control: int,
+    now: dt.datetime,
+) -> str:
+    """One interchange of one group (GS06 = ISA13) holding one set, ST..SE ``body``."""
     segments = [
         _isa(sender, receiver, control, now),
         _ELEMENT.join(
             [
                 "GS",
-                "PO",
+                group_code,
                 sender,
                 receiver,
                 now.strftime("%Y%m%d"),
@@ -274,6 +294,94 @@ def write_850(
         _ELEMENT.join(["IEA", "1", f"{control:09d}"]),
     ]
     return _TERMINATOR.join(segments) + _TERMINATOR
+
+
+def write_997(
+    sets: Sequence[TransactionSet],
+    errors: dict[str, SetSyntaxError],
+    *,
+    sender: str,
+    receiver: str,
+    control: int,
+    now: dt.datetime,
+) -> str:
+    """One interchange holding a 997 for the group ``sets`` came in (all from one GS):
+    AK5 ``A`` for each set, ``R`` with AK3/AK4 for those in ``errors`` (by ST02)."""
+    if not sets or len({(t.group_code, t.group_control) for t in sets}) != 1:
+        raise ValueError("a 997 answers the sets of exactly one functional group")
+    body: list[list[str]] = [
+        ["ST", "997", "0001"],
+        ["AK1", sets[0].group_code, sets[0].group_control],
+    ]
+    for ts in sets:
+        body.append(["AK2", ts.code, ts.control_number])
+        error = errors.get(ts.control_number)
+        if error is None:
+            body.append(["AK5", "A"])
+            continue
+        body.append(["AK3", error.segment, str(error.position), "", "8"])
+        if error.element:
+            ak4 = ["AK4", str(error.element), error.reference, error.code or "7"]
+            body.append([*ak4, error.value] if error.value else ak4)
+        body.append(["AK5", "R", "5"])
+    accepted = len(sets) - sum(1 for t in sets if t.control_number in errors)
+    verdict = "A" if accepted == len(sets) else "R" if accepted == 0 else "P"
+    body.append(["AK9", verdict, str(len(sets)), str(len(sets)), str(accepted)])
+    body.append(["SE", str(len(body) + 1), "0001"])
+    _check_delimiters(body)
+    return _interchange("FA", body, sender, receiver, control, now)
+
+
+def functional_ack_from_997(ts: TransactionSet) -> FunctionalAcknowledgment:
+    """Translate one 997 transaction set to a canonical functional acknowledgment."""
+    if ts.code != "997":
+        raise _fail(ts.code, "ST01", "expected a 997 functional acknowledgment")
+    doc = "997"
+    group: tuple[str, str] | None = None
+    verdict: FaStatus | None = None
+    sets: list[SetAcknowledgment] = []
+    current: tuple[str, str] | None = None
+    errors: list[SetSyntaxError] = []
+    for n, seg in enumerate(ts.segments, start=1):
+        sid = seg[0]
+        if sid == "AK1":
+            group = (_e(seg, 1), _e(seg, 2))
+        elif sid == "AK2":
+            current, errors = (_e(seg, 1), _e(seg, 2)), []
+        elif sid == "AK3":
+            if current is None:
+                raise _fail(doc, f"AK3 (segment {n})", "AK3 before any AK2")
+            position = _int(doc, f"AK302 (segment {n})", _e(seg, 2))
+            errors.append(SetSyntaxError(segment=_e(seg, 1), position=max(position, 1)))
+        elif sid == "AK4":
+            if not errors:
+                raise _fail(doc, f"AK4 (segment {n})", "AK4 without its AK3")
+            element = _int(doc, f"AK401 (segment {n})", _e(seg, 1).split(_COMPONENT)[0])
+            errors[-1] = errors[-1].model_copy(
+                update={
+                    "element": element,
+                    "reference": _e(seg, 2),
+                    "code": _e(seg, 3),
+                    "value": _e(seg, 4),
+                }
+            )
+        elif sid == "AK5":
+            if current is None:
+                raise _fail(doc, f"AK5 (segment {n})", "AK5 before any AK2")
+            status = _enum(doc, f"AK501 (segment {n})", FaStatus, _e(seg, 1))
+            sets.append(SetAcknowledgment(
+                code=current[0], control_number=current[1], status=status, errors=tuple(errors)
+            ))  # fmt: skip
+            current = None
+        elif sid == "AK9":
+            verdict = _enum(doc, f"AK901 (segment {n})", FaStatus, _e(seg, 1))
+    if group is None or not group[1]:
+        raise _fail(doc, "AK1", "missing AK1 (the group acknowledged)")
+    if verdict is None:
+        raise _fail(doc, "AK9", "missing AK9 (the group's verdict)")
+    return FunctionalAcknowledgment(
+        group_code=group[0], group_control=group[1], status=verdict, sets=tuple(sets)
+    )
 
 
 def acknowledgments_from_855(ts: TransactionSet) -> Acknowledgment:
