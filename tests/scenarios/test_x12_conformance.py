@@ -1,0 +1,172 @@
+"""Every interchange a short library run exchanges is strict X12 4010 (ASC X12 004010).
+
+Two checkers, each over every document the supplier network and the core sent:
+
+* **pyx12** (the independent validator): its reader checks the envelope (ISA
+  fixed width, IEA/GE counts, control numbers IEA02 = ISA13 and GE02 = GS06,
+  SE01 = the segments ST..SE, SE02 = ST02) and its 4010 control map checks every
+  ISA and GS element (types, lengths, code lists: ISA11 ``U``, ISA14 ``0``/``1``).
+  997s are validated whole against its 4010 997 map, whose code lists for AK101
+  (element 479) and AK201 (element 143) the HIPAA guide narrows to health-care
+  groups: the test widens them back to the base standard's (any code) in a copy.
+  pyx12 ships no 850/855/856/810 maps, so their bodies get the second checker.
+* **our own structural checks**: both translators (the emulators' and the
+  core's) read every document back, with their envelope counts, control numbers
+  and code lists (ACK01 668, BAK02 587, UoM 355, HL03 735, AK5 717, AK9 715).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pyx12
+import pyx12.map_if
+import pyx12.params
+import pyx12.x12file
+import pyx12.x12n_document
+
+from emulators import x12 as emu
+from emulators.supplier import SupplierNetwork
+from scenarios.runner import run_architecture
+from scenarios.spec import load_scenario
+from sync_core.mappers import x12 as core
+
+SHORT = {
+    "duration_days": 0.5,
+    "settle_days": 1.5,
+    "demand.pos_per_day": 60,
+    "network.items": 60,
+    "suppliers.fa_reject_rate": 0.1,  # AK5 R and AK3/AK4 in the run too
+}
+
+
+@pytest.fixture(scope="module")
+def exchanged() -> list[tuple[str, str]]:
+    """(who sent it, interchange) for everything a short run's parties posted or published."""
+    seen: list[tuple[str, str]] = []
+    mp = pytest.MonkeyPatch()
+    receive, publish = SupplierNetwork.receive_edi, SupplierNetwork._publish
+
+    def receive_edi(self: SupplierNetwork, text: str) -> Any:
+        seen.append(("core", text))
+        return receive(self, text)
+
+    def _publish(self: SupplierNetwork, supplier: str, buyer: str, segments: Any) -> None:
+        before = len(self.mailbox_docs)
+        publish(self, supplier, buyer, segments)
+        seen.append(("supplier", self.mailbox_docs[before]["payload"]))
+
+    mp.setattr(SupplierNetwork, "receive_edi", receive_edi)
+    mp.setattr(SupplierNetwork, "_publish", _publish)
+    try:
+        spec = load_scenario("regional_network", overrides=SHORT)
+        run_architecture(spec, "event")
+    finally:
+        mp.undo()
+    return seen
+
+
+@pytest.fixture(scope="module")
+def map_path(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """pyx12's maps, GS01 and the 997 widened from the HIPAA guide's codes to the standard's."""
+    source = Path(pyx12.__file__).parent / "map"
+    target = tmp_path_factory.mktemp("pyx12maps")
+    shutil.copytree(source, target, dirs_exist_ok=True)
+    for name, elements in (("997.4010.xml", ("AK101", "AK201")),
+                           ("x12.control.00401.xml", ("GS01",))):  # fmt: skip
+        path = target / name
+        text = path.read_text()
+        for element in elements:
+            text = re.sub(
+                rf'(<element xid="{element}">.*?)<valid_codes>.*?</valid_codes>',
+                r"\1",
+                text,
+                count=1,
+                flags=re.S,
+            )
+        path.write_text(text)
+    return str(target)
+
+
+def pyx12_envelope_errors(text: str, map_path: str) -> list[str]:
+    """pyx12's reader (counts, control numbers) and its 4010 control map (ISA, GS)."""
+    param = pyx12.params.params()
+    control = pyx12.map_if.load_map_file("x12.control.00401.xml", param, map_path)
+    src = pyx12.x12file.X12Reader(io.StringIO(text))
+    errors: list[str] = []
+    for seg in src:
+        errors += [str(e) for e in src.pop_errors()]
+        path = {"ISA": "/ISA_LOOP/ISA", "GS": "/ISA_LOOP/GS_LOOP/GS"}.get(seg.get_seg_id())
+        if path is not None:
+            ok, found = control.getnodebypath(path).is_valid_errors(seg)
+            errors += [f"{seg.get_seg_id()}: {e}" for e in found] or ([] if ok else [str(seg)])
+    errors += [str(e) for e in src.pop_errors()]
+    return errors
+
+
+def test_the_run_exchanges_every_kind_of_document(exchanged: list[tuple[str, str]]) -> None:
+    kinds = {(who, re.search(r"~ST\*(\d{3})\*", text)[1]) for who, text in exchanged}  # type: ignore[index]
+    assert kinds >= {
+        ("core", "850"),
+        ("core", "997"),
+        ("supplier", "855"),
+        ("supplier", "856"),
+        ("supplier", "810"),
+        ("supplier", "997"),
+    }
+    assert any("~AK5*R*5~" in text for who, text in exchanged if who == "supplier")
+
+
+def test_pyx12_accepts_every_envelope(exchanged: list[tuple[str, str]], map_path: str) -> None:
+    bad = [
+        (text[:120], errors)
+        for _, text in exchanged
+        if (errors := pyx12_envelope_errors(text, map_path))
+    ]
+    assert bad == []
+
+
+def test_pyx12_rejects_the_old_isa11(map_path: str) -> None:
+    """The checker can fail: ISA11 ``^`` (a 00402 repetition separator) is not 4010."""
+    fa = emu.FunctionalAck("PO", "1", (emu.SetAck("850", "0001"),))
+    text = emu.Interchange("SUPP1", "BUYER", 1, [emu.render_997(fa, "0001")]).render(
+        "FA", __import__("datetime").datetime(2026, 3, 1, 9, 0)
+    )
+    assert pyx12_envelope_errors(text, map_path) == []
+    old = text.replace("*U*", "*^*", 1)
+    assert any("ISA11" in e for e in pyx12_envelope_errors(old, map_path))
+
+
+def test_pyx12_validates_every_997_whole(exchanged: list[tuple[str, str]], map_path: str) -> None:
+    acks = [text for _, text in exchanged if "~ST*997*" in text]
+    assert acks
+    param = pyx12.params.params()
+    for text in acks:
+        html = io.StringIO()
+        ok = pyx12.x12n_document.x12n_document(
+            param, io.StringIO(text), None, html, map_path=map_path
+        )
+        assert ok, (text, re.sub(r"<[^>]+>", " ", html.getvalue())[-600:])
+
+
+def test_both_translators_read_every_document_back(exchanged: list[tuple[str, str]]) -> None:
+    readers = {"850": emu.read_850, "855": emu.read_855, "856": emu.read_856,
+               "810": emu.read_810, "997": emu.read_997}  # fmt: skip
+    for _, text in exchanged:
+        interchange = emu.Interchange.parse(text)
+        envelope, sets = core.parse_interchange(text)
+        assert envelope.control_number == interchange.control
+        assert [g[0] for g in interchange.groups] == [
+            emu.GROUP_CODES[s[0][1]] for s in interchange.sets
+        ]
+        for segments in interchange.sets:
+            readers[segments[0][1]](segments)
+        for ts in sets:
+            assert ts.group_control == str(interchange.control)  # GS06 = ISA13, one group
+            if ts.code == "997":
+                core.functional_ack_from_997(ts)
