@@ -154,7 +154,7 @@ def serve_core(
     from sync_core.tracing import setup_tracing
 
     _configure_logging()
-    engine = Engine(EngineConfig(OUR_EDI_ID, partners))
+    engine = Engine(EngineConfig(OUR_EDI_ID, partners, functional_acks=True))
     subscriptions: dict[str, Any] = {}
 
     async def make_driver() -> LiveDriver:

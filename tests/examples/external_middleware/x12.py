@@ -93,7 +93,7 @@ def write_850(order: dict[str, Any], *, sender: str, receiver: str, control: int
     body.append(["SE", str(len(body) + 1), "0001"])
     now = dt.datetime.now()  # the envelope's date and time: informational only
     isa = ["ISA", "00", " " * 10, "00", " " * 10, "ZZ", sender.ljust(15), "ZZ",
-           receiver.ljust(15), now.strftime("%y%m%d"), now.strftime("%H%M"), "^", "00401",
+           receiver.ljust(15), now.strftime("%y%m%d"), now.strftime("%H%M"), "U", "00401",
            f"{control:09d}", "0", "P", ">"]  # fmt: skip
     gs = ["GS", "PO", sender, receiver, now.strftime("%Y%m%d"), now.strftime("%H%M"),
           str(control), "X", "004010"]  # fmt: skip
