@@ -73,6 +73,9 @@ class Judgement:
     faults: list[Fault] = field(default_factory=list)
     priorities: dict[str, str] = field(default_factory=dict)
     facts: tuple[Fact, ...] = FACTS
+    # the supplier network's ``interchange:`` rows, for analysis.functional_acks (997s
+    # answer interchanges, they replicate no fact: the checkers never see them)
+    interchanges: list[Change] = field(default_factory=list)
 
     # -- what the checkers found ---------------------------------------------------
 
@@ -193,7 +196,10 @@ def judge(
     checked.violations.extend(matches)
     checked.violations.sort(key=lambda v: (v.t, v.kind, v.entity, v.replica or ""))
     checked.violations = attach_messages(checked.violations, messages)
-    return Judgement(checked, head, list(messages), list(faults), dict(priorities), facts)
+    interchanges = [c for c in changes if c.entity.startswith("interchange:")]
+    return Judgement(
+        checked, head, list(messages), list(faults), dict(priorities), facts, interchanges
+    )
 
 
 def percentiles(values: list[float]) -> dict[str, Any]:

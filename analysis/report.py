@@ -395,8 +395,28 @@ def _table_rows(runs: list[JudgedRun]) -> list[tuple[str, list[str]]]:
                 [str(sum(r.results["messages"]["dead_letters_by_reason"].values())) for r in runs],
             )
         )
+    if any("functional_acks" in r.results for r in runs):
+        rows.extend(_functional_ack_rows(runs))
     rows.append(("SLOs", [_slos_word(r.results) for r in runs]))
     return rows
+
+
+def _functional_ack_rows(runs: list[JudgedRun]) -> list[tuple[str, list[str]]]:
+    """The core's 997 lag (a partner's document to the core's 997) and the interchanges
+    either side left unanswered past the grace (analysis.functional_acks)."""
+    lags, missing = [], []
+    for r in runs:
+        fa = r.results.get("functional_acks") or {}
+        lag = (fa.get("core_997s") or {}).get("lag_s") or {}
+        lags.append(
+            NOT_MEASURED
+            if lag.get("p99") is None
+            else f"{_human(lag.get('p50'))} / {_human(lag.get('p99'))}"
+        )
+        counts = [(fa.get(d) or {}).get("unacknowledged") for d in ("partner_997s", "core_997s")]
+        measured = [n for n in counts if n is not None]
+        missing.append(str(sum(measured)) if measured else NOT_MEASURED)
+    return [("core's 997 lag p50 / p99", lags), ("unacknowledged interchanges", missing)]
 
 
 NOT_MEASURED = "not measured"

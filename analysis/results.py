@@ -17,7 +17,9 @@ reflected none of its updates: not carried by the architecture, or carried nowhe
 ``converge_after_last_fault_s``; under ``violations`` one list per kind (up to 20
 examples, taken in turn from each fact and replica), each entry with its ``explanation``,
 and ``by_fact``: counts per kind and replica; ``coverage`` (per fact, see
-:func:`coverage`), ``t_visibility``, ``faults``, ``messages`` and ``slo_spec``.
+:func:`coverage`), ``t_visibility``, ``faults``, ``messages`` and ``slo_spec``;
+``functional_acks`` (997s both ways: lag, verdicts, unacknowledged interchanges; see
+:mod:`analysis.functional_acks`).
 
 Schema 2: *a verdict needs evidence*.  Every percentile block carries its sample count
 ``n``, and a statistic with no samples is ``null`` (*not measured*), never 0; so is
@@ -33,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from analysis.checkers import examples, tally
+from analysis.functional_acks import functional_acks
 from analysis.metrics import (
     VISIBILITY_POINTS_S,
     Judgement,
@@ -349,6 +352,7 @@ def build_results(
         },
         "faults": fault_windows(judgement),
         "messages": message_counts(judgement),
+        "functional_acks": functional_acks(judgement.interchanges, simulated_seconds),
         "slos": entries,
         "slo_spec": asdict(slos),
         "passed": all(e["passed"] for e in entries),
