@@ -63,6 +63,7 @@ class _Core:
             [sys.executable, "-m", "scenarios.serve_core", "--port", str(self.port),
              "--store", str(args.store), "--seed", str(seed),
              *(("--scenario", args.scenario) if args.scenario else ()),
+             *(("--otlp-endpoint", args.otlp_endpoint) if args.otlp_endpoint else ()),
              *(part for pair in urls for part in pair)]
         )  # fmt: skip
 
@@ -181,6 +182,7 @@ def serve(args: argparse.Namespace) -> int:
             per_system=setup.options if setup else None,
             faults=setup.faults if setup else None,
             notes={s: setup.describe(s) for s in systems} if setup else _plain(seed),
+            otlp_endpoint=args.otlp_endpoint,
         )
     except KeyboardInterrupt:
         pass  # Ctrl-C is how a server is stopped

@@ -16,9 +16,10 @@ observes the lag.  Every stamp is popped when used, and the tables are bounded
 (a stamp lost to a failed commit is simply not observed).
 
 Spans: a webhook's arrival and its engine decision are recorded once decided,
-as children of the decision's first request's ``traceparent`` (the PO's trace),
-linked to the sender's ``traceparent`` when it sent one; each outbound request is
-a client span, child of its own ``traceparent``.
+as children of the decision's first request's ``traceparent`` (the PO's trace);
+the webhook's span is the child of the sender's ``traceparent`` when that is in the
+same trace, else linked to it; each outbound request is a client span, child of its
+own ``traceparent``.
 """
 
 from __future__ import annotations
@@ -97,10 +98,14 @@ class Telemetry(NoTelemetry):
         attributes = {"supplysync.message_id": message.message_id,
                       "supplysync.kind": str(message.kind), "supplysync.outcome": outcome,
                       "supplysync.requests": len(items)}  # fmt: skip
-        links = [sent_tp] if sent_tp and sent_tp != parent else []
+        # the sender's span is the webhook's parent when it is in the same trace (the
+        # sender knew the PO), else a link: it is where the change came from
+        same = bool(sent_tp and parent and sent_tp.split("-")[1:2] == parent.split("-")[1:2])
+        links = [sent_tp] if sent_tp and not same else []
         received = "webhook" if wall_ns and not message.message_id.startswith("reply:") else None
         if received:
-            self.tracing.record(f"core webhook {message.kind}", parent=parent, kind="server",
+            self.tracing.record(f"core webhook {message.kind}",
+                                parent=sent_tp if same else parent, kind="server",
                                 start_ns=wall_ns, end_ns=now_ns, attributes=attributes,
                                 links=links)  # fmt: skip
         self.tracing.record(f"core decide {message.kind}", parent=parent, kind="internal",

@@ -14,18 +14,26 @@ trace: :meth:`Tracing.record` makes a span whose parent is the context a
 ``traceparent`` names.  The core records its spans once it knows their times and
 their PO (a webhook's span is made after its decision, which names the PO), so
 spans carry explicit start and end times; the headers it sends are never changed.
+
+Exporting never holds the service up: spans are exported in batches from a thread
+of the SDK's, each batch given :data:`EXPORT_S` (a collector that is down costs
+warnings in the log and the spans, nothing else), and the last flush when the
+service stops :data:`SHUTDOWN_S`.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["Tracing", "otlp_traces_url", "setup_tracing"]
+__all__ = ["EXPORT_S", "SHUTDOWN_S", "Tracing", "otlp_traces_url", "setup_tracing"]
 
 log = logging.getLogger("supplysync.core")
+EXPORT_S = 2.0  # one batch's export, retries included (a collector on loopback answers in ms)
+SHUTDOWN_S = 3.0  # the last flush, when the service stops
 
 
 def otlp_traces_url(endpoint: str) -> str:
@@ -83,9 +91,12 @@ class Tracing:
         )
         span.end(end_time=max(end_ns, start_ns))
 
-    def shutdown(self) -> None:
-        """Flush what is batched and stop exporting."""
-        self.provider.shutdown()
+    def shutdown(self, timeout_s: float = SHUTDOWN_S) -> None:
+        """Flush what is batched and stop exporting, within ``timeout_s`` (a collector that
+        is down must not hold the service's stop: past it, what is left is dropped)."""
+        stopping = threading.Thread(target=self.provider.shutdown, daemon=True)
+        stopping.start()
+        stopping.join(timeout_s)
 
 
 def setup_tracing(
@@ -108,6 +119,6 @@ def setup_tracing(
     if endpoint is not None:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        exporter = OTLPSpanExporter(endpoint=otlp_traces_url(endpoint))
+        exporter = OTLPSpanExporter(endpoint=otlp_traces_url(endpoint), timeout=EXPORT_S)
         provider.add_span_processor(BatchSpanProcessor(exporter))
     return Tracing(provider)

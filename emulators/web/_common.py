@@ -301,7 +301,7 @@ def _http_deliver(target: _Target, system: str) -> Callable[..., None]:
             target.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         headers = {"x-emulator": system}
         try:
-            with webhook_span(target.tracer, system, headers):
+            with webhook_span(target.tracer, system, headers, event):
                 async with target.session.post(
                     target.url or "", json=event, headers=headers
                 ) as resp:

@@ -34,6 +34,7 @@ import uvicorn
 from emulators import SYSTEMS
 from emulators.faults import Faults
 from emulators.web._common import LiveSystem
+from emulators.web._tracing import enable_tracing, setup_tracing, shutdown_tracing
 
 __all__ = [
     "GRACEFUL_S",
@@ -183,23 +184,29 @@ def serve(
     per_system: Mapping[str, Mapping[str, Any]] | None = None,
     faults: Mapping[str, Faults] | None = None,
     notes: Mapping[str, str] | None = None,
+    otlp_endpoint: str | None = None,
 ) -> None:
     """Serve ``systems`` until SIGINT/SIGTERM (then ``on_stop()``, once).  ``sockets``:
     already listening (from :func:`listen_all`); else bound here, all before any URL is
     printed, a busy port raising :class:`ListenError`.  ``options`` go to every system's
     factory (``{system}`` in ``webhook_target`` replaced), ``per_system[s]`` to system
     ``s``'s only; ``faults[s]`` are set on ``s`` from the start; ``notes[s]`` (what it was
-    configured with) is printed after its URL."""
+    configured with) is printed after its URL; ``otlp_endpoint``: each exports its spans
+    there over OTLP/HTTP (:mod:`emulators.web._tracing`)."""
     sockets = listen_all(systems, port_base) if sockets is None else sockets
     try:
         configure_logging()
         clock = LiveClock()
-        servers = []
+        servers, providers = [], []
         for system in systems:
             mine = {**options, **(per_system or {}).get(system, {})}
             if isinstance(mine.get("webhook_target"), str):
                 mine["webhook_target"] = mine["webhook_target"].replace("{system}", system)
             live = build_system(system, seed=seed, clock=clock, **mine)
+            if otlp_endpoint is not None:
+                provider = setup_tracing(system, endpoint=otlp_endpoint)
+                enable_tracing(live, provider)
+                providers += [provider] if provider is not None else []
             if faults is not None and system in faults:
                 live.host.set_faults(faults[system])
             config = uvicorn.Config(
@@ -216,7 +223,10 @@ def serve(
             if notes is not None and system in notes:
                 print(f"{'':9} {notes[system]}", flush=True)
         tune_gc()
-        asyncio.run(_serve(servers, on_stop))
+        try:
+            asyncio.run(_serve(servers, on_stop))
+        finally:
+            shutdown_tracing(providers)
     finally:
         for sock in sockets.values():
             sock.close()
