@@ -12,6 +12,12 @@ from sync_core.connectors import ROUTES, ConnectorError, HttpConnector, route_fo
 from sync_core.messages import Request, Response
 
 ALIASES = {("supplier", "post_edi"): "receive_edi"}  # the engine's name for the EDI door
+#: operations the core has no use for: master-data discovery for people and other
+#: middleware (the core takes its partners and locations from its configuration)
+NOT_CALLED = {
+    "erp": {"list_locations", "create_location", "get_location"},
+    "supplier": {"list_partners"},
+}
 
 
 def _shape(path: str) -> str:
@@ -24,7 +30,7 @@ def emulator_routes(system: str) -> dict[str, set[tuple[str, str]]]:
     live = build_system(system, seed=1, clock=LiveClock())
     found: dict[str, set[tuple[str, str]]] = {}
     for path, methods in live.app.openapi()["paths"].items():
-        if path.startswith(("/__admin", "/health")):
+        if path.startswith(("/__admin", "/health", "/metrics")):
             continue
         for method, operation in methods.items():
             suffix = re.sub(r"\W", "_", path) + "_" + method
@@ -37,7 +43,8 @@ def emulator_routes(system: str) -> dict[str, set[tuple[str, str]]]:
 def test_every_emulator_operation_has_a_route_that_exists(system: str) -> None:
     served = emulator_routes(system)
     ours = {op: r for (target, op), r in ROUTES.items() if target == system}
-    assert set(served) - set(ours) == set(), "operations the connectors cannot call"
+    missing = set(served) - set(ours) - NOT_CALLED.get(system, set())
+    assert missing == set(), "operations the connectors cannot call"
     for op, route in ours.items():
         name = ALIASES.get((system, op), op)
         assert name in served, f"{system} {op}: the emulator has no such operation"
