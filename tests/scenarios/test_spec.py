@@ -180,6 +180,10 @@ def _hand_built(b: SupplierBehaviour) -> SupplierProfile:
         ack_delay_sigma=b.ack_delay.sigma,
         ship_notices=True,
         invoices=True,
+        # a scenario's partners answer 850s with 997s (a bare emulator profile does not)
+        functional_acks=b.functional_acks,
+        fa_delay_median_s=b.fa_delay.median_minutes * 60,
+        fa_delay_sigma=b.fa_delay.sigma,
     )
 
 
