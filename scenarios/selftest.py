@@ -52,6 +52,7 @@ class Outcome:
     """One judged short run: violations per checker, and what its defects touched."""
 
     counts: dict[str, int]  # checker -> violations counted
+    settled: int  # replica updates reflected or lost: the evidence a clean verdict rests on
     listed: dict[str, list[dict[str, Any]]]  # checker -> the examples results.json lists
     touched: frozenset[str]
 
@@ -72,10 +73,11 @@ class CleanRun:
     seed: int
     fired: dict[str, int]
     explanation: str  # the first violation's, when there is one
+    settled: int = 0  # no settled update: nothing was judged, so "clean" is not measured
 
     @property
     def clean(self) -> bool:
-        return not self.fired
+        return self.settled > 0 and not self.fired
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,9 @@ def run_base(base: Base, seed: int, defects: Defects | None = None) -> Outcome:
     )
     counts = {kind: int(results["consistency"][n]) for kind, (n, _) in CHECKERS.items()}
     listed = {kind: list(results["violations"][name]) for kind, (_, name) in CHECKERS.items()}
-    return Outcome(counts, listed, run.touched)
+    settled = sum(f["replica_updates"] for f in results["flows"].values())
+    settled += int(results["consistency"]["lost_updates"])
+    return Outcome(counts, settled, listed, run.touched)
 
 
 def _traces(violation: dict[str, Any]) -> set[str]:
@@ -151,7 +155,10 @@ def _counts(fired: dict[str, int]) -> str:
 
 def _clean(base: Base, seed: int, outcome: Outcome) -> CleanRun:
     first = next((v for kind in CHECKERS for v in outcome.listed[kind]), None)
-    return CleanRun(base, seed, _fired(outcome), str(first["explanation"]) if first else "")
+    if not outcome.settled:
+        return CleanRun(base, seed, {}, "not measured: the clean run settled no update", 0)
+    explanation = str(first["explanation"]) if first else ""
+    return CleanRun(base, seed, _fired(outcome), explanation, outcome.settled)
 
 
 def run_selftest(
@@ -183,7 +190,13 @@ def table(report: Report) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths) + "  " + "-" * 17)
     lines.append("")
     for c in report.clean_runs:
-        verdict = "no violations" if c.clean else f"FIRED {_counts(c.fired)}: {c.explanation}"
+        verdict = (
+            f"no violations over {c.settled:,} settled updates"
+            if c.clean
+            else c.explanation
+            if not c.settled
+            else f"FIRED {_counts(c.fired)}: {c.explanation}"
+        )
         lines.append(
             f"clean run {c.base.name} ({c.base.scenario}, {c.base.architecture}) "
             f"seed {c.seed}: {verdict}"

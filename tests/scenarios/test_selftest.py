@@ -111,3 +111,16 @@ def test_list_names_every_defect(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["selftest", "--list"]) == 0
     out = capsys.readouterr().out
     assert all(d.name in out and d.description in out for d in CATALOGUE)
+
+
+def test_a_clean_run_that_settled_nothing_is_not_measured_not_clean() -> None:
+    from scenarios._selftest_catalogue import BASES, CHECKERS
+    from scenarios.selftest import Outcome, Report, _clean
+
+    base, none = BASES[0], {kind: [] for kind in CHECKERS}
+    idle = Outcome({}, 0, none, frozenset())
+    run = _clean(base, 1, idle)
+    assert not run.clean and run.explanation.startswith("not measured")
+    assert not Report((), (run,)).passed
+    busy = Outcome({}, 12, none, frozenset())
+    assert _clean(base, 1, busy).clean
