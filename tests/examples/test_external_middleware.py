@@ -37,29 +37,23 @@ from scenarios import live
 HERE = Path(__file__).parent
 EXAMPLE = HERE / "external_middleware"
 SPEEDUP = 7200.0  # a scenario day in 12 s: acknowledgments come ~0.4 s after the PO
-SCENARIO = """\
+SMALL_NETWORK = Path(__file__).parents[1] / "small_network.yaml"  # the shared base
+SCENARIO = f"""\
+extends: {SMALL_NETWORK}
 name: external_smoke
 description: A small network for judging an external middleware, with duplicate webhooks.
 seed: 11
-start: 2026-03-23T00:00:00
-duration_days: 1
-settle_days: 0.25
-network: {hospitals: 2, distribution_centers: 1, suppliers: 2, items: 40}
-demand: {pos_per_day: 200, lines_per_po: [1, 3]}
 suppliers:
   duplicate_ack_rate: 0.05
-  ack_delay: {median_minutes: 45, sigma: 0.5}
-  ship_delay: {median_minutes: 120, sigma: 0.5}
-  invoice_delay: {median_minutes: 120, sigma: 0.5}
 faults:
   erp:
-    webhooks: {duplicate: 0.2}
+    webhooks: {{duplicate: 0.2}}
   supplier:
-    webhooks: {duplicate: 0.2}
+    webhooks: {{duplicate: 0.2}}
   wms:
-    webhooks: {duplicate: 0.2}
+    webhooks: {{duplicate: 0.2}}
   ap:
-    error_rate: {rate: 0.2, status: 503}
+    error_rate: {{rate: 0.2, status: 503}}
 """
 CARRIED = ("po_dispatch", "po_acknowledgment", "ship_notice", "receipt")
 OURS = {"sync_core", "scenarios", "analysis", "emulators", "loadtests"}

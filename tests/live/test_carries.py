@@ -22,19 +22,12 @@ import pytest
 from tests.scenarios.test_cli_serve import free_base
 from tests.scenarios.test_serve_scenario import _running, _serve
 
-SCENARIO = """\
+SMALL_NETWORK = Path(__file__).parents[1] / "small_network.yaml"  # the shared base
+SCENARIO = f"""\
+extends: {SMALL_NETWORK}
 name: carries_smoke
 description: A small network for judging an external middleware's declared flows.
 seed: 11
-start: 2026-03-23T00:00:00
-duration_days: 1
-settle_days: 0.25
-network: {hospitals: 2, distribution_centers: 1, suppliers: 2, items: 40}
-demand: {pos_per_day: 200, lines_per_po: [1, 3]}
-suppliers:
-  ack_delay: {median_minutes: 45, sigma: 0.5}
-  ship_delay: {median_minutes: 120, sigma: 0.5}
-  invoice_delay: {median_minutes: 120, sigma: 0.5}
 """
 SPEEDUP = "7200"
 DECLARED = ("po_dispatch", "po_acknowledgment")

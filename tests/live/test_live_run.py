@@ -17,31 +17,24 @@ import pytest
 
 from scenarios import live
 
-SCENARIO = """\
+SMALL_NETWORK = Path(__file__).parents[1] / "small_network.yaml"  # the shared base
+SCENARIO = f"""\
+extends: {SMALL_NETWORK}
 name: live_smoke
 description: A small network for a short live run, with an ERP outage and duplicate webhooks.
 seed: 7
-start: 2026-03-23T00:00:00
-duration_days: 1
-settle_days: 0.25
-network: {hospitals: 2, distribution_centers: 1, suppliers: 2, items: 40}
-demand: {pos_per_day: 200, lines_per_po: [1, 3]}
-suppliers:
-  ack_delay: {median_minutes: 45, sigma: 0.5}
-  ship_delay: {median_minutes: 120, sigma: 0.5}
-  invoice_delay: {median_minutes: 120, sigma: 0.5}
 faults:
   erp:
     outage_at_hours: 7  # invoices are on hold and being matched by then
     outage_minutes: 90
-    webhooks: {duplicate: 0.2}
+    webhooks: {{duplicate: 0.2}}
   supplier:
-    webhooks: {duplicate: 0.2}
+    webhooks: {{duplicate: 0.2}}
   wms:
-    webhooks: {duplicate: 0.2}
+    webhooks: {{duplicate: 0.2}}
   core:
     crashes:
-      - {at_hours: 13, down_minutes: 10}
+      - {{at_hours: 13, down_minutes: 10}}
 """
 
 

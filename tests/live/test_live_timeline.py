@@ -28,23 +28,16 @@ from scenarios.masterdata import generate
 from scenarios.spec import load_scenario
 from tests.live._services import ERP_POS, po_body
 
-SCENARIO = """\
+SMALL_NETWORK = Path(__file__).parents[1] / "small_network.yaml"  # the shared base
+SCENARIO = f"""\
+extends: {SMALL_NETWORK}
 name: live_prices
 description: A small network whose contract prices change a quarter of the way in.
 seed: 11
-start: 2026-03-23T00:00:00
-duration_days: 1
-settle_days: 0.25
-network: {hospitals: 2, distribution_centers: 1, suppliers: 2, items: 40}
-demand: {pos_per_day: 200, lines_per_po: [1, 3]}
-suppliers:
-  ack_delay: {median_minutes: 45, sigma: 0.5}
-  ship_delay: {median_minutes: 120, sigma: 0.5}
-  invoice_delay: {median_minutes: 120, sigma: 0.5}
 contract_price_changes:
-  - {at_hours: 6, item_share: 0.25, factor: [1.02, 1.05]}
+  - {{at_hours: 6, item_share: 0.25, factor: [1.02, 1.05]}}
 slos:
-  lag_p99_s: {price: 900}
+  lag_p99_s: {{price: 900}}
 """
 DURATION_S = 6.0
 SPEEDUP = 1.25 * 86400 / 7.5  # the 1.25 days of the timeline in 7.5 s
