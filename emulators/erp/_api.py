@@ -176,8 +176,10 @@ def check_paging(offset: Any, limit: Any) -> Reply | None:
     return None
 
 
-def page(rows: list[dict[str, Any]], offset: int, limit: int) -> Reply:
-    window = rows[offset : offset + limit]
+def page(rows: list[dict[str, Any]], offset: int, limit: int, total: int | None = None) -> Reply:
+    """One page of ``rows``; with ``total``, ``rows`` is the page already cut from that many."""
+    window = rows[offset : offset + limit] if total is None else rows
+    total = len(rows) if total is None else total
     return Reply(
         200,
         {
@@ -185,6 +187,6 @@ def page(rows: list[dict[str, Any]], offset: int, limit: int) -> Reply:
             "count": len(window),
             "offset": offset,
             "limit": limit,
-            "hasMore": offset + limit < len(rows),
+            "hasMore": offset + limit < total,
         },
     )

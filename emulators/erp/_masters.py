@@ -127,6 +127,7 @@ class Masters(Core):
             m.kind: {} for m in MASTERS
         }
         self._master_versions: dict[str, dict[tuple[str, ...], int]] = {m.kind: {} for m in MASTERS}
+        self._key_order: dict[int, tuple[dict[tuple[str, ...], Any], list[tuple[str, ...]]]] = {}
         for spec in MASTERS:  # prices after vendors and items: they need both
             for body in self._seeded.get(spec.kind, ()):
                 self._seed_one(spec, body)
@@ -301,8 +302,20 @@ class Masters(Core):
     ) -> Reply:
         if (error := check_paging(offset, limit)) is not None:
             return error
-        rows = sorted(self.masters[spec.kind].items())
-        return page([r for k, r in rows if only is None or only(k)], offset, limit)
+        records = self.masters[spec.kind]
+        keys = [k for k in self._sorted_keys(records) if only is None or only(k)]
+        return page([records[k] for k in keys[offset : offset + limit]], offset, limit, len(keys))
+
+    def _sorted_keys(self, records: dict[tuple[str, ...], Any]) -> list[tuple[str, ...]]:
+        """The master's keys in order, sorted once per new key rather than once per page:
+        a batch pages through every contract price, and sorting them all for each page of
+        25 made a listing quadratic.  A master only gains keys (a reset builds new dicts),
+        so the dict and its size tell whether the order is still good."""
+        cached = self._key_order.get(id(records))
+        if cached is None or cached[0] is not records or len(cached[1]) != len(records):
+            cached = (records, sorted(records))
+            self._key_order[id(records)] = cached
+        return cached[1]
 
     def _check_master(self, spec: MasterSpec, record: dict[str, Any]) -> Reply | None:
         if spec is not PRICE:
