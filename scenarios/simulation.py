@@ -48,7 +48,7 @@ from sync_core.delivery import DeliveryPlanner, RetryPolicy
 from sync_core.engine import OWN_CHANGES, Engine, EngineConfig
 from sync_core.inbound import from_ap, from_erp, from_supplier, from_wms
 from sync_core.messages import Inbound, Kind, Request, Response
-from sync_core.sim import SimDriver
+from sync_core.drivers.simpy import SimDriver
 from sync_core.store import MemoryStore
 
 __all__ = ["Run", "simulate"]

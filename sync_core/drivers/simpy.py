@@ -1,19 +1,18 @@
-"""The SimPy driver: runs the engine in virtual time.
+"""The SimPy driver: the outbox runner and the engine in virtual time.
 
 Theory of operation: inbound messages queue in a deque; one consumer takes them
 in order, one per turn of the event loop (``submit`` wakes it when idle), asks
-the engine for a decision at the current virtual time, commits it to the store
-in one step, and starts one delivery process per new outbox row.  Each delivery
-follows the ``planner`` (sans-IO: retries with capped, jittered backoff
-honouring Retry-After, a circuit breaker per target) and, for each call, waits
-for a slot of its priority lane (``LANES``: critical supply has slots of its
-own and may borrow idle routine ones): it calls the target through the
-``transport`` (which owns latency and faults), waits when told to, hands a
-successful read back to the engine as a new inbound message, marks a delivered
-row done, and dead-letters what the planner gives up on with its reason.  In
-``batch`` mode a scheduler submits a tick every interval.  The engine's
-behaviour is identical in every driver; only how time passes and how bytes move
-differ.
+the engine for a decision at the current virtual time (:func:`~sync_core.drivers.
+runner.decide`: a message the engine cannot handle is dead-lettered, the run goes
+on), commits it to the store in one step, and starts one delivery process per new
+outbox row.  Each process carries out what the
+:class:`~sync_core.drivers.runner.OutboxRunner` commands for its row: a ``Call``
+goes through the ``transport`` (which owns latency and faults), a ``Sleep`` is a
+timeout, a row queued for a lane slot waits on an event that the ``Call`` granting
+the slot (answered to another row's release) triggers; a reply is submitted as a
+new inbound message, and a row is marked done or dead-lettered as told.  ``every``
+submits a tick (a batch pull, a reconciliation) every interval.  Only how time
+passes and how bytes move is written here.
 
 Crashes: ``crash()`` kills the core at the current instant — the consumer and
 every delivery in flight stop where they are (a request already carried may
@@ -35,15 +34,25 @@ from __future__ import annotations
 import datetime as dt
 from collections import deque
 from collections.abc import Callable, Generator
-from typing import Any, Protocol
+from enum import Enum
+from typing import Any, Literal, Protocol
 
 import simpy
 
 from sync_core.defects import Defects, request_trace
-from sync_core.delivery import DeliveryPlanner, Done, GiveUp, Lanes, Send, Wait
-from sync_core.engine import Engine
-from sync_core.messages import DeadLetter, Inbound, Kind, Request, Response
-from sync_core.store import OutboxItem, Store, superseded
+from sync_core.delivery import DeliveryPlanner
+from sync_core.drivers.commands import (
+    Call,
+    Command,
+    ConsumeReply,
+    DeadLetterRow,
+    Delivered,
+    Skip,
+    Sleep,
+)
+from sync_core.drivers.runner import Handler, OutboxRunner, PreCheck, decide
+from sync_core.messages import Decision, Inbound, Kind, Request, Response
+from sync_core.store import OutboxItem, Store
 
 __all__ = ["SimDriver", "SimTransport"]
 
@@ -53,54 +62,70 @@ __all__ = ["SimDriver", "SimTransport"]
 Observer = Callable[[float, str, str, str, str, str | None, int | None, str | None], None]
 
 
-LANES = {"critical": 16, "routine": 48}  # concurrent calls per lane, as the live driver
-
-
 class SimTransport(Protocol):
     def call(self, request: Request) -> Generator[simpy.Event, Any, Response]:
         """Carry ``request`` to its target in virtual time and return the answer."""
         ...
 
 
+class _Queued(Enum):
+    """No command for the row yet: it waits for a slot of its lane."""
+
+    QUEUED = "queued"
+
+
+_QUEUED = _Queued.QUEUED
+_Step = Call | Sleep | Literal[_Queued.QUEUED] | None  # None: the row is finished
+
+
 class SimDriver:
     def __init__(
         self,
         env: simpy.Environment,
-        engine: Engine,
+        engine: Handler,
         store: Store,
         transport: SimTransport,
         epoch: dt.datetime,
         planner: DeliveryPlanner,
         observe: Observer | None = None,
         defects: Defects | None = None,
+        *,
+        knows: PreCheck | None = None,
     ) -> None:
         self.env = env
         self.engine = engine
         self.store = store
         self.transport = transport
         self.epoch = epoch
-        self.planner = planner
+        self.runner = OutboxRunner(planner, knows=knows)
         self.observe = observe
-        self.inbox: deque[Inbound] = deque()  # accepted (durable), not yet handled
+        # accepted (durable), not yet handled; True for a replay taken from the store's queue
+        self.inbox: deque[tuple[Inbound, bool]] = deque()
         self.messages_handled = 0
         self.requests_sent = 0
-        self.superseded = 0
+        self.engine_errors = 0
         self.crashes = 0
         self.up = True
         self._life = 0  # which incarnation of the process a coroutine belongs to
         self._wake: simpy.Event | None = None  # the idle consumer waits on it
-        self.lane_capacity = dict(LANES)
-        self.lanes: Lanes[OutboxItem] = Lanes(self.lane_capacity)
-        self._slot_events: dict[int, simpy.Event] = {}  # id(item) → its turn for a slot
+        self._slot_events: dict[int, simpy.Event] = {}  # outbox id → its turn for a slot
         self.defects = defects
         self.touched: set[str] = set()  # trace ids of writes the defects affected
         env.process(self._consume(self._life))
 
-    def submit(self, message: Inbound) -> bool:
-        """Accept a message (True), or refuse it while the core is down (False)."""
+    @property
+    def superseded(self) -> int:
+        """Writes skipped unsent because a newer version was stored."""
+        return self.runner.stats.superseded
+
+    def submit(self, message: Inbound, *, replay: bool = False) -> bool:
+        """Accept a message (True), or refuse it while the core is down (False).
+
+        ``replay``: it comes from the store's inbound queue, and is taken from it once
+        committed."""
         if not self.up:
             return False
-        self.inbox.append(message)
+        self.inbox.append((message, replay))
         wake = self._wake
         if wake is not None and not wake.triggered:
             wake.succeed()
@@ -117,8 +142,7 @@ class SimDriver:
             self.crashes += 1
             self._life += 1
             self._wake = None  # the dead consumer takes no more messages
-            self.planner.forget()
-            self.lanes = Lanes(self.lane_capacity)  # the slots die with the process
+            self.runner.crash()  # attempts, breakers and slots die with the process
             self._slot_events.clear()
 
     def restart(self) -> None:
@@ -140,7 +164,7 @@ class SimDriver:
     def resubmit_replayed(self) -> None:
         """Hand on the inbound messages replayed from the dead-letter queue."""
         for message in self.store.pending_inbound():
-            self.submit(message)
+            self.submit(message, replay=True)
 
     def _now(self) -> dt.datetime:
         return self.epoch + dt.timedelta(seconds=self.env.now)
@@ -157,38 +181,20 @@ class SimDriver:
             yield turn
             if life != self._life:  # crashed meanwhile: what was accepted stays queued
                 return
-            message = self.inbox.popleft()
-            decision = self.engine.handle(message, self._now(), self.store)
+            message, replay = self.inbox.popleft()
+            decision, error = decide(self.engine, message, self._now(), self.store, self.env.now)
+            self.engine_errors += error is not None
             self.messages_handled += 1
             if self.observe is not None:
                 self._observe_inbound(message, decision)
-            for item in self.store.commit(decision):
+            items = self.store.commit(decision)
+            self.runner.committed((decision,))
+            for item in items:
                 self.env.process(self._deliver(item, life))
-            if "#replay" in message.message_id:
+            if replay:
                 self.store.take_inbound([message.message_id])
 
-    def _drop_superseded(self, item: OutboxItem) -> bool:
-        """Drop a write a newer version of its entity made obsolete — before planning it,
-        so it never takes a half-open breaker's probe it would not use."""
-        if not superseded(item.request, self.store):
-            return False
-        self.superseded += 1
-        self.planner.drop(item.outbox_id)
-        self.store.done(item.outbox_id)
-        return True
-
-    def _start_ready(self, offered: OutboxItem | None = None) -> bool:
-        """Start what may run now; True when that includes ``offered`` (it goes on at
-        once, without an event: it was not waiting)."""
-        started = False
-        while (ready := self.lanes.next_ready()) is not None:
-            if ready is offered:
-                started = True
-            else:
-                self._slot_events.pop(id(ready)).succeed()
-        return started
-
-    def _observe_inbound(self, message: Inbound, decision: Any) -> None:
+    def _observe_inbound(self, message: Inbound, decision: Decision) -> None:
         assert self.observe is not None
         system = str(message.kind).split(".")[0]
         t = float(self.env.now)
@@ -200,76 +206,65 @@ class SimDriver:
                          message.correlation_id, None, letter.reason)  # fmt: skip
 
     def _deliver(self, item: OutboxItem, life: int) -> Generator[simpy.Event, Any, None]:
-        request = item.request
-        attempts = 0
-        mid = request.idempotency_key or f"outbox:{item.outbox_id}"  # causes name the key
-        if self._drop_superseded(item):
-            return
-        action = self.planner.plan(item, self.env.now)
-        while True:
-            if isinstance(action, Wait):
-                yield self.env.timeout(max(0.0, action.at - self.env.now))
-                if life != self._life or self._drop_superseded(item):
-                    return
-                action = self.planner.plan(item, self.env.now)
-            elif isinstance(action, Send):
-                lanes = self.lanes
-                lanes.offer(item, request.critical)
-                if not self._start_ready(item):  # no free slot of its lane: wait for one
-                    turn = self.env.event()
-                    self._slot_events[id(item)] = turn
-                    yield turn  # (critical work never waits behind routine)
-                    if life != self._life:
-                        return
-                self.requests_sent += 1
-                attempts += 1
-                response = yield from self.transport.call(request)
-                if lanes is self.lanes:
-                    lanes.release(item)
-                    self._start_ready()
-                if self.observe is not None:
-                    self.observe(float(self.env.now), "sent" if attempts == 1 else "retried",
-                                 request.target, request.operation, mid,
-                                 request.correlation_id, response.status, None)  # fmt: skip
+        step = self._carry(self.runner.start(item, self.env.now), item)
+        while step is not None:
+            if isinstance(step, Sleep):
+                yield self.env.timeout(max(0.0, step.until - self.env.now))
                 if life != self._life:
-                    return  # the reply reaches a dead process; the row stays pending
-                action = self.planner.plan(item, self.env.now, response)
-            elif isinstance(action, GiveUp):
-                letter = DeadLetter(
-                    f"outbox:{item.outbox_id}",
-                    request.operation,
-                    action.reason,
-                    request.body,
-                    request=request,
-                    correlation_id=request.correlation_id,
-                    at=self.env.now,
-                )
-                self.store.give_up(item.outbox_id, letter)  # one transaction
-                if self.defects is not None and (t := request_trace(request)):
-                    self.touched.add(t)
-                if self.observe is not None:
-                    self.observe(float(self.env.now), "dead_lettered", request.target,
-                                 request.operation, mid, request.correlation_id, None,
-                                 action.reason)  # fmt: skip
-                return
-            else:
-                assert isinstance(action, Done)
-                self.store.done(item.outbox_id)
-                if request.reply_kind is not None:
-                    self._reply(item, action.response)
-                return
+                    return
+                step = self._carry(self.runner.woke(item, self.env.now), item)
+                continue
+            if step is _QUEUED:  # no free slot of its lane: wait for one
+                turn = self.env.event()
+                self._slot_events[item.outbox_id] = turn
+                yield turn  # (critical work never waits behind routine)
+                if life != self._life:
+                    return
+                step = turn.value
+            assert isinstance(step, Call)
+            self.requests_sent += 1
+            response = yield from self.transport.call(item.request)
+            if self.observe is not None:
+                request = item.request
+                self.observe(float(self.env.now), "sent" if step.attempt == 1 else "retried",
+                             request.target, request.operation, _message_id(item),
+                             request.correlation_id, response.status, None)  # fmt: skip
+            if life != self._life:
+                return  # the reply reaches a dead process; the row stays pending
+            step = self._carry(self.runner.answered(item, self.env.now, response), item)
 
-    def _reply(self, item: OutboxItem, response: Response) -> None:
-        request = item.request
-        self.submit(
-            Inbound(
-                f"reply:{item.outbox_id}",
-                request.reply_kind or Kind.ERP_PO_DOCUMENT,
-                response.body,
-                request.correlation_id,
-                query=dict(request.params),
-            )
-        )
+    def _carry(self, commands: list[Command], item: OutboxItem) -> _Step:
+        """Carry out ``commands``: a slot granted to another row wakes it; ``item``'s own
+        next step is returned (None once it is finished, or queued for a slot)."""
+        step: _Step = _QUEUED
+        for command in commands:
+            if command.item is not item:
+                assert isinstance(command, Call)
+                self._slot_events.pop(command.item.outbox_id).succeed(command)
+            elif isinstance(command, Call | Sleep):
+                step = command
+            else:
+                self._finish(command)
+                return None
+        return step
+
+    def _finish(self, command: Command) -> None:
+        item = command.item
+        if isinstance(command, DeadLetterRow):
+            request = item.request
+            self.store.give_up(item.outbox_id, command.letter)  # one transaction
+            if self.defects is not None and (t := request_trace(request)):
+                self.touched.add(t)
+            if self.observe is not None:
+                self.observe(float(self.env.now), "dead_lettered", request.target,
+                             request.operation, _message_id(item), request.correlation_id,
+                             None, command.letter.reason)  # fmt: skip
+        elif isinstance(command, ConsumeReply):
+            self.store.done(item.outbox_id)
+            self.submit(command.message)
+        else:
+            assert isinstance(command, Delivered | Skip)
+            self.store.done(item.outbox_id)
 
     def _ticks(
         self, interval_s: float, first_at_s: float, kind: Kind
@@ -280,3 +275,8 @@ class SimDriver:
             n += 1  # a tick while the core is down is missed, as a cron job's would be
             self.submit(Inbound(f"{kind}:{n}", kind, {"at": self._now().isoformat()}))
             yield self.env.timeout(interval_s)
+
+
+def _message_id(item: OutboxItem) -> str:
+    """The id a row goes by in the history: its idempotency key (causes name it)."""
+    return item.request.idempotency_key or f"outbox:{item.outbox_id}"
