@@ -2,7 +2,7 @@
 
 Theory of operation: the composition root of the live core.  It builds the
 engine (our EDI id and the trading partners of a scenario's network), a
-:class:`~sync_core.live.LiveDriver` over a SQLite store file (WAL) and an
+:class:`~sync_core.drivers.asyncio.LiveDriver` over a SQLite store file (WAL) and an
 aiohttp connector to the emulators' base URLs, and serves the core's FastAPI
 app with uvicorn on a socket it binds *before* the app starts, so webhooks
 that arrive while the driver recovers wait in the listen backlog instead of
@@ -35,7 +35,7 @@ from sync_core.store import Store, StoreError
 from sync_core.store_sqlite import SqliteStore
 
 if TYPE_CHECKING:
-    from sync_core.live import LiveDriver
+    from sync_core.drivers.asyncio import LiveDriver
 
 # The web stack (uvicorn, aiohttp, FastAPI) is imported when the core is served,
 # not when the CLI builds its parser: a simulation never needs it.
@@ -149,7 +149,7 @@ def serve_core(
     import uvicorn
 
     from sync_core.connectors import HttpConnector
-    from sync_core.live import LiveDriver, default_planner
+    from sync_core.drivers.asyncio import LiveDriver, default_planner
     from sync_core.service import create_app
     from sync_core.tracing import setup_tracing
 

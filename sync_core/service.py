@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-:func:`create_app` builds a FastAPI app around a :class:`~sync_core.live.LiveDriver`
+:func:`create_app` builds a FastAPI app around a :class:`~sync_core.drivers.asyncio.LiveDriver`
 (made by a factory when the app starts, so nothing happens at import time and
 the driver lives in the server's event loop).  Routes:
 
@@ -33,7 +33,7 @@ while the core stops.  No user mistake reaches a 500.
 
 Responsiveness: the engine decides in the store's thread, so ``/health`` and
 ``/status`` answer while it works on a huge message; SIGTERM or SIGINT tells
-the driver at once (:meth:`~sync_core.live.LiveDriver.begin_shutdown`, chained
+the driver at once (:meth:`~sync_core.drivers.asyncio.LiveDriver.begin_shutdown`, chained
 before the server's own handler), so the webhooks it still holds are answered
 503 and the server stops within the driver's bounds.  ``/docs`` and ``/redoc``
 serve Swagger UI and ReDoc from the installed ``fastapi-offline`` package: no
@@ -59,9 +59,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from sync_core.dashboard.router import dashboard_router
+from sync_core.drivers.asyncio import LiveDriver
 from sync_core.engine import traceparent
 from sync_core.inbound import PARSERS, InboundError, from_system
-from sync_core.live import LiveDriver
 from sync_core.metrics import CONTENT_TYPE, CoreMetrics
 from sync_core.store import (
     DeadLetterError,

@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-:class:`~sync_core.live.LiveDriver` calls these hooks at the points where a
+:class:`~sync_core.drivers.asyncio.LiveDriver` calls these hooks at the points where a
 message arrives, is decided, a request is sent and answered, an outbox row is
 finished or given up.  :class:`NoTelemetry` (the driver's default) does nothing;
 :class:`Telemetry` feeds :class:`~sync_core.metrics.CoreMetrics` and, when given,

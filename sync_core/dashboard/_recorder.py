@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-:class:`~sync_core.live.LiveDriver` calls a few cheap hooks (a dict or deque operation
+:class:`~sync_core.drivers.asyncio.LiveDriver` calls a few cheap hooks (a dict or deque operation
 each, on the event loop; nothing here touches the store or reads a clock — every time
 is an argument, seconds on the driver's monotonic clock):
 

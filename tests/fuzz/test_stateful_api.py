@@ -59,8 +59,8 @@ from schemathesis.specs.openapi.checks import ensure_resource_availability, use_
 from emulators.web.apps import FACTORIES
 from scenarios.simulation import OUR_EDI_ID
 from sync_core.connectors import HttpConnector
+from sync_core.drivers.asyncio import LiveDriver, default_planner
 from sync_core.engine import Engine, EngineConfig
-from sync_core.live import LiveDriver, default_planner
 from sync_core.mappers.x12 import write_850
 from sync_core.model import PurchaseOrder, PurchaseOrderLine, Uom
 from sync_core.service import create_app

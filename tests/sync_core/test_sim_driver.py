@@ -10,9 +10,9 @@ from typing import Any
 import simpy
 
 from sync_core.delivery import DeliveryPlanner, RetryPolicy
+from sync_core.drivers.simpy import SimDriver
 from sync_core.engine import Engine, EngineConfig
 from sync_core.messages import Inbound, Kind, Request, Response
-from sync_core.drivers.simpy import SimDriver
 from sync_core.store import MemoryStore
 
 EPOCH = dt.datetime(2024, 1, 15)

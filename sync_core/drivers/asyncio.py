@@ -2,7 +2,8 @@
 
 Theory of operation
 -------------------
-The same engine as :mod:`sync_core.sim`, driven by the wall clock and HTTP.
+The same engine and the same :class:`~sync_core.drivers.runner.OutboxRunner` as
+:mod:`sync_core.drivers.simpy`, driven by the wall clock and HTTP.
 
 *Inbound.*  Every message (a webhook, the reply to a read, a batch tick, a
 give-up) is put on one queue.  A single consumer task takes everything waiting
@@ -16,19 +17,19 @@ acknowledged the sender sends again, and the inbox recognises it.
 
 A message the engine cannot handle (no handler for its kind, or any error
 while deciding) never blocks the queue: it is consumed and dead-lettered with
-the reason, in the same transaction as its neighbours.
+the reason (:func:`~sync_core.drivers.runner.decide`), in the same transaction
+as its neighbours.
 
-*Outbound.*  Each outbox row the commit returned is offered to the
-:class:`~sync_core.delivery.Lanes` (critical supply has its own slots) and,
-when it gets a slot, follows the :class:`~sync_core.delivery.DeliveryPlanner`:
-``Send`` → the connector; ``Wait`` → offered again at that time (retries with
-jittered backoff, ``Retry-After``, an open circuit); ``Done`` → the row is
-marked done, and a read's reply is queued as an inbound message
-``reply:{outbox id}`` whose commit marks the row done in the same store call
-(so a crash between the two reads again, and the inbox drops the second
-reply); ``GiveUp`` → ``Store.give_up`` records the dead letter and marks the
-row done in one transaction.  Done marks are written in one transaction per
-group (``done_many``): a mark lost in a crash only sends the row again.
+*Outbound.*  The runner decides; this driver carries its commands out: each
+committed row is started (``runner.start``), a ``Call`` runs the connector in a
+task and reports the answer (``runner.answered``), a ``Sleep`` is a
+``call_later`` (``runner.woke``), a reply is queued as an inbound message whose
+commit marks its row done in the same store call (so a crash between the two
+reads again, and the inbox drops the second reply), and a dead letter is
+recorded with ``Store.give_up`` (letter and done mark in one transaction).
+Done marks are written in one transaction per group (``done_many``): a mark
+lost in a crash only sends the row again.  The runner is told of every commit
+(``runner.committed``), so it skips a write a newer stored version superseded.
 
 *Replays.*  :meth:`LiveDriver.replay` replays a dead letter through the store
 and carries it out at once: a request goes back to delivery, a message to the
@@ -70,18 +71,25 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import queue
 import random
-import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import Future
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from sync_core.dashboard._recorder import Recorder
-from sync_core.delivery import DeliveryPlanner, Done, GiveUp, Lanes, Send, Wait
-from sync_core.engine import Engine
+from sync_core.delivery import DeliveryPlanner, RetryPolicy
+from sync_core.drivers._store_thread import StoreThread
+from sync_core.drivers.commands import (
+    Call,
+    Command,
+    ConsumeReply,
+    DeadLetterRow,
+    Delivered,
+    Skip,
+    Sleep,
+)
+from sync_core.drivers.runner import Handler, OutboxRunner, decide, newest
 from sync_core.messages import DeadLetter, Decision, Inbound, Kind, Request, Response
 from sync_core.store import (
     AlreadyConsumed,
@@ -93,7 +101,7 @@ from sync_core.store import (
 )
 from sync_core.telemetry import NoTelemetry
 
-__all__ = ["Connector", "LiveDriver", "LiveStats", "Outcome"]
+__all__ = ["Connector", "LiveDriver", "LiveStats", "Outcome", "default_planner"]
 
 log = logging.getLogger("supplysync.core")
 
@@ -129,56 +137,11 @@ class LiveStats:
     messages_handled: int = 0
     duplicates: int = 0
     commits: int = 0
-    superseded: int = 0  # writes dropped unsent: a newer version of their entity was decided
     largest_group: int = 0
     requests_sent: int = 0
-    delivered: int = 0
-    retries: int = 0
-    given_up: int = 0
     engine_errors: int = 0
     recovered_rows: int = 0
     in_flight: set[int] = field(default_factory=set)  # outbox ids not finished
-
-
-_Job = tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]
-
-
-class _StoreThread:
-    """One daemon thread running jobs in order (the store's connection lives in it).
-
-    Unlike a ``ThreadPoolExecutor``, whose threads the interpreter joins at exit, a
-    daemon thread still deciding a huge message does not keep the process alive.
-    """
-
-    def __init__(self, name: str) -> None:
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self.busy_since: float | None = None  # monotonic start of the job running, if any
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            future, fn, args = job
-            if not future.set_running_or_notify_cancel():
-                continue
-            self.busy_since = time.monotonic()
-            try:
-                future.set_result(fn(*args))
-            except BaseException as e:  # handed to the awaiting coroutine
-                future.set_exception(e)
-            finally:
-                self.busy_since = None
-
-    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
-        future: Future[T] = Future()
-        self._jobs.put((future, fn, args))
-        return future
-
-    def shutdown(self, wait_s: float) -> bool:
-        """Let the thread end after its queued jobs; True if it did within ``wait_s``."""
-        self._jobs.put(None)
-        self._thread.join(wait_s)
-        return not self._thread.is_alive()
 
 
 def _stopping() -> StoreError:
@@ -190,7 +153,7 @@ class LiveDriver:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Handler,
         open_store: Callable[[], Store],
         connector: Connector,
         planner: DeliveryPlanner,
@@ -206,7 +169,7 @@ class LiveDriver:
         self.engine = engine
         self.connector = connector
         self.planner = planner
-        self.lanes: Lanes[OutboxItem] = Lanes(lanes or {"critical": 16, "routine": 48})
+        self.runner = OutboxRunner(planner, lanes, knows=connector.knows)
         self.group_max = group_max
         self.clock = clock
         self.wall = wall
@@ -218,16 +181,13 @@ class LiveDriver:
         self.answer_within_s = answer_within_s
         self.shutdown_grace_s = shutdown_grace_s
         self.drain_s = drain_s
-        self._db_thread = _StoreThread("sync-store")
+        self._db_thread = StoreThread("sync-store")
         self._queue: asyncio.Queue[_Entry] = asyncio.Queue()
         self._deciding: list[_Entry] = []  # the group in the store thread now
         self._dead_letters: int | None = None  # last count read; see refresh_status
         self._store_state = "ok"  # ok | busy | the last store error
         self._refresh: asyncio.Task[None] | None = None
         self._done_ids: list[int] = []
-        # newest version decided per supersedable entity: a retry of an older state of the
-        # same entity is dropped instead of landing after the newer one
-        self._newest: dict[tuple[str, str], int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._consumer: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -242,7 +202,7 @@ class LiveDriver:
         self._dead_letters = await self.db(lambda s: len(s.dead_letters()))
         self._consumer = asyncio.create_task(self._consume(), name="sync-core-consumer")
         pending = await self.db(lambda s: s.pending())
-        self._newest = await self.db(lambda s: _newest_versions(s, pending))
+        self.runner.stored(await self.db(lambda s: newest(pending, s)))
         self.stats.recovered_rows = len(pending)
         if pending:
             log.info("re-delivering %d pending outbox rows", len(pending))
@@ -304,11 +264,13 @@ class LiveDriver:
                 await asyncio.wait_for(self._db(store.close), self.drain_s)
         self._db_thread.shutdown(0.0 if busy is not None else self.drain_s)
 
-    def every(self, interval_s: float) -> None:
-        """Submit a batch tick now and every ``interval_s`` seconds (batch / hybrid)."""
+    def every(self, interval_s: float, kind: Kind = Kind.BATCH_TICK) -> None:
+        """Submit a tick of ``kind`` now and every ``interval_s`` seconds (a batch pull, a
+        reconciliation)."""
         if interval_s <= 0:
-            raise ValueError(f"a batch interval must be > 0 s, not {interval_s}")
-        self._ticker = asyncio.create_task(self._ticks(interval_s), name="sync-core-ticks")
+            raise ValueError(f"a tick interval must be > 0 s, not {interval_s}")
+        ticks = self._ticks(interval_s, kind)
+        self._ticker = asyncio.create_task(ticks, name="sync-core-ticks")
 
     # -- inbound ------------------------------------------------------------------------
 
@@ -341,13 +303,12 @@ class LiveDriver:
         self.observe.arrived(message, self.clock())
         self._queue.put_nowait(_Entry(message))
 
-    async def _ticks(self, interval_s: float) -> None:
+    async def _ticks(self, interval_s: float, kind: Kind) -> None:
+        prefix = "tick" if kind is Kind.BATCH_TICK else str(kind)
         while True:
-            at = self.wall()
+            at = self.wall().isoformat()
             # ids must stay unique across restarts: the inbox remembers the old ones
-            self.submit_nowait(
-                Inbound(f"tick:{at.isoformat()}", Kind.BATCH_TICK, {"at": at.isoformat()})
-            )
+            self.submit_nowait(Inbound(f"{prefix}:{at}", kind, {"at": at}))
             await asyncio.sleep(interval_s)
 
     async def _consume(self) -> None:
@@ -359,7 +320,7 @@ class LiveDriver:
             dones, self._done_ids = self._done_ids, []
             self._deciding = batch
             try:
-                results = await self._db(self._decide_and_commit, batch, dones)
+                results, decisions = await self._db(self._decide_and_commit, batch, dones)
             except Exception as raised:  # a store or encoding failure must not end the consumer
                 e = (
                     raised
@@ -382,6 +343,7 @@ class LiveDriver:
                 continue
             self._deciding = []
             self._store_state = "ok"
+            self.runner.committed(decisions)  # before delivering: the versions they store
             if any(o == "dead_lettered" or rows for o, rows in results):
                 self.refresh_status()
             for entry, (outcome, items) in zip(batch, results, strict=True):
@@ -396,29 +358,29 @@ class LiveDriver:
 
     def _decide_and_commit(
         self, batch: list[_Entry], dones: list[int]
-    ) -> list[tuple[Outcome, list[OutboxItem]]]:
+    ) -> tuple[list[tuple[Outcome, list[OutboxItem]]], list[Decision]]:
         """In the store thread: decide every message of ``batch``, commit them at once,
-        then write the done marks (those ``dones`` and the batch's own)."""
+        then write the done marks (those ``dones`` and the batch's own).  Returns each
+        entry's outcome and rows, and the decisions committed, in order."""
         store = self._require_store()
         group = GroupCommit(store)
-        outcomes = [self._decide(group, entry) for entry in batch]
+        decided = [self._decide(group, entry) for entry in batch]
         try:
             added = iter(group.commit())
-            results = [(o, next(added) if o in _STAGED else []) for o in outcomes]
+            results = [(o, next(added) if o in _STAGED else []) for o, _ in decided]
+            committed = [d for _, d in decided if d is not None]
         except AlreadyConsumed:  # another writer on the same file: decide one by one
             log.warning("group commit refused (stale state); committing one by one")
-            results = []
+            results, committed = [], []
             for entry in batch:
                 single = GroupCommit(store)
-                outcome = self._decide(single, entry)
+                outcome, decision = self._decide(single, entry)
                 try:
                     rows = single.commit()
                 except AlreadyConsumed:
-                    outcome, rows = "duplicate", []
+                    outcome, rows, decision = "duplicate", [], None
                 results.append((outcome, rows[0] if rows else []))
-        for _, delivered in results:
-            for outbox_row in delivered:
-                self._note_version(outbox_row.request)
+                committed.extend([decision] if decision is not None else [])
         self.stats.commits += 1
         self.stats.largest_group = max(self.stats.largest_group, len(batch))
         dones.extend(e.done_after for e in batch if e.done_after is not None)
@@ -429,156 +391,98 @@ class LiveDriver:
                 store.take_inbound(taken)
         except StoreError as e:
             log.error("could not mark %d outbox rows done: %s", len(dones), e)
-        return results
+        return results, committed
 
-    def _decide(self, group: GroupCommit, entry: _Entry) -> Outcome:
+    def _decide(self, group: GroupCommit, entry: _Entry) -> tuple[Outcome, Decision | None]:
+        """The outcome of ``entry`` and the decision staged for it (None if nothing was).
+
+        A :class:`StoreError` fails the whole group (the store failed, not the message);
+        any other error dead-letters the message (``decide``: a poison message must not
+        block the ones behind it)."""
         message = entry.message
         if entry.flush:
-            return "flush"
+            return "flush", None
         self.stats.messages_handled += 1
-        try:
-            decision = self.engine.handle(message, self.wall(), group)
-        except StoreError:  # the store failed, not the message: the whole group fails
-            raise
-        except Exception as e:  # a poison message must not block the ones behind it
+        decision, error = decide(self.engine, message, self.wall(), group, self.clock())
+        if error is not None:
             self.stats.engine_errors += 1
-            log.exception("engine failed on %s (%s)", message.message_id, message.kind)
-            reason = f"engine could not handle {message.kind}: {type(e).__name__}: {e}"
-            decision = Decision(
-                message.message_id,
-                consumed=(message.message_id,),
-                dead_letters=(self._letter(message, reason),),
-            )
+            log.error("engine failed on %s (%s)", message.message_id, message.kind,
+                      exc_info=error)  # fmt: skip
         if decision.duplicate:
             self.stats.duplicates += 1
-            return "duplicate"
+            return "duplicate", None
         group.stage(decision)
         for letter in decision.dead_letters:
             self.telemetry.dead_lettered(letter.reason)
-        return "dead_lettered" if decision.dead_letters and not decision.requests else "accepted"
+        staged = "dead_lettered" if decision.dead_letters and not decision.requests else "accepted"
+        return staged, decision
 
-    def _letter(self, message: Inbound, reason: str) -> DeadLetter:
-        return DeadLetter(
-            message.message_id,
-            str(message.kind),
-            reason,
-            message.body,
-            correlation_id=message.correlation_id,
-            query=message.query,
-            at=self.clock(),
-        )
-
-    # -- outbound -----------------------------------------------------------------------
+    # -- outbound: carrying out the runner's commands ----------------------------------
 
     def _deliver(self, item: OutboxItem) -> None:
         self.stats.in_flight.add(item.outbox_id)
-        why_not = self.connector.knows(item.request)
-        if why_not is not None:
-            self._give_up(item, why_not)
-            return
-        self.lanes.offer(item, item.request.critical)
-        self._pump()
+        self._carry(self.runner.start(item, self.clock()))
 
-    def _pump(self) -> None:
-        if self._closing:
-            return
-        while (item := self.lanes.next_ready()) is not None:
-            task = asyncio.create_task(self._attempt(item))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+    def _carry(self, commands: list[Command]) -> None:
+        for command in commands:
+            item = command.item
+            if isinstance(command, Call):
+                if not self._closing:  # (a slot held at shutdown is lost with the process)
+                    self._spawn(self._call(command))
+            elif isinstance(command, Sleep):
+                self.observe.retry(item.request, self.clock())
+                delay = max(0.0, command.until - self.clock())
+                asyncio.get_running_loop().call_later(delay, self._woke, item)
+            elif isinstance(command, DeadLetterRow):
+                self._give_up(item, command.letter)
+            elif isinstance(command, Skip):
+                self.telemetry.dropped(item)
+                self._mark_done(item)
+            else:
+                self.telemetry.finished(item, self.clock())
+                self.observe.finished(item, self.clock())
+                if isinstance(command, ConsumeReply):  # done once the reply is committed
+                    self.stats.in_flight.discard(item.outbox_id)
+                    self._queue.put_nowait(_Entry(command.message, done_after=item.outbox_id))
+                else:
+                    assert isinstance(command, Delivered)
+                    self._mark_done(item)
 
-    def _note_version(self, request: Request) -> None:
-        if request.supersedable is not None:
-            kind, key, version = request.supersedable
-            if version > self._newest.get((kind, key), 0):
-                self._newest[(kind, key)] = version
-
-    def _superseded(self, request: Request) -> bool:
-        if request.supersedable is None:
-            return False
-        kind, key, version = request.supersedable
-        return self._newest.get((kind, key), 0) > version
-
-    async def _attempt(self, item: OutboxItem) -> None:
-        if self._superseded(item.request):  # a newer state of the entity was decided
-            self.lanes.release(item)
-            self.planner.drop(item.outbox_id)
-            self.stats.superseded += 1
-            self.telemetry.dropped(item)
-            self._finished(item, Response(0, None))
-            self._pump()
-            return
-        try:
-            action = self.planner.plan(item, self.clock())
-            if isinstance(action, Send):
-                self.stats.requests_sent += 1
-                started = self.telemetry.sending(item.request)
-                try:
-                    response = await self.connector.call(item.request)
-                except Exception as e:  # a connector bug: treat as no answer, retry later
-                    log.exception("connector failed on outbox %d", item.outbox_id)
-                    response = Response(0, {"detail": f"connector error: {e!r}"})
-                self.telemetry.answered(item.request, response, started)
-                action = self.planner.plan(item, self.clock(), response)
-                self.observe.result(item.request, response, self.clock())
-        finally:
-            self.lanes.release(item)
-        if isinstance(action, Wait):
-            self.stats.retries += 1
-            self.observe.retry(item.request, self.clock())
-            delay = max(0.0, action.at - self.clock())
-            asyncio.get_running_loop().call_later(delay, self._reoffer, item)
-        elif isinstance(action, Done):
-            self.telemetry.finished(item, self.clock())
-            self.observe.finished(item, self.clock())
-            self._finished(item, action.response)
-        elif isinstance(action, GiveUp):
-            self._give_up(item, action.reason)
-        self._pump()
-
-    def _reoffer(self, item: OutboxItem) -> None:
+    def _woke(self, item: OutboxItem) -> None:
         if not self._closing:
-            self.lanes.offer(item, item.request.critical)
-            self._pump()
+            self._carry(self.runner.woke(item, self.clock()))
 
-    def _finished(self, item: OutboxItem, response: Response) -> None:
-        self.stats.delivered += 1
-        self.stats.in_flight.discard(item.outbox_id)
-        request = item.request
-        if request.reply_kind is None:
-            self._done_ids.append(item.outbox_id)
-            if self._queue.empty():  # wake the consumer so the mark is written soon
-                self._queue.put_nowait(_Entry(_FLUSH, flush=True))
-            return
-        reply = Inbound(
-            f"reply:{item.outbox_id}",
-            request.reply_kind,
-            response.body,
-            request.correlation_id,
-            query=dict(request.params),
-        )
-        self._queue.put_nowait(_Entry(reply, done_after=item.outbox_id))
+    async def _call(self, call: Call) -> None:
+        request = call.item.request
+        self.stats.requests_sent += 1
+        started = self.telemetry.sending(request)
+        try:
+            response = await self.connector.call(request)
+        except Exception as e:  # a connector bug: treat as no answer, retry later
+            log.exception("connector failed on outbox %d", call.item.outbox_id)
+            response = Response(0, {"detail": f"connector error: {e!r}"})
+        self.telemetry.answered(request, response, started)
+        self.observe.result(request, response, self.clock())
+        self._carry(self.runner.answered(call.item, self.clock(), response))
 
-    def _give_up(self, item: OutboxItem, reason: str) -> None:
-        """Dead-letter the row and mark it done in one transaction (``Store.give_up``)."""
-        self.stats.given_up += 1
-        self.telemetry.dead_lettered(reason)
-        self.telemetry.dropped(item)
-        self.observe.gave_up(item, reason, self.clock())
-        request = item.request
-        log.warning("gave up on outbox %d: %s", item.outbox_id, reason)
-        letter = DeadLetter(
-            f"outbox:{item.outbox_id}",
-            request.operation,
-            reason,
-            request.body,
-            request=request,
-            correlation_id=request.correlation_id,
-            at=self.clock(),
-        )
-        task = asyncio.create_task(self._record_give_up(item, letter))
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _mark_done(self, item: OutboxItem) -> None:
+        self.stats.in_flight.discard(item.outbox_id)
+        self._done_ids.append(item.outbox_id)
+        if self._queue.empty():  # wake the consumer so the mark is written soon
+            self._queue.put_nowait(_Entry(_FLUSH, flush=True))
+
+    def _give_up(self, item: OutboxItem, letter: DeadLetter) -> None:
+        """Dead-letter the row and mark it done in one transaction (``Store.give_up``)."""
+        self.telemetry.dead_lettered(letter.reason)
+        self.telemetry.dropped(item)
+        self.observe.gave_up(item, letter.reason, self.clock())
+        log.warning("gave up on outbox %d: %s", item.outbox_id, letter.reason)
+        self._spawn(self._record_give_up(item, letter))
 
     async def _record_give_up(self, item: OutboxItem, letter: DeadLetter) -> None:
         store = self._require_store()
@@ -649,7 +553,7 @@ class LiveDriver:
         ``dead_letters`` is the last count read (see :meth:`refresh_status`); ``store``
         is ``ok``, ``busy (N s)`` while the store thread works on one job that long, or
         ``failing: reason`` after a failed commit or read."""
-        s = self.stats
+        s, r = self.stats, self.runner.stats
         busy_since = self._db_thread.busy_since
         store = self._store_state
         if busy_since is not None and time.monotonic() - busy_since >= 0.5 and store == "ok":
@@ -661,15 +565,15 @@ class LiveDriver:
             "messages_handled": s.messages_handled,
             "duplicates": s.duplicates,
             "commits": s.commits,
-            "superseded": s.superseded,
+            "superseded": r.superseded,
             "largest_group": s.largest_group,
             "queued": self._queue.qsize() + len(self._deciding),  # not yet committed
             "outbox_pending": len(s.in_flight),
             "recovered_rows": s.recovered_rows,
             "requests_sent": s.requests_sent,
-            "delivered": s.delivered,
-            "retries": s.retries,
-            "given_up": s.given_up,
+            "delivered": r.delivered + r.superseded,  # finished: answered 2xx or superseded
+            "retries": r.retries,
+            "given_up": r.given_up,
             "engine_errors": s.engine_errors,
             "breakers": {t: str(b.state) for t, b in self.planner.breakers.items()},
         }
@@ -680,19 +584,5 @@ _FLUSH = Inbound("flush", Kind.BATCH_TICK, None)
 
 def default_planner(seed: int | None = None) -> DeliveryPlanner:
     """Retries for a live service: 0.2 s first step, 30 s cap, up to a day."""
-    from sync_core.delivery import RetryPolicy
-
     policy = RetryPolicy(first_s=0.2, cap_s=30.0, max_attempts=10_000, deadline_s=86400.0)
     return DeliveryPlanner(policy, random.Random(seed))
-
-
-def _newest_versions(store: Store, pending: list[OutboxItem]) -> dict[tuple[str, str], int]:
-    """After a restart: the stored version of each entity a pending write carries."""
-    newest: dict[tuple[str, str], int] = {}
-    for item in pending:
-        if item.request.supersedable is not None:
-            kind, key, _ = item.request.supersedable
-            known = store.entity(kind, key)
-            if known is not None:
-                newest[(kind, key)] = known.version
-    return newest
