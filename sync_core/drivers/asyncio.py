@@ -545,6 +545,16 @@ class LiveDriver:
 
         self._refresh = asyncio.create_task(count(), name="sync-core-status")
 
+    @property
+    def idle(self) -> bool:
+        """Nothing queued, being decided, in delivery, or waiting for its done mark."""
+        return (
+            self._queue.empty()
+            and not self._deciding
+            and not self.stats.in_flight
+            and not self._done_ids
+        )
+
     # -- status ---------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:

@@ -52,7 +52,7 @@ from sync_core.drivers.commands import (
 )
 from sync_core.drivers.runner import Handler, OutboxRunner, PreCheck, decide
 from sync_core.messages import Decision, Inbound, Kind, Request, Response
-from sync_core.store import OutboxItem, Store
+from sync_core.store import DeadLetterRecord, OutboxItem, Store
 
 __all__ = ["SimDriver", "SimTransport"]
 
@@ -160,6 +160,17 @@ class SimDriver:
         for item in pending:
             self.env.process(self._deliver(item, self._life))
         self.resubmit_replayed()
+
+    def replay(self, letter_id: int) -> DeadLetterRecord:
+        """Replay dead letter ``letter_id`` (``Store.replay_dead_letter``) and carry it out:
+        a request goes back to delivery, a message back to the engine (while the core is
+        down it waits in the store's queue, and ``restart`` hands it on)."""
+        replayed = self.store.replay_dead_letter(letter_id)
+        if replayed.outbox is not None:
+            self.env.process(self._deliver(replayed.outbox, self._life))
+        if replayed.inbound is not None:
+            self.submit(replayed.inbound, replay=True)
+        return replayed.record
 
     def resubmit_replayed(self) -> None:
         """Hand on the inbound messages replayed from the dead-letter queue."""
