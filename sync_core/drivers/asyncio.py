@@ -44,7 +44,7 @@ its idempotency key, a row sent twice is applied once.
 *Threads.*  The engine's decisions and all SQLite work (the reads the
 engine makes, commits, done marks) run in one dedicated thread that owns the
 connection, so neither a huge message nor an fsync stalls the event loop;
-everything else runs on the loop.  Time: the planner's clock is ``clock()``
+everything else runs on the loop.  Time: the runner's clock is ``clock()``
 (monotonic seconds); the engine's ``now`` is ``wall()``.
 
 *Staying responsive, stopping in bounded time.*  One message can keep that
