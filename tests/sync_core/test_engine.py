@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import types
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-import sync_core
 from emulators._base import FactChange, Journal
 from emulators.erp import Erp
 from sync_core.engine import Engine, EngineConfig, UnknownMessageKind
@@ -390,26 +387,6 @@ def test_unknown_message_kind_raises() -> None:
 # -- time is an input -------------------------------------------------------------
 
 
-class _NoClock(dt.datetime):
-    @classmethod
-    def now(cls, tz: dt.tzinfo | None = None) -> _NoClock:
-        raise AssertionError("the engine read the wall clock")
-
-    @classmethod
-    def utcnow(cls) -> _NoClock:
-        raise AssertionError("the engine read the wall clock")
-
-    @classmethod
-    def today(cls) -> _NoClock:
-        raise AssertionError("the engine read the wall clock")
-
-
-class _NoToday(dt.date):
-    @classmethod
-    def today(cls) -> _NoToday:
-        raise AssertionError("the engine read the wall clock")
-
-
 def run_once(now: dt.datetime) -> list[Decision]:
     h = Harness()
     doc = h.create_po()
@@ -424,17 +401,9 @@ def run_once(now: dt.datetime) -> list[Decision]:
     return [h.decide(m, now) for m in messages]
 
 
-def test_engine_never_reads_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    clockless = types.SimpleNamespace(datetime=_NoClock, date=_NoToday, timedelta=dt.timedelta)
-    flows = sorted(p.stem for p in Path(sync_core.__file__).parent.glob("_engine_*.py"))
-    assert flows  # the engine's flow modules: none of them may read the clock either
-    for module in (
-        "sync_core.engine",
-        *(f"sync_core.{m}" for m in flows),
-        "sync_core.mappers.x12",
-        "sync_core.mappers.erp",
-    ):
-        monkeypatch.setattr(f"{module}.dt", clockless)
+def test_the_time_is_an_input_and_the_same_input_gives_the_same_decisions() -> None:
+    """What the engine dates (the 850's ISA09/ISA10) comes from ``now``; that it reads no
+    clock of its own is checked on its source (``test_engine_sans_io.py``)."""
     later = dt.datetime(2031, 5, 6, 14, 7)
 
     first, second = run_once(later), run_once(later)
