@@ -9,8 +9,10 @@ documents a page carries), ``work`` the :class:`Work` that becomes the decision.
 :mod:`sync_core.engine` merges the tables; no flow imports the engine.
 
 Outbound requests are built by :func:`read` and :meth:`Flow.page` (reads, whose
-reply comes back as a message) and :meth:`Flow.writer` (writes about one entity
-version: they share a trace, a priority and what supersedes them).
+reply comes back as a message), :meth:`Flow.writer` (writes about one entity
+version: they share a trace, a priority and what supersedes them), and the two
+ways a source's list is paged and pulled, :class:`KeysetList` (by change stamp)
+and :class:`CountedList` (by count).
 """
 
 from __future__ import annotations
@@ -29,16 +31,17 @@ from sync_core.model import PurchaseOrder
 __all__ = [
     "EPOCH_MARK",
     "MS_EPOCH",
+    "CountedList",
     "EngineConfig",
     "Flow",
     "Handler",
+    "KeysetList",
     "Pull",
     "SetHandler",
     "Tables",
     "Work",
     "Writer",
     "field_of",
-    "keyset",
     "read",
     "stamp_ms",
     "stamp_of",
@@ -49,7 +52,7 @@ EPOCH_MARK = "1970-01-01T00:00:00.000"  # the watermark of a source never pulled
 MS_EPOCH = dt.datetime(1970, 1, 1)
 
 # The numbered webhook feeds: which feed each event kind counts in ...
-_FEEDS = {
+_DEFAULT_FEEDS = {
     Kind.ERP_PO_CHANGED: "erp",
     Kind.ERP_MASTER_CHANGED: "erp",
     Kind.SUPPLIER_EDI: "supplier",
@@ -57,7 +60,7 @@ _FEEDS = {
     Kind.AP_INVOICE_STATUS_CHANGED: "ap",
 }
 # ... and which sources (keys of the pull tables) a gap in each makes the core pull.
-_CATCH_UP = {"erp": ("erp", "erp_prices"), "supplier": ("supplier",), "wms": ("wms",),
+_DEFAULT_CATCH_UP = {"erp": ("erp", "erp_prices"), "supplier": ("supplier",), "wms": ("wms",),
              "ap": ("ap",)}  # fmt: skip
 
 
@@ -72,8 +75,8 @@ class EngineConfig:
     # Gap detection on the numbered webhook feeds (``flows.pulls.sequence``): the feed
     # each event kind is numbered in (empty: no gap detection, what an event-only core
     # without it loses), and what a gap in each feed makes the core pull.
-    feeds: Mapping[Kind, str] = field(default_factory=lambda: dict(_FEEDS))
-    catch_up: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(_CATCH_UP))
+    feeds: Mapping[Kind, str] = field(default_factory=lambda: dict(_DEFAULT_FEEDS))
+    catch_up: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(_DEFAULT_CATCH_UP))
     # How long a number missing from a webhook feed may be late before the core pulls
     # that source: links reorder by milliseconds, a retried delivery by minutes.
     gap_grace_s: float = 60.0
@@ -216,6 +219,70 @@ class Writer:
         self.work.requests.append(self.request(target, operation, body, key, **params))
 
 
+@dataclass(frozen=True)
+class KeysetList:
+    """A source's list of changes read by keyset on their stamps (the ERP's POs, AP's
+    invoices): each page starts at the last stamp read (``updated_since``), skipping
+    the rows already read at it (``offset``), so a row that changes while the extract
+    pages on moves behind the cursor instead of shifting another past it.  The
+    watermark ``watermark``/``{mark}`` holds the newest stamp of a complete extract."""
+
+    target: str
+    operation: str
+    reply: Kind
+    mark: str
+
+    def request(self, flow: Flow, updated_since: str, offset: int) -> Request:
+        return flow.page(
+            self.target, self.operation, self.reply, updated_since=updated_since, offset=offset
+        )
+
+    def pull(self, flow: Flow, work: Work) -> Request:
+        """The first page since the watermark (inclusive: a row read twice is recognised
+        by its version)."""
+        known = work.entity("watermark", self.mark)
+        return self.request(flow, str(known.data) if known else EPOCH_MARK, 0)
+
+    def page_on(self, flow: Flow, work: Work, message: Inbound, stamps: list[str]) -> None:
+        """Ask for the next page after ``message`` (whose rows had ``stamps``), or move the
+        watermark at the extract's end: a page lost on the way is read again."""
+        query = message.query or {}
+        since = str(query.get("updated_since", EPOCH_MARK))
+        offset = int(query.get("offset", 0))
+        stamps = [s or since for s in stamps]
+        last = stamps[-1] if stamps else since
+        if message.body.get("hasMore") and stamps:
+            at_last = sum(1 for s in stamps if s == last)  # rows at the cursor already read
+            skip = at_last + (offset if last == since else 0)
+            work.requests.append(self.request(flow, last, skip))
+            return
+        known = work.entity("watermark", self.mark)
+        if known is None or last > str(known.data):
+            work.put("watermark", self.mark, (known.version if known else 0) + 1, last)
+
+
+@dataclass(frozen=True)
+class CountedList:
+    """A source's list paged by a count: WMS receipts by ``offset`` (append-only), the
+    supplier mailbox ``after`` a sequence number, contract prices by ``offset``.  The
+    version of ``watermark``/``{mark}`` is how far it has been read; without a mark a
+    pull reads it all again (versions decide what is new)."""
+
+    target: str
+    operation: str
+    reply: Kind
+    param: str
+    mark: str | None = None
+
+    def request(self, flow: Flow, count: int) -> Request:
+        return flow.page(self.target, self.operation, self.reply, **{self.param: count})
+
+    def pull(self, flow: Flow, work: Work) -> Request:
+        """The first page after what the watermark says was read."""
+        known = work.entity("watermark", self.mark) if self.mark is not None else None
+        return self.request(flow, known.version if known else 0)
+
+
 def read(
     target: str, operation: str, reply: Kind, trace: str | None = None, **params: Any
 ) -> Request:
@@ -228,28 +295,6 @@ def traceparent(po_number: str, span: str) -> str:
     trace = hashlib.sha256(po_number.encode()).hexdigest()[:32]
     span_id = hashlib.sha256(f"{po_number}/{span}".encode()).hexdigest()[:16]
     return f"00-{trace}-{span_id}-01"
-
-
-def keyset(
-    work: Work,
-    message: Inbound,
-    stamps: list[str],
-    mark: str,
-    request: Callable[[str, int], Request],
-) -> None:
-    """Page on by keyset, or move the watermark ``mark`` at the extract's end."""
-    query = message.query or {}
-    since = str(query.get("updated_since", EPOCH_MARK))
-    offset = int(query.get("offset", 0))
-    stamps = [s or since for s in stamps]
-    last = stamps[-1] if stamps else since
-    if message.body.get("hasMore") and stamps:
-        at_last = sum(1 for s in stamps if s == last)  # rows at the cursor already read
-        work.requests.append(request(last, at_last + (offset if last == since else 0)))
-        return
-    known = work.entity("watermark", mark)
-    if known is None or last > str(known.data):
-        work.put("watermark", mark, (known.version if known else 0) + 1, last)
 
 
 def stamp_ms(value: Any, document: str) -> int:

@@ -12,21 +12,22 @@ import datetime as dt
 
 from sync_core.errors import MappingError
 from sync_core.flows.base import (
-    EPOCH_MARK,
     Flow,
+    KeysetList,
     Tables,
     Work,
     field_of,
-    keyset,
     read,
     stamp_ms,
     stamp_of,
     traceparent,
 )
 from sync_core.mappers import erp
-from sync_core.messages import Inbound, Kind, Request
+from sync_core.messages import Inbound, Kind
 
 __all__ = ["TABLES"]
+
+_FEED = KeysetList("ap", "list_invoices", Kind.AP_INVOICE_PAGE, "ap_invoices")
 
 
 def _status_changed(flow: Flow, work: Work, message: Inbound, now: dt.datetime) -> None:
@@ -71,18 +72,7 @@ def _page(flow: Flow, work: Work, message: Inbound, now: dt.datetime) -> None:
         stamps.append(stamp_of(doc, "last_update_date"))
         mid = f"ap:inv:{doc.get('vendor_num')}:{doc.get('invoice_num')}:{stamps[-1]}"
         flow.consume(work, Inbound(mid, Kind.AP_INVOICE, doc), now)
-    keyset(work, message, stamps, "ap_invoices", lambda since, offset: _list(flow, since, offset))
-
-
-def _list(flow: Flow, updated_since: str, offset: int) -> Request:
-    return flow.page(
-        "ap", "list_invoices", Kind.AP_INVOICE_PAGE, updated_since=updated_since, offset=offset
-    )
-
-
-def _pull(flow: Flow, work: Work) -> Request:
-    mark = work.entity("watermark", "ap_invoices")
-    return _list(flow, str(mark.data) if mark else EPOCH_MARK, 0)
+    _FEED.page_on(flow, work, message, stamps)
 
 
 TABLES = Tables(
@@ -91,5 +81,5 @@ TABLES = Tables(
         Kind.AP_INVOICE: _status,
         Kind.AP_INVOICE_PAGE: _page,
     },
-    pulls={"ap": _pull},
+    pulls={"ap": _FEED.pull},
 )

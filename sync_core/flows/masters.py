@@ -13,11 +13,14 @@ import datetime as dt
 from typing import Any
 
 from sync_core.errors import MappingError
-from sync_core.flows.base import Flow, Tables, Work, field_of, read, traceparent
+from sync_core.flows.base import CountedList, Flow, Tables, Work, field_of, read, traceparent
 from sync_core.mappers import ap
 from sync_core.messages import Inbound, Kind, Request
 
 __all__ = ["TABLES"]
+
+# No watermark: the ERP has no change feed for prices, so every pull reads them all.
+_PRICES = CountedList("erp", "list_contract_prices", Kind.ERP_MASTER_PAGE, "offset")
 
 
 def _master_changed(flow: Flow, work: Work, message: Inbound, now: dt.datetime) -> None:
@@ -110,15 +113,7 @@ def _master_page(flow: Flow, work: Work, message: Inbound, now: dt.datetime) -> 
         mid += str(doc.get("ObjectVersionNumber"))
         flow.consume(work, Inbound(mid, Kind.ERP_MASTER_DOCUMENT, doc), now)
     if page.get("hasMore"):
-        work.requests.append(_page(flow, offset + len(items)))
-
-
-def _page(flow: Flow, offset: int) -> Request:
-    return flow.page("erp", "list_contract_prices", Kind.ERP_MASTER_PAGE, offset=offset)
-
-
-def _pull(flow: Flow, work: Work) -> Request:
-    return _page(flow, 0)
+        work.requests.append(_PRICES.request(flow, offset + len(items)))
 
 
 TABLES = Tables(
@@ -127,5 +122,5 @@ TABLES = Tables(
         Kind.ERP_MASTER_DOCUMENT: _master_document,
         Kind.ERP_MASTER_PAGE: _master_page,
     },
-    pulls={"erp_prices": _pull},
+    pulls={"erp_prices": _PRICES.pull},
 )

@@ -15,18 +15,17 @@ from typing import Any
 from sync_core.errors import MappingError
 from sync_core.flows import functional_acks
 from sync_core.flows.base import (
-    EPOCH_MARK,
     Flow,
+    KeysetList,
     Tables,
     Work,
     field_of,
-    keyset,
     read,
     stamp_of,
     traceparent,
 )
 from sync_core.mappers import ap, erp, wms, x12
-from sync_core.messages import Entity, Inbound, Kind, Request
+from sync_core.messages import Entity, Inbound, Kind
 from sync_core.model import Acknowledgment, PurchaseOrder, PurchaseOrderLine
 
 __all__ = ["OWN_CHANGES", "TABLES"]
@@ -34,6 +33,8 @@ __all__ = ["OWN_CHANGES", "TABLES"]
 # ERP PO changes (``ChangeType``) the core itself makes: their events announce what it
 # posted.  A subscription may leave them out; the engine skips their read-back anyway.
 OWN_CHANGES = frozenset({"ACKNOWLEDGMENT", "RECEIPT"})
+
+_EXTRACT = KeysetList("erp", "list_purchase_orders", Kind.ERP_PO_PAGE, "erp")
 
 
 def _po_changed(flow: Flow, work: Work, message: Inbound, now: dt.datetime) -> None:
@@ -126,29 +127,15 @@ def _dropped_lines(
 
 
 def _po_page(flow: Flow, work: Work, message: Inbound, now: dt.datetime) -> None:
-    """One page of an extract, read by keyset: the next page starts at the last
-    ``LastUpdateDate`` seen (the list is sorted by it), so a PO that changes while
-    the extract pages on moves behind the cursor instead of shifting another one
-    past it.  The watermark moves only when the extract's last page is handled,
-    and only to the source's newest stamp: a page lost on the way is read again."""
+    """One page of an extract, read by keyset on ``LastUpdateDate`` (the list is sorted
+    by it): each PO as a document of its own, then the next page."""
     stamps: list[str] = []
     for doc in field_of(message.body, "items", "ERP purchase order page"):
         number = doc.get("OrderNumber") if isinstance(doc, dict) else None
         revision = doc.get("RevisionNumber") if isinstance(doc, dict) else None
         stamps.append(stamp_of(doc, "LastUpdateDate"))
         flow.consume(work, Inbound(f"erp:po:{number}:r{revision}", Kind.ERP_PO_DOCUMENT, doc), now)
-    keyset(work, message, stamps, "erp", lambda since, offset: _page(flow, since, offset))
-
-
-def _page(flow: Flow, updated_since: str, offset: int) -> Request:
-    return flow.page(
-        "erp", "list_purchase_orders", Kind.ERP_PO_PAGE, updated_since=updated_since, offset=offset
-    )
-
-
-def _pull(flow: Flow, work: Work) -> Request:
-    mark = work.entity("watermark", "erp")
-    return _page(flow, str(mark.data) if mark else EPOCH_MARK, 0)
+    _EXTRACT.page_on(flow, work, message, stamps)
 
 
 def _repair_drift(flow: Flow, work: Work, doc: dict[str, Any], po: PurchaseOrder) -> None:
@@ -186,5 +173,5 @@ TABLES = Tables(
         Kind.ERP_PO_DOCUMENT: _po_document,
         Kind.ERP_PO_PAGE: _po_page,
     },
-    pulls={"erp": _pull},
+    pulls={"erp": _EXTRACT.pull},
 )

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sync_core.flows.base import Flow, Tables, Work, field_of, read, traceparent
+from sync_core.flows.base import CountedList, Flow, Tables, Work, field_of, read, traceparent
 from sync_core.mappers import ap, erp, wms
-from sync_core.messages import Inbound, Kind, Request
+from sync_core.messages import Inbound, Kind
 
 __all__ = ["TABLES"]
+
+_LIST = CountedList("wms", "list_receipts", Kind.WMS_RECEIPT_PAGE, "offset", "wms_receipts")
 
 
 def _receipt_created(flow: Flow, work: Work, message: Inbound, now: dt.datetime) -> None:
@@ -55,16 +57,7 @@ def _receipt_page(flow: Flow, work: Work, message: Inbound, now: dt.datetime) ->
     if mark is None or read_so_far > mark.version:
         work.put("watermark", "wms_receipts", read_so_far, None)
     if page.get("has_more"):
-        work.requests.append(_page(flow, read_so_far))
-
-
-def _page(flow: Flow, offset: int) -> Request:
-    return flow.page("wms", "list_receipts", Kind.WMS_RECEIPT_PAGE, offset=offset)
-
-
-def _pull(flow: Flow, work: Work) -> Request:
-    mark = work.entity("watermark", "wms_receipts")
-    return _page(flow, mark.version if mark else 0)
+        work.requests.append(_LIST.request(flow, read_so_far))
 
 
 TABLES = Tables(
@@ -73,5 +66,5 @@ TABLES = Tables(
         Kind.WMS_RECEIPT: _receipt,
         Kind.WMS_RECEIPT_PAGE: _receipt_page,
     },
-    pulls={"wms": _pull},
+    pulls={"wms": _LIST.pull},
 )

@@ -16,12 +16,16 @@ import datetime as dt
 
 from sync_core.errors import MappingError
 from sync_core.flows import functional_acks
-from sync_core.flows.base import Flow, Tables, Work, field_of, traceparent
+from sync_core.flows.base import CountedList, Flow, Tables, Work, field_of, traceparent
 from sync_core.mappers import ap, erp, wms, x12
-from sync_core.messages import Inbound, Kind, Request
+from sync_core.messages import Inbound, Kind
 from sync_core.model import Acknowledgment, PurchaseOrder
 
 __all__ = ["TABLES"]
+
+_MAILBOX = CountedList(
+    "supplier", "mailbox", Kind.SUPPLIER_MAILBOX_PAGE, "after", "supplier_mailbox"
+)
 
 
 def _supplier_edi(flow: Flow, work: Work, message: Inbound, now: dt.datetime) -> None:
@@ -154,20 +158,11 @@ def _mailbox_page(flow: Flow, work: Work, message: Inbound, now: dt.datetime) ->
         flow.consume(work, Inbound(f"edi:{doc['seq']}", Kind.SUPPLIER_EDI, doc), now)
     work.put("watermark", "supplier_mailbox", seq, None)
     if page.get("hasMore"):
-        work.requests.append(_mailbox(flow, seq))
-
-
-def _mailbox(flow: Flow, after: int) -> Request:
-    return flow.page("supplier", "mailbox", Kind.SUPPLIER_MAILBOX_PAGE, after=after)
-
-
-def _pull(flow: Flow, work: Work) -> Request:
-    mark = work.entity("watermark", "supplier_mailbox")
-    return _mailbox(flow, mark.version if mark else 0)
+        work.requests.append(_MAILBOX.request(flow, seq))
 
 
 TABLES = Tables(
     handlers={Kind.SUPPLIER_EDI: _supplier_edi, Kind.SUPPLIER_MAILBOX_PAGE: _mailbox_page},
-    pulls={"supplier": _pull},
+    pulls={"supplier": _MAILBOX.pull},
     sets={"855": _acknowledgment, "856": _ship_notices, "810": _invoice},
 )
