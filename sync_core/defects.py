@@ -117,7 +117,7 @@ class DefectiveEngine(Engine):
         )
 
     def _flow(self) -> Flow:
-        return _DefectiveFlow(self, self.config, self._consume, self.pulls, self.sets)
+        return _DefectiveFlow(self, self.config, self._dispatch, self.pulls, self.sets)
 
     @staticmethod
     def _damaged(step: _Step, damage: Callable[[Work, int], None]) -> _Step:

@@ -42,7 +42,7 @@ Flows (table ``Engine.handlers``, one handler per message kind):
 
 Where they live: one module per flow in :mod:`sync_core.flows`, each exporting its
 ``TABLES`` (handlers by message kind, pulls by source, X12 sets by code); this module
-merges them and holds the dispatch (:meth:`Engine.handle`, and ``_consume``, which
+merges them and holds the dispatch (:meth:`Engine.handle`, and ``_dispatch``, which
 also runs the gap detection).  No flow imports this module.
 
 =================================  ==========================================
@@ -120,11 +120,11 @@ class Engine:
 
     def _flow(self) -> Flow:
         """The context every handler gets (a subclass may change its version rules)."""
-        return Flow(self.config, self._consume, self.pulls, self.sets)
+        return Flow(self.config, self._dispatch, self.pulls, self.sets)
 
     def handle(self, message: Inbound, now: dt.datetime, state: StateView) -> Decision:
         work = Work(state)
-        self._consume(work, message, now)
+        self._dispatch(work, message, now)
         if work.consumed and self.config.functional_acks:
             functional_acks.overdue_997s(self.flow, work, now)
         return Decision(
@@ -135,7 +135,7 @@ class Engine:
             dead_letters=tuple(work.dead),
         )
 
-    def _consume(self, work: Work, message: Inbound, now: dt.datetime) -> None:
+    def _dispatch(self, work: Work, message: Inbound, now: dt.datetime) -> None:
         """Handle one message (or a document a page carries) unless already consumed;
         a document that does not map is dead-lettered, the rest of the work stands."""
         if work.seen(message.message_id):

@@ -134,7 +134,7 @@ class Tables:
 class Flow:
     """The engine as its flows see it: built by :class:`~sync_core.engine.Engine`.
 
-    ``consume`` hands a document a page carries back to the engine's dispatch (inbox,
+    ``dispatch`` hands a document a page carries back to the engine's dispatch (inbox,
     gap detection, its handler); ``pulls`` and ``sets`` are the engine's merged tables.
     A subclass may change the version rules (:meth:`seen`, :meth:`versioned`): the
     injected defects do.
@@ -143,12 +143,12 @@ class Flow:
     def __init__(
         self,
         config: EngineConfig,
-        consume: Callable[[Work, Inbound, dt.datetime], None],
+        dispatch: Callable[[Work, Inbound, dt.datetime], None],
         pulls: Mapping[str, Pull],
         sets: Mapping[str, SetHandler],
     ) -> None:
         self.config = config
-        self.consume = consume
+        self.dispatch = dispatch
         self.pulls = pulls
         self.sets = sets
         self.edi_partner = {edi: number for number, edi in config.partners.items()}

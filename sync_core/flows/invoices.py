@@ -71,7 +71,7 @@ def _page(flow: Flow, work: Work, message: Inbound, now: dt.datetime) -> None:
             raise MappingError("AP invoice page", "items", "each item must be an object")
         stamps.append(stamp_of(doc, "last_update_date"))
         mid = f"ap:inv:{doc.get('vendor_num')}:{doc.get('invoice_num')}:{stamps[-1]}"
-        flow.consume(work, Inbound(mid, Kind.AP_INVOICE, doc), now)
+        flow.dispatch(work, Inbound(mid, Kind.AP_INVOICE, doc), now)
     _FEED.page_on(flow, work, message, stamps)
 
 

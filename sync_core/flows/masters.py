@@ -111,7 +111,7 @@ def _master_page(flow: Flow, work: Work, message: Inbound, now: dt.datetime) -> 
             raise MappingError("ERP contract price page", "items", "expected objects")
         mid = f"erp:price:{doc.get('SupplierNumber')}:{doc.get('ItemNumber')}:"
         mid += str(doc.get("ObjectVersionNumber"))
-        flow.consume(work, Inbound(mid, Kind.ERP_MASTER_DOCUMENT, doc), now)
+        flow.dispatch(work, Inbound(mid, Kind.ERP_MASTER_DOCUMENT, doc), now)
     if page.get("hasMore"):
         work.requests.append(_PRICES.request(flow, offset + len(items)))
 

@@ -134,7 +134,7 @@ def _po_page(flow: Flow, work: Work, message: Inbound, now: dt.datetime) -> None
         number = doc.get("OrderNumber") if isinstance(doc, dict) else None
         revision = doc.get("RevisionNumber") if isinstance(doc, dict) else None
         stamps.append(stamp_of(doc, "LastUpdateDate"))
-        flow.consume(work, Inbound(f"erp:po:{number}:r{revision}", Kind.ERP_PO_DOCUMENT, doc), now)
+        flow.dispatch(work, Inbound(f"erp:po:{number}:r{revision}", Kind.ERP_PO_DOCUMENT, doc), now)
     _EXTRACT.page_on(flow, work, message, stamps)
 
 

@@ -51,7 +51,7 @@ def _receipt_page(flow: Flow, work: Work, message: Inbound, now: dt.datetime) ->
     items = field_of(page, "items", "WMS receipt page")
     for doc in items:
         rid = doc.get("receipt_id") if isinstance(doc, dict) else None
-        flow.consume(work, Inbound(f"wms:receipt:{rid}", Kind.WMS_RECEIPT, doc), now)
+        flow.dispatch(work, Inbound(f"wms:receipt:{rid}", Kind.WMS_RECEIPT, doc), now)
     read_so_far = offset + len(items)
     mark = work.entity("watermark", "wms_receipts")
     if mark is None or read_so_far > mark.version:

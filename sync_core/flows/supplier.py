@@ -155,7 +155,7 @@ def _mailbox_page(flow: Flow, work: Work, message: Inbound, now: dt.datetime) ->
     seq = last.version if last else 0
     for doc in field_of(page, "documents", "supplier mailbox page"):
         seq = max(seq, int(doc["seq"]))
-        flow.consume(work, Inbound(f"edi:{doc['seq']}", Kind.SUPPLIER_EDI, doc), now)
+        flow.dispatch(work, Inbound(f"edi:{doc['seq']}", Kind.SUPPLIER_EDI, doc), now)
     work.put("watermark", "supplier_mailbox", seq, None)
     if page.get("hasMore"):
         work.requests.append(_MAILBOX.request(flow, seq))

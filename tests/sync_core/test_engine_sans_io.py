@@ -17,7 +17,9 @@ fails on
   file method (``.write_text()``, ``.read_text()``...), or a builtin that does I/O
   or escapes the check (``open``, ``print``, ``input``, ``__import__``, ``eval``...).
 
-The checker is itself tested on small sources with a defect injected.
+The checker is itself tested on small sources with a defect injected.  Alongside:
+the flows never import the engine back (it merges their tables; a cycle would
+bring back the mixins' stubs).
 """
 
 from __future__ import annotations
@@ -108,6 +110,14 @@ def test_the_engine_modules_are_all_checked() -> None:
 @pytest.mark.parametrize("path", ENGINE_MODULES, ids=lambda p: p.relative_to(CORE).as_posix())
 def test_an_engine_module_reads_no_clock_and_does_no_io(path: Path) -> None:
     assert offences(path.read_text(), path.name) == []
+
+
+def test_no_flow_imports_the_engine() -> None:
+    for path in CORE.glob("flows/*.py"):
+        tree = ast.parse(path.read_text())
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert "sync_core.engine" not in imported, path.name
 
 
 @pytest.mark.parametrize(
