@@ -196,6 +196,30 @@ def test_a_number_still_missing_from_a_feed_after_the_grace_makes_the_core_pull(
     assert pulls(20, 2000, engine=naive) == []  # the point-to-point baseline keeps no count
 
 
+def test_gap_detection_is_configuration() -> None:
+    """Which feeds are numbered and what a gap in each makes the core pull are
+    ``EngineConfig`` fields: no numbered feeds is an event core without gap detection."""
+
+    def pulls(engine: Engine) -> list[str]:
+        store = MemoryStore()
+        done = []
+        for n, at_s in ((1, 0), (3, 0), (4, 61)):  # 2 never comes
+            body = {"eventId": f"e{n}", "eventType": "PurchaseOrderChanged",
+                    "OrderNumber": "1", "sequence": n}  # fmt: skip
+            message = Inbound(f"e{n}", Kind.ERP_PO_CHANGED, body)
+            decision = engine.handle(message, NOW + dt.timedelta(seconds=at_s), store)
+            store.commit(decision)
+            done += [r.operation for r in decision.requests if r.operation != "get_purchase_order"]
+        return done
+
+    assert pulls(Engine(config())) == ["list_purchase_orders", "list_contract_prices"]
+    assert pulls(Engine(EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}, feeds={}))) == []
+    only_pos = EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}, catch_up={"erp": ("erp",)})
+    assert pulls(Engine(only_pos)) == ["list_purchase_orders"]
+    patient = EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}, gap_grace_s=120)
+    assert pulls(Engine(patient)) == []  # 2 may still be only late
+
+
 def test_po_document_yields_one_850_with_a_versioned_idempotency_key() -> None:
     h = Harness()
     doc = h.create_po()
