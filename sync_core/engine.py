@@ -81,6 +81,7 @@ from sync_core.flows import functional_acks, invoices, masters, po, pulls, recei
 from sync_core.flows.base import EngineConfig, Flow, Handler, Pull, SetHandler, Tables, Work
 from sync_core.messages import DeadLetter, Decision, Inbound, Kind, PutEntity, StateView
 
+# EngineConfig is defined beside the flows (they read it) and is the engine's API too.
 __all__ = ["Engine", "EngineConfig", "UnknownMessageKind"]
 
 _K = TypeVar("_K")
