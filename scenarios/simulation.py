@@ -46,7 +46,8 @@ from sync_core.breaker import BreakerConfig
 from sync_core.defects import DefectiveEngine, Defects
 from sync_core.delivery import DeliveryPlanner, RetryPolicy
 from sync_core.drivers.simpy import SimDriver
-from sync_core.engine import OWN_CHANGES, Engine, EngineConfig
+from sync_core.engine import Engine, EngineConfig
+from sync_core.flows.po import OWN_CHANGES
 from sync_core.inbound import from_ap, from_erp, from_supplier, from_wms
 from sync_core.messages import Inbound, Kind, Request, Response
 from sync_core.store import MemoryStore

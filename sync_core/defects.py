@@ -6,9 +6,11 @@ none, and the checkers must tell the two apart.  Each defect is a real change of
 the core's behaviour — what it sends, remembers or re-delivers — never a fake
 history, so the checkers judge it exactly as they judge any middleware.
 
-The engine's defects live in :class:`DefectiveEngine`, a subclass whose
-overrides call the correct flow and then damage its decision (drop, copy or
-alter a request; forget what was consumed; ignore versions).  The core is built
+The engine's defects live in :class:`DefectiveEngine`, a subclass that wraps
+entries of the engine's tables (the PO document and receipt handlers, the 855
+set) so each runs the correct flow and then damages what it decided (drop, copy
+or alter a request), forgets what was consumed, and ignores versions through a
+:class:`~sync_core.flows.base.Flow` with other version rules.  The core is built
 from it only when a defect is set, so the correct engine carries no hook at all.
 The driver's defects (writes without an ``Idempotency-Key``, no retries, the
 outbox lost in a crash) are applied where the driver is built, from the same
@@ -22,19 +24,17 @@ that a violation names an entity the defect really touched.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
-from sync_core._engine_flow import traceparent
 from sync_core.engine import Engine, EngineConfig
-from sync_core.messages import Decision, Entity, Inbound, Request
-from sync_core.model import Acknowledgment
-
-if TYPE_CHECKING:
-    from sync_core.engine import _Work
-    from sync_core.store import StateView
+from sync_core.flows.base import Flow, Handler, SetHandler, Work, traceparent
+from sync_core.messages import Decision, Entity, Inbound, Kind, Request, StateView
 
 __all__ = ["DefectiveEngine", "Defects", "request_trace", "trace_id"]
+
+_Step = TypeVar("_Step", Handler, SetHandler)
 
 
 @dataclass(frozen=True)
@@ -100,21 +100,42 @@ class _Forgetful:
 
 
 class DefectiveEngine(Engine):
-    """The engine with ``defects``: each override runs the correct flow, then breaks it."""
+    """The engine with ``defects``: each wrapped step runs the correct flow, then breaks it."""
 
     def __init__(self, config: EngineConfig, defects: Defects) -> None:
-        super().__init__(config)
         self.defects = defects
         self.touched: set[str] = set()  # trace ids of what the defects changed
         self._acks = 0
-        self._again = False  # this decision handles a document a second time
+        self.again = False  # this decision handles a document a second time
+        super().__init__(config)
+        self.sets["855"] = self._damaged(self.sets["855"], self._acknowledgment)
+        self.handlers[Kind.ERP_PO_DOCUMENT] = self._damaged(
+            self.handlers[Kind.ERP_PO_DOCUMENT], self._po_lines
+        )
+        self.handlers[Kind.WMS_RECEIPT] = self._damaged(
+            self.handlers[Kind.WMS_RECEIPT], self._receipt
+        )
+
+    def _flow(self) -> Flow:
+        return _DefectiveFlow(self, self.config, self._dispatch, self.pulls, self.sets)
+
+    @staticmethod
+    def _damaged(step: _Step, damage: Callable[[Work, int], None]) -> _Step:
+        """``step`` (a handler or a set handler), then ``damage`` to what it requested."""
+
+        def damaged(flow: Flow, work: Work, *args: Any) -> None:
+            before = len(work.requests)
+            step(flow, work, *args)
+            damage(work, before)
+
+        return damaged
 
     # -- the inbox -------------------------------------------------------------------
 
     def handle(self, message: Inbound, now: dt.datetime, state: StateView) -> Decision:
         if not self.defects.no_inbox_dedupe:
             return super().handle(message, now, state)
-        self._again = state.consumed(message.message_id)
+        self.again = state.consumed(message.message_id)
         decision = super().handle(message, now, _Forgetful(state))
         # What a core without an inbox does: it keys each write by the delivery that
         # caused it, so a document handled twice is written twice under two keys.
@@ -124,7 +145,7 @@ class DefectiveEngine(Engine):
             else r
             for r in decision.requests
         )
-        if self._again:
+        if self.again:
             self.touched.update(t for r in requests if (t := request_trace(r)) is not None)
         return replace(
             decision,
@@ -132,51 +153,28 @@ class DefectiveEngine(Engine):
             requests=requests,
         )
 
-    # -- versions --------------------------------------------------------------------
-
-    def _seen(self, known: Entity | None, version: int) -> bool:
-        if known is None or not (self.defects.no_inbox_dedupe or self.defects.apply_out_of_order):
-            return super()._seen(known, version)
-        if self.defects.no_inbox_dedupe and known.version == version:
-            self._again = True
-            return False  # the same document again: handled again
-        if self.defects.apply_out_of_order and known.version > version:
-            self.touched.add(trace_id(f"price:{known.key}" if known.kind == "price" else known.key))
-            return False  # an older version: applied anyway
-        return super()._seen(known, version)
-
-    def _versioned(self, entity: tuple[str, str, int]) -> tuple[str, str, int] | None:
-        if self.defects.apply_out_of_order:
-            kind, key, _ = entity
-            self.touched.add(trace_id(f"price:{key}" if kind == "price" else key))
-            return None  # nothing superseded: an older retry may land after a newer write
-        return super()._versioned(entity)
-
     # -- supplier → ERP, WMS ---------------------------------------------------------
 
-    def _acknowledgment(self, work: _Work, ack: Acknowledgment, now: dt.datetime) -> None:
-        before = len(work.requests)
-        super()._acknowledgment(work, ack, now)
+    def _acknowledgment(self, work: Work, before: int) -> None:
         if len(work.requests) == before:
             return  # a duplicate or a late revision: nothing was sent anyway
+        po_number = work.requests[before].params["order_number"]
         nth = self.defects.drop_every_nth_ack
         if nth:
             self._acks += 1
             if self._acks % nth == 0:
                 del work.requests[before:]
-                self.touched.add(trace_id(ack.po_number))
+                self.touched.add(trace_id(po_number))
                 return
         if self.defects.skip_wms_expected_receipt:
             work.requests[before:] = [
                 r for r in work.requests[before:] if r.operation != "upsert_expected_receipts"
             ]
-            self.touched.add(trace_id(ack.po_number))
+            self.touched.add(trace_id(po_number))
 
     # -- ERP → AP --------------------------------------------------------------------
 
-    def _po_document(self, work: _Work, message: Inbound, now: dt.datetime) -> None:
-        before = len(work.requests)
-        super()._po_document(work, message, now)
+    def _po_lines(self, work: Work, before: int) -> None:
         factor = self.defects.ap_price_factor
         if factor == 1.0:
             return
@@ -189,9 +187,7 @@ class DefectiveEngine(Engine):
 
     # -- WMS → ERP, AP ---------------------------------------------------------------
 
-    def _receipt(self, work: _Work, message: Inbound, now: dt.datetime) -> None:
-        before = len(work.requests)
-        super()._receipt(work, message, now)
+    def _receipt(self, work: Work, before: int) -> None:
         if not self.defects.receipt_posted_twice:
             return
         for r in work.requests[before:]:
@@ -199,6 +195,35 @@ class DefectiveEngine(Engine):
                 work.requests.append(replace(r, idempotency_key=f"{r.idempotency_key}:again"))
                 if (t := request_trace(r)) is not None:
                     self.touched.add(t)
+
+
+class _DefectiveFlow(Flow):
+    """The version rules of a core without an inbox, or one that ignores order."""
+
+    def __init__(self, engine: DefectiveEngine, *args: Any) -> None:
+        super().__init__(*args)
+        self.engine = engine
+
+    def seen(self, known: Entity | None, version: int) -> bool:
+        defects = self.engine.defects
+        if known is None or not (defects.no_inbox_dedupe or defects.apply_out_of_order):
+            return super().seen(known, version)
+        if defects.no_inbox_dedupe and known.version == version:
+            self.engine.again = True
+            return False  # the same document again: handled again
+        if defects.apply_out_of_order and known.version > version:
+            self.engine.touched.add(
+                trace_id(f"price:{known.key}" if known.kind == "price" else known.key)
+            )
+            return False  # an older version: applied anyway
+        return super().seen(known, version)
+
+    def versioned(self, entity: tuple[str, str, int]) -> tuple[str, str, int] | None:
+        if self.engine.defects.apply_out_of_order:
+            kind, key, _ = entity
+            self.engine.touched.add(trace_id(f"price:{key}" if kind == "price" else key))
+            return None  # nothing superseded: an older retry may land after a newer write
+        return super().versioned(entity)
 
 
 def _priced(body: dict[str, Any], factor: float) -> dict[str, Any]:

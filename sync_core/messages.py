@@ -5,14 +5,16 @@ document pushed by a partner, the reply to a read it asked for, a batch tick.
 The engine answers each with a :class:`Decision`: the messages it consumed,
 the entity versions to store, the requests to send (the outbox), and what it
 dead-letters.  A driver stores a decision in one transaction, then carries out
-its requests.
+its requests.  The engine reads what the core already knows through a
+:class:`StateView`, which every store (and a driver's group commit) implements:
+it lives here, with the messages, so the engine depends on no store.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 __all__ = [
     "DeadLetter",
@@ -23,6 +25,7 @@ __all__ = [
     "PutEntity",
     "Request",
     "Response",
+    "StateView",
 ]
 
 
@@ -100,6 +103,14 @@ class Entity:
     key: str
     version: int
     data: Any
+
+
+class StateView(Protocol):
+    """What the engine may read of the core's state: nothing else."""
+
+    def consumed(self, message_id: str) -> bool: ...
+
+    def entity(self, kind: str, key: str) -> Entity | None: ...
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ from starlette.requests import ClientDisconnect
 
 from sync_core.dashboard.router import dashboard_router
 from sync_core.drivers.asyncio import LiveDriver
-from sync_core.engine import traceparent
+from sync_core.flows.base import traceparent
 from sync_core.inbound import PARSERS, InboundError, from_system
 from sync_core.metrics import CONTENT_TYPE, CoreMetrics
 from sync_core.store import (

@@ -12,7 +12,7 @@ several decisions in one transaction (group commit), exactly as if they had
 been committed one after the other.
 
 :class:`GroupCommit` lets a driver decide many messages before it commits them
-together: it is the engine's :class:`StateView` over the store *and* the
+together: it is the engine's :class:`~sync_core.messages.StateView` over the store *and* the
 decisions staged since the last commit, so a duplicate or a newer version
 within the group is seen as it would be one message at a time.
 
@@ -50,12 +50,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Self
 
 import orjson
 
 from sync_core.errors import SyncCoreError
-from sync_core.messages import DeadLetter, Decision, Entity, Inbound, Kind, Request
+from sync_core.messages import DeadLetter, Decision, Entity, Inbound, Kind, Request, StateView
 
 __all__ = [
     "AlreadyConsumed",
@@ -67,7 +67,6 @@ __all__ = [
     "MemoryStore",
     "OutboxItem",
     "Replayed",
-    "StateView",
     "Store",
     "StoreError",
     "decode_json",
@@ -137,14 +136,6 @@ def reconsumed(decisions: Sequence[Decision], consumed: Callable[[str], bool]) -
                 again.append(message_id)
             seen.add(message_id)
     return again
-
-
-class StateView(Protocol):
-    """What the engine may read: nothing else."""
-
-    def consumed(self, message_id: str) -> bool: ...
-
-    def entity(self, kind: str, key: str) -> Entity | None: ...
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ four emulators and a core in one process) exporting over OTLP/HTTP to
 ``None`` when the SDK is not installed, and then nothing is traced at all.
 
 Spans join the ``traceparent`` the core already puts on every request
-(:func:`sync_core.engine.traceparent`: one trace id per PO), so one PO is one
+(:func:`sync_core.flows.base.traceparent`: one trace id per PO), so one PO is one
 trace: :meth:`Tracing.record` makes a span whose parent is the context a
 ``traceparent`` names.  The core records its spans once it knows their times and
 their PO (a webhook's span is made after its decision, which names the PO), so

@@ -41,20 +41,6 @@ def test_package_imports_only_what_it_may(package: str, forbidden: set[str]) -> 
     assert not offences, f"{package} must not import {sorted(forbidden)}: {offences}"
 
 
-def test_engine_and_mappers_are_sans_io() -> None:
-    io = {"simpy", "asyncio", "sqlite3", "socket", "httpx", "aiohttp", "random", "time", "uuid"}
-    core = ROOT / "sync_core"
-    files = [
-        core / "engine.py",
-        *core.glob("_engine_*.py"),
-        core / "messages.py",
-        core / "model.py",
-        *core.glob("mappers/*.py"),
-    ]
-    offences = {f.name: sorted(imports_of(f) & io) for f in files if imports_of(f) & io}
-    assert not offences, f"the engine must not do I/O or read clocks/randomness: {offences}"
-
-
 def test_nothing_but_loadtests_imports_locust() -> None:
     for package in ("emulators", "sync_core", "scenarios", "analysis"):
         for path, found in package_imports(package).items():

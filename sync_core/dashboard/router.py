@@ -31,7 +31,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from sync_core.dashboard._recorder import STAGES, LagSample, Recorder, trace_of
 from sync_core.drivers.asyncio import LiveDriver
-from sync_core.engine import traceparent
+from sync_core.flows.base import traceparent
 from sync_core.messages import Request
 from sync_core.store import DeadLetterRecord, DeadLetterStatus, Store
 

@@ -195,9 +195,12 @@ def test_faults_really_happen_in_a_simulated_run(
     numbering, which make the core pull the mailbox it otherwise never reads (a
     push dropped after the feed's last event stays lost: nothing follows to show
     the gap).  Faults are not decoration."""
+    from functools import partial
+
     from analysis.metrics import judge
     from scenarios.simulation import simulate
     from scenarios.spec import load_scenario
+    from sync_core.engine import EngineConfig
 
     clean = simulate(load_scenario(str(scenario_file())), "event")
     assert clean.volumes["dead_letters"] == 0 and judge(clean.history.changes).converged
@@ -225,7 +228,8 @@ def test_faults_really_happen_in_a_simulated_run(
     last_push = max(c.t for c in lossy.history.changes if c.system == "supplier")
     assert all(v.t > last_push - 3600 for v in lost)  # only the tail's drops are lost
     with monkeypatch.context() as m:
-        m.setattr("sync_core.engine._FEEDS", {})  # no gap detection: every drop is lost
+        # the engine configured without gap detection (no numbered feeds): every drop is lost
+        m.setattr("scenarios.simulation.EngineConfig", partial(EngineConfig, feeds={}))
         blind = judge(simulate(spec, "event").history.changes).lost
     assert {x.replica for x in blind} >= {"erp.confirmed_qty", "wms.expected_qty"}
     assert len(blind) > 3 * len(lost)

@@ -11,8 +11,7 @@ from typing import Any
 from sync_core.delivery import DeliveryPlanner, RetryPolicy
 from sync_core.drivers.asyncio import LiveDriver
 from sync_core.engine import Engine, EngineConfig
-from sync_core.messages import Decision, Inbound, Kind, Request, Response
-from sync_core.store import StateView
+from sync_core.messages import Decision, Inbound, Kind, Request, Response, StateView
 from sync_core.store_sqlite import SqliteStore
 
 

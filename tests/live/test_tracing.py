@@ -3,7 +3,7 @@
 The four emulators and the core run in this process (uvicorn threads, the core built
 with :func:`sync_core.service.create_app`), each with a tracer of its own exporting to
 an in-memory exporter.  The core derives a PO's trace id from its number
-(``sha256(po)[:32]``, :func:`sync_core.engine.traceparent`) and sends it on every request;
+(``sha256(po)[:32]``, :func:`sync_core.flows.base.traceparent`) and sends it on every request;
 the emulators' server spans join it, and so does what they send back (the 855, the ERP's
 PO-created webhook).  ``serve all --otlp-endpoint`` is started for real, exporting to a
 port nobody listens on: serving must not suffer.
@@ -103,7 +103,7 @@ def traced_services(store: Path) -> Iterator[Traced]:
 
 
 def trace_id(po_number: str) -> int:
-    """The trace id the core gives a PO (``sync_core.engine.traceparent``)."""
+    """The trace id the core gives a PO (``sync_core.flows.base.traceparent``)."""
     return int(hashlib.sha256(po_number.encode()).hexdigest()[:32], 16)
 
 

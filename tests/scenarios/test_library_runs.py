@@ -11,14 +11,15 @@ hybrid by its reconciliation too.
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import pytest
 
+from scenarios import simulation
 from scenarios.runner import Outcome, run_architecture
 from scenarios.spec import library_names, load_scenario
-from sync_core import engine
+from sync_core.engine import EngineConfig
 
 SHORT: dict[str, Any] = {
     "duration_days": 1,
@@ -104,8 +105,9 @@ def test_dropped_webhooks_are_found_by_event_s_gap_detection_and_by_reconciliati
             m for m in o.history.messages if m.operation == "mailbox" and m.direction == "sent"
         ]
         assert pulls, f"{architecture} never pulled the supplier mailbox"
-    # the same run with the engine's gap detection switched off: what was dropped is lost
-    monkeypatch.setattr(engine, "_FEEDS", {})
+    # the same run with the engine's gap detection configured off (no numbered feeds):
+    # what was dropped is lost
+    monkeypatch.setattr(simulation, "EngineConfig", partial(EngineConfig, feeds={}))
     unnumbered = run_architecture(load_scenario("webhook_chaos", overrides=SHORT), "event").results
     lost = unnumbered["violations"]["lost"]
     assert unnumbered["consistency"]["lost_updates"] > 0 and lost

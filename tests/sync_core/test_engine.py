@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import types
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-import sync_core
 from emulators._base import FactChange, Journal
 from emulators.erp import Erp
 from sync_core.engine import Engine, EngineConfig, UnknownMessageKind
@@ -197,6 +194,30 @@ def test_a_number_still_missing_from_a_feed_after_the_grace_makes_the_core_pull(
     assert pulls(11, 1100) == ["mailbox"]  # the supplier's gap, found by the ERP's traffic
     naive = Engine(EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}, naive=True))
     assert pulls(20, 2000, engine=naive) == []  # the point-to-point baseline keeps no count
+
+
+def test_gap_detection_is_configuration() -> None:
+    """Which feeds are numbered and what a gap in each makes the core pull are
+    ``EngineConfig`` fields: no numbered feeds is an event core without gap detection."""
+
+    def pulls(engine: Engine) -> list[str]:
+        store = MemoryStore()
+        done = []
+        for n, at_s in ((1, 0), (3, 0), (4, 61)):  # 2 never comes
+            body = {"eventId": f"e{n}", "eventType": "PurchaseOrderChanged",
+                    "OrderNumber": "1", "sequence": n}  # fmt: skip
+            message = Inbound(f"e{n}", Kind.ERP_PO_CHANGED, body)
+            decision = engine.handle(message, NOW + dt.timedelta(seconds=at_s), store)
+            store.commit(decision)
+            done += [r.operation for r in decision.requests if r.operation != "get_purchase_order"]
+        return done
+
+    assert pulls(Engine(config())) == ["list_purchase_orders", "list_contract_prices"]
+    assert pulls(Engine(EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}, feeds={}))) == []
+    only_pos = EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}, catch_up={"erp": ("erp",)})
+    assert pulls(Engine(only_pos)) == ["list_purchase_orders"]
+    patient = EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}, gap_grace_s=120)
+    assert pulls(Engine(patient)) == []  # 2 may still be only late
 
 
 def test_po_document_yields_one_850_with_a_versioned_idempotency_key() -> None:
@@ -390,26 +411,6 @@ def test_unknown_message_kind_raises() -> None:
 # -- time is an input -------------------------------------------------------------
 
 
-class _NoClock(dt.datetime):
-    @classmethod
-    def now(cls, tz: dt.tzinfo | None = None) -> _NoClock:
-        raise AssertionError("the engine read the wall clock")
-
-    @classmethod
-    def utcnow(cls) -> _NoClock:
-        raise AssertionError("the engine read the wall clock")
-
-    @classmethod
-    def today(cls) -> _NoClock:
-        raise AssertionError("the engine read the wall clock")
-
-
-class _NoToday(dt.date):
-    @classmethod
-    def today(cls) -> _NoToday:
-        raise AssertionError("the engine read the wall clock")
-
-
 def run_once(now: dt.datetime) -> list[Decision]:
     h = Harness()
     doc = h.create_po()
@@ -424,17 +425,9 @@ def run_once(now: dt.datetime) -> list[Decision]:
     return [h.decide(m, now) for m in messages]
 
 
-def test_engine_never_reads_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    clockless = types.SimpleNamespace(datetime=_NoClock, date=_NoToday, timedelta=dt.timedelta)
-    flows = sorted(p.stem for p in Path(sync_core.__file__).parent.glob("_engine_*.py"))
-    assert flows  # the engine's flow modules: none of them may read the clock either
-    for module in (
-        "sync_core.engine",
-        *(f"sync_core.{m}" for m in flows),
-        "sync_core.mappers.x12",
-        "sync_core.mappers.erp",
-    ):
-        monkeypatch.setattr(f"{module}.dt", clockless)
+def test_the_time_is_an_input_and_the_same_input_gives_the_same_decisions() -> None:
+    """What the engine dates (the 850's ISA09/ISA10) comes from ``now``; that it reads no
+    clock of its own is checked on its source (``test_engine_sans_io.py``)."""
     later = dt.datetime(2031, 5, 6, 14, 7)
 
     first, second = run_once(later), run_once(later)

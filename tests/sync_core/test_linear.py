@@ -186,12 +186,13 @@ def test_a_page_of_documents_never_searches_the_ids_consumed_so_far(
     """Each document of a page is checked against those consumed before it: by a set
     (a list searched for each of N documents is N² string comparisons)."""
     import sync_core.engine as engine_module
+    from sync_core.flows.base import Work
 
-    class CountingWork(engine_module._Work):
+    class CountingWork(Work):
         def __init__(self, base: Any) -> None:
             super().__init__(base, consumed=_CountingList())
 
-    monkeypatch.setattr(engine_module, "_Work", CountingWork)
+    monkeypatch.setattr(engine_module, "Work", CountingWork)
     engine = Engine(EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}))
     page = {
         "documents": [

@@ -1,0 +1,168 @@
+"""Supplier → ERP, WMS, AP: the supplier's documents.
+
+``supplier.edi`` carries an X12 interchange; each transaction set goes to the handler
+for its code (the engine's merged ``sets`` table): each 855 to the ERP
+(acknowledgment) and the WMS (expected receipts), opening or closing critical-shortage
+exceptions; each 856 to the WMS (ship notice); each 810 to AP (an invoice number
+resent is dropped); each 997 is the partner's verdict on one of our 850s
+(:mod:`sync_core.flows.functional_acks`, which also answers each group with a 997).
+``supplier.mailbox_page`` is the batch pickup of the same documents; a pull of
+``supplier`` reads the mailbox after the last document picked up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sync_core.errors import MappingError
+from sync_core.flows import functional_acks
+from sync_core.flows.base import CountedList, Flow, Tables, Work, field_of, traceparent
+from sync_core.mappers import ap, erp, wms, x12
+from sync_core.messages import Inbound, Kind
+from sync_core.model import Acknowledgment, PurchaseOrder
+
+__all__ = ["TABLES"]
+
+_MAILBOX = CountedList(
+    "supplier", "mailbox", Kind.SUPPLIER_MAILBOX_PAGE, "after", "supplier_mailbox"
+)
+
+
+def _supplier_edi(flow: Flow, work: Work, message: Inbound, now: dt.datetime) -> None:
+    envelope, sets = x12.parse_interchange(field_of(message.body, "payload", "supplier document"))
+    if envelope.sender_id not in flow.edi_partner:
+        raise MappingError("X12 interchange", "ISA06", f"unknown sender {envelope.sender_id}")
+    failed: tuple[int, MappingError] | None = None
+    for i, ts in enumerate(sets):
+        try:
+            handler = flow.sets.get(ts.code)
+            if handler is None:
+                raise MappingError("X12 interchange", "ST01", f"unsupported set {ts.code}")
+            handler(flow, work, ts, envelope, now)
+        except MappingError as e:
+            failed = (i, e)
+            break
+    functional_acks.acknowledge_groups(flow, work, envelope, sets, failed, now)
+    if failed is not None:
+        raise failed[1]
+
+
+def _shortages(work: Work, po: PurchaseOrder, ack: Acknowledgment, now: dt.datetime) -> None:
+    """The procurement team's exception queue: a clinical-critical line the supplier
+    will not fill now (confirmed below ordered) opens an exception; a later revision
+    that fills it closes it.  Entities ``exception`` keyed ``{po}:{line}``."""
+    critical = {line.line_no for line in po.lines if line.critical}
+    for line in ack.lines:
+        if line.line_no not in critical:
+            continue
+        key = f"{po.po_number}:{line.line_no}"
+        known = work.entity("exception", key)
+        short = line.confirmed_quantity < line.ordered_quantity
+        if not short and (known is None or not known.data["open"]):
+            continue
+        dates = [a.expected_date for a in line.acks if a.expected_date is not None]
+        work.put(
+            "exception",
+            key,
+            ack.revision,
+            {
+                "open": short,
+                "kind": "critical_shortage",
+                "po_number": po.po_number,
+                "line_no": line.line_no,
+                "ordered": line.ordered_quantity,
+                "confirmed": line.confirmed_quantity,
+                "backordered": line.backordered_quantity,
+                "ack_status": line.status,
+                "expected": min(dates).isoformat() if dates else None,
+                "since": (known.data["since"] if known and known.data["open"] else None)
+                or now.isoformat(timespec="seconds"),
+                "trace": traceparent(po.po_number, "855"),
+            },
+        )
+
+
+def _acknowledgment(
+    flow: Flow, work: Work, ts: x12.TransactionSet, envelope: x12.Envelope, now: dt.datetime
+) -> None:
+    """An 855: to the ERP and the WMS, once per revision, never regressing."""
+    ack = x12.acknowledgments_from_855(ts)
+    known_po = work.entity("po", ack.po_number)
+    if known_po is None:
+        raise MappingError("X12 855", "BAK03", f"PO {ack.po_number} was never dispatched")
+    if flow.seen(work.entity("ack", ack.po_number), ack.revision):
+        return  # duplicate or late revision: never regress
+    po = flow.stored_po(known_po)
+    trace = traceparent(po.po_number, "855")
+    erp_body = erp.acknowledgment_to_erp(ack, trace)
+    wms_body = wms.expected_receipts(po, ack, trace)
+    work.put("ack", ack.po_number, ack.revision, ack.model_dump(mode="json"))
+    _shortages(work, po, ack, now)
+    key = f"855:{ack.po_number}:{ack.revision}"
+    write = flow.writer(
+        work, trace, critical=po.critical, entity=("ack", ack.po_number, ack.revision)
+    )
+    write("erp", "post_acknowledgment", erp_body, f"{key}:erp", order_number=ack.po_number)
+    write("wms", "upsert_expected_receipts", wms_body, f"{key}:wms")
+
+
+def _dispatched(flow: Flow, work: Work, po_number: str, doc: str, where: str) -> PurchaseOrder:
+    """The PO a supplier's document is about, as dispatched (or a :class:`MappingError`)."""
+    known = work.entity("po", po_number)
+    if known is None:
+        raise MappingError(doc, where, f"PO {po_number} was never dispatched")
+    return flow.stored_po(known)
+
+
+def _once(flow: Flow, work: Work, kind: str, key: str) -> bool:
+    """True the first time a document (a shipment, an invoice number) is seen."""
+    if flow.seen(work.entity(kind, key), 1):
+        return False
+    work.put(kind, key, 1, None)
+    return True
+
+
+def _ship_notices(
+    flow: Flow, work: Work, ts: x12.TransactionSet, envelope: x12.Envelope, now: dt.datetime
+) -> None:
+    """An 856: each PO's ship notice to the WMS, once per shipment."""
+    for notice in x12.ship_notices_from_856(ts):
+        po = _dispatched(flow, work, notice.po_number, "X12 856", "PRF01")
+        if not _once(flow, work, "asn", notice.asn_number):
+            continue  # the same shipment again
+        trace = traceparent(po.po_number, f"856/{notice.asn_number}")
+        write = flow.writer(work, trace, critical=po.critical)
+        write("wms", "post_ship_notice", wms.ship_notice(notice, trace),
+              f"856:{notice.asn_number}:wms")  # fmt: skip
+
+
+def _invoice(
+    flow: Flow, work: Work, ts: x12.TransactionSet, envelope: x12.Envelope, now: dt.datetime
+) -> None:
+    """An 810: to AP, once per invoice number (billed again, AP must see it once)."""
+    invoice = x12.invoice_from_810(ts, flow.edi_partner[envelope.sender_id])
+    po = _dispatched(flow, work, invoice.po_number, "X12 810", "BIG04")
+    key = f"{invoice.supplier_id}:{invoice.invoice_number}"
+    if not _once(flow, work, "invoice", key):
+        return
+    trace = traceparent(po.po_number, f"810/{invoice.invoice_number}")
+    flow.writer(work, trace)("ap", "post_invoice", ap.invoice(invoice, trace), f"810:{key}:ap")
+
+
+def _mailbox_page(flow: Flow, work: Work, message: Inbound, now: dt.datetime) -> None:
+    page = message.body
+    last = work.entity("watermark", "supplier_mailbox")
+    seq = last.version if last else 0
+    for doc in field_of(page, "documents", "supplier mailbox page"):
+        seq = max(seq, int(doc["seq"]))
+        flow.dispatch(work, Inbound(f"edi:{doc['seq']}", Kind.SUPPLIER_EDI, doc), now)
+    work.put("watermark", "supplier_mailbox", seq, None)
+    if page.get("hasMore"):
+        work.requests.append(_MAILBOX.request(flow, seq))
+
+
+TABLES = Tables(
+    handlers={Kind.SUPPLIER_EDI: _supplier_edi, Kind.SUPPLIER_MAILBOX_PAGE: _mailbox_page},
+    pulls={"supplier": _MAILBOX.pull},
+    sets={"855": _acknowledgment, "856": _ship_notices, "810": _invoice},
+)
