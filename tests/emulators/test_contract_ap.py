@@ -11,7 +11,8 @@ import pytest
 from emulators._base import Reply
 from emulators.ap import Ap
 from emulators.faults import Faults, Outage
-from emulators.web.ap_app import AP_PREFIX, ap_system
+from emulators.web.ap_api import AP_PREFIX
+from emulators.web.ap_app import ap_system
 from tests.emulators.fuzz import fuzz
 from tests.emulators.harness import (
     FakeClock,

@@ -12,7 +12,9 @@ import pytest
 from emulators._base import Reply
 from emulators.erp import MATCH_STATUSES, Erp
 from emulators.faults import Faults, Outage, RateLimitStorm
-from emulators.web.erp_app import ERP_PREFIX, InvoiceStatusPost, erp_system
+from emulators.web.erp_api import ERP_PREFIX
+from emulators.web.erp_app import erp_system
+from emulators.web.erp_models import InvoiceStatusPost
 from tests.emulators.fuzz import fuzz
 from tests.emulators.harness import (
     FakeClock,

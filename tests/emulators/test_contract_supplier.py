@@ -23,12 +23,8 @@ import pytest
 from emulators._base import Reply
 from emulators.faults import Faults, Outage
 from emulators.supplier import SupplierNetwork, SupplierProfile
-from emulators.web.supplier_app import (
-    DEFAULT_SUPPLIERS,
-    EDI_MEDIA_TYPES,
-    SUPPLIER_PREFIX,
-    supplier_system,
-)
+from emulators.web.supplier_api import EDI_MEDIA_TYPES, SUPPLIER_PREFIX
+from emulators.web.supplier_app import DEFAULT_SUPPLIERS, supplier_system
 from emulators.x12 import Interchange, read_855
 from sync_core.mappers.x12 import acknowledgments_from_855, parse_interchange, write_850
 from sync_core.model import PurchaseOrder, PurchaseOrderLine, Uom

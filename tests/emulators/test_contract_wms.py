@@ -9,7 +9,8 @@ import pytest
 
 from emulators._base import Reply
 from emulators.faults import Faults, Outage
-from emulators.web.wms_app import WMS_PREFIX, wms_system
+from emulators.web.wms_api import WMS_PREFIX
+from emulators.web.wms_app import wms_system
 from emulators.wms import Wms
 from tests.emulators.fuzz import fuzz
 from tests.emulators.harness import FakeClock, HttpRequest, open_api

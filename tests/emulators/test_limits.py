@@ -21,7 +21,7 @@ from emulators.erp import Erp
 from emulators.limits import DEFAULT_LIMITS, Limits
 from emulators.supplier import SupplierNetwork
 from emulators.web.apps import FACTORIES
-from emulators.web.erp_app import ERP_PREFIX
+from emulators.web.erp_api import ERP_PREFIX
 from tests.emulators.harness import FakeClock, served
 from tests.emulators.test_contract_supplier import tamper, x12_850
 
