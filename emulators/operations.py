@@ -62,8 +62,9 @@ BodyKind = Literal["json", "x12", "none"]
 @dataclass(frozen=True)
 class Param:
     """One parameter: ``name`` as the engine and the behaviour call it, ``wire`` as
-    the system names it in its path or query (the same unless given), ``annotation``
-    its type with the bounds and description OpenAPI states."""
+    the system names it on the wire (in its path or query, or the header's name;
+    ``name`` unless given), ``annotation`` its type with the bounds and description
+    OpenAPI states."""
 
     name: str
     where: Where

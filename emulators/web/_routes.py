@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from emulators._base import Reply, problem
 from emulators.host import Host
-from emulators.operations import REQUIRED, Api, Operation
+from emulators.operations import REQUIRED, Api, Operation, Param
 from emulators.web._common import respond
 
 __all__ = ["router_from"]
@@ -44,13 +44,19 @@ async def _x12_text(request: Request) -> str | Reply:
         return problem(400, "Bad Request", detail, "body")
 
 
+def _arg(p: Param) -> str:
+    """The endpoint's argument for a param: a header's is its Python name (the
+    annotation carries the header's own name), a path or query param's its native name."""
+    return p.name if p.where == "header" else p.native
+
+
 def _signature(op: Operation, api: Api) -> inspect.Signature:
     kw = inspect.Parameter.KEYWORD_ONLY
     front: list[inspect.Parameter] = []
     back: list[inspect.Parameter] = []
     for p in op.params:
         default = inspect.Parameter.empty if p.default is REQUIRED else p.default
-        param = inspect.Parameter(p.native, kw, default=default, annotation=p.annotation)
+        param = inspect.Parameter(_arg(p), kw, default=default, annotation=p.annotation)
         (back if p.where == "header" else front).append(param)
     if op.body == "x12":
         front.append(inspect.Parameter("request", kw, annotation=Request))
@@ -70,7 +76,7 @@ def _signature(op: Operation, api: Api) -> inspect.Signature:
 
 def _endpoint(op: Operation, host: Host, behaviour: Any, api: Api) -> Any:
     async def endpoint(**given: Any) -> Response:
-        kw = {p.name: given[p.native] for p in op.params}
+        kw = {p.name: given[_arg(p)] for p in op.params}
         body = given.get("body")
         if op.body == "x12":
             text = await _x12_text(given["request"])

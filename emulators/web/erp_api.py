@@ -104,8 +104,8 @@ _ORDER = Param("order_number", "path", OrderNumberPath, wire="OrderNumber")
 _SUPPLIER = Param("supplier_number", "path", SupplierPath, wire="SupplierNumber")
 _ITEM = Param("item_number", "path", ItemPath, wire="ItemNumber")
 _GLN = Param("location_gln", "path", GlnPath, wire="LocationGLN")
-_IF_MATCH = Param("if_match", "header", IfMatch, None)
-_IF_NONE = Param("if_none_match", "header", IfNoneMatch, None)
+_IF_MATCH = Param("if_match", "header", IfMatch, None, wire="If-Match")
+_IF_NONE = Param("if_none_match", "header", IfNoneMatch, None, wire="If-None-Match")
 _PAGE = (Param("offset", "query", Offset, 0), Param("limit", "query", Limit, 25))
 _CHANGED = {**_COMMON, **_ok(PurchaseOrder), 404: PROBLEM, 409: PROBLEM, 412: PROBLEM}
 

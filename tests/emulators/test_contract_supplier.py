@@ -20,23 +20,15 @@ from typing import Any
 
 import pytest
 
-from emulators._base import Reply
 from emulators.faults import Faults, Outage
 from emulators.supplier import SupplierNetwork, SupplierProfile
-from emulators.web.supplier_api import EDI_MEDIA_TYPES, SUPPLIER_PREFIX
+from emulators.web.supplier_api import EDI_MEDIA_TYPES, SUPPLIER_API, SUPPLIER_PREFIX
 from emulators.web.supplier_app import DEFAULT_SUPPLIERS, supplier_system
 from emulators.x12 import Interchange, read_855
 from sync_core.mappers.x12 import acknowledgments_from_855, parse_interchange, write_850
 from sync_core.model import PurchaseOrder, PurchaseOrderLine, Uom
 from tests.emulators.fuzz import fuzz
-from tests.emulators.harness import (
-    FakeClock,
-    HttpRequest,
-    InProcess,
-    OverHttp,
-    WebhookReceiver,
-    served,
-)
+from tests.emulators.harness import FakeClock, Table, WebhookReceiver, open_api
 
 BUYER = "HOSPNET01"
 SUPPLIER = "SUPP1001"
@@ -137,18 +129,7 @@ def _headers(key: str | None, media: str = "application/edi-x12") -> dict[str, s
     return {"content-type": media, **({"Idempotency-Key": key} if key else {})}
 
 
-IN_PROCESS: dict[str, Callable[..., Reply]] = {
-    "receive_edi": lambda net, text, key=None: net.receive_edi(text),
-    "mailbox": lambda net, after=0, limit=100: net.mailbox(after, limit),
-}
-OVER_HTTP: dict[str, Callable[..., HttpRequest]] = {
-    "receive_edi": lambda text, key=None: HttpRequest(
-        "POST", f"{SUPPLIER_PREFIX}/inbound", content=text, headers=_headers(key)
-    ),
-    "mailbox": lambda after=0, limit=100: HttpRequest(
-        "GET", f"{SUPPLIER_PREFIX}/mailbox", params={"after": after, "limit": limit}
-    ),
-}
+TABLE = Table(SUPPLIER_API, names={"text": "body"})  # an interchange is the body, as text
 
 
 def _live(**options: Any) -> tuple[FakeClock, Timers, Any]:
@@ -157,32 +138,21 @@ def _live(**options: Any) -> tuple[FakeClock, Timers, Any]:
     return clock, timers, supplier_system(seed=1, clock=clock, schedule=timers, **options)
 
 
-def _equip(api: Any, clock: FakeClock, timers: Timers) -> Any:
-    api.clock, api.timers = clock, timers
-    return api
-
-
 @pytest.fixture(params=["in-process", "http"])
 def supplier(request: pytest.FixtureRequest) -> Iterator[Any]:
     clock, timers, live = _live()
-    behaviour = live.host.behaviour
-    if request.param == "in-process":
-        yield _equip(InProcess(live.host, behaviour, IN_PROCESS), clock, timers)
-    else:
-        with served(live.app) as base:
-            api = _equip(OverHttp(base, live.host, behaviour, OVER_HTTP), clock, timers)
-            yield api
-            api.close()
+    with open_api(request.param, clock, live, TABLE) as api:
+        api.timers = timers
+        yield api
 
 
 @pytest.fixture
 def supplier_http() -> Iterator[Any]:
     """The network over HTTP only: for the admin API and bytes, which have no in-process twin."""
     clock, timers, live = _live()
-    with served(live.app) as base:
-        api = _equip(OverHttp(base, live.host, live.host.behaviour, OVER_HTTP), clock, timers)
+    with open_api("http", clock, live, TABLE) as api:
+        api.timers = timers
         yield api
-        api.close()
 
 
 def assert_problem(reply: Any, status: int, field: str) -> None:
