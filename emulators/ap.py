@@ -78,6 +78,7 @@ from decimal import Decimal
 from typing import Any
 
 from emulators._base import Journal, Reply, body_cause, copy_document, problem
+from emulators.admission import IdempotencyCache
 from emulators.limits import DEFAULT_LIMITS, Bound, Limits
 
 __all__ = ["HOLD_CODES", "STATUSES", "Ap", "Tolerances"]
@@ -195,7 +196,8 @@ class Ap:
         self._by_po: dict[str, list[dict[str, Any]]] = {}  # PO → its invoices, in intake order
         self._held: dict[str, dict[int, dict[str, Any]]] = {}  # PO → id() → invoice on hold
         self._payment_ids: set[str] = set()
-        self._idempotency: dict[tuple[str, str], Reply] = {}
+        # a key per operation; the first reply replayed whatever the body (admission.py)
+        self._idempotency = IdempotencyCache(per_operation=True)
         self._next_event = 1
         self._next_payment = 1
         for row in self._seeded_prices:
@@ -688,14 +690,10 @@ class Ap:
         return problem(422, _UNPROCESSABLE, refusal.detail, refusal.field)
 
     def _replay(self, operation: str, idempotency_key: str | None) -> Reply | None:
-        if idempotency_key is None:
-            return None
-        return self._idempotency.get((operation, idempotency_key))
+        return self._idempotency.replay(operation, idempotency_key)
 
     def _remember(self, operation: str, idempotency_key: str | None, reply: Reply) -> Reply:
-        if idempotency_key is not None:
-            self._idempotency[(operation, idempotency_key)] = reply
-        return reply
+        return self._idempotency.remember(operation, idempotency_key, reply)
 
     def _stamp(self) -> str:
         return (self._epoch + dt.timedelta(seconds=self._clock())).isoformat(

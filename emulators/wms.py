@@ -64,6 +64,7 @@ from fractions import Fraction
 from typing import Any, TypeGuard
 
 from emulators._base import Journal, Reply, body_cause, problem
+from emulators.admission import IdempotencyCache
 from emulators.limits import DEFAULT_LIMITS, Bound, Limits
 
 __all__ = ["Wms"]
@@ -142,7 +143,8 @@ class Wms:
         self._limits = limits
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self.expected: dict[tuple[str, int], dict[str, Any]] = {}
-        self._idempotency: dict[str, Reply] = {}
+        # a key per operation, successes only, replayed whatever the body (admission.py)
+        self._idempotency = IdempotencyCache(per_operation=True)
         self._init_state()
 
     def _init_state(self) -> None:
@@ -152,15 +154,15 @@ class Wms:
         self.stock: dict[tuple[str, str, str | None], int] = {}
         self._shipped: dict[tuple[str, int], int] = {}
         self._totals: dict[tuple[str, int], list[int]] = {}  # [accepted, rejected] per PO line
-        self._replies: dict[tuple[str, str], Reply] = {}
         self._next_receipt = 1
         self._next_event = 1
 
     # -- expected receipts (from the PO acknowledgment) -----------------------
 
     def upsert_expected_receipts(self, body: Any, idempotency_key: str | None = None) -> Reply:
-        if idempotency_key is not None and idempotency_key in self._idempotency:
-            return self._idempotency[idempotency_key]
+        operation = "upsert_expected_receipts"
+        if (replay := self._idempotency.replay(operation, idempotency_key)) is not None:
+            return replay
         try:
             self._within_limits(body)
         except _Invalid as e:
@@ -191,10 +193,9 @@ class Wms:
             self._journal.record(
                 f"po_line:{key[0]}:{key[1]}", "expected_qty", row["exp_qty"], cause, correlation_id
             )
-        reply = Reply(200, {"upserted": len(rows)})
-        if idempotency_key is not None:
-            self._idempotency[idempotency_key] = reply
-        return reply
+        return self._idempotency.remember(
+            operation, idempotency_key, Reply(200, {"upserted": len(rows)})
+        )
 
     def get_expected_receipt(self, po_nbr: str, po_line_nbr: int) -> Reply:
         row = self.expected.get((po_nbr, po_line_nbr))
@@ -489,15 +490,14 @@ class Wms:
             raise _unprocessable(refusal.detail, refusal.field)
 
     def _once(self, operation: str, key: str | None, apply: Callable[[], Reply]) -> Reply:
-        if key is not None and (operation, key) in self._replies:
-            return self._replies[(operation, key)]
+        """A keyed write: a repeat of a success replays it; a refusal is not kept."""
+        if (replay := self._idempotency.replay(operation, key)) is not None:
+            return replay
         try:
             reply = apply()
         except _Invalid as e:
             return e.reply
-        if key is not None and reply.ok:
-            self._replies[(operation, key)] = reply
-        return reply
+        return self._idempotency.remember(operation, key, reply) if reply.ok else reply
 
     def _now(self) -> dt.datetime:
         return self._epoch + dt.timedelta(seconds=self._clock())
