@@ -10,17 +10,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from emulators.limits import DEFAULT_LIMITS, Limits
-from emulators.x12._elements import (
-    _DELIMITERS,
-    _HOLDS_DELIMITER,
-    GROUP_CODES,
-    Segment,
-    X12Error,
-    _at,
-    _el,
-    _envelope_int,
-    _where,
-)
+from emulators.x12 import _elements as el
+from emulators.x12._elements import _DELIMITERS, _HOLDS_DELIMITER, GROUP_CODES, Segment, X12Error
 
 # -- envelope -------------------------------------------------------------------
 
@@ -63,7 +54,7 @@ class Interchange:
         isa, iea = segs[0], segs[-1]
         if isa[12] != "00401":
             raise X12Error("ISA12", f"expected version 00401, got {isa[12]!r}")
-        control = _envelope_int("ISA13", isa[13], digits=9)
+        control = el._envelope_int("ISA13", isa[13], digits=9)
         if iea[0] != "IEA":
             raise X12Error("IEA", "missing IEA trailer")
         sets: list[list[list[str]]] = []
@@ -75,23 +66,23 @@ class Interchange:
                 raise X12Error(gs[0], f"expected GS at segment {i + 1}")
             in_group, i = 0, i + 1
             while i < len(segs) - 1 and segs[i][0] != "GE":
-                body, i = _read_set(segs, i, _el(gs, 1), limits.max_text_length)
+                body, i = _read_set(segs, i, el._el(gs, 1), limits.max_text_length)
                 sets.append(body)
                 in_group += 1
             if i >= len(segs) - 1:
-                raise X12Error("GE", f"group {_el(gs, 6)} has no GE trailer")
+                raise X12Error("GE", f"group {el._el(gs, 6)} has no GE trailer")
             ge = segs[i]
-            if _envelope_int("GE01", _el(ge, 1)) != in_group:
-                raise X12Error("GE01", f"says {_el(ge, 1)} sets, the group has {in_group}")
-            if _el(ge, 2) != _el(gs, 6):
-                raise X12Error("GE02", f"{_el(ge, 2)!r} differs from GS06 {_el(gs, 6)!r}")
-            groups.append((_el(gs, 1), _el(gs, 6), in_group))
+            if el._envelope_int("GE01", el._el(ge, 1)) != in_group:
+                raise X12Error("GE01", f"says {el._el(ge, 1)} sets, the group has {in_group}")
+            if el._el(ge, 2) != el._el(gs, 6):
+                raise X12Error("GE02", f"{el._el(ge, 2)!r} differs from GS06 {el._el(gs, 6)!r}")
+            groups.append((el._el(gs, 1), el._el(gs, 6), in_group))
             i += 1
-        if _envelope_int("IEA01", _el(iea, 1)) != len(groups):
-            detail = f"says {_el(iea, 1)} groups, the interchange has {len(groups)}"
+        if el._envelope_int("IEA01", el._el(iea, 1)) != len(groups):
+            detail = f"says {el._el(iea, 1)} groups, the interchange has {len(groups)}"
             raise X12Error("IEA01", detail)
-        if _envelope_int("IEA02", _el(iea, 2)) != control:
-            raise X12Error("IEA02", f"{_el(iea, 2)!r} differs from ISA13 {isa[13]!r}")
+        if el._envelope_int("IEA02", el._el(iea, 2)) != control:
+            raise X12Error("IEA02", f"{el._el(iea, 2)!r} differs from ISA13 {isa[13]!r}")
         ack = isa[14] == "1"
         return cls(isa[6].strip(), isa[8].strip(), control, sets, ack, groups)
 
@@ -106,7 +97,7 @@ class Interchange:
                 for k, value in enumerate(seg[1:], start=1):
                     if any(d in value for d in _DELIMITERS):
                         raise X12Error(
-                            _at(f"{seg[0]}{k:02d}", n), f"value {value!r} holds a delimiter"
+                            el._at(f"{seg[0]}{k:02d}", n), f"value {value!r} holds a delimiter"
                         )
         date, time = stamp.strftime("%y%m%d"), stamp.strftime("%H%M")
         # ISA11 is the standards identifier U in version 00401 (a repetition separator
@@ -128,21 +119,21 @@ def _read_set(
     st = segs[i]
     if st[0] != "ST":
         raise X12Error(st[0], f"expected ST at segment {i + 1}")
-    expected_group = GROUP_CODES.get(_el(st, 1))
+    expected_group = GROUP_CODES.get(el._el(st, 1))
     if expected_group is not None and group_code != expected_group:
-        raise X12Error("GS01", f"a {_el(st, 1)} belongs in a {expected_group} group")
+        raise X12Error("GS01", f"a {el._el(st, 1)} belongs in a {expected_group} group")
     j = i + 1
     while j < len(segs) - 1 and segs[j][0] not in ("SE", "ST", "GE"):
         j += 1
     if segs[j][0] != "SE":
-        raise X12Error("SE", f"transaction set {_el(st, 2)} has no SE trailer")
+        raise X12Error("SE", f"transaction set {el._el(st, 2)} has no SE trailer")
     body, se = segs[i : j + 1], segs[j]
-    if _envelope_int("SE01", _el(se, 1)) != len(body):
-        raise X12Error("SE01", f"segment count {_el(se, 1)} but the set has {len(body)}")
-    if _el(se, 2) != _el(st, 2):
-        raise X12Error("SE02", f"{_el(se, 2)!r} differs from ST02 {_el(st, 2)!r}")
+    if el._envelope_int("SE01", el._el(se, 1)) != len(body):
+        raise X12Error("SE01", f"segment count {el._el(se, 1)} but the set has {len(body)}")
+    if el._el(se, 2) != el._el(st, 2):
+        raise X12Error("SE02", f"{el._el(se, 2)!r} differs from ST02 {el._el(st, 2)!r}")
     for n, seg in enumerate(body, start=1):
         for k, value in enumerate(seg[1:], start=1):
             if len(value) > max_element:
-                raise X12Error(_where(seg, k, n), f"longer than {max_element} characters")
+                raise X12Error(el._where(seg, k, n), f"longer than {max_element} characters")
     return body, j + 1

@@ -4,20 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from emulators.x12._elements import (
-    Segment,
-    X12Error,
-    _at,
-    _check_set,
-    _close,
-    _code,
-    _el,
-    _is_number,
-    _qty,
-    _req,
-    _trim,
-    _where,
-)
+from emulators.x12 import _elements as el
+from emulators.x12._elements import Segment, X12Error
 
 # -- 997 functional acknowledgment ------------------------------------------------------
 
@@ -84,17 +72,17 @@ def render_997(doc: FunctionalAck, control: str) -> list[list[str]]:
             body.append(["AK3", err.segment, str(err.position), "", err.segment_code])
             if err.element:
                 ak4 = ["AK4", str(err.element), err.reference, err.code, err.value]
-                body.append(_trim(ak4))
+                body.append(el._trim(ak4))
         reason = ack.reason or ("" if ack.status == "A" else "5")
-        body.append(_trim(["AK5", ack.status, reason]))
+        body.append(el._trim(["AK5", ack.status, reason]))
     received = len(doc.sets) if doc.received is None else doc.received
     accepted = sum(1 for s in doc.sets if s.accepted)
     body.append(["AK9", doc.status, str(len(doc.sets)), str(received), str(accepted)])
-    return _close("997", body, control)
+    return el._close("997", body, control)
 
 
 def read_997(segments: list[list[str]]) -> FunctionalAck:
-    _check_set(segments, "997")
+    el._check_set(segments, "997")
     group: tuple[str, str] | None = None
     sets: list[SetAck] = []
     current: tuple[str, str] | None = None
@@ -103,36 +91,40 @@ def read_997(segments: list[list[str]]) -> FunctionalAck:
     for n, seg in enumerate(segments, start=1):
         tag = seg[0]
         if tag == "AK1":
-            group = (_req(seg, 1, n), _req(seg, 2, n))
+            group = (el._req(seg, 1, n), el._req(seg, 2, n))
         elif tag == "AK2":
-            current, errors = (_req(seg, 1, n), _req(seg, 2, n)), []
+            current, errors = (el._req(seg, 1, n), el._req(seg, 2, n)), []
         elif tag == "AK3":
             if current is None:
-                raise X12Error(_at("AK3", n), "AK3 before any AK2")
+                raise X12Error(el._at("AK3", n), "AK3 before any AK2")
             errors.append(
-                ElementError(_req(seg, 1, n), _qty(seg, 2, n, minimum=1), segment_code=_el(seg, 4))
+                ElementError(
+                    el._req(seg, 1, n), el._qty(seg, 2, n, minimum=1), segment_code=el._el(seg, 4)
+                )
             )
         elif tag == "AK4":
             if not errors:
-                raise X12Error(_at("AK4", n), "AK4 without its AK3")
-            element = _req(seg, 1, n).split(">")[0]
-            if not _is_number(element):
-                raise X12Error(_where(seg, 1, n), f"expected an element position, got {element!r}")
+                raise X12Error(el._at("AK4", n), "AK4 without its AK3")
+            element = el._req(seg, 1, n).split(">")[0]
+            if not el._is_number(element):
+                raise X12Error(
+                    el._where(seg, 1, n), f"expected an element position, got {element!r}"
+                )
             errors[-1] = replace(
                 errors[-1],
                 element=int(element),
-                reference=_el(seg, 2),
-                code=_req(seg, 3, n),
-                value=_el(seg, 4),
+                reference=el._el(seg, 2),
+                code=el._req(seg, 3, n),
+                value=el._el(seg, 4),
             )
         elif tag == "AK5":
             if current is None:
-                raise X12Error(_at("AK5", n), "AK5 before any AK2")
-            status = _code(seg, 1, n, AK5_CODES, "set acknowledgment code")
-            sets.append(SetAck(*current, status, tuple(errors), _el(seg, 2)))
+                raise X12Error(el._at("AK5", n), "AK5 before any AK2")
+            status = el._code(seg, 1, n, AK5_CODES, "set acknowledgment code")
+            sets.append(SetAck(*current, status, tuple(errors), el._el(seg, 2)))
             current = None
         elif tag == "AK9":
-            _code(seg, 1, n, AK9_CODES, "group acknowledgment code")
+            el._code(seg, 1, n, AK9_CODES, "group acknowledgment code")
             ak9 = (n, seg)
     if group is None:
         raise X12Error("AK1", "997 without AK1")
@@ -141,10 +133,10 @@ def read_997(segments: list[list[str]]) -> FunctionalAck:
     if ak9 is None:
         raise X12Error("AK9", "997 without AK9")
     n, seg = ak9
-    included, received = _qty(seg, 2, n), _qty(seg, 3, n)
+    included, received = el._qty(seg, 2, n), el._qty(seg, 3, n)
     if included != len(sets):
-        raise X12Error(_where(seg, 2, n), f"says {included} sets, the 997 has {len(sets)}")
+        raise X12Error(el._where(seg, 2, n), f"says {included} sets, the 997 has {len(sets)}")
     doc = FunctionalAck(*group, tuple(sets), received if received != len(sets) else None)
     if seg[1] != doc.status:
-        raise X12Error(_where(seg, 1, n), f"says {seg[1]}, the sets say {doc.status}")
+        raise X12Error(el._where(seg, 1, n), f"says {seg[1]}, the sets say {doc.status}")
     return doc

@@ -5,24 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
-from emulators.x12._elements import (
-    _EXACT,
-    UOM_CODES,
-    Segment,
-    X12Error,
-    _at,
-    _check_set,
-    _close,
-    _code,
-    _date,
-    _el,
-    _ids,
-    _pairs,
-    _price,
-    _qty,
-    _req,
-    cents,
-)
+from emulators.x12 import _elements as el
+from emulators.x12._elements import _EXACT, UOM_CODES, Segment, X12Error, cents
 
 # -- 810 invoice ------------------------------------------------------------------------
 
@@ -62,15 +46,15 @@ def render_810(doc: Invoice, control: str) -> list[list[str]]:
     for line in doc.lines:
         if line.uom not in UOM_CODES:
             raise X12Error("IT103", f"unknown unit of measure {line.uom!r}")
-        ids = _ids(line.vendor_part, line.gtin)
+        ids = el._ids(line.vendor_part, line.gtin)
         body.append(["IT1", str(line.po_line), str(line.qty), line.uom, line.price, "", *ids])
     body.append(["TDS", str(doc.total_cents)])
     body.append(["CTT", str(len(doc.lines))])
-    return _close("810", body, control)
+    return el._close("810", body, control)
 
 
 def read_810(segments: list[list[str]]) -> Invoice:
-    _check_set(segments, "810")
+    el._check_set(segments, "810")
     header: tuple[str, str, str, str] | None = None
     lines: list[InvoiceLine] = []
     tds: tuple[int, int] | None = None
@@ -78,24 +62,24 @@ def read_810(segments: list[list[str]]) -> Invoice:
     for n, seg in enumerate(segments, start=1):
         tag = seg[0]
         if tag == "BIG":
-            po_date = _date(seg, 3, n) if _el(seg, 3) else ""
-            header = (_req(seg, 2, n), _date(seg, 1, n), _req(seg, 4, n), po_date)
+            po_date = el._date(seg, 3, n) if el._el(seg, 3) else ""
+            header = (el._req(seg, 2, n), el._date(seg, 1, n), el._req(seg, 4, n), po_date)
         elif tag == "IT1":
-            ids = dict(_pairs(seg, 6, n))
+            ids = dict(el._pairs(seg, 6, n))
             lines.append(
                 InvoiceLine(
-                    _qty(seg, 1, n, minimum=1),
-                    _qty(seg, 2, n, minimum=1),
-                    _code(seg, 3, n, UOM_CODES, "unit of measure"),
-                    _price(seg, 4, n),
+                    el._qty(seg, 1, n, minimum=1),
+                    el._qty(seg, 2, n, minimum=1),
+                    el._code(seg, 3, n, UOM_CODES, "unit of measure"),
+                    el._price(seg, 4, n),
                     ids.get("VC", ""),
                     ids.get("UK", ""),
                 )
             )
         elif tag == "TDS":
-            tds = (n, _qty(seg, 1, n))
+            tds = (n, el._qty(seg, 1, n))
         elif tag == "CTT":
-            ctt = (n, _qty(seg, 1, n))
+            ctt = (n, el._qty(seg, 1, n))
     if header is None:
         raise X12Error("BIG", "810 without BIG")
     number, date, po_number, po_date = header
@@ -104,8 +88,8 @@ def read_810(segments: list[list[str]]) -> Invoice:
         raise X12Error("TDS", "810 without TDS total")
     if tds[1] != invoice.total_cents:
         raise X12Error(
-            _at("TDS01", tds[0]), f"total {tds[1]} but the lines add up to {invoice.total_cents}"
+            el._at("TDS01", tds[0]), f"total {tds[1]} but the lines add up to {invoice.total_cents}"
         )
     if ctt is not None and ctt[1] != len(lines):
-        raise X12Error(_at("CTT01", ctt[0]), f"says {ctt[1]} lines, the set has {len(lines)}")
+        raise X12Error(el._at("CTT01", ctt[0]), f"says {ctt[1]} lines, the set has {len(lines)}")
     return invoice

@@ -8,77 +8,62 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from emulators.limits import DEFAULT_LIMITS, Limits
-from emulators.x12._elements import (
-    ACK_CODES,
-    BAK_CODES,
-    PURPOSES,
-    UOM_CODES,
-    Segment,
-    X12Error,
-    _at,
-    _check_set,
-    _close,
-    _code,
-    _date,
-    _el,
-    _gs1,
-    _ids,
-    _pairs,
-    _price,
-    _qty,
-    _req,
-    _trim,
-    _where,
-)
+from emulators.x12 import _elements as el
+from emulators.x12._elements import ACK_CODES, BAK_CODES, PURPOSES, UOM_CODES, Segment, X12Error
 
 # -- 850 purchase order (read) ------------------------------------------------------
 
 
 def read_850(segments: list[list[str]], limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
     """The supplier's order-entry record for one 850 transaction set."""
-    _check_set(segments, "850")
+    el._check_set(segments, "850")
     order: dict[str, Any] = {"lines": []}
     numbers: set[int] = set()
     for n, seg in enumerate(segments, start=1):
         tag = seg[0]
         if tag == "BEG":
-            order["purpose"] = _code(seg, 1, n, PURPOSES, "transaction set purpose")
-            order["customer_po"] = _req(seg, 3, n)
-            order["po_date"] = _date(seg, 5, n)
-        elif tag == "REF" and _el(seg, 1) == "ZZ" and _el(seg, 2) == "CRITICAL" and order["lines"]:
+            order["purpose"] = el._code(seg, 1, n, PURPOSES, "transaction set purpose")
+            order["customer_po"] = el._req(seg, 3, n)
+            order["po_date"] = el._date(seg, 5, n)
+        elif (
+            tag == "REF"
+            and el._el(seg, 1) == "ZZ"
+            and el._el(seg, 2) == "CRITICAL"
+            and order["lines"]
+        ):
             order["lines"][-1]["critical"] = True
-        elif tag == "REF" and _el(seg, 1) == "ZZ" and not order["lines"]:
-            order["revision"] = _qty(seg, 2, n, minimum=1)
-        elif tag == "N1" and _el(seg, 1) == "ST":
-            order["ship_to_gln"] = _req(seg, 4, n)
-            if _el(seg, 3) == "UL":
-                _gs1(seg, 4, n, "UL")
-        elif tag == "DTM" and _el(seg, 2):
-            _date(seg, 2, n)
+        elif tag == "REF" and el._el(seg, 1) == "ZZ" and not order["lines"]:
+            order["revision"] = el._qty(seg, 2, n, minimum=1)
+        elif tag == "N1" and el._el(seg, 1) == "ST":
+            order["ship_to_gln"] = el._req(seg, 4, n)
+            if el._el(seg, 3) == "UL":
+                el._gs1(seg, 4, n, "UL")
+        elif tag == "DTM" and el._el(seg, 2):
+            el._date(seg, 2, n)
         elif tag == "PO1":
             if len(order["lines"]) == limits.max_lines:
-                raise X12Error(_at("PO1", n), f"more than {limits.max_lines} lines")
-            number = _qty(seg, 1, n, minimum=1)
+                raise X12Error(el._at("PO1", n), f"more than {limits.max_lines} lines")
+            number = el._qty(seg, 1, n, minimum=1)
             if number in numbers:
-                raise X12Error(_where(seg, 1, n), f"line {number} appears twice")
+                raise X12Error(el._where(seg, 1, n), f"line {number} appears twice")
             numbers.add(number)
-            ids = dict(_pairs(seg, 6, n))
+            ids = dict(el._pairs(seg, 6, n))
             for k in range(6, len(seg) - 1, 2):
                 if seg[k] in ("UK", "EN"):
-                    _gs1(seg, k + 1, n, seg[k])
+                    el._gs1(seg, k + 1, n, seg[k])
             order["lines"].append(
                 {
                     "po_line": number,
-                    "qty": _qty(seg, 2, n, minimum=1, maximum=limits.max_quantity),
-                    "uom": _code(seg, 3, n, UOM_CODES, "unit of measure"),
-                    "price": _price(seg, 4, n, limits.max_price),
+                    "qty": el._qty(seg, 2, n, minimum=1, maximum=limits.max_quantity),
+                    "uom": el._code(seg, 3, n, UOM_CODES, "unit of measure"),
+                    "price": el._price(seg, 4, n, limits.max_price),
                     "vendor_part": ids.get("VC", ""),
                     "gtin": ids.get("UK", ""),
                     "critical": False,
                 }
             )
-        elif tag == "CTT" and _qty(seg, 1, n) != len(order["lines"]):
-            raise X12Error(_where(seg, 1, n), f"says {seg[1]} lines, the set has {len(numbers)}")
+        elif tag == "CTT" and el._qty(seg, 1, n) != len(order["lines"]):
+            raise X12Error(el._where(seg, 1, n), f"says {seg[1]} lines, the set has {len(numbers)}")
     if "customer_po" not in order:
         raise X12Error("BEG", "850 without BEG")
     if not order["lines"]:
@@ -132,7 +117,7 @@ def render_855(doc: PurchaseOrderAck, control: str) -> list[list[str]]:
     for line in doc.lines:
         if line.uom not in UOM_CODES:
             raise X12Error("PO103", f"unknown unit of measure {line.uom!r}")
-        ids = _ids(line.vendor_part, line.gtin)
+        ids = el._ids(line.vendor_part, line.gtin)
         body.append(["PO1", str(line.po_line), str(line.qty), line.uom, line.price, "", *ids])
         for ack in line.acks:
             if ack.code not in ACK_CODES:
@@ -142,9 +127,9 @@ def render_855(doc: PurchaseOrderAck, control: str) -> list[list[str]]:
             seg = ["ACK", ack.code, str(ack.qty), ack.uom]
             seg += ["068", ack.expected] if ack.expected else ["", ""]
             seg += [""] + [x for pair in ack.product for x in pair]
-            body.append(_trim(seg))
+            body.append(el._trim(seg))
     body.append(["CTT", str(len(doc.lines))])
-    return _close("855", body, control)
+    return el._close("855", body, control)
 
 
 def write_855(
@@ -175,7 +160,7 @@ def write_855(
 
 
 def read_855(segments: list[list[str]]) -> PurchaseOrderAck:
-    _check_set(segments, "855")
+    el._check_set(segments, "855")
     header: tuple[str, str, str] | None = None
     revision: int | None = None
     lines: list[AckLine] = []
@@ -187,45 +172,45 @@ def read_855(segments: list[list[str]]) -> PurchaseOrderAck:
         if current is not None:
             n, line = current
             if not acks:
-                raise X12Error(_at("PO1", n), f"line {line.po_line} has no ACK")
+                raise X12Error(el._at("PO1", n), f"line {line.po_line} has no ACK")
             lines.append(replace(line, acks=tuple(acks)))
 
     for n, seg in enumerate(segments, start=1):
         tag = seg[0]
         if tag == "BAK":
-            ack_type = _code(seg, 2, n, BAK_CODES, "acknowledgment type")
-            header = (_req(seg, 3, n), ack_type, _date(seg, 4, n))
-        elif tag == "REF" and _el(seg, 1) == "ZZ" and current is None:
-            revision = _qty(seg, 2, n, minimum=1)
+            ack_type = el._code(seg, 2, n, BAK_CODES, "acknowledgment type")
+            header = (el._req(seg, 3, n), ack_type, el._date(seg, 4, n))
+        elif tag == "REF" and el._el(seg, 1) == "ZZ" and current is None:
+            revision = el._qty(seg, 2, n, minimum=1)
         elif tag == "PO1":
             close()
             acks = []
-            ids = dict(_pairs(seg, 6, n))
+            ids = dict(el._pairs(seg, 6, n))
             line = AckLine(
-                _qty(seg, 1, n, minimum=1),
-                _qty(seg, 2, n, minimum=1),
-                _code(seg, 3, n, UOM_CODES, "unit of measure"),
-                _price(seg, 4, n),
+                el._qty(seg, 1, n, minimum=1),
+                el._qty(seg, 2, n, minimum=1),
+                el._code(seg, 3, n, UOM_CODES, "unit of measure"),
+                el._price(seg, 4, n),
                 ids.get("VC", ""),
                 ids.get("UK", ""),
             )
             current = (n, line)
         elif tag == "ACK":
             if current is None:
-                raise X12Error(_at("ACK", n), "ACK before any PO1")
-            code = _code(seg, 1, n, ACK_CODES, "line status")
-            qty, uom = _qty(seg, 2, n), _code(seg, 3, n, UOM_CODES, "unit of measure")
+                raise X12Error(el._at("ACK", n), "ACK before any PO1")
+            code = el._code(seg, 1, n, ACK_CODES, "line status")
+            qty, uom = el._qty(seg, 2, n), el._code(seg, 3, n, UOM_CODES, "unit of measure")
             expected = None
-            if _el(seg, 4) or _el(seg, 5):
-                if _el(seg, 4) != "068":
-                    raise X12Error(_where(seg, 4, n), f"unsupported date qualifier {seg[4]!r}")
-                expected = _date(seg, 5, n)
-            acks.append(Ack(code, qty, uom, expected, _pairs(seg, 7, n)))
+            if el._el(seg, 4) or el._el(seg, 5):
+                if el._el(seg, 4) != "068":
+                    raise X12Error(el._where(seg, 4, n), f"unsupported date qualifier {seg[4]!r}")
+                expected = el._date(seg, 5, n)
+            acks.append(Ack(code, qty, uom, expected, el._pairs(seg, 7, n)))
         elif tag == "CTT":
-            ctt = (n, _qty(seg, 1, n))
+            ctt = (n, el._qty(seg, 1, n))
     close()
     if header is None:
         raise X12Error("BAK", "855 without BAK")
     if ctt is not None and ctt[1] != len(lines):
-        raise X12Error(_at("CTT01", ctt[0]), f"says {ctt[1]} lines, the set has {len(lines)}")
+        raise X12Error(el._at("CTT01", ctt[0]), f"says {ctt[1]} lines, the set has {len(lines)}")
     return PurchaseOrderAck(*header, tuple(lines), revision)
