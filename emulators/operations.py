@@ -122,14 +122,16 @@ class Operation:
 @dataclass(frozen=True)
 class Api:
     """One system's native API: the prefix its paths are under, its operation table,
-    and the annotations of its ``Idempotency-Key`` and ``traceparent`` headers (the
-    ERP documents them; the others only bound them)."""
+    the annotations of its ``Idempotency-Key`` and ``traceparent`` headers (the ERP
+    documents them; the others only bound them), and its OpenAPI title and summary."""
 
     system: str
     prefix: str
     operations: tuple[Operation, ...]
     idempotency_header: Any
     trace_header: Any
+    title: str = ""
+    description: str = ""
 
     def by_name(self) -> dict[str, Operation]:
         return operations_by_name(self.operations)

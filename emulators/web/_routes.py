@@ -10,24 +10,35 @@ operation's name + path + method, as the connectors' check expects.  Its body
 reaches the behaviour as the client sent it (no defaults filled in, JSON
 types), so idempotency fingerprints are the client's; the host answers faults
 first and journals the call under the operation's name.  An X12 body is read as
-text: a body that is not UTF-8 is a 400 naming ``body``.
+text: a body that is not UTF-8 is a 400 naming ``body``.  :func:`assemble` builds a
+live emulator around an API: host, behaviour, webhooks and the app.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 from emulators._base import Reply, problem
 from emulators.host import Host
+from emulators.limits import DEFAULT_LIMITS, Limits
 from emulators.operations import REQUIRED, Api, Operation, Param
-from emulators.web._common import respond
+from emulators.web._common import (
+    LiveSystem,
+    Schedule,
+    add_subscription_routes,
+    make_app,
+    respond,
+    webhooks_for,
+)
 
-__all__ = ["router_from"]
+__all__ = ["assemble", "router_from"]
 
 
 def _native(body: BaseModel | None) -> Any:
@@ -122,3 +133,36 @@ def router_from(api: Api, host: Host, behaviour: Any) -> APIRouter:
                 openapi_extra=dict(op.openapi_extra) if op.openapi_extra else None,
             )
     return router
+
+
+def assemble(
+    api: Api,
+    behaviour: Callable[[Host], Any],
+    *,
+    seed: int,
+    clock: Callable[[], float],
+    schedule: Schedule,
+    webhook_target: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    router: Callable[[Host, Any], APIRouter] | None = None,
+    **_: Any,
+) -> LiveSystem:
+    """One live emulator: a host, the behaviour built on its journal, webhooks to the
+    subscriber, the app with the API's routes (``router``, by default the table's), the
+    admin and subscription API; ``limits`` bound the app's requests (the behaviour gets
+    its own, the same).  Options meant for other systems are ignored."""
+    host = Host(api.system, clock, seed)
+    impl = behaviour(host)
+    dispatcher, target = webhooks_for(api.system, seed, schedule, webhook_target)
+    host.attach(impl, dispatcher)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await target.close()  # an unclosed client session would leak its connections
+
+    app = make_app(host, api.title, api.description, lifespan, limits)
+    app.include_router(router_from(api, host, impl) if router is None else router(host, impl))
+    add_subscription_routes(app, target)
+    app.state.webhook_target = target  # its tracer is set by enable_tracing
+    return LiveSystem(host, app)

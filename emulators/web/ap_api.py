@@ -210,4 +210,10 @@ AP_API = Api(
     ),
     idempotency_header=Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)],
     trace_header=Annotated[str | None, Header(max_length=200)],
+    title="supplysync AP emulator",
+    description=(
+        "An accounts-payable system's payables API: purchase-order lines, receipts and "
+        "contract prices for matching, supplier invoices with three-way match and holds, "
+        "hold release, approval and payment."
+    ),
 )  # fmt: skip

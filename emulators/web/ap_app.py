@@ -16,8 +16,8 @@ from typing import Any
 from emulators.ap import Ap
 from emulators.host import Host
 from emulators.limits import DEFAULT_LIMITS, Limits
-from emulators.web._common import LiveSystem, Schedule, assemble
-from emulators.web._routes import router_from
+from emulators.web._common import LiveSystem
+from emulators.web._routes import assemble
 from emulators.web.ap_api import AP_API
 
 __all__ = ["ap_system"]
@@ -25,17 +25,15 @@ __all__ = ["ap_system"]
 
 def ap_system(
     *,
-    seed: int,
     clock: Any,
-    schedule: Schedule,
-    webhook_target: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
     prices: list[dict[str, Any]] | None = None,
-    **_: Any,
+    **common: Any,
 ) -> LiveSystem:
     """The live AP; ``limits`` bound every request, over HTTP and in the behaviour;
     ``prices`` (rows as ``PUT /prices`` takes them) are held from the start and after
-    every reset."""
+    every reset; ``common``: ``seed``, ``schedule``, ``webhook_target`` (see
+    :func:`assemble`)."""
 
     def behaviour(host: Host) -> Ap:
         ap = Ap(host.journal, clock, clock.epoch, limits=limits)
@@ -43,19 +41,4 @@ def ap_system(
             ap.seed_prices(prices)
         return ap
 
-    return assemble(
-        "ap",
-        seed=seed,
-        clock=clock,
-        schedule=schedule,
-        webhook_target=webhook_target,
-        behaviour=behaviour,
-        router=lambda host, ap: router_from(AP_API, host, ap),
-        title="supplysync AP emulator",
-        description=(
-            "An accounts-payable system's payables API: purchase-order lines, receipts and "
-            "contract prices for matching, supplier invoices with three-way match and holds, "
-            "hold release, approval and payment."
-        ),
-        limits=limits,
-    )
+    return assemble(AP_API, behaviour, clock=clock, limits=limits, **common)

@@ -242,4 +242,10 @@ ERP_API = Api(
     ),
     idempotency_header=IdempotencyKey,
     trace_header=Traceparent,
+    title="supplysync ERP emulator",
+    description=(
+        "A cloud ERP's purchasing REST API: purchase orders, change orders, "
+        "acknowledgments, receipts, invoice status, and the item, vendor and "
+        "contract-price and location masters."
+    ),
 )  # fmt: skip

@@ -18,8 +18,8 @@ from typing import Any
 from emulators.erp import Erp
 from emulators.host import Host
 from emulators.limits import DEFAULT_LIMITS, Limits
-from emulators.web._common import LiveSystem, Schedule, assemble
-from emulators.web._routes import router_from
+from emulators.web._common import LiveSystem
+from emulators.web._routes import assemble
 from emulators.web.erp_api import ERP_API
 from emulators.web.erp_models import PurchaseOrderCreate
 
@@ -29,21 +29,18 @@ __all__ = ["PurchaseOrderCreate", "erp_system"]
 
 def erp_system(
     *,
-    seed: int,
     clock: Any,
-    schedule: Schedule,
-    webhook_target: str | None = None,
     rate_limit_per_s: float | None = None,
     burst: int | None = None,
     limits: Limits = DEFAULT_LIMITS,
     masters: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
-    **_: Any,
+    **common: Any,
 ) -> LiveSystem:
     """The live ERP; ``rate_limit_per_s`` and ``burst`` are the behaviour's token
     bucket (429 with ``retry-after`` beyond it), None for no limit; ``limits`` bound
     every request, over HTTP and in the behaviour; ``masters`` (kind → records, see
     :meth:`~emulators.erp.Erp.seed_masters`) are held from the start and after every
-    reset."""
+    reset; ``common``: ``seed``, ``schedule``, ``webhook_target`` (see :func:`assemble`)."""
 
     def behaviour(host: Host) -> Erp:
         erp = Erp(
@@ -58,19 +55,4 @@ def erp_system(
             erp.seed_masters(masters)
         return erp
 
-    return assemble(
-        "erp",
-        seed=seed,
-        clock=clock,
-        schedule=schedule,
-        webhook_target=webhook_target,
-        behaviour=behaviour,
-        router=lambda host, erp: router_from(ERP_API, host, erp),
-        title="supplysync ERP emulator",
-        description=(
-            "A cloud ERP's purchasing REST API: purchase orders, change orders, "
-            "acknowledgments, receipts, invoice status, and the item, vendor and "
-            "contract-price and location masters."
-        ),
-        limits=limits,
-    )
+    return assemble(ERP_API, behaviour, clock=clock, limits=limits, **common)

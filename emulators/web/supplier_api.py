@@ -104,4 +104,10 @@ SUPPLIER_API = Api(
     ),
     idempotency_header=Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)],
     trace_header=Annotated[str | None, Header(max_length=200)],
+    title="supplysync supplier network emulator",
+    description=(
+        "An EDI VAN with its suppliers behind it: X12 850 purchase orders in; 855 "
+        "acknowledgments, 856 ship notices and 810 invoices out, in the buyer's mailbox "
+        "and pushed to the subscriber."
+    ),
 )  # fmt: skip

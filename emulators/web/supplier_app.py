@@ -27,9 +27,10 @@ from fastapi import APIRouter
 
 from emulators.host import Host
 from emulators.limits import DEFAULT_LIMITS, Limits
+from emulators.operations import PROBLEM
 from emulators.supplier import SupplierNetwork, SupplierProfile
-from emulators.web._common import PROBLEM, LiveSystem, Schedule, assemble
-from emulators.web._routes import router_from
+from emulators.web._common import LiveSystem, Schedule
+from emulators.web._routes import assemble, router_from
 from emulators.web.supplier_api import (
     SUPPLIER_API,
     Partner,
@@ -94,32 +95,32 @@ def supplier_system(
     seed: int,
     clock: Any,
     schedule: Schedule,
-    webhook_target: str | None = None,
     profiles: Mapping[str, SupplierProfile] | None = None,
     partners: Mapping[str, Mapping[str, str]] | None = None,
     limits: Limits = DEFAULT_LIMITS,
-    **_: Any,
+    **common: Any,
 ) -> LiveSystem:
     """The live supplier network; ``profiles`` maps each supplier's ISA id to its profile,
     ``partners`` to its ``SupplierNumber`` and ``Name`` in the ERP (listed by
     ``GET /edi/partners``); ``limits`` bound every request, over HTTP and in the
-    behaviour."""
+    behaviour; ``common``: ``webhook_target`` (see :func:`assemble`)."""
     chosen = dict(profiles) if profiles is not None else default_profiles()
+
+    def behaviour(host: Host) -> SupplierNetwork:
+        return SupplierNetwork(
+            host.journal, clock, clock.epoch, schedule, chosen, seed, limits=limits
+        )
+
+    def router(host: Host, network: SupplierNetwork) -> APIRouter:
+        return supplier_router(host, network, partners)
+
     return assemble(
-        "supplier",
+        SUPPLIER_API,
+        behaviour,
         seed=seed,
         clock=clock,
         schedule=schedule,
-        webhook_target=webhook_target,
-        behaviour=lambda host: SupplierNetwork(
-            host.journal, clock, clock.epoch, schedule, chosen, seed, limits=limits
-        ),
-        router=lambda host, network: supplier_router(host, network, partners),
-        title="supplysync supplier network emulator",
-        description=(
-            "An EDI VAN with its suppliers behind it: X12 850 purchase orders in; 855 "
-            "acknowledgments, 856 ship notices and 810 invoices out, in the buyer's mailbox "
-            "and pushed to the subscriber."
-        ),
         limits=limits,
+        router=router,
+        **common,
     )

@@ -208,4 +208,9 @@ WMS_API = Api(
     ),
     idempotency_header=Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)],
     trace_header=Annotated[str | None, Header(max_length=200)],
+    title="supplysync WMS emulator",
+    description=(
+        "A warehouse management system's receiving API: expected receipts, ship notices, "
+        "dock receipts, putaway and inventory."
+    ),
 )  # fmt: skip

@@ -14,37 +14,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from emulators.host import Host
 from emulators.limits import DEFAULT_LIMITS, Limits
-from emulators.web._common import LiveSystem, Schedule, assemble
-from emulators.web._routes import router_from
+from emulators.web._common import LiveSystem
+from emulators.web._routes import assemble
 from emulators.web.wms_api import WMS_API
 from emulators.wms import Wms
 
 __all__ = ["wms_system"]
 
 
-def wms_system(
-    *,
-    seed: int,
-    clock: Any,
-    schedule: Schedule,
-    webhook_target: str | None = None,
-    limits: Limits = DEFAULT_LIMITS,
-    **_: Any,
-) -> LiveSystem:
-    """The live WMS; ``limits`` bound every request, over HTTP and in the behaviour."""
-    return assemble(
-        "wms",
-        seed=seed,
-        clock=clock,
-        schedule=schedule,
-        webhook_target=webhook_target,
-        behaviour=lambda host: Wms(host.journal, clock, clock.epoch, limits=limits),
-        router=lambda host, wms: router_from(WMS_API, host, wms),
-        title="supplysync WMS emulator",
-        description=(
-            "A warehouse management system's receiving API: expected receipts, ship notices, "
-            "dock receipts, putaway and inventory."
-        ),
-        limits=limits,
-    )
+def wms_system(*, clock: Any, limits: Limits = DEFAULT_LIMITS, **common: Any) -> LiveSystem:
+    """The live WMS; ``limits`` bound every request, over HTTP and in the behaviour;
+    ``common``: ``seed``, ``schedule``, ``webhook_target`` (see :func:`assemble`)."""
+
+    def behaviour(host: Host) -> Wms:
+        return Wms(host.journal, clock, clock.epoch, limits=limits)
+
+    return assemble(WMS_API, behaviour, clock=clock, limits=limits, **common)
