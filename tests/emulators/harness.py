@@ -14,7 +14,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,6 +28,18 @@ from emulators._base import Reply
 from emulators.host import Host
 from emulators.operations import REQUIRED, Api, Operation, call_native
 from emulators.web.supplier_api import EDI_MEDIA_TYPES
+
+
+def with_check_digit(body: str) -> str:
+    """``body`` followed by its GS1 mod-10 check digit (GS1 General Specifications 7.9)."""
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return body + str((10 - total % 10) % 10)
+
+
+# GS1 keys with valid check digits, as the emulators' order checks want them
+GLN = with_check_digit("061414100001")
+GTIN_1 = with_check_digit("1001234567890")
+GTIN_2 = with_check_digit("5012345000017")
 
 
 @dataclass
@@ -188,6 +200,30 @@ def open_api(mode: str, clock: FakeClock, live: Any, table: Table) -> Iterator[A
             yield api
         finally:
             api.close()
+
+
+def _no_timers(delay: float, action: Callable[[], None]) -> None:
+    """A schedule for systems whose tests fire no timers."""
+
+
+@contextmanager
+def world(
+    factory: Callable[..., Any], table: Table, mode: str, clock: FakeClock | None = None,
+    **options: Any,
+) -> Iterator[Any]:  # fmt: skip
+    """A live system from ``factory`` (seed 1, a fresh clock unless given, no timers
+    unless ``schedule`` is given, then ``options``) and its API in ``mode``."""
+    clock = FakeClock() if clock is None else clock
+    options.setdefault("schedule", _no_timers)
+    with open_api(mode, clock, factory(seed=1, clock=clock, **options), table) as api:
+        yield api
+
+
+def assert_problem(reply: Reply, status: int, field: str) -> None:
+    """A problem+json reply with ``status`` naming ``field``."""
+    assert reply.status == status, reply.body
+    assert reply.headers["content-type"] == "application/problem+json"
+    assert reply.body["status"] == status and reply.body["field"] == field, reply.body
 
 
 class WebhookReceiver:

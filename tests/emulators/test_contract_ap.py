@@ -14,7 +14,7 @@ from emulators.faults import Faults, Outage
 from emulators.web.ap_api import AP_API, AP_PREFIX
 from emulators.web.ap_app import ap_system
 from tests.emulators.fuzz import fuzz
-from tests.emulators.harness import FakeClock, Table, WebhookReceiver, open_api
+from tests.emulators.harness import FakeClock, Table, WebhookReceiver, assert_problem, world
 
 PO = "4500000001"
 VENDOR = "S1001"
@@ -77,23 +77,15 @@ def _live() -> tuple[FakeClock, Any]:
 
 @pytest.fixture(params=["in-process", "http"])
 def ap(request: pytest.FixtureRequest) -> Iterator[Any]:
-    clock, live = _live()
-    with open_api(request.param, clock, live, TABLE) as api:
+    with world(ap_system, TABLE, request.param) as api:
         yield api
 
 
 @pytest.fixture
 def ap_http() -> Iterator[Any]:
     """AP over HTTP only: for the admin API, which has no in-process twin."""
-    clock, live = _live()
-    with open_api("http", clock, live, TABLE) as api:
+    with world(ap_system, TABLE, "http") as api:
         yield api
-
-
-def assert_problem(reply: Reply, status: int, field: str) -> None:
-    assert reply.status == status, reply.body
-    assert reply.headers["content-type"] == "application/problem+json"
-    assert reply.body["status"] == status and reply.body["field"] == field
 
 
 def facts(ap: Any, field: str, entity: str = INVOICE) -> list[Any]:

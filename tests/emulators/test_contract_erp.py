@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, get_args
 
 import pytest
 
-from emulators._base import Reply
 from emulators.erp import MATCH_STATUSES, Erp
 from emulators.faults import Faults, Outage, RateLimitStorm
 from emulators.web.erp_api import ERP_API, ERP_PREFIX
 from emulators.web.erp_app import erp_system
 from emulators.web.erp_models import InvoiceStatusPost
 from tests.emulators.fuzz import fuzz
-from tests.emulators.harness import FakeClock, Table, WebhookReceiver, open_api
+from tests.emulators.harness import FakeClock, Table, WebhookReceiver, assert_problem, world
 
 PO = {
     "SupplierNumber": "S1001",
@@ -61,31 +59,23 @@ def test_the_tables_cover_every_api_method_of_the_erp() -> None:
     assert {op.name for op in ERP_API.operations} == api
 
 
-@contextmanager
-def _world(mode: str, **options: Any) -> Iterator[Any]:
-    clock = FakeClock()
-    live = erp_system(seed=1, clock=clock, schedule=lambda delay, action: None, **options)
-    with open_api(mode, clock, live, TABLE) as api:
-        yield api
-
-
 @pytest.fixture(params=["in-process", "http"])
 def erp(request: pytest.FixtureRequest) -> Iterator[Any]:
-    with _world(request.param) as api:
+    with world(erp_system, TABLE, request.param) as api:
         yield api
 
 
 @pytest.fixture(params=["in-process", "http"])
 def limited_erp(request: pytest.FixtureRequest) -> Iterator[Any]:
     """An ERP whose API admits one call per second (a bucket one call deep)."""
-    with _world(request.param, rate_limit_per_s=1.0) as api:
+    with world(erp_system, TABLE, request.param, rate_limit_per_s=1.0) as api:
         yield api
 
 
 @pytest.fixture
 def erp_http() -> Iterator[Any]:
     """The ERP over HTTP only: for what has no in-process twin (admin API, headers)."""
-    with _world("http") as api:
+    with world(erp_system, TABLE, "http") as api:
         yield api
 
 
@@ -116,12 +106,6 @@ def masters(erp: Any, po_items: bool = True) -> None:
         assert erp.call(operation, body=body).status == 201
     if po_items:
         assert erp.call("create_item", body=ITEM_2).status == 201
-
-
-def assert_problem(reply: Reply, status: int, field: str) -> None:
-    assert reply.status == status, reply.body
-    assert reply.headers["content-type"] == "application/problem+json"
-    assert reply.body["status"] == status and reply.body["field"] == field
 
 
 def facts(erp: Any, field: str) -> list[Any]:

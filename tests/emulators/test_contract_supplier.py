@@ -16,6 +16,7 @@ import heapq
 import itertools
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -28,7 +29,16 @@ from emulators.x12 import Interchange, read_855
 from sync_core.mappers.x12 import acknowledgments_from_855, parse_interchange, write_850
 from sync_core.model import PurchaseOrder, PurchaseOrderLine, Uom
 from tests.emulators.fuzz import fuzz
-from tests.emulators.harness import FakeClock, Table, WebhookReceiver, open_api
+from tests.emulators.harness import (
+    GLN,
+    GTIN_1,
+    GTIN_2,
+    FakeClock,
+    Table,
+    WebhookReceiver,
+    assert_problem,
+    world,
+)
 
 BUYER = "HOSPNET01"
 SUPPLIER = "SUPP1001"
@@ -37,13 +47,7 @@ STAMP = dt.datetime(2026, 3, 2, 8, 0)
 TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
-def _mod10(body: str) -> str:
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return body + str((10 - total % 10) % 10)
-
-
-GLN = _mod10("061414100001")
-GTINS = (_mod10("1001234567890"), _mod10("5012345000017"))
+GTINS = (GTIN_1, GTIN_2)
 
 
 def purchase_order(number: str = PO, version: int = 1) -> PurchaseOrder:
@@ -138,27 +142,27 @@ def _live(**options: Any) -> tuple[FakeClock, Timers, Any]:
     return clock, timers, supplier_system(seed=1, clock=clock, schedule=timers, **options)
 
 
+@contextmanager
+def _network(mode: str) -> Iterator[Any]:
+    """The network's API in ``mode``, its timers as ``.timers`` (fired by hand)."""
+    clock = FakeClock()
+    timers = Timers(clock)
+    with world(supplier_system, TABLE, mode, clock, schedule=timers) as api:
+        api.timers = timers
+        yield api
+
+
 @pytest.fixture(params=["in-process", "http"])
 def supplier(request: pytest.FixtureRequest) -> Iterator[Any]:
-    clock, timers, live = _live()
-    with open_api(request.param, clock, live, TABLE) as api:
-        api.timers = timers
+    with _network(request.param) as api:
         yield api
 
 
 @pytest.fixture
 def supplier_http() -> Iterator[Any]:
     """The network over HTTP only: for the admin API and bytes, which have no in-process twin."""
-    clock, timers, live = _live()
-    with open_api("http", clock, live, TABLE) as api:
-        api.timers = timers
+    with _network("http") as api:
         yield api
-
-
-def assert_problem(reply: Any, status: int, field: str) -> None:
-    assert reply.status == status, reply.body
-    assert reply.headers["content-type"] == "application/problem+json"
-    assert reply.body["status"] == status and reply.body["field"] == field
 
 
 def facts(api: Any, field: str) -> list[tuple[str, Any]]:

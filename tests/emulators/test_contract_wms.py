@@ -11,7 +11,7 @@ from emulators.faults import Faults, Outage
 from emulators.web.wms_api import WMS_API, WMS_PREFIX
 from emulators.web.wms_app import wms_system
 from tests.emulators.fuzz import fuzz
-from tests.emulators.harness import FakeClock, Table, open_api
+from tests.emulators.harness import Table, assert_problem, world
 
 GLN = "0860001000018"
 EXPECTED: dict[str, Any] = {
@@ -43,30 +43,17 @@ TABLE = Table(
 )
 
 
-def _live() -> tuple[FakeClock, Any]:
-    clock = FakeClock()
-    return clock, wms_system(seed=1, clock=clock, schedule=lambda delay, action: None)
-
-
 @pytest.fixture(params=["in-process", "http"])
 def wms(request: pytest.FixtureRequest) -> Iterator[Any]:
-    clock, live = _live()
-    with open_api(request.param, clock, live, TABLE) as api:
+    with world(wms_system, TABLE, request.param) as api:
         yield api
 
 
 @pytest.fixture
 def wms_http() -> Iterator[Any]:
     """The WMS over HTTP only: for the admin API, which has no in-process twin."""
-    clock, live = _live()
-    with open_api("http", clock, live, TABLE) as api:
+    with world(wms_system, TABLE, "http") as api:
         yield api
-
-
-def assert_problem(reply: Any, status: int, field: str) -> None:
-    assert reply.status == status, reply.body
-    assert reply.headers["content-type"] == "application/problem+json"
-    assert reply.body["status"] == status and reply.body["field"] == field
 
 
 def facts(wms: Any, field: str, line: int = 1) -> list[Any]:
