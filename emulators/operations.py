@@ -37,6 +37,7 @@ __all__ = [
     "Operation",
     "Param",
     "call_native",
+    "keyed_write",
     "operations_by_name",
 ]
 
@@ -135,6 +136,21 @@ class Api:
 
     def by_name(self) -> dict[str, Operation]:
         return operations_by_name(self.operations)
+
+
+def keyed_write(
+    name: str, method: str, path: str, body: Any, *, correlation: str, **row: Any
+) -> Operation:
+    """The common row: a traced write of a whole body under an ``Idempotency-Key``,
+    answered by the behaviour's method ``name(body, idempotency_key)``; ``correlation``
+    names the body field that carries the correlation id."""
+
+    def call(behaviour: Any, body: Any, idempotency_key: str | None) -> Reply:
+        method_: Callable[..., Reply] = getattr(behaviour, name)
+        return method_(body, idempotency_key)
+
+    return Operation(name, method, path, call, body=body, idempotent=True, traced=True,
+                     correlation=correlation, **row)  # fmt: skip
 
 
 def operations_by_name(table: Iterable[Operation]) -> dict[str, Operation]:

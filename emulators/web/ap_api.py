@@ -17,11 +17,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import Header, Path, Query
+from fastapi import Path, Query
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from emulators.limits import Bounded
-from emulators.operations import PROBLEM, Api, Operation, Param
+from emulators.operations import PROBLEM, Api, Operation, Param, keyed_write
+from emulators.web._params import COMMON, IDEMPOTENCY_KEY, TRACEPARENT
 
 __all__ = [
     "AP_API",
@@ -132,42 +133,27 @@ class PaymentCreate(_Native):
 
 # -- the operation table ---------------------------------------------------------------
 
-_COMMON: dict[int | str, Any] = {422: PROBLEM, 429: PROBLEM, 503: PROBLEM}
-_DECIDED: dict[int | str, Any] = {**_COMMON, 404: PROBLEM, 409: PROBLEM}
+_DECIDED: dict[int | str, Any] = {**COMMON, 404: PROBLEM, 409: PROBLEM}
 _Num = Annotated[str, Path(min_length=1, max_length=60)]
 _INVOICE = (Param("vendor_num", "path", _Num), Param("invoice_num", "path", _Num))
 _ONE = "/invoices/{vendor_num}/{invoice_num}"
-
-
-def _write(name: str, method: str, path: str, body: Any, tag: str, **kw: Any) -> Operation:
-    """A keyed write whose body is passed whole; its correlation_id is the correlation id."""
-    return Operation(
-        name,
-        method,
-        path,
-        lambda ap, body, idempotency_key: getattr(ap, name)(body, idempotency_key),
-        body=body,
-        idempotent=True,
-        traced=True,
-        correlation="correlation_id",
-        tag=tag,
-        **kw,
-    )
 
 
 AP_API = Api(
     "ap",
     AP_PREFIX,
     (
-        _write("upsert_po_lines", "PUT", "/po-lines", PoLinesUpsert, "reference data",
-               responses=_COMMON),
+        keyed_write("upsert_po_lines", "PUT", "/po-lines", PoLinesUpsert,
+                    tag="reference data", correlation="correlation_id", responses=COMMON),
         # 201 for a new receipt, 200 when the receipt_num was already received
-        _write("post_receipt", "POST", "/receipts", ReceiptCreate, "reference data",
-               status=201, responses={**_COMMON, 200: {}, 201: {}}),
-        _write("upsert_prices", "PUT", "/prices", PricesUpsert, "reference data",
-               responses=_COMMON),
-        _write("post_invoice", "POST", "/invoices", InvoiceCreate, "invoices",
-               status=201, responses={**_COMMON, 409: PROBLEM}),
+        keyed_write("post_receipt", "POST", "/receipts", ReceiptCreate,
+                    tag="reference data", correlation="correlation_id", status=201,
+                    responses={**COMMON, 200: {}, 201: {}}),
+        keyed_write("upsert_prices", "PUT", "/prices", PricesUpsert,
+                    tag="reference data", correlation="correlation_id", responses=COMMON),
+        keyed_write("post_invoice", "POST", "/invoices", InvoiceCreate,
+                    tag="invoices", correlation="correlation_id", status=201,
+                    responses={**COMMON, 409: PROBLEM}),
         Operation(
             "list_invoices", "GET", "/invoices",
             lambda ap, status, offset, limit, updated_since: ap.list_invoices(
@@ -179,12 +165,12 @@ AP_API = Api(
                 Param("limit", "query", Annotated[int, Query(ge=1, le=500)], 25),
                 Param("updated_since", "query", Annotated[str | None, Query()], None),
             ),
-            tag="invoices", responses=_COMMON,
+            tag="invoices", responses=COMMON,
         ),
         Operation(
             "get_invoice", "GET", _ONE,
             lambda ap, vendor_num, invoice_num: ap.get_invoice(vendor_num, invoice_num),
-            params=_INVOICE, tag="invoices", responses={**_COMMON, 404: PROBLEM},
+            params=_INVOICE, tag="invoices", responses={**COMMON, 404: PROBLEM},
         ),
         Operation(
             "release_hold", "POST", f"{_ONE}/holds/{{hold_code}}/release",
@@ -208,8 +194,8 @@ AP_API = Api(
             traced=True, tag="holds, approval and payment", responses=_DECIDED,
         ),
     ),
-    idempotency_header=Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)],
-    trace_header=Annotated[str | None, Header(max_length=200)],
+    idempotency_header=IDEMPOTENCY_KEY,
+    trace_header=TRACEPARENT,
     title="supplysync AP emulator",
     description=(
         "An accounts-payable system's payables API: purchase-order lines, receipts and "

@@ -24,7 +24,8 @@ from typing import Annotated, Any
 from fastapi import Header, Path, Query
 
 from emulators._base import Reply
-from emulators.operations import PROBLEM, Api, Operation, Param
+from emulators.operations import PROBLEM, Api, Operation, Param, keyed_write
+from emulators.web._params import COMMON
 from emulators.web.erp_models import (
     AcknowledgmentApplied,
     AcknowledgmentPost,
@@ -90,7 +91,6 @@ Limit = Annotated[
     ),
 ]
 
-_COMMON: dict[int | str, Any] = {422: PROBLEM, 429: PROBLEM, 503: PROBLEM}
 _NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not Modified: If-None-Match holds the current ETag"}
 }
@@ -107,7 +107,7 @@ _GLN = Param("location_gln", "path", GlnPath, wire="LocationGLN")
 _IF_MATCH = Param("if_match", "header", IfMatch, None, wire="If-Match")
 _IF_NONE = Param("if_none_match", "header", IfNoneMatch, None, wire="If-None-Match")
 _PAGE = (Param("offset", "query", Offset, 0), Param("limit", "query", Limit, 25))
-_CHANGED = {**_COMMON, **_ok(PurchaseOrder), 404: PROBLEM, 409: PROBLEM, 412: PROBLEM}
+_CHANGED = {**COMMON, **_ok(PurchaseOrder), 404: PROBLEM, 409: PROBLEM, 412: PROBLEM}
 
 
 def _write(name: str, method: str, path: str, call: Callable[..., Reply], body: Any,
@@ -120,9 +120,9 @@ def _write(name: str, method: str, path: str, call: Callable[..., Reply], body: 
 def _create(name: str, path: str, body: Any, model: Any, tag: str, doc: str | None = None
             ) -> Operation:  # fmt: skip
     """``POST`` a new master record: 201, or 409 when its key exists."""
-    call = lambda erp, body, idempotency_key: getattr(erp, name)(body, idempotency_key)  # noqa: E731
-    responses = {**_COMMON, **_ok(model, 201), 409: PROBLEM}
-    return _write(name, "POST", path, call, body, tag, status=201, responses=responses, doc=doc)
+    responses = {**COMMON, **_ok(model, 201), 409: PROBLEM}
+    return keyed_write(name, "POST", path, body, correlation="CorrelationId", tag=tag, status=201,
+                       responses=responses, doc=doc)  # fmt: skip
 
 
 def _update(name: str, path: str, keys: tuple[Param, ...], body: Any, model: Any, tag: str
@@ -133,7 +133,7 @@ def _update(name: str, path: str, keys: tuple[Param, ...], body: Any, model: Any
         method: Callable[..., Reply] = getattr(erp, name)
         return method(*(key[k.name] for k in keys), body, if_match, idempotency_key)
 
-    responses = {**_COMMON, **_ok(model), 404: PROBLEM, 412: PROBLEM}
+    responses = {**COMMON, **_ok(model), 404: PROBLEM, 412: PROBLEM}
     return _write(name, "PATCH", path, call, body, tag, params=(*keys, _IF_MATCH),
                   responses=responses)  # fmt: skip
 
@@ -145,7 +145,7 @@ def _get(name: str, path: str, keys: tuple[Param, ...], model: Any, tag: str) ->
         method: Callable[..., Reply] = getattr(erp, name)
         return method(*(key[k.name] for k in keys), if_none_match)
 
-    responses = {**_COMMON, **_ok(model), **_NOT_MODIFIED, 404: PROBLEM}
+    responses = {**COMMON, **_ok(model), **_NOT_MODIFIED, 404: PROBLEM}
     return Operation(name, "GET", path, call, params=(*keys, _IF_NONE), tag=tag,
                      responses=responses)  # fmt: skip
 
@@ -154,7 +154,7 @@ def _list(name: str, path: str, model: Any, tag: str, *filters: Param, doc: str 
           ) -> Operation:  # fmt: skip
     """``GET`` a page of records: ``offset`` and ``limit`` (and the filters), by keyword."""
     call = lambda erp, **kw: getattr(erp, name)(**kw)  # noqa: E731
-    responses = {**_COMMON, **_ok(Page[model]), 400: PROBLEM}
+    responses = {**COMMON, **_ok(Page[model]), 400: PROBLEM}
     return Operation(name, "GET", path, call, params=(*filters, *_PAGE), tag=tag,
                      responses=responses, doc=doc)  # fmt: skip
 
@@ -170,7 +170,7 @@ ERP_API = Api(
         _write("post_purchase_order", "POST", "/purchaseOrders",
                lambda erp, body, idempotency_key: erp.post_purchase_order(body, idempotency_key),
                PurchaseOrderCreate, _POS, status=201,
-               responses={**_COMMON, **_ok(PurchaseOrder, 201)},
+               responses={**COMMON, **_ok(PurchaseOrder, 201)},
                doc="Create and approve a PO (201, with its ETag)."),
         _list("list_purchase_orders", "/purchaseOrders", PurchaseOrder, _POS,
               Param("updated_since", "query", Annotated[str, Query(
@@ -181,7 +181,7 @@ ERP_API = Api(
                   lambda erp, order_number, if_none_match: erp.get_purchase_order(
                       order_number, if_none_match),
                   params=(_ORDER, _IF_NONE), tag=_POS,
-                  responses={**_COMMON, **_ok(PurchaseOrder), **_NOT_MODIFIED, 404: PROBLEM}),
+                  responses={**COMMON, **_ok(PurchaseOrder), **_NOT_MODIFIED, 404: PROBLEM}),
         _write("change_purchase_order", "PATCH", _PO,
                lambda erp, order_number, body, if_match, idempotency_key:
                    erp.change_purchase_order(order_number, body, if_match=if_match,
@@ -194,27 +194,27 @@ ERP_API = Api(
                    erp.post_acknowledgment(order_number, body, idempotency_key,
                                            if_match=if_match),
                AcknowledgmentPost, _POS, params=(_ORDER, _IF_MATCH),
-               responses={**_COMMON, **_ok(AcknowledgmentApplied), 404: PROBLEM, 409: PROBLEM,
+               responses={**COMMON, **_ok(AcknowledgmentApplied), 404: PROBLEM, 409: PROBLEM,
                           412: PROBLEM},
                doc="The supplier's acknowledgment (855): confirmed and backordered quantities."),
         _write("post_receipt", "POST", f"{_PO}/receipts",
                lambda erp, order_number, body, if_match, idempotency_key: erp.post_receipt(
                    order_number, body, idempotency_key, if_match=if_match),
                ReceiptCreate, _POS, params=(_ORDER, _IF_MATCH), status=201,
-               responses={**_COMMON, **_ok(ReceiptApplied, 201), 404: PROBLEM, 409: PROBLEM,
+               responses={**COMMON, **_ok(ReceiptApplied, 201), 404: PROBLEM, 409: PROBLEM,
                           412: PROBLEM},
                doc="Goods received: relieves the open commitment; past the tolerance → 422."),
         _write("post_invoice_status", "POST", f"{_PO}/invoiceStatus",
                lambda erp, order_number, body, idempotency_key: erp.post_invoice_status(
                    order_number, body, idempotency_key),
                InvoiceStatusPost, _INVOICES, params=(_ORDER,),
-               responses={**_COMMON, **_ok(Invoice), 404: PROBLEM, 409: PROBLEM}),
+               responses={**COMMON, **_ok(Invoice), 404: PROBLEM, 409: PROBLEM}),
         Operation("get_invoice", "GET", "/invoices/{SupplierNumber}/{InvoiceNumber}",
                   lambda erp, supplier_number, invoice_number: erp.get_invoice(
                       supplier_number, invoice_number),
                   params=(_SUPPLIER, Param("invoice_number", "path", Annotated[str, Path(
                       description="the supplier's InvoiceNumber")], wire="InvoiceNumber")),
-                  tag=_INVOICES, responses={**_COMMON, **_ok(Invoice), 404: PROBLEM}),
+                  tag=_INVOICES, responses={**COMMON, **_ok(Invoice), 404: PROBLEM}),
         _create("create_item", "/items", ItemCreate, Item, "items"),
         _update("update_item", "/items/{ItemNumber}", (_ITEM,), ItemUpdate, Item, "items"),
         _get("get_item", "/items/{ItemNumber}", (_ITEM,), Item, "items"),

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import Header, Query
+from fastapi import Query
 from pydantic import BaseModel, Field
 
 from emulators.operations import PROBLEM, Api, Operation, Param
+from emulators.web._params import COMMON, IDEMPOTENCY_KEY, TRACEPARENT
 
 __all__ = [
     "EDI_MEDIA_TYPES",
@@ -67,7 +68,6 @@ class PartnerList(BaseModel):
 
 # -- the operation table ---------------------------------------------------------------
 
-_COMMON: dict[int | str, Any] = {422: PROBLEM, 429: PROBLEM, 503: PROBLEM}
 _X12_BODY = {
     "requestBody": {
         "required": True,
@@ -86,7 +86,7 @@ SUPPLIER_API = Api(
             "receive_edi", "POST", "/inbound",
             lambda network, body, idempotency_key: network.receive_edi(body),
             body="x12", idempotent=True, traced=True, status=202, tag="edi",
-            responses={**_COMMON, 202: {"model": InterchangeAccepted}, 400: PROBLEM},
+            responses={**COMMON, 202: {"model": InterchangeAccepted}, 400: PROBLEM},
             doc="Post an interchange of 850s; a bad set refuses the whole interchange.",
             openapi_extra=_X12_BODY, aliases=("post_edi",),
         ),
@@ -98,12 +98,12 @@ SUPPLIER_API = Api(
                       Annotated[int, Query(ge=0, description="documents with seq > after")], 0),
                 Param("limit", "query", Annotated[int, Query(ge=1, le=1000)], 100),
             ),
-            tag="edi", responses={**_COMMON, 200: {"model": MailboxPage}, 400: PROBLEM},
+            tag="edi", responses={**COMMON, 200: {"model": MailboxPage}, 400: PROBLEM},
             doc="The buyer's mailbox: 855, 856 and 810 documents, oldest first.",
         ),
     ),
-    idempotency_header=Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)],
-    trace_header=Annotated[str | None, Header(max_length=200)],
+    idempotency_header=IDEMPOTENCY_KEY,
+    trace_header=TRACEPARENT,
     title="supplysync supplier network emulator",
     description=(
         "An EDI VAN with its suppliers behind it: X12 850 purchase orders in; 855 "

@@ -14,13 +14,14 @@ are built from (:mod:`emulators.operations`).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import Header, Path, Query
+from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from emulators.limits import Bounded
-from emulators.operations import PROBLEM, Api, Operation, Param
+from emulators.operations import PROBLEM, Api, Operation, Param, keyed_write
+from emulators.web._params import COMMON, IDEMPOTENCY_KEY, TRACEPARENT
 
 __all__ = [
     "WMS_API",
@@ -112,54 +113,40 @@ class PutawayCreate(_Native):
 # -- the operation table ---------------------------------------------------------------
 
 Nbr30 = Annotated[str, Path(min_length=1, max_length=30)]
-_COMMON: dict[int | str, Any] = {422: PROBLEM, 429: PROBLEM, 503: PROBLEM}
 _PO = Param("po_nbr", "path", Nbr30)
 _LINE = Param("po_line_nbr", "path", Annotated[int, Path(ge=1, le=9999)])
-
-
-def _write(name: str, path: str, body: Any, tag: str, **kw: Any) -> Operation:
-    """A keyed write whose body is passed whole; its trace_id is the correlation id."""
-    return Operation(
-        name,
-        "POST",
-        path,
-        lambda wms, body, idempotency_key: getattr(wms, name)(body, idempotency_key),
-        body=body,
-        idempotent=True,
-        traced=True,
-        correlation="trace_id",
-        tag=tag,
-        **kw,
-    )
 
 
 WMS_API = Api(
     "wms",
     WMS_PREFIX,
     (
-        _write("upsert_expected_receipts", "/expected-receipts", ExpectedReceiptsUpsert,
-               "expected receipts", responses=_COMMON),
+        keyed_write("upsert_expected_receipts", "POST", "/expected-receipts",
+                    ExpectedReceiptsUpsert,
+                    tag="expected receipts", correlation="trace_id", responses=COMMON),
         Operation(
             "get_expected_receipt", "GET", "/expected-receipts/{po_nbr}/{po_line_nbr}",
             lambda wms, po_nbr, po_line_nbr: wms.get_expected_receipt(po_nbr, po_line_nbr),
-            params=(_PO, _LINE), tag="expected receipts", responses={**_COMMON, 404: PROBLEM},
+            params=(_PO, _LINE), tag="expected receipts", responses={**COMMON, 404: PROBLEM},
         ),
         # 201 for a new ASN, 200 when it is sent again before receiving starts
-        _write("post_ship_notice", "/ship-notices", ShipNoticeCreate, "ship notices",
-               status=201, responses={**_COMMON, 200: {}, 201: {}, 409: PROBLEM}),
+        keyed_write("post_ship_notice", "POST", "/ship-notices", ShipNoticeCreate,
+                    tag="ship notices", correlation="trace_id", status=201,
+                    responses={**COMMON, 200: {}, 201: {}, 409: PROBLEM}),
         Operation(
             "get_ship_notice", "GET", "/ship-notices/{asn_nbr}",
             lambda wms, asn_nbr: wms.get_ship_notice(asn_nbr),
             params=(Param("asn_nbr", "path", Nbr30),),
-            tag="ship notices", responses={**_COMMON, 404: PROBLEM},
+            tag="ship notices", responses={**COMMON, 404: PROBLEM},
         ),
-        _write("receive", "/receipts", ReceiptCreate, "receiving",
-               status=201, responses={**_COMMON, 404: PROBLEM, 409: PROBLEM}),
+        keyed_write("receive", "POST", "/receipts", ReceiptCreate,
+                    tag="receiving", correlation="trace_id", status=201,
+                    responses={**COMMON, 404: PROBLEM, 409: PROBLEM}),
         Operation(
             "get_receipt", "GET", "/receipts/{receipt_id}",
             lambda wms, receipt_id: wms.get_receipt(receipt_id),
             params=(Param("receipt_id", "path", Nbr30),),
-            tag="receiving", responses={**_COMMON, 404: PROBLEM},
+            tag="receiving", responses={**COMMON, 404: PROBLEM},
         ),
         Operation(
             "list_receipts", "GET", "/receipts",
@@ -170,7 +157,7 @@ WMS_API = Api(
                 Param("offset", "query", Annotated[int, Query(ge=0)], 0),
                 Param("limit", "query", Annotated[int, Query(ge=1, le=500)], 100),
             ),
-            tag="receiving", responses=_COMMON,
+            tag="receiving", responses=COMMON,
         ),
         Operation(
             "get_receiving_line", "GET", "/receiving-lines/{po_nbr}/{po_line_nbr}",
@@ -184,7 +171,7 @@ WMS_API = Api(
                     min_length=1, max_length=30, description="the ASN line; else the PO line"
                 )], None),
             ),
-            tag="receiving", responses={**_COMMON, 404: PROBLEM},
+            tag="receiving", responses={**COMMON, 404: PROBLEM},
         ),
         Operation(
             "putaway", "POST", "/putaways",
@@ -192,7 +179,7 @@ WMS_API = Api(
                 body.get("receipt_id"), body.get("location"), body.get("qty"), idempotency_key
             ),
             body=PutawayCreate, idempotent=True, traced=True,
-            tag="putaway and inventory", responses={**_COMMON, 404: PROBLEM, 409: PROBLEM},
+            tag="putaway and inventory", responses={**COMMON, 404: PROBLEM, 409: PROBLEM},
         ),
         Operation(
             "inventory", "GET", "/inventory",
@@ -203,11 +190,11 @@ WMS_API = Api(
                 Param("item_id", "query",
                       Annotated[str | None, Query(min_length=1, max_length=48)], None),
             ),
-            tag="putaway and inventory", responses=_COMMON,
+            tag="putaway and inventory", responses=COMMON,
         ),
     ),
-    idempotency_header=Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)],
-    trace_header=Annotated[str | None, Header(max_length=200)],
+    idempotency_header=IDEMPOTENCY_KEY,
+    trace_header=TRACEPARENT,
     title="supplysync WMS emulator",
     description=(
         "A warehouse management system's receiving API: expected receipts, ship notices, "

@@ -156,6 +156,20 @@ def _ids(vendor_part: str, gtin: str) -> list[str]:
     return (["VC", vendor_part] if vendor_part else []) + (["UK", gtin] if gtin else [])
 
 
+def _baseline_item(seg: Sequence[str], n: int) -> tuple[int, int, str, str, str, str]:
+    """PO1 or IT1 baseline item data: line number, quantity, unit, unit price, and the
+    vendor part (VC) and GTIN (UK) of its id pairs (read first, as a partner reads them)."""
+    ids = dict(_pairs(seg, 6, n))
+    return (
+        _qty(seg, 1, n, minimum=1),
+        _qty(seg, 2, n, minimum=1),
+        _code(seg, 3, n, UOM_CODES, "unit of measure"),
+        _price(seg, 4, n),
+        ids.get("VC", ""),
+        ids.get("UK", ""),
+    )
+
+
 def _trim(seg: Segment) -> Segment:
     """X12 drops trailing empty elements."""
     while len(seg) > 1 and seg[-1] == "":

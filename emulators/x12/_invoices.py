@@ -65,17 +65,7 @@ def read_810(segments: list[list[str]]) -> Invoice:
             po_date = el._date(seg, 3, n) if el._el(seg, 3) else ""
             header = (el._req(seg, 2, n), el._date(seg, 1, n), el._req(seg, 4, n), po_date)
         elif tag == "IT1":
-            ids = dict(el._pairs(seg, 6, n))
-            lines.append(
-                InvoiceLine(
-                    el._qty(seg, 1, n, minimum=1),
-                    el._qty(seg, 2, n, minimum=1),
-                    el._code(seg, 3, n, UOM_CODES, "unit of measure"),
-                    el._price(seg, 4, n),
-                    ids.get("VC", ""),
-                    ids.get("UK", ""),
-                )
-            )
+            lines.append(InvoiceLine(*el._baseline_item(seg, n)))
         elif tag == "TDS":
             tds = (n, el._qty(seg, 1, n))
         elif tag == "CTT":

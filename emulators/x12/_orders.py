@@ -185,16 +185,7 @@ def read_855(segments: list[list[str]]) -> PurchaseOrderAck:
         elif tag == "PO1":
             close()
             acks = []
-            ids = dict(el._pairs(seg, 6, n))
-            line = AckLine(
-                el._qty(seg, 1, n, minimum=1),
-                el._qty(seg, 2, n, minimum=1),
-                el._code(seg, 3, n, UOM_CODES, "unit of measure"),
-                el._price(seg, 4, n),
-                ids.get("VC", ""),
-                ids.get("UK", ""),
-            )
-            current = (n, line)
+            current = (n, AckLine(*el._baseline_item(seg, n)))
         elif tag == "ACK":
             if current is None:
                 raise X12Error(el._at("ACK", n), "ACK before any PO1")
