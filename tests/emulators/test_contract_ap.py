@@ -447,19 +447,6 @@ def test_outage_answers_503_with_retry_after_then_recovers(ap: Any) -> None:
 # -- over HTTP only: the admin API, correlation ids, webhooks -----------------------
 
 
-def test_admin_faults_put_over_http_take_effect(ap_http: Any) -> None:
-    client = ap_http.client
-    faults = {"outages": [{"start_s": 0, "end_s": 60}]}
-    assert client.put("/__admin/faults", json=faults).status_code == 200
-    assert client.get("/__admin/faults").json()["outages"][0]["end_s"] == 60
-
-    down = ap_http.call("list_invoices")
-    assert down.status == 503 and down.headers["retry-after"] == "60"
-
-    assert client.delete("/__admin/faults").status_code == 204
-    assert ap_http.call("list_invoices").status == 200
-
-
 def test_admin_requests_and_history_show_what_was_called_and_changed(ap_http: Any) -> None:
     ap_http.call("upsert_po_lines", body=po_lines((1, 10, 10.0)))
     ap_http.call("post_invoice", body=invoice("INV-1", (1, 10, 10.0)), key="k-1")

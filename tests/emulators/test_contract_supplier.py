@@ -356,19 +356,6 @@ def test_both_documented_media_types_are_taken(supplier_http: Any, media: str) -
     assert resp.status_code == 202 and resp.json()["accepted"] == 1
 
 
-def test_admin_faults_put_over_http_take_effect(supplier_http: Any) -> None:
-    client = supplier_http.client
-    faults = {"outages": [{"start_s": 0, "end_s": 60}]}
-    assert client.put("/__admin/faults", json=faults).status_code == 200
-    assert client.get("/__admin/faults").json()["outages"][0]["end_s"] == 60
-
-    down = supplier_http.call("receive_edi", text=x12_850())
-    assert down.status == 503 and down.headers["retry-after"] == "60"
-
-    assert client.delete("/__admin/faults").status_code == 204
-    assert supplier_http.call("receive_edi", text=x12_850()).status == 202
-
-
 def test_admin_requests_and_history_show_what_was_called_and_changed(supplier_http: Any) -> None:
     client = supplier_http.client
     client.post(

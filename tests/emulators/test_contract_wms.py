@@ -264,19 +264,6 @@ def test_outage_answers_503_with_retry_after_then_recovers(wms: Any) -> None:
 # -- the admin API (HTTP only) ----------------------------------------------------
 
 
-def test_admin_faults_put_over_http_take_effect(wms_http: Any) -> None:
-    client = wms_http.client
-    faults = {"outages": [{"start_s": 0, "end_s": 60}]}
-    assert client.put("/__admin/faults", json=faults).status_code == 200
-    assert client.get("/__admin/faults").json()["outages"][0]["end_s"] == 60
-
-    down = wms_http.call("inventory")
-    assert down.status == 503 and down.headers["retry-after"] == "60"
-
-    assert client.delete("/__admin/faults").status_code == 204
-    assert wms_http.call("inventory").status == 200
-
-
 def test_admin_requests_and_history_show_what_was_called_and_changed(wms_http: Any) -> None:
     wms_http.call("post_ship_notice", body=asn_body(10))
     wms_http.call("receive", body=receipt_body(4), key="k-1")
