@@ -318,26 +318,32 @@ class Wms:
             "trace_id": ask["trace_id"],
         }
         self.receipts[receipt_id] = receipt
+        cause = idempotency_key or body_cause("wms", body)
+        self._announce_receipt(receipt, cause)
+        return Reply(201, {"receipt": dict(receipt), "line": self._line_view(key)})
+
+    def _announce_receipt(self, receipt: dict[str, Any], cause: str) -> None:
+        """Journal the PO line's new totals and tell the subscribers of the receipt."""
+        po, n = receipt["po_nbr"], receipt["po_line_nbr"]
+        accepted, rejected = receipt["received_qty"], receipt["rejected_qty"]
         totals = self._totals.setdefault((po, n), [0, 0])
         totals[0] += accepted
         totals[1] += rejected
-        cause = idempotency_key or body_cause("wms", body)
         entity = f"po_line:{po}:{n}"
         if accepted:
-            self._journal.record(entity, "received_qty", totals[0], cause, ask["trace_id"])
+            self._journal.record(entity, "received_qty", totals[0], cause, receipt["trace_id"])
         if rejected:
-            self._journal.record(entity, "rejected_qty", totals[1], cause, ask["trace_id"])
+            self._journal.record(entity, "rejected_qty", totals[1], cause, receipt["trace_id"])
         event_body = {
             "event_id": f"wms-evt-{self._next_event}",
             "event_type": "receipt.created",
-            "receipt_id": receipt_id,
+            "receipt_id": receipt["receipt_id"],
             "po_nbr": po,
             "po_line_nbr": n,
         }
         self._next_event += 1
         for listener in self.listeners:
             listener(dict(event_body))
-        return Reply(201, {"receipt": dict(receipt), "line": self._line_view(key)})
 
     def _find_line(self, ask: dict[str, Any]) -> tuple[_Key, dict[str, Any]]:
         n = ask["po_line_nbr"]
