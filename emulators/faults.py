@@ -21,6 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from emulators._base import Reply, problem
+from emulators.admission import TokenBucket
 
 __all__ = [
     "ErrorRate",
@@ -114,12 +115,11 @@ class FaultGate:
         self._clock = clock
         self._rng = rng
         self.faults = Faults()
-        self._tokens = 0.0
-        self._refilled: float | None = None
+        self._bucket: TokenBucket | None = None
 
     def set(self, faults: Faults) -> None:
         self.faults = faults
-        self._refilled = None  # a new bucket starts full
+        self._bucket = None  # a new bucket starts full
 
     def clear(self) -> None:
         self.faults = Faults()
@@ -144,16 +144,12 @@ class FaultGate:
                 return reply
         limit = self.faults.rate_limit
         if limit is not None:
-            if self._refilled is None:
-                self._tokens, self._refilled = float(limit.burst), now
-            elapsed = max(0.0, now - self._refilled)
-            self._tokens = min(float(limit.burst), self._tokens + elapsed * limit.rps)
-            self._refilled = now
-            if self._tokens < 1.0:
+            if self._bucket is None:
+                self._bucket = TokenBucket(limit.rps, limit.burst)
+            if self._bucket.take(now) > 0.0:  # a gateway's 429: the configured retry-after
                 reply = problem(429, "Too Many Requests", f"{self.system} rate limit", None)
                 reply.headers["retry-after"] = str(limit.retry_after_s)
                 return reply
-            self._tokens -= 1.0
         error = self.faults.error_rate
         if error is not None and error.rate > 0 and self._rng.random() < error.rate:
             return problem(error.status, "Server Error", f"{self.system} failed (injected)", None)

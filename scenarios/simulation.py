@@ -30,12 +30,13 @@ import simpy
 
 from analysis.facts import FLOWS
 from analysis.history import Change, History
-from emulators._base import Journal, Reply
+from emulators._base import Journal
 from emulators.ap import Ap
 from emulators.erp import Erp
 from emulators.faults import Refused
 from emulators.host import Host
 from emulators.supplier import SupplierNetwork
+from emulators.web.tables import NativeCall, native_routes
 from emulators.webhooks import WebhookDispatcher
 from emulators.wms import Wms
 from emulators.x12 import Interchange, X12Error, read_856
@@ -129,7 +130,7 @@ class _Transport:
         self,
         links: dict[str, _Link],
         hosts: dict[str, Host],
-        routes: dict[tuple[str, str], Callable[[Request], Reply]],
+        routes: dict[tuple[str, str], NativeCall],
     ):
         self.links = links
         self.hosts = hosts
@@ -148,7 +149,7 @@ class _Transport:
         try:
             reply = host.invoke(
                 request.operation,
-                lambda: route(request),
+                lambda: route(request.params, request.body, request.idempotency_key),
                 idempotency_key=request.idempotency_key,
                 correlation_id=request.correlation_id,
             )
@@ -156,57 +157,6 @@ class _Transport:
             return Response(0, {"detail": str(e)})
         yield link.delay()
         return Response(reply.status, reply.body, reply.headers)
-
-
-def _routes(
-    erp: Erp, supplier: SupplierNetwork, wms: Wms, ap: Ap
-) -> dict[tuple[str, str], Callable[[Request], Reply]]:
-    return {
-        ("erp", "get_contract_price"): lambda r: erp.get_contract_price(
-            r.params["supplier_number"], r.params["item_number"]
-        ),
-        ("erp", "get_item"): lambda r: erp.get_item(r.params["item_number"]),
-        ("erp", "list_contract_prices"): lambda r: erp.list_contract_prices(
-            offset=r.params["offset"], limit=r.params["limit"]
-        ),
-        ("ap", "upsert_prices"): lambda r: ap.upsert_prices(r.body, r.idempotency_key),
-        ("erp", "post_receipt"): lambda r: erp.post_receipt(
-            r.params["order_number"], r.body, r.idempotency_key
-        ),
-        ("erp", "post_invoice_status"): lambda r: erp.post_invoice_status(
-            r.params["order_number"], r.body, r.idempotency_key
-        ),
-        ("wms", "post_ship_notice"): lambda r: wms.post_ship_notice(r.body, r.idempotency_key),
-        ("wms", "get_receipt"): lambda r: wms.get_receipt(r.params["receipt_id"]),
-        ("wms", "list_receipts"): lambda r: wms.list_receipts(
-            offset=r.params["offset"], limit=r.params["limit"]
-        ),
-        ("ap", "upsert_po_lines"): lambda r: ap.upsert_po_lines(r.body, r.idempotency_key),
-        ("ap", "post_receipt"): lambda r: ap.post_receipt(r.body, r.idempotency_key),
-        ("ap", "post_invoice"): lambda r: ap.post_invoice(r.body, r.idempotency_key),
-        ("ap", "get_invoice"): lambda r: ap.get_invoice(
-            r.params["vendor_num"], r.params["invoice_num"]
-        ),
-        ("ap", "list_invoices"): lambda r: ap.list_invoices(
-            offset=r.params["offset"],
-            limit=r.params["limit"],
-            updated_since=r.params["updated_since"],
-        ),
-        ("erp", "get_purchase_order"): lambda r: erp.get_purchase_order(r.params["order_number"]),
-        ("erp", "list_purchase_orders"): lambda r: erp.list_purchase_orders(
-            updated_since=r.params["updated_since"],
-            offset=r.params["offset"],
-            limit=r.params["limit"],
-        ),
-        ("erp", "post_acknowledgment"): lambda r: erp.post_acknowledgment(
-            r.params["order_number"], r.body, r.idempotency_key
-        ),
-        ("supplier", "post_edi"): lambda r: supplier.receive_edi(r.body),
-        ("supplier", "mailbox"): lambda r: supplier.mailbox(r.params["after"], r.params["limit"]),
-        ("wms", "upsert_expected_receipts"): lambda r: wms.upsert_expected_receipts(
-            r.body, r.idempotency_key
-        ),
-    }
 
 
 def simulate(
@@ -283,7 +233,8 @@ def simulate(
     config = EngineConfig(OUR_EDI_ID, partners, naive=naive, functional_acks=True)
     engine = DefectiveEngine(config, defects) if defects and defects.engine else Engine(config)
     store = MemoryStore()
-    transport = _Transport(links, hosts, _routes(erp, supplier, wms, ap))
+    behaviours = {"erp": erp, "supplier": supplier, "wms": wms, "ap": ap}
+    transport = _Transport(links, hosts, native_routes(behaviours))
     planner = DeliveryPlanner(
         NO_RETRIES if defects and defects.stop_retrying else _retries(spec, architecture),
         rng("core/delivery"),

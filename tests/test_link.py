@@ -22,20 +22,13 @@ from emulators._base import FactChange, Journal, Reply
 from emulators.ap import Ap
 from emulators.erp import Erp
 from emulators.supplier import SupplierNetwork, SupplierProfile
+from emulators.web.tables import native_routes
 from emulators.wms import Wms
 from sync_core.engine import Engine, EngineConfig
 from sync_core.messages import Inbound, Kind, Request
 from sync_core.store import MemoryStore
+from tests.emulators.harness import GLN, GTIN_1, GTIN_2
 
-
-def mod10(body: str) -> str:
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return str((10 - total % 10) % 10)
-
-
-GLN = "061414100001" + mod10("061414100001")
-GTIN_1 = "1001234567890" + mod10("1001234567890")
-GTIN_2 = "5012345000017" + mod10("5012345000017")
 EPOCH = dt.datetime(2024, 1, 15, 8, 0)
 
 # Non-critical lines are always partially confirmed; critical lines always accepted.
@@ -73,6 +66,9 @@ class Link:
         )
         self.wms = Wms(journal("wms"), clock, EPOCH)
         self.ap = Ap(journal("ap"), clock, EPOCH)
+        self.routes = native_routes(
+            {"erp": self.erp, "supplier": self.supplier, "wms": self.wms, "ap": self.ap}
+        )
         self.engine = Engine(EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}))
         self.store = MemoryStore()
         self.erp.listeners.append(
@@ -102,36 +98,10 @@ class Link:
         return len(due)
 
     def carry(self, request: Request) -> Reply:
-        body = wire(request.body)
-        key = request.idempotency_key
-        match (request.target, request.operation):
-            case ("erp", "get_purchase_order"):
-                return self.erp.get_purchase_order(request.params["order_number"])
-            case ("erp", "post_acknowledgment"):
-                return self.erp.post_acknowledgment(request.params["order_number"], body, key)
-            case ("supplier", "post_edi"):
-                return self.supplier.receive_edi(body)
-            case ("wms", "upsert_expected_receipts"):
-                return self.wms.upsert_expected_receipts(body, key)
-            case ("wms", "post_ship_notice"):
-                return self.wms.post_ship_notice(body, key)
-            case ("wms", "get_receipt"):
-                return self.wms.get_receipt(request.params["receipt_id"])
-            case ("erp", "post_receipt"):
-                return self.erp.post_receipt(request.params["order_number"], body, key)
-            case ("erp", "post_invoice_status"):
-                return self.erp.post_invoice_status(request.params["order_number"], body, key)
-            case ("ap", "upsert_po_lines"):
-                return self.ap.upsert_po_lines(body, key)
-            case ("ap", "post_receipt"):
-                return self.ap.post_receipt(body, key)
-            case ("ap", "post_invoice"):
-                return self.ap.post_invoice(body, key)
-            case ("ap", "get_invoice"):
-                return self.ap.get_invoice(
-                    request.params["vendor_num"], request.params["invoice_num"]
-                )
-        raise AssertionError(f"no route for {request.target} {request.operation}")
+        """Hand the request to its emulator as the simulated transport does (the
+        emulators' operation tables), its body crossing as JSON."""
+        route = self.routes[(request.target, request.operation)]
+        return route(request.params, wire(request.body), request.idempotency_key)
 
     def run(self) -> int:
         """Exchange messages until both sides are quiet; return how many were handled."""

@@ -4,7 +4,8 @@ An API method is wrapped by :func:`api`: the token bucket answers first (429 wit
 ``retry-after`` when it is empty, nothing applied), then the method runs, and the
 caller gets a copy of what it built, never a live document.  :class:`Core` holds
 the state behind that: the injected clock and journal, the event listeners, the
-stored first replies of idempotency keys, the bucket, and the
+stored first replies of idempotency keys and the token bucket
+(:mod:`emulators.admission`), and the
 :class:`~emulators.limits.Limits` every write is held to (``_admit``: a body past
 them is a 422 naming the field, before anything else).  The helpers below are
 the rest of the HTTP semantics the ERP speaks: ETag preconditions
@@ -16,12 +17,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 import math
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from emulators._base import Journal, Reply, canonical_json, copy_document
+from emulators._base import Journal, Reply, copy_document
+from emulators.admission import IdempotencyCache, TokenBucket
 from emulators.erp._checks import bad, is_int
 from emulators.limits import Bound, Limits
 
@@ -64,10 +65,6 @@ def api(method: Callable[Concatenate[_S, _P], Reply]) -> Callable[Concatenate[_S
     return call
 
 
-def _fingerprint(operation: str, target: Any, body: Any) -> str:
-    return hashlib.sha256(canonical_json([operation, target, body])).hexdigest()
-
-
 class Core:
     """State every API call shares; the :class:`~emulators.erp.Erp` sets it up."""
 
@@ -81,9 +78,10 @@ class Core:
 
     def _reset_core(self) -> None:
         self._next_event = 1
-        self._idempotency: dict[str, tuple[str, Reply]] = {}
-        self._tokens = self._burst
-        self._last_refill: float | None = None
+        # a key names one request across the API, refused when reused for another;
+        # replies are kept as copies (views of documents that change later)
+        self._idempotency = IdempotencyCache(per_operation=False, fingerprint=True, copies=True)
+        self._bucket = None if self._rate is None else TokenBucket(self._rate, self._burst)
 
     def _now(self) -> dt.datetime:
         return self._epoch + dt.timedelta(seconds=self._clock())
@@ -109,36 +107,23 @@ class Core:
     def _replay(
         self, operation: str, target: Any, body: Any, idempotency_key: str | None
     ) -> Reply | None:
-        if idempotency_key is None or idempotency_key not in self._idempotency:
-            return None
-        fingerprint, reply = self._idempotency[idempotency_key]
-        if fingerprint != _fingerprint(operation, target, body):
-            detail = "this key was used before with a different request"
-            return bad(422, detail, "Idempotency-Key")
-        return reply
+        return self._idempotency.replay(operation, idempotency_key, target, body)
 
     def _remember(
         self, operation: str, target: Any, body: Any, idempotency_key: str | None, reply: Reply
     ) -> Reply:
-        if idempotency_key is not None:
-            stored = Reply(reply.status, copy_document(reply.body), dict(reply.headers))
-            self._idempotency[idempotency_key] = (_fingerprint(operation, target, body), stored)
-        return reply
+        return self._idempotency.remember(operation, idempotency_key, reply, target, body)
 
     # -- rate limit -----------------------------------------------------------------
 
     def _throttle(self) -> Reply | None:
-        if self._rate is None:
+        """The ERP's own throttle: its 429 says when a token will be there."""
+        if self._bucket is None:
             return None
-        now = self._clock()
-        if self._last_refill is not None:
-            elapsed = max(0.0, now - self._last_refill)
-            self._tokens = min(self._burst, self._tokens + elapsed * self._rate)
-        self._last_refill = now
-        if self._tokens >= 1:
-            self._tokens -= 1
+        deficit_s = self._bucket.take(self._clock())
+        if deficit_s == 0.0:
             return None
-        wait = max(1, math.ceil((1 - self._tokens) / self._rate))
+        wait = max(1, math.ceil(deficit_s))
         limited = bad(429, f"more than {self._rate:g} requests/s; retry in {wait} s", None)
         return Reply(429, limited.body, {**limited.headers, "retry-after": str(wait)})
 

@@ -1,30 +1,29 @@
 """What every emulator's HTTP app shares: problem+json errors, replies, the admin API.
 
 Theory of operation: an app is built by a factory around a :class:`~emulators.host.Host`
-(never at import time, so four emulators can live in one process).  Each route
-calls ``host.invoke`` with the behaviour method and turns the :class:`Reply`
-into a response.  Every error leaves as RFC 9457 problem+json naming the
-field: FastAPI's request validation errors are translated here, and no bad
-input reaches a 500.  The app enforces its :class:`~emulators.limits.Limits`:
-a body past ``max_body_bytes`` is a 413 before it is read whole
-(:mod:`emulators.web._body_limit`), and OpenAPI states every bound the
-behaviour enforces.  ``/docs`` and ``/redoc`` serve Swagger UI and ReDoc from
-the installed ``fastapi-offline`` package, never from a CDN: they work on a
-network with no way out.  The admin API under ``/__admin`` (like WireMock's) sets
-and clears faults, resets the system (to empty, as if just started: its webhook
-counters, numbering and queued deliveries too; the subscription stays), and shows its
-state, request journal and history.  ``GET /metrics`` is the Prometheus text of the app's
-own registry (:mod:`emulators.web._metrics`); spans are recorded only once
+(never at import time, so four emulators can live in one process). Its routes are
+generated from the system's operation table (:mod:`emulators.web._routes`); each calls
+``host.invoke`` and turns the :class:`Reply` into a response. Every error leaves as RFC
+9457 problem+json naming the field: FastAPI's request validation errors are translated
+here, and no bad input reaches a 500. The app enforces its
+:class:`~emulators.limits.Limits`: a body past ``max_body_bytes`` is a 413 before it is
+read whole (:mod:`emulators.web._body_limit`), and OpenAPI states every bound the
+behaviour enforces. ``/docs`` and ``/redoc`` serve Swagger UI and ReDoc from the
+installed ``fastapi-offline`` package, never from a CDN: they work on a network with no
+way out. The admin API under ``/__admin`` (like WireMock's) sets and clears faults,
+resets the system (to empty, as if just started: its webhook counters, numbering and
+queued deliveries too; the subscription stays), and shows its state, request journal and
+history. ``GET /metrics`` is the Prometheus text of the app's own registry
+(:mod:`emulators.web._metrics`); spans are recorded only once
 :func:`emulators.web._tracing.enable_tracing` gave the app a tracer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import random
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -39,6 +38,7 @@ from emulators._base import Reply, problem
 from emulators.faults import Faults, Refused
 from emulators.host import Host
 from emulators.limits import DEFAULT_LIMITS, Limits
+from emulators.operations import PROBLEM
 from emulators.web._body_limit import BodyLimit
 from emulators.web._metrics import CONTENT_TYPE, EmulatorMetrics, RequestMetrics
 from emulators.web._tracing import webhook_span
@@ -46,13 +46,11 @@ from emulators.webhooks import WebhookDispatcher
 
 __all__ = [
     "ADMIN_PREFIX",
-    "PROBLEM",
     "LiveSystem",
     "Schedule",
     "Subscription",
     "add_subscription_routes",
     "admin_router",
-    "assemble",
     "make_app",
     "respond",
     "webhooks_for",
@@ -70,10 +68,6 @@ class LiveSystem:
 
 
 ADMIN_PREFIX = "/__admin"
-PROBLEM = {
-    "description": "Problem details (RFC 9457) naming the field at fault",
-    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
-}
 
 
 _dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
@@ -147,39 +141,6 @@ class _InjectedLatency:
             if delay > 0:
                 await asyncio.sleep(delay)
         await self.app(scope, receive, send)
-
-
-def assemble(
-    system: str,
-    *,
-    seed: int,
-    clock: Callable[[], float],
-    schedule: Schedule,
-    webhook_target: str | None,
-    behaviour: Callable[[Host], Any],
-    router: Callable[[Host, Any], APIRouter],
-    title: str,
-    description: str,
-    limits: Limits = DEFAULT_LIMITS,
-) -> LiveSystem:
-    """One live emulator: a host, the behaviour built on its journal, webhooks to the
-    subscriber, the app with the system's routes, the admin and subscription API;
-    ``limits`` bound the app's requests (the behaviour gets its own, the same)."""
-    host = Host(system, clock, seed)
-    impl = behaviour(host)
-    dispatcher, target = webhooks_for(system, seed, schedule, webhook_target)
-    host.attach(impl, dispatcher)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await target.close()  # an unclosed client session would leak its connections
-
-    app = make_app(host, title, description, lifespan, limits)
-    app.include_router(router(host, impl))
-    add_subscription_routes(app, target)
-    app.state.webhook_target = target  # its tracer is set by enable_tracing
-    return LiveSystem(host, app)
 
 
 def make_app(

@@ -3,8 +3,8 @@
 ``InProcess`` calls the behaviour through its host, as the simulated transport
 does; ``OverHttp`` sends real HTTP requests to the emulator's FastAPI app served
 by uvicorn on 127.0.0.1.  Both answer a ``Reply``, so one test body checks both
-worlds and they can never drift.  Each emulator's tests define the operation
-tables: how an operation maps to a behaviour call and to an HTTP request.
+worlds and they can never drift.  Both are built from the emulator's operation
+table (:mod:`emulators.operations`): a suite only names its short keywords.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +26,20 @@ from fastapi import FastAPI
 
 from emulators._base import Reply
 from emulators.host import Host
+from emulators.operations import REQUIRED, Api, Operation, call_native
+from emulators.web.supplier_api import EDI_MEDIA_TYPES
+
+
+def with_check_digit(body: str) -> str:
+    """``body`` followed by its GS1 mod-10 check digit (GS1 General Specifications 7.9)."""
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return body + str((10 - total % 10) % 10)
+
+
+# GS1 keys with valid check digits, as the emulators' order checks want them
+GLN = with_check_digit("061414100001")
+GTIN_1 = with_check_digit("1001234567890")
+GTIN_2 = with_check_digit("5012345000017")
 
 
 @dataclass
@@ -49,29 +63,88 @@ class HttpRequest:
     content: str | None = None
 
 
+@dataclass(frozen=True)
+class Table:
+    """A suite's view of an emulator's operation table: ``names`` maps the short
+    keywords its cases use (``number=``) to the table's params (``order_number``),
+    ``defaults`` fills params the cases leave out (the one vendor of a suite).  A
+    case calls ``api.call(operation, body=..., key=..., **params)``."""
+
+    api: Api
+    names: Mapping[str, str] = field(default_factory=dict)
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+
+    def resolve(
+        self, operation: str, kw: Mapping[str, Any]
+    ) -> tuple[Operation, dict[str, Any], Any]:
+        """The row, its params (defaults filled in) and the body of a case's call."""
+        op = self.api.by_name()[operation]
+        given = {self.names.get(k, k): v for k, v in kw.items()}
+        body = given.pop("body", None)
+        return op, {**{k: v for k, v in self.defaults.items() if _takes(op, k)}, **given}, body
+
+    def http(
+        self, op: Operation, params: dict[str, Any], body: Any, key: str | None
+    ) -> HttpRequest:
+        """The HTTP request the operation's route answers."""
+        path = op.path.format_map({p.native: params[p.name] for p in op.params if p.name in params})
+        request = HttpRequest(op.method, self.api.prefix + path)
+        for p in op.params:
+            value = params.get(p.name, None if p.default is REQUIRED else p.default)
+            if value is None:
+                continue
+            if p.where == "query":
+                request.params[p.native] = value
+            elif p.where == "header":
+                request.headers[p.native] = value
+        if key:
+            request.headers["Idempotency-Key"] = key
+        if op.body_kind == "x12":
+            request.content = body
+            request.headers["content-type"] = EDI_MEDIA_TYPES[0]
+        else:
+            request.json = body
+        return request
+
+
+def _takes(op: Operation, name: str) -> bool:
+    return any(p.name == name for p in op.params)
+
+
 class InProcess:
+    """The behaviour through its host, as the simulated transport calls it."""
+
     mode = "in-process"
 
-    def __init__(self, host: Host, behaviour: Any, ops: dict[str, Callable[..., Reply]]):
-        self.host, self.behaviour, self.ops = host, behaviour, ops
+    def __init__(self, host: Host, behaviour: Any, table: Table):
+        self.host, self.behaviour, self.table = host, behaviour, table
 
-    def call(self, operation: str, **kw: Any) -> Reply:
-        return self.host.invoke(operation, lambda: self.ops[operation](self.behaviour, **kw))
+    def call(self, operation: str, key: str | None = None, **kw: Any) -> Reply:
+        op, params, body = self.table.resolve(operation, kw)
+        return self.host.invoke(
+            operation,
+            lambda: call_native(op, self.behaviour, params, body, key),
+            idempotency_key=key,
+        )
 
 
 class OverHttp:
+    """Real HTTP requests to the emulator's app served by uvicorn."""
+
     mode = "http"
 
-    def __init__(self, base: str, host: Host, behaviour: Any,
-                 ops: dict[str, Callable[..., HttpRequest]]) -> None:  # fmt: skip
+    def __init__(self, base: str, host: Host, behaviour: Any, table: Table) -> None:
         self.client = httpx.Client(base_url=base, timeout=10)
-        self.host, self.behaviour, self.ops = host, behaviour, ops
+        self.host, self.behaviour, self.table = host, behaviour, table
 
     def close(self) -> None:
         self.client.close()
 
-    def call(self, operation: str, **kw: Any) -> Reply:
-        r = self.ops[operation](**kw)
+    def call(self, operation: str, key: str | None = None, **kw: Any) -> Reply:
+        op, params, body = self.table.resolve(operation, kw)
+        return self.send(self.table.http(op, params, body, key))
+
+    def send(self, r: HttpRequest) -> Reply:
         resp = self.client.request(
             r.method, r.path, params=r.params, json=r.json, headers=r.headers, content=r.content
         )
@@ -112,27 +185,45 @@ def served(app: FastAPI) -> Iterator[str]:
 
 
 @contextmanager
-def open_api(
-    mode: str,
-    clock: FakeClock,
-    live: Any,
-    in_process: dict[str, Callable[..., Reply]],
-    over_http: dict[str, Callable[..., HttpRequest]],
-) -> Iterator[Any]:
+def open_api(mode: str, clock: FakeClock, live: Any, table: Table) -> Iterator[Any]:
     """A live system's API in ``mode`` ("in-process" or "http"), with ``.clock`` set."""
     behaviour = live.host.behaviour
     if mode == "in-process":
-        api: Any = InProcess(live.host, behaviour, in_process)
+        api: Any = InProcess(live.host, behaviour, table)
         api.clock = clock
         yield api
         return
     with served(live.app) as base:
-        api = OverHttp(base, live.host, behaviour, over_http)
+        api = OverHttp(base, live.host, behaviour, table)
         api.clock = clock
         try:
             yield api
         finally:
             api.close()
+
+
+def _no_timers(delay: float, action: Callable[[], None]) -> None:
+    """A schedule for systems whose tests fire no timers."""
+
+
+@contextmanager
+def world(
+    factory: Callable[..., Any], table: Table, mode: str, clock: FakeClock | None = None,
+    **options: Any,
+) -> Iterator[Any]:  # fmt: skip
+    """A live system from ``factory`` (seed 1, a fresh clock unless given, no timers
+    unless ``schedule`` is given, then ``options``) and its API in ``mode``."""
+    clock = FakeClock() if clock is None else clock
+    options.setdefault("schedule", _no_timers)
+    with open_api(mode, clock, factory(seed=1, clock=clock, **options), table) as api:
+        yield api
+
+
+def assert_problem(reply: Reply, status: int, field: str) -> None:
+    """A problem+json reply with ``status`` naming ``field``."""
+    assert reply.status == status, reply.body
+    assert reply.headers["content-type"] == "application/problem+json"
+    assert reply.body["status"] == status and reply.body["field"] == field, reply.body
 
 
 class WebhookReceiver:

@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from typing import Any, get_args
 
 import pytest
 
-from emulators._base import Reply
 from emulators.erp import MATCH_STATUSES, Erp
 from emulators.faults import Faults, Outage, RateLimitStorm
-from emulators.web.erp_app import ERP_PREFIX, InvoiceStatusPost, erp_system
+from emulators.web.erp_api import ERP_API, ERP_PREFIX
+from emulators.web.erp_app import erp_system
+from emulators.web.erp_models import InvoiceStatusPost
 from tests.emulators.fuzz import fuzz
-from tests.emulators.harness import (
-    FakeClock,
-    HttpRequest,
-    InProcess,
-    OverHttp,
-    WebhookReceiver,
-    served,
-)
+from tests.emulators.harness import FakeClock, Table, WebhookReceiver, assert_problem, world
 
 PO = {
     "SupplierNumber": "S1001",
@@ -45,144 +38,13 @@ ITEM_2 = {"ItemNumber": "IT-SY10", "GTIN": "30710000000021", "Description": "Syr
           "UOMCode": "BX", "ListPrice": 9}  # fmt: skip
 
 
-def _headers(
-    key: str | None = None, if_match: str | None = None, if_none_match: str | None = None
-) -> dict[str, str]:
-    named = (("Idempotency-Key", key), ("If-Match", if_match), ("If-None-Match", if_none_match))
-    return {name: value for name, value in named if value is not None}
-
-
-def _paging(offset: int, limit: int, **more: Any) -> dict[str, Any]:
-    return {"offset": offset, "limit": limit, **{k: v for k, v in more.items() if v is not None}}
-
-
-# Each operation is named after the behaviour's method, so the request journals of
-# both worlds read alike.
-IN_PROCESS: dict[str, Callable[..., Reply]] = {
-    "post_purchase_order": lambda erp, body, key=None: erp.post_purchase_order(body, key),
-    "get_purchase_order": lambda erp, number, if_none_match=None: erp.get_purchase_order(
-        number, if_none_match
-    ),
-    "list_purchase_orders": lambda erp, since="1970-01-01T00:00:00", offset=0, limit=25: (
-        erp.list_purchase_orders(updated_since=since, offset=offset, limit=limit)
-    ),
-    "change_purchase_order": lambda erp, number, body, if_match=None, key=None: (
-        erp.change_purchase_order(number, body, if_match=if_match, idempotency_key=key)
-    ),
-    "post_acknowledgment": lambda erp, number, body, key=None, if_match=None: (
-        erp.post_acknowledgment(number, body, key, if_match=if_match)
-    ),
-    "post_receipt": lambda erp, number, body, key=None, if_match=None: erp.post_receipt(
-        number, body, key, if_match=if_match
-    ),
-    "post_invoice_status": lambda erp, number, body, key=None: erp.post_invoice_status(
-        number, body, key
-    ),
-    "get_invoice": lambda erp, supplier, invoice: erp.get_invoice(supplier, invoice),
-    "create_item": lambda erp, body, key=None: erp.create_item(body, key),
-    "update_item": lambda erp, item, body, if_match=None, key=None: erp.update_item(
-        item, body, if_match, key
-    ),
-    "get_item": lambda erp, item, if_none_match=None: erp.get_item(item, if_none_match),
-    "list_items": lambda erp, offset=0, limit=25: erp.list_items(offset=offset, limit=limit),
-    "create_vendor": lambda erp, body, key=None: erp.create_vendor(body, key),
-    "update_vendor": lambda erp, supplier, body, if_match=None, key=None: erp.update_vendor(
-        supplier, body, if_match, key
-    ),
-    "get_vendor": lambda erp, supplier, if_none_match=None: erp.get_vendor(supplier, if_none_match),
-    "list_vendors": lambda erp, offset=0, limit=25: erp.list_vendors(offset=offset, limit=limit),
-    "create_contract_price": lambda erp, body, key=None: erp.create_contract_price(body, key),
-    "update_contract_price": lambda erp, supplier, item, body, if_match=None, key=None: (
-        erp.update_contract_price(supplier, item, body, if_match, key)
-    ),
-    "get_contract_price": lambda erp, supplier, item, if_none_match=None: erp.get_contract_price(
-        supplier, item, if_none_match
-    ),
-    "list_contract_prices": lambda erp, supplier=None, offset=0, limit=25: erp.list_contract_prices(
-        supplier_number=supplier, offset=offset, limit=limit
-    ),
-    "create_location": lambda erp, body, key=None: erp.create_location(body, key),
-    "get_location": lambda erp, gln, if_none_match=None: erp.get_location(gln, if_none_match),
-    "list_locations": lambda erp, offset=0, limit=25: erp.list_locations(
-        offset=offset, limit=limit
-    ),
-}
 P = ERP_PREFIX
-OVER_HTTP: dict[str, Callable[..., HttpRequest]] = {
-    "post_purchase_order": lambda body, key=None: HttpRequest(
-        "POST", f"{P}/purchaseOrders", json=body, headers=_headers(key)
-    ),
-    "get_purchase_order": lambda number, if_none_match=None: HttpRequest(
-        "GET", f"{P}/purchaseOrders/{number}", headers=_headers(if_none_match=if_none_match)
-    ),
-    "list_purchase_orders": lambda since="1970-01-01T00:00:00", offset=0, limit=25: HttpRequest(
-        "GET", f"{P}/purchaseOrders", params=_paging(offset, limit, updatedSince=since)
-    ),
-    "change_purchase_order": lambda number, body, if_match=None, key=None: HttpRequest(
-        "PATCH", f"{P}/purchaseOrders/{number}", json=body, headers=_headers(key, if_match)
-    ),
-    "post_acknowledgment": lambda number, body, key=None, if_match=None: HttpRequest(
-        "POST", f"{P}/purchaseOrders/{number}/acknowledgments", json=body,
-        headers=_headers(key, if_match),
-    ),
-    "post_receipt": lambda number, body, key=None, if_match=None: HttpRequest(
-        "POST", f"{P}/purchaseOrders/{number}/receipts", json=body,
-        headers=_headers(key, if_match),
-    ),
-    "post_invoice_status": lambda number, body, key=None: HttpRequest(
-        "POST", f"{P}/purchaseOrders/{number}/invoiceStatus", json=body, headers=_headers(key)
-    ),
-    "get_invoice": lambda supplier, invoice: HttpRequest(
-        "GET", f"{P}/invoices/{supplier}/{invoice}"
-    ),
-    "create_item": lambda body, key=None: HttpRequest(
-        "POST", f"{P}/items", json=body, headers=_headers(key)
-    ),
-    "update_item": lambda item, body, if_match=None, key=None: HttpRequest(
-        "PATCH", f"{P}/items/{item}", json=body, headers=_headers(key, if_match)
-    ),
-    "get_item": lambda item, if_none_match=None: HttpRequest(
-        "GET", f"{P}/items/{item}", headers=_headers(if_none_match=if_none_match)
-    ),
-    "list_items": lambda offset=0, limit=25: HttpRequest(
-        "GET", f"{P}/items", params=_paging(offset, limit)
-    ),
-    "create_vendor": lambda body, key=None: HttpRequest(
-        "POST", f"{P}/vendors", json=body, headers=_headers(key)
-    ),
-    "update_vendor": lambda supplier, body, if_match=None, key=None: HttpRequest(
-        "PATCH", f"{P}/vendors/{supplier}", json=body, headers=_headers(key, if_match)
-    ),
-    "get_vendor": lambda supplier, if_none_match=None: HttpRequest(
-        "GET", f"{P}/vendors/{supplier}", headers=_headers(if_none_match=if_none_match)
-    ),
-    "list_vendors": lambda offset=0, limit=25: HttpRequest(
-        "GET", f"{P}/vendors", params=_paging(offset, limit)
-    ),
-    "create_contract_price": lambda body, key=None: HttpRequest(
-        "POST", f"{P}/contractPrices", json=body, headers=_headers(key)
-    ),
-    "update_contract_price": lambda supplier, item, body, if_match=None, key=None: HttpRequest(
-        "PATCH", f"{P}/contractPrices/{supplier}/{item}", json=body,
-        headers=_headers(key, if_match),
-    ),
-    "get_contract_price": lambda supplier, item, if_none_match=None: HttpRequest(
-        "GET", f"{P}/contractPrices/{supplier}/{item}",
-        headers=_headers(if_none_match=if_none_match),
-    ),
-    "list_contract_prices": lambda supplier=None, offset=0, limit=25: HttpRequest(
-        "GET", f"{P}/contractPrices", params=_paging(offset, limit, supplierNumber=supplier)
-    ),
-    "create_location": lambda body, key=None: HttpRequest(
-        "POST", f"{P}/locations", json=body, headers=_headers(key)
-    ),
-    "get_location": lambda gln, if_none_match=None: HttpRequest(
-        "GET", f"{P}/locations/{gln}", headers=_headers(if_none_match=if_none_match)
-    ),
-    "list_locations": lambda offset=0, limit=25: HttpRequest(
-        "GET", f"{P}/locations", params=_paging(offset, limit)
-    ),
-}  # fmt: skip
+# the cases' short keywords for the table's params
+TABLE = Table(
+    ERP_API,
+    names={"number": "order_number", "supplier": "supplier_number", "item": "item_number",
+           "invoice": "invoice_number", "gln": "location_gln", "since": "updated_since"},
+)  # fmt: skip
 
 
 def test_the_tables_cover_every_api_method_of_the_erp() -> None:
@@ -194,45 +56,26 @@ def test_the_tables_cover_every_api_method_of_the_erp() -> None:
     # configuration when the ERP is built (a scenario's masters), not its API
     configuration = {"seed_masters"}
     api = public - {"system", "reset", "snapshot", "listeners", *screens, *configuration}
-    assert set(IN_PROCESS) == set(OVER_HTTP) == api
-
-
-@contextmanager
-def _world(mode: str, **options: Any) -> Iterator[Any]:
-    clock = FakeClock()
-    live = erp_system(seed=1, clock=clock, schedule=lambda delay, action: None, **options)
-    behaviour = live.host.behaviour
-    if mode == "in-process":
-        api: Any = InProcess(live.host, behaviour, IN_PROCESS)
-        api.clock = clock
-        yield api
-        return
-    with served(live.app) as base:
-        api = OverHttp(base, live.host, behaviour, OVER_HTTP)
-        api.clock = clock
-        try:
-            yield api
-        finally:
-            api.close()
+    assert {op.name for op in ERP_API.operations} == api
 
 
 @pytest.fixture(params=["in-process", "http"])
 def erp(request: pytest.FixtureRequest) -> Iterator[Any]:
-    with _world(request.param) as api:
+    with world(erp_system, TABLE, request.param) as api:
         yield api
 
 
 @pytest.fixture(params=["in-process", "http"])
 def limited_erp(request: pytest.FixtureRequest) -> Iterator[Any]:
     """An ERP whose API admits one call per second (a bucket one call deep)."""
-    with _world(request.param, rate_limit_per_s=1.0) as api:
+    with world(erp_system, TABLE, request.param, rate_limit_per_s=1.0) as api:
         yield api
 
 
 @pytest.fixture
 def erp_http() -> Iterator[Any]:
     """The ERP over HTTP only: for what has no in-process twin (admin API, headers)."""
-    with _world("http") as api:
+    with world(erp_system, TABLE, "http") as api:
         yield api
 
 
@@ -263,12 +106,6 @@ def masters(erp: Any, po_items: bool = True) -> None:
         assert erp.call(operation, body=body).status == 201
     if po_items:
         assert erp.call("create_item", body=ITEM_2).status == 201
-
-
-def assert_problem(reply: Reply, status: int, field: str) -> None:
-    assert reply.status == status, reply.body
-    assert reply.headers["content-type"] == "application/problem+json"
-    assert reply.body["status"] == status and reply.body["field"] == field
 
 
 def facts(erp: Any, field: str) -> list[Any]:

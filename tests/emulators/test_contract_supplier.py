@@ -16,30 +16,28 @@ import heapq
 import itertools
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
-from emulators._base import Reply
 from emulators.faults import Faults, Outage
 from emulators.supplier import SupplierNetwork, SupplierProfile
-from emulators.web.supplier_app import (
-    DEFAULT_SUPPLIERS,
-    EDI_MEDIA_TYPES,
-    SUPPLIER_PREFIX,
-    supplier_system,
-)
+from emulators.web.supplier_api import EDI_MEDIA_TYPES, SUPPLIER_API, SUPPLIER_PREFIX
+from emulators.web.supplier_app import DEFAULT_SUPPLIERS, supplier_system
 from emulators.x12 import Interchange, read_855
 from sync_core.mappers.x12 import acknowledgments_from_855, parse_interchange, write_850
 from sync_core.model import PurchaseOrder, PurchaseOrderLine, Uom
 from tests.emulators.fuzz import fuzz
 from tests.emulators.harness import (
+    GLN,
+    GTIN_1,
+    GTIN_2,
     FakeClock,
-    HttpRequest,
-    InProcess,
-    OverHttp,
+    Table,
     WebhookReceiver,
-    served,
+    assert_problem,
+    world,
 )
 
 BUYER = "HOSPNET01"
@@ -49,13 +47,7 @@ STAMP = dt.datetime(2026, 3, 2, 8, 0)
 TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
-def _mod10(body: str) -> str:
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return body + str((10 - total % 10) % 10)
-
-
-GLN = _mod10("061414100001")
-GTINS = (_mod10("1001234567890"), _mod10("5012345000017"))
+GTINS = (GTIN_1, GTIN_2)
 
 
 def purchase_order(number: str = PO, version: int = 1) -> PurchaseOrder:
@@ -141,18 +133,7 @@ def _headers(key: str | None, media: str = "application/edi-x12") -> dict[str, s
     return {"content-type": media, **({"Idempotency-Key": key} if key else {})}
 
 
-IN_PROCESS: dict[str, Callable[..., Reply]] = {
-    "receive_edi": lambda net, text, key=None: net.receive_edi(text),
-    "mailbox": lambda net, after=0, limit=100: net.mailbox(after, limit),
-}
-OVER_HTTP: dict[str, Callable[..., HttpRequest]] = {
-    "receive_edi": lambda text, key=None: HttpRequest(
-        "POST", f"{SUPPLIER_PREFIX}/inbound", content=text, headers=_headers(key)
-    ),
-    "mailbox": lambda after=0, limit=100: HttpRequest(
-        "GET", f"{SUPPLIER_PREFIX}/mailbox", params={"after": after, "limit": limit}
-    ),
-}
+TABLE = Table(SUPPLIER_API, names={"text": "body"})  # an interchange is the body, as text
 
 
 def _live(**options: Any) -> tuple[FakeClock, Timers, Any]:
@@ -161,38 +142,27 @@ def _live(**options: Any) -> tuple[FakeClock, Timers, Any]:
     return clock, timers, supplier_system(seed=1, clock=clock, schedule=timers, **options)
 
 
-def _equip(api: Any, clock: FakeClock, timers: Timers) -> Any:
-    api.clock, api.timers = clock, timers
-    return api
+@contextmanager
+def _network(mode: str) -> Iterator[Any]:
+    """The network's API in ``mode``, its timers as ``.timers`` (fired by hand)."""
+    clock = FakeClock()
+    timers = Timers(clock)
+    with world(supplier_system, TABLE, mode, clock, schedule=timers) as api:
+        api.timers = timers
+        yield api
 
 
 @pytest.fixture(params=["in-process", "http"])
 def supplier(request: pytest.FixtureRequest) -> Iterator[Any]:
-    clock, timers, live = _live()
-    behaviour = live.host.behaviour
-    if request.param == "in-process":
-        yield _equip(InProcess(live.host, behaviour, IN_PROCESS), clock, timers)
-    else:
-        with served(live.app) as base:
-            api = _equip(OverHttp(base, live.host, behaviour, OVER_HTTP), clock, timers)
-            yield api
-            api.close()
+    with _network(request.param) as api:
+        yield api
 
 
 @pytest.fixture
 def supplier_http() -> Iterator[Any]:
     """The network over HTTP only: for the admin API and bytes, which have no in-process twin."""
-    clock, timers, live = _live()
-    with served(live.app) as base:
-        api = _equip(OverHttp(base, live.host, live.host.behaviour, OVER_HTTP), clock, timers)
+    with _network("http") as api:
         yield api
-        api.close()
-
-
-def assert_problem(reply: Any, status: int, field: str) -> None:
-    assert reply.status == status, reply.body
-    assert reply.headers["content-type"] == "application/problem+json"
-    assert reply.body["status"] == status and reply.body["field"] == field
 
 
 def facts(api: Any, field: str) -> list[tuple[str, Any]]:
@@ -384,19 +354,6 @@ def test_both_documented_media_types_are_taken(supplier_http: Any, media: str) -
     )
 
     assert resp.status_code == 202 and resp.json()["accepted"] == 1
-
-
-def test_admin_faults_put_over_http_take_effect(supplier_http: Any) -> None:
-    client = supplier_http.client
-    faults = {"outages": [{"start_s": 0, "end_s": 60}]}
-    assert client.put("/__admin/faults", json=faults).status_code == 200
-    assert client.get("/__admin/faults").json()["outages"][0]["end_s"] == 60
-
-    down = supplier_http.call("receive_edi", text=x12_850())
-    assert down.status == 503 and down.headers["retry-after"] == "60"
-
-    assert client.delete("/__admin/faults").status_code == 204
-    assert supplier_http.call("receive_edi", text=x12_850()).status == 202
 
 
 def test_admin_requests_and_history_show_what_was_called_and_changed(supplier_http: Any) -> None:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from emulators._base import Reply
 from emulators.faults import Faults, Outage
-from emulators.web.wms_app import WMS_PREFIX, wms_system
-from emulators.wms import Wms
+from emulators.web.wms_api import WMS_API, WMS_PREFIX
+from emulators.web.wms_app import wms_system
 from tests.emulators.fuzz import fuzz
-from tests.emulators.harness import FakeClock, HttpRequest, open_api
+from tests.emulators.harness import Table, assert_problem, world
 
 GLN = "0860001000018"
 EXPECTED: dict[str, Any] = {
@@ -38,82 +37,23 @@ def receipt_body(qty: int, **over: Any) -> dict[str, Any]:
     return {"asn_nbr": "ASN1", "po_line_nbr": 1, "received_qty": qty, **over}
 
 
-def _headers(key: str | None) -> dict[str, str]:
-    return {"Idempotency-Key": key} if key else {}
-
-
-def _putaway(wms: Wms, body: dict[str, Any], key: str | None = None) -> Reply:
-    return wms.putaway(body.get("receipt_id"), body.get("location"), body.get("qty"), key)
-
-
-IN_PROCESS: dict[str, Callable[..., Reply]] = {
-    "upsert_expected_receipts": lambda wms, body, key=None: wms.upsert_expected_receipts(body, key),
-    "get_expected_receipt": lambda wms, po, n: wms.get_expected_receipt(po, n),
-    "post_ship_notice": lambda wms, body, key=None: wms.post_ship_notice(body, key),
-    "get_ship_notice": lambda wms, asn: wms.get_ship_notice(asn),
-    "receive": lambda wms, body, key=None: wms.receive(body, key),
-    "get_receipt": lambda wms, receipt_id: wms.get_receipt(receipt_id),
-    "list_receipts": lambda wms, po=None, offset=0, limit=100: wms.list_receipts(po, offset, limit),
-    "get_receiving_line": lambda wms, po, n, asn=None: wms.get_receiving_line(po, n, asn),
-    "putaway": _putaway,
-    "inventory": lambda wms, location=None, item=None: wms.inventory(location, item),
-}
-OVER_HTTP: dict[str, Callable[..., HttpRequest]] = {
-    "upsert_expected_receipts": lambda body, key=None: HttpRequest(
-        "POST", f"{WMS_PREFIX}/expected-receipts", json=body, headers=_headers(key)
-    ),
-    "get_expected_receipt": lambda po, n: HttpRequest(
-        "GET", f"{WMS_PREFIX}/expected-receipts/{po}/{n}"
-    ),
-    "post_ship_notice": lambda body, key=None: HttpRequest(
-        "POST", f"{WMS_PREFIX}/ship-notices", json=body, headers=_headers(key)
-    ),
-    "get_ship_notice": lambda asn: HttpRequest("GET", f"{WMS_PREFIX}/ship-notices/{asn}"),
-    "receive": lambda body, key=None: HttpRequest(
-        "POST", f"{WMS_PREFIX}/receipts", json=body, headers=_headers(key)
-    ),
-    "get_receipt": lambda receipt_id: HttpRequest("GET", f"{WMS_PREFIX}/receipts/{receipt_id}"),
-    "list_receipts": lambda po=None, offset=0, limit=100: HttpRequest(
-        "GET", f"{WMS_PREFIX}/receipts",
-        params={"offset": offset, "limit": limit, **({"po_nbr": po} if po else {})},
-    ),
-    "get_receiving_line": lambda po, n, asn=None: HttpRequest(
-        "GET", f"{WMS_PREFIX}/receiving-lines/{po}/{n}", params={"asn_nbr": asn} if asn else {}
-    ),
-    "putaway": lambda body, key=None: HttpRequest(
-        "POST", f"{WMS_PREFIX}/putaways", json=body, headers=_headers(key)
-    ),
-    "inventory": lambda location=None, item=None: HttpRequest(
-        "GET", f"{WMS_PREFIX}/inventory",
-        params={k: v for k, v in (("location", location), ("item_id", item)) if v is not None},
-    ),
-}  # fmt: skip
-
-
-def _live() -> tuple[FakeClock, Any]:
-    clock = FakeClock()
-    return clock, wms_system(seed=1, clock=clock, schedule=lambda delay, action: None)
+# the cases' short keywords for the table's params
+TABLE = Table(
+    WMS_API, names={"po": "po_nbr", "n": "po_line_nbr", "asn": "asn_nbr", "item": "item_id"}
+)
 
 
 @pytest.fixture(params=["in-process", "http"])
 def wms(request: pytest.FixtureRequest) -> Iterator[Any]:
-    clock, live = _live()
-    with open_api(request.param, clock, live, IN_PROCESS, OVER_HTTP) as api:
+    with world(wms_system, TABLE, request.param) as api:
         yield api
 
 
 @pytest.fixture
 def wms_http() -> Iterator[Any]:
     """The WMS over HTTP only: for the admin API, which has no in-process twin."""
-    clock, live = _live()
-    with open_api("http", clock, live, IN_PROCESS, OVER_HTTP) as api:
+    with world(wms_system, TABLE, "http") as api:
         yield api
-
-
-def assert_problem(reply: Any, status: int, field: str) -> None:
-    assert reply.status == status, reply.body
-    assert reply.headers["content-type"] == "application/problem+json"
-    assert reply.body["status"] == status and reply.body["field"] == field
 
 
 def facts(wms: Any, field: str, line: int = 1) -> list[Any]:
@@ -322,19 +262,6 @@ def test_outage_answers_503_with_retry_after_then_recovers(wms: Any) -> None:
 
 
 # -- the admin API (HTTP only) ----------------------------------------------------
-
-
-def test_admin_faults_put_over_http_take_effect(wms_http: Any) -> None:
-    client = wms_http.client
-    faults = {"outages": [{"start_s": 0, "end_s": 60}]}
-    assert client.put("/__admin/faults", json=faults).status_code == 200
-    assert client.get("/__admin/faults").json()["outages"][0]["end_s"] == 60
-
-    down = wms_http.call("inventory")
-    assert down.status == 503 and down.headers["retry-after"] == "60"
-
-    assert client.delete("/__admin/faults").status_code == 204
-    assert wms_http.call("inventory").status == 200
 
 
 def test_admin_requests_and_history_show_what_was_called_and_changed(wms_http: Any) -> None:

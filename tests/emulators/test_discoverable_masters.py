@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from emulators.web.ap_app import ap_system
-from emulators.web.erp_app import ERP_PREFIX, erp_system
+from emulators.web.erp_api import ERP_PREFIX
+from emulators.web.erp_app import erp_system
 from emulators.web.supplier_app import supplier_system
 from scenarios._live_setup import emulator_setup
 from scenarios.masterdata import generate, po_lines

@@ -13,16 +13,8 @@ import pytest
 
 from emulators._base import FactChange, Journal, Reply, body_cause
 from emulators.erp import Erp, PurchaseOrderRefused
+from tests.emulators.harness import GLN, GTIN_1, GTIN_2
 
-
-def mod10(body: str) -> str:
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return str((10 - total % 10) % 10)
-
-
-GLN = "061414100001" + mod10("061414100001")
-GTIN_1 = "1001234567890" + mod10("1001234567890")
-GTIN_2 = "5012345000017" + mod10("5012345000017")
 EPOCH = dt.datetime(2024, 1, 15, 8, 0)
 
 

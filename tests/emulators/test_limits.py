@@ -21,8 +21,8 @@ from emulators.erp import Erp
 from emulators.limits import DEFAULT_LIMITS, Limits
 from emulators.supplier import SupplierNetwork
 from emulators.web.apps import FACTORIES
-from emulators.web.erp_app import ERP_PREFIX
-from tests.emulators.harness import FakeClock, served
+from emulators.web.erp_api import ERP_PREFIX
+from tests.emulators.harness import FakeClock, assert_problem, served
 from tests.emulators.test_contract_supplier import tamper, x12_850
 
 PO_LINE = {"SupplierItem": "1001-00001", "ItemGTIN": "30710000000014", "Quantity": 12,
@@ -85,12 +85,6 @@ def world(request: pytest.FixtureRequest) -> Iterator[World]:
         finally:
             for client in w.clients.values():
                 client.close()
-
-
-def assert_problem(reply: Reply, status: int, field: str) -> None:
-    assert reply.status == status, reply.body
-    assert reply.headers["content-type"] == "application/problem+json"
-    assert reply.body["status"] == status and reply.body["field"] == field, reply.body
 
 
 def _state(live: Any) -> Any:

@@ -20,7 +20,8 @@ import httpx
 from emulators.faults import Faults, WebhookFaults
 from emulators.host import Host
 from emulators.web.serve import loop_scheduler
-from emulators.web.wms_app import WMS_PREFIX, wms_system
+from emulators.web.wms_api import WMS_PREFIX
+from emulators.web.wms_app import wms_system
 from emulators.webhooks import WebhookDispatcher
 from emulators.wms import Wms
 from tests.emulators.harness import FakeClock, WebhookReceiver, served

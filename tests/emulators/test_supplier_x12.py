@@ -35,16 +35,8 @@ from emulators.x12 import (
 )
 from sync_core.mappers.x12 import acknowledgments_from_855, parse_interchange, write_850
 from sync_core.model import LineStatus, PurchaseOrder, PurchaseOrderLine, Uom
+from tests.emulators.harness import GLN, GTIN_1, GTIN_2
 
-
-def mod10(body: str) -> str:
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return str((10 - total % 10) % 10)
-
-
-GLN = "061414100001" + mod10("061414100001")
-GTIN_1 = "1001234567890" + mod10("1001234567890")
-GTIN_2 = "5012345000017" + mod10("5012345000017")
 STAMP = dt.datetime(2024, 1, 16, 9, 0)
 
 SEGMENTS_855 = [

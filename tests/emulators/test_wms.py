@@ -13,6 +13,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from emulators._base import FactChange, Journal, Reply
 from emulators.wms import Wms
+from tests.emulators.harness import assert_problem
 
 EPOCH = dt.datetime(2024, 3, 1, 6, 0)
 GLN = "0614141000012"
@@ -61,12 +62,6 @@ class Dock:
 @pytest.fixture
 def dock() -> Dock:
     return Dock()
-
-
-def assert_problem(reply: Reply, status: int, field: str) -> None:
-    assert reply.status == status, reply.body
-    assert reply.headers["content-type"] == "application/problem+json"
-    assert reply.body["field"] == field
 
 
 # -- ship notices ---------------------------------------------------------------

@@ -65,7 +65,7 @@ from sync_core.mappers.x12 import write_850
 from sync_core.model import PurchaseOrder, PurchaseOrderLine, Uom
 from sync_core.service import create_app
 from sync_core.store_sqlite import SqliteStore
-from tests.emulators.harness import FakeClock, _free_port
+from tests.emulators.harness import FakeClock, _free_port, with_check_digit
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -219,11 +219,6 @@ ADDED_LINKS = {"erp": None, "wms": _wms_links, "ap": _ap_links, "supplier": _sup
 # the lists have items and the links real ids (random bodies seldom pass the validation)
 
 
-def _mod10(body: str) -> str:
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return body + str((10 - total % 10) % 10)
-
-
 GLN, GTIN = "0860001000018", "30710000000014"
 ERP_SEED: list[tuple[str, dict[str, Any]]] = [
     ("create_vendor", {"SupplierNumber": "S1001", "Name": "Medline"}),
@@ -289,10 +284,10 @@ def _seeded(system: str, live: Any, timers: list[Callable[[], None]]) -> Callabl
 
 
 def _purchase_order() -> PurchaseOrder:
-    line = PurchaseOrderLine(line_no=1, gtin=_mod10("1001234567890"), vendor_part="NG-M",
+    line = PurchaseOrderLine(line_no=1, gtin=with_check_digit("1001234567890"), vendor_part="NG-M",
                              quantity=10, uom=Uom.CA, unit_price=45.5)  # fmt: skip
     return PurchaseOrder(
-        po_number="4500000101", supplier_id="S1001", ship_to=_mod10("061414100001"),
+        po_number="4500000101", supplier_id="S1001", ship_to=with_check_digit("061414100001"),
         department="CC-01-120", order_date=dt.date(2026, 3, 2),
         requested_date=dt.date(2026, 3, 9), version=1, lines=(line,),
     )  # fmt: skip

@@ -32,18 +32,11 @@ from emulators import x12 as emu
 from sync_core.errors import SyncCoreError
 from sync_core.mappers import x12 as core
 from sync_core.model import PurchaseOrder, PurchaseOrderLine, Uom
+from tests.emulators.harness import GLN, GTIN_1, GTIN_2
 
 STAMP = dt.datetime(2024, 1, 16, 9, 0)
 SLOW_S = 2.0  # one read of a few kilobytes; the real figure is well under a millisecond
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def _mod10(body: str) -> str:
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return body + str((10 - total % 10) % 10)
-
-
-GLN, GTIN_1, GTIN_2 = _mod10("061414100001"), _mod10("1001234567890"), _mod10("5012345000017")
 
 
 def _po(version: int = 1, canceled: bool = False) -> PurchaseOrder:

@@ -61,10 +61,18 @@ import copy
 import datetime as dt
 from collections.abc import Callable
 from fractions import Fraction
-from typing import Any, TypeGuard
+from typing import Any
 
 from emulators._base import Journal, Reply, body_cause, problem
+from emulators.admission import IdempotencyCache
 from emulators.limits import DEFAULT_LIMITS, Bound, Limits
+from emulators.wms._checks import (
+    _check_receipt,
+    _check_ship_notice,
+    _Invalid,
+    _is_int,
+    _unprocessable,
+)
 
 __all__ = ["Wms"]
 
@@ -102,21 +110,7 @@ _BOUNDED: dict[str, Bound] = dict.fromkeys(
     ("exp_qty", "backorder_qty", "shipped_qty", "received_qty", "rejected_qty", "qty"), "quantity"
 )
 
-_REJECT_REASONS = frozenset({"DAMAGED", "EXPIRED", "WRONG_ITEM", "TEMPERATURE_EXCURSION"})
-
 _Key = tuple[str | None, str, int]  # (asn_nbr or None for a PO receipt, po_nbr, po_line_nbr)
-
-
-class _Invalid(Exception):
-    """Bad input found while checking a request; becomes a problem reply."""
-
-    def __init__(self, reply: Reply) -> None:
-        super().__init__(reply.body)
-        self.reply = reply
-
-
-def _unprocessable(detail: str, field_path: str) -> _Invalid:
-    return _Invalid(problem(422, "Unprocessable Content", detail, field_path))
 
 
 class Wms:
@@ -142,7 +136,8 @@ class Wms:
         self._limits = limits
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self.expected: dict[tuple[str, int], dict[str, Any]] = {}
-        self._idempotency: dict[str, Reply] = {}
+        # a key per operation, successes only, replayed whatever the body (admission.py)
+        self._idempotency = IdempotencyCache(per_operation=True)
         self._init_state()
 
     def _init_state(self) -> None:
@@ -152,15 +147,15 @@ class Wms:
         self.stock: dict[tuple[str, str, str | None], int] = {}
         self._shipped: dict[tuple[str, int], int] = {}
         self._totals: dict[tuple[str, int], list[int]] = {}  # [accepted, rejected] per PO line
-        self._replies: dict[tuple[str, str], Reply] = {}
         self._next_receipt = 1
         self._next_event = 1
 
     # -- expected receipts (from the PO acknowledgment) -----------------------
 
     def upsert_expected_receipts(self, body: Any, idempotency_key: str | None = None) -> Reply:
-        if idempotency_key is not None and idempotency_key in self._idempotency:
-            return self._idempotency[idempotency_key]
+        operation = "upsert_expected_receipts"
+        if (replay := self._idempotency.replay(operation, idempotency_key)) is not None:
+            return replay
         try:
             self._within_limits(body)
         except _Invalid as e:
@@ -191,10 +186,9 @@ class Wms:
             self._journal.record(
                 f"po_line:{key[0]}:{key[1]}", "expected_qty", row["exp_qty"], cause, correlation_id
             )
-        reply = Reply(200, {"upserted": len(rows)})
-        if idempotency_key is not None:
-            self._idempotency[idempotency_key] = reply
-        return reply
+        return self._idempotency.remember(
+            operation, idempotency_key, Reply(200, {"upserted": len(rows)})
+        )
 
     def get_expected_receipt(self, po_nbr: str, po_line_nbr: int) -> Reply:
         row = self.expected.get((po_nbr, po_line_nbr))
@@ -324,26 +318,32 @@ class Wms:
             "trace_id": ask["trace_id"],
         }
         self.receipts[receipt_id] = receipt
+        cause = idempotency_key or body_cause("wms", body)
+        self._announce_receipt(receipt, cause)
+        return Reply(201, {"receipt": dict(receipt), "line": self._line_view(key)})
+
+    def _announce_receipt(self, receipt: dict[str, Any], cause: str) -> None:
+        """Journal the PO line's new totals and tell the subscribers of the receipt."""
+        po, n = receipt["po_nbr"], receipt["po_line_nbr"]
+        accepted, rejected = receipt["received_qty"], receipt["rejected_qty"]
         totals = self._totals.setdefault((po, n), [0, 0])
         totals[0] += accepted
         totals[1] += rejected
-        cause = idempotency_key or body_cause("wms", body)
         entity = f"po_line:{po}:{n}"
         if accepted:
-            self._journal.record(entity, "received_qty", totals[0], cause, ask["trace_id"])
+            self._journal.record(entity, "received_qty", totals[0], cause, receipt["trace_id"])
         if rejected:
-            self._journal.record(entity, "rejected_qty", totals[1], cause, ask["trace_id"])
+            self._journal.record(entity, "rejected_qty", totals[1], cause, receipt["trace_id"])
         event_body = {
             "event_id": f"wms-evt-{self._next_event}",
             "event_type": "receipt.created",
-            "receipt_id": receipt_id,
+            "receipt_id": receipt["receipt_id"],
             "po_nbr": po,
             "po_line_nbr": n,
         }
         self._next_event += 1
         for listener in self.listeners:
             listener(dict(event_body))
-        return Reply(201, {"receipt": dict(receipt), "line": self._line_view(key)})
 
     def _find_line(self, ask: dict[str, Any]) -> tuple[_Key, dict[str, Any]]:
         n = ask["po_line_nbr"]
@@ -489,15 +489,14 @@ class Wms:
             raise _unprocessable(refusal.detail, refusal.field)
 
     def _once(self, operation: str, key: str | None, apply: Callable[[], Reply]) -> Reply:
-        if key is not None and (operation, key) in self._replies:
-            return self._replies[(operation, key)]
+        """A keyed write: a repeat of a success replays it; a refusal is not kept."""
+        if (replay := self._idempotency.replay(operation, key)) is not None:
+            return replay
         try:
             reply = apply()
         except _Invalid as e:
             return e.reply
-        if key is not None and reply.ok:
-            self._replies[(operation, key)] = reply
-        return reply
+        return self._idempotency.remember(operation, key, reply) if reply.ok else reply
 
     def _now(self) -> dt.datetime:
         return self._epoch + dt.timedelta(seconds=self._clock())
@@ -539,106 +538,3 @@ def _fresh_progress() -> dict[str, Any]:
 def _stock_order(item: tuple[tuple[str, str, str | None], int]) -> tuple[str, str, bool, str]:
     (loc, sku, lot), _ = item
     return (loc, sku, lot is not None, lot or "")
-
-
-def _is_int(value: Any) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _optional_str(body: dict[str, Any], name: str, path: str) -> str | None:
-    value = body.get(name)
-    if value is not None and (not isinstance(value, str) or not value):
-        raise _unprocessable("must be a non-empty str", path)
-    return value
-
-
-def _required_str(body: dict[str, Any], name: str, path: str) -> str:
-    value = _optional_str(body, name, path)
-    if value is None:
-        raise _unprocessable("is required", path)
-    return value
-
-
-def _optional_date(body: dict[str, Any], name: str, path: str) -> str | None:
-    value = _optional_str(body, name, path)
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise _unprocessable("must be a date (YYYY-MM-DD)", path) from None
-
-
-def _quantity(body: dict[str, Any], name: str, path: str, minimum: int) -> int:
-    value = body.get(name)
-    if not _is_int(value) or value < minimum:
-        raise _unprocessable(f"must be an integer >= {minimum}", path)
-    return int(value)
-
-
-def _check_ship_notice(body: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    if not isinstance(body, dict):
-        raise _Invalid(problem(400, "Bad Request", "body must be a JSON object", ""))
-    header = {
-        "asn_nbr": _optional_str(body, "asn_nbr", "asn_nbr"),
-        "po_nbr": _optional_str(body, "po_nbr", "po_nbr"),
-        "ship_date": _optional_date(body, "ship_date", "ship_date"),
-        "trace_id": _optional_str(body, "trace_id", "trace_id"),
-    }
-    for name in ("asn_nbr", "po_nbr"):
-        if header[name] is None:
-            raise _unprocessable("is required", name)
-    rows = body.get("lines")
-    if not isinstance(rows, list) or not rows:
-        raise _unprocessable("must be a non-empty list", "lines")
-    lines: list[dict[str, Any]] = []
-    seen: set[int] = set()
-    for i, row in enumerate(rows):
-        path = f"lines[{i}]"
-        if not isinstance(row, dict):
-            raise _unprocessable("must be an object", path)
-        line: dict[str, Any] = {
-            "po_line_nbr": _quantity(row, "po_line_nbr", f"{path}.po_line_nbr", 1),
-            "item_id": _required_str(row, "item_id", f"{path}.item_id"),
-            "shipped_qty": _quantity(row, "shipped_qty", f"{path}.shipped_qty", 1),
-            "qty_uom": _required_str(row, "qty_uom", f"{path}.qty_uom"),
-            "lot_nbr": _optional_str(row, "lot_nbr", f"{path}.lot_nbr"),
-            "expiry_date": _optional_date(row, "expiry_date", f"{path}.expiry_date"),
-        }
-        if line["po_line_nbr"] in seen:
-            raise _unprocessable("line already on this ship notice", f"{path}.po_line_nbr")
-        seen.add(line["po_line_nbr"])
-        lines.append(line)
-    return header, lines
-
-
-def _check_receipt(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise _Invalid(problem(400, "Bad Request", "body must be a JSON object", ""))
-    ask: dict[str, Any] = {
-        "asn_nbr": _optional_str(body, "asn_nbr", "asn_nbr"),
-        "po_nbr": _optional_str(body, "po_nbr", "po_nbr"),
-    }
-    if ask["asn_nbr"] is None and ask["po_nbr"] is None:
-        raise _unprocessable("asn_nbr or po_nbr is required", "po_nbr")
-    ask["po_line_nbr"] = _quantity(body, "po_line_nbr", "po_line_nbr", 1)
-    ask["received_qty"] = _quantity(body, "received_qty", "received_qty", 0)
-    ask["rejected_qty"] = (
-        0
-        if body.get("rejected_qty") is None
-        else _quantity(body, "rejected_qty", "rejected_qty", 0)
-    )
-    if ask["received_qty"] + ask["rejected_qty"] == 0:
-        raise _unprocessable(
-            "nothing received: received_qty and rejected_qty are 0", "received_qty"
-        )
-    reason = body.get("reject_reason")
-    if ask["rejected_qty"] and (not isinstance(reason, str) or reason not in _REJECT_REASONS):
-        raise _unprocessable(f"must be one of {sorted(_REJECT_REASONS)}", "reject_reason")
-    if not ask["rejected_qty"] and reason is not None:
-        raise _unprocessable("only with rejected_qty > 0", "reject_reason")
-    ask["reject_reason"] = reason
-    ask["lot_nbr"] = _optional_str(body, "lot_nbr", "lot_nbr")
-    ask["expiry_date"] = _optional_date(body, "expiry_date", "expiry_date")
-    ask["trace_id"] = _optional_str(body, "trace_id", "trace_id")
-    return ask

@@ -50,7 +50,7 @@ Writes honour an ``Idempotency-Key`` (a repeat returns the first reply).
 Without one, a repeated receipt is recognised by its ``receipt_num``; a resent
 receipt under a new number counts again, as in a real AP system.
 
-Invoice status machine (``_TRANSITIONS``; any other pair is an illegal
+Invoice status machine (``TRANSITIONS``; any other pair is an illegal
 transition, answered with 409 naming ``status``; releasing a hold the invoice
 does not have open is 409 naming ``hold_code``)::
 
@@ -71,86 +71,37 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from emulators._base import Journal, Reply, body_cause, copy_document, problem
-from emulators.limits import DEFAULT_LIMITS, Bound, Limits
+from emulators.admission import IdempotencyCache
+from emulators.ap._checks import (
+    _BOUNDED,
+    _INVOICE,
+    _INVOICE_LINE,
+    _PO_LINE,
+    _PRICE,
+    _RECEIPT,
+    _RECEIPT_LINE,
+    _UNPROCESSABLE,
+    _entity,
+    _fields,
+    _hold_row,
+    _illegal,
+    _iso_date,
+    _no_invoice,
+    _open_codes,
+    _public,
+    _rows,
+)
+from emulators.ap._matching import HOLD_CODES, STATUSES, TRANSITIONS, Matching, Tolerances
+from emulators.limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["HOLD_CODES", "STATUSES", "Ap", "Tolerances"]
 
-STATUSES = ("received", "matched", "on_hold", "approved", "paid")
-LINE_HOLDS = ("PRICE", "QTY ORD", "QTY REC")
-HOLD_CODES = (*LINE_HOLDS, "AMOUNT", "DUPLICATE")
 
-_TRANSITIONS: dict[tuple[str, str], str] = {
-    ("received", "validated_clean"): "matched",
-    ("received", "validated_held"): "on_hold",
-    ("on_hold", "release_hold"): "on_hold",
-    ("on_hold", "holds_cleared"): "matched",
-    ("matched", "approve"): "approved",
-    ("approved", "pay"): "paid",
-}
-
-_UNPROCESSABLE = "Unprocessable Content"
-
-# AP's numeric fields that the limits bound, by native name
-_BOUNDED: dict[str, Bound] = {
-    "quantity_ordered": "quantity",
-    "quantity_received": "quantity",
-    "quantity_invoiced": "quantity",
-    "unit_price": "price",
-    "invoice_amount": "amount",
-}
-
-# Field kinds: "text" non-empty string, "count" integer > 0, "qty" integer >= 0,
-# "money" number > 0,
-# "date" ISO 8601 date; a trailing "?" makes the field optional.
-_PO_LINE = {
-    "po_number": "text",
-    "po_line_number": "count",
-    "item_id": "text",
-    "quantity_ordered": "qty",  # 0: the line was canceled
-    "unit_price": "money",
-    "uom": "text",
-}
-_RECEIPT = {"receipt_num": "text", "po_number": "text"}
-_RECEIPT_LINE = {"po_line_number": "count", "quantity_received": "count"}
-_PRICE = {
-    "vendor_num": "text",
-    "item_id": "text",
-    "uom": "text",
-    "unit_price": "money",
-    "effective_date": "date?",
-}
-_INVOICE = {
-    "vendor_num": "text",
-    "invoice_num": "text",
-    "invoice_date": "date",
-    "po_number": "text",
-    "invoice_amount": "money",
-}
-_INVOICE_LINE = {"po_line_number": "count", "quantity_invoiced": "count", "unit_price": "money"}
-
-
-class IllegalTransition(Exception):
-    """An event the invoice's status does not allow (a bug when raised internally)."""
-
-
-@dataclass(frozen=True)
-class Tolerances:
-    """Match tolerances of one AP instance (percentages and currency amounts)."""
-
-    price_pct: float = 2.0
-    qty_pct: float = 3.0
-    amount_floor: float = 50.0  # line differences below this amount pass
-    header_rounding: float = 0.01  # header vs lines: differences up to this pass
-
-
-class Ap:
+class Ap(Matching):
     system = "ap"
 
     def __init__(
@@ -195,7 +146,8 @@ class Ap:
         self._by_po: dict[str, list[dict[str, Any]]] = {}  # PO → its invoices, in intake order
         self._held: dict[str, dict[int, dict[str, Any]]] = {}  # PO → id() → invoice on hold
         self._payment_ids: set[str] = set()
-        self._idempotency: dict[tuple[str, str], Reply] = {}
+        # a key per operation; the first reply replayed whatever the body (admission.py)
+        self._idempotency = IdempotencyCache(per_operation=True)
         self._next_event = 1
         self._next_payment = 1
         for row in self._seeded_prices:
@@ -368,7 +320,7 @@ class Ap:
             return problem(422, _UNPROCESSABLE, "a release needs a reason", "reason")
         if (refused := self._past_limits({"reason": reason})) is not None:
             return refused
-        if (invoice["status"], "release_hold") not in _TRANSITIONS:
+        if (invoice["status"], "release_hold") not in TRANSITIONS:
             return _illegal(invoice, "release_hold")
         rows = [
             h for h in invoice["holds"] if h["hold_code"] == code and h["hold_status"] == "open"
@@ -391,7 +343,7 @@ class Ap:
         invoice = self.invoices.get((vendor_num, invoice_num))
         if invoice is None:
             return _no_invoice(vendor_num, invoice_num)
-        if (invoice["status"], "approve") not in _TRANSITIONS:
+        if (invoice["status"], "approve") not in TRANSITIONS:
             return _illegal(invoice, "approve")
         before = (invoice["status"], _open_codes(invoice))
         self._advance(invoice, "approve")
@@ -411,7 +363,7 @@ class Ap:
         invoice = self.invoices.get((vendor_num, invoice_num))
         if invoice is None:
             return _no_invoice(vendor_num, invoice_num)
-        if (invoice["status"], "pay") not in _TRANSITIONS:
+        if (invoice["status"], "pay") not in TRANSITIONS:
             return _illegal(invoice, "pay")
         if payment_id is None:
             payment_id = f"PAY{self._next_payment:07d}"
@@ -487,161 +439,6 @@ class Ap:
             }
         )
 
-    # -- matching -------------------------------------------------------------
-
-    def _line_holds(self, invoice: dict[str, Any]) -> list[dict[str, Any]]:
-        """The line holds that apply to ``invoice`` now (earlier invoices count as billed)."""
-        tol = self.tolerances
-        billed_before: dict[int, int] = {}
-        for other in self._by_po.get(invoice["po_number"], ()):
-            if other is invoice:
-                break
-            for row in other["lines"]:
-                n = row["po_line_number"]
-                billed_before[n] = billed_before.get(n, 0) + row["quantity_invoiced"]
-        floor, price_pct, qty_pct = (
-            _dec(tol.amount_floor),
-            _dec(tol.price_pct),
-            _dec(tol.qty_pct),
-        )
-        holds = []
-        for row in invoice["lines"]:
-            po_line = self.po_lines[(invoice["po_number"], row["po_line_number"])]
-            qty, price = Decimal(row["quantity_invoiced"]), _dec(row["unit_price"])
-            billed = Decimal(billed_before.get(row["po_line_number"], 0)) + qty
-            ordered = Decimal(po_line["quantity_ordered"])
-            received = Decimal(po_line["quantity_received"])
-            reference, price_basis = self._reference_price(invoice, po_line)
-            # (code, basis, expected, actual, money per unit of excess, tolerance %)
-            checks = (
-                ("PRICE", price_basis, reference, price, qty, price_pct),
-                ("QTY ORD", "order", ordered, billed, price, qty_pct),
-                ("QTY REC", "receipt", received, billed, price, qty_pct),
-            )
-            for code, basis, expected, actual, per_unit, pct in checks:
-                over = actual - expected
-                amount = over * per_unit
-                if over > 0 and over * 100 > pct * expected and amount >= floor:
-                    holds.append(
-                        {
-                            "hold_code": code,
-                            "line_number": row["line_number"],
-                            "po_line_number": row["po_line_number"],
-                            "basis": basis,
-                            "expected": float(expected),
-                            "actual": float(actual),
-                            "difference": float(over),
-                            "difference_pct": _pct(over, expected),
-                            "amount": float(amount),
-                        }
-                    )
-        return holds
-
-    def _invoice_holds(self, invoice: dict[str, Any]) -> list[dict[str, Any]]:
-        holds = []
-        lines = sum(
-            (Decimal(r["quantity_invoiced"]) * _dec(r["unit_price"]) for r in invoice["lines"]),
-            Decimal(0),
-        )
-        total = _dec(invoice["invoice_amount"])
-        if abs(total - lines) > _dec(self.tolerances.header_rounding):
-            holds.append(
-                {
-                    "hold_code": "AMOUNT",
-                    "basis": "lines",
-                    "expected": float(lines),
-                    "actual": float(total),
-                    "difference": float(total - lines),
-                    "amount": float(total - lines),
-                }
-            )
-        same_day = self._by_vendor_date.get((invoice["vendor_num"], invoice["invoice_date"]), [])
-        for other in same_day:
-            if other is not invoice and _dec(other["invoice_amount"]) == total:
-                holds.append({"hold_code": "DUPLICATE", "basis": f"invoice {other['invoice_num']}"})
-                break
-        return holds
-
-    def _reference_price(
-        self, invoice: dict[str, Any], po_line: dict[str, Any]
-    ) -> tuple[Decimal, str]:
-        contract = self.prices.get((invoice["vendor_num"], po_line["item_id"], po_line["uom"]))
-        if contract is not None and (contract["effective_date"] or "") <= invoice["invoice_date"]:
-            return _dec(contract["unit_price"]), "contract"
-        return _dec(po_line["unit_price"]), "order"
-
-    def _rematch(
-        self,
-        touches: Callable[[dict[str, Any], int], bool],
-        cause: str,
-        correlation_id: str | None,
-        pos: set[str] | None = None,
-    ) -> None:
-        """Re-evaluate held invoices with a line ``touches`` selects (only those of
-        ``pos``, when given); clear what passes now."""
-        groups = self._held.values() if pos is None else (self._held.get(p, {}) for p in pos)
-        held = sorted(
-            (inv for group in groups for inv in group.values()), key=lambda i: i["creation_date"]
-        )
-        for invoice in held:
-            if not any(touches(invoice, r["po_line_number"]) for r in invoice["lines"]):
-                continue
-            still = {(h["hold_code"], h["line_number"]) for h in self._line_holds(invoice)}
-            before = (invoice["status"], _open_codes(invoice))
-            for row in invoice["holds"]:
-                if (
-                    row["hold_status"] == "open"
-                    and row["hold_code"] in LINE_HOLDS
-                    and (row["hold_code"], row["line_number"]) not in still
-                ):
-                    row["hold_status"], row["release_reason"] = "cleared", "re-matched"
-            if not _open_codes(invoice):
-                self._advance(invoice, "holds_cleared")
-            self._settle(invoice, *before, cause, correlation_id)
-
-    # -- status machine -------------------------------------------------------
-
-    def _advance(self, invoice: dict[str, Any], event: str) -> None:
-        """Apply ``event``; a matched invoice goes on to approved under auto-approval."""
-        new = _TRANSITIONS.get((invoice["status"], event))
-        if new is None:
-            raise IllegalTransition(f"{event} in status {invoice['status']}")
-        invoice["status"] = new
-        if new == "on_hold":
-            self._held.setdefault(invoice["po_number"], {})[id(invoice)] = invoice
-        else:
-            self._held.get(invoice["po_number"], {}).pop(id(invoice), None)
-        if new == "matched" and self.auto_approve:
-            self._advance(invoice, "approve")
-
-    def _settle(
-        self,
-        invoice: dict[str, Any],
-        status_before: str | None,
-        holds_before: list[str] | None,
-        cause: str,
-        correlation_id: str | None,
-    ) -> None:
-        """Journal and announce what changed since ``*_before`` (``None``: new invoice)."""
-        entity = _entity(invoice)
-        holds = _open_codes(invoice)
-        if holds != holds_before:
-            self._journal.record(entity, "holds", holds, cause, correlation_id)
-        if invoice["status"] != status_before:
-            invoice["last_update_date"] = self._stamp()
-            self._journal.record(entity, "match_status", invoice["status"], cause, correlation_id)
-            event = {
-                "eventId": f"ap-evt-{self._next_event}",
-                "eventType": "InvoiceStatusChanged",
-                "invoice": {
-                    "vendor_num": invoice["vendor_num"],
-                    "invoice_num": invoice["invoice_num"],
-                },
-            }
-            self._next_event += 1
-            for listener in self.listeners:
-                listener(event)
-
     # -- validation and helpers -----------------------------------------------
 
     def _check_invoice(self, body: Any) -> Reply | None:
@@ -688,113 +485,7 @@ class Ap:
         return problem(422, _UNPROCESSABLE, refusal.detail, refusal.field)
 
     def _replay(self, operation: str, idempotency_key: str | None) -> Reply | None:
-        if idempotency_key is None:
-            return None
-        return self._idempotency.get((operation, idempotency_key))
+        return self._idempotency.replay(operation, idempotency_key)
 
     def _remember(self, operation: str, idempotency_key: str | None, reply: Reply) -> Reply:
-        if idempotency_key is not None:
-            self._idempotency[(operation, idempotency_key)] = reply
-        return reply
-
-    def _stamp(self) -> str:
-        return (self._epoch + dt.timedelta(seconds=self._clock())).isoformat(
-            timespec="milliseconds"
-        )
-
-
-def _dec(value: float) -> Decimal:
-    """The decimal a JSON number was written as (``45.1`` → ``Decimal("45.1")``)."""
-    return Decimal(str(value))
-
-
-def _iso_date(text: str) -> str:
-    """A validated ISO 8601 date in its extended form, so dates compare as strings."""
-    return dt.date.fromisoformat(text).isoformat()
-
-
-def _pct(over: Decimal, expected: Decimal) -> float | None:
-    return float(round(over * 100 / expected, 2)) if expected else None
-
-
-def _entity(invoice: dict[str, Any]) -> str:
-    return f"invoice:{invoice['vendor_num']}:{invoice['invoice_num']}"
-
-
-def _open_codes(invoice: dict[str, Any]) -> list[str]:
-    return sorted({h["hold_code"] for h in invoice["holds"] if h["hold_status"] == "open"})
-
-
-def _hold_row(hold: dict[str, Any]) -> dict[str, Any]:
-    base = dict.fromkeys(
-        ("line_number", "po_line_number", "expected", "actual", "difference", "difference_pct")
-    )
-    return {**base, "amount": None, **hold, "hold_status": "open", "release_reason": None}
-
-
-def _public(invoice: dict[str, Any]) -> dict[str, Any]:
-    return copy_document(invoice)  # type: ignore[no-any-return]
-
-
-def _no_invoice(vendor_num: str, invoice_num: str) -> Reply:
-    return problem(404, "Not Found", f"no invoice {invoice_num} from {vendor_num}", "invoice_num")
-
-
-def _illegal(invoice: dict[str, Any], event: str) -> Reply:
-    return problem(
-        409,
-        "Conflict",
-        f"{event} is not allowed for an invoice that is {invoice['status']}",
-        "status",
-    )
-
-
-def _bad_kind(value: Any, kind: str) -> str | None:
-    """Why ``value`` is not of ``kind`` (see the field tables), or ``None``."""
-    if kind == "text":
-        return None if isinstance(value, str) and value.strip() else "must be a non-empty string"
-    if kind == "count":
-        ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
-        return None if ok else "must be an integer > 0"
-    if kind == "qty":
-        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
-        return None if ok else "must be an integer >= 0"
-    if kind == "money":
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        return None if ok and math.isfinite(value) and value > 0 else "must be a number > 0"
-    try:
-        dt.date.fromisoformat(value)
-    except (TypeError, ValueError):
-        return "must be an ISO 8601 date (YYYY-MM-DD)"
-    return None
-
-
-def _fields(obj: Any, spec: dict[str, str], path: str) -> Reply | None:
-    if not isinstance(obj, dict):
-        if not path:
-            return problem(400, "Bad Request", "body must be a JSON object", "")
-        return problem(422, _UNPROCESSABLE, "must be an object", path)
-    for name, kind in spec.items():
-        optional = kind.endswith("?")
-        if optional and obj.get(name) is None:
-            continue
-        reason = _bad_kind(obj.get(name), kind.rstrip("?"))
-        if reason is not None:
-            return problem(422, _UNPROCESSABLE, reason, f"{path}.{name}" if path else name)
-    return None
-
-
-def _rows(body: Any, key: str, spec: dict[str, str]) -> tuple[list[dict[str, Any]], Reply | None]:
-    """``body[key]`` as a non-empty list of objects matching ``spec``, or the problem."""
-    if not isinstance(body, dict):
-        return [], problem(400, "Bad Request", "body must be a JSON object", "")
-    rows = body.get(key)
-    if not isinstance(rows, list) or not rows:
-        return [], problem(422, _UNPROCESSABLE, "must be a non-empty list", key)
-    for i, row in enumerate(rows):
-        error = _fields(row, spec, f"{key}[{i}]")
-        if error is not None:
-            return [], error
-    if "correlation_id" in body and not isinstance(body["correlation_id"], str | None):
-        return [], problem(422, _UNPROCESSABLE, "must be a string", "correlation_id")
-    return rows, None
+        return self._idempotency.remember(operation, idempotency_key, reply)

@@ -1,0 +1,207 @@
+"""The 850 purchase order (read) and the 855 acknowledgment (written and read)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from emulators.limits import DEFAULT_LIMITS, Limits
+from emulators.x12 import _elements as el
+from emulators.x12._elements import ACK_CODES, BAK_CODES, PURPOSES, UOM_CODES, Segment, X12Error
+
+# -- 850 purchase order (read) ------------------------------------------------------
+
+
+def read_850(segments: list[list[str]], limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """The supplier's order-entry record for one 850 transaction set."""
+    el._check_set(segments, "850")
+    order: dict[str, Any] = {"lines": []}
+    numbers: set[int] = set()
+    for n, seg in enumerate(segments, start=1):
+        tag = seg[0]
+        if tag == "BEG":
+            order["purpose"] = el._code(seg, 1, n, PURPOSES, "transaction set purpose")
+            order["customer_po"] = el._req(seg, 3, n)
+            order["po_date"] = el._date(seg, 5, n)
+        elif (
+            tag == "REF"
+            and el._el(seg, 1) == "ZZ"
+            and el._el(seg, 2) == "CRITICAL"
+            and order["lines"]
+        ):
+            order["lines"][-1]["critical"] = True
+        elif tag == "REF" and el._el(seg, 1) == "ZZ" and not order["lines"]:
+            order["revision"] = el._qty(seg, 2, n, minimum=1)
+        elif tag == "N1" and el._el(seg, 1) == "ST":
+            order["ship_to_gln"] = el._req(seg, 4, n)
+            if el._el(seg, 3) == "UL":
+                el._gs1(seg, 4, n, "UL")
+        elif tag == "DTM" and el._el(seg, 2):
+            el._date(seg, 2, n)
+        elif tag == "PO1":
+            if len(order["lines"]) == limits.max_lines:
+                raise X12Error(el._at("PO1", n), f"more than {limits.max_lines} lines")
+            number = el._qty(seg, 1, n, minimum=1)
+            if number in numbers:
+                raise X12Error(el._where(seg, 1, n), f"line {number} appears twice")
+            numbers.add(number)
+            ids = dict(el._pairs(seg, 6, n))
+            for k in range(6, len(seg) - 1, 2):
+                if seg[k] in ("UK", "EN"):
+                    el._gs1(seg, k + 1, n, seg[k])
+            order["lines"].append(
+                {
+                    "po_line": number,
+                    "qty": el._qty(seg, 2, n, minimum=1, maximum=limits.max_quantity),
+                    "uom": el._code(seg, 3, n, UOM_CODES, "unit of measure"),
+                    "price": el._price(seg, 4, n, limits.max_price),
+                    "vendor_part": ids.get("VC", ""),
+                    "gtin": ids.get("UK", ""),
+                    "critical": False,
+                }
+            )
+        elif tag == "CTT" and el._qty(seg, 1, n) != len(order["lines"]):
+            raise X12Error(el._where(seg, 1, n), f"says {seg[1]} lines, the set has {len(numbers)}")
+    if "customer_po" not in order:
+        raise X12Error("BEG", "850 without BEG")
+    if not order["lines"]:
+        raise X12Error("PO1", "850 without PO1 lines")
+    return order
+
+
+# -- 855 acknowledgment ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ack:
+    """One ACK segment: a status for part (or all) of a line."""
+
+    code: str  # ACK01
+    qty: int  # ACK02
+    uom: str  # ACK03
+    expected: str | None = None  # ACK05 (ACK04 = 068, current schedule ship), CCYYMMDD
+    product: tuple[tuple[str, str], ...] = ()  # ACK07.., e.g. (("VC", substitute part),)
+
+
+@dataclass(frozen=True)
+class AckLine:
+    """A PO1 of an 855 with its ACKs; ``price`` is the price the supplier will charge."""
+
+    po_line: int
+    qty: int
+    uom: str
+    price: str
+    vendor_part: str
+    gtin: str = ""
+    acks: tuple[Ack, ...] = ()
+
+
+@dataclass(frozen=True)
+class PurchaseOrderAck:
+    po_number: str  # BAK03
+    ack_type: str  # BAK02
+    date: str  # BAK04, CCYYMMDD
+    lines: tuple[AckLine, ...]
+    revision: int | None = None  # REF*ZZ before the first PO1
+
+
+def render_855(doc: PurchaseOrderAck, control: str) -> list[list[str]]:
+    """The segments ST..SE of one 855."""
+    if doc.ack_type not in BAK_CODES:
+        raise X12Error("BAK02", f"unknown acknowledgment type {doc.ack_type!r}")
+    body: list[Segment] = [["BAK", "00", doc.ack_type, doc.po_number, doc.date]]
+    if doc.revision is not None:
+        body.append(["REF", "ZZ", str(doc.revision)])
+    for line in doc.lines:
+        if line.uom not in UOM_CODES:
+            raise X12Error("PO103", f"unknown unit of measure {line.uom!r}")
+        ids = el._ids(line.vendor_part, line.gtin)
+        body.append(["PO1", str(line.po_line), str(line.qty), line.uom, line.price, "", *ids])
+        for ack in line.acks:
+            if ack.code not in ACK_CODES:
+                raise X12Error("ACK01", f"unknown line status {ack.code!r}")
+            if ack.uom not in UOM_CODES:
+                raise X12Error("ACK03", f"unknown unit of measure {ack.uom!r}")
+            seg = ["ACK", ack.code, str(ack.qty), ack.uom]
+            seg += ["068", ack.expected] if ack.expected else ["", ""]
+            seg += [""] + [x for pair in ack.product for x in pair]
+            body.append(el._trim(seg))
+    body.append(["CTT", str(len(doc.lines))])
+    return el._close("855", body, control)
+
+
+def write_855(
+    order: dict[str, Any],
+    line_acks: Sequence[Sequence[tuple[str, int, str | None]]],
+    *,
+    ack_type: str,
+    revision: int,
+    stamp: dt.date,
+    control: str,
+) -> list[list[str]]:
+    """An 855 for an order-entry record; ``line_acks[i]`` holds (code, qty, expected CCYYMMDD)."""
+    lines = tuple(
+        AckLine(
+            line["po_line"],
+            line["qty"],
+            line["uom"],
+            line["price"],
+            line["vendor_part"],
+            acks=tuple(Ack(code, qty, line["uom"], expected) for code, qty, expected in acks),
+        )
+        for line, acks in zip(order["lines"], line_acks, strict=True)
+    )
+    doc = PurchaseOrderAck(
+        order["customer_po"], ack_type, stamp.strftime("%Y%m%d"), lines, revision
+    )
+    return render_855(doc, control)
+
+
+def read_855(segments: list[list[str]]) -> PurchaseOrderAck:
+    el._check_set(segments, "855")
+    header: tuple[str, str, str] | None = None
+    revision: int | None = None
+    lines: list[AckLine] = []
+    current: tuple[int, AckLine] | None = None  # (its segment position, the line so far)
+    acks: list[Ack] = []
+    ctt: tuple[int, int] | None = None
+
+    def close() -> None:
+        if current is not None:
+            n, line = current
+            if not acks:
+                raise X12Error(el._at("PO1", n), f"line {line.po_line} has no ACK")
+            lines.append(replace(line, acks=tuple(acks)))
+
+    for n, seg in enumerate(segments, start=1):
+        tag = seg[0]
+        if tag == "BAK":
+            ack_type = el._code(seg, 2, n, BAK_CODES, "acknowledgment type")
+            header = (el._req(seg, 3, n), ack_type, el._date(seg, 4, n))
+        elif tag == "REF" and el._el(seg, 1) == "ZZ" and current is None:
+            revision = el._qty(seg, 2, n, minimum=1)
+        elif tag == "PO1":
+            close()
+            acks = []
+            current = (n, AckLine(*el._baseline_item(seg, n)))
+        elif tag == "ACK":
+            if current is None:
+                raise X12Error(el._at("ACK", n), "ACK before any PO1")
+            code = el._code(seg, 1, n, ACK_CODES, "line status")
+            qty, uom = el._qty(seg, 2, n), el._code(seg, 3, n, UOM_CODES, "unit of measure")
+            expected = None
+            if el._el(seg, 4) or el._el(seg, 5):
+                if el._el(seg, 4) != "068":
+                    raise X12Error(el._where(seg, 4, n), f"unsupported date qualifier {seg[4]!r}")
+                expected = el._date(seg, 5, n)
+            acks.append(Ack(code, qty, uom, expected, el._pairs(seg, 7, n)))
+        elif tag == "CTT":
+            ctt = (n, el._qty(seg, 1, n))
+    close()
+    if header is None:
+        raise X12Error("BAK", "855 without BAK")
+    if ctt is not None and ctt[1] != len(lines):
+        raise X12Error(el._at("CTT01", ctt[0]), f"says {ctt[1]} lines, the set has {len(lines)}")
+    return PurchaseOrderAck(*header, tuple(lines), revision)
