@@ -70,14 +70,8 @@ from emulators._base import Journal
 from emulators.erp import Erp
 from sync_core.engine import Engine, EngineConfig
 from sync_core.messages import Decision, Entity, Inbound, Kind, PutEntity
-from sync_core.store import (
-    GroupCommit,
-    MemoryStore,
-    decode_json,
-    encode_json,
-    request_from_json,
-    request_to_json,
-)
+from sync_core.store import GroupCommit, MemoryStore
+from sync_core.store_json import decode_json, encode_json, request_from_json, request_to_json
 from sync_core.store_sqlite import SqliteStore, Synchronous
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -25,9 +25,8 @@ from sync_core.store import (
     MemoryStore,
     Store,
     StoreError,
-    request_from_json,
-    request_to_json,
 )
+from sync_core.store_json import request_from_json, request_to_json
 from sync_core.store_sqlite import SqliteStore
 from tests.sync_core.store_contract.helpers import decision, observe
 
