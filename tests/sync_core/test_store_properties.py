@@ -183,8 +183,14 @@ def durable(request: pytest.FixtureRequest) -> Durable:
 def test_any_sequence_of_decisions_leaves_both_stores_equal(
     durable: Durable, ops: list[tuple[str, Any]]
 ) -> None:
-    ids = MESSAGE_IDS
     keys = [(k, n) for k in ("po", "ack") for n in ("1", "2")]
+    same_as_memory(durable, ops, MESSAGE_IDS, keys)
+
+
+def same_as_memory(
+    durable: Durable, ops: list[tuple[str, Any]], ids: list[str], keys: list[tuple[str, str]]
+) -> None:
+    """``ops`` leave the durable store as they leave MemoryStore, before and after a reopen."""
     memory = MemoryStore()
     with durable.fresh() as open_store:
         with open_store() as store:
@@ -218,12 +224,4 @@ def test_any_sequence_of_dead_letter_operations_leaves_both_stores_equal(
     durable: Durable, ops: list[tuple[str, Any]]
 ) -> None:
     ids = [*MESSAGE_IDS, *[f"m{i}#replay{n}" for i in range(12) for n in (1, 2, 3)]]
-    memory = MemoryStore()
-    with durable.fresh() as open_store:
-        with open_store() as store:
-            for op, arg in ops:
-                assert apply(store, op, arg, []) == apply(memory, op, arg, [])
-            expected = observe(memory, ids, [])
-            assert observe(store, ids, []) == expected
-        with open_store() as reopened:
-            assert observe(reopened, ids, []) == expected
+    same_as_memory(durable, ops, ids, [])
