@@ -79,17 +79,27 @@ decisions = st.builds(
     st.lists(requests, max_size=3).map(tuple),
     st.lists(dead_letters, max_size=2).map(tuple),
 )
+
+
+def queue_operations(letters: int, queued: int) -> list[st.SearchStrategy[tuple[str, Any]]]:
+    """The dead-letter queue's operations on letter ids 1 to ``letters``."""
+    reasons = st.sampled_from(["", "x"])
+    return [
+        st.tuples(st.just("add_dead_letter"), dead_letters),
+        st.tuples(st.just("replay"), st.integers(1, letters)),
+        st.tuples(st.just("discard"), st.tuples(st.integers(1, letters), reasons)),
+        st.tuples(st.just("take_inbound"), st.integers(0, queued)),
+    ]
+
+
 operations = st.lists(
     st.one_of(
         st.tuples(st.just("commit"), decisions),
         st.tuples(st.just("commit_many"), st.lists(decisions, max_size=4)),
         st.tuples(st.just("done"), st.integers(0, 8)),
-        st.tuples(st.just("add_dead_letter"), dead_letters),
         st.tuples(st.just("give_up"), st.tuples(st.integers(0, 8), dead_letters)),
         st.tuples(st.just("done_many"), st.lists(st.integers(0, 8), max_size=3)),
-        st.tuples(st.just("replay"), st.integers(1, 3)),
-        st.tuples(st.just("discard"), st.tuples(st.integers(1, 3), st.sampled_from(["", "x"]))),
-        st.tuples(st.just("take_inbound"), st.integers(0, 3)),
+        *queue_operations(3, 3),
     ),
     max_size=12,
 )
@@ -167,6 +177,12 @@ class Durable:
             yield lambda: PostgresStore(url, schema=schema, synchronous_commit=False)
 
 
+# each example is a fresh store: the function-scoped fixture only says which backend
+against_memory = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def durable(request: pytest.FixtureRequest) -> Durable:
     """Each durable backend in turn (PostgreSQL: skipped, or failed in CI, without a server)."""
@@ -176,9 +192,7 @@ def durable(request: pytest.FixtureRequest) -> Durable:
     return backend
 
 
-@settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@against_memory
 @given(ops=operations)
 def test_any_sequence_of_decisions_leaves_both_stores_equal(
     durable: Durable, ops: list[tuple[str, Any]]
@@ -206,19 +220,14 @@ def same_as_memory(
 replay_ids = st.sampled_from([f"m{i}#replay{n}" for i in range(3) for n in (1, 2)])
 dlq_operations = st.lists(
     st.one_of(
-        st.tuples(st.just("add_dead_letter"), dead_letters),
-        st.tuples(st.just("replay"), st.integers(1, 4)),
-        st.tuples(st.just("discard"), st.tuples(st.integers(1, 4), st.sampled_from(["", "x"]))),
-        st.tuples(st.just("take_inbound"), st.integers(0, 2)),
+        *queue_operations(4, 2),
         st.tuples(st.just("commit"), replay_ids.map(lambda m: decision(m))),
     ),
     max_size=14,
 )
 
 
-@settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@against_memory
 @given(ops=dlq_operations)
 def test_any_sequence_of_dead_letter_operations_leaves_both_stores_equal(
     durable: Durable, ops: list[tuple[str, Any]]
