@@ -58,6 +58,7 @@ from sync_core.store import (
     OutboxItem,
     Replayed,
     Store,
+    StoreError,
     check_discard,
     reconsumed,
     replay_origin,
@@ -72,6 +73,7 @@ __all__ = [
     "Conflict",
     "Rows",
     "SqlStore",
+    "check_schema_version",
     "insert_dead_sql",
     "maybe_json",
 ]
@@ -90,6 +92,19 @@ DEAD_FIELDS = "message_id, kind, reason, body, request, correlation_id, query, a
 def insert_dead_sql(param: str) -> str:
     """The INSERT of one dead letter (``_dead_row``) with the driver's placeholder."""
     return f"INSERT INTO dead_letters ({DEAD_FIELDS}) VALUES ({', '.join([param] * 9)})"
+
+
+def check_schema_version(where: str, version: int, expected: int, place: str) -> None:
+    """Refuse a store of another schema version (``place``: what to start anew); a store
+    is never migrated."""
+    if version < expected:
+        raise StoreError(
+            "open",
+            f"{where}: schema version {version} is older than this store's "
+            f"({expected}) and is not migrated: start a new store {place}",
+        )
+    if version != expected:
+        raise StoreError("open", f"{where}: schema version {version}, expected {expected}")
 
 
 class Rows(NamedTuple):

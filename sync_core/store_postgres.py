@@ -89,7 +89,14 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from sync_core._store_sql import DEAD_COLUMNS, DEAD_FIELDS, Conflict, SqlStore, insert_dead_sql
+from sync_core._store_sql import (
+    DEAD_COLUMNS,
+    DEAD_FIELDS,
+    Conflict,
+    SqlStore,
+    check_schema_version,
+    insert_dead_sql,
+)
 from sync_core.messages import Decision
 from sync_core.store import DeadLetterRecord, OutboxItem, StoreError, unknown_letter
 from sync_core.store_json import decode_json, encode_json
@@ -274,16 +281,7 @@ class PostgresStore(SqlStore):
             version = versions[0] if len(versions) == 1 else None
         if version is None:
             raise StoreError("open", f"{where}: store_meta holds {len(versions)} rows, not one")
-        if version < SCHEMA_VERSION:
-            raise StoreError(
-                "open",
-                f"{where}: schema version {version} is older than this store's "
-                f"({SCHEMA_VERSION}) and is not migrated: start a new store schema",
-            )
-        if version != SCHEMA_VERSION:
-            raise StoreError(
-                "open", f"{where}: schema version {version}, expected {SCHEMA_VERSION}"
-            )
+        check_schema_version(where, version, SCHEMA_VERSION, "schema")
 
     def settings(self) -> dict[str, str]:
         """The settings in force on this connection (for checks and reports)."""

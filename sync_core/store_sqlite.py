@@ -72,7 +72,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from sync_core._store_sql import Conflict, SqlStore, insert_dead_sql
+from sync_core._store_sql import Conflict, SqlStore, check_schema_version, insert_dead_sql
 from sync_core.messages import Decision
 from sync_core.store import OutboxItem, StoreError
 
@@ -169,16 +169,8 @@ class SqliteStore(SqlStore):
                 for statement in _SCHEMA:
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            elif version < SCHEMA_VERSION:
-                raise StoreError(
-                    "open",
-                    f"{self.path}: schema version {version} is older than this store's "
-                    f"({SCHEMA_VERSION}) and is not migrated: start a new store file",
-                )
-            elif version != SCHEMA_VERSION:
-                raise StoreError(
-                    "open", f"{self.path}: schema version {version}, expected {SCHEMA_VERSION}"
-                )
+            else:
+                check_schema_version(str(self.path), version, SCHEMA_VERSION, "file")
 
     def pragmas(self) -> dict[str, Any]:
         """The settings in force on this connection (for checks and reports)."""
