@@ -1,11 +1,11 @@
-"""The read side the SQL stores share: one query per read, one decoder per row.
+"""What the SQL stores share: the reads, and the writes whose logic is the same.
 
 Theory of operation
 -------------------
 :mod:`sync_core.store_sqlite` and :mod:`sync_core.store_postgres` keep the
 same tables under the same column names and read them with the same queries;
-only their drivers and their writes differ.  :class:`SqlStore` holds those
-reads once, written against one hook each backend supplies, ``_select``
+their drivers differ, and so does how a group commit is sent.  :class:`SqlStore`
+holds those reads once, written against one hook each backend supplies, ``_select``
 (run a query, return every row, translate a driver error into
 :class:`~sync_core.store.StoreError` named after the operation), and a few
 class attributes for what really differs:
