@@ -32,15 +32,12 @@ From the same walk come the violations:
     divergence (it still keeps the run from converging).
 ``match_error``
     AP approved or matched an invoice outside its tolerances, or held one
-    whose lines were all within them (``check_matches``; judged from AP's own
-    journal: ``ap_ordered_qty``, ``ap_received_qty``, ``ap_invoiced_qty``,
-    ``ap_unit_price``, the supplier's ``invoice_price``, and ``match_status``
-    / ``holds``; an invoice's lines are the PO lines whose ``ap_invoiced_qty``
-    moved with the same cause as its first status).
+    whose lines were all within them: a checker of its own,
+    :mod:`analysis.matches`.
 
 Each violation names the fact, the entity, the owner's value and time, each
-replica's value and time, and the correlation ids and causes involved;
-``attach_messages`` adds the middleware's messages that carry them.
+replica's value and time, and the correlation ids and causes involved
+(:mod:`analysis.violations`, which also picks and counts them).
 Judgement never asks the sync core what it did, so the same code judges any
 middleware whose systems journal their facts.
 """
@@ -50,31 +47,14 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from analysis.facts import FACTS, Fact
-from analysis.history import Change, Message
+from analysis.history import Change
+from analysis.violations import Violation
 
-__all__ = [
-    "DEFAULT_TOLERANCES",
-    "KINDS",
-    "Checked",
-    "UpdateLag",
-    "Violation",
-    "attach_messages",
-    "check",
-    "check_matches",
-    "examples",
-    "judge_matches",
-    "tally",
-]
-
-KINDS = ("lost_update", "duplicate_effect", "regression", "divergence", "match_error")
-#: AP's default tolerances (emulators.ap.Tolerances), used when the run's header has none.
-DEFAULT_TOLERANCES: Mapping[str, float] = {"price_pct": 2.0, "qty_pct": 3.0, "amount_floor": 50.0}
-_LINE_HOLDS = frozenset({"PRICE", "QTY ORD", "QTY REC"})
-_MESSAGES_PER_VIOLATION = 10
+__all__ = ["Checked", "UpdateLag", "check"]
 
 
 class UpdateLag(NamedTuple):  # a tuple: a long run makes one per replica write
@@ -84,74 +64,6 @@ class UpdateLag(NamedTuple):  # a tuple: a long run makes one per replica write
     replica: str
     t_owner: float
     lag_s: float
-
-
-@dataclass(frozen=True)
-class Violation:
-    kind: str
-    fact: str
-    entity: str
-    replica: str | None
-    t: float  # when it happened (for end-of-run verdicts: the owner's last change)
-    explanation: str
-    owner_value: Any = None
-    owner_t: float | None = None
-    replica_value: Any = None
-    replica_t: float | None = None
-    replicas: tuple[tuple[str, Any, float | None], ...] = ()  # (replica, value, since)
-    causes: tuple[str, ...] = ()
-    correlation_ids: tuple[str, ...] = ()
-    messages: tuple[Message, ...] = ()
-    count: int = 1  # effects beyond the first, for a duplicate applied n times: n - 1
-    times: tuple[float, ...] = ()
-
-    @property
-    def system(self) -> str:
-        """The replica's system (schema 1 name for duplicates)."""
-        return (self.replica or "").partition(".")[0]
-
-    @property
-    def field(self) -> str:
-        """The replica's field, without the entity of a finer-keyed replica."""
-        return (self.replica or "").partition(".")[2].split("[")[0]
-
-    @property
-    def cause(self) -> str | None:
-        return self.causes[0] if self.causes else None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "fact": self.fact,
-            "entity": self.entity,
-            "replica": self.replica,
-            "t": round(self.t, 3),
-            "explanation": self.explanation,
-            "owner_value": self.owner_value,
-            "owner_t": _r(self.owner_t),
-            "replica_value": self.replica_value,
-            "replica_t": _r(self.replica_t),
-            "replicas": [{"replica": r, "value": v, "t": _r(t)} for r, v, t in self.replicas],
-            "times": [round(t, 3) for t in self.times],
-            "causes": list(self.causes),
-            "correlation_ids": list(self.correlation_ids),
-            "messages": [
-                {
-                    "t": round(m.t, 3),
-                    "direction": m.direction,
-                    "system": m.system,
-                    "operation": m.operation,
-                    "message_id": m.message_id,
-                    "status": m.status,
-                    "detail": m.detail,
-                }
-                for m in self.messages
-            ],
-        }
-
-
-def _r(t: float | None) -> float | None:
-    return None if t is None else round(t, 3)
 
 
 @dataclass
@@ -216,11 +128,33 @@ def check(
     path's worst case: the next batch would have carried it) is *pending*, not lost.
     """
     changes = list(changes)
+    out = Checked(updates={f.flow: 0 for f in facts})
+    roles, judged = _roles(changes, facts, set(flows_carried or ()), out)
+    groups, causes = _group(changes, roles)
+    by_name = {f.name: f for f in facts}
+    late = {flow: end_s - bound for flow, bound in (grace_s or {}).items() if end_s is not None}
+    for (name, entity), events in groups.items():
+        _Entity(by_name[name], entity, judged[name], out).walk(events, late.get(by_name[name].flow))
+    out.entities = len({entity for _, entity in groups})
+    _applied_again(causes, facts, out)
+    _one_duplicate_per_replica(out)
+    out.violations.sort(key=lambda v: (v.t, v.kind, v.entity, v.replica or ""))
+    return out
+
+
+_Role = list[tuple[Fact, bool]]  # the facts a (system, field) plays a part in: is it the owner
+_Group = list[tuple[bool, Change]]  # one (fact, owner entity)'s changes: is it the owner's
+_CauseKey = tuple[str, str, str, str]  # (system, entity, field, cause) of a replica write
+
+
+def _roles(
+    changes: list[Change], facts: tuple[Fact, ...], carried: set[str], out: Checked
+) -> tuple[dict[tuple[str, str], _Role], dict[str, tuple[str, ...]]]:
+    """Which (system, field) owns or replicates which fact, and each fact's judged replicas
+    (the others, of a fact whose owner changed, go to ``out.not_carried``)."""
     present = {c.system for c in changes}
     owners = {(c.system, c.field) for c in changes}
-    carried = set(flows_carried or ())
-    roles: dict[tuple[str, str], list[tuple[Fact, bool]]] = defaultdict(list)
-    out = Checked(updates={f.flow: 0 for f in facts})
+    roles: dict[tuple[str, str], _Role] = defaultdict(list)
     judged: dict[str, tuple[str, ...]] = {}
     for fact in facts:
         roles[fact.owner].append((fact, True))
@@ -232,10 +166,17 @@ def check(
             elif fact.owner in owners:
                 out.not_carried.append(f"{fact.name}: {replica[0]}.{replica[1]}")
         judged[fact.name] = tuple(kept)
+    return roles, judged
 
-    groups: dict[tuple[str, str], list[tuple[bool, Change]]] = defaultdict(list)
-    first: dict[tuple[str, str, str, str], Change] = {}
-    causes: dict[tuple[str, str, str, str], list[Change]] = {}  # only causes seen twice
+
+def _group(
+    changes: list[Change], roles: dict[tuple[str, str], _Role]
+) -> tuple[dict[tuple[str, str], _Group], dict[_CauseKey, list[Change]]]:
+    """The changes of each (fact, owner entity), in time order, and the replica writes
+    whose cause was applied more than once."""
+    groups: dict[tuple[str, str], _Group] = defaultdict(list)
+    first: dict[_CauseKey, Change] = {}
+    causes: dict[_CauseKey, list[Change]] = {}  # only causes seen twice
     for change in changes:
         found = roles.get((change.system, change.field))
         if found is None:
@@ -252,44 +193,44 @@ def check(
             seen = first.setdefault(key, change)
             if seen is not change:
                 causes.setdefault(key, [seen]).append(change)
+    return groups, causes
 
-    by_name = {f.name: f for f in facts}
-    late = {flow: end_s - bound for flow, bound in (grace_s or {}).items() if end_s is not None}
-    for (name, entity), events in groups.items():
-        _Entity(by_name[name], entity, judged[name], out).walk(events, late.get(by_name[name].flow))
-    out.entities = len({entity for _, entity in groups})
+
+def _applied_again(
+    causes: dict[_CauseKey, list[Change]], facts: tuple[Fact, ...], out: Checked
+) -> None:
+    """A cause a replica applied twice: a duplicate effect when its value moved, else a
+    re-post (no effect, reported apart)."""
     owned = {r for f in facts for r in f.replicas}
     for (system, entity, field_name, cause), writes in causes.items():
-        if (system, field_name) in owned:
-            fact = next(f for f in facts if (system, field_name) in f.replicas)
-            times = ", ".join(f"{w.t:g}" for w in writes)
-            first = _key(writes[0].value)
-            if all(_key(w.value) == first for w in writes[1:]):  # the same value again
-                kind, into, effect = "repost", out.reposts, f", {writes[0].value!r} each time"
-            else:
-                kind, into, effect = "duplicate_effect", out.violations, ""
-            into.append(
-                Violation(
-                    kind,
-                    fact.name,
-                    entity,
-                    f"{system}.{field_name}",
-                    writes[1].t,
-                    f"{system} applied {cause!r} {len(writes)} times to {field_name} of "
-                    f"{entity} (at {times} s){effect}",
-                    replica_value=writes[-1].value,
-                    replica_t=writes[-1].t,
-                    causes=(cause,),
-                    count=len(writes) - 1,
-                    times=tuple(w.t for w in writes),
-                    correlation_ids=tuple(
-                        dict.fromkeys(w.correlation_id for w in writes if w.correlation_id)
-                    ),
-                )
+        if (system, field_name) not in owned:
+            continue
+        fact = next(f for f in facts if (system, field_name) in f.replicas)
+        times = ", ".join(f"{w.t:g}" for w in writes)
+        first = _key(writes[0].value)
+        if all(_key(w.value) == first for w in writes[1:]):  # the same value again
+            kind, into, effect = "repost", out.reposts, f", {writes[0].value!r} each time"
+        else:
+            kind, into, effect = "duplicate_effect", out.violations, ""
+        into.append(
+            Violation(
+                kind,
+                fact.name,
+                entity,
+                f"{system}.{field_name}",
+                writes[1].t,
+                f"{system} applied {cause!r} {len(writes)} times to {field_name} of "
+                f"{entity} (at {times} s){effect}",
+                replica_value=writes[-1].value,
+                replica_t=writes[-1].t,
+                causes=(cause,),
+                count=len(writes) - 1,
+                times=tuple(w.t for w in writes),
+                correlation_ids=tuple(
+                    dict.fromkeys(w.correlation_id for w in writes if w.correlation_id)
+                ),
             )
-    _one_duplicate_per_replica(out)
-    out.violations.sort(key=lambda v: (v.t, v.kind, v.entity, v.replica or ""))
-    return out
+        )
 
 
 def _one_duplicate_per_replica(out: Checked) -> None:
@@ -540,182 +481,3 @@ def _number(value: Any) -> bool:
 
 def _owner(fact: Fact) -> str:
     return f"{fact.owner[0]}.{fact.owner[1]}"
-
-
-# -- three-way match ------------------------------------------------------------------
-
-
-@dataclass
-class _Invoice:
-    cause: str
-    lines: dict[str, int] = field(default_factory=dict)  # po_line entity -> billed at intake
-    released: bool = False
-    holds: tuple[str, ...] = ()
-
-
-def check_matches(
-    changes: Iterable[Change], tolerances: Mapping[str, float] | None = None
-) -> list[Violation]:
-    """Invoices approved or matched outside tolerance, or held inside it (AP's rules)."""
-    return judge_matches(changes, tolerances)[0]
-
-
-def judge_matches(
-    changes: Iterable[Change], tolerances: Mapping[str, float] | None = None
-) -> tuple[list[Violation], int]:
-    """``check_matches``, and how many invoices had a match decision judged (the sample)."""
-    tol = {**DEFAULT_TOLERANCES, **(tolerances or {})}
-    po: dict[tuple[str, str], Any] = {}  # (po_line entity, field) -> current value
-    moved: dict[str, list[tuple[str, int]]] = defaultdict(list)  # cause -> (line, billed)
-    invoices: dict[str, _Invoice] = {}
-    contract_vendors: set[str] = set()
-    found: list[Violation] = []
-    judged: set[str] = set()
-    for c in changes:
-        if c.entity.startswith("po_line:") and (
-            (c.system == "ap" and c.field.startswith("ap_"))
-            or (c.system == "supplier" and c.field == "invoice_price")
-        ):
-            po[(c.entity, c.field)] = c.value
-            if c.system == "ap" and c.field == "ap_invoiced_qty":
-                moved[c.cause].append((c.entity, c.value))
-            continue
-        if c.system == "ap" and c.field == "ap_contract_price":
-            contract_vendors.add(c.entity.split(":")[1])
-            continue
-        if c.system != "ap" or c.field not in ("match_status", "holds"):
-            continue
-        inv = invoices.get(c.entity)
-        if inv is None:
-            inv = invoices[c.entity] = _Invoice(c.cause, dict(moved.pop(c.cause, [])))
-        if c.cause.startswith("ap:release:"):
-            inv.released = True
-        if c.field == "holds":
-            inv.holds = tuple(c.value or ())
-            continue
-        if inv.released or c.value not in ("matched", "approved", "on_hold"):
-            continue
-        judged.add(c.entity)
-        vendor = c.entity.split(":")[1]
-        rules = _rules(inv, po, tol, price_known=vendor not in contract_vendors)
-        if c.value in ("matched", "approved") and rules:
-            text = (
-                f"AP {c.value} {c.entity} at {c.t:g} s although "
-                + "; ".join(rules)
-                + f" (tolerances {tol['qty_pct']:g} % qty, {tol['price_pct']:g} % price, "
-                f"floor {tol['amount_floor']:g})"
-            )
-        elif c.value == "on_hold" and not rules and inv.holds and set(inv.holds) <= _LINE_HOLDS:
-            if "PRICE" in inv.holds and vendor in contract_vendors:
-                continue  # a contract price we cannot tie to the line: not judged
-            text = (
-                f"AP held {c.entity} at {c.t:g} s ({', '.join(inv.holds)}) although every "
-                f"line is within tolerance: " + _lines_text(inv, po)
-            )
-        else:
-            continue
-        found.append(
-            Violation(
-                "match_error",
-                "match_status",
-                c.entity,
-                "ap.match_status",
-                c.t,
-                text,
-                owner_value=c.value,
-                owner_t=c.t,
-                causes=(inv.cause, c.cause) if inv.cause != c.cause else (c.cause,),
-                correlation_ids=(c.correlation_id,) if c.correlation_id else (),
-            )
-        )
-    return found, len(judged)
-
-
-def _rules(
-    inv: _Invoice, po: dict[tuple[str, str], Any], tol: Mapping[str, float], *, price_known: bool
-) -> list[str]:
-    fired = []
-    for line, billed in sorted(inv.lines.items()):
-        ordered = po.get((line, "ap_ordered_qty"))
-        received = po.get((line, "ap_received_qty"), 0) or 0
-        po_price = po.get((line, "ap_unit_price"))
-        price = po.get((line, "invoice_price"), po_price)
-        if price is None:
-            continue
-        checks = [("QTY REC", received, billed, price, tol["qty_pct"])]
-        if ordered is not None:
-            checks.insert(0, ("QTY ORD", ordered, billed, price, tol["qty_pct"]))
-        if price_known and po_price is not None:
-            checks.insert(0, ("PRICE", po_price, price, billed, tol["price_pct"]))
-        for code, expected, actual, per_unit, pct in checks:
-            over = actual - expected
-            if over > 0 and over * 100 > pct * expected and over * per_unit >= tol["amount_floor"]:
-                fired.append(f"{line} {code}: {actual:g} against {expected:g}")
-    return fired
-
-
-def _lines_text(inv: _Invoice, po: dict[tuple[str, str], Any]) -> str:
-    return "; ".join(
-        f"{line} billed {billed}, ordered {po.get((line, 'ap_ordered_qty'))}, "
-        f"received {po.get((line, 'ap_received_qty'), 0)}"
-        for line, billed in sorted(inv.lines.items())
-    )
-
-
-# -- choosing what to show -------------------------------------------------------------
-
-
-def examples(violations: list[Violation], n: int) -> list[Violation]:
-    """Up to ``n`` violations, taken in turn from each (kind, fact, replica), oldest first."""
-    groups: dict[tuple[str, str, str], list[Violation]] = {}
-    for v in violations:
-        groups.setdefault((v.kind, v.fact, (v.replica or "").split("[")[0]), []).append(v)
-    picked: list[Violation] = []
-    depth = 0
-    while len(picked) < n and any(len(g) > depth for g in groups.values()):
-        picked += [g[depth] for g in groups.values() if len(g) > depth][: n - len(picked)]
-        depth += 1
-    return sorted(picked, key=lambda v: (v.t, v.kind, v.entity, v.replica or ""))
-
-
-def tally(violations: list[Violation]) -> dict[str, dict[str, int]]:
-    """Counts per kind, then per ``fact: replica``."""
-    out: dict[str, dict[str, int]] = {}
-    for v in violations:
-        key = f"{v.fact}: {(v.replica or '').split('[')[0]}"
-        per = out.setdefault(v.kind, {})
-        per[key] = per.get(key, 0) + v.count
-    return {k: dict(sorted(c.items())) for k, c in sorted(out.items())}
-
-
-# -- messages -------------------------------------------------------------------------
-
-
-def attach_messages(violations: list[Violation], messages: Iterable[Message]) -> list[Violation]:
-    """Each violation with the messages that carry its correlation ids or causes."""
-    wanted: set[str] = set()
-    for v in violations:
-        wanted.update(v.correlation_ids)
-        wanted.update(v.causes)
-    if not wanted:
-        return violations
-    index: dict[str, list[Message]] = defaultdict(list)
-    for m in messages:
-        for k in (m.correlation_id, m.message_id):
-            if k in wanted:
-                index[k].append(m)
-    if not index:
-        return violations
-    out = []
-    for v in violations:
-        found: dict[int, Message] = {}
-        for k in (*v.correlation_ids, *v.causes):
-            for m in index.get(k, ()):
-                found.setdefault(id(m), m)
-        ms = sorted(found.values(), key=lambda m: m.t)[:_MESSAGES_PER_VIOLATION]
-        out.append(_with_messages(v, tuple(ms)) if ms else v)
-    return out
-
-
-def _with_messages(v: Violation, messages: tuple[Message, ...]) -> Violation:
-    return replace(v, messages=messages)

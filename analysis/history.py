@@ -172,31 +172,10 @@ class History:
                 out.write(json.dumps(row, sort_keys=True) + "\n")
             records: list[tuple[float, int, dict[str, Any]]] = []
             for i, c in enumerate(self.changes):
-                row = {
-                    "type": "change",
-                    "t": round(c.t, 6),
-                    "system": c.system,
-                    "entity": c.entity,
-                    "field": c.field,
-                    "value": c.value,
-                    "cause": c.cause,
-                    "correlation_id": c.correlation_id,
-                }
-                records.append((c.t, i, row))
+                records.append((c.t, i, _row("change", c)))
             n = len(records)
             for i, m in enumerate(self.messages):
-                row = {
-                    "type": "message",
-                    "t": round(m.t, 6),
-                    "direction": m.direction,
-                    "system": m.system,
-                    "operation": m.operation,
-                    "message_id": m.message_id,
-                    "correlation_id": m.correlation_id,
-                    "status": m.status,
-                    "detail": m.detail,
-                }
-                records.append((m.t, n + i, row))
+                records.append((m.t, n + i, _row("message", m)))
             if self.messages:  # changes and messages merged in time order, stable
                 records.sort(key=lambda r: (r[0], r[1]))
             for _, _, row in records:
@@ -278,3 +257,10 @@ def _kind(line: str) -> str:
         if f'"type": "{kind}"' in line:
             return kind
     return "change"
+
+
+def _row(kind: str, record: Change | Message) -> dict[str, Any]:
+    """A change or message as its history line: every field, its time rounded to 1 µs."""
+    row: dict[str, Any] = {"type": kind, **record._asdict()}
+    row["t"] = round(record.t, 6)
+    return row

@@ -36,16 +36,11 @@ from typing import Any
 
 import numpy as np
 
-from analysis.checkers import (
-    Checked,
-    UpdateLag,
-    Violation,
-    attach_messages,
-    check,
-    judge_matches,
-)
+from analysis.checkers import Checked, UpdateLag, check
 from analysis.facts import FACTS, Fact
 from analysis.history import Change, Fault, History, Message
+from analysis.matches import judge_matches
+from analysis.violations import Violation, attach_messages
 
 __all__ = [
     "Judgement",

@@ -34,7 +34,6 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from analysis.checkers import examples, tally
 from analysis.functional_acks import functional_acks
 from analysis.metrics import (
     VISIBILITY_POINTS_S,
@@ -46,6 +45,7 @@ from analysis.metrics import (
     t_visibility,
     time_to_converge,
 )
+from analysis.violations import examples, tally
 
 __all__ = [
     "RESULTS_SCHEMA_VERSION",
@@ -198,6 +198,15 @@ def _unmeasured(slos: Slos, name: str, why: str) -> dict[str, Any]:
 def _slo_entries(
     slos: Slos, flows: dict[str, Any], consistency: dict[str, Any], judgement: Judgement
 ) -> list[Any]:
+    """A verdict per SLO, in this order: lag per flow, the count limits, convergence."""
+    return [
+        *_lag_entries(slos, flows),
+        *_limit_entries(slos, consistency, judgement),
+        *_convergence_entries(slos, consistency, judgement),
+    ]
+
+
+def _lag_entries(slos: Slos, flows: dict[str, Any]) -> list[Any]:
     entries = []
     for flow, limit in sorted(slos.lag_p99_s.items()):
         name = f"{flow} p99 lag <= {limit:g} s"
@@ -209,6 +218,11 @@ def _slo_entries(
         lag = data["lag_s"]
         detail = f"measured p99 {lag['p99']:g} s over {lag['n']:,} replica updates"
         entries.append(_verdict(name, lag["p99"] <= limit, detail, lag["n"]))
+    return entries
+
+
+def _limit_entries(slos: Slos, consistency: dict[str, Any], judgement: Judgement) -> list[Any]:
+    entries = []
     # the evidence for "nothing lost / doubled / regressed": outcomes the run settled
     settled = len(judgement.lags) + consistency["lost_updates"]
     limits: list[tuple[str, int | None, int, int, str]] = [
@@ -246,6 +260,13 @@ def _slo_entries(
         unit = "replica updates and losses" if what == "update" else "invoices judged"
         detail = f"measured {measured} over {samples:,} {unit}"
         entries.append(_verdict(full, measured <= cap, detail, samples))
+    return entries
+
+
+def _convergence_entries(
+    slos: Slos, consistency: dict[str, Any], judgement: Judgement
+) -> list[Any]:
+    entries = []
     if slos.converged:
         entities = consistency["entities"]
         if not entities:

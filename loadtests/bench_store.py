@@ -62,7 +62,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,14 +70,8 @@ from emulators._base import Journal
 from emulators.erp import Erp
 from sync_core.engine import Engine, EngineConfig
 from sync_core.messages import Decision, Entity, Inbound, Kind, PutEntity
-from sync_core.store import (
-    GroupCommit,
-    MemoryStore,
-    decode_json,
-    encode_json,
-    request_from_json,
-    request_to_json,
-)
+from sync_core.store import GroupCommit, MemoryStore
+from sync_core.store_json import decode_json, encode_json, request_from_json, request_to_json
 from sync_core.store_sqlite import SqliteStore, Synchronous
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -366,12 +360,9 @@ def summary(runs: list[Run]) -> dict[str, Any]:
     }
 
 
-def bench(args: argparse.Namespace) -> dict[str, Any]:
-    started = time.perf_counter()
-    load_before = os.getloadavg()
-    print(f"bench_store: building {args.pos} POs through the ERP emulator and the engine",
-          file=sys.stderr)  # fmt: skip
-    work = build_workload(args.pos, args.seed)
+def _replicated(work: Workload, messages: int) -> tuple[list[Decision], list[Decision], int]:
+    """The acknowledgments and dispatches of ``work`` repeated up to ``messages`` each, and
+    the bytes an acknowledgment stores (checked equal for the copies)."""
     row_bytes = round(statistics.fmean(stored_bytes(d) for d in work.acks))
 
     def po_of_ack(d: Decision) -> str:
@@ -382,8 +373,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 
     gc.disable()  # set-up only: building 2 x --messages decisions
     try:
-        acks = replicate(work.acks, args.messages, po_of_ack)
-        dispatches = replicate(work.dispatches, args.messages, po_of_dispatch)
+        acks = replicate(work.acks, messages, po_of_ack)
+        dispatches = replicate(work.dispatches, messages, po_of_dispatch)
     finally:
         gc.enable()
     gc.collect()
@@ -391,53 +382,84 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     replicated_bytes = statistics.fmean(stored_bytes(d) for d in acks[: len(work.acks)])
     if abs(replicated_bytes - row_bytes) > 1:
         raise RuntimeError(f"replicas write {replicated_bytes} bytes, not {row_bytes}")
+    return acks, dispatches, row_bytes
 
+
+@dataclass
+class _Measured:
+    """Every timed run of one benchmark, per batch size."""
+
+    durable: dict[int, list[Run]]
+    raw: dict[int, list[Run]]
+    e2e: dict[int, Run] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    pragmas: dict[str, Any] = field(default_factory=dict)
+    same_disk: bool = False
+    preload_s: float = 0.0
+
+
+def _measure(
+    args: argparse.Namespace,
+    work: Workload,
+    acks: list[Decision],
+    dispatches: list[Decision],
+    row_bytes: int,
+    started: float,
+) -> _Measured:
+    """The durable and raw rates (``--repeat`` times) and end to end, within the budget."""
+    m = _Measured({b: [] for b in args.batch}, {b: [] for b in args.batch})
     args.tmpdir.mkdir(parents=True, exist_ok=True)
-    durable: dict[int, list[Run]] = {b: [] for b in args.batch}
-    raw: dict[int, list[Run]] = {b: [] for b in args.batch}
-    e2e: dict[int, Run] = {}
-    notes: list[str] = []
     with tempfile.TemporaryDirectory(dir=args.tmpdir, prefix="bench_store-") as tmp:
         tmpdir = Path(tmp)
-        same_disk = os.stat(tmpdir).st_dev == os.stat(REPO_ROOT).st_dev
+        m.same_disk = os.stat(tmpdir).st_dev == os.stat(REPO_ROOT).st_dev
         template = tmpdir / "dispatched.db"
         print(f"bench_store: preloading {args.messages} dispatched POs", file=sys.stderr)
-        preload_s = preload(template, dispatches)
+        m.preload_s = preload(template, dispatches)
         for r in range(args.repeat):
             if r and time.perf_counter() - started > args.budget * 0.6:
-                notes.append(f"stopped after {r} of {args.repeat} repeats: budget")
+                m.notes.append(f"stopped after {r} of {args.repeat} repeats: budget")
                 break
             for b in args.batch:
-                durable[b].append(
+                m.durable[b].append(
                     durable_rate(template, tmpdir / "run.db", acks, b, args.synchronous)
                 )
                 (tmpdir / "run.db").unlink()
-                raw[b].append(
+                m.raw[b].append(
                     raw_rate(tmpdir / "raw.db", args.messages, row_bytes, b, args.synchronous)
                 )
                 (tmpdir / "raw.db").unlink()
-                print(f"  repeat {r + 1} batch {b}: durable {durable[b][-1].rate:,.0f}/s, "
-                      f"raw {raw[b][-1].rate:,.0f}/s", file=sys.stderr)  # fmt: skip
+                print(f"  repeat {r + 1} batch {b}: durable {m.durable[b][-1].rate:,.0f}/s, "
+                      f"raw {m.raw[b][-1].rate:,.0f}/s", file=sys.stderr)  # fmt: skip
         for b in args.batch:
             if time.perf_counter() - started > args.budget * 0.85:
-                notes.append(f"end to end skipped from batch {b}: budget")
+                m.notes.append(f"end to end skipped from batch {b}: budget")
                 break
-            e2e[b] = end_to_end_rate(
+            m.e2e[b] = end_to_end_rate(
                 tmpdir / f"e2e-{b}.db", work.dispatches, work.messages, b, args.synchronous
             )
         with SqliteStore(tmpdir / "pragmas.db", synchronous=args.synchronous) as probe:
-            pragmas = probe.pragmas()
+            m.pragmas = probe.pragmas()
+    return m
 
+
+def bench(args: argparse.Namespace) -> dict[str, Any]:
+    started = time.perf_counter()
+    load_before = os.getloadavg()
+    print(f"bench_store: building {args.pos} POs through the ERP emulator and the engine",
+          file=sys.stderr)  # fmt: skip
+    work = build_workload(args.pos, args.seed)
+    acks, dispatches, row_bytes = _replicated(work, args.messages)
+    m = _measure(args, work, acks, dispatches, row_bytes, started)
     cells = []
     for b in args.batch:
-        d, w = summary(durable[b]), summary(raw[b])
+        d, w = summary(m.durable[b]), summary(m.raw[b])
         ratio = d["median"] / w["median"]
         cells.append({
             "batch": b,
             "durable": d,
             "raw": w,
             "ratio": ratio,
-            "end_to_end": summary([e2e[b]]) if b in e2e else None,
+            "end_to_end": summary([m.e2e[b]]) if b in m.e2e else None,
             "meets_target": d["median"] >= TARGET_MESSAGES_S and ratio >= TARGET_RATIO,
         })  # fmt: skip
     return {
@@ -450,9 +472,9 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             "python": platform.python_version(),
             "sqlite": sqlite3.sqlite_version,
             "tmpdir": str(args.tmpdir),
-            "tmpdir_on_repo_disk": same_disk,
+            "tmpdir_on_repo_disk": m.same_disk,
         },
-        "pragmas": pragmas,
+        "pragmas": m.pragmas,
         "workload": {
             "pos": args.pos,
             "messages": args.messages,
@@ -464,10 +486,10 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             "ack_cpu_us_per_decision": work.ack.cpu_us,
             "dispatch_decisions_per_s": work.dispatch.rate,
         },
-        "preload_dispatches_per_s": args.messages / preload_s,
+        "preload_dispatches_per_s": args.messages / m.preload_s,
         "cells": cells,
         "target": {"messages_per_s": TARGET_MESSAGES_S, "ratio_to_raw": TARGET_RATIO},
-        "notes": notes,
+        "notes": m.notes,
         "elapsed_s": time.perf_counter() - started,
     }
 

@@ -185,27 +185,34 @@ def run_soak(
         judged = services.judge(max_s=settle_max_s)
         result.settle_s = time.monotonic() - load_end
         result.core_messages += _core_messages(services)
-        results = judged.results
-        consistency = results["consistency"]
-        result.lost = consistency["lost_updates"]
-        result.duplicate_effects = consistency["duplicate_effects"]
-        result.reposts = consistency.get("reposts", consistency.get("duplicate_reposts"))
-        result.converged = consistency["converged"]
-        result.replica_updates = sum(f["replica_updates"] for f in results["flows"].values())
-        result.history_records = results.get("volumes", {}).get("history_records", 0)
-        result.po_lines = results.get("volumes", {}).get("po_lines", 0)
-        webhooks = results.get("live", {}).get("webhooks", {})
-        result.webhooks_delivered = sum(int(w.get("delivered", 0)) for w in webhooks.values())
-        import httpx
-
-        status = httpx.get(f"{services.core}/status", timeout=5).json()
-        result.dead_letters = int(status.get("dead_letters", -1))
-        log = (folder / "core.log").read_text(errors="replace")
-        result.recovered_rows = sum(int(n) for n in _REDELIVERED.findall(log))
+        _record_verdict(result, judged.results, services, folder)
         (folder / "soak.json").write_text(json.dumps(_as_json(result), indent=2))
         return result
     finally:
         services.close()
+
+
+def _record_verdict(
+    result: SoakResult, results: dict[str, Any], services: Any, folder: Path
+) -> None:
+    """Copy the judged results, the core's dead letters and the rows its restarts sent
+    again into ``result``."""
+    import httpx
+
+    consistency = results["consistency"]
+    result.lost = consistency["lost_updates"]
+    result.duplicate_effects = consistency["duplicate_effects"]
+    result.reposts = consistency.get("reposts", consistency.get("duplicate_reposts"))
+    result.converged = consistency["converged"]
+    result.replica_updates = sum(f["replica_updates"] for f in results["flows"].values())
+    result.history_records = results.get("volumes", {}).get("history_records", 0)
+    result.po_lines = results.get("volumes", {}).get("po_lines", 0)
+    webhooks = results.get("live", {}).get("webhooks", {})
+    result.webhooks_delivered = sum(int(w.get("delivered", 0)) for w in webhooks.values())
+    status = httpx.get(f"{services.core}/status", timeout=5).json()
+    result.dead_letters = int(status.get("dead_letters", -1))
+    log = (folder / "core.log").read_text(errors="replace")
+    result.recovered_rows = sum(int(n) for n in _REDELIVERED.findall(log))
 
 
 def _as_json(result: SoakResult) -> dict[str, Any]:

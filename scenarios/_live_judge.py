@@ -164,7 +164,7 @@ def _judge(
 
     from analysis.facts import FLOWS
     from analysis.history import History
-    from analysis.report import judge_run
+    from analysis.judged import judge_run
     from analysis.results import Slos
 
     # every flow is expected of the middleware unless the header names the flows it

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import NoReturn
 
 from analysis.history import HistoryError
-from analysis.report import rebuild, summary_markdown, write_compare_order, write_report
+from analysis.rebuild import rebuild, write_compare_order
+from analysis.report import summary_markdown, write_report
 from emulators import SYSTEMS
 from scenarios import _serve_all, dlq_cli, live, selftest, serve_core, sweep
 from scenarios._cli_errors import (

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analysis.history import History
+from analysis.judged import JudgedRun
 from analysis.metrics import judge
-from analysis.report import JudgedRun, summary_markdown, write_report
+from analysis.report import summary_markdown, write_report
 from analysis.results import Slos, build_results, dumps
 from scenarios.progress import Progress
 from scenarios.simulation import simulate

@@ -1,11 +1,11 @@
-"""The read side the SQL stores share: one query per read, one decoder per row.
+"""What the SQL stores share: the reads, and the writes whose logic is the same.
 
 Theory of operation
 -------------------
 :mod:`sync_core.store_sqlite` and :mod:`sync_core.store_postgres` keep the
 same tables under the same column names and read them with the same queries;
-only their drivers and their writes differ.  :class:`SqlStore` holds those
-reads once, written against one hook each backend supplies, ``_select``
+their drivers differ, and so does how a group commit is sent.  :class:`SqlStore`
+holds those reads once, written against one hook each backend supplies, ``_select``
 (run a query, return every row, translate a driver error into
 :class:`~sync_core.store.StoreError` named after the operation), and a few
 class attributes for what really differs:
@@ -19,7 +19,7 @@ attribute          SQLite               PostgreSQL
                                         database's collation)
 ``_AUDIT_ORDER``   ``seq``              ``batch, pos`` (one sequence value per
                                         commit, the row's place in the group)
-``_load_text``     the text as stored   :func:`~sync_core.store.decode_json`
+``_load_text``     the text as stored   :func:`~sync_core.store_json.decode_json`
 =================  ===================  ==========================================
 
 ``_load_text`` reads back free text that PostgreSQL stores as its JSON
@@ -28,38 +28,93 @@ correlation id and discard reason, a queued message's correlation id.
 Everything else — entity data, requests, bodies, queries, an audit row's
 consumed ids — is JSON text in both.
 
-Writes stay in each backend: they differ in how rows are sent (``executemany``
-against arrays in binary), how ids are taken, and how rows are locked.  Both
-use :class:`Conflict` (the inbox check failed: roll back) and
-:func:`maybe_json` from here.
+The writes whose logic is the same are here too, on three more hooks:
+``_transaction`` (one write transaction, yielding the connection),
+``_insert_id`` (insert one row, return its id: ``lastrowid`` or ``RETURNING
+id``) and ``_lock_letter`` / ``_lock_origin`` (what a replay or a discard
+locks: nothing more in SQLite, whose write transaction already excludes every
+other writer; the row and an advisory lock in PostgreSQL).  ``_dump_text`` is
+``_load_text``'s inverse.  :meth:`SqlStore._encode` turns a group of decisions
+into rows before the transaction starts, and :meth:`SqlStore._hand_out` gives
+each decision its outbox ids; how a group's rows are sent (``executemany``
+against arrays in binary), how ids are taken, and ``done_many`` and
+``take_inbound`` stay in each backend.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from contextlib import AbstractContextManager
+from dataclasses import replace
+from typing import Any, ClassVar, NamedTuple
 
-from sync_core.messages import DeadLetter, Entity, Inbound, Kind
+from sync_core.messages import DeadLetter, Decision, Entity, Inbound, Kind
 from sync_core.store import (
+    AlreadyConsumed,
     AuditRecord,
     DeadLetterRecord,
     DeadLetterStatus,
     OutboxItem,
+    Replayed,
     Store,
-    decode_json,
-    encode_json,
-    request_from_json,
+    StoreError,
+    check_discard,
+    reconsumed,
+    replay_origin,
+    replay_plan,
     unknown_letter,
 )
+from sync_core.store_json import decode_json, encode_json, request_from_json, request_to_json
 
-__all__ = ["DEAD_COLUMNS", "Conflict", "SqlStore", "maybe_json"]
+__all__ = [
+    "DEAD_COLUMNS",
+    "DEAD_FIELDS",
+    "Conflict",
+    "Rows",
+    "SqlStore",
+    "check_schema_version",
+    "insert_dead_sql",
+    "maybe_json",
+]
 
 # A dead letter as SqlStore._dead_record reads it, in this order.
 DEAD_COLUMNS = (
     "id, message_id, kind, reason, body, request, correlation_id, query, at, status, replays,"
     " replayed_as, discard_reason"
 )
+
+
+# The columns a dead letter is written with, in the order of SqlStore._dead_row.
+DEAD_FIELDS = "message_id, kind, reason, body, request, correlation_id, query, at, origin"
+
+
+def insert_dead_sql(param: str) -> str:
+    """The INSERT of one dead letter (``_dead_row``) with the driver's placeholder."""
+    return f"INSERT INTO dead_letters ({DEAD_FIELDS}) VALUES ({', '.join([param] * 9)})"
+
+
+def check_schema_version(where: str, version: int, expected: int, place: str) -> None:
+    """Refuse a store of another schema version (``place``: what to start anew); a store
+    is never migrated."""
+    if version < expected:
+        raise StoreError(
+            "open",
+            f"{where}: schema version {version} is older than this store's "
+            f"({expected}) and is not migrated: start a new store {place}",
+        )
+    if version != expected:
+        raise StoreError("open", f"{where}: schema version {version}, expected {expected}")
+
+
+class Rows(NamedTuple):
+    """A group of decisions as rows, encoded before the write transaction starts."""
+
+    inbox: list[str]
+    entities: list[tuple[str, str, int, str]]  # kind, key, version, data; in decision order
+    requests: list[str]
+    dead: list[tuple[Any, ...]]
+    audit: list[tuple[str, str | None, int, int, int]]
 
 
 class Conflict(Exception):
@@ -77,14 +132,36 @@ class SqlStore(Store):
     _PARAM: ClassVar[str]  # the driver's query placeholder
     _KEY_ORDER: ClassVar[str]  # ORDER BY for entity keys
     _AUDIT_ORDER: ClassVar[str]  # ORDER BY for audit rows: commit order
+    _INSERT_DEAD: ClassVar[str]  # insert_dead_sql(_PARAM)
 
     @abstractmethod
     def _select(self, operation: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         """Every row of ``sql``; a driver error is a StoreError of ``operation``."""
 
+    @abstractmethod
+    def _transaction(self, operation: str) -> AbstractContextManager[Any]:
+        """One write transaction, yielding the connection: committed on success, rolled
+        back on any failure; a driver error is a StoreError of ``operation``."""
+
+    @abstractmethod
+    def _insert_id(self, db: Any, sql: str, params: Sequence[Any]) -> int:
+        """Run the INSERT of one row ``sql`` on ``db``; the id it was given."""
+
+    def _lock_letter(self, db: Any, operation: str, letter_id: int) -> DeadLetterRecord:
+        """A dead letter no other writer changes until the transaction of ``db`` ends."""
+        return self._dead_letter(operation, letter_id)
+
+    def _lock_origin(self, db: Any, origin: str) -> None:
+        """Serialise replays of the letters of one origin (``_dump_text`` of it)."""
+
     @staticmethod
     def _load_text(value: Any) -> Any:
         """Free text as it was written (a backend that stores it encoded decodes it)."""
+        return value
+
+    @staticmethod
+    def _dump_text(value: Any) -> Any:
+        """Free text as this backend stores it (``_load_text`` reads it back)."""
         return value
 
     def consumed(self, message_id: str) -> bool:
@@ -190,3 +267,137 @@ class SqlStore(Store):
             AuditRecord(m, (m,) if c is None else tuple(decode_json(c)), *counts)
             for m, c, *counts in rows
         ]
+
+    # -- writes -------------------------------------------------------------------------
+
+    def commit(self, decision: Decision) -> list[OutboxItem]:
+        return self.commit_many((decision,))[0]
+
+    def _encode(self, decisions: Sequence[Decision]) -> Rows:
+        """Every row of a group, in order (the encoding is the costly part of a commit)."""
+        rows = Rows([], [], [], [], [])
+        inbox, entities, requests, dead, audit = rows
+        encode, encode_request, dead_row = encode_json, request_to_json, self._dead_row
+        for d in decisions:
+            consumed = d.consumed
+            inbox += consumed
+            for change in d.changes:
+                e = change.entity
+                entities.append((e.kind, e.key, e.version, encode(e.data)))
+            if d.requests:
+                requests += map(encode_request, d.requests)
+            if d.dead_letters:
+                dead += map(dead_row, d.dead_letters)
+            # the usual case, "consumed itself", is stored as NULL
+            audit.append((
+                d.message_id,
+                None if consumed == (d.message_id,) else encode(consumed),
+                len(d.changes), len(d.requests), len(d.dead_letters),
+            ))  # fmt: skip
+        return rows
+
+    @staticmethod
+    def _hand_out(decisions: Sequence[Decision], ids: Sequence[int]) -> list[list[OutboxItem]]:
+        """The outbox rows each decision added, its requests paired with ``ids`` in order."""
+        added = []
+        first = 0
+        for d in decisions:
+            if d.requests:
+                last = first + len(d.requests)
+                added.append(list(map(OutboxItem, ids[first:last], d.requests)))
+                first = last
+            else:
+                added.append([])
+        return added
+
+    def _already_consumed(self, decisions: Sequence[Decision]) -> AlreadyConsumed:
+        """After a :class:`Conflict`: which consumed ids were in the inbox."""
+        return AlreadyConsumed(reconsumed(decisions, self.consumed))
+
+    def done(self, outbox_id: int) -> None:
+        self.done_many((outbox_id,))
+
+    def add_dead_letter(self, letter: DeadLetter) -> int:
+        row = self._dead_row(letter)
+        with self._transaction("add_dead_letter") as db:
+            return self._insert_id(db, self._INSERT_DEAD, row)
+
+    def give_up(self, outbox_id: int, letter: DeadLetter) -> int:
+        row = self._dead_row(letter)
+        with self._transaction("give_up") as db:
+            db.execute(f"DELETE FROM outbox WHERE id = {self._PARAM}", (outbox_id,))
+            return self._insert_id(db, self._INSERT_DEAD, row)
+
+    def discard_dead_letter(self, letter_id: int, reason: str) -> DeadLetterRecord:
+        operation, p = "discard_dead_letter", self._PARAM
+        with self._transaction(operation) as db:
+            record = self._lock_letter(db, operation, letter_id)
+            check_discard(record, reason)
+            db.execute(
+                f"UPDATE dead_letters SET status = 'discarded', discard_reason = {p}"
+                f" WHERE id = {p}",
+                (self._dump_text(reason), letter_id),
+            )
+        return replace(record, status=DeadLetterStatus.DISCARDED, discard_reason=reason)
+
+    def replay_dead_letter(self, letter_id: int) -> Replayed:
+        operation, p = "replay_dead_letter", self._PARAM
+        with self._transaction(operation) as db:
+            record = self._lock_letter(db, operation, letter_id)
+            origin = self._dump_text(replay_origin(record.letter))
+            self._lock_origin(db, origin)
+            before = db.execute(
+                f"SELECT count(*) FROM dead_letters WHERE origin = {p} AND status = 'replayed'",
+                (origin,),
+            ).fetchone()[0]
+
+            def taken(message_id: str) -> bool:
+                row = db.execute(
+                    f"SELECT EXISTS (SELECT 1 FROM inbox WHERE message_id = {p})"
+                    f" OR EXISTS (SELECT 1 FROM inbound_queue WHERE message_id = {p})",
+                    (message_id, message_id),
+                ).fetchone()
+                return bool(row and row[0])
+
+            n, message = replay_plan(record, before, taken)
+            outbox = None
+            if message is not None:
+                db.execute(
+                    "INSERT INTO inbound_queue (message_id, kind, body, correlation_id, query)"
+                    f" VALUES ({p}, {p}, {p}, {p}, {p})",
+                    (message.message_id, message.kind.value, encode_json(message.body),
+                     self._dump_text(message.correlation_id), maybe_json(message.query)),
+                )  # fmt: skip
+                replayed_as = message.message_id
+            else:
+                request = record.letter.request
+                assert request is not None
+                outbox_id = self._insert_id(
+                    db, f"INSERT INTO outbox (request) VALUES ({p})", (request_to_json(request),)
+                )
+                outbox = OutboxItem(outbox_id, request)
+                replayed_as = f"outbox:{outbox_id}"
+            db.execute(
+                f"UPDATE dead_letters SET status = 'replayed', replays = {p}, replayed_as = {p}"
+                f" WHERE id = {p}",
+                (n, replayed_as, letter_id),
+            )
+        record = replace(
+            record, status=DeadLetterStatus.REPLAYED, replays=n, replayed_as=replayed_as
+        )
+        return Replayed(record, outbox, message)
+
+    def _dead_row(self, letter: DeadLetter) -> tuple[Any, ...]:
+        """A dead letter as the row ``_INSERT_DEAD`` writes (the columns of DEAD_FIELDS)."""
+        request, text = letter.request, self._dump_text
+        return (
+            letter.message_id,
+            str(letter.kind),  # a Kind by its value (psycopg writes an Enum by its name)
+            text(letter.reason),
+            encode_json(letter.body),
+            None if request is None else request_to_json(request),
+            text(letter.correlation_id),
+            maybe_json(letter.query),
+            letter.at,
+            text(replay_origin(letter)),
+        )

@@ -1,4 +1,4 @@
-"""The store contract, its in-memory implementation, group commit and the JSON codec.
+"""The store contract, its in-memory implementation and group commit.
 
 A store keeps the inbox (ids of consumed messages), the entity versions the
 engine decided on, the outbox (requests not yet carried out), dead letters and
@@ -30,11 +30,8 @@ already consumed or queued.  The rules live here (:func:`replay_plan`,
 
 What a store keeps must be JSON: request params and bodies, entity data and
 dead-letter bodies are dicts with string keys, lists, strings, numbers,
-booleans and ``None`` (a tuple comes back as a list).  :func:`request_to_json`
-and :func:`request_from_json` round-trip a :class:`Request` exactly.  JSON is
-written by orjson (the durable store's hot path); what orjson refuses but the
-standard library writes exactly — an integer beyond 64 bits — goes through the
-standard library instead.
+booleans and ``None`` (a tuple comes back as a list); the durable stores write
+it with :mod:`sync_core.store_json`.
 
 The in-memory store is the simulation default; durable backends
 (:mod:`sync_core.store_sqlite`) implement the same contract, and one contract
@@ -43,16 +40,13 @@ test suite runs against each.
 
 from __future__ import annotations
 
-import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import TracebackType
-from typing import Any, Self
-
-import orjson
+from typing import Self
 
 from sync_core.errors import SyncCoreError
 from sync_core.messages import DeadLetter, Decision, Entity, Inbound, Kind, Request, StateView
@@ -69,11 +63,7 @@ __all__ = [
     "Replayed",
     "Store",
     "StoreError",
-    "decode_json",
-    "encode_json",
     "replay_problem",
-    "request_from_json",
-    "request_to_json",
     "superseded",
 ]
 
@@ -554,55 +544,6 @@ class GroupCommit:
         self._entities = {}
 
 
-# -- JSON: what durable stores write --------------------------------------------------
-
-
-def _not_json(value: Any) -> Any:
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-# orjson first (about 9x the standard library's C encoder on this workload); what it
-# refuses but the standard library writes exactly (an integer beyond 64 bits, a lone
-# surrogate) goes through the standard library, marked by a leading space so that
-# decoding takes the exact path too (orjson reads a big integer as a float).
-_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-# The C encoder made once, without the per-call set-up of ``json.dumps`` and without
-# the circular-reference bookkeeping (a cycle ends in RecursionError).
-_C_ENCODER: Any = getattr(json.encoder, "c_make_encoder", None)  # None without the C speedups
-_ENCODE: Any = (
-    _C_ENCODER(None, _not_json, json.encoder.encode_basestring_ascii, None, ":", ",",
-               False, False, False)
-    if _C_ENCODER is not None
-    else json.JSONEncoder(allow_nan=False, separators=(",", ":"), check_circular=False,
-                          default=_not_json).iterencode
-)  # fmt: skip
-_DECODER = json.JSONDecoder()
-_REQUEST_FIELDS = frozenset(Request.__dataclass_fields__)
-
-
-def encode_json(value: Any) -> str:
-    """Compact JSON of ``value``; :class:`StoreError` when it is not a JSON value.
-
-    A float NaN or infinity is written as ``null`` (orjson's rule): the engine
-    never makes one, and nothing it stores is a float that could be.
-    """
-    try:
-        return orjson.dumps(value, default=_not_json, option=_ORJSON_OPTIONS).decode()
-    except TypeError:
-        pass  # refused by orjson: the standard library may still write it exactly
-    try:
-        return " " + "".join(_ENCODE(value, 0))
-    except (TypeError, ValueError, RecursionError) as e:
-        raise StoreError("encode", f"not a JSON value: {e}") from e
-
-
-def decode_json(text: str) -> Any:
-    try:
-        return _DECODER.decode(text) if text[:1] == " " else orjson.loads(text)
-    except ValueError as e:  # orjson.JSONDecodeError is a ValueError
-        raise StoreError("decode", f"stored text is not JSON: {e}") from e
-
-
 def superseded(request: Request, state: StateView) -> bool:
     """True when the core already holds a newer version of what ``request`` writes."""
     if request.supersedable is None:
@@ -610,37 +551,3 @@ def superseded(request: Request, state: StateView) -> bool:
     kind, key, version = request.supersedable
     known = state.entity(kind, key)
     return known is not None and known.version > version
-
-
-def request_to_json(request: Request) -> str:
-    """A request as compact JSON; fields at their default are left out."""
-    doc: dict[str, Any] = {"target": request.target, "operation": request.operation}
-    if request.params:
-        doc["params"] = request.params
-    if request.body is not None:
-        doc["body"] = request.body
-    if request.idempotency_key is not None:
-        doc["idempotency_key"] = request.idempotency_key
-    if request.correlation_id is not None:
-        doc["correlation_id"] = request.correlation_id
-    if request.critical:
-        doc["critical"] = True
-    if request.reply_kind is not None:
-        doc["reply_kind"] = request.reply_kind.value
-    if request.supersedable is not None:
-        doc["supersedable"] = list(request.supersedable)
-    return encode_json(doc)
-
-
-def request_from_json(text: str) -> Request:
-    doc = decode_json(text)
-    if not isinstance(doc, dict) or not _REQUEST_FIELDS.issuperset(doc):
-        raise StoreError("decode", f"not a stored request: {text[:80]!r}")
-    try:
-        if "reply_kind" in doc:
-            doc["reply_kind"] = Kind(doc["reply_kind"])
-        if "supersedable" in doc:
-            doc["supersedable"] = tuple(doc["supersedable"])
-        return Request(**doc)
-    except (TypeError, ValueError) as e:
-        raise StoreError("decode", f"not a stored request: {e}") from e

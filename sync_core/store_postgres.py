@@ -42,14 +42,16 @@ text that may hold anything — a dead letter's reason and correlation id, a
 replay origin (it contains an idempotency key), a queued message's
 correlation id, a discard reason — is stored as its JSON encoding, and every
 document (entity data, request, body, query) is JSON text written by
-:func:`~sync_core.store.encode_json`, so what comes back is exactly what was
+:func:`~sync_core.store_json.encode_json`, so what comes back is exactly what was
 stored, as with SQLite (``text``, not ``jsonb``, which would reorder keys and
 refuse ``\\u0000``).
 
 The reads are SQLite's (:class:`sync_core._store_sql.SqlStore` runs them on
 this module's ``_select``) but for three things: entity keys are ordered
 ``COLLATE "C"`` (code point order, as in SQLite), audit rows by ``(batch,
-pos)``, and the free text above is decoded from its JSON.
+pos)``, and the free text above is decoded from its JSON.  So are the writes
+whose logic is the same (dead letters, replays, discards, the encoding of a
+group), on this module's ``_transaction``, ``_insert_id`` and locks.
 
 Replays and discards lock the dead-letter row (``SELECT … FOR UPDATE``), and a
 replay also takes a transaction-level advisory lock on its origin, so two
@@ -82,30 +84,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from sync_core._store_sql import DEAD_COLUMNS, Conflict, SqlStore, maybe_json
-from sync_core.messages import DeadLetter, Decision
-from sync_core.store import (
-    AlreadyConsumed,
-    DeadLetterRecord,
-    DeadLetterStatus,
-    OutboxItem,
-    Replayed,
-    StoreError,
-    check_discard,
-    decode_json,
-    encode_json,
-    reconsumed,
-    replay_origin,
-    replay_plan,
-    request_to_json,
-    unknown_letter,
+from sync_core._store_sql import (
+    DEAD_COLUMNS,
+    DEAD_FIELDS,
+    Conflict,
+    SqlStore,
+    check_schema_version,
+    insert_dead_sql,
 )
+from sync_core.messages import Decision
+from sync_core.store import DeadLetterRecord, OutboxItem, StoreError, unknown_letter
+from sync_core.store_json import decode_json, encode_json
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "is_postgres_url"]
 
@@ -142,15 +136,10 @@ _RESERVE_IDS = (
     " ARRAY(SELECT nextval('dead_letters_id_seq') FROM generate_series(1, %s))"
 )
 _INSERT_OUTBOX = "INSERT INTO outbox (id, request) SELECT * FROM unnest(%b::bigint[], %b::text[])"
-_DEAD_FIELDS = "message_id, kind, reason, body, request, correlation_id, query, at, origin"
 _INSERT_DEAD_MANY = (
-    f"INSERT INTO dead_letters (id, {_DEAD_FIELDS}) SELECT * FROM unnest(%b::bigint[],"
+    f"INSERT INTO dead_letters (id, {DEAD_FIELDS}) SELECT * FROM unnest(%b::bigint[],"
     " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
     " %b::float8[], %b::text[])"
-)
-_INSERT_DEAD = (
-    f"INSERT INTO dead_letters ({_DEAD_FIELDS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
-    " RETURNING id"
 )
 _LOCK_DEAD = f"SELECT {DEAD_COLUMNS} FROM dead_letters WHERE id = %s FOR UPDATE"
 _INSERT_AUDIT = (
@@ -182,6 +171,7 @@ class PostgresStore(SqlStore):
     _PARAM = "%s"
     _KEY_ORDER = 'key COLLATE "C"'
     _AUDIT_ORDER = "batch, pos"
+    _INSERT_DEAD = insert_dead_sql("%s")
 
     def __init__(
         self,
@@ -291,16 +281,7 @@ class PostgresStore(SqlStore):
             version = versions[0] if len(versions) == 1 else None
         if version is None:
             raise StoreError("open", f"{where}: store_meta holds {len(versions)} rows, not one")
-        if version < SCHEMA_VERSION:
-            raise StoreError(
-                "open",
-                f"{where}: schema version {version} is older than this store's "
-                f"({SCHEMA_VERSION}) and is not migrated: start a new store schema",
-            )
-        if version != SCHEMA_VERSION:
-            raise StoreError(
-                "open", f"{where}: schema version {version}, expected {SCHEMA_VERSION}"
-            )
+        check_schema_version(where, version, SCHEMA_VERSION, "schema")
 
     def settings(self) -> dict[str, str]:
         """The settings in force on this connection (for checks and reports)."""
@@ -326,7 +307,11 @@ class PostgresStore(SqlStore):
     def _load_text(value: Any) -> Any:
         return decode_json(value)
 
-    def _lock_record(
+    @staticmethod
+    def _dump_text(value: Any) -> Any:
+        return encode_json(value)
+
+    def _lock_letter(
         self, db: psycopg.Connection[tuple[Any, ...]], operation: str, letter_id: int
     ) -> DeadLetterRecord:
         """A dead letter, its row locked until the transaction of ``db`` ends."""
@@ -334,6 +319,10 @@ class PostgresStore(SqlStore):
         if row is None:
             raise unknown_letter(operation, letter_id)
         return self._dead_record(row)
+
+    def _lock_origin(self, db: psycopg.Connection[tuple[Any, ...]], origin: str) -> None:
+        """Two processes replaying letters of one origin count and number them in turn."""
+        db.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (origin,))
 
     def _select(self, operation: str, query: str, params: Sequence[Any] = ()) -> list[Any]:
         try:
@@ -343,35 +332,13 @@ class PostgresStore(SqlStore):
 
     # -- writes -------------------------------------------------------------------------
 
-    def commit(self, decision: Decision) -> list[OutboxItem]:
-        return self.commit_many((decision,))[0]
-
     def commit_many(self, decisions: Sequence[Decision]) -> list[list[OutboxItem]]:
         if not decisions:
             return []
-        inbox: list[str] = []
-        entities: dict[tuple[str, str], tuple[int, str]] = {}  # the last change of a key wins
-        requests: list[str] = []
-        dead: list[tuple[Any, ...]] = []
-        audit: tuple[list[str], list[str | None], list[int], list[int], list[int]] = (
-            [], [], [], [], [])  # fmt: skip
-        encode, encode_request = encode_json, request_to_json
-        for d in decisions:  # encode everything before the transaction starts
-            consumed = d.consumed
-            inbox += consumed
-            for change in d.changes:
-                e = change.entity
-                entities[(e.kind, e.key)] = (e.version, encode(e.data))
-            if d.requests:
-                requests += map(encode_request, d.requests)
-            if d.dead_letters:
-                dead += map(_dead_row, d.dead_letters)
-            audit[0].append(d.message_id)
-            # the usual case, "consumed itself", is stored as NULL
-            audit[1].append(None if consumed == (d.message_id,) else encode(consumed))
-            audit[2].append(len(d.changes))
-            audit[3].append(len(d.requests))
-            audit[4].append(len(d.dead_letters))
+        inbox, rows, requests, dead, audit = self._encode(decisions)
+        # one row per key, the last change of the group wins (one upsert may not touch a
+        # row twice)
+        entities = {(kind, key): (version, data) for kind, key, version, data in rows}
         outbox_ids: list[int] = []
         try:
             with self._transaction("commit") as db:
@@ -391,19 +358,10 @@ class PostgresStore(SqlStore):
                     if dead:
                         columns = [list(c) for c in zip(*dead, strict=True)]
                         db.execute(_INSERT_DEAD_MANY, (dead_ids, *columns))
-                self._insert_audit(db, audit)
+                self._insert_audit(db, [list(c) for c in zip(*audit, strict=True)])
         except Conflict:
-            raise AlreadyConsumed(reconsumed(decisions, self.consumed)) from None
-        added = []
-        first = 0
-        for d in decisions:
-            if d.requests:
-                last = first + len(d.requests)
-                added.append(list(map(OutboxItem, outbox_ids[first:last], d.requests)))
-                first = last
-            else:
-                added.append([])
-        return added
+            raise self._already_consumed(decisions) from None
+        return self._hand_out(decisions, outbox_ids)
 
     def _insert_audit(
         self, db: psycopg.Connection[tuple[Any, ...]], columns: Sequence[Any]
@@ -411,85 +369,10 @@ class PostgresStore(SqlStore):
         """The last write of a commit (a test may make it fail, or die in it)."""
         db.execute(_INSERT_AUDIT, columns)
 
-    def done(self, outbox_id: int) -> None:
-        self.done_many((outbox_id,))
-
     def done_many(self, outbox_ids: Sequence[int]) -> None:
         if outbox_ids:
             with self._transaction("done_many") as db:
                 db.execute("DELETE FROM outbox WHERE id = ANY(%b::bigint[])", (list(outbox_ids),))
-
-    def add_dead_letter(self, letter: DeadLetter) -> int:
-        row = _dead_row(letter)
-        with self._transaction("add_dead_letter") as db:
-            letter_id: int = db.execute(_INSERT_DEAD, row).fetchone()[0]  # type: ignore[index]
-        return letter_id
-
-    def give_up(self, outbox_id: int, letter: DeadLetter) -> int:
-        row = _dead_row(letter)
-        with self._transaction("give_up") as db:
-            db.execute("DELETE FROM outbox WHERE id = %s", (outbox_id,))
-            letter_id: int = db.execute(_INSERT_DEAD, row).fetchone()[0]  # type: ignore[index]
-        return letter_id
-
-    def discard_dead_letter(self, letter_id: int, reason: str) -> DeadLetterRecord:
-        operation = "discard_dead_letter"
-        with self._transaction(operation) as db:
-            record = self._lock_record(db, operation, letter_id)
-            check_discard(record, reason)
-            db.execute(
-                "UPDATE dead_letters SET status = 'discarded', discard_reason = %s WHERE id = %s",
-                (encode_json(reason), letter_id),
-            )
-        return replace(record, status=DeadLetterStatus.DISCARDED, discard_reason=reason)
-
-    def replay_dead_letter(self, letter_id: int) -> Replayed:
-        operation = "replay_dead_letter"
-        with self._transaction(operation) as db:
-            record = self._lock_record(db, operation, letter_id)
-            origin = encode_json(replay_origin(record.letter))
-            db.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (origin,))
-            before = db.execute(
-                "SELECT count(*) FROM dead_letters WHERE origin = %s AND status = 'replayed'",
-                (origin,),
-            ).fetchone()[0]  # type: ignore[index]
-
-            def taken(message_id: str) -> bool:
-                row = db.execute(
-                    "SELECT EXISTS (SELECT 1 FROM inbox WHERE message_id = %s)"
-                    " OR EXISTS (SELECT 1 FROM inbound_queue WHERE message_id = %s)",
-                    (message_id, message_id),
-                ).fetchone()
-                return bool(row and row[0])
-
-            n, message = replay_plan(record, before, taken)
-            outbox = None
-            if message is not None:
-                db.execute(
-                    "INSERT INTO inbound_queue (message_id, kind, body, correlation_id, query)"
-                    " VALUES (%s, %s, %s, %s, %s)",
-                    (message.message_id, message.kind.value, encode_json(message.body),
-                     encode_json(message.correlation_id), maybe_json(message.query)),
-                )  # fmt: skip
-                replayed_as = message.message_id
-            else:
-                request = record.letter.request
-                assert request is not None
-                outbox_id: int = db.execute(
-                    "INSERT INTO outbox (request) VALUES (%s) RETURNING id",
-                    (request_to_json(request),),
-                ).fetchone()[0]  # type: ignore[index]
-                outbox = OutboxItem(outbox_id, request)
-                replayed_as = f"outbox:{outbox_id}"
-            db.execute(
-                "UPDATE dead_letters SET status = 'replayed', replays = %s, replayed_as = %s"
-                " WHERE id = %s",
-                (n, replayed_as, letter_id),
-            )
-        record = replace(
-            record, status=DeadLetterStatus.REPLAYED, replays=n, replayed_as=replayed_as
-        )
-        return Replayed(record, outbox, message)
 
     def take_inbound(self, message_ids: Sequence[str]) -> None:
         if message_ids:
@@ -508,6 +391,13 @@ class PostgresStore(SqlStore):
                 yield db
         except _DRIVER_ERRORS as e:
             raise self._error(operation, e) from e
+
+    def _insert_id(
+        self, db: psycopg.Connection[tuple[Any, ...]], query: str, params: Sequence[Any]
+    ) -> int:
+        row = db.execute(f"{query} RETURNING id", params).fetchone()
+        assert row is not None
+        return int(row[0])
 
     def _error(self, operation: str, e: BaseException) -> StoreError:
         where = self._where()
@@ -529,18 +419,3 @@ class PostgresStore(SqlStore):
 def _first_line(e: BaseException) -> str:
     text = str(e).strip()
     return text.splitlines()[0] if text else "no detail"
-
-
-def _dead_row(letter: DeadLetter) -> tuple[Any, ...]:
-    request = letter.request
-    return (
-        letter.message_id,
-        str(letter.kind),  # a Kind by its value (psycopg writes an Enum by its name)
-        encode_json(letter.reason),
-        encode_json(letter.body),
-        None if request is None else request_to_json(request),
-        encode_json(letter.correlation_id),
-        maybe_json(letter.query),
-        letter.at,
-        encode_json(replay_origin(letter)),
-    )

@@ -37,8 +37,10 @@ lock makes that safe) and, being ``AUTOINCREMENT``, are never reused — not eve
 after every row is done and the file reopened — because a driver names the
 reply to a read after the outbox id that sent it.  A done row is deleted.
 
-The reads are shared with PostgreSQL (:class:`sync_core._store_sql.SqlStore`
-runs them on this module's ``_select``); the writes are this module's.
+The reads, and the writes whose logic is the same (dead letters, replays,
+discards, the encoding of a group), are shared with PostgreSQL
+(:class:`sync_core._store_sql.SqlStore`, on this module's ``_select``,
+``_transaction`` and ``_insert_id``); how a group is written is this module's.
 
 Durability: ``journal_mode=WAL`` always (the rollback journal is ~6x slower on
 this disk), ``synchronous=FULL`` by default: a commit that returned survives a
@@ -67,26 +69,12 @@ import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
-from sync_core._store_sql import Conflict, SqlStore, maybe_json
-from sync_core.messages import DeadLetter, Decision
-from sync_core.store import (
-    AlreadyConsumed,
-    DeadLetterRecord,
-    DeadLetterStatus,
-    OutboxItem,
-    Replayed,
-    StoreError,
-    check_discard,
-    encode_json,
-    reconsumed,
-    replay_origin,
-    replay_plan,
-    request_to_json,
-)
+from sync_core._store_sql import Conflict, SqlStore, check_schema_version, insert_dead_sql
+from sync_core.messages import Decision
+from sync_core.store import OutboxItem, StoreError
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore", "Synchronous"]
 
@@ -117,10 +105,6 @@ _UPSERT_ENTITY = (
     " ON CONFLICT (kind, key) DO UPDATE SET version = excluded.version, data = excluded.data"
 )
 _INSERT_OUTBOX = "INSERT INTO outbox (id, request) VALUES (?, ?)"
-_INSERT_DEAD = (
-    "INSERT INTO dead_letters (message_id, kind, reason, body, request, correlation_id, query,"
-    " at, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
 _INSERT_AUDIT = (
     "INSERT INTO audit (message_id, consumed, changes, requests, dead_letters)"
     " VALUES (?, ?, ?, ?, ?)"
@@ -139,6 +123,7 @@ class SqliteStore(SqlStore):
     _PARAM = "?"
     _KEY_ORDER = "key"
     _AUDIT_ORDER = "seq"
+    _INSERT_DEAD = insert_dead_sql("?")
 
     def __init__(
         self,
@@ -184,16 +169,8 @@ class SqliteStore(SqlStore):
                 for statement in _SCHEMA:
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            elif version < SCHEMA_VERSION:
-                raise StoreError(
-                    "open",
-                    f"{self.path}: schema version {version} is older than this store's "
-                    f"({SCHEMA_VERSION}) and is not migrated: start a new store file",
-                )
-            elif version != SCHEMA_VERSION:
-                raise StoreError(
-                    "open", f"{self.path}: schema version {version}, expected {SCHEMA_VERSION}"
-                )
+            else:
+                check_schema_version(str(self.path), version, SCHEMA_VERSION, "file")
 
     def pragmas(self) -> dict[str, Any]:
         """The settings in force on this connection (for checks and reports)."""
@@ -221,34 +198,10 @@ class SqliteStore(SqlStore):
 
     # -- writes -------------------------------------------------------------------------
 
-    def commit(self, decision: Decision) -> list[OutboxItem]:
-        return self.commit_many((decision,))[0]
-
     def commit_many(self, decisions: Sequence[Decision]) -> list[list[OutboxItem]]:
         if not decisions:
             return []
-        inbox: list[str] = []
-        entities: list[tuple[str, str, int, str]] = []
-        requests: list[str] = []
-        dead: list[tuple[Any, ...]] = []
-        audit: list[tuple[str, str | None, int, int, int]] = []
-        encode, encode_request = encode_json, request_to_json
-        for d in decisions:  # encode everything before the transaction starts
-            consumed = d.consumed
-            inbox += consumed
-            for change in d.changes:
-                e = change.entity
-                entities.append((e.kind, e.key, e.version, encode(e.data)))
-            if d.requests:
-                requests += map(encode_request, d.requests)
-            if d.dead_letters:
-                dead += map(_dead_row, d.dead_letters)
-            # the usual case, "consumed itself", is stored as NULL
-            audit.append((
-                d.message_id,
-                None if consumed == (d.message_id,) else encode(consumed),
-                len(d.changes), len(d.requests), len(d.dead_letters),
-            ))  # fmt: skip
+        inbox, entities, requests, dead, audit = self._encode(decisions)
         try:
             with self._transaction("commit") as db:
                 last = db.execute(_LAST_OUTBOX_ID).fetchone()
@@ -261,101 +214,17 @@ class SqliteStore(SqlStore):
                     ids = range(first, first + len(requests))
                     db.executemany(_INSERT_OUTBOX, zip(ids, requests, strict=True))
                 if dead:
-                    db.executemany(_INSERT_DEAD, dead)
+                    db.executemany(self._INSERT_DEAD, dead)
                 db.executemany(_INSERT_AUDIT, audit)
         except Conflict:
-            raise AlreadyConsumed(reconsumed(decisions, self.consumed)) from None
-        added = []
-        for d in decisions:
-            if d.requests:
-                last_id = first + len(d.requests)
-                added.append(list(map(OutboxItem, range(first, last_id), d.requests)))
-                first = last_id
-            else:
-                added.append([])
-        return added
-
-    def done(self, outbox_id: int) -> None:
-        with self._transaction("done") as db:
-            db.execute("DELETE FROM outbox WHERE id = ?", (outbox_id,))
+            raise self._already_consumed(decisions) from None
+        return self._hand_out(decisions, range(first, first + len(requests)))
 
     def done_many(self, outbox_ids: Sequence[int]) -> None:
         rows = [(i,) for i in outbox_ids]
         if rows:
             with self._transaction("done_many") as db:
                 db.executemany("DELETE FROM outbox WHERE id = ?", rows)
-
-    def add_dead_letter(self, letter: DeadLetter) -> int:
-        row = _dead_row(letter)
-        with self._transaction("add_dead_letter") as db:
-            letter_id = db.execute(_INSERT_DEAD, row).lastrowid
-        assert letter_id is not None
-        return letter_id
-
-    def give_up(self, outbox_id: int, letter: DeadLetter) -> int:
-        row = _dead_row(letter)
-        with self._transaction("give_up") as db:
-            db.execute("DELETE FROM outbox WHERE id = ?", (outbox_id,))
-            letter_id = db.execute(_INSERT_DEAD, row).lastrowid
-        assert letter_id is not None
-        return letter_id
-
-    def discard_dead_letter(self, letter_id: int, reason: str) -> DeadLetterRecord:
-        operation = "discard_dead_letter"
-        with self._transaction(operation) as db:
-            record = self._dead_letter(operation, letter_id)
-            check_discard(record, reason)
-            db.execute(
-                "UPDATE dead_letters SET status = 'discarded', discard_reason = ? WHERE id = ?",
-                (reason, letter_id),
-            )
-        return replace(record, status=DeadLetterStatus.DISCARDED, discard_reason=reason)
-
-    def replay_dead_letter(self, letter_id: int) -> Replayed:
-        operation = "replay_dead_letter"
-        with self._transaction(operation) as db:
-            record = self._dead_letter(operation, letter_id)
-            before = db.execute(
-                "SELECT count(*) FROM dead_letters WHERE origin = ? AND status = 'replayed'",
-                (replay_origin(record.letter),),
-            ).fetchone()[0]
-
-            def taken(message_id: str) -> bool:
-                row = db.execute(
-                    "SELECT EXISTS (SELECT 1 FROM inbox WHERE message_id = ?)"
-                    " OR EXISTS (SELECT 1 FROM inbound_queue WHERE message_id = ?)",
-                    (message_id, message_id),
-                ).fetchone()
-                return bool(row[0])
-
-            n, message = replay_plan(record, before, taken)
-            outbox = None
-            if message is not None:
-                db.execute(
-                    "INSERT INTO inbound_queue (message_id, kind, body, correlation_id, query)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (message.message_id, message.kind.value, encode_json(message.body),
-                     message.correlation_id, maybe_json(message.query)),
-                )  # fmt: skip
-                replayed_as = message.message_id
-            else:
-                request = record.letter.request
-                assert request is not None
-                outbox_id = db.execute(
-                    "INSERT INTO outbox (request) VALUES (?)", (request_to_json(request),)
-                ).lastrowid
-                assert outbox_id is not None
-                outbox = OutboxItem(outbox_id, request)
-                replayed_as = f"outbox:{outbox_id}"
-            db.execute(
-                "UPDATE dead_letters SET status = 'replayed', replays = ?, replayed_as = ?"
-                " WHERE id = ?",
-                (n, replayed_as, letter_id),
-            )
-        record = replace(
-            record, status=DeadLetterStatus.REPLAYED, replays=n, replayed_as=replayed_as
-        )
-        return Replayed(record, outbox, message)
 
     def take_inbound(self, message_ids: Sequence[str]) -> None:
         rows = [(m,) for m in message_ids]
@@ -379,6 +248,11 @@ class SqliteStore(SqlStore):
         except _DRIVER_ERRORS as e:
             raise self._error(operation, e) from e
 
+    def _insert_id(self, db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> int:
+        row_id = db.execute(sql, params).lastrowid
+        assert row_id is not None
+        return row_id
+
     def _error(self, operation: str, e: Exception) -> StoreError:
         if isinstance(e, sqlite3.Error):
             code = getattr(e, "sqlite_errorcode", None)
@@ -386,18 +260,3 @@ class SqliteStore(SqlStore):
             retriable = code is not None and code & 0xFF in (_BUSY, _LOCKED)
             return StoreError(operation, f"{self.path}: {name}: {e}", retriable=retriable)
         return StoreError(operation, f"{self.path}: cannot store a value: {e}")
-
-
-def _dead_row(letter: DeadLetter) -> tuple[Any, ...]:
-    request = letter.request
-    return (
-        letter.message_id,
-        letter.kind,
-        letter.reason,
-        encode_json(letter.body),
-        None if request is None else request_to_json(request),
-        letter.correlation_id,
-        maybe_json(letter.query),
-        letter.at,
-        replay_origin(letter),
-    )

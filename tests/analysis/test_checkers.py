@@ -6,9 +6,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.checkers import check_matches, examples, tally
 from analysis.history import Change, History
+from analysis.matches import check_matches
 from analysis.metrics import judge
+from analysis.violations import examples, tally
 
 LINE = "po_line:4500000001:1"
 INVOICE = "invoice:SUP001:INV000001"

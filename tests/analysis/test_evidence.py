@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 
 from analysis.history import Change
+from analysis.judged import JudgedRun
 from analysis.metrics import judge
-from analysis.report import JudgedRun, summary_markdown
+from analysis.report import summary_markdown
 from analysis.results import Slos, build_results
 
 LINE = "po_line:4500000001:1"

@@ -6,8 +6,9 @@ from typing import Any
 
 from analysis.functional_acks import GRACE_S, functional_acks
 from analysis.history import Change, History
+from analysis.judged import judge_run
 from analysis.metrics import judge
-from analysis.report import judge_run, summary_markdown
+from analysis.report import summary_markdown
 from analysis.results import Slos, build_results
 
 END = 2 * 86400.0

@@ -14,7 +14,9 @@ import pytest
 from matplotlib import image
 
 from analysis.history import Change, History, HistoryError
-from analysis.report import JudgedRun, judge_run, rebuild, summary_markdown, write_report
+from analysis.judged import JudgedRun, judge_run
+from analysis.rebuild import rebuild
+from analysis.report import summary_markdown, write_report
 from analysis.results import Slos, dumps
 
 LINE = "po_line:4500000001:{}"

@@ -37,21 +37,15 @@ from scenarios import live
 HERE = Path(__file__).parent
 EXAMPLE = HERE / "external_middleware"
 SPEEDUP = 7200.0  # a scenario day in 12 s: acknowledgments come ~0.4 s after the PO
-SMALL_NETWORK = Path(__file__).parents[1] / "small_network.yaml"  # the shared base
+DUPLICATE_WEBHOOKS = Path(__file__).parents[1] / "duplicate_webhooks.yaml"  # the shared base
 SCENARIO = f"""\
-extends: {SMALL_NETWORK}
+extends: {DUPLICATE_WEBHOOKS}
 name: external_smoke
 description: A small network for judging an external middleware, with duplicate webhooks.
 seed: 11
 suppliers:
   duplicate_ack_rate: 0.05
 faults:
-  erp:
-    webhooks: {{duplicate: 0.2}}
-  supplier:
-    webhooks: {{duplicate: 0.2}}
-  wms:
-    webhooks: {{duplicate: 0.2}}
   ap:
     error_rate: {{rate: 0.2, status: 503}}
 """

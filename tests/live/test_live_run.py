@@ -17,9 +17,9 @@ import pytest
 
 from scenarios import live
 
-SMALL_NETWORK = Path(__file__).parents[1] / "small_network.yaml"  # the shared base
+DUPLICATE_WEBHOOKS = Path(__file__).parents[1] / "duplicate_webhooks.yaml"  # the shared base
 SCENARIO = f"""\
-extends: {SMALL_NETWORK}
+extends: {DUPLICATE_WEBHOOKS}
 name: live_smoke
 description: A small network for a short live run, with an ERP outage and duplicate webhooks.
 seed: 7
@@ -27,11 +27,6 @@ faults:
   erp:
     outage_at_hours: 7  # invoices are on hold and being matched by then
     outage_minutes: 90
-    webhooks: {{duplicate: 0.2}}
-  supplier:
-    webhooks: {{duplicate: 0.2}}
-  wms:
-    webhooks: {{duplicate: 0.2}}
   core:
     crashes:
       - {{at_hours: 13, down_minutes: 10}}

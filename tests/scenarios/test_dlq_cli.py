@@ -10,13 +10,12 @@ from pathlib import Path
 import pytest
 
 from scenarios.dlq_cli import main
-from sync_core.messages import DeadLetter, Kind, Request
+from sync_core.messages import DeadLetter, Kind
 from sync_core.store import DeadLetterStatus
 from sync_core.store_sqlite import SqliteStore
+from tests.sync_core.test_dlq import ERP_WRITE, given_up
 
 ROOT = Path(__file__).parents[2]
-ERP_WRITE = Request("erp", "post_acknowledgment", {"order_number": "4500000001"},
-                    body={"status": "AC"}, idempotency_key="ack:4500000001:1")  # fmt: skip
 
 
 @pytest.fixture
@@ -32,16 +31,7 @@ def store_file(tmp_path: Path) -> Path:
                 {"seq": 1, "payload": "ISA~"},
             )
         )
-        store.add_dead_letter(
-            DeadLetter(
-                "outbox:7",
-                ERP_WRITE.operation,
-                "erp answered 503 six times",
-                ERP_WRITE.body,
-                request=ERP_WRITE,
-                at=3600.0,
-            )
-        )
+        given_up(store)  # the ERP write, as the sync core's own DLQ test has it
         store.add_dead_letter(DeadLetter("ev:9", Kind.ERP_PO_CHANGED, "no OrderNumber", {}))
     return path
 

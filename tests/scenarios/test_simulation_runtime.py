@@ -74,22 +74,3 @@ def test_the_collector_is_on_again_after_a_run() -> None:
     assert gc.isenabled()
     simulation.simulate(spec, "event")
     assert gc.isenabled()
-
-
-def test_the_core_does_not_read_back_the_purchase_orders_its_own_writes_changed() -> None:
-    """The ERP announces every change of a PO, the core's own acknowledgments and receipts
-    too.  The core subscribes to the others only, so it reads each PO once per revision;
-    the point-to-point baseline takes every announcement and reads every time."""
-    spec = load_scenario("regional_network", overrides={"duration_days": 0.5, "settle_days": 0.5})
-
-    def reads(architecture: str) -> tuple[int, int]:
-        run = simulation.simulate(spec, architecture)
-        sent = [m for m in run.history.messages if m.direction == "sent"]
-        po_reads = sum(m.operation == "get_purchase_order" for m in sent)
-        return po_reads, run.volumes["purchase_orders"]
-
-    event_reads, pos = reads("event")
-    api_reads, _ = reads("api")
-    assert pos > 50
-    assert event_reads == pos  # no revisions in this story: one read a PO
-    assert api_reads > 2 * pos  # creation, acknowledgment and each receipt
