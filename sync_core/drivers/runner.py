@@ -59,8 +59,17 @@ from sync_core.drivers.commands import (
     Skip,
     Sleep,
 )
-from sync_core.messages import DeadLetter, Decision, Entity, Inbound, Kind, Request, Response
-from sync_core.store import OutboxItem, StateView, StoreError
+from sync_core.messages import (
+    DeadLetter,
+    Decision,
+    Entity,
+    Inbound,
+    Kind,
+    Request,
+    Response,
+    StateView,
+)
+from sync_core.store import OutboxItem, StoreError
 
 __all__ = ["LANES", "Handler", "OutboxRunner", "PreCheck", "RunnerStats", "decide", "newest"]
 

@@ -25,8 +25,17 @@ from sync_core.breaker import BreakerConfig, BreakerState
 from sync_core.delivery import DeliveryPlanner, RetryPolicy
 from sync_core.drivers.asyncio import LiveDriver
 from sync_core.drivers.simpy import SimDriver
-from sync_core.messages import Decision, Entity, Inbound, Kind, PutEntity, Request, Response
-from sync_core.store import DeadLetterRecord, MemoryStore, StateView
+from sync_core.messages import (
+    Decision,
+    Entity,
+    Inbound,
+    Kind,
+    PutEntity,
+    Request,
+    Response,
+    StateView,
+)
+from sync_core.store import DeadLetterRecord, MemoryStore
 
 EPOCH = dt.datetime(2024, 1, 15)
 KNOWN = ("erp", "wms")

@@ -14,8 +14,17 @@ import pytest
 from sync_core.delivery import DeliveryPlanner, RetryPolicy
 from sync_core.drivers.commands import Call, ConsumeReply, DeadLetterRow, Delivered, Skip, Sleep
 from sync_core.drivers.runner import OutboxRunner, decide
-from sync_core.messages import Decision, Entity, Inbound, Kind, PutEntity, Request, Response
-from sync_core.store import MemoryStore, OutboxItem, StateView, StoreError
+from sync_core.messages import (
+    Decision,
+    Entity,
+    Inbound,
+    Kind,
+    PutEntity,
+    Request,
+    Response,
+    StateView,
+)
+from sync_core.store import MemoryStore, OutboxItem, StoreError
 
 
 def runner(lanes: dict[str, int] | None = None, attempts: int = 3) -> OutboxRunner:
