@@ -32,7 +32,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import Response
 
-from emulators.web.erp_app import PurchaseOrderCreate
+from emulators.web.erp_models import PurchaseOrderCreate
 
 PREFIX = "/fscmRestApi/resources/latest"
 PO_BODY = {

@@ -21,10 +21,8 @@ from emulators.limits import DEFAULT_LIMITS, Limits
 from emulators.web._common import LiveSystem
 from emulators.web._routes import assemble
 from emulators.web.erp_api import ERP_API
-from emulators.web.erp_models import PurchaseOrderCreate
 
-# PurchaseOrderCreate: loadtests/bench_erp.py builds its bodies with it from here
-__all__ = ["PurchaseOrderCreate", "erp_system"]
+__all__ = ["erp_system"]
 
 
 def erp_system(

@@ -52,6 +52,7 @@ from emulators._base import FactChange, Journal, Reply
 from emulators.ap import Ap
 from emulators.erp import Erp
 from emulators.supplier import SupplierNetwork, SupplierProfile
+from emulators.web.tables import native_routes
 from emulators.wms import Wms
 from sync_core.engine import Engine, EngineConfig
 from sync_core.messages import Inbound, Kind, Request
@@ -124,6 +125,9 @@ class EngineAgainstModel(RuleBasedStateMachine):
         )
         self.wms = Wms(journal("wms"), clock, EPOCH)
         self.ap = Ap(journal("ap"), clock, EPOCH)
+        self._routes = native_routes(
+            {"erp": self.erp, "supplier": self.supplier, "wms": self.wms, "ap": self.ap}
+        )
         self.erp.listeners.append(
             lambda e: self.network.append(
                 (Inbound(e["eventId"], Kind.ERP_PO_CHANGED, wire(e)), False)
@@ -157,29 +161,9 @@ class EngineAgainstModel(RuleBasedStateMachine):
         return EPOCH + dt.timedelta(seconds=self.t)
 
     def _carry(self, request: Request) -> Reply:
-        body, key = wire(request.body), request.idempotency_key
-        match (request.target, request.operation):
-            case ("erp", "get_purchase_order"):
-                return self.erp.get_purchase_order(request.params["order_number"])
-            case ("erp", "list_purchase_orders"):
-                return self.erp.list_purchase_orders(**request.params)
-            case ("erp", "post_acknowledgment"):
-                return self.erp.post_acknowledgment(request.params["order_number"], body, key)
-            case ("supplier", "post_edi"):
-                return self.supplier.receive_edi(body)
-            case ("supplier", "mailbox"):
-                return self.supplier.mailbox(**request.params)
-            case ("wms", "upsert_expected_receipts"):
-                return self.wms.upsert_expected_receipts(body, key)
-            case ("wms", "list_receipts"):
-                return self.wms.list_receipts(**request.params)
-            case ("ap", "upsert_po_lines"):
-                return self.ap.upsert_po_lines(body, key)
-            case ("ap", "list_invoices"):
-                return self.ap.list_invoices(**request.params)
-            case ("erp", "list_contract_prices"):
-                return self.erp.list_contract_prices(**request.params)
-        raise AssertionError(f"no route for {request.target} {request.operation}")
+        """Hand the request to its emulator through the emulators' operation tables."""
+        route = self._routes[(request.target, request.operation)]
+        return route(request.params, wire(request.body), request.idempotency_key)
 
     def _pump(self, mode: str = CARRY_ALL, after: int = 0) -> None:
         """Carry the outbox oldest first, as the driver's delivery loop does.
