@@ -222,10 +222,16 @@ class Writer:
 @dataclass(frozen=True)
 class KeysetList:
     """A source's list of changes read by keyset on their stamps (the ERP's POs, AP's
-    invoices): each page starts at the last stamp read (``updated_since``), skipping
-    the rows already read at it (``offset``), so a row that changes while the extract
-    pages on moves behind the cursor instead of shifting another past it.  The
-    watermark ``watermark``/``{mark}`` holds the newest stamp of a complete extract."""
+    invoices): each page starts at the last stamp read (``updated_since``), so a row
+    that changes while the extract pages on moves behind the cursor instead of
+    shifting another past it.  The rows already read at that stamp are read again
+    (their versions say they are not new) rather than skipped by ``offset``: an
+    offset counts positions, and a row read there that changes before the next page
+    leaves its place, so the offset would skip the unread row behind it.  Only a
+    page entirely at one stamp is skipped by ``offset``: nothing else moves the
+    extract on, and the list has no key to break a tie by, so a row of such a run
+    that changes before the next page can still shift one past it.  The watermark
+    ``watermark``/``{mark}`` holds the newest stamp of a complete extract."""
 
     target: str
     operation: str
@@ -252,8 +258,10 @@ class KeysetList:
         stamps = [s or since for s in stamps]
         last = stamps[-1] if stamps else since
         if message.body.get("hasMore") and stamps:
-            at_last = sum(1 for s in stamps if s == last)  # rows at the cursor already read
-            skip = at_last + (offset if last == since else 0)
+            # the page ends past where it began: start the next at its last stamp and
+            # read that stamp's rows again; a page all at one stamp: skip what was read
+            tied = stamps[0] == last
+            skip = len(stamps) + (offset if last == since else 0) if tied else 0
             work.requests.append(self.request(flow, last, skip))
             return
         known = work.entity("watermark", self.mark)

@@ -456,16 +456,34 @@ def test_extract_pages_by_keyset_and_moves_the_watermark_only_at_its_end() -> No
     since = "1970-01-01T00:00:00.000"
     first = h.decide(_page("p1", docs[:2], True, updated_since=since, offset=0, limit=2))
     [nxt] = [r for r in first.requests if r.operation == "list_purchase_orders"]
-    # the next page starts at the last stamp read, skipping the one row already read there
+    # the next page starts at the last stamp read and reads the row read there again: an
+    # offset would skip an unread row if that one changed (and moved) in the meantime
     assert nxt.params["updated_since"] == "2024-01-15T10:00:00.000"
-    assert nxt.params["offset"] == 1
+    assert nxt.params["offset"] == 0
     assert h.store.entity("watermark", "erp") is None  # not before the extract is complete
-    h.decide(_page("p2", docs[2:], False, **nxt.params))
+    second = h.decide(_page("p2", docs[1:], False, **nxt.params))
+    assert len([r for r in second.requests if r.operation == "post_edi"]) == 1  # docs[2] only
     mark = h.store.entity("watermark", "erp")
     assert mark is not None and mark.data == "2024-01-15T10:00:00.000"
     # the next tick asks from there (inclusive), not from the core's clock
     tick = h.decide(Inbound("tick:1", Kind.BATCH_TICK, {}), dt.datetime(2024, 2, 1))
     assert tick.requests[0].params["updated_since"] == "2024-01-15T10:00:00.000"
+
+
+def test_a_page_all_at_one_stamp_moves_on_by_offset() -> None:
+    """Nothing but an offset moves an extract past more rows at one stamp than a page
+    holds: the next page starts there and skips every row read at it."""
+    h = Harness()
+    docs = [h.create_po() for _ in range(2)]
+    for doc in docs:
+        doc["LastUpdateDate"] = "2024-01-15T10:00:00.000"
+    since = "1970-01-01T00:00:00.000"
+    first = h.decide(_page("p1", docs, True, updated_since=since, offset=0, limit=2))
+    [nxt] = [r for r in first.requests if r.operation == "list_purchase_orders"]
+    assert (nxt.params["updated_since"], nxt.params["offset"]) == ("2024-01-15T10:00:00.000", 2)
+    again = h.decide(_page("p2", docs, True, **nxt.params))  # still at that stamp
+    [nxt] = [r for r in again.requests if r.operation == "list_purchase_orders"]
+    assert (nxt.params["updated_since"], nxt.params["offset"]) == ("2024-01-15T10:00:00.000", 4)
 
 
 # -- receipts, invoices, match status ---------------------------------------------
