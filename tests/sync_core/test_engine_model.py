@@ -454,3 +454,40 @@ def test_a_lost_page_reply_loses_the_po_for_good() -> None:
     machine.batch_tick(at_once=True)
     machine.outbox_runs(mode=CRASH_UNDONE, after=1)  # page read, mailbox read, crash
     machine.teardown()  # settle: deliver everything, fire every timer, one more tick
+
+
+def test_a_po_acknowledged_at_the_extract_cursor_does_not_push_the_next_past_it() -> None:
+    """A run the machine found (seed 288527187282497636365103833709024462503) that lost
+    a PO for the supplier and AP alike: the batch extract skipped it.
+
+    PO 4's event is read back, but the driver dies before handling the reply, so only
+    the extract can find it.  Its first page (two rows) ends with PO 3, stamped
+    08:00:03; the next page was asked for as "since 08:00:03, skip 1" (the one row
+    already read at that stamp).  Before that page was read, the core posted the
+    supplier's 855 for PO 3 to the ERP, which stamped PO 3 anew and moved it to the
+    end of the list: skipping one row at or after 08:00:03 now skipped PO 4, never
+    read.  The extract ran on to the end and moved the watermark past PO 4's stamp,
+    and every later tick asks only from there.  An offset counts positions, and a row
+    read at the cursor that changes leaves its position: the next page now starts at
+    the last stamp without an offset and reads that stamp's rows again.
+    """
+    machine = EngineAgainstModel()
+    machine.buyer_creates_po(quantities=[2], critical=False)
+    machine.buyer_creates_po(critical=False, quantities=[2])
+    machine.batch_tick(at_once=False)
+    machine.deliver(after=0, mode=CARRY_ALL, pick=0)
+    machine.batch_tick(at_once=False)
+    machine.batch_tick(at_once=True)
+    machine.buyer_creates_po(critical=False, quantities=[2])
+    machine.batch_tick(at_once=False)
+    machine.buyer_creates_po(critical=False, quantities=[2])
+    machine.buyer_creates_po(critical=False, quantities=[2])
+    machine.outbox_runs(after=0, mode=CRASH_BEFORE)
+    machine.buyer_creates_po(critical=False, quantities=[2])
+    machine.buyer_changes_po(line=0, pick=0, quantity=2)
+    machine.deliver(after=0, mode=CARRY_ALL, pick=23)
+    machine.batch_tick(at_once=False)
+    machine.deliver(after=0, mode=CARRY_ALL, pick=8)
+    machine.supplier_timer_fires()
+    machine.deliver(after=0, mode=CRASH_BEFORE, pick=0)
+    machine.teardown()
