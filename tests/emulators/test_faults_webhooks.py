@@ -196,8 +196,8 @@ def test_faults_really_happen_in_a_simulated_run(
     push dropped after the feed's last event stays lost: nothing follows to show
     the gap).  Faults are not decoration."""
     from analysis.metrics import judge
-    from scenarios.simulation import simulate
-    from scenarios.spec import load_scenario
+    from scenarios.sim.network import simulate
+    from scenarios.spec.load import load_scenario
 
     clean = simulate(load_scenario(str(scenario_file())), "event")
     assert clean.volumes["dead_letters"] == 0 and judge(clean.history.changes).converged

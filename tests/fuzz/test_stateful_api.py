@@ -57,7 +57,7 @@ from hypothesis import HealthCheck, Phase, settings
 from schemathesis.specs.openapi.checks import ensure_resource_availability, use_after_free
 
 from emulators.web.apps import FACTORIES
-from scenarios.simulation import OUR_EDI_ID
+from scenarios.sim.network import OUR_EDI_ID
 from sync_core.connectors import HttpConnector
 from sync_core.engine import Engine, EngineConfig
 from sync_core.live import LiveDriver, default_planner

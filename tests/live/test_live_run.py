@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from scenarios import live
+from scenarios.live import run as live
 
 SMALL_NETWORK = Path(__file__).parents[1] / "small_network.yaml"  # the shared base
 SCENARIO = f"""\

@@ -40,7 +40,7 @@ from emulators.web._tracing import enable_tracing
 from emulators.web._tracing import setup_tracing as emulator_tracing
 from emulators.web.serve import LiveClock, build_system
 from emulators.web.supplier_app import DEFAULT_SUPPLIERS
-from scenarios.simulation import OUR_EDI_ID
+from scenarios.sim.network import OUR_EDI_ID
 from sync_core.connectors import HttpConnector
 from sync_core.engine import Engine, EngineConfig
 from sync_core.live import LiveDriver, default_planner
@@ -198,7 +198,7 @@ def test_serve_all_with_an_otlp_endpoint_nobody_listens_on_serves_and_stops(
     err = tmp_path / "serve.err"
     with (tmp_path / "serve.out").open("w") as out, err.open("w") as errors:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "scenarios.cli", "serve", "all", "--port-base", str(base),
+            [sys.executable, "-m", "scenarios.cli.main", "serve", "all", "--port-base", str(base),
              "--store", str(tmp_path / "core.sqlite"),
              "--otlp-endpoint", f"http://127.0.0.1:{collector}"],
             cwd=tmp_path, stdout=out, stderr=errors, text=True,

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from scenarios.runner import Outcome, run_architecture
-from scenarios.spec import library_names, load_scenario
+from scenarios.sim.runner import Outcome, run_architecture
+from scenarios.spec.load import library_names, load_scenario
 from sync_core import engine
 
 SHORT: dict[str, Any] = {

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from scenarios import simulation
-from scenarios.spec import load_scenario
+from scenarios.sim import network
+from scenarios.spec.load import load_scenario
 
 ARCHITECTURES = ("event", "hybrid", "batch", "api")
 
@@ -58,8 +58,8 @@ def test_a_run_leaves_no_cyclic_garbage_for_the_paused_collector(
             gc.callbacks.remove(count)
             gc.set_threshold(*before)
 
-    monkeypatch.setattr(simulation, "_collector_paused", eager)
-    run = simulation.simulate(spec, architecture)
+    monkeypatch.setattr(network, "_collector_paused", eager)
+    run = network.simulate(spec, architecture)
 
     assert run.volumes["purchase_orders"] > 200 and run.volumes["requests_sent"] > 100
     assert run.volumes["core_crashes"] == 2
@@ -72,7 +72,7 @@ def test_a_run_leaves_no_cyclic_garbage_for_the_paused_collector(
 def test_the_collector_is_on_again_after_a_run() -> None:
     spec = load_scenario("regional_network", overrides={"duration_days": 0.05})
     assert gc.isenabled()
-    simulation.simulate(spec, "event")
+    network.simulate(spec, "event")
     assert gc.isenabled()
 
 
@@ -83,7 +83,7 @@ def test_the_core_does_not_read_back_the_purchase_orders_its_own_writes_changed(
     spec = load_scenario("regional_network", overrides={"duration_days": 0.5, "settle_days": 0.5})
 
     def reads(architecture: str) -> tuple[int, int]:
-        run = simulation.simulate(spec, architecture)
+        run = network.simulate(spec, architecture)
         sent = [m for m in run.history.messages if m.direction == "sent"]
         po_reads = sum(m.operation == "get_purchase_order" for m in sent)
         return po_reads, run.volumes["purchase_orders"]

@@ -10,15 +10,8 @@ import yaml
 
 from emulators.faults import ErrorRate, Faults, Outage
 from emulators.supplier import SupplierProfile
-from scenarios.spec import (
-    ARCHITECTURES,
-    ScenarioError,
-    ScenarioSpec,
-    SupplierBehaviour,
-    apply_overrides,
-    load_scenario,
-    parse_param,
-)
+from scenarios.spec.load import ScenarioError, apply_overrides, load_scenario, parse_param
+from scenarios.spec.models import ARCHITECTURES, ScenarioSpec, SupplierBehaviour
 
 
 def write(path: Path, data: dict) -> Path:
@@ -168,7 +161,7 @@ def test_parse_param_rejects_malformed_text(text):
 
 
 def _hand_built(b: SupplierBehaviour) -> SupplierProfile:
-    """What scenarios/simulation.py builds by hand today (before profile() existed)."""
+    """What scenarios/sim/network.py builds by hand today (before profile() existed)."""
     return SupplierProfile(
         partial_rate=b.partial_rate,
         backorder_rate=b.backorder_rate,

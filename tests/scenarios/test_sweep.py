@@ -7,9 +7,9 @@ import csv
 
 import pytest
 
-from scenarios import sweep as sweep_cli
-from scenarios.spec import ScenarioError
-from scenarios.sweep import sweep
+from scenarios.sim import sweep as sweep_cli
+from scenarios.sim.sweep import sweep
+from scenarios.spec.load import ScenarioError
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -1,9 +1,8 @@
 """Loading a scenario file: library lookup, ``extends``, dotted overrides, errors.
 
-The steps :func:`scenarios.spec.load_scenario` chains before and after
-validation, each raising :class:`ScenarioError` (file, dotted field path,
-reason) on failure: :func:`_read` finds the file or the library scenario
-(a regular file of at most :data:`MAX_FILE_BYTES`, UTF-8 text),
+The steps :func:`load_scenario` chains before and after validation, each raising
+:class:`ScenarioError` (file, dotted field path, reason) on failure: :func:`_read` finds
+the file or the library scenario (a regular file of at most :data:`MAX_FILE_BYTES`, UTF-8 text),
 :func:`_resolve` parses it and merges it over its ``extends`` base
 (recursively, cycles refused; a document that nests too deeply or expands,
 through YAML aliases, past :data:`MAX_NODES` values is refused),
@@ -25,7 +24,15 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-__all__ = ["ScenarioError", "apply_overrides", "library_names", "parse_param"]
+from scenarios.spec.models import ScenarioSpec
+
+__all__ = [
+    "ScenarioError",
+    "apply_overrides",
+    "library_names",
+    "load_scenario",
+    "parse_param",
+]
 
 MAX_FILE_BYTES = 4 * 1024 * 1024  # the largest library scenario is 2 kB
 MAX_NODES = 100_000  # values in a parsed document, aliases expanded (a YAML "billion laughs")
@@ -286,3 +293,26 @@ def _error(source: str, e: ValidationError) -> ScenarioError:
     elif first["type"] == "literal_error" and "[key]" in [str(p) for p in first["loc"]]:
         reason = f"unknown key ({reason})"
     return ScenarioError(source, ".".join(loc), reason)
+
+
+def load_scenario(
+    scenario: str,
+    *,
+    seed: int | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> ScenarioSpec:
+    """Load and validate a scenario file or library name.
+
+    ``extends`` is resolved first, then ``overrides`` (dotted path -> value) are
+    applied, then ``seed`` replaces the file's.
+    """
+    source, text = _read(scenario)
+    data = _resolve(source, text, (_key(source),))
+    if overrides:
+        data = apply_overrides(data, overrides, source=source)
+    if seed is not None:
+        data["seed"] = seed
+    try:
+        return ScenarioSpec.model_validate(data)
+    except ValidationError as e:
+        raise _error(source, e) from None

@@ -1,6 +1,6 @@
 """The ``supplysync`` command line.
 
-Exit codes (:mod:`scenarios._cli_errors`): 0 the SLOs were met (or the command did
+Exit codes (:mod:`scenarios.errors`): 0 the SLOs were met (or the command did
 its job), 1 an SLO was violated, 2 bad input or an unavailable resource — one line
 names the file, field, URL or port and the reason, and no traceback is shown for a
 user's mistake; 130 interrupted (Ctrl-C); 3 a bug (with its traceback).
@@ -24,8 +24,8 @@ from typing import NoReturn
 from analysis.history import HistoryError
 from analysis.report import rebuild, summary_markdown, write_compare_order, write_report
 from emulators import SYSTEMS
-from scenarios import _serve_all, dlq_cli, live, selftest, serve_core, sweep
-from scenarios._cli_errors import (
+from scenarios.cli import dlq
+from scenarios.errors import (
     EXIT_BUG,
     EXIT_INPUT,
     EXIT_INTERRUPTED,
@@ -36,9 +36,13 @@ from scenarios._cli_errors import (
     prepare_out,
     writing,
 )
-from scenarios.progress import Progress
-from scenarios.runner import run_and_write, run_architecture, write_run
-from scenarios.spec import ARCHITECTURES, ScenarioError, ScenarioSpec, library_names, load_scenario
+from scenarios.live import run as live
+from scenarios.live import serve_all, serve_core
+from scenarios.sim import selftest, sweep
+from scenarios.sim.progress import Progress
+from scenarios.sim.runner import run_and_write, run_architecture, write_run
+from scenarios.spec.load import ScenarioError, library_names, load_scenario
+from scenarios.spec.models import ARCHITECTURES, ScenarioSpec
 
 __all__ = ["main"]
 
@@ -135,7 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="re-judge a stored run (or compare) folder")
     rep.add_argument("dir", type=Path, help="a folder written by run, compare or live")
     sweep.add_parser(sub)
-    dlq_cli.add_parser(sub)
+    dlq.add_parser(sub)
     live.add_parser(sub)
     selftest.add_parser(sub)
     return p
@@ -230,7 +234,7 @@ def _not_utf8(folder: Path) -> Iterator[Path]:
 def _serve(args: argparse.Namespace) -> int:
     if args.system == "core":
         return serve_core.run(args)
-    return _serve_all.serve(args)
+    return serve_all.serve(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -242,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "serve": _serve,
         "report": _report,
         "sweep": sweep.handle,
-        "dlq": dlq_cli.handle,
+        "dlq": dlq.handle,
         "live": live.handle,
         "selftest": selftest.handle,
     }

@@ -2,8 +2,8 @@
 :class:`RunResult` (one run's ``results.json`` as a read-only attribute view, with the
 SLO assertions and the failure message they raise).
 
-Private: :mod:`scenarios.pytest_plugin` re-exports the public names and documents the
-theory of operation; :mod:`scenarios._plugin_live` extends :class:`RunResult` for live
+Private: :mod:`scenarios.plugin.fixture` re-exports the public names and documents the
+theory of operation; :mod:`scenarios.plugin.services` extends :class:`RunResult` for live
 runs and shares :func:`_folder_name` and :func:`_attach`.
 """
 
@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:  # the simulation (numpy, matplotlib, ...) loads on the first run only
     from analysis.checkers import UpdateLag
-    from scenarios.runner import Outcome
-    from scenarios.spec import ScenarioSpec
+    from scenarios.sim.runner import Outcome
+    from scenarios.spec.models import ScenarioSpec
 
 __all__ = ["RunResult", "SloViolation", "SupplySync", "View"]
 
@@ -411,8 +411,9 @@ class SupplySync:
     ) -> RunResult:
         """Simulate ``scenario`` under ``architecture``; overrides as dotted paths."""
         __tracebackhide__ = True
-        from scenarios.runner import run_architecture, write_run
-        from scenarios.spec import ARCHITECTURES, ScenarioError, load_scenario
+        from scenarios.sim.runner import run_architecture, write_run
+        from scenarios.spec.load import ScenarioError, load_scenario
+        from scenarios.spec.models import ARCHITECTURES
 
         if architecture not in ARCHITECTURES:
             raise ScenarioError(

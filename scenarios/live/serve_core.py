@@ -12,7 +12,7 @@ retrying in the background until each emulator answers.  ``--batch-interval``
 adds a batch tick every N seconds (the batch and hybrid architectures).
 
 Use it from the ``serve`` command (``add_arguments`` + ``run``), or as
-``python -m scenarios.serve_core ...`` (what the live tests start).
+``python -m scenarios.live.serve_core ...`` (what the live tests start).
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emulators import SYSTEMS
-from scenarios.masterdata import generate
-from scenarios.simulation import OUR_EDI_ID
-from scenarios.spec import NetworkSpec, ScenarioError, load_scenario
+from scenarios.sim.network import OUR_EDI_ID
+from scenarios.spec.load import ScenarioError, load_scenario
+from scenarios.spec.masterdata import generate
+from scenarios.spec.models import NetworkSpec
 from sync_core.engine import Engine, EngineConfig
 from sync_core.store import Store, StoreError
 from sync_core.store_sqlite import SqliteStore

@@ -1,8 +1,8 @@
 """The processes of a live run: the emulators' and the sync core's, on free 127.0.0.1 ports.
 
 Theory of operation.  The four emulators run in one subprocess
-(``python -m scenarios.live _emulators ...`` on four consecutive free ports) and the sync
-core in another (``python -m scenarios.serve_core`` on a store file); each is healthy when
+(``python -m scenarios.live.run _emulators ...`` on four consecutive free ports) and the sync
+core in another (``python -m scenarios.live.serve_core`` on a store file); each is healthy when
 its ``/health`` answers (the core: once it has subscribed itself at every emulator).  A
 process that exits while we wait fails the run with the tail of its log.
 :func:`_emulators` and :class:`CoreProcess` stop their process with a signal;
@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from scenarios._live_options import ROOT, SYSTEMS, LiveError
+from scenarios.live.options import ROOT, SYSTEMS, LiveError
 
 __all__ = ["CoreProcess", "_emulators", "_log_tail", "start_emulators", "stop_group"]
 
@@ -113,8 +113,8 @@ def _spawn_emulators(
     returns the process, each system's URL and the log, not waiting for health."""
     base = _free_port_base()
     log = out / "emulators.log"
-    args = [sys.executable, "-m", "scenarios.live", "_emulators", _absolute(scenario), str(seed),
-            str(speedup), str(base)]  # fmt: skip
+    args = [sys.executable, "-m", "scenarios.live.run", "_emulators", _absolute(scenario),
+            str(seed), str(speedup), str(base)]  # fmt: skip
     with log.open("ab") as sink:
         proc = subprocess.Popen(
             args,
@@ -157,7 +157,7 @@ class CoreProcess:
         args = [
             sys.executable,
             "-m",
-            "scenarios.serve_core",
+            "scenarios.live.serve_core",
             "--store",
             str(self.store),
             "--port",

@@ -4,7 +4,7 @@ Theory of operation.  Every command ends in one of four ways: :data:`EXIT_OK` (t
 were met, or the command did its job), :data:`EXIT_SLO` (an SLO was violated),
 :data:`EXIT_INPUT` (bad input or an unavailable resource: a file, folder, URL or port,
 named on one line with the reason, no traceback), :data:`EXIT_INTERRUPTED` (Ctrl-C).
-An exception nobody expected is a bug: :func:`scenarios.cli.main` shows its traceback
+An exception nobody expected is a bug: :func:`scenarios.cli.main.main` shows its traceback
 and exits :data:`EXIT_BUG`, so a crash is never read as an SLO verdict.
 
 A command that writes an output folder checks it with :func:`prepare_out` before its
@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from scenarios.spec import ScenarioError
+from scenarios.spec.load import ScenarioError
 
 __all__ = [
     "EXIT_BUG",

@@ -10,9 +10,9 @@ from analysis.history import History
 from analysis.metrics import judge
 from analysis.report import JudgedRun, summary_markdown, write_report
 from analysis.results import Slos, build_results, dumps
-from scenarios.progress import Progress
-from scenarios.simulation import simulate
-from scenarios.spec import ScenarioSpec
+from scenarios.sim.network import simulate
+from scenarios.sim.progress import Progress
+from scenarios.spec.models import ScenarioSpec
 
 __all__ = ["Outcome", "run_and_write", "run_architecture", "write_run"]
 

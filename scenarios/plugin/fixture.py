@@ -2,7 +2,7 @@
 
 Theory of operation: the ``supplysync`` fixture runs a scenario (a library
 name or a YAML file) in simulation, in the test's own process, through
-:mod:`scenarios.runner` — the same code as ``supplysync run`` — and writes the
+:mod:`scenarios.sim.runner` — the same code as ``supplysync run`` — and writes the
 run's artefacts (``results.json``, ``history.jsonl``, ``summary.md``) into a
 folder of its own: under ``--supplysync-out DIR`` (one sub-folder per test,
 kept) or under pytest's temporary directory.  ``run()`` returns a
@@ -24,7 +24,7 @@ the scenario file's.  Overrides are keyword arguments, dotted paths given as
 the test's JUnit XML entry as properties (``supplysync.<scenario>.<arch>.*``).
 
 The live variant, ``supplysync_live``, is module-scoped: it starts the four
-emulators (one subprocess) and the sync core (``scenarios.serve_core``, on a
+emulators (one subprocess) and the sync core (``scenarios.live.serve_core``, on a
 store file in the module's folder) on free 127.0.0.1 ports through
 :mod:`scenarios.live`, once per test module, each leading a process group of
 its own, and stops both groups at the end of the module — failed tests, errors
@@ -55,32 +55,11 @@ from pathlib import Path
 
 import pytest
 
-from scenarios._plugin_live import (
-    LiveRunResult,
-    LiveServiceError,
+from scenarios.plugin.services import (
     LiveServices,
-    LiveSettings,
     _live_settings,
 )
-from scenarios._plugin_sim import RunResult, SloViolation, SupplySync, View, _folder_name
-
-__all__ = [
-    "LiveRunResult",
-    "LiveServiceError",
-    "LiveServices",
-    "LiveSettings",
-    "RunResult",
-    "SloViolation",
-    "SupplySync",
-    "View",
-]
-
-# Defined in the private modules, named as this module's in tracebacks and reprs as before
-# the split: a failed assertion still reads ``scenarios.pytest_plugin.SloViolation: ...``.
-for _name in __all__:
-    globals()[_name].__module__ = __name__
-del _name
-
+from scenarios.plugin.simulated import RunResult, SupplySync, _folder_name
 
 _RUNS = pytest.StashKey[list[RunResult]]()
 
@@ -203,7 +182,7 @@ def supplysync_live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServices]:
     """The live services, once per test module: the four emulators and the sync core."""
-    from scenarios.spec import ScenarioError, load_scenario
+    from scenarios.spec.load import ScenarioError, load_scenario
 
     config = request.config
     settings = _live_settings(config, request.node.get_closest_marker("supplysync_live"))

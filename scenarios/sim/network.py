@@ -39,9 +39,9 @@ from emulators.supplier import SupplierNetwork
 from emulators.webhooks import WebhookDispatcher
 from emulators.wms import Wms
 from emulators.x12 import Interchange, X12Error, read_856
-from scenarios.masterdata import MasterData, generate, po_lines
-from scenarios.progress import Progress, run_with_progress
-from scenarios.spec import LatencySpike, ScenarioSpec
+from scenarios.sim.progress import Progress, run_with_progress
+from scenarios.spec.masterdata import MasterData, generate, po_lines
+from scenarios.spec.models import LatencySpike, ScenarioSpec
 from sync_core.breaker import BreakerConfig
 from sync_core.defects import DefectiveEngine, Defects
 from sync_core.delivery import DeliveryPlanner, RetryPolicy

@@ -34,8 +34,8 @@ from typing import Any
 
 import httpx
 
-from scenarios._live_options import ROOT, LiveError, LiveOptions
-from scenarios._live_procs import _log_tail
+from scenarios.live.options import ROOT, LiveError, LiveOptions
+from scenarios.live.procs import _log_tail
 
 __all__ = [
     "LOCUST_NAMES",

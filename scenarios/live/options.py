@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scenarios.spec import ScenarioError, ScenarioSpec
+from scenarios.spec.load import ScenarioError
+from scenarios.spec.models import ScenarioSpec
 
 __all__ = [
     "LOCUSTFILE",
@@ -30,7 +31,7 @@ __all__ = [
     "parse_duration",
 ]
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 LOCUSTFILE = ROOT / "loadtests" / "locustfile.py"
 SYSTEMS = ("erp", "supplier", "wms", "ap")
 MAX_TIMELINE_S = 6 * 3600.0

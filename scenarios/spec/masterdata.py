@@ -17,7 +17,7 @@ from typing import Any
 
 from faker import Faker
 
-from scenarios.spec import NetworkSpec
+from scenarios.spec.models import NetworkSpec
 from sync_core.model import Item, Location, LocationKind, Supplier, Uom, UomStep, gs1_check_digit
 
 __all__ = ["MasterData", "generate", "po_lines"]

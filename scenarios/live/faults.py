@@ -10,9 +10,9 @@ factor is ``1 / speedup`` (:class:`FaultSchedule`, on a thread of its own): it s
 window through ``PUT /__admin/faults`` (in the emulator's clock, so ``Retry-After`` is
 right) and clears it at its end; a crash is SIGKILL of the core and a restart on the
 same store.  The scenario's business events (contract-price changes, see
-:mod:`scenarios._live_events`) are processes on the same environment, so faults and
+:mod:`scenarios.live.events`) are processes on the same environment, so faults and
 business events keep the scenario's order and spacing; what cannot be played live is
-named before the run starts (:func:`~scenarios._live_events.not_played`).
+named before the run starts (:func:`~scenarios.live.events.not_played`).
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ import simpy
 import simpy.rt
 
 from emulators.faults import Faults, Latency, Outage, RateLimitStorm
-from scenarios._live_options import SYSTEMS, LiveError
-from scenarios._live_procs import CoreProcess
-from scenarios.spec import ScenarioSpec
+from scenarios.live.options import SYSTEMS, LiveError
+from scenarios.live.procs import CoreProcess
+from scenarios.spec.models import ScenarioSpec
 
 __all__ = ["PROBES", "FaultSchedule", "_clock_at_start", "clock_offsets", "replace_faults"]
 

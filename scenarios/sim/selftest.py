@@ -1,6 +1,6 @@
 """``supplysync selftest``: the checkers proven against known defects of the core.
 
-Theory of operation: for each seed, each :class:`~scenarios._selftest_catalogue.Defect`
+Theory of operation: for each seed, each :class:`~scenarios.sim.catalogue.Defect`
 of the catalogue is injected into the built-in core and its base scenario run
 once, short and seeded; the run is judged exactly as ``supplysync run`` judges
 one (``results.json``: counts in ``consistency``, examples with their
@@ -25,9 +25,9 @@ from typing import Any
 
 from analysis.metrics import judge
 from analysis.results import Slos, build_results
-from scenarios._selftest_catalogue import BASES, CATALOGUE, CHECKERS, Base, Defect
-from scenarios.simulation import simulate
-from scenarios.spec import load_scenario
+from scenarios.sim.catalogue import BASES, CATALOGUE, CHECKERS, Base, Defect
+from scenarios.sim.network import simulate
+from scenarios.spec.load import load_scenario
 from sync_core.defects import Defects, trace_id
 
 __all__ = [

@@ -5,16 +5,16 @@ bounded in time, with every process it started stopped in a ``finally``
 (errors and Ctrl-C included):
 
 1. **services** — unless base URLs are given, the four emulators run in one
-   subprocess (``python -m scenarios.live _emulators``: one
+   subprocess (``python -m scenarios.live.run _emulators``: one
    :class:`~emulators.web.serve.LiveClock`, the scenario's supplier profiles
    with every delay divided by the speed-up) and the sync core in another
-   (``python -m scenarios.serve_core`` on a store file in the output folder,
+   (``python -m scenarios.live.serve_core`` on a store file in the output folder,
    subscribing itself at the emulators).  With ``--sut external`` no core is
    started: the emulators' webhooks are subscribed to ``--webhook-target``.  Running
    emulators are reset first (``--no-reset``: kept, and only the entities created after
    the start are judged); a scenario with contract-price changes has its masters loaded
    into the ERP and AP before the clock starts.  What the timeline holds that cannot be
-   played live is printed now (:func:`~scenarios._live_events.not_played`).
+   played live is printed now (:func:`~scenarios.live.events.not_played`).
 2. **clocks** — each emulator stamps its history with its own monotonic clock;
    one journalled probe request per emulator reads that clock against ours,
    so every record lands on the run's time axis (seconds since the run began).
@@ -26,7 +26,7 @@ bounded in time, with every process it started stopped in a ``finally``
    emulator's clock, so ``Retry-After`` is right) and clears it at its end; a
    crash is SIGKILL of the core and a restart on the same store.  The scenario's
    contract-price changes are processes on the same environment, played through the
-   ERP's REST API (:mod:`scenarios._live_events`).
+   ERP's REST API (:mod:`scenarios.live.events`).
 4. **load** — Locust runs headless in its own process (``--workers N`` adds
    ``--processes N``: one master and N workers on 127.0.0.1) with the
    actors of ``loadtests/locustfile.py``; it reads the scenario from
@@ -43,16 +43,15 @@ Outputs in ``--out``: results.json, history.jsonl, summary.md, report.html
 (with a load section: RPS, response times, sync lag and consistency on one
 time axis, fault windows shaded), plus locust_*.csv and the services' logs.
 
-Where each part lives (this module is the facade: the run, the CLI and the emulators'
-subprocess, and every name the rest of the project imports from ``scenarios.live``):
-``_live_options`` (options, their checks, shared constants, :class:`LiveError`),
-``_live_procs`` (the emulators' and the core's processes, free ports, process groups),
-``_live_faults`` (clock offsets and the real-time fault schedule), ``_live_events`` (the
-timeline's business events played live, the masters they need), ``_live_load``
-(Locust headless and its CSVs), ``_live_judge`` (settling, collecting the histories from
-the emulators' admin APIs, judging them) and ``_live_report`` (the files in ``--out``).
-Every name this module defined before it was split is re-exported here as ``x as x``
-(an explicit re-export, for mypy too); the public ones are in ``__all__``.
+Where each part lives: :mod:`scenarios.live.options` (options, their checks, shared
+constants, :class:`~scenarios.live.options.LiveError`), :mod:`scenarios.live.procs` (the
+emulators' and the core's processes, free ports, process groups),
+:mod:`scenarios.live.faults` (clock offsets and the real-time fault schedule),
+:mod:`scenarios.live.events` (the timeline's business events played live, the masters they
+need), :mod:`scenarios.live.load` (Locust headless and its CSVs), :mod:`scenarios.live.judge`
+(settling, collecting the histories from the emulators' admin APIs, judging them) and
+:mod:`scenarios.live.report` (the files in ``--out``).  This module is the run, its command
+line and the emulators' subprocess (``python -m scenarios.live.run _emulators``).
 """
 
 from __future__ import annotations
@@ -70,63 +69,48 @@ from typing import Any
 
 import httpx
 
-from scenarios import _live_events
-from scenarios._cli_errors import writing
-from scenarios._live_faults import PROBES as PROBES
-from scenarios._live_faults import FaultSchedule as FaultSchedule
-from scenarios._live_faults import _clock_at_start as _clock_at_start
-from scenarios._live_faults import _steady as _steady
-from scenarios._live_faults import _Window as _Window
-from scenarios._live_faults import _windows as _windows
-from scenarios._live_faults import clock_offsets
-from scenarios._live_faults import replace_faults as replace_faults
-from scenarios._live_judge import _collect as _collect
-from scenarios._live_judge import _history_size as _history_size
-from scenarios._live_judge import _judge as _judge
-from scenarios._live_judge import _settle as _settle
-from scenarios._live_judge import _webhook_stats as _webhook_stats
-from scenarios._live_judge import keyless_writes, of_the_run
-from scenarios._live_judge import webhooks_pending as webhooks_pending
-from scenarios._live_load import _locust_command as _locust_command
-from scenarios._live_load import _locust_env as _locust_env
-from scenarios._live_load import _run_locust as _run_locust
-from scenarios._live_load import add_journal, journal_writes, read_locust_csv
-from scenarios._live_options import _LOOPBACK as _LOOPBACK
-from scenarios._live_options import LOCUSTFILE as LOCUSTFILE
-from scenarios._live_options import MAX_TIMELINE_S as MAX_TIMELINE_S
-from scenarios._live_options import ROOT as ROOT
-from scenarios._live_options import SYSTEMS as SYSTEMS
-from scenarios._live_options import LiveError as LiveError
-from scenarios._live_options import LiveOptions, LiveOutcome, parse_duration
-from scenarios._live_options import _validate as _validate
-from scenarios._live_procs import CoreProcess as CoreProcess
-from scenarios._live_procs import _emulators as _emulators
-from scenarios._live_procs import _free_port as _free_port
-from scenarios._live_procs import _free_port_base as _free_port_base
-from scenarios._live_procs import _log_tail as _log_tail
-from scenarios._live_procs import _stop as _stop
-from scenarios._live_procs import _wait_healthy as _wait_healthy
-from scenarios._live_procs import start_emulators, stop_group
-from scenarios._live_report import _load_markdown as _load_markdown
-from scenarios._live_report import _load_plot as _load_plot
-from scenarios._live_report import _write as _write
-from scenarios._live_setup import emulator_setup
-from scenarios._live_setup import scaled_profiles as scaled_profiles
-from scenarios.masterdata import generate
-from scenarios.spec import ScenarioError, load_scenario
+from scenarios.errors import writing
+from scenarios.live import events
+from scenarios.live.faults import (
+    FaultSchedule,
+    _clock_at_start,
+)
+from scenarios.live.judge import (
+    _collect,
+    _judge,
+    _settle,
+    _webhook_stats,
+    keyless_writes,
+    of_the_run,
+)
+from scenarios.live.load import (
+    _locust_command,
+    _locust_env,
+    _run_locust,
+    add_journal,
+    journal_writes,
+    read_locust_csv,
+)
+from scenarios.live.options import (
+    MAX_TIMELINE_S,
+    SYSTEMS,
+    LiveError,
+    LiveOptions,
+    LiveOutcome,
+    _validate,
+    parse_duration,
+)
+from scenarios.live.procs import (
+    CoreProcess,
+    _emulators,
+    _log_tail,
+)
+from scenarios.live.report import _write
+from scenarios.live.setup import emulator_setup
+from scenarios.spec.load import ScenarioError, load_scenario
+from scenarios.spec.masterdata import generate
 
-__all__ = [
-    "LiveOptions",
-    "LiveOutcome",
-    "add_parser",
-    "clock_offsets",
-    "handle",
-    "parse_duration",
-    "read_locust_csv",
-    "run_live",
-    "start_emulators",
-    "stop_group",
-]
+__all__ = ["add_parser", "handle", "main", "run_live"]
 
 EXIT_OK, EXIT_SLO, EXIT_INPUT = 0, 1, 2
 
@@ -142,7 +126,7 @@ def run_live(o: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
     o.out.mkdir(parents=True, exist_ok=True)
     for stale in o.out.glob("locust_*.csv"):
         stale.unlink()
-    not_played = _live_events.not_played(spec, core_is_ours=o.sut == "builtin" and not o.core_url)
+    not_played = events.not_played(spec, core_is_ours=o.sut == "builtin" and not o.core_url)
     for item in not_played:
         log(f"not played live: {item}")
     with ExitStack() as stack:
@@ -159,7 +143,7 @@ def run_live(o: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
         master = generate(spec.network, seed)
         if spec.contract_price_changes:  # the prices to change must exist
             log("loading the master data (vendors, items, contract prices) ...")
-            _live_events.load_masters(client, urls, master)
+            events.load_masters(client, urls, master)
         core: CoreProcess | None = None
         core_url = o.core_url
         if o.sut == "external":
@@ -184,7 +168,7 @@ def run_live(o: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
         started_epoch = time.time()
         run_id = f"{int(started_epoch)}-{os.getpid()}"
         clocks = {s: _clock_at_start(u, s, client, start) for s, u in urls.items()}
-        prices = _live_events.PriceChanges(spec, master, urls["erp"], run_id)
+        prices = events.PriceChanges(spec, master, urls["erp"], run_id)
         stack.callback(prices.close)
         schedule = FaultSchedule(spec, speedup, urls, clocks, start, core, prices, not_played)
         stack.callback(schedule.finish, restart=False)

@@ -4,7 +4,7 @@ Theory of operation.  After the load, :func:`_settle` waits until no emulator's
 ``/__admin/history`` grows any more, none has a webhook still to deliver and our core
 has nothing left in its outbox;
 :func:`_collect` reads every history and puts each record on the run's time axis (the
-clock offsets of :func:`~scenarios._live_faults.clock_offsets`); :func:`of_the_run` keeps
+clock offsets of :func:`~scenarios.live.faults.clock_offsets`); :func:`of_the_run` keeps
 what the run did (:func:`_judge` is given nothing else); :func:`_judge` turns them, with
 the fault windows, into one :class:`~analysis.history.History`, judged by the same
 analysis as a simulated run — the one place that touches the analysis API.
@@ -28,8 +28,8 @@ from typing import Any
 
 import httpx
 
-from scenarios._live_options import LiveError
-from scenarios.spec import ScenarioSpec
+from scenarios.live.options import LiveError
+from scenarios.spec.models import ScenarioSpec
 
 __all__ = [
     "MASTER_ENTITIES",

@@ -18,7 +18,7 @@ exits 0 when some open letters could not be replayed; it names them.
 
 :func:`add_parser` plugs the command into the ``supplysync`` parser and
 :func:`handle` runs it; :func:`main` is the same command on its own
-(``python -m scenarios.dlq_cli``).
+(``python -m scenarios.cli.dlq``).
 """
 
 from __future__ import annotations

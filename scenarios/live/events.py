@@ -4,7 +4,7 @@ Theory of operation.  A simulated run plays each contract-price change of the sc
 straight on the ERP's behaviour; a live run plays the same change at its scheduled
 (scaled) time through the ERP's REST API, as a buyer's pricing team would: for a share
 of the catalog, read the contract price, write the new one (:class:`PriceChanges`, one
-SimPy process per change on the :class:`~scenarios._live_faults.FaultSchedule`'s
+SimPy process per change on the :class:`~scenarios.live.faults.FaultSchedule`'s
 real-time environment).  It draws the items and factors from the same seeded stream as
 the simulation, so the same scenario changes the same prices in both worlds.
 
@@ -30,10 +30,10 @@ from typing import Any
 import httpx
 import simpy
 
-from scenarios._live_options import LiveError
-from scenarios._live_setup import master_records
-from scenarios.masterdata import MasterData
-from scenarios.spec import ScenarioSpec
+from scenarios.live.options import LiveError
+from scenarios.live.setup import master_records
+from scenarios.spec.masterdata import MasterData
+from scenarios.spec.models import ScenarioSpec
 
 __all__ = ["AP_PRICES", "ERP", "PriceChanges", "load_masters", "not_played"]
 
@@ -66,7 +66,7 @@ def _check(r: httpx.Response, what: str, ok: tuple[int, ...] = (200, 201)) -> No
 
 def load_masters(client: httpx.Client, urls: dict[str, str], master: MasterData) -> int:
     """The network's masters in the ERP and AP's prices (existing records kept), the
-    records :func:`~scenarios._live_setup.master_records` gives a served emulator; the
+    records :func:`~scenarios.live.setup.master_records` gives a served emulator; the
     number of records written."""
     erp, written = urls["erp"] + ERP, 0
     masters, rows = master_records(master, dt.date.today())

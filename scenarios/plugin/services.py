@@ -3,7 +3,7 @@ emulators and sync core, with helpers to create POs, inject faults, kill the cor
 judge), :class:`LiveRunResult` (a judged live run), :class:`LiveSettings` and the
 ``@pytest.mark.supplysync_live`` marker's parsing.
 
-Private: :mod:`scenarios.pytest_plugin` re-exports the public names, defines the fixture
+Private: :mod:`scenarios.plugin.fixture` re-exports the public names, defines the fixture
 and documents the theory of operation.  Processes, collection and judgement are
 :mod:`scenarios.live`'s.
 """
@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from scenarios._plugin_sim import RunResult, _attach, _folder_name
+from scenarios.plugin.simulated import RunResult, _attach, _folder_name
 
 if TYPE_CHECKING:  # the simulation (numpy, matplotlib, ...) loads on the first run only
-    from scenarios.runner import Outcome
-    from scenarios.spec import ScenarioSpec
+    from scenarios.sim.runner import Outcome
+    from scenarios.spec.models import ScenarioSpec
 
 __all__ = ["LiveRunResult", "LiveServiceError", "LiveServices", "LiveSettings"]
 
@@ -111,25 +111,26 @@ class LiveServices:
     def _start(self) -> None:
         import httpx
 
-        from scenarios import live
-        from scenarios.masterdata import generate
+        from scenarios.live.faults import clock_offsets
+        from scenarios.live.procs import CoreProcess, start_emulators, stop_group
+        from scenarios.spec.masterdata import generate
 
         s, out = self.settings, self.out_dir
-        proc, urls = live.start_emulators(s.scenario, self.spec.seed, s.speedup, out)
-        self._stack.callback(live.stop_group, proc, signal.SIGTERM)  # runs last
+        proc, urls = start_emulators(s.scenario, self.spec.seed, s.speedup, out)
+        self._stack.callback(stop_group, proc, signal.SIGTERM)  # runs last
         self._processes.append(proc)
         self._emulators = proc
         for stale in ("core.sqlite", "core.sqlite-wal", "core.sqlite-shm"):
             (out / stale).unlink(missing_ok=True)
-        core = live.CoreProcess(s.scenario, self.spec.seed, urls, out)
+        core = CoreProcess(s.scenario, self.spec.seed, urls, out)
         core.new_session = True  # its own process group: stop_group leaves nothing behind
-        self._stack.callback(lambda: live.stop_group(core.proc, signal.SIGTERM))
+        self._stack.callback(lambda: stop_group(core.proc, signal.SIGTERM))
         self._core = core
         self._start_core()
         self._client = self._stack.enter_context(httpx.Client(timeout=10))
         self._t0 = time.monotonic()
         self._started = dt.datetime.now()
-        self._clocks = live.clock_offsets(urls, self._client, self._t0)
+        self._clocks = clock_offsets(urls, self._client, self._t0)
         self.urls = {**urls, "core": core.url}
         print(f"\nsupplysync_live: dashboard {self.dashboard}", flush=True)
         self._master = generate(self.spec.network, self.spec.seed)
@@ -188,11 +189,11 @@ class LiveServices:
 
     def kill_core(self) -> None:
         """SIGKILL the sync core (a crash); :meth:`start_core` restarts it on its store."""
-        from scenarios import live
+        from scenarios.live.procs import stop_group
 
         if self.pids["core"] is None:
             raise LiveServiceError("kill_core: the core is not running")
-        live.stop_group(self._core.proc, signal.SIGKILL)
+        stop_group(self._core.proc, signal.SIGKILL)
         self._windows.append(["core", "crash", self.now(), math.inf])
 
     def start_core(self) -> None:
@@ -236,7 +237,7 @@ class LiveServices:
 
     def clear_faults(self, system: str | None = None) -> None:
         """Clear the faults of ``system`` (default: every emulator)."""
-        from scenarios.live import SYSTEMS
+        from scenarios.live.options import SYSTEMS
 
         for name in SYSTEMS if system is None else (system,):
             self._check_system(name, "clear_faults")
@@ -250,7 +251,7 @@ class LiveServices:
                 w[3] = max(w[2], now)
 
     def _check_system(self, system: str, what: str) -> None:
-        from scenarios.live import SYSTEMS
+        from scenarios.live.options import SYSTEMS
 
         if system not in SYSTEMS:
             raise ValueError(f"{what}: unknown system {system!r} (one of: {', '.join(SYSTEMS)})")
@@ -278,7 +279,7 @@ class LiveServices:
 
         import httpx
 
-        from scenarios.masterdata import po_lines
+        from scenarios.spec.masterdata import po_lines
 
         __tracebackhide__ = True
         master, demand = self._master, self.spec.demand
@@ -332,7 +333,7 @@ class LiveServices:
         """Wait until no emulator's history has changed for ``quiet_s`` while the core had
         nothing queued or in flight (a retry waiting out a ``Retry-After`` is in flight), at
         most ``max_s``; the seconds waited."""
-        from scenarios.live import _history_size, webhooks_pending
+        from scenarios.live.judge import _history_size, webhooks_pending
 
         quiet = quiet_s or self.settings.quiet_s
         limit = max_s or self.settings.settle_max_s
@@ -349,7 +350,7 @@ class LiveServices:
         return time.monotonic() - started
 
     def _core_busy(self) -> bool:
-        from scenarios._live_judge import core_busy
+        from scenarios.live.judge import core_busy
 
         if self.pids["core"] is None:
             return False  # a killed core does nothing until it is restarted
@@ -364,8 +365,8 @@ class LiveServices:
         services started (the whole module's, as one run) with the same checkers as a
         simulated run: the result the ``supplysync`` fixture's ``run()`` returns, with the
         same assertions.  Artefacts go into a sub-folder of the module's folder."""
-        from scenarios import live
-        from scenarios.runner import Outcome, write_run
+        from scenarios.live.judge import _collect, _history_size, _judge, _webhook_stats
+        from scenarios.sim.runner import Outcome, write_run
 
         __tracebackhide__ = True
         began = time.monotonic()
@@ -373,8 +374,8 @@ class LiveServices:
         settled = 0.0
         for _ in range(5):  # a change made while we read would be judged half-seen: re-read
             settled += self.wait_until_quiet(quiet_s, max_s)
-            changes = live._collect(self._client, emulators, self._clocks)
-            if live._history_size(self._client, emulators) == len(changes):
+            changes = _collect(self._client, emulators, self._clocks)
+            if _history_size(self._client, emulators) == len(changes):
                 break
         end_s = self.now()
         windows = [(w[0], w[1], w[2], min(w[3], end_s)) for w in self._windows if w[2] <= end_s]
@@ -393,13 +394,13 @@ class LiveServices:
             "history_records": len(changes),
             "core_starts": self._core.starts,
         }
-        history, judged = live._judge(header, changes, windows, self.spec, volumes)
+        history, judged = _judge(header, changes, windows, self.spec, volumes)
         judged.results["live"] = {
             "speedup": self.settings.speedup,
             "settle_s": round(settled, 3),
             "sut": "builtin",
             "urls": dict(self.urls),
-            "webhooks": {s: live._webhook_stats(self._client, u) for s, u in emulators.items()},
+            "webhooks": {s: _webhook_stats(self._client, u) for s, u in emulators.items()},
         }
         label = f"live.{self.spec.name}"
         self._labels[label] = self._labels.get(label, 0) + 1

@@ -2,7 +2,7 @@
 
 Theory of operation.  :func:`emulator_setup` turns a scenario (and a speed-up) into what
 each emulator is built with, and nothing else decides it: the live run's emulators'
-subprocess (``python -m scenarios.live _emulators``) and ``supplysync serve --scenario``
+subprocess (``python -m scenarios.live.run _emulators``) and ``supplysync serve --scenario``
 both pass its :class:`EmulatorSetup` to :func:`emulators.web.serve.serve`.  It holds
 
 - the **master data** of the scenario's network (:func:`master_records`): the ERP's
@@ -28,10 +28,10 @@ from typing import Any
 
 from emulators.faults import Faults
 from emulators.supplier import SupplierProfile
-from scenarios._live_faults import _steady
-from scenarios._live_options import SYSTEMS
-from scenarios.masterdata import MasterData, generate
-from scenarios.spec import ScenarioSpec
+from scenarios.live.faults import _steady
+from scenarios.live.options import SYSTEMS
+from scenarios.spec.masterdata import MasterData, generate
+from scenarios.spec.models import ScenarioSpec
 
 __all__ = ["EmulatorSetup", "emulator_setup", "master_records", "scaled_profiles"]
 

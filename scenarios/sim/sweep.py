@@ -2,7 +2,7 @@
 
 Theory of operation: a parameter is a dotted path of the scenario file with a
 list of values (``faults.erp.outage_minutes=0,60,240``, parsed by
-:func:`scenarios.spec.parse_param`).  The grid is the cartesian product of
+:func:`scenarios.spec.load.parse_param`).  The grid is the cartesian product of
 the parameters' values, in the order given, times the architectures; every
 point is loaded and validated in the calling process first, so a bad value
 stops the sweep before anything runs, naming the point.  The points then run
@@ -37,9 +37,10 @@ from pathlib import Path
 from typing import Any
 
 from analysis.results import dumps
-from scenarios._cli_errors import prepare_out, writing
-from scenarios.runner import run_architecture
-from scenarios.spec import ARCHITECTURES, ScenarioError, ScenarioSpec, load_scenario, parse_param
+from scenarios.errors import prepare_out, writing
+from scenarios.sim.runner import run_architecture
+from scenarios.spec.load import ScenarioError, load_scenario, parse_param
+from scenarios.spec.models import ARCHITECTURES, ScenarioSpec
 
 __all__ = ["SweepResult", "add_parser", "handle", "metrics_of", "sweep"]
 

@@ -1,4 +1,4 @@
-"""The schema of a scenario file: the models :func:`scenarios.spec.load_scenario` validates.
+"""The schema of a scenario file: the models :func:`scenarios.spec.load.load_scenario` validates.
 
 Every model forbids unknown fields and is frozen.  Shorthands expand during
 validation: a ``faults.<system>`` shorthand (one outage window, an error rate

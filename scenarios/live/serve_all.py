@@ -4,7 +4,7 @@ Theory of operation.  Every port is checked before anything starts or any URL is
 printed: the emulators' sockets are bound here and handed to uvicorn
 (:func:`emulators.web.serve.listen_all`), the core's port is tried (the core, a process
 of its own, binds it itself a moment later).  A busy port is one line naming it, exit 2.
-The core (``python -m scenarios.serve_core``) is started next and waited for until it
+The core (``python -m scenarios.live.serve_core``) is started next and waited for until it
 listens, so a core that cannot start (a bad ``--store``) stops the command before the
 emulators' URLs are printed; its own error line is what the user reads.
 
@@ -15,7 +15,7 @@ the command, nor keep its port).  A second signal while stopping kills the core 
 A stop requested by a signal is a clean exit, 0.
 
 Configuration.  With ``--scenario`` the emulators are built by
-:func:`scenarios._live_setup.emulator_setup`, the function a live run's emulators are
+:func:`scenarios.live.setup.emulator_setup`, the function a live run's emulators are
 built by (the scenario's master data, its supplier profiles with every delay divided by
 ``--speedup``, the partner directory), and its steady faults are set from the start; the
 core gets the same scenario (its trading partners) and seed.  Each service's URL is
@@ -34,9 +34,9 @@ import time
 from types import FrameType
 
 from emulators import SYSTEMS
-from scenarios._cli_errors import EXIT_INPUT, EXIT_OK
-from scenarios._live_setup import EmulatorSetup, emulator_setup
-from scenarios.spec import ScenarioError, load_scenario
+from scenarios.errors import EXIT_INPUT, EXIT_OK
+from scenarios.live.setup import EmulatorSetup, emulator_setup
+from scenarios.spec.load import ScenarioError, load_scenario
 
 __all__ = ["STOP_S", "configure", "serve"]
 
@@ -60,7 +60,7 @@ class _Core:
         self.stop_at: float | None = None  # monotonic deadline, once asked to stop
         self.hurry = False
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "scenarios.serve_core", "--port", str(self.port),
+            [sys.executable, "-m", "scenarios.live.serve_core", "--port", str(self.port),
              "--store", str(args.store), "--seed", str(seed),
              *(("--scenario", args.scenario) if args.scenario else ()),
              *(("--otlp-endpoint", args.otlp_endpoint) if args.otlp_endpoint else ()),
