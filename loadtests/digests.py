@@ -29,8 +29,9 @@ from typing import Any
 
 from analysis.results import dumps
 from scenarios.sim.runner import run_architecture
+from scenarios.spec.architectures import ARCHITECTURES
 from scenarios.spec.load import library_names, load_scenario
-from scenarios.spec.models import ARCHITECTURES, ScenarioSpec
+from scenarios.spec.models import ScenarioSpec
 
 SEEDS = (1, 2)
 POS_PER_RUN = 150  # POs over a scaled-down scenario's whole demand period

@@ -41,8 +41,9 @@ from scenarios.live import serve_all, serve_core
 from scenarios.sim import selftest, sweep
 from scenarios.sim.progress import Progress
 from scenarios.sim.runner import run_and_write, run_architecture, write_run
+from scenarios.spec.architectures import ARCHITECTURES, EVENT, parse_names
 from scenarios.spec.load import ScenarioError, library_names, load_scenario
-from scenarios.spec.models import ARCHITECTURES, ScenarioSpec
+from scenarios.spec.models import ScenarioSpec
 
 __all__ = ["main"]
 
@@ -54,14 +55,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _architectures(text: str) -> list[str]:
-    names = [a.strip() for a in text.split(",") if a.strip()]
-    unknown = [a for a in names if a not in ARCHITECTURES]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown architecture {unknown[0] if unknown else text!r} "
-            f"(known: {', '.join(ARCHITECTURES)})"
-        )
-    return list(dict.fromkeys(names))
+    try:
+        return parse_names(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _version() -> str:
@@ -78,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a scenario under one architecture")
     run.add_argument("scenario", help="a scenario file or a library name")
-    run.add_argument("--architecture", default="event", choices=ARCHITECTURES)
+    run.add_argument("--architecture", default=EVENT.name, choices=ARCHITECTURES)
     run.add_argument("--seed", type=int, help="override the scenario's seed")
     run.add_argument("--out", type=Path, help="output folder (default out/<scenario>-<arch>)")
 

@@ -107,6 +107,7 @@ from scenarios.live.procs import (
 )
 from scenarios.live.report import _write
 from scenarios.live.setup import emulator_setup
+from scenarios.spec.architectures import EVENT
 from scenarios.spec.load import ScenarioError, load_scenario
 from scenarios.spec.masterdata import generate
 
@@ -196,7 +197,7 @@ def run_live(o: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
         )
         header = {
             "scenario": spec.name,
-            "architecture": "event" if o.sut == "builtin" else "external",
+            "architecture": EVENT.name if o.sut == "builtin" else "external",
             "seed": seed,
             "epoch": dt.datetime.fromtimestamp(started_epoch).isoformat(timespec="seconds"),
             "end_s": round(end_s, 3),

@@ -367,6 +367,7 @@ class LiveServices:
         same assertions.  Artefacts go into a sub-folder of the module's folder."""
         from scenarios.live.judge import _collect, _history_size, _judge, _webhook_stats
         from scenarios.sim.runner import Outcome, write_run
+        from scenarios.spec.architectures import EVENT
 
         __tracebackhide__ = True
         began = time.monotonic()
@@ -381,7 +382,7 @@ class LiveServices:
         windows = [(w[0], w[1], w[2], min(w[3], end_s)) for w in self._windows if w[2] <= end_s]
         header = {
             "scenario": self.spec.name,
-            "architecture": "event",
+            "architecture": EVENT.name,
             "seed": self.spec.seed,
             "epoch": self._started.isoformat(timespec="seconds"),
             "end_s": round(end_s, 3),

@@ -412,15 +412,11 @@ class SupplySync:
         """Simulate ``scenario`` under ``architecture``; overrides as dotted paths."""
         __tracebackhide__ = True
         from scenarios.sim.runner import run_architecture, write_run
+        from scenarios.spec.architectures import ARCHITECTURES, unknown
         from scenarios.spec.load import ScenarioError, load_scenario
-        from scenarios.spec.models import ARCHITECTURES
 
         if architecture not in ARCHITECTURES:
-            raise ScenarioError(
-                str(scenario),
-                "architecture",
-                f"unknown architecture {architecture!r} (known: {', '.join(ARCHITECTURES)})",
-            )
+            raise ScenarioError(str(scenario), "architecture", unknown(architecture))
         spec = load_scenario(
             str(scenario), seed=seed if seed is not None else self._seed, overrides=overrides
         )

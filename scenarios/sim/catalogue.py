@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from scenarios.spec.architectures import EVENT
 from sync_core.defects import Defects
 
 __all__ = ["BASES", "CATALOGUE", "CHECKERS", "Base", "Defect"]
@@ -75,14 +76,14 @@ _SHORT: dict[str, Any] = {
 FLOW = Base(
     "flow",
     "regional_network",
-    "event",
+    EVENT.name,
     _frozen(_SHORT),
     "acknowledgments, receipts and invoices of a short morning, WMS events delivered twice",
 )
 OUTAGE = Base(
     "outage",
     "regional_network",
-    "event",
+    EVENT.name,
     _frozen(
         {
             **_SHORT,
@@ -106,7 +107,7 @@ OUTAGE = Base(
 CRASH = Base(
     "crash",
     "regional_network",
-    "event",
+    EVENT.name,
     _frozen(
         {
             **_SHORT,

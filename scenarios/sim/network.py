@@ -40,6 +40,7 @@ from emulators.webhooks import WebhookDispatcher
 from emulators.wms import Wms
 from emulators.x12 import Interchange, X12Error, read_856
 from scenarios.sim.progress import Progress, run_with_progress
+from scenarios.spec.architectures import ARCHITECTURES
 from scenarios.spec.masterdata import MasterData, generate, po_lines
 from scenarios.spec.models import LatencySpike, ScenarioSpec
 from sync_core.breaker import BreakerConfig
@@ -54,8 +55,6 @@ from sync_core.store import MemoryStore
 __all__ = ["Run", "simulate"]
 
 OUR_EDI_ID = "HOSPNET01"
-# The built-in core keeps retrying for up to a day (cXML guidance: >= 6 h of retries).
-CORE_RETRIES = RetryPolicy(first_s=1.0, cap_s=600.0, max_attempts=200, deadline_s=86400.0)
 NO_RETRIES = RetryPolicy(max_attempts=1)  # the defect ``stop_retrying``
 
 
@@ -215,6 +214,9 @@ def simulate(
     *,
     defects: Defects | None = None,
 ) -> Run:
+    design = ARCHITECTURES.get(architecture)
+    if design is None:
+        raise ValueError(f"unknown architecture {architecture!r}")
     env = simpy.Environment()
     epoch = spec.start
     history = History(
@@ -229,7 +231,7 @@ def simulate(
             "flows": list(FLOWS),
             "latency": {"median_ms": spec.latency.median_ms, "sigma": spec.latency.sigma},
             "slos": spec.slos.model_dump(),
-            **_mechanism(spec, architecture),
+            **design.mechanism(spec.architectures),
         }
     )
     _record_faults(history, spec)
@@ -278,18 +280,18 @@ def simulate(
         for name in ("erp", "supplier", "wms", "ap", "core")
     }
     partners = {s.supplier_id: s.edi_id for s in master.suppliers}
-    naive = architecture == "api"  # point to point: no memory, no breaker, a few retries
+    naive = design.point_to_point  # no memory, no breaker, a few retries
     config = EngineConfig(OUR_EDI_ID, partners, naive=naive, functional_acks=True)
     engine = DefectiveEngine(config, defects) if defects and defects.engine else Engine(config)
     store = MemoryStore()
     transport = _Transport(links, hosts, _routes(erp, supplier, wms, ap))
     planner = DeliveryPlanner(
-        NO_RETRIES if defects and defects.stop_retrying else _retries(spec, architecture),
+        NO_RETRIES if defects and defects.stop_retrying else design.retries(spec.architectures),
         rng("core/delivery"),
         BreakerConfig(failure_threshold=2**31) if naive else BreakerConfig(),
     )
     driver = SimDriver(env, engine, store, transport, epoch, planner, history.message, defects)
-    if architecture == "api" or (defects and defects.no_idempotency_keys):
+    if naive or (defects and defects.no_idempotency_keys):
         transport.strip_idempotency = True
     for journal in journals.values():  # the initial load is the starting state, not a change
         journal.loading = True
@@ -301,13 +303,10 @@ def simulate(
     dock = _Dock(env, wms, rng("dock"))
     supplier.listeners.append(dock.on_document)
 
-    if architecture not in ("batch", "api", "event", "hybrid"):
-        raise ValueError(f"unknown architecture {architecture!r}")
-    if architecture == "batch":
+    if design.pull is not None:
         for name, behaviour in (("erp", erp), ("supplier", supplier), ("wms", wms), ("ap", ap)):
             hosts[name].attach(behaviour)
-        batch = spec.architectures.batch
-        driver.every(batch.interval_hours * 3600, batch.at_hour * 3600)
+        driver.every(*design.pull(spec.architectures))
     else:
         unique = itertools.count(1)
 
@@ -319,7 +318,7 @@ def simulate(
             def deliver(event: dict[str, Any], done: Callable[[bool], None]) -> None:
                 def arrive(_: simpy.Event) -> None:
                     message = to_message(event)
-                    if architecture == "api":  # no inbox: every copy is handled again
+                    if naive:  # no inbox: every copy is handled again
                         message = replace(
                             message, message_id=f"{message.message_id}#{next(unique)}"
                         )
@@ -348,8 +347,8 @@ def simulate(
         )
         for name in ("erp", "supplier", "wms", "ap"):
             hosts[name].set_faults(hosts[name].gate.faults)  # webhook faults to the dispatcher
-    if architecture == "hybrid":
-        every = spec.architectures.hybrid.reconcile_minutes * 60
+    if design.reconcile is not None:
+        every = design.reconcile(spec.architectures)
         driver.every(every, every, Kind.RECONCILE_TICK)
     for crash in _crashes(spec):
         schedule(crash.at_s, driver.crash)
@@ -469,15 +468,6 @@ class _PriceChange:
             )
 
 
-def _mechanism(spec: ScenarioSpec, architecture: str) -> dict[str, Any]:
-    """How the flows travel, for the analysis's worst-case staleness."""
-    if architecture == "batch":
-        return {"batch": {"interval_hours": spec.architectures.batch.interval_hours}}
-    if architecture == "hybrid":
-        return {"reconcile": {"interval_minutes": spec.architectures.hybrid.reconcile_minutes}}
-    return {}
-
-
 def _record_faults(history: History, spec: ScenarioSpec) -> None:
     """The scenario's fault windows, so reports can shade them and measure the drain."""
     for system, faults in spec.faults.items():
@@ -501,19 +491,6 @@ class _Crash:
 
 def _crashes(spec: ScenarioSpec) -> list[_Crash]:
     return [_Crash(c.at_hours * 3600, c.down_minutes * 60) for c in spec.core_faults.crashes]
-
-
-def _retries(spec: ScenarioSpec, architecture: str) -> RetryPolicy:
-    """The built-in core's patient policy, or the point-to-point baseline's naive one."""
-    if architecture != "api":
-        return CORE_RETRIES
-    api = spec.architectures.api
-    delay = max(api.retry_delay_s, 0.001)
-    # a few quick tries, then give up: a long Retry-After (an outage) ends them at once
-    deadline = delay * (api.retries + 1)
-    return RetryPolicy(
-        first_s=delay, cap_s=delay, max_attempts=api.retries + 1, deadline_s=deadline
-    )
 
 
 class _Dock:

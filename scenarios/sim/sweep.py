@@ -39,8 +39,9 @@ from typing import Any
 from analysis.results import dumps
 from scenarios.errors import prepare_out, writing
 from scenarios.sim.runner import run_architecture
+from scenarios.spec.architectures import ARCHITECTURES, EVENT, parse_names, unknown
 from scenarios.spec.load import ScenarioError, load_scenario, parse_param
-from scenarios.spec.models import ARCHITECTURES, ScenarioSpec
+from scenarios.spec.models import ScenarioSpec
 
 __all__ = ["SweepResult", "add_parser", "handle", "metrics_of", "sweep"]
 
@@ -104,14 +105,9 @@ def _grid(
     for path, values in params:
         if not values:
             raise ScenarioError("--param", path, "no values")
-    unknown = [a for a in architectures if a not in ARCHITECTURES]
-    if unknown or not architectures:
-        raise ScenarioError(
-            "--architectures",
-            "",
-            f"unknown architecture {unknown[0] if unknown else ''!r} "
-            f"(known: {', '.join(ARCHITECTURES)})",
-        )
+    bad = [a for a in architectures if a not in ARCHITECTURES]
+    if bad or not architectures:
+        raise ScenarioError("--architectures", "", unknown(bad[0] if bad else ""))
     points = []
     for combination in itertools.product(*(v for _, v in params)):
         overrides = dict(zip(paths, combination, strict=True))
@@ -307,14 +303,10 @@ def _param(text: str) -> Param:
 
 
 def _architectures(text: str) -> list[str]:
-    names = list(dict.fromkeys(a.strip() for a in text.split(",") if a.strip()))
-    unknown = [a for a in names if a not in ARCHITECTURES]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown architecture {unknown[0] if unknown else text!r} "
-            f"(known: {', '.join(ARCHITECTURES)})"
-        )
-    return names
+    try:
+        return parse_names(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _workers(text: str) -> int:
@@ -350,7 +342,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--architectures",
         type=_architectures,
-        default=["event"],
+        default=[EVENT.name],
         help="comma-separated, e.g. event,batch (default: event)",
     )
     p.add_argument("--seed", type=int, help="override the scenario's seed")

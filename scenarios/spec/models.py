@@ -20,11 +20,9 @@ from emulators.faults import ErrorRate, Faults, Outage, RateLimit
 from emulators.supplier import SupplierProfile
 
 __all__ = [
-    "ARCHITECTURES",
     "FAULT_SYSTEMS",
     "SLO_FLOWS",
     "ApiSpec",
-    "Architecture",
     "ArchitecturesSpec",
     "BatchSpec",
     "ContractPriceChange",
@@ -424,10 +422,6 @@ class ArchitecturesSpec(_Spec):
     api: ApiSpec = Field(ApiSpec(), description="synchronous calls with naive retries")
     event: EventSpec = Field(EventSpec(), description="event-driven sync core")
     hybrid: HybridSpec = Field(HybridSpec(), description="event-driven plus reconciliation")
-
-
-Architecture = str  # one of ARCHITECTURES
-ARCHITECTURES = ("batch", "api", "event", "hybrid")
 
 
 class SloSpec(_Spec):

@@ -10,8 +10,9 @@ import yaml
 
 from emulators.faults import ErrorRate, Faults, Outage
 from emulators.supplier import SupplierProfile
+from scenarios.spec.architectures import ARCHITECTURES
 from scenarios.spec.load import ScenarioError, apply_overrides, load_scenario, parse_param
-from scenarios.spec.models import ARCHITECTURES, ScenarioSpec, SupplierBehaviour
+from scenarios.spec.models import ScenarioSpec, SupplierBehaviour
 
 
 def write(path: Path, data: dict) -> Path:
@@ -327,7 +328,7 @@ def test_invalid_faults_and_slos_name_the_field(overrides, field, reason):
 
 
 def test_architectures_and_their_defaults():
-    assert ARCHITECTURES == ("batch", "api", "event", "hybrid")
+    assert tuple(ARCHITECTURES) == ("batch", "api", "event", "hybrid")
     archs = ScenarioSpec.model_fields["architectures"].default
     assert (archs.api.retries, archs.api.retry_delay_s) == (3, 5)
     assert archs.hybrid.reconcile_minutes == 15
