@@ -151,7 +151,7 @@ def serve_core(
 
     from sync_core.connectors import HttpConnector
     from sync_core.live import LiveDriver, default_planner
-    from sync_core.service import create_app
+    from sync_core.service.app import create_app
     from sync_core.tracing import setup_tracing
 
     _configure_logging()

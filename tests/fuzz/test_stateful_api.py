@@ -63,7 +63,7 @@ from sync_core.engine import Engine, EngineConfig
 from sync_core.live import LiveDriver, default_planner
 from sync_core.mappers.x12 import write_850
 from sync_core.model import PurchaseOrder, PurchaseOrderLine, Uom
-from sync_core.service import create_app
+from sync_core.service.app import create_app
 from sync_core.store_sqlite import SqliteStore
 from tests.emulators.harness import FakeClock, _free_port
 

@@ -1,7 +1,7 @@
 """OpenTelemetry traces in a live run: one trace per PO, across every service it touches.
 
 The four emulators and the core run in this process (uvicorn threads, the core built
-with :func:`sync_core.service.create_app`), each with a tracer of its own exporting to
+with :func:`sync_core.service.app.create_app`), each with a tracer of its own exporting to
 an in-memory exporter.  The core derives a PO's trace id from its number
 (``sha256(po)[:32]``, :func:`sync_core.engine.traceparent`) and sends it on every request;
 the emulators' server spans join it, and so does what they send back (the 855, the ERP's
@@ -44,7 +44,7 @@ from scenarios.sim.network import OUR_EDI_ID
 from sync_core.connectors import HttpConnector
 from sync_core.engine import Engine, EngineConfig
 from sync_core.live import LiveDriver, default_planner
-from sync_core.service import create_app
+from sync_core.service.app import create_app
 from sync_core.store_sqlite import SqliteStore
 from sync_core.tracing import setup_tracing as core_tracing
 from tests.emulators.harness import _free_port, served
