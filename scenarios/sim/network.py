@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime as dt
 import gc
 import itertools
 import math
 import random
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -38,10 +37,10 @@ from emulators.host import Host
 from emulators.supplier import SupplierNetwork
 from emulators.webhooks import WebhookDispatcher
 from emulators.wms import Wms
-from emulators.x12 import Interchange, X12Error, read_856
+from scenarios.sim.actors import Buyers, Dock, PriceChange, load_masters
 from scenarios.sim.progress import Progress, run_with_progress
-from scenarios.spec.architectures import ARCHITECTURES
-from scenarios.spec.masterdata import MasterData, generate, po_lines
+from scenarios.spec.architectures import ARCHITECTURES, Architecture
+from scenarios.spec.masterdata import generate
 from scenarios.spec.models import LatencySpike, ScenarioSpec
 from sync_core.breaker import BreakerConfig
 from sync_core.defects import DefectiveEngine, Defects
@@ -219,21 +218,7 @@ def simulate(
         raise ValueError(f"unknown architecture {architecture!r}")
     env = simpy.Environment()
     epoch = spec.start
-    history = History(
-        {
-            "scenario": spec.name,
-            "architecture": architecture,
-            "seed": spec.seed,
-            "epoch": epoch.isoformat(),
-            "end_s": spec.end_s,
-            "mode": "simulation",
-            # what the analysis needs to judge the history on its own (see analysis/history)
-            "flows": list(FLOWS),
-            "latency": {"median_ms": spec.latency.median_ms, "sigma": spec.latency.sigma},
-            "slos": spec.slos.model_dump(),
-            **design.mechanism(spec.architectures),
-        }
-    )
+    history = History(_header(spec, design))
     _record_faults(history, spec)
 
     def clock() -> float:
@@ -270,15 +255,7 @@ def simulate(
     ap = Ap(journals["ap"], clock, epoch)
     history.header["tolerances"] = dataclasses.asdict(ap.tolerances)
 
-    lat = spec.latency
-    spikes: dict[str, tuple[LatencySpike, ...]] = {
-        name: f.latency_spikes for name, f in spec.faults.items()
-    }
-    spikes["core"] = spec.core_faults.latency_spikes
-    links = {
-        name: _Link(env, rng(f"link/{name}"), lat.median_ms / 1000, lat.sigma, spikes.get(name, ()))
-        for name in ("erp", "supplier", "wms", "ap", "core")
-    }
+    links = _links(env, spec, rng)
     partners = {s.supplier_id: s.edi_id for s in master.suppliers}
     naive = design.point_to_point  # no memory, no breaker, a few retries
     config = EngineConfig(OUR_EDI_ID, partners, naive=naive, functional_acks=True)
@@ -293,14 +270,11 @@ def simulate(
     driver = SimDriver(env, engine, store, transport, epoch, planner, history.message, defects)
     if naive or (defects and defects.no_idempotency_keys):
         transport.strip_idempotency = True
-    for journal in journals.values():  # the initial load is the starting state, not a change
-        journal.loading = True
-    _load_masters(erp, ap, master, epoch.date())  # before anyone listens
-    for journal in journals.values():
-        journal.loading = False
+    with _loading(journals.values()):  # the initial load is the starting state, not a change
+        load_masters(erp, ap, master, epoch.date())  # before anyone listens
     for change in spec.contract_price_changes:
-        schedule(change.at_hours * 3600, _PriceChange(erp, master, change, rng("prices")).apply)
-    dock = _Dock(env, wms, rng("dock"))
+        schedule(change.at_hours * 3600, PriceChange(erp, master, change, rng("prices")).apply)
+    dock = Dock(env, wms, rng("dock"))
     supplier.listeners.append(dock.on_document)
 
     if design.pull is not None:
@@ -308,43 +282,15 @@ def simulate(
             hosts[name].attach(behaviour)
         driver.every(*design.pull(spec.architectures))
     else:
-        unique = itertools.count(1)
-
-        def webhooks(
-            system: str, to_message: Callable[[dict[str, Any]], Inbound]
-        ) -> WebhookDispatcher:
-            """Events carried over the link to the core's inbound endpoint, at least once."""
-
-            def deliver(event: dict[str, Any], done: Callable[[bool], None]) -> None:
-                def arrive(_: simpy.Event) -> None:
-                    message = to_message(event)
-                    if naive:  # no inbox: every copy is handled again
-                        message = replace(
-                            message, message_id=f"{message.message_id}#{next(unique)}"
-                        )
-                    done(driver.submit(message))
-
-                links["core"].delay().callbacks.append(arrive)
-
-            return WebhookDispatcher(deliver, schedule, rng(f"webhooks/{system}"))
-
+        webhooks = _Webhooks(driver, links["core"], schedule, rng, naive)
         hosts["erp"].attach(
             erp,
-            webhooks("erp", from_erp),
+            webhooks.dispatcher("erp", from_erp),
             subscribed=_erp_subscription(naive),
         )
-        hosts["supplier"].attach(
-            supplier,
-            webhooks("supplier", from_supplier),
-        )
-        hosts["wms"].attach(
-            wms,
-            webhooks("wms", from_wms),
-        )
-        hosts["ap"].attach(
-            ap,
-            webhooks("ap", from_ap),
-        )
+        hosts["supplier"].attach(supplier, webhooks.dispatcher("supplier", from_supplier))
+        hosts["wms"].attach(wms, webhooks.dispatcher("wms", from_wms))
+        hosts["ap"].attach(ap, webhooks.dispatcher("ap", from_ap))
         for name in ("erp", "supplier", "wms", "ap"):
             hosts[name].set_faults(hosts[name].gate.faults)  # webhook faults to the dispatcher
     if design.reconcile is not None:
@@ -354,7 +300,7 @@ def simulate(
         schedule(crash.at_s, driver.crash)
         schedule(crash.at_s + crash.down_s, driver.restart)
 
-    orders = _Buyers(env, spec, master, erp, rng("demand"), history)
+    orders = Buyers(env, spec, master, erp, rng("demand"), history)
     env.process(orders.run())
     with _collector_paused():
         if progress is None:
@@ -373,6 +319,84 @@ def simulate(
     }
     touched = driver.touched | (engine.touched if isinstance(engine, DefectiveEngine) else set())
     return Run(spec, architecture, history, volumes, frozenset(touched))
+
+
+def _links(
+    env: simpy.Environment, spec: ScenarioSpec, rng: Callable[[str], random.Random]
+) -> dict[str, _Link]:
+    """One link to each system and to the core, slower in the scenario's latency spikes."""
+    lat = spec.latency
+    spikes: dict[str, tuple[LatencySpike, ...]] = {
+        name: f.latency_spikes for name, f in spec.faults.items()
+    }
+    spikes["core"] = spec.core_faults.latency_spikes
+    return {
+        name: _Link(env, rng(f"link/{name}"), lat.median_ms / 1000, lat.sigma, spikes.get(name, ()))
+        for name in ("erp", "supplier", "wms", "ap", "core")
+    }
+
+
+@contextlib.contextmanager
+def _loading(journals: Iterable[_HistoryJournal]) -> Iterator[None]:
+    """The journals record nothing inside: what is done is the run's starting state."""
+    for journal in journals:
+        journal.loading = True
+    try:
+        yield
+    finally:
+        for journal in journals:
+            journal.loading = False
+
+
+def _header(spec: ScenarioSpec, design: Architecture) -> dict[str, Any]:
+    """The history's header: what the analysis needs to judge the history on its own
+    (see analysis/history), the architecture's mechanism included."""
+    return {
+        "scenario": spec.name,
+        "architecture": design.name,
+        "seed": spec.seed,
+        "epoch": spec.start.isoformat(),
+        "end_s": spec.end_s,
+        "mode": "simulation",
+        "flows": list(FLOWS),
+        "latency": {"median_ms": spec.latency.median_ms, "sigma": spec.latency.sigma},
+        "slos": spec.slos.model_dump(),
+        **design.mechanism(spec.architectures),
+    }
+
+
+class _Webhooks:
+    """The core subscribed to the systems: each event carried over the link to the
+    core's inbound endpoint, at least once.  The point-to-point baseline (``naive``) has
+    no inbox: every copy gets a message id of its own and is handled again."""
+
+    def __init__(
+        self,
+        driver: SimDriver,
+        link: _Link,
+        schedule: Callable[[float, Callable[[], None]], None],
+        rng: Callable[[str], random.Random],
+        naive: bool,
+    ) -> None:
+        self.driver, self.link, self.schedule, self.rng = driver, link, schedule, rng
+        self.naive = naive
+        self.unique = itertools.count(1)
+
+    def dispatcher(
+        self, system: str, to_message: Callable[[dict[str, Any]], Inbound]
+    ) -> WebhookDispatcher:
+        def deliver(event: dict[str, Any], done: Callable[[bool], None]) -> None:
+            def arrive(_: simpy.Event) -> None:
+                message = to_message(event)
+                if self.naive:
+                    message = replace(
+                        message, message_id=f"{message.message_id}#{next(self.unique)}"
+                    )
+                done(self.driver.submit(message))
+
+            self.link.delay().callbacks.append(arrive)
+
+        return WebhookDispatcher(deliver, self.schedule, self.rng(f"webhooks/{system}"))
 
 
 @contextlib.contextmanager
@@ -414,60 +438,6 @@ def _erp_subscription(naive: bool) -> Callable[[dict[str, Any]], bool]:
     return lambda e: e.get("eventType") in _ERP_EVENTS and e.get("ChangeType") not in OWN_CHANGES
 
 
-def _load_masters(erp: Erp, ap: Ap, master: MasterData, start: dt.date) -> None:
-    """The network's masters in the ERP, and AP's prices from the same contract: the
-    state both systems agree on before the run.  Items are numbered by GTIN."""
-    for s in master.suppliers:
-        erp.create_vendor({"SupplierNumber": s.supplier_id, "Name": s.name})
-    rows = []
-    for i in master.items:
-        erp.create_item(
-            {
-                "ItemNumber": i.gtin,
-                "GTIN": i.gtin,
-                "Description": i.description,
-                "UOMCode": i.order_uom.value,
-                "ListPrice": i.unit_price,
-            }
-        )
-        erp.create_contract_price(
-            {
-                "SupplierNumber": i.supplier_id,
-                "ItemNumber": i.gtin,
-                "ContractPrice": i.unit_price,
-                "EffectiveFrom": start.isoformat(),
-            }
-        )
-        rows.append(
-            {
-                "vendor_num": i.supplier_id,
-                "item_id": i.gtin,
-                "uom": i.order_uom.value,
-                "unit_price": i.unit_price,
-                "effective_date": start.isoformat(),
-            }
-        )
-    if rows:
-        ap.upsert_prices({"prices": rows}, "initial-load")
-
-
-class _PriceChange:
-    """A new contract: the ERP's price of a share of the catalog changes at once."""
-
-    def __init__(self, erp: Erp, master: MasterData, change: Any, rng: random.Random) -> None:
-        self.erp, self.master, self.change, self.rng = erp, master, change, rng
-
-    def apply(self) -> None:
-        items = sorted(self.master.items, key=lambda i: i.gtin)
-        chosen = self.rng.sample(items, round(len(items) * self.change.item_share))
-        for item in chosen:
-            current = self.erp.get_contract_price(item.supplier_id, item.gtin).body
-            price = round(current["ContractPrice"] * self.rng.uniform(*self.change.factor), 2)
-            self.erp.update_contract_price(
-                item.supplier_id, item.gtin, {"ContractPrice": max(price, 0.01)}
-            )
-
-
 def _record_faults(history: History, spec: ScenarioSpec) -> None:
     """The scenario's fault windows, so reports can shade them and measure the drain."""
     for system, faults in spec.faults.items():
@@ -491,129 +461,3 @@ class _Crash:
 
 def _crashes(spec: ScenarioSpec) -> list[_Crash]:
     return [_Crash(c.at_hours * 3600, c.down_minutes * 60) for c in spec.core_faults.crashes]
-
-
-class _Dock:
-    """The receiving dock: goods arrive some hours after the supplier ships them.
-
-    The dock works from the packing list in the truck (the supplier's 856, read
-    with the supplier's own translator — the physical shipment, not the data
-    the sync core carries).  It receives each line against the ship notice
-    when the WMS has it, else against the PO line's expected receipt; when the
-    WMS knows neither yet, the goods wait on the dock and are tried again every
-    hour, for up to three days.
-    """
-
-    TRANSIT_MEDIAN_S = 6 * 3600.0
-    RETRY_S = 3600.0
-    PATIENCE = 72
-
-    def __init__(self, env: simpy.Environment, wms: Wms, rng: random.Random) -> None:
-        self.env, self.wms, self.rng = env, wms, rng
-        self.received = 0
-        self.given_up = 0
-
-    def on_document(self, doc: dict[str, Any]) -> None:
-        if doc.get("type") != "856":
-            return
-        try:
-            notice = read_856(Interchange.parse(doc["payload"]).sets[0])
-        except (X12Error, KeyError, IndexError):
-            return
-        transit = self.TRANSIT_MEDIAN_S * math.exp(self.rng.gauss(0.0, 0.5))
-        for order in notice.orders:
-            for item in order.items:
-                self.env.process(self._receive(transit, notice.shipment_id, order.po_number, item))
-
-    def _receive(
-        self, transit: float, asn: str, po_number: str, item: Any
-    ) -> Generator[simpy.Event, Any, None]:
-        yield self.env.timeout(transit)
-        expiry = f"{item.expiry[:4]}-{item.expiry[4:6]}-{item.expiry[6:]}" if item.expiry else None
-        for _ in range(self.PATIENCE):
-            for ref in ({"asn_nbr": asn}, {"po_nbr": po_number}):
-                body = {
-                    **ref,
-                    "po_line_nbr": item.po_line,
-                    "received_qty": item.qty,
-                    "lot_nbr": item.lot,
-                    "expiry_date": expiry,
-                }
-                reply = self.wms.receive(body)
-                if reply.status < 300:
-                    self.received += 1
-                    return
-                if reply.status != 404:
-                    self.given_up += 1  # the WMS refused it: a person sorts it out
-                    return
-            yield self.env.timeout(self.RETRY_S)
-        self.given_up += 1
-
-
-class _Buyers:
-    """Central procurement raising POs for the hospitals' demand."""
-
-    def __init__(
-        self,
-        env: simpy.Environment,
-        spec: ScenarioSpec,
-        master: MasterData,
-        erp: Erp,
-        rng: random.Random,
-        history: History,
-    ) -> None:
-        self.env, self.spec, self.master, self.erp, self.rng = env, spec, master, erp, rng
-        self.history = history
-        self.pos = 0
-        self.lines = 0
-
-    def _rate_per_s(self, t: float) -> float:
-        """Orders per second at time ``t`` (piecewise constant: hours and weekdays)."""
-        d = self.spec.demand
-        moment = self.spec.start + dt.timedelta(seconds=t)
-        start, end = d.working_hours
-        if not start <= moment.hour < end:
-            return 0.0
-        return d.pos_per_day * d.weekday_factor[moment.weekday()] / ((end - start) * 3600)
-
-    def run(self) -> Generator[simpy.Event, Any, None]:
-        """Thinning of a Poisson process against the peak rate (Lewis & Shedler)."""
-        d = self.spec.demand
-        peak = (
-            d.pos_per_day
-            * max(d.weekday_factor)
-            / ((d.working_hours[1] - d.working_hours[0]) * 3600)
-        )
-        stop = self.spec.duration_days * 86400
-        if peak <= 0:
-            return
-        while True:
-            yield self.env.timeout(self.rng.expovariate(peak))
-            if self.env.now >= stop:
-                return
-            if self.rng.random() * peak < self._rate_per_s(self.env.now):
-                self._order()
-
-    def _order(self) -> None:
-        rng, master, d = self.rng, self.master, self.spec.demand
-        hospital = rng.choice(master.hospitals)
-        supplier = rng.choice(master.suppliers)
-        catalog = master.catalog(supplier.supplier_id)
-        if not catalog:
-            return
-        count = min(len(catalog), rng.randint(*d.lines_per_po))
-        items = rng.sample(catalog, count)
-        critical = any(i.critical for i in items)
-        dc = master.serving_dc.get(hospital.gln)
-        ship_to = hospital if critical or dc is None else dc
-        today = (self.spec.start + dt.timedelta(seconds=self.env.now)).date()
-        order = self.erp.create_purchase_order(
-            supplier_number=supplier.supplier_id,
-            ship_to_gln=ship_to.gln,
-            department=f"CC-{master.hospitals.index(hospital) + 1:02d}-{rng.randint(100, 180)}",
-            need_by=today + dt.timedelta(days=2 if critical else 5),
-            lines=po_lines(items, rng, d.quantity),
-        )
-        self.history.priority(f"po:{order['OrderNumber']}", "critical" if critical else "routine")
-        self.pos += 1
-        self.lines += count
