@@ -32,7 +32,7 @@ from scenarios.live.options import SYSTEMS, LiveError
 from scenarios.live.procs import CoreProcess
 from scenarios.spec.models import ScenarioSpec
 
-__all__ = ["PROBES", "FaultSchedule", "_clock_at_start", "clock_offsets", "replace_faults"]
+__all__ = ["PROBES", "FaultSchedule", "clock_at_start", "clock_offsets", "replace_faults"]
 
 # one cheap call per emulator that goes through its journal (to read its clock)
 PROBES = {
@@ -45,11 +45,12 @@ PROBES = {
 
 def clock_offsets(urls: dict[str, str], client: httpx.Client, start: float) -> dict[str, float]:
     """Each emulator's clock at our ``start`` (``time.monotonic()``), from journalled probes:
-    the offsets :func:`_collect` needs to put every record on the run's time axis."""
-    return {s: _clock_at_start(u, s, client, start) for s, u in urls.items()}
+    the offsets :func:`~scenarios.live.judge.collect_changes` needs to put every record on
+    the run's time axis."""
+    return {s: clock_at_start(u, s, client, start) for s, u in urls.items()}
 
 
-def _clock_at_start(url: str, system: str, client: httpx.Client, start: float) -> float:
+def clock_at_start(url: str, system: str, client: httpx.Client, start: float) -> float:
     """The emulator's clock value at our ``start`` (monotonic), from a journalled probe."""
     path, operation = PROBES[system]
     before = time.monotonic()
@@ -83,7 +84,7 @@ def _windows(spec: ScenarioSpec) -> list[_Window]:
     return sorted(out, key=lambda w: (w.start_s, w.system, w.kind))
 
 
-def _steady(spec: ScenarioSpec, system: str) -> Faults:
+def steady_faults(spec: ScenarioSpec, system: str) -> Faults:
     """The faults in force all run long (windows are set and cleared on schedule)."""
     f = next((v for k, v in spec.faults.items() if k == system), None)
     if f is None:
@@ -132,7 +133,7 @@ class FaultSchedule:
             self._put(system)
 
     def _put(self, system: str) -> None:
-        f = _steady(self.spec, system)
+        f = steady_faults(self.spec, system)
         outages, storms, extra_ms = list(f.outages), list(f.rate_limit_storms), 0.0
         for w, emu_start, emu_end in self.active[system]:
             if w.kind == "outage":

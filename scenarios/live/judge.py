@@ -1,12 +1,12 @@
 """The judgement of a live run: the emulators' histories, collected and judged.
 
-Theory of operation.  After the load, :func:`_settle` waits until no emulator's
-``/__admin/history`` grows any more, none has a webhook still to deliver and our core
-has nothing left in its outbox;
-:func:`_collect` reads every history and puts each record on the run's time axis (the
-clock offsets of :func:`~scenarios.live.faults.clock_offsets`); :func:`of_the_run` keeps
-what the run did (:func:`_judge` is given nothing else); :func:`_judge` turns them, with
-the fault windows, into one :class:`~analysis.history.History`, judged by the same
+Theory of operation.  After the load, :func:`wait_until_settled` waits until no
+emulator's ``/__admin/history`` grows any more, none has a webhook still to deliver and
+our core has nothing left in its outbox; :func:`collect_changes` reads every history and
+puts each record on the run's time axis (the clock offsets of
+:func:`~scenarios.live.faults.clock_offsets`); :func:`of_the_run` keeps what the run did
+(:func:`judge_changes` is given nothing else); :func:`judge_changes` turns them, with the
+fault windows, into one :class:`~analysis.history.History`, judged by the same
 analysis as a simulated run — the one place that touches the analysis API.
 
 Judging exactly the run.  A record stamped before the run's start (the master data the
@@ -33,14 +33,14 @@ from scenarios.spec.models import ScenarioSpec
 
 __all__ = [
     "MASTER_ENTITIES",
-    "_collect",
-    "_history_size",
-    "_judge",
-    "_settle",
-    "_webhook_stats",
+    "collect_changes",
     "core_busy",
+    "history_size",
+    "judge_changes",
     "keyless_writes",
     "of_the_run",
+    "wait_until_settled",
+    "webhook_stats",
     "webhooks_pending",
 ]
 
@@ -48,11 +48,11 @@ __all__ = [
 MASTER_ENTITIES = ("price:",)
 
 
-def _history_size(client: httpx.Client, urls: dict[str, str]) -> int:
+def history_size(client: httpx.Client, urls: dict[str, str]) -> int:
     return sum(len(client.get(f"{u}/__admin/history").json()) for u in urls.values())
 
 
-def _settle(
+def wait_until_settled(
     client: httpx.Client,
     urls: dict[str, str],
     quiet_s: float,
@@ -66,7 +66,7 @@ def _settle(
     started = time.monotonic()
     size, since = -1, time.monotonic()
     while time.monotonic() - started < max_s:
-        now_size = _history_size(client, urls)
+        now_size = history_size(client, urls)
         if now_size != size or webhooks_pending(client, urls) or core_busy(client, core_url):
             size, since = now_size, time.monotonic()
         elif time.monotonic() - since >= quiet_s:
@@ -87,7 +87,9 @@ def core_busy(client: httpx.Client, core_url: str | None) -> int:
         return 1  # cannot tell (restarting): not settled
 
 
-def _collect(client: httpx.Client, urls: dict[str, str], clocks: dict[str, float]) -> list[Any]:
+def collect_changes(
+    client: httpx.Client, urls: dict[str, str], clocks: dict[str, float]
+) -> list[Any]:
     from analysis.history import Change
 
     changes = []
@@ -146,13 +148,13 @@ def webhooks_pending(client: httpx.Client, urls: dict[str, str]) -> int:
     return total
 
 
-def _webhook_stats(client: httpx.Client, url: str) -> dict[str, int]:
+def webhook_stats(client: httpx.Client, url: str) -> dict[str, int]:
     """What an emulator's webhook dispatcher did (published, delivered, duplicated...)."""
     stats = client.get(f"{url}/__admin/webhooks").json()
     return {k: v for k, v in stats.items() if isinstance(v, int)}
 
 
-def _judge(
+def judge_changes(
     header: dict[str, Any],
     changes: list[Any],
     faults: list[tuple[str, str, float, float]],

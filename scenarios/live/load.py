@@ -1,9 +1,9 @@
 """The load of a live run: Locust headless in its own process, and its CSVs read back.
 
-Theory of operation.  :func:`_run_locust` starts Locust on ``loadtests/locustfile.py``
+Theory of operation.  :func:`run_locust` starts Locust on ``loadtests/locustfile.py``
 (``--workers N`` adds ``--processes N``: one master and N workers on 127.0.0.1) in a
 process group of its own, which it stops whatever happens; the locustfile reads the
-scenario from the ``SUPPLYSYNC_*`` environment variables of :func:`_locust_env`.
+scenario from the ``SUPPLYSYNC_*`` environment variables of :func:`locust_env`.
 :func:`read_locust_csv` turns the CSVs Locust writes into the results' ``load`` section
 (totals, per endpoint, over time, errors).
 
@@ -35,16 +35,16 @@ from typing import Any
 import httpx
 
 from scenarios.live.options import ROOT, LiveError, LiveOptions
-from scenarios.live.procs import _log_tail
+from scenarios.live.procs import log_tail
 
 __all__ = [
     "LOCUST_NAMES",
-    "_locust_command",
-    "_locust_env",
-    "_run_locust",
     "add_journal",
     "journal_writes",
+    "locust_command",
+    "locust_env",
     "read_locust_csv",
+    "run_locust",
 ]
 
 #: (system, operation) of the load generator's writes → the endpoint's name in Locust
@@ -55,7 +55,7 @@ LOCUST_NAMES = {
 }
 
 
-def _locust_command(o: LiveOptions, host: str, prefix: Path) -> list[str]:
+def locust_command(o: LiveOptions, host: str, prefix: Path) -> list[str]:
     cmd = [
         sys.executable,
         "-m",
@@ -81,7 +81,7 @@ def _locust_command(o: LiveOptions, host: str, prefix: Path) -> list[str]:
     return cmd
 
 
-def _locust_env(
+def locust_env(
     o: LiveOptions,
     seed: int,
     speedup: float,
@@ -232,7 +232,7 @@ def add_journal(load: dict[str, Any], journal: dict[str, dict[str, Any]]) -> dic
     return {**load, "endpoints": endpoints, "total": total, "journal": journal}
 
 
-def _run_locust(cmd: list[str], env: dict[str, str], log: Path, timeout_s: float) -> int:
+def run_locust(cmd: list[str], env: dict[str, str], log: Path, timeout_s: float) -> int:
     with log.open("ab") as sink:
         proc = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
@@ -240,9 +240,7 @@ def _run_locust(cmd: list[str], env: dict[str, str], log: Path, timeout_s: float
     try:
         return proc.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        raise LiveError(
-            f"Locust did not finish within {timeout_s:g} s:\n{_log_tail(log)}"
-        ) from None
+        raise LiveError(f"Locust did not finish within {timeout_s:g} s:\n{log_tail(log)}") from None
     finally:
         if proc.poll() is None:  # Ctrl-C, an error or the timeout: stop master and workers
             os.killpg(proc.pid, signal.SIGTERM)

@@ -1,6 +1,6 @@
 """The options of a ``supplysync live`` run, their checks, and what the live modules share.
 
-Theory of operation.  :class:`LiveOptions` is the CLI's options, typed; :func:`_validate`
+Theory of operation.  :class:`LiveOptions` is the CLI's options, typed; :func:`validate_options`
 checks them against the scenario before anything starts (loopback URLs only, all four
 emulator URLs or none, ``--sut external`` with a webhook target, a timeline that fits
 in :data:`MAX_TIMELINE_S`, ``--no-reset`` only against running emulators) and returns
@@ -27,8 +27,8 @@ __all__ = [
     "LiveError",
     "LiveOptions",
     "LiveOutcome",
-    "_validate",
     "parse_duration",
+    "validate_options",
 ]
 
 ROOT = Path(__file__).parents[2]
@@ -89,7 +89,7 @@ def parse_duration(text: str) -> float:
     return total
 
 
-def _validate(o: LiveOptions, spec: ScenarioSpec) -> float:
+def validate_options(o: LiveOptions, spec: ScenarioSpec) -> float:
     """Check the options against the scenario; the speed-up to use."""
     if o.users < 2:
         raise ScenarioError("live", "--users", "needs at least 2 (one is the receiving dock)")

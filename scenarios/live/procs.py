@@ -5,7 +5,7 @@ Theory of operation.  The four emulators run in one subprocess
 core in another (``python -m scenarios.live.serve_core`` on a store file); each is healthy when
 its ``/health`` answers (the core: once it has subscribed itself at every emulator).  A
 process that exits while we wait fails the run with the tail of its log.
-:func:`_emulators` and :class:`CoreProcess` stop their process with a signal;
+:func:`serving_emulators` and :class:`CoreProcess` stop their process with a signal;
 :func:`start_emulators` (and a :class:`CoreProcess` with ``new_session``) leads a process
 group of its own, which :func:`stop_group` signals whole, so nothing outlives the run.
 The processes run in the project's folder (``ROOT``): a scenario file and the store are
@@ -31,7 +31,7 @@ import httpx
 
 from scenarios.live.options import ROOT, SYSTEMS, LiveError
 
-__all__ = ["CoreProcess", "_emulators", "_log_tail", "start_emulators", "stop_group"]
+__all__ = ["CoreProcess", "log_tail", "serving_emulators", "start_emulators", "stop_group"]
 
 
 def _free_port() -> int:
@@ -77,7 +77,7 @@ def _stop(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM) -> No
         proc.wait(timeout=10)
 
 
-def _log_tail(path: Path) -> str:
+def log_tail(path: Path) -> str:
     try:
         return path.read_text(errors="replace")[-2000:]
     except OSError:
@@ -94,7 +94,7 @@ def _wait_healthy(
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise LiveError(f"{url} exited with {proc.returncode}:\n{_log_tail(log)}")
+            raise LiveError(f"{url} exited with {proc.returncode}:\n{log_tail(log)}")
         try:
             r = httpx.get(f"{url}/health", timeout=1)
             if r.status_code == 200 and ready(r.json()):
@@ -102,7 +102,7 @@ def _wait_healthy(
         except (httpx.HTTPError, ValueError):
             pass
         time.sleep(0.05)
-    raise LiveError(f"{url} not healthy within {timeout_s:g} s:\n{_log_tail(log)}")
+    raise LiveError(f"{url} not healthy within {timeout_s:g} s:\n{log_tail(log)}")
 
 
 def _spawn_emulators(
@@ -129,7 +129,9 @@ def _spawn_emulators(
 
 
 @contextmanager
-def _emulators(scenario: str, seed: int, speedup: float, out: Path) -> Iterator[dict[str, str]]:
+def serving_emulators(
+    scenario: str, seed: int, speedup: float, out: Path
+) -> Iterator[dict[str, str]]:
     proc, urls, log = _spawn_emulators(scenario, seed, speedup, out, new_session=False)
     try:
         for url in urls.values():

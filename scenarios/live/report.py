@@ -1,6 +1,6 @@
 """The outputs of a live run: results.json, history.jsonl, summary.md and report.html.
 
-Theory of operation.  :func:`_write` writes what the analysis writes for a simulated run,
+Theory of operation.  :func:`write_outputs` writes what the analysis writes for a simulated run,
 then adds the load: a Locust table to the summary, and to the HTML report a section with
 RPS, response times, sync lag and consistency on one time axis, fault windows shaded
 (:func:`_load_plot`, matplotlib without a display).
@@ -12,7 +12,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-__all__ = ["_write"]
+__all__ = ["write_outputs"]
 
 
 def _load_plot(
@@ -91,7 +91,7 @@ def _load_markdown(load: dict[str, Any]) -> str:
     return text
 
 
-def _write(out: Path, history: Any, judged: Any, faults: list[Any], end_s: float) -> None:
+def write_outputs(out: Path, history: Any, judged: Any, faults: list[Any], end_s: float) -> None:
     from analysis.report import summary_markdown, write_report
     from analysis.results import dumps
 

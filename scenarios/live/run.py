@@ -35,7 +35,7 @@ bounded in time, with every process it started stopped in a ``finally``
    time; afterwards the run waits until no system's history moves any more.
 5. **judgement** — every emulator's ``/__admin/history`` becomes one
    :class:`~analysis.history.History` (``mode: live``), judged by the same
-   analysis as a simulated run (:func:`_judge`, the one place that touches
+   analysis as a simulated run (:func:`judge_changes`, the one place that touches
    the analysis API); Locust's CSVs, with what the emulators' request journals show
    the load generator's writes got, become the results' ``load`` section.
 
@@ -73,23 +73,23 @@ from scenarios.errors import writing
 from scenarios.live import events
 from scenarios.live.faults import (
     FaultSchedule,
-    _clock_at_start,
+    clock_at_start,
 )
 from scenarios.live.judge import (
-    _collect,
-    _judge,
-    _settle,
-    _webhook_stats,
+    collect_changes,
+    judge_changes,
     keyless_writes,
     of_the_run,
+    wait_until_settled,
+    webhook_stats,
 )
 from scenarios.live.load import (
-    _locust_command,
-    _locust_env,
-    _run_locust,
     add_journal,
     journal_writes,
+    locust_command,
+    locust_env,
     read_locust_csv,
+    run_locust,
 )
 from scenarios.live.options import (
     MAX_TIMELINE_S,
@@ -97,19 +97,20 @@ from scenarios.live.options import (
     LiveError,
     LiveOptions,
     LiveOutcome,
-    _validate,
     parse_duration,
+    validate_options,
 )
 from scenarios.live.procs import (
     CoreProcess,
-    _emulators,
-    _log_tail,
+    log_tail,
+    serving_emulators,
 )
-from scenarios.live.report import _write
+from scenarios.live.report import write_outputs
 from scenarios.live.setup import emulator_setup
 from scenarios.spec.architectures import EVENT
 from scenarios.spec.load import ScenarioError, load_scenario
 from scenarios.spec.masterdata import generate
+from scenarios.spec.models import ScenarioSpec
 
 __all__ = ["add_parser", "handle", "main", "run_live"]
 
@@ -122,7 +123,7 @@ EXIT_OK, EXIT_SLO, EXIT_INPUT = 0, 1, 2
 def run_live(o: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
     """One live run; raises ScenarioError for bad input, LiveError when it cannot run."""
     spec = load_scenario(o.scenario, seed=o.seed)
-    speedup = _validate(o, spec)
+    speedup = validate_options(o, spec)
     seed = spec.seed
     o.out.mkdir(parents=True, exist_ok=True)
     for stale in o.out.glob("locust_*.csv"):
@@ -132,80 +133,49 @@ def run_live(o: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
         log(f"not played live: {item}")
     with ExitStack() as stack:
         client = stack.enter_context(httpx.Client(timeout=10))
-        _reachable(client, {**o.urls, **({"core": o.core_url} if o.core_url else {})})
-        if o.urls:
-            urls = {s: o.urls[s].rstrip("/") for s in SYSTEMS}
-            if o.reset:
-                log("resetting the running emulators ...")
-                _reset(client, urls)
-        else:
-            log(f"starting the emulators (x{speedup:g}) ...")
-            urls = stack.enter_context(_emulators(o.scenario, seed, speedup, o.out))
+        urls = _emulators_up(o, seed, speedup, stack, client, log)
         master = generate(spec.network, seed)
         if spec.contract_price_changes:  # the prices to change must exist
             log("loading the master data (vendors, items, contract prices) ...")
             events.load_masters(client, urls, master)
-        core: CoreProcess | None = None
-        core_url = o.core_url
-        if o.sut == "external":
-            for system, url in urls.items():
-                hook = (o.webhook_target or "").replace("{system}", system)
-                client.put(f"{url}/__admin/subscription", json={"url": hook}).raise_for_status()
-        elif core_url is None:
-            (o.out / "core.sqlite").unlink(missing_ok=True)
-            core = CoreProcess(o.scenario, seed, urls, o.out)
-            stack.callback(lambda: core.stop() if core else None)
-            log("starting the sync core ...")
-            core.start()
-            core_url = core.url
-            log(
-                f"dashboard: {core.url}/dashboard?slo="
-                + ",".join(f"{k}:{v:g}" for k, v in spec.slos.lag_p99_s.items())
-            )
+        core = _core_up(o, spec, urls, stack, client, log)
+        core_url = core.url if core is not None else o.core_url
         if spec.contract_price_changes:  # whoever listens has taken the load in
-            _settle(client, urls, min(o.quiet_s, 0.5), o.settle_max_s)
+            wait_until_settled(client, urls, min(o.quiet_s, 0.5), o.settle_max_s)
         mailbox_after = 0 if o.reset else _mailbox_size(client, urls["supplier"])
         start = time.monotonic()
         started_epoch = time.time()
         run_id = f"{int(started_epoch)}-{os.getpid()}"
-        clocks = {s: _clock_at_start(u, s, client, start) for s, u in urls.items()}
+        clocks = {s: clock_at_start(u, s, client, start) for s, u in urls.items()}
         prices = events.PriceChanges(spec, master, urls["erp"], run_id)
         stack.callback(prices.close)
         schedule = FaultSchedule(spec, speedup, urls, clocks, start, core, prices, not_played)
         stack.callback(schedule.finish, restart=False)
         schedule.run_in_background()
         prefix = o.out / "locust"
-        env = _locust_env(o, seed, speedup, urls, core_url, run_id, mailbox_after)
+        env = locust_env(o, seed, speedup, urls, core_url, run_id, mailbox_after)
         log(f"load: {o.users} users for {o.duration_s:g} s ({o.workers or 1} Locust process(es))")
-        code = _run_locust(
-            _locust_command(o, urls["erp"], prefix), env, o.out / "locust.log", o.duration_s + 120
+        code = run_locust(
+            locust_command(o, urls["erp"], prefix), env, o.out / "locust.log", o.duration_s + 120
         )
         if code not in (0, 1):  # 1: some requests failed (that is data, not an error)
-            raise LiveError(f"Locust exited with {code}:\n{_log_tail(o.out / 'locust.log')}")
+            raise LiveError(f"Locust exited with {code}:\n{log_tail(o.out / 'locust.log')}")
         remaining = schedule.timeline_s() - (time.monotonic() - start)
         if remaining > 0:
             log(f"the scenario's timeline runs {remaining:.1f} s more ...")
             time.sleep(min(remaining, MAX_TIMELINE_S))
         schedule.finish()  # faults cleared, a killed core restarted: now let it drain
         ours = core.url if core is not None else o.core_url if o.sut == "builtin" else None
-        settled = _settle(client, urls, o.quiet_s, o.settle_max_s, ours)
+        settled = wait_until_settled(client, urls, o.quiet_s, o.settle_max_s, ours)
         end_s = time.monotonic() - start
-        changes, left_out = of_the_run(_collect(client, urls, clocks), whole_entities=not o.reset)
-        webhooks = {s: _webhook_stats(client, u) for s, u in urls.items()}
+        changes, left_out = of_the_run(
+            collect_changes(client, urls, clocks), whole_entities=not o.reset
+        )
+        webhooks = {s: webhook_stats(client, u) for s, u in urls.items()}
         load = add_journal(
             read_locust_csv(prefix, started_epoch), journal_writes(client, urls, clocks, run_id)
         )
-        header = {
-            "scenario": spec.name,
-            "architecture": EVENT.name if o.sut == "builtin" else "external",
-            "seed": seed,
-            "epoch": dt.datetime.fromtimestamp(started_epoch).isoformat(timespec="seconds"),
-            "end_s": round(end_s, 3),
-            "mode": "live",
-            "speedup": speedup,
-            "sut": o.sut,
-            "flows": list(o.carries) if o.carries else list(_all_flows()),
-        }
+        header = _header(o, spec, speedup, started_epoch, end_s)
         volumes = {
             "po_lines": len({c.entity for c in changes if c.field == "ordered_qty"}),
             "history_records": len(changes),
@@ -213,7 +183,7 @@ def run_live(o: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
             "request_failures": int(load["total"].get("failures", 0)),
             "core_starts": core.starts if core else 0,
         }
-        history, judged = _judge(header, changes, schedule.recorded, spec, volumes)
+        history, judged = judge_changes(header, changes, schedule.recorded, spec, volumes)
         judged.results["load"] = load
         judged.results["live"] = {
             "users": o.users,
@@ -234,8 +204,76 @@ def run_live(o: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
         if o.sut == "external":
             judged.results["live"]["carries"] = header["flows"]
             judged.results["live"]["keyless_writes"] = keyless_writes(client, urls, clocks)
-        _write(o.out, history, judged, schedule.recorded, end_s)
+        write_outputs(o.out, history, judged, schedule.recorded, end_s)
     return LiveOutcome(judged.results, o.out, bool(judged.results["passed"]))
+
+
+def _header(
+    o: LiveOptions, spec: ScenarioSpec, speedup: float, started_epoch: float, end_s: float
+) -> dict[str, Any]:
+    """The history's header of a live run: the same keys as a simulated run's, with the
+    system under test and the flows it carries."""
+    return {
+        "scenario": spec.name,
+        "architecture": EVENT.name if o.sut == "builtin" else "external",
+        "seed": spec.seed,
+        "epoch": dt.datetime.fromtimestamp(started_epoch).isoformat(timespec="seconds"),
+        "end_s": round(end_s, 3),
+        "mode": "live",
+        "speedup": speedup,
+        "sut": o.sut,
+        "flows": list(o.carries) if o.carries else list(_all_flows()),
+    }
+
+
+def _emulators_up(
+    o: LiveOptions,
+    seed: int,
+    speedup: float,
+    stack: ExitStack,
+    client: httpx.Client,
+    log: Callable[[str], None],
+) -> dict[str, str]:
+    """The emulators' base URLs: the running ones given (reset if asked), else started
+    here for the length of ``stack``."""
+    _reachable(client, {**o.urls, **({"core": o.core_url} if o.core_url else {})})
+    if o.urls:
+        urls = {s: o.urls[s].rstrip("/") for s in SYSTEMS}
+        if o.reset:
+            log("resetting the running emulators ...")
+            _reset(client, urls)
+        return urls
+    log(f"starting the emulators (x{speedup:g}) ...")
+    return stack.enter_context(serving_emulators(o.scenario, seed, speedup, o.out))
+
+
+def _core_up(
+    o: LiveOptions,
+    spec: ScenarioSpec,
+    urls: dict[str, str],
+    stack: ExitStack,
+    client: httpx.Client,
+    log: Callable[[str], None],
+) -> CoreProcess | None:
+    """The system under test, listening: an external one subscribed to the emulators'
+    webhooks, or our core started on a fresh store (``None`` unless we started it)."""
+    if o.sut == "external":
+        for system, url in urls.items():
+            hook = (o.webhook_target or "").replace("{system}", system)
+            client.put(f"{url}/__admin/subscription", json={"url": hook}).raise_for_status()
+        return None
+    if o.core_url is not None:
+        return None
+    (o.out / "core.sqlite").unlink(missing_ok=True)
+    core = CoreProcess(o.scenario, spec.seed, urls, o.out)
+    stack.callback(core.stop)
+    log("starting the sync core ...")
+    core.start()
+    log(
+        f"dashboard: {core.url}/dashboard?slo="
+        + ",".join(f"{k}:{v:g}" for k, v in spec.slos.lag_p99_s.items())
+    )
+    return core
 
 
 def _reachable(client: httpx.Client, urls: dict[str, str]) -> None:

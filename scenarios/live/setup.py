@@ -28,7 +28,7 @@ from typing import Any
 
 from emulators.faults import Faults
 from emulators.supplier import SupplierProfile
-from scenarios.live.faults import _steady
+from scenarios.live.faults import steady_faults
 from scenarios.live.options import SYSTEMS
 from scenarios.spec.masterdata import MasterData, generate
 from scenarios.spec.models import ScenarioSpec
@@ -160,5 +160,5 @@ def emulator_setup(spec: ScenarioSpec, speedup: float, today: dt.date) -> Emulat
             "supplier": {"profiles": scaled_profiles(spec, speedup), "partners": partners},
             "ap": {"prices": ap},
         },
-        faults={system: _steady(spec, system) for system in SYSTEMS},
+        faults={system: steady_faults(spec, system) for system in SYSTEMS},
     )

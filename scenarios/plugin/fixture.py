@@ -57,9 +57,9 @@ import pytest
 
 from scenarios.plugin.services import (
     LiveServices,
-    _live_settings,
+    live_settings,
 )
-from scenarios.plugin.simulated import RunResult, SupplySync, _folder_name
+from scenarios.plugin.simulated import RunResult, SupplySync, folder_name
 
 _RUNS = pytest.StashKey[list[RunResult]]()
 
@@ -123,7 +123,7 @@ def supplysync(
     seed: int | None = config.getoption("supplysync_seed")
     if seed is not None and seed < 0:
         raise pytest.UsageError(f"--supplysync-seed: must be >= 0, got {seed}")
-    folder = _folder_name(request.node.nodeid.replace("::", "-").replace("/", "-"))
+    folder = folder_name(request.node.nodeid.replace("::", "-").replace("/", "-"))
     made: list[Path] = []
 
     def out_dir() -> Path:  # created on the first run only
@@ -132,7 +132,7 @@ def supplysync(
                 path = keep / folder
                 path.mkdir(parents=True, exist_ok=True)
             else:
-                path = tmp_path_factory.mktemp(_folder_name(request.node.name)[:40])
+                path = tmp_path_factory.mktemp(folder_name(request.node.name)[:40])
             made.append(path)
         return made[0]
 
@@ -185,13 +185,13 @@ def supplysync_live(
     from scenarios.spec.load import ScenarioError, load_scenario
 
     config = request.config
-    settings = _live_settings(config, request.node.get_closest_marker("supplysync_live"))
+    settings = live_settings(config, request.node.get_closest_marker("supplysync_live"))
     try:
         spec = load_scenario(str(settings.scenario), seed=settings.seed)
     except ScenarioError as e:
         pytest.fail(f"supplysync_live: {e}", pytrace=False)
     keep: Path | None = config.getoption("supplysync_out")
-    name = _folder_name(request.node.nodeid.replace("::", "-").replace("/", "-"))
+    name = folder_name(request.node.nodeid.replace("::", "-").replace("/", "-"))
     if keep is not None:
         out = keep / f"live-{name}"
         out.mkdir(parents=True, exist_ok=True)

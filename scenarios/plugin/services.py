@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from scenarios.plugin.simulated import RunResult, _attach, _folder_name
+from scenarios.plugin.simulated import RunResult, attach_metrics, folder_name
 
 if TYPE_CHECKING:  # the simulation (numpy, matplotlib, ...) loads on the first run only
     from scenarios.sim.runner import Outcome
@@ -333,14 +333,14 @@ class LiveServices:
         """Wait until no emulator's history has changed for ``quiet_s`` while the core had
         nothing queued or in flight (a retry waiting out a ``Retry-After`` is in flight), at
         most ``max_s``; the seconds waited."""
-        from scenarios.live.judge import _history_size, webhooks_pending
+        from scenarios.live.judge import history_size, webhooks_pending
 
         quiet = quiet_s or self.settings.quiet_s
         limit = max_s or self.settings.settle_max_s
         started = time.monotonic()
         size, since = -1, started
         while time.monotonic() - started < limit:
-            now_size = _history_size(self._client, self.urls_of_emulators)
+            now_size = history_size(self._client, self.urls_of_emulators)
             busy = self._core_busy() or webhooks_pending(self._client, self.urls_of_emulators)
             if now_size != size or busy:
                 size, since = now_size, time.monotonic()
@@ -365,7 +365,7 @@ class LiveServices:
         services started (the whole module's, as one run) with the same checkers as a
         simulated run: the result the ``supplysync`` fixture's ``run()`` returns, with the
         same assertions.  Artefacts go into a sub-folder of the module's folder."""
-        from scenarios.live.judge import _collect, _history_size, _judge, _webhook_stats
+        from scenarios.live.judge import collect_changes, history_size, judge_changes, webhook_stats
         from scenarios.sim.runner import Outcome, write_run
         from scenarios.spec.architectures import EVENT
 
@@ -375,8 +375,8 @@ class LiveServices:
         settled = 0.0
         for _ in range(5):  # a change made while we read would be judged half-seen: re-read
             settled += self.wait_until_quiet(quiet_s, max_s)
-            changes = _collect(self._client, emulators, self._clocks)
-            if _history_size(self._client, emulators) == len(changes):
+            changes = collect_changes(self._client, emulators, self._clocks)
+            if history_size(self._client, emulators) == len(changes):
                 break
         end_s = self.now()
         windows = [(w[0], w[1], w[2], min(w[3], end_s)) for w in self._windows if w[2] <= end_s]
@@ -395,20 +395,20 @@ class LiveServices:
             "history_records": len(changes),
             "core_starts": self._core.starts,
         }
-        history, judged = _judge(header, changes, windows, self.spec, volumes)
+        history, judged = judge_changes(header, changes, windows, self.spec, volumes)
         judged.results["live"] = {
             "speedup": self.settings.speedup,
             "settle_s": round(settled, 3),
             "sut": "builtin",
             "urls": dict(self.urls),
-            "webhooks": {s: _webhook_stats(self._client, u) for s, u in emulators.items()},
+            "webhooks": {s: webhook_stats(self._client, u) for s, u in emulators.items()},
         }
         label = f"live.{self.spec.name}"
         self._labels[label] = self._labels.get(label, 0) + 1
         if self._labels[label] > 1:
             label = f"{label}.{self._labels[label]}"
         test = self._nodeid.rpartition("::")[2] or "module"
-        out = self.out_dir / _folder_name(f"{test}-{label.replace('.', '-')}")
+        out = self.out_dir / folder_name(f"{test}-{label.replace('.', '-')}")
         outcome = Outcome(judged, history, time.monotonic() - began)
         write_run(out, outcome, report=False)
         ends = [w[3] for w in windows]
@@ -423,7 +423,7 @@ class LiveServices:
         )
         if self._reports == "all":
             result.write_report()
-        _attach(self._record, label, judged.results)
+        attach_metrics(self._record, label, judged.results)
         self._runs.append(result)
         self.runs.append(result)
         return result
@@ -435,7 +435,7 @@ class LiveServices:
         self._nodeid, self._record, self._runs = nodeid, record, runs
 
 
-def _live_settings(config: pytest.Config, marker: pytest.Mark | None) -> LiveSettings:
+def live_settings(config: pytest.Config, marker: pytest.Mark | None) -> LiveSettings:
     __tracebackhide__ = True
     if marker is None:
         settings = LiveSettings()

@@ -4,7 +4,7 @@ SLO assertions and the failure message they raise).
 
 Private: :mod:`scenarios.plugin.fixture` re-exports the public names and documents the
 theory of operation; :mod:`scenarios.plugin.services` extends :class:`RunResult` for live
-runs and shares :func:`_folder_name` and :func:`_attach`.
+runs and shares :func:`folder_name` and :func:`attach_metrics`.
 """
 
 from __future__ import annotations
@@ -380,7 +380,7 @@ def _indent(text: str, first: str, rest: str) -> list[str]:
     return [first + lines[0], *(rest + line for line in lines[1:])]
 
 
-def _folder_name(text: str) -> str:
+def folder_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:120] or "run"
 
 
@@ -424,19 +424,21 @@ class SupplySync:
         self._labels[label] = self._labels.get(label, 0) + 1
         if self._labels[label] > 1:
             label = f"{label}.{self._labels[label]}"
-        out = self._out_dir() / _folder_name(label.replace(".", "-"))
+        out = self._out_dir() / folder_name(label.replace(".", "-"))
         outcome = run_architecture(spec, architecture)
         write_run(out, outcome, report=False)
         reports = self._reports
         result = RunResult(outcome, spec, out, self._nodeid, reports != "none")
         if reports == "all":
             result.write_report()
-        _attach(self._record, label, outcome.results)
+        attach_metrics(self._record, label, outcome.results)
         self.runs.append(result)
         return result
 
 
-def _attach(record: Callable[[str, object], None], label: str, results: Mapping[str, Any]) -> None:
+def attach_metrics(
+    record: Callable[[str, object], None], label: str, results: Mapping[str, Any]
+) -> None:
     """A run's headline metrics as JUnit properties ``supplysync.<label>.*``."""
     prefix = f"supplysync.{label}"
     record(f"{prefix}.seed", results["seed"])
