@@ -31,7 +31,6 @@ from scenarios.spec.load import load_scenario
 from sync_core.defects import Defects, trace_id
 
 __all__ = [
-    "CATALOGUE",
     "DEFAULT_SEEDS",
     "CleanRun",
     "Outcome",
