@@ -16,7 +16,7 @@ a missing or foreign file, an unknown id, a letter that is not open, a missing
 reason — with a message naming it and no traceback.  ``replay --all`` also
 exits 0 when some open letters could not be replayed; it names them.
 
-:func:`add_parser` plugs the command into the ``supplysync`` parser and
+:data:`COMMAND` plugs the command into the ``supplysync`` parser and
 :func:`handle` runs it; :func:`main` is the same command on its own
 (``python -m scenarios.cli.dlq``).
 """
@@ -28,13 +28,14 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
+from scenarios.command import Command
 from sync_core import dlq
 from sync_core.store import DeadLetterRecord, DeadLetterStatus, Replayed, StoreError
 from sync_core.store_sqlite import SqliteStore
 
-__all__ = ["add_parser", "handle", "main"]
+__all__ = ["COMMAND", "handle", "main"]
 
 EXIT_OK, EXIT_INPUT = 0, 2
 _REASON_WIDTH = 72
@@ -56,11 +57,8 @@ def _letter_id(text: str) -> int:
     return value
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``dlq`` to a parser's subcommands; the parsed arguments go to :func:`handle`."""
-    p: argparse.ArgumentParser = subparsers.add_parser(
-        "dlq", help="list, inspect, replay or discard the dead letters of a store file"
-    )
+def _arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``dlq``."""
     actions = p.add_subparsers(dest="dlq_action", required=True, parser_class=type(p))
 
     def store(parser: argparse.ArgumentParser) -> None:
@@ -88,7 +86,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     dc.add_argument("id", type=_letter_id)
     dc.add_argument("--reason", required=True, help="why (kept with the letter)")
     p.set_defaults(handler=handle)
-    return p
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -181,9 +178,17 @@ _ACTIONS = {"list": _list, "show": _show, "replay": _replay, "discard": _discard
 def main(argv: Sequence[str] | None = None) -> int:
     """``supplysync dlq ...`` on its own: ``argv`` starts after ``dlq``."""
     parser = _Parser(prog="supplysync")
-    add_parser(parser.add_subparsers(dest="command", required=True, parser_class=_Parser))
+    COMMAND.install(parser.add_subparsers(dest="command", required=True, parser_class=_Parser))
     args = parser.parse_args(["dlq", *(sys.argv[1:] if argv is None else argv)])
     return handle(args)
+
+
+COMMAND = Command(
+    "dlq",
+    "list, inspect, replay or discard the dead letters of a store file",
+    _arguments,
+    handle,
+)
 
 
 if __name__ == "__main__":

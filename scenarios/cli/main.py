@@ -47,6 +47,9 @@ from scenarios.spec.models import ScenarioSpec
 
 __all__ = ["main"]
 
+# the sub-commands that live with the work they do (the others are defined below)
+_COMMANDS = (sweep.COMMAND, dlq.COMMAND, live.COMMAND, selftest.COMMAND)
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # exit 2 with the usage line, as argparse
@@ -135,10 +138,8 @@ def _parser() -> argparse.ArgumentParser:
     sc_sub.add_parser("schema", help="print the JSON Schema of scenario files")
     rep = sub.add_parser("report", help="re-judge a stored run (or compare) folder")
     rep.add_argument("dir", type=Path, help="a folder written by run, compare or live")
-    sweep.add_parser(sub)
-    dlq.add_parser(sub)
-    live.add_parser(sub)
-    selftest.add_parser(sub)
+    for command in _COMMANDS:
+        command.install(sub)
     return p
 
 
@@ -242,10 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "scenarios": _scenarios,
         "serve": _serve,
         "report": _report,
-        "sweep": sweep.handle,
-        "dlq": dlq.handle,
-        "live": live.handle,
-        "selftest": selftest.handle,
+        **{command.name: command.handle for command in _COMMANDS},
     }
     try:
         code = handlers[args.command](args)

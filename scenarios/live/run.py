@@ -69,6 +69,7 @@ from typing import Any
 
 import httpx
 
+from scenarios.command import Command
 from scenarios.errors import writing
 from scenarios.live import events
 from scenarios.live.faults import (
@@ -112,7 +113,7 @@ from scenarios.spec.load import ScenarioError, load_scenario
 from scenarios.spec.masterdata import generate
 from scenarios.spec.models import ScenarioSpec
 
-__all__ = ["add_parser", "handle", "main", "run_live"]
+__all__ = ["COMMAND", "handle", "main", "run_live"]
 
 EXIT_OK, EXIT_SLO, EXIT_INPUT = 0, 1, 2
 
@@ -377,15 +378,8 @@ def _flows(text: str | None) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(f.strip() for f in text.split(",") if f.strip()))
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``live`` to the ``supplysync`` sub-commands; dispatch to :func:`handle`."""
-    p: argparse.ArgumentParser = subparsers.add_parser(
-        "live",
-        help="run a scenario against live HTTP services under Locust load",
-        description="Start the emulators and the sync core (or use running ones), inject the "
-        "scenario's faults in real time, drive the actors with Locust, then judge every "
-        "system's history with the same checkers as a simulated run.",
-    )
+def _arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``live``."""
     p.add_argument("scenario", help="a scenario file or a library name")
     p.add_argument("--users", type=int, default=10, help="Locust users (default 10)")
     p.add_argument("--spawn-rate", type=float, default=5.0, help="users started a second")
@@ -442,7 +436,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=60.0,
         help="longest wait for the systems to go quiet after the load (default 60s)",
     )
-    return p
 
 
 # -- the emulators' process --------------------------------------------------------------
@@ -476,13 +469,24 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) == 5 and args[0] == "_emulators":  # the emulators' subprocess
         return _serve_emulators(args[1], int(args[2]), float(args[3]), int(args[4]))
     parser = argparse.ArgumentParser(prog="supplysync")
-    add_parser(parser.add_subparsers(dest="command", required=True))
+    COMMAND.install(parser.add_subparsers(dest="command", required=True))
     parsed = parser.parse_args(args)
     try:
         return handle(parsed)
     except ScenarioError as e:
         print(f"supplysync: error: {e}", file=sys.stderr)
         return EXIT_INPUT
+
+
+COMMAND = Command(
+    "live",
+    "run a scenario against live HTTP services under Locust load",
+    _arguments,
+    handle,
+    "Start the emulators and the sync core (or use running ones), inject the "
+    "scenario's faults in real time, drive the actors with Locust, then judge every "
+    "system's history with the same checkers as a simulated run.",
+)
 
 
 if __name__ == "__main__":

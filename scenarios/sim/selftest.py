@@ -25,18 +25,19 @@ from typing import Any
 
 from analysis.metrics import judge
 from analysis.results import Slos, build_results
+from scenarios.command import Command
 from scenarios.sim.catalogue import BASES, CATALOGUE, CHECKERS, Base, Defect
 from scenarios.sim.network import simulate
 from scenarios.spec.load import load_scenario
 from sync_core.defects import Defects, trace_id
 
 __all__ = [
+    "COMMAND",
     "DEFAULT_SEEDS",
     "CleanRun",
     "Outcome",
     "Report",
     "Verdict",
-    "add_parser",
     "handle",
     "run_selftest",
     "table",
@@ -232,15 +233,8 @@ def _defect(name: str) -> Defect:
     raise argparse.ArgumentTypeError(f"unknown defect {name!r} (known: {known})")
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``selftest`` to the ``supplysync`` sub-commands; dispatch to :func:`handle`."""
-    p: argparse.ArgumentParser = subparsers.add_parser(
-        "selftest",
-        help="inject known defects into the built-in core; exit 1 unless every one is caught",
-        description="Run each named defect of the built-in core on a short seeded scenario "
-        "and check that the checker it must trip fires, naming an entity the defect touched, "
-        "while the same run without the defect shows no violation at all.",
-    )
+def _arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``selftest``."""
     p.add_argument(
         "--seed",
         dest="seeds",
@@ -258,7 +252,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="run only this defect (repeatable; default: the whole catalogue)",
     )
     p.add_argument("--list", action="store_true", help="list the defects and exit")
-    return p
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -274,3 +267,14 @@ def handle(args: argparse.Namespace) -> int:
     print(table(report), end="", flush=True)
     print(f"selftest: {time.perf_counter() - started:.1f} s wall time", file=sys.stderr)
     return 0 if report.passed else 1
+
+
+COMMAND = Command(
+    "selftest",
+    "inject known defects into the built-in core; exit 1 unless every one is caught",
+    _arguments,
+    handle,
+    "Run each named defect of the built-in core on a short seeded scenario "
+    "and check that the checker it must trip fires, naming an entity the defect touched, "
+    "while the same run without the defect shows no violation at all.",
+)

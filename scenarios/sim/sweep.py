@@ -37,13 +37,14 @@ from pathlib import Path
 from typing import Any
 
 from analysis.results import dumps
+from scenarios.command import Command
 from scenarios.errors import prepare_out, writing
 from scenarios.sim.runner import run_architecture
 from scenarios.spec.architectures import ARCHITECTURES, EVENT, parse_names, unknown
 from scenarios.spec.load import ScenarioError, load_scenario, parse_param
 from scenarios.spec.models import ScenarioSpec
 
-__all__ = ["SweepResult", "add_parser", "handle", "metrics_of", "sweep"]
+__all__ = ["COMMAND", "SweepResult", "handle", "metrics_of", "sweep"]
 
 Param = tuple[str, list[Any]]
 _CONSISTENCY = ("lost_updates", "duplicate_effects", "regressions", "match_errors")
@@ -319,15 +320,8 @@ def _workers(text: str) -> int:
     return n
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``sweep`` to the ``supplysync`` sub-commands; dispatch to :func:`handle`."""
-    p: argparse.ArgumentParser = subparsers.add_parser(
-        "sweep",
-        help="run a scenario over a grid of parameter values and architectures",
-        description="Run SCENARIO for every combination of the --param values and each "
-        "architecture, in parallel; write sweep.csv, sweep.md and a plot of each SLO metric "
-        "against the first parameter.",
-    )
+def _arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``sweep``."""
     p.add_argument("scenario", help="a scenario file or a library name")
     p.add_argument(
         "--param",
@@ -353,7 +347,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=os.cpu_count() or 1,
         help="processes running the grid (default: the number of cores)",
     )
-    return p
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -381,3 +374,14 @@ def handle(args: argparse.Namespace) -> int:
     print(f"\n{len(result.rows)} runs in {result.wall_s:.1f} s wall time")
     print(f"table: {result.csv_path}\nplots: {', '.join(str(p) for p in result.plots.values())}")
     return 0
+
+
+COMMAND = Command(
+    "sweep",
+    "run a scenario over a grid of parameter values and architectures",
+    _arguments,
+    handle,
+    "Run SCENARIO for every combination of the --param values and each "
+    "architecture, in parallel; write sweep.csv, sweep.md and a plot of each SLO metric "
+    "against the first parameter.",
+)

@@ -29,7 +29,7 @@ def small(scenario_file) -> str:
 def _cli(argv: list[str]) -> argparse.Namespace:
     """The sweep sub-command as ``supplysync`` registers it."""
     parser = argparse.ArgumentParser(prog="supplysync")
-    sweep_cli.add_parser(parser.add_subparsers(dest="command", required=True))
+    sweep_cli.COMMAND.install(parser.add_subparsers(dest="command", required=True))
     return parser.parse_args(argv)
 
 
