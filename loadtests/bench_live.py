@@ -1,6 +1,6 @@
 """Benchmark: the highest sustained PO rate, end to end, with p99 acknowledgment lag <= 1 s.
 
-Theory of operation: one ``supplysync live`` run (:func:`scenarios.live.run_live`)
+Theory of operation: one ``supplysync live`` run (:func:`scenarios.live.run.run_live`)
 of a regional network with no faults, suppliers that acknowledge within about
 a second (scenario time scaled by ``--speedup``) and neither ship nor bill, so
 the run measures the purchase-order cycle alone: a buyer's POST to the ERP →
@@ -43,7 +43,9 @@ from pydantic import BaseModel
 
 from analysis.history import History
 from analysis.metrics import judge, percentiles
-from scenarios.live import LiveOptions, read_locust_csv, run_live
+from scenarios.live.load import read_locust_csv
+from scenarios.live.options import LiveOptions
+from scenarios.live.run import run_live
 
 ROOT = Path(__file__).parents[1]
 SPEEDUP = 60.0  # 1 scenario minute = 1 s: acknowledgments in about a second

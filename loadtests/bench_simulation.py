@@ -9,7 +9,7 @@ What it measures, in one run on this machine
 --------------------------------------------
 a. **simulation** — the library scenario (by default ``regional_network``: 8
    hospitals, ~800 POs a working day) for ``--days`` simulated days of demand
-   plus its settle time, through :func:`scenarios.simulation.simulate` exactly
+   plus its settle time, through :func:`scenarios.sim.network.simulate` exactly
    as ``supplysync run`` does: wall seconds, process CPU seconds, business
    messages handled by the sync core per wall second, requests sent, history
    records, and the SimPy events the run scheduled (read from the
@@ -50,8 +50,8 @@ from unittest import mock
 
 import simpy
 
-from scenarios import simulation
-from scenarios.spec import load_scenario
+from scenarios.sim import network
+from scenarios.spec.load import load_scenario
 
 TARGET_S = 60.0
 
@@ -75,7 +75,7 @@ def measure_simulation(scenario: str, days: float, architecture: str) -> dict[st
     spec = load_scenario(scenario, overrides={"duration_days": days})
     with mock.patch.object(simpy, "Environment", _CountedEnvironment):  # the one it builds
         wall0, cpu0 = time.perf_counter(), time.process_time()
-        run = simulation.simulate(spec, architecture)
+        run = network.simulate(spec, architecture)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     assert _CountedEnvironment.last is not None
     events = _events(_CountedEnvironment.last)

@@ -28,8 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from analysis.results import dumps
-from scenarios.runner import run_architecture
-from scenarios.spec import ARCHITECTURES, ScenarioSpec, library_names, load_scenario
+from scenarios.sim.runner import run_architecture
+from scenarios.spec.architectures import ARCHITECTURES
+from scenarios.spec.load import library_names, load_scenario
+from scenarios.spec.models import ScenarioSpec
 
 SEEDS = (1, 2)
 POS_PER_RUN = 150  # POs over a scaled-down scenario's whole demand period

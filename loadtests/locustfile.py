@@ -56,8 +56,9 @@ from urllib.parse import quote
 from locust import FastHttpUser, constant, constant_throughput, task
 
 from emulators.x12 import Interchange, X12Error, read_856
-from scenarios.masterdata import MasterData, generate, po_lines
-from scenarios.spec import ScenarioSpec, load_scenario
+from scenarios.spec.load import load_scenario
+from scenarios.spec.masterdata import MasterData, generate, po_lines
+from scenarios.spec.models import ScenarioSpec
 
 ERP_POS = "/fscmRestApi/resources/latest/purchaseOrders"
 WMS_RECEIPTS = "/wms/api/v1/receipts"
@@ -137,7 +138,7 @@ def _retry_after(headers: Any, attempt: int) -> float:
 
 
 def purchase_order(rng: random.Random, s: Settings) -> dict[str, Any]:
-    """One PO as central procurement raises it (as ``scenarios.simulation`` does)."""
+    """One PO as central procurement raises it (as ``scenarios.sim.network`` does)."""
     master, d = s.master, s.spec.demand
     hospital = rng.choice(master.hospitals)
     supplier = rng.choice(master.suppliers)

@@ -1,8 +1,8 @@
 """Crash soak: the live core SIGKILLed at random moments under steady load, then judged.
 
 Theory of operation: the same services as the ``supplysync_live`` pytest fixture
-(:class:`scenarios._plugin_live.LiveServices`: the four emulators in one process, the
-core — ``python -m scenarios.serve_core`` — in another, on a SQLite store file, all on
+(:class:`scenarios.plugin.services.LiveServices`: the four emulators in one process, the
+core — ``python -m scenarios.live.serve_core`` — in another, on a SQLite store file, all on
 127.0.0.1).  A buyer thread raises purchase orders at the ERP at a steady rate
 (``--rate`` a second, each retried with its idempotency key until the ERP takes it)
 for ``--duration`` seconds.  Meanwhile the core is SIGKILLed ``--kills`` times, at
@@ -138,8 +138,8 @@ def run_soak(
     echo: Any = None,
 ) -> SoakResult:
     """One soak (see the module docstring); ``echo`` gets progress lines."""
-    from scenarios._plugin_live import LiveServices, LiveSettings
-    from scenarios.spec import load_scenario
+    from scenarios.plugin.services import LiveServices, LiveSettings
+    from scenarios.spec.load import load_scenario
 
     say = echo or (lambda line: None)
     folder = out or Path(tempfile.mkdtemp(prefix="soak-crash-"))

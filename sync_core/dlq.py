@@ -23,7 +23,7 @@ A request letter goes back to the outbox with its idempotency key, so a system
 that did apply it answers with its first reply; an inbound letter is queued as
 a new inbound message that the next driver hands to the engine.  The store does
 the work; this module adds the checks, the filters and the JSON form of a
-letter (:func:`record_to_json`) that the CLI and the API print.
+letter that the CLI (:func:`record_to_json`) and the API (:func:`record_summary`) print.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ __all__ = [
     "Source",
     "discard",
     "list_letters",
+    "record_summary",
     "record_to_json",
     "replay",
     "replay_all",
@@ -126,9 +127,10 @@ def discard(store: Store, letter_id: int, reason: str) -> DeadLetterRecord:
     return store.discard_dead_letter(letter_id, reason)
 
 
-def record_to_json(record: DeadLetterRecord) -> dict[str, Any]:
-    """A letter and its status as a JSON object (what ``--json`` and the API show)."""
-    letter, request = record.letter, record.letter.request
+def record_summary(record: DeadLetterRecord) -> dict[str, Any]:
+    """A letter and its status as the core's ``/dlq`` API shows it: what a person needs
+    to decide (the reason, the body), without the request it would replay."""
+    letter = record.letter
     return {
         "id": record.id,
         "status": record.status.value,
@@ -142,6 +144,14 @@ def record_to_json(record: DeadLetterRecord) -> dict[str, Any]:
         "replayed_as": record.replayed_as,
         "discard_reason": record.discard_reason,
         "body": letter.body,
+    }
+
+
+def record_to_json(record: DeadLetterRecord) -> dict[str, Any]:
+    """:func:`record_summary` with the query and the request (what ``--json`` shows)."""
+    letter, request = record.letter, record.letter.request
+    return {
+        **record_summary(record),
         "query": letter.query,
         "request": None
         if request is None

@@ -45,7 +45,7 @@ __all__ = [
     "supplier_system",
 ]
 
-# the trading partners of scenarios/masterdata.py (edi_id = SUPP1001, SUPP1002, ...)
+# the trading partners of scenarios/spec/masterdata.py (edi_id = SUPP1001, SUPP1002, ...)
 DEFAULT_SUPPLIERS = tuple(f"SUPP{1001 + i}" for i in range(6))
 
 

@@ -16,8 +16,8 @@ from analysis.facts import FACTS, Fact
 from analysis.history import Change, History
 from analysis.metrics import judge
 from analysis.results import coverage
-from scenarios.runner import run_architecture
-from scenarios.spec import load_scenario
+from scenarios.sim.runner import run_architecture
+from scenarios.spec.load import load_scenario
 
 SHORT = {"duration_days": 1, "settle_days": 1.5, "demand.pos_per_day": 150, "network.items": 120}
 #: the library story that exercises each fact (shortened as in test_library_runs)

@@ -18,9 +18,9 @@ from emulators.web.ap_app import ap_system
 from emulators.web.erp_api import ERP_PREFIX
 from emulators.web.erp_app import erp_system
 from emulators.web.supplier_app import supplier_system
-from scenarios._live_setup import emulator_setup
-from scenarios.masterdata import generate, po_lines
-from scenarios.spec import load_scenario
+from scenarios.live.setup import emulator_setup
+from scenarios.spec.load import load_scenario
+from scenarios.spec.masterdata import generate, po_lines
 from tests.emulators.harness import FakeClock, served
 
 SETUP = emulator_setup(load_scenario("partial_confirmation"), 600.0, dt.date(2026, 3, 2))

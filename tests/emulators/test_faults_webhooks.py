@@ -198,8 +198,8 @@ def test_faults_really_happen_in_a_simulated_run(
     from functools import partial
 
     from analysis.metrics import judge
-    from scenarios.simulation import simulate
-    from scenarios.spec import load_scenario
+    from scenarios.sim.network import simulate
+    from scenarios.spec.load import load_scenario
     from sync_core.engine import EngineConfig
 
     clean = simulate(load_scenario(str(scenario_file())), "event")
@@ -229,7 +229,7 @@ def test_faults_really_happen_in_a_simulated_run(
     assert all(v.t > last_push - 3600 for v in lost)  # only the tail's drops are lost
     with monkeypatch.context() as m:
         # the engine configured without gap detection (no numbered feeds): every drop is lost
-        m.setattr("scenarios.simulation.EngineConfig", partial(EngineConfig, feeds={}))
+        m.setattr("scenarios.sim.network.EngineConfig", partial(EngineConfig, feeds={}))
         blind = judge(simulate(spec, "event").history.changes).lost
     assert {x.replica for x in blind} >= {"erp.confirmed_qty", "wms.expected_qty"}
     assert len(blind) > 3 * len(lost)

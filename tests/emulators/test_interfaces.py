@@ -27,8 +27,8 @@ from emulators._base import FactChange, Journal, Reply
 from emulators.erp import Erp
 from emulators.host import Host
 from emulators.supplier import SupplierNetwork, SupplierProfile
-from scenarios import simulation
-from scenarios.spec import load_scenario
+from scenarios.sim import network
+from scenarios.spec.load import load_scenario
 
 README = resources.files("emulators.interfaces").joinpath("README.md").read_text()
 EVENTS = interfaces.schema_names("events")
@@ -74,7 +74,7 @@ def assert_valid(kind: str, name: str, instances: list[Any]) -> None:
 def library_run() -> dict[str, list[Any]]:
     """What a short price_change_propagation run delivered and read back, by schema."""
     captured: dict[str, list[Any]] = {}
-    base = simulation.WebhookDispatcher
+    base = network.WebhookDispatcher
     invoke = Host.invoke
 
     class Capturing(base):  # type: ignore[misc, valid-type]
@@ -105,9 +105,9 @@ def library_run() -> dict[str, list[Any]]:
         },
     )
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(simulation, "WebhookDispatcher", Capturing)
+        mp.setattr(network, "WebhookDispatcher", Capturing)
         mp.setattr(Host, "invoke", reading)
-        simulation.simulate(spec, "event")
+        network.simulate(spec, "event")
     return captured
 
 

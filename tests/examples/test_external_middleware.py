@@ -32,7 +32,8 @@ from typing import Any
 import httpx
 import pytest
 
-from scenarios import live
+from scenarios.live import run as live
+from scenarios.live.procs import start_emulators, stop_group
 
 HERE = Path(__file__).parent
 EXAMPLE = HERE / "external_middleware"
@@ -83,7 +84,7 @@ def judge(tmp_path: Path) -> Iterator[Callable[..., dict[str, Any]]]:
         scenario.write_text(SCENARIO)
         out = tmp_path / "out"
         out.mkdir()
-        emulators, urls = live.start_emulators(str(scenario), 11, SPEEDUP, out)
+        emulators, urls = start_emulators(str(scenario), 11, SPEEDUP, out)
         started.append(emulators)
         port = _free_port()
         log = out / "middleware.log"
@@ -111,7 +112,7 @@ def judge(tmp_path: Path) -> Iterator[Callable[..., dict[str, Any]]]:
     yield run
     for proc in reversed(started):  # the middleware, then the emulators' process group
         if proc is started[0]:
-            live.stop_group(proc)
+            stop_group(proc)
         else:
             proc.terminate()
             proc.wait(timeout=10)

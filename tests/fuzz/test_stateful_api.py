@@ -57,13 +57,13 @@ from hypothesis import HealthCheck, Phase, settings
 from schemathesis.specs.openapi.checks import ensure_resource_availability, use_after_free
 
 from emulators.web.apps import FACTORIES
-from scenarios.simulation import OUR_EDI_ID
+from scenarios.sim.network import OUR_EDI_ID
 from sync_core.connectors import HttpConnector
 from sync_core.drivers.asyncio import LiveDriver, default_planner
 from sync_core.engine import Engine, EngineConfig
 from sync_core.mappers.x12 import write_850
 from sync_core.model import PurchaseOrder, PurchaseOrderLine, Uom
-from sync_core.service import create_app
+from sync_core.service.app import create_app
 from sync_core.store_sqlite import SqliteStore
 from tests.emulators.harness import FakeClock, _free_port, with_check_digit
 

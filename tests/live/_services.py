@@ -2,7 +2,7 @@
 
 The emulators run with :func:`tests.emulators.harness.served` (uvicorn in a
 thread each), with suppliers that acknowledge within about a second so a run
-takes seconds.  The core runs as ``python -m scenarios.serve_core`` — a real
+takes seconds.  The core runs as ``python -m scenarios.live.serve_core`` — a real
 process, so a test can SIGKILL it — on a store file the test owns.  Every wait
 is bounded.
 """
@@ -26,8 +26,8 @@ import httpx
 from emulators.supplier import SupplierProfile
 from emulators.web.serve import LiveClock, build_system
 from emulators.web.supplier_app import DEFAULT_SUPPLIERS
-from scenarios.masterdata import MasterData, generate
-from scenarios.spec import NetworkSpec
+from scenarios.spec.masterdata import MasterData, generate
+from scenarios.spec.models import NetworkSpec
 from tests.emulators.harness import _free_port, served
 
 ROOT = Path(__file__).parents[2]
@@ -74,7 +74,7 @@ class Core:
         self.starts = 0
 
     def start(self, timeout_s: float = 20.0) -> None:
-        args = [sys.executable, "-m", "scenarios.serve_core", "--store", str(self.store),
+        args = [sys.executable, "-m", "scenarios.live.serve_core", "--store", str(self.store),
                 "--port", str(self.port)]  # fmt: skip
         for system, url in self.urls.items():
             args += [f"--{system}", url]

@@ -36,7 +36,7 @@ SYSTEMS = ("erp", "supplier", "wms", "ap")
 
 def _live(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "scenarios.cli", "live", *args],
+        [sys.executable, "-m", "scenarios.cli.main", "live", *args],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
 
@@ -63,7 +63,7 @@ def test_undeclared_flows_are_not_carried_and_the_report_says_so(tmp_path: Path)
     scenario.write_text(SCENARIO)
     base = free_base()
     urls = {s: f"http://127.0.0.1:{base + k}" for k, s in enumerate(SYSTEMS, 1)}
-    core = [sys.executable, "-m", "scenarios.serve_core", "--port", str(base),
+    core = [sys.executable, "-m", "scenarios.live.serve_core", "--port", str(base),
             "--store", str(tmp_path / "core.sqlite"), "--scenario", str(scenario),
             "--no-subscribe", *(x for s, u in urls.items() for x in (f"--{s}", u))]  # fmt: skip
     with (

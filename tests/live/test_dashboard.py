@@ -39,7 +39,7 @@ def _browser_or_skip() -> Any:
 
 def _orphan_po(services: Any) -> str:
     """A PO for a supplier the core has no EDI partner for: the core dead-letters it."""
-    from scenarios.masterdata import generate, po_lines
+    from scenarios.spec.masterdata import generate, po_lines
 
     master = generate(services.spec.network, services.spec.seed)
     erp = services.erp + "/fscmRestApi/resources/latest"

@@ -14,7 +14,7 @@ from urllib.parse import urljoin, urlparse
 import httpx
 import pytest
 
-from sync_core.service import create_app
+from sync_core.service.app import create_app
 from tests.emulators.harness import served
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from scenarios import live
+from scenarios.live import run as live
 
 DUPLICATE_WEBHOOKS = Path(__file__).parents[1] / "duplicate_webhooks.yaml"  # the shared base
 SCENARIO = f"""\

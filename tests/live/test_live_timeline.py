@@ -19,13 +19,14 @@ import httpx
 import pytest
 
 from analysis.history import Change
-from scenarios import live
-from scenarios._live_events import not_played
-from scenarios._live_judge import of_the_run
-from scenarios._live_load import add_journal
-from scenarios._live_procs import start_emulators, stop_group
-from scenarios.masterdata import generate
-from scenarios.spec import load_scenario
+from scenarios.live import run as live
+from scenarios.live.events import not_played
+from scenarios.live.judge import of_the_run
+from scenarios.live.load import add_journal
+from scenarios.live.procs import start_emulators, stop_group
+from scenarios.live.report import _load_markdown
+from scenarios.spec.load import load_scenario
+from scenarios.spec.masterdata import generate
 from tests.live._services import ERP_POS, po_body
 
 SMALL_NETWORK = Path(__file__).parents[1] / "small_network.yaml"  # the shared base
@@ -173,7 +174,7 @@ def test_non_2xx_writes_in_the_journals_count_as_failures() -> None:
     total = merged["total"]
     assert (total["failures"], total["locust_failures"], total["journal_failures"]) == (63, 2, 63)
     assert merged["journal"] == journal and load["total"]["failures"] == 2  # input untouched
-    summary = live._load_markdown(merged)
+    summary = _load_markdown(merged)
     assert "| wms receive | 100 | 60 | 404: 60 |" in summary
 
 

@@ -1,6 +1,6 @@
 """The core stays responsive while it works on one huge PO, and stops in bounded time.
 
-The core runs as a real process (``python -m scenarios.serve_core``) against a
+The core runs as a real process (``python -m scenarios.live.serve_core``) against a
 stand-in for the four systems: a small HTTP server that answers the ERP's PO
 read-back with a PO of ``LINES`` lines (more than the ERP emulator admits: the
 core must cope with what a foreign system sends) and accepts every write.

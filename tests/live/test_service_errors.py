@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from sync_core.service import create_app
+from sync_core.service.app import create_app
 from sync_core.store import StoreError
 
 

@@ -32,7 +32,7 @@ import pytest
 from sync_core.delivery import DeliveryPlanner, RetryPolicy
 from sync_core.drivers.asyncio import LiveDriver
 from sync_core.engine import Engine, EngineConfig
-from sync_core.service import create_app
+from sync_core.service.app import create_app
 from sync_core.store import StoreError
 from sync_core.store_sqlite import SqliteStore
 from tests.live.test_driver import FakeConnector

@@ -1,7 +1,7 @@
 """OpenTelemetry traces in a live run: one trace per PO, across every service it touches.
 
 The four emulators and the core run in this process (uvicorn threads, the core built
-with :func:`sync_core.service.create_app`), each with a tracer of its own exporting to
+with :func:`sync_core.service.app.create_app`), each with a tracer of its own exporting to
 an in-memory exporter.  The core derives a PO's trace id from its number
 (``sha256(po)[:32]``, :func:`sync_core.flows.base.traceparent`) and sends it on every request;
 the emulators' server spans join it, and so does what they send back (the 855, the ERP's
@@ -40,11 +40,11 @@ from emulators.web._tracing import enable_tracing
 from emulators.web._tracing import setup_tracing as emulator_tracing
 from emulators.web.serve import LiveClock, build_system
 from emulators.web.supplier_app import DEFAULT_SUPPLIERS
-from scenarios.simulation import OUR_EDI_ID
+from scenarios.sim.network import OUR_EDI_ID
 from sync_core.connectors import HttpConnector
 from sync_core.drivers.asyncio import LiveDriver, default_planner
 from sync_core.engine import Engine, EngineConfig
-from sync_core.service import create_app
+from sync_core.service.app import create_app
 from sync_core.store_sqlite import SqliteStore
 from sync_core.tracing import setup_tracing as core_tracing
 from tests.emulators.harness import _free_port, served
@@ -198,7 +198,7 @@ def test_serve_all_with_an_otlp_endpoint_nobody_listens_on_serves_and_stops(
     err = tmp_path / "serve.err"
     with (tmp_path / "serve.out").open("w") as out, err.open("w") as errors:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "scenarios.cli", "serve", "all", "--port-base", str(base),
+            [sys.executable, "-m", "scenarios.cli.main", "serve", "all", "--port-base", str(base),
              "--store", str(tmp_path / "core.sqlite"),
              "--otlp-endpoint", f"http://127.0.0.1:{collector}"],
             cwd=tmp_path, stdout=out, stderr=errors, text=True,

@@ -25,8 +25,8 @@ import pytest
 # imports httpcore on first use and caches its exception classes, which a second import of
 # httpcore would no longer match.
 import analysis.report  # noqa: F401
-import scenarios.live
-import scenarios.runner  # noqa: F401
+import scenarios.live.run
+import scenarios.sim.runner  # noqa: F401
 from tests.plugin.test_plugin import _plugin_args
 
 pytest_plugins = ["pytester"]

@@ -17,7 +17,7 @@ import pytest
 # Imported here, not first inside an in-process pytester run: pytester restores sys.modules
 # after each run, and numpy (under matplotlib) cannot be imported twice in one process.
 import analysis.report  # noqa: F401
-import scenarios.runner  # noqa: F401
+import scenarios.sim.runner  # noqa: F401
 
 pytest_plugins = ["pytester"]
 
@@ -25,8 +25,8 @@ pytest_plugins = ["pytester"]
 def _plugin_args() -> list[str]:
     """Installed through the pytest11 entry point, the plugin loads itself; until the
     distribution declares it, load it by module name."""
-    installed = any(ep.value == "scenarios.pytest_plugin" for ep in entry_points(group="pytest11"))
-    return [] if installed else ["-p", "scenarios.pytest_plugin"]
+    installed = any(ep.value == "scenarios.plugin.fixture" for ep in entry_points(group="pytest11"))
+    return [] if installed else ["-p", "scenarios.plugin.fixture"]
 
 
 @pytest.fixture
@@ -113,7 +113,7 @@ def test_failing_lag_names_the_slowest_updates_and_the_report(run, small):
     out = result.stdout.str()
     report = Path(out.split("report:", 1)[1].split()[0])
     assert report.name == "report.html" and "<img" in report.read_text()
-    assert "scenarios/runner.py" not in out
+    assert "scenarios/sim/runner.py" not in out
 
 
 def test_overrides_apply_dotted_paths_and_plain_keys(run, small):
@@ -282,7 +282,7 @@ def test_an_assertion_on_no_sample_fails_as_not_measured(run, unsettled, tmp_pat
     xml = tmp_path / "junit.xml"
     result = run(f"""
         import pytest
-        from scenarios.pytest_plugin import SloViolation
+        from scenarios.plugin.simulated import SloViolation
 
         def test_batch_lag_without_evidence(supplysync):
             r = supplysync.run({unsettled!r}, architecture="batch")

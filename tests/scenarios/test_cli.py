@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.cli import main
+from scenarios.cli.main import main
 
 README = Path(__file__).parents[2] / "README.md"
 
@@ -141,7 +141,7 @@ def test_readme_error_example_is_what_the_tool_says(scenario_file, tmp_path):
     example = README.read_text().split("$ supplysync run my.yaml\n", 1)[1].splitlines()[0]
     path = scenario_file("my.yaml", suppliers={"partial_rate": 1.5})
     proc = subprocess.run(
-        [sys.executable, "-m", "scenarios.cli", "run", "my.yaml"],
+        [sys.executable, "-m", "scenarios.cli.main", "run", "my.yaml"],
         cwd=path.parent, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert proc.returncode == 2

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from scenarios import live
-from scenarios.cli import main
+from scenarios.cli.main import main
+from scenarios.live import run as live
 
 TINY = """\
 extends: partial_confirmation
@@ -54,7 +54,7 @@ def cli(
 ) -> subprocess.CompletedProcess:
     options: dict[str, Any] = {"capture_output": True, "text": True, **kw}
     return subprocess.run(
-        [*prefix, sys.executable, "-m", "scenarios.cli", *args],
+        [*prefix, sys.executable, "-m", "scenarios.cli.main", *args],
         cwd=cwd, timeout=timeout, check=False, **options,
     )  # fmt: skip
 
@@ -256,7 +256,7 @@ def test_stdout_on_a_full_disk_is_exit_2(tmp_path, command):
 
 def test_stdout_closed_early_is_one_line_not_a_traceback(tmp_path):
     with subprocess.Popen(
-        [sys.executable, "-m", "scenarios.cli", "scenarios", "schema"],
+        [sys.executable, "-m", "scenarios.cli.main", "scenarios", "schema"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     ) as proc:  # fmt: skip
         assert proc.stdout is not None and proc.stderr is not None

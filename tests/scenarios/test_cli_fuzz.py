@@ -28,8 +28,8 @@ import yaml
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
-from scenarios.cli import main
-from scenarios.spec import ScenarioError, load_scenario
+from scenarios.cli.main import main
+from scenarios.spec.load import ScenarioError, load_scenario
 
 _SMALL = {
     "name": "fuzzed",
@@ -202,7 +202,7 @@ def test_a_real_process_fed_random_bytes_exits_2_without_a_traceback(content: by
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "noise.yaml").write_bytes(content)
         proc = subprocess.run(
-            [sys.executable, "-m", "scenarios.cli", "scenarios", "validate", "noise.yaml"],
+            [sys.executable, "-m", "scenarios.cli.main", "scenarios", "validate", "noise.yaml"],
             cwd=tmp, capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
     assert proc.returncode in (0, 2), proc.stderr

@@ -65,7 +65,7 @@ def serving(tmp_path: Path, base: int) -> Iterator[subprocess.Popen[str]]:
     """``supplysync serve all`` on ``base``, healthy; killed (with its children) if left."""
     out, err = (tmp_path / "serve.out").open("w"), (tmp_path / "serve.err").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "scenarios.cli", "serve", "all", "--port-base", str(base),
+        [sys.executable, "-m", "scenarios.cli.main", "serve", "all", "--port-base", str(base),
          "--store", str(tmp_path / "core.sqlite")],
         cwd=tmp_path, stdout=out, stderr=err, text=True,
     )  # fmt: skip
@@ -103,7 +103,7 @@ def test_a_busy_port_is_named_before_any_url_is_printed(tmp_path):
         busy.bind(("127.0.0.1", base + 3))  # the WMS's
         busy.listen()
         proc = subprocess.run(
-            [sys.executable, "-m", "scenarios.cli", "serve", "all", "--port-base", str(base),
+            [sys.executable, "-m", "scenarios.cli.main", "serve", "all", "--port-base", str(base),
              "--store", str(tmp_path / "core.sqlite")],
             cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
@@ -124,7 +124,7 @@ def test_a_busy_core_port_is_named_too(tmp_path):
         busy.bind(("127.0.0.1", base))
         busy.listen()
         proc = subprocess.run(
-            [sys.executable, "-m", "scenarios.cli", "serve", "all", "--port-base", str(base)],
+            [sys.executable, "-m", "scenarios.cli.main", "serve", "all", "--port-base", str(base)],
             cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
     assert (proc.returncode, proc.stdout) == (2, "")
@@ -181,7 +181,7 @@ def test_a_core_that_cannot_start_stops_the_command_before_the_urls(tmp_path, st
     else:
         path.write_bytes(b"this is not an SQLite database" * 100)
     proc = subprocess.run(
-        [sys.executable, "-m", "scenarios.cli", "serve", "all", "--port-base", str(base),
+        [sys.executable, "-m", "scenarios.cli.main", "serve", "all", "--port-base", str(base),
          "--store", store],
         cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.dlq_cli import main
+from scenarios.cli.dlq import main
 from sync_core.messages import DeadLetter, Kind
 from sync_core.store import DeadLetterStatus
 from sync_core.store_sqlite import SqliteStore
@@ -160,14 +160,14 @@ def test_not_open_is_refused_naming_the_status(
 
 def test_the_module_runs_as_a_command(store_file: Path) -> None:
     listed = subprocess.run(
-        [sys.executable, "-m", "scenarios.dlq_cli", "list", str(store_file), "--json"],
+        [sys.executable, "-m", "scenarios.cli.dlq", "list", str(store_file), "--json"],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert listed.returncode == 0, listed.stderr
     assert [d["status"] for d in json.loads(listed.stdout)] == ["open"] * 3
 
     bad = subprocess.run(
-        [sys.executable, "-m", "scenarios.dlq_cli", "replay", str(store_file), "7"],
+        [sys.executable, "-m", "scenarios.cli.dlq", "replay", str(store_file), "7"],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert bad.returncode == 2

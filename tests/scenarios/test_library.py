@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from analysis.facts import FLOWS
-from scenarios.spec import ScenarioError, library_names, load_scenario
+from scenarios.spec.load import ScenarioError, library_names, load_scenario
 
 EXPECTED = {
     "regional_network",

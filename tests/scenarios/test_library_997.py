@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from scenarios import simulation
-from scenarios.runner import Outcome, run_architecture
-from scenarios.spec import load_scenario
+from scenarios.sim import network
+from scenarios.sim.runner import Outcome, run_architecture
+from scenarios.spec.load import load_scenario
 from sync_core.store import MemoryStore
 from tests.scenarios.test_library_runs import SHORT
 
@@ -28,7 +28,7 @@ def run(monkeypatch: pytest.MonkeyPatch, **overrides: Any) -> tuple[Outcome, Mem
             super().__init__()
             stores.append(self)
 
-    monkeypatch.setattr(simulation, "MemoryStore", Kept)
+    monkeypatch.setattr(network, "MemoryStore", Kept)
     spec = load_scenario("partial_confirmation", overrides={**SHORT, **overrides})
     outcome = run_architecture(spec, "event")
     [store] = stores

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from scenarios import simulation
-from scenarios.runner import Outcome, run_architecture
-from scenarios.spec import library_names, load_scenario
+from scenarios.sim import network
+from scenarios.sim.runner import Outcome, run_architecture
+from scenarios.spec.load import library_names, load_scenario
 from sync_core.engine import EngineConfig
 
 SHORT: dict[str, Any] = {
@@ -108,7 +108,7 @@ def test_dropped_webhooks_are_found_by_event_s_gap_detection_and_by_reconciliati
         assert pulls, f"{architecture} never pulled the supplier mailbox"
     # the same run with the engine's gap detection configured off (no numbered feeds):
     # what was dropped is lost
-    monkeypatch.setattr(simulation, "EngineConfig", partial(EngineConfig, feeds={}))
+    monkeypatch.setattr(network, "EngineConfig", partial(EngineConfig, feeds={}))
     unnumbered = run_architecture(load_scenario("webhook_chaos", overrides=SHORT), "event").results
     lost = unnumbered["violations"]["lost"]
     assert unnumbered["consistency"]["lost_updates"] > 0 and lost
@@ -132,7 +132,7 @@ def test_the_core_does_not_read_back_the_purchase_orders_its_own_writes_changed(
     spec = load_scenario("regional_network", overrides={"duration_days": 0.5, "settle_days": 0.5})
 
     def reads(architecture: str) -> tuple[int, int]:
-        run = simulation.simulate(spec, architecture)
+        run = network.simulate(spec, architecture)
         sent = [m for m in run.history.messages if m.direction == "sent"]
         po_reads = sum(m.operation == "get_purchase_order" for m in sent)
         return po_reads, run.volumes["purchase_orders"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from stdnum import ean
 
-from scenarios.masterdata import generate
-from scenarios.spec import NetworkSpec
+from scenarios.spec.masterdata import generate
+from scenarios.spec.models import NetworkSpec
 
 
 def test_sizes_and_identifiers_are_valid() -> None:

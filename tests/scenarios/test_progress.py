@@ -7,7 +7,7 @@ import random
 
 import simpy
 
-from scenarios.progress import Progress, run_with_progress
+from scenarios.sim.progress import Progress, run_with_progress
 
 
 class Tty(io.StringIO):

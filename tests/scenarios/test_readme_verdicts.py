@@ -8,9 +8,9 @@ import json
 import re
 from pathlib import Path
 
-from scenarios.cli import main
-from scenarios.runner import run_architecture
-from scenarios.spec import load_scenario
+from scenarios.cli.main import main
+from scenarios.sim.runner import run_architecture
+from scenarios.spec.load import load_scenario
 
 README = (Path(__file__).parents[2] / "README.md").read_text()
 SECTION = README.split("### How a verdict is reached", 1)[1].split("\n## ", 1)[0]

@@ -93,7 +93,7 @@ WAITS: dict[str, Callable[[httpx.Response], bool]] = {
 def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
     steps = walkthrough()
     base = free_base()
-    serve = [sys.executable, "-m", "scenarios.cli", "serve", "all", "--scenario",
+    serve = [sys.executable, "-m", "scenarios.cli.main", "serve", "all", "--scenario",
              "partial_confirmation", "--speedup", "600", "--port-base", str(base),
              "--store", str(tmp_path / "core.sqlite")]  # fmt: skip
     answers: dict[str, httpx.Response] = {}

@@ -12,9 +12,9 @@ import pytest
 
 from analysis import metrics
 from analysis.checkers import Checked, check
-from scenarios._selftest_catalogue import CATALOGUE
-from scenarios.cli import main
-from scenarios.selftest import Report, run_selftest, table
+from scenarios.cli.main import main
+from scenarios.sim.catalogue import CATALOGUE
+from scenarios.sim.selftest import Report, run_selftest, table
 
 
 @pytest.fixture(scope="module")
@@ -114,8 +114,8 @@ def test_list_names_every_defect(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_a_clean_run_that_settled_nothing_is_not_measured_not_clean() -> None:
-    from scenarios._selftest_catalogue import BASES, CHECKERS
-    from scenarios.selftest import Outcome, Report, _clean
+    from scenarios.sim.catalogue import BASES, CHECKERS
+    from scenarios.sim.selftest import Outcome, Report, _clean
 
     base, none = BASES[0], {kind: [] for kind in CHECKERS}
     idle = Outcome({}, 0, none, frozenset())

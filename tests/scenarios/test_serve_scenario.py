@@ -1,7 +1,7 @@
 """Issue 14, item 1: ``serve --scenario`` configures the emulators exactly as ``live`` does.
 
 ``serve all --scenario X --speedup S`` and the emulators' process a live run starts
-(``python -m scenarios.live _emulators X SEED S BASE``) are built by the same function;
+(``python -m scenarios.live.run _emulators X SEED S BASE``) are built by the same function;
 these tests start both, as subprocesses on free 127.0.0.1 ports, and compare what they
 hold (``/__admin/state``, the partner directory with each partner's profile).  Every
 wait is bounded; whatever a test starts is stopped by its pid.
@@ -58,7 +58,7 @@ def _running(args: list[str], base: int, tmp_path: Path, name: str) -> Iterator[
 
 
 def _serve(base: int, tmp_path: Path, *more: str) -> contextlib.AbstractContextManager[Path]:
-    args = [sys.executable, "-m", "scenarios.cli", "serve", "all", "--no-core",
+    args = [sys.executable, "-m", "scenarios.cli.main", "serve", "all", "--no-core",
             "--port-base", str(base), *more]  # fmt: skip
     return _running(args, base, tmp_path, "serve")
 
@@ -78,7 +78,7 @@ def _configured(base: int) -> dict[str, Any]:
 
 def test_serve_scenario_and_the_live_runs_emulators_agree(tmp_path: Path) -> None:
     served, spawned = free_base(), free_base()
-    live_args = [sys.executable, "-m", "scenarios.live", "_emulators", "regional_network", "7",
+    live_args = [sys.executable, "-m", "scenarios.live.run", "_emulators", "regional_network", "7",
                  "600", str(spawned)]  # fmt: skip
     with (
         _serve(served, tmp_path, "--scenario", "regional_network", "--seed", "7",
@@ -148,7 +148,7 @@ def test_bad_serve_configuration_is_one_line_and_exit_2(
     tmp_path: Path, args: list[str], message: str
 ) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "scenarios.cli", "serve", "all", "--no-core",
+        [sys.executable, "-m", "scenarios.cli.main", "serve", "all", "--no-core",
          "--port-base", str(free_base()), *args],
         cwd=tmp_path, capture_output=True, text=True, timeout=60,
     )  # fmt: skip

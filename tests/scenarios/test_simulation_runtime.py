@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from scenarios import simulation
-from scenarios.spec import load_scenario
+from scenarios.sim import network
+from scenarios.spec.load import load_scenario
 
 ARCHITECTURES = ("event", "hybrid", "batch", "api")
 
@@ -58,8 +58,8 @@ def test_a_run_leaves_no_cyclic_garbage_for_the_paused_collector(
             gc.callbacks.remove(count)
             gc.set_threshold(*before)
 
-    monkeypatch.setattr(simulation, "_collector_paused", eager)
-    run = simulation.simulate(spec, architecture)
+    monkeypatch.setattr(network, "_collector_paused", eager)
+    run = network.simulate(spec, architecture)
 
     assert run.volumes["purchase_orders"] > 200 and run.volumes["requests_sent"] > 100
     assert run.volumes["core_crashes"] == 2
@@ -72,5 +72,5 @@ def test_a_run_leaves_no_cyclic_garbage_for_the_paused_collector(
 def test_the_collector_is_on_again_after_a_run() -> None:
     spec = load_scenario("regional_network", overrides={"duration_days": 0.05})
     assert gc.isenabled()
-    simulation.simulate(spec, "event")
+    network.simulate(spec, "event")
     assert gc.isenabled()

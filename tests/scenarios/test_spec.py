@@ -10,15 +10,9 @@ import yaml
 
 from emulators.faults import ErrorRate, Faults, Outage
 from emulators.supplier import SupplierProfile
-from scenarios.spec import (
-    ARCHITECTURES,
-    ScenarioError,
-    ScenarioSpec,
-    SupplierBehaviour,
-    apply_overrides,
-    load_scenario,
-    parse_param,
-)
+from scenarios.spec.architectures import ARCHITECTURES
+from scenarios.spec.load import ScenarioError, apply_overrides, load_scenario, parse_param
+from scenarios.spec.models import ScenarioSpec, SupplierBehaviour
 
 
 def write(path: Path, data: dict) -> Path:
@@ -168,7 +162,7 @@ def test_parse_param_rejects_malformed_text(text):
 
 
 def _hand_built(b: SupplierBehaviour) -> SupplierProfile:
-    """What scenarios/simulation.py builds by hand today (before profile() existed)."""
+    """What scenarios/sim/network.py builds by hand today (before profile() existed)."""
     return SupplierProfile(
         partial_rate=b.partial_rate,
         backorder_rate=b.backorder_rate,
@@ -334,7 +328,7 @@ def test_invalid_faults_and_slos_name_the_field(overrides, field, reason):
 
 
 def test_architectures_and_their_defaults():
-    assert ARCHITECTURES == ("batch", "api", "event", "hybrid")
+    assert tuple(ARCHITECTURES) == ("batch", "api", "event", "hybrid")
     archs = ScenarioSpec.model_fields["architectures"].default
     assert (archs.api.retries, archs.api.retry_delay_s) == (3, 5)
     assert archs.hybrid.reconcile_minutes == 15

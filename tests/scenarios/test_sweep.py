@@ -7,9 +7,9 @@ import csv
 
 import pytest
 
-from scenarios import sweep as sweep_cli
-from scenarios.spec import ScenarioError
-from scenarios.sweep import sweep
+from scenarios.sim import sweep as sweep_cli
+from scenarios.sim.sweep import sweep
+from scenarios.spec.load import ScenarioError
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -29,7 +29,7 @@ def small(scenario_file) -> str:
 def _cli(argv: list[str]) -> argparse.Namespace:
     """The sweep sub-command as ``supplysync`` registers it."""
     parser = argparse.ArgumentParser(prog="supplysync")
-    sweep_cli.add_parser(parser.add_subparsers(dest="command", required=True))
+    sweep_cli.COMMAND.install(parser.add_subparsers(dest="command", required=True))
     return parser.parse_args(argv)
 
 

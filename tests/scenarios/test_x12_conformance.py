@@ -32,8 +32,8 @@ import pyx12.x12n_document
 
 from emulators import x12 as emu
 from emulators.supplier import SupplierNetwork
-from scenarios.runner import run_architecture
-from scenarios.spec import load_scenario
+from scenarios.sim.runner import run_architecture
+from scenarios.spec.load import load_scenario
 from sync_core.mappers import x12 as core
 
 SHORT = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scenarios.simulation import simulate
-from scenarios.spec import load_scenario
+from scenarios.sim.network import simulate
+from scenarios.spec.load import load_scenario
 from sync_core.defects import Defects, trace_id
 
 SHORT = {"duration_days": 0.4, "settle_days": 0.2, "demand.pos_per_day": 100, "network.items": 60}

@@ -1,0 +1,249 @@
+"""``supplysync serve core``: run the sync core as a live HTTP service on 127.0.0.1.
+
+Theory of operation: the composition root of the live core.  It builds the
+engine (our EDI id and the trading partners of a scenario's network), a
+:class:`~sync_core.drivers.asyncio.LiveDriver` over a SQLite store file (WAL) and an
+aiohttp connector to the emulators' base URLs, and serves the core's FastAPI
+app with uvicorn on a socket it binds *before* the app starts, so webhooks
+that arrive while the driver recovers wait in the listen backlog instead of
+being refused.  Once the driver is up it subscribes the core's webhook URL
+(``/webhooks/<system>``) at each emulator's ``PUT /__admin/subscription``,
+retrying in the background until each emulator answers.  ``--batch-interval``
+adds a batch tick every N seconds (the batch and hybrid architectures).
+
+Use it from the ``serve`` command (``add_arguments`` + ``run``), or as
+``python -m scenarios.live.serve_core ...`` (what the live tests start).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from emulators import SYSTEMS
+from scenarios.sim.network import OUR_EDI_ID
+from scenarios.spec.load import ScenarioError, load_scenario
+from scenarios.spec.masterdata import generate
+from scenarios.spec.models import NetworkSpec
+from sync_core.engine import Engine, EngineConfig
+from sync_core.store import Store, StoreError
+from sync_core.store_sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from sync_core.drivers.asyncio import LiveDriver
+
+# The web stack (uvicorn, aiohttp, FastAPI) is imported when the core is served,
+# not when the CLI builds its parser: a simulation never needs it.
+
+__all__ = ["add_arguments", "main", "run", "serve_core"]
+
+log = logging.getLogger("supplysync.core")
+DEFAULT_PORT = 8100
+
+
+def add_arguments(p: argparse.ArgumentParser, *, seed: bool = True) -> None:
+    """The core's options (for ``supplysync serve core``); ``seed=False`` when the
+    parser already has a ``--seed`` (the ``serve`` command's: the same network)."""
+    p.add_argument(
+        "--store",
+        default="core.sqlite",
+        help="a SQLite store file (WAL; the default, no server) or postgresql://host/db",
+    )
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help="default 8100")
+    for system in SYSTEMS:
+        p.add_argument(f"--{system}", metavar="URL", help=f"base URL of the {system} emulator")
+    p.add_argument(
+        "--scenario",
+        metavar="NAME|FILE",
+        help="a library name or scenario file: the core takes its trading partners from the "
+        "scenario's network; serve all|erp|supplier|wms|ap configure the emulators from it "
+        "as live does (master data, supplier profiles, steady faults)",
+    )
+    if seed:
+        p.add_argument("--seed", type=int, default=1, help="seed of the network's master data")
+    p.add_argument("--batch-interval", type=float, metavar="S",
+                   help="also pull (batch tick) every S seconds")  # fmt: skip
+    p.add_argument("--otlp-endpoint", metavar="URL",
+                   help="export traces over OTLP/HTTP (needs supplysync[otel])")  # fmt: skip
+    p.add_argument("--no-subscribe", action="store_true",
+                   help="do not subscribe the core's webhooks at the emulators")  # fmt: skip
+
+
+def _is_postgres(target: str | Path) -> bool:
+    return str(target).startswith(("postgresql://", "postgres://"))
+
+
+def open_store(target: str | Path) -> Store:
+    """A PostgreSQL store for a postgresql:// URL (psycopg, the postgres extra), else the
+    SQLite file."""
+    if _is_postgres(target):
+        try:
+            from sync_core.store_postgres import PostgresStore
+        except ImportError as e:
+            raise StoreError(
+                "open",
+                f"the PostgreSQL store needs psycopg: pip install 'supplysync[postgres]' ({e})",
+            ) from e
+        return PostgresStore(str(target))
+    return SqliteStore(Path(target))
+
+
+def _loopback(name: str, url: str | None) -> str | None:
+    if url is None:
+        return None
+    if not url.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]")):
+        raise ScenarioError("serve core", f"--{name}", "must be a loopback http:// URL")
+    return url.rstrip("/")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate the options (ScenarioError → exit 2 in the CLI), then serve until stopped."""
+    urls = {s: u for s in SYSTEMS if (u := _loopback(s, getattr(args, s, None))) is not None}
+    if not urls:
+        raise ScenarioError("serve core", "--erp", "give at least one emulator base URL")
+    if not 1024 <= args.port <= 65535:
+        raise ScenarioError("serve core", "--port", "must be within 1024..65535")
+    if args.batch_interval is not None and not args.batch_interval > 0:
+        raise ScenarioError("serve core", "--batch-interval", "must be > 0 seconds")
+    if not _is_postgres(args.store) and Path(args.store).is_dir():
+        raise ScenarioError("serve core", "--store", f"{args.store} is a folder")
+    try:  # open it once here, so a file that is not a store is exit 2, not a traceback
+        open_store(args.store).close()
+    except StoreError as e:
+        raise ScenarioError("serve core", "--store", e.reason) from e
+    if args.scenario:
+        spec = load_scenario(args.scenario, seed=args.seed)
+        network, seed = spec.network, spec.seed
+    else:
+        network, seed = NetworkSpec(), 1 if args.seed is None else args.seed
+    partners = {s.supplier_id: s.edi_id for s in generate(network, seed).suppliers}
+    serve_core(
+        store=args.store,
+        port=args.port,
+        urls=urls,
+        partners=partners,
+        batch_interval_s=args.batch_interval,
+        subscribe=not args.no_subscribe,
+        otlp_endpoint=args.otlp_endpoint,
+    )
+    return 0
+
+
+def serve_core(
+    *,
+    store: str | Path,
+    port: int,
+    urls: dict[str, str],
+    partners: dict[str, str],
+    batch_interval_s: float | None = None,
+    subscribe: bool = True,
+    seed: int | None = None,
+    otlp_endpoint: str | None = None,
+) -> None:
+    """Serve the core on 127.0.0.1:``port`` until SIGINT/SIGTERM."""
+    import uvicorn
+
+    from sync_core.connectors import HttpConnector
+    from sync_core.drivers.asyncio import LiveDriver, default_planner
+    from sync_core.service.app import create_app
+    from sync_core.tracing import setup_tracing
+
+    _configure_logging()
+    engine = Engine(EngineConfig(OUR_EDI_ID, partners, functional_acks=True))
+    subscriptions: dict[str, Any] = {}
+
+    async def make_driver() -> LiveDriver:
+        driver = LiveDriver(
+            engine,
+            lambda: open_store(store),
+            HttpConnector(urls),
+            default_planner(seed),
+        )
+        await driver.start()
+        if batch_interval_s is not None:
+            driver.every(batch_interval_s)
+        return driver
+
+    async def on_started(driver: LiveDriver) -> None:
+        if subscribe:
+            task = asyncio.create_task(_subscribe(urls, port, subscriptions))
+            _background.add(task)
+            task.add_done_callback(_background.discard)
+
+    tracing = setup_tracing("supplysync-core", endpoint=otlp_endpoint) if otlp_endpoint else None
+    app = create_app(
+        make_driver, on_started=on_started, subscriptions=subscriptions, tracing=tracing
+    )
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as e:
+        sock.close()
+        raise ScenarioError("serve core", "--port", f"cannot listen on {port}: {e.strerror}") from e
+    sock.listen(2048)
+    config = uvicorn.Config(app, access_log=False, log_level="warning", lifespan="on")
+    print(f"core      http://127.0.0.1:{port}  (store {store}, docs: /docs)", flush=True)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+_background: set[asyncio.Task[Any]] = set()
+
+
+async def _subscribe(urls: dict[str, str], port: int, state: dict[str, Any]) -> None:
+    """PUT our webhook URL at every emulator, retrying each until it answers 200."""
+    import aiohttp
+
+    pending = dict(urls)
+    delay = 0.2
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+        while pending:
+            for system, base in list(pending.items()):
+                hook = f"http://127.0.0.1:{port}/webhooks/{system}"
+                try:
+                    async with session.put(
+                        f"{base}/__admin/subscription", json={"url": hook}
+                    ) as resp:
+                        ok = resp.status == 200
+                        state[system] = hook if ok else f"refused: {resp.status}"
+                except (aiohttp.ClientError, TimeoutError, OSError) as e:
+                    ok = False
+                    state[system] = f"unreachable: {type(e).__name__}"
+                if ok:
+                    del pending[system]
+                    log.info("subscribed %s at %s", hook, base)
+            if pending:
+                await asyncio.sleep(delay)
+                delay = min(5.0, delay * 2)
+
+
+def _configure_logging() -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger("supplysync")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="supplysync serve core", description=__doc__.split("\n")[0])
+    add_arguments(p)
+    args = p.parse_args(argv)
+    try:
+        return run(args)
+    except ScenarioError as e:
+        print(f"supplysync: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,415 @@
+"""Build one simulated run from a scenario and run it in SimPy's virtual time.
+
+Theory of operation: ``simulate`` creates the emulators (ERP, supplier network,
+WMS) with their journals feeding the run's history, the sync core (engine,
+in-memory store, SimPy driver) and a simulated network between them whose
+per-link latency is drawn from the scenario.  The architecture decides how the
+core learns of changes: ``event`` subscribes it to the ERP's business events
+and the supplier network's pushes; ``batch`` pulls both on a schedule.  Buyers
+at the hospitals raise purchase orders in the ERP (a Poisson process with a
+working-hours and weekday profile) until demand stops; the run then goes on
+for the scenario's settle time so every architecture gets its chance to
+converge.  Every random draw comes from a stream named after its component.
+``defects`` (``supplysync selftest``) builds the core with named defects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import gc
+import itertools
+import math
+import random
+from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import simpy
+
+from analysis.facts import FLOWS
+from analysis.history import Change, History
+from emulators._base import Journal
+from emulators.ap import Ap
+from emulators.erp import Erp
+from emulators.faults import Refused
+from emulators.host import Host
+from emulators.supplier import SupplierNetwork
+from emulators.web.tables import NativeCall, native_routes
+from emulators.webhooks import WebhookDispatcher
+from emulators.wms import Wms
+from scenarios.sim.actors import Buyers, Dock, PriceChange, load_masters
+from scenarios.sim.progress import Progress, run_with_progress
+from scenarios.spec.architectures import ARCHITECTURES, Architecture
+from scenarios.spec.masterdata import generate
+from scenarios.spec.models import LatencySpike, ScenarioSpec
+from sync_core.breaker import BreakerConfig
+from sync_core.defects import DefectiveEngine, Defects
+from sync_core.delivery import DeliveryPlanner, RetryPolicy
+from sync_core.drivers.simpy import SimDriver
+from sync_core.engine import Engine, EngineConfig
+from sync_core.flows.po import OWN_CHANGES
+from sync_core.inbound import from_ap, from_erp, from_supplier, from_wms
+from sync_core.messages import Inbound, Kind, Request, Response
+from sync_core.store import MemoryStore
+
+__all__ = ["Run", "simulate"]
+
+OUR_EDI_ID = "HOSPNET01"
+NO_RETRIES = RetryPolicy(max_attempts=1)  # the defect ``stop_retrying``
+
+
+@dataclass
+class Run:
+    spec: ScenarioSpec
+    architecture: str
+    history: History
+    volumes: dict[str, int]
+    touched: frozenset[str] = frozenset()  # trace ids the run's defects touched
+
+
+class _HistoryJournal(Journal):
+    """An emulator's journal in a run: each fact goes straight into the run's history,
+    stamped with the virtual time (to the microsecond), except while ``loading``."""
+
+    def __init__(self, system: str, clock: Callable[[], float], history: History) -> None:
+        super().__init__(system, clock, lambda _: None)
+        self._append = history.changes.append
+        self.loading = False
+
+    def record(
+        self, entity: str, field_name: str, value: Any, cause: str, correlation_id: str | None
+    ) -> None:
+        if not self.loading:
+            self._append(
+                Change(
+                    round(self._clock(), 6),
+                    self.system,
+                    entity,
+                    field_name,
+                    value,
+                    cause,
+                    correlation_id,
+                )
+            )
+
+
+class _Link:
+    """A one-way network path with lognormal latency, slower inside its spike windows."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        rng: random.Random,
+        median_s: float,
+        sigma: float,
+        spikes: tuple[LatencySpike, ...] = (),
+    ):
+        self.env, self.rng, self.median_s, self.sigma = env, rng, median_s, sigma
+        self.spikes = spikes
+
+    def delay(self) -> simpy.Timeout:
+        base = self.median_s * math.exp(self.rng.gauss(0.0, self.sigma))
+        if self.spikes:
+            now = self.env.now
+            base += sum(s.extra_ms / 1000 for s in self.spikes if s.start_s <= now < s.end_s)
+        return self.env.timeout(base)
+
+
+class _Transport:
+    """The sync core's outbound calls, carried to the emulators over simulated links.
+
+    Each call passes the target's fault gate (through its host) exactly as an
+    HTTP request would: an outage answers 503, a refused connection answers
+    nothing (status 0), injected latency adds to the link's.
+    """
+
+    def __init__(
+        self,
+        links: dict[str, _Link],
+        hosts: dict[str, Host],
+        routes: dict[tuple[str, str], NativeCall],
+    ):
+        self.links = links
+        self.hosts = hosts
+        self.routes = routes
+        self.strip_idempotency = False  # the point-to-point baseline sends no keys
+
+    def call(self, request: Request) -> Generator[simpy.Event, Any, Response]:
+        link, host = self.links[request.target], self.hosts[request.target]
+        yield link.delay()
+        extra = host.gate.extra_latency_s()
+        if extra > 0:
+            yield link.env.timeout(extra)
+        route = self.routes[(request.target, request.operation)]
+        if self.strip_idempotency:
+            request = replace(request, idempotency_key=None)
+        try:
+            reply = host.invoke(
+                request.operation,
+                lambda: route(request.params, request.body, request.idempotency_key),
+                idempotency_key=request.idempotency_key,
+                correlation_id=request.correlation_id,
+            )
+        except Refused as e:
+            return Response(0, {"detail": str(e)})
+        yield link.delay()
+        return Response(reply.status, reply.body, reply.headers)
+
+
+def simulate(
+    spec: ScenarioSpec,
+    architecture: str,
+    progress: Progress | None = None,
+    *,
+    defects: Defects | None = None,
+) -> Run:
+    design = ARCHITECTURES.get(architecture)
+    if design is None:
+        raise ValueError(f"unknown architecture {architecture!r}")
+    env = simpy.Environment()
+    epoch = spec.start
+    history = History(_header(spec, design))
+    _record_faults(history, spec)
+
+    def clock() -> float:
+        return float(env.now)
+
+    hosts = {
+        name: Host(name, clock, spec.seed, keep_journals=False)
+        for name in ("erp", "supplier", "wms", "ap")
+    }
+    journals = {name: _HistoryJournal(name, clock, history) for name in hosts}
+    for name, faults in spec.faults.items():
+        if name in hosts:
+            hosts[name].set_faults(faults)
+
+    def rng(name: str) -> random.Random:
+        return random.Random(f"{spec.seed}/{name}")
+
+    def schedule(delay: float, action: Callable[[], None]) -> None:
+        # a timeout with a callback: one event, where a process would take three
+        env.timeout(delay).callbacks.append(lambda _: action())
+
+    master = generate(spec.network, spec.seed)
+    profile = spec.suppliers.profile()
+    erp = Erp(journals["erp"], clock, epoch)
+    supplier = SupplierNetwork(
+        journals["supplier"],
+        clock,
+        epoch,
+        schedule,
+        {s.edi_id: profile for s in master.suppliers},
+        spec.seed,
+    )
+    wms = Wms(journals["wms"], clock, epoch)
+    ap = Ap(journals["ap"], clock, epoch)
+    history.header["tolerances"] = dataclasses.asdict(ap.tolerances)
+
+    links = _links(env, spec, rng)
+    partners = {s.supplier_id: s.edi_id for s in master.suppliers}
+    naive = design.point_to_point  # no memory, no breaker, a few retries
+    config = EngineConfig(OUR_EDI_ID, partners, naive=naive, functional_acks=True)
+    engine = DefectiveEngine(config, defects) if defects and defects.engine else Engine(config)
+    store = MemoryStore()
+    behaviours = {"erp": erp, "supplier": supplier, "wms": wms, "ap": ap}
+    transport = _Transport(links, hosts, native_routes(behaviours))
+    planner = DeliveryPlanner(
+        NO_RETRIES if defects and defects.stop_retrying else design.retries(spec.architectures),
+        rng("core/delivery"),
+        BreakerConfig(failure_threshold=2**31) if naive else BreakerConfig(),
+    )
+    driver = SimDriver(env, engine, store, transport, epoch, planner, history.message, defects)
+    if naive or (defects and defects.no_idempotency_keys):
+        transport.strip_idempotency = True
+    with _loading(journals.values()):  # the initial load is the starting state, not a change
+        load_masters(erp, ap, master, epoch.date())  # before anyone listens
+    for change in spec.contract_price_changes:
+        schedule(change.at_hours * 3600, PriceChange(erp, master, change, rng("prices")).apply)
+    dock = Dock(env, wms, rng("dock"))
+    supplier.listeners.append(dock.on_document)
+
+    if design.pull is not None:
+        for name, behaviour in (("erp", erp), ("supplier", supplier), ("wms", wms), ("ap", ap)):
+            hosts[name].attach(behaviour)
+        driver.every(*design.pull(spec.architectures))
+    else:
+        webhooks = _Webhooks(driver, links["core"], schedule, rng, naive)
+        hosts["erp"].attach(
+            erp,
+            webhooks.dispatcher("erp", from_erp),
+            subscribed=_erp_subscription(naive),
+        )
+        hosts["supplier"].attach(supplier, webhooks.dispatcher("supplier", from_supplier))
+        hosts["wms"].attach(wms, webhooks.dispatcher("wms", from_wms))
+        hosts["ap"].attach(ap, webhooks.dispatcher("ap", from_ap))
+        for name in ("erp", "supplier", "wms", "ap"):
+            hosts[name].set_faults(hosts[name].gate.faults)  # webhook faults to the dispatcher
+    if design.reconcile is not None:
+        every = design.reconcile(spec.architectures)
+        driver.every(every, every, Kind.RECONCILE_TICK)
+    for crash in _crashes(spec):
+        schedule(crash.at_s, driver.crash)
+        schedule(crash.at_s + crash.down_s, driver.restart)
+
+    orders = Buyers(env, spec, master, erp, rng("demand"), history)
+    env.process(orders.run())
+    with _collector_paused():
+        if progress is None:
+            env.run(until=spec.end_s)
+        else:
+            run_with_progress(env, spec.end_s, progress, lambda: driver.messages_handled)
+    volumes = {
+        "purchase_orders": orders.pos,
+        "po_lines": orders.lines,
+        "messages_handled": driver.messages_handled,
+        "requests_sent": driver.requests_sent,
+        "dead_letters": len(store.dead_letters()),
+        "dock_receipts": dock.received,
+        "core_crashes": driver.crashes,
+        "history_records": len(history.changes),
+    }
+    touched = driver.touched | (engine.touched if isinstance(engine, DefectiveEngine) else set())
+    return Run(spec, architecture, history, volumes, frozenset(touched))
+
+
+def _links(
+    env: simpy.Environment, spec: ScenarioSpec, rng: Callable[[str], random.Random]
+) -> dict[str, _Link]:
+    """One link to each system and to the core, slower in the scenario's latency spikes."""
+    lat = spec.latency
+    spikes: dict[str, tuple[LatencySpike, ...]] = {
+        name: f.latency_spikes for name, f in spec.faults.items()
+    }
+    spikes["core"] = spec.core_faults.latency_spikes
+    return {
+        name: _Link(env, rng(f"link/{name}"), lat.median_ms / 1000, lat.sigma, spikes.get(name, ()))
+        for name in ("erp", "supplier", "wms", "ap", "core")
+    }
+
+
+@contextlib.contextmanager
+def _loading(journals: Iterable[_HistoryJournal]) -> Iterator[None]:
+    """The journals record nothing inside: what is done is the run's starting state."""
+    for journal in journals:
+        journal.loading = True
+    try:
+        yield
+    finally:
+        for journal in journals:
+            journal.loading = False
+
+
+def _header(spec: ScenarioSpec, design: Architecture) -> dict[str, Any]:
+    """The history's header: what the analysis needs to judge the history on its own
+    (see analysis/history), the architecture's mechanism included."""
+    return {
+        "scenario": spec.name,
+        "architecture": design.name,
+        "seed": spec.seed,
+        "epoch": spec.start.isoformat(),
+        "end_s": spec.end_s,
+        "mode": "simulation",
+        "flows": list(FLOWS),
+        "latency": {"median_ms": spec.latency.median_ms, "sigma": spec.latency.sigma},
+        "slos": spec.slos.model_dump(),
+        **design.mechanism(spec.architectures),
+    }
+
+
+class _Webhooks:
+    """The core subscribed to the systems: each event carried over the link to the
+    core's inbound endpoint, at least once.  The point-to-point baseline (``naive``) has
+    no inbox: every copy gets a message id of its own and is handled again."""
+
+    def __init__(
+        self,
+        driver: SimDriver,
+        link: _Link,
+        schedule: Callable[[float, Callable[[], None]], None],
+        rng: Callable[[str], random.Random],
+        naive: bool,
+    ) -> None:
+        self.driver, self.link, self.schedule, self.rng = driver, link, schedule, rng
+        self.naive = naive
+        self.unique = itertools.count(1)
+
+    def dispatcher(
+        self, system: str, to_message: Callable[[dict[str, Any]], Inbound]
+    ) -> WebhookDispatcher:
+        def deliver(event: dict[str, Any], done: Callable[[bool], None]) -> None:
+            def arrive(_: simpy.Event) -> None:
+                message = to_message(event)
+                if self.naive:
+                    message = replace(
+                        message, message_id=f"{message.message_id}#{next(self.unique)}"
+                    )
+                done(self.driver.submit(message))
+
+            self.link.delay().callbacks.append(arrive)
+
+        return WebhookDispatcher(deliver, self.schedule, self.rng(f"webhooks/{system}"))
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """CPython's cyclic garbage collector, off for the run and back on after.
+
+    A run's history and the emulators' state only grow (a million tracked
+    records in 12 simulated days), and the collector rescans them again and
+    again: about a tenth of the run even with raised thresholds.  A run makes
+    next to no cyclic garbage for it to find (what it drops is freed by its
+    reference count; a core crash leaves a dozen objects, the dead consumer and
+    deliveries waiting for ever, freed after the run;
+    ``tests/scenarios/test_simulation_runtime.py`` holds every architecture to
+    that), so it is paused.  Nothing the run computes depends on it.  After the
+    run, what it built joins the oldest generation (a freeze and thaw moves it
+    there), so switching the collector back on does not set off one sweep over
+    all of it at once; it is collected as usual later.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
+
+
+_ERP_EVENTS = frozenset({"PurchaseOrderChanged", "ContractPriceChanged", "ItemChanged"})
+
+
+def _erp_subscription(naive: bool) -> Callable[[dict[str, Any]], bool]:
+    """The ERP events the core subscribes to; the point-to-point baseline takes them all.
+    The core's subscription leaves out the PO changes it makes itself, as an ERP
+    adapter's event filter would, so its own writes do not echo back."""
+    if naive:
+        return lambda e: e.get("eventType") in _ERP_EVENTS
+    return lambda e: e.get("eventType") in _ERP_EVENTS and e.get("ChangeType") not in OWN_CHANGES
+
+
+def _record_faults(history: History, spec: ScenarioSpec) -> None:
+    """The scenario's fault windows, so reports can shade them and measure the drain."""
+    for system, faults in spec.faults.items():
+        for o in faults.outages:
+            history.fault(system, "outage", o.start_s, o.end_s)
+        for w in faults.rate_limit_storms:
+            history.fault(system, "rate_limit_storm", w.start_s, w.end_s)
+        for spike in faults.latency_spikes:
+            history.fault(system, "latency", spike.start_s, spike.end_s)
+    for crash in spec.core_faults.crashes:
+        history.fault("core", "crash", crash.start_s, crash.end_s)
+    for spike in spec.core_faults.latency_spikes:
+        history.fault("core", "latency", spike.start_s, spike.end_s)
+
+
+@dataclass(frozen=True)
+class _Crash:
+    at_s: float
+    down_s: float
+
+
+def _crashes(spec: ScenarioSpec) -> list[_Crash]:
+    return [_Crash(c.at_hours * 3600, c.down_minutes * 60) for c in spec.core_faults.crashes]

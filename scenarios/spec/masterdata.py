@@ -1,0 +1,165 @@
+"""Master data for a scenario's network, generated from its seed.
+
+Hospitals, distribution centers and the central procurement office get GLNs
+under one GS1 company prefix; suppliers get their own prefix, an EDI id and
+a catalog of items with GTIN-14s, UNSPSC classes and unit-of-measure ladders.
+Names come from Faker seeded with the scenario seed, so the same seed always
+yields the same network.  Everything is built as canonical models, so every
+identifier is check-digit valid by construction.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from faker import Faker
+
+from scenarios.spec.models import NetworkSpec
+from sync_core.model import Item, Location, LocationKind, Supplier, Uom, UomStep, gs1_check_digit
+
+__all__ = ["MasterData", "generate", "po_lines"]
+
+# (description, UNSPSC class, order UoM ladder, clinical-critical candidate)
+_CATALOG: tuple[tuple[str, str, tuple[tuple[Uom, int, Uom], ...], bool], ...] = (
+    (
+        "Nitrile exam gloves, size {s}",
+        "42132200",
+        ((Uom.CA, 10, Uom.BX), (Uom.BX, 100, Uom.EA)),
+        False,
+    ),
+    ("IV administration set, {d} drops/mL", "42221500", ((Uom.CA, 48, Uom.EA),), True),
+    ("IV extension set, {l} cm", "42221500", ((Uom.CA, 50, Uom.EA),), True),
+    ("IV catheter, {g} G", "42221500", ((Uom.BX, 50, Uom.EA),), True),
+    (
+        "Sterile gauze dressing, {c} cm",
+        "42311500",
+        ((Uom.CA, 12, Uom.BX), (Uom.BX, 25, Uom.EA)),
+        False,
+    ),
+    ("Hypodermic syringe, {m} mL", "42142600", ((Uom.CA, 8, Uom.BX), (Uom.BX, 100, Uom.EA)), False),
+    ("Hypodermic needle, {g} G", "42142500", ((Uom.CA, 10, Uom.BX), (Uom.BX, 100, Uom.EA)), True),
+)
+_SIZES = {
+    "s": ["S", "M", "L", "XL"],
+    "d": ["10", "15", "20", "60"],
+    "l": ["15", "30", "50"],
+    "g": ["18", "20", "22", "24"],
+    "c": ["5x5", "10x10"],
+    "m": ["3", "5", "10", "20"],
+}
+
+
+@dataclass(frozen=True)
+class MasterData:
+    procurement_office: Location
+    hospitals: tuple[Location, ...]
+    distribution_centers: tuple[Location, ...]
+    suppliers: tuple[Supplier, ...]
+    items: tuple[Item, ...]
+    serving_dc: dict[str, Location]  # hospital GLN -> its distribution center
+
+    _catalogs: dict[str, tuple[Item, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_supplier: dict[str, list[Item]] = {}
+        for i in self.items:
+            by_supplier.setdefault(i.supplier_id, []).append(i)
+        catalogs = {s: tuple(items) for s, items in by_supplier.items()}
+        object.__setattr__(self, "_catalogs", catalogs)  # frozen: set once, here
+
+    def catalog(self, supplier_id: str) -> list[Item]:
+        """The supplier's items, in the order of ``items`` (indexed: one PO costs O(1))."""
+        return list(self._catalogs.get(supplier_id, ()))
+
+
+def po_lines(
+    items: Sequence[Item], rng: random.Random, quantity: tuple[int, int]
+) -> list[dict[str, Any]]:
+    """The ERP purchase-order lines a buyer orders for ``items``: each a quantity drawn
+    from ``rng`` within ``quantity``, one draw per item in order, at the catalog price."""
+    return [
+        {
+            "SupplierItem": i.vendor_part,
+            "ItemGTIN": i.gtin,
+            "Quantity": rng.randint(*quantity),
+            "UOMCode": i.order_uom.value,
+            "Price": i.unit_price,
+            "CriticalSupply": "Y" if i.critical else "N",
+        }
+        for i in items
+    ]
+
+
+def _gln(prefix: str, n: int) -> str:
+    body = f"{prefix}{n:0{12 - len(prefix)}d}"
+    return body + gs1_check_digit(body)
+
+
+def _gtin(level: int, prefix: str, n: int) -> str:
+    body = f"{level}{prefix}{n:0{12 - len(prefix)}d}"
+    return body + gs1_check_digit(body)
+
+
+def generate(spec: NetworkSpec, seed: int) -> MasterData:
+    fake = Faker("en_US")
+    fake.seed_instance(seed)
+    rng = random.Random(f"{seed}/masterdata")
+    provider_prefix = "0860001"  # the health network's GS1 company prefix
+    office = Location(
+        gln=_gln(provider_prefix, 1),
+        name="Central Procurement Office",
+        kind=LocationKind.PROCUREMENT_OFFICE,
+    )
+    city = [fake.unique.city() for _ in range(spec.hospitals + spec.distribution_centers)]
+    hospitals = tuple(
+        Location(
+            gln=_gln(provider_prefix, 100 + i),
+            name=f"{city[i]} General Hospital",
+            kind=LocationKind.HOSPITAL,
+        )
+        for i in range(spec.hospitals)
+    )
+    dcs = tuple(
+        Location(
+            gln=_gln(provider_prefix, 900 + i),
+            name=f"{city[spec.hospitals + i]} Distribution Center",
+            kind=LocationKind.DISTRIBUTION_CENTER,
+        )
+        for i in range(spec.distribution_centers)
+    )
+    serving = {h.gln: dcs[i % len(dcs)] for i, h in enumerate(hospitals)} if dcs else {}
+    suppliers = tuple(
+        Supplier(
+            supplier_id=f"S{1001 + i}",
+            name=fake.unique.company(),
+            gln=_gln(f"07{i + 10:03d}00", 1),
+            edi_id=f"SUPP{1001 + i}",
+        )
+        for i in range(spec.suppliers)
+    )
+    candidates = sum(1 for entry in _CATALOG if entry[3]) / len(_CATALOG)
+    p_critical = min(1.0, spec.critical_share / candidates)
+    items = []
+    for n in range(spec.items):
+        supplier = suppliers[n % len(suppliers)]
+        template, unspsc, ladder, critical_kind = _CATALOG[rng.randrange(len(_CATALOG))]
+        key = template.split("{")[1][0]
+        description = template.format(**{key: rng.choice(_SIZES[key])})
+        steps = tuple(UomStep(uom=u, quantity=q, contains=c) for u, q, c in ladder)
+        items.append(
+            Item(
+                gtin=_gtin(3, f"07{suppliers.index(supplier) + 10:03d}00", n + 1),
+                description=description,
+                unspsc=unspsc,
+                supplier_id=supplier.supplier_id,
+                vendor_part=f"{supplier.supplier_id[1:]}-{n + 1:05d}",
+                order_uom=steps[0].uom,
+                uom_ladder=steps,
+                unit_price=round(rng.uniform(8, 400), 2),
+                critical=critical_kind and rng.random() < p_critical,
+            )
+        )
+    return MasterData(office, hospitals, dcs, suppliers, tuple(items), serving)

@@ -1,0 +1,74 @@
+"""``/dlq``: the dead letters a person works through — list, read, replay, discard.
+
+The same operations as ``supplysync dlq`` against a store file (:mod:`sync_core.dlq`),
+over HTTP while the core runs: an unknown id is 404, a letter no longer open 409.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from sync_core.dlq import discard, list_letters, record_summary, show
+from sync_core.service.deps import Driver
+from sync_core.service.problems import PROBLEM_DOC, problem
+from sync_core.store import DeadLetterError
+
+__all__ = ["Discard", "router"]
+
+LetterId = Annotated[int, Path(ge=1, le=2**62, description="the dead letter's id")]
+DlqStatus = Annotated[Literal["open", "replayed", "discarded"] | None, Query()]
+
+router = APIRouter(tags=["dead letters"])
+
+
+class Discard(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500, pattern=r"\S")
+
+
+def _letter_problem(e: DeadLetterError) -> Response:
+    if e.status is None:
+        return problem(404, "Not Found", str(e), "letter_id")
+    return problem(409, "Conflict", str(e), "letter_id")
+
+
+@router.get("/dlq")
+async def dlq(driver: Driver, status: DlqStatus = None) -> list[dict[str, Any]]:
+    """The dead letters, oldest first (``status``: open, replayed or discarded)."""
+    records = await driver.db(lambda s: list_letters(s, status=status))
+    return [record_summary(r) for r in records]
+
+
+@router.get("/dlq/{letter_id}", responses={404: PROBLEM_DOC})
+async def dlq_letter(letter_id: LetterId, driver: Driver) -> Response:
+    try:
+        record = await driver.db(lambda s: show(s, letter_id))
+    except DeadLetterError as e:
+        return _letter_problem(e)
+    return JSONResponse(record_summary(record))
+
+
+@router.post("/dlq/{letter_id}/replay", responses={404: PROBLEM_DOC, 409: PROBLEM_DOC})
+async def dlq_replay(letter_id: LetterId, driver: Driver) -> Response:
+    """Queue an open letter again (a request keeps its idempotency key) and carry it out."""
+    try:
+        record = await driver.replay(letter_id)
+    except DeadLetterError as e:
+        return _letter_problem(e)
+    return JSONResponse(record_summary(record))
+
+
+@router.post(
+    "/dlq/{letter_id}/discard", responses={404: PROBLEM_DOC, 409: PROBLEM_DOC, 422: PROBLEM_DOC}
+)
+async def dlq_discard(letter_id: LetterId, body: Discard, driver: Driver) -> Response:
+    """Give an open letter up, with the reason a person gives."""
+    try:
+        record = await driver.db(lambda s: discard(s, letter_id, body.reason))
+    except DeadLetterError as e:
+        return _letter_problem(e)
+    return JSONResponse(record_summary(record))

@@ -1,0 +1,38 @@
+"""``/metrics``, ``/health``, ``/status``: is the core alive and how is it doing.
+
+Each answers from memory, however busy the store (the engine decides in the store's
+thread), so a probe or a scrape is never held up by a huge message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from sync_core.metrics import CONTENT_TYPE
+from sync_core.service.deps import Driver, Metrics, Subscriptions
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["status"])
+
+
+@router.get("/metrics", response_class=Response)
+async def prometheus(metrics: Metrics) -> Response:
+    """The Prometheus text exposition (metric names: README, sync_core.metrics)."""
+    return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+
+@router.get("/health")
+async def health(subscriptions: Subscriptions) -> dict[str, Any]:
+    return {"status": "ok", "subscriptions": subscriptions}
+
+
+@router.get("/status")
+async def status(driver: Driver) -> dict[str, Any]:
+    """From memory, however busy the store; the dead-letter count is refreshed in the
+    background (``store``: ``ok``, ``busy (N s)`` or ``failing: reason``)."""
+    driver.refresh_status()
+    return driver.status()
