@@ -186,27 +186,43 @@ def run_live(o: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
         }
         history, judged = judge_changes(header, changes, schedule.recorded, spec, volumes)
         judged.results["load"] = load
-        judged.results["live"] = {
-            "users": o.users,
-            "workers": o.workers,
-            "duration_s": o.duration_s,
-            "speedup": speedup,
-            "settle_s": round(settled, 3),
-            "sut": o.sut,
-            "reset": o.reset,
-            "entities_before_start": left_out,
-            "load_average": list(os.getloadavg()),
-            "fault_schedule_errors": schedule.errors + prices.errors,
-            "skipped_faults": schedule.skipped,
-            "not_played": not_played,
-            "contract_prices_changed": prices.changed,
-            "webhooks": webhooks,
-        }
+        judged.results["live"] = _live_section(
+            o, speedup, settled, left_out, schedule, prices, not_played, webhooks
+        )
         if o.sut == "external":
             judged.results["live"]["carries"] = header["flows"]
             judged.results["live"]["keyless_writes"] = keyless_writes(client, urls, clocks)
         write_outputs(o.out, history, judged, schedule.recorded, end_s)
     return LiveOutcome(judged.results, o.out, bool(judged.results["passed"]))
+
+
+def _live_section(
+    o: LiveOptions,
+    speedup: float,
+    settled: float,
+    left_out: Any,
+    schedule: FaultSchedule,
+    prices: events.PriceChanges,
+    not_played: list[str],
+    webhooks: dict[str, Any],
+) -> dict[str, Any]:
+    """results.json's ``live``: how the run was driven and what it could not do."""
+    return {
+        "users": o.users,
+        "workers": o.workers,
+        "duration_s": o.duration_s,
+        "speedup": speedup,
+        "settle_s": round(settled, 3),
+        "sut": o.sut,
+        "reset": o.reset,
+        "entities_before_start": left_out,
+        "load_average": list(os.getloadavg()),
+        "fault_schedule_errors": schedule.errors + prices.errors,
+        "skipped_faults": schedule.skipped,
+        "not_played": not_played,
+        "contract_prices_changed": prices.changed,
+        "webhooks": webhooks,
+    }
 
 
 def _header(

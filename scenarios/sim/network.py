@@ -41,7 +41,7 @@ from emulators.wms import Wms
 from scenarios.sim.actors import Buyers, Dock, PriceChange, load_masters
 from scenarios.sim.progress import Progress, run_with_progress
 from scenarios.spec.architectures import ARCHITECTURES, Architecture
-from scenarios.spec.masterdata import generate
+from scenarios.spec.masterdata import MasterData, generate
 from scenarios.spec.models import LatencySpike, ScenarioSpec
 from sync_core.breaker import BreakerConfig
 from sync_core.defects import DefectiveEngine, Defects
@@ -175,14 +175,8 @@ def simulate(
     def clock() -> float:
         return float(env.now)
 
-    hosts = {
-        name: Host(name, clock, spec.seed, keep_journals=False)
-        for name in ("erp", "supplier", "wms", "ap")
-    }
+    hosts = _hosts(spec, clock)
     journals = {name: _HistoryJournal(name, clock, history) for name in hosts}
-    for name, faults in spec.faults.items():
-        if name in hosts:
-            hosts[name].set_faults(faults)
 
     def rng(name: str) -> random.Random:
         return random.Random(f"{spec.seed}/{name}")
@@ -192,33 +186,16 @@ def simulate(
         env.timeout(delay).callbacks.append(lambda _: action())
 
     master = generate(spec.network, spec.seed)
-    profile = spec.suppliers.profile()
-    erp = Erp(journals["erp"], clock, epoch)
-    supplier = SupplierNetwork(
-        journals["supplier"],
-        clock,
-        epoch,
-        schedule,
-        {s.edi_id: profile for s in master.suppliers},
-        spec.seed,
-    )
-    wms = Wms(journals["wms"], clock, epoch)
-    ap = Ap(journals["ap"], clock, epoch)
+    erp, supplier, wms, ap = _systems(spec, master, journals, clock, schedule)
     history.header["tolerances"] = dataclasses.asdict(ap.tolerances)
 
     links = _links(env, spec, rng)
-    partners = {s.supplier_id: s.edi_id for s in master.suppliers}
     naive = design.point_to_point  # no memory, no breaker, a few retries
-    config = EngineConfig(OUR_EDI_ID, partners, naive=naive, functional_acks=True)
-    engine = DefectiveEngine(config, defects) if defects and defects.engine else Engine(config)
+    engine = _engine(master, naive, defects)
     store = MemoryStore()
     behaviours = {"erp": erp, "supplier": supplier, "wms": wms, "ap": ap}
     transport = _Transport(links, hosts, native_routes(behaviours))
-    planner = DeliveryPlanner(
-        NO_RETRIES if defects and defects.stop_retrying else design.retries(spec.architectures),
-        rng("core/delivery"),
-        BreakerConfig(failure_threshold=2**31) if naive else BreakerConfig(),
-    )
+    planner = _planner(spec, design, rng("core/delivery"), defects)
     driver = SimDriver(env, engine, store, transport, epoch, planner, history.message, defects)
     if naive or (defects and defects.no_idempotency_keys):
         transport.strip_idempotency = True
@@ -229,25 +206,14 @@ def simulate(
     dock = Dock(env, wms, rng("dock"))
     supplier.listeners.append(dock.on_document)
 
-    if design.pull is not None:
-        for name, behaviour in (("erp", erp), ("supplier", supplier), ("wms", wms), ("ap", ap)):
-            hosts[name].attach(behaviour)
-        driver.every(*design.pull(spec.architectures))
-    else:
-        webhooks = _Webhooks(driver, links["core"], schedule, rng, naive)
-        hosts["erp"].attach(
-            erp,
-            webhooks.dispatcher("erp", from_erp),
-            subscribed=_erp_subscription(naive),
-        )
-        hosts["supplier"].attach(supplier, webhooks.dispatcher("supplier", from_supplier))
-        hosts["wms"].attach(wms, webhooks.dispatcher("wms", from_wms))
-        hosts["ap"].attach(ap, webhooks.dispatcher("ap", from_ap))
-        for name in ("erp", "supplier", "wms", "ap"):
-            hosts[name].set_faults(hosts[name].gate.faults)  # webhook faults to the dispatcher
-    if design.reconcile is not None:
-        every = design.reconcile(spec.architectures)
-        driver.every(every, every, Kind.RECONCILE_TICK)
+    _connect(
+        spec,
+        design,
+        hosts,
+        behaviours,
+        driver,
+        _Webhooks(driver, links["core"], schedule, rng, naive),
+    )
     for crash in _crashes(spec):
         schedule(crash.at_s, driver.crash)
         schedule(crash.at_s + crash.down_s, driver.restart)
@@ -271,6 +237,86 @@ def simulate(
     }
     touched = driver.touched | (engine.touched if isinstance(engine, DefectiveEngine) else set())
     return Run(spec, architecture, history, volumes, frozenset(touched))
+
+
+def _hosts(spec: ScenarioSpec, clock: Callable[[], float]) -> dict[str, Host]:
+    """The four systems' hosts (fault gates, journals), each with the scenario's faults."""
+    hosts = {
+        name: Host(name, clock, spec.seed, keep_journals=False)
+        for name in ("erp", "supplier", "wms", "ap")
+    }
+    for name, faults in spec.faults.items():
+        if name in hosts:
+            hosts[name].set_faults(faults)
+    return hosts
+
+
+def _engine(master: MasterData, naive: bool, defects: Defects | None) -> Engine:
+    partners = {s.supplier_id: s.edi_id for s in master.suppliers}
+    config = EngineConfig(OUR_EDI_ID, partners, naive=naive, functional_acks=True)
+    return DefectiveEngine(config, defects) if defects and defects.engine else Engine(config)
+
+
+def _planner(
+    spec: ScenarioSpec, design: Architecture, rng: random.Random, defects: Defects | None
+) -> DeliveryPlanner:
+    """The design's retries (none with the stop-retrying defect); the point-to-point
+    baseline's breaker never opens."""
+    return DeliveryPlanner(
+        NO_RETRIES if defects and defects.stop_retrying else design.retries(spec.architectures),
+        rng,
+        BreakerConfig(failure_threshold=2**31) if design.point_to_point else BreakerConfig(),
+    )
+
+
+def _systems(
+    spec: ScenarioSpec,
+    master: MasterData,
+    journals: dict[str, _HistoryJournal],
+    clock: Callable[[], float],
+    schedule: Callable[[float, Callable[[], None]], None],
+) -> tuple[Erp, SupplierNetwork, Wms, Ap]:
+    """The four emulated systems, every supplier trading on the scenario's profile."""
+    profile = spec.suppliers.profile()
+    erp = Erp(journals["erp"], clock, spec.start)
+    supplier = SupplierNetwork(
+        journals["supplier"],
+        clock,
+        spec.start,
+        schedule,
+        {s.edi_id: profile for s in master.suppliers},
+        spec.seed,
+    )
+    wms = Wms(journals["wms"], clock, spec.start)
+    ap = Ap(journals["ap"], clock, spec.start)
+    return erp, supplier, wms, ap
+
+
+def _connect(
+    spec: ScenarioSpec,
+    design: Architecture,
+    hosts: dict[str, Host],
+    behaviours: dict[str, Any],
+    driver: SimDriver,
+    webhooks: _Webhooks,
+) -> None:
+    """How the core hears of changes: pull ticks, or webhooks; and reconcile ticks."""
+    if design.pull is not None:
+        for name, behaviour in behaviours.items():
+            hosts[name].attach(behaviour)
+        driver.every(*design.pull(spec.architectures))
+    else:
+        parsers = {"erp": from_erp, "supplier": from_supplier, "wms": from_wms, "ap": from_ap}
+        for name, behaviour in behaviours.items():
+            subscribed = _erp_subscription(design.point_to_point) if name == "erp" else None
+            hosts[name].attach(
+                behaviour, webhooks.dispatcher(name, parsers[name]), subscribed=subscribed
+            )
+        for name in behaviours:
+            hosts[name].set_faults(hosts[name].gate.faults)  # webhook faults to the dispatcher
+    if design.reconcile is not None:
+        every = design.reconcile(spec.architectures)
+        driver.every(every, every, Kind.RECONCILE_TICK)
 
 
 def _links(
