@@ -30,8 +30,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from emulators._base import Reply, body_cause
-from emulators.erp._api import Core, api, check_paging, none_match, page, precondition
+from emulators._base import Reply, body_cause, check_paging, page
+from emulators.erp._api import Core, api, none_match, precondition
 from emulators.erp._checks import (
     GLN,
     GTIN,
