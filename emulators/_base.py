@@ -14,7 +14,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 import orjson
 
@@ -24,7 +24,10 @@ __all__ = [
     "Reply",
     "body_cause",
     "canonical_json",
+    "check_paging",
     "copy_document",
+    "is_int",
+    "page",
     "problem",
 ]
 
@@ -87,6 +90,31 @@ def problem(status: int, title: str, detail: str, field_path: str | None = None)
     if field_path is not None:
         body["field"] = field_path
     return Reply(status, body, {"content-type": "application/problem+json"})
+
+
+def is_int(value: Any) -> TypeGuard[int]:
+    """An integer that is not a bool (JSON's ``true`` is no count)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_paging(offset: Any, limit: Any) -> Reply | None:
+    """A 400 for an ``offset`` below 0 or a ``limit`` outside 1..500, else None."""
+    if not is_int(offset) or offset < 0:
+        return problem(400, "Bad Request", "offset must be an integer >= 0", "offset")
+    if not is_int(limit) or not 1 <= limit <= 500:
+        return problem(400, "Bad Request", "limit must be an integer within 1..500", "limit")
+    return None
+
+
+def page(
+    rows: list[Any], offset: int, limit: int, total: int | None = None, *, more: str = "hasMore"
+) -> Reply:
+    """One page of ``rows``; with ``total``, ``rows`` is the page already cut from that many.
+    ``more`` names the flag that says another page follows (vendors spell it differently)."""
+    window = rows[offset : offset + limit] if total is None else rows
+    total = len(rows) if total is None else total
+    body = {"items": window, "count": len(window), "offset": offset, "limit": limit}
+    return Reply(200, {**body, more: offset + limit < total})
 
 
 class FactChange(NamedTuple):

@@ -75,12 +75,19 @@ def _object(body: Any, document: str) -> dict[str, Any]:
     return body
 
 
+def _event(
+    body: Any, document: str, id_name: str, type_name: str
+) -> tuple[dict[str, Any], str, str]:
+    """A webhook event's envelope (every system's but the supplier's): the object, its
+    id and its type, each field named by the system's own spelling."""
+    event = _object(body, document)
+    return event, _text(event, id_name, document), _text(event, type_name, document)
+
+
 def from_erp(body: Any) -> Inbound:
     """An ERP business event: a purchase order or a master changed."""
     doc = "ERP business event"
-    event = _object(body, doc)
-    event_id = _text(event, "eventId", doc)
-    event_type = _text(event, "eventType", doc)
+    event, event_id, event_type = _event(body, doc, "eventId", "eventType")
     if event_type == "PurchaseOrderChanged":
         _text(event, "OrderNumber", doc)
         return Inbound(event_id, Kind.ERP_PO_CHANGED, event)
@@ -108,9 +115,7 @@ def from_supplier(body: Any) -> Inbound:
 def from_wms(body: Any) -> Inbound:
     """A WMS event: a receipt was created at the dock."""
     doc = "WMS event"
-    event = _object(body, doc)
-    event_id = _text(event, "event_id", doc)
-    event_type = _text(event, "event_type", doc)
+    event, event_id, event_type = _event(body, doc, "event_id", "event_type")
     if event_type != "receipt.created":
         raise InboundError(doc, "event_type", f"unknown event {event_type!r}")
     _text(event, "receipt_id", doc)
@@ -120,9 +125,7 @@ def from_wms(body: Any) -> Inbound:
 def from_ap(body: Any) -> Inbound:
     """An AP event: an invoice's match status changed."""
     doc = "AP event"
-    event = _object(body, doc)
-    event_id = _text(event, "eventId", doc)
-    event_type = _text(event, "eventType", doc)
+    event, event_id, event_type = _event(body, doc, "eventId", "eventType")
     if event_type != "InvoiceStatusChanged":
         raise InboundError(doc, "eventType", f"unknown event {event_type!r}")
     invoice = event.get("invoice")

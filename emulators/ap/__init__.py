@@ -74,7 +74,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from emulators._base import Journal, Reply, body_cause, copy_document, problem
+from emulators._base import Journal, Reply, body_cause, copy_document, page, problem
 from emulators.admission import IdempotencyCache
 from emulators.ap._checks import (
     _BOUNDED,
@@ -416,17 +416,8 @@ class Ap(Matching):
                 (i for i in chosen if i["last_update_date"] >= since),
                 key=lambda i: (i["last_update_date"], i["vendor_num"], i["invoice_num"]),
             )
-        page = chosen[offset : offset + limit]
-        return Reply(
-            200,
-            {
-                "items": [_public(i) for i in page],
-                "count": len(page),
-                "offset": offset,
-                "limit": limit,
-                "hasMore": offset + limit < len(chosen),
-            },
-        )
+        window = [_public(i) for i in chosen[offset : offset + limit]]
+        return page(window, offset, limit, len(chosen))
 
     def snapshot(self) -> dict[str, Any]:
         """All state, JSON-able (for the control API)."""

@@ -23,16 +23,14 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from emulators._base import Journal, Reply, copy_document
 from emulators.admission import IdempotencyCache, TokenBucket
-from emulators.erp._checks import bad, is_int
+from emulators.erp._checks import bad
 from emulators.limits import Bound, Limits
 
 __all__ = [
     "Core",
     "api",
-    "check_paging",
     "copy_document",
     "none_match",
-    "page",
     "precondition",
 ]
 
@@ -151,27 +149,3 @@ def precondition(etag: str, if_match: str | None) -> Reply | None:
     detail = f"the document has changed: its ETag is now {etag}"
     stale = bad(412, detail, "If-Match")
     return Reply(412, stale.body, {**stale.headers, "etag": etag})
-
-
-def check_paging(offset: Any, limit: Any) -> Reply | None:
-    if not is_int(offset) or offset < 0:
-        return bad(400, "offset must be an integer >= 0", "offset")
-    if not is_int(limit) or not 1 <= limit <= 500:
-        return bad(400, "limit must be an integer within 1..500", "limit")
-    return None
-
-
-def page(rows: list[dict[str, Any]], offset: int, limit: int, total: int | None = None) -> Reply:
-    """One page of ``rows``; with ``total``, ``rows`` is the page already cut from that many."""
-    window = rows[offset : offset + limit] if total is None else rows
-    total = len(rows) if total is None else total
-    return Reply(
-        200,
-        {
-            "items": window,
-            "count": len(window),
-            "offset": offset,
-            "limit": limit,
-            "hasMore": offset + limit < total,
-        },
-    )

@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Iterable
-from typing import Any, TypeGuard
+from typing import Any
 
-from emulators._base import Reply, problem
+from emulators._base import Reply, is_int, problem
 
 __all__ = [
     "ACK_LINE_FIELDS",
@@ -29,7 +29,6 @@ __all__ = [
     "check_fields",
     "check_new_lines",
     "count",
-    "is_int",
     "iso_date",
     "non_empty_list",
     "one_of",
@@ -57,10 +56,6 @@ def bad(status: int, detail: str, field_path: str | None) -> Reply:
 
 
 # -- field checks: each returns what is wrong with a value, or None -----------------
-
-
-def is_int(v: Any) -> TypeGuard[int]:
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def text(v: Any) -> str | None:

@@ -30,8 +30,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from emulators._base import Reply, body_cause
-from emulators.erp._api import Core, api, check_paging, none_match, page, precondition
+from emulators._base import Reply, body_cause, check_paging, page
+from emulators.erp._api import Core, api, none_match, precondition
 from emulators.erp._checks import (
     GLN,
     GTIN,
@@ -68,6 +68,17 @@ class MasterSpec:
     required: tuple[str, ...]
     defaults: dict[str, Any]
     event: str | None  # None: its writes emit no event
+
+    def check_new(self, body: Any) -> Reply | None:
+        """What is wrong with ``body`` as a new record (its key fields are text)."""
+        fields = {**dict.fromkeys(self.key, text), **self.fields}
+        return check_fields(body, fields, (*self.key, *self.required))
+
+    def new_record(self, key: tuple[str, ...], body: Mapping[str, Any]) -> dict[str, Any]:
+        """The record ``body`` creates under ``key``: the defaults, then its own fields."""
+        record = {**dict(zip(self.key, key, strict=True)), **self.defaults}
+        record.update({k: v for k, v in body.items() if k in self.fields})
+        return record
 
 
 ITEM = MasterSpec(
@@ -133,11 +144,9 @@ class Masters(Core):
                 self._seed_one(spec, body)
 
     def _seed_one(self, spec: MasterSpec, body: Mapping[str, Any]) -> None:
-        fields = {**dict.fromkeys(spec.key, text), **spec.fields}
-        error = check_fields(dict(body), fields, (*spec.key, *spec.required))
+        error = spec.check_new(dict(body))
         key = tuple(str(body[k]) for k in spec.key) if error is None else ()
-        record = {**dict(zip(spec.key, key, strict=True)), **spec.defaults}
-        record.update({k: v for k, v in body.items() if k in spec.fields})
+        record = spec.new_record(key, body)
         error = error or self._check_master(spec, record)
         if error is not None:
             raise ValueError(f"seeded {spec.kind} {dict(body)}: {error.body}")
@@ -237,15 +246,12 @@ class Masters(Core):
         operation = f"create_{spec.kind}"
         if (replay := self._admit(operation, None, body, idempotency_key)) is not None:
             return replay
-        fields = {**dict.fromkeys(spec.key, text), **spec.fields}
-        error = check_fields(body, fields, (*spec.key, *spec.required))
-        if error is not None:
+        if (error := spec.check_new(body)) is not None:
             return error
         key = tuple(body[k] for k in spec.key)
         if key in self.masters[spec.kind]:
             return bad(409, f"{spec.kind} {'/'.join(key)} exists already", spec.key[-1])
-        record = {**dict(zip(spec.key, key, strict=True)), **spec.defaults}
-        record.update({k: v for k, v in body.items() if k in spec.fields})
+        record = spec.new_record(key, body)
         if (error := self._check_master(spec, record)) is not None:
             return error
         self.masters[spec.kind][key] = record

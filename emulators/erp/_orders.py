@@ -41,8 +41,8 @@ import datetime as dt
 import math
 from typing import Any
 
-from emulators._base import Reply, body_cause, copy_document
-from emulators.erp._api import Core, api, check_paging, none_match, page, precondition
+from emulators._base import Reply, body_cause, check_paging, copy_document, page
+from emulators.erp._api import Core, api, none_match, precondition
 from emulators.erp._checks import (
     NEW_LINE_FIELDS,
     NEW_LINE_REQUIRED,

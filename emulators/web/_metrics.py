@@ -21,6 +21,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from emulators.host import Host
+from emulators.web._asgi import ResponseStatus
 
 __all__ = ["CONTENT_TYPE", "EmulatorMetrics", "RequestMetrics"]
 
@@ -95,16 +96,9 @@ class RequestMetrics:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = 500  # an exception that escapes everything is answered 500 by the server
-
-        async def sending(message: Any) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        status = ResponseStatus(send)
         try:
-            await self.app(scope, receive, sending)
+            await self.app(scope, receive, status)
         finally:
             route = scope.get("route")
-            self.metrics.count(getattr(route, "name", None) or "unmatched", status)
+            self.metrics.count(getattr(route, "name", None) or "unmatched", status.code)

@@ -1,4 +1,5 @@
-"""What the API tables share: the plain header annotations and the common error responses.
+"""What the API tables share: the plain header annotations, the common error responses
+and the shape of a request's list of lines.
 
 The ERP documents its headers in words (:mod:`emulators.web.erp_api`); the WMS, AP
 and the supplier network only bound them, with these.  Every operation of every
@@ -8,14 +9,21 @@ outage), all problem+json.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Header
+from pydantic import Field
 
+from emulators.limits import Bounded
 from emulators.operations import PROBLEM
 
-__all__ = ["COMMON", "IDEMPOTENCY_KEY", "TRACEPARENT"]
+__all__ = ["COMMON", "IDEMPOTENCY_KEY", "TRACEPARENT", "Lines"]
+
+_Line = TypeVar("_Line")
 
 IDEMPOTENCY_KEY = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 TRACEPARENT = Annotated[str | None, Header(max_length=200)]
 COMMON: dict[int | str, Any] = {422: PROBLEM, 429: PROBLEM, 503: PROBLEM}
+# A request's lines: at least one, at most the app's ``Limits`` allow; validation stops at
+# the first bad entry (a body of a thousand bad lines gets one error, not a thousand).
+Lines = Annotated[list[_Line], Bounded("lines"), Field(min_length=1, fail_fast=True)]

@@ -29,6 +29,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from emulators.web._asgi import ResponseStatus
+
 __all__ = [
     "PO_FIELDS",
     "ServerSpans",
@@ -103,21 +105,14 @@ class ServerSpans:
         context = self._propagator.extract(carrier) if carrier else None
         name = f"{self.system} {scope['method']} {scope['path']}"
         with self.tracer.start_as_current_span(name, context=context, kind=self._kind) as span:
-            status = 500
-
-            async def sending(message: Any) -> None:
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = message["status"]
-                await send(message)
-
+            status = ResponseStatus(send)
             try:
-                await self.app(scope, receive, sending)
+                await self.app(scope, receive, status)
             finally:
                 route = scope.get("route")
                 if route is not None:
                     span.update_name(f"{self.system} {getattr(route, 'name', '')}")
-                span.set_attribute("http.response.status_code", status)
+                span.set_attribute("http.response.status_code", status.code)
                 span.set_attribute("supplysync.system", self.system)
 
 

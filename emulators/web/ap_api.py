@@ -22,7 +22,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from emulators.limits import Bounded
 from emulators.operations import PROBLEM, Api, Operation, Param, keyed_write
-from emulators.web._params import COMMON, IDEMPOTENCY_KEY, TRACEPARENT
+from emulators.web._params import COMMON, IDEMPOTENCY_KEY, TRACEPARENT, Lines
 
 __all__ = [
     "AP_API",
@@ -76,7 +76,7 @@ class PoLine(_Native):
 
 
 class PoLinesUpsert(_Native):
-    po_lines: Annotated[list[PoLine], Bounded("lines")] = Field(min_length=1, fail_fast=True)
+    po_lines: Lines[PoLine]
     correlation_id: CorrelationId | None = None
 
 
@@ -88,7 +88,7 @@ class ReceiptLine(_Native):
 class ReceiptCreate(_Native):
     receipt_num: Text
     po_number: Text
-    lines: Annotated[list[ReceiptLine], Bounded("lines")] = Field(min_length=1, fail_fast=True)
+    lines: Lines[ReceiptLine]
     correlation_id: CorrelationId | None = None
 
 
@@ -101,7 +101,7 @@ class ContractPrice(_Native):
 
 
 class PricesUpsert(_Native):
-    prices: Annotated[list[ContractPrice], Bounded("lines")] = Field(min_length=1, fail_fast=True)
+    prices: Lines[ContractPrice]
     correlation_id: CorrelationId | None = None
 
 
@@ -117,7 +117,7 @@ class InvoiceCreate(_Native):
     invoice_date: Day
     po_number: Text
     invoice_amount: Amount
-    lines: Annotated[list[InvoiceLine], Bounded("lines")] = Field(min_length=1, fail_fast=True)
+    lines: Lines[InvoiceLine]
     correlation_id: CorrelationId | None = None
 
 

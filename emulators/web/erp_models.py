@@ -40,6 +40,7 @@ from pydantic import (
 )
 
 from emulators.limits import Bounded
+from emulators.web._params import Lines
 
 __all__ = [
     "AcknowledgmentApplied",
@@ -160,9 +161,7 @@ class PurchaseOrderCreate(_Strict):
     ShipToLocationGLN: Gln
     RequesterDepartment: Text
     NeedByDate: Day
-    lines: Annotated[list[PurchaseOrderLineCreate], Bounded("lines")] = Field(
-        min_length=1, fail_fast=True
-    )
+    lines: Lines[PurchaseOrderLineCreate]
     CorrelationId: Correlation = None
 
 
@@ -204,9 +203,7 @@ class AcknowledgmentLine(_Open):
 class AcknowledgmentPost(_Open):
     AcknowledgmentRevision: Annotated[int, Field(ge=1)]
     AcknowledgmentType: Any = Field(None, description="stored nowhere; informative")
-    lines: Annotated[list[AcknowledgmentLine], Bounded("lines")] = Field(
-        min_length=1, fail_fast=True
-    )
+    lines: Lines[AcknowledgmentLine]
     CorrelationId: Correlation = None
 
 
@@ -219,9 +216,7 @@ class ReceiptLineCreate(_Strict):
 class ReceiptCreate(_Strict):
     ReceiptNumber: Text
     ReceiptDate: Day = _absent()
-    lines: Annotated[list[ReceiptLineCreate], Bounded("lines")] = Field(
-        min_length=1, fail_fast=True
-    )
+    lines: Lines[ReceiptLineCreate]
     CorrelationId: Correlation = None
 
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from emulators.limits import Bounded
 from emulators.operations import PROBLEM, Api, Operation, Param, keyed_write
-from emulators.web._params import COMMON, IDEMPOTENCY_KEY, TRACEPARENT
+from emulators.web._params import COMMON, IDEMPOTENCY_KEY, TRACEPARENT, Lines
 
 __all__ = [
     "WMS_API",
@@ -65,9 +65,7 @@ class ExpectedReceipt(_Native):
 
 
 class ExpectedReceiptsUpsert(_Native):
-    receipts: Annotated[list[ExpectedReceipt], Bounded("lines")] = Field(
-        min_length=1, fail_fast=True
-    )
+    receipts: Lines[ExpectedReceipt]
     trace_id: TraceId | None = None
 
 
@@ -85,7 +83,7 @@ class ShipNoticeCreate(_Native):
     po_nbr: Nbr
     ship_date: Day | None = None
     trace_id: TraceId | None = None
-    lines: Annotated[list[ShipNoticeLine], Bounded("lines")] = Field(min_length=1, fail_fast=True)
+    lines: Lines[ShipNoticeLine]
 
 
 class ReceiptCreate(_Native):

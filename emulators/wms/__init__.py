@@ -63,14 +63,13 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
-from emulators._base import Journal, Reply, body_cause, problem
+from emulators._base import Journal, Reply, body_cause, check_paging, is_int, page, problem
 from emulators.admission import IdempotencyCache
 from emulators.limits import DEFAULT_LIMITS, Bound, Limits
 from emulators.wms._checks import (
     _check_receipt,
     _check_ship_notice,
     _Invalid,
-    _is_int,
     _unprocessable,
 )
 
@@ -392,22 +391,11 @@ class Wms:
 
     def list_receipts(self, po_nbr: str | None = None, offset: int = 0, limit: int = 100) -> Reply:
         """Receipts oldest first, optionally of one PO, paged with ``has_more``."""
-        if not _is_int(offset) or offset < 0:
-            return problem(400, "Bad Request", "offset must be an integer >= 0", "offset")
-        if not _is_int(limit) or not 1 <= limit <= 500:
-            return problem(400, "Bad Request", "limit must be an integer within 1..500", "limit")
+        if (error := check_paging(offset, limit)) is not None:
+            return error
         chosen = [r for r in self.receipts.values() if po_nbr is None or r["po_nbr"] == po_nbr]
-        page = chosen[offset : offset + limit]
-        return Reply(
-            200,
-            {
-                "items": [dict(r) for r in page],
-                "count": len(page),
-                "offset": offset,
-                "limit": limit,
-                "has_more": offset + limit < len(chosen),
-            },
-        )
+        window = [dict(r) for r in chosen[offset : offset + limit]]
+        return page(window, offset, limit, len(chosen), more="has_more")
 
     # -- putaway and inventory ------------------------------------------------
 
@@ -425,7 +413,7 @@ class Wms:
             return problem(404, "Not Found", f"no receipt {receipt_id}", "receipt_id")
         if not isinstance(location, str) or not location:
             return problem(422, "Unprocessable Content", "must be a non-empty str", "location")
-        if not _is_int(qty) or qty < 1:
+        if not is_int(qty) or qty < 1:
             return problem(422, "Unprocessable Content", "must be an integer >= 1", "qty")
         available = receipt["received_qty"] - receipt["put_away_qty"]
         if qty > available:

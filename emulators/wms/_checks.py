@@ -7,9 +7,9 @@ field, ``lines[0].shipped_qty``); the behaviour answers it and changes nothing.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, TypeGuard
+from typing import Any
 
-from emulators._base import Reply, problem
+from emulators._base import Reply, is_int, problem
 
 _REJECT_REASONS = frozenset({"DAMAGED", "EXPIRED", "WRONG_ITEM", "TEMPERATURE_EXCURSION"})
 
@@ -24,10 +24,6 @@ class _Invalid(Exception):
 
 def _unprocessable(detail: str, field_path: str) -> _Invalid:
     return _Invalid(problem(422, "Unprocessable Content", detail, field_path))
-
-
-def _is_int(value: Any) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _optional_str(body: dict[str, Any], name: str, path: str) -> str | None:
@@ -56,7 +52,7 @@ def _optional_date(body: dict[str, Any], name: str, path: str) -> str | None:
 
 def _quantity(body: dict[str, Any], name: str, path: str, minimum: int) -> int:
     value = body.get(name)
-    if not _is_int(value) or value < minimum:
+    if not is_int(value) or value < minimum:
         raise _unprocessable(f"must be an integer >= {minimum}", path)
     return int(value)
 

@@ -2,7 +2,9 @@
 
 A flow module exports one :class:`Tables` value: which message kinds it handles
 (``handlers``), which source it pulls on a batch tick or a feed gap (``pulls``), and
-which X12 transaction sets it takes (``sets``).  Every handler is a plain function
+which X12 transaction sets it takes (``sets``); a flow that pulls one source builds it
+with :meth:`Tables.pulling`, so its pull and its page handler come from the same list.
+Every handler is a plain function
 ``(flow, work, message, now)``: ``flow`` is the :class:`Flow` context (configuration,
 version rules, the stored-PO cache, the way back into the engine's dispatch for the
 documents a page carries), ``work`` the :class:`Work` that becomes the decision.
@@ -129,6 +131,20 @@ class Tables:
     handlers: Mapping[Kind, Handler] = field(default_factory=dict)
     pulls: Mapping[str, Pull] = field(default_factory=dict)
     sets: Mapping[str, SetHandler] = field(default_factory=dict)
+
+    @classmethod
+    def pulling(
+        cls,
+        source: str,
+        feed: KeysetList | CountedList,
+        *,
+        pages: Handler,
+        handlers: Mapping[Kind, Handler],
+        sets: Mapping[str, SetHandler] | None = None,
+    ) -> Tables:
+        """The tables of a flow that pulls ``source`` through ``feed``: the pull is the
+        feed's, and its pages (kind ``feed.reply``) go to ``pages``, after ``handlers``."""
+        return cls({**handlers, feed.reply: pages}, {source: feed.pull}, sets or {})
 
 
 class Flow:

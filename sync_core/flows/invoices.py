@@ -75,11 +75,9 @@ def _page(flow: Flow, work: Work, message: Inbound, now: dt.datetime) -> None:
     _FEED.page_on(flow, work, message, stamps)
 
 
-TABLES = Tables(
-    handlers={
-        Kind.AP_INVOICE_STATUS_CHANGED: _status_changed,
-        Kind.AP_INVOICE: _status,
-        Kind.AP_INVOICE_PAGE: _page,
-    },
-    pulls={"ap": _FEED.pull},
+TABLES = Tables.pulling(
+    "ap",
+    _FEED,
+    pages=_page,
+    handlers={Kind.AP_INVOICE_STATUS_CHANGED: _status_changed, Kind.AP_INVOICE: _status},
 )

@@ -116,11 +116,9 @@ def _master_page(flow: Flow, work: Work, message: Inbound, now: dt.datetime) -> 
         work.requests.append(_PRICES.request(flow, offset + len(items)))
 
 
-TABLES = Tables(
-    handlers={
-        Kind.ERP_MASTER_CHANGED: _master_changed,
-        Kind.ERP_MASTER_DOCUMENT: _master_document,
-        Kind.ERP_MASTER_PAGE: _master_page,
-    },
-    pulls={"erp_prices": _PRICES.pull},
+TABLES = Tables.pulling(
+    "erp_prices",
+    _PRICES,
+    pages=_master_page,
+    handlers={Kind.ERP_MASTER_CHANGED: _master_changed, Kind.ERP_MASTER_DOCUMENT: _master_document},
 )

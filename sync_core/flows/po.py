@@ -167,11 +167,9 @@ def _repair_drift(flow: Flow, work: Work, doc: dict[str, Any], po: PurchaseOrder
           order_number=po.po_number)  # fmt: skip
 
 
-TABLES = Tables(
-    handlers={
-        Kind.ERP_PO_CHANGED: _po_changed,
-        Kind.ERP_PO_DOCUMENT: _po_document,
-        Kind.ERP_PO_PAGE: _po_page,
-    },
-    pulls={"erp": _EXTRACT.pull},
+TABLES = Tables.pulling(
+    "erp",
+    _EXTRACT,
+    pages=_po_page,
+    handlers={Kind.ERP_PO_CHANGED: _po_changed, Kind.ERP_PO_DOCUMENT: _po_document},
 )

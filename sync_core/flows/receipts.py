@@ -60,11 +60,9 @@ def _receipt_page(flow: Flow, work: Work, message: Inbound, now: dt.datetime) ->
         work.requests.append(_LIST.request(flow, read_so_far))
 
 
-TABLES = Tables(
-    handlers={
-        Kind.WMS_RECEIPT_CREATED: _receipt_created,
-        Kind.WMS_RECEIPT: _receipt,
-        Kind.WMS_RECEIPT_PAGE: _receipt_page,
-    },
-    pulls={"wms": _LIST.pull},
+TABLES = Tables.pulling(
+    "wms",
+    _LIST,
+    pages=_receipt_page,
+    handlers={Kind.WMS_RECEIPT_CREATED: _receipt_created, Kind.WMS_RECEIPT: _receipt},
 )

@@ -161,8 +161,10 @@ def _mailbox_page(flow: Flow, work: Work, message: Inbound, now: dt.datetime) ->
         work.requests.append(_MAILBOX.request(flow, seq))
 
 
-TABLES = Tables(
-    handlers={Kind.SUPPLIER_EDI: _supplier_edi, Kind.SUPPLIER_MAILBOX_PAGE: _mailbox_page},
-    pulls={"supplier": _MAILBOX.pull},
+TABLES = Tables.pulling(
+    "supplier",
+    _MAILBOX,
+    pages=_mailbox_page,
+    handlers={Kind.SUPPLIER_EDI: _supplier_edi},
     sets={"855": _acknowledgment, "856": _ship_notices, "810": _invoice},
 )
