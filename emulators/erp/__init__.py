@@ -37,13 +37,13 @@ bump ``RevisionNumber`` (the supplier must then learn a new revision); every
 change of the document bumps its strong ``ETag``
 (``"<RevisionNumber>.<AcknowledgmentRevision>.<changes>"``).
 
-Status machine.  Each line moves through ``_orders.LINE_TRANSITIONS``, a table of
+Status machine.  Each line moves through ``_po_status.LINE_TRANSITIONS``, a table of
 (status, event) → next status; a pair not in the table is refused with 409 naming
 the line.  Line statuses: ``OPEN`` → ``PARTIALLY_RECEIVED`` → ``RECEIVED`` (closed
 for receiving, also by a buyer short-closing the balance), or ``CANCELED`` before
 any receipt.  The header ``Status`` is a fold of its lines (all canceled →
 ``CANCELED``; all others received → ``CLOSED_FOR_RECEIVING``; anything received →
-``PARTIALLY_RECEIVED``; else ``OPEN``), and ``_orders.PO_OPERATIONS`` says which
+``PARTIALLY_RECEIVED``; else ``OPEN``), and ``_po_status.PO_OPERATIONS`` says which
 operations each header status admits (a PO can be canceled only while ``OPEN``, i.e.
 before any receipt).  Invoice match statuses (``post_invoice_status``, journalled as
 ``erp_match_status`` on ``invoice:{supplier}:{invoice}``) follow

@@ -17,7 +17,7 @@ from typing import Any
 from emulators._base import Reply, body_cause
 from emulators.erp._api import Core, api
 from emulators.erp._checks import bad, check_fields, one_of, optional, text
-from emulators.erp._orders import admits
+from emulators.erp._po_status import admits
 
 __all__ = ["INVOICE_TRANSITIONS", "MATCH_STATUSES", "Invoices"]
 
