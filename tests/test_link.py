@@ -27,7 +27,7 @@ from emulators.wms import Wms
 from sync_core.engine import Engine, EngineConfig
 from sync_core.messages import Inbound, Kind, Request
 from sync_core.store import MemoryStore
-from tests.emulators.harness import GLN, GTIN_1, GTIN_2
+from tests.builders import GLN, create_erp_po
 
 EPOCH = dt.datetime(2024, 1, 15, 8, 0)
 
@@ -129,18 +129,7 @@ class Link:
         return handled
 
     def create_po(self) -> str:
-        order = self.erp.create_purchase_order(
-            supplier_number="S1001",
-            ship_to_gln=GLN,
-            department="CC-01-120",
-            need_by=dt.date(2024, 1, 20),
-            lines=[
-                {"SupplierItem": "NG-M", "ItemGTIN": GTIN_1, "Quantity": 10,
-                 "UOMCode": "CA", "Price": 45.5, "CriticalSupply": "N"},
-                {"SupplierItem": "SY-10", "ItemGTIN": GTIN_2, "Quantity": 4,
-                 "UOMCode": "BX", "Price": 12.0, "CriticalSupply": "Y"},
-            ],
-        )  # fmt: skip
+        order = create_erp_po(self.erp)
         return str(order["OrderNumber"])
 
     def facts_of(self, system: str, entity: str, field: str) -> list[FactChange]:

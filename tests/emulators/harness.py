@@ -30,18 +30,6 @@ from emulators.operations import REQUIRED, Api, Operation, call_native
 from emulators.web.supplier_api import EDI_MEDIA_TYPES
 
 
-def with_check_digit(body: str) -> str:
-    """``body`` followed by its GS1 mod-10 check digit (GS1 General Specifications 7.9)."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return body + str((10 - total % 10) % 10)
-
-
-# GS1 keys with valid check digits, as the emulators' order checks want them
-GLN = with_check_digit("061414100001")
-GTIN_1 = with_check_digit("1001234567890")
-GTIN_2 = with_check_digit("5012345000017")
-
-
 @dataclass
 class FakeClock:
     """A clock tests move by hand; ``epoch`` is what live systems read once."""

@@ -27,18 +27,10 @@ from emulators.web.supplier_api import EDI_MEDIA_TYPES, SUPPLIER_API, SUPPLIER_P
 from emulators.web.supplier_app import DEFAULT_SUPPLIERS, supplier_system
 from emulators.x12 import Interchange, read_855
 from sync_core.mappers.x12 import acknowledgments_from_855, parse_interchange, write_850
-from sync_core.model import PurchaseOrder, PurchaseOrderLine, Uom
+from sync_core.model import PurchaseOrder
+from tests import builders
 from tests.emulators.fuzz import fuzz
-from tests.emulators.harness import (
-    GLN,
-    GTIN_1,
-    GTIN_2,
-    FakeClock,
-    Table,
-    WebhookReceiver,
-    assert_problem,
-    world,
-)
+from tests.emulators.harness import FakeClock, Table, WebhookReceiver, assert_problem, world
 
 BUYER = "HOSPNET01"
 SUPPLIER = "SUPP1001"
@@ -47,20 +39,13 @@ STAMP = dt.datetime(2026, 3, 2, 8, 0)
 TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
-GTINS = (GTIN_1, GTIN_2)
-
-
 def purchase_order(number: str = PO, version: int = 1) -> PurchaseOrder:
-    return PurchaseOrder(
-        po_number=number, supplier_id="S1001", ship_to=GLN, department="CC-01-120",
-        order_date=dt.date(2026, 3, 2), requested_date=dt.date(2026, 3, 9), version=version,
-        lines=(
-            PurchaseOrderLine(line_no=1, gtin=GTINS[0], vendor_part="NG-M", quantity=10,
-                              uom=Uom.CA, unit_price=45.5),
-            PurchaseOrderLine(line_no=2, gtin=GTINS[1], vendor_part="SY-10", quantity=4,
-                              uom=Uom.BX, unit_price=12.0, critical=True),
-        ),
-    )  # fmt: skip
+    return builders.purchase_order(
+        po_number=number,
+        order_date=dt.date(2026, 3, 2),
+        requested_date=dt.date(2026, 3, 9),
+        version=version,
+    )
 
 
 def x12_850(

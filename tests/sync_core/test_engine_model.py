@@ -58,15 +58,9 @@ from sync_core.engine import Engine, EngineConfig
 from sync_core.messages import Inbound, Kind, Request
 from sync_core.store import Store
 from sync_core.store_sqlite import SqliteStore
+from tests.builders import GLN, GTIN_1, GTIN_2
 
-
-def mod10(body: str) -> str:
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return str((10 - total % 10) % 10)
-
-
-GLN = "061414100001" + mod10("061414100001")
-GTINS = ["1001234567890" + mod10("1001234567890"), "5012345000017" + mod10("5012345000017")]
+GTINS = [GTIN_1, GTIN_2]
 EPOCH = dt.datetime(2024, 1, 15, 8, 0)
 SUPPLIER, EDI_ID = "S1001", "SUPP1001"
 
