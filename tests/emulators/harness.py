@@ -25,6 +25,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from emulators._base import Reply
+from emulators.faults import Faults, Outage
 from emulators.host import Host
 from emulators.operations import REQUIRED, Api, Operation, call_native
 from emulators.web.supplier_api import EDI_MEDIA_TYPES
@@ -212,6 +213,45 @@ def assert_problem(reply: Reply, status: int, field: str) -> None:
     assert reply.status == status, reply.body
     assert reply.headers["content-type"] == "application/problem+json"
     assert reply.body["status"] == status and reply.body["field"] == field, reply.body
+
+
+def assert_4xx_problem(reply: Reply, field: str) -> None:
+    """A problem+json reply with a 4xx status naming ``field`` (where the behaviour
+    and the HTTP schema may differ on the status)."""
+    assert 400 <= reply.status < 500, reply.body
+    assert reply.headers["content-type"] == "application/problem+json"
+    assert reply.body["field"] == field, reply.body
+
+
+@contextmanager
+def changes_nothing(api: Any) -> Iterator[None]:
+    """The behaviour's state and journal are the same after the block as before it."""
+    before, history = api.host.snapshot(), list(api.host.history)
+    yield
+    assert api.host.snapshot() == before
+    assert api.host.history == history
+
+
+def call_during_outage(api: Any, call: Callable[[], Reply]) -> Reply:
+    """``call()`` 30 s into an outage from 10 s to 70 s: a 503 problem saying to
+    retry after 40 s, which the behaviour never sees."""
+    api.host.set_faults(Faults(outages=(Outage(start_s=10, end_s=70),)))
+    api.clock.t = 30
+    with changes_nothing(api):
+        down = call()
+    assert down.status == 503 and down.headers["retry-after"] == "40"
+    assert down.headers["content-type"] == "application/problem+json"
+    return down
+
+
+def call_after_outage(api: Any, call: Callable[[], Reply], status: int) -> Reply:
+    """``call()`` at 70 s, when the outage of :func:`call_during_outage` ends: it
+    goes through with ``status``, right after the 503."""
+    api.clock.t = 70
+    up = call()
+    assert up.status == status, up.body
+    assert [r.status for r in api.host.requests][-2:] == [503, status]
+    return up
 
 
 class WebhookReceiver:
