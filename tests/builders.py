@@ -1,5 +1,5 @@
 """Test data the suites build the same way: GS1 keys, the two-line purchase order,
-the ERP's order form and X12 interchanges.
+the ERP's order form, X12 interchanges, and the four emulators on one clock.
 
 Check digits are computed here, independently of the code under test, so a test
 that compares against them checks the code rather than itself.  Every builder
@@ -9,12 +9,20 @@ takes keyword overrides: a suite names only what its cases change.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
 
+from emulators._base import FactChange, Journal, Reply
+from emulators.ap import Ap
+from emulators.erp import Erp
+from emulators.supplier import SupplierNetwork, SupplierProfile
+from emulators.web.tables import native_routes
+from emulators.wms import Wms
+from sync_core.messages import Request
 from sync_core.model import PurchaseOrder, PurchaseOrderLine, Uom
 
-if TYPE_CHECKING:
-    from emulators.erp import Erp
+EPOCH = dt.datetime(2024, 1, 15, 8, 0)
 
 
 def check_digit(body: str) -> str:
@@ -135,3 +143,45 @@ def interchange_855(
     body.append(["SE", str(len(body) + 1), "0001"])
     text = "".join("*".join(s) + "~" for s in body)
     return envelope(text, sender=sender, control=control)
+
+
+# -- the emulators ------------------------------------------------------------------
+
+
+def wire(body: Any) -> Any:
+    """What a body looks like after crossing a wire as JSON."""
+    return json.loads(json.dumps(body))
+
+
+class Emulators:
+    """The ERP, supplier network, WMS and AP on the caller's clock, every fact
+    they journal in ``facts``, the supplier's timers handed to ``schedule``."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        schedule: Callable[[float, Callable[[], None]], None],
+        profiles: Mapping[str, SupplierProfile],
+        *,
+        seed: int,
+    ) -> None:
+        self.facts: list[FactChange] = []
+
+        def journal(system: str) -> Journal:
+            return Journal(system, clock, self.facts.append)
+
+        self.erp = Erp(journal("erp"), clock, EPOCH)
+        self.supplier = SupplierNetwork(
+            journal("supplier"), clock, EPOCH, schedule, dict(profiles), seed=seed
+        )
+        self.wms = Wms(journal("wms"), clock, EPOCH)
+        self.ap = Ap(journal("ap"), clock, EPOCH)
+        self.routes = native_routes(
+            {"erp": self.erp, "supplier": self.supplier, "wms": self.wms, "ap": self.ap}
+        )
+
+    def carry(self, request: Request) -> Reply:
+        """Hand the request to its emulator as the simulated transport does (the
+        emulators' operation tables), its body crossing as JSON."""
+        route = self.routes[(request.target, request.operation)]
+        return route(request.params, wire(request.body), request.idempotency_key)
