@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 from fastapi import FastAPI
 
@@ -206,6 +207,24 @@ def world(
     options.setdefault("schedule", _no_timers)
     with open_api(mode, clock, factory(seed=1, clock=clock, **options), table) as api:
         yield api
+
+
+def world_fixtures(name: str, factory: Callable[..., Any], table: Table) -> tuple[Any, Any]:
+    """A contract suite's two fixtures: ``name``, the system from ``factory`` in both
+    worlds (in-process, then over HTTP), and ``name_http``, over HTTP only, for what
+    has no in-process twin (the admin API, headers, webhooks)."""
+
+    @pytest.fixture(name=name, params=["in-process", "http"])
+    def both(request: pytest.FixtureRequest) -> Iterator[Any]:
+        with world(factory, table, request.param) as api:
+            yield api
+
+    @pytest.fixture(name=f"{name}_http")
+    def http_only() -> Iterator[Any]:
+        with world(factory, table, "http") as api:
+            yield api
+
+    return both, http_only
 
 
 def assert_problem(reply: Reply, status: int, field: str) -> None:

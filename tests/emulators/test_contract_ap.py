@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
@@ -23,7 +22,7 @@ from tests.emulators.harness import (
     call_after_outage,
     call_during_outage,
     changes_nothing,
-    world,
+    world_fixtures,
 )
 
 PO = "4500000001"
@@ -85,17 +84,7 @@ def _live() -> tuple[FakeClock, Any]:
     return clock, ap_system(seed=1, clock=clock, schedule=lambda delay, action: None)
 
 
-@pytest.fixture(params=["in-process", "http"])
-def ap(request: pytest.FixtureRequest) -> Iterator[Any]:
-    with world(ap_system, TABLE, request.param) as api:
-        yield api
-
-
-@pytest.fixture
-def ap_http() -> Iterator[Any]:
-    """AP over HTTP only: for the admin API, which has no in-process twin."""
-    with world(ap_system, TABLE, "http") as api:
-        yield api
+ap, ap_http = world_fixtures("ap", ap_system, TABLE)
 
 
 def facts(ap: Any, field: str, entity: str = INVOICE) -> list[Any]:

@@ -24,6 +24,7 @@ from tests.emulators.harness import (
     call_during_outage,
     changes_nothing,
     world,
+    world_fixtures,
 )
 
 PO = {
@@ -69,23 +70,13 @@ def test_the_tables_cover_every_api_method_of_the_erp() -> None:
     assert {op.name for op in ERP_API.operations} == api
 
 
-@pytest.fixture(params=["in-process", "http"])
-def erp(request: pytest.FixtureRequest) -> Iterator[Any]:
-    with world(erp_system, TABLE, request.param) as api:
-        yield api
+erp, erp_http = world_fixtures("erp", erp_system, TABLE)
 
 
 @pytest.fixture(params=["in-process", "http"])
 def limited_erp(request: pytest.FixtureRequest) -> Iterator[Any]:
     """An ERP whose API admits one call per second (a bucket one call deep)."""
     with world(erp_system, TABLE, request.param, rate_limit_per_s=1.0) as api:
-        yield api
-
-
-@pytest.fixture
-def erp_http() -> Iterator[Any]:
-    """The ERP over HTTP only: for what has no in-process twin (admin API, headers)."""
-    with world(erp_system, TABLE, "http") as api:
         yield api
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
@@ -18,7 +17,7 @@ from tests.emulators.harness import (
     call_after_outage,
     call_during_outage,
     changes_nothing,
-    world,
+    world_fixtures,
 )
 
 GLN = "0860001000018"
@@ -51,17 +50,7 @@ TABLE = Table(
 )
 
 
-@pytest.fixture(params=["in-process", "http"])
-def wms(request: pytest.FixtureRequest) -> Iterator[Any]:
-    with world(wms_system, TABLE, request.param) as api:
-        yield api
-
-
-@pytest.fixture
-def wms_http() -> Iterator[Any]:
-    """The WMS over HTTP only: for the admin API, which has no in-process twin."""
-    with world(wms_system, TABLE, "http") as api:
-        yield api
+wms, wms_http = world_fixtures("wms", wms_system, TABLE)
 
 
 def facts(wms: Any, field: str, line: int = 1) -> list[Any]:
