@@ -19,6 +19,13 @@ EPOCH = dt.datetime(2024, 3, 1, 6, 0)
 GLN = "0614141000012"
 
 
+def asn_line(**over: Any) -> dict[str, Any]:
+    """A ship notice's line 1: 10 BX of GTIN-1, lot LOT-A."""
+    line = {"po_line_nbr": 1, "item_id": "GTIN-1", "shipped_qty": 10, "qty_uom": "BX",
+            "lot_nbr": "LOT-A", "expiry_date": "2026-12-31"}  # fmt: skip
+    return {**line, **over}
+
+
 class Dock:
     """A WMS with its journal and event subscription captured, on a settable clock."""
 
@@ -37,16 +44,8 @@ class Dock:
         ]
 
     def asn(self, asn_nbr: str = "ASN1", po: str = "P1", **line_over: Any) -> Reply:
-        line = {
-            "po_line_nbr": 1,
-            "item_id": "GTIN-1",
-            "shipped_qty": 10,
-            "qty_uom": "BX",
-            "lot_nbr": "LOT-A",
-            "expiry_date": "2026-12-31",
-            **line_over,
-        }
-        return self.wms.post_ship_notice({"asn_nbr": asn_nbr, "po_nbr": po, "lines": [line]})
+        body = {"asn_nbr": asn_nbr, "po_nbr": po, "lines": [asn_line(**line_over)]}
+        return self.wms.post_ship_notice(body)
 
     def receive(self, qty: int, key: str | None = None, **over: Any) -> Reply:
         body = {"asn_nbr": "ASN1", "po_line_nbr": 1, "received_qty": qty, **over}
@@ -80,14 +79,7 @@ def test_ship_notice_creates_expected_lines(dock: Dock) -> None:
             "asn_nbr": "ASN1",
             "po_nbr": "P1",
             "lines": [
-                {
-                    "po_line_nbr": 1,
-                    "item_id": "GTIN-1",
-                    "shipped_qty": 10,
-                    "qty_uom": "BX",
-                    "lot_nbr": "LOT-A",
-                    "expiry_date": "2026-12-31",
-                },
+                asn_line(),
                 {"po_line_nbr": 2, "item_id": "GTIN-2", "shipped_qty": 4, "qty_uom": "CA"},
             ],
         }
