@@ -106,8 +106,9 @@ class Link:
         return [f for f in self.facts if (f.system, f.entity, f.field) == (system, entity, field)]
 
 
-def acknowledged_exchange() -> tuple[Link, str]:
-    link = Link()
+def acknowledged_exchange(profile: SupplierProfile = PROFILE) -> tuple[Link, str]:
+    """A PO sent as an 850 and acknowledged by the supplier's 855."""
+    link = Link(profile)
     number = link.create_po()
     link.run()
     assert ("SUPP1001", number) in link.supplier.orders, "the 850 reached the supplier"
@@ -206,11 +207,7 @@ FULFILLING = dataclasses.replace(PROFILE, ship_notices=True, invoices=True)
 
 def fulfilled_exchange() -> tuple[Link, str]:
     """A PO through its whole life: 850, 855, 856, the dock receives, 810."""
-    link = Link(FULFILLING)
-    number = link.create_po()
-    link.run()
-    assert link.fire_timers() == 1  # the acknowledgment
-    link.run()
+    link, number = acknowledged_exchange(FULFILLING)
     assert link.fire_timers() == 1  # the shipment
     link.run()
     [asn] = link.wms.ship_notices
