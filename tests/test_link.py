@@ -11,25 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 from collections import deque
 from collections.abc import Callable
-from typing import Any
 
 from analysis.history import Change
 from analysis.metrics import judge
-from emulators._base import FactChange, Journal, Reply
-from emulators.ap import Ap
-from emulators.erp import Erp
-from emulators.supplier import SupplierNetwork, SupplierProfile
-from emulators.web.tables import native_routes
-from emulators.wms import Wms
+from emulators._base import FactChange
+from emulators.supplier import SupplierProfile
 from sync_core.engine import Engine, EngineConfig
 from sync_core.messages import Inbound, Kind, Request
 from sync_core.store import MemoryStore
-from tests.emulators.harness import GLN, GTIN_1, GTIN_2
-
-EPOCH = dt.datetime(2024, 1, 15, 8, 0)
+from tests.builders import EPOCH, GLN, Emulators, create_erp_po, wire
 
 # Non-critical lines are always partially confirmed; critical lines always accepted.
 PROFILE = SupplierProfile(
@@ -42,33 +34,17 @@ PROFILE = SupplierProfile(
 )
 
 
-def wire(body: Any) -> Any:
-    return json.loads(json.dumps(body))
-
-
 class Link:
     def __init__(self, profile: SupplierProfile = PROFILE) -> None:
         self.t = 0.0
-        self.facts: list[FactChange] = []
         self.timers: list[tuple[float, Callable[[], None]]] = []
         self.inbox: deque[Inbound] = deque()
         self.sent: list[Request] = []
 
-        def clock() -> float:
-            return self.t
-
-        def journal(system: str) -> Journal:
-            return Journal(system, clock, self.facts.append)
-
-        self.erp = Erp(journal("erp"), clock, EPOCH)
-        self.supplier = SupplierNetwork(
-            journal("supplier"), clock, EPOCH, self._schedule, {"SUPP1001": profile}, seed=7
-        )
-        self.wms = Wms(journal("wms"), clock, EPOCH)
-        self.ap = Ap(journal("ap"), clock, EPOCH)
-        self.routes = native_routes(
-            {"erp": self.erp, "supplier": self.supplier, "wms": self.wms, "ap": self.ap}
-        )
+        self.emulators = Emulators(lambda: self.t, self._schedule, {"SUPP1001": profile}, seed=7)
+        self.facts = self.emulators.facts
+        self.erp, self.supplier = self.emulators.erp, self.emulators.supplier
+        self.wms, self.ap = self.emulators.wms, self.emulators.ap
         self.engine = Engine(EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}))
         self.store = MemoryStore()
         self.erp.listeners.append(
@@ -97,12 +73,6 @@ class Link:
             action()
         return len(due)
 
-    def carry(self, request: Request) -> Reply:
-        """Hand the request to its emulator as the simulated transport does (the
-        emulators' operation tables), its body crossing as JSON."""
-        route = self.routes[(request.target, request.operation)]
-        return route(request.params, wire(request.body), request.idempotency_key)
-
     def run(self) -> int:
         """Exchange messages until both sides are quiet; return how many were handled."""
         handled = 0
@@ -113,7 +83,7 @@ class Link:
             for item in self.store.commit(decision):
                 request = item.request
                 self.sent.append(request)
-                reply = self.carry(request)
+                reply = self.emulators.carry(request)
                 assert reply.ok, (request.operation, reply.status, reply.body)
                 self.store.done(item.outbox_id)
                 if request.reply_kind is not None:
@@ -129,26 +99,16 @@ class Link:
         return handled
 
     def create_po(self) -> str:
-        order = self.erp.create_purchase_order(
-            supplier_number="S1001",
-            ship_to_gln=GLN,
-            department="CC-01-120",
-            need_by=dt.date(2024, 1, 20),
-            lines=[
-                {"SupplierItem": "NG-M", "ItemGTIN": GTIN_1, "Quantity": 10,
-                 "UOMCode": "CA", "Price": 45.5, "CriticalSupply": "N"},
-                {"SupplierItem": "SY-10", "ItemGTIN": GTIN_2, "Quantity": 4,
-                 "UOMCode": "BX", "Price": 12.0, "CriticalSupply": "Y"},
-            ],
-        )  # fmt: skip
+        order = create_erp_po(self.erp)
         return str(order["OrderNumber"])
 
     def facts_of(self, system: str, entity: str, field: str) -> list[FactChange]:
         return [f for f in self.facts if (f.system, f.entity, f.field) == (system, entity, field)]
 
 
-def acknowledged_exchange() -> tuple[Link, str]:
-    link = Link()
+def acknowledged_exchange(profile: SupplierProfile = PROFILE) -> tuple[Link, str]:
+    """A PO sent as an 850 and acknowledged by the supplier's 855."""
+    link = Link(profile)
     number = link.create_po()
     link.run()
     assert ("SUPP1001", number) in link.supplier.orders, "the 850 reached the supplier"
@@ -213,8 +173,8 @@ def test_redelivered_acknowledgment_without_a_key_is_journalled_twice() -> None:
     before = len(link.facts_of("erp", entity, "confirmed_qty"))
     keyless = dataclasses.replace(ack_request(link), idempotency_key=None)
 
-    assert link.carry(keyless).ok
-    assert link.carry(keyless).ok
+    assert link.emulators.carry(keyless).ok
+    assert link.emulators.carry(keyless).ok
 
     assert len(link.facts_of("erp", entity, "confirmed_qty")) == before + 2
     # the same values again changed nothing: the harness sees re-posts, not duplicate effects
@@ -233,12 +193,12 @@ def test_redelivered_acknowledgment_with_a_key_is_journalled_once() -> None:
     before = len(link.facts_of("erp", entity, "confirmed_qty"))
     fresh = dataclasses.replace(ack_request(link), idempotency_key="retry-test-1")
 
-    first, second = link.carry(fresh), link.carry(fresh)
+    first, second = link.emulators.carry(fresh), link.emulators.carry(fresh)
 
     assert first.ok and second == first
     assert len(link.facts_of("erp", entity, "confirmed_qty")) == before + 1
     # and the engine's own key, already used once in the exchange, changes nothing
-    assert link.carry(ack_request(link)).ok
+    assert link.emulators.carry(ack_request(link)).ok
     assert len(link.facts_of("erp", entity, "confirmed_qty")) == before + 1
 
 
@@ -247,11 +207,7 @@ FULFILLING = dataclasses.replace(PROFILE, ship_notices=True, invoices=True)
 
 def fulfilled_exchange() -> tuple[Link, str]:
     """A PO through its whole life: 850, 855, 856, the dock receives, 810."""
-    link = Link(FULFILLING)
-    number = link.create_po()
-    link.run()
-    assert link.fire_timers() == 1  # the acknowledgment
-    link.run()
+    link, number = acknowledged_exchange(FULFILLING)
     assert link.fire_timers() == 1  # the shipment
     link.run()
     [asn] = link.wms.ship_notices

@@ -21,25 +21,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 from fastapi import FastAPI
 
 from emulators._base import Reply
+from emulators.faults import Faults, Outage
 from emulators.host import Host
 from emulators.operations import REQUIRED, Api, Operation, call_native
 from emulators.web.supplier_api import EDI_MEDIA_TYPES
-
-
-def with_check_digit(body: str) -> str:
-    """``body`` followed by its GS1 mod-10 check digit (GS1 General Specifications 7.9)."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return body + str((10 - total % 10) % 10)
-
-
-# GS1 keys with valid check digits, as the emulators' order checks want them
-GLN = with_check_digit("061414100001")
-GTIN_1 = with_check_digit("1001234567890")
-GTIN_2 = with_check_digit("5012345000017")
 
 
 @dataclass
@@ -219,11 +209,68 @@ def world(
         yield api
 
 
+def world_fixtures(name: str, factory: Callable[..., Any], table: Table) -> tuple[Any, Any]:
+    """A contract suite's two fixtures: ``name``, the system from ``factory`` in both
+    worlds (in-process, then over HTTP), and ``name_http``, over HTTP only, for what
+    has no in-process twin (the admin API, headers, webhooks)."""
+
+    @pytest.fixture(name=name, params=["in-process", "http"])
+    def both(request: pytest.FixtureRequest) -> Iterator[Any]:
+        with world(factory, table, request.param) as api:
+            yield api
+
+    @pytest.fixture(name=f"{name}_http")
+    def http_only() -> Iterator[Any]:
+        with world(factory, table, "http") as api:
+            yield api
+
+    return both, http_only
+
+
 def assert_problem(reply: Reply, status: int, field: str) -> None:
     """A problem+json reply with ``status`` naming ``field``."""
     assert reply.status == status, reply.body
     assert reply.headers["content-type"] == "application/problem+json"
     assert reply.body["status"] == status and reply.body["field"] == field, reply.body
+
+
+def assert_4xx_problem(reply: Reply, field: str) -> None:
+    """A problem+json reply with a 4xx status naming ``field`` (where the behaviour
+    and the HTTP schema may differ on the status)."""
+    assert 400 <= reply.status < 500, reply.body
+    assert reply.headers["content-type"] == "application/problem+json"
+    assert reply.body["field"] == field, reply.body
+
+
+@contextmanager
+def changes_nothing(api: Any) -> Iterator[None]:
+    """The behaviour's state and journal are the same after the block as before it."""
+    before, history = api.host.snapshot(), list(api.host.history)
+    yield
+    assert api.host.snapshot() == before
+    assert api.host.history == history
+
+
+def call_during_outage(api: Any, call: Callable[[], Reply]) -> Reply:
+    """``call()`` 30 s into an outage from 10 s to 70 s: a 503 problem saying to
+    retry after 40 s, which the behaviour never sees."""
+    api.host.set_faults(Faults(outages=(Outage(start_s=10, end_s=70),)))
+    api.clock.t = 30
+    with changes_nothing(api):
+        down = call()
+    assert down.status == 503 and down.headers["retry-after"] == "40"
+    assert down.headers["content-type"] == "application/problem+json"
+    return down
+
+
+def call_after_outage(api: Any, call: Callable[[], Reply], status: int) -> Reply:
+    """``call()`` at 70 s, when the outage of :func:`call_during_outage` ends: it
+    goes through with ``status``, right after the 503."""
+    api.clock.t = 70
+    up = call()
+    assert up.status == status, up.body
+    assert [r.status for r in api.host.requests][-2:] == [503, status]
+    return up
 
 
 class WebhookReceiver:

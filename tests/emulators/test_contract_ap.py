@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pytest
 
 from emulators._base import Reply
 from emulators.ap import Ap
-from emulators.faults import Faults, Outage
 from emulators.web.ap_api import AP_API, AP_PREFIX
 from emulators.web.ap_app import ap_system
 from tests.emulators.fuzz import fuzz
-from tests.emulators.harness import FakeClock, Table, WebhookReceiver, assert_problem, world
+from tests.emulators.harness import (
+    FakeClock,
+    Table,
+    WebhookReceiver,
+    assert_4xx_problem,
+    assert_problem,
+    call_after_outage,
+    call_during_outage,
+    changes_nothing,
+    world_fixtures,
+)
 
 PO = "4500000001"
 VENDOR = "S1001"
@@ -75,17 +84,7 @@ def _live() -> tuple[FakeClock, Any]:
     return clock, ap_system(seed=1, clock=clock, schedule=lambda delay, action: None)
 
 
-@pytest.fixture(params=["in-process", "http"])
-def ap(request: pytest.FixtureRequest) -> Iterator[Any]:
-    with world(ap_system, TABLE, request.param) as api:
-        yield api
-
-
-@pytest.fixture
-def ap_http() -> Iterator[Any]:
-    """AP over HTTP only: for the admin API, which has no in-process twin."""
-    with world(ap_system, TABLE, "http") as api:
-        yield api
+ap, ap_http = world_fixtures("ap", ap_system, TABLE)
 
 
 def facts(ap: Any, field: str, entity: str = INVOICE) -> list[Any]:
@@ -415,15 +414,11 @@ def test_a_bad_body_is_a_4xx_problem_naming_the_field_and_changes_nothing(
 ) -> None:
     ready(ap, received={1: 50})
     ap.call("post_invoice", body=invoice("INV-0", (1, 50, 10.0)))
-    before, history = ap.host.snapshot(), list(ap.host.history)
 
-    reply = ap.call(operation, body=body)
+    with changes_nothing(ap):
+        reply = ap.call(operation, body=body)
 
-    assert 400 <= reply.status < 500
-    assert reply.headers["content-type"] == "application/problem+json"
-    assert reply.body["field"] == field
-    assert ap.host.snapshot() == before
-    assert ap.host.history == history
+    assert_4xx_problem(reply, field)
 
 
 # -- faults -------------------------------------------------------------------------
@@ -431,16 +426,12 @@ def test_a_bad_body_is_a_4xx_problem_naming_the_field_and_changes_nothing(
 
 def test_outage_answers_503_with_retry_after_then_recovers(ap: Any) -> None:
     ready(ap)
-    ap.host.set_faults(Faults(outages=(Outage(start_s=10, end_s=70),)))
-    ap.clock.t = 30
+    post = partial(ap.call, "post_invoice", body=invoice("INV-1", (1, 10, 10.0)))
 
-    down = ap.call("post_invoice", body=invoice("INV-1", (1, 10, 10.0)))
-    assert down.status == 503 and down.headers["retry-after"] == "40"
+    call_during_outage(ap, post)
     assert facts(ap, "match_status") == []  # the behaviour never saw it
 
-    ap.clock.t = 70
-    assert ap.call("post_invoice", body=invoice("INV-1", (1, 10, 10.0))).status == 201
-    assert [r.status for r in ap.host.requests][-2:] == [503, 201]
+    call_after_outage(ap, post, 201)
     assert facts(ap, "match_status")[0].t == 70
 
 

@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from functools import partial
 from typing import Any, get_args
 
 import pytest
 
 from emulators.erp import MATCH_STATUSES, Erp
-from emulators.faults import Faults, Outage, RateLimitStorm
+from emulators.faults import Faults, RateLimitStorm
 from emulators.web.erp_api import ERP_API, ERP_PREFIX
 from emulators.web.erp_app import erp_system
 from emulators.web.erp_models import InvoiceStatusPost
 from tests.emulators.fuzz import fuzz
-from tests.emulators.harness import FakeClock, Table, WebhookReceiver, assert_problem, world
+from tests.emulators.harness import (
+    FakeClock,
+    Table,
+    WebhookReceiver,
+    assert_problem,
+    call_after_outage,
+    call_during_outage,
+    changes_nothing,
+    world,
+    world_fixtures,
+)
 
 PO = {
     "SupplierNumber": "S1001",
@@ -59,23 +70,13 @@ def test_the_tables_cover_every_api_method_of_the_erp() -> None:
     assert {op.name for op in ERP_API.operations} == api
 
 
-@pytest.fixture(params=["in-process", "http"])
-def erp(request: pytest.FixtureRequest) -> Iterator[Any]:
-    with world(erp_system, TABLE, request.param) as api:
-        yield api
+erp, erp_http = world_fixtures("erp", erp_system, TABLE)
 
 
 @pytest.fixture(params=["in-process", "http"])
 def limited_erp(request: pytest.FixtureRequest) -> Iterator[Any]:
     """An ERP whose API admits one call per second (a bucket one call deep)."""
     with world(erp_system, TABLE, request.param, rate_limit_per_s=1.0) as api:
-        yield api
-
-
-@pytest.fixture
-def erp_http() -> Iterator[Any]:
-    """The ERP over HTTP only: for what has no in-process twin (admin API, headers)."""
-    with world(erp_system, TABLE, "http") as api:
         yield api
 
 
@@ -389,31 +390,25 @@ def test_a_bad_body_is_422_naming_the_field_and_changes_nothing(
 ) -> None:
     masters(erp)
     number = create_po(erp)
-    before, history = erp.host.snapshot(), list(erp.host.history)
     if operation in ("change_purchase_order", "post_receipt", "post_acknowledgment",
                      "post_invoice_status"):  # fmt: skip
         args = {"number": number, **args}
 
-    reply = erp.call(operation, **args)
+    with changes_nothing(erp):
+        reply = erp.call(operation, **args)
 
     assert_problem(reply, 422, field)
     assert reply.body["detail"]
-    assert erp.host.snapshot() == before and erp.host.history == history
 
 
 # -- faults and limits ------------------------------------------------------------------
 
 
 def test_outage_answers_503_with_retry_after_then_recovers(erp: Any) -> None:
-    number = create_po(erp)
-    erp.host.set_faults(Faults(outages=(Outage(start_s=10, end_s=70),)))
-    erp.clock.t = 30
-    down = erp.call("get_purchase_order", number=number)
-    assert down.status == 503 and down.headers["retry-after"] == "40"
-    erp.clock.t = 70
-    assert erp.call("get_purchase_order", number=number).status == 200
-    statuses = [r.status for r in erp.host.requests]
-    assert statuses[-2:] == [503, 200]
+    read = partial(erp.call, "get_purchase_order", number=create_po(erp))
+
+    call_during_outage(erp, read)
+    call_after_outage(erp, read, 200)
 
 
 def test_rate_limit_storm_answers_429(erp: Any) -> None:

@@ -17,26 +17,27 @@ import itertools
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import pytest
 
-from emulators.faults import Faults, Outage
 from emulators.supplier import SupplierNetwork, SupplierProfile
 from emulators.web.supplier_api import EDI_MEDIA_TYPES, SUPPLIER_API, SUPPLIER_PREFIX
 from emulators.web.supplier_app import DEFAULT_SUPPLIERS, supplier_system
 from emulators.x12 import Interchange, read_855
 from sync_core.mappers.x12 import acknowledgments_from_855, parse_interchange, write_850
-from sync_core.model import PurchaseOrder, PurchaseOrderLine, Uom
+from sync_core.model import PurchaseOrder
+from tests import builders
 from tests.emulators.fuzz import fuzz
 from tests.emulators.harness import (
-    GLN,
-    GTIN_1,
-    GTIN_2,
     FakeClock,
     Table,
     WebhookReceiver,
+    assert_4xx_problem,
     assert_problem,
+    call_after_outage,
+    call_during_outage,
     world,
 )
 
@@ -47,20 +48,13 @@ STAMP = dt.datetime(2026, 3, 2, 8, 0)
 TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
-GTINS = (GTIN_1, GTIN_2)
-
-
 def purchase_order(number: str = PO, version: int = 1) -> PurchaseOrder:
-    return PurchaseOrder(
-        po_number=number, supplier_id="S1001", ship_to=GLN, department="CC-01-120",
-        order_date=dt.date(2026, 3, 2), requested_date=dt.date(2026, 3, 9), version=version,
-        lines=(
-            PurchaseOrderLine(line_no=1, gtin=GTINS[0], vendor_part="NG-M", quantity=10,
-                              uom=Uom.CA, unit_price=45.5),
-            PurchaseOrderLine(line_no=2, gtin=GTINS[1], vendor_part="SY-10", quantity=4,
-                              uom=Uom.BX, unit_price=12.0, critical=True),
-        ),
-    )  # fmt: skip
+    return builders.purchase_order(
+        po_number=number,
+        order_date=dt.date(2026, 3, 2),
+        requested_date=dt.date(2026, 3, 9),
+        version=version,
+    )
 
 
 def x12_850(
@@ -304,30 +298,22 @@ def test_the_mailbox_pages_by_sequence_number(supplier: Any) -> None:
 def test_bad_paging_is_a_4xx_problem_naming_the_parameter(
     supplier: Any, params: dict[str, int], field: str
 ) -> None:
-    reply = supplier.call("mailbox", **params)
-
-    assert 400 <= reply.status < 500
-    assert reply.headers["content-type"] == "application/problem+json"
-    assert reply.body["field"] == field
+    assert_4xx_problem(supplier.call("mailbox", **params), field)
 
 
 # -- faults -----------------------------------------------------------------------
 
 
 def test_outage_answers_503_with_retry_after_then_recovers(supplier: Any) -> None:
-    supplier.host.set_faults(Faults(outages=(Outage(start_s=10, end_s=70),)))
-    supplier.clock.t = 30
+    send = partial(supplier.call, "receive_edi", text=x12_850())
 
-    down = supplier.call("receive_edi", text=x12_850())
-    assert down.status == 503 and down.headers["retry-after"] == "40"
-    assert down.headers["content-type"] == "application/problem+json"
+    call_during_outage(supplier, send)
     assert supplier.call("mailbox").status == 503
     assert supplier.host.snapshot()["orders"] == []  # the behaviour never saw it
     assert len(supplier.timers) == 0
 
-    supplier.clock.t = 70
-    up = supplier.call("receive_edi", text=x12_850())
-    assert (up.status, up.body["accepted"]) == (202, 1)
+    up = call_after_outage(supplier, send, 202)
+    assert up.body["accepted"] == 1
     assert [r.status for r in supplier.host.requests] == [503, 503, 202]
     assert supplier.host.history[0].t == 70
 

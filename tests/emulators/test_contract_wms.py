@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pytest
 
-from emulators.faults import Faults, Outage
 from emulators.web.wms_api import WMS_API, WMS_PREFIX
 from emulators.web.wms_app import wms_system
 from tests.emulators.fuzz import fuzz
-from tests.emulators.harness import Table, assert_problem, world
+from tests.emulators.harness import (
+    Table,
+    assert_4xx_problem,
+    assert_problem,
+    call_after_outage,
+    call_during_outage,
+    changes_nothing,
+    world_fixtures,
+)
 
 GLN = "0860001000018"
 EXPECTED: dict[str, Any] = {
@@ -43,17 +50,7 @@ TABLE = Table(
 )
 
 
-@pytest.fixture(params=["in-process", "http"])
-def wms(request: pytest.FixtureRequest) -> Iterator[Any]:
-    with world(wms_system, TABLE, request.param) as api:
-        yield api
-
-
-@pytest.fixture
-def wms_http() -> Iterator[Any]:
-    """The WMS over HTTP only: for the admin API, which has no in-process twin."""
-    with world(wms_system, TABLE, "http") as api:
-        yield api
+wms, wms_http = world_fixtures("wms", wms_system, TABLE)
 
 
 def facts(wms: Any, field: str, line: int = 1) -> list[Any]:
@@ -232,15 +229,11 @@ def test_a_bad_body_is_a_4xx_problem_naming_the_field_and_changes_nothing(
 ) -> None:
     wms.call("post_ship_notice", body=asn_body(10))
     wms.call("receive", body=receipt_body(5))
-    before, history = wms.host.snapshot(), list(wms.host.history)
 
-    reply = wms.call(operation, body=body)
+    with changes_nothing(wms):
+        reply = wms.call(operation, body=body)
 
-    assert 400 <= reply.status < 500
-    assert reply.headers["content-type"] == "application/problem+json"
-    assert reply.body["field"] == field
-    assert wms.host.snapshot() == before
-    assert wms.host.history == history
+    assert_4xx_problem(reply, field)
 
 
 # -- faults -----------------------------------------------------------------------
@@ -248,16 +241,12 @@ def test_a_bad_body_is_a_4xx_problem_naming_the_field_and_changes_nothing(
 
 def test_outage_answers_503_with_retry_after_then_recovers(wms: Any) -> None:
     wms.call("post_ship_notice", body=asn_body(10))
-    wms.host.set_faults(Faults(outages=(Outage(start_s=10, end_s=70),)))
-    wms.clock.t = 30
+    receive = partial(wms.call, "receive", body=receipt_body(4))
 
-    down = wms.call("receive", body=receipt_body(4))
-    assert down.status == 503 and down.headers["retry-after"] == "40"
+    call_during_outage(wms, receive)
     assert facts(wms, "received_qty") == []  # the behaviour never saw it
 
-    wms.clock.t = 70
-    assert wms.call("receive", body=receipt_body(4)).status == 201
-    assert [r.status for r in wms.host.requests][-2:] == [503, 201]
+    call_after_outage(wms, receive, 201)
     assert facts(wms, "received_qty")[0].t == 70
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from emulators._base import FactChange, Journal, Reply, body_cause
 from emulators.erp import Erp, PurchaseOrderRefused
-from tests.emulators.harness import GLN, GTIN_1, GTIN_2
+from tests.builders import GLN, GTIN_1, GTIN_2, create_erp_po, erp_lines
 
 EPOCH = dt.datetime(2024, 1, 15, 8, 0)
 
@@ -24,13 +24,8 @@ def po_body(supplier: str = "S1001", quantity: int = 10) -> dict[str, Any]:
         "ShipToLocationGLN": GLN,
         "RequesterDepartment": "CC-01-120",
         "NeedByDate": "2024-01-20",
-        "lines": [
-            {"SupplierItem": "NG-M", "ItemGTIN": GTIN_1, "Quantity": quantity,
-             "UOMCode": "CA", "Price": 45.5, "CriticalSupply": "N"},
-            {"SupplierItem": "SY-10", "ItemGTIN": GTIN_2, "Quantity": 4,
-             "UOMCode": "BX", "Price": 12.0, "CriticalSupply": "Y"},
-        ],
-    }  # fmt: skip
+        "lines": erp_lines(quantity),
+    }
 
 
 def ack_body(confirmed: int = 6, backordered: int = 4) -> dict[str, Any]:
@@ -583,13 +578,7 @@ def test_pos_for_an_inactive_vendor_are_refused(w: World) -> None:
 
     assert reply.status == 422 and reply.body["field"] == "SupplierNumber"
     with pytest.raises(PurchaseOrderRefused) as refused:
-        w.erp.create_purchase_order(
-            supplier_number="S1001",
-            ship_to_gln=GLN,
-            department="CC-01-120",
-            need_by=EPOCH.date(),
-            lines=po_body()["lines"],
-        )
+        create_erp_po(w.erp, need_by=EPOCH.date())
     assert refused.value.reply.body["field"] == "SupplierNumber"
     assert w.erp.orders == {} and w.facts == [] and w.events == []
     # a vendor the master lacks is refused too, once the master holds any (issue 14)
@@ -702,13 +691,7 @@ def test_replies_are_copies_of_the_documents(w: World) -> None:
     ):
         body = reply.body if isinstance(reply, Reply) else reply
         body.clear()
-    created = w.erp.create_purchase_order(
-        supplier_number="S1001",
-        ship_to_gln=GLN,
-        department="CC-01-120",
-        need_by=EPOCH.date(),
-        lines=po_body()["lines"],
-    )
+    created = create_erp_po(w.erp, need_by=EPOCH.date())
     created["lines"].clear()
 
     assert w.erp.get_purchase_order(number).body["lines"][0]["ReceivedQuantity"] == 1

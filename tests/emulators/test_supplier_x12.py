@@ -34,8 +34,8 @@ from emulators.x12 import (
     write_855,
 )
 from sync_core.mappers.x12 import acknowledgments_from_855, parse_interchange, write_850
-from sync_core.model import LineStatus, PurchaseOrder, PurchaseOrderLine, Uom
-from tests.emulators.harness import GLN, GTIN_1, GTIN_2
+from sync_core.model import LineStatus
+from tests.builders import GLN, GTIN_1, GTIN_2, purchase_order
 
 STAMP = dt.datetime(2024, 1, 16, 9, 0)
 
@@ -73,21 +73,7 @@ def test_render_then_parse_round_trips() -> None:
 
 
 def test_read_850_reads_what_the_sync_core_writes() -> None:
-    po = PurchaseOrder(
-        po_number="4500000001",
-        supplier_id="S1001",
-        ship_to=GLN,
-        department="CC-01-120",
-        order_date=dt.date(2024, 1, 15),
-        requested_date=dt.date(2024, 1, 20),
-        version=2,
-        lines=(
-            PurchaseOrderLine(line_no=1, gtin=GTIN_1, vendor_part="NG-M", quantity=10,
-                              uom=Uom.CA, unit_price=45.5),
-            PurchaseOrderLine(line_no=2, gtin=GTIN_2, vendor_part="SY-10", quantity=4,
-                              uom=Uom.BX, unit_price=12.0, critical=True),
-        ),
-    )  # fmt: skip
+    po = purchase_order(version=2)
     text = write_850(po, sender="HOSPNET01", receiver="SUPP1001", control=5, now=STAMP)
 
     interchange = Interchange.parse(text)

@@ -19,6 +19,13 @@ EPOCH = dt.datetime(2024, 3, 1, 6, 0)
 GLN = "0614141000012"
 
 
+def asn_line(**over: Any) -> dict[str, Any]:
+    """A ship notice's line 1: 10 BX of GTIN-1, lot LOT-A."""
+    line = {"po_line_nbr": 1, "item_id": "GTIN-1", "shipped_qty": 10, "qty_uom": "BX",
+            "lot_nbr": "LOT-A", "expiry_date": "2026-12-31"}  # fmt: skip
+    return {**line, **over}
+
+
 class Dock:
     """A WMS with its journal and event subscription captured, on a settable clock."""
 
@@ -37,16 +44,8 @@ class Dock:
         ]
 
     def asn(self, asn_nbr: str = "ASN1", po: str = "P1", **line_over: Any) -> Reply:
-        line = {
-            "po_line_nbr": 1,
-            "item_id": "GTIN-1",
-            "shipped_qty": 10,
-            "qty_uom": "BX",
-            "lot_nbr": "LOT-A",
-            "expiry_date": "2026-12-31",
-            **line_over,
-        }
-        return self.wms.post_ship_notice({"asn_nbr": asn_nbr, "po_nbr": po, "lines": [line]})
+        body = {"asn_nbr": asn_nbr, "po_nbr": po, "lines": [asn_line(**line_over)]}
+        return self.wms.post_ship_notice(body)
 
     def receive(self, qty: int, key: str | None = None, **over: Any) -> Reply:
         body = {"asn_nbr": "ASN1", "po_line_nbr": 1, "received_qty": qty, **over}
@@ -64,6 +63,13 @@ def dock() -> Dock:
     return Dock()
 
 
+def expected_receipt(**over: Any) -> dict[str, Any]:
+    """One expected receipt line, P1 line 1, 5 EA to the dock."""
+    line = {"po_nbr": "P1", "po_line_nbr": 1, "item_id": "G", "dock_gln": GLN, "exp_qty": 5,
+            "qty_uom": "EA"}  # fmt: skip
+    return {**line, **over}
+
+
 # -- ship notices ---------------------------------------------------------------
 
 
@@ -73,14 +79,7 @@ def test_ship_notice_creates_expected_lines(dock: Dock) -> None:
             "asn_nbr": "ASN1",
             "po_nbr": "P1",
             "lines": [
-                {
-                    "po_line_nbr": 1,
-                    "item_id": "GTIN-1",
-                    "shipped_qty": 10,
-                    "qty_uom": "BX",
-                    "lot_nbr": "LOT-A",
-                    "expiry_date": "2026-12-31",
-                },
+                asn_line(),
                 {"po_line_nbr": 2, "item_id": "GTIN-2", "shipped_qty": 4, "qty_uom": "CA"},
             ],
         }
@@ -223,16 +222,7 @@ def test_closed_line_refuses_more_receipts(dock: Dock) -> None:
 def test_receiving_against_the_po_without_a_ship_notice(dock: Dock) -> None:
     dock.wms.upsert_expected_receipts(
         {
-            "receipts": [
-                {
-                    "po_nbr": "P9",
-                    "po_line_nbr": 2,
-                    "item_id": "GTIN-9",
-                    "dock_gln": GLN,
-                    "exp_qty": 5,
-                    "qty_uom": "EA",
-                }
-            ],
+            "receipts": [expected_receipt(po_nbr="P9", po_line_nbr=2, item_id="GTIN-9")],
             "trace_id": None,
         }
     )
@@ -521,46 +511,20 @@ def test_a_body_that_is_not_an_object_is_400(dock: Dock) -> None:
 
 
 def test_snapshot_is_json_and_reset_forgets_everything_but_subscribers(dock: Dock) -> None:
-    dock.wms.upsert_expected_receipts(
-        {
-            "receipts": [
-                {
-                    "po_nbr": "P1",
-                    "po_line_nbr": 1,
-                    "item_id": "G",
-                    "dock_gln": GLN,
-                    "exp_qty": 5,
-                    "qty_uom": "EA",
-                }
-            ]
-        }
-    )
+    dock.wms.upsert_expected_receipts({"receipts": [expected_receipt()]})
     dock.asn()
     receipt_id = dock.receive(3, key="k").body["receipt"]["receipt_id"]
     dock.wms.putaway(receipt_id, "A-01", 3)
 
+    tables = ("expected_receipts", "ship_notices", "receipts", "inventory")
     snap = json.loads(json.dumps(dock.wms.snapshot()))
-    assert [
-        len(snap[k]) for k in ("expected_receipts", "ship_notices", "receipts", "inventory")
-    ] == [
-        1,
-        1,
-        1,
-        1,
-    ]
+    assert [len(snap[k]) for k in tables] == [1, 1, 1, 1]
     assert snap["ship_notices"][0]["lines"][0]["status"] == "partially_received"
 
     dock.wms.reset()
 
     empty = dock.wms.snapshot()
-    assert [
-        len(empty[k]) for k in ("expected_receipts", "ship_notices", "receipts", "inventory")
-    ] == [
-        0,
-        0,
-        0,
-        0,
-    ]
+    assert [len(empty[k]) for k in tables] == [0, 0, 0, 0]
     dock.asn()
     again = dock.receive(3, key="k")  # the key was forgotten with the rest
     assert again.body["receipt"]["receipt_id"] == "RCV-000001"
@@ -572,16 +536,7 @@ def test_the_plain_constructor_still_works() -> None:
     wms = Wms(Journal("wms", lambda: 0.0, facts.append))
     wms.upsert_expected_receipts(
         {
-            "receipts": [
-                {
-                    "po_nbr": "P1",
-                    "po_line_nbr": 1,
-                    "item_id": "G",
-                    "dock_gln": GLN,
-                    "exp_qty": 5,
-                    "qty_uom": "EA",
-                }
-            ],
+            "receipts": [expected_receipt()],
             "trace_id": "t-1",
         },
         "k1",

@@ -62,10 +62,11 @@ from sync_core.connectors import HttpConnector
 from sync_core.drivers.asyncio import LiveDriver, default_planner
 from sync_core.engine import Engine, EngineConfig
 from sync_core.mappers.x12 import write_850
-from sync_core.model import PurchaseOrder, PurchaseOrderLine, Uom
+from sync_core.model import PurchaseOrder
 from sync_core.service.app import create_app
 from sync_core.store_sqlite import SqliteStore
-from tests.emulators.harness import FakeClock, _free_port, with_check_digit
+from tests.builders import po_lines, purchase_order
+from tests.emulators.harness import FakeClock, _free_port
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -284,13 +285,12 @@ def _seeded(system: str, live: Any, timers: list[Callable[[], None]]) -> Callabl
 
 
 def _purchase_order() -> PurchaseOrder:
-    line = PurchaseOrderLine(line_no=1, gtin=with_check_digit("1001234567890"), vendor_part="NG-M",
-                             quantity=10, uom=Uom.CA, unit_price=45.5)  # fmt: skip
-    return PurchaseOrder(
-        po_number="4500000101", supplier_id="S1001", ship_to=with_check_digit("061414100001"),
-        department="CC-01-120", order_date=dt.date(2026, 3, 2),
-        requested_date=dt.date(2026, 3, 9), version=1, lines=(line,),
-    )  # fmt: skip
+    return purchase_order(
+        po_number="4500000101",
+        order_date=dt.date(2026, 3, 2),
+        requested_date=dt.date(2026, 3, 9),
+        lines=po_lines()[:1],
+    )
 
 
 @pytest.mark.parametrize("system", sorted(ADDED_LINKS))

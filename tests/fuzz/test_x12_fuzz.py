@@ -31,8 +31,8 @@ from hypothesis import strategies as st
 from emulators import x12 as emu
 from sync_core.errors import SyncCoreError
 from sync_core.mappers import x12 as core
-from sync_core.model import PurchaseOrder, PurchaseOrderLine, Uom
-from tests.emulators.harness import GLN, GTIN_1, GTIN_2
+from sync_core.model import PurchaseOrder
+from tests.builders import GTIN_1, po_lines, purchase_order
 
 STAMP = dt.datetime(2024, 1, 16, 9, 0)
 SLOW_S = 2.0  # one read of a few kilobytes; the real figure is well under a millisecond
@@ -40,17 +40,8 @@ FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCh
 
 
 def _po(version: int = 1, canceled: bool = False) -> PurchaseOrder:
-    lines = (
-        PurchaseOrderLine(line_no=1, gtin=GTIN_1, vendor_part="NG-M", quantity=10,
-                          uom=Uom.CA, unit_price=45.5),
-        PurchaseOrderLine(line_no=2, gtin=GTIN_2, vendor_part="SY-10", quantity=4,
-                          uom=Uom.BX, unit_price=12.125, critical=True),
-    )  # fmt: skip
-    return PurchaseOrder(
-        po_number="4500000001", supplier_id="S1001", ship_to=GLN, department="CC-01-120",
-        order_date=dt.date(2024, 1, 15), requested_date=dt.date(2024, 1, 20),
-        version=version, canceled=canceled, lines=lines,
-    )  # fmt: skip
+    lines = po_lines(price_2=12.125)
+    return purchase_order(version=version, canceled=canceled, lines=lines)
 
 
 _ACK = emu.PurchaseOrderAck(

@@ -15,15 +15,8 @@ from sync_core.engine import Engine, EngineConfig
 from sync_core.mappers.x12 import functional_ack_from_997, parse_interchange
 from sync_core.messages import Decision, Request
 from sync_core.model import FaStatus
-from tests.sync_core.test_engine import (
-    NOW,
-    PARTIAL,
-    Harness,
-    edi,
-    interchange_855,
-    isa,
-    po_document,
-)
+from tests.builders import interchange_855, isa
+from tests.sync_core.test_engine import NOW, PARTIAL, Harness, edi, po_document
 from tests.test_link import PROFILE, Link
 
 DEADLINE_S = 4 * 3600.0  # EngineConfig.fa_deadline_s

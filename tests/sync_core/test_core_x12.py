@@ -16,42 +16,12 @@ from sync_core.mappers.x12 import (
     write_850,
 )
 from sync_core.model import LineStatus, PurchaseOrder, PurchaseOrderLine, Uom
+from tests import builders
+from tests.builders import GLN, GTIN_1, envelope, po_lines, with_check_digit
 
 # -- helpers ----------------------------------------------------------------------
 
-
-def mod10(body: str) -> str:
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return str((10 - total % 10) % 10)
-
-
-GLN = "061414100001" + mod10("061414100001")
-GTIN = "1001234567890" + mod10("1001234567890")
 NOW = dt.datetime(2024, 1, 15, 9, 30)
-
-
-def isa(sender: str, receiver: str, control: int) -> str:
-    return "*".join(
-        ["ISA", "00", " " * 10, "00", " " * 10, "ZZ", sender.ljust(15), "ZZ",
-         receiver.ljust(15), "240116", "0900", "U", "00401", f"{control:09d}", "0", "P", ">"]
-    )  # fmt: skip
-
-
-def envelope(
-    body: str,
-    *,
-    sender: str = "SUPP1001",
-    receiver: str = "HOSPNET01",
-    control: int = 7,
-    ge01: int = 1,
-    iea01: int = 1,
-) -> str:
-    """Wrap transaction sets (already terminated by ``~``) in GS/GE and ISA/IEA."""
-    return (
-        f"{isa(sender, receiver, control)}~"
-        f"GS*PR*{sender}*{receiver}*20240116*0900*{control}*X*004010~"
-        f"{body}GE*{ge01}*{control}~IEA*{iea01}*{control:09d}~"
-    )
 
 
 # A minimal 4010 855 (ASC X12 004010), verbatim.
@@ -69,23 +39,8 @@ def the_set(text: str) -> TransactionSet:
 
 
 def purchase_order(**overrides: object) -> PurchaseOrder:
-    fields: dict[str, object] = {
-        "po_number": "4500000001",
-        "supplier_id": "S1001",
-        "ship_to": GLN,
-        "department": "CC-01-120",
-        "order_date": dt.date(2024, 1, 15),
-        "requested_date": dt.date(2024, 1, 20),
-        "version": 3,
-        "lines": (
-            PurchaseOrderLine(line_no=1, gtin=GTIN, vendor_part="NG-M", quantity=10,
-                              uom=Uom.CA, unit_price=45.5),
-            PurchaseOrderLine(line_no=2, gtin=GTIN, vendor_part="SY-10", quantity=4,
-                              uom=Uom.BX, unit_price=12.0, critical=True),
-        ),
-    }  # fmt: skip
-    fields.update(overrides)
-    return PurchaseOrder(**fields)  # type: ignore[arg-type]
+    """Version 3, both lines of the same item."""
+    return builders.purchase_order(**{"version": 3, "lines": po_lines(gtin_2=GTIN_1), **overrides})
 
 
 def segments(ts: TransactionSet, sid: str) -> list[tuple[str, ...]]:
@@ -132,7 +87,7 @@ SAFE = st.text(alphabet="ABCDEFGHJKLMNPQRSTUVWXYZ0123456789-", min_size=1, max_s
 @st.composite
 def gtins(draw: st.DrawFn) -> str:
     body = draw(st.text(alphabet="0123456789", min_size=13, max_size=13))
-    return body + mod10(body)
+    return with_check_digit(body)
 
 
 @st.composite
@@ -155,7 +110,7 @@ def purchase_orders(draw: st.DrawFn) -> PurchaseOrder:
     return PurchaseOrder(
         po_number=draw(st.text(alphabet="0123456789ABCDEFGHJK-", min_size=1, max_size=22)),
         supplier_id="S1001",
-        ship_to=gln_body + mod10(gln_body),
+        ship_to=with_check_digit(gln_body),
         department=draw(SAFE),
         order_date=order_date,
         requested_date=order_date + dt.timedelta(days=draw(st.integers(0, 30))),

@@ -14,18 +14,11 @@ from sync_core.engine import Engine, EngineConfig, UnknownMessageKind
 from sync_core.mappers.x12 import parse_interchange
 from sync_core.messages import Decision, Inbound, Kind, Request
 from sync_core.store import MemoryStore
+from tests.builders import GLN, GTIN_2, create_erp_po, interchange_855
 
 # -- helpers ----------------------------------------------------------------------
 
 
-def mod10(body: str) -> str:
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return str((10 - total % 10) % 10)
-
-
-GLN = "061414100001" + mod10("061414100001")
-GTIN_1 = "1001234567890" + mod10("1001234567890")
-GTIN_2 = "5012345000017" + mod10("5012345000017")
 EPOCH = dt.datetime(2024, 1, 15, 8, 0)
 NOW = dt.datetime(2024, 1, 15, 9, 30)
 
@@ -46,18 +39,7 @@ class Harness:
         self.erp.listeners.append(self.events.append)
 
     def create_po(self) -> dict[str, Any]:
-        order = self.erp.create_purchase_order(
-            supplier_number="S1001",
-            ship_to_gln=GLN,
-            department="CC-01-120",
-            need_by=dt.date(2024, 1, 20),
-            lines=[
-                {"SupplierItem": "NG-M", "ItemGTIN": GTIN_1, "Quantity": 10,
-                 "UOMCode": "CA", "Price": 45.5, "CriticalSupply": "N"},
-                {"SupplierItem": "SY-10", "ItemGTIN": GTIN_2, "Quantity": 4,
-                 "UOMCode": "BX", "Price": 12.0, "CriticalSupply": "Y"},
-            ],
-        )  # fmt: skip
+        order = create_erp_po(self.erp)
         return copy.deepcopy(order)  # what a reader would get over the wire
 
     def decide(self, message: Inbound, now: dt.datetime = NOW) -> Decision:
@@ -70,41 +52,6 @@ class Harness:
 def po_document(doc: dict[str, Any], message_id: str | None = None) -> Inbound:
     mid = message_id or f"reply:{doc['OrderNumber']}:r{doc['RevisionNumber']}"
     return Inbound(mid, Kind.ERP_PO_DOCUMENT, doc)
-
-
-def isa(sender: str, receiver: str, control: int) -> str:
-    return "*".join(
-        ["ISA", "00", " " * 10, "00", " " * 10, "ZZ", sender.ljust(15), "ZZ",
-         receiver.ljust(15), "240116", "0900", "U", "00401", f"{control:09d}", "0", "P", ">"]
-    )  # fmt: skip
-
-
-def interchange_855(
-    po_number: str,
-    lines: list[tuple[int, int, str, str, list[tuple[str, int, str | None]]]],
-    *,
-    revision: int = 1,
-    sender: str = "SUPP1001",
-    control: int = 1,
-) -> str:
-    """An 855 interchange; each line is (line no, qty, uom, price, [(ACK01, qty, date)])."""
-    body = [
-        ["ST", "855", "0001"],
-        ["BAK", "00", "AC", po_number, "20240116"],
-        ["REF", "ZZ", str(revision)],
-    ]
-    for line_no, qty, uom, price, acks in lines:
-        body.append(["PO1", str(line_no), str(qty), uom, price, "", "VC", f"VP{line_no}"])
-        for code, ack_qty, date in acks:
-            body.append(["ACK", code, str(ack_qty), uom, *(["068", date] if date else [])])
-    body.append(["CTT", str(len(lines))])
-    body.append(["SE", str(len(body) + 1), "0001"])
-    return (
-        f"{isa(sender, 'HOSPNET01', control)}~"
-        f"GS*PR*{sender}*HOSPNET01*20240116*0900*{control}*X*004010~"
-        + "".join("*".join(s) + "~" for s in body)
-        + f"GE*1*{control}~IEA*1*{control:09d}~"
-    )
 
 
 PARTIAL = [

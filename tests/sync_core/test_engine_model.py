@@ -28,7 +28,6 @@ the ERP and WMS hold the supplier's latest 855 of every PO.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import shutil
 import tempfile
 from collections import defaultdict
@@ -48,26 +47,14 @@ from hypothesis.stateful import (
 
 from analysis.history import Change
 from analysis.metrics import judge
-from emulators._base import FactChange, Journal, Reply
-from emulators.ap import Ap
-from emulators.erp import Erp
-from emulators.supplier import SupplierNetwork, SupplierProfile
-from emulators.web.tables import native_routes
-from emulators.wms import Wms
+from emulators.supplier import SupplierProfile
 from sync_core.engine import Engine, EngineConfig
-from sync_core.messages import Inbound, Kind, Request
+from sync_core.messages import Inbound, Kind
 from sync_core.store import Store
 from sync_core.store_sqlite import SqliteStore
+from tests.builders import EPOCH, GLN, GTIN_1, GTIN_2, Emulators, wire
 
-
-def mod10(body: str) -> str:
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return str((10 - total % 10) % 10)
-
-
-GLN = "061414100001" + mod10("061414100001")
-GTINS = ["1001234567890" + mod10("1001234567890"), "5012345000017" + mod10("5012345000017")]
-EPOCH = dt.datetime(2024, 1, 15, 8, 0)
+GTINS = [GTIN_1, GTIN_2]
 SUPPLIER, EDI_ID = "S1001", "SUPP1001"
 
 # Lines are filled, partly filled or backordered at random, some 855s never come and
@@ -92,11 +79,6 @@ CRASH_UNDONE = "crash after carrying, before done"
 OUTBOX_MODES = st.sampled_from([CARRY_ALL, RETRY, LEAVE, CRASH_BEFORE, CRASH_UNDONE])
 
 
-def wire(body: Any) -> Any:
-    """What a body looks like after crossing a wire as JSON."""
-    return json.loads(json.dumps(body))
-
-
 class EngineAgainstModel(RuleBasedStateMachine):
     """The engine, a durable store and the real emulators, driven by Hypothesis."""
 
@@ -104,7 +86,6 @@ class EngineAgainstModel(RuleBasedStateMachine):
         super().__init__()
         self.dir = Path(tempfile.mkdtemp(prefix="engine-model-"))
         self.t = 0.0
-        self.facts: list[FactChange] = []
         self.timers: list[tuple[float, int, Callable[[], None]]] = []
         self.timer_seq = 0
         # in flight: (message, owned by the driver) — replies to the driver's reads
@@ -113,21 +94,10 @@ class EngineAgainstModel(RuleBasedStateMachine):
         self.ticks = 0
         self.crashes = 0
 
-        def clock() -> float:
-            return self.t
-
-        def journal(system: str) -> Journal:
-            return Journal(system, clock, self.facts.append)
-
-        self.erp = Erp(journal("erp"), clock, EPOCH)
-        self.supplier = SupplierNetwork(
-            journal("supplier"), clock, EPOCH, self._schedule, {EDI_ID: PROFILE}, seed=11
-        )
-        self.wms = Wms(journal("wms"), clock, EPOCH)
-        self.ap = Ap(journal("ap"), clock, EPOCH)
-        self._routes = native_routes(
-            {"erp": self.erp, "supplier": self.supplier, "wms": self.wms, "ap": self.ap}
-        )
+        self.emulators = Emulators(lambda: self.t, self._schedule, {EDI_ID: PROFILE}, seed=11)
+        self.facts = self.emulators.facts
+        self.erp, self.supplier = self.emulators.erp, self.emulators.supplier
+        self.wms, self.ap = self.emulators.wms, self.emulators.ap
         self.erp.listeners.append(
             lambda e: self.network.append(
                 (Inbound(e["eventId"], Kind.ERP_PO_CHANGED, wire(e)), False)
@@ -160,11 +130,6 @@ class EngineAgainstModel(RuleBasedStateMachine):
     def _now(self) -> dt.datetime:
         return EPOCH + dt.timedelta(seconds=self.t)
 
-    def _carry(self, request: Request) -> Reply:
-        """Hand the request to its emulator through the emulators' operation tables."""
-        route = self._routes[(request.target, request.operation)]
-        return route(request.params, wire(request.body), request.idempotency_key)
-
     def _pump(self, mode: str = CARRY_ALL, after: int = 0) -> None:
         """Carry the outbox oldest first, as the driver's delivery loop does.
 
@@ -178,8 +143,8 @@ class EngineAgainstModel(RuleBasedStateMachine):
         for item in rows[:stop]:
             request = item.request
             if mode == RETRY:
-                self._carry(request)
-            reply = self._carry(request)
+                self.emulators.carry(request)
+            reply = self.emulators.carry(request)
             if request.idempotency_key is not None:
                 self.decided[request.idempotency_key].add(item.outbox_id)
             self.store.done(item.outbox_id)
@@ -195,7 +160,7 @@ class EngineAgainstModel(RuleBasedStateMachine):
                 )
                 self.network.append((message, True))
         if mode == CRASH_UNDONE and stop < len(rows):
-            self._carry(rows[stop].request)  # its effect happens; the driver never knows
+            self.emulators.carry(rows[stop].request)  # its effect happens; the driver never knows
         if mode in (CRASH_BEFORE, CRASH_UNDONE):
             self._crash()
 

@@ -19,18 +19,13 @@ from sync_core.model import (
     Uom,
     UomStep,
 )
-
-
-def mod10(body: str) -> str:
-    """GS1 check digit computed here, independently of the code under test."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return str((10 - total % 10) % 10)
-
+from tests import builders
+from tests.builders import check_digit, with_check_digit
 
 GTIN_BODY = "1001234567890"  # packaging level 1, 13 digits before the check digit
-GTIN = GTIN_BODY + mod10(GTIN_BODY)
+GTIN = with_check_digit(GTIN_BODY)
 GLN_BODY = "061414100001"
-GLN = GLN_BODY + mod10(GLN_BODY)
+GLN = with_check_digit(GLN_BODY)
 
 
 def wrong_check(code: str) -> str:
@@ -51,16 +46,7 @@ def po_line(line_no: int = 1, **overrides: object) -> PurchaseOrderLine:
 
 
 def purchase_order(lines: tuple[PurchaseOrderLine, ...]) -> PurchaseOrder:
-    return PurchaseOrder(
-        po_number="4500000001",
-        supplier_id="S1001",
-        ship_to=GLN,
-        department="CC-01-120",
-        order_date=dt.date(2024, 1, 15),
-        requested_date=dt.date(2024, 1, 20),
-        version=1,
-        lines=lines,
-    )
+    return builders.purchase_order(lines=lines)
 
 
 def item(**overrides: object) -> Item:
@@ -92,13 +78,13 @@ def test_gtin_with_wrong_check_digit_names_the_expected_digit() -> None:
         po_line(gtin=wrong_check(GTIN))
     message = str(err.value)
     assert "check digit" in message
-    assert f"expected {mod10(GTIN_BODY)}" in message
+    assert f"expected {check_digit(GTIN_BODY)}" in message
 
 
 def test_gln_with_wrong_check_digit_names_the_expected_digit() -> None:
     with pytest.raises(ValidationError) as err:
         Location(gln=wrong_check(GLN), name="DC", kind=LocationKind.DISTRIBUTION_CENTER)
-    assert f"expected {mod10(GLN_BODY)}" in str(err.value)
+    assert f"expected {check_digit(GLN_BODY)}" in str(err.value)
 
 
 @pytest.mark.parametrize(
