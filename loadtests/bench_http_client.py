@@ -63,84 +63,6 @@ POST_BODY: dict[str, Any] = {
 
 
 # --------------------------------------------------------------------------------------------
-# Server (runs in the child process)
-# --------------------------------------------------------------------------------------------
-
-
-def build_app() -> Any:
-    from datetime import datetime
-
-    from fastapi import FastAPI
-    from pydantic import BaseModel, Field
-
-    class OrderLine(BaseModel):
-        order_id: str = Field(min_length=1, max_length=40)
-        gtin: str = Field(pattern=r"^\d{14}$")
-        gln: str = Field(pattern=r"^\d{13}$")
-        quantity: int = Field(gt=0)
-        unit_price: float = Field(ge=0)
-        requested_at: datetime
-
-    class Ack(BaseModel):
-        order_id: str
-        accepted: bool
-        line_total: float
-
-    class Item(BaseModel):
-        item_id: int
-        gtin: str
-        on_hand: int
-        status: str
-
-    app = FastAPI()
-
-    @app.post("/orders", response_model=Ack)
-    async def post_order(line: OrderLine) -> Ack:
-        return Ack(
-            order_id=line.order_id, accepted=True, line_total=line.quantity * line.unit_price
-        )
-
-    @app.get("/items/{item_id}", response_model=Item)
-    async def get_item(item_id: int) -> Item:
-        return Item(item_id=item_id, gtin="00312345678906", on_hand=item_id % 97, status="active")
-
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    return app
-
-
-def serve(fd: int, parent_pid: int, max_lifetime_s: float) -> None:
-    """Child entry point: serve on the inherited listening socket until terminated."""
-    import threading
-
-    import uvicorn
-
-    started = time.monotonic()
-
-    def watchdog() -> None:
-        # Never outlive the benchmark process nor the time budget, whatever happens to it.
-        while True:
-            time.sleep(0.5)
-            if os.getppid() != parent_pid or time.monotonic() - started > max_lifetime_s:
-                os.kill(os.getpid(), signal.SIGKILL)
-
-    threading.Thread(target=watchdog, daemon=True).start()
-    sock = socket.socket(fileno=fd)
-    config = uvicorn.Config(
-        build_app(),
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level="warning",
-        workers=1,
-        lifespan="off",
-    )
-    uvicorn.Server(config).run(sockets=[sock])
-
-
-# --------------------------------------------------------------------------------------------
 # Benchmark (parent process)
 # --------------------------------------------------------------------------------------------
 
@@ -379,12 +301,9 @@ def start_server(budget_s: float, stderr: Any) -> tuple[subprocess.Popen[bytes],
     cmd = [
         sys.executable,
         "-m",
-        "loadtests.bench_http_client",
-        "--serve-fd",
+        "loadtests._http_server",
         str(listener.fileno()),
-        "--parent-pid",
         str(os.getpid()),
-        "--budget",
         str(budget_s + 10),
     ]
     try:
@@ -559,32 +478,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
     p.add_argument("--out", type=Path, default=Path("out/bench_http_client.json"))
     p.add_argument("--budget", type=float, default=115.0, help="refuse plans longer than this")
-    p.add_argument("--serve-fd", type=int, help=argparse.SUPPRESS)
-    p.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.serve_fd is None:
-        bad = [c for c in args.clients if c not in RUNNERS] + [
-            e for e in args.endpoints if e not in ("post", "get")
-        ]
-        if bad or not args.clients or not args.endpoints or not args.concurrency:
-            p.error(f"bad or empty --clients/--endpoints/--concurrency: {bad}")
-        if any(c < 1 for c in args.concurrency) or args.seconds <= 0:
-            p.error("concurrency must be >= 1 and seconds > 0")
-        cells = len(args.clients) * len(args.endpoints) * len(args.concurrency)
-        planned = 3 + cells * (WARMUP_S + args.seconds + CELL_OVERHEAD_S)
-        if planned > args.budget:
-            p.error(
-                f"plan takes ~{planned:.0f} s > budget {args.budget:.0f} s: "
-                "lower --seconds or the number of cells"
-            )
+    bad = [c for c in args.clients if c not in RUNNERS] + [
+        e for e in args.endpoints if e not in ("post", "get")
+    ]
+    if bad or not args.clients or not args.endpoints or not args.concurrency:
+        p.error(f"bad or empty --clients/--endpoints/--concurrency: {bad}")
+    if any(c < 1 for c in args.concurrency) or args.seconds <= 0:
+        p.error("concurrency must be >= 1 and seconds > 0")
+    cells = len(args.clients) * len(args.endpoints) * len(args.concurrency)
+    planned = 3 + cells * (WARMUP_S + args.seconds + CELL_OVERHEAD_S)
+    if planned > args.budget:
+        p.error(
+            f"plan takes ~{planned:.0f} s > budget {args.budget:.0f} s: "
+            "lower --seconds or the number of cells"
+        )
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.serve_fd is not None:
-        serve(args.serve_fd, args.parent_pid or os.getppid(), args.budget)
-        return 0
 
     # Turn SIGTERM into an exception so that the `finally` that stops the server runs.
     def on_term(signum: int, frame: object) -> None:
