@@ -4,7 +4,13 @@ Theory of operation: an interchange is ISA ... IEA around functional groups
 (GS ... GE) around transaction sets (ST ... SE).  ``parse_interchange`` reads the
 delimiters from the fixed-width ISA segment, checks every envelope count and
 control number, and returns the transaction sets as lists of segments (a
-segment is a list of element strings, the segment id first).  The 850 writer
+segment is a list of element strings, the segment id first).  What partners
+vary is read, not assumed: the element separator is ISA character 4, the
+sub-element separator ISA16 and the segment terminator the character after it
+(the ISA is fixed width, ASC X12 004010), so ``*``/``|``, ``>``/``:``/``^``
+and ``~``/``'``/a newline all read alike, as does a CR/LF after each
+terminator; an interchange may hold several groups and a group several sets;
+GS08 is not checked (``004010`` and ``004010VICS`` read alike).  The 850 writer
 and 855 reader on top translate between those segments and the canonical
 model; anything that does not fit raises :class:`MappingError` naming the
 segment and element.
@@ -72,6 +78,8 @@ class TransactionSet:
     segments: tuple[tuple[str, ...], ...]  # ST .. SE inclusive
     group_code: str = ""  # GS01 of the group it came in
     group_control: str = ""  # GS06 of that group (what a 997's AK102 names)
+    interchange_control: int = 0  # ISA13 of the interchange it came in
+    component: str = _COMPONENT  # the sub-element separator its ISA16 declared
 
 
 def _e(segment: Sequence[str], index: int) -> str:
@@ -83,12 +91,41 @@ def _fail(doc: str, where: str, reason: str) -> MappingError:
     return MappingError(f"X12 {doc}", where, reason)
 
 
+# ISA01..ISA16 widths: the ISA is fixed width, 106 characters with its terminator
+_ISA_WIDTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)
+
+
+def _delimiters(text: str) -> tuple[str, str, str]:
+    """Element separator, sub-element separator and segment terminator, as the ISA
+    declares them: ISA character 4, ISA16, and the character after ISA16."""
+    if not text.startswith("ISA") or len(text) < 106:
+        raise _fail("interchange", "ISA", "an interchange must start with a 106-character ISA")
+    element, at = text[3], 3
+    for k, width in enumerate(_ISA_WIDTHS, start=1):
+        if text[at] != element:
+            raise _fail(
+                "interchange",
+                f"ISA{k - 1:02d}",
+                f"must be {_ISA_WIDTHS[k - 2]} characters: the ISA is fixed width",
+            )
+        at += width + 1
+    component, terminator = text[104], text[105]
+    if len({element, component, terminator}) != 3 or any(
+        d.isalnum() or d == " " for d in (element, component, terminator)
+    ):
+        raise _fail(
+            "interchange",
+            "ISA16",
+            f"delimiters {element!r}, {component!r} and {terminator!r} must differ and "
+            "be neither letters, digits nor spaces",
+        )
+    return element, component, terminator
+
+
 def parse_interchange(text: str) -> tuple[Envelope, list[TransactionSet]]:
     """Split an interchange into its transaction sets, checking the envelopes."""
     text = text.strip()
-    if not text.startswith("ISA") or len(text) < 106:
-        raise _fail("interchange", "ISA", "an interchange must start with a 106-character ISA")
-    element, terminator = text[3], text[105]
+    element, component, terminator = _delimiters(text)
     raw = [s.strip() for s in text.split(terminator) if s.strip()]
     segments = [s.split(element) for s in raw]
     isa = segments[0]
@@ -113,7 +150,15 @@ def parse_interchange(text: str) -> tuple[Envelope, list[TransactionSet]]:
             i += 1
             while i < len(segments) - 1 and segments[i][0] != "GE":
                 ts, i = _read_set(segments, i)
-                sets.append(replace(ts, group_code=_e(seg, 1), group_control=gs_control))
+                sets.append(
+                    replace(
+                        ts,
+                        group_code=_e(seg, 1),
+                        group_control=gs_control,
+                        interchange_control=envelope.control_number,
+                        component=component,
+                    )
+                )
                 in_group += 1
             if i >= len(segments) - 1:
                 raise _fail("interchange", "GE", "missing GE trailer")
@@ -356,7 +401,7 @@ def functional_ack_from_997(ts: TransactionSet) -> FunctionalAcknowledgment:
         elif sid == "AK4":
             if not errors:
                 raise _fail(doc, f"AK4 (segment {n})", "AK4 without its AK3")
-            element = _int(doc, f"AK401 (segment {n})", _e(seg, 1).split(_COMPONENT)[0])
+            element = _int(doc, f"AK401 (segment {n})", _e(seg, 1).split(ts.component)[0])
             errors[-1] = errors[-1].model_copy(
                 update={
                     "element": element,
