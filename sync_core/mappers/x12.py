@@ -526,14 +526,22 @@ def _price(doc: str, where: str, value: str) -> float:
         raise _fail(doc, where, f"expected a price, got {value!r}") from None
 
 
+# HL03 levels (element 735) the 856 reader knows: shipment, order, tare, pack, item
+_HL_LEVELS = frozenset("SOTPI")
+
+
 def ship_notices_from_856(ts: TransactionSet) -> list[ShipNotice]:
-    """Translate one 856 to a ship notice per PO it carries (HL shipment → order → item)."""
+    """Translate one 856 to a ship notice per PO it carries.  The hierarchy is
+    Shipment → Order → Item, optionally with Tare and Pack levels between (S-O-I,
+    S-O-P-I, S-O-T-P-I): an item belongs to the order level above it by HL02
+    (an HL without HL02 hangs under the level before it)."""
     if ts.code != "856":
         raise _fail(ts.code, "ST01", "expected an 856 ship notice")
     doc = "856"
     shipment = ""
     ship_date: dt.date | None = None
     orders: list[tuple[str, list[dict[str, object]]]] = []
+    order_of: dict[str, int | None] = {}  # HL01 → index into orders of its order level
     item: dict[str, object] | None = None
     for n, seg in enumerate(ts.segments, start=1):
         sid = seg[0]
@@ -542,14 +550,23 @@ def ship_notices_from_856(ts: TransactionSet) -> list[ShipNotice]:
             ship_date = _date(doc, f"BSN03 (segment {n})", _e(seg, 3))
         elif sid == "HL":
             item = None
-            level = _e(seg, 3)
+            level, parent = _e(seg, 3), _e(seg, 2)
+            if level not in _HL_LEVELS:
+                raise _fail(doc, f"HL03 (segment {n})", f"unknown hierarchical level {level!r}")
+            if parent and parent not in order_of:
+                raise _fail(doc, f"HL02 (segment {n})", f"no HL {parent!r} before it")
+            above = order_of[parent] if parent else len(orders) - 1 if orders else None
             if level == "O":
+                above = len(orders)
                 orders.append(("", []))
+            elif level == "S":
+                above = None
             elif level == "I":
-                if not orders:
+                if above is None:
                     raise _fail(doc, f"HL (segment {n})", "an item level before any order level")
                 item = {}
-                orders[-1][1].append(item)
+                orders[above][1].append(item)
+            order_of[_e(seg, 1)] = above
         elif sid == "PRF":
             if not orders:
                 raise _fail(doc, f"PRF (segment {n})", "PRF outside an order level")
