@@ -430,14 +430,24 @@ def functional_ack_from_997(ts: TransactionSet) -> FunctionalAcknowledgment:
 
 
 def acknowledgments_from_855(ts: TransactionSet) -> Acknowledgment:
-    """Translate one 855 transaction set to a canonical acknowledgment."""
+    """Translate one 855 transaction set to a canonical acknowledgment.
+
+    Its ``revision`` (the source version 855s are ordered by) is the partner's
+    revision when it sends one (``REF*ZZ`` before the first PO1).  Real suppliers
+    send none: then it is the acknowledgment's date and then the interchange
+    control number, ``CCYYMMDD * 10**9 + ISA13`` (e.g. ``20240116000000007``), so
+    a later 855 is never overwritten by an earlier one that arrives after it.  The
+    date is BAK09 (the acknowledgment date) when sent, else BAK04; a 4010 BAK has
+    no time element, so within one date the ISA13 decides.
+    """
     if ts.code != "855":
         raise _fail(ts.code, "ST01", "expected an 855 purchase order acknowledgment")
     doc = "855"
     po_number = ""
     ack_type: AckType | None = None
     ack_date: dt.date | None = None
-    revision = 1
+    revision: int | None = None
+    sent_on: dt.date | None = None  # BAK09
     lines: list[AcknowledgmentLine] = []
     current: dict[str, object] | None = None
     acks: list[LineAck] = []
@@ -461,6 +471,8 @@ def acknowledgments_from_855(ts: TransactionSet) -> Acknowledgment:
             ack_type = _enum(doc, f"BAK02 (segment {n})", AckType, _e(seg, 2))
             po_number = _e(seg, 3)
             ack_date = _date(doc, f"BAK04 (segment {n})", _e(seg, 4))
+            if _e(seg, 9):
+                sent_on = _date(doc, f"BAK09 (segment {n})", _e(seg, 9))
         elif sid == "REF" and len(seg) > 2 and _e(seg, 1) == "ZZ" and current is None:
             revision = _int(doc, f"REF02 (segment {n})", _e(seg, 2))
         elif sid == "PO1":
@@ -499,6 +511,8 @@ def acknowledgments_from_855(ts: TransactionSet) -> Acknowledgment:
         raise _fail(doc, "BAK", "missing BAK segment")
     if ctt is not None and ctt != len(lines):
         raise _fail(doc, "CTT01", f"says {ctt} lines, the set has {len(lines)}")
+    if revision is None:
+        revision = _arrival_order(sent_on or ack_date, ts.interchange_control)
     try:
         return Acknowledgment(
             po_number=po_number,
@@ -509,6 +523,14 @@ def acknowledgments_from_855(ts: TransactionSet) -> Acknowledgment:
         )
     except ValueError as e:
         raise _fail(doc, "BAK03", str(e)) from None
+
+
+def _arrival_order(date: dt.date, isa13: int) -> int:
+    """An 855's source version without a partner revision: date, then ISA13 (it fits a
+    store's 64-bit version: 99991231 * 10**9 < 2**63)."""
+    if not 0 <= isa13 < 10**9:
+        raise _fail("855", "ISA13", f"control number {isa13} is not 9 digits")
+    return (date.year * 10_000 + date.month * 100 + date.day) * 10**9 + isa13
 
 
 def _first(error: ValidationError) -> str:
