@@ -396,6 +396,18 @@ def _856(hl_segments: list[str]) -> str:
     )
 
 
+def test_items_under_tare_and_pack_levels_belong_to_the_order_above_them() -> None:
+    item = ["LIN*1*VC*NG-M", "SN1**5*CA"]
+    hl = ["HL*1**S", "HL*2*1*O", "PRF*PO1", "HL*3*2*T", "HL*4*3*P", "HL*5*4*I", *item,
+          "HL*6*1*O", "PRF*PO2", "HL*7*6*P", "HL*8*7*I", *item, "HL*9*4*I", *item]  # fmt: skip
+    _, [ts] = parse_interchange(_856(hl))
+
+    one, two = ship_notices_from_856(ts)
+
+    assert (one.po_number, len(one.lines)) == ("PO1", 2)  # HL 9 hangs under PO1's pack
+    assert (two.po_number, len(two.lines)) == ("PO2", 1)
+
+
 @pytest.mark.parametrize(
     ("hl", "field"),
     [
