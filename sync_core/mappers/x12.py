@@ -4,7 +4,13 @@ Theory of operation: an interchange is ISA ... IEA around functional groups
 (GS ... GE) around transaction sets (ST ... SE).  ``parse_interchange`` reads the
 delimiters from the fixed-width ISA segment, checks every envelope count and
 control number, and returns the transaction sets as lists of segments (a
-segment is a list of element strings, the segment id first).  The 850 writer
+segment is a list of element strings, the segment id first).  What partners
+vary is read, not assumed: the element separator is ISA character 4, the
+sub-element separator ISA16 and the segment terminator the character after it
+(the ISA is fixed width, ASC X12 004010), so ``*``/``|``, ``>``/``:``/``^``
+and ``~``/``'``/a newline all read alike, as does a CR/LF after each
+terminator; an interchange may hold several groups and a group several sets;
+GS08 is not checked (``004010`` and ``004010VICS`` read alike).  The 850 writer
 and 855 reader on top translate between those segments and the canonical
 model; anything that does not fit raises :class:`MappingError` naming the
 segment and element.
@@ -72,6 +78,8 @@ class TransactionSet:
     segments: tuple[tuple[str, ...], ...]  # ST .. SE inclusive
     group_code: str = ""  # GS01 of the group it came in
     group_control: str = ""  # GS06 of that group (what a 997's AK102 names)
+    interchange_control: int = 0  # ISA13 of the interchange it came in
+    component: str = _COMPONENT  # the sub-element separator its ISA16 declared
 
 
 def _e(segment: Sequence[str], index: int) -> str:
@@ -83,12 +91,41 @@ def _fail(doc: str, where: str, reason: str) -> MappingError:
     return MappingError(f"X12 {doc}", where, reason)
 
 
+# ISA01..ISA16 widths: the ISA is fixed width, 106 characters with its terminator
+_ISA_WIDTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)
+
+
+def _delimiters(text: str) -> tuple[str, str, str]:
+    """Element separator, sub-element separator and segment terminator, as the ISA
+    declares them: ISA character 4, ISA16, and the character after ISA16."""
+    if not text.startswith("ISA") or len(text) < 106:
+        raise _fail("interchange", "ISA", "an interchange must start with a 106-character ISA")
+    element, at = text[3], 3
+    for k, width in enumerate(_ISA_WIDTHS, start=1):
+        if text[at] != element:
+            raise _fail(
+                "interchange",
+                f"ISA{k - 1:02d}",
+                f"must be {_ISA_WIDTHS[k - 2]} characters: the ISA is fixed width",
+            )
+        at += width + 1
+    component, terminator = text[104], text[105]
+    if len({element, component, terminator}) != 3 or any(
+        d.isalnum() or d == " " for d in (element, component, terminator)
+    ):
+        raise _fail(
+            "interchange",
+            "ISA16",
+            f"delimiters {element!r}, {component!r} and {terminator!r} must differ and "
+            "be neither letters, digits nor spaces",
+        )
+    return element, component, terminator
+
+
 def parse_interchange(text: str) -> tuple[Envelope, list[TransactionSet]]:
     """Split an interchange into its transaction sets, checking the envelopes."""
     text = text.strip()
-    if not text.startswith("ISA") or len(text) < 106:
-        raise _fail("interchange", "ISA", "an interchange must start with a 106-character ISA")
-    element, terminator = text[3], text[105]
+    element, component, terminator = _delimiters(text)
     raw = [s.strip() for s in text.split(terminator) if s.strip()]
     segments = [s.split(element) for s in raw]
     isa = segments[0]
@@ -113,7 +150,15 @@ def parse_interchange(text: str) -> tuple[Envelope, list[TransactionSet]]:
             i += 1
             while i < len(segments) - 1 and segments[i][0] != "GE":
                 ts, i = _read_set(segments, i)
-                sets.append(replace(ts, group_code=_e(seg, 1), group_control=gs_control))
+                sets.append(
+                    replace(
+                        ts,
+                        group_code=_e(seg, 1),
+                        group_control=gs_control,
+                        interchange_control=envelope.control_number,
+                        component=component,
+                    )
+                )
                 in_group += 1
             if i >= len(segments) - 1:
                 raise _fail("interchange", "GE", "missing GE trailer")
@@ -356,7 +401,7 @@ def functional_ack_from_997(ts: TransactionSet) -> FunctionalAcknowledgment:
         elif sid == "AK4":
             if not errors:
                 raise _fail(doc, f"AK4 (segment {n})", "AK4 without its AK3")
-            element = _int(doc, f"AK401 (segment {n})", _e(seg, 1).split(_COMPONENT)[0])
+            element = _int(doc, f"AK401 (segment {n})", _e(seg, 1).split(ts.component)[0])
             errors[-1] = errors[-1].model_copy(
                 update={
                     "element": element,
@@ -385,14 +430,24 @@ def functional_ack_from_997(ts: TransactionSet) -> FunctionalAcknowledgment:
 
 
 def acknowledgments_from_855(ts: TransactionSet) -> Acknowledgment:
-    """Translate one 855 transaction set to a canonical acknowledgment."""
+    """Translate one 855 transaction set to a canonical acknowledgment.
+
+    Its ``revision`` (the source version 855s are ordered by) is the partner's
+    revision when it sends one (``REF*ZZ`` before the first PO1).  Real suppliers
+    send none: then it is the acknowledgment's date and then the interchange
+    control number, ``CCYYMMDD * 10**9 + ISA13`` (e.g. ``20240116000000007``), so
+    a later 855 is never overwritten by an earlier one that arrives after it.  The
+    date is BAK09 (the acknowledgment date) when sent, else BAK04; a 4010 BAK has
+    no time element, so within one date the ISA13 decides.
+    """
     if ts.code != "855":
         raise _fail(ts.code, "ST01", "expected an 855 purchase order acknowledgment")
     doc = "855"
     po_number = ""
     ack_type: AckType | None = None
     ack_date: dt.date | None = None
-    revision = 1
+    revision: int | None = None
+    sent_on: dt.date | None = None  # BAK09
     lines: list[AcknowledgmentLine] = []
     current: dict[str, object] | None = None
     acks: list[LineAck] = []
@@ -416,6 +471,8 @@ def acknowledgments_from_855(ts: TransactionSet) -> Acknowledgment:
             ack_type = _enum(doc, f"BAK02 (segment {n})", AckType, _e(seg, 2))
             po_number = _e(seg, 3)
             ack_date = _date(doc, f"BAK04 (segment {n})", _e(seg, 4))
+            if _e(seg, 9):
+                sent_on = _date(doc, f"BAK09 (segment {n})", _e(seg, 9))
         elif sid == "REF" and len(seg) > 2 and _e(seg, 1) == "ZZ" and current is None:
             revision = _int(doc, f"REF02 (segment {n})", _e(seg, 2))
         elif sid == "PO1":
@@ -454,6 +511,8 @@ def acknowledgments_from_855(ts: TransactionSet) -> Acknowledgment:
         raise _fail(doc, "BAK", "missing BAK segment")
     if ctt is not None and ctt != len(lines):
         raise _fail(doc, "CTT01", f"says {ctt} lines, the set has {len(lines)}")
+    if revision is None:
+        revision = _arrival_order(sent_on or ack_date, ts.interchange_control)
     try:
         return Acknowledgment(
             po_number=po_number,
@@ -464,6 +523,14 @@ def acknowledgments_from_855(ts: TransactionSet) -> Acknowledgment:
         )
     except ValueError as e:
         raise _fail(doc, "BAK03", str(e)) from None
+
+
+def _arrival_order(date: dt.date, isa13: int) -> int:
+    """An 855's source version without a partner revision: date, then ISA13 (it fits a
+    store's 64-bit version: 99991231 * 10**9 < 2**63)."""
+    if not 0 <= isa13 < 10**9:
+        raise _fail("855", "ISA13", f"control number {isa13} is not 9 digits")
+    return (date.year * 10_000 + date.month * 100 + date.day) * 10**9 + isa13
 
 
 def _first(error: ValidationError) -> str:
@@ -481,14 +548,22 @@ def _price(doc: str, where: str, value: str) -> float:
         raise _fail(doc, where, f"expected a price, got {value!r}") from None
 
 
+# HL03 levels (element 735) the 856 reader knows: shipment, order, tare, pack, item
+_HL_LEVELS = frozenset("SOTPI")
+
+
 def ship_notices_from_856(ts: TransactionSet) -> list[ShipNotice]:
-    """Translate one 856 to a ship notice per PO it carries (HL shipment → order → item)."""
+    """Translate one 856 to a ship notice per PO it carries.  The hierarchy is
+    Shipment → Order → Item, optionally with Tare and Pack levels between (S-O-I,
+    S-O-P-I, S-O-T-P-I): an item belongs to the order level above it by HL02
+    (an HL without HL02 hangs under the level before it)."""
     if ts.code != "856":
         raise _fail(ts.code, "ST01", "expected an 856 ship notice")
     doc = "856"
     shipment = ""
     ship_date: dt.date | None = None
     orders: list[tuple[str, list[dict[str, object]]]] = []
+    order_of: dict[str, int | None] = {}  # HL01 → index into orders of its order level
     item: dict[str, object] | None = None
     for n, seg in enumerate(ts.segments, start=1):
         sid = seg[0]
@@ -497,14 +572,23 @@ def ship_notices_from_856(ts: TransactionSet) -> list[ShipNotice]:
             ship_date = _date(doc, f"BSN03 (segment {n})", _e(seg, 3))
         elif sid == "HL":
             item = None
-            level = _e(seg, 3)
+            level, parent = _e(seg, 3), _e(seg, 2)
+            if level not in _HL_LEVELS:
+                raise _fail(doc, f"HL03 (segment {n})", f"unknown hierarchical level {level!r}")
+            if parent and parent not in order_of:
+                raise _fail(doc, f"HL02 (segment {n})", f"no HL {parent!r} before it")
+            above = order_of[parent] if parent else len(orders) - 1 if orders else None
             if level == "O":
+                above = len(orders)
                 orders.append(("", []))
+            elif level == "S":
+                above = None
             elif level == "I":
-                if not orders:
+                if above is None:
                     raise _fail(doc, f"HL (segment {n})", "an item level before any order level")
                 item = {}
-                orders[-1][1].append(item)
+                orders[above][1].append(item)
+            order_of[_e(seg, 1)] = above
         elif sid == "PRF":
             if not orders:
                 raise _fail(doc, f"PRF (segment {n})", "PRF outside an order level")

@@ -164,7 +164,7 @@ def test_minimal_855_from_domain_parses_into_an_acknowledgment() -> None:
     assert ack.po_number == "PO123456"
     assert ack.ack_type.value == "AC"
     assert ack.ack_date == dt.date(2024, 1, 15)
-    assert ack.revision == 1  # no REF*ZZ: first revision
+    assert ack.revision == 20240115_000000007  # no REF*ZZ: BAK04 date, then ISA13
     one, two = ack.lines
     assert (one.line_no, one.ordered_quantity, one.uom, one.unit_price) == (1, 10, Uom.CA, 45.5)
     assert [(a.status, a.quantity) for a in one.acks] == [(LineStatus.IA, 10)]
