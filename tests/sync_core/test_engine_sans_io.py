@@ -36,7 +36,7 @@ ENGINE_MODULES = sorted(
     [
         CORE / "engine.py",
         *CORE.glob("flows/*.py"),
-        *CORE.glob("mappers/*.py"),
+        *CORE.glob("mappers/**/*.py"),
         CORE / "messages.py",
         CORE / "model.py",
         CORE / "errors.py",

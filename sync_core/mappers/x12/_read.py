@@ -1,0 +1,316 @@
+"""What the core reads from partners: 855, 856, 810 and 997 sets, to the canonical model."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from sync_core.mappers.x12._envelope import (
+    TransactionSet,
+    _date,
+    _e,
+    _enum,
+    _fail,
+    _first,
+    _int,
+    _price,
+)
+from sync_core.model import (
+    Acknowledgment,
+    AcknowledgmentLine,
+    AckType,
+    FaStatus,
+    FunctionalAcknowledgment,
+    Invoice,
+    InvoiceLine,
+    LineAck,
+    LineStatus,
+    SetAcknowledgment,
+    SetSyntaxError,
+    ShipNotice,
+    Uom,
+)
+
+
+def functional_ack_from_997(ts: TransactionSet) -> FunctionalAcknowledgment:
+    """Translate one 997 transaction set to a canonical functional acknowledgment."""
+    if ts.code != "997":
+        raise _fail(ts.code, "ST01", "expected a 997 functional acknowledgment")
+    doc = "997"
+    group: tuple[str, str] | None = None
+    verdict: FaStatus | None = None
+    sets: list[SetAcknowledgment] = []
+    current: tuple[str, str] | None = None
+    errors: list[SetSyntaxError] = []
+    for n, seg in enumerate(ts.segments, start=1):
+        sid = seg[0]
+        if sid == "AK1":
+            group = (_e(seg, 1), _e(seg, 2))
+        elif sid == "AK2":
+            current, errors = (_e(seg, 1), _e(seg, 2)), []
+        elif sid == "AK3":
+            if current is None:
+                raise _fail(doc, f"AK3 (segment {n})", "AK3 before any AK2")
+            position = _int(doc, f"AK302 (segment {n})", _e(seg, 2))
+            errors.append(SetSyntaxError(segment=_e(seg, 1), position=max(position, 1)))
+        elif sid == "AK4":
+            if not errors:
+                raise _fail(doc, f"AK4 (segment {n})", "AK4 without its AK3")
+            element = _int(doc, f"AK401 (segment {n})", _e(seg, 1).split(ts.component)[0])
+            errors[-1] = errors[-1].model_copy(
+                update={
+                    "element": element,
+                    "reference": _e(seg, 2),
+                    "code": _e(seg, 3),
+                    "value": _e(seg, 4),
+                }
+            )
+        elif sid == "AK5":
+            if current is None:
+                raise _fail(doc, f"AK5 (segment {n})", "AK5 before any AK2")
+            status = _enum(doc, f"AK501 (segment {n})", FaStatus, _e(seg, 1))
+            sets.append(SetAcknowledgment(
+                code=current[0], control_number=current[1], status=status, errors=tuple(errors)
+            ))  # fmt: skip
+            current = None
+        elif sid == "AK9":
+            verdict = _enum(doc, f"AK901 (segment {n})", FaStatus, _e(seg, 1))
+    if group is None or not group[1]:
+        raise _fail(doc, "AK1", "missing AK1 (the group acknowledged)")
+    if verdict is None:
+        raise _fail(doc, "AK9", "missing AK9 (the group's verdict)")
+    return FunctionalAcknowledgment(
+        group_code=group[0], group_control=group[1], status=verdict, sets=tuple(sets)
+    )
+
+
+def acknowledgments_from_855(ts: TransactionSet) -> Acknowledgment:
+    """Translate one 855 transaction set to a canonical acknowledgment.
+
+    Its ``revision`` (the source version 855s are ordered by) is the partner's
+    revision when it sends one (``REF*ZZ`` before the first PO1).  Real suppliers
+    send none: then it is the acknowledgment's date and then the interchange
+    control number, ``CCYYMMDD * 10**9 + ISA13`` (e.g. ``20240116000000007``), so
+    a later 855 is never overwritten by an earlier one that arrives after it.  The
+    date is BAK09 (the acknowledgment date) when sent, else BAK04; a 4010 BAK has
+    no time element, so within one date the ISA13 decides.
+    """
+    if ts.code != "855":
+        raise _fail(ts.code, "ST01", "expected an 855 purchase order acknowledgment")
+    doc = "855"
+    po_number = ""
+    ack_type: AckType | None = None
+    ack_date: dt.date | None = None
+    revision: int | None = None
+    sent_on: dt.date | None = None  # BAK09
+    lines: list[AcknowledgmentLine] = []
+    current: dict[str, object] | None = None
+    acks: list[LineAck] = []
+    ctt: int | None = None
+
+    def close_line() -> None:
+        if current is not None:
+            if not acks:
+                raise _fail(doc, f"PO1 line {current['line_no']}", "line has no ACK segment")
+            try:
+                lines.append(AcknowledgmentLine.model_validate({**current, "acks": acks}))
+            except ValidationError as e:
+                raise _fail(doc, f"PO1 line {current['line_no']}", _first(e)) from None
+
+    for n, seg in enumerate(ts.segments, start=1):
+        sid = seg[0]
+        where = f"{sid} (segment {n})"
+        if sid == "BAK":
+            if len(seg) < 5:
+                raise _fail(doc, where, "BAK needs BAK01..BAK04")
+            ack_type = _enum(doc, f"BAK02 (segment {n})", AckType, _e(seg, 2))
+            po_number = _e(seg, 3)
+            ack_date = _date(doc, f"BAK04 (segment {n})", _e(seg, 4))
+            if _e(seg, 9):
+                sent_on = _date(doc, f"BAK09 (segment {n})", _e(seg, 9))
+        elif sid == "REF" and len(seg) > 2 and _e(seg, 1) == "ZZ" and current is None:
+            revision = _int(doc, f"REF02 (segment {n})", _e(seg, 2))
+        elif sid == "PO1":
+            close_line()
+            acks = []
+            if len(seg) < 5:
+                raise _fail(doc, where, "PO1 needs line number, quantity, unit and price")
+            current = _po1_line(doc, n, seg)
+        elif sid == "ACK":
+            if current is None:
+                raise _fail(doc, where, "ACK before any PO1")
+            acks.append(_line_ack(doc, n, seg))
+        elif sid == "CTT":
+            ctt = _int(doc, f"CTT01 (segment {n})", _e(seg, 1))
+    close_line()
+    if ack_type is None or ack_date is None:
+        raise _fail(doc, "BAK", "missing BAK segment")
+    if ctt is not None and ctt != len(lines):
+        raise _fail(doc, "CTT01", f"says {ctt} lines, the set has {len(lines)}")
+    if revision is None:
+        revision = _arrival_order(sent_on or ack_date, ts.interchange_control)
+    try:
+        return Acknowledgment(
+            po_number=po_number,
+            ack_type=ack_type,
+            ack_date=ack_date,
+            revision=revision,
+            lines=tuple(lines),
+        )
+    except ValueError as e:
+        raise _fail(doc, "BAK03", str(e)) from None
+
+
+def _po1_line(doc: str, n: int, seg: Sequence[str]) -> dict[str, object]:
+    """An 855's PO1: the line as the partner echoes it back."""
+    return {
+        "line_no": _int(doc, f"PO101 (segment {n})", _e(seg, 1)),
+        "ordered_quantity": _int(doc, f"PO102 (segment {n})", _e(seg, 2)),
+        "uom": _enum(doc, f"PO103 (segment {n})", Uom, _e(seg, 3)),
+        "unit_price": _price(doc, f"PO104 (segment {n})", _e(seg, 4)),
+    }
+
+
+def _line_ack(doc: str, n: int, seg: Sequence[str]) -> LineAck:
+    """An 855's ACK: status, quantity, unit, and the expected date (ACK04 ``068``)."""
+    if len(seg) < 4:
+        raise _fail(doc, f"ACK (segment {n})", "ACK needs ACK01..ACK03")
+    expected = None
+    if len(seg) > 5 and _e(seg, 4) == "068" and _e(seg, 5):
+        expected = _date(doc, f"ACK05 (segment {n})", _e(seg, 5))
+    try:
+        return LineAck(
+            status=_enum(doc, f"ACK01 (segment {n})", LineStatus, _e(seg, 1)),
+            quantity=_int(doc, f"ACK02 (segment {n})", _e(seg, 2)),
+            uom=_enum(doc, f"ACK03 (segment {n})", Uom, _e(seg, 3)),
+            expected_date=expected,
+        )
+    except ValidationError as e:
+        raise _fail(doc, f"ACK (segment {n})", _first(e)) from None
+
+
+def _arrival_order(date: dt.date, isa13: int) -> int:
+    """An 855's source version without a partner revision: date, then ISA13 (it fits a
+    store's 64-bit version: 99991231 * 10**9 < 2**63)."""
+    if not 0 <= isa13 < 10**9:
+        raise _fail("855", "ISA13", f"control number {isa13} is not 9 digits")
+    return (date.year * 10_000 + date.month * 100 + date.day) * 10**9 + isa13
+
+
+# HL03 levels (element 735) the 856 reader knows: shipment, order, tare, pack, item
+_HL_LEVELS = frozenset("SOTPI")
+
+
+def ship_notices_from_856(ts: TransactionSet) -> list[ShipNotice]:
+    """Translate one 856 to a ship notice per PO it carries.  The hierarchy is
+    Shipment → Order → Item, optionally with Tare and Pack levels between (S-O-I,
+    S-O-P-I, S-O-T-P-I): an item belongs to the order level above it by HL02
+    (an HL without HL02 hangs under the level before it)."""
+    if ts.code != "856":
+        raise _fail(ts.code, "ST01", "expected an 856 ship notice")
+    doc = "856"
+    shipment = ""
+    ship_date: dt.date | None = None
+    orders: list[tuple[str, list[dict[str, object]]]] = []
+    order_of: dict[str, int | None] = {}  # HL01 → index into orders of its order level
+    item: dict[str, object] | None = None
+    for n, seg in enumerate(ts.segments, start=1):
+        sid = seg[0]
+        if sid == "BSN":
+            shipment = _e(seg, 2)
+            ship_date = _date(doc, f"BSN03 (segment {n})", _e(seg, 3))
+        elif sid == "HL":
+            item = None
+            level, parent = _e(seg, 3), _e(seg, 2)
+            if level not in _HL_LEVELS:
+                raise _fail(doc, f"HL03 (segment {n})", f"unknown hierarchical level {level!r}")
+            if parent and parent not in order_of:
+                raise _fail(doc, f"HL02 (segment {n})", f"no HL {parent!r} before it")
+            above = order_of[parent] if parent else len(orders) - 1 if orders else None
+            if level == "O":
+                above = len(orders)
+                orders.append(("", []))
+            elif level == "S":
+                above = None
+            elif level == "I":
+                if above is None:
+                    raise _fail(doc, f"HL (segment {n})", "an item level before any order level")
+                item = {}
+                orders[above][1].append(item)
+            order_of[_e(seg, 1)] = above
+        elif sid == "PRF":
+            if not orders:
+                raise _fail(doc, f"PRF (segment {n})", "PRF outside an order level")
+            orders[-1] = (_e(seg, 1), orders[-1][1])
+        elif item is not None and sid == "LIN":
+            ids = dict(zip(seg[2::2], seg[3::2], strict=False))
+            item["line_no"] = _int(doc, f"LIN01 (segment {n})", _e(seg, 1))
+            item["vendor_part"] = ids.get("VC", "")
+            item["gtin"] = ids.get("UK", "")
+        elif item is not None and sid == "SN1":
+            item["quantity"] = _int(doc, f"SN102 (segment {n})", _e(seg, 2))
+            item["uom"] = _enum(doc, f"SN103 (segment {n})", Uom, _e(seg, 3))
+        elif item is not None and sid == "REF" and _e(seg, 1) == "LT":
+            item["lot"] = _e(seg, 2)
+        elif item is not None and sid == "DTM" and _e(seg, 1) == "036":
+            item["expiry"] = _date(doc, f"DTM02 (segment {n})", _e(seg, 2))
+    if not shipment or ship_date is None:
+        raise _fail(doc, "BSN", "missing BSN segment")
+    notices = []
+    for i, (po_number, items) in enumerate(orders):
+        asn = shipment if len(orders) == 1 else f"{shipment}/{i + 1}"
+        try:
+            notices.append(
+                ShipNotice.model_validate(
+                    {
+                        "asn_number": asn,
+                        "po_number": po_number,
+                        "ship_date": ship_date,
+                        "lines": items,
+                    }
+                )
+            )
+        except ValidationError as e:
+            raise _fail(doc, f"order {po_number or i + 1}", _first(e)) from None
+    if not notices:
+        raise _fail(doc, "HL", "no order level")
+    return notices
+
+
+def invoice_from_810(ts: TransactionSet, supplier_id: str) -> Invoice:
+    """Translate one 810 to a canonical invoice from ``supplier_id``."""
+    if ts.code != "810":
+        raise _fail(ts.code, "ST01", "expected an 810 invoice")
+    doc = "810"
+    header: dict[str, object] = {}
+    lines: list[InvoiceLine] = []
+    for n, seg in enumerate(ts.segments, start=1):
+        sid = seg[0]
+        if sid == "BIG":
+            header["invoice_date"] = _date(doc, f"BIG01 (segment {n})", _e(seg, 1))
+            header["invoice_number"] = _e(seg, 2)
+            header["po_number"] = _e(seg, 4)
+        elif sid == "IT1":
+            try:
+                lines.append(
+                    InvoiceLine(
+                        line_no=_int(doc, f"IT101 (segment {n})", _e(seg, 1)),
+                        quantity=_int(doc, f"IT102 (segment {n})", _e(seg, 2)),
+                        uom=_enum(doc, f"IT103 (segment {n})", Uom, _e(seg, 3)),
+                        unit_price=_price(doc, f"IT104 (segment {n})", _e(seg, 4)),
+                    )
+                )
+            except ValidationError as e:
+                raise _fail(doc, f"IT1 (segment {n})", _first(e)) from None
+        elif sid == "TDS":
+            header["total"] = _int(doc, f"TDS01 (segment {n})", _e(seg, 1)) / 100
+    if "invoice_number" not in header:
+        raise _fail(doc, "BIG", "missing BIG segment")
+    if "total" not in header:
+        raise _fail(doc, "TDS", "missing TDS total")
+    try:
+        return Invoice.model_validate({**header, "supplier_id": supplier_id, "lines": lines})
+    except ValidationError as e:
+        raise _fail(doc, "BIG", _first(e)) from None
