@@ -21,10 +21,11 @@ from typing import Any, ClassVar
 import pytest
 
 from sync_core.engine import Engine, EngineConfig
-from sync_core.mappers import ap, x12
+from sync_core.mappers import ap
 from sync_core.messages import Decision, Inbound, Kind
 from sync_core.model import PurchaseOrder, PurchaseOrderLine, Uom
 from sync_core.store import MemoryStore
+from tests.builders import isa
 
 NOW = dt.datetime(2024, 1, 15, 9, 30)
 GLN = "0614141000012"
@@ -60,7 +61,7 @@ def interchange_855(lines: int) -> str:
     body.append(["CTT", str(lines)])
     body.append(["SE", str(len(body) + 1), "0001"])
     segments = [
-        x12._isa("SUPP1001", "HOSPNET01", 7, NOW),
+        isa("SUPP1001", "HOSPNET01", 7),
         "GS*PR*SUPP1001*HOSPNET01*20240115*0930*7*X*004010",
         *("*".join(s) for s in body),
         "GE*1*7",
