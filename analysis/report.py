@@ -20,6 +20,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from analysis.erp_release import release_html
 from analysis.judged import JudgedRun, active_flows
 from analysis.report_plots import lag_cdfs, over_time, topology, visibility
 from analysis.report_tables import (
@@ -127,6 +128,7 @@ update. Replica cells: updates reflected / lost / pending at the end.</p>
 <h2>Backlog and fault windows</h2>
 {_img("Backlog over time", over_time(runs, "backlog"))}
 {fault_rows(runs)}
+{release_html(runs)}
 <h2>t-visibility</h2>
 {_img("t-visibility curve", visibility(runs))}
 </body></html>

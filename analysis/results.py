@@ -19,7 +19,8 @@ examples, taken in turn from each fact and replica), each entry with its ``expla
 and ``by_fact``: counts per kind and replica; ``coverage`` (per fact, see
 :func:`coverage`), ``t_visibility``, ``faults``, ``messages`` and ``slo_spec``;
 ``functional_acks`` (997s both ways: lag, verdicts, unacknowledged interchanges; see
-:mod:`analysis.functional_acks`).
+:mod:`analysis.functional_acks`); ``erp_release`` (only for a run whose scenario releases
+a new ERP API version: the run before and after each release, see :mod:`analysis.erp_release`).
 
 Schema 2: *a verdict needs evidence*.  Every percentile block carries its sample count
 ``n``, and a statistic with no samples is ``null`` (*not measured*), never 0; so is
@@ -34,6 +35,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from analysis.erp_release import erp_release
 from analysis.functional_acks import functional_acks
 from analysis.metrics import (
     VISIBILITY_POINTS_S,
@@ -354,6 +356,7 @@ def build_results(
     }
     entries = _slo_entries(slos, flows, consistency, judgement)
     visible = t_visibility(judgement, VISIBILITY_POINTS_S)
+    release = erp_release(judgement)
     return {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "scenario": scenario,
@@ -377,7 +380,7 @@ def build_results(
         "slos": entries,
         "slo_spec": asdict(slos),
         "passed": all(e["passed"] for e in entries),
-    }
+    } | ({} if release is None else {"erp_release": release})
 
 
 def dumps(results: dict[str, Any]) -> str:

@@ -79,17 +79,21 @@ class Host:
         behaviour: Any,
         webhooks: WebhookDispatcher | None = None,
         subscribed: Callable[[dict[str, Any]], bool] | None = None,
+        shape: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         """Bind the behaviour (built with ``self.journal``) and its webhook dispatcher;
-        ``subscribed`` picks the events the subscriber asked for (all by default)."""
+        ``subscribed`` picks the events the subscriber asked for (all by default);
+        ``shape`` gives an event the shape the API version in force publishes."""
         self.behaviour = behaviour
         self.webhooks = webhooks
         if webhooks is None or not hasattr(behaviour, "listeners"):
             return
+        publish = webhooks.publish
+        if shape is not None:
+            publish = lambda event: webhooks.publish(shape(event))  # noqa: E731
         if subscribed is None:
-            behaviour.listeners.append(webhooks.publish)
+            behaviour.listeners.append(publish)
         else:
-            publish = webhooks.publish
             behaviour.listeners.append(lambda event: publish(event) if subscribed(event) else None)
 
     def invoke(

@@ -145,16 +145,18 @@ def assemble(
     webhook_target: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
     router: Callable[[Host, Any], APIRouter] | None = None,
+    event_shape: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     **_: Any,
 ) -> LiveSystem:
     """One live emulator: a host, the behaviour built on its journal, webhooks to the
     subscriber, the app with the API's routes (``router``, by default the table's), the
     admin and subscription API; ``limits`` bound the app's requests (the behaviour gets
-    its own, the same).  Options meant for other systems are ignored."""
+    its own, the same); ``event_shape`` shapes each event before it is sent (an API
+    release's).  Options meant for other systems are ignored."""
     host = Host(api.system, clock, seed)
     impl = behaviour(host)
     dispatcher, target = webhooks_for(api.system, seed, schedule, webhook_target)
-    host.attach(impl, dispatcher)
+    host.attach(impl, dispatcher, shape=event_shape)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

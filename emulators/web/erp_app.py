@@ -16,11 +16,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from emulators.erp import Erp
+from emulators.erp.releases import ErpReleases, Release
 from emulators.host import Host
 from emulators.limits import DEFAULT_LIMITS, Limits
 from emulators.web._common import LiveSystem
 from emulators.web._routes import assemble
 from emulators.web.erp_api import ERP_API
+from emulators.web.erp_releases import ReleaseGate
 
 __all__ = ["erp_system"]
 
@@ -32,13 +34,18 @@ def erp_system(
     burst: int | None = None,
     limits: Limits = DEFAULT_LIMITS,
     masters: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    releases: Sequence[Release] = (),
+    base_version: str = "2026.4",
     **common: Any,
 ) -> LiveSystem:
     """The live ERP; ``rate_limit_per_s`` and ``burst`` are the behaviour's token
     bucket (429 with ``retry-after`` beyond it), None for no limit; ``limits`` bound
     every request, over HTTP and in the behaviour; ``masters`` (kind → records, see
     :meth:`~emulators.erp.Erp.seed_masters`) are held from the start and after every
-    reset; ``common``: ``seed``, ``schedule``, ``webhook_target`` (see :func:`assemble`)."""
+    reset; ``releases`` switch its API's version at their times, from ``base_version``
+    (:mod:`emulators.web.erp_releases`); ``common``: ``seed``, ``schedule``,
+    ``webhook_target`` (see :func:`assemble`)."""
+    versions = ErpReleases(clock, clock.epoch, base_version, releases) if releases else None
 
     def behaviour(host: Host) -> Erp:
         erp = Erp(
@@ -53,4 +60,9 @@ def erp_system(
             erp.seed_masters(masters)
         return erp
 
-    return assemble(ERP_API, behaviour, clock=clock, limits=limits, **common)
+    live = assemble(ERP_API, behaviour, clock=clock, limits=limits,
+                    event_shape=None if versions is None else versions.event, **common)  # fmt: skip
+    if versions is not None:  # innermost: inside the body limit, before the routes
+        live.app.add_middleware(ReleaseGate, releases=versions, api=ERP_API)
+        live.app.user_middleware.append(live.app.user_middleware.pop(0))
+    return live

@@ -29,9 +29,10 @@ import simpy
 
 from analysis.facts import FLOWS
 from analysis.history import Change, History
-from emulators._base import Journal
+from emulators._base import Journal, Reply
 from emulators.ap import Ap
 from emulators.erp import Erp
+from emulators.erp.releases import ErpReleases
 from emulators.faults import Refused
 from emulators.host import Host
 from emulators.supplier import SupplierNetwork
@@ -40,6 +41,8 @@ from emulators.webhooks import WebhookDispatcher
 from emulators.wms import Wms
 from scenarios.sim.actors import Buyers, Dock, PriceChange, load_masters
 from scenarios.sim.progress import Progress, run_with_progress
+from scenarios.sim.releases import core_versions, erp_releases
+from scenarios.sim.releases import header as release_header
 from scenarios.spec.architectures import ARCHITECTURES, Architecture
 from scenarios.spec.masterdata import MasterData, generate
 from scenarios.spec.models import LatencySpike, ScenarioSpec
@@ -49,7 +52,8 @@ from sync_core.delivery import DeliveryPlanner, RetryPolicy
 from sync_core.drivers.simpy import SimDriver
 from sync_core.engine import Engine, EngineConfig
 from sync_core.flows.po import OWN_CHANGES
-from sync_core.inbound import from_ap, from_erp, from_supplier, from_wms
+from sync_core.inbound import InboundError, from_ap, from_erp, from_supplier, from_wms
+from sync_core.mappers.erp_versions import ErpVersions
 from sync_core.messages import Inbound, Kind, Request, Response
 from sync_core.store import MemoryStore
 
@@ -121,7 +125,10 @@ class _Transport:
 
     Each call passes the target's fault gate (through its host) exactly as an
     HTTP request would: an outage answers 503, a refused connection answers
-    nothing (status 0), injected latency adds to the link's.
+    nothing (status 0), injected latency adds to the link's.  With ERP releases, the
+    ERP's version layer (``releases``) answers in front of its host, and the core's
+    registry (``versions``) translates the core's ERP calls and replies (a call the
+    release refused while it was on its way is sent once more, in the new version).
     """
 
     def __init__(
@@ -134,8 +141,24 @@ class _Transport:
         self.hosts = hosts
         self.routes = routes
         self.strip_idempotency = False  # the point-to-point baseline sends no keys
+        self.releases: ErpReleases | None = None
+        self.versions: ErpVersions | None = None
 
     def call(self, request: Request) -> Generator[simpy.Event, Any, Response]:
+        versions = self.versions if request.target == "erp" else None
+        if versions is None:
+            return (yield from self._call(request, {}))
+        for _ in range(2):
+            out, headers, sent = versions.outgoing(request)
+            response = yield from self._call(out, headers)
+            translated = versions.incoming(request, response)
+            if not versions.resend(sent, response):
+                break
+        return translated
+
+    def _call(
+        self, request: Request, headers: dict[str, str]
+    ) -> Generator[simpy.Event, Any, Response]:
         link, host = self.links[request.target], self.hosts[request.target]
         yield link.delay()
         extra = host.gate.extra_latency_s()
@@ -144,13 +167,22 @@ class _Transport:
         route = self.routes[(request.target, request.operation)]
         if self.strip_idempotency:
             request = replace(request, idempotency_key=None)
-        try:
-            reply = host.invoke(
+        key = request.idempotency_key
+
+        def invoke(body: Any) -> Reply:
+            return host.invoke(
                 request.operation,
-                lambda: route(request.params, request.body, request.idempotency_key),
-                idempotency_key=request.idempotency_key,
+                lambda: route(request.params, body, key),
+                idempotency_key=key,
                 correlation_id=request.correlation_id,
             )
+
+        releases = self.releases if request.target == "erp" else None
+        try:
+            if releases is None:
+                reply = invoke(request.body)
+            else:
+                reply = releases.handle(request.operation, headers, request.body, invoke)
         except Refused as e:
             return Response(0, {"detail": str(e)})
         yield link.delay()
@@ -169,7 +201,7 @@ def simulate(
         raise ValueError(f"unknown architecture {architecture!r}")
     env = simpy.Environment()
     epoch = spec.start
-    history = History(_header(spec, design))
+    history = History({**_header(spec, design), **release_header(spec, design)})
     _record_faults(history, spec)
 
     def clock() -> float:
@@ -195,6 +227,7 @@ def simulate(
     store = MemoryStore()
     behaviours = {"erp": erp, "supplier": supplier, "wms": wms, "ap": ap}
     transport = _Transport(links, hosts, native_routes(behaviours))
+    transport.releases, transport.versions = erp_releases(spec, clock), core_versions(spec, design)
     planner = _planner(spec, design, rng("core/delivery"), defects)
     driver = SimDriver(env, engine, store, transport, epoch, planner, history.message, defects)
     if naive or (defects and defects.no_idempotency_keys):
@@ -206,14 +239,8 @@ def simulate(
     dock = Dock(env, wms, rng("dock"))
     supplier.listeners.append(dock.on_document)
 
-    _connect(
-        spec,
-        design,
-        hosts,
-        behaviours,
-        driver,
-        _Webhooks(driver, links["core"], schedule, rng, naive),
-    )
+    webhooks = _Webhooks(driver, links["core"], schedule, rng, naive, history)
+    _connect(spec, design, hosts, behaviours, driver, webhooks, transport)
     for crash in _crashes(spec):
         schedule(crash.at_s, driver.crash)
         schedule(crash.at_s + crash.down_s, driver.restart)
@@ -299,19 +326,27 @@ def _connect(
     behaviours: dict[str, Any],
     driver: SimDriver,
     webhooks: _Webhooks,
+    transport: _Transport,
 ) -> None:
-    """How the core hears of changes: pull ticks, or webhooks; and reconcile ticks."""
+    """How the core hears of changes: pull ticks, or webhooks; and reconcile ticks.
+    With ERP releases, the ERP's events take the shape of the version in force, and a
+    core that follows releases reads them by the version they announce."""
     if design.pull is not None:
         for name, behaviour in behaviours.items():
             hosts[name].attach(behaviour)
         driver.every(*design.pull(spec.architectures))
     else:
-        parsers = {"erp": from_erp, "supplier": from_supplier, "wms": from_wms, "ap": from_ap}
+        parsers: dict[str, Callable[[dict[str, Any]], Inbound]] = {
+            "erp": from_erp, "supplier": from_supplier, "wms": from_wms, "ap": from_ap
+        }  # fmt: skip
+        versions, releases = transport.versions, transport.releases
+        if versions is not None:
+            parsers["erp"] = lambda event: from_erp(versions.event(event))
         for name, behaviour in behaviours.items():
             subscribed = _erp_subscription(design.point_to_point) if name == "erp" else None
-            hosts[name].attach(
-                behaviour, webhooks.dispatcher(name, parsers[name]), subscribed=subscribed
-            )
+            shape = releases.event if name == "erp" and releases is not None else None
+            hosts[name].attach(behaviour, webhooks.dispatcher(name, parsers[name]),
+                               subscribed=subscribed, shape=shape)  # fmt: skip
         for name in behaviours:
             hosts[name].set_faults(hosts[name].gate.faults)  # webhook faults to the dispatcher
     if design.reconcile is not None:
@@ -366,7 +401,10 @@ def _header(spec: ScenarioSpec, design: Architecture) -> dict[str, Any]:
 class _Webhooks:
     """The core subscribed to the systems: each event carried over the link to the
     core's inbound endpoint, at least once.  The point-to-point baseline (``naive``) has
-    no inbox: every copy gets a message id of its own and is handled again."""
+    no inbox: every copy gets a message id of its own and is handled again.  An event
+    whose envelope the core cannot read (an ERP release changed its shape) is refused,
+    as the live service answers it with a 4xx: the sender retries it, and the history
+    records its first refusal as a dead letter."""
 
     def __init__(
         self,
@@ -375,17 +413,25 @@ class _Webhooks:
         schedule: Callable[[float, Callable[[], None]], None],
         rng: Callable[[str], random.Random],
         naive: bool,
+        history: History,
     ) -> None:
         self.driver, self.link, self.schedule, self.rng = driver, link, schedule, rng
         self.naive = naive
         self.unique = itertools.count(1)
+        self.history = history
+        self.refused: set[str] = set()
 
     def dispatcher(
         self, system: str, to_message: Callable[[dict[str, Any]], Inbound]
     ) -> WebhookDispatcher:
         def deliver(event: dict[str, Any], done: Callable[[bool], None]) -> None:
             def arrive(_: simpy.Event) -> None:
-                message = to_message(event)
+                try:
+                    message = to_message(event)
+                except InboundError as e:
+                    self._refuse(system, event, e)
+                    done(False)
+                    return
                 if self.naive:
                     message = replace(
                         message, message_id=f"{message.message_id}#{next(self.unique)}"
@@ -395,6 +441,13 @@ class _Webhooks:
             self.link.delay().callbacks.append(arrive)
 
         return WebhookDispatcher(deliver, self.schedule, self.rng(f"webhooks/{system}"))
+
+    def _refuse(self, system: str, event: dict[str, Any], error: InboundError) -> None:
+        name = str(event.get("eventId") or event.get("event_id") or event.get("sequence"))
+        if name not in self.refused:
+            self.refused.add(name)
+            t = float(self.link.env.now)
+            self.history.message(t, "dead_lettered", system, "webhook", name, None, 400, str(error))
 
 
 @contextlib.contextmanager

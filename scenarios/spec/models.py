@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from emulators.faults import ErrorRate, Faults, Outage, RateLimit
 from emulators.supplier import SupplierProfile
+from scenarios.spec.erp import ErpSpec
 
 __all__ = [
     "FAULT_SYSTEMS",
@@ -493,6 +494,7 @@ class ScenarioSpec(_Spec):
     contract_price_changes: tuple[ContractPriceChange, ...] = Field(
         (), description="ERP contract-price updates during the run (price master changes)"
     )
+    erp: ErpSpec = Field(ErpSpec(), description="the ERP's API releases during the run")
 
     @model_validator(mode="before")
     @classmethod
@@ -547,6 +549,8 @@ class ScenarioSpec(_Spec):
             past(f"faults.core.latency_spikes.{i}.at_hours", spike.end_s)
         for i, change in enumerate(self.contract_price_changes):
             past(f"contract_price_changes.{i}.at_hours", change.at_hours * 3600)
+        for i, release in enumerate(self.erp.releases):
+            past(f"erp.releases.{i}.at_hours", release.at_hours * 3600)
         return self
 
     @classmethod
