@@ -55,26 +55,22 @@ __all__ = [
 
 VERSION_HEADER = "X-ERP-API-Version"
 
+_PO_WRITES = ("post_purchase_order", "change_purchase_order")
+_PO_READS = ("get_purchase_order", "list_purchase_orders")
+_PRICE_WRITES = ("create_contract_price", "update_contract_price")
+_PRICE_READS = ("get_contract_price", "list_contract_prices")
 # operation → the document its reply carries (a page: each of its items)
 SENT_BY: Mapping[str, str] = {
-    "post_purchase_order": "purchase_order",
-    "get_purchase_order": "purchase_order",
-    "list_purchase_orders": "purchase_order",
-    "change_purchase_order": "purchase_order",
-    "get_contract_price": "contract_price",
-    "list_contract_prices": "contract_price",
-    "create_contract_price": "contract_price",
-    "update_contract_price": "contract_price",
+    **dict.fromkeys((*_PO_WRITES, *_PO_READS), "purchase_order"),
+    **dict.fromkeys((*_PRICE_WRITES, *_PRICE_READS), "contract_price"),
 }
 # operation → the document its request body is
 TAKEN_BY: Mapping[str, str] = {
-    "post_purchase_order": "purchase_order",
-    "change_purchase_order": "purchase_order",
+    **dict.fromkeys(_PO_WRITES, "purchase_order"),
+    **dict.fromkeys(_PRICE_WRITES, "contract_price"),
     "post_acknowledgment": "acknowledgment",
     "post_receipt": "receipt",
     "post_invoice_status": "invoice_status",
-    "create_contract_price": "contract_price",
-    "update_contract_price": "contract_price",
 }
 DOCUMENTS = tuple(sorted({*SENT_BY.values(), *TAKEN_BY.values()}))
 """The documents a release may rename a field of."""

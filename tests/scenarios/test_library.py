@@ -25,6 +25,7 @@ EXPECTED = {
     "webhook_chaos",
     "rate_limit_pressure",
     "crash_recovery",
+    "erp_release",
 }
 
 
