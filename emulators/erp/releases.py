@@ -13,7 +13,8 @@ as ASGI middleware), which is where a real ERP's REST framework versions its res
 The version is announced on every API reply in ``X-ERP-API-Version`` (the base version
 before the first release) and, once a release is in force, in every business event as
 ``apiVersion``.  Before a release, replies also carry ``Deprecation`` (RFC 9745: the
-current version is deprecated from that instant, ``@<unix seconds>``).
+current version is deprecated from that instant, ``@<unix seconds>``, the ERP's local
+clock read as UTC).
 
 A :class:`Release` holds its version's changes *cumulatively* (a release includes those
 before it):

@@ -22,6 +22,7 @@ from analysis.judged import JudgedRun
 from analysis.metrics import judge
 from analysis.report import write_report
 from scenarios.cli.main import main
+from scenarios.live.events import not_played
 from scenarios.sim.runner import Outcome, run_architecture
 from scenarios.spec.load import ScenarioError, load_scenario
 
@@ -191,3 +192,8 @@ def test_the_readme_command_compares_the_release_as_written(tmp_path: Path) -> N
 def test_the_batch_core_follows_the_release_too() -> None:
     _, after = windows(outcome("batch"))
     assert after["dead_letters"] == 0 and after["replica_updates"] > 0
+
+
+def test_a_live_run_says_it_does_not_play_the_release() -> None:
+    (item,) = not_played(load_scenario("erp_release"), core_is_ours=True)
+    assert item.startswith("ERP release 2027.1 at 36 h: live runs do not switch")
