@@ -25,6 +25,7 @@ from scenarios.cli.main import main
 from scenarios.live.events import not_played
 from scenarios.sim.runner import Outcome, run_architecture
 from scenarios.spec.load import ScenarioError, load_scenario
+from sync_core.mappers.erp_versions import ErpVersions
 
 SMALL = {"duration_days": 2, "settle_days": 1, "demand.pos_per_day": 60, "network.items": 60}
 README = Path(__file__).parents[2] / "README.md"
@@ -197,3 +198,16 @@ def test_the_batch_core_follows_the_release_too() -> None:
 def test_a_live_run_says_it_does_not_play_the_release() -> None:
     (item,) = not_played(load_scenario("erp_release"), core_is_ours=True)
     assert item.startswith("ERP release 2027.1 at 36 h: live runs do not switch")
+
+
+def test_a_call_the_release_caught_on_its_way_is_dead_lettered_unless_sent_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The injected defect the release section must catch: a core that follows the new
+    version but never re-sends the calls the release refused while they were on their way
+    (the hybrid's reconciliation reads at the release's instant)."""
+    monkeypatch.setattr(ErpVersions, "resend", lambda self, sent, response: False)
+    spec = load_scenario("erp_release", overrides=SMALL)
+    _, after = windows(run_architecture(spec, "hybrid"))
+    assert after["dead_letters"] > 0
+    assert outcome("hybrid").results["erp_release"]["windows"][1]["dead_letters"] == 0
