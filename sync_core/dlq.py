@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from sync_core.audit import ANONYMOUS
 from sync_core.store import (
     DeadLetterError,
     DeadLetterRecord,
@@ -95,8 +96,11 @@ def show(store: Store, letter_id: int) -> DeadLetterRecord:
     return store.dead_letter_record(letter_id)
 
 
-def replay(store: Store, letter_ids: Sequence[int]) -> list[Replayed]:
-    """Replay these letters, in the order given; check them all before replaying any."""
+def replay(store: Store, letter_ids: Sequence[int], *, actor: str = ANONYMOUS) -> list[Replayed]:
+    """Replay these letters, in the order given; check them all before replaying any.
+
+    Each replay is in the store's audit trail as done by ``actor``.
+    """
     ids = list(dict.fromkeys(letter_ids))
     for letter_id in ids:
         record = store.dead_letter_record(letter_id)
@@ -107,24 +111,28 @@ def replay(store: Store, letter_ids: Sequence[int]) -> list[Replayed]:
         problem = replay_problem(record.letter)
         if problem is not None:
             raise DeadLetterError("replay", letter_id, problem, record.status)
-    return [store.replay_dead_letter(letter_id) for letter_id in ids]
+    return [store.replay_dead_letter(letter_id, actor=actor) for letter_id in ids]
 
 
-def replay_all(store: Store) -> ReplayReport:
-    """Replay every open letter that can be; report the open ones that cannot."""
+def replay_all(store: Store, *, actor: str = ANONYMOUS) -> ReplayReport:
+    """Replay every open letter that can be (audited as done by ``actor``); report the
+    open ones that cannot."""
     report = ReplayReport()
     for record in store.dead_letter_records(DeadLetterStatus.OPEN):
         problem = replay_problem(record.letter)
         if problem is None:
-            report.replayed.append(store.replay_dead_letter(record.id))
+            report.replayed.append(store.replay_dead_letter(record.id, actor=actor))
         else:
             report.skipped.append((record, problem))
     return report
 
 
-def discard(store: Store, letter_id: int, reason: str) -> DeadLetterRecord:
-    """Give an open letter up; ``reason`` (required, not blank) is kept with it."""
-    return store.discard_dead_letter(letter_id, reason)
+def discard(
+    store: Store, letter_id: int, reason: str, *, actor: str = ANONYMOUS
+) -> DeadLetterRecord:
+    """Give an open letter up; ``reason`` (required, not blank) is kept with it, and the
+    discard is in the store's audit trail as done by ``actor``."""
+    return store.discard_dead_letter(letter_id, reason, actor=actor)
 
 
 def record_summary(record: DeadLetterRecord) -> dict[str, Any]:

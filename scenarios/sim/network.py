@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 import gc
 import itertools
 import math
@@ -192,7 +193,9 @@ def simulate(
     links = _links(env, spec, rng)
     naive = design.point_to_point  # no memory, no breaker, a few retries
     engine = _engine(master, naive, defects)
-    store = MemoryStore()
+    # the audit trail is stamped in simulated time: the run's start, then env.now
+    start_s = epoch.replace(tzinfo=epoch.tzinfo or dt.UTC).timestamp()
+    store = MemoryStore(clock=lambda: start_s + env.now)
     behaviours = {"erp": erp, "supplier": supplier, "wms": wms, "ap": ap}
     transport = _Transport(links, hosts, native_routes(behaviours))
     planner = _planner(spec, design, rng("core/delivery"), defects)
