@@ -28,8 +28,8 @@ class TrailCases(ABC):
     def test_every_dead_letter_and_who_replayed_or_discarded_it_is_in_the_trail(self) -> None:
         store = self.store()
         store.add_dead_letter(DeadLetter("ev:1", Kind.ERP_PO_CHANGED, "no number", {}))
-        store.commit(decision("m1", dead=[DeadLetter("edi:1", "supplier.edi", "bad", None),
-                                          DeadLetter("edi:2", "supplier.edi", "bad", None)]))  # fmt: skip
+        edi = [DeadLetter(f"edi:{n}", "supplier.edi", "bad", None) for n in (1, 2)]
+        store.commit(decision("m1", dead=edi))
         [item] = store.commit(decision("m2", requests=[request(1)]))
         store.give_up(item.outbox_id, DeadLetter("outbox:1", "op1", "503", None, request(1)))
         store.replay_dead_letter(4, actor="alice")
@@ -48,8 +48,9 @@ class TrailCases(ABC):
         trail = store.audit_trail()
         assert trail[3].detail == {"message_id": "outbox:1", "kind": "op1", "source": "request",
                                    "reason": "503", "target": "erp"}  # fmt: skip
+        replayed_as = store.dead_letter_record(4).replayed_as
         assert trail[4].detail == {"message_id": "outbox:1", "replays": 1,
-                                   "replayed_as": store.dead_letter_record(4).replayed_as}  # fmt: skip
+                                   "replayed_as": replayed_as}  # fmt: skip
         assert trail[5].detail == {"message_id": "ev:1", "reason": "the PO was cancelled"}
         assert {e.at for e in trail} == {NOW_AT}  # the store's clock
         assert trail[0].prev_hash == GENESIS[1]
