@@ -19,6 +19,9 @@ store file, or from the sync core's API when it runs live:
   kind) instead of stopping at them.
 * :func:`discard` gives an open letter up, with a reason a person wrote.
 
+Each replay and discard names its ``actor`` (who asked), which the store writes
+into its audit trail (:mod:`sync_core.audit`) in the same transaction.
+
 A request letter goes back to the outbox with its idempotency key, so a system
 that did apply it answers with its first reply; an inbound letter is queued as
 a new inbound message that the next driver hands to the engine.  The store does

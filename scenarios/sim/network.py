@@ -193,9 +193,7 @@ def simulate(
     links = _links(env, spec, rng)
     naive = design.point_to_point  # no memory, no breaker, a few retries
     engine = _engine(master, naive, defects)
-    # the audit trail is stamped in simulated time: the run's start, then env.now
-    start_s = epoch.replace(tzinfo=epoch.tzinfo or dt.UTC).timestamp()
-    store = MemoryStore(clock=lambda: start_s + env.now)
+    store = _store(env, epoch)
     behaviours = {"erp": erp, "supplier": supplier, "wms": wms, "ap": ap}
     transport = _Transport(links, hosts, native_routes(behaviours))
     planner = _planner(spec, design, rng("core/delivery"), defects)
@@ -240,6 +238,13 @@ def simulate(
     }
     touched = driver.touched | (engine.touched if isinstance(engine, DefectiveEngine) else set())
     return Run(spec, architecture, history, volumes, frozenset(touched))
+
+
+def _store(env: simpy.Environment, epoch: dt.datetime) -> MemoryStore:
+    """The core's store; its audit trail is stamped in simulated time (the run's start, as
+    UTC, plus ``env.now``), so a run stays deterministic."""
+    start_s = epoch.replace(tzinfo=epoch.tzinfo or dt.UTC).timestamp()
+    return MemoryStore(clock=lambda: start_s + env.now)
 
 
 def _hosts(spec: ScenarioSpec, clock: Callable[[], float]) -> dict[str, Host]:

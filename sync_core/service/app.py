@@ -21,7 +21,8 @@ dashboard (:mod:`sync_core.dashboard.router`).  Routes read the driver through
 ``GET /dlq/{id}``               one dead letter
 ``POST /dlq/{id}/replay``       queue it again and carry it out at once
 ``POST /dlq/{id}/discard``      give it up with ``{"reason"}`` (both: 404 for an
-                                unknown id, 409 for a letter no longer open)
+                                unknown id, 409 for a letter no longer open;
+                                audited with the actor, ``deps.Actor``)
 ``GET /purchase-orders/{n}``    what the core knows of one PO: the revision it
                                 dispatched, the acknowledgment it relayed
 ``GET /metrics``                Prometheus text: lag, outbox, dead letters,

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 
 from sync_core.audit import ANONYMOUS, check_actor
 from sync_core.drivers.asyncio import LiveDriver
@@ -45,23 +46,27 @@ XActor = Annotated[
     str | None,
     Header(
         alias="X-Actor",
-        min_length=1,
         max_length=200,
-        pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$",
-        description="who asks, for the audit trail (ignored when a verified token names "
-        "the caller); anonymous without it",
+        description="who asks, for the audit trail: 1 to 200 printable characters, not "
+        "blank (ignored when a verified token names the caller; anonymous without it)",
     ),
 ]
 
 
 def _actor(request: Request, x_actor: XActor = None) -> str:
     actor = getattr(request.state, "actor", None)
-    if not actor:
-        return x_actor or ANONYMOUS
+    if actor:
+        try:
+            return check_actor(str(actor))
+        except ValueError as e:  # a subject the trail cannot name: refuse, never a 500
+            raise HTTPException(422, f"the caller cannot be named in the audit trail: {e}") from e
+    if x_actor is None:
+        return ANONYMOUS
     try:
-        return check_actor(str(actor))
-    except ValueError as e:  # a subject the trail cannot name: refuse, never a 500
-        raise HTTPException(422, f"the caller cannot be named in the audit trail: {e}") from e
+        return check_actor(x_actor)
+    except ValueError as e:
+        where = ("header", "X-Actor")
+        raise RequestValidationError([{"loc": where, "msg": str(e), "type": "value_error"}]) from e
 
 
 Actor = Annotated[str, Depends(_actor)]

@@ -7,15 +7,18 @@ real store file, behind the store's back.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import json
 import sqlite3
 from pathlib import Path
 
 import pytest
+import simpy
 
+from scenarios.sim.network import _store
 from sync_core.audit import GENESIS, AuditEntry, chain, format_at, verify
-from sync_core.messages import DeadLetter, Kind
+from sync_core.messages import DeadLetter, Kind, Request
 from sync_core.store import MemoryStore
 from sync_core.store_sqlite import SqliteStore
 
@@ -161,3 +164,20 @@ def test_a_simulated_store_stamps_its_own_clock() -> None:
         "1970-01-01T00:00:00.000000Z",
         "1970-01-01T01:00:00.500000Z",
     ]
+
+
+def test_a_simulated_run_stamps_its_trail_in_simulated_time() -> None:
+    """The simulation's store: the scenario's start, plus the simulated seconds."""
+    env = simpy.Environment()
+    store = _store(env, dt.datetime(2024, 1, 15))
+    env.run(until=90.5)
+    store.add_dead_letter(DeadLetter("ev:1", Kind.ERP_PO_CHANGED, "r", {}))
+    assert [e.at for e in store.audit_trail()] == ["2024-01-15T00:01:30.500000Z"]
+
+
+def test_a_dead_letter_entry_keeps_the_first_200_characters_of_the_reason() -> None:
+    store = MemoryStore()
+    store.add_dead_letter(DeadLetter("outbox:1", "op", "é" * 300, None, Request("erp", "op")))
+    [entry] = store.audit_trail()
+    assert entry.detail == {"message_id": "outbox:1", "kind": "op", "source": "request",
+                            "reason": "é" * 200, "target": "erp"}  # fmt: skip
