@@ -33,7 +33,7 @@ from scenarios.errors import EXIT_INPUT, EXIT_OK, os_error_line
 from sync_core.audit import AuditEntry, verify
 from sync_core.store import StoreError
 
-__all__ = ["COMMAND", "EXIT_BROKEN", "handle", "main"]
+__all__ = ["COMMAND", "EXIT_BROKEN", "handle"]
 
 EXIT_BROKEN = 1  # the verdict is "not intact" (or there was nothing to judge)
 
@@ -90,8 +90,3 @@ COMMAND = Command(
     _arguments,
     handle,
 )
-main = COMMAND.main  # ``supplysync audit ...`` on its own: ``argv`` starts after ``audit``
-
-
-if __name__ == "__main__":
-    sys.exit(main())
