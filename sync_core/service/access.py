@@ -17,13 +17,13 @@ supplier it is bound to from there.
 :func:`route_scope` tells a route's declared scope (the test matrix reads it from the
 app's route list, so a route that declares none fails it), and :func:`document` adds the
 bearer scheme and each operation's scope to an app's OpenAPI when access is on.
-:func:`bearer_guard` is the same check as a plain dependency for an app that is not the
-core's (the emulators' ``/__admin``).
+:func:`bearer_check` is the same check as a plain function for an app that is not the
+core's (the emulators' ``/__admin``, :class:`emulators.web._common.AdminGuard`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -38,7 +38,8 @@ __all__ = [
     "SCOPES",
     "Requires",
     "all_routes",
-    "bearer_guard",
+    "authorize",
+    "bearer_check",
     "document",
     "requires",
     "route_scope",
@@ -64,9 +65,8 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(401, detail, headers={"WWW-Authenticate": error})
 
 
-def authenticate(config: AuthConfig, request: Request) -> Claims:
-    """The verified claims of the request's bearer token, or a 401 to raise."""
-    header = request.headers.get("authorization", "")
+def _claims(config: AuthConfig, header: str) -> Claims:
+    """The verified claims of an ``Authorization`` header's bearer token, or a 401 to raise."""
     kind, _, token = header.partition(" ")
     if not header:
         raise _unauthorized("no bearer token")
@@ -78,17 +78,22 @@ def authenticate(config: AuthConfig, request: Request) -> Claims:
         raise _unauthorized(f"the token is not valid: {e}") from None
 
 
-def authorize(config: AuthConfig, request: Request, scope: str) -> Claims:
-    """Authenticate, then require ``scope``; 401 or 403 as an HTTPException."""
-    claims = authenticate(config, request)
-    request.state.actor = claims.sub
-    request.state.claims = claims
+def _require(claims: Claims, scope: str) -> None:
     if scope not in claims.scopes:
         raise HTTPException(
             403,
             f"the token has no {scope!r} scope",
             headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
         )
+
+
+def authorize(config: AuthConfig, request: Request, scope: str) -> Claims:
+    """Authenticate the request (its actor: the token's ``sub``), then require ``scope``;
+    401 or 403 as an HTTPException."""
+    claims = _claims(config, request.headers.get("authorization", ""))
+    request.state.actor = claims.sub
+    request.state.claims = claims
+    _require(claims, scope)
     return claims
 
 
@@ -153,13 +158,21 @@ def document(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def bearer_guard(config: AuthConfig, scope: str) -> Any:
-    """A dependency for another app's routes: a verified token with ``scope``, or 401/403."""
+Refusal = tuple[int, str, dict[str, str]]  # status, detail, headers
 
-    def guard(request: Request) -> None:
-        authorize(config, request, scope)
 
-    return Depends(guard)
+def bearer_check(config: AuthConfig, scope: str) -> Callable[[str], Refusal | None]:
+    """The same check for an app that is not the core's (the emulators' ``/__admin``): given
+    the ``Authorization`` header, None when its token holds ``scope``, else why not."""
+
+    def check(header: str) -> Refusal | None:
+        try:
+            _require(_claims(config, header), scope)
+        except HTTPException as e:
+            return e.status_code, str(e.detail), dict(e.headers or {})
+        return None
+
+    return check
 
 
 def all_routes(app: Any, prefix: str = "") -> Iterator[tuple[str, BaseRoute]]:
