@@ -327,9 +327,10 @@ def webhooks_for(
 
 
 def add_subscription_routes(app: FastAPI, target: _Target) -> None:
-    @app.get(f"{ADMIN_PREFIX}/subscription", tags=["admin"])
+    @app.get(f"{ADMIN_PREFIX}/subscription", tags=["admin"], response_model_exclude_unset=True)
     def get_subscription() -> Subscription:
-        return Subscription(url=target.url, bearer=target.bearer)
+        bearer = {} if target.bearer is None else {"bearer": target.bearer}
+        return Subscription(url=target.url, **bearer)
 
     @app.put(f"{ADMIN_PREFIX}/subscription", tags=["admin"])
     def set_subscription(sub: Subscription = Body()) -> Subscription:  # noqa: B008

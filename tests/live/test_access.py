@@ -26,19 +26,29 @@ from fastapi.routing import APIRoute
 
 from emulators._base import Journal
 from emulators.erp import Erp
+from emulators.web._common import AdminGuard
+from emulators.web.erp_app import erp_system
 from loadtests.bench_store import EPOCH, NOW
+from scenarios.cli.main import main
 from scenarios.sim.network import OUR_EDI_ID
-from sync_core.auth import AuthConfig, AuthFileError, load_auth, mint
+from sync_core.auth import AuthConfig, AuthFileError, Claims, load_auth, mint, verify
 from sync_core.connectors import HttpConnector
 from sync_core.drivers.asyncio import LiveDriver, default_planner
 from sync_core.engine import Engine, EngineConfig
 from sync_core.messages import Inbound, Kind
-from sync_core.service.access import PUBLIC, SCOPES, all_routes, requires, route_scope
+from sync_core.service.access import (
+    PUBLIC,
+    SCOPES,
+    all_routes,
+    bearer_check,
+    requires,
+    route_scope,
+)
 from sync_core.service.app import create_app
 from sync_core.service.layers import DEPRECATED_AT
 from sync_core.store_sqlite import SqliteStore
 from tests.builders import create_erp_po
-from tests.emulators.harness import _free_port
+from tests.emulators.harness import FakeClock, _free_port
 
 SECRET = "correct horse battery staple, 32+ bytes"
 AUTH = f"issuer: supplysync-test\naudience: supplysync-core\nalgorithm: HS256\nkey: {SECRET!r}\n"
@@ -271,3 +281,45 @@ def test_an_auth_file_that_cannot_be_used_names_the_field(
     with pytest.raises(AuthFileError) as e:
         load_auth(tmp_path / "auth.yaml")
     assert e.value.field == field
+
+
+def test_the_emulators_admin_api_needs_an_admin_faults_token(tmp_path: Path) -> None:
+    (tmp_path / "auth.yaml").write_text(AUTH, encoding="utf-8")
+    config = load_auth(tmp_path / "auth.yaml")
+    live = erp_system(seed=1, clock=FakeClock(), schedule=lambda delay, action: None)
+    live.app.add_middleware(AdminGuard, check=bearer_check(config, "admin:faults"))
+
+    def token(scope: str) -> dict[str, str]:
+        t = mint(config, sub="tester", scopes=[scope], now=time.time(), ttl_s=60)
+        return {"authorization": f"Bearer {t}"}
+
+    with serving(live.app) as client:
+        refused = client.get("/__admin/faults")
+        assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert client.get("/__admin/faults", headers=token("dlq:read")).status_code == 403
+        assert client.get("/__admin/faults", headers=token("admin:faults")).status_code == 200
+        assert client.get("/health").status_code == 200  # only /__admin is guarded
+
+
+def test_auth_token_mints_what_the_core_accepts_and_bad_input_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "auth.yaml").write_text(AUTH, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # FILE is relative to where the command runs
+    argv = ["auth", "token", "--auth", "auth.yaml", "--sub", "portal", "--scope",
+            "partner:read", "--supplier", "S1001", "--ttl", "60"]  # fmt: skip
+    assert main(argv) == 0
+    claims = verify(load_auth(Path("auth.yaml")), capsys.readouterr().out.strip())
+    assert claims == Claims("portal", frozenset({"partner:read"}), "S1001")
+    for bad, named in [
+        (["auth", "token", "--auth", "missing.yaml", "--sub", "a", "--scope", "dlq:read"],
+         "missing.yaml"),
+        (["auth", "token", "--auth", "auth.yaml", "--sub", "a", "--scope", "dlq:eat"],
+         "unknown scope 'dlq:eat'"),
+        (["serve", "core", "--erp", "http://127.0.0.1:9", "--auth", "missing.yaml"],
+         "--auth: missing.yaml"),
+    ]:  # fmt: skip
+        assert main(bad) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and named in err and "Traceback" not in err, err
