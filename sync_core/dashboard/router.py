@@ -3,10 +3,12 @@
 Theory of operation
 -------------------
 ``GET /dashboard`` serves a static page (``static/``: plain HTML, CSS and JS, no build
-step, no CDN) that polls ``GET /dashboard/feed.json`` every two seconds and draws it;
-``GET /dashboard/story.json?q=`` tells one PO's story (by PO number or trace id).  The
-page's *replay* and *discard* buttons call the core's own ``/dlq/{id}/replay`` and
-``/dlq/{id}/discard``.
+step, no CDN) that polls ``GET /v1/experience/dashboard/feed.json`` every two seconds and
+draws it; ``.../story.json?q=`` tells one PO's story (by PO number or trace id).  The page's
+*replay* and *discard* buttons call the process API (``/v1/process/dead-letters/{id}/...``).
+The router is mounted twice: in the experience layer, and at ``/dashboard`` where its feeds
+are the deprecated first address (``old``).  With access on, the page sends the token it
+was opened with (``/dashboard#token=<JWT>``) as a bearer token.
 
 The feed joins what the driver holds in memory (circuit breakers, the
 :class:`~sync_core.dashboard._recorder.Recorder` ring of recent lag observations,
