@@ -49,7 +49,8 @@ __all__ = [
 HMAC = ("HS256", "HS384", "HS512")
 ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA")
 ALGORITHMS = (*HMAC, *ASYMMETRIC)
-MIN_SECRET_BYTES = 32  # RFC 7518 §3.2: an HMAC key at least as long as the hash (HS256)
+# RFC 7518 §3.2: an HMAC key at least as long as the hash's output
+MIN_SECRET_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 LEEWAY_S = 5.0  # clock skew forgiven on exp and nbf
 
 
@@ -143,9 +144,10 @@ def load_auth(path: Path) -> AuthConfig:
         if "signing_key" in raw:
             raise AuthFileError(source, "signing_key", f"{algorithm} signs with key itself")
         secret = key.encode("utf-8")
-        if len(secret) < MIN_SECRET_BYTES:
+        least = MIN_SECRET_BYTES[algorithm]
+        if len(secret) < least:
             raise AuthFileError(source, "key", f"an {algorithm} secret needs at least "
-                                f"{MIN_SECRET_BYTES} bytes, not {len(secret)}")  # fmt: skip
+                                f"{least} bytes, not {len(secret)}")  # fmt: skip
         return AuthConfig(issuer, audience, algorithm, secret, secret)
     public = _pem(key, path.parent, source, "key", private=False)
     private = None

@@ -50,7 +50,7 @@ from sync_core.store_sqlite import SqliteStore
 from tests.builders import create_erp_po
 from tests.emulators.harness import FakeClock, _free_port
 
-SECRET = "correct horse battery staple, 32+ bytes"
+SECRET = "correct horse battery staple, long enough for HS384 too: 48+ bytes"
 AUTH = f"issuer: supplysync-test\naudience: supplysync-core\nalgorithm: HS256\nkey: {SECRET!r}\n"
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 ENGINE = Engine(EngineConfig(OUR_EDI_ID, {"S1001": "SUPP1001"}))
@@ -193,7 +193,9 @@ def test_a_supplier_token_never_sees_another_suppliers_purchase_orders(core: Cor
     assert theirs.status_code == 404
 
 
-@pytest.mark.parametrize("why", ["expired", "audience", "none", "key", "issuer", "garbage"])
+@pytest.mark.parametrize(
+    "why", ["expired", "audience", "none", "algorithm", "key", "issuer", "garbage"]
+)
 def test_a_token_that_proves_nothing_is_401(core: Core, why: str) -> None:
     if why == "none":
         claims = {"iss": core.config.issuer, "aud": core.config.audience, "sub": "mallory",
@@ -207,6 +209,7 @@ def test_a_token_that_proves_nothing_is_401(core: Core, why: str) -> None:
             "audience": {"audience": "another-service"},
             "issuer": {"issuer": "someone-else"},
             "key": {"verify_key": b"k" * 32, "signing_key": b"k" * 32},
+            "algorithm": {"algorithm": "HS384"},  # the right secret, another algorithm
         }[why]
         config = dataclasses.replace(core.config, **other)
         now = time.time() - 3600 if why == "expired" else time.time()
@@ -239,6 +242,37 @@ def test_the_old_routes_name_their_successor_and_the_layers_have_their_own_opena
     assert replay["security"] == [{"bearer": ["dlq:replay"]}]
     legacy = core.client.get("/openapi.json").json()["paths"]["/dlq"]["get"]
     assert legacy["deprecated"] is True
+
+
+def test_the_matrix_catches_a_route_that_declares_no_scope(tmp_path: Path) -> None:
+    app = _app(tmp_path / "core.sqlite", None)
+
+    @app.get("/forgotten")
+    async def forgotten() -> dict[str, str]:
+        return {}
+
+    assert ("GET", "/forgotten", None) in _routes(app)
+
+
+def test_an_asymmetric_key_file_verifies_and_only_a_signing_key_mints(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    (tmp_path / "private.pem").write_bytes(private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))  # fmt: skip
+    (tmp_path / "public.pem").write_bytes(private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))  # fmt: skip
+    head = "issuer: i\naudience: a\nalgorithm: ES256\nkey: public.pem\n"
+    (tmp_path / "verify.yaml").write_text(head, encoding="utf-8")
+    (tmp_path / "sign.yaml").write_text(head + "signing_key: private.pem\n", encoding="utf-8")
+    signer, verifier = load_auth(tmp_path / "sign.yaml"), load_auth(tmp_path / "verify.yaml")
+    token = mint(signer, sub="bob", scopes=["dlq:read"], now=time.time(), ttl_s=60)
+    assert verify(verifier, token).sub == "bob"
+    assert not verifier.can_mint
+    with pytest.raises(AuthFileError):
+        mint(verifier, sub="bob", scopes=["dlq:read"], now=time.time(), ttl_s=60)
 
 
 def test_the_actor_is_the_tokens_subject(tmp_path: Path) -> None:
