@@ -8,7 +8,12 @@ the driver lives in the server's event loop) and includes one router per resourc
 :mod:`~sync_core.service.webhooks`, :mod:`~sync_core.service.status`,
 :mod:`~sync_core.service.dead_letters`, :mod:`~sync_core.service.experience` and the
 dashboard (:mod:`sync_core.dashboard.router`).  Routes read the driver through
-:mod:`~sync_core.service.deps`.  Routes:
+:mod:`~sync_core.service.deps`.  The same handlers answer under the versioned API layers
+``/v1/system``, ``/v1/process``, ``/v1/experience`` and ``/v1/partner``, each an app of its
+own with its own OpenAPI (:mod:`~sync_core.service.layers`, :mod:`~sync_core.service.v1`);
+the first routes below are deprecated for them (``Deprecation`` and ``Link`` headers).
+Every route declares its scope; with an ``auth`` config a bearer token must hold it
+(:mod:`~sync_core.service.access`).  The first routes:
 
 ==============================  =================================================
 ``POST /webhooks/{system}``     erp, supplier, wms or ap push a document; it is

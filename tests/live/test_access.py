@@ -242,6 +242,9 @@ def test_the_old_routes_name_their_successor_and_the_layers_have_their_own_opena
     assert replay["security"] == [{"bearer": ["dlq:replay"]}]
     legacy = core.client.get("/openapi.json").json()["paths"]["/dlq"]["get"]
     assert legacy["deprecated"] is True
+    docs = core.client.get("/v1/process/docs")  # offline docs per layer: no CDN
+    assets = re.findall(r'(?:src|href)="(/v1/process/static-offline-docs/[^"]+)"', docs.text)
+    assert assets and all(core.client.get(u).status_code == 200 for u in assets)
 
 
 def test_the_matrix_catches_a_route_that_declares_no_scope(tmp_path: Path) -> None:
@@ -296,6 +299,9 @@ def test_with_access_off_every_route_is_open(tmp_path: Path) -> None:
         assert client.get("/v1/process/dead-letters").json() == []
         assert client.get("/v1/partner/suppliers/S1001/purchase-orders").json()["count"] == 1
         assert client.post("/v1/process/reconcile").status_code == 202
+        erp = client.get("/v1/system/erp").json()
+        assert erp["system"] == "erp" and erp["circuit"] == "closed", erp
+        assert client.get("/v1/system/sap").status_code == 404
 
 
 @pytest.mark.parametrize(
