@@ -25,7 +25,7 @@ import asyncio
 import logging
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -220,14 +220,17 @@ def serve_core(
 _background: set[asyncio.Task[Any]] = set()
 
 
-def harness_tokens(auth: AuthConfig | None, now: float) -> tuple[dict[str, str], str | None]:
+def harness_tokens(
+    auth: AuthConfig | None, now: float, systems: Iterable[str]
+) -> tuple[dict[str, str], dict[str, str]]:
     """With access on and a signing key: the header the core calls the emulators' admin
-    API with, and the token the emulators send their webhooks with (valid a week)."""
+    API with, and per system the token its emulator sends its webhooks with (valid a week,
+    scope ``webhooks:<system>``: one emulator cannot push another's documents)."""
     if auth is None or not auth.can_mint:
-        return {}, None
+        return {}, {}
     admin = mint(auth, sub="supplysync-core", scopes=["admin:faults"], now=now, ttl_s=HARNESS_S)
-    hooks = mint(auth, sub="supplysync-emulators", scopes=["webhooks:write"], now=now,
-                 ttl_s=HARNESS_S)  # fmt: skip
+    hooks = {s: mint(auth, sub=f"supplysync-{s}", scopes=[f"webhooks:{s}"], now=now,
+                     ttl_s=HARNESS_S) for s in systems}  # fmt: skip
     return {"authorization": f"Bearer {admin}"}, hooks
 
 
@@ -239,14 +242,14 @@ async def _subscribe(
 
     import aiohttp
 
-    headers, bearer = harness_tokens(auth, time.time())
+    headers, bearers = harness_tokens(auth, time.time(), urls)
     pending = dict(urls)
     delay = 0.2
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
         while pending:
             for system, base in list(pending.items()):
                 hook = f"http://127.0.0.1:{port}/v1/system/{system}/webhooks"
-                body = {"url": hook} | ({"bearer": bearer} if bearer else {})
+                body = {"url": hook} | ({"bearer": bearers[system]} if bearers else {})
                 try:
                     async with session.put(
                         f"{base}/__admin/subscription", json=body, headers=headers

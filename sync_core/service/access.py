@@ -47,7 +47,10 @@ __all__ = [
 
 PUBLIC = "public"
 SCOPES = {  # every scope a token may carry, and what it allows
-    "webhooks:write": "push documents into the core (the systems' webhooks)",
+    "webhooks:erp": "push the ERP's documents (POST /v1/system/erp/webhooks)",
+    "webhooks:supplier": "push the supplier network's documents",
+    "webhooks:wms": "push the WMS's documents",
+    "webhooks:ap": "push AP's documents",
     "systems:read": "what the core knows of each system: subscription, circuit, feed gaps",
     "status:read": "status, metrics, backlog, the dashboard's feeds",
     "po:read": "any purchase order's status, the exception queue",
@@ -98,10 +101,11 @@ def authorize(config: AuthConfig, request: Request, scope: str) -> Claims:
 
 
 class Requires:
-    """The dependency a route declares: its scope (None: public)."""
+    """The dependency a route declares: its scope (None: public).  A scope may name a path
+    parameter: ``webhooks:{system}`` is ``webhooks:erp`` for ``POST .../erp/webhooks``."""
 
     def __init__(self, scope: str | None) -> None:
-        if scope is not None and scope not in SCOPES:
+        if scope is not None and scope.format(system="erp") not in SCOPES:
             raise ValueError(f"unknown scope {scope!r}")
         self.scope = scope
 
@@ -111,7 +115,11 @@ class Requires:
         config: AuthConfig | None = getattr(request.app.state, "auth", None)
         if config is None or self.scope is None:
             return
-        authorize(config, request, self.scope)
+        try:
+            scope = self.scope.format(**request.path_params)
+        except (KeyError, IndexError, ValueError):
+            scope = self.scope
+        authorize(config, request, scope)
 
 
 def requires(scope: str | None) -> Any:

@@ -71,7 +71,7 @@ def system_router() -> APIRouter:
         methods=["POST"],
         status_code=202,
         responses={400: PROBLEM_DOC, 404: PROBLEM_DOC, 422: PROBLEM_DOC, 503: PROBLEM_DOC},
-        dependencies=[requires("webhooks:write")],
+        dependencies=[requires("webhooks:{system}")],
     )
     router.add_api_route(
         "/{system}",

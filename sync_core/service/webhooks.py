@@ -32,7 +32,7 @@ router = APIRouter(tags=["inbound"])
     "/webhooks/{system}",
     status_code=202,
     deprecated=True,
-    dependencies=[requires("webhooks:write")],
+    dependencies=[requires("webhooks:{system}")],
     responses={400: PROBLEM_DOC, 404: PROBLEM_DOC, 422: PROBLEM_DOC, 503: PROBLEM_DOC},
 )
 async def webhook(system: System, request: Request, driver: Driver) -> Response:
