@@ -64,6 +64,7 @@ def _subscribed(client: httpx.Client, base: int) -> None:
     while time.monotonic() < deadline:
         subs = client.get(f"http://127.0.0.1:{base}/health").json()["subscriptions"]
         if len(subs) == 4 and all(str(v).startswith("http") for v in subs.values()):
+            assert subs["erp"].endswith("/v1/system/erp/webhooks"), subs
             return
         time.sleep(0.1)
     raise AssertionError(f"the core did not subscribe within 60 s: {subs}")
