@@ -11,11 +11,20 @@ installs the same one into its own parser.  Before, each module wrote the same
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
-__all__ = ["Command"]
+__all__ = ["Command", "Parser"]
+
+
+class Parser(argparse.ArgumentParser):
+    """A parser whose usage errors exit 2 (bad input) with the usage line, as argparse."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 @dataclass(frozen=True)
@@ -33,3 +42,10 @@ class Command:
         )
         self.arguments(p)
         return p
+
+    def main(self, argv: Sequence[str] | None = None) -> int:
+        """This command on its own (``python -m``): ``argv`` starts after its name."""
+        parser = Parser(prog="supplysync")
+        self.install(parser.add_subparsers(dest="command", required=True, parser_class=Parser))
+        args = parser.parse_args([self.name, *(sys.argv[1:] if argv is None else argv)])
+        return self.handle(args)

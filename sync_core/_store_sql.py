@@ -34,7 +34,12 @@ The writes whose logic is the same are here too, on three more hooks:
 id``) and ``_lock_letter`` / ``_lock_origin`` (what a replay or a discard
 locks: nothing more in SQLite, whose write transaction already excludes every
 other writer; the row and an advisory lock in PostgreSQL).  ``_dump_text`` is
-``_load_text``'s inverse.  :meth:`SqlStore._encode` turns a group of decisions
+``_load_text``'s inverse.  The audit trail (:mod:`sync_core.audit`) is appended
+by :meth:`SqlStore._append_trail` as the last write of the transaction it
+records, under ``_lock_trail`` (nothing more in SQLite; a table lock in
+PostgreSQL, so two writers never chain onto the same head); its rows are kept
+in the order written (``pos``) and read back in that order, so a reordering
+shows.  :meth:`SqlStore._encode` turns a group of decisions
 into rows before the transaction starts, and :meth:`SqlStore._hand_out` gives
 each decision its outbox ids; how a group's rows are sent (``executemany``
 against arrays in binary), how ids are taken, and ``done_many`` and
@@ -43,12 +48,25 @@ against arrays in binary), how ids are taken, and ``done_many`` and
 
 from __future__ import annotations
 
+import json
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any, ClassVar, NamedTuple
 
+from sync_core.audit import (
+    ANONYMOUS,
+    GENESIS,
+    SYSTEM_ACTOR,
+    AuditAction,
+    AuditEntry,
+    chain,
+    check_actor,
+    dead_letter_detail,
+    letter_subject,
+    replay_detail,
+)
 from sync_core.messages import DeadLetter, Decision, Entity, Inbound, Kind
 from sync_core.store import (
     AlreadyConsumed,
@@ -70,6 +88,7 @@ from sync_core.store_json import decode_json, encode_json, request_from_json, re
 __all__ = [
     "DEAD_COLUMNS",
     "DEAD_FIELDS",
+    "TRAIL_COLUMNS",
     "Conflict",
     "Rows",
     "SqlStore",
@@ -83,6 +102,11 @@ DEAD_COLUMNS = (
     "id, message_id, kind, reason, body, request, correlation_id, query, at, status, replays,"
     " replayed_as, discard_reason"
 )
+
+
+# An audit trail entry, as AuditEntry has its fields.
+TRAIL_COLUMNS = "seq, at, actor, action, subject, detail, prev_hash, hash"
+TrailItem = tuple[str, str, str, Mapping[str, Any]]  # actor, action, subject, detail
 
 
 # The columns a dead letter is written with, in the order of SqlStore._dead_row.
@@ -153,6 +177,9 @@ class SqlStore(Store):
 
     def _lock_origin(self, db: Any, origin: str) -> None:
         """Serialise replays of the letters of one origin (``_dump_text`` of it)."""
+
+    def _lock_trail(self, db: Any) -> None:
+        """No other writer appends to the audit trail until the transaction of ``db`` ends."""
 
     @staticmethod
     def _load_text(value: Any) -> Any:
@@ -268,7 +295,47 @@ class SqlStore(Store):
             for m, c, *counts in rows
         ]
 
+    def audit_trail(self) -> list[AuditEntry]:
+        rows = self._select("audit_trail", f"SELECT {TRAIL_COLUMNS} FROM audit_trail ORDER BY pos")
+        return [AuditEntry(s, at, a, ac, su, _load_detail(d), p, h)
+                for s, at, a, ac, su, d, p, h in rows]  # fmt: skip
+
     # -- writes -------------------------------------------------------------------------
+
+    def _append_trail(self, db: Any, items: Sequence[TrailItem]) -> list[AuditEntry]:
+        """Chain ``items`` onto the trail inside the transaction of ``db`` (its last write)."""
+        if not items:
+            return []
+        self._lock_trail(db)
+        p = ", ".join([self._PARAM] * 8)
+        row = db.execute("SELECT seq, hash FROM audit_trail ORDER BY pos DESC LIMIT 1").fetchone()
+        head = GENESIS if row is None else (row[0], row[1])
+        entries = []
+        for actor, action, subject, detail in items:
+            e = chain(head, self.clock(), actor, action, subject, detail)
+            db.execute(
+                f"INSERT INTO audit_trail ({TRAIL_COLUMNS}) VALUES ({p})",
+                (e.seq, e.at, e.actor, e.action, e.subject,
+                 json.dumps(e.detail, sort_keys=True), e.prev_hash, e.hash),
+            )  # fmt: skip
+            head = (e.seq, e.hash)
+            entries.append(e)
+        return entries
+
+    @staticmethod
+    def _dead_trail(letters: Sequence[DeadLetter], ids: Sequence[int]) -> list[TrailItem]:
+        """The trail items of new dead letters, with their ids."""
+        return [
+            (SYSTEM_ACTOR, AuditAction.DEAD_LETTER, letter_subject(i), dead_letter_detail(letter))
+            for letter, i in zip(letters, ids, strict=True)
+        ]
+
+    def append_audit(
+        self, actor: str, action: str, subject: str, detail: Mapping[str, Any]
+    ) -> AuditEntry:
+        check_actor(actor)
+        with self._transaction("append_audit") as db:
+            return self._append_trail(db, [(actor, action, subject, detail)])[0]
 
     def commit(self, decision: Decision) -> list[OutboxItem]:
         return self.commit_many((decision,))[0]
@@ -320,16 +387,23 @@ class SqlStore(Store):
     def add_dead_letter(self, letter: DeadLetter) -> int:
         row = self._dead_row(letter)
         with self._transaction("add_dead_letter") as db:
-            return self._insert_id(db, self._INSERT_DEAD, row)
+            letter_id = self._insert_id(db, self._INSERT_DEAD, row)
+            self._append_trail(db, self._dead_trail([letter], [letter_id]))
+        return letter_id
 
     def give_up(self, outbox_id: int, letter: DeadLetter) -> int:
         row = self._dead_row(letter)
         with self._transaction("give_up") as db:
             db.execute(f"DELETE FROM outbox WHERE id = {self._PARAM}", (outbox_id,))
-            return self._insert_id(db, self._INSERT_DEAD, row)
+            letter_id = self._insert_id(db, self._INSERT_DEAD, row)
+            self._append_trail(db, self._dead_trail([letter], [letter_id]))
+        return letter_id
 
-    def discard_dead_letter(self, letter_id: int, reason: str) -> DeadLetterRecord:
+    def discard_dead_letter(
+        self, letter_id: int, reason: str, *, actor: str = ANONYMOUS
+    ) -> DeadLetterRecord:
         operation, p = "discard_dead_letter", self._PARAM
+        check_actor(actor)
         with self._transaction(operation) as db:
             record = self._lock_letter(db, operation, letter_id)
             check_discard(record, reason)
@@ -338,10 +412,14 @@ class SqlStore(Store):
                 f" WHERE id = {p}",
                 (self._dump_text(reason), letter_id),
             )
+            detail = {"message_id": record.letter.message_id, "reason": reason}
+            self._append_trail(db, [(actor, AuditAction.DISCARD, letter_subject(letter_id),
+                                     detail)])  # fmt: skip
         return replace(record, status=DeadLetterStatus.DISCARDED, discard_reason=reason)
 
-    def replay_dead_letter(self, letter_id: int) -> Replayed:
+    def replay_dead_letter(self, letter_id: int, *, actor: str = ANONYMOUS) -> Replayed:
         operation, p = "replay_dead_letter", self._PARAM
+        check_actor(actor)
         with self._transaction(operation) as db:
             record = self._lock_letter(db, operation, letter_id)
             origin = self._dump_text(replay_origin(record.letter))
@@ -382,6 +460,9 @@ class SqlStore(Store):
                 f" WHERE id = {p}",
                 (n, replayed_as, letter_id),
             )
+            detail = replay_detail(record.letter.message_id, n, replayed_as)
+            self._append_trail(db, [(actor, AuditAction.REPLAY, letter_subject(letter_id),
+                                     detail)])  # fmt: skip
         record = replace(
             record, status=DeadLetterStatus.REPLAYED, replays=n, replayed_as=replayed_as
         )
@@ -401,3 +482,11 @@ class SqlStore(Store):
             letter.at,
             text(replay_origin(letter)),
         )
+
+
+def _load_detail(text: str) -> Any:
+    """An entry's detail as written; a row made unreadable stays text (and fails its hash)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text

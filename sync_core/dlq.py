@@ -19,6 +19,9 @@ store file, or from the sync core's API when it runs live:
   kind) instead of stopping at them.
 * :func:`discard` gives an open letter up, with a reason a person wrote.
 
+Each replay and discard names its ``actor`` (who asked), which the store writes
+into its audit trail (:mod:`sync_core.audit`) in the same transaction.
+
 A request letter goes back to the outbox with its idempotency key, so a system
 that did apply it answers with its first reply; an inbound letter is queued as
 a new inbound message that the next driver hands to the engine.  The store does
@@ -32,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from sync_core.audit import ANONYMOUS
 from sync_core.store import (
     DeadLetterError,
     DeadLetterRecord,
@@ -95,8 +99,11 @@ def show(store: Store, letter_id: int) -> DeadLetterRecord:
     return store.dead_letter_record(letter_id)
 
 
-def replay(store: Store, letter_ids: Sequence[int]) -> list[Replayed]:
-    """Replay these letters, in the order given; check them all before replaying any."""
+def replay(store: Store, letter_ids: Sequence[int], *, actor: str = ANONYMOUS) -> list[Replayed]:
+    """Replay these letters, in the order given; check them all before replaying any.
+
+    Each replay is in the store's audit trail as done by ``actor``.
+    """
     ids = list(dict.fromkeys(letter_ids))
     for letter_id in ids:
         record = store.dead_letter_record(letter_id)
@@ -107,24 +114,28 @@ def replay(store: Store, letter_ids: Sequence[int]) -> list[Replayed]:
         problem = replay_problem(record.letter)
         if problem is not None:
             raise DeadLetterError("replay", letter_id, problem, record.status)
-    return [store.replay_dead_letter(letter_id) for letter_id in ids]
+    return [store.replay_dead_letter(letter_id, actor=actor) for letter_id in ids]
 
 
-def replay_all(store: Store) -> ReplayReport:
-    """Replay every open letter that can be; report the open ones that cannot."""
+def replay_all(store: Store, *, actor: str = ANONYMOUS) -> ReplayReport:
+    """Replay every open letter that can be (audited as done by ``actor``); report the
+    open ones that cannot."""
     report = ReplayReport()
     for record in store.dead_letter_records(DeadLetterStatus.OPEN):
         problem = replay_problem(record.letter)
         if problem is None:
-            report.replayed.append(store.replay_dead_letter(record.id))
+            report.replayed.append(store.replay_dead_letter(record.id, actor=actor))
         else:
             report.skipped.append((record, problem))
     return report
 
 
-def discard(store: Store, letter_id: int, reason: str) -> DeadLetterRecord:
-    """Give an open letter up; ``reason`` (required, not blank) is kept with it."""
-    return store.discard_dead_letter(letter_id, reason)
+def discard(
+    store: Store, letter_id: int, reason: str, *, actor: str = ANONYMOUS
+) -> DeadLetterRecord:
+    """Give an open letter up; ``reason`` (required, not blank) is kept with it, and the
+    discard is in the store's audit trail as done by ``actor``."""
+    return store.discard_dead_letter(letter_id, reason, actor=actor)
 
 
 def record_summary(record: DeadLetterRecord) -> dict[str, Any]:

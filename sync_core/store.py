@@ -28,6 +28,11 @@ replays of the same original message (or idempotency key), and skips an id
 already consumed or queued.  The rules live here (:func:`replay_plan`,
 :func:`check_discard`), so every backend applies the same ones.
 
+Apart from the per-decision audit above, a store keeps the *audit trail*
+(:mod:`sync_core.audit`): a hash-chained entry for every dead letter recorded,
+and every replay and discard with the actor who asked, each written in the
+same transaction as what it records; ``at`` comes from the store's ``clock``.
+
 What a store keeps must be JSON: request params and bodies, entity data and
 dead-letter bodies are dicts with string keys, lists, strings, numbers,
 booleans and ``None`` (a tuple comes back as a list); the durable stores write
@@ -41,13 +46,26 @@ test suite runs against each.
 from __future__ import annotations
 
 import re
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
+from sync_core.audit import (
+    ANONYMOUS,
+    SYSTEM_ACTOR,
+    AuditAction,
+    AuditEntry,
+    AuditRecord,
+    Clock,
+    MemoryTrail,
+    dead_letter_detail,
+    letter_subject,
+    replay_detail,
+)
 from sync_core.errors import SyncCoreError
 from sync_core.messages import DeadLetter, Decision, Entity, Inbound, Kind, Request, StateView
 
@@ -132,27 +150,6 @@ def reconsumed(decisions: Sequence[Decision], consumed: Callable[[str], bool]) -
 class OutboxItem:
     outbox_id: int
     request: Request
-
-
-@dataclass(frozen=True)
-class AuditRecord:
-    """One committed decision: which message, what it consumed, how much it did."""
-
-    message_id: str
-    consumed: tuple[str, ...]
-    changes: int
-    requests: int
-    dead_letters: int
-
-    @classmethod
-    def of(cls, decision: Decision) -> AuditRecord:
-        return cls(
-            decision.message_id,
-            tuple(decision.consumed),
-            len(decision.changes),
-            len(decision.requests),
-            len(decision.dead_letters),
-        )
 
 
 class DeadLetterStatus(StrEnum):
@@ -262,6 +259,8 @@ def unknown_letter(operation: str, letter_id: int) -> DeadLetterError:
 class Store(ABC):
     """The recorder contract every backend implements (see the module docstring)."""
 
+    clock: Clock  # what stamps the audit trail: seconds since the epoch
+
     @abstractmethod
     def consumed(self, message_id: str) -> bool: ...
 
@@ -323,12 +322,18 @@ class Store(ABC):
         """One dead letter; :class:`DeadLetterError` for an unknown id."""
 
     @abstractmethod
-    def discard_dead_letter(self, letter_id: int, reason: str) -> DeadLetterRecord:
-        """Give an open letter up, with a (non-empty) reason; the record as it now is."""
+    def discard_dead_letter(
+        self, letter_id: int, reason: str, *, actor: str = ANONYMOUS
+    ) -> DeadLetterRecord:
+        """Give an open letter up, with a (non-empty) reason; the record as it now is.
+
+        The discard, with ``actor``, is in the audit trail (same transaction).
+        """
 
     @abstractmethod
-    def replay_dead_letter(self, letter_id: int) -> Replayed:
-        """Queue an open letter again and mark it replayed, in one transaction.
+    def replay_dead_letter(self, letter_id: int, *, actor: str = ANONYMOUS) -> Replayed:
+        """Queue an open letter again and mark it replayed, in one transaction (with its
+        audit entry naming ``actor``).
 
         A request letter goes back to the outbox unchanged (same idempotency key,
         so a system that applied it before answers with its first reply).  An
@@ -349,6 +354,16 @@ class Store(ABC):
     @abstractmethod
     def audit(self) -> list[AuditRecord]:
         """One record per committed decision, duplicates included, in commit order."""
+
+    @abstractmethod
+    def append_audit(
+        self, actor: str, action: str, subject: str, detail: Mapping[str, Any]
+    ) -> AuditEntry:
+        """Append an entry to the audit trail (its own transaction); the entry."""
+
+    @abstractmethod
+    def audit_trail(self) -> list[AuditEntry]:
+        """The audit trail as stored, oldest first (:func:`sync_core.audit.verify` checks it)."""
 
     @abstractmethod
     def close(self) -> None:
@@ -374,7 +389,9 @@ class MemoryStore(Store):
     from JSON.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Clock = time.time) -> None:
+        self.clock = clock
+        self._trail = MemoryTrail(clock)
         self._inbox: set[str] = set()
         self._entities: dict[tuple[str, str], Entity] = {}
         self._outbox: dict[int, Request] = {}
@@ -414,7 +431,7 @@ class MemoryStore(Store):
             added.append(OutboxItem(self._next_id, request))
             self._next_id += 1
         for letter in decision.dead_letters:
-            self._dead.append(DeadLetterRecord(len(self._dead) + 1, letter))
+            self.add_dead_letter(letter)
         d = decision
         self._audit.append(
             (d.message_id, d.consumed, len(d.changes), len(d.requests), len(d.dead_letters))
@@ -432,8 +449,11 @@ class MemoryStore(Store):
             self._outbox.pop(outbox_id, None)
 
     def add_dead_letter(self, letter: DeadLetter) -> int:
-        self._dead.append(DeadLetterRecord(len(self._dead) + 1, letter))
-        return len(self._dead)
+        letter_id = len(self._dead) + 1
+        self._dead.append(DeadLetterRecord(letter_id, letter))
+        self._trail.append(SYSTEM_ACTOR, AuditAction.DEAD_LETTER, letter_subject(letter_id),
+                           dead_letter_detail(letter))  # fmt: skip
+        return letter_id
 
     def give_up(self, outbox_id: int, letter: DeadLetter) -> int:
         self._outbox.pop(outbox_id, None)
@@ -453,14 +473,18 @@ class MemoryStore(Store):
             raise unknown_letter(operation, letter_id)
         return self._dead[letter_id - 1]
 
-    def discard_dead_letter(self, letter_id: int, reason: str) -> DeadLetterRecord:
+    def discard_dead_letter(
+        self, letter_id: int, reason: str, *, actor: str = ANONYMOUS
+    ) -> DeadLetterRecord:
         record = self._record("discard_dead_letter", letter_id)
         check_discard(record, reason)
+        self._trail.append(actor, AuditAction.DISCARD, letter_subject(letter_id),
+                           {"message_id": record.letter.message_id, "reason": reason})  # fmt: skip
         record = replace(record, status=DeadLetterStatus.DISCARDED, discard_reason=reason)
         self._dead[letter_id - 1] = record
         return record
 
-    def replay_dead_letter(self, letter_id: int) -> Replayed:
+    def replay_dead_letter(self, letter_id: int, *, actor: str = ANONYMOUS) -> Replayed:
         record = self._record("replay_dead_letter", letter_id)
         origin = replay_origin(record.letter)
         before = sum(
@@ -469,16 +493,17 @@ class MemoryStore(Store):
             if r.status is DeadLetterStatus.REPLAYED and replay_origin(r.letter) == origin
         )
         n, message = replay_plan(record, before, lambda m: m in self._inbox or m in self._queued)
+        replayed_as = message.message_id if message else f"outbox:{self._next_id}"
+        self._trail.append(actor, AuditAction.REPLAY, letter_subject(letter_id),
+                           replay_detail(record.letter.message_id, n, replayed_as))  # fmt: skip
         outbox = None
         if message is not None:
             self._queued[message.message_id] = message
-            replayed_as = message.message_id
         else:
             assert record.letter.request is not None
             outbox = OutboxItem(self._next_id, record.letter.request)
             self._outbox[self._next_id] = record.letter.request
             self._next_id += 1
-            replayed_as = f"outbox:{outbox.outbox_id}"
         record = replace(
             record, status=DeadLetterStatus.REPLAYED, replays=n, replayed_as=replayed_as
         )
@@ -494,6 +519,14 @@ class MemoryStore(Store):
 
     def audit(self) -> list[AuditRecord]:
         return [AuditRecord(*row) for row in self._audit]
+
+    def append_audit(
+        self, actor: str, action: str, subject: str, detail: Mapping[str, Any]
+    ) -> AuditEntry:
+        return self._trail.append(actor, action, subject, detail)
+
+    def audit_trail(self) -> list[AuditEntry]:
+        return list(self._trail.entries)
 
     def close(self) -> None:
         """Nothing to release: the state lives as long as the object."""

@@ -22,7 +22,13 @@ entities        ``kind, key`` (primary key), ``version``, data    upsert, last o
 outbox          ``id`` (sequence ``outbox_id_seq``), request      insert, ids in order
 dead_letters    ``id`` (sequence), the letter, ``origin``, status insert, ids in order
 audit           ``batch`` (a sequence, one per commit), ``pos``   insert
+audit_trail     ``pos`` (sequence), an entry of the audit trail   insert, chained
 ==============  ================================================  =========================
+
+(``audit_trail``: one entry per dead letter of the group, under ``LOCK TABLE
+audit_trail IN SHARE ROW EXCLUSIVE MODE`` — writers that append to the trail
+chain one after the other, readers are not blocked — just before the
+``audit`` rows, the group's last write.)
 
 The inbox is the idempotency key of the whole decision, as in SQLite: when
 the inbox insert inserts fewer rows than the group consumes, a consumed id was
@@ -82,6 +88,7 @@ thread); any number of processes may open the same schema.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -97,13 +104,14 @@ from sync_core._store_sql import (
     check_schema_version,
     insert_dead_sql,
 )
+from sync_core.audit import Clock
 from sync_core.messages import Decision
 from sync_core.store import DeadLetterRecord, OutboxItem, StoreError, unknown_letter
 from sync_core.store_json import decode_json, encode_json
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "is_postgres_url"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the audit trail
 _SCHEMA = (
     "CREATE TABLE store_meta (version integer NOT NULL)",
     "CREATE TABLE inbox (message_id text PRIMARY KEY)",
@@ -123,6 +131,9 @@ _SCHEMA = (
     "CREATE TABLE audit (batch bigint NOT NULL, pos bigint NOT NULL, message_id text NOT NULL,"
     " consumed text, changes integer NOT NULL, requests integer NOT NULL,"
     " dead_letters integer NOT NULL, PRIMARY KEY (batch, pos))",
+    "CREATE TABLE audit_trail (pos bigserial PRIMARY KEY, seq bigint NOT NULL, at text NOT NULL,"
+    " actor text NOT NULL, action text NOT NULL, subject text NOT NULL, detail text NOT NULL,"
+    " prev_hash text NOT NULL, hash text NOT NULL)",
 )
 
 _INSERT_INBOX = "INSERT INTO inbox (message_id) SELECT unnest(%b::text[]) ON CONFLICT DO NOTHING"
@@ -181,13 +192,16 @@ class PostgresStore(SqlStore):
         synchronous_commit: bool = True,
         lock_timeout_s: float = 5.0,
         connect_timeout_s: float = 5.0,
+        clock: Clock = time.time,
     ) -> None:
+        """``clock`` stamps the audit trail (seconds since the epoch)."""
         if lock_timeout_s <= 0 or connect_timeout_s <= 0:
             raise ValueError("lock_timeout_s and connect_timeout_s must be positive")
         self.url = url
         self.synchronous_commit = synchronous_commit
         self.lock_timeout_s = lock_timeout_s
         self.connect_timeout_s = connect_timeout_s
+        self.clock = clock
         self._closed = False
         self._db: psycopg.Connection[tuple[Any, ...]] | None = None
         self.schema = schema or ""
@@ -324,6 +338,10 @@ class PostgresStore(SqlStore):
         """Two processes replaying letters of one origin count and number them in turn."""
         db.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (origin,))
 
+    def _lock_trail(self, db: psycopg.Connection[tuple[Any, ...]]) -> None:
+        """Writers chain onto the trail's head one at a time; readers go on."""
+        db.execute("LOCK TABLE audit_trail IN SHARE ROW EXCLUSIVE MODE")
+
     def _select(self, operation: str, query: str, params: Sequence[Any] = ()) -> list[Any]:
         try:
             return self._conn(operation).execute(query, params).fetchall()
@@ -358,6 +376,8 @@ class PostgresStore(SqlStore):
                     if dead:
                         columns = [list(c) for c in zip(*dead, strict=True)]
                         db.execute(_INSERT_DEAD_MANY, (dead_ids, *columns))
+                        letters = [letter for d in decisions for letter in d.dead_letters]
+                        self._append_trail(db, self._dead_trail(letters, dead_ids))
                 self._insert_audit(db, [list(c) for c in zip(*audit, strict=True)])
         except Conflict:
             raise self._already_consumed(decisions) from None

@@ -16,7 +16,11 @@ entities        ``kind, key`` (primary key), ``version``, data    upsert, last w
 outbox          ``id`` (``AUTOINCREMENT``), request               insert, ids in order
 dead_letters    ``id``, the letter, ``origin``, status, replays   insert
 audit           ``seq``, message id, consumed ids, counts         insert
+audit_trail     ``pos``, an entry of :mod:`sync_core.audit`       insert, chained
 ==============  ================================================  ==================
+
+(``audit_trail`` only for a group that dead-letters something: one entry per
+letter, written before the ``audit`` rows, the group's last write.)
 
 An audit row's consumed ids are ``NULL`` in the usual case, "the message
 consumed itself" (one JSON encode and some bytes less per message).  Outside
@@ -67,12 +71,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
 from sync_core._store_sql import Conflict, SqlStore, check_schema_version, insert_dead_sql
+from sync_core.audit import Clock
 from sync_core.messages import Decision
 from sync_core.store import OutboxItem, StoreError
 
@@ -81,7 +87,7 @@ __all__ = ["SCHEMA_VERSION", "SqliteStore", "Synchronous"]
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 _SYNCHRONOUS: dict[str, int] = {"OFF": 0, "NORMAL": 1, "FULL": 2, "EXTRA": 3}
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: the audit trail
 _SCHEMA = (
     "CREATE TABLE inbox (message_id TEXT PRIMARY KEY) STRICT, WITHOUT ROWID",
     "CREATE TABLE entities (kind TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL,"
@@ -97,6 +103,9 @@ _SCHEMA = (
     "CREATE TABLE audit (seq INTEGER PRIMARY KEY, message_id TEXT NOT NULL,"
     " consumed TEXT, changes INTEGER NOT NULL, requests INTEGER NOT NULL,"
     " dead_letters INTEGER NOT NULL) STRICT",
+    "CREATE TABLE audit_trail (pos INTEGER PRIMARY KEY, seq INTEGER NOT NULL, at TEXT NOT NULL,"
+    " actor TEXT NOT NULL, action TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT NOT NULL,"
+    " prev_hash TEXT NOT NULL, hash TEXT NOT NULL) STRICT",
 )
 
 _INSERT_INBOX = "INSERT OR IGNORE INTO inbox (message_id) VALUES (?)"
@@ -110,6 +119,7 @@ _INSERT_AUDIT = (
     " VALUES (?, ?, ?, ?, ?)"
 )
 _LAST_OUTBOX_ID = "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'"
+_NEXT_DEAD_ID = "SELECT coalesce(max(id), 0) + 1 FROM dead_letters"  # rowid: max + 1
 
 _BUSY, _LOCKED = 5, 6  # primary SQLite result codes: the same call may succeed later
 # What translates into StoreError: the driver's errors, and values it cannot bind
@@ -131,11 +141,14 @@ class SqliteStore(SqlStore):
         *,
         synchronous: Synchronous = "FULL",
         busy_timeout_s: float = 5.0,
+        clock: Clock = time.time,
     ) -> None:
+        """``clock`` stamps the audit trail (seconds since the epoch)."""
         if synchronous not in _SYNCHRONOUS:
             raise ValueError(f"synchronous must be one of {sorted(_SYNCHRONOUS)}: {synchronous!r}")
         self.path = Path(path)
         self.synchronous = synchronous
+        self.clock = clock
         try:
             self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
         except sqlite3.Error as e:
@@ -214,7 +227,11 @@ class SqliteStore(SqlStore):
                     ids = range(first, first + len(requests))
                     db.executemany(_INSERT_OUTBOX, zip(ids, requests, strict=True))
                 if dead:
+                    first_dead = db.execute(_NEXT_DEAD_ID).fetchone()[0]
                     db.executemany(self._INSERT_DEAD, dead)
+                    letters = [letter for d in decisions for letter in d.dead_letters]
+                    ids = range(first_dead, first_dead + len(letters))
+                    self._append_trail(db, self._dead_trail(letters, ids))
                 db.executemany(_INSERT_AUDIT, audit)
         except Conflict:
             raise self._already_consumed(decisions) from None

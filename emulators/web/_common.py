@@ -13,9 +13,9 @@ installed ``fastapi-offline`` package, never from a CDN: they work on a network 
 way out. The admin API under ``/__admin`` (like WireMock's) sets and clears faults,
 resets the system (to empty, as if just started: its webhook counters, numbering and
 queued deliveries too; the subscription stays), and shows its state, request journal and
-history. ``GET /metrics`` is the Prometheus text of the app's own registry
-(:mod:`emulators.web._metrics`); spans are recorded only once
-:func:`emulators.web._tracing.enable_tracing` gave the app a tracer.
+history; :class:`AdminGuard` can require a token for it. ``GET /metrics`` is the
+Prometheus text of the app's own registry (:mod:`emulators.web._metrics`); spans are
+recorded only once :func:`emulators.web._tracing.enable_tracing` gave the app a tracer.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from emulators._base import Reply, problem
@@ -46,6 +47,7 @@ from emulators.webhooks import WebhookDispatcher
 
 __all__ = [
     "ADMIN_PREFIX",
+    "AdminGuard",
     "LiveSystem",
     "Schedule",
     "Subscription",
@@ -140,6 +142,30 @@ class _InjectedLatency:
             delay = self.host.gate.extra_latency_s()
             if delay > 0:
                 await asyncio.sleep(delay)
+        await self.app(scope, receive, send)
+
+
+class AdminGuard:
+    """ASGI middleware: ``/__admin`` only for a request ``check`` accepts.
+
+    ``check`` gets the ``Authorization`` header and returns None, or the status, detail and
+    headers of the refusal (a 401 or 403, answered as problem+json).  Off unless a server is
+    given one (``supplysync serve --auth FILE``: a token with the ``admin:faults`` scope)."""
+
+    def __init__(self, app: Any, check: Callable[[str], tuple[int, str, dict[str, str]] | None]):
+        self.app = app
+        self.check = check
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(ADMIN_PREFIX):
+            refused = self.check(Headers(scope=scope).get("authorization", ""))
+            if refused is not None:
+                status, detail, headers = refused
+                title = {401: "Unauthorized", 403: "Forbidden"}.get(status, "Error")
+                reply = problem(status, title, detail, None)
+                reply.headers.update(headers)
+                await respond(reply)(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
 
@@ -239,11 +265,19 @@ def admin_router(host: Host) -> APIRouter:
 class Subscription(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: str | None = Field(None, pattern=r"^https?://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?/")
+    bearer: str | None = Field(
+        None,
+        min_length=1,
+        max_length=4096,
+        pattern=r"^[\x21-\x7e]+$",
+        description="a token sent as 'Authorization: Bearer' with each delivery",
+    )
 
 
 @dataclass
 class _Target:
     url: str | None = None
+    bearer: str | None = None  # sent with each delivery (a subscriber with access on)
     session: Any = None  # the aiohttp session webhooks go out on, made in the serving loop
     tracer: Any = None  # an OpenTelemetry tracer: a span per delivery (enable_tracing)
 
@@ -261,6 +295,8 @@ def _http_deliver(target: _Target, system: str) -> Callable[..., None]:
         if target.session is None:
             target.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         headers = {"x-emulator": system}
+        if target.bearer is not None:
+            headers["authorization"] = f"Bearer {target.bearer}"
         try:
             with webhook_span(target.tracer, system, headers, event):
                 async with target.session.post(
@@ -291,11 +327,12 @@ def webhooks_for(
 
 
 def add_subscription_routes(app: FastAPI, target: _Target) -> None:
-    @app.get(f"{ADMIN_PREFIX}/subscription", tags=["admin"])
+    @app.get(f"{ADMIN_PREFIX}/subscription", tags=["admin"], response_model_exclude_unset=True)
     def get_subscription() -> Subscription:
-        return Subscription(url=target.url)
+        bearer = {} if target.bearer is None else {"bearer": target.bearer}
+        return Subscription(url=target.url, **bearer)
 
     @app.put(f"{ADMIN_PREFIX}/subscription", tags=["admin"])
     def set_subscription(sub: Subscription = Body()) -> Subscription:  # noqa: B008
-        target.url = sub.url
+        target.url, target.bearer = sub.url, sub.bearer
         return sub

@@ -33,7 +33,7 @@ import uvicorn
 
 from emulators import SYSTEMS
 from emulators.faults import Faults
-from emulators.web._common import LiveSystem
+from emulators.web._common import AdminGuard, LiveSystem
 from emulators.web._tracing import enable_tracing, setup_tracing, shutdown_tracing
 
 __all__ = [
@@ -185,6 +185,7 @@ def serve(
     faults: Mapping[str, Faults] | None = None,
     notes: Mapping[str, str] | None = None,
     otlp_endpoint: str | None = None,
+    admin_check: Callable[[str], Any] | None = None,
 ) -> None:
     """Serve ``systems`` until SIGINT/SIGTERM (then ``on_stop()``, once).  ``sockets``:
     already listening (from :func:`listen_all`); else bound here, all before any URL is
@@ -192,7 +193,8 @@ def serve(
     factory (``{system}`` in ``webhook_target`` replaced), ``per_system[s]`` to system
     ``s``'s only; ``faults[s]`` are set on ``s`` from the start; ``notes[s]`` (what it was
     configured with) is printed after its URL; ``otlp_endpoint``: each exports its spans
-    there over OTLP/HTTP (:mod:`emulators.web._tracing`)."""
+    there over OTLP/HTTP (:mod:`emulators.web._tracing`); ``admin_check``: ``/__admin``
+    only for a request it accepts (:class:`emulators.web._common.AdminGuard`)."""
     sockets = listen_all(systems, port_base) if sockets is None else sockets
     try:
         configure_logging()
@@ -203,6 +205,8 @@ def serve(
             if isinstance(mine.get("webhook_target"), str):
                 mine["webhook_target"] = mine["webhook_target"].replace("{system}", system)
             live = build_system(system, seed=seed, clock=clock, **mine)
+            if admin_check is not None:
+                live.app.add_middleware(AdminGuard, check=admin_check)
             if otlp_endpoint is not None:
                 provider = setup_tracing(system, endpoint=otlp_endpoint)
                 enable_tracing(live, provider)

@@ -1,13 +1,17 @@
 """``supplysync dlq``: the dead-letter queue of a store file, from the command line.
 
-Theory of operation: each action opens the SQLite store file named on the
-command line (it must exist — this command never creates a store), does one
-thing through :mod:`sync_core.dlq`, prints what it did and closes the store::
+Theory of operation: each action opens the store named on the command line (a
+SQLite file, which must exist — this command never creates a store — or a
+``postgresql://`` URL: :mod:`scenarios.cli.stores`), does one thing through
+:mod:`sync_core.dlq`, prints what it did and closes the store::
 
     supplysync dlq list STORE [--status open|replayed|discarded] [--source ...] [--json]
     supplysync dlq show STORE ID
-    supplysync dlq replay STORE (ID... | --all)
-    supplysync dlq discard STORE ID --reason TEXT
+    supplysync dlq replay STORE (ID... | --all) [--actor NAME]
+    supplysync dlq discard STORE ID --reason TEXT [--actor NAME]
+
+A replay or a discard is in the store's audit trail with ``--actor`` (by default
+the user name of whoever runs the command).
 
 Replayed letters are queued in the store (request letters in the outbox,
 inbound letters as pending inbound messages); the sync core carries them out
@@ -26,25 +30,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
-from pathlib import Path
-from typing import NoReturn
 
+from scenarios.cli.stores import NoStore, add_actor, add_store, default_actor, open_existing
 from scenarios.command import Command
 from sync_core import dlq
-from sync_core.store import DeadLetterRecord, DeadLetterStatus, Replayed, StoreError
-from sync_core.store_sqlite import SqliteStore
+from sync_core.store import DeadLetterRecord, DeadLetterStatus, Replayed, Store, StoreError
 
 __all__ = ["COMMAND", "handle", "main"]
 
 EXIT_OK, EXIT_INPUT = 0, 2
 _REASON_WIDTH = 72
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # exit 2 with the usage line, as argparse
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_INPUT, f"supplysync: error: {message}\n")
 
 
 def _letter_id(text: str) -> int:
@@ -61,8 +56,7 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``dlq``."""
     actions = p.add_subparsers(dest="dlq_action", required=True, parser_class=type(p))
 
-    def store(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("store", type=Path, help="the sync core's SQLite store file")
+    store = add_store
 
     ls = actions.add_parser("list", help="the dead letters, oldest first")
     store(ls)
@@ -80,11 +74,13 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     store(rp)
     rp.add_argument("ids", nargs="*", type=_letter_id, metavar="ID")
     rp.add_argument("--all", action="store_true", help="every open letter")
+    add_actor(rp)
 
     dc = actions.add_parser("discard", help="give an open letter up, with a reason")
     store(dc)
     dc.add_argument("id", type=_letter_id)
     dc.add_argument("--reason", required=True, help="why (kept with the letter)")
+    add_actor(dc)
     p.set_defaults(handler=handle)
 
 
@@ -92,14 +88,13 @@ def handle(args: argparse.Namespace) -> int:
     """Run a parsed ``dlq`` command; errors of the user's making print a message and give 2."""
     if args.dlq_action == "replay" and bool(args.ids) == bool(args.all):
         return _fail("dlq replay: give dead-letter ids or --all (not both)")
-    path: Path = args.store
-    if not path.is_file():
-        return _fail(f"{path}: no such store file")
+    if getattr(args, "actor", "") is None:
+        args.actor = default_actor()
     try:
-        with SqliteStore(path) as store:
+        with open_existing(args.store) as store:
             return _ACTIONS[args.dlq_action](store, args)
     except StoreError as e:  # DeadLetterError included: unknown id, not open, ...
-        return _fail(str(e))
+        return _fail(e.reason if isinstance(e, NoStore) else str(e))
 
 
 def _fail(message: str) -> int:
@@ -107,7 +102,7 @@ def _fail(message: str) -> int:
     return EXIT_INPUT
 
 
-def _list(store: SqliteStore, args: argparse.Namespace) -> int:
+def _list(store: Store, args: argparse.Namespace) -> int:
     records = dlq.list_letters(
         store, status=args.status, source=args.source, kind=args.kind, target=args.target
     )
@@ -136,17 +131,17 @@ def _short(text: str) -> str:
     return line if len(line) <= _REASON_WIDTH else line[: _REASON_WIDTH - 1] + "…"
 
 
-def _show(store: SqliteStore, args: argparse.Namespace) -> int:
+def _show(store: Store, args: argparse.Namespace) -> int:
     print(json.dumps(dlq.record_to_json(dlq.show(store, args.id)), indent=2))
     return EXIT_OK
 
 
-def _replay(store: SqliteStore, args: argparse.Namespace) -> int:
+def _replay(store: Store, args: argparse.Namespace) -> int:
     if args.all:
-        report = dlq.replay_all(store)
+        report = dlq.replay_all(store, actor=args.actor)
         replayed, skipped = report.replayed, report.skipped
     else:
-        replayed, skipped = dlq.replay(store, args.ids), []
+        replayed, skipped = dlq.replay(store, args.ids, actor=args.actor), []
     for done in replayed:
         print(_replayed_line(done))
     for record, why in skipped:
@@ -166,8 +161,8 @@ def _replayed_line(done: Replayed) -> str:
     return f"replayed {r.id}: {what} (replay {r.replays})"
 
 
-def _discard(store: SqliteStore, args: argparse.Namespace) -> int:
-    record = dlq.discard(store, args.id, args.reason)
+def _discard(store: Store, args: argparse.Namespace) -> int:
+    record = dlq.discard(store, args.id, args.reason, actor=args.actor)
     print(f"discarded {record.id} ({record.letter.message_id}): {record.discard_reason}")
     return EXIT_OK
 
@@ -175,20 +170,13 @@ def _discard(store: SqliteStore, args: argparse.Namespace) -> int:
 _ACTIONS = {"list": _list, "show": _show, "replay": _replay, "discard": _discard}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``supplysync dlq ...`` on its own: ``argv`` starts after ``dlq``."""
-    parser = _Parser(prog="supplysync")
-    COMMAND.install(parser.add_subparsers(dest="command", required=True, parser_class=_Parser))
-    args = parser.parse_args(["dlq", *(sys.argv[1:] if argv is None else argv)])
-    return handle(args)
-
-
 COMMAND = Command(
     "dlq",
-    "list, inspect, replay or discard the dead letters of a store file",
+    "list, inspect, replay or discard the dead letters of a store",
     _arguments,
     handle,
 )
+main = COMMAND.main  # ``supplysync dlq ...`` on its own: ``argv`` starts after ``dlq``
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from analysis.history import HistoryError
 from analysis.rebuild import rebuild, write_compare_order
 from analysis.report import summary_markdown, write_report
 from emulators import SYSTEMS
-from scenarios.cli import dlq
+from scenarios.cli import audit, auth, dlq
 from scenarios.errors import (
     EXIT_BUG,
     EXIT_INPUT,
@@ -49,7 +49,14 @@ from scenarios.spec.models import ScenarioSpec
 __all__ = ["main"]
 
 # the sub-commands that live with the work they do (the others are defined below)
-_COMMANDS = (sweep.COMMAND, dlq.COMMAND, live.COMMAND, selftest.COMMAND)
+_COMMANDS = (
+    sweep.COMMAND,
+    dlq.COMMAND,
+    audit.COMMAND,
+    live.COMMAND,
+    selftest.COMMAND,
+    auth.COMMAND,
+)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -20,6 +20,10 @@ built by (the scenario's master data, its supplier profiles with every delay div
 ``--speedup``, the partner directory), and its steady faults are set from the start; the
 core gets the same scenario (its trading partners) and seed.  Each service's URL is
 printed with what it was configured with.
+
+Access.  With ``--auth FILE`` the core checks bearer tokens and the emulators' ``/__admin``
+needs one with the ``admin:faults`` scope (the core mints its own to subscribe, when the
+file holds a signing key).
 """
 
 from __future__ import annotations
@@ -31,10 +35,13 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from emulators import SYSTEMS
 from scenarios.errors import EXIT_INPUT, EXIT_OK
+from scenarios.live.serve_core import auth_option
 from scenarios.live.setup import EmulatorSetup, emulator_setup
 from scenarios.spec.load import ScenarioError, load_scenario
 
@@ -64,6 +71,7 @@ class _Core:
              "--store", str(args.store), "--seed", str(seed),
              *(("--scenario", args.scenario) if args.scenario else ()),
              *(("--otlp-endpoint", args.otlp_endpoint) if args.otlp_endpoint else ()),
+             *(("--auth", str(Path(args.auth).resolve())) if args.auth else ()),
              *(part for pair in urls for part in pair)]
         )  # fmt: skip
 
@@ -125,6 +133,16 @@ def _plain(seed: int) -> dict[str, str]:
     }
 
 
+def _admin_check(args: argparse.Namespace) -> Any:
+    """With ``--auth``: the emulators' ``/__admin`` needs a token with ``admin:faults``."""
+    auth = auth_option(args)
+    if auth is None:
+        return None
+    from sync_core.service.access import bearer_check
+
+    return bearer_check(auth, "admin:faults")
+
+
 def serve(args: argparse.Namespace) -> int:
     """Validate, check every port, start the core (``all``), then serve until a signal."""
     from emulators.web.apps import FACTORIES
@@ -142,6 +160,7 @@ def serve(args: argparse.Namespace) -> int:
     ):
         raise ScenarioError("serve", "--webhook-target", "must be a loopback http:// URL")
     seed, setup = configure(args)
+    admin_check = _admin_check(args)
     with_core = args.system == "all" and not args.no_core
     try:
         sockets = listen_all(systems, args.port_base)
@@ -183,6 +202,7 @@ def serve(args: argparse.Namespace) -> int:
             faults=setup.faults if setup else None,
             notes={s: setup.describe(s) for s in systems} if setup else _plain(seed),
             otlp_endpoint=args.otlp_endpoint,
+            admin_check=admin_check,
         )
     except KeyboardInterrupt:
         pass  # Ctrl-C is how a server is stopped

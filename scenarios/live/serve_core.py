@@ -7,8 +7,11 @@ aiohttp connector to the emulators' base URLs, and serves the core's FastAPI
 app with uvicorn on a socket it binds *before* the app starts, so webhooks
 that arrive while the driver recovers wait in the listen backlog instead of
 being refused.  Once the driver is up it subscribes the core's webhook URL
-(``/webhooks/<system>``) at each emulator's ``PUT /__admin/subscription``,
-retrying in the background until each emulator answers.  ``--batch-interval``
+(``/v1/system/<system>/webhooks``) at each emulator's ``PUT /__admin/subscription``,
+retrying in the background until each emulator answers.  With ``--auth FILE`` access is
+on (:mod:`sync_core.service.access`); when the file holds a signing key the core mints the
+harness's own tokens (:func:`harness_tokens`): one for the emulators' admin API, one the
+emulators send their webhooks with.  ``--batch-interval``
 adds a batch tick every N seconds (the batch and hybrid architectures).
 
 Use it from the ``serve`` command (``add_arguments`` + ``run``), or as
@@ -22,7 +25,7 @@ import asyncio
 import logging
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +34,7 @@ from scenarios.sim.network import OUR_EDI_ID
 from scenarios.spec.load import ScenarioError, load_scenario
 from scenarios.spec.masterdata import generate
 from scenarios.spec.models import NetworkSpec
+from sync_core.auth import AuthConfig, AuthFileError, load_auth, mint
 from sync_core.engine import Engine, EngineConfig
 from sync_core.store import Store, StoreError
 from sync_core.store_sqlite import SqliteStore
@@ -41,10 +45,11 @@ if TYPE_CHECKING:
 # The web stack (uvicorn, aiohttp, FastAPI) is imported when the core is served,
 # not when the CLI builds its parser: a simulation never needs it.
 
-__all__ = ["add_arguments", "main", "run", "serve_core"]
+__all__ = ["add_arguments", "auth_option", "harness_tokens", "main", "run", "serve_core"]
 
 log = logging.getLogger("supplysync.core")
 DEFAULT_PORT = 8100
+HARNESS_S = 7 * 24 * 3600.0  # the harness's own tokens (core <-> emulators) last a week
 
 
 def add_arguments(p: argparse.ArgumentParser, *, seed: bool = True) -> None:
@@ -73,6 +78,19 @@ def add_arguments(p: argparse.ArgumentParser, *, seed: bool = True) -> None:
                    help="export traces over OTLP/HTTP (needs supplysync[otel])")  # fmt: skip
     p.add_argument("--no-subscribe", action="store_true",
                    help="do not subscribe the core's webhooks at the emulators")  # fmt: skip
+    p.add_argument("--auth", metavar="FILE",
+                   help="turn scoped access on: bearer JWTs verified as the auth file (YAML "
+                   "or JSON) says; serve all|erp|...: the emulators' /__admin too")  # fmt: skip
+
+
+def auth_option(args: argparse.Namespace, command: str = "serve") -> AuthConfig | None:
+    """The ``--auth`` file's config (None without one); ScenarioError naming what is wrong."""
+    if not getattr(args, "auth", None):
+        return None
+    try:
+        return load_auth(Path(args.auth))
+    except AuthFileError as e:
+        raise ScenarioError(command, "--auth", str(e)) from e
 
 
 def _is_postgres(target: str | Path) -> bool:
@@ -111,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
         raise ScenarioError("serve core", "--port", "must be within 1024..65535")
     if args.batch_interval is not None and not args.batch_interval > 0:
         raise ScenarioError("serve core", "--batch-interval", "must be > 0 seconds")
+    auth = auth_option(args, "serve core")
     if not _is_postgres(args.store) and Path(args.store).is_dir():
         raise ScenarioError("serve core", "--store", f"{args.store} is a folder")
     try:  # open it once here, so a file that is not a store is exit 2, not a traceback
@@ -131,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
         batch_interval_s=args.batch_interval,
         subscribe=not args.no_subscribe,
         otlp_endpoint=args.otlp_endpoint,
+        auth=auth,
     )
     return 0
 
@@ -145,8 +165,9 @@ def serve_core(
     subscribe: bool = True,
     seed: int | None = None,
     otlp_endpoint: str | None = None,
+    auth: AuthConfig | None = None,
 ) -> None:
-    """Serve the core on 127.0.0.1:``port`` until SIGINT/SIGTERM."""
+    """Serve the core on 127.0.0.1:``port`` until SIGINT/SIGTERM (``auth``: access on)."""
     import uvicorn
 
     from sync_core.connectors import HttpConnector
@@ -172,13 +193,13 @@ def serve_core(
 
     async def on_started(driver: LiveDriver) -> None:
         if subscribe:
-            task = asyncio.create_task(_subscribe(urls, port, subscriptions))
+            task = asyncio.create_task(_subscribe(urls, port, subscriptions, auth))
             _background.add(task)
             task.add_done_callback(_background.discard)
 
     tracing = setup_tracing("supplysync-core", endpoint=otlp_endpoint) if otlp_endpoint else None
     app = create_app(
-        make_driver, on_started=on_started, subscriptions=subscriptions, tracing=tracing
+        make_driver, on_started=on_started, subscriptions=subscriptions, tracing=tracing, auth=auth
     )
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -199,19 +220,39 @@ def serve_core(
 _background: set[asyncio.Task[Any]] = set()
 
 
-async def _subscribe(urls: dict[str, str], port: int, state: dict[str, Any]) -> None:
+def harness_tokens(
+    auth: AuthConfig | None, now: float, systems: Iterable[str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """With access on and a signing key: the header the core calls the emulators' admin
+    API with, and per system the token its emulator sends its webhooks with (valid a week,
+    scope ``webhooks:<system>``: one emulator cannot push another's documents)."""
+    if auth is None or not auth.can_mint:
+        return {}, {}
+    admin = mint(auth, sub="supplysync-core", scopes=["admin:faults"], now=now, ttl_s=HARNESS_S)
+    hooks = {s: mint(auth, sub=f"supplysync-{s}", scopes=[f"webhooks:{s}"], now=now,
+                     ttl_s=HARNESS_S) for s in systems}  # fmt: skip
+    return {"authorization": f"Bearer {admin}"}, hooks
+
+
+async def _subscribe(
+    urls: dict[str, str], port: int, state: dict[str, Any], auth: AuthConfig | None = None
+) -> None:
     """PUT our webhook URL at every emulator, retrying each until it answers 200."""
+    import time
+
     import aiohttp
 
+    headers, bearers = harness_tokens(auth, time.time(), urls)
     pending = dict(urls)
     delay = 0.2
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
         while pending:
             for system, base in list(pending.items()):
-                hook = f"http://127.0.0.1:{port}/webhooks/{system}"
+                hook = f"http://127.0.0.1:{port}/v1/system/{system}/webhooks"
+                body = {"url": hook} | ({"bearer": bearers[system]} if bearers else {})
                 try:
                     async with session.put(
-                        f"{base}/__admin/subscription", json={"url": hook}
+                        f"{base}/__admin/subscription", json=body, headers=headers
                     ) as resp:
                         ok = resp.status == 200
                         state[system] = hook if ok else f"refused: {resp.status}"

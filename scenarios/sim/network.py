@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 import gc
 import itertools
 import math
@@ -224,7 +225,7 @@ def simulate(
     links = _links(env, spec, rng)
     naive = design.point_to_point  # no memory, no breaker, a few retries
     engine = _engine(master, naive, defects)
-    store = MemoryStore()
+    store = _store(env, epoch)
     behaviours = {"erp": erp, "supplier": supplier, "wms": wms, "ap": ap}
     transport = _Transport(links, hosts, native_routes(behaviours))
     transport.releases, transport.versions = erp_releases(spec, clock), core_versions(spec, design)
@@ -264,6 +265,13 @@ def simulate(
     }
     touched = driver.touched | (engine.touched if isinstance(engine, DefectiveEngine) else set())
     return Run(spec, architecture, history, volumes, frozenset(touched))
+
+
+def _store(env: simpy.Environment, epoch: dt.datetime) -> MemoryStore:
+    """The core's store; its audit trail is stamped in simulated time (the run's start, as
+    UTC, plus ``env.now``), so a run stays deterministic."""
+    start_s = epoch.replace(tzinfo=epoch.tzinfo or dt.UTC).timestamp()
+    return MemoryStore(clock=lambda: start_s + env.now)
 
 
 def _hosts(spec: ScenarioSpec, clock: Callable[[], float]) -> dict[str, Host]:

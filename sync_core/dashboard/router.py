@@ -3,10 +3,12 @@
 Theory of operation
 -------------------
 ``GET /dashboard`` serves a static page (``static/``: plain HTML, CSS and JS, no build
-step, no CDN) that polls ``GET /dashboard/feed.json`` every two seconds and draws it;
-``GET /dashboard/story.json?q=`` tells one PO's story (by PO number or trace id).  The
-page's *replay* and *discard* buttons call the core's own ``/dlq/{id}/replay`` and
-``/dlq/{id}/discard``.
+step, no CDN) that polls ``GET /v1/experience/dashboard/feed.json`` every two seconds and
+draws it; ``.../story.json?q=`` tells one PO's story (by PO number or trace id).  The page's
+*replay* and *discard* buttons call the process API (``/v1/process/dead-letters/{id}/...``).
+The router is mounted twice: in the experience layer, and at ``/dashboard`` where its feeds
+are the deprecated first address (``old``).  With access on, the page sends the token it
+was opened with (``/dashboard#token=<JWT>``) as a bearer token.
 
 The feed joins what the driver holds in memory (circuit breakers, the
 :class:`~sync_core.dashboard._recorder.Recorder` ring of recent lag observations,
@@ -33,6 +35,7 @@ from sync_core.dashboard._recorder import STAGES, LagSample, Recorder, trace_of
 from sync_core.drivers.asyncio import LiveDriver
 from sync_core.flows.base import traceparent
 from sync_core.messages import Request
+from sync_core.service.access import requires
 from sync_core.store import DeadLetterRecord, DeadLetterStatus, Store
 
 __all__ = ["dashboard_router"]
@@ -407,28 +410,34 @@ class _Feeds:
         )
 
 
-def dashboard_router(driver: Callable[[], LiveDriver]) -> APIRouter:
-    """The dashboard's page, assets and feeds, over the driver ``driver()`` returns."""
+def dashboard_router(driver: Callable[[], LiveDriver], *, old: bool = False) -> APIRouter:
+    """The dashboard's page, assets and feeds, over the driver ``driver()`` returns; ``old``:
+    the feeds at their first address, deprecated for ``/v1/experience/dashboard/...``."""
     feeds = _Feeds(driver)
     router = APIRouter(prefix="/dashboard", tags=["dashboard"])
 
-    @router.get("", response_class=HTMLResponse)
+    @router.get("", response_class=HTMLResponse, dependencies=[requires(None)])
     async def page() -> Response:
         """The live dashboard (a page that polls ``feed.json``)."""
         return HTMLResponse(_asset("index.html"), headers={"cache-control": "no-cache"})
 
-    @router.get("/static/{name}", include_in_schema=False)
+    @router.get("/static/{name}", include_in_schema=False, dependencies=[requires(None)])
     async def static(name: str) -> Response:
         if name not in _STATIC:
             return JSONResponse({"detail": f"no asset {name}"}, status_code=404)
         return Response(_asset(name), media_type=_STATIC[name])
 
-    @router.get("/feed.json")
+    @router.get("/feed.json", deprecated=old, dependencies=[requires("status:read")])
     async def feed() -> dict[str, Any]:
         """Integration health, lag, cycle time, backlog, exceptions, dead letters, sites."""
         return await feeds.feed()
 
-    @router.get("/story.json", responses={404: {"description": "no such PO or trace"}})
+    @router.get(
+        "/story.json",
+        responses={404: {"description": "no such PO or trace"}},
+        deprecated=old,
+        dependencies=[requires("po:read")],
+    )
     async def story(q: Q) -> Response:
         """One PO's story: every system's view and every message on one timeline."""
         found = await feeds.story(q)

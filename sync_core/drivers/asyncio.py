@@ -77,6 +77,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from sync_core.audit import ANONYMOUS
 from sync_core.dashboard._recorder import Recorder
 from sync_core.delivery import DeliveryPlanner, RetryPolicy
 from sync_core.drivers._store_thread import StoreThread
@@ -497,10 +498,11 @@ class LiveDriver:
 
     # -- replays ----------------------------------------------------------------------
 
-    async def replay(self, letter_id: int) -> DeadLetterRecord:
-        """Replay dead letter ``letter_id`` (``Store.replay_dead_letter``) and carry it out:
-        a request goes back to delivery, a message back to the engine."""
-        replayed = await self.db(lambda s: s.replay_dead_letter(letter_id))
+    async def replay(self, letter_id: int, *, actor: str = ANONYMOUS) -> DeadLetterRecord:
+        """Replay dead letter ``letter_id`` (``Store.replay_dead_letter``, audited as done
+        by ``actor``) and carry it out: a request goes back to delivery, a message back to
+        the engine."""
+        replayed = await self.db(lambda s: s.replay_dead_letter(letter_id, actor=actor))
         if replayed.outbox is not None:
             self._deliver(replayed.outbox)
         if replayed.inbound is not None:

@@ -39,6 +39,7 @@ from typing import Any, Literal, Protocol
 
 import simpy
 
+from sync_core.audit import ANONYMOUS
 from sync_core.defects import Defects, request_trace
 from sync_core.delivery import DeliveryPlanner
 from sync_core.drivers.commands import (
@@ -161,11 +162,12 @@ class SimDriver:
             self.env.process(self._deliver(item, self._life))
         self.resubmit_replayed()
 
-    def replay(self, letter_id: int) -> DeadLetterRecord:
-        """Replay dead letter ``letter_id`` (``Store.replay_dead_letter``) and carry it out:
-        a request goes back to delivery, a message back to the engine (while the core is
-        down it waits in the store's queue, and ``restart`` hands it on)."""
-        replayed = self.store.replay_dead_letter(letter_id)
+    def replay(self, letter_id: int, *, actor: str = ANONYMOUS) -> DeadLetterRecord:
+        """Replay dead letter ``letter_id`` (``Store.replay_dead_letter``, audited as done
+        by ``actor``) and carry it out: a request goes back to delivery, a message back to
+        the engine (while the core is down it waits in the store's queue, and ``restart``
+        hands it on)."""
+        replayed = self.store.replay_dead_letter(letter_id, actor=actor)
         if replayed.outbox is not None:
             self.env.process(self._deliver(replayed.outbox, self._life))
         if replayed.inbound is not None:

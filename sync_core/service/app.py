@@ -8,7 +8,12 @@ the driver lives in the server's event loop) and includes one router per resourc
 :mod:`~sync_core.service.webhooks`, :mod:`~sync_core.service.status`,
 :mod:`~sync_core.service.dead_letters`, :mod:`~sync_core.service.experience` and the
 dashboard (:mod:`sync_core.dashboard.router`).  Routes read the driver through
-:mod:`~sync_core.service.deps`.  Routes:
+:mod:`~sync_core.service.deps`.  The same handlers answer under the versioned API layers
+``/v1/system``, ``/v1/process``, ``/v1/experience`` and ``/v1/partner``, each an app of its
+own with its own OpenAPI (:mod:`~sync_core.service.layers`, :mod:`~sync_core.service.v1`);
+the first routes below are deprecated for them (``Deprecation`` and ``Link`` headers).
+Every route declares its scope; with an ``auth`` config a bearer token must hold it
+(:mod:`~sync_core.service.access`).  The first routes:
 
 ==============================  =================================================
 ``POST /webhooks/{system}``     erp, supplier, wms or ap push a document; it is
@@ -21,7 +26,8 @@ dashboard (:mod:`sync_core.dashboard.router`).  Routes read the driver through
 ``GET /dlq/{id}``               one dead letter
 ``POST /dlq/{id}/replay``       queue it again and carry it out at once
 ``POST /dlq/{id}/discard``      give it up with ``{"reason"}`` (both: 404 for an
-                                unknown id, 409 for a letter no longer open)
+                                unknown id, 409 for a letter no longer open;
+                                audited with the actor, ``deps.Actor``)
 ``GET /purchase-orders/{n}``    what the core knows of one PO: the revision it
                                 dispatched, the acknowledgment it relayed
 ``GET /metrics``                Prometheus text: lag, outbox, dead letters,
@@ -56,10 +62,11 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
+from sync_core.auth import AuthConfig
 from sync_core.dashboard.router import dashboard_router
 from sync_core.drivers.asyncio import LiveDriver
 from sync_core.metrics import CoreMetrics
-from sync_core.service import dead_letters, experience, problems, status, webhooks
+from sync_core.service import access, dead_letters, experience, layers, problems, status, webhooks
 from sync_core.telemetry import Telemetry
 from sync_core.tracing import Tracing
 
@@ -103,12 +110,14 @@ def create_app(
     on_started: Callable[[LiveDriver], Awaitable[None]] | None = None,
     subscriptions: dict[str, Any] | None = None,
     tracing: Tracing | None = None,
+    auth: AuthConfig | None = None,
 ) -> FastAPI:
     """The core's app; ``make_driver`` builds and starts the driver when the app starts.
 
     ``on_started`` runs after that (e.g. subscribing to the emulators' webhooks);
     ``subscriptions`` is shown by ``/health`` (system → state), filled in by it;
-    ``tracing`` records the driver's spans (:mod:`sync_core.telemetry`).
+    ``tracing`` records the driver's spans (:mod:`sync_core.telemetry`); ``auth`` turns
+    scoped access on (:mod:`~sync_core.service.access`; None: every route is open).
     """
     metrics = CoreMetrics()  # this app's own registry
 
@@ -131,14 +140,21 @@ def create_app(
     app = FastAPIOffline(
         title="supplysync sync core",
         description="The middleware under test: webhooks in, the engine's decisions "
-        "delivered to the ERP, supplier network, WMS and AP; status and an experience API.",
+        "delivered to the ERP, supplier network, WMS and AP; status and an experience API. "
+        "These routes are deprecated: the /v1 API layers have their own documents at "
+        "/v1/system/docs, /v1/process/docs, /v1/experience/docs and /v1/partner/docs.",
         version="1",
         lifespan=lifespan,
     )
     app.state.metrics = metrics
     app.state.subscriptions = subscriptions if subscriptions is not None else {}
+    app.state.auth = auth
     problems.install(app)
-    app.include_router(dashboard_router(lambda: app.state.driver))
+    app.include_router(dashboard_router(lambda: app.state.driver, old=True))
     for router in (webhooks.router, status.router, dead_letters.router, experience.router):
         app.include_router(router)
+    app.add_middleware(layers.Deprecations)
+    layers.mount_layers(app)
+    if auth is not None:
+        access.document(app)
     return app

@@ -2,6 +2,8 @@
 
 The same operations as ``supplysync dlq`` against a store file (:mod:`sync_core.dlq`),
 over HTTP while the core runs: an unknown id is 404, a letter no longer open 409.
+A replay or a discard is in the store's audit trail with the actor who asked
+(:data:`~sync_core.service.deps.Actor`: a verified token's subject, else ``X-Actor``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from sync_core.dlq import discard, list_letters, record_summary, show
-from sync_core.service.deps import Driver
+from sync_core.service.access import requires
+from sync_core.service.deps import Actor, Driver
 from sync_core.service.problems import PROBLEM_DOC, problem
 from sync_core.store import DeadLetterError
 
@@ -36,14 +39,19 @@ def _letter_problem(e: DeadLetterError) -> Response:
     return problem(409, "Conflict", str(e), "letter_id")
 
 
-@router.get("/dlq")
+@router.get("/dlq", deprecated=True, dependencies=[requires("dlq:read")])
 async def dlq(driver: Driver, status: DlqStatus = None) -> list[dict[str, Any]]:
     """The dead letters, oldest first (``status``: open, replayed or discarded)."""
     records = await driver.db(lambda s: list_letters(s, status=status))
     return [record_summary(r) for r in records]
 
 
-@router.get("/dlq/{letter_id}", responses={404: PROBLEM_DOC})
+@router.get(
+    "/dlq/{letter_id}",
+    responses={404: PROBLEM_DOC},
+    deprecated=True,
+    dependencies=[requires("dlq:read")],
+)
 async def dlq_letter(letter_id: LetterId, driver: Driver) -> Response:
     try:
         record = await driver.db(lambda s: show(s, letter_id))
@@ -52,23 +60,31 @@ async def dlq_letter(letter_id: LetterId, driver: Driver) -> Response:
     return JSONResponse(record_summary(record))
 
 
-@router.post("/dlq/{letter_id}/replay", responses={404: PROBLEM_DOC, 409: PROBLEM_DOC})
-async def dlq_replay(letter_id: LetterId, driver: Driver) -> Response:
+@router.post(
+    "/dlq/{letter_id}/replay",
+    responses={404: PROBLEM_DOC, 409: PROBLEM_DOC},
+    deprecated=True,
+    dependencies=[requires("dlq:replay")],
+)
+async def dlq_replay(letter_id: LetterId, driver: Driver, actor: Actor) -> Response:
     """Queue an open letter again (a request keeps its idempotency key) and carry it out."""
     try:
-        record = await driver.replay(letter_id)
+        record = await driver.replay(letter_id, actor=actor)
     except DeadLetterError as e:
         return _letter_problem(e)
     return JSONResponse(record_summary(record))
 
 
 @router.post(
-    "/dlq/{letter_id}/discard", responses={404: PROBLEM_DOC, 409: PROBLEM_DOC, 422: PROBLEM_DOC}
+    "/dlq/{letter_id}/discard",
+    responses={404: PROBLEM_DOC, 409: PROBLEM_DOC, 422: PROBLEM_DOC},
+    deprecated=True,
+    dependencies=[requires("dlq:discard")],
 )
-async def dlq_discard(letter_id: LetterId, body: Discard, driver: Driver) -> Response:
+async def dlq_discard(letter_id: LetterId, body: Discard, driver: Driver, actor: Actor) -> Response:
     """Give an open letter up, with the reason a person gives."""
     try:
-        record = await driver.db(lambda s: discard(s, letter_id, body.reason))
+        record = await driver.db(lambda s: discard(s, letter_id, body.reason, actor=actor))
     except DeadLetterError as e:
         return _letter_problem(e)
     return JSONResponse(record_summary(record))

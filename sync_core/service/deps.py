@@ -5,18 +5,26 @@ server's event loop), so routers cannot be handed it when they are built.  The a
 it, its metrics registry and the subscriptions on ``app.state``; a route declares
 ``driver: Driver`` and gets the one of the app serving the request.  Dependencies that
 read only the request add nothing to the OpenAPI.
+
+``actor: Actor`` is who the audit trail (:mod:`sync_core.audit`) names for a privileged
+action: ``request.state.actor`` when something before the route set it (the subject of a
+verified access token), else the ``X-Actor`` request header, else ``anonymous``.  The
+header is the caller's word, not proof: it attributes actions on a core that checks no
+tokens, and is ignored once a verified subject is there.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 
+from sync_core.audit import ANONYMOUS, check_actor
 from sync_core.drivers.asyncio import LiveDriver
 from sync_core.metrics import CoreMetrics
 
-__all__ = ["Driver", "Metrics", "Subscriptions"]
+__all__ = ["Actor", "Driver", "Metrics", "Subscriptions"]
 
 
 def _driver(request: Request) -> LiveDriver:
@@ -34,6 +42,34 @@ def _subscriptions(request: Request) -> dict[str, Any]:
     return subscriptions
 
 
+XActor = Annotated[
+    str | None,
+    Header(
+        alias="X-Actor",
+        max_length=200,
+        description="who asks, for the audit trail: 1 to 200 printable characters, not "
+        "blank (ignored when a verified token names the caller; anonymous without it)",
+    ),
+]
+
+
+def _actor(request: Request, x_actor: XActor = None) -> str:
+    actor = getattr(request.state, "actor", None)
+    if actor:
+        try:
+            return check_actor(str(actor))
+        except ValueError as e:  # a subject the trail cannot name: refuse, never a 500
+            raise HTTPException(422, f"the caller cannot be named in the audit trail: {e}") from e
+    if x_actor is None:
+        return ANONYMOUS
+    try:
+        return check_actor(x_actor)
+    except ValueError as e:
+        where = ("header", "X-Actor")
+        raise RequestValidationError([{"loc": where, "msg": str(e), "type": "value_error"}]) from e
+
+
+Actor = Annotated[str, Depends(_actor)]
 Driver = Annotated[LiveDriver, Depends(_driver)]
 Metrics = Annotated[CoreMetrics, Depends(_metrics)]
 Subscriptions = Annotated[dict[str, Any], Depends(_subscriptions)]

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse, Response
 
 from sync_core.flows.base import traceparent
+from sync_core.service.access import requires
 from sync_core.service.deps import Driver
 from sync_core.service.problems import PROBLEM_DOC, problem
 from sync_core.store import OutboxItem, Store
@@ -25,7 +26,12 @@ PoNumber = Annotated[str, Path(min_length=1, max_length=60)]
 router = APIRouter(tags=["experience"])
 
 
-@router.get("/purchase-orders/{number}", responses={404: PROBLEM_DOC})
+@router.get(
+    "/purchase-orders/{number}",
+    responses={404: PROBLEM_DOC},
+    deprecated=True,
+    dependencies=[requires("po:read")],
+)
 async def purchase_order(number: PoNumber, driver: Driver) -> Response:
     """What the core knows of one PO, entity by entity, with its trace id."""
 
@@ -44,7 +50,7 @@ async def purchase_order(number: PoNumber, driver: Driver) -> Response:
     return JSONResponse({"po_number": number, "trace_id": trace_id, **known})
 
 
-@router.get("/exceptions")
+@router.get("/exceptions", deprecated=True, dependencies=[requires("po:read")])
 async def exceptions(driver: Driver, include_closed: bool = False) -> Response:
     """The procurement team's exception queue: clinical-critical lines the supplier
     will not fill now (open first, oldest first); ``include_closed`` adds those a later
@@ -57,7 +63,7 @@ async def exceptions(driver: Driver, include_closed: bool = False) -> Response:
     return JSONResponse({"count": len(rows), "items": rows})
 
 
-@router.get("/backlog")
+@router.get("/backlog", deprecated=True, dependencies=[requires("status:read")])
 async def backlog(driver: Driver) -> Response:
     """What is still to be delivered, per target and lane, and the oldest row's age."""
 

@@ -46,11 +46,13 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    titles = {404: "Not Found", 405: "Method Not Allowed", 400: "Bad Request"}
+    titles = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+              405: "Method Not Allowed"}  # fmt: skip
     # FastAPI's only 400 is a body it could not parse (not JSON): name the body
     field = "body" if exc.status_code == 400 else None
     detail = "the body is not valid JSON" if field else str(exc.detail)
-    return problem(exc.status_code, titles.get(exc.status_code, "Error"), detail, field)
+    headers = dict(exc.headers or {})  # a 401's WWW-Authenticate (sync_core.service.access)
+    return problem(exc.status_code, titles.get(exc.status_code, "Error"), detail, field, **headers)
 
 
 async def _store_error(request: Request, exc: Exception) -> Response:

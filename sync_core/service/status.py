@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from sync_core.metrics import CONTENT_TYPE
+from sync_core.service.access import requires
 from sync_core.service.deps import Driver, Metrics, Subscriptions
 
 __all__ = ["router"]
@@ -19,18 +20,20 @@ __all__ = ["router"]
 router = APIRouter(tags=["status"])
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics", response_class=Response, deprecated=True, dependencies=[requires("status:read")]
+)
 async def prometheus(metrics: Metrics) -> Response:
     """The Prometheus text exposition (metric names: README, sync_core.metrics)."""
     return Response(metrics.render(), media_type=CONTENT_TYPE)
 
 
-@router.get("/health")
+@router.get("/health", deprecated=True, dependencies=[requires(None)])
 async def health(subscriptions: Subscriptions) -> dict[str, Any]:
     return {"status": "ok", "subscriptions": subscriptions}
 
 
-@router.get("/status")
+@router.get("/status", deprecated=True, dependencies=[requires("status:read")])
 async def status(driver: Driver) -> dict[str, Any]:
     """From memory, however busy the store; the dead-letter count is refreshed in the
     background (``store``: ``ok``, ``busy (N s)`` or ``failing: reason``)."""

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
 from sync_core.inbound import PARSERS, InboundError, from_system
+from sync_core.service.access import requires
 from sync_core.service.deps import Driver
 from sync_core.service.problems import PROBLEM_DOC, problem
 from sync_core.store import StoreError
@@ -30,6 +31,8 @@ router = APIRouter(tags=["inbound"])
 @router.post(
     "/webhooks/{system}",
     status_code=202,
+    deprecated=True,
+    dependencies=[requires("webhooks:{system}")],
     responses={400: PROBLEM_DOC, 404: PROBLEM_DOC, 422: PROBLEM_DOC, 503: PROBLEM_DOC},
 )
 async def webhook(system: System, request: Request, driver: Driver) -> Response:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sync_core.store import MemoryStore, Store
 from tests.sync_core.store_contract.cases import StoreContract
+from tests.sync_core.store_contract.helpers import clock
 
 
 class TestMemoryStore(StoreContract):
     def create_store(self) -> Store:
-        return MemoryStore()
+        return MemoryStore(clock=clock)

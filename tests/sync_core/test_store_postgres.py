@@ -21,7 +21,7 @@ import pytest
 from sync_core.messages import DeadLetter, Entity, Kind
 from sync_core.store import AlreadyConsumed, StoreError
 from tests.sync_core.store_contract.durable import DurableStoreContract
-from tests.sync_core.store_contract.helpers import decision, observe, request
+from tests.sync_core.store_contract.helpers import clock, decision, observe, request
 
 if TYPE_CHECKING:
     from sync_core.store_postgres import PostgresStore
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 class TestPostgresStore(DurableStoreContract):
     SHORT_LOCK_WAIT: ClassVar[dict[str, Any]] = {"lock_timeout_s": 0.05}
-    OLDER_VERSION = 0
+    OLDER_VERSION = 1  # the schema before the audit trail
 
     pg: PostgresSchemas
 
@@ -42,7 +42,7 @@ class TestPostgresStore(DurableStoreContract):
         return self.pg.new_schema()
 
     def open(self, place: Any = None, **options: Any) -> PostgresStore:
-        store = self.pg.open(place, **options)
+        store = self.pg.open(place, **{"clock": clock, **options})
         self._opened.append(store)
         return store
 

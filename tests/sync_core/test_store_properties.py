@@ -154,6 +154,11 @@ def apply(store: Store, op: str, arg: Any, pending_ids: list[int]) -> Any:
 Opener = Callable[[], Store]
 
 
+def _epoch() -> float:
+    """One clock for every store compared: their audit trails must then be equal."""
+    return 1_700_000_000.0
+
+
 class Durable:
     """A durable backend for the properties: a fresh, empty place per example."""
 
@@ -167,14 +172,14 @@ class Durable:
         if self.name == "sqlite":
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "store.db"
-                yield lambda: SqliteStore(path, synchronous="OFF")
+                yield lambda: SqliteStore(path, synchronous="OFF", clock=_epoch)
             return
         from sync_core.store_postgres import PostgresStore
 
         url = self.request.getfixturevalue("postgres_server")
         schemas = self.request.getfixturevalue("postgres")
         with schemas.fresh() as schema:
-            yield lambda: PostgresStore(url, schema=schema, synchronous_commit=False)
+            yield lambda: PostgresStore(url, schema=schema, synchronous_commit=False, clock=_epoch)
 
 
 # each example is a fresh store: the function-scoped fixture only says which backend
@@ -205,7 +210,7 @@ def same_as_memory(
     durable: Durable, ops: list[tuple[str, Any]], ids: list[str], keys: list[tuple[str, str]]
 ) -> None:
     """``ops`` leave the durable store as they leave MemoryStore, before and after a reopen."""
-    memory = MemoryStore()
+    memory = MemoryStore(clock=_epoch)
     with durable.fresh() as open_store:
         with open_store() as store:
             for op, arg in ops:

@@ -20,6 +20,7 @@ import pytest
 from sync_core.store import StoreError
 from sync_core.store_sqlite import SqliteStore
 from tests.sync_core.store_contract.durable import DurableStoreContract
+from tests.sync_core.store_contract.helpers import clock
 
 
 @contextmanager
@@ -36,7 +37,7 @@ def raw(path: Path) -> Iterator[sqlite3.Connection]:
 class TestSqliteStore(DurableStoreContract):
     SHORT_LOCK_WAIT: ClassVar[dict[str, Any]] = {"busy_timeout_s": 0.05}
     GAPLESS_IDS = True
-    OLDER_VERSION = 1
+    OLDER_VERSION = 2  # the schema before the audit trail
 
     @pytest.fixture(autouse=True)
     def _numbers(self) -> None:
@@ -46,7 +47,7 @@ class TestSqliteStore(DurableStoreContract):
         return self.tmp_path / f"store-{next(self.numbers)}.db"
 
     def open(self, place: Any = None, **options: Any) -> SqliteStore:
-        store = SqliteStore(place or self.new_place(), **options)
+        store = SqliteStore(place or self.new_place(), **{"clock": clock, **options})
         self._opened.append(store)
         return store
 

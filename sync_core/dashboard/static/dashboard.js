@@ -139,10 +139,22 @@
       "no open dead letter");
   }
 
+  // With access on (serve --auth), open the page as /dashboard#token=<JWT>: the token stays
+  // in this tab (sessionStorage, never in a URL sent to the server) and goes with every call.
+  const given = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (given) {
+    sessionStorage.setItem("supplysync-token", given);
+    history.replaceState(null, "", location.pathname);
+  }
+  function auth(extra) {
+    const token = sessionStorage.getItem("supplysync-token");
+    return token ? Object.assign({}, extra, { authorization: "Bearer " + token }) : (extra || {});
+  }
+
   let failures = 0;
   async function poll() {
     try {
-      const r = await fetch("/dashboard/feed.json", { cache: "no-store" });
+      const r = await fetch("/v1/experience/dashboard/feed.json", { cache: "no-store", headers: auth() });
       if (!r.ok) throw new Error("HTTP " + r.status);
       const feed = await r.json();
       const st = feed.status;
@@ -159,7 +171,7 @@
   }
 
   async function act(url, body) {
-    const r = await fetch(url, { method: "POST", headers: { "content-type": "application/json" },
+    const r = await fetch(url, { method: "POST", headers: auth({ "content-type": "application/json" }),
       body: body === undefined ? undefined : JSON.stringify(body) });
     const answer = await r.json().catch(() => ({}));
     return r.ok ? null : (answer.detail || "HTTP " + r.status);
@@ -171,7 +183,7 @@
     const id = b.getAttribute("data-id");
     if (b.getAttribute("data-action") === "replay") {
       b.disabled = true;
-      const err = await act("/dlq/" + id + "/replay");
+      const err = await act("/v1/process/dead-letters/" + id + "/replay");
       $("dlq-message").textContent = err ? "replay of #" + id + " failed: " + err : "#" + id + " replayed";
       await poll();
     } else {
@@ -187,7 +199,7 @@
     const reason = $("discard-reason").value.trim();
     if (!reason) { $("discard-reason").focus(); return; }
     $("discard-dialog").close();
-    const err = await act("/dlq/" + discarding + "/discard", { reason });
+    const err = await act("/v1/process/dead-letters/" + discarding + "/discard", { reason });
     $("dlq-message").textContent = err ? "discard of #" + discarding + " failed: " + err
       : "#" + discarding + " discarded: " + reason;
     await poll();
@@ -203,7 +215,8 @@
     const out = $("story-out");
     if (!q) return;
     out.replaceChildren(el("p", {}, "looking up " + q + " …"));
-    const r = await fetch("/dashboard/story.json?q=" + encodeURIComponent(q));
+    const r = await fetch("/v1/experience/dashboard/story.json?q=" + encodeURIComponent(q),
+      { headers: auth() });
     const s = await r.json();
     if (!r.ok) { out.replaceChildren(el("p", { role: "alert" }, s.detail || "not found")); return; }
     const stages = Object.entries(s.stages).map(([k, v]) => k + " " + v.slice(11)).join(" → ");

@@ -30,9 +30,10 @@ from tests.sync_core.store_contract.helpers import (
     observe,
     request,
 )
+from tests.sync_core.store_contract.trail import TrailCases
 
 
-class StoreContract(ABC):
+class StoreContract(TrailCases, ABC):
     """The cases every store must pass; subclasses say how to make one."""
 
     tmp_path: Path
@@ -59,6 +60,7 @@ class StoreContract(ABC):
         assert not store.consumed("m1")
         assert store.entity("po", "1") is None
         assert (store.pending(), store.dead_letters(), store.audit()) == ([], [], [])
+        assert store.audit_trail() == []
 
     def test_consumed_after_commit(self) -> None:
         store = self.store()
@@ -150,7 +152,9 @@ class StoreContract(ABC):
             "dead_letter_records": [DeadLetterRecord(1, letter)],
             "pending_inbound": [],
             "audit": [AuditRecord("page:1", ("page:1", "edi:1", "edi:2"), 1, 2, 1)],
+            "audit_trail": store.audit_trail(),  # its entry: the trail's own cases
         }
+        assert [e.subject for e in store.audit_trail()] == ["dead_letter:1"]
 
     def test_a_duplicate_is_audited_and_changes_nothing_else(self) -> None:
         store = self.store()

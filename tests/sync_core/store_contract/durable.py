@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from sync_core.audit import verify
 from sync_core.messages import DeadLetter, Entity, Kind, Request
 from sync_core.store import DeadLetterStatus, GroupCommit, Store, StoreError
 from tests.sync_core.store_contract.cases import StoreContract
@@ -119,6 +120,7 @@ class DurableStoreContract(StoreContract):
 
         assert observe(again, ENGINE_IDS, ENGINE_KEYS) == before
         assert before["pending"] and before["dead_letters"] and before["audit"]
+        assert len(before["audit_trail"]) == 8 and verify(before["audit_trail"]).intact
         assert before["pending_inbound"]
         assert {r.status for r in before["dead_letter_records"]} == set(DeadLetterStatus)
         [new] = again.commit(decision("m9", requests=[request(9)]))
@@ -193,6 +195,29 @@ class DurableStoreContract(StoreContract):
 
         assert observe(store, ["ev:1#replay1"], []) == before
         assert store.pending() == [] and store.pending_inbound() == []
+
+    def test_a_dead_letter_whose_audit_entry_fails_is_not_kept(self) -> None:
+        """The entry is written in the transaction of what it records: both or neither."""
+        place = self.new_place()
+        store = self.open(place)
+        self.add_failing_trigger(place, "audit_trail")
+        letter = DeadLetter("ev:1", Kind.ERP_PO_CHANGED, "no number", {})
+
+        with pytest.raises(StoreError, match="simulated failure"):
+            store.add_dead_letter(letter)
+        with pytest.raises(StoreError, match="simulated failure"):
+            store.commit(decision("m1", dead=[letter]))
+
+        assert store.dead_letters() == [] and not store.consumed("m1")
+        self.drop_failing_trigger(place, "audit_trail")
+        letter_id = store.add_dead_letter(letter)  # a sequence: maybe not 1
+        self.add_failing_trigger(place, "audit_trail")
+        with pytest.raises(StoreError, match="simulated failure"):
+            store.replay_dead_letter(letter_id, actor="alice")
+        with pytest.raises(StoreError, match="simulated failure"):
+            store.discard_dead_letter(letter_id, "x", actor="alice")
+        assert store.dead_letter_record(letter_id).status is DeadLetterStatus.OPEN
+        assert store.pending_inbound() == [] and len(store.audit_trail()) == 1
 
     def test_a_crash_inside_a_commit_keeps_none_of_the_decision(self) -> None:
         """The process dies half-way through the transaction; none of it is kept."""

@@ -13,6 +13,12 @@ from sync_core.store import Store
 
 ROOT = Path(__file__).parents[3]
 NOW = dt.datetime(2024, 1, 15, 9, 30)
+NOW_AT = "2024-01-15T09:30:00.000000Z"  # NOW as the audit trail writes it
+
+
+def clock() -> float:
+    """The stores' audit clock in these cases: always NOW (UTC), so two stores compare equal."""
+    return NOW.replace(tzinfo=dt.UTC).timestamp()
 
 
 def request(n: int, **fields: Any) -> Request:
@@ -46,6 +52,7 @@ def observe(store: Store, ids: Iterable[str], keys: Iterable[tuple[str, str]]) -
         "dead_letter_records": store.dead_letter_records(),
         "pending_inbound": store.pending_inbound(),
         "audit": store.audit(),
+        "audit_trail": store.audit_trail(),
     }
 
 
