@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import socket
 import sys
 from collections.abc import Sequence
@@ -32,6 +33,7 @@ from scenarios.spec.load import ScenarioError, load_scenario
 from scenarios.spec.masterdata import generate
 from scenarios.spec.models import NetworkSpec
 from sync_core.engine import Engine, EngineConfig
+from sync_core.phi import PhiBoundary, key_from_text
 from sync_core.store import Store, StoreError
 from sync_core.store_sqlite import SqliteStore
 
@@ -123,7 +125,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         network, seed = NetworkSpec(), 1 if args.seed is None else args.seed
     partners = {s.supplier_id: s.edi_id for s in generate(network, seed).suppliers}
+    phi_key = os.environ.get("SUPPLYSYNC_PHI_KEY")
+    try:
+        key = None if phi_key is None else key_from_text(phi_key)
+    except ValueError as e:
+        raise ScenarioError("serve core", "SUPPLYSYNC_PHI_KEY", str(e)) from None
     serve_core(
+        phi_key=key,
         store=args.store,
         port=args.port,
         urls=urls,
@@ -145,8 +153,10 @@ def serve_core(
     subscribe: bool = True,
     seed: int | None = None,
     otlp_endpoint: str | None = None,
+    phi_key: bytes | None = None,
 ) -> None:
-    """Serve the core on 127.0.0.1:``port`` until SIGINT/SIGTERM."""
+    """Serve the core on 127.0.0.1:``port`` until SIGINT/SIGTERM; ``phi_key`` tokenises
+    case POs' PHI fields (without it they are dropped: :mod:`sync_core.phi`)."""
     import uvicorn
 
     from sync_core.connectors import HttpConnector
@@ -164,6 +174,7 @@ def serve_core(
             lambda: open_store(store),
             HttpConnector(urls),
             default_planner(seed),
+            phi=PhiBoundary(phi_key),
         )
         await driver.start()
         if batch_interval_s is not None:

@@ -51,6 +51,7 @@ from sync_core.engine import Engine, EngineConfig
 from sync_core.flows.po import OWN_CHANGES
 from sync_core.inbound import from_ap, from_erp, from_supplier, from_wms
 from sync_core.messages import Inbound, Kind, Request, Response
+from sync_core.phi import PhiBoundary, simulation_key
 from sync_core.store import MemoryStore
 
 __all__ = ["Run", "simulate"]
@@ -196,7 +197,10 @@ def simulate(
     behaviours = {"erp": erp, "supplier": supplier, "wms": wms, "ap": ap}
     transport = _Transport(links, hosts, native_routes(behaviours))
     planner = _planner(spec, design, rng("core/delivery"), defects)
-    driver = SimDriver(env, engine, store, transport, epoch, planner, history.message, defects)
+    phi = PhiBoundary(simulation_key(spec.name, spec.seed))  # a simulation key, not a secret
+    driver = SimDriver(
+        env, engine, store, transport, epoch, planner, history.message, defects, phi=phi
+    )
     if naive or (defects and defects.no_idempotency_keys):
         transport.strip_idempotency = True
     with _loading(journals.values()):  # the initial load is the starting state, not a change
@@ -218,7 +222,7 @@ def simulate(
         schedule(crash.at_s, driver.crash)
         schedule(crash.at_s + crash.down_s, driver.restart)
 
-    orders = Buyers(env, spec, master, erp, rng("demand"), history)
+    orders = Buyers(env, spec, master, erp, rng("demand"), history, rng("erp/cases"))
     env.process(orders.run())
     with _collector_paused():
         if progress is None:
