@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,6 +193,7 @@ def test_the_search_finds_a_raw_mrn_when_the_tokeniser_is_bypassed(
     mrns = [order["PatientMRN"] for order in seen.case_pos().values()]
     found = leaks(mrns, out, [caplog.text, store_dump(seen.stores[0])])
     assert mrns and len(found) >= len(mrns)
+    assert seen.stores[0].dead_letters()  # the raw values did not map: dead-lettered
     supplier = seen.systems["supplier"].orders.values()
     assert not [o for o in supplier if "case_reference" in o]  # nothing raw went out
 
@@ -203,3 +205,51 @@ def test_a_bad_phi_section_is_named_with_its_reason(tmp_path: Path, capsys) -> N
     err = capsys.readouterr().err.strip()
     assert err.startswith("supplysync: error:") and "erp.phi.case_share" in err
     assert "greater than 0" in err and len(err.splitlines()) == 1
+
+
+def test_serve_core_refuses_a_short_phi_key_naming_it(tmp_path: Path, monkeypatch, capsys) -> None:
+    """An operator's key (``SUPPLYSYNC_PHI_KEY``) shorter than 32 characters: exit 2, one
+    line, before anything is served."""
+    monkeypatch.setenv("SUPPLYSYNC_PHI_KEY", "too-short")
+    store = tmp_path / "core.sqlite"
+    code = main(["serve", "core", "--erp", "http://127.0.0.1:9", "--store", str(store)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "SUPPLYSYNC_PHI_KEY: must be at least 32 characters" in err
+
+
+def test_a_key_tokenises_and_no_key_drops_the_phi_fields() -> None:
+    """The boundary on its own: tokens with a key (stable, keyed), the fields dropped
+    without one; a stock PO and the ERP's own document are left as they are."""
+    doc = {"OrderNumber": "4500000001", "PatientMRN": "H01-0000001",
+           "ProcedureDate": "2026-03-01", "lines": []}  # fmt: skip
+    one, other = PhiBoundary(b"k" * 32), PhiBoundary(b"j" * 32)
+    clean = one.purchase_order(doc)
+    assert (
+        clean["PatientMRN"]
+        == one.token("PatientMRN", "H01-0000001")
+        != other.token("PatientMRN", "H01-0000001")
+    )
+    assert re.fullmatch(r"date-[0-9a-f]{32}", clean["ProcedureDate"])
+    assert doc["PatientMRN"] == "H01-0000001"  # a copy: the ERP's document is untouched
+    assert PhiBoundary(None).purchase_order(doc) == {"OrderNumber": "4500000001", "lines": []}
+    stock = {"OrderNumber": "4500000002", "lines": []}
+    assert one.purchase_order(stock) is stock
+
+
+@pytest.mark.parametrize("key", [None, "0123456789abcdef0123456789abcdef"])
+def test_serve_core_hands_the_operator_s_key_to_the_core(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str | None
+) -> None:
+    """``SUPPLYSYNC_PHI_KEY`` set: the core tokenises with it; unset: no key (dropped)."""
+    from scenarios.live import serve_core
+
+    if key is None:
+        monkeypatch.delenv("SUPPLYSYNC_PHI_KEY", raising=False)
+    else:
+        monkeypatch.setenv("SUPPLYSYNC_PHI_KEY", key)
+    served: dict[str, Any] = {}
+    monkeypatch.setattr(serve_core, "serve_core", lambda **kw: served.update(kw))
+    store = tmp_path / "core.sqlite"
+    assert main(["serve", "core", "--erp", "http://127.0.0.1:9", "--store", str(store)]) == 0
+    assert served["phi_key"] == (None if key is None else key.encode())
