@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from emulators.faults import ErrorRate, Faults, Outage, RateLimit
 from emulators.supplier import SupplierProfile
+from scenarios.spec.erp import ErpSpec
 
 __all__ = [
     "FAULT_SYSTEMS",
@@ -478,6 +479,7 @@ class ScenarioSpec(_Spec):
     )
     network: NetworkSpec = NetworkSpec()
     demand: DemandSpec = DemandSpec()
+    erp: ErpSpec = Field(ErpSpec(), description="the ERP's own behaviour: case POs (phi)")
     suppliers: SupplierBehaviour = SupplierBehaviour()
     latency: LatencySpec = LatencySpec()
     architectures: ArchitecturesSpec = ArchitecturesSpec()

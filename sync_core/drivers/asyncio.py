@@ -92,6 +92,7 @@ from sync_core.drivers.commands import (
 )
 from sync_core.drivers.runner import Handler, OutboxRunner, decide, newest
 from sync_core.messages import DeadLetter, Decision, Inbound, Kind, Request, Response
+from sync_core.phi import PhiBoundary
 from sync_core.store import (
     AlreadyConsumed,
     DeadLetterRecord,
@@ -166,11 +167,12 @@ class LiveDriver:
         answer_within_s: float = 5.0,
         shutdown_grace_s: float = 2.0,
         drain_s: float = 5.0,
+        phi: PhiBoundary | None = None,
     ) -> None:
         self.engine = engine
         self.connector = connector
         self.planner = planner
-        self.runner = OutboxRunner(planner, lanes, knows=connector.knows)
+        self.runner = OutboxRunner(planner, lanes, knows=connector.knows, phi=phi)
         self.group_max = group_max
         self.clock = clock
         self.wall = wall

@@ -30,6 +30,10 @@ of its priority lane (:class:`~sync_core.delivery.Lanes`; a ``Call`` when it get
 one), ``Wait`` sleeps, ``Done`` marks a write done or hands a read's reply to the
 engine, ``GiveUp`` dead-letters the request with its reason.
 
+A read's reply becomes an inbound message here, and only here: it passes the
+:class:`~sync_core.phi.PhiBoundary` first (``phi``; without one, PHI fields are
+dropped), so no part of the core ever holds a patient's MRN or procedure date.
+
 The inbound side has one policy here too, :func:`decide`: a message the engine
 cannot handle (any error but the store's) is consumed and dead-lettered with the
 reason, never left to block the messages behind it or to end a run.
@@ -69,6 +73,7 @@ from sync_core.messages import (
     Response,
     StateView,
 )
+from sync_core.phi import PhiBoundary
 from sync_core.store import OutboxItem, StoreError
 
 __all__ = ["LANES", "Handler", "OutboxRunner", "PreCheck", "RunnerStats", "decide", "newest"]
@@ -131,8 +136,10 @@ class OutboxRunner:
         planner: DeliveryPlanner,
         lanes: dict[str, int] | None = None,
         knows: PreCheck | None = None,
+        phi: PhiBoundary | None = None,
     ) -> None:
         self.planner = planner
+        self.phi = phi or PhiBoundary(None)  # no key: PHI fields are dropped
         self.lane_capacity = dict(lanes or LANES)
         self.lanes: Lanes[Send] = Lanes(self.lane_capacity)
         self.knows = knows
@@ -208,7 +215,8 @@ class OutboxRunner:
         request = action.item.request
         if request.reply_kind is None:
             return [Delivered(action.item)]
-        return [ConsumeReply(action.item, _reply(action.item, request.reply_kind, action.response))]
+        reply = _reply(action.item, request.reply_kind, action.response, self.phi)
+        return [ConsumeReply(action.item, reply)]
 
     def _start_ready(self) -> list[Command]:
         calls: list[Command] = []
@@ -232,13 +240,13 @@ class OutboxRunner:
         return DeadLetterRow(item, letter)
 
 
-def _reply(item: OutboxItem, kind: Kind, response: Response) -> Inbound:
-    """A read's answer as the inbound message the engine takes it as."""
+def _reply(item: OutboxItem, kind: Kind, response: Response, phi: PhiBoundary) -> Inbound:
+    """A read's answer as the inbound message the engine takes it as (PHI tokenised)."""
     request = item.request
     return Inbound(
         f"reply:{item.outbox_id}",
         kind,
-        response.body,
+        phi.reply(kind, response.body),
         request.correlation_id,
         query=dict(request.params),
     )
