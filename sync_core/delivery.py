@@ -34,6 +34,7 @@ A driver's loop, in outline::
 from __future__ import annotations
 
 import math
+import random
 from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -59,6 +60,7 @@ __all__ = [
     "Verdict",
     "Wait",
     "classify",
+    "default_planner",
     "parse_retry_after",
 ]
 
@@ -458,3 +460,9 @@ class DeliveryPlanner:
     def _give_up(self, item: OutboxItem, state: _Attempts, reason: str) -> GiveUp:
         del self._items[item.outbox_id]
         return GiveUp(item, f"exhausted after {state.attempts} attempts: {reason}")
+
+
+def default_planner(seed: int | None = None) -> DeliveryPlanner:
+    """Retries for a live service: 0.2 s first step, 30 s cap, up to a day."""
+    policy = RetryPolicy(first_s=0.2, cap_s=30.0, max_attempts=10_000, deadline_s=86400.0)
+    return DeliveryPlanner(policy, random.Random(seed))

@@ -182,7 +182,8 @@ def serve_core(
     import uvicorn
 
     from sync_core.connectors import HttpConnector
-    from sync_core.drivers.asyncio import LiveDriver, default_planner
+    from sync_core.delivery import default_planner
+    from sync_core.drivers.asyncio import LiveDriver
     from sync_core.service.app import create_app
     from sync_core.tracing import setup_tracing
 

@@ -71,7 +71,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import random
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -79,7 +78,7 @@ from typing import Any, Protocol, TypeVar
 
 from sync_core.audit import ANONYMOUS
 from sync_core.dashboard._recorder import Recorder
-from sync_core.delivery import DeliveryPlanner, RetryPolicy
+from sync_core.delivery import DeliveryPlanner
 from sync_core.drivers._store_thread import StoreThread
 from sync_core.drivers.commands import (
     Call,
@@ -103,7 +102,7 @@ from sync_core.store import (
 )
 from sync_core.telemetry import NoTelemetry
 
-__all__ = ["Connector", "LiveDriver", "LiveStats", "Outcome", "default_planner"]
+__all__ = ["Connector", "LiveDriver", "LiveStats", "Outcome"]
 
 log = logging.getLogger("supplysync.core")
 
@@ -501,9 +500,8 @@ class LiveDriver:
     # -- replays ----------------------------------------------------------------------
 
     async def replay(self, letter_id: int, *, actor: str = ANONYMOUS) -> DeadLetterRecord:
-        """Replay dead letter ``letter_id`` (``Store.replay_dead_letter``, audited as done
-        by ``actor``) and carry it out: a request goes back to delivery, a message back to
-        the engine."""
+        """Replay dead letter ``letter_id`` (audited as done by ``actor``) and carry it out:
+        a request goes back to delivery, a message back to the engine."""
         replayed = await self.db(lambda s: s.replay_dead_letter(letter_id, actor=actor))
         if replayed.outbox is not None:
             self._deliver(replayed.outbox)
@@ -594,9 +592,3 @@ class LiveDriver:
 
 
 _FLUSH = Inbound("flush", Kind.BATCH_TICK, None)
-
-
-def default_planner(seed: int | None = None) -> DeliveryPlanner:
-    """Retries for a live service: 0.2 s first step, 30 s cap, up to a day."""
-    policy = RetryPolicy(first_s=0.2, cap_s=30.0, max_attempts=10_000, deadline_s=86400.0)
-    return DeliveryPlanner(policy, random.Random(seed))

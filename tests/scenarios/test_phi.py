@@ -59,8 +59,8 @@ def seen(monkeypatch: pytest.MonkeyPatch) -> Seen:
         monkeypatch.setattr(network, attr, recording)
     memory = network.MemoryStore
 
-    def store() -> Any:
-        made = memory()
+    def store(**kw: Any) -> Any:
+        made = memory(**kw)
         captured.stores.append(made)
         return made
 
@@ -162,8 +162,8 @@ def test_a_sqlite_store_of_a_case_po_run_holds_no_raw_mrn(
     folder.mkdir()
     stores: list[SqliteStore] = []
 
-    def sqlite() -> SqliteStore:
-        stores.append(SqliteStore(folder / "core.sqlite", synchronous="OFF"))
+    def sqlite(**kw: Any) -> SqliteStore:
+        stores.append(SqliteStore(folder / "core.sqlite", synchronous="OFF", **kw))
         seen.stores.append(stores[-1])
         return stores[-1]
 
