@@ -30,12 +30,11 @@ from sync_core.delivery import (
     GiveUp,
     Lanes,
     RetryPolicy,
-    Send,
     Verdict,
-    Wait,
     classify,
     parse_retry_after,
 )
+from sync_core.drivers.commands import Call, Sleep
 from sync_core.errors import SyncCoreError
 from sync_core.messages import Request, Response
 from sync_core.store import OutboxItem
@@ -562,7 +561,7 @@ def item(outbox_id: int = 1, target: str = "supplier", critical: bool = False) -
 def test_planner_success_is_done_and_forgotten() -> None:
     planner = DeliveryPlanner(RetryPolicy(), Draws())
     job = item()
-    assert planner.plan(job, 0) == Send(job, 1)
+    assert planner.plan(job, 0) == Call(job, 1)
     answer = Response(202, {"accepted": True})
     assert planner.plan(job, 0.2, answer) == Done(job, answer)
     assert planner.pending() == 0
@@ -584,15 +583,15 @@ def test_planner_retries_with_backoff_then_gives_up() -> None:
         BreakerConfig(failure_threshold=10),
     )
     job = item()
-    assert planner.plan(job, 0) == Send(job, 1)
+    assert planner.plan(job, 0) == Call(job, 1)
     wait = planner.plan(job, 1, problem(503, "supplier is down", **{"retry-after": "60"}))
-    assert isinstance(wait, Wait)
-    assert wait.at == 61  # Retry-After beats the jitter (0.5 * 1)
-    assert planner.plan(job, 61) == Send(job, 2)
+    assert isinstance(wait, Sleep)
+    assert wait.until == 61  # Retry-After beats the jitter (0.5 * 1)
+    assert planner.plan(job, 61) == Call(job, 2)
     wait = planner.plan(job, 62, Response(0))
-    assert isinstance(wait, Wait)
-    assert wait.at == 63  # 0.5 * 2
-    assert planner.plan(job, 63) == Send(job, 3)
+    assert isinstance(wait, Sleep)
+    assert wait.until == 63  # 0.5 * 2
+    assert planner.plan(job, 63) == Call(job, 3)
     action = planner.plan(job, 64, Response(502))
     assert action == GiveUp(job, "exhausted after 3 attempts: supplier post_edi answered 502")
     assert planner.pending() == 0
@@ -606,12 +605,12 @@ def test_planner_holds_items_while_the_breaker_is_open() -> None:
     planner.plan(first, 0)
     planner.plan(first, 1, Response(503))  # trips the breaker of "supplier"
     refused = planner.plan(second, 2)
-    assert refused == Wait(second, 31, "circuit open for supplier")
-    assert planner.plan(item(3, target="erp"), 2) == Send(item(3, target="erp"), 1)  # per target
-    assert planner.plan(second, 31) == Send(second, 1)  # refusals are not attempts
-    assert planner.plan(first, 31) == Wait(first, 32, "circuit half_open for supplier")
+    assert refused == Sleep(second, 31, "circuit open for supplier")
+    assert planner.plan(item(3, target="erp"), 2) == Call(item(3, target="erp"), 1)  # per target
+    assert planner.plan(second, 31) == Call(second, 1)  # refusals are not attempts
+    assert planner.plan(first, 31) == Sleep(first, 32, "circuit half_open for supplier")
     assert isinstance(planner.plan(second, 31.5, Response(200)), Done)
-    assert planner.plan(first, 32) == Send(first, 2)
+    assert planner.plan(first, 32) == Call(first, 2)
 
 
 def test_planner_gives_up_when_the_breaker_outlasts_the_deadline() -> None:
@@ -622,7 +621,7 @@ def test_planner_gives_up_when_the_breaker_outlasts_the_deadline() -> None:
     )
     job = item()
     planner.plan(job, 0)
-    assert isinstance(planner.plan(job, 1, Response(500)), Wait)
+    assert isinstance(planner.plan(job, 1, Response(500)), Sleep)
     action = planner.plan(job, 1)
     assert isinstance(action, GiveUp)
     assert action.reason == (
