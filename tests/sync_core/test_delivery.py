@@ -268,10 +268,12 @@ def test_rejects_while_open_then_lets_probes_through_after_open_s() -> None:
     assert breaker.stats().rejected == 3
 
 
-def test_a_probe_success_closes_it() -> None:
+@pytest.mark.parametrize("answer", ["record_success", "record_permanent"])
+def test_a_probe_answered_closes_it_be_it_a_success_or_a_permanent_error(answer: str) -> None:
+    """A permanent error (a 4xx) is the target answering: it is up."""
     breaker = tripped(BreakerConfig(failure_threshold=2, open_s=30), at=0)
     assert breaker.allow(30)
-    breaker.record_success(31)
+    getattr(breaker, answer)(31)
     assert breaker.state is BreakerState.CLOSED
     assert breaker.consecutive_failures == 0
     assert all(breaker.allow(32) for _ in range(10))
@@ -306,13 +308,6 @@ def test_permanent_answers_do_not_trip_it() -> None:
     breaker.record_failure(52)
     assert breaker.state is BreakerState.CLOSED
     assert breaker.stats().permanent == 51
-
-
-def test_a_permanent_answer_to_a_probe_closes_it() -> None:
-    breaker = tripped(BreakerConfig(failure_threshold=1, open_s=10), at=0)
-    assert breaker.allow(10)
-    breaker.record_permanent(11)
-    assert breaker.state is BreakerState.CLOSED
 
 
 ILLEGAL = [
