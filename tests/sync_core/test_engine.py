@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from emulators._base import FactChange, Journal
+from common.facts import FactChange
+from emulators._base import Journal
 from emulators.erp import Erp
 from sync_core.engine import Engine, EngineConfig, UnknownMessageKind
 from sync_core.mappers.x12 import parse_interchange
