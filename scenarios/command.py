@@ -13,9 +13,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-__all__ = ["Command"]
+__all__ = ["Command", "scenario_arguments"]
 
 
 @dataclass(frozen=True)
@@ -33,3 +34,11 @@ class Command:
         )
         self.arguments(p)
         return p
+
+
+def scenario_arguments(p: argparse.ArgumentParser, default_out: str) -> None:
+    """The arguments of every command that runs a scenario: which one, its seed, and
+    the output folder (``default_out`` says where it goes without ``--out``)."""
+    p.add_argument("scenario", help="a scenario file or a library name")
+    p.add_argument("--seed", type=int, help="override the scenario's seed")
+    p.add_argument("--out", type=Path, help=f"output folder (default {default_out})")
