@@ -13,12 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 import orjson
 
 from common.facts import FactChange
-from common.reply import Reply
 
 __all__ = [
     "Journal",
@@ -71,6 +71,17 @@ def copy_document(value: Any) -> Any:
     if isinstance(value, list):
         return [copy_document(v) if isinstance(v, dict | list) else v for v in value]
     return value
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
 
 
 def problem(status: int, title: str, detail: str, field_path: str | None = None) -> Reply:

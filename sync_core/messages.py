@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from common.reply import Reply as Response  # what a system answered to a Request
-
 __all__ = [
     "DeadLetter",
     "Decision",
@@ -82,6 +80,19 @@ class Request:
     # a driver drops it unsent once the core holds a newer version (it was superseded),
     # so a retry of an older state can never land after the newer one.
     supersedable: tuple[str, str, int] | None = None
+
+
+@dataclass(frozen=True)
+class Response:
+    """What a system answered to a :class:`Request`."""
+
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
 
 
 @dataclass(frozen=True)

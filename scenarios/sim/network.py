@@ -154,7 +154,7 @@ class _Transport:
         except Refused as e:
             return Response(0, {"detail": str(e)})
         yield link.delay()
-        return reply  # the emulator's Reply is the core's Response (common.reply)
+        return Response(reply.status, reply.body, reply.headers)
 
 
 def simulate(
