@@ -45,8 +45,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from common.facts import FactChange as Change  # a "change" record of history.jsonl
-
 _loads: Callable[[str], Any]
 try:  # orjson parses a history about twice as fast; the standard library reads the same
     from orjson import loads as _loads
@@ -70,6 +68,20 @@ DIRECTIONS = ("sent", "received", "retried", "dead_lettered")
 
 class HistoryError(ValueError):
     """A history file that cannot be read; names the line and reason."""
+
+
+class Change(NamedTuple):
+    """One fact written.  Records are named tuples: a run keeps millions of them, and a
+    tuple of plain values is smaller, quicker to build, and left alone by the garbage
+    collector once it has looked at it (a dataclass instance is rescanned every time)."""
+
+    t: float
+    system: str
+    entity: str
+    field: str
+    value: Any
+    cause: str
+    correlation_id: str | None = None
 
 
 class Message(NamedTuple):

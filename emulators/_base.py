@@ -14,13 +14,12 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeGuard
+from typing import Any, NamedTuple, TypeGuard
 
 import orjson
 
-from common.facts import FactChange
-
 __all__ = [
+    "FactChange",
     "Journal",
     "Reply",
     "body_cause",
@@ -116,6 +115,22 @@ def page(
     total = len(rows) if total is None else total
     body = {"items": window, "count": len(window), "offset": offset, "limit": limit}
     return Reply(200, {**body, more: offset + limit < total})
+
+
+class FactChange(NamedTuple):
+    """One write to a business fact in one system.
+
+    ``cause`` names what made the write (a message or request id), so a write
+    applied twice for the same cause can be told from two distinct updates.
+    """
+
+    t: float
+    system: str
+    entity: str
+    field: str
+    value: Any
+    cause: str
+    correlation_id: str | None = None
 
 
 class Journal:

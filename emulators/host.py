@@ -17,8 +17,7 @@ import random
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
-from common.facts import FactChange
-from emulators._base import Journal, Reply
+from emulators._base import FactChange, Journal, Reply
 from emulators.faults import FaultGate, Faults
 from emulators.webhooks import WebhookDispatcher
 

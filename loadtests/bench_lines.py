@@ -49,8 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common.facts import FactChange
-from emulators._base import Journal
+from emulators._base import FactChange, Journal
 from emulators.ap import Ap
 from emulators.erp import Erp
 from emulators.limits import Limits

@@ -13,8 +13,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from common.facts import FactChange
-from emulators._base import Journal, Reply
+from emulators._base import FactChange, Journal, Reply
 from emulators.ap import Ap
 from emulators.erp import Erp
 from emulators.supplier import SupplierNetwork, SupplierProfile

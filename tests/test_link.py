@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from analysis.history import Change
 from analysis.metrics import judge
-from common.facts import FactChange
+from emulators._base import FactChange
 from emulators.supplier import SupplierProfile
 from sync_core.engine import Engine, EngineConfig
 from sync_core.messages import Inbound, Kind, Request

@@ -12,8 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from common.facts import FactChange
-from emulators._base import Journal, Reply
+from emulators._base import FactChange, Journal, Reply
 from emulators.ap import Ap, Tolerances
 
 EPOCH = dt.datetime(2024, 3, 1, 8, 0)

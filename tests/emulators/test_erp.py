@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from common.facts import FactChange
-from emulators._base import Journal, Reply, body_cause
+from emulators._base import FactChange, Journal, Reply, body_cause
 from emulators.erp import Erp, PurchaseOrderRefused
 from tests.builders import GLN, GTIN_1, GTIN_2, create_erp_po, erp_lines
 

@@ -22,9 +22,8 @@ import jsonschema_rs
 import pytest
 
 from analysis.facts import FACTS
-from common.facts import FactChange
 from emulators import interfaces
-from emulators._base import Journal, Reply
+from emulators._base import FactChange, Journal, Reply
 from emulators.erp import Erp
 from emulators.host import Host
 from emulators.supplier import SupplierNetwork, SupplierProfile

@@ -17,8 +17,7 @@ from typing import Any
 
 import pytest
 
-from common.facts import FactChange
-from emulators._base import Journal, Reply
+from emulators._base import FactChange, Journal, Reply
 from emulators.supplier import SupplierNetwork, SupplierProfile
 from emulators.x12 import Interchange, read_810, read_855, read_856
 from sync_core.mappers.x12 import acknowledgments_from_855, parse_interchange

@@ -11,8 +11,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from common.facts import FactChange
-from emulators._base import Journal, Reply
+from emulators._base import FactChange, Journal, Reply
 from emulators.wms import Wms
 from tests.emulators.harness import assert_problem
 

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from common.facts import FactChange
-from emulators._base import Journal
+from emulators._base import FactChange, Journal
 from emulators.erp import Erp
 from sync_core.engine import Engine, EngineConfig, UnknownMessageKind
 from sync_core.mappers.x12 import parse_interchange
