@@ -16,8 +16,9 @@ their PO (a webhook's span is made after its decision, which names the PO), so
 spans carry explicit start and end times; the headers it sends are never changed.
 
 Exporting never holds the service up: spans are exported in batches from a thread
-of the SDK's (:mod:`common.tracing`, as every service exports), and the last flush
-when the service stops is given :data:`~common.tracing.SHUTDOWN_S`.
+of the SDK's, each batch given :data:`EXPORT_S` (a collector that is down costs
+warnings in the log and the spans, nothing else), and the last flush when the
+service stops :data:`SHUTDOWN_S`.
 """
 
 from __future__ import annotations
@@ -26,12 +27,20 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
-from common.tracing import SHUTDOWN_S, tracer_provider
-
-__all__ = ["Tracing", "setup_tracing"]
+__all__ = ["EXPORT_S", "SHUTDOWN_S", "Tracing", "otlp_traces_url", "setup_tracing"]
 
 log = logging.getLogger("supplysync.core")
+EXPORT_S = 2.0  # one batch's export, retries included (a collector on loopback answers in ms)
+SHUTDOWN_S = 3.0  # the last flush, when the service stops
+
+
+def otlp_traces_url(endpoint: str) -> str:
+    """``http://host:4318`` → ``http://host:4318/v1/traces`` (a full URL stays as it is)."""
+    if urlsplit(endpoint).path in ("", "/"):
+        return endpoint.rstrip("/") + "/v1/traces"
+    return endpoint
 
 
 class Tracing:
@@ -95,5 +104,21 @@ def setup_tracing(
 ) -> Tracing | None:
     """Tracing for ``service`` exporting to ``endpoint`` (OTLP/HTTP) and ``processors``;
     None without the ``otel`` extra, or with neither an endpoint nor a processor."""
-    provider = tracer_provider(service, log, endpoint=endpoint, processors=processors)
-    return None if provider is None else Tracing(provider)
+    if endpoint is None and not processors:
+        return None
+    try:
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    except ImportError:
+        log.warning("tracing is off: install supplysync[otel] for OpenTelemetry")
+        return None
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    for processor in processors:
+        provider.add_span_processor(processor)
+    if endpoint is not None:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        exporter = OTLPSpanExporter(endpoint=otlp_traces_url(endpoint), timeout=EXPORT_S)
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    return Tracing(provider)

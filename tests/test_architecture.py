@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[1]
-PACKAGES = ("common", "emulators", "sync_core", "scenarios", "loadtests", "analysis")
+PACKAGES = ("emulators", "sync_core", "scenarios", "loadtests", "analysis")
 
 
 def imports_of(path: Path) -> set[str]:
@@ -32,8 +32,6 @@ def package_imports(package: str) -> dict[str, set[str]]:
         ("emulators", {"sync_core", "scenarios", "loadtests", "analysis"}),
         ("sync_core", {"emulators", "scenarios", "loadtests", "analysis"}),
         ("analysis", {"emulators", "sync_core", "scenarios", "loadtests", "simpy"}),
-        # what the others share: it may import none of them
-        ("common", {"emulators", "sync_core", "scenarios", "loadtests", "analysis", "simpy"}),
     ],
 )
 def test_package_imports_only_what_it_may(package: str, forbidden: set[str]) -> None:

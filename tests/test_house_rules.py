@@ -17,7 +17,7 @@ import networkx as nx
 import pytest
 
 ROOT = Path(__file__).parents[1]
-PACKAGES = ("common", "emulators", "sync_core", "scenarios", "loadtests", "analysis")
+PACKAGES = ("emulators", "sync_core", "scenarios", "loadtests", "analysis")
 MODULE_LINES = 600
 FUNCTION_LINES = 80
 

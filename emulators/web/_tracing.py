@@ -1,10 +1,11 @@
 """An emulator's OpenTelemetry spans, when the ``supplysync[otel]`` extra is installed.
 
 Theory of operation: :func:`setup_tracing` gives a ``TracerProvider`` of the
-system's own (``service.name`` ``supplysync-{system}``), made as every service makes
-it (:func:`common.tracing.tracer_provider`: never the global provider, exported in
-batches that never hold a request up); or None without the SDK, and then nothing is
-traced.  :func:`enable_tracing` puts it on a
+system's own (``service.name`` ``supplysync-{system}``; never the global provider,
+four emulators live in one process) exporting over OTLP/HTTP — in batches from the
+SDK's thread, each given :data:`EXPORT_S`, so a collector that is down costs log
+warnings and spans, never a request — and to any extra span processors; or None
+without the SDK, and then nothing is traced.  :func:`enable_tracing` puts it on a
 live system; :func:`shutdown_tracing` flushes them all when serving stops.
 :class:`ServerSpans` (ASGI) makes a server span for every request, child of the
 request's ``traceparent`` (the core sends one per PO: one PO, one trace), and
@@ -26,8 +27,8 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
-from common.tracing import SHUTDOWN_S, tracer_provider
 from emulators.web._asgi import HttpMiddleware, ResponseStatus
 
 __all__ = [
@@ -41,6 +42,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("supplysync.emulators")
+EXPORT_S = 2.0  # one batch's export, retries included (a collector on loopback answers in ms)
+SHUTDOWN_S = 3.0  # the last flush of every emulator, when they stop
 
 
 def setup_tracing(
@@ -48,7 +51,27 @@ def setup_tracing(
 ) -> Any:
     """The ``TracerProvider`` of ``system``, for :func:`enable_tracing` (None without the
     extra, or with nothing to export to)."""
-    return tracer_provider(f"supplysync-{system}", log, endpoint=endpoint, processors=processors)
+    if endpoint is None and not processors:
+        return None
+    try:
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    except ImportError:
+        log.warning("tracing is off: install supplysync[otel] for OpenTelemetry")
+        return None
+    name = f"supplysync-{system}"
+    provider = TracerProvider(resource=Resource.create({"service.name": name}))
+    for processor in processors:
+        provider.add_span_processor(processor)
+    if endpoint is not None:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        if urlsplit(endpoint).path in ("", "/"):
+            endpoint = endpoint.rstrip("/") + "/v1/traces"
+        exporter = OTLPSpanExporter(endpoint=endpoint, timeout=EXPORT_S)
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    return provider
 
 
 def shutdown_tracing(providers: Sequence[Any], timeout_s: float = SHUTDOWN_S) -> None:
