@@ -14,9 +14,10 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn
 
-__all__ = ["Command", "Parser"]
+__all__ = ["Command", "Parser", "scenario_arguments"]
 
 
 class Parser(argparse.ArgumentParser):
@@ -49,3 +50,11 @@ class Command:
         self.install(parser.add_subparsers(dest="command", required=True, parser_class=Parser))
         args = parser.parse_args([self.name, *(sys.argv[1:] if argv is None else argv)])
         return self.handle(args)
+
+
+def scenario_arguments(p: argparse.ArgumentParser, default_out: str) -> None:
+    """The arguments of every command that runs a scenario: which one, its seed, and
+    the output folder (``default_out`` says where it goes without ``--out``)."""
+    p.add_argument("scenario", help="a scenario file or a library name")
+    p.add_argument("--seed", type=int, help="override the scenario's seed")
+    p.add_argument("--out", type=Path, help=f"output folder (default {default_out})")

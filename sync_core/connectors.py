@@ -79,6 +79,21 @@ _IF_NONE = {"if_none_match": "If-None-Match"}
 _PO = f"{_ERP}/purchaseOrders/{{order_number}}"
 _AP_INVOICE = f"{_AP}/invoices/{{vendor_num}}/{{invoice_num}}"
 
+
+def _master_routes(
+    name: str, collection: str, key: str, query: Mapping[str, str] = _PAGE
+) -> dict[tuple[str, str], Route]:
+    """The four routes of an ERP master (``name``, at ``collection``/``key``): create,
+    update (``If-Match``), get (``If-None-Match``) and a paged list (``query``)."""
+    every, one = f"{_ERP}/{collection}", f"{_ERP}/{collection}/{key}"
+    return {
+        ("erp", f"create_{name}"): Route("POST", every),
+        ("erp", f"update_{name}"): Route("PATCH", one, headers=_IF_MATCH),
+        ("erp", f"get_{name}"): Route("GET", one, headers=_IF_NONE, body="none"),
+        ("erp", f"list_{name}s"): Route("GET", every, query=query, body="none"),
+    }
+
+
 ROUTES: dict[tuple[str, str], Route] = {
     # ERP: purchase orders, acknowledgments, receipts, invoice status
     ("erp", "post_purchase_order"): Route("POST", f"{_ERP}/purchaseOrders"),
@@ -97,35 +112,13 @@ ROUTES: dict[tuple[str, str], Route] = {
         "GET", f"{_ERP}/invoices/{{supplier_number}}/{{invoice_number}}", body="none"
     ),
     # ERP: masters
-    ("erp", "create_item"): Route("POST", f"{_ERP}/items"),
-    ("erp", "update_item"): Route("PATCH", f"{_ERP}/items/{{item_number}}", headers=_IF_MATCH),
-    ("erp", "get_item"): Route(
-        "GET", f"{_ERP}/items/{{item_number}}", headers=_IF_NONE, body="none"
-    ),
-    ("erp", "list_items"): Route("GET", f"{_ERP}/items", query=_PAGE, body="none"),
-    ("erp", "create_vendor"): Route("POST", f"{_ERP}/vendors"),
-    ("erp", "update_vendor"): Route(
-        "PATCH", f"{_ERP}/vendors/{{supplier_number}}", headers=_IF_MATCH
-    ),
-    ("erp", "get_vendor"): Route(
-        "GET", f"{_ERP}/vendors/{{supplier_number}}", headers=_IF_NONE, body="none"
-    ),
-    ("erp", "list_vendors"): Route("GET", f"{_ERP}/vendors", query=_PAGE, body="none"),
-    ("erp", "create_contract_price"): Route("POST", f"{_ERP}/contractPrices"),
-    ("erp", "update_contract_price"): Route(
-        "PATCH", f"{_ERP}/contractPrices/{{supplier_number}}/{{item_number}}", headers=_IF_MATCH
-    ),
-    ("erp", "get_contract_price"): Route(
-        "GET",
-        f"{_ERP}/contractPrices/{{supplier_number}}/{{item_number}}",
-        headers=_IF_NONE,
-        body="none",
-    ),
-    ("erp", "list_contract_prices"): Route(
-        "GET",
-        f"{_ERP}/contractPrices",
+    **_master_routes("item", "items", "{item_number}"),
+    **_master_routes("vendor", "vendors", "{supplier_number}"),
+    **_master_routes(
+        "contract_price",
+        "contractPrices",
+        "{supplier_number}/{item_number}",
         query={"supplier_number": "supplierNumber", **_PAGE},
-        body="none",
     ),
     # supplier network (EDI VAN)
     ("supplier", "receive_edi"): Route("POST", "/edi/inbound", body="x12"),

@@ -17,29 +17,32 @@ on the driver's clock, a draw in [0, 1) or an object with ``random()``).
   flight, and which queued call may start next.
 * :class:`DeliveryPlanner` combines them with a
   :class:`~sync_core.breaker.CircuitBreaker` per target and answers, for one outbox
-  item, the next :data:`Action`: :class:`Send`, :class:`Wait`, :class:`GiveUp`
-  (dead-letter) or :class:`Done`.
+  item, the next :data:`Action`: a :class:`~sync_core.drivers.commands.Call` or a
+  :class:`~sync_core.drivers.commands.Sleep` (the runner's own commands, handed on as
+  they are), :class:`GiveUp` (dead-letter) or :class:`Done`.
 
 A driver's loop, in outline::
 
     lanes.offer(item, item.request.critical)
     while (item := lanes.next_ready()) is not None:
-        action = planner.plan(item, now)                  # Send, Wait or GiveUp
-        if Send: response = transport.call(item.request)
-                 action = planner.plan(item, now, response)  # Done, Wait or GiveUp
-        lanes.release(item)             # a waiting item does not hold a slot
-        Wait: re-offer at action.at; Done: store.done; GiveUp: dead-letter.
+        action = planner.plan(item, now)                  # Call, Sleep or GiveUp
+        if Call: response = transport.call(item.request)
+                 action = planner.plan(item, now, response)  # Done, Sleep or GiveUp
+        lanes.release(item)             # a sleeping item does not hold a slot
+        Sleep: re-offer at action.until; Done: store.done; GiveUp: dead-letter.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
 
 from sync_core.breaker import BreakerConfig, BreakerState, CircuitBreaker
+from sync_core.drivers.commands import Call, Sleep
 from sync_core.errors import SyncCoreError
 from sync_core.messages import Response
 from sync_core.store import OutboxItem
@@ -55,10 +58,9 @@ __all__ = [
     "Outcome",
     "RandomSource",
     "RetryPolicy",
-    "Send",
     "Verdict",
-    "Wait",
     "classify",
+    "default_planner",
     "parse_retry_after",
 ]
 
@@ -319,23 +321,6 @@ class Lanes(Generic[T]):
 
 
 @dataclass(frozen=True)
-class Send:
-    """Call the target now; report the answer with ``plan(item, now, response)``."""
-
-    item: OutboxItem
-    attempt: int
-
-
-@dataclass(frozen=True)
-class Wait:
-    """Nothing to do until ``at``; then ``plan(item, at)`` again."""
-
-    item: OutboxItem
-    at: float
-    reason: str
-
-
-@dataclass(frozen=True)
 class GiveUp:
     """Dead-letter the item with ``reason``; it is finished."""
 
@@ -351,7 +336,7 @@ class Done:
     response: Response
 
 
-Action = Send | Wait | GiveUp | Done
+Action = Call | Sleep | GiveUp | Done
 
 
 @dataclass
@@ -367,11 +352,11 @@ class DeliveryPlanner:
     """The next step for each outbox item: classify, back off, and ask the breaker.
 
     ``plan(item, now)`` asks to send; ``plan(item, now, response)`` reports the
-    answer to the :class:`Send` it was given.  A call the breaker refuses is not
+    answer to the ``Call`` it was given.  A call the breaker refuses is not
     an attempt: the item waits until the breaker lets probes through (or, if the
     deadline would pass first, is given up).  The deadline counts from the first
     ``plan`` of the item.  Jitter is drawn from ``rng`` once per retriable failure.
-    Every action but :class:`Wait` ends the item, and the planner forgets it.
+    Every action but a ``Sleep`` ends the item, and the planner forgets it.
     """
 
     policy: RetryPolicy
@@ -415,7 +400,7 @@ class DeliveryPlanner:
         if breaker.allow(now):
             state.attempts += 1
             state.in_flight = True
-            return Send(item, state.attempts)
+            return Call(item, state.attempts)
         # Open: try again when it cools down.  Half-open with every probe out: the
         # probe's answer will decide soon; look again after one first backoff step.
         if breaker.state is BreakerState.OPEN:
@@ -427,7 +412,7 @@ class DeliveryPlanner:
         if deadline is not None and at - state.first_at > deadline:
             last = f"; last answer: {state.last_reason}" if state.last_reason else ""
             return self._give_up(item, state, reason + last)
-        return Wait(item, at, reason)
+        return Sleep(item, at, reason)
 
     def _answered(
         self, item: OutboxItem, state: _Attempts, now: float, response: Response
@@ -453,8 +438,14 @@ class DeliveryPlanner:
         )
         if delay is None:
             return self._give_up(item, state, state.last_reason)
-        return Wait(item, now + delay, state.last_reason)
+        return Sleep(item, now + delay, state.last_reason)
 
     def _give_up(self, item: OutboxItem, state: _Attempts, reason: str) -> GiveUp:
         del self._items[item.outbox_id]
         return GiveUp(item, f"exhausted after {state.attempts} attempts: {reason}")
+
+
+def default_planner(seed: int | None = None) -> DeliveryPlanner:
+    """Retries for a live service: 0.2 s first step, 30 s cap, up to a day."""
+    policy = RetryPolicy(first_s=0.2, cap_s=30.0, max_attempts=10_000, deadline_s=86400.0)
+    return DeliveryPlanner(policy, random.Random(seed))

@@ -16,6 +16,8 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from stdnum import ean
 
+from sync_core.phi import TOKEN_PATTERNS, case_reference
+
 __all__ = [
     "AckType",
     "Acknowledgment",
@@ -211,6 +213,17 @@ class PurchaseOrder(_Frozen):
     version: int = Field(ge=1, description="source version: the ERP's revision of this PO")
     lines: tuple[PurchaseOrderLine, ...] = Field(min_length=1)
     canceled: bool = Field(False, description="the whole PO was canceled (lines as they were)")
+    # a case PO's patient and procedure date, as tokens only (sync_core.phi): a raw MRN or
+    # date does not map
+    patient_token: str | None = Field(None, pattern=TOKEN_PATTERNS["mrn"])
+    procedure_token: str | None = Field(None, pattern=TOKEN_PATTERNS["date"])
+
+    @property
+    def case_reference(self) -> str | None:
+        """What a target may know of the case (the supplier's 850: ``REF*CR``), or None."""
+        if self.patient_token is None or self.procedure_token is None:
+            return None
+        return case_reference(self.patient_token, self.procedure_token)
 
     @model_validator(mode="after")
     def _unique_lines(self) -> PurchaseOrder:

@@ -45,3 +45,13 @@ def test_nothing_but_loadtests_imports_locust() -> None:
     for package in ("emulators", "sync_core", "scenarios", "analysis"):
         for path, found in package_imports(package).items():
             assert "locust" not in found, path
+
+
+def test_the_top_level_layout_is_fixed() -> None:
+    """One distribution whose packages are the five the README names, beside tests/: no new
+    top-level package (a shared ``common/`` would join the emulators, another vendor's
+    systems, to the middleware under test)."""
+    allowed = {"emulators", "sync_core", "scenarios", "loadtests", "analysis", "tests"}
+    found = {p.parent.name for p in ROOT.glob("*/__init__.py")}
+    assert found, "no package found at the top level"
+    assert found <= allowed, f"top-level packages beyond the layout: {sorted(found - allowed)}"

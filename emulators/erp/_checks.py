@@ -17,6 +17,7 @@ from emulators._base import Reply, is_int, problem
 
 __all__ = [
     "ACK_LINE_FIELDS",
+    "CASE_FIELDS",
     "GLN",
     "GTIN",
     "NEW_LINE_FIELDS",
@@ -26,6 +27,7 @@ __all__ = [
     "Check",
     "bad",
     "check_acknowledgment",
+    "check_case",
     "check_fields",
     "check_new_lines",
     "count",
@@ -157,6 +159,9 @@ ORDER_FIELDS: dict[str, Check] = {
     "NeedByDate": iso_date,
     "lines": non_empty_list,
 }
+# A PO raised for one patient's surgical case (a case cart, a bill-only implant) names the
+# patient's medical record number and the procedure date, both or neither: PHI-adjacent.
+CASE_FIELDS: dict[str, Check] = {"PatientMRN": text, "ProcedureDate": iso_date}
 NEW_LINE_FIELDS: dict[str, Check] = {
     "SupplierItem": text,
     "ItemGTIN": GTIN,
@@ -179,6 +184,15 @@ def check_new_lines(lines: list[Any], prefix: str = "lines") -> Reply | None:
         error = check_fields(line, NEW_LINE_FIELDS, NEW_LINE_REQUIRED, prefix=f"{prefix}[{i}].")
         if error is not None:
             return error
+    return None
+
+
+def check_case(body: dict[str, Any]) -> Reply | None:
+    """A case's fields come together: one without the other is 422 naming the missing one."""
+    given = [name for name in CASE_FIELDS if name in body]
+    if len(given) == 1:
+        missing = next(name for name in CASE_FIELDS if name not in body)
+        return bad(422, f"is required with {given[0]}", missing)
     return None
 
 

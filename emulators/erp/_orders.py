@@ -26,12 +26,14 @@ from typing import Any
 from emulators._base import Reply, body_cause, check_paging, copy_document, page
 from emulators.erp._api import Core, api, none_match, precondition
 from emulators.erp._checks import (
+    CASE_FIELDS,
     NEW_LINE_FIELDS,
     NEW_LINE_REQUIRED,
     ORDER_FIELDS,
     Check,
     bad,
     check_acknowledgment,
+    check_case,
     check_fields,
     check_new_lines,
     count,
@@ -91,9 +93,11 @@ class PurchaseOrders(Core):
         need_by: dt.date,
         lines: list[dict[str, Any]],
         correlation_id: str | None = None,
+        case: tuple[str, dt.date] | None = None,
     ) -> dict[str, Any]:
         """Create and approve a PO; ``lines`` hold SupplierItem, ItemGTIN, Quantity,
-        UOMCode, Price and CriticalSupply ("Y"/"N").  Returns a copy of the order;
+        UOMCode, Price and CriticalSupply ("Y"/"N"); ``case`` (the patient's MRN and the
+        procedure date) makes it a case PO.  Returns a copy of the order;
         raises :class:`PurchaseOrderRefused` when the ERP refuses it."""
         body = {
             "SupplierNumber": supplier_number,
@@ -102,6 +106,8 @@ class PurchaseOrders(Core):
             "NeedByDate": need_by.isoformat(),
             "lines": lines,
         }
+        if case is not None:
+            body["PatientMRN"], body["ProcedureDate"] = case[0], case[1].isoformat()
         error = self._check_order(body)
         if error is not None:
             raise PurchaseOrderRefused(error)
@@ -311,7 +317,8 @@ class PurchaseOrders(Core):
         required = tuple(ORDER_FIELDS)
         error = (
             self._past_limits(body)
-            or check_fields(body, ORDER_FIELDS, required)
+            or check_fields(body, {**ORDER_FIELDS, **CASE_FIELDS}, required)
+            or check_case(body)
             or check_new_lines(body["lines"])
         )
         if error is not None:
@@ -341,6 +348,7 @@ class PurchaseOrders(Core):
             "AcknowledgmentRevision": 0,
             "lines": [_new_line(n, line) for n, line in enumerate(body["lines"], start=1)],
         }
+        order.update((name, body[name]) for name in CASE_FIELDS if name in body)  # a case PO
         self.orders[number] = order
         self._po_versions[number] = 0
         cause = idempotency_key or f"erp:create:{number}"

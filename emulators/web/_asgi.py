@@ -1,10 +1,11 @@
-"""What the emulators' ASGI middlewares share: the status a request was answered with."""
+"""What the emulators' ASGI middlewares share: acting on HTTP requests only, and the status
+a request was answered with."""
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ResponseStatus"]
+__all__ = ["HttpMiddleware", "ResponseStatus"]
 
 
 class ResponseStatus:
@@ -20,3 +21,20 @@ class ResponseStatus:
         if message["type"] == "http.response.start":
             self.code = message["status"]
         await self._send(message)
+
+
+class HttpMiddleware:
+    """An ASGI middleware around ``app`` that acts on HTTP requests only (:meth:`http`):
+    anything else (the server's lifespan messages) passes through untouched."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await self.http(scope, receive, send)
+
+    async def http(self, scope: Any, receive: Any, send: Any) -> None:
+        raise NotImplementedError

@@ -18,6 +18,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 
 from emulators._base import problem
+from emulators.web._asgi import HttpMiddleware
 
 __all__ = ["BodyLimit", "BodyTooLarge"]
 
@@ -30,15 +31,12 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, detail, headers={"connection": "close"})
 
 
-class BodyLimit:
+class BodyLimit(HttpMiddleware):
     def __init__(self, app: Any, max_body_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.limit = max_body_bytes
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Any, receive: Any, send: Any) -> None:
         declared = _content_length(scope)
         if declared is not None and declared > self.limit:
             await _refuse(send, self.limit)

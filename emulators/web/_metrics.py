@@ -21,7 +21,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from emulators.host import Host
-from emulators.web._asgi import ResponseStatus
+from emulators.web._asgi import HttpMiddleware, ResponseStatus
 
 __all__ = ["CONTENT_TYPE", "EmulatorMetrics", "RequestMetrics"]
 
@@ -85,17 +85,14 @@ class EmulatorMetrics:
         return generate_latest(self.registry)
 
 
-class RequestMetrics:
+class RequestMetrics(HttpMiddleware):
     """ASGI middleware: count each answered request (module docstring)."""
 
     def __init__(self, app: Any, metrics: EmulatorMetrics) -> None:
-        self.app = app
+        super().__init__(app)
         self.metrics = metrics
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Any, receive: Any, send: Any) -> None:
         status = ResponseStatus(send)
         try:
             await self.app(scope, receive, status)

@@ -29,7 +29,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from emulators.web._asgi import ResponseStatus
+from emulators.web._asgi import HttpMiddleware, ResponseStatus
 
 __all__ = [
     "PO_FIELDS",
@@ -85,21 +85,19 @@ def shutdown_tracing(providers: Sequence[Any], timeout_s: float = SHUTDOWN_S) ->
         thread.join(max(0.0, deadline - time.monotonic()))
 
 
-class ServerSpans:
+class ServerSpans(HttpMiddleware):
     """ASGI middleware: a server span per request (module docstring)."""
 
     def __init__(self, app: Any, tracer: Any, system: str) -> None:
         from opentelemetry.trace import SpanKind
         from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-        self.app, self.tracer, self.system = app, tracer, system
+        super().__init__(app)
+        self.tracer, self.system = tracer, system
         self._kind = SpanKind.SERVER
         self._propagator = TraceContextTextMapPropagator()
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Any, receive: Any, send: Any) -> None:
         carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]
                    if k == b"traceparent"}  # fmt: skip
         context = self._propagator.extract(carrier) if carrier else None

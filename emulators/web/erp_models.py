@@ -157,11 +157,16 @@ class PurchaseOrderLineCreate(_Strict):
 
 
 class PurchaseOrderCreate(_Strict):
+    """A PO raised for one patient's surgical case (a case cart, a bill-only implant)
+    carries PatientMRN and ProcedureDate, both or neither."""
+
     SupplierNumber: Text
     ShipToLocationGLN: Gln
     RequesterDepartment: Text
     NeedByDate: Day
     lines: Lines[PurchaseOrderLineCreate]
+    PatientMRN: Text = _absent(description="the patient's medical record number (PHI)")
+    ProcedureDate: Day = _absent(description="the surgical case's date (PHI)")
     CorrelationId: Correlation = None
 
 
@@ -342,6 +347,8 @@ class PurchaseOrder(_Native):
     LastUpdateDate: str
     AcknowledgmentRevision: int
     lines: list[PurchaseOrderLine]
+    PatientMRN: str | None = Field(None, description="a case PO only: the patient's MRN")
+    ProcedureDate: str | None = Field(None, description="a case PO only: the case's date")
 
 
 class AcknowledgmentApplied(_Native):

@@ -34,6 +34,8 @@ def read_850(segments: list[list[str]], limits: Limits = DEFAULT_LIMITS) -> dict
             order["lines"][-1]["critical"] = True
         elif tag == "REF" and el._el(seg, 1) == "ZZ" and not order["lines"]:
             order["revision"] = el._qty(seg, 2, n, minimum=1)
+        elif tag == "REF" and el._el(seg, 1) == "CR" and not order["lines"]:
+            order["case_reference"] = el._req(seg, 2, n)  # the buyer's case, never a patient
         elif tag == "N1" and el._el(seg, 1) == "ST":
             order["ship_to_gln"] = el._req(seg, 4, n)
             if el._el(seg, 3) == "UL":

@@ -69,7 +69,7 @@ from typing import Any
 
 import httpx
 
-from scenarios.command import Command
+from scenarios.command import Command, scenario_arguments
 from scenarios.errors import writing
 from scenarios.live import events
 from scenarios.live.faults import (
@@ -396,7 +396,7 @@ def _flows(text: str | None) -> tuple[str, ...] | None:
 
 def _arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``live``."""
-    p.add_argument("scenario", help="a scenario file or a library name")
+    scenario_arguments(p, "out/live-<scenario>")
     p.add_argument("--users", type=int, default=10, help="Locust users (default 10)")
     p.add_argument("--spawn-rate", type=float, default=5.0, help="users started a second")
     p.add_argument(
@@ -405,8 +405,6 @@ def _arguments(p: argparse.ArgumentParser) -> None:
         default=60.0,
         help="how long the load runs, e.g. 60s, 2m (default 60s)",
     )
-    p.add_argument("--out", type=Path, help="output folder (default out/live-<scenario>)")
-    p.add_argument("--seed", type=int, help="override the scenario's seed")
     p.add_argument(
         "--speedup",
         type=float,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import socket
 import sys
 from collections.abc import Iterable, Sequence
@@ -36,6 +37,7 @@ from scenarios.spec.masterdata import generate
 from scenarios.spec.models import NetworkSpec
 from sync_core.auth import AuthConfig, AuthFileError, load_auth, mint
 from sync_core.engine import Engine, EngineConfig
+from sync_core.phi import PhiBoundary, key_from_text
 from sync_core.store import Store, StoreError
 from sync_core.store_sqlite import SqliteStore
 
@@ -142,7 +144,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         network, seed = NetworkSpec(), 1 if args.seed is None else args.seed
     partners = {s.supplier_id: s.edi_id for s in generate(network, seed).suppliers}
+    phi_key = os.environ.get("SUPPLYSYNC_PHI_KEY")
+    try:
+        key = None if phi_key is None else key_from_text(phi_key)
+    except ValueError as e:
+        raise ScenarioError("serve core", "SUPPLYSYNC_PHI_KEY", str(e)) from None
     serve_core(
+        phi_key=key,
         store=args.store,
         port=args.port,
         urls=urls,
@@ -166,12 +174,16 @@ def serve_core(
     seed: int | None = None,
     otlp_endpoint: str | None = None,
     auth: AuthConfig | None = None,
+    phi_key: bytes | None = None,
 ) -> None:
-    """Serve the core on 127.0.0.1:``port`` until SIGINT/SIGTERM (``auth``: access on)."""
+    """Serve the core on 127.0.0.1:``port`` until SIGINT/SIGTERM (``auth``: access on);
+    ``phi_key`` tokenises case POs' PHI fields (without it they are dropped:
+    :mod:`sync_core.phi`)."""
     import uvicorn
 
     from sync_core.connectors import HttpConnector
-    from sync_core.drivers.asyncio import LiveDriver, default_planner
+    from sync_core.delivery import default_planner
+    from sync_core.drivers.asyncio import LiveDriver
     from sync_core.service.app import create_app
     from sync_core.tracing import setup_tracing
 
@@ -185,6 +197,7 @@ def serve_core(
             lambda: open_store(store),
             HttpConnector(urls),
             default_planner(seed),
+            phi=PhiBoundary(phi_key),
         )
         await driver.start()
         if batch_interval_s is not None:

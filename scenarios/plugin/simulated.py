@@ -159,21 +159,32 @@ class RunResult(View):
         """No update an owner made failed to reach one of its replicas.  A run that made no
         owner update at all is not measured and fails unless ``allow_unmeasured``."""
         __tracebackhide__ = True
-        if not self._evidence("lost updates", allow_unmeasured):
-            return
-        lost = self.results["consistency"]["lost_updates"]
-        if lost:
-            self._fail(f"{lost} lost update(s)", kinds=("lost",))
+        self._assert_none("lost updates", "lost_updates", "lost update", "lost", allow_unmeasured)
 
     def assert_no_duplicate_effects(self, *, allow_unmeasured: bool = False) -> None:
         """No replica applied the same cause twice (a receipt posted twice, ...); not
         measured, and failing unless ``allow_unmeasured``, without any owner update."""
         __tracebackhide__ = True
-        if not self._evidence("duplicate effects", allow_unmeasured):
+        self._assert_none(
+            "duplicate effects",
+            "duplicate_effects",
+            "duplicate effect",
+            "duplicates",
+            allow_unmeasured,
+        )
+
+    def _assert_none(
+        self, what: str, key: str, noun: str, kind: str, allow_unmeasured: bool
+    ) -> None:
+        """Fail when the run counted any ``key`` in its consistency results (``what`` in
+        words, one of them a ``noun``; the failure shows the ``kind`` of record), once there
+        is evidence to judge on (:meth:`_evidence`)."""
+        __tracebackhide__ = True
+        if not self._evidence(what, allow_unmeasured):
             return
-        dup = self.results["consistency"]["duplicate_effects"]
-        if dup:
-            self._fail(f"{dup} duplicate effect(s)", kinds=("duplicates",))
+        count = self.results["consistency"][key]
+        if count:
+            self._fail(f"{count} {noun}(s)", kinds=(kind,))
 
     def assert_converged(
         self, within_s: float | None = None, *, allow_unmeasured: bool = False

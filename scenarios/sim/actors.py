@@ -141,7 +141,13 @@ class Dock:
 
 
 class Buyers:
-    """Central procurement raising POs for the hospitals' demand."""
+    """Central procurement raising POs for the hospitals' demand.
+
+    With ``erp.phi`` in the scenario a share of the POs are case POs (a case cart, a
+    bill-only implant): shipped to the hospital, naming a synthetic patient MRN (the
+    hospital's prefix, 7 digits) and the procedure date.  Those draws come from
+    ``cases``, a stream of their own, so the demand's draws stay what they were.
+    """
 
     def __init__(
         self,
@@ -151,9 +157,11 @@ class Buyers:
         erp: Erp,
         rng: random.Random,
         history: History,
+        cases: random.Random | None = None,
     ) -> None:
         self.env, self.spec, self.master, self.erp, self.rng = env, spec, master, erp, rng
         self.history = history
+        self.cases = cases
         self.pos = 0
         self.lines = 0
 
@@ -195,15 +203,26 @@ class Buyers:
         items = rng.sample(catalog, count)
         critical = any(i.critical for i in items)
         dc = master.serving_dc.get(hospital.gln)
-        ship_to = hospital if critical or dc is None else dc
         today = (self.spec.start + dt.timedelta(seconds=self.env.now)).date()
+        site = master.hospitals.index(hospital) + 1
+        case = self._case(site, today)
+        ship_to = hospital if critical or case or dc is None else dc
         order = self.erp.create_purchase_order(
             supplier_number=supplier.supplier_id,
             ship_to_gln=ship_to.gln,
-            department=f"CC-{master.hospitals.index(hospital) + 1:02d}-{rng.randint(100, 180)}",
+            department=f"CC-{site:02d}-{rng.randint(100, 180)}",
             need_by=today + dt.timedelta(days=2 if critical else 5),
             lines=po_lines(items, rng, d.quantity),
+            case=case,
         )
         self.history.priority(f"po:{order['OrderNumber']}", "critical" if critical else "routine")
         self.pos += 1
         self.lines += count
+
+    def _case(self, site: int, today: dt.date) -> tuple[str, dt.date] | None:
+        """A case PO's patient MRN and procedure date, or None for a stock PO."""
+        phi = self.spec.erp.phi
+        if phi is None or self.cases is None or self.cases.random() >= phi.case_share:
+            return None
+        mrn = f"H{site:02d}-{self.cases.randrange(10**7):07d}"
+        return mrn, today - dt.timedelta(days=self.cases.randint(*phi.procedure_days_before))

@@ -56,7 +56,8 @@ from sync_core.flows.po import OWN_CHANGES
 from sync_core.inbound import InboundError, from_ap, from_erp, from_supplier, from_wms
 from sync_core.mappers.erp_versions import ErpVersions
 from sync_core.messages import Inbound, Kind, Request, Response
-from sync_core.store import MemoryStore
+from sync_core.phi import PhiBoundary, simulation_key
+from sync_core.store import MemoryStore, Store
 
 __all__ = ["Run", "simulate"]
 
@@ -230,7 +231,9 @@ def simulate(
     transport = _Transport(links, hosts, native_routes(behaviours))
     transport.releases, transport.versions = erp_releases(spec, clock), core_versions(spec, design)
     planner = _planner(spec, design, rng("core/delivery"), defects)
-    driver = SimDriver(env, engine, store, transport, epoch, planner, history.message, defects)
+    phi = PhiBoundary(simulation_key(spec.name, spec.seed))  # a simulation key, not a secret
+    driver = SimDriver(env, engine, store, transport, epoch, planner, history.message, defects,
+                       phi=phi)  # fmt: skip
     if naive or (defects and defects.no_idempotency_keys):
         transport.strip_idempotency = True
     with _loading(journals.values()):  # the initial load is the starting state, not a change
@@ -246,14 +249,23 @@ def simulate(
         schedule(crash.at_s, driver.crash)
         schedule(crash.at_s + crash.down_s, driver.restart)
 
-    orders = Buyers(env, spec, master, erp, rng("demand"), history)
+    orders = Buyers(env, spec, master, erp, rng("demand"), history, rng("erp/cases"))
     env.process(orders.run())
     with _collector_paused():
         if progress is None:
             env.run(until=spec.end_s)
         else:
             run_with_progress(env, spec.end_s, progress, lambda: driver.messages_handled)
-    volumes = {
+    touched = driver.touched | (engine.touched if isinstance(engine, DefectiveEngine) else set())
+    volumes = _volumes(orders, driver, store, dock, history)
+    return Run(spec, architecture, history, volumes, frozenset(touched))
+
+
+def _volumes(
+    orders: Buyers, driver: SimDriver, store: Store, dock: Dock, history: History
+) -> dict[str, int]:
+    """What a run did, counted (``results.json``'s ``volumes``, in this order)."""
+    return {
         "purchase_orders": orders.pos,
         "po_lines": orders.lines,
         "messages_handled": driver.messages_handled,
@@ -263,8 +275,6 @@ def simulate(
         "core_crashes": driver.crashes,
         "history_records": len(history.changes),
     }
-    touched = driver.touched | (engine.touched if isinstance(engine, DefectiveEngine) else set())
-    return Run(spec, architecture, history, volumes, frozenset(touched))
 
 
 def _store(env: simpy.Environment, epoch: dt.datetime) -> MemoryStore:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.results import dumps
-from scenarios.command import Command
+from scenarios.command import Command, scenario_arguments
 from scenarios.errors import prepare_out, writing
 from scenarios.sim.runner import run_architecture
 from scenarios.spec.architectures import ARCHITECTURES, EVENT, parse_names, unknown
@@ -322,7 +322,7 @@ def _workers(text: str) -> int:
 
 def _arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``sweep``."""
-    p.add_argument("scenario", help="a scenario file or a library name")
+    scenario_arguments(p, "out/<scenario>-sweep")
     p.add_argument(
         "--param",
         dest="params",
@@ -339,8 +339,6 @@ def _arguments(p: argparse.ArgumentParser) -> None:
         default=[EVENT.name],
         help="comma-separated, e.g. event,batch (default: event)",
     )
-    p.add_argument("--seed", type=int, help="override the scenario's seed")
-    p.add_argument("--out", type=Path, help="output folder (default out/<scenario>-sweep)")
     p.add_argument(
         "--workers",
         type=_workers,

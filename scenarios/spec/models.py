@@ -479,6 +479,7 @@ class ScenarioSpec(_Spec):
     )
     network: NetworkSpec = NetworkSpec()
     demand: DemandSpec = DemandSpec()
+    erp: ErpSpec = Field(ErpSpec(), description="the ERP's own behaviour: case POs, API releases")
     suppliers: SupplierBehaviour = SupplierBehaviour()
     latency: LatencySpec = LatencySpec()
     architectures: ArchitecturesSpec = ArchitecturesSpec()
@@ -494,7 +495,6 @@ class ScenarioSpec(_Spec):
     contract_price_changes: tuple[ContractPriceChange, ...] = Field(
         (), description="ERP contract-price updates during the run (price master changes)"
     )
-    erp: ErpSpec = Field(ErpSpec(), description="the ERP's API releases during the run")
 
     @model_validator(mode="before")
     @classmethod

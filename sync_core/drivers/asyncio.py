@@ -71,7 +71,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import random
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -79,7 +78,7 @@ from typing import Any, Protocol, TypeVar
 
 from sync_core.audit import ANONYMOUS
 from sync_core.dashboard._recorder import Recorder
-from sync_core.delivery import DeliveryPlanner, RetryPolicy
+from sync_core.delivery import DeliveryPlanner
 from sync_core.drivers._store_thread import StoreThread
 from sync_core.drivers.commands import (
     Call,
@@ -92,6 +91,7 @@ from sync_core.drivers.commands import (
 )
 from sync_core.drivers.runner import Handler, OutboxRunner, decide, newest
 from sync_core.messages import DeadLetter, Decision, Inbound, Kind, Request, Response
+from sync_core.phi import PhiBoundary
 from sync_core.store import (
     AlreadyConsumed,
     DeadLetterRecord,
@@ -102,7 +102,7 @@ from sync_core.store import (
 )
 from sync_core.telemetry import NoTelemetry
 
-__all__ = ["Connector", "LiveDriver", "LiveStats", "Outcome", "default_planner"]
+__all__ = ["Connector", "LiveDriver", "LiveStats", "Outcome"]
 
 log = logging.getLogger("supplysync.core")
 
@@ -166,11 +166,12 @@ class LiveDriver:
         answer_within_s: float = 5.0,
         shutdown_grace_s: float = 2.0,
         drain_s: float = 5.0,
+        phi: PhiBoundary | None = None,
     ) -> None:
         self.engine = engine
         self.connector = connector
         self.planner = planner
-        self.runner = OutboxRunner(planner, lanes, knows=connector.knows)
+        self.runner = OutboxRunner(planner, lanes, knows=connector.knows, phi=phi)
         self.group_max = group_max
         self.clock = clock
         self.wall = wall
@@ -499,9 +500,8 @@ class LiveDriver:
     # -- replays ----------------------------------------------------------------------
 
     async def replay(self, letter_id: int, *, actor: str = ANONYMOUS) -> DeadLetterRecord:
-        """Replay dead letter ``letter_id`` (``Store.replay_dead_letter``, audited as done
-        by ``actor``) and carry it out: a request goes back to delivery, a message back to
-        the engine."""
+        """Replay dead letter ``letter_id`` (audited as done by ``actor``) and carry it out:
+        a request goes back to delivery, a message back to the engine."""
         replayed = await self.db(lambda s: s.replay_dead_letter(letter_id, actor=actor))
         if replayed.outbox is not None:
             self._deliver(replayed.outbox)
@@ -592,9 +592,3 @@ class LiveDriver:
 
 
 _FLUSH = Inbound("flush", Kind.BATCH_TICK, None)
-
-
-def default_planner(seed: int | None = None) -> DeliveryPlanner:
-    """Retries for a live service: 0.2 s first step, 30 s cap, up to a day."""
-    policy = RetryPolicy(first_s=0.2, cap_s=30.0, max_attempts=10_000, deadline_s=86400.0)
-    return DeliveryPlanner(policy, random.Random(seed))

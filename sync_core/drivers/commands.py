@@ -5,6 +5,11 @@ these commands; a driver carries them out in order and reports back.  Only
 :class:`Call` and :class:`Sleep` expect a report (``answered`` and ``woke``); the
 others end their outbox row.  A row the runner returns no command for is queued
 for a slot of its lane: a later :class:`Call` for it says its turn has come.
+
+:class:`Call` and :class:`Sleep` are also what the retry planner
+(:class:`~sync_core.delivery.DeliveryPlanner`) answers: one vocabulary from the planner
+to the driver.  The runner hands a ``Sleep`` on as it is, and holds a ``Call`` in its
+lane until a slot is free.
 """
 
 from __future__ import annotations

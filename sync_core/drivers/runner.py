@@ -25,10 +25,14 @@ row is skipped unsent, so a retry of an older state never lands after the newer
 one; it is asked before each plan, not while a call is on the wire, so it never
 takes a half-open breaker's probe it would not use.  Then the
 :class:`~sync_core.delivery.DeliveryPlanner` (retries with jittered backoff,
-``Retry-After``, a breaker per target) answers: ``Send`` queues the row for a slot
-of its priority lane (:class:`~sync_core.delivery.Lanes`; a ``Call`` when it gets
-one), ``Wait`` sleeps, ``Done`` marks a write done or hands a read's reply to the
-engine, ``GiveUp`` dead-letters the request with its reason.
+``Retry-After``, a breaker per target) answers in the runner's own commands: a ``Call``
+waits in its priority lane (:class:`~sync_core.delivery.Lanes`) and goes to the driver
+when it gets a slot, a ``Sleep`` goes to the driver as it is, ``Done`` marks a write
+done or hands a read's reply to the engine, ``GiveUp`` dead-letters the request with its reason.
+
+A read's reply becomes an inbound message here, and only here: it passes the
+:class:`~sync_core.phi.PhiBoundary` first (``phi``; without one, PHI fields are
+dropped), so no part of the core ever holds a patient's MRN or procedure date.
 
 The inbound side has one policy here too, :func:`decide`: a message the engine
 cannot handle (any error but the store's) is consumed and dead-lettered with the
@@ -49,7 +53,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sync_core.delivery import Action, DeliveryPlanner, Done, GiveUp, Lanes, Send, Wait
+from sync_core.delivery import Action, DeliveryPlanner, Done, GiveUp, Lanes
 from sync_core.drivers.commands import (
     Call,
     Command,
@@ -69,6 +73,7 @@ from sync_core.messages import (
     Response,
     StateView,
 )
+from sync_core.phi import PhiBoundary
 from sync_core.store import OutboxItem, StoreError
 
 __all__ = ["LANES", "Handler", "OutboxRunner", "PreCheck", "RunnerStats", "decide", "newest"]
@@ -131,13 +136,15 @@ class OutboxRunner:
         planner: DeliveryPlanner,
         lanes: dict[str, int] | None = None,
         knows: PreCheck | None = None,
+        phi: PhiBoundary | None = None,
     ) -> None:
         self.planner = planner
+        self.phi = phi or PhiBoundary(None)  # no key: PHI fields are dropped
         self.lane_capacity = dict(lanes or LANES)
-        self.lanes: Lanes[Send] = Lanes(self.lane_capacity)
+        self.lanes: Lanes[Call] = Lanes(self.lane_capacity)
         self.knows = knows
         self.stats = RunnerStats()
-        self._running: dict[int, Send] = {}  # outbox id → the send holding a slot
+        self._running: dict[int, Call] = {}  # outbox id → the call holding a slot
         self._versions: dict[tuple[str, str], int] = {}  # the store's entity versions
 
     # -- what the store holds ----------------------------------------------------------
@@ -195,12 +202,12 @@ class OutboxRunner:
         return self._act(self.planner.plan(item, now), now)
 
     def _act(self, action: Action, now: float) -> list[Command]:
-        if isinstance(action, Send):
+        if isinstance(action, Call):
             self.lanes.offer(action, action.item.request.critical)
             return self._start_ready()
-        if isinstance(action, Wait):
+        if isinstance(action, Sleep):
             self.stats.retries += 1
-            return [Sleep(action.item, action.at, action.reason)]
+            return [action]
         if isinstance(action, GiveUp):
             return [self._dead_letter(action.item, action.reason, now)]
         assert isinstance(action, Done)
@@ -208,13 +215,14 @@ class OutboxRunner:
         request = action.item.request
         if request.reply_kind is None:
             return [Delivered(action.item)]
-        return [ConsumeReply(action.item, _reply(action.item, request.reply_kind, action.response))]
+        reply = _reply(action.item, request.reply_kind, action.response, self.phi)
+        return [ConsumeReply(action.item, reply)]
 
     def _start_ready(self) -> list[Command]:
         calls: list[Command] = []
-        while (send := self.lanes.next_ready()) is not None:
-            self._running[send.item.outbox_id] = send
-            calls.append(Call(send.item, send.attempt))
+        while (call := self.lanes.next_ready()) is not None:
+            self._running[call.item.outbox_id] = call
+            calls.append(call)
         return calls
 
     def _dead_letter(self, item: OutboxItem, reason: str, now: float) -> DeadLetterRow:
@@ -232,13 +240,13 @@ class OutboxRunner:
         return DeadLetterRow(item, letter)
 
 
-def _reply(item: OutboxItem, kind: Kind, response: Response) -> Inbound:
-    """A read's answer as the inbound message the engine takes it as."""
+def _reply(item: OutboxItem, kind: Kind, response: Response, phi: PhiBoundary) -> Inbound:
+    """A read's answer as the inbound message the engine takes it as (PHI tokenised)."""
     request = item.request
     return Inbound(
         f"reply:{item.outbox_id}",
         kind,
-        response.body,
+        phi.reply(kind, response.body),
         request.correlation_id,
         query=dict(request.params),
     )

@@ -53,6 +53,7 @@ from sync_core.drivers.commands import (
 )
 from sync_core.drivers.runner import Handler, OutboxRunner, PreCheck, decide
 from sync_core.messages import Decision, Inbound, Kind, Request, Response
+from sync_core.phi import PhiBoundary
 from sync_core.store import DeadLetterRecord, OutboxItem, Store
 
 __all__ = ["SimDriver", "SimTransport"]
@@ -92,13 +93,14 @@ class SimDriver:
         defects: Defects | None = None,
         *,
         knows: PreCheck | None = None,
+        phi: PhiBoundary | None = None,
     ) -> None:
         self.env = env
         self.engine = engine
         self.store = store
         self.transport = transport
         self.epoch = epoch
-        self.runner = OutboxRunner(planner, knows=knows)
+        self.runner = OutboxRunner(planner, knows=knows, phi=phi)
         self.observe = observe
         # accepted (durable), not yet handled; True for a replay taken from the store's queue
         self.inbox: deque[tuple[Inbound, bool]] = deque()

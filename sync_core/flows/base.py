@@ -306,6 +306,16 @@ class CountedList:
         known = work.entity("watermark", self.mark) if self.mark is not None else None
         return self.request(flow, known.version if known else 0)
 
+    def page_on(self, flow: Flow, work: Work, count: int, more: bool) -> None:
+        """After a page that leaves ``count`` read: move the watermark (if there is one) up
+        to ``count``, never back, and ask for the next page after it when there is ``more``."""
+        if self.mark is not None:
+            known = work.entity("watermark", self.mark)
+            if known is None or count > known.version:
+                work.put("watermark", self.mark, count, None)
+        if more:
+            work.requests.append(self.request(flow, count))
+
 
 def read(
     target: str, operation: str, reply: Kind, trace: str | None = None, **params: Any

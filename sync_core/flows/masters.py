@@ -112,8 +112,7 @@ def _master_page(flow: Flow, work: Work, message: Inbound, now: dt.datetime) -> 
         mid = f"erp:price:{doc.get('SupplierNumber')}:{doc.get('ItemNumber')}:"
         mid += str(doc.get("ObjectVersionNumber"))
         flow.dispatch(work, Inbound(mid, Kind.ERP_MASTER_DOCUMENT, doc), now)
-    if page.get("hasMore"):
-        work.requests.append(_PRICES.request(flow, offset + len(items)))
+    _PRICES.page_on(flow, work, offset + len(items), bool(page.get("hasMore")))
 
 
 TABLES = Tables.pulling(

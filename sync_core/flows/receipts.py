@@ -52,12 +52,7 @@ def _receipt_page(flow: Flow, work: Work, message: Inbound, now: dt.datetime) ->
     for doc in items:
         rid = doc.get("receipt_id") if isinstance(doc, dict) else None
         flow.dispatch(work, Inbound(f"wms:receipt:{rid}", Kind.WMS_RECEIPT, doc), now)
-    read_so_far = offset + len(items)
-    mark = work.entity("watermark", "wms_receipts")
-    if mark is None or read_so_far > mark.version:
-        work.put("watermark", "wms_receipts", read_so_far, None)
-    if page.get("has_more"):
-        work.requests.append(_LIST.request(flow, read_so_far))
+    _LIST.page_on(flow, work, offset + len(items), bool(page.get("has_more")))
 
 
 TABLES = Tables.pulling(

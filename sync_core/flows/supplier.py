@@ -156,9 +156,7 @@ def _mailbox_page(flow: Flow, work: Work, message: Inbound, now: dt.datetime) ->
     for doc in field_of(page, "documents", "supplier mailbox page"):
         seq = max(seq, int(doc["seq"]))
         flow.dispatch(work, Inbound(f"edi:{doc['seq']}", Kind.SUPPLIER_EDI, doc), now)
-    work.put("watermark", "supplier_mailbox", seq, None)
-    if page.get("hasMore"):
-        work.requests.append(_MAILBOX.request(flow, seq))
+    _MAILBOX.page_on(flow, work, seq, bool(page.get("hasMore")))
 
 
 TABLES = Tables.pulling(

@@ -36,6 +36,8 @@ _NATIVE = {
     "uom": "UOMCode",
     "unit_price": "Price",
     "critical": "CriticalSupply",
+    "patient_token": "PatientMRN",
+    "procedure_token": "ProcedureDate",
 }
 
 
@@ -84,6 +86,9 @@ def purchase_order_from_erp(doc: Any) -> PurchaseOrder:
                 for ln in lines
             ),
             canceled=canceled,
+            # a case PO's, as tokens: sync_core.phi has replaced them before the core reads
+            patient_token=doc.get("PatientMRN"),
+            procedure_token=doc.get("ProcedureDate"),
         )
     except KeyError as e:
         raise MappingError(_DOC, str(e.args[0]), "missing") from None

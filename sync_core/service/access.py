@@ -23,6 +23,7 @@ core's (the emulators' ``/__admin``, :class:`emulators.web._common.AdminGuard`).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -32,6 +33,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Mount
 
 from sync_core.auth import AuthConfig, Claims, TokenError, verify
+from sync_core.connectors import SYSTEMS
 
 __all__ = [
     "PUBLIC",
@@ -119,7 +121,30 @@ class Requires:
             scope = self.scope.format(**request.path_params)
         except (KeyError, IndexError, ValueError):
             scope = self.scope
-        authorize(config, request, scope)
+        claims = authorize(config, request, scope)
+        if scope in WRITE_SCOPES:
+            await _audit_first_write(request, claims, scope)
+
+
+# the scopes that change something: a token's first use of each is an audit entry
+WRITE_SCOPES = frozenset(
+    {"dlq:replay", "dlq:discard", "reconcile:run"} | {f"webhooks:{s}" for s in SYSTEMS}
+)
+
+
+async def _audit_first_write(request: Request, claims: Claims, scope: str) -> None:
+    """Record the first write each token makes under each scope in the audit trail: who
+    holds a token that wrote, and what it may write, without an entry per webhook."""
+    token = request.headers["authorization"].partition(" ")[2].strip()
+    key = (hashlib.sha256(token.encode()).hexdigest()[:16], scope)
+    seen: set[tuple[str, str]] = request.app.state.__dict__.setdefault("audited_tokens", set())
+    driver = getattr(request.app.state, "driver", None)
+    if key in seen or driver is None:
+        return
+    seen.add(key)
+    detail = {"scope": scope, "supplier": claims.supplier}
+    subject = f"token:{key[0]}"
+    await driver.db(lambda s: s.append_audit(claims.sub, "token_write", subject, detail))
 
 
 def requires(scope: str | None) -> Any:

@@ -34,7 +34,7 @@ from sync_core.inbound import PARSERS
 from sync_core.messages import Inbound, Kind
 from sync_core.service import dead_letters, experience, status, webhooks
 from sync_core.service.access import requires
-from sync_core.service.deps import Driver, Subscriptions
+from sync_core.service.deps import Actor, Driver, Subscriptions
 from sync_core.service.problems import PROBLEM_DOC, problem
 from sync_core.store import Store, StoreError
 
@@ -83,13 +83,16 @@ def system_router() -> APIRouter:
     return router
 
 
-async def reconcile(driver: Driver) -> Response:
+async def reconcile(driver: Driver, actor: Actor) -> Response:
     """Compare owners and replicas now: a reconciliation tick (changes since the last
-    pull are read again and what differs is repaired); 202 once it is committed."""
+    pull are read again and what differs is repaired); 202 once it is committed.  Who
+    asked is an audit entry (``reconcile``)."""
     at = driver.wall().isoformat()
     message = Inbound(f"{Kind.RECONCILE_TICK}:{at}", Kind.RECONCILE_TICK, {"at": at})
     try:
         outcome = await driver.submit(message)
+        detail = {"message_id": message.message_id, "outcome": outcome}
+        await driver.db(lambda s: s.append_audit(actor, "reconcile", "reconcile", detail))
     except StoreError as e:
         return problem(503, "Service Unavailable", str(e), None, **{"Retry-After": "1"})
     return JSONResponse({"message_id": message.message_id, "outcome": outcome}, 202)

@@ -134,6 +134,26 @@ class OverHttp:
         op, params, body = self.table.resolve(operation, kw)
         return self.send(self.table.http(op, params, body, key))
 
+    def admin(self, what: str) -> Any:
+        """What the admin API shows of ``what``: ``requests`` (answered), ``history``
+        (facts changed), ``state``..."""
+        return self.client.get(f"/__admin/{what}").json()
+
+    def answered(self) -> list[tuple[str, int]]:
+        """The requests the admin API lists as answered, in order: (operation, status)."""
+        return [(r["operation"], r["status"]) for r in self.admin("requests")]
+
+    def assert_logged(
+        self, answered: list[tuple[str, int]], changed: list[tuple[str, str, Any]]
+    ) -> list[dict[str, Any]]:
+        """The admin API lists the requests ``answered`` (the second sent with the key
+        ``k-1``) and the facts ``changed`` as (entity, field, value); returns the history."""
+        assert self.answered() == answered
+        assert self.admin("requests")[1]["idempotency_key"] == "k-1"
+        history: list[dict[str, Any]] = self.admin("history")
+        assert [(h["entity"], h["field"], h["value"]) for h in history] == changed
+        return history
+
     def send(self, r: HttpRequest) -> Reply:
         resp = self.client.request(
             r.method, r.path, params=r.params, json=r.json, headers=r.headers, content=r.content

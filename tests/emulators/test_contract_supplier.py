@@ -352,14 +352,11 @@ def test_admin_requests_and_history_show_what_was_called_and_changed(supplier_ht
     supplier_http.timers.fire_next()
     supplier_http.call("mailbox")
 
-    requests = client.get("/__admin/requests").json()
-    assert [(r["operation"], r["status"]) for r in requests] == [
-        ("receive_edi", 202),
-        ("mailbox", 200),
-    ]
+    assert supplier_http.answered() == [("receive_edi", 202), ("mailbox", 200)]
+    requests = supplier_http.admin("requests")
     assert (requests[0]["idempotency_key"], requests[0]["correlation_id"]) == ("isa-1", TRACE)
 
-    history = client.get("/__admin/history").json()
+    history = supplier_http.admin("history")
     assert [(h["field"], h["cause"]) for h in history if h["entity"] == f"po_line:{PO}:1"] == [
         ("ordered_qty", f"edi:{BUYER}:1"),
         ("confirmed_qty", f"855:{PO}:1"),
@@ -380,8 +377,7 @@ def test_admin_reset_empties_the_network_and_stales_its_timers(supplier_http: An
     state = client.get("/__admin/state").json()
     assert (state["orders"], state["mailbox_size"]) == ([], 0)
     assert state["suppliers"][SUPPLIER]["orders_received"] == 0
-    assert client.get("/__admin/history").json() == []
-    assert client.get("/__admin/requests").json() == []
+    assert supplier_http.admin("history") == supplier_http.admin("requests") == []
     assert supplier_http.call("mailbox").body == {"documents": [], "hasMore": False}
     assert supplier_http.call("receive_edi", text=x12_850()).body["accepted"] == 1
 

@@ -721,3 +721,20 @@ def test_snapshot_is_plain_json_and_reset_empties_the_erp(w: World) -> None:
     }
     assert w.erp.get_purchase_order(number).status == 404
     assert w.po() == number  # numbering starts over
+
+
+def test_a_case_po_names_the_patient_and_the_procedure_date_both_or_neither(w: World) -> None:
+    """A case PO (a case cart, a bill-only implant) keeps both fields as the buyer sent
+    them; one without the other, or a date that does not exist, is 422 naming the field."""
+    case = {"PatientMRN": "H01-0000001", "ProcedureDate": "2024-01-14"}
+    created = w.erp.post_purchase_order({**po_body(), **case})
+    assert created.status == 201
+    order = w.erp.get_purchase_order(created.body["OrderNumber"]).body
+    assert {k: order[k] for k in case} == case
+    assert "PatientMRN" not in w.erp.get_purchase_order(w.po()).body  # a stock PO names no one
+    for body, missing in (({"PatientMRN": "H01-0000001"}, "ProcedureDate"),
+                          ({"ProcedureDate": "2024-01-14"}, "PatientMRN"),
+                          ({**case, "ProcedureDate": "2024-02-30"}, "ProcedureDate")):  # fmt: skip
+        reply = w.erp.post_purchase_order({**po_body(), **body})
+        assert reply.status == 422 and reply.body["field"] == missing, body
+    assert not any("2024-01-14" in str(f.value) or "H01" in str(f.value) for f in w.facts)

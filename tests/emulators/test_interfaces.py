@@ -102,6 +102,7 @@ def library_run() -> dict[str, list[Any]]:
             "faults.erp.webhooks.duplicate": 0.1,
             "faults.supplier.webhooks.duplicate": 0.1,
             "suppliers.duplicate_ack_rate": 0.05,
+            "erp.phi.case_share": 0.2,  # case POs: their PHI fields validate too
         },
     )
     with pytest.MonkeyPatch.context() as mp:

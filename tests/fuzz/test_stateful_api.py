@@ -59,7 +59,8 @@ from schemathesis.specs.openapi.checks import ensure_resource_availability, use_
 from emulators.web.apps import FACTORIES
 from scenarios.sim.network import OUR_EDI_ID
 from sync_core.connectors import HttpConnector
-from sync_core.drivers.asyncio import LiveDriver, default_planner
+from sync_core.delivery import default_planner
+from sync_core.drivers.asyncio import LiveDriver
 from sync_core.engine import Engine, EngineConfig
 from sync_core.mappers.x12 import write_850
 from sync_core.model import PurchaseOrder

@@ -33,7 +33,8 @@ from scenarios.cli.main import main
 from scenarios.sim.network import OUR_EDI_ID
 from sync_core.auth import AuthConfig, AuthFileError, Claims, load_auth, mint, verify
 from sync_core.connectors import HttpConnector
-from sync_core.drivers.asyncio import LiveDriver, default_planner
+from sync_core.delivery import default_planner
+from sync_core.drivers.asyncio import LiveDriver
 from sync_core.engine import Engine, EngineConfig
 from sync_core.messages import Inbound, Kind
 from sync_core.service.access import (

@@ -7,19 +7,20 @@ the trail is read from that file afterwards.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
-from fastapi import FastAPI, Request, Response
 
 from sync_core.audit import verify
+from sync_core.auth import AuthConfig, load_auth, mint
 from sync_core.drivers.asyncio import LiveDriver
 from sync_core.engine import Engine, EngineConfig
 from sync_core.messages import DeadLetter, Kind
 from sync_core.service.app import create_app
 from sync_core.store_sqlite import SqliteStore
+from tests.live.test_access import AUTH
 from tests.live.test_driver import FakeConnector, planner, write
 
 
@@ -31,7 +32,10 @@ def store_with_letters(path: Path, n: int) -> None:
 
 
 def serve(
-    path: Path, calls: Callable[[httpx.AsyncClient], Awaitable[None]], app_setup: Any = None
+    path: Path,
+    calls: Callable[[httpx.AsyncClient], Awaitable[None]],
+    *,
+    auth: AuthConfig | None = None,
 ) -> None:
     async def make() -> LiveDriver:
         engine = Engine(EngineConfig("HOSPNET01", {}))
@@ -40,9 +44,7 @@ def serve(
         return driver
 
     async def scenario() -> None:
-        app = create_app(make)
-        if app_setup is not None:
-            app_setup(app)
+        app = create_app(make, auth=auth)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://core") as client:
@@ -87,29 +89,39 @@ def test_replay_and_discard_record_the_x_actor_header(tmp_path: Path) -> None:
     ]
 
 
-def test_a_verified_subject_on_the_request_wins_over_the_header(tmp_path: Path) -> None:
-    """What an authentication layer does: set ``request.state.actor`` before the route."""
+def test_with_access_on_the_tokens_subject_is_the_actor_and_writes_are_audited(
+    tmp_path: Path,
+) -> None:
+    """With ``--auth`` the verified subject names the actor (an ``X-Actor`` header is
+    ignored); a token's first write under each scope, and a reconciliation asked for over
+    the process API, are audit entries too."""
     path = tmp_path / "core.sqlite"
     store_with_letters(path, 2)
-
-    def authenticate(app: FastAPI) -> None:
-        @app.middleware("http")
-        async def subject(
-            request: Request, call_next: Callable[[Request], Awaitable[Response]]
-        ) -> Response:
-            if "authorization" in request.headers:
-                request.state.actor = request.headers["authorization"].removeprefix("Bearer ")
-            return await call_next(request)
+    (tmp_path / "auth.yaml").write_text(AUTH, encoding="utf-8")
+    config = load_auth(tmp_path / "auth.yaml")
+    scopes = ["dlq:replay", "dlq:discard", "reconcile:run"]
+    token = mint(config, sub="svc-replayer", scopes=scopes, now=time.time(), ttl_s=600)
 
     async def calls(client: httpx.AsyncClient) -> None:
-        headers = {"X-Actor": "mallory", "Authorization": "Bearer svc-replayer"}
-        r = await client.post("/dlq/1/replay", headers=headers)
+        headers = {"X-Actor": "mallory", "Authorization": f"Bearer {token}"}
+        r = await client.post("/v1/process/dead-letters/1/replay", headers=headers)
         assert r.status_code == 200, r.text
-        r = await client.post("/dlq/2/discard", json={"reason": "x"},
-                              headers={"Authorization": "Bearer \x7f"})  # fmt: skip
-        assert r.status_code == 422, r.text  # a subject the trail cannot name
-        assert "cannot be named in the audit trail" in r.json()["detail"]
+        r = await client.post("/dlq/2/discard", json={"reason": "x"}, headers=headers)
+        assert r.status_code == 200, r.text
+        r = await client.post("/v1/process/reconcile", headers=headers)
+        assert r.status_code == 202, r.text
+        r = await client.post("/v1/process/reconcile", headers={"X-Actor": "mallory"})
+        assert r.status_code == 401, r.text  # no token: nothing done, nothing recorded
 
-    serve(path, calls, authenticate)
+    serve(path, calls, auth=config)
 
-    assert trail(path)[2:] == [("svc-replayer", "replay", "dead_letter:1")]
+    # (the replayed request fails again at the fake connector: a new letter by sync-core)
+    entries = [e for e in trail(path)[2:] if e[1] != "dead_letter"]
+    assert [a for a, _, _ in entries] == ["svc-replayer"] * len(entries)
+    assert [(action, subject) for _, action, subject in entries if action != "token_write"] == [
+        ("replay", "dead_letter:1"),
+        ("discard", "dead_letter:2"),
+        ("reconcile", "reconcile"),
+    ]
+    used = [subject for _, action, subject in entries if action == "token_write"]
+    assert len(used) == 3 and len(set(used)) == 1  # one token, its first use of each scope

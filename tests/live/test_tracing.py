@@ -42,7 +42,8 @@ from emulators.web.serve import LiveClock, build_system
 from emulators.web.supplier_app import DEFAULT_SUPPLIERS
 from scenarios.sim.network import OUR_EDI_ID
 from sync_core.connectors import HttpConnector
-from sync_core.drivers.asyncio import LiveDriver, default_planner
+from sync_core.delivery import default_planner
+from sync_core.drivers.asyncio import LiveDriver
 from sync_core.engine import Engine, EngineConfig
 from sync_core.service.app import create_app
 from sync_core.store_sqlite import SqliteStore

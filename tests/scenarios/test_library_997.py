@@ -24,8 +24,8 @@ def run(monkeypatch: pytest.MonkeyPatch, **overrides: Any) -> tuple[Outcome, Mem
     stores: list[MemoryStore] = []
 
     class Kept(MemoryStore):
-        def __init__(self) -> None:
-            super().__init__()
+        def __init__(self, **kw: Any) -> None:
+            super().__init__(**kw)
             stores.append(self)
 
     monkeypatch.setattr(network, "MemoryStore", Kept)

@@ -64,7 +64,8 @@ def exchanged() -> list[tuple[str, str]]:
     mp.setattr(SupplierNetwork, "receive_edi", receive_edi)
     mp.setattr(SupplierNetwork, "_publish", _publish)
     try:
-        spec = load_scenario("regional_network", overrides=SHORT)
+        # case POs too: their 850s carry the case reference (REF*CR)
+        spec = load_scenario("regional_network", overrides={**SHORT, "erp.phi.case_share": 0.2})
         run_architecture(spec, "event")
     finally:
         mp.undo()
@@ -120,6 +121,7 @@ def test_the_run_exchanges_every_kind_of_document(exchanged: list[tuple[str, str
         ("supplier", "997"),
     }
     assert any("~AK5*R*5~" in text for who, text in exchanged if who == "supplier")
+    assert any(re.search(r"~REF\*CR\*case-[0-9a-f]{32}~", text) for _, text in exchanged)
 
 
 def test_pyx12_accepts_every_envelope(exchanged: list[tuple[str, str]], map_path: str) -> None:

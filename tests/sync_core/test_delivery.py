@@ -30,12 +30,11 @@ from sync_core.delivery import (
     GiveUp,
     Lanes,
     RetryPolicy,
-    Send,
     Verdict,
-    Wait,
     classify,
     parse_retry_after,
 )
+from sync_core.drivers.commands import Call, Sleep
 from sync_core.errors import SyncCoreError
 from sync_core.messages import Request, Response
 from sync_core.store import OutboxItem
@@ -269,10 +268,12 @@ def test_rejects_while_open_then_lets_probes_through_after_open_s() -> None:
     assert breaker.stats().rejected == 3
 
 
-def test_a_probe_success_closes_it() -> None:
+@pytest.mark.parametrize("answer", ["record_success", "record_permanent"])
+def test_a_probe_answered_closes_it_be_it_a_success_or_a_permanent_error(answer: str) -> None:
+    """A permanent error (a 4xx) is the target answering: it is up."""
     breaker = tripped(BreakerConfig(failure_threshold=2, open_s=30), at=0)
     assert breaker.allow(30)
-    breaker.record_success(31)
+    getattr(breaker, answer)(31)
     assert breaker.state is BreakerState.CLOSED
     assert breaker.consecutive_failures == 0
     assert all(breaker.allow(32) for _ in range(10))
@@ -307,13 +308,6 @@ def test_permanent_answers_do_not_trip_it() -> None:
     breaker.record_failure(52)
     assert breaker.state is BreakerState.CLOSED
     assert breaker.stats().permanent == 51
-
-
-def test_a_permanent_answer_to_a_probe_closes_it() -> None:
-    breaker = tripped(BreakerConfig(failure_threshold=1, open_s=10), at=0)
-    assert breaker.allow(10)
-    breaker.record_permanent(11)
-    assert breaker.state is BreakerState.CLOSED
 
 
 ILLEGAL = [
@@ -562,7 +556,7 @@ def item(outbox_id: int = 1, target: str = "supplier", critical: bool = False) -
 def test_planner_success_is_done_and_forgotten() -> None:
     planner = DeliveryPlanner(RetryPolicy(), Draws())
     job = item()
-    assert planner.plan(job, 0) == Send(job, 1)
+    assert planner.plan(job, 0) == Call(job, 1)
     answer = Response(202, {"accepted": True})
     assert planner.plan(job, 0.2, answer) == Done(job, answer)
     assert planner.pending() == 0
@@ -584,15 +578,15 @@ def test_planner_retries_with_backoff_then_gives_up() -> None:
         BreakerConfig(failure_threshold=10),
     )
     job = item()
-    assert planner.plan(job, 0) == Send(job, 1)
+    assert planner.plan(job, 0) == Call(job, 1)
     wait = planner.plan(job, 1, problem(503, "supplier is down", **{"retry-after": "60"}))
-    assert isinstance(wait, Wait)
-    assert wait.at == 61  # Retry-After beats the jitter (0.5 * 1)
-    assert planner.plan(job, 61) == Send(job, 2)
+    assert isinstance(wait, Sleep)
+    assert wait.until == 61  # Retry-After beats the jitter (0.5 * 1)
+    assert planner.plan(job, 61) == Call(job, 2)
     wait = planner.plan(job, 62, Response(0))
-    assert isinstance(wait, Wait)
-    assert wait.at == 63  # 0.5 * 2
-    assert planner.plan(job, 63) == Send(job, 3)
+    assert isinstance(wait, Sleep)
+    assert wait.until == 63  # 0.5 * 2
+    assert planner.plan(job, 63) == Call(job, 3)
     action = planner.plan(job, 64, Response(502))
     assert action == GiveUp(job, "exhausted after 3 attempts: supplier post_edi answered 502")
     assert planner.pending() == 0
@@ -606,12 +600,12 @@ def test_planner_holds_items_while_the_breaker_is_open() -> None:
     planner.plan(first, 0)
     planner.plan(first, 1, Response(503))  # trips the breaker of "supplier"
     refused = planner.plan(second, 2)
-    assert refused == Wait(second, 31, "circuit open for supplier")
-    assert planner.plan(item(3, target="erp"), 2) == Send(item(3, target="erp"), 1)  # per target
-    assert planner.plan(second, 31) == Send(second, 1)  # refusals are not attempts
-    assert planner.plan(first, 31) == Wait(first, 32, "circuit half_open for supplier")
+    assert refused == Sleep(second, 31, "circuit open for supplier")
+    assert planner.plan(item(3, target="erp"), 2) == Call(item(3, target="erp"), 1)  # per target
+    assert planner.plan(second, 31) == Call(second, 1)  # refusals are not attempts
+    assert planner.plan(first, 31) == Sleep(first, 32, "circuit half_open for supplier")
     assert isinstance(planner.plan(second, 31.5, Response(200)), Done)
-    assert planner.plan(first, 32) == Send(first, 2)
+    assert planner.plan(first, 32) == Call(first, 2)
 
 
 def test_planner_gives_up_when_the_breaker_outlasts_the_deadline() -> None:
@@ -622,7 +616,7 @@ def test_planner_gives_up_when_the_breaker_outlasts_the_deadline() -> None:
     )
     job = item()
     planner.plan(job, 0)
-    assert isinstance(planner.plan(job, 1, Response(500)), Wait)
+    assert isinstance(planner.plan(job, 1, Response(500)), Sleep)
     action = planner.plan(job, 1)
     assert isinstance(action, GiveUp)
     assert action.reason == (

@@ -1,8 +1,8 @@
 """The engine is sans-IO, checked on its source: no clock, randomness, ids or I/O.
 
 Every module the engine runs (the dispatch, the flows, messages, model, mappers,
-errors, and the injected defects, which wrap the flows) is parsed, and the test
-fails on
+errors, the PHI tokens' module, and the injected defects, which wrap the flows) is
+parsed, and the test fails on
 
 * an import outside a short allow-list of pure modules: the standard library's
   value types, pydantic, python-stdnum, and the engine's own modules.  So
@@ -39,6 +39,7 @@ ENGINE_MODULES = sorted(
         *CORE.glob("mappers/**/*.py"),
         CORE / "messages.py",
         CORE / "model.py",
+        CORE / "phi.py",  # the canonical PO's case reference, and the tokens' shape
         CORE / "errors.py",
         CORE / "defects.py",
     ]
@@ -46,10 +47,11 @@ ENGINE_MODULES = sorted(
 
 ALLOWED_IMPORTS = (
     *("__future__", "abc", "collections", "dataclasses", "datetime", "decimal", "enum"),
-    *("functools", "hashlib", "itertools", "math", "operator", "re", "types", "typing"),
+    *("functools", "hashlib", "hmac", "itertools", "math", "operator", "re", "types"),
+    "typing",
     *("pydantic", "stdnum"),
     *("sync_core.engine", "sync_core.flows", "sync_core.mappers", "sync_core.messages"),
-    *("sync_core.model", "sync_core.errors"),
+    *("sync_core.model", "sync_core.errors", "sync_core.phi"),
 )
 # Modules whose functions read a clock, draw randomness, make ids or do I/O.
 IMPURE_MODULES = frozenset(

@@ -40,6 +40,8 @@ def write_850(
         ["DTM", "002", po.requested_date.strftime("%Y%m%d")],
         ["N1", "ST", "SHIP TO", "UL", po.ship_to],
     ]
+    if po.case_reference is not None:  # a case PO: the case's reference, never the patient
+        body.insert(3, ["REF", "CR", po.case_reference])
     for line in po.lines:
         body.append(
             [
