@@ -23,6 +23,7 @@ from typing import Any
 from emulators._base import Reply, problem
 from emulators.erp.releases import ErpReleases
 from emulators.operations import Api
+from emulators.web._asgi import HttpMiddleware
 from emulators.web._body_limit import BodyTooLarge
 from emulators.web._common import respond
 
@@ -62,11 +63,11 @@ def _with_length(headers: list[tuple[bytes, bytes]], length: int) -> list[tuple[
     return [*kept, (b"content-length", str(length).encode())]
 
 
-class ReleaseGate:
+class ReleaseGate(HttpMiddleware):
     """ASGI middleware: the ERP's native API as the version in force speaks it."""
 
     def __init__(self, app: Any, releases: ErpReleases, api: Api) -> None:
-        self.app = app
+        super().__init__(app)
         self.releases = releases
         self.routes = [
             (method, _pattern(api.prefix, path), op.name)
@@ -78,10 +79,7 @@ class ReleaseGate:
         method, path = scope["method"], scope["path"]
         return next((n for m, p, n in self.routes if m == method and p.match(path)), None)
 
-    async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Message, receive: Receive, send: Send) -> None:
         if scope["method"] == "GET" and scope["path"] == VERSION_PATH:
             await respond(Reply(200, self._versions()))(scope, receive, send)
             return
