@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, FastAPI, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi_offline import FastAPIOffline
@@ -36,6 +36,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from emulators._base import Reply, problem
+from emulators.admin_trail import AdminTrail, check_actor
 from emulators.faults import Faults, Refused
 from emulators.host import Host
 from emulators.limits import DEFAULT_LIMITS, Limits
@@ -148,18 +149,21 @@ class _InjectedLatency:
 class AdminGuard:
     """ASGI middleware: ``/__admin`` only for a request ``check`` accepts.
 
-    ``check`` gets the ``Authorization`` header and returns None, or the status, detail and
-    headers of the refusal (a 401 or 403, answered as problem+json).  Off unless a server is
+    ``check`` gets the ``Authorization`` header and returns the token's subject (the actor
+    of the admin trail), or the status, detail and headers of the refusal (a 401 or 403,
+    answered as problem+json).  Off unless a server is
     given one (``supplysync serve --auth FILE``: a token with the ``admin:faults`` scope)."""
 
-    def __init__(self, app: Any, check: Callable[[str], tuple[int, str, dict[str, str]] | None]):
+    def __init__(self, app: Any, check: Callable[[str], tuple[int, str, dict[str, str]] | str]):
         self.app = app
         self.check = check
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"].startswith(ADMIN_PREFIX):
             refused = self.check(Headers(scope=scope).get("authorization", ""))
-            if refused is not None:
+            if isinstance(refused, str):  # accepted: the token's subject acted
+                scope.setdefault("state", {})["actor"] = refused
+            elif refused is not None:
                 status, detail, headers = refused
                 title = {401: "Unauthorized", 403: "Forbidden"}.get(status, "Error")
                 reply = problem(status, title, detail, None)
@@ -184,6 +188,7 @@ def make_app(
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Refused, _refused)
+    app.state.admin_trail = AdminTrail(host.system)
     app.include_router(admin_router(host))
 
     @app.get("/health", tags=["admin"])
@@ -217,6 +222,26 @@ def make_app(
     return app
 
 
+def _admin_actor(request: Request) -> str:
+    """Who asks for an admin write: the admin token's subject (``--auth``), else the
+    ``X-Actor`` header, else ``anonymous``; a name the trail cannot hold is a 422."""
+    actor: str = request.scope.get("state", {}).get("actor") or request.headers.get(
+        "x-actor", "anonymous"
+    )
+    why = check_actor(actor)
+    if why is not None:
+        raise StarletteHTTPException(422, why)
+    return actor
+
+
+AdminActor = Annotated[str, Depends(_admin_actor)]
+
+
+def _record(request: Request, actor: str, action: str, detail: dict[str, Any]) -> None:
+    trail: AdminTrail = request.app.state.admin_trail
+    trail.append(actor, action, detail)
+
+
 def admin_router(host: Host) -> APIRouter:
     router = APIRouter(prefix=ADMIN_PREFIX, tags=["admin"], responses={422: PROBLEM})
 
@@ -225,20 +250,30 @@ def admin_router(host: Host) -> APIRouter:
         return host.gate.faults
 
     @router.put("/faults")
-    def set_faults(faults: Annotated[Faults, Body()]) -> Faults:
+    def set_faults(faults: Annotated[Faults, Body()], request: Request, who: AdminActor) -> Faults:
         host.set_faults(faults)
+        _record(request, who, "faults_set", faults.model_dump(mode="json", exclude_unset=True))
         return faults
 
     @router.delete("/faults", status_code=204)
-    def clear_faults() -> Response:
+    def clear_faults(request: Request, who: AdminActor) -> Response:
         host.clear_faults()
+        _record(request, who, "faults_cleared", {})
         return Response(status_code=204)
 
     @router.post("/reset", status_code=204)
-    def reset() -> Response:
+    def reset(request: Request, who: AdminActor) -> Response:
         """Empty the system: state, journals, faults and webhooks (the subscription stays)."""
         host.reset()
+        _record(request, who, "reset", {})
         return Response(status_code=204)
+
+    @router.get("/audit")
+    def audit(request: Request) -> list[dict[str, Any]]:
+        """Who changed faults, reset the system or its subscription: the hash-chained
+        admin trail, oldest first (:mod:`emulators.admin_trail`)."""
+        trail: AdminTrail = request.app.state.admin_trail
+        return trail.entries
 
     @router.get("/state")
     def state() -> dict[str, Any]:
@@ -333,6 +368,13 @@ def add_subscription_routes(app: FastAPI, target: _Target) -> None:
         return Subscription(url=target.url, **bearer)
 
     @app.put(f"{ADMIN_PREFIX}/subscription", tags=["admin"])
-    def set_subscription(sub: Subscription = Body()) -> Subscription:  # noqa: B008
+    def set_subscription(
+        request: Request,
+        who: AdminActor,
+        sub: Subscription = Body(),  # noqa: B008
+    ) -> Subscription:
         target.url, target.bearer = sub.url, sub.bearer
+        _record(
+            request, who, "subscription_set", {"url": sub.url, "bearer": sub.bearer is not None}
+        )
         return sub

@@ -194,16 +194,17 @@ def document(app: FastAPI) -> None:
 Refusal = tuple[int, str, dict[str, str]]  # status, detail, headers
 
 
-def bearer_check(config: AuthConfig, scope: str) -> Callable[[str], Refusal | None]:
+def bearer_check(config: AuthConfig, scope: str) -> Callable[[str], Refusal | str]:
     """The same check for an app that is not the core's (the emulators' ``/__admin``): given
-    the ``Authorization`` header, None when its token holds ``scope``, else why not."""
+    the ``Authorization`` header, the token's subject when it holds ``scope``, else why not."""
 
-    def check(header: str) -> Refusal | None:
+    def check(header: str) -> Refusal | str:
         try:
-            _require(_claims(config, header), scope)
+            claims = _claims(config, header)
+            _require(claims, scope)
         except HTTPException as e:
             return e.status_code, str(e.detail), dict(e.headers or {})
-        return None
+        return claims.sub
 
     return check
 
