@@ -209,14 +209,8 @@ def simulate(
     dock = Dock(env, wms, rng("dock"))
     supplier.listeners.append(dock.on_document)
 
-    _connect(
-        spec,
-        design,
-        hosts,
-        behaviours,
-        driver,
-        _Webhooks(driver, links["core"], schedule, rng, naive),
-    )
+    webhooks = _Webhooks(driver, links["core"], schedule, rng, naive)
+    _connect(spec, design, hosts, behaviours, driver, webhooks)
     for crash in _crashes(spec):
         schedule(crash.at_s, driver.crash)
         schedule(crash.at_s + crash.down_s, driver.restart)
@@ -238,8 +232,7 @@ def simulate(
         "core_crashes": driver.crashes,
         "history_records": len(history.changes),
     }
-    if spec.suppliers.partners:  # a scenario that singles partners out is reported by partner
-        history.header.update(_partners(spec, design, store, master))
+    history.header.update(_partners(spec, design, store, master))  # {} without partners
     touched = driver.touched | (engine.touched if isinstance(engine, DefectiveEngine) else set())
     return Run(spec, architecture, history, volumes, frozenset(touched))
 
@@ -251,7 +244,10 @@ def _partners(
     exceptions at the end of the run (read from its store, as the dead letters are),
     ``opened`` and still ``open``; and ``missing_997_by_s``, how long after an 850 the
     core has surely looked for its 997 (the deadline, plus a pickup interval: a core
-    that pulls checks it at its next pickup)."""
+    that pulls checks it at its next pickup).  Only for a scenario that singles partners
+    out (``suppliers.partners``): the others' results stay as they were."""
+    if not spec.suppliers.partners:
+        return {}
     pickup_s = design.pull(spec.architectures)[0] if design.pull is not None else 0.0
     out = {s.edi_id: {"missing_997_opened": 0, "missing_997_open": 0} for s in master.suppliers}
     for e in store.entities("exception"):
