@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
+from analysis.rebuild import rebuild
 from analysis.report import write_report
 from scenarios.sim.network import fa_deadline_s
-from scenarios.sim.runner import Outcome, run_architecture
+from scenarios.sim.runner import Outcome, run_architecture, write_run
 from scenarios.spec.architectures import ARCHITECTURES
 from scenarios.spec.load import ScenarioError, load_scenario
 from sync_core.flows import functional_acks
@@ -92,6 +93,17 @@ def test_the_report_shows_each_partner_its_exceptions_and_lag(
     late = partners(outcome)[LATE]
     assert f"<td>{late['850s_sent']}</td><td>{late['850s_sent']}</td><td>6." in rows[LATE]
     assert f"<td>0 ({late['missing_997_opened']} opened)</td>" in rows[LATE]  # closed late
+
+
+def test_re_judging_the_stored_run_gives_the_same_partner_figures(
+    event: tuple[Outcome, MemoryStore], tmp_path: Path
+) -> None:
+    outcome, _ = event
+    write_run(tmp_path, outcome, report=False)
+    before = (tmp_path / "results.json").read_text(encoding="utf-8")
+    rebuild(tmp_path)  # from history.jsonl alone: the core's figures are in its header
+    assert (tmp_path / "results.json").read_text(encoding="utf-8") == before
+    assert '"missing_997_check": "met"' in before
 
 
 def test_a_core_that_never_opens_missing_997_fails_the_check(
