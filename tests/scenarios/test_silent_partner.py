@@ -8,6 +8,7 @@ and from the per-partner figures the results carry.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,15 @@ import pytest
 
 from analysis.rebuild import rebuild
 from analysis.report import write_report
+from emulators._base import Journal
+from emulators.supplier import SupplierNetwork
 from scenarios.sim.network import fa_deadline_s
 from scenarios.sim.runner import Outcome, run_architecture, write_run
 from scenarios.spec.architectures import ARCHITECTURES
 from scenarios.spec.load import ScenarioError, load_scenario
 from sync_core.flows import functional_acks
 from sync_core.store import MemoryStore
+from tests.emulators.test_supplier import CLEAN, EPOCH, LINES, SUPPLIER, World
 from tests.scenarios.test_library_997 import missing_997s, run
 from tests.scenarios.test_library_runs import SHORT
 
@@ -163,3 +167,24 @@ def test_the_readme_partners_example_loads_and_singles_the_partners_out(
     assert error is not None
     with pytest.raises(ScenarioError, match=re.escape(error[1])):
         load_scenario(str(tmp_path / "mine.yaml"), overrides={"suppliers.partners.SUPP1009": {}})
+
+
+def test_the_network_journals_every_850_it_receives_and_whom_it_was_for() -> None:
+    world = World(CLEAN)  # functional_acks off: a partner that never sends a 997
+    world.net = SupplierNetwork(
+        Journal("supplier", world.clock, world.facts.append),
+        world.clock,
+        EPOCH,
+        world.schedule,
+        {SUPPLIER: CLEAN},
+        7,
+        journal_receivers=True,
+    )
+    world.order("4500000001", LINES, control=41)
+    world.run()
+    assert world.facts_of("received") == {"interchange:HOSPNET01:41": [1]}
+    assert world.facts_of("receiver") == {"interchange:HOSPNET01:41": [SUPPLIER]}
+    assert world.docs("997") == [] and world.docs("855")  # no 997, the business goes on
+    plain = World(dataclasses.replace(CLEAN, functional_acks=True))
+    plain.order("4500000001", LINES, control=41)
+    assert plain.facts_of("receiver") == {}  # off by default: histories stay as they were
