@@ -69,9 +69,8 @@ def validate_partners(behaviour: BaseModel, partners: Mapping[str, Any], supplie
 
 
 def partner_profiles(behaviour: Any, partners: list[str]) -> dict[str, SupplierProfile]:
-    """The emulator's profile of each partner in ``partners``: the suppliers-wide one, or
-    the partner's own where ``suppliers.partners`` names it (one object per distinct
-    profile, so partners that share it share it)."""
+    """The emulator's profile of each partner in ``partners``: the suppliers-wide one (one
+    object, shared), or the partner's own where ``suppliers.partners`` names it."""
     shared: SupplierProfile = behaviour.profile()
     own = {p: _profile_of(behaviour, o).profile() for p, o in behaviour.partners.items()}
     return {p: own.get(p, shared) for p in partners}
