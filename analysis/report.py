@@ -28,6 +28,7 @@ from analysis.report_tables import (
     coverage_html,
     coverage_rows,
     fault_rows,
+    partner_html,
     shown_violations,
     slo_word,
     staleness_rows,
@@ -112,6 +113,7 @@ update. Replica cells: updates reflected / lost / pending at the end.</p>
 {conformance_html(runs[0])}
 <h2>Architectures side by side</h2>
 <table><tr><th></th>{header}</tr>{body_rows}</table>
+{partner_html(runs)}
 <h2>Service-level objectives</h2>
 <table><tr><th>architecture</th><th>objective</th><th>verdict</th><th>measured</th></tr>
 {slo_rows}</table>

@@ -22,6 +22,7 @@ __all__ = [
     "coverage_html",
     "coverage_rows",
     "fault_rows",
+    "partner_html",
     "shown_violations",
     "slo_word",
     "staleness_rows",
@@ -106,6 +107,53 @@ def _functional_ack_rows(runs: list[JudgedRun]) -> list[tuple[str, list[str]]]:
         measured = [n for n in counts if n is not None]
         missing.append(str(sum(measured)) if measured else NOT_MEASURED)
     return [("core's 997 lag p50 / p99", lags), ("unacknowledged interchanges", missing)]
+
+
+def partner_html(runs: list[JudgedRun]) -> str:
+    """Per architecture and trading partner (``functional_acks.partners``, only for a run
+    that singles partners out): 850s and 997s, the partner's 997 lag, the interchanges it
+    left unacknowledged, and the core's ``missing_997`` exceptions for it."""
+    esc = html.escape
+    rows = []
+    for r in runs:
+        partners = (r.results.get("functional_acks") or {}).get("partners") or {}
+        for partner, p in partners.items():
+            lag = p.get("lag_s") or {}
+            lags = (
+                NOT_MEASURED
+                if lag.get("p99") is None
+                else f"{human(lag.get('p50'))} / {human(lag.get('p99'))}"
+            )
+            missing = p.get("unacknowledged")
+            look = "bad" if missing or p.get("missing_997_check") == "violated" else "ok"
+            cells = [
+                str(p["850s_sent"]),
+                str(p["997s_received"]),
+                lags,
+                NOT_MEASURED if missing is None else str(missing),
+                f"{p.get('missing_997_open')} ({p.get('missing_997_opened')} opened)",
+                str(p.get("missing_997_check", NOT_MEASURED)),
+            ]
+            rows.append(
+                f"<tr class='{look}'><td>{esc(r.architecture)}</td><td>{esc(partner)}</td>"
+                + "".join(f"<td>{esc(c)}</td>" for c in cells)
+                + "</tr>"
+            )
+    if not rows:
+        return ""
+    return (
+        "<h2>Functional acknowledgments (997) per trading partner</h2>"
+        "<p>As each partner's journal shows them: 850s it received, 997s it sent for them, "
+        "the lag between the two, 850s left without a 997 past the grace; beside them the "
+        "sync core's <code>missing_997</code> exceptions for the partner, open at the end "
+        "(and opened in all), and whether it flagged every 850 left without a 997 past its "
+        "deadline and next pickup (<em>not measured</em>: none was due).</p>"
+        "<table><tr><th>architecture</th><th>partner</th><th>850s sent</th>"
+        "<th>997s received</th><th>997 lag p50 / p99</th><th>unacknowledged interchanges</th>"
+        "<th>missing_997 exceptions open</th><th>core flagged what was due</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
 
 
 def slo_word(entry: dict[str, Any]) -> str:

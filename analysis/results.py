@@ -19,7 +19,8 @@ examples, taken in turn from each fact and replica), each entry with its ``expla
 and ``by_fact``: counts per kind and replica; ``coverage`` (per fact, see
 :func:`coverage`), ``t_visibility``, ``faults``, ``messages`` and ``slo_spec``;
 ``functional_acks`` (997s both ways: lag, verdicts, unacknowledged interchanges; see
-:mod:`analysis.functional_acks`); ``erp_release`` (only for a run whose scenario releases
+:mod:`analysis.functional_acks`; per partner under ``partners`` when the history's header
+names them); ``erp_release`` (only for a run whose scenario releases
 a new ERP API version: the run before and after each release, see :mod:`analysis.erp_release`).
 
 Schema 2: *a verdict needs evidence*.  Every percentile block carries its sample count
@@ -376,7 +377,12 @@ def build_results(
         },
         "faults": fault_windows(judgement),
         "messages": message_counts(judgement),
-        "functional_acks": functional_acks(judgement.interchanges, simulated_seconds),
+        "functional_acks": functional_acks(
+            judgement.interchanges,
+            simulated_seconds,
+            judgement.header.get("partners"),
+            judgement.header.get("missing_997_by_s"),
+        ),
         "slos": entries,
         "slo_spec": asdict(slos),
         "passed": all(e["passed"] for e in entries),

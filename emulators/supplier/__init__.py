@@ -38,11 +38,12 @@ network's translator answers each 850 group with a 997 ``fa_delay`` after
 receipt — AK5 ``A`` per set, or ``R`` at ``fa_reject_rate`` with AK3/AK4 naming
 the first PO1's PO103 (element 355, code 7): a rejected PO never reaches order
 entry.  A 997 the buyer posts (``receive_edi``, an FA group) answers one of the
-network's own groups (AK102 = the ISA13 it sent).  With 997s on, the network
-journals each interchange as ``interchange:{sender}:{ISA13}``: ``received`` (an
-850's, with its number of sets) or ``sent`` (its own, with the ST01), then
-``fa_status`` (AK901) when the 997 for it goes out or comes in — what the
-functional-ack lag and the unacknowledged interchanges are measured from.
+network's own groups (AK102 = the ISA13 it sent).  The network journals each
+interchange as ``interchange:{sender}:{ISA13}``: ``received`` (every 850's, with
+its number of sets; ``receiver``, the ISA08, too with ``journal_receivers``) or,
+with 997s on, ``sent`` (its own, with the ST01); then ``fa_status`` (AK901) when
+its 997 goes out or comes in: what the 997 lag and the unacknowledged
+interchanges are measured from, on the receiving side.
 
 Each document is published two ways with its ``seq``, ``supplier``, ``type``
 ("855", "856", "810", "997") and ``payload``: into the buyer's mailbox, where a batch
@@ -66,7 +67,6 @@ the streams; timers set before a reset do nothing when they go off.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import random
 from collections.abc import Callable
 from decimal import Decimal
@@ -78,6 +78,7 @@ from emulators.supplier._profile import (
     _COUNTERS,
     _EDI_ID,
     SupplierProfile,
+    _lognormal,
     _Streams,
     _unwritable,
 )
@@ -122,6 +123,7 @@ class SupplierNetwork:
         seed: int,
         *,
         limits: Limits = DEFAULT_LIMITS,
+        journal_receivers: bool = False,
     ) -> None:
         self._journal = journal
         self._clock = clock
@@ -130,6 +132,7 @@ class SupplierNetwork:
         self.profiles = profiles
         self._seed = seed
         self._limits = limits
+        self._journal_receivers = journal_receivers
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self._generation = 0
         self.reset()
@@ -250,9 +253,11 @@ class SupplierNetwork:
                 verdicts.append(SetAck(code, control, "R", (error,)))
             else:
                 verdicts.append(SetAck(code, control))
+        entity = f"interchange:{interchange.sender}:{interchange.control}"
+        self._journal.record(entity, "received", len(interchange.sets), entity, None)
+        if self._journal_receivers:  # the partner it was addressed to (ISA08)
+            self._journal.record(entity, "receiver", supplier, entity, None)
         if profile.functional_acks:
-            entity = f"interchange:{interchange.sender}:{interchange.control}"
-            self._journal.record(entity, "received", len(interchange.sets), entity, None)
             delay = self._lognormal(rng, profile.fa_delay_median_s, profile.fa_delay_sigma)
             start = 0
             for group_code, group_control, count in interchange.groups:
@@ -362,9 +367,7 @@ class SupplierNetwork:
 
         self._schedule(delay, fire)
 
-    @staticmethod
-    def _lognormal(rng: random.Random, median: float, sigma: float) -> float:
-        return median * math.exp(rng.gauss(0.0, sigma))
+    _lognormal = staticmethod(_lognormal)
 
     def _now(self) -> dt.datetime:
         return self._epoch + dt.timedelta(seconds=self._clock())

@@ -9,6 +9,7 @@ counters, the shape of an interchange id, and what its outbound X12 cannot write
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from dataclasses import dataclass, fields
@@ -111,3 +112,8 @@ def _unwritable(order: dict[str, Any]) -> tuple[str, str] | None:
         if any(d in value for d in _OUR_DELIMITERS):
             return element, value
     return None
+
+
+def _lognormal(rng: random.Random, median: float, sigma: float) -> float:
+    """A lognormal delay around ``median`` (one draw of ``rng``)."""
+    return median * math.exp(rng.gauss(0.0, sigma))

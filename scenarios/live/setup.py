@@ -32,6 +32,7 @@ from scenarios.live.faults import steady_faults
 from scenarios.live.options import SYSTEMS
 from scenarios.spec.masterdata import MasterData, generate
 from scenarios.spec.models import ScenarioSpec
+from scenarios.spec.partners import partner_profiles
 
 __all__ = ["EmulatorSetup", "emulator_setup", "master_records", "scaled_profiles"]
 
@@ -131,17 +132,20 @@ def master_records(
 
 
 def scaled_profiles(spec: ScenarioSpec, speedup: float) -> dict[str, SupplierProfile]:
-    """The scenario's supplier profile for each trading partner, every delay / speedup."""
-    p = spec.suppliers.profile()
-    fast = replace(
-        p,
-        ack_delay_median_s=p.ack_delay_median_s / speedup,
-        duplicate_delay_s=p.duplicate_delay_s / speedup,
-        ship_delay_median_s=p.ship_delay_median_s / speedup,
-        invoice_delay_median_s=p.invoice_delay_median_s / speedup,
-        duplicate_invoice_delay_s=p.duplicate_invoice_delay_s / speedup,
-    )
-    return {s.edi_id: fast for s in generate(spec.network, spec.seed).suppliers}
+    """The scenario's supplier profile for each trading partner (its own where
+    ``suppliers.partners`` names it), every delay / speedup."""
+    edi_ids = [s.edi_id for s in generate(spec.network, spec.seed).suppliers]
+    return {
+        edi: replace(
+            p,
+            ack_delay_median_s=p.ack_delay_median_s / speedup,
+            duplicate_delay_s=p.duplicate_delay_s / speedup,
+            ship_delay_median_s=p.ship_delay_median_s / speedup,
+            invoice_delay_median_s=p.invoice_delay_median_s / speedup,
+            duplicate_invoice_delay_s=p.duplicate_invoice_delay_s / speedup,
+        )
+        for edi, p in partner_profiles(spec.suppliers, edi_ids).items()
+    }
 
 
 def emulator_setup(spec: ScenarioSpec, speedup: float, today: dt.date) -> EmulatorSetup:

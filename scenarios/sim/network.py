@@ -47,6 +47,7 @@ from scenarios.sim.releases import header as release_header
 from scenarios.spec.architectures import ARCHITECTURES, Architecture
 from scenarios.spec.masterdata import MasterData, generate
 from scenarios.spec.models import LatencySpike, ScenarioSpec
+from scenarios.spec.partners import partner_profiles
 from sync_core.breaker import BreakerConfig
 from sync_core.defects import DefectiveEngine, Defects
 from sync_core.delivery import DeliveryPlanner, RetryPolicy
@@ -59,10 +60,11 @@ from sync_core.messages import Inbound, Kind, Request, Response
 from sync_core.phi import PhiBoundary, simulation_key
 from sync_core.store import MemoryStore, Store
 
-__all__ = ["Run", "simulate"]
+__all__ = ["FA_DEADLINE_S", "Run", "fa_deadline_s", "simulate"]
 
 OUR_EDI_ID = "HOSPNET01"
 NO_RETRIES = RetryPolicy(max_attempts=1)  # the defect ``stop_retrying``
+FA_DEADLINE_S = EngineConfig.fa_deadline_s  # partners expect a 997 within hours
 
 
 @dataclass
@@ -225,7 +227,7 @@ def simulate(
 
     links = _links(env, spec, rng)
     naive = design.point_to_point  # no memory, no breaker, a few retries
-    engine = _engine(master, naive, defects)
+    engine = _engine(master, naive, defects, fa_deadline_s(spec, design))
     store = _store(env, epoch)
     behaviours = {"erp": erp, "supplier": supplier, "wms": wms, "ap": ap}
     transport = _Transport(links, hosts, native_routes(behaviours))
@@ -258,6 +260,7 @@ def simulate(
             run_with_progress(env, spec.end_s, progress, lambda: driver.messages_handled)
     touched = driver.touched | (engine.touched if isinstance(engine, DefectiveEngine) else set())
     volumes = _volumes(orders, driver, store, dock, history)
+    history.header.update(_partners(spec, design, store, master))  # {} without partners
     return Run(spec, architecture, history, volumes, frozenset(touched))
 
 
@@ -275,6 +278,27 @@ def _volumes(
         "core_crashes": driver.crashes,
         "history_records": len(history.changes),
     }
+
+
+def _partners(
+    spec: ScenarioSpec, design: Architecture, store: MemoryStore, master: MasterData
+) -> dict[str, Any]:
+    """The header's ``partners``: per trading partner, the core's ``missing_997``
+    exceptions at the end of the run (read from its store, as the dead letters are),
+    ``opened`` and still ``open``; and ``missing_997_by_s``, how long after an 850 the
+    core has surely looked for its 997 (the deadline, plus a pickup interval: a core
+    that pulls checks it at its next pickup).  Only for a scenario that singles partners
+    out (``suppliers.partners``): the others' results stay as they were."""
+    if not spec.suppliers.partners:
+        return {}
+    pickup_s = design.pull(spec.architectures)[0] if design.pull is not None else 0.0
+    out = {s.edi_id: {"missing_997_opened": 0, "missing_997_open": 0} for s in master.suppliers}
+    for e in store.entities("exception"):
+        row = e.data
+        if isinstance(row, dict) and row.get("kind") == "missing_997" and row["partner"] in out:
+            out[row["partner"]]["missing_997_opened"] += 1
+            out[row["partner"]]["missing_997_open"] += 1 if row.get("open") else 0
+    return {"partners": out, "missing_997_by_s": fa_deadline_s(spec, design) + pickup_s}
 
 
 def _store(env: simpy.Environment, epoch: dt.datetime) -> MemoryStore:
@@ -296,9 +320,20 @@ def _hosts(spec: ScenarioSpec, clock: Callable[[], float]) -> dict[str, Host]:
     return hosts
 
 
-def _engine(master: MasterData, naive: bool, defects: Defects | None) -> Engine:
+def fa_deadline_s(spec: ScenarioSpec, design: Architecture) -> float:
+    """How long the core lets an 850 wait for its 997 before a ``missing_997``: the
+    partners' expected turnaround (4 h), plus, for an architecture that picks documents
+    up on a schedule, the pickup interval (a nightly batch sees a 997 sent at 09:00 only
+    the next night: the 4 h alone would open an exception for every 850)."""
+    pickup_s = design.pull(spec.architectures)[0] if design.pull is not None else 0.0
+    return FA_DEADLINE_S + pickup_s
+
+
+def _engine(master: MasterData, naive: bool, defects: Defects | None, fa_deadline: float) -> Engine:
     partners = {s.supplier_id: s.edi_id for s in master.suppliers}
-    config = EngineConfig(OUR_EDI_ID, partners, naive=naive, functional_acks=True)
+    config = EngineConfig(
+        OUR_EDI_ID, partners, naive=naive, functional_acks=True, fa_deadline_s=fa_deadline
+    )
     return DefectiveEngine(config, defects) if defects and defects.engine else Engine(config)
 
 
@@ -321,16 +356,17 @@ def _systems(
     clock: Callable[[], float],
     schedule: Callable[[float, Callable[[], None]], None],
 ) -> tuple[Erp, SupplierNetwork, Wms, Ap]:
-    """The four emulated systems, every supplier trading on the scenario's profile."""
-    profile = spec.suppliers.profile()
+    """The four emulated systems, every supplier trading on the scenario's profile (or
+    its own, where ``suppliers.partners`` names it)."""
     erp = Erp(journals["erp"], clock, spec.start)
     supplier = SupplierNetwork(
         journals["supplier"],
         clock,
         spec.start,
         schedule,
-        {s.edi_id: profile for s in master.suppliers},
+        partner_profiles(spec.suppliers, [s.edi_id for s in master.suppliers]),
         spec.seed,
+        journal_receivers=bool(spec.suppliers.partners),
     )
     wms = Wms(journals["wms"], clock, spec.start)
     ap = Ap(journals["ap"], clock, spec.start)

@@ -18,6 +18,7 @@ from typing import Any
 from faker import Faker
 
 from scenarios.spec.models import NetworkSpec
+from scenarios.spec.partners import edi_id
 from sync_core.model import Item, Location, LocationKind, Supplier, Uom, UomStep, gs1_check_digit
 
 __all__ = ["MasterData", "generate", "po_lines"]
@@ -136,7 +137,7 @@ def generate(spec: NetworkSpec, seed: int) -> MasterData:
             supplier_id=f"S{1001 + i}",
             name=fake.unique.company(),
             gln=_gln(f"07{i + 10:03d}00", 1),
-            edi_id=f"SUPP{1001 + i}",
+            edi_id=edi_id(i),
         )
         for i in range(spec.suppliers)
     )

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from emulators.faults import ErrorRate, Faults, Outage, RateLimit
 from emulators.supplier import SupplierProfile
 from scenarios.spec.erp import ErpSpec
+from scenarios.spec.partners import validate_partners
 
 __all__ = [
     "FAULT_SYSTEMS",
@@ -171,6 +172,11 @@ class SupplierBehaviour(_Spec):
     )
     ta1_requested: bool = Field(
         False, description="ISA14 of the partner's interchanges: 1 asks for a TA1"
+    )
+    partners: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="per EDI id (SUPP1001...): the fields above this partner does otherwise "
+        "(scenarios/spec/partners.py), e.g. {SUPP1003: {functional_acks: false}}",
     )
 
     @model_validator(mode="after")
@@ -517,6 +523,11 @@ class ScenarioSpec(_Spec):
         if not 1970 <= value.year <= 2200:
             raise ValueError("the year must be within 1970..2200")
         return value
+
+    @model_validator(mode="after")
+    def _partners(self) -> ScenarioSpec:
+        validate_partners(self.suppliers, self.suppliers.partners, self.network.suppliers)
+        return self
 
     @model_validator(mode="after")
     def _resolved(self) -> ScenarioSpec:

@@ -27,6 +27,7 @@ EXPECTED = {
     "crash_recovery",
     "bill_only_implants",
     "erp_release",
+    "silent_partner",
 }
 
 
@@ -40,7 +41,7 @@ def test_the_library_holds_every_story():
 
 
 SOURCES = Path(__file__).parents[2] / "scenarios" / "library" / "SOURCES.md"
-SOURCE_NAMES = ("Vizient", "GHX", "FDA", "HIMSS", "cXML", "Oracle", "Ontario")
+SOURCE_NAMES = ("Vizient", "GHX", "FDA", "HIMSS", "cXML", "Oracle", "Ontario", "ASC X12")
 
 
 def test_the_sources_page_explains_every_source_a_story_names():

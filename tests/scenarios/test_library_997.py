@@ -19,8 +19,13 @@ from sync_core.store import MemoryStore
 from tests.scenarios.test_library_runs import SHORT
 
 
-def run(monkeypatch: pytest.MonkeyPatch, **overrides: Any) -> tuple[Outcome, MemoryStore]:
-    """``partial_confirmation`` (short) under ``event``, and the core's store at its end."""
+def run(
+    monkeypatch: pytest.MonkeyPatch,
+    scenario: str = "partial_confirmation",
+    architecture: str = "event",
+    **overrides: Any,
+) -> tuple[Outcome, MemoryStore]:
+    """``scenario`` (short) under ``architecture``, and the core's store at its end."""
     stores: list[MemoryStore] = []
 
     class Kept(MemoryStore):
@@ -29,8 +34,8 @@ def run(monkeypatch: pytest.MonkeyPatch, **overrides: Any) -> tuple[Outcome, Mem
             stores.append(self)
 
     monkeypatch.setattr(network, "MemoryStore", Kept)
-    spec = load_scenario("partial_confirmation", overrides={**SHORT, **overrides})
-    outcome = run_architecture(spec, "event")
+    spec = load_scenario(scenario, overrides={**SHORT, **overrides})
+    outcome = run_architecture(spec, architecture)
     [store] = stores
     return outcome, store
 
@@ -56,11 +61,12 @@ def test_a_partner_that_never_sends_997s_leaves_every_850_overdue(
     # the business went on: the 855s came all the same, nothing dead-lettered
     assert outcome.results["passed"], [s for s in outcome.results["slos"] if not s["passed"]]
     assert outcome.results["volumes"]["dead_letters"] == 0
-    # the network journals nothing for a partner that sends no 997s: not measured, never 0
+    # the network journals every 850 it received, answered or not: no lag (not measured,
+    # never 0), and each one unacknowledged, counted on the side that received it
     fa = outcome.results["functional_acks"]
-    assert fa["partner_997s"]["interchanges"] == 0
+    assert fa["partner_997s"]["interchanges"] == len(overdue)
     assert fa["partner_997s"]["lag_s"]["n"] == 0 and fa["partner_997s"]["lag_s"]["p50"] is None
-    assert fa["partner_997s"]["unacknowledged"] is None
+    assert fa["partner_997s"]["unacknowledged"] == len(overdue)
 
 
 def test_a_partner_that_rejects_a_share_of_850s_has_them_dead_lettered_with_its_reason(
