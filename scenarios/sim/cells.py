@@ -116,7 +116,7 @@ def dask(address: str, timeout: float) -> Iterator[CellExecutor]:
 
 def _check_workers(client: Any, address: str) -> None:
     """Every worker has this supplysync: the cells travel pickled by reference."""
-    mine = metadata.version("supplysync")
+    mine = _installed()
     try:
         theirs: dict[str, str] = client.run(metadata.version, "supplysync")
     except metadata.PackageNotFoundError:
@@ -128,6 +128,10 @@ def _check_workers(client: Any, address: str) -> None:
             raise ScenarioError(
                 address, "", f"worker {worker} has supplysync {version}, this machine {mine}"
             )
+
+
+def _installed() -> str:
+    return metadata.version("supplysync")
 
 
 def executor(

@@ -80,6 +80,12 @@ def test_workers_and_cluster_together_is_bad_input(capsys):
     assert "--workers: not with --cluster" in _one_line_exit_2(argv, capsys)
 
 
+def test_a_worker_with_another_supplysync_is_named(scheduler, monkeypatch, capsys):
+    monkeypatch.setattr(cells, "_installed", lambda: "0.0.0-here")
+    err = _one_line_exit_2(["sweep", *GRID, "--cluster", scheduler], capsys)
+    assert "has supplysync 0.1.0, this machine 0.0.0-here" in err
+
+
 def dies_once(marker: str, value: int) -> int:
     """A cell whose worker process dies the first time it runs cell 0."""
     if value == 0 and not os.path.exists(marker):
