@@ -75,6 +75,15 @@ def test_an_unreachable_scheduler_is_one_line_exit_2(tmp_path, capsys):
     assert f"{address}: no Dask scheduler answered within 1 s" in err
 
 
+def test_a_scheduler_without_workers_is_one_line_exit_2(capsys):
+    with distributed.LocalCluster(
+        n_workers=0, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0"
+    ) as empty:
+        argv = ["sweep", *GRID, "--cluster", empty.scheduler_address, "--cluster-timeout", "1"]
+        err = _one_line_exit_2(argv, capsys)
+    assert f"{empty.scheduler_address}: no Dask worker joined within 1 s" in err
+
+
 def test_workers_and_cluster_together_is_bad_input(capsys):
     argv = ["sweep", *GRID, "--cluster", "tcp://127.0.0.1:8786", "--workers", "2"]
     assert "--workers: not with --cluster" in _one_line_exit_2(argv, capsys)
