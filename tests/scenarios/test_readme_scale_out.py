@@ -1,9 +1,9 @@
 """The README's scale-out commands, executed on 127.0.0.1: a Dask scheduler, its workers, a sweep.
 
 Every line of the ```` ```bash scale-out ```` blocks of README.md runs, in order, with the
-README's port 8786 moved onto a free one: ``dask ...`` lines start as background processes
-(stopped at the end), ``supplysync ...`` lines run to completion and must exit 0.  So the
-commands a user copies are the ones that work.
+README's ports 8786 (scheduler) and 8787 (its dashboard) moved onto free ones: ``dask ...``
+lines start as background processes (stopped at the end), ``supplysync ...`` lines run to
+completion and must exit 0.  So the commands a user copies are the ones that work.
 """
 
 from __future__ import annotations
@@ -33,8 +33,11 @@ def commands() -> list[list[str]]:
 
 
 def test_the_readme_scale_out_commands_run(tmp_path):
-    port = str(closed_port())
-    steps = [[w.replace("8786", port) for w in words] for words in commands()]
+    port, dashboard = str(closed_port()), str(closed_port())
+    steps = [
+        [w.replace("8786", port).replace("8787", dashboard) for w in words] for words in commands()
+    ]
+    assert all("127.0.0.1" in " ".join(s) for s in steps)  # loopback only
     assert [s[:2] for s in steps[:2]] == [["dask", "scheduler"], ["dask", "worker"]]
     background: list[subprocess.Popen[bytes]] = []
     try:
