@@ -19,7 +19,9 @@ examples, taken in turn from each fact and replica), each entry with its ``expla
 and ``by_fact``: counts per kind and replica; ``coverage`` (per fact, see
 :func:`coverage`), ``t_visibility``, ``faults``, ``messages`` and ``slo_spec``;
 ``functional_acks`` (997s both ways: lag, verdicts, unacknowledged interchanges; see
-:mod:`analysis.functional_acks`).
+:mod:`analysis.functional_acks`); ``invoice_exceptions`` only in a run where a supplier
+billed a line in another unit than ordered (``uom_mismatch``: caught by AP's three-way
+match or missed; see :mod:`analysis.invoice_exceptions`).
 
 Schema 2: *a verdict needs evidence*.  Every percentile block carries its sample count
 ``n``, and a statistic with no samples is ``null`` (*not measured*), never 0; so is
@@ -35,6 +37,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from analysis.functional_acks import functional_acks
+from analysis.invoice_exceptions import invoice_exceptions
 from analysis.metrics import (
     VISIBILITY_POINTS_S,
     Judgement,
@@ -354,7 +357,9 @@ def build_results(
     }
     entries = _slo_entries(slos, flows, consistency, judgement)
     visible = t_visibility(judgement, VISIBILITY_POINTS_S)
+    exceptions = invoice_exceptions(judgement.invoice_units)
     return {
+        **({"invoice_exceptions": exceptions} if exceptions else {}),
         "schema_version": RESULTS_SCHEMA_VERSION,
         "scenario": scenario,
         "architecture": architecture,

@@ -30,7 +30,7 @@ from emulators.faults import Faults
 from emulators.supplier import SupplierProfile
 from scenarios.live.faults import steady_faults
 from scenarios.live.options import SYSTEMS
-from scenarios.spec.masterdata import MasterData, generate
+from scenarios.spec.masterdata import MasterData, generate, supplier_profile
 from scenarios.spec.models import ScenarioSpec
 
 __all__ = ["EmulatorSetup", "emulator_setup", "master_records", "scaled_profiles"]
@@ -141,7 +141,8 @@ def scaled_profiles(spec: ScenarioSpec, speedup: float) -> dict[str, SupplierPro
         invoice_delay_median_s=p.invoice_delay_median_s / speedup,
         duplicate_invoice_delay_s=p.duplicate_invoice_delay_s / speedup,
     )
-    return {s.edi_id: fast for s in generate(spec.network, spec.seed).suppliers}
+    master = generate(spec.network, spec.seed)
+    return {s.edi_id: supplier_profile(fast, master, s) for s in master.suppliers}
 
 
 def emulator_setup(spec: ScenarioSpec, speedup: float, today: dt.date) -> EmulatorSetup:

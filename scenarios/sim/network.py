@@ -42,7 +42,7 @@ from emulators.wms import Wms
 from scenarios.sim.actors import Buyers, Dock, PriceChange, load_masters
 from scenarios.sim.progress import Progress, run_with_progress
 from scenarios.spec.architectures import ARCHITECTURES, Architecture
-from scenarios.spec.masterdata import MasterData, generate
+from scenarios.spec.masterdata import MasterData, generate, supplier_profile
 from scenarios.spec.models import LatencySpike, ScenarioSpec
 from sync_core.breaker import BreakerConfig
 from sync_core.defects import DefectiveEngine, Defects
@@ -302,7 +302,7 @@ def _systems(
         clock,
         spec.start,
         schedule,
-        {s.edi_id: profile for s in master.suppliers},
+        {s.edi_id: supplier_profile(profile, master, s) for s in master.suppliers},
         spec.seed,
     )
     wms = Wms(journals["wms"], clock, spec.start)

@@ -2,7 +2,8 @@
 
 Hospitals, distribution centers and the central procurement office get GLNs
 under one GS1 company prefix; suppliers get their own prefix, an EDI id and
-a catalog of items with GTIN-14s, UNSPSC classes and unit-of-measure ladders.
+a catalog of items with GTIN-14s, UNSPSC classes and unit-of-measure ladders
+(and, opt-in, drugs and IV fluids by NDC: :mod:`scenarios.spec.drugs`).
 Names come from Faker seeded with the scenario seed, so the same seed always
 yields the same network.  Everything is built as canonical models, so every
 identifier is check-digit valid by construction.
@@ -12,15 +13,17 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from faker import Faker
 
+from emulators.supplier import SupplierProfile
+from scenarios.spec.drugs import drug_items
 from scenarios.spec.models import NetworkSpec
 from sync_core.model import Item, Location, LocationKind, Supplier, Uom, UomStep, gs1_check_digit
 
-__all__ = ["MasterData", "generate", "po_lines"]
+__all__ = ["MasterData", "generate", "po_lines", "supplier_profile"]
 
 # (description, UNSPSC class, order UoM ladder, clinical-critical candidate)
 _CATALOG: tuple[tuple[str, str, tuple[tuple[Uom, int, Uom], ...], bool], ...] = (
@@ -93,6 +96,20 @@ def po_lines(
     ]
 
 
+def supplier_profile(
+    profile: SupplierProfile, master: MasterData, supplier: Supplier
+) -> SupplierProfile:
+    """``profile`` with the supplier's catalog (vendor part, ordered unit, eaches it holds,
+    NDC) when its invoices need one: a drug to name by NDC, or billing by the each."""
+    items = master.catalog(supplier.supplier_id)
+    if not profile.invoice_uom_mismatch_rate and not any(i.ndc for i in items):
+        return profile
+    catalog = tuple(
+        (i.vendor_part, i.order_uom.value, i.each_per(i.order_uom), i.ndc or "") for i in items
+    )
+    return replace(profile, catalog=catalog)
+
+
 def _gln(prefix: str, n: int) -> str:
     body = f"{prefix}{n:0{12 - len(prefix)}d}"
     return body + gs1_check_digit(body)
@@ -162,4 +179,6 @@ def generate(spec: NetworkSpec, seed: int) -> MasterData:
                 critical=critical_kind and rng.random() < p_critical,
             )
         )
+    if spec.drugs:
+        items += drug_items(spec.drugs, seed, suppliers, len(items), p_critical)
     return MasterData(office, hospitals, dcs, suppliers, tuple(items), serving)

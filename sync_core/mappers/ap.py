@@ -4,6 +4,13 @@ AP matches each invoice line against reference data the integration feeds it:
 the PO lines (ordered quantity and price), the goods received, and contract
 prices.  Items are identified by GTIN in every AP document, so a PO line, its
 invoice lines and a contract price meet on the same ``item_id``.
+
+Units: each invoice line carries the 810's own unit (IT103) as ``uom``, never
+converted along the item's ladder.  A supplier that bills a case-ordered line by
+the each is AP's exception to raise (hold ``UOM``, a ``uom_mismatch``), not the
+middleware's to smooth over: the AP team must see it and have it rebilled, and a
+silent conversion would pay an invoice on a unit nobody ordered (and on a ladder
+the supplier may not share).
 """
 
 from __future__ import annotations
@@ -65,6 +72,7 @@ def invoice(inv: Invoice, correlation_id: str | None) -> dict[str, Any]:
                 "po_line_number": line.line_no,
                 "quantity_invoiced": line.quantity,
                 "unit_price": line.unit_price,
+                "uom": line.uom.value,
             }
             for line in inv.lines
         ],
