@@ -16,22 +16,21 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from sync_core.model import Item, Supplier, Uom, UomStep, gs1_check_digit
+from scenarios.spec._catalog import Entry, Ladder, catalog_item
+from sync_core.model import Item, Supplier, Uom, gs1_check_digit
 from sync_core.ndc import NDC10_FORMS, to_ndc11
 
 __all__ = ["DRUG_CATALOG", "drug_items"]
 
+_BAGS_12: Ladder = ((Uom.CA, 12, Uom.EA),)
+_BAGS_24: Ladder = ((Uom.CA, 24, Uom.EA),)
+_VIALS: Ladder = ((Uom.CA, 4, Uom.BX), (Uom.BX, 25, Uom.EA))
 # (description, UNSPSC class in segment 51 drugs and pharmaceuticals, ladder, critical kind)
-DRUG_CATALOG: tuple[tuple[str, str, tuple[tuple[Uom, int, Uom], ...], bool], ...] = (
-    ("Sodium chloride 0.9 % injection, {v} mL bag", "51191900", ((Uom.CA, 24, Uom.EA),), True),
-    ("Lactated Ringer's injection, {v} mL bag", "51191900", ((Uom.CA, 12, Uom.EA),), True),
-    ("Dextrose 5 % injection, {v} mL bag", "51191900", ((Uom.CA, 24, Uom.EA),), True),
-    (
-        "Heparin sodium injection, {v} units/mL vial",
-        "51141500",
-        ((Uom.CA, 4, Uom.BX), (Uom.BX, 25, Uom.EA)),
-        False,
-    ),
+DRUG_CATALOG: tuple[Entry, ...] = (
+    ("Sodium chloride 0.9 % injection, {v} mL bag", "51191900", _BAGS_24, True),
+    ("Lactated Ringer's injection, {v} mL bag", "51191900", _BAGS_12, True),
+    ("Dextrose 5 % injection, {v} mL bag", "51191900", _BAGS_24, True),
+    ("Heparin sodium injection, {v} units/mL vial", "51141500", _VIALS, False),
 )
 _VOLUMES = {"mL bag": ["250", "500", "1000"], "units/mL vial": ["1000", "5000"]}
 
@@ -55,23 +54,15 @@ def drug_items(
     for k in range(count):
         index = (first + k) % len(suppliers)
         supplier = suppliers[index]
-        template, unspsc, ladder, critical_kind = DRUG_CATALOG[rng.randrange(len(DRUG_CATALOG))]
-        unit = template.split("{v} ")[1]
+        entry = DRUG_CATALOG[rng.randrange(len(DRUG_CATALOG))]
+        unit = entry[0].split("{v} ")[1]
         ndc10 = _ndc10(index, k // len(suppliers))
-        steps = tuple(UomStep(uom=u, quantity=q, contains=c) for u, q, c in ladder)
-        body = f"{5 if steps[0].uom == Uom.CA else 3}03{ndc10.replace('-', '')}"
+        body = f"{5 if entry[2][0][0] == Uom.CA else 3}03{ndc10.replace('-', '')}"
+        description = entry[0].format(v=rng.choice(_VOLUMES[unit]))
+        draw = (rng, (20.0, 600.0), p_critical)
+        gtin = body + gs1_check_digit(body)
+        number = first + k + 1
         items.append(
-            Item(
-                gtin=body + gs1_check_digit(body),
-                description=template.format(v=rng.choice(_VOLUMES[unit])),
-                unspsc=unspsc,
-                supplier_id=supplier.supplier_id,
-                vendor_part=f"{supplier.supplier_id[1:]}-{first + k + 1:05d}",
-                order_uom=steps[0].uom,
-                uom_ladder=steps,
-                unit_price=round(rng.uniform(20, 600), 2),
-                critical=critical_kind and rng.random() < p_critical,
-                ndc=to_ndc11(ndc10),
-            )
+            catalog_item(entry, description, gtin, supplier, number, draw, to_ndc11(ndc10))
         )
     return items

@@ -19,14 +19,15 @@ from typing import Any
 from faker import Faker
 
 from emulators.supplier import SupplierProfile
+from scenarios.spec._catalog import Entry, catalog_item
 from scenarios.spec.drugs import drug_items
 from scenarios.spec.models import NetworkSpec
-from sync_core.model import Item, Location, LocationKind, Supplier, Uom, UomStep, gs1_check_digit
+from sync_core.model import Item, Location, LocationKind, Supplier, Uom, gs1_check_digit
 
 __all__ = ["MasterData", "generate", "po_lines", "supplier_profile"]
 
 # (description, UNSPSC class, order UoM ladder, clinical-critical candidate)
-_CATALOG: tuple[tuple[str, str, tuple[tuple[Uom, int, Uom], ...], bool], ...] = (
+_CATALOG: tuple[Entry, ...] = (
     (
         "Nitrile exam gloves, size {s}",
         "42132200",
@@ -162,23 +163,12 @@ def generate(spec: NetworkSpec, seed: int) -> MasterData:
     items = []
     for n in range(spec.items):
         supplier = suppliers[n % len(suppliers)]
-        template, unspsc, ladder, critical_kind = _CATALOG[rng.randrange(len(_CATALOG))]
-        key = template.split("{")[1][0]
-        description = template.format(**{key: rng.choice(_SIZES[key])})
-        steps = tuple(UomStep(uom=u, quantity=q, contains=c) for u, q, c in ladder)
-        items.append(
-            Item(
-                gtin=_gtin(3, f"07{suppliers.index(supplier) + 10:03d}00", n + 1),
-                description=description,
-                unspsc=unspsc,
-                supplier_id=supplier.supplier_id,
-                vendor_part=f"{supplier.supplier_id[1:]}-{n + 1:05d}",
-                order_uom=steps[0].uom,
-                uom_ladder=steps,
-                unit_price=round(rng.uniform(8, 400), 2),
-                critical=critical_kind and rng.random() < p_critical,
-            )
-        )
+        entry = _CATALOG[rng.randrange(len(_CATALOG))]
+        key = entry[0].split("{")[1][0]
+        description = entry[0].format(**{key: rng.choice(_SIZES[key])})
+        gtin = _gtin(3, f"07{suppliers.index(supplier) + 10:03d}00", n + 1)
+        draw = (rng, (8.0, 400.0), p_critical)
+        items.append(catalog_item(entry, description, gtin, supplier, n + 1, draw))
     if spec.drugs:
         items += drug_items(spec.drugs, seed, suppliers, len(items), p_critical)
     return MasterData(office, hospitals, dcs, suppliers, tuple(items), serving)
