@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from analysis.report_tables import table_rows
 from emulators.ap._matching import Matching
 from scenarios.sim.runner import Outcome, run_architecture
 from scenarios.spec.load import library_names, load_scenario
@@ -69,6 +70,8 @@ def test_every_invoice_billed_by_the_each_is_held_uom_and_no_other() -> None:
     assert found["billed_lines"] == found["caught"] == found["flagged_lines"] == lines > 0
     assert found["invoices"] == len(mismatched) and found["missed"] == 0
     assert found["missed_examples"] == []
+    # and the report's side-by-side table says so
+    assert dict(table_rows([o.judged]))["UoM mismatches caught / billed"] == [f"{lines} / {lines}"]
     for example in found["examples"]:
         assert example["invoice"] in mismatched
         assert example["invoiced_uom"] == "EA" and example["ordered_uom"] in ("CA", "BX")
@@ -86,6 +89,8 @@ def test_a_matcher_that_ignores_units_lets_the_mismatch_through_and_is_caught(
     assert mismatched and held(o, "UOM") == set()
     found = o.results["invoice_exceptions"]["uom_mismatch"]
     assert found["caught"] == 0 and found["missed"] == found["billed_lines"] > 0
+    row = dict(table_rows([o.judged]))["UoM mismatches caught / billed"]
+    assert row == [f"0 / {found['billed_lines']}"]
     assert {e["invoice"].split(":")[-1] for e in found["missed_examples"]} <= {
         e.split(":")[-1] for e in mismatched
     }
@@ -99,6 +104,7 @@ def test_a_run_without_the_fault_has_no_invoice_exceptions_key() -> None:
     )
     o = run_architecture(spec, "event")
     assert invoices(o) and "invoice_exceptions" not in o.results
+    assert "UoM mismatches caught / billed" not in dict(table_rows([o.judged]))
     assert held(o, "UOM") == set()
 
 
