@@ -197,9 +197,9 @@ class NatsBus(Bus):
             filter_subject=self.subject(partition),
         )
         try:
-            sub = await self._js.pull_subscribe(
-                self.subject(partition), durable=durable, stream=self.stream, config=config
-            )
+            # create or update: a bus reopened with another ack_wait or in_flight applies it
+            await self._js.add_consumer(self.stream, config)
+            sub = await self._js.pull_subscribe_bind(durable=durable, stream=self.stream)
         except FAILURES as e:
             raise _failure(f"consume: partition {partition}", e) from e
         return _NatsSubscription(self, partition, sub)

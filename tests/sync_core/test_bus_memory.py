@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from datetime import datetime
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,7 @@ class TestMemoryBus(BusContract):
     async def make_bus(self, config: BusConfig) -> Bus:
         return MemoryBus(config, clock=lambda: self.now)
 
-    async def reopen(self, bus: Bus) -> Bus:
+    async def reopen(self, bus: Bus, **fields: Any) -> Bus:
         return bus  # one process: every consumer shares the object
 
     async def pass_time(self, seconds: float) -> None:

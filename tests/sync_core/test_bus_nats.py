@@ -10,8 +10,9 @@ for real here: the ack wait is 1 s.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -43,9 +44,10 @@ class TestNatsBus(BusContract):
     async def make_bus(self, config: BusConfig) -> Bus:
         return await nats_bus().connect(self.url, config, prefix=f"t{uuid.uuid4().hex[:16]}")
 
-    async def reopen(self, bus: Bus) -> Bus:
+    async def reopen(self, bus: Bus, **fields: Any) -> Bus:
         assert isinstance(bus, nats_bus())
-        return await nats_bus().connect(self.url, bus.config, prefix=bus.prefix)
+        config = dataclasses.replace(bus.config, **fields)
+        return await nats_bus().connect(self.url, config, prefix=bus.prefix)
 
     async def pass_time(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -62,6 +64,19 @@ class TestNatsBus(BusContract):
             other = BusConfig(partitions=8, ack_wait=self.ACK_WAIT, max_deliver=3)
             with pytest.raises(BusError, match=f"stream {bus.stream} exists with another"):
                 await nats_bus().connect(self.url, other, prefix=bus.prefix)
+
+        self.run(case)
+
+    def test_a_bus_reopened_with_other_delivery_settings_applies_them(self) -> None:
+        async def case() -> None:
+            bus = await self.bus()
+            await self.publish(bus, ("po1", b"a"), ("po1", b"b"))
+            partition = bus.partition_of("po1")
+            assert len(await (await bus.consume(partition)).fetch(2)) == 1  # in_flight 1
+            wider = await self.other(bus, in_flight=2, ack_wait=60.0)
+            await self.pass_time(self.ACK_WAIT * 1.2)  # the first delivery's ack_wait ends
+            got = await (await wider.consume(partition)).fetch(2)
+            assert [(m.payload, m.deliveries) for m in got] == [(b"a", 2), (b"b", 1)]
 
         self.run(case)
 

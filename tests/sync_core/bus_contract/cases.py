@@ -27,8 +27,9 @@ class BusContract(ABC):
         """A new, empty bus."""
 
     @abstractmethod
-    async def reopen(self, bus: Bus) -> Bus:
-        """The same bus as another process sees it (the same object, in process)."""
+    async def reopen(self, bus: Bus, **fields: Any) -> Bus:
+        """The same bus as another process sees it, with ``fields`` of its config changed
+        (the same object, in process, where ``fields`` are not used)."""
 
     @abstractmethod
     async def pass_time(self, seconds: float) -> None:
@@ -55,8 +56,8 @@ class BusContract(ABC):
         self._opened.append(bus)
         return bus
 
-    async def other(self, bus: Bus) -> Bus:
-        again = await self.reopen(bus)
+    async def other(self, bus: Bus, **fields: Any) -> Bus:
+        again = await self.reopen(bus, **fields)
         if again is not bus:
             self._opened.append(again)
         return again
