@@ -97,3 +97,11 @@ def test_no_server_is_a_retriable_error_naming_it() -> None:
         assert caught.value.retriable
 
     asyncio.run(case())
+
+
+def test_a_bad_prefix_is_refused_before_connecting() -> None:
+    async def case() -> None:
+        with pytest.raises(BusError, match="prefix 'a b' must be dot-separated names"):
+            await nats_bus().connect(f"nats://127.0.0.1:{closed_port()}", prefix="a b")
+
+    asyncio.run(case())
