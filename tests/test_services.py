@@ -1,18 +1,25 @@
-"""The rule for tests of backends on real servers (PostgreSQL now; NATS next).
+"""The rule for tests of backends on real servers (PostgreSQL, NATS JetStream).
 
 Without the server such a test is skipped, with the reason; with
 ``SUPPLYSYNC_REQUIRE_SERVICES=1`` (CI, ``.ci/run``) the same reason fails it,
 so a missing service can never pass CI as a row of skips.  The rule lives in
-``tests/sync_core/conftest.py`` (``service_missing``, ``probe_postgres``).
+``tests/sync_core/conftest.py`` (``service_missing``, ``probe_postgres``, ``probe_nats``).
 """
 
 from __future__ import annotations
 
+import importlib
 import socket
+from collections.abc import Callable
 
 import pytest
 
-from tests.sync_core.conftest import REQUIRE_SERVICES_ENV, probe_postgres, service_missing
+from tests.sync_core.conftest import (
+    REQUIRE_SERVICES_ENV,
+    probe_nats,
+    probe_postgres,
+    service_missing,
+)
 
 
 def closed_port() -> int:
@@ -42,13 +49,24 @@ def test_a_missing_service_fails_when_services_are_required(
         service_missing("no PostgreSQL at postgresql://127.0.0.1:1/x")
 
 
-def test_the_probe_names_the_server_it_could_not_reach() -> None:
-    url = f"postgresql://postgres@127.0.0.1:{closed_port()}/test"
+@pytest.mark.parametrize(
+    ("probe", "url", "module", "without_client", "unreachable"),
+    [
+        (probe_postgres, "postgresql://postgres@127.0.0.1:{port}/test", "psycopg",
+         "PostgreSQL tests need psycopg", "no PostgreSQL at "),
+        (probe_nats, "nats://127.0.0.1:{port}", "nats",
+         "NATS tests need nats-py", "no NATS JetStream at "),
+    ],
+)  # fmt: skip
+def test_the_probe_names_the_server_it_could_not_reach(
+    probe: Callable[[str], str | None], url: str, module: str, without_client: str, unreachable: str
+) -> None:
+    url = url.format(port=closed_port())
     try:
-        import psycopg  # noqa: F401
+        importlib.import_module(module)
     except ImportError:
-        expected = "PostgreSQL tests need psycopg"
+        expected = without_client
     else:
-        expected = f"no PostgreSQL at {url}"
-    problem = probe_postgres(url)
+        expected = unreachable + url
+    problem = probe(url)
     assert problem is not None and problem.startswith(expected)

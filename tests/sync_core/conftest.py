@@ -1,4 +1,4 @@
-"""Backends on real servers for the store contract: PostgreSQL, one fresh schema per store.
+"""Backends on real servers: PostgreSQL for the store contract, NATS for the bus contract.
 
 The server is ``$SUPPLYSYNC_POSTGRES_URL`` (default
 ``postgresql://postgres@127.0.0.1:5432/test``).  It is probed once per session
@@ -6,6 +6,9 @@ The server is ``$SUPPLYSYNC_POSTGRES_URL`` (default
 not there, tests that need it are skipped with the reason — unless
 ``SUPPLYSYNC_REQUIRE_SERVICES=1`` (CI sets it in ``.ci/run``), which turns the
 same reason into a failure: a skip there would hide a missing service.
+
+NATS (``$SUPPLYSYNC_NATS_URL``, default ``nats://127.0.0.1:4222``) is probed
+the same way, JetStream included, for ``tests/sync_core/test_bus_nats.py``.
 
 Each test gets :class:`PostgresSchemas`: every store it opens lives in a new
 schema with a unique name (``supplysync_test_<hex>``), and every schema made
@@ -15,9 +18,10 @@ other's rows and leave nothing behind.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -31,6 +35,8 @@ if TYPE_CHECKING:
 POSTGRES_URL_ENV = "SUPPLYSYNC_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 REQUIRE_SERVICES_ENV = "SUPPLYSYNC_REQUIRE_SERVICES"
+NATS_URL_ENV = "SUPPLYSYNC_NATS_URL"
+DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 
 
 def services_required() -> bool:
@@ -42,6 +48,14 @@ def service_missing(reason: str) -> NoReturn:
     if services_required():
         pytest.fail(f"{reason} ({REQUIRE_SERVICES_ENV}=1: a missing service fails)", pytrace=False)
     pytest.skip(reason)
+
+
+def reachable(url: str, probe: Callable[[str], str | None]) -> str:
+    """``url`` when ``probe`` finds its server usable; else a skip (a failure in CI)."""
+    problem = probe(url)
+    if problem is not None:
+        service_missing(problem)
+    return url
 
 
 def postgres_url() -> str:
@@ -63,14 +77,40 @@ def probe_postgres(url: str) -> str | None:
     return None
 
 
+def nats_url() -> str:
+    return os.environ.get(NATS_URL_ENV) or DEFAULT_NATS_URL
+
+
+def probe_nats(url: str) -> str | None:
+    """Why NATS JetStream at ``url`` cannot be used, or ``None`` when it can."""
+    try:
+        from sync_core.bus.nats import NatsBus
+    except ImportError:
+        return "NATS tests need nats-py: pip install 'nats-py'"
+    from sync_core.bus import BusError
+
+    async def probe() -> None:
+        bus = await NatsBus.connect(url, prefix=f"probe{uuid.uuid4().hex[:12]}")
+        await bus.destroy()
+        await bus.close()
+
+    try:
+        asyncio.run(probe())
+    except BusError as e:
+        return f"no NATS JetStream at {url} (set {NATS_URL_ENV}): {e}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def nats_server() -> str:
+    """The URL of a NATS server with JetStream; skip (or fail, in CI) without one."""
+    return reachable(nats_url(), probe_nats)
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> str:
     """The URL of a PostgreSQL server that answers; skip (or fail, in CI) without one."""
-    url = postgres_url()
-    problem = probe_postgres(url)
-    if problem is not None:
-        service_missing(problem)
-    return url
+    return reachable(postgres_url(), probe_postgres)
 
 
 class PostgresSchemas:
