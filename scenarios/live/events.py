@@ -56,11 +56,6 @@ def not_played(spec: ScenarioSpec, core_is_ours: bool) -> list[str]:
             f"core crash at {c.at_hours:g} h: the middleware under test is not ours to kill"
             for c in spec.core_faults.crashes
         ]
-    out += [
-        f"ERP release {r.version} at {r.at_hours:g} h: live runs do not switch the ERP's API "
-        "version yet (the emulator over HTTP can: see erp_system's releases)"
-        for r in spec.erp.releases
-    ]
     return out
 
 
