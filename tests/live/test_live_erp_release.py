@@ -14,6 +14,7 @@ missing header) and they are dead-lettered.  Every wait is bounded.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,10 @@ from scenarios.live.procs import start_emulators, stop_group
 from scenarios.spec.load import load_scenario
 from scenarios.spec.masterdata import generate
 from tests.live._services import ERP_POS, Core, po_body, wait_until
+from tests.scenarios.test_cli_serve import free_base
+from tests.scenarios.test_serve_scenario import EMULATORS, _running
 
+README = Path(__file__).parents[2] / "README.md"
 SMALL_NETWORK = Path(__file__).parents[1] / "small_network.yaml"
 SCENARIO = f"""\
 extends: {SMALL_NETWORK}
@@ -126,3 +130,20 @@ def test_a_core_that_ignores_the_release_is_refused_after_it(released: dict[str,
         assert "answered 400" in refused()[0]["reason"]
     finally:
         core.stop()
+
+
+def test_the_readme_serve_command_gives_the_erp_its_release(tmp_path: Path) -> None:
+    """The README's ``serve`` command, as written (on free ports): the ERP says when the
+    release comes, in its line and at its apiVersion resource."""
+    section = README.read_text().split("### Change management: an ERP release mid-run")[1]
+    command = next(ln for ln in section.splitlines() if ln.startswith("supplysync serve "))
+    base = free_base()
+    args = [sys.executable, "-m", "scenarios.cli.main", *command.split()[1:],
+            "--port-base", str(base)]  # fmt: skip
+    with _running(args, base, tmp_path, "serve") as out:
+        erp = f"http://127.0.0.1:{base + EMULATORS['erp']}"
+        versions = httpx.get(erp + VERSION).json()
+        printed = out.read_text()
+    assert versions["version"] == "2026.4"
+    assert versions["releases"] == [{"version": "2027.1", "at_s": 36.0}]
+    assert "API 2027.1 from 36 s real;" in printed
