@@ -9,7 +9,10 @@ registry of dialects (:func:`core_versions`, an
 becomes the operations whose bodies and replies carry it, as the ERP's API reference
 says.  The point-to-point ``api`` baseline, and any core under
 ``erp.core_follows_releases: false``, ignores them (:func:`follows`): it keeps speaking
-the base version.  The simulation (:mod:`scenarios.sim.releases`) and the live harness
+the base version.  The ERP's own users' clients (the buyers and the pricing team of a live
+run: :mod:`loadtests.locustfile`, :mod:`scenarios.live.events`) are upgraded with the ERP:
+they always follow (:func:`client_versions`, :func:`outgoing`, :func:`incoming`).  The
+simulation (:mod:`scenarios.sim.releases`) and the live harness
 (:mod:`scenarios.live.setup`, :mod:`scenarios.live.serve_core`) both build from here.
 """
 
@@ -22,8 +25,17 @@ from scenarios.spec.architectures import Architecture
 from scenarios.spec.erp import Cumulative
 from scenarios.spec.models import ScenarioSpec
 from sync_core.mappers.erp_versions import Dialect, ErpVersions
+from sync_core.messages import Request, Response
 
-__all__ = ["core_versions", "dialect", "follows", "releases"]
+__all__ = [
+    "client_versions",
+    "core_versions",
+    "dialect",
+    "follows",
+    "incoming",
+    "outgoing",
+    "releases",
+]
 
 
 def releases(spec: ScenarioSpec, speedup: float = 1.0) -> list[Release]:
@@ -55,9 +67,41 @@ def dialect(c: Cumulative) -> Dialect:
     )
 
 
+def client_versions(spec: ScenarioSpec) -> ErpVersions | None:
+    """A registry of the ERP's versions, or None for a scenario without a release."""
+    if not spec.erp.releases:
+        return None
+    return ErpVersions(spec.erp.base_version, [dialect(c) for c in spec.erp.cumulative()])
+
+
 def core_versions(spec: ScenarioSpec, design: Architecture) -> ErpVersions | None:
     """The core's registry of the ERP's versions, or None for a core that ignores them
     (or a scenario without a release)."""
-    if not spec.erp.releases or not follows(spec, design):
-        return None
-    return ErpVersions(spec.erp.base_version, [dialect(c) for c in spec.erp.cumulative()])
+    return client_versions(spec) if follows(spec, design) else None
+
+
+def outgoing(
+    versions: ErpVersions | None, operation: str, body: Any
+) -> tuple[Any, dict[str, str], str]:
+    """An HTTP client's ``body`` of an ERP ``operation`` and the headers it needs in the
+    version it follows (as given without ``versions``), and that version."""
+    if versions is None:
+        return body, {}, ""
+    out, headers, sent = versions.outgoing(Request("erp", operation, body=body))
+    return out.body, headers, sent
+
+
+def incoming(
+    versions: ErpVersions | None,
+    operation: str,
+    sent: str,
+    status: int,
+    headers: Any,
+    body: Any = None,
+) -> tuple[Any, bool]:
+    """The ERP's reply ``body`` in the base names (the version it announces followed), and
+    whether to send the call again (a release refused it on its way)."""
+    if versions is None:
+        return body, False
+    reply = Response(status, body, dict(headers.items()))
+    return versions.incoming(Request("erp", operation), reply).body, versions.resend(sent, reply)

@@ -31,22 +31,24 @@ from tests.scenarios.test_serve_scenario import EMULATORS, _running
 
 README = Path(__file__).parents[2] / "README.md"
 SMALL_NETWORK = Path(__file__).parents[1] / "small_network.yaml"
-SCENARIO = f"""\
-extends: {SMALL_NETWORK}
+SCENARIO = """\
+extends: SMALL_NETWORK
 name: live_release
 description: A small network whose ERP ships a release a few (real) seconds in.
 seed: 11
 erp:
   base_version: "2026.4"
-  core_follows_releases: {{follows}}
+  core_follows_releases: FOLLOWS
   releases:
     - at_hours: 6
       version: "2027.1"
       changes:
-        - {{{{kind: rename_field, document: purchase_order, field: NeedByDate, to: RequestedDeliveryDate}}}}
-        - {{{{kind: rename_field, document: acknowledgment, field: SupplierConfirmedQuantity, to: ConfirmedQuantity}}}}
-        - {{{{kind: event_shape, envelope: data}}}}
-        - {{{{kind: required_header, header: REST-Framework-Version, value: "9"}}}}
+        - {kind: rename_field, document: purchase_order,
+           field: NeedByDate, to: RequestedDeliveryDate}
+        - {kind: rename_field, document: acknowledgment,
+           field: SupplierConfirmedQuantity, to: ConfirmedQuantity}
+        - {kind: event_shape, envelope: data}
+        - {kind: required_header, header: REST-Framework-Version, value: "9"}
 """
 SPEEDUP = 3600.0  # the release at 6 h comes 6 s after the emulators start
 RELEASE_S = 6.0
@@ -61,7 +63,9 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
     files = {}
     for follows in ("true", "false"):
         files[follows] = folder / f"live_release_{follows}.yaml"
-        files[follows].write_text(SCENARIO.format(follows=follows))
+        files[follows].write_text(
+            SCENARIO.replace("SMALL_NETWORK", str(SMALL_NETWORK)).replace("FOLLOWS", follows)
+        )
     proc, urls = start_emulators(str(files["true"]), 11, SPEEDUP, folder)
     try:
         yield {"urls": urls, "files": files, "folder": folder}
@@ -100,9 +104,7 @@ def test_a_core_that_follows_the_release_keeps_converging(released: dict[str, An
         after = [_create(urls["erp"], n, released=True) for n in range(3, 6)]
         assert {v for _, v in before} == {"2026.4"} and {v for _, v in after} == {"2027.1"}
         pos = [number for number, _ in before + after]
-        assert wait_until(lambda: all(_acknowledged(urls["erp"], n) for n in pos), 20), (
-            core.log()
-        )
+        assert wait_until(lambda: all(_acknowledged(urls["erp"], n) for n in pos), 20), core.log()
         assert httpx.get(f"{core.url}/dlq").json() == []
         journal = httpx.get(urls["erp"] + "/__admin/requests").json()
         acks = [r for r in journal if r["operation"] == "post_acknowledgment"]
