@@ -17,6 +17,8 @@ holds from its start — as the simulation does before its first event.  What it
 writes is the starting state: the run judges only what happens after its start.  A record
 that is already there (a running emulator not reset) is left as it is.
 
+:func:`erp_releases` reads when the ERP's API changes version (the emulators play the
+scenario's releases on the ERP's own clock) and puts it on the run's time axis.
 :func:`not_played` names the timeline items a live run cannot play (printed at the start,
 kept in ``results.json``), so nothing of the scenario is dropped in silence.
 """
@@ -32,13 +34,14 @@ from typing import Any
 import httpx
 import simpy
 
+from emulators.web.erp_releases import VERSION_PATH
 from scenarios.erp_releases import client_versions, incoming, outgoing
 from scenarios.live.options import LiveError
 from scenarios.live.setup import master_records
 from scenarios.spec.masterdata import MasterData
 from scenarios.spec.models import ScenarioSpec
 
-__all__ = ["AP_PRICES", "ERP", "PriceChanges", "load_masters", "not_played"]
+__all__ = ["AP_PRICES", "ERP", "PriceChanges", "erp_releases", "load_masters", "not_played"]
 
 ERP = "/fscmRestApi/resources/latest"
 AP_PRICES = "/payables/v1/prices"
@@ -61,6 +64,16 @@ def not_played(spec: ScenarioSpec, core_is_ours: bool) -> list[str]:
             for c in spec.core_faults.crashes
         ]
     return out
+
+
+def erp_releases(client: httpx.Client, erp_url: str, erp_clock: float) -> list[dict[str, Any]]:
+    """The ERP's releases on the run's time axis (``erp_clock``: the ERP's clock at the
+    run's start), as the ERP itself says (its apiVersion resource); none without one."""
+    r = client.get(erp_url + VERSION_PATH)
+    if r.status_code != 200:
+        return []
+    return [{"version": x["version"], "at_s": round(float(x["at_s"]) - erp_clock, 3)}
+            for x in r.json().get("releases", [])]  # fmt: skip
 
 
 def _check(r: httpx.Response, what: str, ok: tuple[int, ...] = (200, 201)) -> None:

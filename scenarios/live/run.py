@@ -189,6 +189,9 @@ def run_live(o: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
         judged.results["live"] = _live_section(
             o, speedup, settled, left_out, schedule, prices, not_played, webhooks
         )
+        if spec.erp.releases:  # when the ERP's API changed version, on the run's axis
+            releases = events.erp_releases(client, urls["erp"], clocks["erp"])
+            judged.results["live"]["erp_releases"] = releases
         if o.sut == "external":
             judged.results["live"]["carries"] = header["flows"]
             judged.results["live"]["keyless_writes"] = keyless_writes(client, urls, clocks)

@@ -1,19 +1,18 @@
 """Issue 19 item 5, live: the ERP emulator switches its API version mid-run over HTTP,
 and the live core follows it.
 
-The emulators run as a live run and ``serve --scenario`` build them
-(:func:`~scenarios.live.setup.emulator_setup`, one subprocess), with a release a few
-seconds after they start (6 h of the scenario at x3600); the core runs as
-``python -m scenarios.live.serve_core --scenario`` as a live run starts it.  A core given
-the scenario follows the release: POs raised on both sides of it are all acknowledged in
-the ERP (the acknowledgment's renamed field and the new header sent after it), with no
-dead letter.  A core whose scenario says ``erp.core_follows_releases: false`` keeps
-speaking the base version: from the release on, the ERP refuses its calls (400 naming the
-missing header) and they are dead-lettered.  Every wait is bounded.
+``supplysync live`` of a small scenario whose ERP ships a release 6 h in (6 s after the
+emulators start, at x3600): the ERP's buyers (Locust) and the core follow it, so POs
+raised on both sides of it are acknowledged in the ERP (after it, in the acknowledgment's
+renamed field and with the new header), nothing is lost and no request fails.  A core
+whose scenario says ``erp.core_follows_releases: false`` keeps speaking the base version:
+from the release on, the ERP refuses its calls (400 naming the missing header) and they
+are dead-lettered.  Every wait is bounded.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,10 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
+from scenarios.live import run as live
 from scenarios.live.procs import start_emulators, stop_group
-from scenarios.spec.load import load_scenario
-from scenarios.spec.masterdata import generate
-from tests.live._services import ERP_POS, Core, po_body, wait_until
+from tests.live._services import Core, wait_until
 from tests.scenarios.test_cli_serve import free_base
 from tests.scenarios.test_serve_scenario import EMULATORS, _running
 
@@ -40,7 +38,7 @@ erp:
   base_version: "2026.4"
   core_follows_releases: FOLLOWS
   releases:
-    - at_hours: 6
+    - at_hours: AT_HOURS
       version: "2027.1"
       changes:
         - {kind: rename_field, document: purchase_order,
@@ -49,68 +47,63 @@ erp:
            field: SupplierConfirmedQuantity, to: ConfirmedQuantity}
         - {kind: event_shape, envelope: data}
         - {kind: required_header, header: REST-Framework-Version, value: "9"}
+duration_days: 0.3  # 7.2 s at x3600, and 1.2 s to settle
+settle_days: 0.05
 """
-SPEEDUP = 3600.0  # the release at 6 h comes 6 s after the emulators start
-RELEASE_S = 6.0
-NEW = {"REST-Framework-Version": "9"}
+SPEEDUP = 3600.0  # a release at 6 h comes 6 s after the emulators start
 VERSION = "/fscmRestApi/resources/apiVersion"
+
+
+def _scenario(folder: Path, name: str, follows: str, at_hours: int) -> Path:
+    path = folder / f"{name}.yaml"
+    text = SCENARIO.replace("SMALL_NETWORK", str(SMALL_NETWORK)).replace("FOLLOWS", follows)
+    path.write_text(text.replace("AT_HOURS", str(at_hours)).replace("live_release", name))
+    return path
 
 
 @pytest.fixture(scope="module")
 def released(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """The emulators (serving the scenario, release included) and both scenario files."""
+    """The scenario files, and emulators serving one whose release comes 1 s in."""
     folder = tmp_path_factory.mktemp("release")
-    files = {}
-    for follows in ("true", "false"):
-        files[follows] = folder / f"live_release_{follows}.yaml"
-        files[follows].write_text(
-            SCENARIO.replace("SMALL_NETWORK", str(SMALL_NETWORK)).replace("FOLLOWS", follows)
-        )
-    proc, urls = start_emulators(str(files["true"]), 11, SPEEDUP, folder)
+    files = {
+        "live": _scenario(folder, "live_release", "true", 6),
+        "early": _scenario(folder, "early_release", "true", 1),
+        "ignored": _scenario(folder, "early_release_ignored", "false", 1),
+    }
+    proc, urls = start_emulators(str(files["early"]), 11, SPEEDUP, folder)
     try:
         yield {"urls": urls, "files": files, "folder": folder}
     finally:
         stop_group(proc)
 
 
-def _create(erp: str, n: int, released: bool) -> tuple[str, str]:
-    """Raise PO ``n`` as the buyers' client of that version does; (its number, the version
-    the ERP answered in)."""
-    body = po_body(generate(load_scenario(str(SMALL_NETWORK)).network, 11), n)
-    headers = {"Idempotency-Key": f"release-po-{n}"}
-    if released:
-        body["RequestedDeliveryDate"] = body.pop("NeedByDate")
-        headers |= NEW
-    r = httpx.post(erp + ERP_POS, json=body, headers=headers, timeout=10)
-    assert r.status_code == 201, r.text
-    return r.json()["OrderNumber"], r.headers["x-erp-api-version"]
+def _changes(out: Path) -> list[dict[str, Any]]:
+    lines = (out / "history.jsonl").read_text().splitlines()[1:]
+    return [r for r in map(json.loads, lines) if r["type"] == "change"]
 
 
-def _acknowledged(erp: str, number: str) -> bool:
-    r = httpx.get(f"{erp}{ERP_POS}/{number}", headers=NEW, timeout=5)
-    return r.status_code == 200 and r.json().get("AcknowledgmentRevision") == 1
+def test_a_live_run_plays_the_release_and_its_core_follows(released: dict[str, Any]) -> None:
+    out = released["folder"] / "live"
+    args = ["live", str(released["files"]["live"]), "--users", "4", "--spawn-rate", "4",
+            "--duration", "6s", "--speedup", f"{SPEEDUP:g}", "--out", str(out),
+            "--settle-max", "20s"]  # fmt: skip
+    code = live.main(args)
+    results = json.loads((out / "results.json").read_text())
+    assert code == 0, results["violations"]
+    ((release),) = results["live"]["erp_releases"]
+    header = json.loads((out / "history.jsonl").read_text().splitlines()[0])
+    assert release["version"] == "2027.1" and 0 < release["at_s"] < header["end_s"]
+    changes = _changes(out)
 
+    def at_erp(field: str, after: bool) -> list[float]:
+        return [c["t"] for c in changes if (c["system"], c["field"]) == ("erp", field)
+                and (c["t"] >= release["at_s"]) == after]  # fmt: skip
 
-def test_a_core_that_follows_the_release_keeps_converging(released: dict[str, Any]) -> None:
-    urls, folder = released["urls"], released["folder"]
-    core = Core(folder / "follows.sqlite", urls, folder / "follows.log",
-                ("--scenario", str(released["files"]["true"]), "--seed", "11"))  # fmt: skip
-    core.start()
-    try:
-        before = [_create(urls["erp"], n, released=False) for n in range(3)]
-        assert wait_until(
-            lambda: httpx.get(urls["erp"] + VERSION).json()["version"] == "2027.1", 20
-        ), "the release never came"
-        after = [_create(urls["erp"], n, released=True) for n in range(3, 6)]
-        assert {v for _, v in before} == {"2026.4"} and {v for _, v in after} == {"2027.1"}
-        pos = [number for number, _ in before + after]
-        assert wait_until(lambda: all(_acknowledged(urls["erp"], n) for n in pos), 20), core.log()
-        assert httpx.get(f"{core.url}/dlq").json() == []
-        journal = httpx.get(urls["erp"] + "/__admin/requests").json()
-        acks = [r for r in journal if r["operation"] == "post_acknowledgment"]
-        assert [r for r in acks if r["t"] >= RELEASE_S], "no acknowledgment after the release"
-    finally:
-        core.stop()
+    assert at_erp("ordered_qty", after=False) and at_erp("ordered_qty", after=True)
+    assert at_erp("confirmed_qty", after=True), "no acknowledgment reached the ERP after it"
+    assert results["consistency"]["lost_updates"] == 0
+    assert results["load"]["total"]["requests"] > 0 and results["load"]["total"]["failures"] == 0
+    assert results["live"]["not_played"] == []
 
 
 def test_a_core_that_ignores_the_release_is_refused_after_it(released: dict[str, Any]) -> None:
@@ -119,7 +112,7 @@ def test_a_core_that_ignores_the_release_is_refused_after_it(released: dict[str,
     urls, folder = released["urls"], released["folder"]
     assert wait_until(lambda: httpx.get(urls["erp"] + VERSION).json()["version"] == "2027.1", 20)
     core = Core(folder / "ignores.sqlite", {"erp": urls["erp"]}, folder / "ignores.log",
-                ("--scenario", str(released["files"]["false"]), "--seed", "11",
+                ("--scenario", str(released["files"]["ignored"]), "--seed", "11",
                  "--no-subscribe", "--batch-interval", "0.2"))  # fmt: skip
     core.start()
     try:
