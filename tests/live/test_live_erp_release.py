@@ -1,7 +1,7 @@
 """Issue 19 item 5, live: the ERP emulator switches its API version mid-run over HTTP,
 and the live core follows it.
 
-``supplysync live`` of a small scenario whose ERP ships a release 6 h in (6 s after the
+``supplysync live`` of a small scenario whose ERP ships a release 5 h in (5 s after the
 emulators start, at x3600): the ERP's buyers (Locust) and the core follow it, so POs
 raised on both sides of it are acknowledged in the ERP (after it, in the acknowledgment's
 renamed field and with the new header), nothing is lost and no request fails.  A core
@@ -47,10 +47,14 @@ erp:
            field: SupplierConfirmedQuantity, to: ConfirmedQuantity}
         - {kind: event_shape, envelope: data}
         - {kind: required_header, header: REST-Framework-Version, value: "9"}
-duration_days: 0.3  # 7.2 s at x3600, and 1.2 s to settle
+suppliers:  # shipments and invoices follow soon: the run settles in a second or two
+  ack_delay: {median_minutes: 45, sigma: 0.5}
+  ship_delay: {median_minutes: 20, sigma: 0.5}
+  invoice_delay: {median_minutes: 20, sigma: 0.5}
+duration_days: 0.35  # 8.4 s at x3600, and 1.2 s to settle
 settle_days: 0.05
 """
-SPEEDUP = 3600.0  # a release at 6 h comes 6 s after the emulators start
+SPEEDUP = 3600.0  # a release at 5 h comes 5 s after the emulators start
 VERSION = "/fscmRestApi/resources/apiVersion"
 
 
@@ -66,7 +70,7 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
     """The scenario files, and emulators serving one whose release comes 1 s in."""
     folder = tmp_path_factory.mktemp("release")
     files = {
-        "live": _scenario(folder, "live_release", "true", 6),
+        "live": _scenario(folder, "live_release", "true", 5),
         "early": _scenario(folder, "early_release", "true", 1),
         "ignored": _scenario(folder, "early_release_ignored", "false", 1),
     }
@@ -84,8 +88,8 @@ def _changes(out: Path) -> list[dict[str, Any]]:
 
 def test_a_live_run_plays_the_release_and_its_core_follows(released: dict[str, Any]) -> None:
     out = released["folder"] / "live"
-    args = ["live", str(released["files"]["live"]), "--users", "4", "--spawn-rate", "4",
-            "--duration", "6s", "--speedup", f"{SPEEDUP:g}", "--out", str(out),
+    args = ["live", str(released["files"]["live"]), "--users", "6", "--spawn-rate", "6",
+            "--duration", "8s", "--speedup", f"{SPEEDUP:g}", "--out", str(out),
             "--settle-max", "20s"]  # fmt: skip
     code = live.main(args)
     results = json.loads((out / "results.json").read_text())
