@@ -39,6 +39,7 @@ import numpy as np
 from analysis.checkers import Checked, UpdateLag, check
 from analysis.facts import FACTS, Fact
 from analysis.history import Change, Fault, History, Message
+from analysis.invoice_exceptions import relevant
 from analysis.matches import judge_matches
 from analysis.violations import Violation, attach_messages
 
@@ -71,6 +72,8 @@ class Judgement:
     # the supplier network's ``interchange:`` rows, for analysis.functional_acks (997s
     # answer interchanges, they replicate no fact: the checkers never see them)
     interchanges: list[Change] = field(default_factory=list)
+    # the supplier's and AP's rows of unit-of-measure mismatches (analysis.invoice_exceptions)
+    invoice_units: list[Change] = field(default_factory=list)
 
     # -- what the checkers found ---------------------------------------------------
 
@@ -192,8 +195,9 @@ def judge(
     checked.violations.sort(key=lambda v: (v.t, v.kind, v.entity, v.replica or ""))
     checked.violations = attach_messages(checked.violations, messages)
     interchanges = [c for c in changes if c.entity.startswith("interchange:")]
+    units = [c for c in changes if relevant(c)]
     return Judgement(
-        checked, head, list(messages), list(faults), dict(priorities), facts, interchanges
+        checked, head, list(messages), list(faults), dict(priorities), facts, interchanges, units
     )
 
 

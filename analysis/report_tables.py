@@ -87,8 +87,19 @@ def table_rows(runs: list[JudgedRun]) -> list[tuple[str, list[str]]]:
         )
     if any("functional_acks" in r.results for r in runs):
         rows.extend(_functional_ack_rows(runs))
+    if any("invoice_exceptions" in r.results for r in runs):
+        rows.append(("UoM mismatches caught / billed", [_uom_cell(r.results) for r in runs]))
     rows.append(("SLOs", [_slos_word(r.results) for r in runs]))
     return rows
+
+
+def _uom_cell(results: dict[str, Any]) -> str:
+    """Lines billed in another unit than ordered that AP held UOM, of those the supplier
+    billed so (analysis.invoice_exceptions); none billed: not measured."""
+    found = (results.get("invoice_exceptions") or {}).get("uom_mismatch")
+    if not found or not found["billed_lines"]:
+        return NOT_MEASURED
+    return f"{found['caught']} / {found['billed_lines']}"
 
 
 def _functional_ack_rows(runs: list[JudgedRun]) -> list[tuple[str, list[str]]]:

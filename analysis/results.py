@@ -21,7 +21,10 @@ and ``by_fact``: counts per kind and replica; ``coverage`` (per fact, see
 ``functional_acks`` (997s both ways: lag, verdicts, unacknowledged interchanges; see
 :mod:`analysis.functional_acks`; per partner under ``partners`` when the history's header
 names them); ``erp_release`` (only for a run whose scenario releases
-a new ERP API version: the run before and after each release, see :mod:`analysis.erp_release`).
+a new ERP API version: the run before and after each release, see :mod:`analysis.erp_release`);
+``invoice_exceptions`` only in a run where a supplier
+billed a line in another unit than ordered (``uom_mismatch``: caught by AP's three-way
+match or missed; see :mod:`analysis.invoice_exceptions`).
 
 Schema 2: *a verdict needs evidence*.  Every percentile block carries its sample count
 ``n``, and a statistic with no samples is ``null`` (*not measured*), never 0; so is
@@ -38,6 +41,7 @@ from typing import Any
 
 from analysis.erp_release import erp_release
 from analysis.functional_acks import functional_acks
+from analysis.invoice_exceptions import invoice_exceptions
 from analysis.metrics import (
     VISIBILITY_POINTS_S,
     Judgement,
@@ -358,7 +362,9 @@ def build_results(
     entries = _slo_entries(slos, flows, consistency, judgement)
     visible = t_visibility(judgement, VISIBILITY_POINTS_S)
     release = erp_release(judgement)
+    exceptions = invoice_exceptions(judgement.invoice_units)
     return {
+        **({"invoice_exceptions": exceptions} if exceptions else {}),
         "schema_version": RESULTS_SCHEMA_VERSION,
         "scenario": scenario,
         "architecture": architecture,

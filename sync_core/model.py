@@ -168,6 +168,9 @@ class Item(_Frozen):
     uom_ladder: tuple[UomStep, ...] = ()
     unit_price: float = Field(gt=0)
     critical: bool = False
+    ndc: str | None = Field(
+        None, pattern=r"^\d{11}$", description="a drug's FDA NDC, 11-digit 5-4-2 billing form"
+    )
 
     @model_validator(mode="after")
     def _ladder_is_connected(self) -> Item:

@@ -23,6 +23,11 @@ The rules, per invoice line, with the tolerances of :class:`Tolerances`:
   this one) exceeds the quantity ordered by more than ``qty_pct`` percent;
 * QTY REC: the same, against the quantity received (nothing received: any
   excess holds).
+* UOM: the line names a unit (``uom``) other than the PO line's: a
+  ``uom_mismatch`` (ordered by the CA, billed by the EA), checked before the others,
+  which then do not apply to that line; AP converts nothing and no re-match clears it:
+  the supplier rebills or a person releases it.  Its quantity is not added to the
+  PO line's ``quantity_invoiced``; the invoice journals ``uom_mismatch`` (the lines).
 
 A line check holds only when its money difference (price excess times quantity,
 or quantity excess times invoice unit price) is at least ``amount_floor``:
@@ -41,7 +46,8 @@ JSON numbers in the PO's currency, quantities integers in the PO line's UoM)::
     receipt   {receipt_num, po_number, lines: [{po_line_number, quantity_received}]}
     price     {vendor_num, item_id, uom, unit_price, effective_date?}
     invoice   {vendor_num, invoice_num, invoice_date, po_number, invoice_amount,
-               lines: [{po_line_number, quantity_invoiced, unit_price}], correlation_id?}
+               lines: [{po_line_number, quantity_invoiced, unit_price, uom?}],
+               correlation_id?}
 
 Every write is first held to the :class:`~emulators.limits.Limits` it was given
 (strings, lists, the quantities, prices and amounts of ``_BOUNDED``): a
@@ -282,6 +288,7 @@ class Ap(Matching):
                     "po_line_number": row["po_line_number"],
                     "quantity_invoiced": row["quantity_invoiced"],
                     "unit_price": row["unit_price"],
+                    "uom": row.get("uom"),
                 }
                 for n, row in enumerate(body["lines"], start=1)
             ],
@@ -291,7 +298,14 @@ class Ap(Matching):
         day = (invoice["vendor_num"], invoice["invoice_date"])
         self._by_vendor_date.setdefault(day, []).append(invoice)
         self._by_po.setdefault(invoice["po_number"], []).append(invoice)
+        mismatched = self.uom_mismatches(invoice)
+        if mismatched:
+            rows = [{"po_number": invoice["po_number"], **m} for m in mismatched]
+            self._journal.record(_entity(invoice), "uom_mismatch", rows, cause, correlation_id)
+        foreign = {m["line_number"] for m in mismatched}
         for row in invoice["lines"]:
+            if row["line_number"] in foreign:
+                continue  # billed in another unit: nothing invoiced in the ordered one
             line = self.po_lines[(invoice["po_number"], row["po_line_number"])]
             line["quantity_invoiced"] += row["quantity_invoiced"]
             self._journal.record(

@@ -55,7 +55,12 @@ _INVOICE = {
     "po_number": "text",
     "invoice_amount": "money",
 }
-_INVOICE_LINE = {"po_line_number": "count", "quantity_invoiced": "count", "unit_price": "money"}
+_INVOICE_LINE = {
+    "po_line_number": "count",
+    "quantity_invoiced": "count",
+    "unit_price": "money",
+    "uom": "text?",  # the invoiced unit; absent: the PO line's
+}
 
 
 def _dec(value: float) -> Decimal:

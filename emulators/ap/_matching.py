@@ -3,6 +3,9 @@
 Theory of operation: an invoice's lines are matched against the PO lines
 (price, ordered and received quantity, within the :class:`Tolerances`) and the
 invoice against its header total and duplicates; each mismatch is an open hold.
+A line billed in another unit than ordered holds ``UOM`` (a ``uom_mismatch``: the
+ordered and the invoiced unit, no quantity or price check on that line), which
+no re-match clears: AP does not convert units, a person releases it.
 The status machine is the table :data:`TRANSITIONS`: an event its status does
 not allow is :class:`IllegalTransition` (a bug when raised internally).  A
 matched invoice goes on to approved under auto-approval.  :class:`Matching` is
@@ -21,11 +24,20 @@ from typing import Any
 from emulators._base import Journal
 from emulators.ap._checks import _dec, _entity, _open_codes, _pct
 
-__all__ = ["HOLD_CODES", "STATUSES", "TRANSITIONS", "IllegalTransition", "Matching", "Tolerances"]
+__all__ = [
+    "HOLD_CODES",
+    "STATUSES",
+    "TRANSITIONS",
+    "UOM_HOLD",
+    "IllegalTransition",
+    "Matching",
+    "Tolerances",
+]
 
 STATUSES = ("received", "matched", "on_hold", "approved", "paid")
 LINE_HOLDS = ("PRICE", "QTY ORD", "QTY REC")
-HOLD_CODES = (*LINE_HOLDS, "AMOUNT", "DUPLICATE")
+UOM_HOLD = "UOM"  # billed in another unit than ordered: only a person releases it
+HOLD_CODES = (*LINE_HOLDS, UOM_HOLD, "AMOUNT", "DUPLICATE")
 
 TRANSITIONS: dict[tuple[str, str], str] = {
     ("received", "validated_clean"): "matched",
@@ -69,6 +81,26 @@ class Matching:
 
     # -- matching -------------------------------------------------------------
 
+    def uom_mismatches(self, invoice: dict[str, Any]) -> list[dict[str, Any]]:
+        """The invoice lines billed in another unit than their PO line was ordered in (a
+        line that names no unit is taken to bill the ordered one): each names the PO line,
+        the ordered and the invoiced unit.  AP converts nothing: the supplier rebills."""
+        found = []
+        for row in invoice["lines"]:
+            ordered = self.po_lines[(invoice["po_number"], row["po_line_number"])]["uom"]
+            billed = row.get("uom") or ordered
+            if billed != ordered:
+                found.append(
+                    {
+                        "line_number": row["line_number"],
+                        "po_line_number": row["po_line_number"],
+                        "ordered_uom": ordered,
+                        "invoiced_uom": billed,
+                        "quantity_invoiced": row["quantity_invoiced"],
+                    }
+                )
+        return found
+
     def _line_holds(self, invoice: dict[str, Any]) -> list[dict[str, Any]]:
         """The line holds that apply to ``invoice`` now (earlier invoices count as billed)."""
         tol = self.tolerances
@@ -76,16 +108,25 @@ class Matching:
         for other in self._by_po.get(invoice["po_number"], ()):
             if other is invoice:
                 break
+            foreign = {m["line_number"] for m in self.uom_mismatches(other)}
             for row in other["lines"]:
+                if row["line_number"] in foreign:
+                    continue  # another unit: no quantity in the ordered one
                 n = row["po_line_number"]
                 billed_before[n] = billed_before.get(n, 0) + row["quantity_invoiced"]
+        holds = [
+            {"hold_code": UOM_HOLD, "basis": "uom_mismatch", **m}
+            for m in self.uom_mismatches(invoice)
+        ]
+        foreign = {h["line_number"] for h in holds}  # quantity and price checks: meaningless
         floor, price_pct, qty_pct = (
             _dec(tol.amount_floor),
             _dec(tol.price_pct),
             _dec(tol.qty_pct),
         )
-        holds = []
         for row in invoice["lines"]:
+            if row["line_number"] in foreign:
+                continue
             po_line = self.po_lines[(invoice["po_number"], row["po_line_number"])]
             qty, price = Decimal(row["quantity_invoiced"]), _dec(row["unit_price"])
             billed = Decimal(billed_before.get(row["po_line_number"], 0)) + qty

@@ -31,7 +31,8 @@ Each order then lives through timers, all set with the injected ``schedule``:
    expiry date per item.
 3. **Invoice** (``invoices``) a lognormal delay after each shipment: an 810 for
    the shipped quantities at the acknowledged price (the IP price if changed),
-   at ``duplicate_invoice_rate`` billed again later under the same number.
+   at ``duplicate_invoice_rate`` billed again later under the same number;
+   at ``invoice_uom_mismatch_rate`` by the each (:mod:`emulators.supplier._uom`).
 
 Functional acknowledgments (``functional_acks``; ASC X12 004010, 997): the
 network's translator answers each 850 group with a 997 ``fa_delay`` after
@@ -51,9 +52,10 @@ job picks it up (``mailbox``), and pushed to ``listeners``, as an AS2 or API
 connection would.  The supplier journals the facts it owns when it tells the
 buyer: ``confirmed_qty`` and ``ack_status`` (855), ``shipped_qty`` (856),
 ``invoiced_qty`` and ``invoice_price`` (810), per PO line, cumulative, with a
-cause naming the document.  A withheld 855 journals nothing (nobody was told);
-a redelivered document journals nothing again (the supplier's state did not
-change).
+cause naming the document; a line billed by the each journals ``invoiced_uom``
+(``EA``) instead, the ground truth of a unit-of-measure mismatch.  A withheld
+855 journals nothing (nobody was told); a redelivered document journals nothing
+again (the supplier's state did not change).
 
 Inputs are explicit: ``clock`` (seconds of the run), ``schedule(delay, action)``
 for timers, and ``seed``.  Each supplier has its own random streams — the fill
@@ -82,6 +84,7 @@ from emulators.supplier._profile import (
     _Streams,
     _unwritable,
 )
+from emulators.supplier._uom import billed_lines
 from emulators.x12 import (
     GROUP_CODES,
     Ack,
@@ -90,7 +93,6 @@ from emulators.x12 import (
     FunctionalAck,
     Interchange,
     Invoice,
-    InvoiceLine,
     PurchaseOrderAck,
     SetAck,
     ShipNotice,
@@ -548,29 +550,23 @@ class SupplierNetwork:
         counters = self.counters[supplier]
         number = f"INV{counters['invoices'] + 1:06d}"
         by_line = {ln["po_line"]: ln for ln in order["lines"]}
-        lines = tuple(
-            InvoiceLine(
-                s["po_line"],
-                s["qty"],
-                by_line[s["po_line"]]["uom"],
-                by_line[s["po_line"]]["ack_price"],
-                by_line[s["po_line"]]["ship_part"],
-                by_line[s["po_line"]]["ship_gtin"],
-            )
-            for s in order["shipments"][shipment]["lines"]
-        )
+        shipped = order["shipments"][shipment]["lines"]
+        lines, by_each = billed_lines(by_line, shipped, profile, rng)
         invoice = Invoice(
             number, self._now().strftime("%Y%m%d"), po_number, lines, order["po_date"]
         )
         order["shipments"][shipment]["invoice"] = number
         segments = render_810(invoice, f"{counters['interchanges'] + 1:04d}")
         cause = f"810:{supplier}:{number}"
-        for item in lines:
-            line = by_line[item.po_line]
-            line["invoiced"] += item.qty
-            entity = f"po_line:{po_number}:{item.po_line}"
-            self._journal.record(entity, "invoiced_qty", line["invoiced"], cause, None)
-            self._journal.record(entity, "invoice_price", float(item.price), cause, None)
+        for s in shipped:  # a line billed by the each told the buyer nothing in its unit
+            line = by_line[s["po_line"]]
+            line["invoiced"] += s["qty"]
+            entity = f"po_line:{po_number}:{s['po_line']}"
+            if s["po_line"] in by_each:
+                self._journal.record(entity, "invoiced_uom", "EA", cause, None)
+            else:
+                self._journal.record(entity, "invoiced_qty", line["invoiced"], cause, None)
+                self._journal.record(entity, "invoice_price", float(line["ack_price"]), cause, None)
         counters["invoices"] += 1
         self._publish(supplier, order["buyer"], segments)
         if rng.random() < profile.duplicate_invoice_rate:

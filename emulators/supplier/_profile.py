@@ -55,6 +55,11 @@ class SupplierProfile:
     fa_delay_sigma: float = 0.5
     fa_reject_rate: float = 0.0  # share of 850 sets rejected (AK5 R naming PO103, code 7)
     ta1_requested: bool = False  # ISA14 of what it sends: 1 asks for a TA1
+    # billing by another unit than ordered (emulators.supplier._uom): the share of invoices
+    # that bill each pack-ordered line by the each, and the supplier's catalog that says how
+    # many eaches a line's unit holds: (vendor part, ordered unit, eaches, NDC or "")
+    invoice_uom_mismatch_rate: float = 0.0
+    catalog: tuple[tuple[str, str, int, str], ...] = ()
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -19,6 +19,7 @@ class InvoiceLine:
     price: str  # IT104
     vendor_part: str  # IT1 VC
     gtin: str = ""  # IT1 UK
+    ndc: str = ""  # IT1 N4: a drug's NDC, 11-digit 5-4-2 billing form
 
     @property
     def amount_cents(self) -> int:
@@ -46,7 +47,7 @@ def render_810(doc: Invoice, control: str) -> list[list[str]]:
     for line in doc.lines:
         if line.uom not in UOM_CODES:
             raise X12Error("IT103", f"unknown unit of measure {line.uom!r}")
-        ids = el._ids(line.vendor_part, line.gtin)
+        ids = el._ids(line.vendor_part, line.gtin) + (["N4", line.ndc] if line.ndc else [])
         body.append(["IT1", str(line.po_line), str(line.qty), line.uom, line.price, "", *ids])
     body.append(["TDS", str(doc.total_cents)])
     body.append(["CTT", str(len(doc.lines))])
@@ -65,7 +66,8 @@ def read_810(segments: list[list[str]]) -> Invoice:
             po_date = el._date(seg, 3, n) if el._el(seg, 3) else ""
             header = (el._req(seg, 2, n), el._date(seg, 1, n), el._req(seg, 4, n), po_date)
         elif tag == "IT1":
-            lines.append(InvoiceLine(*el._baseline_item(seg, n)))
+            ndc = dict(el._pairs(seg, 6, n)).get("N4", "")
+            lines.append(InvoiceLine(*el._baseline_item(seg, n), ndc))
         elif tag == "TDS":
             tds = (n, el._qty(seg, 1, n))
         elif tag == "CTT":

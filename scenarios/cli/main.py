@@ -37,8 +37,8 @@ from scenarios.errors import (
     prepare_out,
     writing,
 )
+from scenarios.live import loadgen, serve_all, serve_core
 from scenarios.live import run as live
-from scenarios.live import serve_all, serve_core
 from scenarios.sim import selftest, sweep
 from scenarios.sim.progress import Progress
 from scenarios.sim.runner import run_and_write, run_architecture, write_run
@@ -54,6 +54,7 @@ _COMMANDS = (
     dlq.COMMAND,
     audit.COMMAND,
     live.COMMAND,
+    loadgen.COMMAND,
     selftest.COMMAND,
     auth.COMMAND,
 )

@@ -1,7 +1,8 @@
 """The load of a live run: Locust headless in its own process, and its CSVs read back.
 
 Theory of operation.  :func:`run_locust` starts Locust on ``loadtests/locustfile.py``
-(``--workers N`` adds ``--processes N``: one master and N workers on 127.0.0.1) in a
+(``--workers N`` adds ``--processes N``: one master and N workers on 127.0.0.1; with
+``--master-bind`` the master alone, :mod:`scenarios.live.loadgen`) in a
 process group of its own, which it stops whatever happens; the locustfile reads the
 scenario from the ``SUPPLYSYNC_*`` environment variables of :func:`locust_env`.
 :func:`read_locust_csv` turns the CSVs Locust writes into the results' ``load`` section
@@ -34,6 +35,7 @@ from typing import Any
 
 import httpx
 
+from scenarios.live.loadgen import master_flags
 from scenarios.live.options import ROOT, LiveError, LiveOptions
 from scenarios.live.procs import log_tail
 
@@ -78,7 +80,7 @@ def locust_command(o: LiveOptions, host: str, prefix: Path) -> list[str]:
         cmd += ["-u", str(o.users), "-r", f"{o.spawn_rate:g}", "-t", f"{math.ceil(o.duration_s)}s"]
     if o.workers:
         cmd += ["--processes", str(o.workers)]
-    return cmd
+    return cmd + master_flags(o)
 
 
 def locust_env(

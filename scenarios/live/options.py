@@ -66,6 +66,8 @@ class LiveOptions:
     locustfile: Path = LOCUSTFILE
     locust_env: dict[str, str] = field(default_factory=dict)
     shaped: bool = False  # the locustfile has a load shape: no -u/-r/-t
+    master_bind: tuple[str, int] | None = None  # Locust's master alone, workers started apart
+    expect_workers: int = 1  # with master_bind: the load starts once this many connected
 
 
 @dataclass
@@ -97,6 +99,10 @@ def validate_options(o: LiveOptions, spec: ScenarioSpec) -> float:
         raise ScenarioError("live", "--spawn-rate", "must be > 0")
     if not 0 <= o.workers <= 64:
         raise ScenarioError("live", "--workers", "must be within 0..64")
+    if o.master_bind is not None and o.workers:
+        raise ScenarioError("live", "--workers", "not with --master-bind (its workers start apart)")
+    if not 1 <= o.expect_workers <= 1024:
+        raise ScenarioError("live", "--expect-workers", "must be within 1..1024")
     for name, url in [*o.urls.items(), ("core", o.core_url), ("webhook-target", o.webhook_target)]:
         if url is not None and not url.startswith(_LOOPBACK):
             raise ScenarioError("live", f"--{name}", f"must be a loopback http:// URL, got {url}")

@@ -71,7 +71,7 @@ import httpx
 
 from scenarios.command import Command, scenario_arguments
 from scenarios.errors import writing
-from scenarios.live import events
+from scenarios.live import events, loadgen
 from scenarios.live.faults import (
     FaultSchedule,
     clock_at_start,
@@ -156,9 +156,16 @@ def run_live(o: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
         prefix = o.out / "locust"
         env = locust_env(o, seed, speedup, urls, core_url, run_id, mailbox_after)
         log(f"load: {o.users} users for {o.duration_s:g} s ({o.workers or 1} Locust process(es))")
+        if o.master_bind is not None:
+            settings = loadgen.write_settings(o, env)
+            bind = f"{o.master_bind[0]}:{o.master_bind[1]}"
+            log(f"load: waiting for {o.expect_workers} worker(s): supplysync loadgen worker "
+                f"--master {bind} --settings {settings}")  # fmt: skip
+        waits = loadgen.WAIT_S if o.master_bind is not None else 0  # for workers started apart
         code = run_locust(
-            locust_command(o, urls["erp"], prefix), env, o.out / "locust.log", o.duration_s + 120
-        )
+            locust_command(o, urls["erp"], prefix), env, o.out / "locust.log",
+            o.duration_s + 120 + waits,
+        )  # fmt: skip
         if code not in (0, 1):  # 1: some requests failed (that is data, not an error)
             raise LiveError(f"Locust exited with {code}:\n{log_tail(o.out / 'locust.log')}")
         remaining = schedule.timeline_s() - (time.monotonic() - start)
@@ -354,6 +361,8 @@ def handle(args: argparse.Namespace) -> int:
         seed=args.seed,
         speedup=args.speedup,
         workers=args.workers,
+        master_bind=args.master_bind,
+        expect_workers=args.expect_workers,
         urls=urls,
         core_url=args.core,
         sut=args.sut,
@@ -419,6 +428,7 @@ def _arguments(p: argparse.ArgumentParser) -> None:
         default=0,
         help="Locust worker processes (one master + N workers on 127.0.0.1)",
     )
+    loadgen.master_arguments(p)
     for system in SYSTEMS:
         p.add_argument(f"--{system}", metavar="URL", help=f"a running {system} emulator")
     p.add_argument("--core", metavar="URL", help="a running sync core (with the four URLs)")

@@ -34,9 +34,8 @@ from emulators.supplier import SupplierProfile
 from scenarios.erp_releases import releases
 from scenarios.live.faults import steady_faults
 from scenarios.live.options import SYSTEMS
-from scenarios.spec.masterdata import MasterData, generate
+from scenarios.spec.masterdata import MasterData, generate, trading_profiles
 from scenarios.spec.models import ScenarioSpec
-from scenarios.spec.partners import partner_profiles
 
 __all__ = ["EmulatorSetup", "emulator_setup", "master_records", "scaled_profiles"]
 
@@ -140,8 +139,8 @@ def master_records(
 
 def scaled_profiles(spec: ScenarioSpec, speedup: float) -> dict[str, SupplierProfile]:
     """The scenario's supplier profile for each trading partner (its own where
-    ``suppliers.partners`` names it), every delay / speedup."""
-    edi_ids = [s.edi_id for s in generate(spec.network, spec.seed).suppliers]
+    ``suppliers.partners`` names it, with its catalog where invoices need one), every
+    delay / speedup."""
     return {
         edi: replace(
             p,
@@ -151,7 +150,7 @@ def scaled_profiles(spec: ScenarioSpec, speedup: float) -> dict[str, SupplierPro
             invoice_delay_median_s=p.invoice_delay_median_s / speedup,
             duplicate_invoice_delay_s=p.duplicate_invoice_delay_s / speedup,
         )
-        for edi, p in partner_profiles(spec.suppliers, edi_ids).items()
+        for edi, p in trading_profiles(spec.suppliers, generate(spec.network, spec.seed)).items()
     }
 
 

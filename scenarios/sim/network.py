@@ -46,9 +46,8 @@ from scenarios.sim.progress import Progress, run_with_progress
 from scenarios.sim.releases import erp_releases
 from scenarios.sim.releases import header as release_header
 from scenarios.spec.architectures import ARCHITECTURES, Architecture
-from scenarios.spec.masterdata import MasterData, generate
+from scenarios.spec.masterdata import MasterData, generate, trading_profiles
 from scenarios.spec.models import LatencySpike, ScenarioSpec
-from scenarios.spec.partners import partner_profiles
 from sync_core.breaker import BreakerConfig
 from sync_core.defects import DefectiveEngine, Defects
 from sync_core.delivery import DeliveryPlanner, RetryPolicy
@@ -365,7 +364,7 @@ def _systems(
         clock,
         spec.start,
         schedule,
-        partner_profiles(spec.suppliers, [s.edi_id for s in master.suppliers]),
+        trading_profiles(spec.suppliers, master),
         spec.seed,
         journal_receivers=bool(spec.suppliers.partners),
     )

@@ -6,10 +6,11 @@ list of values (``faults.erp.outage_minutes=0,60,240``, parsed by
 the parameters' values, in the order given, times the architectures; every
 point is loaded and validated in the calling process first, so a bad value
 stops the sweep before anything runs, naming the point.  The points then run
-in a process pool (each run is independent and seeded alike);
-``Executor.map`` hands the results back in grid order, so the output does not
-depend on which worker finished first: the same scenario, parameters,
-architectures and seed give a byte-identical ``sweep.csv``.
+in a process pool, or with ``--cluster`` on a Dask scheduler's workers (each run
+is independent and seeded alike; :mod:`scenarios.sim.cells` is where they run);
+the executor hands the results back in grid order, so the output does not
+depend on which worker finished first, nor on which machine: the same scenario,
+parameters, architectures and seed give a byte-identical ``sweep.csv``.
 
 Written to the output folder: ``sweep.csv`` (one row per run: the parameter
 values, the architecture, the seed and each SLO metric), ``sweep.md`` (the
@@ -21,7 +22,6 @@ further parameter that takes several), and each run's ``results.json`` under ``r
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import io
 import itertools
@@ -30,21 +30,22 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from analysis.results import dumps
 from scenarios.command import Command, scenario_arguments
 from scenarios.errors import prepare_out, writing
+from scenarios.sim.cells import executor
 from scenarios.sim.runner import run_architecture
 from scenarios.spec.architectures import ARCHITECTURES, EVENT, parse_names, unknown
 from scenarios.spec.load import ScenarioError, load_scenario, parse_param
 from scenarios.spec.models import ScenarioSpec
 
-__all__ = ["COMMAND", "SweepResult", "handle", "metrics_of", "sweep"]
+__all__ = ["COMMAND", "SweepResult", "handle", "metrics_of", "run_cell", "sweep"]
 
 Param = tuple[str, list[Any]]
 _CONSISTENCY = ("lost_updates", "duplicate_effects", "regressions", "match_errors")
@@ -61,6 +62,7 @@ class SweepResult:
     out_dir: Path
     plots: dict[str, Path]  # metric -> PNG
     wall_s: float
+    rerun: list[str] = field(default_factory=list)  # runs/ of cells a lost worker had
 
     @property
     def csv_path(self) -> Path:
@@ -87,8 +89,9 @@ def metrics_of(results: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _run_point(spec: ScenarioSpec, architecture: str) -> dict[str, Any]:
-    """One grid point, in a worker process: only the results document comes back."""
+def run_cell(spec: ScenarioSpec, architecture: str) -> dict[str, Any]:
+    """One grid point, in a worker process (here or a Dask worker, which imports it by
+    name): only the results document comes back."""
     return run_architecture(spec, architecture).results
 
 
@@ -131,32 +134,29 @@ def sweep(
     *,
     plots: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    cluster: str | None = None,
+    cluster_timeout: float = 10.0,
 ) -> SweepResult:
     """Run the grid in parallel and write sweep.csv, sweep.md and (with ``plots``, as the
-    command line does) one PNG per metric; ``progress(done, total)`` after each run."""
+    command line does) one PNG per metric; ``progress(done, total)`` after each run.  With
+    ``cluster`` (a Dask scheduler's address) its workers run the grid, not ``workers``."""
     started = time.perf_counter()
     grid = [(path, list(values)) for path, values in params]
     points = _grid(scenario, grid, list(architectures), seed)
     specs, archs = [p[2] for p in points], [p[1] for p in points]
     n = max(1, min(workers or 1, len(points)))
     documents: list[dict[str, Any]] = []
-    with contextlib.ExitStack() as stack:
-        done: Iterator[dict[str, Any]]
-        if n == 1:
-            done = map(_run_point, specs, archs)
-        else:
-            done = stack.enter_context(ProcessPoolExecutor(max_workers=n)).map(
-                _run_point, specs, archs
-            )
-        for results in done:  # in grid order
+    with executor(cluster, n, cluster_timeout) as cells:
+        for results in cells.map(run_cell, specs, archs):  # in grid order
             documents.append(results)
             if progress is not None:
                 progress(len(documents), len(points))
+        rerun = [_run_name(i, archs[i]) for i in cells.rerun()]
 
     out_dir.mkdir(parents=True, exist_ok=True)
     rows, metrics = [], list(metrics_of(documents[0]))
     for i, ((overrides, arch, _), results) in enumerate(zip(points, documents, strict=True)):
-        run_dir = out_dir / "runs" / f"{i:03d}-{arch}"
+        run_dir = out_dir / "runs" / _run_name(i, arch)
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "results.json").write_text(dumps(results), encoding="utf-8")
         found = metrics_of(results)
@@ -183,10 +183,16 @@ def sweep(
         out_dir,
         pngs,
         time.perf_counter() - started,
+        rerun,
     )
 
 
 # -- outputs ---------------------------------------------------------------------------
+
+
+def _run_name(index: int, architecture: str) -> str:
+    """The folder of a run under ``runs/``, e.g. ``002-event``."""
+    return f"{index:03d}-{architecture}"
 
 
 def _cell(value: Any) -> str:
@@ -342,9 +348,45 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--workers",
         type=_workers,
-        default=os.cpu_count() or 1,
-        help="processes running the grid (default: the number of cores)",
+        help="processes on this machine running the grid (default: the number of cores)",
     )
+    p.add_argument(
+        "--cluster",
+        type=_scheduler,
+        metavar="tcp://HOST:8786",
+        help="run each grid cell on this Dask scheduler's workers instead (each needs "
+        "supplysync installed: pip install 'supplysync[cluster]'); the files are the same",
+    )
+    p.add_argument(
+        "--cluster-timeout",
+        type=_seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="with --cluster: how long to wait for the scheduler and a first worker (default 10)",
+    )
+
+
+def _scheduler(text: str) -> str:
+    parts = urlsplit(text)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in ("tcp", "tls") or not parts.hostname or port is None:
+        raise argparse.ArgumentTypeError(
+            f"expected a scheduler address tcp://HOST:PORT, got {text!r}"
+        )
+    return text
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text!r}")
+    return value
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -356,6 +398,10 @@ def handle(args: argparse.Namespace) -> int:
             end = "\n" if done == total else ""
             print(f"\rsweep: {done}/{total} runs", end=end, file=sys.stderr, flush=True)
 
+    if args.cluster and args.workers:
+        raise ScenarioError(
+            "--workers", "", "not with --cluster: the cluster's workers run the grid"
+        )
     _grid(args.scenario, args.params, args.architectures, args.seed)  # bad input: no folder
     prepare_out(out)
     with writing(out):
@@ -365,11 +411,16 @@ def handle(args: argparse.Namespace) -> int:
             args.architectures,
             out,
             args.seed,
-            args.workers,
+            args.workers or os.cpu_count() or 1,
             progress=progress,
+            cluster=args.cluster,
+            cluster_timeout=args.cluster_timeout,
         )
     print(result.markdown_path.read_text(encoding="utf-8").split("\n\n![", 1)[0].rstrip())
     print(f"\n{len(result.rows)} runs in {result.wall_s:.1f} s wall time")
+    if result.rerun:  # the scheduler lost a worker: the cell ran again elsewhere, same result
+        again = ", ".join(f"runs/{name}" for name in result.rerun)
+        print(f"sent to another worker after a Dask worker was lost (Dask retried): {again}")
     print(f"table: {result.csv_path}\nplots: {', '.join(str(p) for p in result.plots.values())}")
     return 0
 

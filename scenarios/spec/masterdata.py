@@ -2,7 +2,8 @@
 
 Hospitals, distribution centers and the central procurement office get GLNs
 under one GS1 company prefix; suppliers get their own prefix, an EDI id and
-a catalog of items with GTIN-14s, UNSPSC classes and unit-of-measure ladders.
+a catalog of items with GTIN-14s, UNSPSC classes and unit-of-measure ladders
+(and, opt-in, drugs and IV fluids by NDC: :mod:`scenarios.spec.drugs`).
 Names come from Faker seeded with the scenario seed, so the same seed always
 yields the same network.  Everything is built as canonical models, so every
 identifier is check-digit valid by construction.
@@ -12,19 +13,22 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from faker import Faker
 
+from emulators.supplier import SupplierProfile
+from scenarios.spec._catalog import Entry, catalog_item
+from scenarios.spec.drugs import drug_items
 from scenarios.spec.models import NetworkSpec
-from scenarios.spec.partners import edi_id
-from sync_core.model import Item, Location, LocationKind, Supplier, Uom, UomStep, gs1_check_digit
+from scenarios.spec.partners import edi_id, partner_profiles
+from sync_core.model import Item, Location, LocationKind, Supplier, Uom, gs1_check_digit
 
-__all__ = ["MasterData", "generate", "po_lines"]
+__all__ = ["MasterData", "generate", "po_lines", "supplier_profile"]
 
 # (description, UNSPSC class, order UoM ladder, clinical-critical candidate)
-_CATALOG: tuple[tuple[str, str, tuple[tuple[Uom, int, Uom], ...], bool], ...] = (
+_CATALOG: tuple[Entry, ...] = (
     (
         "Nitrile exam gloves, size {s}",
         "42132200",
@@ -94,6 +98,27 @@ def po_lines(
     ]
 
 
+def supplier_profile(
+    profile: SupplierProfile, master: MasterData, supplier: Supplier
+) -> SupplierProfile:
+    """``profile`` with the supplier's catalog (vendor part, ordered unit, eaches it holds,
+    NDC) when its invoices need one: a drug to name by NDC, or billing by the each."""
+    items = master.catalog(supplier.supplier_id)
+    if not profile.invoice_uom_mismatch_rate and not any(i.ndc for i in items):
+        return profile
+    catalog = tuple(
+        (i.vendor_part, i.order_uom.value, i.each_per(i.order_uom), i.ndc or "") for i in items
+    )
+    return replace(profile, catalog=catalog)
+
+
+def trading_profiles(suppliers: Any, master: MasterData) -> dict[str, SupplierProfile]:
+    """Each trading partner's profile (``suppliers``: the scenario's section): its own where
+    ``suppliers.partners`` names it, with its catalog where its invoices need one."""
+    own = partner_profiles(suppliers, [s.edi_id for s in master.suppliers])
+    return {s.edi_id: supplier_profile(own[s.edi_id], master, s) for s in master.suppliers}
+
+
 def _gln(prefix: str, n: int) -> str:
     body = f"{prefix}{n:0{12 - len(prefix)}d}"
     return body + gs1_check_digit(body)
@@ -146,21 +171,12 @@ def generate(spec: NetworkSpec, seed: int) -> MasterData:
     items = []
     for n in range(spec.items):
         supplier = suppliers[n % len(suppliers)]
-        template, unspsc, ladder, critical_kind = _CATALOG[rng.randrange(len(_CATALOG))]
-        key = template.split("{")[1][0]
-        description = template.format(**{key: rng.choice(_SIZES[key])})
-        steps = tuple(UomStep(uom=u, quantity=q, contains=c) for u, q, c in ladder)
-        items.append(
-            Item(
-                gtin=_gtin(3, f"07{suppliers.index(supplier) + 10:03d}00", n + 1),
-                description=description,
-                unspsc=unspsc,
-                supplier_id=supplier.supplier_id,
-                vendor_part=f"{supplier.supplier_id[1:]}-{n + 1:05d}",
-                order_uom=steps[0].uom,
-                uom_ladder=steps,
-                unit_price=round(rng.uniform(8, 400), 2),
-                critical=critical_kind and rng.random() < p_critical,
-            )
-        )
+        entry = _CATALOG[rng.randrange(len(_CATALOG))]
+        key = entry[0].split("{")[1][0]
+        description = entry[0].format(**{key: rng.choice(_SIZES[key])})
+        gtin = _gtin(3, f"07{suppliers.index(supplier) + 10:03d}00", n + 1)
+        draw = (rng, (8.0, 400.0), p_critical)
+        items.append(catalog_item(entry, description, gtin, supplier, n + 1, draw))
+    if spec.drugs:
+        items += drug_items(spec.drugs, seed, suppliers, len(items), p_critical)
     return MasterData(office, hospitals, dcs, suppliers, tuple(items), serving)

@@ -73,6 +73,9 @@ class NetworkSpec(_Spec):
     suppliers: int = Field(6, ge=1, le=200, description="suppliers on the EDI network")
     items: int = Field(300, ge=1, le=100_000, description="catalog items across all suppliers")
     critical_share: Rate = Field(0.15, description="share of items flagged clinical-critical")
+    drugs: int = Field(
+        0, ge=0, le=10_000, description="drug and IV-fluid items by NDC, beside `items`"
+    )
 
 
 class DemandSpec(_Spec):
@@ -178,6 +181,9 @@ class SupplierBehaviour(_Spec):
         description="per EDI id (SUPP1001...): the fields above this partner does otherwise "
         "(scenarios/spec/partners.py), e.g. {SUPP1003: {functional_acks: false}}",
     )
+    invoice_uom_mismatch_rate: Rate = Field(
+        0.0, description="share of invoices billing pack-ordered lines by the each (810 IT103 EA)"
+    )
 
     @model_validator(mode="after")
     def _rates(self) -> SupplierBehaviour:
@@ -228,6 +234,7 @@ class SupplierBehaviour(_Spec):
             fa_delay_sigma=self.fa_delay.sigma,
             fa_reject_rate=self.fa_reject_rate,
             ta1_requested=self.ta1_requested,
+            invoice_uom_mismatch_rate=self.invoice_uom_mismatch_rate,
         )
 
 

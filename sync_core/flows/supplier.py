@@ -146,7 +146,7 @@ def _invoice(
     if not _once(flow, work, "invoice", key):
         return
     trace = traceparent(po.po_number, f"810/{invoice.invoice_number}")
-    flow.writer(work, trace)("ap", "post_invoice", ap.invoice(invoice, trace), f"810:{key}:ap")
+    flow.writer(work, trace)("ap", "post_invoice", ap.invoice(invoice, trace, po), f"810:{key}:ap")
 
 
 def _mailbox_page(flow: Flow, work: Work, message: Inbound, now: dt.datetime) -> None:

@@ -4,6 +4,15 @@ AP matches each invoice line against reference data the integration feeds it:
 the PO lines (ordered quantity and price), the goods received, and contract
 prices.  Items are identified by GTIN in every AP document, so a PO line, its
 invoice lines and a contract price meet on the same ``item_id``.
+
+Units: the 810's own unit (IT103) is never converted along the item's ladder; a
+line billed in another unit than its PO line was ordered in carries it as ``uom``
+(a line in the ordered unit names none: AP takes the PO line's, and its body is
+what it always was).  A supplier that bills a case-ordered line by
+the each is AP's exception to raise (hold ``UOM``, a ``uom_mismatch``), not the
+middleware's to smooth over: the AP team must see it and have it rebilled, and a
+silent conversion would pay an invoice on a unit nobody ordered (and on a ladder
+the supplier may not share).
 """
 
 from __future__ import annotations
@@ -53,7 +62,11 @@ def receipt(r: Receipt, correlation_id: str | None) -> dict[str, Any]:
     }
 
 
-def invoice(inv: Invoice, correlation_id: str | None) -> dict[str, Any]:
+def invoice(
+    inv: Invoice, correlation_id: str | None, po: PurchaseOrder | None = None
+) -> dict[str, Any]:
+    """AP's invoice; a line billed in another unit than its line of ``po`` names that unit."""
+    ordered = {line.line_no: line.uom for line in po.lines} if po is not None else {}
     return {
         "vendor_num": inv.supplier_id,
         "invoice_num": inv.invoice_number,
@@ -65,6 +78,11 @@ def invoice(inv: Invoice, correlation_id: str | None) -> dict[str, Any]:
                 "po_line_number": line.line_no,
                 "quantity_invoiced": line.quantity,
                 "unit_price": line.unit_price,
+                **(
+                    {"uom": line.uom.value}
+                    if ordered.get(line.line_no, line.uom) != line.uom
+                    else {}
+                ),
             }
             for line in inv.lines
         ],

@@ -42,6 +42,8 @@ SHORT = {
     "demand.pos_per_day": 60,
     "network.items": 60,
     "suppliers.fa_reject_rate": 0.1,  # AK5 R and AK3/AK4 in the run too
+    "network.drugs": 30,  # 810 IT1 lines naming an NDC (N4)
+    "suppliers.invoice_uom_mismatch_rate": 1.0,  # every 810 bills pack-ordered lines by the EA
 }
 
 
@@ -122,6 +124,8 @@ def test_the_run_exchanges_every_kind_of_document(exchanged: list[tuple[str, str
     }
     assert any("~AK5*R*5~" in text for who, text in exchanged if who == "supplier")
     assert any(re.search(r"~REF\*CR\*case-[0-9a-f]{32}~", text) for _, text in exchanged)
+    invoices = [text for who, text in exchanged if who == "supplier" and "~ST*810*" in text]
+    assert any(re.search(r"~IT1\*\d+\*\d+\*EA\*[^~]*\*N4\*\d{11}~", t) for t in invoices)
 
 
 def test_pyx12_accepts_every_envelope(exchanged: list[tuple[str, str]], map_path: str) -> None:
