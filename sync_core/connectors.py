@@ -24,7 +24,11 @@ names its receiver); a missing path param is a :class:`ConnectorError`.
 (aiohttp, not httpx: ``loadtests/bench_http_client.py`` measured ~3x the
 throughput on this machine).  It never raises for a failed call: no answer
 (refused, reset, timed out) is a :class:`Response` with status 0, which
-:func:`sync_core.delivery.classify` treats as retriable.
+:func:`sync_core.delivery.classify` treats as retriable.  Given the ERP's versions (an
+:class:`~sync_core.mappers.erp_versions.ErpVersions`: a core that follows the ERP's
+releases), every ERP call goes out in the version the core follows (its body renamed,
+the version's headers added), its reply comes back in the base names, and a call the
+ERP refused in a version announced meanwhile is sent once more in that version.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from urllib.parse import quote
 import aiohttp
 
 from sync_core.errors import SyncCoreError
+from sync_core.mappers.erp_versions import ErpVersions
 from sync_core.messages import Request, Response
 
 __all__ = ["ROUTES", "SYSTEMS", "ConnectorError", "HttpConnector", "Route", "route_for"]
@@ -226,13 +231,20 @@ class HttpConnector:
     """Calls the systems at ``base_urls`` (system → ``http://127.0.0.1:port``) with aiohttp.
 
     Create it inside the event loop that will use it; :meth:`close` it there.
-    ``limit`` bounds the open connections per target (the lanes bound the calls).
+    ``limit`` bounds the open connections per target (the lanes bound the calls);
+    ``versions``: the ERP's API versions the core follows (None: it speaks the base).
     """
 
     def __init__(
-        self, base_urls: Mapping[str, str], *, timeout_s: float = 10.0, limit: int = 64
+        self,
+        base_urls: Mapping[str, str],
+        *,
+        timeout_s: float = 10.0,
+        limit: int = 64,
+        versions: ErpVersions | None = None,
     ) -> None:
         self.base_urls = dict(base_urls)
+        self.versions = versions
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, limit_per_host=limit),
             timeout=aiohttp.ClientTimeout(total=timeout_s),
@@ -249,7 +261,20 @@ class HttpConnector:
         return None
 
     async def call(self, request: Request) -> Response:
-        http = to_http(self.base_urls[request.target], request)
+        versions = self.versions if request.target == "erp" else None
+        if versions is None:
+            return await self._send(to_http(self.base_urls[request.target], request))
+        for _ in range(2):  # once more if the release came while the call was on its way
+            out, headers, sent = versions.outgoing(request)
+            http = to_http(self.base_urls[request.target], out)
+            http.headers.update(headers)
+            response = await self._send(http)
+            translated = versions.incoming(request, response)
+            if not versions.resend(sent, response):
+                break
+        return translated
+
+    async def _send(self, http: HttpCall) -> Response:
         try:
             async with self._session.request(
                 http.method, http.url, params=http.query, headers=http.headers, data=http.data

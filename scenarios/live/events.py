@@ -5,8 +5,10 @@ straight on the ERP's behaviour; a live run plays the same change at its schedul
 (scaled) time through the ERP's REST API, as a buyer's pricing team would: for a share
 of the catalog, read the contract price, write the new one (:class:`PriceChanges`, one
 SimPy process per change on the :class:`~scenarios.live.faults.FaultSchedule`'s
-real-time environment).  It draws the items and factors from the same seeded stream as
-the simulation, so the same scenario changes the same prices in both worlds.
+real-time environment), in the API version the ERP speaks (its client is upgraded with
+each of the scenario's ERP releases).  It draws the items and factors from the same
+seeded stream as the simulation, so the same scenario changes the same prices in both
+worlds.
 
 A price can only change if it exists: before the run's clock starts, :func:`load_masters`
 puts the scenario's network into the ERP (vendors, items, contract prices, locations) and
@@ -15,6 +17,8 @@ holds from its start — as the simulation does before its first event.  What it
 writes is the starting state: the run judges only what happens after its start.  A record
 that is already there (a running emulator not reset) is left as it is.
 
+:func:`erp_releases` reads when the ERP's API changes version (the emulators play the
+scenario's releases on the ERP's own clock) and puts it on the run's time axis.
 :func:`not_played` names the timeline items a live run cannot play (printed at the start,
 kept in ``results.json``), so nothing of the scenario is dropped in silence.
 """
@@ -30,18 +34,21 @@ from typing import Any
 import httpx
 import simpy
 
+from emulators.web.erp_releases import VERSION_PATH
+from scenarios.erp_releases import client_versions, incoming, outgoing
 from scenarios.live.options import LiveError
 from scenarios.live.setup import master_records
 from scenarios.spec.masterdata import MasterData
 from scenarios.spec.models import ScenarioSpec
 
-__all__ = ["AP_PRICES", "ERP", "PriceChanges", "load_masters", "not_played"]
+__all__ = ["AP_PRICES", "ERP", "PriceChanges", "erp_releases", "load_masters", "not_played"]
 
 ERP = "/fscmRestApi/resources/latest"
 AP_PRICES = "/payables/v1/prices"
 _AP_BATCH = 999  # AP's limit of prices per upsert
 _TRIES = 4
 _KEYS = ("SupplierNumber", "ItemNumber", "LocationGLN")
+_OPERATIONS = {"GET": "get_contract_price", "PATCH": "update_contract_price"}
 
 
 def not_played(spec: ScenarioSpec, core_is_ours: bool) -> list[str]:
@@ -56,12 +63,17 @@ def not_played(spec: ScenarioSpec, core_is_ours: bool) -> list[str]:
             f"core crash at {c.at_hours:g} h: the middleware under test is not ours to kill"
             for c in spec.core_faults.crashes
         ]
-    out += [
-        f"ERP release {r.version} at {r.at_hours:g} h: live runs do not switch the ERP's API "
-        "version yet (the emulator over HTTP can: see erp_system's releases)"
-        for r in spec.erp.releases
-    ]
     return out
+
+
+def erp_releases(client: httpx.Client, erp_url: str, erp_clock: float) -> list[dict[str, Any]]:
+    """The ERP's releases on the run's time axis (``erp_clock``: the ERP's clock at the
+    run's start), as the ERP itself says (its apiVersion resource); none without one."""
+    r = client.get(erp_url + VERSION_PATH)
+    if r.status_code != 200:
+        return []
+    return [{"version": x["version"], "at_s": round(float(x["at_s"]) - erp_clock, 3)}
+            for x in r.json().get("releases", [])]  # fmt: skip
 
 
 def _check(r: httpx.Response, what: str, ok: tuple[int, ...] = (200, 201)) -> None:
@@ -108,6 +120,7 @@ class PriceChanges:
         self.rng = random.Random(f"{spec.seed}/prices")  # the simulation's stream
         self.changed = 0
         self.client = httpx.Client(timeout=5)
+        self.versions = client_versions(spec)  # the ERP's releases, followed
 
     def processes(self, env: simpy.Environment) -> list[Generator[simpy.Event, Any, None]]:
         return [self._play(env, n, c) for n, c in enumerate(self.spec.contract_price_changes)]
@@ -127,26 +140,32 @@ class PriceChanges:
             current = self._call("GET", one, None, None)
             if current is None:
                 continue
-            price = max(round(current.json()["ContractPrice"] * factor, 2), 0.01)
+            price = max(round(current["ContractPrice"] * factor, 2), 0.01)
             key = f"price-{self.run_id}-{n}-{item.supplier_id}-{item.gtin}"
             if self._call("PATCH", one, {"ContractPrice": price}, key) is not None:
                 self.changed += 1
 
-    def _call(
-        self, method: str, url: str, body: dict[str, Any] | None, key: str | None
-    ) -> httpx.Response | None:
+    def _call(self, method: str, url: str, body: dict[str, Any] | None, key: str | None) -> Any:
         """One call, tried again after a 5xx, a 429 or no answer (honouring Retry-After,
-        at most 2 s); None, with the reason in ``errors``, when it never succeeds."""
-        headers = {"Idempotency-Key": key} if key else {}
+        at most 2 s), or refused by a release meanwhile (in the ERP's version, as the
+        pricing team's client is upgraded with it); its reply's JSON in the base names, or
+        None, with the reason in ``errors``, when it never succeeds."""
+        operation = _OPERATIONS[method]
         what = f"contract-price change: {method} {url.split(ERP)[-1]}"
         for attempt in range(_TRIES):
+            sent_body, headers, sent = outgoing(self.versions, operation, body)
+            headers |= {"Idempotency-Key": key} if key else {}
             try:
-                r = self.client.request(method, url, json=body, headers=headers)
+                r = self.client.request(method, url, json=sent_body, headers=headers)
             except httpx.HTTPError as e:
                 problem = f"{type(e).__name__}"
             else:
+                reply, again = incoming(self.versions, operation, sent, r.status_code, r.headers,
+                                        r.json() if r.status_code < 300 else None)  # fmt: skip
+                if again:
+                    continue
                 if r.status_code < 300:
-                    return r
+                    return reply
                 problem = f"answered {r.status_code}"
                 if r.status_code < 500 and r.status_code != 429:
                     break

@@ -184,23 +184,31 @@ def run_live(o: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
             read_locust_csv(prefix, started_epoch), journal_writes(client, urls, clocks, run_id)
         )
         header = _header(o, spec, speedup, started_epoch, end_s)
-        volumes = {
-            "po_lines": len({c.entity for c in changes if c.field == "ordered_qty"}),
-            "history_records": len(changes),
-            "requests": int(load["total"].get("requests", 0)),
-            "request_failures": int(load["total"].get("failures", 0)),
-            "core_starts": core.starts if core else 0,
-        }
+        volumes = _volumes(changes, load, core)
         history, judged = judge_changes(header, changes, schedule.recorded, spec, volumes)
         judged.results["load"] = load
         judged.results["live"] = _live_section(
             o, speedup, settled, left_out, schedule, prices, not_played, webhooks
         )
+        if spec.erp.releases:  # when the ERP's API changed version, on the run's axis
+            releases = events.erp_releases(client, urls["erp"], clocks["erp"])
+            judged.results["live"]["erp_releases"] = releases
         if o.sut == "external":
             judged.results["live"]["carries"] = header["flows"]
             judged.results["live"]["keyless_writes"] = keyless_writes(client, urls, clocks)
         write_outputs(o.out, history, judged, schedule.recorded, end_s)
     return LiveOutcome(judged.results, o.out, bool(judged.results["passed"]))
+
+
+def _volumes(changes: list[Any], load: dict[str, Any], core: CoreProcess | None) -> dict[str, int]:
+    """What the run handled: PO lines, history records, requests, core starts."""
+    return {
+        "po_lines": len({c.entity for c in changes if c.field == "ordered_qty"}),
+        "history_records": len(changes),
+        "requests": int(load["total"].get("requests", 0)),
+        "request_failures": int(load["total"].get("failures", 0)),
+        "core_starts": core.starts if core else 0,
+    }
 
 
 def _live_section(

@@ -12,7 +12,11 @@ retrying in the background until each emulator answers.  With ``--auth FILE`` ac
 on (:mod:`sync_core.service.access`); when the file holds a signing key the core mints the
 harness's own tokens (:func:`harness_tokens`): one for the emulators' admin API, one the
 emulators send their webhooks with.  ``--batch-interval``
-adds a batch tick every N seconds (the batch and hybrid architectures).
+adds a batch tick every N seconds (the batch and hybrid architectures).  A scenario with
+ERP releases (``erp.releases``) gives the core their mappers ahead of time, as the event
+core of a simulation has them (:func:`~scenarios.erp_releases.core_versions`): its
+connector and its webhook ingress follow the version the ERP announces, unless the
+scenario says ``erp.core_follows_releases: false``.
 
 Use it from the ``serve`` command (``add_arguments`` + ``run``), or as
 ``python -m scenarios.live.serve_core ...`` (what the live tests start).
@@ -31,12 +35,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emulators import SYSTEMS
+from scenarios.erp_releases import core_versions
 from scenarios.sim.network import OUR_EDI_ID
+from scenarios.spec.architectures import EVENT
 from scenarios.spec.load import ScenarioError, load_scenario
 from scenarios.spec.masterdata import generate
 from scenarios.spec.models import NetworkSpec
 from sync_core.auth import AuthConfig, AuthFileError, load_auth, mint
 from sync_core.engine import Engine, EngineConfig
+from sync_core.mappers.erp_versions import ErpVersions
 from sync_core.phi import PhiBoundary, key_from_text
 from sync_core.store import Store, StoreError
 from sync_core.store_sqlite import SqliteStore
@@ -138,9 +145,11 @@ def run(args: argparse.Namespace) -> int:
         open_store(args.store).close()
     except StoreError as e:
         raise ScenarioError("serve core", "--store", e.reason) from e
+    versions = None
     if args.scenario:
         spec = load_scenario(args.scenario, seed=args.seed)
         network, seed = spec.network, spec.seed
+        versions = core_versions(spec, EVENT)  # the live core is the event core
     else:
         network, seed = NetworkSpec(), 1 if args.seed is None else args.seed
     partners = {s.supplier_id: s.edi_id for s in generate(network, seed).suppliers}
@@ -159,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
         subscribe=not args.no_subscribe,
         otlp_endpoint=args.otlp_endpoint,
         auth=auth,
+        erp_versions=versions,
     )
     return 0
 
@@ -175,10 +185,12 @@ def serve_core(
     otlp_endpoint: str | None = None,
     auth: AuthConfig | None = None,
     phi_key: bytes | None = None,
+    erp_versions: ErpVersions | None = None,
 ) -> None:
     """Serve the core on 127.0.0.1:``port`` until SIGINT/SIGTERM (``auth``: access on);
     ``phi_key`` tokenises case POs' PHI fields (without it they are dropped:
-    :mod:`sync_core.phi`)."""
+    :mod:`sync_core.phi`); ``erp_versions``: the ERP's releases it follows (None: it
+    speaks the ERP's base version)."""
     import uvicorn
 
     from sync_core.connectors import HttpConnector
@@ -195,7 +207,7 @@ def serve_core(
         driver = LiveDriver(
             engine,
             lambda: open_store(store),
-            HttpConnector(urls),
+            HttpConnector(urls, versions=erp_versions),
             default_planner(seed),
             phi=PhiBoundary(phi_key),
         )
@@ -212,7 +224,12 @@ def serve_core(
 
     tracing = setup_tracing("supplysync-core", endpoint=otlp_endpoint) if otlp_endpoint else None
     app = create_app(
-        make_driver, on_started=on_started, subscriptions=subscriptions, tracing=tracing, auth=auth
+        make_driver,
+        on_started=on_started,
+        subscriptions=subscriptions,
+        tracing=tracing,
+        auth=auth,
+        erp_versions=erp_versions,
     )
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -12,6 +12,9 @@ both pass its :class:`EmulatorSetup` to :func:`emulators.web.serve.serve`.  It h
 - the **supplier profiles**: the scenario's profile for each trading partner, every delay
   divided by the speed-up (:func:`scaled_profiles`), and the partner directory (EDI id →
   the ERP's supplier number and name) the supplier network lists;
+- the ERP's **releases** (``erp.releases``): each at its time divided by the speed-up on
+  the ERP's clock, which starts with the emulators (:func:`scenarios.erp_releases.releases`,
+  the list a simulation's ERP switches by);
 - the **steady faults** (error rate, latency, rate limit, webhook faults), which
   ``serve`` sets at once; a live run sets them itself when its clock starts (its master
   data load must not meet them), and plays the fault windows on its schedule.
@@ -28,6 +31,7 @@ from typing import Any
 
 from emulators.faults import Faults
 from emulators.supplier import SupplierProfile
+from scenarios.erp_releases import releases
 from scenarios.live.faults import steady_faults
 from scenarios.live.options import SYSTEMS
 from scenarios.spec.masterdata import MasterData, generate, trading_profiles
@@ -55,6 +59,9 @@ class EmulatorSetup:
             what = (
                 f"{len(m['vendor'])} vendors, {len(m['item'])} items, "
                 f"{len(m['contract_price'])} contract prices, {len(m['location'])} locations"
+            )
+            what += "".join(
+                f", API {r.version} from {r.at_s:g} s real" for r in o.get("releases", ())
             )
         elif system == "supplier":
             profiles = o["profiles"]
@@ -147,6 +154,13 @@ def scaled_profiles(spec: ScenarioSpec, speedup: float) -> dict[str, SupplierPro
     }
 
 
+def _release_options(spec: ScenarioSpec, speedup: float) -> dict[str, Any]:
+    """The ERP's releases at ``speedup`` (none: no option, the ERP as without releases)."""
+    if not spec.erp.releases:
+        return {}
+    return {"releases": releases(spec, speedup), "base_version": spec.erp.base_version}
+
+
 def emulator_setup(spec: ScenarioSpec, speedup: float, today: dt.date) -> EmulatorSetup:
     """The emulators of ``spec`` (its seed, its network) at ``speedup``."""
     master = generate(spec.network, spec.seed)
@@ -159,7 +173,7 @@ def emulator_setup(spec: ScenarioSpec, speedup: float, today: dt.date) -> Emulat
         seed=spec.seed,
         speedup=speedup,
         options={
-            "erp": {"masters": erp},
+            "erp": {"masters": erp, **_release_options(spec, speedup)},
             "supplier": {"profiles": scaled_profiles(spec, speedup), "partners": partners},
             "ap": {"prices": ap},
         },

@@ -65,6 +65,7 @@ from fastapi_offline import FastAPIOffline
 from sync_core.auth import AuthConfig
 from sync_core.dashboard.router import dashboard_router
 from sync_core.drivers.asyncio import LiveDriver
+from sync_core.mappers.erp_versions import ErpVersions
 from sync_core.metrics import CoreMetrics
 from sync_core.service import access, dead_letters, experience, layers, problems, status, webhooks
 from sync_core.telemetry import Telemetry
@@ -111,13 +112,16 @@ def create_app(
     subscriptions: dict[str, Any] | None = None,
     tracing: Tracing | None = None,
     auth: AuthConfig | None = None,
+    erp_versions: ErpVersions | None = None,
 ) -> FastAPI:
     """The core's app; ``make_driver`` builds and starts the driver when the app starts.
 
     ``on_started`` runs after that (e.g. subscribing to the emulators' webhooks);
     ``subscriptions`` is shown by ``/health`` (system → state), filled in by it;
     ``tracing`` records the driver's spans (:mod:`sync_core.telemetry`); ``auth`` turns
-    scoped access on (:mod:`~sync_core.service.access`; None: every route is open).
+    scoped access on (:mod:`~sync_core.service.access`; None: every route is open);
+    ``erp_versions``: the ERP's versions the core follows, shared with its connector
+    (webhooks read ERP events by the version they announce; None: the base only).
     """
     metrics = CoreMetrics()  # this app's own registry
 
@@ -149,6 +153,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.subscriptions = subscriptions if subscriptions is not None else {}
     app.state.auth = auth
+    app.state.erp_versions = erp_versions
     problems.install(app)
     app.include_router(dashboard_router(lambda: app.state.driver, old=True))
     for router in (webhooks.router, status.router, dead_letters.router, experience.router):

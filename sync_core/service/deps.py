@@ -2,7 +2,8 @@
 
 Why: the driver exists only once the app has started (its lifespan builds it in the
 server's event loop), so routers cannot be handed it when they are built.  The app keeps
-it, its metrics registry and the subscriptions on ``app.state``; a route declares
+it, its metrics registry, the subscriptions and the ERP's versions it follows (None: it
+speaks the base version) on ``app.state``; a route declares
 ``driver: Driver`` and gets the one of the app serving the request.  Dependencies that
 read only the request add nothing to the OpenAPI.
 
@@ -22,9 +23,10 @@ from fastapi.exceptions import RequestValidationError
 
 from sync_core.audit import ANONYMOUS, check_actor
 from sync_core.drivers.asyncio import LiveDriver
+from sync_core.mappers.erp_versions import ErpVersions
 from sync_core.metrics import CoreMetrics
 
-__all__ = ["Actor", "Driver", "Metrics", "Subscriptions"]
+__all__ = ["Actor", "Driver", "ErpVersionsFollowed", "Metrics", "Subscriptions"]
 
 
 def _driver(request: Request) -> LiveDriver:
@@ -40,6 +42,11 @@ def _metrics(request: Request) -> CoreMetrics:
 def _subscriptions(request: Request) -> dict[str, Any]:
     subscriptions: dict[str, Any] = request.app.state.subscriptions
     return subscriptions
+
+
+def _erp_versions(request: Request) -> ErpVersions | None:
+    versions: ErpVersions | None = getattr(request.app.state, "erp_versions", None)
+    return versions
 
 
 XActor = Annotated[
@@ -71,5 +78,6 @@ def _actor(request: Request, x_actor: XActor = None) -> str:
 
 Actor = Annotated[str, Depends(_actor)]
 Driver = Annotated[LiveDriver, Depends(_driver)]
+ErpVersionsFollowed = Annotated[ErpVersions | None, Depends(_erp_versions)]
 Metrics = Annotated[CoreMetrics, Depends(_metrics)]
 Subscriptions = Annotated[dict[str, Any], Depends(_subscriptions)]

@@ -3,7 +3,9 @@
 A document is mapped to a message (:mod:`sync_core.inbound`) and answered 202 only once
 durably committed (a duplicate too); a body that is not JSON is 400, a wrong envelope
 422, an unknown system 404, a store that cannot commit 503 with ``Retry-After`` (the
-sender retries: nothing was acknowledged).
+sender retries: nothing was acknowledged).  A core that follows the ERP's releases reads
+an ERP event by the version it announces (``apiVersion``: out of its envelope) before
+mapping it; one that does not refuses an event in a shape it does not know (422).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from starlette.requests import ClientDisconnect
 
 from sync_core.inbound import PARSERS, InboundError, from_system
 from sync_core.service.access import requires
-from sync_core.service.deps import Driver
+from sync_core.service.deps import Driver, ErpVersionsFollowed
 from sync_core.service.problems import PROBLEM_DOC, problem
 from sync_core.store import StoreError
 
@@ -35,7 +37,9 @@ router = APIRouter(tags=["inbound"])
     dependencies=[requires("webhooks:{system}")],
     responses={400: PROBLEM_DOC, 404: PROBLEM_DOC, 422: PROBLEM_DOC, 503: PROBLEM_DOC},
 )
-async def webhook(system: System, request: Request, driver: Driver) -> Response:
+async def webhook(
+    system: System, request: Request, driver: Driver, versions: ErpVersionsFollowed
+) -> Response:
     """A system pushes a document; 202 once it is durably committed (a duplicate too)."""
     if system not in PARSERS:
         return problem(404, "Not Found", f"unknown system {system!r}", "system")
@@ -47,6 +51,8 @@ async def webhook(system: System, request: Request, driver: Driver) -> Response:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
         return problem(400, "Bad Request", f"body is not JSON: {e}", "body")
+    if system == "erp" and versions is not None:
+        body = versions.event(body)
     try:
         message = from_system(system, body)
     except InboundError as e:

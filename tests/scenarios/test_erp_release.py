@@ -9,6 +9,7 @@ so what goes wrong after it and not before is its doing).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from functools import cache
 from pathlib import Path
@@ -23,6 +24,7 @@ from analysis.metrics import judge
 from analysis.report import write_report
 from scenarios.cli.main import main
 from scenarios.live.events import not_played
+from scenarios.live.setup import emulator_setup
 from scenarios.sim.runner import Outcome, run_architecture
 from scenarios.spec.load import ScenarioError, load_scenario
 from sync_core.mappers.erp_versions import ErpVersions
@@ -195,9 +197,14 @@ def test_the_batch_core_follows_the_release_too() -> None:
     assert after["dead_letters"] == 0 and after["replica_updates"] > 0
 
 
-def test_a_live_run_says_it_does_not_play_the_release() -> None:
-    (item,) = not_played(load_scenario("erp_release"), core_is_ours=True)
-    assert item.startswith("ERP release 2027.1 at 36 h: live runs do not switch")
+def test_a_live_run_plays_the_release_on_the_erps_clock_scaled() -> None:
+    spec = load_scenario("erp_release")
+    assert not_played(spec, core_is_ours=True) == []
+    setup = emulator_setup(spec, 3600.0, dt.date(2026, 3, 2))
+    (release,) = setup.options["erp"]["releases"]
+    assert (release.version, release.at_s) == ("2027.1", 36.0)  # 36 h at x3600
+    assert release.headers == {"REST-Framework-Version": "9"}
+    assert "API 2027.1 from 36 s real" in setup.describe("erp")
 
 
 def test_a_call_the_release_caught_on_its_way_is_dead_lettered_unless_sent_again(
