@@ -35,7 +35,7 @@ run on the served emulator's event loop with the scenario's delays divided
 by the speed-up.  Every write carries an ``Idempotency-Key`` unique to the run,
 so a client retry after a 5xx or a 429 is the same request, as a careful
 buyer's client would send it.  The buyers' client is upgraded with each of the
-scenario's ERP releases (:func:`scenarios.erp_releases.client_versions`): it speaks the
+scenario's ERP releases (:func:`scenarios.spec.releases.client_versions`): it speaks the
 version the ERP announces, and sends once more a call a release refused on its way.
 Users are ``FastHttpUser`` (measured: ~3.2k req/s here against ~1.2k for ``HttpUser``).
 """
@@ -58,10 +58,10 @@ from urllib.parse import quote
 from locust import FastHttpUser, constant, constant_throughput, task
 
 from emulators.x12 import Interchange, X12Error, read_856
-from scenarios.erp_releases import client_versions, incoming, outgoing
 from scenarios.spec.load import load_scenario
 from scenarios.spec.masterdata import MasterData, generate, po_lines
 from scenarios.spec.models import ScenarioSpec
+from scenarios.spec.releases import client_versions, incoming, outgoing
 
 ERP_POS = "/fscmRestApi/resources/latest/purchaseOrders"
 WMS_RECEIPTS = "/wms/api/v1/receipts"

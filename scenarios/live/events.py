@@ -35,11 +35,11 @@ import httpx
 import simpy
 
 from emulators.web.erp_releases import VERSION_PATH
-from scenarios.erp_releases import client_versions, incoming, outgoing
 from scenarios.live.options import LiveError
 from scenarios.live.setup import master_records
 from scenarios.spec.masterdata import MasterData
 from scenarios.spec.models import ScenarioSpec
+from scenarios.spec.releases import client_versions, incoming, outgoing
 
 __all__ = ["AP_PRICES", "ERP", "PriceChanges", "erp_releases", "load_masters", "not_played"]
 

@@ -14,7 +14,7 @@ harness's own tokens (:func:`harness_tokens`): one for the emulators' admin API,
 emulators send their webhooks with.  ``--batch-interval``
 adds a batch tick every N seconds (the batch and hybrid architectures).  A scenario with
 ERP releases (``erp.releases``) gives the core their mappers ahead of time, as the event
-core of a simulation has them (:func:`~scenarios.erp_releases.core_versions`): its
+core of a simulation has them (:func:`~scenarios.spec.releases.core_versions`): its
 connector and its webhook ingress follow the version the ERP announces, unless the
 scenario says ``erp.core_follows_releases: false``.
 
@@ -35,12 +35,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emulators import SYSTEMS
-from scenarios.erp_releases import core_versions
 from scenarios.sim.network import OUR_EDI_ID
 from scenarios.spec.architectures import EVENT
 from scenarios.spec.load import ScenarioError, load_scenario
 from scenarios.spec.masterdata import generate
 from scenarios.spec.models import NetworkSpec
+from scenarios.spec.releases import core_versions
 from sync_core.auth import AuthConfig, AuthFileError, load_auth, mint
 from sync_core.engine import Engine, EngineConfig
 from sync_core.mappers.erp_versions import ErpVersions

@@ -13,7 +13,7 @@ both pass its :class:`EmulatorSetup` to :func:`emulators.web.serve.serve`.  It h
   divided by the speed-up (:func:`scaled_profiles`), and the partner directory (EDI id →
   the ERP's supplier number and name) the supplier network lists;
 - the ERP's **releases** (``erp.releases``): each at its time divided by the speed-up on
-  the ERP's clock, which starts with the emulators (:func:`scenarios.erp_releases.releases`,
+  the ERP's clock, which starts with the emulators (:func:`scenarios.spec.releases.releases`,
   the list a simulation's ERP switches by);
 - the **steady faults** (error rate, latency, rate limit, webhook faults), which
   ``serve`` sets at once; a live run sets them itself when its clock starts (its master
@@ -31,11 +31,11 @@ from typing import Any
 
 from emulators.faults import Faults
 from emulators.supplier import SupplierProfile
-from scenarios.erp_releases import releases
 from scenarios.live.faults import steady_faults
 from scenarios.live.options import SYSTEMS
 from scenarios.spec.masterdata import MasterData, generate, trading_profiles
 from scenarios.spec.models import ScenarioSpec
+from scenarios.spec.releases import releases
 
 __all__ = ["EmulatorSetup", "emulator_setup", "master_records", "scaled_profiles"]
 

@@ -40,7 +40,6 @@ from emulators.supplier import SupplierNetwork
 from emulators.web.tables import NativeCall, native_routes
 from emulators.webhooks import WebhookDispatcher
 from emulators.wms import Wms
-from scenarios.erp_releases import core_versions
 from scenarios.sim.actors import Buyers, Dock, PriceChange, load_masters
 from scenarios.sim.progress import Progress, run_with_progress
 from scenarios.sim.releases import erp_releases
@@ -48,6 +47,7 @@ from scenarios.sim.releases import header as release_header
 from scenarios.spec.architectures import ARCHITECTURES, Architecture
 from scenarios.spec.masterdata import MasterData, generate, trading_profiles
 from scenarios.spec.models import LatencySpike, ScenarioSpec
+from scenarios.spec.releases import core_versions
 from sync_core.breaker import BreakerConfig
 from sync_core.defects import DefectiveEngine, Defects
 from sync_core.delivery import DeliveryPlanner, RetryPolicy

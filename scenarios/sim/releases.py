@@ -1,6 +1,6 @@
 """A scenario's ERP releases in a simulated run: the ERP's side and the history's header.
 
-Both sides are built by :mod:`scenarios.erp_releases` (shared with live runs): the ERP
+Both sides are built by :mod:`scenarios.spec.releases` (shared with live runs): the ERP
 emulator's :class:`~emulators.erp.releases.ErpReleases` (it switches at each release's
 time) and, for a core that follows releases, the core's registry of dialects.  The
 history's header records the releases (only when there are any, so a scenario without
@@ -14,9 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 from emulators.erp.releases import ErpReleases
-from scenarios.erp_releases import follows, releases
 from scenarios.spec.architectures import Architecture
 from scenarios.spec.models import ScenarioSpec
+from scenarios.spec.releases import follows, releases
 
 __all__ = ["erp_releases", "header"]
 
