@@ -157,21 +157,43 @@ class Ap(Matching):
         self._next_event = 1
         self._next_payment = 1
         for row in self._seeded_prices:
-            key = (row["vendor_num"], row["item_id"], row["uom"])
-            self.prices[key] = {name: row.get(name) for name in _PRICE}
-            if row.get("effective_date") is not None:
-                self.prices[key]["effective_date"] = _iso_date(row["effective_date"])
+            self._hold_price(row)
+
+    def _hold_price(self, row: dict[str, Any]) -> tuple[str, str, str]:
+        """Hold a contract price row (as ``PUT /prices`` takes it); its key."""
+        key = (row["vendor_num"], row["item_id"], row["uom"])
+        self.prices[key] = {name: row.get(name) for name in _PRICE}
+        if row.get("effective_date") is not None:
+            self.prices[key]["effective_date"] = _iso_date(row["effective_date"])
+        return key
 
     # -- reference data -------------------------------------------------------
 
-    def upsert_po_lines(self, body: Any, idempotency_key: str | None = None) -> Reply:
-        if (done := self._admit("po_lines", idempotency_key, body)) is not None:
+    def _upsert(
+        self,
+        operation: str,
+        columns: dict[str, str],
+        body: Any,
+        idempotency_key: str | None,
+        apply: Callable[[list[dict[str, Any]], str, str | None], None],
+    ) -> Reply:
+        """An upsert of reference rows: admitted once per key, the rows under ``body[operation]``
+        checked against ``columns``, then ``apply(rows, cause, correlation_id)`` → 200."""
+        if (done := self._admit(operation, idempotency_key, body)) is not None:
             return done
-        rows, error = _rows(body, "po_lines", _PO_LINE)
+        rows, error = _rows(body, operation, columns)
         if error is not None:
             return error
-        cause = idempotency_key or body_cause("ap:po_lines", body)
-        correlation_id = body.get("correlation_id")
+        cause = idempotency_key or body_cause(f"ap:{operation}", body)
+        apply(rows, cause, body.get("correlation_id"))
+        return self._remember(operation, idempotency_key, Reply(200, {"upserted": len(rows)}))
+
+    def upsert_po_lines(self, body: Any, idempotency_key: str | None = None) -> Reply:
+        return self._upsert("po_lines", _PO_LINE, body, idempotency_key, self._apply_po_lines)
+
+    def _apply_po_lines(
+        self, rows: list[dict[str, Any]], cause: str, correlation_id: str | None
+    ) -> None:
         for row in rows:
             key = (row["po_number"], row["po_line_number"])
             self._po_numbers.add(key[0])
@@ -189,7 +211,6 @@ class Ap(Matching):
             correlation_id,
             {po for po, _ in touched},
         )
-        return self._remember("po_lines", idempotency_key, Reply(200, {"upserted": len(rows)}))
 
     def post_receipt(self, body: Any, idempotency_key: str | None = None) -> Reply:
         if (done := self._admit("receipt", idempotency_key, body)) is not None:
@@ -231,18 +252,13 @@ class Ap(Matching):
         return self._remember("receipt", idempotency_key, reply)
 
     def upsert_prices(self, body: Any, idempotency_key: str | None = None) -> Reply:
-        if (done := self._admit("prices", idempotency_key, body)) is not None:
-            return done
-        rows, error = _rows(body, "prices", _PRICE)
-        if error is not None:
-            return error
-        cause = idempotency_key or body_cause("ap:prices", body)
-        correlation_id = body.get("correlation_id")
+        return self._upsert("prices", _PRICE, body, idempotency_key, self._apply_prices)
+
+    def _apply_prices(
+        self, rows: list[dict[str, Any]], cause: str, correlation_id: str | None
+    ) -> None:
         for row in rows:
-            key = (row["vendor_num"], row["item_id"], row["uom"])
-            self.prices[key] = {name: row.get(name) for name in _PRICE}
-            if row.get("effective_date") is not None:
-                self.prices[key]["effective_date"] = _iso_date(row["effective_date"])
+            key = self._hold_price(row)
             self._journal.record(
                 "price:{}:{}:{}".format(*key),
                 "ap_contract_price",
@@ -257,7 +273,6 @@ class Ap(Matching):
             return (inv["vendor_num"], po_line["item_id"], po_line["uom"]) in keys
 
         self._rematch(touched, cause, correlation_id)
-        return self._remember("prices", idempotency_key, Reply(200, {"upserted": len(rows)}))
 
     # -- invoices -------------------------------------------------------------
 
