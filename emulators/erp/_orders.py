@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from emulators._base import Reply, body_cause, check_paging, copy_document, page
 from emulators.erp._api import Core, api, none_match, precondition
@@ -67,6 +68,8 @@ class PurchaseOrderRefused(ValueError):
 _ChangePlan = list[tuple[str, dict[str, Any], dict[str, Any], str]]
 # (line, quantity received, the line's next status)
 _ReceiptPlan = list[tuple[dict[str, Any], int, str]]
+# what a write's plan checked and found: the lines by number, or the steps above
+_Plan = TypeVar("_Plan")
 
 
 class PurchaseOrders(Core):
@@ -180,13 +183,11 @@ class PurchaseOrders(Core):
         "Action": "CANCEL"}`` or ``{"Action": "ADD", <new line fields>}``.
         Bumps ``RevisionNumber``; → 200 with the PO."""
         operation = "change_purchase_order"
-        order = self._writable(operation, order_number, body, idempotency_key, if_match)
-        if isinstance(order, Reply):
-            return order
-        plan = self._plan_change(order, body)
-        if isinstance(plan, Reply):
-            return plan
-        cause = idempotency_key or body_cause(f"erp:change:{order_number}", body)
+        found = self._planned(operation, "change", order_number, body, idempotency_key, if_match,
+                              self._plan_change)  # fmt: skip
+        if isinstance(found, Reply):
+            return found
+        order, plan, cause = found
         for step, line, update, status in plan:
             if step == "add":
                 order["lines"].append(line)
@@ -211,9 +212,7 @@ class PurchaseOrders(Core):
                 line["OpenCommitmentQuantity"] = _commitment(line, line["Quantity"])
         order["RevisionNumber"] += 1
         order["Status"] = header_status(order["lines"])
-        self._changed(order_number, "REVISION")
-        reply = Reply(200, order, {"etag": self._po_etag(order_number)})
-        return self._remember(operation, order_number, body, idempotency_key, reply)
+        return self._written(operation, order_number, "REVISION", body, idempotency_key, 200, order)
 
     @api
     def post_acknowledgment(
@@ -225,18 +224,11 @@ class PurchaseOrders(Core):
         if_match: str | None = None,
     ) -> Reply:
         operation = "post_acknowledgment"
-        order = self._writable(operation, order_number, body, idempotency_key, if_match)
-        if isinstance(order, Reply):
-            return order
-        error = check_acknowledgment(body, order) or admits(order, "acknowledge")
-        if error is not None:
-            return error
-        by_number = {ln["LineNumber"]: ln for ln in order["lines"]}
-        for i, update in enumerate(body["lines"]):
-            line = by_number[update["LineNumber"]]
-            if (line["LineStatus"], "acknowledge") not in LINE_TRANSITIONS:
-                return _line_conflict(line, "acknowledged", f"lines[{i}].LineNumber")
-        cause = idempotency_key or body_cause(f"erp:ack:{order_number}", body)
+        found = self._planned(operation, "ack", order_number, body, idempotency_key, if_match,
+                              self._plan_acknowledgment)  # fmt: skip
+        if isinstance(found, Reply):
+            return found
+        order, by_number, cause = found
         correlation_id = body.get("CorrelationId")
         for update in body["lines"]:
             line = by_number[update["LineNumber"]]
@@ -254,13 +246,10 @@ class PurchaseOrders(Core):
                 entity, "ack_status", update["AcknowledgmentStatus"], cause, correlation_id
             )
         order["AcknowledgmentRevision"] = body["AcknowledgmentRevision"]
-        self._changed(order_number, "ACKNOWLEDGMENT")
-        reply = Reply(
-            200,
-            {"OrderNumber": order_number, "lines": len(body["lines"])},
-            {"etag": self._po_etag(order_number)},
+        answer = {"OrderNumber": order_number, "lines": len(body["lines"])}
+        return self._written(
+            operation, order_number, "ACKNOWLEDGMENT", body, idempotency_key, 200, answer
         )
-        return self._remember(operation, order_number, body, idempotency_key, reply)
 
     @api
     def post_receipt(
@@ -274,13 +263,11 @@ class PurchaseOrders(Core):
         """Goods received against a PO: ``{"ReceiptNumber", "lines": [{"LineNumber",
         "QuantityReceived"}]}`` → 201.  Over-receipt beyond the tolerance → 422."""
         operation = "post_receipt"
-        order = self._writable(operation, order_number, body, idempotency_key, if_match)
-        if isinstance(order, Reply):
-            return order
-        plan = self._plan_receipt(order, body)
-        if isinstance(plan, Reply):
-            return plan
-        cause = idempotency_key or body_cause(f"erp:receipt:{order_number}", body)
+        found = self._planned(operation, "receipt", order_number, body, idempotency_key, if_match,
+                              self._plan_receipt)  # fmt: skip
+        if isinstance(found, Reply):
+            return found
+        order, plan, cause = found
         received = []
         for line, quantity, status in plan:
             line["ReceivedQuantity"] += quantity
@@ -299,17 +286,9 @@ class PurchaseOrders(Core):
                 }
             )
         order["Status"] = header_status(order["lines"])
-        self._changed(order_number, "RECEIPT")
-        reply = Reply(
-            201,
-            {
-                "ReceiptNumber": body["ReceiptNumber"],
-                "OrderNumber": order_number,
-                "lines": received,
-            },
-            {"etag": self._po_etag(order_number)},
-        )
-        return self._remember(operation, order_number, body, idempotency_key, reply)
+        answer = {"ReceiptNumber": body["ReceiptNumber"], "OrderNumber": order_number,
+                  "lines": received}  # fmt: skip
+        return self._written(operation, order_number, "RECEIPT", body, idempotency_key, 201, answer)
 
     # -- internals ----------------------------------------------------------------
 
@@ -358,6 +337,57 @@ class PurchaseOrders(Core):
             self._journal.record(entity, "ordered_price", line["Price"], cause, correlation_id)
         self._changed(number, "CREATE")
         return order
+
+    def _planned(
+        self,
+        operation: str,
+        tag: str,
+        order_number: str,
+        body: Any,
+        idempotency_key: str | None,
+        if_match: str | None,
+        plan: Callable[[dict[str, Any], Any], Reply | _Plan],
+    ) -> Reply | tuple[dict[str, Any], _Plan, str]:
+        """The first step of a write to a PO: the order (``_writable``), the ``plan`` that
+        checked all of ``body`` against it before anything changes, and the cause its
+        journal entries carry (``erp:<tag>:<number>`` unless a key is given); or the reply
+        the write gets instead."""
+        order = self._writable(operation, order_number, body, idempotency_key, if_match)
+        if isinstance(order, Reply):
+            return order
+        planned = plan(order, body)
+        if isinstance(planned, Reply):
+            return planned
+        return order, planned, idempotency_key or body_cause(f"erp:{tag}:{order_number}", body)
+
+    def _written(
+        self,
+        operation: str,
+        order_number: str,
+        change: str,
+        body: Any,
+        idempotency_key: str | None,
+        status: int,
+        answer: Any,
+    ) -> Reply:
+        """The last step of a write to a PO: the change announced (``ChangeType``), the
+        reply with the new ETag, remembered for its ``Idempotency-Key``."""
+        self._changed(order_number, change)
+        reply = Reply(status, answer, {"etag": self._po_etag(order_number)})
+        return self._remember(operation, order_number, body, idempotency_key, reply)
+
+    def _plan_acknowledgment(
+        self, order: dict[str, Any], body: Any
+    ) -> Reply | dict[int, dict[str, Any]]:
+        error = check_acknowledgment(body, order) or admits(order, "acknowledge")
+        if error is not None:
+            return error
+        by_number = {ln["LineNumber"]: ln for ln in order["lines"]}
+        for i, update in enumerate(body["lines"]):
+            line = by_number[update["LineNumber"]]
+            if (line["LineStatus"], "acknowledge") not in LINE_TRANSITIONS:
+                return _line_conflict(line, "acknowledged", f"lines[{i}].LineNumber")
+        return by_number
 
     def _plan_change(self, order: dict[str, Any], body: Any) -> Reply | _ChangePlan:
         checks: dict[str, Check] = {
