@@ -129,6 +129,20 @@ def _gtin(level: int, prefix: str, n: int) -> str:
     return body + gs1_check_digit(body)
 
 
+_SITE_NAMES = {
+    LocationKind.HOSPITAL: "General Hospital",
+    LocationKind.DISTRIBUTION_CENTER: "Distribution Center",
+}
+
+
+def _sites(prefix: str, first: int, towns: list[str], kind: LocationKind) -> tuple[Location, ...]:
+    """One site of ``kind`` per town, the GLNs' location references counting from ``first``."""
+    return tuple(
+        Location(gln=_gln(prefix, first + i), name=f"{town} {_SITE_NAMES[kind]}", kind=kind)
+        for i, town in enumerate(towns)
+    )
+
+
 def generate(spec: NetworkSpec, seed: int) -> MasterData:
     fake = Faker("en_US")
     fake.seed_instance(seed)
@@ -140,22 +154,8 @@ def generate(spec: NetworkSpec, seed: int) -> MasterData:
         kind=LocationKind.PROCUREMENT_OFFICE,
     )
     city = [fake.unique.city() for _ in range(spec.hospitals + spec.distribution_centers)]
-    hospitals = tuple(
-        Location(
-            gln=_gln(provider_prefix, 100 + i),
-            name=f"{city[i]} General Hospital",
-            kind=LocationKind.HOSPITAL,
-        )
-        for i in range(spec.hospitals)
-    )
-    dcs = tuple(
-        Location(
-            gln=_gln(provider_prefix, 900 + i),
-            name=f"{city[spec.hospitals + i]} Distribution Center",
-            kind=LocationKind.DISTRIBUTION_CENTER,
-        )
-        for i in range(spec.distribution_centers)
-    )
+    hospitals = _sites(provider_prefix, 100, city[: spec.hospitals], LocationKind.HOSPITAL)
+    dcs = _sites(provider_prefix, 900, city[spec.hospitals :], LocationKind.DISTRIBUTION_CENTER)
     serving = {h.gln: dcs[i % len(dcs)] for i, h in enumerate(hospitals)} if dcs else {}
     suppliers = tuple(
         Supplier(

@@ -204,38 +204,30 @@ class SupplierBehaviour(_Spec):
 
     def profile(self) -> SupplierProfile:
         """The emulator's profile for these behaviours (delays in seconds)."""
+        delays: dict[str, Any] = {}
+        for name in _DELAYS:
+            spec: DelaySpec = getattr(self, name)
+            delays[f"{name}_median_s"] = spec.median_minutes * 60
+            delays[f"{name}_sigma"] = spec.sigma
         return SupplierProfile(
-            partial_rate=self.partial_rate,
-            backorder_rate=self.backorder_rate,
-            critical_partial_rate=self.critical_partial_rate,
-            critical_backorder_rate=self.critical_backorder_rate,
-            partial_fill=self.partial_fill,
-            backorder_days=self.backorder_days,
-            ack_delay_median_s=self.ack_delay.median_minutes * 60,
-            ack_delay_sigma=self.ack_delay.sigma,
-            reject_rate=self.reject_rate,
-            substitution_rate=self.substitution_rate,
-            price_change_rate=self.price_change_rate,
-            price_change=self.price_change,
-            missing_ack_rate=self.missing_ack_rate,
+            **{name: getattr(self, name) for name in _AS_IS},
+            **delays,
             duplicate_rate=self.duplicate_ack_rate,
             duplicate_delay_s=self.duplicate_ack_delay_minutes * 60,
-            ship_notices=self.ship_notices,
-            ship_delay_median_s=self.ship_delay.median_minutes * 60,
-            ship_delay_sigma=self.ship_delay.sigma,
-            shelf_life_days=self.shelf_life_days,
-            invoices=self.invoices,
-            invoice_delay_median_s=self.invoice_delay.median_minutes * 60,
-            invoice_delay_sigma=self.invoice_delay.sigma,
-            duplicate_invoice_rate=self.duplicate_invoice_rate,
             duplicate_invoice_delay_s=self.duplicate_invoice_delay_days * 86400,
-            functional_acks=self.functional_acks,
-            fa_delay_median_s=self.fa_delay.median_minutes * 60,
-            fa_delay_sigma=self.fa_delay.sigma,
-            fa_reject_rate=self.fa_reject_rate,
-            ta1_requested=self.ta1_requested,
-            invoice_uom_mismatch_rate=self.invoice_uom_mismatch_rate,
         )
+
+
+# The behaviours the emulator's profile holds under the same name, in the same unit.
+_AS_IS = (
+    "partial_rate", "backorder_rate", "critical_partial_rate", "critical_backorder_rate",
+    "partial_fill", "backorder_days", "reject_rate", "substitution_rate", "price_change_rate",
+    "price_change", "missing_ack_rate", "ship_notices", "shelf_life_days", "invoices",
+    "duplicate_invoice_rate", "functional_acks", "fa_reject_rate", "ta1_requested",
+    "invoice_uom_mismatch_rate",
+)  # fmt: skip
+# The delays: a DelaySpec here (minutes), ``<name>_median_s`` and ``<name>_sigma`` there.
+_DELAYS = ("ack_delay", "ship_delay", "invoice_delay", "fa_delay")
 
 
 # -- links and faults -----------------------------------------------------------
@@ -246,12 +238,15 @@ class LatencySpec(_Spec):
     sigma: float = Field(0.5, ge=0, le=3, description="lognormal shape")
 
 
-class LatencySpike(_Spec):
-    """A window in which the link to one system is slower."""
+class _Window(_Spec):
+    """A window of the run: from ``at_hours``, ``length_minutes`` long (each kind of
+    window names its length in the file as it speaks of it)."""
 
     at_hours: float = Field(ge=0, description="hours since the start of the run")
-    minutes: float = Field(gt=0, description="how long the spike lasts")
-    extra_ms: float = Field(gt=0, description="added to each one-way traversal of the link")
+
+    @property
+    def length_minutes(self) -> float:
+        raise NotImplementedError
 
     @property
     def start_s(self) -> float:
@@ -259,7 +254,18 @@ class LatencySpike(_Spec):
 
     @property
     def end_s(self) -> float:
-        return self.at_hours * 3600 + self.minutes * 60
+        return self.at_hours * 3600 + self.length_minutes * 60
+
+
+class LatencySpike(_Window):
+    """A window in which the link to one system is slower."""
+
+    minutes: float = Field(gt=0, description="how long the spike lasts")
+    extra_ms: float = Field(gt=0, description="added to each one-way traversal of the link")
+
+    @property
+    def length_minutes(self) -> float:
+        return self.minutes
 
 
 def _number_too(schema: dict[str, Any]) -> None:
@@ -333,14 +339,7 @@ class SystemFaults(Faults):
 
     def faults(self) -> Faults:
         """The plain emulator value (shorthand outage included)."""
-        return Faults(
-            outages=self.outages,
-            latency=self.latency,
-            error_rate=self.error_rate,
-            rate_limit_storms=self.rate_limit_storms,
-            rate_limit=self.rate_limit,
-            webhooks=self.webhooks,
-        )
+        return Faults(**{name: getattr(self, name) for name in Faults.model_fields})
 
     @property
     def last_fault_end_s(self) -> float:
@@ -348,21 +347,16 @@ class SystemFaults(Faults):
         return max([*windows, *(s.end_s for s in self.latency_spikes)], default=0.0)
 
 
-class Crash(_Spec):
+class Crash(_Window):
     """The sync core is killed, loses what it held in memory, and restarts."""
 
-    at_hours: float = Field(ge=0, description="hours since the start of the run")
     down_minutes: float = Field(
         0, ge=0, description="minutes before it is back (0 = restarts at once)"
     )
 
     @property
-    def start_s(self) -> float:
-        return self.at_hours * 3600
-
-    @property
-    def end_s(self) -> float:
-        return self.at_hours * 3600 + self.down_minutes * 60
+    def length_minutes(self) -> float:
+        return self.down_minutes
 
 
 class CoreFaults(_Spec):
