@@ -139,6 +139,15 @@ class OverHttp:
         (facts changed), ``state``..."""
         return self.client.get(f"/__admin/{what}").json()
 
+    def webhook_stats(self, delivered: int, timeout_s: float = 5.0) -> dict[str, Any]:
+        """The admin API's webhook counters once ``delivered`` deliveries are counted (the
+        emulator counts a delivery once the subscriber has answered it)."""
+        deadline = time.monotonic() + timeout_s
+        while (stats := self.admin("webhooks"))["delivered"] < delivered:
+            assert time.monotonic() < deadline, stats
+            time.sleep(0.02)
+        return stats
+
     def answered(self) -> list[tuple[str, int]]:
         """The requests the admin API lists as answered, in order: (operation, status)."""
         return [(r["operation"], r["status"]) for r in self.admin("requests")]

@@ -258,37 +258,49 @@ def test_without_a_rate_limit_nothing_is_throttled(w: World) -> None:
 
 # -- idempotency ----------------------------------------------------------------------
 
-# (label, write(erp, number, body, key), first body, another body, journalled field)
-WRITES: list[tuple[str, Callable[..., Reply], dict[str, Any], dict[str, Any], str]] = [
-    (
+
+@dataclass(frozen=True)
+class Write:
+    """A keyed write to a PO: ``call(erp, number, body, key)``, a first body, another
+    body, and the field it journals."""
+
+    label: str
+    call: Callable[[Erp, str, Any, str | None], Reply]
+    body: dict[str, Any]
+    other: dict[str, Any]
+    fact: str
+
+
+WRITES = [
+    Write(
         "receipt",
         lambda erp, n, body, key: erp.post_receipt(n, body, key),
         receipt(1),
         receipt(2),
         "erp_received_qty",
     ),
-    (
+    Write(
         "change",
         lambda erp, n, body, key: erp.change_purchase_order(n, body, idempotency_key=key),
         {"lines": [{"LineNumber": 1, "Quantity": 12}]},
         {"lines": [{"LineNumber": 1, "Quantity": 13}]},
         "ordered_qty",
     ),
-    (
+    Write(
         "acknowledgment",
         lambda erp, n, body, key: erp.post_acknowledgment(n, body, key),
         ack_body(),
         ack_body(confirmed=7, backordered=3),
         "confirmed_qty",
     ),
-    (
+    Write(
         "invoice",
         lambda erp, n, body, key: erp.post_invoice_status(n, body, key),
         {"InvoiceNumber": "INV-1", "MatchStatus": "MATCHED"},
         {"InvoiceNumber": "INV-1", "MatchStatus": "ON_HOLD", "HoldReason": "PRICE"},
         "erp_match_status",
     ),
-    (
+    Write(
         "contract price",
         lambda erp, n, body, key: erp.update_contract_price(
             "S1001", "IT-1", body, idempotency_key=key
@@ -300,56 +312,55 @@ WRITES: list[tuple[str, Callable[..., Reply], dict[str, Any], dict[str, Any], st
 ]
 
 
-over_writes = pytest.mark.parametrize(
-    ("label", "write", "body", "other", "fact"), WRITES, ids=[c[0] for c in WRITES]
-)
+@pytest.fixture(params=WRITES, ids=lambda write: write.label)
+def write(request: pytest.FixtureRequest) -> Write:
+    write: Write = request.param
+    return write
 
 
-@over_writes
-def test_a_repeat_with_the_same_key_returns_the_first_reply_and_applies_nothing(
-    w: World, label: str, write: Callable[..., Reply], body: Any, other: Any, fact: str
-) -> None:
+@pytest.fixture
+def number(w: World) -> str:
+    """A PO on the ERP with masters, for the writes to apply to."""
     w.masters()
-    number = w.po()
-    first = write(w.erp, number, body, "key-1")
-    assert first.ok, (label, first.body)
+    return w.po()
+
+
+def test_a_repeat_with_the_same_key_returns_the_first_reply_and_applies_nothing(
+    w: World, write: Write, number: str
+) -> None:
+    first = write.call(w.erp, number, write.body, "key-1")
+    assert first.ok, (write.label, first.body)
     state, facts, events = w.erp.snapshot(), len(w.facts), len(w.events)
 
-    again = write(w.erp, number, copy.deepcopy(body), "key-1")
+    again = write.call(w.erp, number, copy.deepcopy(write.body), "key-1")
 
     assert again == first
     assert w.erp.snapshot() == state
     assert (len(w.facts), len(w.events)) == (facts, events)
-    assert w.facts_of(fact)[-1].cause == "key-1"
+    assert w.facts_of(write.fact)[-1].cause == "key-1"
 
 
-@over_writes
 def test_the_same_key_with_another_body_is_422_naming_the_header(
-    w: World, label: str, write: Callable[..., Reply], body: Any, other: Any, fact: str
+    w: World, write: Write, number: str
 ) -> None:
-    w.masters()
-    number = w.po()
-    assert write(w.erp, number, body, "key-1").ok
+    assert write.call(w.erp, number, write.body, "key-1").ok
     state, facts = w.erp.snapshot(), len(w.facts)
 
-    reused = write(w.erp, number, other, "key-1")
+    reused = write.call(w.erp, number, write.other, "key-1")
 
     assert reused.status == 422 and reused.body["field"] == "Idempotency-Key"
     assert w.erp.snapshot() == state and len(w.facts) == facts
 
 
-@over_writes
 def test_without_a_key_a_repeat_is_applied_again_under_the_bodys_cause(
-    w: World, label: str, write: Callable[..., Reply], body: Any, other: Any, fact: str
+    w: World, write: Write, number: str
 ) -> None:
-    w.masters()
-    number = w.po()
-    before = len(w.facts_of(fact))
+    before = len(w.facts_of(write.fact))
 
-    assert write(w.erp, number, body, None).ok
-    assert write(w.erp, number, body, None).ok
+    assert write.call(w.erp, number, write.body, None).ok
+    assert write.call(w.erp, number, write.body, None).ok
 
-    written = w.facts_of(fact)[before:]
+    written = w.facts_of(write.fact)[before:]
     assert len(written) == 2
     assert written[0].cause == written[1].cause and ":body:" in written[0].cause
 

@@ -61,33 +61,18 @@ class Draws:
 # -- classification ----------------------------------------------------------------
 
 
+# The statuses of each verdict.  0: no answer (refused, reset, timed out); 700: not HTTP
+# at all (a non-protocol error); 301: redirects are not followed (it would answer the same).
+VERDICTS = {
+    Verdict.SUCCESS: (200, 201, 202, 204),
+    Verdict.RETRIABLE: (0, 408, 425, 429, 500, 501, 502, 503, 504, 599, 700),
+    Verdict.PERMANENT: (400, 401, 403, 404, 409, 412, 422, 301),
+}
+
+
 @pytest.mark.parametrize(
     ("status", "verdict"),
-    [
-        (200, Verdict.SUCCESS),
-        (201, Verdict.SUCCESS),
-        (202, Verdict.SUCCESS),
-        (204, Verdict.SUCCESS),
-        (0, Verdict.RETRIABLE),  # no answer: refused, reset, timed out
-        (408, Verdict.RETRIABLE),
-        (425, Verdict.RETRIABLE),
-        (429, Verdict.RETRIABLE),
-        (500, Verdict.RETRIABLE),
-        (501, Verdict.RETRIABLE),
-        (502, Verdict.RETRIABLE),
-        (503, Verdict.RETRIABLE),
-        (504, Verdict.RETRIABLE),
-        (599, Verdict.RETRIABLE),
-        (700, Verdict.RETRIABLE),  # not HTTP at all: a non-protocol error
-        (400, Verdict.PERMANENT),
-        (401, Verdict.PERMANENT),
-        (403, Verdict.PERMANENT),
-        (404, Verdict.PERMANENT),
-        (409, Verdict.PERMANENT),
-        (412, Verdict.PERMANENT),
-        (422, Verdict.PERMANENT),
-        (301, Verdict.PERMANENT),  # redirects are not followed: it would answer the same
-    ],
+    [(status, verdict) for verdict, statuses in VERDICTS.items() for status in statuses],
 )
 def test_classification_table(status: int, verdict: Verdict) -> None:
     outcome = classify(Response(status))
