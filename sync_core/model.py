@@ -40,6 +40,7 @@ __all__ = [
     "SetSyntaxError",
     "ShipNotice",
     "ShipNoticeLine",
+    "Sscc",
     "Supplier",
     "Uom",
     "UomStep",
@@ -77,6 +78,18 @@ Gtin = Annotated[str, _gs1(14, "GTIN-14")]
 
 Gln = Annotated[str, _gs1(13, "GLN")]
 """A GS1 Global Location Number: a site, a dock or a nursing unit."""
+
+
+def _sscc(value: str) -> str:
+    if len(value) != 18 or not (value.isascii() and value.isdigit()):
+        raise ValueError(f"SSCC must be 18 digits, got {value!r}")
+    if gs1_check_digit(value[:-1]) != value[-1]:
+        raise ValueError(f"SSCC {value} has a wrong check digit")
+    return value
+
+
+Sscc = Annotated[str, AfterValidator(_sscc)]
+"""A GS1 Serial Shipping Container Code (SSCC-18): the label on one pack or pallet."""
 
 Unspsc = Annotated[str, AfterValidator(_unspsc)]
 
@@ -296,6 +309,7 @@ class ShipNoticeLine(_Frozen):
     uom: Uom
     lot: str | None = None
     expiry: dt.date | None = None
+    sscc: Sscc | None = None  # the labelled pack it travels in (856 MAN*GM)
 
 
 class ShipNotice(_Frozen):
@@ -304,6 +318,7 @@ class ShipNotice(_Frozen):
     asn_number: str = Field(min_length=1)
     po_number: str = Field(min_length=1)
     ship_date: dt.date
+    bill_of_lading: str | None = None  # REF*BM
     lines: tuple[ShipNoticeLine, ...] = Field(min_length=1)
 
 

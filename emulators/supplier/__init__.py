@@ -28,7 +28,8 @@ Each order then lives through timers, all set with the injected ``schedule``:
    transaction set under a new ISA control number.
 2. **Ship** (``ship_notices``) a lognormal delay after the acknowledgment:
    an 856 for the confirmed quantities not shipped yet, one lot number and
-   expiry date per item.
+   expiry date per item, packed and labelled (SSCC-18), with carrier, bill of
+   lading, ship-to and ship-from (:mod:`emulators.supplier._shipping`).
 3. **Invoice** (``invoices``) a lognormal delay after each shipment: an 810 for
    the shipped quantities at the acknowledged price (the IP price if changed),
    at ``duplicate_invoice_rate`` billed again later under the same number;
@@ -84,6 +85,7 @@ from emulators.supplier._profile import (
     _Streams,
     _unwritable,
 )
+from emulators.supplier._shipping import ship_notice, shipped_gtin
 from emulators.supplier._uom import billed_lines
 from emulators.x12 import (
     GROUP_CODES,
@@ -95,9 +97,6 @@ from emulators.x12 import (
     Invoice,
     PurchaseOrderAck,
     SetAck,
-    ShipNotice,
-    ShippedItem,
-    ShippedOrder,
     X12Error,
     read_850,
     read_997,
@@ -450,7 +449,7 @@ class SupplierNetwork:
             line["confirmed"] = sum(a.qty for a in acks if a.code not in _NOT_CONFIRMED)
             line["ack_price"] = price
             line["ship_part"] = part
-            line["ship_gtin"] = line["gtin"] if part == line["vendor_part"] else ""
+            line["ship_gtin"] = shipped_gtin(line, part)
         if all(a.code == "IR" for ln in lines for a in ln.acks):
             ack_type = "RD"  # rejected with detail
         elif all(len(ln.acks) == 1 and ln.acks[0].code == "IA" for ln in lines):
@@ -507,25 +506,9 @@ class SupplierNetwork:
             shipped.append({"po_line": line["po_line"], "qty": qty, "lot": lot})
             shipped[-1]["expiry"] = expiry.strftime("%Y%m%d")
         order["shipments"].append({"id": shipment_id, "at": self._clock(), "lines": shipped})
-        by_line = {ln["po_line"]: ln for ln in order["lines"]}
-        items = tuple(
-            ShippedItem(
-                s["po_line"],
-                s["qty"],
-                by_line[s["po_line"]]["uom"],
-                by_line[s["po_line"]]["ship_part"],
-                by_line[s["po_line"]]["ship_gtin"],
-                s["lot"],
-                s["expiry"],
-            )
-            for s in shipped
-        )
-        notice = ShipNotice(
-            shipment_id,
-            now.strftime("%Y%m%d"),
-            now.strftime("%H%M"),
-            (ShippedOrder(po_number, items),),
-        )
+        control = self.counters[supplier]["interchanges"] + 1
+        sender = (supplier, profile.gln)
+        notice = ship_notice(order, shipped, shipment_id, now, sender, control)
         counters = self.counters[supplier]
         segments = render_856(notice, f"{counters['interchanges'] + 1:04d}")
         cause = f"856:{shipment_id}"

@@ -60,6 +60,9 @@ class SupplierProfile:
     # many eaches a line's unit holds: (vendor part, ordered unit, eaches, NDC or "")
     invoice_uom_mismatch_rate: float = 0.0
     catalog: tuple[tuple[str, str, int, str], ...] = ()
+    # the supplier's own GLN (13 digits; "" if master data has none): its 856's ship-from
+    # (N1*SF) and the GS1 company prefix of its SSCCs and bills of lading
+    gln: str = ""
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -27,6 +27,7 @@ __all__ = [
     "WMS_API",
     "WMS_PREFIX",
     "ExpectedReceiptsUpsert",
+    "PackReceiptCreate",
     "PutawayCreate",
     "ReceiptCreate",
     "ShipNoticeCreate",
@@ -46,6 +47,8 @@ TraceId = Annotated[str, Field(min_length=1, max_length=200)]
 Day = Annotated[dt.date, Field(strict=False)]
 Qty = Annotated[int, Field(ge=0), Bounded("quantity")]
 Shipped = Annotated[int, Field(ge=1), Bounded("quantity")]
+Sscc = Annotated[str, Field(pattern=r"^[0-9]{18}$", description="SSCC-18")]
+Gtin = Annotated[str, Field(pattern=r"^[0-9]{14}$", description="GTIN-14")]
 
 
 class _Native(BaseModel):
@@ -76,6 +79,8 @@ class ShipNoticeLine(_Native):
     qty_uom: Uom
     lot_nbr: LotNbr | None = None
     expiry_date: Day | None = None
+    sscc: Sscc | None = Field(None, description="the labelled pack it travels in")
+    gtin: Gtin | None = Field(None, description="the GTIN it ships under (a substitute's own)")
 
 
 class ShipNoticeCreate(_Native):
@@ -83,6 +88,7 @@ class ShipNoticeCreate(_Native):
     po_nbr: Nbr
     ship_date: Day | None = None
     trace_id: TraceId | None = None
+    bol_nbr: Nbr | None = Field(None, description="the bill of lading")
     lines: Lines[ShipNoticeLine]
 
 
@@ -91,7 +97,8 @@ class ReceiptCreate(_Native):
 
     asn_nbr: Nbr | None = None
     po_nbr: Nbr | None = Field(None, description="required when asn_nbr is absent")
-    po_line_nbr: LineNbr
+    po_line_nbr: LineNbr | None = Field(None, description="or a scanned gtin instead")
+    gtin: Gtin | None = Field(None, description="an item scan: the line that ships it")
     received_qty: Qty = Field(description="accepted into stock")
     rejected_qty: Qty | None = Field(None, description="counted but refused")
     reject_reason: Literal["DAMAGED", "EXPIRED", "WRONG_ITEM", "TEMPERATURE_EXCURSION"] | None = (
@@ -99,6 +106,13 @@ class ReceiptCreate(_Native):
     )
     lot_nbr: LotNbr | None = None
     expiry_date: Day | None = None
+    trace_id: TraceId | None = None
+
+
+class PackReceiptCreate(_Native):
+    """A pack scanned at the dock: every line in it received at its shipped quantity."""
+
+    sscc: Sscc
     trace_id: TraceId | None = None
 
 
@@ -138,6 +152,9 @@ WMS_API = Api(
             tag="ship notices", responses={**COMMON, 404: PROBLEM},
         ),
         keyed_write("receive", "POST", "/receipts", ReceiptCreate,
+                    tag="receiving", correlation="trace_id", status=201,
+                    responses={**COMMON, 404: PROBLEM, 409: PROBLEM}),
+        keyed_write("receive_pack", "POST", "/pack-receipts", PackReceiptCreate,
                     tag="receiving", correlation="trace_id", status=201,
                     responses={**COMMON, 404: PROBLEM, 409: PROBLEM}),
         Operation(

@@ -15,11 +15,17 @@ Two documents tell it, both in the WMS's own snake_case shape:
   An ASN may be sent again, replacing its lines, until the dock posts the
   first receipt against it; after that a resend is a 409.
 
+A ship notice line may also name the labelled pack it travels in (``sscc``,
+an SSCC-18) and the GTIN it ships under (``gtin``); the header its bill of
+lading (``bol_nbr``).
+
 The dock receives (``receive``) against an ASN line (``asn_nbr`` +
 ``po_line_nbr``) or, without an ASN, against the PO line's expected receipt
-(``po_nbr`` + ``po_line_nbr``)::
+(``po_nbr`` + ``po_line_nbr``); a scanned ``gtin`` may stand for
+``po_line_nbr``, and ``receive_pack`` receives a whole pack by its ``sscc``
+(:mod:`emulators.wms._scan`)::
 
-    {"asn_nbr"?, "po_nbr"?, "po_line_nbr", "received_qty", "rejected_qty"?,
+    {"asn_nbr"?, "po_nbr"?, "po_line_nbr" | "gtin", "received_qty", "rejected_qty"?,
      "reject_reason"?, "lot_nbr"?, "expiry_date"?, "trace_id"?}
 
 ``received_qty`` is what the dock accepts into stock; ``rejected_qty`` is what
@@ -72,6 +78,7 @@ from emulators.wms._checks import (
     _Invalid,
     _unprocessable,
 )
+from emulators.wms._scan import line_by_gtin, receive_pack
 
 __all__ = ["Wms"]
 
@@ -145,6 +152,7 @@ class Wms:
         self.receipts: dict[str, dict[str, Any]] = {}
         self.stock: dict[tuple[str, str, str | None], int] = {}
         self._shipped: dict[tuple[str, int], int] = {}
+        self._packs: dict[str, list[tuple[str, str, int]]] = {}  # SSCC → its ASN lines
         self._totals: dict[tuple[str, int], list[int]] = {}  # [accepted, rejected] per PO line
         self._next_receipt = 1
         self._next_event = 1
@@ -233,12 +241,15 @@ class Wms:
             for n, line in known["lines"].items():
                 self._shipped[(po, n)] -= line["shipped_qty"]
                 del self._progress[(known["asn_nbr"], po, n)]
+                self._packs.pop(line["sscc"] or "", None)
                 touched.add(n)
         asn["lines"] = {line["po_line_nbr"]: line for line in lines}
         self.ship_notices[asn["asn_nbr"]] = asn
         for n, line in asn["lines"].items():
             self._shipped[(po, n)] = self._shipped.get((po, n), 0) + line["shipped_qty"]
             self._progress[(asn["asn_nbr"], po, n)] = _fresh_progress()
+            if line["sscc"]:
+                self._packs.setdefault(line["sscc"], []).append((asn["asn_nbr"], po, n))
             touched.add(n)
         for n in sorted(touched):
             self._journal.record(
@@ -250,6 +261,12 @@ class Wms:
 
     def receive(self, body: Any, idempotency_key: str | None = None) -> Reply:
         return self._once("receive", idempotency_key, lambda: self._receive(body, idempotency_key))
+
+    def receive_pack(self, body: Any, idempotency_key: str | None = None) -> Reply:
+        """Scan a pack's SSCC: every line in it received in full (:mod:`emulators.wms._scan`)."""
+        return self._once(
+            "receive_pack", idempotency_key, lambda: receive_pack(self, body, idempotency_key)
+        )
 
     def _receive(self, body: Any, idempotency_key: str | None) -> Reply:
         self._within_limits(body)
@@ -345,6 +362,8 @@ class Wms:
             listener(dict(event_body))
 
     def _find_line(self, ask: dict[str, Any]) -> tuple[_Key, dict[str, Any]]:
+        if ask["po_line_nbr"] is None:  # an item scan: its GTIN finds the line
+            ask["po_line_nbr"] = line_by_gtin(self, ask)
         n = ask["po_line_nbr"]
         if ask["asn_nbr"] is not None:
             asn = self.ship_notices.get(ask["asn_nbr"])

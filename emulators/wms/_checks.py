@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from stdnum import ean
+
 from emulators._base import Reply, is_int, problem
 
 _REJECT_REASONS = frozenset({"DAMAGED", "EXPIRED", "WRONG_ITEM", "TEMPERATURE_EXCURSION"})
@@ -57,6 +59,19 @@ def _quantity(body: dict[str, Any], name: str, path: str, minimum: int) -> int:
     return int(value)
 
 
+def _gs1_key(body: dict[str, Any], name: str, digits: int, path: str) -> str | None:
+    """An optional GS1 key (SSCC-18, GTIN-14): its digits and its check digit."""
+    value = _optional_str(body, name, path)
+    if value is not None and not (
+        len(value) == digits
+        and value.isascii()
+        and value.isdigit()
+        and ean.calc_check_digit(value[:-1]) == value[-1]
+    ):
+        raise _unprocessable(f"must be {digits} digits with a GS1 check digit", path)
+    return value
+
+
 def _check_ship_notice(body: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     if not isinstance(body, dict):
         raise _Invalid(problem(400, "Bad Request", "body must be a JSON object", ""))
@@ -65,6 +80,7 @@ def _check_ship_notice(body: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]
         "po_nbr": _optional_str(body, "po_nbr", "po_nbr"),
         "ship_date": _optional_date(body, "ship_date", "ship_date"),
         "trace_id": _optional_str(body, "trace_id", "trace_id"),
+        "bol_nbr": _optional_str(body, "bol_nbr", "bol_nbr"),
     }
     for name in ("asn_nbr", "po_nbr"):
         if header[name] is None:
@@ -85,6 +101,8 @@ def _check_ship_notice(body: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]
             "qty_uom": _required_str(row, "qty_uom", f"{path}.qty_uom"),
             "lot_nbr": _optional_str(row, "lot_nbr", f"{path}.lot_nbr"),
             "expiry_date": _optional_date(row, "expiry_date", f"{path}.expiry_date"),
+            "sscc": _gs1_key(row, "sscc", 18, f"{path}.sscc"),
+            "gtin": _gs1_key(row, "gtin", 14, f"{path}.gtin"),
         }
         if line["po_line_nbr"] in seen:
             raise _unprocessable("line already on this ship notice", f"{path}.po_line_nbr")
@@ -102,7 +120,10 @@ def _check_receipt(body: Any) -> dict[str, Any]:
     }
     if ask["asn_nbr"] is None and ask["po_nbr"] is None:
         raise _unprocessable("asn_nbr or po_nbr is required", "po_nbr")
-    ask["po_line_nbr"] = _quantity(body, "po_line_nbr", "po_line_nbr", 1)
+    ask["gtin"] = _gs1_key(body, "gtin", 14, "gtin")
+    if (body.get("po_line_nbr") is None) == (ask["gtin"] is None):
+        raise _unprocessable("po_line_nbr or a scanned gtin is required (not both)", "po_line_nbr")
+    ask["po_line_nbr"] = None if ask["gtin"] else _quantity(body, "po_line_nbr", "po_line_nbr", 1)
     ask["received_qty"] = _quantity(body, "received_qty", "received_qty", 0)
     ask["rejected_qty"] = (
         0

@@ -12,8 +12,9 @@ set has a reader and a writer over plain frozen records (one module per set:
 the shared element checks in ``_elements``, the envelope in ``_envelope``), so what is written
 reads back equal: ``read_850`` gives the supplier's order-entry record (a
 dict); ``render_855``/``read_855`` a :class:`PurchaseOrderAck`;
-``render_856``/``read_856`` a :class:`ShipNotice` (HL Shipment → Order (PRF)
-→ optional Pack → Item (LIN, SN1, REF*LT lot, DTM*036 expiry));
+``render_856``/``read_856`` a :class:`ShipNotice` (TD1/TD5/REF*BM/DTM*011/N1
+ST and SF, then HL Shipment → Order (PRF) → Pack (MAN*GM SSCC-18) when packs are
+sent, BSN05 ``0001``, else ``0004`` → Item (LIN, SN1, REF*LT lot, DTM*036 expiry));
 ``render_810``/``read_810`` an :class:`Invoice` (BIG, IT1 lines, TDS total in
 cents).  Readers check the code lists (ACK01 668, BAK02 587, UoM 355, HL03
 735) and the trailer counts (CTT01, TDS01).  What comes in is bounded by a
@@ -59,7 +60,15 @@ from emulators.x12._orders import (
     render_855,
     write_855,
 )
-from emulators.x12._shipping import ShipNotice, ShippedItem, ShippedOrder, read_856, render_856
+from emulators.x12._shipping import (
+    Party,
+    ShipNotice,
+    ShippedItem,
+    ShippedOrder,
+    read_856,
+    render_856,
+    sscc_valid,
+)
 
 __all__ = [
     "ACK_CODES",
@@ -76,6 +85,7 @@ __all__ = [
     "Interchange",
     "Invoice",
     "InvoiceLine",
+    "Party",
     "PurchaseOrderAck",
     "SetAck",
     "ShipNotice",
@@ -92,6 +102,7 @@ __all__ = [
     "render_855",
     "render_856",
     "render_997",
+    "sscc_valid",
     "tokenize",
     "write_855",
 ]

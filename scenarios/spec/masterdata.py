@@ -101,9 +101,11 @@ def po_lines(
 def supplier_profile(
     profile: SupplierProfile, master: MasterData, supplier: Supplier
 ) -> SupplierProfile:
-    """``profile`` with the supplier's catalog (vendor part, ordered unit, eaches it holds,
-    NDC) when its invoices need one: a drug to name by NDC, or billing by the each."""
+    """``profile`` with the supplier's GLN (its ship-from) and its catalog (vendor part,
+    ordered unit, eaches it holds, NDC) when its invoices need one: a drug to name by NDC,
+    or billing by the each."""
     items = master.catalog(supplier.supplier_id)
+    profile = replace(profile, gln=supplier.gln)
     if not profile.invoice_uom_mismatch_rate and not any(i.ndc for i in items):
         return profile
     catalog = tuple(

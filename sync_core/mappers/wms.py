@@ -13,6 +13,7 @@ from sync_core.model import (
     PurchaseOrderLine,
     Receipt,
     ShipNotice,
+    gs1_check_digit,
 )
 
 __all__ = ["canceled_receipts", "expected_receipts", "receipt_from_wms", "ship_notice"]
@@ -67,6 +68,10 @@ def canceled_receipts(
     }
 
 
+def _is_gtin14(value: str) -> bool:
+    return len(value) == 14 and value.isdigit() and gs1_check_digit(value[:-1]) == value[-1]
+
+
 def ship_notice(notice: ShipNotice, correlation_id: str | None) -> dict[str, Any]:
     """The WMS's advance ship notice: one expected line per shipped PO line."""
     return {
@@ -74,6 +79,7 @@ def ship_notice(notice: ShipNotice, correlation_id: str | None) -> dict[str, Any
         "po_nbr": notice.po_number,
         "ship_date": notice.ship_date.isoformat(),
         "trace_id": correlation_id,
+        "bol_nbr": notice.bill_of_lading,
         "lines": [
             {
                 "po_line_nbr": line.line_no,
@@ -82,6 +88,8 @@ def ship_notice(notice: ShipNotice, correlation_id: str | None) -> dict[str, Any
                 "qty_uom": line.uom.value,
                 "lot_nbr": line.lot,
                 "expiry_date": line.expiry.isoformat() if line.expiry else None,
+                "sscc": line.sscc,
+                "gtin": line.gtin if _is_gtin14(line.gtin) else None,  # scannable
             }
             for line in notice.lines
         ],

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from stdnum import ean
 
 from emulators._base import FactChange, Journal, Reply
 from emulators.supplier import SupplierNetwork, SupplierProfile
@@ -188,7 +189,7 @@ def test_reject_rate_1_rejects_every_line_and_confirms_nothing() -> None:
     assert [ln.confirmed_quantity for ln in acknowledgments_from_855(ts).lines] == [0, 0, 0]
 
 
-def test_substitution_carries_the_substitute_vendor_part() -> None:
+def test_substitution_carries_the_substitute_vendor_part_and_gtin() -> None:
     world = World(dataclasses.replace(CLEAN, substitution_rate=1.0, ship_notices=True))
     world.order("4500000001", LINES)
     world.run()
@@ -205,7 +206,11 @@ def test_substitution_carries_the_substitute_vendor_part() -> None:
     assert world.facts_of("confirmed_qty")["po_line:4500000001:1"] == [10]
     notice = read_856(only_set(world.docs("856")[0]))
     shipped = [(i.vendor_part, i.gtin) for i in notice.orders[0].items]
-    assert shipped == [(p, "") for p in substitutes]  # the substitute, not the ordered GTIN
+    assert [part for part, _ in shipped] == substitutes
+    # each substitute ships under a GTIN of its own (scannable at the dock), not the ordered one
+    gtins = [gtin for _, gtin in shipped]
+    assert all(ean.is_valid(g) and len(g) == 14 and g != GTIN for g in gtins)
+    assert len(set(gtins)) == len(set(substitutes))
 
 
 def test_price_change_carries_the_new_price_and_the_invoice_bills_it() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
@@ -286,6 +287,7 @@ NOTICE = ShipNotice(
 
 def test_856_is_shipment_order_item_with_lot_and_expiry() -> None:
     segments = render_856(NOTICE, "0007")
+    assert segments[1][5] == "0004"  # BSN05: Shipment, Order, Item (no pack level)
     tags = [s[0] for s in segments]
     assert tags == ["ST", "BSN", "HL", "HL", "PRF", "HL", "LIN", "SN1", "REF", "DTM",
                     "HL", "LIN", "SN1", "CTT", "SE"]  # fmt: skip
@@ -301,20 +303,29 @@ def test_856_is_shipment_order_item_with_lot_and_expiry() -> None:
     assert segments[-2:] == [["CTT", "4"], ["SE", "15", "0007"]]
 
 
+SSCC = "106141411234567897"  # the GS1 General Specifications' example SSCC
+
+
 def test_856_with_a_pack_level_reads_its_items_into_the_order() -> None:
     segments = render_856(NOTICE, "0001")
-    # HL 3 becomes a pack under the order; the items hang under the pack
+    # HL 3 becomes a pack under the order; the items hang under the pack (BSN05 0001)
     body = [s for s in segments if s[0] not in ("CTT", "SE")]
     out: list[list[str]] = []
     for seg in body:
+        if seg[0] == "BSN":
+            seg = [*seg[:5], "0001"]
         if seg[0] == "HL" and seg[3] == "I":
             seg = ["HL", str(int(seg[1]) + 1), "3", "I"]
         out.append(seg)
     at = next(i for i, s in enumerate(out) if s[:2] == ["HL", "4"])
-    out.insert(at, ["HL", "3", "2", "P"])
+    out[at:at] = [["HL", "3", "2", "P"], ["MAN", "GM", SSCC]]
     out += [["CTT", "5"], ["SE", str(len(out) + 2), "0001"]]
 
-    assert read_856(out) == NOTICE
+    [order] = NOTICE.orders
+    packed = tuple(dataclasses.replace(item, sscc=SSCC) for item in order.items)
+    assert read_856(out) == dataclasses.replace(
+        NOTICE, orders=(ShippedOrder(order.po_number, packed),)
+    )
 
 
 @pytest.mark.parametrize(

@@ -48,9 +48,9 @@ class Emulators:
 
 
 @contextmanager
-def emulators() -> Iterator[Emulators]:
+def emulators(profile: SupplierProfile = FAST_ACKS) -> Iterator[Emulators]:
     clock = LiveClock()
-    profiles = {edi: FAST_ACKS for edi in DEFAULT_SUPPLIERS}
+    profiles = {edi: profile for edi in DEFAULT_SUPPLIERS}
     with ExitStack() as stack:
         urls, hosts = {}, {}
         for system in ("erp", "supplier", "wms", "ap"):

@@ -176,3 +176,18 @@ def test_both_translators_read_every_document_back(exchanged: list[tuple[str, st
             assert ts.group_control == str(interchange.control)  # GS06 = ISA13, one group
             if ts.code == "997":
                 core.functional_ack_from_997(ts)
+
+
+def test_every_856_is_the_full_ship_notice(exchanged: list[tuple[str, str]]) -> None:
+    """Shipment → Order → Pack (MAN*GM, SSCC-18 with its check digit) → Item, with TD1,
+    TD5, REF*BM, DTM*011, N1*ST and N1*SF (with GLNs), BSN05 0001 for the packs sent."""
+    notices = [text for who, text in exchanged if who == "supplier" and "~ST*856*" in text]
+    assert notices
+    for text in notices:
+        [segments] = emu.Interchange.parse(text).sets
+        tags = {s[0] for s in segments} | {f"{s[0]}*{s[1]}" for s in segments if len(s) > 1}
+        assert tags >= {"TD1", "TD5", "REF*BM", "DTM*011", "N1*ST", "N1*SF", "MAN*GM"}, text
+        assert [s[5] for s in segments if s[0] == "BSN"] == ["0001"]
+        notice = emu.read_856(segments)  # holds the levels to BSN05, checks every SSCC
+        assert notice.ship_to and notice.ship_to.gln and notice.ship_from.gln  # type: ignore[union-attr]
+        assert all(emu.sscc_valid(i.sscc) for o in notice.orders for i in o.items)

@@ -4,7 +4,8 @@ Each variant is built from real interchanges: two POs go through their whole lif
 against the supplier network emulator (855, 856, 810; :mod:`tests.test_link`), every
 message the engine handled is recorded, and then replayed into a fresh engine with the
 supplier's interchanges transformed (line breaks, delimiters, sets and groups merged,
-GS08, pack levels).  The decisions must be the ones the canonical form gave.
+GS08).  The decisions must be the ones the canonical form gave; an 856 without
+its pack levels reads the same lines without their packs.
 """
 
 from __future__ import annotations
@@ -141,26 +142,25 @@ def _renumber(body: Segments) -> Segments:
     return [*body[:-1], ["SE", str(len(body)), body[-1][2]]]
 
 
-def pack_levels(segments: Segments) -> Segments:
-    """An 856 S-O-I made S-O-P-I: a pack level above each item (BSN05 0001)."""
+def without_pack_levels(segments: Segments) -> Segments:
+    """An 856 S-O-P-I made S-O-I (BSN05 0004, no MAN*GM): a partner that labels no packs."""
     if not any(seg[:2] == ["ST", "856"] for seg in segments):
         return segments
     out: Segments = []
-    number: dict[str, str] = {}  # old HL01 → new
+    number: dict[str, str] = {}  # old HL01 → new (a pack → its order)
     body: Segments = []
     for seg in segments:
         if seg[0] == "ST":
             body = [seg]
         elif seg[0] == "BSN":
-            body.append([*seg[:5], "0001"])
+            body.append([*seg[:5], "0004"])
+        elif seg[0] == "HL" and seg[3] == "P":
+            number[seg[1]] = number.get(seg[2], "")
         elif seg[0] == "HL":
-            parent = number.get(seg[2], "")
-            if seg[3] == "I":
-                pack = str(sum(1 for s in body if s[0] == "HL") + 1)
-                body.append(["HL", pack, parent, "P"])
-                parent = pack
             number[seg[1]] = str(sum(1 for s in body if s[0] == "HL") + 1)
-            body.append(["HL", number[seg[1]], parent, seg[3]])
+            body.append(["HL", number[seg[1]], number.get(seg[2], ""), seg[3]])
+        elif seg[0] == "MAN":
+            continue
         elif seg[0] == "CTT":
             body.append(["CTT", str(sum(1 for s in body if s[0] == "HL"))])
         elif seg[0] == "SE":
@@ -242,7 +242,6 @@ SAME_MESSAGES: dict[str, Callable[[Segments], str]] = {
     "GS08-004010VICS": lambda s: render(
         [[*seg[:8], "004010VICS"] if seg[0] == "GS" else seg for seg in s]
     ),
-    "856-with-pack-levels": lambda s: render(pack_levels(s)),
 }
 
 
@@ -256,14 +255,26 @@ def test_a_variant_gives_the_decisions_of_the_canonical_form(
     assert replay(variant) == CANONICAL
 
 
-def test_pack_levels_are_really_added() -> None:
+def test_an_856_without_pack_levels_reads_the_same_lines_without_their_packs() -> None:
     [notice] = [m for m, _ in RUN if _is_edi(m) and _edi_codes(m) == ["856"]][:1]
-    segments = pack_levels(tokenize(notice.body["payload"]))
-    levels = [seg[3] for seg in segments if seg[0] == "HL"]
-    assert levels[:4] == ["S", "O", "P", "I"]
+    canonical = ship_notices_from_856(parse_interchange(notice.body["payload"])[1][0])
+    assert all(line.sscc for n in canonical for line in n.lines)  # every pack labelled
+    segments = without_pack_levels(tokenize(notice.body["payload"]))
+    assert [seg[3] for seg in segments if seg[0] == "HL"][:3] == ["S", "O", "I"]
+    assert not any(seg[0] == "MAN" for seg in segments)
     _, [ts] = parse_interchange(render(segments))  # envelope and SE01 still add up
-    [canonical] = parse_interchange(notice.body["payload"])[1]
-    assert ship_notices_from_856(ts) == ship_notices_from_856(canonical)
+
+    unlabelled = [
+        n.model_copy(
+            update={"lines": tuple(ln.model_copy(update={"sscc": None}) for ln in n.lines)}
+        )
+        for n in canonical
+    ]
+    assert ship_notices_from_856(ts) == unlabelled
+    # and the engine takes the whole run's 856s so: same requests, nothing dead-lettered
+    decisions = replay(each_edi(lambda s: render(without_pack_levels(s))))
+    assert len(requests_of(decisions)) == len(requests_of(CANONICAL))
+    assert all(d.dead_letters == () for d in decisions)
 
 
 @pytest.mark.parametrize(

@@ -21,8 +21,8 @@ from sync_core.mappers.x12._read import (
     acknowledgments_from_855,
     functional_ack_from_997,
     invoice_from_810,
-    ship_notices_from_856,
 )
+from sync_core.mappers.x12._ship_notice import ship_notices_from_856
 from sync_core.mappers.x12._write import write_850, write_997
 
 __all__ = [

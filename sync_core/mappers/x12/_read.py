@@ -29,7 +29,6 @@ from sync_core.model import (
     LineStatus,
     SetAcknowledgment,
     SetSyntaxError,
-    ShipNotice,
     Uom,
 )
 
@@ -197,86 +196,6 @@ def _arrival_order(date: dt.date, isa13: int) -> int:
     if not 0 <= isa13 < 10**9:
         raise _fail("855", "ISA13", f"control number {isa13} is not 9 digits")
     return (date.year * 10_000 + date.month * 100 + date.day) * 10**9 + isa13
-
-
-# HL03 levels (element 735) the 856 reader knows: shipment, order, tare, pack, item
-_HL_LEVELS = frozenset("SOTPI")
-
-
-def ship_notices_from_856(ts: TransactionSet) -> list[ShipNotice]:
-    """Translate one 856 to a ship notice per PO it carries.  The hierarchy is
-    Shipment → Order → Item, optionally with Tare and Pack levels between (S-O-I,
-    S-O-P-I, S-O-T-P-I): an item belongs to the order level above it by HL02
-    (an HL without HL02 hangs under the level before it)."""
-    if ts.code != "856":
-        raise _fail(ts.code, "ST01", "expected an 856 ship notice")
-    doc = "856"
-    shipment = ""
-    ship_date: dt.date | None = None
-    orders: list[tuple[str, list[dict[str, object]]]] = []
-    order_of: dict[str, int | None] = {}  # HL01 → index into orders of its order level
-    item: dict[str, object] | None = None
-    for n, seg in enumerate(ts.segments, start=1):
-        sid = seg[0]
-        if sid == "BSN":
-            shipment = _e(seg, 2)
-            ship_date = _date(doc, f"BSN03 (segment {n})", _e(seg, 3))
-        elif sid == "HL":
-            item = None
-            level, parent = _e(seg, 3), _e(seg, 2)
-            if level not in _HL_LEVELS:
-                raise _fail(doc, f"HL03 (segment {n})", f"unknown hierarchical level {level!r}")
-            if parent and parent not in order_of:
-                raise _fail(doc, f"HL02 (segment {n})", f"no HL {parent!r} before it")
-            above = order_of[parent] if parent else len(orders) - 1 if orders else None
-            if level == "O":
-                above = len(orders)
-                orders.append(("", []))
-            elif level == "S":
-                above = None
-            elif level == "I":
-                if above is None:
-                    raise _fail(doc, f"HL (segment {n})", "an item level before any order level")
-                item = {}
-                orders[above][1].append(item)
-            order_of[_e(seg, 1)] = above
-        elif sid == "PRF":
-            if not orders:
-                raise _fail(doc, f"PRF (segment {n})", "PRF outside an order level")
-            orders[-1] = (_e(seg, 1), orders[-1][1])
-        elif item is not None and sid == "LIN":
-            ids = dict(zip(seg[2::2], seg[3::2], strict=False))
-            item["line_no"] = _int(doc, f"LIN01 (segment {n})", _e(seg, 1))
-            item["vendor_part"] = ids.get("VC", "")
-            item["gtin"] = ids.get("UK", "")
-        elif item is not None and sid == "SN1":
-            item["quantity"] = _int(doc, f"SN102 (segment {n})", _e(seg, 2))
-            item["uom"] = _enum(doc, f"SN103 (segment {n})", Uom, _e(seg, 3))
-        elif item is not None and sid == "REF" and _e(seg, 1) == "LT":
-            item["lot"] = _e(seg, 2)
-        elif item is not None and sid == "DTM" and _e(seg, 1) == "036":
-            item["expiry"] = _date(doc, f"DTM02 (segment {n})", _e(seg, 2))
-    if not shipment or ship_date is None:
-        raise _fail(doc, "BSN", "missing BSN segment")
-    notices = []
-    for i, (po_number, items) in enumerate(orders):
-        asn = shipment if len(orders) == 1 else f"{shipment}/{i + 1}"
-        try:
-            notices.append(
-                ShipNotice.model_validate(
-                    {
-                        "asn_number": asn,
-                        "po_number": po_number,
-                        "ship_date": ship_date,
-                        "lines": items,
-                    }
-                )
-            )
-        except ValidationError as e:
-            raise _fail(doc, f"order {po_number or i + 1}", _first(e)) from None
-    if not notices:
-        raise _fail(doc, "HL", "no order level")
-    return notices
 
 
 def invoice_from_810(ts: TransactionSet, supplier_id: str) -> Invoice:
