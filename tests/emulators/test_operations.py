@@ -18,7 +18,10 @@ from sync_core.connectors import ROUTES
 
 #: operations the core has no use for: master-data discovery for people and other
 #: middleware (the core takes its partners and locations from its configuration)
-NOT_CALLED = {"erp": {"list_locations", "create_location", "get_location"}}
+NOT_CALLED = {
+    "erp": {"list_locations", "create_location", "get_location"},
+    "wms": {"receive_pack"},  # the dock scans a pack by its SSCC; the core receives nothing
+}
 
 
 def _engine_path(system: str, op: Operation) -> str:
