@@ -108,7 +108,9 @@ def _parser() -> argparse.ArgumentParser:
     srv = sub.add_parser(
         "serve", help="run emulators (or the sync core: serve core) as HTTP services on 127.0.0.1"
     )
-    srv.add_argument("system", nargs="?", default="all", choices=(*SYSTEMS, "core", "all"))
+    srv.add_argument(
+        "system", nargs="?", default="all", choices=(*SYSTEMS, "core", "core-worker", "all")
+    )
     srv.add_argument(
         "--port-base",
         type=int,
@@ -239,7 +241,9 @@ def _not_utf8(folder: Path) -> Iterator[Path]:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    if args.system == "core":
+    if args.system == "core-worker":  # one worker of the scale-out core (serve core --bus)
+        args.role = "worker"
+    if args.system in ("core", "core-worker"):
         return serve_core.run(args)
     return serve_all.serve(args)
 
