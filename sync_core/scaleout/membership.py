@@ -42,16 +42,17 @@ def namespace(schema: str, what: str) -> int:
     return zlib.crc32(f"supplysync-{what}:{schema}".encode()) & 0x7FFFFFFF
 
 
-def store_schema(url: str) -> str:
-    """The schema a store URL names (``options=-csearch_path=NAME``), else ``public``."""
+def store_schema(url: str) -> str | None:
+    """The schema a store URL names (``options=-csearch_path=NAME``), else None (the
+    connection's current schema)."""
     try:
         options = psycopg.conninfo.conninfo_to_dict(url).get("options") or ""
     except psycopg.ProgrammingError as e:
         raise StoreError("open", f"not a PostgreSQL URL: {e}") from None
     for part in str(options).replace("-c ", "-c").split():
         if part.startswith("-csearch_path="):
-            return part.split("=", 1)[1].split(",")[0].strip().strip('"') or "public"
-    return "public"
+            return part.split("=", 1)[1].split(",")[0].strip().strip('"') or None
+    return None
 
 
 def with_schema(url: str, schema: str) -> str:

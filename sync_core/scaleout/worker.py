@@ -125,10 +125,15 @@ class Worker:
         live = await asyncio.to_thread(self.membership.live)
         owned = owned_partitions(slot, live, self.bus.config.partitions,
                                  takeover=self.takeover, expected=self.expected)  # fmt: skip
-        for p in sorted(owned - set(self._consumers)):
+        before = set(self._consumers)
+        for p in sorted(owned - before):
             self._consumers[p] = asyncio.create_task(self._consume(p), name=f"partition-{p}")
-        for p in sorted(set(self._consumers) - owned):
+        for p in sorted(before - owned):
             self._consumers.pop(p).cancel()
+        if owned != before:
+            new, gone = len(owned - before), len(before - owned)
+            log.info("slot %d consumes %d partitions (%d new, %d given up) of %d live workers",
+                     slot, len(owned), new, gone, len(live))  # fmt: skip
         self.stats.partitions = set(self._consumers)
         if self.takeover and live:
             try:
