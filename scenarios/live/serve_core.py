@@ -184,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
             key,
             auth,
             versions,
-            serve_scaleout.ingress_factory(args, schema) if scaleout else None,
+            serve_scaleout.ingress_factory(args, schema, workers) if scaleout else None,
         )
     finally:
         serve_scaleout.stop_workers(workers)

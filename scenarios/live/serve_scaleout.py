@@ -33,7 +33,15 @@ from scenarios.spec.load import ScenarioError
 from sync_core.bus import BusConfig, BusError
 from sync_core.store import StoreError
 
-__all__ = ["add_arguments", "check", "is_scaleout", "run_worker", "spawn_workers", "worker_argv"]
+__all__ = [
+    "add_arguments",
+    "check",
+    "fresh_backends",
+    "is_scaleout",
+    "run_worker",
+    "spawn_workers",
+    "worker_argv",
+]
 
 log = logging.getLogger("supplysync.core")
 MAX_WORKERS = 64
@@ -148,8 +156,12 @@ def stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:
             proc.wait(timeout=5)
 
 
-def ingress_factory(args: argparse.Namespace, schema: str) -> Callable[..., Any]:
-    """What ``serve_core`` builds its driver with: the ingress, over the bus."""
+def ingress_factory(
+    args: argparse.Namespace, schema: str, workers: list[subprocess.Popen[bytes]]
+) -> Callable[..., Any]:
+    """What ``serve_core`` builds its driver with: the ingress, over the bus; it stops
+    ``workers`` when it stops (uvicorn re-raises SIGTERM once it has shut down, so code
+    after the server would not run)."""
 
     def build(engine: Any, connector: Any, planner: Any, phi: Any) -> Any:
         from sync_core.bus.nats import NatsBus
@@ -159,7 +171,7 @@ def ingress_factory(args: argparse.Namespace, schema: str) -> Callable[..., Any]
 
         async def make() -> IngressDriver:
             bus = await NatsBus.connect(args.bus, bus_config(args), prefix=args.bus_prefix)
-            return IngressDriver(
+            driver = IngressDriver(
                 bus,
                 Membership(str(args.store), schema),
                 engine,
@@ -168,6 +180,8 @@ def ingress_factory(args: argparse.Namespace, schema: str) -> Callable[..., Any]
                 planner,
                 phi=phi,
             )
+            driver.on_stop.append(lambda: stop_workers(workers))
+            return driver
 
         return make
 
@@ -234,3 +248,35 @@ async def _orphaned(parent: int | None, task: asyncio.Task[None]) -> None:
         await asyncio.sleep(0.5)
     log.warning("the core's process %d is gone: this worker stops", parent)
     task.cancel()
+
+
+def fresh_backends(
+    store: str, bus: str, tag: str | None = None
+) -> tuple[str, str, Callable[[], None]]:
+    """A new schema in ``store`` and a new stream prefix on ``bus`` (a run's or a test's
+    own): the store URL naming the schema, the prefix, and what removes both."""
+    import uuid
+
+    from sync_core.scaleout.membership import with_schema
+
+    tag = tag or uuid.uuid4().hex[:12]
+    schema, prefix = f"supplysync_run_{tag}", f"run{tag}"
+
+    def remove() -> None:
+        import psycopg
+        from psycopg import sql
+
+        with contextlib.suppress(psycopg.Error), psycopg.connect(store, autocommit=True) as db:
+            db.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+        with contextlib.suppress(BusError):
+            asyncio.run(_destroy(bus, prefix))
+
+    return with_schema(store, schema), prefix, remove
+
+
+async def _destroy(url: str, prefix: str) -> None:
+    from sync_core.bus.nats import NatsBus
+
+    nats = await NatsBus.connect(url, BusConfig(partitions=DEFAULT_PARTITIONS), prefix=prefix)
+    await nats.destroy()
+    await nats.close()

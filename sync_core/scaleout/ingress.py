@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sync_core.audit import ANONYMOUS
@@ -75,6 +76,7 @@ class IngressDriver(LiveDriver):
         self.outbox_rows: int | None = None
         self.workers: list[int] = []
         self._watcher: asyncio.Task[None] | None = None
+        self.on_stop: list[Callable[[], None]] = []  # run in a thread once stopped
 
     async def start(self) -> None:
         self._store = await self._db(self._open_store)
@@ -94,6 +96,8 @@ class IngressDriver(LiveDriver):
         with contextlib.suppress(BusError):
             await self.bus.close()
         await asyncio.to_thread(self.members.leave)
+        for hook in self.on_stop:
+            await asyncio.to_thread(hook)
 
     # -- in -------------------------------------------------------------------------------
 

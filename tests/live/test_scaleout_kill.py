@@ -18,7 +18,6 @@ import re
 import signal
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,6 @@ import pytest
 
 from scenarios.plugin.services import LiveServices, LiveSettings
 from scenarios.spec.load import load_scenario
-from sync_core.scaleout.membership import with_schema
 from tests.sync_core.conftest import (
     nats_url,
     postgres_url,
@@ -45,39 +43,18 @@ class Backends:
     store: str
     prefix: str
     bus: str
-    schema: str
 
 
 @pytest.fixture
 def backends() -> Iterator[Backends]:
-    """A schema and a stream prefix of this test's own, dropped at its end."""
+    """A schema and a stream prefix of this test's own, removed at its end."""
+    from scenarios.live.serve_scaleout import fresh_backends
+
     pg = reachable(postgres_url(), probe_postgres)
     bus = reachable(nats_url(), probe_nats)
-    tag = uuid.uuid4().hex[:12]
-    schema = f"supplysync_scaleout_{tag}"
-    yield Backends(with_schema(pg, schema), f"so{tag}", bus, schema)
-    drop(pg, schema, bus, f"so{tag}")
-
-
-def drop(pg: str, schema: str, bus: str, prefix: str) -> None:
-    import asyncio
-
-    import psycopg
-
-    from scenarios.live.serve_scaleout import DEFAULT_PARTITIONS
-    from sync_core.bus import BusConfig
-    from sync_core.bus.nats import NatsBus
-
-    with psycopg.connect(pg, autocommit=True) as db:
-        db.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-    async def destroy() -> None:
-        config = BusConfig(partitions=DEFAULT_PARTITIONS)
-        nats = await NatsBus.connect(bus, config, prefix=prefix)
-        await nats.destroy()
-        await nats.close()
-
-    asyncio.run(destroy())
+    store, prefix, remove = fresh_backends(pg, bus)
+    yield Backends(store, prefix, bus)
+    remove()
 
 
 class ScaleoutServices(LiveServices):
