@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,17 +49,42 @@ __all__ = ["Worker", "WorkerDriver", "WorkerStats"]
 log = logging.getLogger("supplysync.worker")
 
 
+@dataclass
+class LockStats:
+    """What the serial part costs (the benchmark's projection reads it from the log)."""
+
+    groups: int = 0
+    waited_s: float = 0.0  # waiting for the decision lock
+    held_s: float = 0.0  # deciding and committing under it (wall)
+    held_cpu_s: float = 0.0  # of which this process's CPU (the store thread's)
+
+    def line(self, slot: int | None, messages: int) -> str:
+        cpu = time.process_time()
+        return (f"worker slot {slot} done: {messages} messages in {self.groups} groups; "
+                f"decision lock held {self.held_s:.3f} s (cpu {self.held_cpu_s:.3f} s), "
+                f"waited {self.waited_s:.3f} s; process cpu {cpu:.3f} s")  # fmt: skip
+
+
 class WorkerDriver(LiveDriver):
     """The live driver, deciding under the schema's decision lock, adopting rows."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.lock_stats = LockStats()
 
     def _decide_and_commit(self, batch: list[_Entry], dones: list[int]) -> Any:
         store = self._require_store()
         assert isinstance(store, WorkerStore)
-        store.lock_decisions()
+        stats = self.lock_stats
+        stats.waited_s += store.lock_decisions()
+        began, cpu = time.monotonic(), time.thread_time()
         try:
             return super()._decide_and_commit(batch, dones)
         finally:
             store.unlock_decisions()
+            stats.groups += 1
+            stats.held_s += time.monotonic() - began
+            stats.held_cpu_s += time.thread_time() - cpu
 
     async def adopt(self, items: list[OutboxItem]) -> None:
         """Deliver rows another (dead) worker committed, as if this one had."""
@@ -117,6 +143,8 @@ class Worker:
                     await task
             await self.driver.stop()
             await asyncio.to_thread(self.membership.leave)
+            messages = self.driver.stats.messages_handled
+            log.info(self.driver.lock_stats.line(self.membership.slot, messages))
 
     async def _tick(self) -> None:
         driver, slot = self.driver, self.membership.slot
