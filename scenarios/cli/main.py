@@ -245,6 +245,9 @@ def _serve(args: argparse.Namespace) -> int:
         args.role = "worker"
     if args.system in ("core", "core-worker"):
         return serve_core.run(args)
+    if args.bus or args.workers is not None:  # would be ignored: say so
+        flag = "--bus" if args.bus else "--workers"
+        raise ScenarioError("serve", flag, "only with serve core or core-worker (scale-out)")
     return serve_all.serve(args)
 
 

@@ -63,6 +63,7 @@ NATS, SQLITE = ("--bus", "nats://127.0.0.1:4222"), ("--store", "core.sqlite")
         (("serve", "core", "--workers", "2", *EMULATORS), ("--workers", "--bus")),
         (("serve", "core", *NATS, *SQLITE, *EMULATORS), ("--store", "postgresql")),
         (("serve", "core", "--bus", "http://127.0.0.1:4222", *EMULATORS), ("--bus", "nats://")),
+        (("serve", "all", *NATS), ("--bus", "serve core")),
         (("live", "erp_outage", "--core-workers", "2"), ("--bus", "nats://")),
         (("live", "erp_outage", *NATS), ("--bus", "--core-workers")),
         (("live", "erp_outage", "--core-workers", "2", *NATS, *SQLITE), ("--store", "postgresql")),
