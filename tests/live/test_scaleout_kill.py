@@ -1,5 +1,8 @@
 """The scale-out core survives a worker's SIGKILL under load: 0 lost, 0 duplicates, converged.
 
+The same with the ingress SIGKILLed instead (and restarted, as a supervisor would): what
+it acknowledged is in the stream, what it did not the emulators send again.
+
 The services of the crash soak (:class:`scenarios.plugin.services.LiveServices`: the four
 emulators in one process) with the scale-out core in another: the ingress and two
 workers on NATS JetStream and PostgreSQL (a stream prefix and a schema of this test's
@@ -14,6 +17,7 @@ Skipped without PostgreSQL or NATS; failed instead when ``SUPPLYSYNC_REQUIRE_SER
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import threading
@@ -105,8 +109,17 @@ def wait_for_workers(core: str, count: int, timeout_s: float = 60.0) -> bool:
     return False
 
 
-def kill_a_worker(backends: Backends, out: Path, *, takeover: bool, settle_max_s: float) -> KillRun:
-    """Two workers, POs at 4 a second for 10 s, worker 2 SIGKILLed at 4 s; then judged."""
+def kill_a_worker(
+    backends: Backends,
+    out: Path,
+    *,
+    takeover: bool,
+    settle_max_s: float,
+    victim: str = "worker",
+) -> KillRun:
+    """Two workers, POs at 4 a second for 10 s, worker 2 (or the ingress) SIGKILLed at 4 s;
+    then judged.  The ingress is restarted at once, with two new workers (the old ones stop
+    when they see it gone)."""
     settings = LiveSettings(scenario="regional_network", seed=1, speedup=86400.0, quiet_s=2.0,
                             settle_max_s=settle_max_s)  # fmt: skip
     spec = load_scenario("regional_network", seed=1)
@@ -136,10 +149,13 @@ def kill_a_worker(backends: Backends, out: Path, *, takeover: bool, settle_max_s
         time.sleep(max(0.0, started + 4.0 - time.monotonic()))
         pids = services.worker_pids()
         assert len(pids) == 2, f"two workers expected, the core log names {pids}"
-        run.killed = pids[1]
-        import os
-
-        os.kill(pids[1], signal.SIGKILL)
+        proc = services._core.proc
+        assert proc is not None
+        run.killed = pids[1] if victim == "worker" else proc.pid
+        os.kill(run.killed, signal.SIGKILL)
+        if victim == "ingress":
+            proc.wait(timeout=10)
+            services.start_core()  # healthy and subscribed again
         buying.join(timeout=duration + 60)
         run.results = services.judge(max_s=settle_max_s).results
         run.log = (out / "core.log").read_text(errors="replace")
@@ -148,6 +164,16 @@ def kill_a_worker(backends: Backends, out: Path, *, takeover: bool, settle_max_s
         return run
     finally:
         services.close()
+
+
+def test_killing_the_ingress_mid_load_loses_and_doubles_nothing(
+    backends: Backends, tmp_path: Path
+) -> None:
+    run = kill_a_worker(backends, tmp_path, takeover=True, settle_max_s=60.0, victim="ingress")
+    c = run.consistency
+    assert run.killed is not None and not run.failures and run.pos >= 35, run
+    assert run.replica_updates > 0 and run.log.count("holds slot") == 4  # 2 + 2 new
+    assert (c["lost_updates"], c["duplicate_effects"], c["converged"]) == (0, 0, True), c
 
 
 def test_killing_one_of_two_workers_mid_load_loses_and_doubles_nothing(
