@@ -66,7 +66,13 @@ def workers_logged(log: str) -> dict[str, Any]:
 
 
 def one_core(
-    label: str, workers: int, rates: list[float], step_s: float, tmp: Path, services: dict[str, str]
+    label: str,
+    workers: int,
+    rates: list[float],
+    step_s: float,
+    tmp: Path,
+    services: dict[str, str],
+    settle_max_s: float = 90.0,
 ) -> dict[str, Any]:
     """One live run of the stepped PO load against one core; its figures."""
     out = tmp / label
@@ -91,7 +97,7 @@ def one_core(
             "SUPPLYSYNC_STEPS": ",".join(f"{r:g}" for r in rates),
             "SUPPLYSYNC_STEP_S": f"{step_s:g}",
         },
-        settle_max_s=30.0,
+        settle_max_s=settle_max_s,
         **extra,
     )
     load_before = list(os.getloadavg())
@@ -107,6 +113,7 @@ def one_core(
         "lost": consistency["lost_updates"],
         "duplicates": consistency["duplicate_effects"],
         "converged": consistency["converged"],
+        "pending_at_end": consistency.get("pending_at_end"),
         "pos_created": round(sum(r["achieved_pos_s"] for r in rows) * step_s),
     }
     if workers:
@@ -152,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rates", default="10,20,30,45,60", help="POs a second, one per step")
     p.add_argument("--step", type=float, default=8.0, help="seconds per step")
     p.add_argument("--workers", default="1,2", help="worker counts of the scale-out core")
+    p.add_argument("--settle-max", type=float, default=90.0,
+                   help="longest wait for the backlog to drain before judging")  # fmt: skip
+    p.add_argument("--no-baseline", action="store_true", help="skip the SQLite core's run")
     args = p.parse_args(argv)
     rates = [float(r) for r in args.rates.split(",")]
     counts = [int(w) for w in args.workers.split(",")]
@@ -163,9 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
-        runs = [one_core("sqlite-1-process", 0, rates, args.step, Path(tmp), services)]
-        for w in counts:
-            runs.append(one_core(f"workers-{w}", w, rates, args.step, Path(tmp), services))
+        runs = []
+        for w in ([] if args.no_baseline else [0]) + counts:
+            label = f"workers-{w}" if w else "sqlite-1-process"
+            runs.append(one_core(label, w, rates, args.step, Path(tmp), services, args.settle_max))
     report = {
         "command": "python -m loadtests.bench_scaleout " + " ".join(argv or sys.argv[1:]),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
