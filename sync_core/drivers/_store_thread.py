@@ -36,11 +36,15 @@ class StoreThread:
                 continue
             self.busy_since = time.monotonic()
             try:
-                future.set_result(fn(*args))
+                result = fn(*args)
             except BaseException as e:  # handed to the awaiting coroutine
-                future.set_exception(e)
-            finally:
                 self.busy_since = None
+                future.set_exception(e)
+            else:
+                # idle before the waiter resumes: it may ask (a stop deciding whether
+                # the store can be closed) before this thread runs another line
+                self.busy_since = None
+                future.set_result(result)
 
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
         future: Future[T] = Future()

@@ -148,6 +148,11 @@ class Worker:
             for task in self._consumers.values():
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            # no new store work, then let the store thread finish what it runs (a group
+            # commit, a status count), so stop() can close the store rather than abandon it
+            self.driver.begin_shutdown()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.driver.db(lambda s: None), self.driver.drain_s)
             await self.driver.stop()
             await asyncio.to_thread(self.membership.leave)
             messages = self.driver.stats.messages_handled

@@ -88,3 +88,53 @@ def test_each_message_is_committed_once_then_acked_and_delivered(
     assert all(check.consumed(m.message_id) for m in messages)
     assert check.pending() == []  # every row delivered and marked done
     check.close()
+
+
+def test_dead_letters_replayed_through_the_ingress_reach_a_worker(
+    postgres: PostgresSchemas,
+) -> None:
+    """A replayed message goes over the bus and leaves the store's inbound queue once a
+    worker committed it; a replayed request waits in the outbox, ownerless, and a worker
+    adopts and sends it."""
+    from sync_core.messages import DeadLetter
+    from sync_core.scaleout.ingress import IngressDriver
+    from sync_core.store_postgres import PostgresStore
+
+    schema = postgres.new_schema()
+    store = postgres.open(schema)
+    refused = Request("erp", "put", {"id": "x"}, idempotency_key="k-refused")
+    po = {"OrderNumber": "4500000009"}
+    store.commit(Decision("m0", ("m0",), dead_letters=(
+        DeadLetter("ev-9", str(Kind.ERP_PO_CHANGED), "could not map", po),
+        DeadLetter("outbox:1", "put", "refused", None, request=refused),
+    )))  # fmt: skip
+    letters = [r.id for r in store.dead_letter_records()]
+    connector, bus = Counting(), MemoryBus(BusConfig(partitions=2))
+
+    def make_driver(slot: int) -> WorkerDriver:
+        worker_store = lambda: WorkerStore(postgres.url, slot=slot, schema=schema)  # noqa: E731
+        return WorkerDriver(OneWrite(), worker_store, connector, default_planner(1))
+
+    async def scenario() -> None:
+        ingress = IngressDriver(bus, Membership(postgres.url, schema), OneWrite(),
+                                lambda: PostgresStore(postgres.url, schema=schema),
+                                Counting(), default_planner(1))  # fmt: skip
+        await ingress.start()
+        for letter_id in letters:
+            await ingress.replay(letter_id, actor="ops")
+        worker = Worker(bus, Membership(postgres.url, schema), make_driver, tick_s=0.1)
+        task = asyncio.create_task(worker.run())
+        for _ in range(300):
+            await asyncio.sleep(0.05)
+            if len(connector.sent) == 2:
+                break
+        await asyncio.sleep(0.3)
+        worker.stop()
+        await asyncio.wait_for(task, 30)
+        await ingress.stop()  # (it closes the bus: the in-process one is shared here)
+
+    asyncio.run(scenario())
+    replayed, request = sorted(connector.sent)  # each sent once
+    assert replayed.startswith("k-ev-9#replay") and request == "k-refused"
+    assert store.pending_inbound() == [] and store.pending() == []
+    store.close()
