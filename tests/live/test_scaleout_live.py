@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from loadtests.bench_live import SCENARIO, SPEEDUP
@@ -45,6 +44,8 @@ def test_live_judges_the_scaled_out_core_with_the_same_checkers(tmp_path: Path) 
     assert replicas > 0, consistency  # evidence: updates reached the replicas
     assert (consistency["lost_updates"], consistency["duplicate_effects"]) == (0, 0)
     assert consistency["converged"] and outcome.results["consistency"] == consistency
+    import psycopg
+
     schema = next(w for w in log.split() if w.startswith("postgresql://")).split("%3D")[1]
     with psycopg.connect(pg, autocommit=True) as db:  # the run's own schema is gone
         row = db.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", (schema,))

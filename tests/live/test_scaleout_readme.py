@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
 from scenarios.live.procs import stop_group
@@ -108,6 +107,8 @@ def _subscribed(url: str) -> bool:
 
 
 def _settled(pg: str, store: str, messages: int) -> bool:
+    import psycopg
+
     from sync_core.scaleout.membership import store_schema
 
     schema = store_schema(store)
