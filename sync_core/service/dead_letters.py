@@ -25,7 +25,8 @@ __all__ = ["Discard", "router"]
 LetterId = Annotated[int, Path(ge=1, le=2**62, description="the dead letter's id")]
 DlqStatus = Annotated[Literal["open", "replayed", "discarded"] | None, Query()]
 
-router = APIRouter(tags=["dead letters"])
+# the unversioned routes, each deprecated for its /v1 successor (layers.py)
+router = APIRouter(tags=["dead letters"], deprecated=True)
 
 
 class Discard(BaseModel):
@@ -39,19 +40,14 @@ def _letter_problem(e: DeadLetterError) -> Response:
     return problem(409, "Conflict", str(e), "letter_id")
 
 
-@router.get("/dlq", deprecated=True, dependencies=[requires("dlq:read")])
+@router.get("/dlq", dependencies=[requires("dlq:read")])
 async def dlq(driver: Driver, status: DlqStatus = None) -> list[dict[str, Any]]:
     """The dead letters, oldest first (``status``: open, replayed or discarded)."""
     records = await driver.db(lambda s: list_letters(s, status=status))
     return [record_summary(r) for r in records]
 
 
-@router.get(
-    "/dlq/{letter_id}",
-    responses={404: PROBLEM_DOC},
-    deprecated=True,
-    dependencies=[requires("dlq:read")],
-)
+@router.get("/dlq/{letter_id}", responses={404: PROBLEM_DOC}, dependencies=[requires("dlq:read")])
 async def dlq_letter(letter_id: LetterId, driver: Driver) -> Response:
     try:
         record = await driver.db(lambda s: show(s, letter_id))
@@ -63,7 +59,6 @@ async def dlq_letter(letter_id: LetterId, driver: Driver) -> Response:
 @router.post(
     "/dlq/{letter_id}/replay",
     responses={404: PROBLEM_DOC, 409: PROBLEM_DOC},
-    deprecated=True,
     dependencies=[requires("dlq:replay")],
 )
 async def dlq_replay(letter_id: LetterId, driver: Driver, actor: Actor) -> Response:
@@ -78,7 +73,6 @@ async def dlq_replay(letter_id: LetterId, driver: Driver, actor: Actor) -> Respo
 @router.post(
     "/dlq/{letter_id}/discard",
     responses={404: PROBLEM_DOC, 409: PROBLEM_DOC, 422: PROBLEM_DOC},
-    deprecated=True,
     dependencies=[requires("dlq:discard")],
 )
 async def dlq_discard(letter_id: LetterId, body: Discard, driver: Driver, actor: Actor) -> Response:

@@ -23,14 +23,12 @@ __all__ = ["PO_ENTITY_KINDS", "router"]
 PO_ENTITY_KINDS = ("po", "ack", "po_canceled")  # what the core keys by PO number
 PoNumber = Annotated[str, Path(min_length=1, max_length=60)]
 
-router = APIRouter(tags=["experience"])
+# the unversioned routes, each deprecated for its /v1 successor (layers.py)
+router = APIRouter(tags=["experience"], deprecated=True)
 
 
 @router.get(
-    "/purchase-orders/{number}",
-    responses={404: PROBLEM_DOC},
-    deprecated=True,
-    dependencies=[requires("po:read")],
+    "/purchase-orders/{number}", responses={404: PROBLEM_DOC}, dependencies=[requires("po:read")]
 )
 async def purchase_order(number: PoNumber, driver: Driver) -> Response:
     """What the core knows of one PO, entity by entity, with its trace id."""
@@ -50,7 +48,7 @@ async def purchase_order(number: PoNumber, driver: Driver) -> Response:
     return JSONResponse({"po_number": number, "trace_id": trace_id, **known})
 
 
-@router.get("/exceptions", deprecated=True, dependencies=[requires("po:read")])
+@router.get("/exceptions", dependencies=[requires("po:read")])
 async def exceptions(driver: Driver, include_closed: bool = False) -> Response:
     """The procurement team's exception queue: clinical-critical lines the supplier
     will not fill now (open first, oldest first); ``include_closed`` adds those a later
@@ -63,7 +61,7 @@ async def exceptions(driver: Driver, include_closed: bool = False) -> Response:
     return JSONResponse({"count": len(rows), "items": rows})
 
 
-@router.get("/backlog", deprecated=True, dependencies=[requires("status:read")])
+@router.get("/backlog", dependencies=[requires("status:read")])
 async def backlog(driver: Driver) -> Response:
     """What is still to be delivered, per target and lane, and the oldest row's age."""
 
