@@ -302,6 +302,27 @@ def call_after_outage(api: Any, call: Callable[[], Reply], status: int) -> Reply
     return up
 
 
+def outage_and_recovery(api: Any, call: Callable[[], Reply], status: int) -> Reply:
+    """``call()`` during an outage (:func:`call_during_outage`: a 503 the behaviour never
+    sees), then once it ends (:func:`call_after_outage`); the reply that went through."""
+    call_during_outage(api, call)
+    return call_after_outage(api, call, status)
+
+
+def refused_unchanged(
+    api: Any, operation: str, field: str, status: int | None = None, **params: Any
+) -> Reply:
+    """``operation`` called with ``params`` is a problem naming ``field`` (``status``, or
+    any 4xx where the behaviour and the HTTP schema may differ) and changes nothing."""
+    with changes_nothing(api):
+        reply = api.call(operation, **params)
+    if status is None:
+        assert_4xx_problem(reply, field)
+    else:
+        assert_problem(reply, status, field)
+    return reply
+
+
 class WebhookReceiver:
     """A subscriber on 127.0.0.1 that records every event POSTed to it (path, headers, body)."""
 

@@ -16,11 +16,9 @@ from tests.emulators.harness import (
     FakeClock,
     Table,
     WebhookReceiver,
-    assert_4xx_problem,
     assert_problem,
-    call_after_outage,
-    call_during_outage,
-    changes_nothing,
+    outage_and_recovery,
+    refused_unchanged,
     world_fixtures,
 )
 
@@ -414,10 +412,7 @@ def test_a_bad_body_is_a_4xx_problem_naming_the_field_and_changes_nothing(
     ready(ap, received={1: 50})
     ap.call("post_invoice", body=invoice("INV-0", (1, 50, 10.0)))
 
-    with changes_nothing(ap):
-        reply = ap.call(operation, body=body)
-
-    assert_4xx_problem(reply, field)
+    refused_unchanged(ap, operation, field, body=body)
 
 
 # -- faults -------------------------------------------------------------------------
@@ -427,11 +422,8 @@ def test_outage_answers_503_with_retry_after_then_recovers(ap: Any) -> None:
     ready(ap)
     post = partial(ap.call, "post_invoice", body=invoice("INV-1", (1, 10, 10.0)))
 
-    call_during_outage(ap, post)
-    assert facts(ap, "match_status") == []  # the behaviour never saw it
-
-    call_after_outage(ap, post, 201)
-    assert facts(ap, "match_status")[0].t == 70
+    outage_and_recovery(ap, post, 201)
+    assert facts(ap, "match_status")[0].t == 70  # the first the behaviour saw of it
 
 
 # -- over HTTP only: the admin API, correlation ids, webhooks -----------------------

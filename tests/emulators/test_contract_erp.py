@@ -20,9 +20,8 @@ from tests.emulators.harness import (
     Table,
     WebhookReceiver,
     assert_problem,
-    call_after_outage,
-    call_during_outage,
-    changes_nothing,
+    outage_and_recovery,
+    refused_unchanged,
     world,
     world_fixtures,
 )
@@ -385,10 +384,7 @@ def test_a_bad_body_is_422_naming_the_field_and_changes_nothing(
                      "post_invoice_status"):  # fmt: skip
         args = {"number": number, **args}
 
-    with changes_nothing(erp):
-        reply = erp.call(operation, **args)
-
-    assert_problem(reply, 422, field)
+    reply = refused_unchanged(erp, operation, field, 422, **args)
     assert reply.body["detail"]
 
 
@@ -398,8 +394,7 @@ def test_a_bad_body_is_422_naming_the_field_and_changes_nothing(
 def test_outage_answers_503_with_retry_after_then_recovers(erp: Any) -> None:
     read = partial(erp.call, "get_purchase_order", number=create_po(erp))
 
-    call_during_outage(erp, read)
-    call_after_outage(erp, read, 200)
+    outage_and_recovery(erp, read, 200)
 
 
 def test_rate_limit_storm_answers_429(erp: Any) -> None:
