@@ -16,12 +16,12 @@ from emulators.web.erp_models import InvoiceStatusPost
 from tests.builders import erp_ack, erp_receipt
 from tests.emulators.fuzz import fuzz
 from tests.emulators.harness import (
-    FakeClock,
     Table,
-    WebhookReceiver,
     assert_problem,
+    live_system,
     outage_and_recovery,
     refused_unchanged,
+    subscribed,
     world,
     world_fixtures,
 )
@@ -448,7 +448,7 @@ def test_a_change_order_may_also_be_posted(erp_http: Any) -> None:
 
 
 def test_openapi_documents_every_body() -> None:
-    live = erp_system(seed=1, clock=FakeClock(), schedule=lambda delay, action: None)
+    live = live_system(erp_system)
     paths = live.app.openapi()["paths"]
     bodies = {
         (method, path.removeprefix(P)): op["requestBody"]["content"]["application/json"]
@@ -467,14 +467,12 @@ def test_openapi_documents_every_body() -> None:
 
 
 def test_a_subscriber_receives_thin_events_over_http(erp_http: Any) -> None:
-    client = erp_http.client
-    with WebhookReceiver("/hooks/erp") as receiver:
-        assert client.put("/__admin/subscription", json={"url": receiver.url}).status_code == 200
+    with subscribed(erp_http, "/hooks/erp") as receiver:
         number = create_po(erp_http)
         erp_http.call("post_acknowledgment", number=number, body=ack_body())
         erp_http.call("create_vendor", body=VENDOR)
 
-        events = sorted(receiver.wait_for(3), key=lambda e: int(e["eventId"].split("-")[-1]))
+        events = receiver.events(3)
 
         assert events == [
             {
