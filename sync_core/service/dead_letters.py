@@ -8,6 +8,7 @@ A replay or a discard is in the store's audit trail with the actor who asked
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
@@ -18,7 +19,7 @@ from sync_core.dlq import discard, list_letters, record_summary, show
 from sync_core.service.access import requires
 from sync_core.service.deps import Actor, Driver
 from sync_core.service.problems import PROBLEM_DOC, problem
-from sync_core.store import DeadLetterError
+from sync_core.store import DeadLetterError, DeadLetterRecord
 
 __all__ = ["Discard", "router"]
 
@@ -32,6 +33,15 @@ router = APIRouter(tags=["dead letters"], deprecated=True)
 class Discard(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=1, max_length=500, pattern=r"\S")
+
+
+async def _answer(work: Awaitable[DeadLetterRecord]) -> Response:
+    """The letter as ``work`` leaves it, or the problem it raised (404 or 409)."""
+    try:
+        record = await work
+    except DeadLetterError as e:
+        return _letter_problem(e)
+    return JSONResponse(record_summary(record))
 
 
 def _letter_problem(e: DeadLetterError) -> Response:
@@ -49,11 +59,7 @@ async def dlq(driver: Driver, status: DlqStatus = None) -> list[dict[str, Any]]:
 
 @router.get("/dlq/{letter_id}", responses={404: PROBLEM_DOC}, dependencies=[requires("dlq:read")])
 async def dlq_letter(letter_id: LetterId, driver: Driver) -> Response:
-    try:
-        record = await driver.db(lambda s: show(s, letter_id))
-    except DeadLetterError as e:
-        return _letter_problem(e)
-    return JSONResponse(record_summary(record))
+    return await _answer(driver.db(lambda s: show(s, letter_id)))
 
 
 @router.post(
@@ -63,11 +69,7 @@ async def dlq_letter(letter_id: LetterId, driver: Driver) -> Response:
 )
 async def dlq_replay(letter_id: LetterId, driver: Driver, actor: Actor) -> Response:
     """Queue an open letter again (a request keeps its idempotency key) and carry it out."""
-    try:
-        record = await driver.replay(letter_id, actor=actor)
-    except DeadLetterError as e:
-        return _letter_problem(e)
-    return JSONResponse(record_summary(record))
+    return await _answer(driver.replay(letter_id, actor=actor))
 
 
 @router.post(
@@ -77,8 +79,4 @@ async def dlq_replay(letter_id: LetterId, driver: Driver, actor: Actor) -> Respo
 )
 async def dlq_discard(letter_id: LetterId, body: Discard, driver: Driver, actor: Actor) -> Response:
     """Give an open letter up, with the reason a person gives."""
-    try:
-        record = await driver.db(lambda s: discard(s, letter_id, body.reason, actor=actor))
-    except DeadLetterError as e:
-        return _letter_problem(e)
-    return JSONResponse(record_summary(record))
+    return await _answer(driver.db(lambda s: discard(s, letter_id, body.reason, actor=actor)))
