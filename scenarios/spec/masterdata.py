@@ -39,10 +39,10 @@ _CATALOG: tuple[Entry, ...] = (
     ("IV administration set, {d} drops/mL", "42221500", ((Uom.CA, 48, Uom.EA),), True),
     ("IV extension set, {l} cm", "42221500", ((Uom.CA, 50, Uom.EA),), True),
     ("IV catheter, {g} G", "42221500", ((Uom.BX, 50, Uom.EA),), True),
-    (
+    (  # sterile sponges come sealed in packs of 5: a BX holds 5 PK of 5 EA
         "Sterile gauze dressing, {c} cm",
         "42311500",
-        ((Uom.CA, 12, Uom.BX), (Uom.BX, 25, Uom.EA)),
+        ((Uom.CA, 12, Uom.BX), (Uom.BX, 5, Uom.PK), (Uom.PK, 5, Uom.EA)),
         False,
     ),
     ("Hypodermic syringe, {m} mL", "42142600", ((Uom.CA, 8, Uom.BX), (Uom.BX, 100, Uom.EA)), False),

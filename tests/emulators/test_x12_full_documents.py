@@ -7,6 +7,7 @@ naming the element.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -31,6 +32,7 @@ from sync_core.mappers.x12 import (
     parse_interchange,
     write_850,
 )
+from sync_core.model import Uom
 from tests.builders import GLN, GTIN_1, GTIN_2, purchase_order, with_check_digit
 
 STAMP = dt.datetime(2024, 1, 15, 9, 30)
@@ -99,6 +101,20 @@ def test_the_pack_follows_the_ladder_of_the_unit_ordered() -> None:
     assert gloves.pack("BX") == (100, 1, "EA")
     assert gloves.pack("EA") is None  # the smallest unit is no pack
     assert gloves.pack("PK") is None  # a unit the ladder does not hold
+
+
+def test_a_line_ordered_by_an_inner_unit_says_what_that_unit_holds() -> None:
+    """Gauze comes CA of 12 BX of 5 PK of 5 EA: ordered by the PK or the BX, the PO4
+    follows the ladder from that unit down."""
+    ladder = (("CA", 12, "BX"), ("BX", 5, "PK"), ("PK", 5, "EA"))
+    gauze = ItemReference("100301", "Sterile gauze dressing, 10x10 cm", ladder=ladder)
+    xref = dataclasses.replace(XREF, items={GTIN_1: gauze})
+    packs = {}
+    for uom in ("CA", "BX", "PK", "EA"):
+        line = purchase_order().lines[0].model_copy(update={"uom": Uom(uom)})
+        order = read_850(the_850(purchase_order(lines=(line,)), xref))
+        packs[uom] = order["lines"][0].get("pack")
+    assert packs == {"CA": (12, 25, "EA"), "BX": (5, 5, "EA"), "PK": (5, 1, "EA"), "EA": None}
 
 
 def _edited(segments: list[list[str]], tag: str, index: int, value: str) -> list[list[str]]:
