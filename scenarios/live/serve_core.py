@@ -38,12 +38,13 @@ from emulators import SYSTEMS
 from scenarios.sim.network import OUR_EDI_ID
 from scenarios.spec.architectures import EVENT
 from scenarios.spec.load import ScenarioError, load_scenario
-from scenarios.spec.masterdata import generate
+from scenarios.spec.masterdata import cross_reference, generate
 from scenarios.spec.models import NetworkSpec
 from scenarios.spec.releases import core_versions
 from sync_core.auth import AuthConfig, AuthFileError, load_auth, mint
 from sync_core.engine import Engine, EngineConfig
 from sync_core.mappers.erp_versions import ErpVersions
+from sync_core.mappers.x12 import CrossReference
 from sync_core.phi import PhiBoundary, key_from_text
 from sync_core.store import Store, StoreError
 from sync_core.store_sqlite import SqliteStore
@@ -152,7 +153,8 @@ def run(args: argparse.Namespace) -> int:
         versions = core_versions(spec, EVENT)  # the live core is the event core
     else:
         network, seed = NetworkSpec(), 1 if args.seed is None else args.seed
-    partners = {s.supplier_id: s.edi_id for s in generate(network, seed).suppliers}
+    master = generate(network, seed)
+    partners = {s.supplier_id: s.edi_id for s in master.suppliers}
     phi_key = os.environ.get("SUPPLYSYNC_PHI_KEY")
     try:
         key = None if phi_key is None else key_from_text(phi_key)
@@ -164,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         urls=urls,
         partners=partners,
+        xref=cross_reference(master),
         batch_interval_s=args.batch_interval,
         subscribe=not args.no_subscribe,
         otlp_endpoint=args.otlp_endpoint,
@@ -179,6 +182,7 @@ def serve_core(
     port: int,
     urls: dict[str, str],
     partners: dict[str, str],
+    xref: CrossReference | None = None,
     batch_interval_s: float | None = None,
     subscribe: bool = True,
     seed: int | None = None,
@@ -200,7 +204,7 @@ def serve_core(
     from sync_core.tracing import setup_tracing
 
     _configure_logging()
-    engine = Engine(EngineConfig(OUR_EDI_ID, partners, functional_acks=True))
+    engine = Engine(EngineConfig(OUR_EDI_ID, partners, functional_acks=True, xref=xref))
     subscriptions: dict[str, Any] = {}
 
     async def make_driver() -> LiveDriver:
