@@ -24,7 +24,7 @@ from emulators.limits import DEFAULT_LIMITS, Limits
 from emulators.supplier import SupplierNetwork
 from emulators.web.apps import FACTORIES
 from emulators.web.erp_api import ERP_PREFIX
-from tests.emulators.harness import FakeClock, assert_problem, served
+from tests.emulators.harness import assert_problem, live_system, served
 from tests.emulators.test_contract_supplier import tamper, x12_850
 
 PO_LINE = {"SupplierItem": "1001-00001", "ItemGTIN": "30710000000014", "Quantity": 12,
@@ -36,7 +36,7 @@ MB = 1024 * 1024
 
 
 def _live(system: str, **options: Any) -> Any:
-    return FACTORIES[system](seed=1, clock=FakeClock(), schedule=lambda d, a: None, **options)
+    return live_system(FACTORIES[system], **options)
 
 
 class World:
