@@ -1,4 +1,11 @@
-"""Shared fixtures: small scenario files derived from the library's."""
+"""Shared fixtures: small scenario files derived from the library's; how pytest -n splits.
+
+The suite runs on every core (``-n auto --dist loadgroup`` in pyproject.toml).  A test module
+whose tests share a module-scoped fixture (live services, a started cluster, one run judged
+over the whole module) is one ``xdist_group``: its tests run on one worker, in file order, and
+the fixture starts once.  Every other test goes wherever a worker is free; tests on real
+servers keep apart by unique names (schemas, stream prefixes, free ports).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +26,16 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None or item.get_closest_marker("xdist_group") is not None:
+            continue
+        scopes = {d.scope for defs in info.name2fixturedefs.values() for d in defs}
+        if scopes & {"module", "class", "package"}:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 @pytest.fixture
