@@ -28,6 +28,7 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the marks into the node ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         info = getattr(item, "_fixtureinfo", None)
@@ -36,6 +37,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         scopes = {d.scope for defs in info.name2fixturedefs.values() for d in defs}
         if scopes & {"module", "class", "package"}:
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+@pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
+def pytest_collection_modifyitems_ids(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In a ``--dist loadgroup`` worker: the ``@group`` suffix xdist puts on a grouped test's
+    id, which is how the controller keeps the group on one worker.  pytest 9.2 keeps node ids
+    structured and xdist's write to the old string field no longer shows (pytest-xdist issue
+    1386): without this every group is silently spread.  Once xdist has written it, nothing."""
+    if not config.getoption("loadgroup", False):
+        return
+    for item in items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                        for m in item.iter_markers("xdist_group")})  # fmt: skip
+        suffixed = item.nodeid.rfind("@") > item.nodeid.rfind("]")  # as xdist's scheduler reads
+        if names and not suffixed and hasattr(item, "_id"):
+            from _pytest.nodeid import NodeId
+
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(names)}")
 
 
 @pytest.fixture
