@@ -129,7 +129,9 @@ def _serve_arguments(sub: argparse._SubParsersAction[_Parser]) -> None:
     srv = sub.add_parser(
         "serve", help="run emulators (or the sync core: serve core) as HTTP services on 127.0.0.1"
     )
-    srv.add_argument("system", nargs="?", default="all", choices=(*SYSTEMS, "core", "all"))
+    srv.add_argument(
+        "system", nargs="?", default="all", choices=(*SYSTEMS, "core", "core-worker", "all")
+    )
     srv.add_argument(
         "--port-base",
         type=int,
@@ -288,8 +290,13 @@ def _not_utf8(folder: Path) -> Iterator[Path]:
 def _serve(args: argparse.Namespace) -> int:
     from scenarios.live import serve_all, serve_core
 
-    if args.system == "core":
+    if args.system == "core-worker":  # one worker of the scale-out core (serve core --bus)
+        args.role = "worker"
+    if args.system in ("core", "core-worker"):
         return serve_core.run(args)
+    if args.bus or args.workers is not None:  # would be ignored: say so
+        flag = "--bus" if args.bus else "--workers"
+        raise ScenarioError("serve", flag, "only with serve core or core-worker (scale-out)")
     return serve_all.serve(args)
 
 
