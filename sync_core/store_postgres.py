@@ -19,7 +19,8 @@ table           row                                               written as
 ==============  ================================================  =========================
 inbox           ``message_id`` (primary key)                      ``ON CONFLICT DO NOTHING``
 entities        ``kind, key`` (primary key), ``version``, data    upsert, last of the group
-outbox          ``id`` (sequence ``outbox_id_seq``), request      insert, ids in order
+outbox          ``id`` (sequence ``outbox_id_seq``), request,     insert, ids in order
+                ``owner`` (the connection's ``supplysync.owner``)
 dead_letters    ``id`` (sequence), the letter, ``origin``, status insert, ids in order
 audit           ``batch`` (a sequence, one per commit), ``pos``   insert
 audit_trail     ``pos`` (sequence), an entry of the audit trail   insert, chained
@@ -111,13 +112,16 @@ from sync_core.store_json import decode_json, encode_json
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "is_postgres_url"]
 
-SCHEMA_VERSION = 2  # 2: the audit trail
+SCHEMA_VERSION = 3  # 2: the audit trail; 3: outbox.owner (the scale-out core's workers)
 _SCHEMA = (
     "CREATE TABLE store_meta (version integer NOT NULL)",
     "CREATE TABLE inbox (message_id text PRIMARY KEY)",
     "CREATE TABLE entities (kind text NOT NULL, key text NOT NULL, version bigint NOT NULL,"
     " data text NOT NULL, PRIMARY KEY (kind, key))",
-    "CREATE TABLE outbox (id bigserial PRIMARY KEY, request text NOT NULL)",
+    # owner: the scale-out worker slot that delivers the row (sync_core.scaleout), taken
+    # from the connection's supplysync.owner setting; NULL when nobody set one
+    "CREATE TABLE outbox (id bigserial PRIMARY KEY, request text NOT NULL, owner integer"
+    " DEFAULT NULLIF(current_setting('supplysync.owner', true), '')::integer)",
     "CREATE TABLE dead_letters (id bigserial PRIMARY KEY, message_id text NOT NULL,"
     " kind text NOT NULL, reason text NOT NULL, body text NOT NULL, request text,"
     " correlation_id text NOT NULL, query text, at double precision, origin text NOT NULL,"

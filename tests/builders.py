@@ -160,7 +160,7 @@ def interchange_855(
     body = [
         ["ST", "855", "0001"],
         ["BAK", "00", "AC", po_number, "20240116"],
-        ["REF", "ZZ", str(revision)],
+        ["REF", "PP", str(revision)],
     ]
     for line_no, qty, uom, price, acks in lines:
         body.append(["PO1", str(line_no), str(qty), uom, price, "", "VC", f"VP{line_no}"])

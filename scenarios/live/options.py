@@ -68,6 +68,9 @@ class LiveOptions:
     shaped: bool = False  # the locustfile has a load shape: no -u/-r/-t
     master_bind: tuple[str, int] | None = None  # Locust's master alone, workers started apart
     expect_workers: int = 1  # with master_bind: the load starts once this many connected
+    core_workers: int = 0  # >0: the scale-out core (ingress + N workers) on bus and store
+    bus: str | None = None  # nats:// URL of the scale-out core's bus
+    store: str | None = None  # postgresql:// URL: the run makes a schema of its own there
 
 
 @dataclass
@@ -124,6 +127,7 @@ def validate_options(o: LiveOptions, spec: ScenarioSpec) -> float:
         )
     if o.core_url is not None and not o.urls:
         raise ScenarioError("live", "--core", "a running core needs the running emulators' URLs")
+    _check_scaleout(o)
     speedup = o.speedup or spec.duration_days * 86400 / o.duration_s
     if not speedup > 0:
         raise ScenarioError("live", "--speedup", "must be > 0")
@@ -138,6 +142,23 @@ def validate_options(o: LiveOptions, spec: ScenarioSpec) -> float:
     if o.out.exists() and not o.out.is_dir():
         raise ScenarioError("live", "--out", f"{o.out} is a file")
     return speedup
+
+
+def _check_scaleout(o: LiveOptions) -> None:
+    """``--core-workers N --bus nats://... --store postgresql://...``: all three, ours."""
+    if not o.core_workers and (o.bus or o.store):
+        flag = "--bus" if o.bus else "--store"
+        raise ScenarioError("live", flag, "only with --core-workers N (the scale-out core)")
+    if not o.core_workers:
+        return
+    if not 1 <= o.core_workers <= 64:
+        raise ScenarioError("live", "--core-workers", "must be within 1..64")
+    if o.sut == "external" or o.core_url is not None:
+        raise ScenarioError("live", "--core-workers", "only for a core this run starts")
+    if not (o.bus or "").startswith("nats://"):
+        raise ScenarioError("live", "--bus", "give the bus: nats://HOST:PORT")
+    if not (o.store or "").startswith(("postgresql://", "postgres://")):
+        raise ScenarioError("live", "--store", "give the database: postgresql://...")
 
 
 def _check_carries(o: LiveOptions) -> None:

@@ -145,6 +145,8 @@ class CoreProcess:
     """The sync core as a subprocess on a store file; killed and restarted at will."""
 
     new_session = False  # True: the core leads a process group of its own (see stop_group)
+    store_url: str | None = None  # a postgresql:// store instead of the file in ``out``
+    extra: tuple[str, ...] = ()  # more options (the scale-out core: --bus, --workers ...)
 
     def __init__(self, scenario: str, seed: int, urls: dict[str, str], out: Path) -> None:
         self.scenario, self.seed, self.urls = scenario, seed, urls
@@ -161,7 +163,7 @@ class CoreProcess:
             "-m",
             "scenarios.live.serve_core",
             "--store",
-            str(self.store),
+            self.store_url or str(self.store),
             "--port",
             str(self.port),
             "--scenario",
@@ -171,6 +173,7 @@ class CoreProcess:
         ]
         for system, url in self.urls.items():
             args += [f"--{system}", url]
+        args += self.extra
         with self.log.open("ab") as sink:
             self.proc = subprocess.Popen(
                 args,

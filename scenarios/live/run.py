@@ -298,6 +298,8 @@ def _core_up(
         return None
     (o.out / "core.sqlite").unlink(missing_ok=True)
     core = CoreProcess(o.scenario, spec.seed, urls, o.out)
+    if o.core_workers:
+        core.store_url, core.extra = scaleout_backends(o, stack, log)
     stack.callback(core.stop)
     log("starting the sync core ...")
     core.start()
@@ -306,6 +308,21 @@ def _core_up(
         + ",".join(f"{k}:{v:g}" for k, v in spec.slos.lag_p99_s.items())
     )
     return core
+
+
+def scaleout_backends(
+    o: LiveOptions, stack: ExitStack, log: Callable[[str], None]
+) -> tuple[str, tuple[str, ...]]:
+    """A schema and streams of this run's own for the scale-out core, removed when the run
+    ends (after the core stops); the store URL and the core's options."""
+    from scenarios.live.serve_scaleout import fresh_backends
+
+    assert o.store is not None and o.bus is not None
+    store, prefix, remove = fresh_backends(o.store, o.bus)
+    stack.callback(remove)
+    log(f"scale-out core: {o.core_workers} workers, bus {o.bus} (streams {prefix.upper()}), "
+        f"store {store}")  # fmt: skip
+    return store, ("--bus", o.bus, "--bus-prefix", prefix, "--workers", str(o.core_workers))
 
 
 def _reachable(client: httpx.Client, urls: dict[str, str]) -> None:
@@ -375,6 +392,9 @@ def handle(args: argparse.Namespace) -> int:
         carries=_flows(args.carries),
         settle_max_s=args.settle_max,
         reset=not args.no_reset,
+        core_workers=args.core_workers,
+        bus=args.bus,
+        store=args.store,
     )
     signal.signal(signal.SIGTERM, _terminate)
     try:
@@ -437,6 +457,11 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     for system in SYSTEMS:
         p.add_argument(f"--{system}", metavar="URL", help=f"a running {system} emulator")
     p.add_argument("--core", metavar="URL", help="a running sync core (with the four URLs)")
+    p.add_argument("--core-workers", type=int, default=0, metavar="N",
+                   help="run the scale-out core: an ingress and N worker processes on --bus "
+                   "and --store (a schema and streams of its own, removed after)")  # fmt: skip
+    p.add_argument("--bus", metavar="URL", help="with --core-workers: nats://HOST:PORT")
+    p.add_argument("--store", metavar="URL", help="with --core-workers: postgresql://...")
     p.add_argument(
         "--sut",
         choices=("builtin", "external"),

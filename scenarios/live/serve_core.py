@@ -30,26 +30,32 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emulators import SYSTEMS
+from scenarios.live import serve_scaleout
 from scenarios.sim.network import OUR_EDI_ID
 from scenarios.spec.architectures import EVENT
 from scenarios.spec.load import ScenarioError, load_scenario
-from scenarios.spec.masterdata import generate
+from scenarios.spec.masterdata import cross_reference, generate
 from scenarios.spec.models import NetworkSpec
 from scenarios.spec.releases import core_versions
 from sync_core.auth import AuthConfig, AuthFileError, load_auth, mint
 from sync_core.engine import Engine, EngineConfig
 from sync_core.mappers.erp_versions import ErpVersions
+from sync_core.mappers.x12 import CrossReference
 from sync_core.phi import PhiBoundary, key_from_text
 from sync_core.store import Store, StoreError
 from sync_core.store_sqlite import SqliteStore
 
 if TYPE_CHECKING:
     from sync_core.drivers.asyncio import LiveDriver
+
+# builds the driver of the core (serve_scaleout.ingress_factory): engine, connector,
+# planner, PHI boundary -> an async factory of the (not yet started) driver
+DriverBuilder = Callable[..., Any]
 
 # The web stack (uvicorn, aiohttp, FastAPI) is imported when the core is served,
 # not when the CLI builds its parser: a simulation never needs it.
@@ -90,6 +96,7 @@ def add_arguments(p: argparse.ArgumentParser, *, seed: bool = True) -> None:
     p.add_argument("--auth", metavar="FILE",
                    help="turn scoped access on: bearer JWTs verified as the auth file (YAML "
                    "or JSON) says; serve all|erp|...: the emulators' /__admin too")  # fmt: skip
+    serve_scaleout.add_arguments(p)
 
 
 def auth_option(args: argparse.Namespace, command: str = "serve") -> AuthConfig | None:
@@ -139,12 +146,18 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_interval is not None and not args.batch_interval > 0:
         raise ScenarioError("serve core", "--batch-interval", "must be > 0 seconds")
     auth = auth_option(args, "serve core")
-    if not _is_postgres(args.store) and Path(args.store).is_dir():
+    scaleout = serve_scaleout.is_scaleout(args)
+    if getattr(args, "workers", None) is not None and not scaleout:
+        raise ScenarioError("serve core", "--workers", "worker processes need --bus nats://...")
+    if scaleout:
+        schema = serve_scaleout.check(args, "serve core")
+    elif not _is_postgres(args.store) and Path(args.store).is_dir():
         raise ScenarioError("serve core", "--store", f"{args.store} is a folder")
-    try:  # open it once here, so a file that is not a store is exit 2, not a traceback
-        open_store(args.store).close()
-    except StoreError as e:
-        raise ScenarioError("serve core", "--store", e.reason) from e
+    else:
+        try:  # open it once here, so a file that is not a store is exit 2, not a traceback
+            open_store(args.store).close()
+        except StoreError as e:
+            raise ScenarioError("serve core", "--store", e.reason) from e
     versions = None
     if args.scenario:
         spec = load_scenario(args.scenario, seed=args.seed)
@@ -152,25 +165,60 @@ def run(args: argparse.Namespace) -> int:
         versions = core_versions(spec, EVENT)  # the live core is the event core
     else:
         network, seed = NetworkSpec(), 1 if args.seed is None else args.seed
-    partners = {s.supplier_id: s.edi_id for s in generate(network, seed).suppliers}
+    master = generate(network, seed)
+    partners = {s.supplier_id: s.edi_id for s in master.suppliers}
+    xref = cross_reference(master)
     phi_key = os.environ.get("SUPPLYSYNC_PHI_KEY")
     try:
         key = None if phi_key is None else key_from_text(phi_key)
     except ValueError as e:
         raise ScenarioError("serve core", "SUPPLYSYNC_PHI_KEY", str(e)) from None
+    if scaleout and args.role == "worker":
+        engine = Engine(EngineConfig(OUR_EDI_ID, partners, functional_acks=True, xref=xref))
+        parts = {"engine": engine, "urls": urls, "erp_versions": versions,
+                 "phi": PhiBoundary(key)}  # fmt: skip
+        return serve_scaleout.run_worker(args, schema, parts)
+    workers = serve_scaleout.spawn_workers(args, urls) if scaleout else []
+    try:
+        _serve(
+            args,
+            urls,
+            partners,
+            xref,
+            key,
+            auth,
+            versions,
+            serve_scaleout.ingress_factory(args, schema, workers) if scaleout else None,
+        )
+    finally:
+        serve_scaleout.stop_workers(workers)
+    return 0
+
+
+def _serve(
+    args: argparse.Namespace,
+    urls: dict[str, str],
+    partners: dict[str, str],
+    xref: CrossReference,
+    key: bytes | None,
+    auth: AuthConfig | None,
+    versions: ErpVersions | None,
+    driver: DriverBuilder | None,
+) -> None:
     serve_core(
         phi_key=key,
         store=args.store,
         port=args.port,
         urls=urls,
         partners=partners,
+        xref=xref,
         batch_interval_s=args.batch_interval,
         subscribe=not args.no_subscribe,
         otlp_endpoint=args.otlp_endpoint,
         auth=auth,
         erp_versions=versions,
+        driver=driver,
     )
-    return 0
 
 
 def serve_core(
@@ -179,6 +227,7 @@ def serve_core(
     port: int,
     urls: dict[str, str],
     partners: dict[str, str],
+    xref: CrossReference | None = None,
     batch_interval_s: float | None = None,
     subscribe: bool = True,
     seed: int | None = None,
@@ -186,8 +235,11 @@ def serve_core(
     auth: AuthConfig | None = None,
     phi_key: bytes | None = None,
     erp_versions: ErpVersions | None = None,
+    driver: DriverBuilder | None = None,
 ) -> None:
     """Serve the core on 127.0.0.1:``port`` until SIGINT/SIGTERM (``auth``: access on);
+    ``driver`` builds the driver (the scale-out core's ingress) instead of the live
+    driver over ``store``;
     ``phi_key`` tokenises case POs' PHI fields (without it they are dropped:
     :mod:`sync_core.phi`); ``erp_versions``: the ERP's releases it follows (None: it
     speaks the ERP's base version)."""
@@ -200,17 +252,17 @@ def serve_core(
     from sync_core.tracing import setup_tracing
 
     _configure_logging()
-    engine = Engine(EngineConfig(OUR_EDI_ID, partners, functional_acks=True))
+    build = driver
+    engine = Engine(EngineConfig(OUR_EDI_ID, partners, functional_acks=True, xref=xref))
     subscriptions: dict[str, Any] = {}
 
     async def make_driver() -> LiveDriver:
-        driver = LiveDriver(
-            engine,
-            lambda: open_store(store),
-            HttpConnector(urls, versions=erp_versions),
-            default_planner(seed),
-            phi=PhiBoundary(phi_key),
-        )
+        connector, planner = HttpConnector(urls, versions=erp_versions), default_planner(seed)
+        if build is None:
+            driver = LiveDriver(engine, lambda: open_store(store), connector, planner,
+                                phi=PhiBoundary(phi_key))  # fmt: skip
+        else:
+            driver = await build(engine, connector, planner, PhiBoundary(phi_key))()
         await driver.start()
         if batch_interval_s is not None:
             driver.every(batch_interval_s)
