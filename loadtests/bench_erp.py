@@ -204,20 +204,9 @@ def _wiremock(jar: Path, port: int) -> subprocess.Popen[bytes]:
     return proc
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--out", type=Path, default=Path("out/bench_erp.json"))
-    parser.add_argument(
-        "--wiremock-jar", type=Path, default=None,
-        help="WireMock's standalone jar (default: from the npm package)",
-    )  # fmt: skip
-    args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("bench_erp: needs wrk (apt-get install wrk)", file=sys.stderr)
-        return 2
-
+def _measure(args: argparse.Namespace) -> tuple[dict[str, dict[str, dict[str, float]]], str]:
+    """wrk against a bare FastAPI app, the ERP emulator and (when here) WireMock: req/s,
+    latency and CPU per request for a read and a write; and why WireMock was skipped."""
     ctx = mp.get_context("spawn")
     results: dict[str, dict[str, dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -257,6 +246,24 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 java.terminate()
                 java.wait(10)
+    return results, skipped
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--out", type=Path, default=Path("out/bench_erp.json"))
+    parser.add_argument(
+        "--wiremock-jar", type=Path, default=None,
+        help="WireMock's standalone jar (default: from the npm package)",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("bench_erp: needs wrk (apt-get install wrk)", file=sys.stderr)
+        return 2
+
+    results, skipped = _measure(args)
 
     table = [
         "| endpoint | bare FastAPI req/s | ERP emulator req/s | ratio | ERP p50 ms | ERP p99 ms "
