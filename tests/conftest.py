@@ -2,9 +2,10 @@
 
 The suite runs on every core (``-n auto --dist loadgroup`` in pyproject.toml).  A test module
 whose tests share a module-scoped fixture (live services, a started cluster, one run judged
-over the whole module) is one ``xdist_group``: its tests run on one worker, in file order, and
-the fixture starts once.  Every other test goes wherever a worker is free; tests on real
-servers keep apart by unique names (schemas, stream prefixes, free ports).
+over the whole module) or a module-level cache of runs is one ``xdist_group``: its tests run
+on one worker, in file order, and the fixture starts (the cache fills) once.  Every other test
+goes wherever a worker is free; tests on real servers keep apart by unique names (schemas,
+stream prefixes, free ports).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -28,6 +30,15 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _memoises(module: ModuleType | None) -> bool:
+    """Whether ``module`` keeps results in a cache of its own (``@functools.cache``): its
+    tests then share them as they would a module-scoped fixture."""
+    return module is not None and any(
+        hasattr(value, "cache_info") and getattr(value, "__module__", None) == module.__name__
+        for value in vars(module).values()
+    )
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the marks into the node ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
@@ -35,7 +46,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if info is None or item.get_closest_marker("xdist_group") is not None:
             continue
         scopes = {d.scope for defs in info.name2fixturedefs.values() for d in defs}
-        if scopes & {"module", "class", "package"}:
+        if scopes & {"module", "class", "package"} or _memoises(getattr(item, "module", None)):
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
