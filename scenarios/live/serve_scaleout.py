@@ -224,8 +224,8 @@ async def _worker(args: argparse.Namespace, schema: str, parts: dict[str, Any]) 
     task = asyncio.create_task(worker.run())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
-    watch = asyncio.create_task(_orphaned(args.parent_pid, task))
+        loop.add_signal_handler(sig, worker.stop)
+    watch = asyncio.create_task(_orphaned(args.parent_pid, worker))
     try:
         await task
     except asyncio.CancelledError:
@@ -240,14 +240,14 @@ async def _worker(args: argparse.Namespace, schema: str, parts: dict[str, Any]) 
     return 0
 
 
-async def _orphaned(parent: int | None, task: asyncio.Task[None]) -> None:
-    """Cancel ``task`` once the process that started us is gone."""
+async def _orphaned(parent: int | None, worker: Any) -> None:
+    """Stop ``worker`` once the process that started us is gone."""
     if parent is None:
         return
     while os.getppid() == parent:
         await asyncio.sleep(0.5)
     log.warning("the core's process %d is gone: this worker stops", parent)
-    task.cancel()
+    worker.stop()
 
 
 def fresh_backends(

@@ -122,6 +122,11 @@ class Worker:
         self.stats = WorkerStats()
         self.driver: WorkerDriver | None = None
         self._consumers: dict[int, asyncio.Task[None]] = {}
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        """End :meth:`run` between two ticks (a store call is never cut in half)."""
+        self._stop.set()
 
     async def run(self, ready: Callable[[Worker], None] | None = None) -> None:
         slot = await asyncio.to_thread(self.membership.join)
@@ -132,9 +137,11 @@ class Worker:
             await self._tick()
             if ready is not None:
                 ready(self)
-            while True:
-                await asyncio.sleep(self.tick_s)
-                await self._tick()
+            while not self._stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), self.tick_s)
+                if not self._stop.is_set():
+                    await self._tick()
         finally:
             for task in self._consumers.values():
                 task.cancel()
@@ -175,6 +182,8 @@ class Worker:
                 await driver.adopt(items)
 
     async def _consume(self, partition: int) -> None:
+        """Fetch, decide, ack, until cancelled; a failure is logged and the loop goes on
+        with a new subscription (the unacked message comes back)."""
         sub: Subscription | None = None
         while True:
             try:
@@ -187,8 +196,12 @@ class Worker:
                     with contextlib.suppress(BusError):
                         await sub.close()
                 raise
-            except BusError as e:
-                log.error("partition %d: %s", partition, e)
+            except Exception as e:  # BusError, StoreError, a bug: never end the partition
+                log.error("partition %d: %s: %s", partition, type(e).__name__, e)
+                if sub is not None:
+                    with contextlib.suppress(BusError):
+                        await sub.close()
+                sub = None
                 await asyncio.sleep(0.5)
 
     async def _handle(self, message: BusMessage) -> None:
