@@ -40,7 +40,7 @@ read back and judged again without re-running anything.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -59,11 +59,21 @@ __all__ = [
     "History",
     "HistoryError",
     "Message",
+    "priority_of",
 ]
 
 SCHEMA_VERSION = 2
 _READABLE = (1, 2)
 DIRECTIONS = ("sent", "received", "retried", "dead_lettered")
+
+
+def priority_of(priorities: Mapping[str, str], entity: str) -> str:
+    """``entity``'s priority: its own, else its PO's (``po:{number}`` for a PO line's), else
+    ``routine``."""
+    found = priorities.get(entity)
+    if found is None and entity.startswith("po_line:"):
+        found = priorities.get("po:" + entity.split(":")[1])
+    return found or "routine"
 
 
 class HistoryError(ValueError):
@@ -152,10 +162,7 @@ class History:
         self.priorities[entity] = priority
 
     def priority_of(self, entity: str) -> str:
-        found = self.priorities.get(entity)
-        if found is None and entity.startswith("po_line:"):
-            found = self.priorities.get("po:" + entity.split(":")[1])
-        return found or "routine"
+        return priority_of(self.priorities, entity)
 
     # -- the file ---------------------------------------------------------------
 

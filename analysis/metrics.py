@@ -38,7 +38,7 @@ import numpy as np
 
 from analysis.checkers import Checked, UpdateLag, check
 from analysis.facts import FACTS, Fact
-from analysis.history import Change, Fault, History, Message
+from analysis.history import Change, Fault, History, Message, priority_of
 from analysis.invoice_exceptions import relevant
 from analysis.matches import judge_matches
 from analysis.violations import Violation, attach_messages
@@ -126,10 +126,7 @@ class Judgement:
         return max(times, default=0.0)
 
     def priority_of(self, entity: str) -> str:
-        found = self.priorities.get(entity)
-        if found is None and entity.startswith("po_line:"):
-            found = self.priorities.get("po:" + entity.split(":")[1])
-        return found or "routine"
+        return priority_of(self.priorities, entity)
 
     def flow_lags(self, flow: str, priority: str | None = None) -> list[float]:
         return [

@@ -28,6 +28,12 @@ __all__ = ["COLORS", "lag_cdfs", "over_time", "topology", "visibility"]
 COLORS = {"batch": "#c0392b", "event": "#2471a3", "api": "#7d3c98", "hybrid": "#1e8449"}
 
 
+def _time_marks(ax: Any) -> None:
+    """A minute, an hour and a day, dotted, on a log time axis."""
+    for mark in (60, 3600, 86400):
+        ax.axvline(mark, color="#bbb", lw=0.8, ls=":")
+
+
 def _legend(ax: Any, where: str) -> None:
     """A legend when something was drawn (a run with no update draws nothing to label)."""
     if ax.get_legend_handles_labels()[0]:
@@ -76,8 +82,7 @@ def lag_cdfs(runs: list[JudgedRun], flows: list[str]) -> str | None:
         ax.set_xlabel("sync lag (s, log scale)")
         ax.set_ylabel("share of replica updates")
         ax.set_title(flow)
-        for mark in (60, 3600, 86400):
-            ax.axvline(mark, color="#bbb", lw=0.8, ls=":")
+        _time_marks(ax)
         ax.grid(alpha=0.3)
         _legend(ax, "lower right")
     fig.tight_layout()
@@ -120,8 +125,7 @@ def visibility(runs: list[JudgedRun]) -> str:
     ax.set_xlabel("t: seconds after the owner's change (log scale)")
     ax.set_ylabel("P(replica reflects it)")
     ax.set_title("t-visibility (probabilistically bounded staleness)")
-    for mark in (60, 3600, 86400):
-        ax.axvline(mark, color="#bbb", lw=0.8, ls=":")
+    _time_marks(ax)
     ax.grid(alpha=0.3)
     _legend(ax, "lower right")
     return _png(fig)

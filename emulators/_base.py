@@ -5,11 +5,14 @@ that the simulated transport and the HTTP adapter hand back the same thing.
 Every change an emulator makes to a business fact goes through its
 :class:`Journal`, which stamps it with the emulator's clock; the harness turns
 those records into the run's history.  The clock is an input: SimPy's ``now``
-in simulation, the wall clock in live mode.
+in simulation, the wall clock in live mode.  A :class:`System` holds what every
+emulated system is built with: that journal and clock, the epoch the clock counts
+from, the limits its writes are held to, and the listeners its events go to.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable
@@ -18,10 +21,14 @@ from typing import Any, NamedTuple, TypeGuard
 
 import orjson
 
+from emulators.limits import DEFAULT_LIMITS, Limits
+
 __all__ = [
     "FactChange",
     "Journal",
+    "Listener",
     "Reply",
+    "System",
     "body_cause",
     "canonical_json",
     "check_paging",
@@ -149,3 +156,30 @@ class Journal:
         self._sink(
             FactChange(self._clock(), self.system, entity, field_name, value, cause, correlation_id)
         )
+
+
+Listener = Callable[[dict[str, Any]], None]
+
+
+class System:
+    """What every emulated system is built with.  ``clock`` gives seconds since ``epoch``
+    (``_now`` is that instant); ``limits`` bound every document written to it; each
+    event it emits goes to every one of ``listeners``."""
+
+    system: str
+
+    def __init__(
+        self,
+        journal: Journal,
+        clock: Callable[[], float],
+        epoch: dt.datetime,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
+        self._journal = journal
+        self._clock = clock
+        self._epoch = epoch
+        self._limits = limits
+        self.listeners: list[Listener] = []
+
+    def _now(self) -> dt.datetime:
+        return self._epoch + dt.timedelta(seconds=self._clock())

@@ -81,6 +81,41 @@ class Limits:
         pass, no recursion: a deep or wide document costs its size, once.
         """
         numbers = numbers or {}
+        if self._fits(document, numbers):
+            return None  # the common case, decided without building a single path
+        return self._first_refusal(document, numbers)
+
+    def _fits(self, document: Any, numbers: Mapping[str, Bound]) -> bool:
+        """Whether nothing in ``document`` is past a limit: the same rules as
+        :meth:`check`, by exact type (a JSON document holds no subclasses; anything
+        else is left to the full walk), without the paths a refusal names."""
+        text, lines = self.max_text_length, self.max_lines
+        stack: list[tuple[Any, Any]] = [(None, document)]
+        pop, push = stack.pop, stack.append
+        while stack:
+            name, value = pop()
+            kind = type(value)
+            if kind is str:
+                if len(value) > text:
+                    return False
+            elif kind is dict:
+                for key, child in value.items():
+                    if type(key) is not str or len(key) > text:
+                        return False
+                    push((key, child))
+            elif kind is list:
+                if len(value) > lines:
+                    return False
+                for child in value:
+                    push((name, child))
+            elif kind is int or kind is float:
+                if name in numbers and value > self.bound(numbers[name]):
+                    return False
+            elif kind is not bool and value is not None:
+                return False
+        return True
+
+    def _first_refusal(self, document: Any, numbers: Mapping[str, Bound]) -> Refusal | None:
         stack: list[tuple[str, str, Any]] = [("", "", document)]
         while stack:
             path, name, value = stack.pop()

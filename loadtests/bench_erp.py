@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import re
 import shutil
 import socket
@@ -96,8 +97,8 @@ def _serve(kind: str, port: int) -> None:
                 loop="uvloop", http="httptools")  # fmt: skip
 
 
-def _wait(port: int) -> None:
-    deadline = time.monotonic() + 20
+def _wait(port: int, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
@@ -121,11 +122,29 @@ def _post(port: int, body: dict[str, Any]) -> dict[str, Any]:
         raise RuntimeError(f"seeding the PO failed: {e.code} {e.read().decode()}") from None
 
 
-def _wrk(url: str, seconds: int, connections: int, script: Path | None) -> dict[str, float]:
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _wrk(
+    url: str, seconds: int, connections: int, script: Path | None, server_pid: int
+) -> dict[str, float]:
+    """wrk's figures, and the server's CPU µs per request over the same run: other work
+    on the shared cores slows both servers' wall clock, not what a request costs."""
+    warm = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, seconds // 4)}s", url]
+    if script is not None:
+        warm[1:1] = ["-s", str(script)]
+    # warm-up, not counted: the JVM compiles its hot paths, every server fills its caches
+    subprocess.run(warm, capture_output=True, check=True, timeout=seconds + 30)
+    cpu_before = _cpu_s(server_pid)
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     if script is not None:
         cmd[1:1] = ["-s", str(script)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=seconds + 30)
+    cpu = _cpu_s(server_pid) - cpu_before
+    requests = int(re.search(r"(\d+) requests in", out.stdout).group(1))  # type: ignore[union-attr]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out.stdout).group(1))  # type: ignore[union-attr]
 
     def pct(p: str) -> float:
@@ -137,19 +156,57 @@ def _wrk(url: str, seconds: int, connections: int, script: Path | None) -> dict[
 
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out.stdout)
     return {"rps": rps, "p50_ms": pct("50"), "p99_ms": pct("99"),
-            "non_2xx": float(non2xx.group(1)) if non2xx else 0.0}  # fmt: skip
+            "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
+            "cpu_us_per_request": cpu / requests * 1e6}  # fmt: skip
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--out", type=Path, default=Path("out/bench_erp.json"))
-    args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("bench_erp: needs wrk (apt-get install wrk)", file=sys.stderr)
-        return 2
+def _wiremock_jar(given: Path | None) -> tuple[Path | None, str]:
+    """WireMock's standalone jar and a JRE, or why the comparison is skipped.  The jar
+    ships in the npm registry's ``wiremock`` package (``npm install wiremock``): looked
+    for under ./node_modules and npm's global root unless ``--wiremock-jar`` names it."""
+    if shutil.which("java") is None:
+        return None, "no java on PATH (WireMock needs a JRE 11+)"
+    if given is not None:
+        return (given, "") if given.is_file() else (None, f"--wiremock-jar {given}: no such file")
+    roots = [Path("node_modules")]
+    if shutil.which("npm"):
+        npm = subprocess.run(["npm", "root", "-g"], capture_output=True, text=True, timeout=30)
+        roots.append(Path(npm.stdout.strip()))
+    for root in roots:
+        jars = sorted((root / "wiremock" / "build").glob("wiremock-standalone-*.jar"))
+        if jars:
+            return jars[-1], ""
+    return None, "no WireMock jar (npm install wiremock, or --wiremock-jar PATH)"
 
+
+def _wiremock(jar: Path, port: int) -> subprocess.Popen[bytes]:
+    """WireMock answering the bench's two routes with a stored PO document: its
+    request journal off, so it keeps nothing per request (the emulator keeps all)."""
+    proc = subprocess.Popen(
+        ["java", "-jar", str(jar), "--port", str(port), "--bind-address", "127.0.0.1",
+         "--no-request-journal", "--disable-banner"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    _wait(port, 60)
+    document = json.dumps({"OrderNumber": "4500000001", **PO_BODY})
+    for method, url, status in (
+        ("GET", f"{PREFIX}/purchaseOrders/4500000001", 200),
+        ("POST", f"{PREFIX}/purchaseOrders", 201),
+    ):
+        stub = {"request": {"method": method, "url": url},
+                "response": {"status": status, "body": document,
+                             "headers": {"Content-Type": "application/json"}}}  # fmt: skip
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/__admin/mappings", data=json.dumps(stub).encode(),
+            headers={"content-type": "application/json"},
+        )  # fmt: skip
+        urllib.request.urlopen(req, timeout=10).close()
+    return proc
+
+
+def _measure(args: argparse.Namespace) -> tuple[dict[str, dict[str, dict[str, float]]], str]:
+    """wrk against a bare FastAPI app, the ERP emulator and (when here) WireMock: req/s,
+    latency and CPU per request for a read and a write; and why WireMock was skipped."""
     ctx = mp.get_context("spawn")
     results: dict[str, dict[str, dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -166,25 +223,77 @@ def main(argv: list[str] | None = None) -> int:
                 _wait(port)
                 number = _post(port, PO_BODY)["OrderNumber"]
                 base = f"http://127.0.0.1:{port}{PREFIX}/purchaseOrders"
+                pid = proc.pid
+                assert pid is not None  # started above
                 results[kind] = {
-                    "read": _wrk(f"{base}/{number}", args.seconds, args.connections, None),
-                    "write": _wrk(base, args.seconds, args.connections, script),
+                    "read": _wrk(f"{base}/{number}", args.seconds, args.connections, None, pid),
+                    "write": _wrk(base, args.seconds, args.connections, script, pid),
                 }
             finally:
                 proc.terminate()
                 proc.join(10)
+        jar, skipped = _wiremock_jar(args.wiremock_jar)
+        if jar is not None:
+            port = _free_port()
+            java = _wiremock(jar, port)
+            try:
+                base = f"http://127.0.0.1:{port}{PREFIX}/purchaseOrders"
+                results["wiremock"] = {
+                    "read": _wrk(f"{base}/4500000001", args.seconds, args.connections, None,
+                                 java.pid),
+                    "write": _wrk(base, args.seconds, args.connections, script, java.pid),
+                }  # fmt: skip
+            finally:
+                java.terminate()
+                java.wait(10)
+    return results, skipped
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--out", type=Path, default=Path("out/bench_erp.json"))
+    parser.add_argument(
+        "--wiremock-jar", type=Path, default=None,
+        help="WireMock's standalone jar (default: from the npm package)",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("bench_erp: needs wrk (apt-get install wrk)", file=sys.stderr)
+        return 2
+
+    results, skipped = _measure(args)
 
     table = [
-        "| endpoint | bare FastAPI req/s | ERP emulator req/s | ratio | ERP p50 ms | ERP p99 ms |",
-        "|---|---|---|---|---|---|",
+        "| endpoint | bare FastAPI req/s | ERP emulator req/s | ratio | ERP p50 ms | ERP p99 ms "
+        "| bare CPU µs/req | ERP CPU µs/req | CPU ratio |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     summary: dict[str, Any] = {"connections": args.connections, "seconds": args.seconds}
     for op, label in (("read", "GET purchaseOrders/{n}"), ("write", "POST purchaseOrders")):
         bare, erp = results["bare"][op], results["erp"][op]
         ratio = erp["rps"] / bare["rps"]
-        summary[op] = {"bare": bare, "erp": erp, "ratio": round(ratio, 3)}
+        cpu_ratio = bare["cpu_us_per_request"] / erp["cpu_us_per_request"]
+        summary[op] = {"bare": bare, "erp": erp, "ratio": round(ratio, 3),
+                       "cpu_ratio": round(cpu_ratio, 3)}  # fmt: skip
         table.append(f"| {label} | {bare['rps']:.0f} | {erp['rps']:.0f} | {ratio:.0%} | "
-                     f"{erp['p50_ms']:.2f} | {erp['p99_ms']:.2f} |")  # fmt: skip
+                     f"{erp['p50_ms']:.2f} | {erp['p99_ms']:.2f} | "
+                     f"{bare['cpu_us_per_request']:.0f} | {erp['cpu_us_per_request']:.0f} | "
+                     f"{cpu_ratio:.0%} |")  # fmt: skip
+    if "wiremock" in results:
+        table += ["", "| endpoint | WireMock req/s | ERP emulator req/s | ERP / WireMock "
+                      "| WireMock CPU µs/req |", "|---|---|---|---|---|"]  # fmt: skip
+        for op, label in (("read", "GET purchaseOrders/{n}"), ("write", "POST purchaseOrders")):
+            wire, erp = results["wiremock"][op], results["erp"][op]
+            summary[op]["wiremock"] = wire
+            summary[op]["wiremock_ratio"] = round(erp["rps"] / wire["rps"], 3)
+            share = erp["rps"] / wire["rps"]
+            table.append(f"| {label} | {wire['rps']:.0f} | {erp['rps']:.0f} | {share:.0%} | "
+                         f"{wire['cpu_us_per_request']:.0f} |")  # fmt: skip
+    else:
+        summary["wiremock_skipped"] = skipped
+        table.append(f"\nWireMock comparison skipped: {skipped}")
     print("\n".join(table))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2) + "\n")

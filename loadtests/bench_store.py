@@ -130,7 +130,7 @@ def _isa(control: int) -> str:
 def interchange_855(order: dict[str, Any], control: int) -> str:
     """The supplier's 855: every line accepted, the last one partly backordered."""
     body = [["ST", "855", "0001"], ["BAK", "00", "AC", order["OrderNumber"], "20240116"],
-            ["REF", "ZZ", "1"]]  # fmt: skip
+            ["REF", "PP", "1"]]  # fmt: skip
     lines = order["lines"]
     for n, line in enumerate(lines, 1):
         qty, uom = int(line["Quantity"]), line["UOMCode"]

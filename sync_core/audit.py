@@ -35,6 +35,7 @@ discard, and the check.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -117,16 +118,9 @@ class AuditEntry:
     hash: str
 
     def fields(self) -> dict[str, Any]:
-        """What ``hash`` covers: every field but the hash itself."""
-        return {
-            "seq": self.seq,
-            "at": self.at,
-            "actor": self.actor,
-            "action": self.action,
-            "subject": self.subject,
-            "detail": self.detail,
-            "prev_hash": self.prev_hash,
-        }
+        """What ``hash`` covers: every field but the hash itself (a field added later is
+        covered without a word here)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "hash"}
 
     def computed_hash(self) -> str:
         """The hash these fields should have: what :func:`verify` compares ``hash`` with."""

@@ -45,6 +45,7 @@ __all__ = [
     "CONTENT_TYPE",
     "FLOWS",
     "LAG_BUCKETS",
+    "WRITES",
     "CoreMetrics",
     "flow_of",
     "reason_class",
@@ -59,19 +60,22 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
                900.0, 3600.0, 14400.0, 86400.0)  # fmt: skip
 
-#: The flow each write carries (the judge's flows, ``analysis.facts``); reads: none.
-FLOWS: dict[tuple[str, str], str] = {
-    ("supplier", "post_edi"): "po_dispatch",
-    ("ap", "upsert_po_lines"): "po_dispatch",
-    ("erp", "post_acknowledgment"): "po_acknowledgment",
-    ("wms", "upsert_expected_receipts"): "po_acknowledgment",
-    ("wms", "post_ship_notice"): "ship_notice",
-    ("erp", "post_receipt"): "receipt",
-    ("ap", "post_receipt"): "receipt",
-    ("ap", "post_invoice"): "invoice",
-    ("erp", "post_invoice_status"): "match_status",
-    ("ap", "upsert_prices"): "price",
+#: What each write carries: the judge's flow (``analysis.facts``) and, for a write that
+#: marks a PO's procurement stage, that stage (the dashboard's story); reads: none.
+WRITES: dict[tuple[str, str], tuple[str, str | None]] = {
+    ("supplier", "post_edi"): ("po_dispatch", "sent"),
+    ("ap", "upsert_po_lines"): ("po_dispatch", None),
+    ("erp", "post_acknowledgment"): ("po_acknowledgment", "acknowledged"),
+    ("wms", "upsert_expected_receipts"): ("po_acknowledgment", None),
+    ("wms", "post_ship_notice"): ("ship_notice", "shipped"),
+    ("erp", "post_receipt"): ("receipt", "received"),
+    ("ap", "post_receipt"): ("receipt", None),
+    ("ap", "post_invoice"): ("invoice", "invoiced"),
+    ("erp", "post_invoice_status"): ("match_status", "matched"),
+    ("ap", "upsert_prices"): ("price", None),
 }
+#: The flow each write carries.
+FLOWS: dict[tuple[str, str], str] = {write: flow for write, (flow, _) in WRITES.items()}
 
 # circuit_state values: the usual encoding (0 closed, 1 half-open, 2 open)
 _CIRCUIT = {"closed": 0.0, "half_open": 1.0, "open": 2.0}

@@ -338,6 +338,11 @@ class Invoice(_Frozen):
     po_number: str = Field(min_length=1)
     lines: tuple[InvoiceLine, ...] = Field(min_length=1)
     total: float = Field(gt=0, description="the 810's TDS total, in currency units")
+    remit_to: Gln | None = Field(None, description="N1*RI: where to pay")
+    bill_to: Gln | None = Field(None, description="N1*BT: who pays")
+    ship_to: Gln | None = Field(None, description="N1*ST: where the goods went")
+    net_days: int | None = Field(None, ge=0, description="ITD07: terms net days")
+    shipped_on: dt.date | None = Field(None, description="DTM*011: the shipped date")
 
 
 class Receipt(_Frozen):

@@ -83,6 +83,33 @@ def erp_lines(quantity: int = 10) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+def erp_po_body(supplier: str = "S1001", quantity: int = 10) -> dict[str, Any]:
+    """The body of ``POST`` a PO of :func:`erp_lines` (what :func:`create_erp_po` types in)."""
+    return {
+        "SupplierNumber": supplier,
+        "ShipToLocationGLN": GLN,
+        "RequesterDepartment": "CC-01-120",
+        "NeedByDate": "2024-01-20",
+        "lines": erp_lines(quantity),
+    }
+
+
+def erp_ack(confirmed: int = 6, backordered: int = 4, *, revision: int = 1) -> dict[str, Any]:
+    """A supplier's acknowledgment of a PO's line 1, as the ERP's API takes it."""
+    return {
+        "AcknowledgmentRevision": revision,
+        "lines": [
+            {"LineNumber": 1, "SupplierConfirmedQuantity": confirmed,
+             "BackorderedQuantity": backordered, "AcknowledgmentStatus": "IA/IB"},
+        ],
+    }  # fmt: skip
+
+
+def erp_receipt(quantity: int, line: int = 1, number: str = "R-1") -> dict[str, Any]:
+    """Goods received against one line of a PO, as the ERP's API takes them."""
+    return {"ReceiptNumber": number, "lines": [{"LineNumber": line, "QuantityReceived": quantity}]}
+
+
 def create_erp_po(erp: Erp, need_by: dt.date = dt.date(2024, 1, 20)) -> dict[str, Any]:
     """A buyer creates a PO of :func:`erp_lines` for supplier S1001 in ``erp``."""
     return erp.create_purchase_order(
@@ -133,7 +160,7 @@ def interchange_855(
     body = [
         ["ST", "855", "0001"],
         ["BAK", "00", "AC", po_number, "20240116"],
-        ["REF", "ZZ", str(revision)],
+        ["REF", "PP", str(revision)],
     ]
     for line_no, qty, uom, price, acks in lines:
         body.append(["PO1", str(line_no), str(qty), uom, price, "", "VC", f"VP{line_no}"])

@@ -1,10 +1,19 @@
-"""Shared fixtures: small scenario files derived from the library's."""
+"""Shared fixtures: small scenario files derived from the library's; how pytest -n splits.
+
+The suite runs on every core (``-n auto --dist loadgroup`` in pyproject.toml).  A test module
+whose tests share a module-scoped fixture (live services, a started cluster, one run judged
+over the whole module) or a module-level cache of runs is one ``xdist_group``: its tests run
+on one worker, in file order, and the fixture starts (the cache fills) once.  Every other test
+goes wherever a worker is free; tests on real servers keep apart by unique names (schemas,
+stream prefixes, free ports).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -19,6 +28,44 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def _memoises(module: ModuleType | None) -> bool:
+    """Whether ``module`` keeps results in a cache of its own (``@functools.cache``): its
+    tests then share them as they would a module-scoped fixture."""
+    return module is not None and any(
+        hasattr(value, "cache_info") and getattr(value, "__module__", None) == module.__name__
+        for value in vars(module).values()
+    )
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the marks into the node ids
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None or item.get_closest_marker("xdist_group") is not None:
+            continue
+        scopes = {d.scope for defs in info.name2fixturedefs.values() for d in defs}
+        if scopes & {"module", "class", "package"} or _memoises(getattr(item, "module", None)):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+@pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
+def pytest_collection_modifyitems_ids(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In a ``--dist loadgroup`` worker: the ``@group`` suffix xdist puts on a grouped test's
+    id, which is how the controller keeps the group on one worker.  pytest 9.2 keeps node ids
+    structured and xdist's write to the old string field no longer shows (pytest-xdist issue
+    1386): without this every group is silently spread.  Once xdist has written it, nothing."""
+    if not config.getoption("loadgroup", False):
+        return
+    for item in items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                        for m in item.iter_markers("xdist_group")})  # fmt: skip
+        suffixed = item.nodeid.rfind("@") > item.nodeid.rfind("]")  # as xdist's scheduler reads
+        if names and not suffixed and hasattr(item, "_id"):
+            from _pytest.nodeid import NodeId
+
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(names)}")
 
 
 @pytest.fixture

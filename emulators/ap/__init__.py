@@ -120,13 +120,9 @@ class Ap(Matching):
         auto_approve: bool = True,
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
-        self._journal = journal
-        self._limits = limits
-        self._clock = clock
-        self._epoch = epoch
+        super().__init__(journal, clock, epoch, limits)
         self.tolerances = tolerances or Tolerances()
         self.auto_approve = auto_approve
-        self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self._seeded_prices: list[dict[str, Any]] = []
         self.reset()
 

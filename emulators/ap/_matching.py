@@ -15,13 +15,12 @@ documents and indexes, set up by ``Ap.reset``.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from emulators._base import Journal
+from emulators._base import System
 from emulators.ap._checks import _dec, _entity, _open_codes, _pct
 
 __all__ = [
@@ -63,17 +62,13 @@ class Tolerances:
     header_rounding: float = 0.01  # header vs lines: differences up to this pass
 
 
-class Matching:
+class Matching(System):
     """Holds, re-matching and the status machine over the AP's documents."""
 
     po_lines: dict[tuple[str, int], dict[str, Any]]
     prices: dict[tuple[str, str, str], dict[str, Any]]
     tolerances: Tolerances
     auto_approve: bool
-    listeners: list[Callable[[dict[str, Any]], None]]
-    _journal: Journal
-    _clock: Callable[[], float]
-    _epoch: dt.datetime
     _by_vendor_date: dict[tuple[str, str], list[dict[str, Any]]]
     _by_po: dict[str, list[dict[str, Any]]]
     _held: dict[str, dict[int, dict[str, Any]]]
@@ -264,6 +259,4 @@ class Matching:
                 listener(event)
 
     def _stamp(self) -> str:
-        return (self._epoch + dt.timedelta(seconds=self._clock())).isoformat(
-            timespec="milliseconds"
-        )
+        return self._now().isoformat(timespec="milliseconds")

@@ -15,16 +15,15 @@ with ``hasMore``.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import math
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from emulators._base import Journal, Reply, copy_document
+from emulators._base import Reply, System, copy_document
 from emulators.admission import IdempotencyCache, TokenBucket
 from emulators.erp._checks import bad
-from emulators.limits import Bound, Limits
+from emulators.limits import Bound
 
 __all__ = [
     "Core",
@@ -63,16 +62,11 @@ def api(method: Callable[Concatenate[_S, _P], Reply]) -> Callable[Concatenate[_S
     return call
 
 
-class Core:
+class Core(System):
     """State every API call shares; the :class:`~emulators.erp.Erp` sets it up."""
 
-    _journal: Journal
-    _clock: Callable[[], float]
-    _epoch: dt.datetime
     _rate: float | None
     _burst: float
-    _limits: Limits
-    listeners: list[Callable[[dict[str, Any]], None]]
 
     def _reset_core(self) -> None:
         self._next_event = 1
@@ -80,9 +74,6 @@ class Core:
         # replies are kept as copies (views of documents that change later)
         self._idempotency = IdempotencyCache(per_operation=False, fingerprint=True, copies=True)
         self._bucket = None if self._rate is None else TokenBucket(self._rate, self._burst)
-
-    def _now(self) -> dt.datetime:
-        return self._epoch + dt.timedelta(seconds=self._clock())
 
     def _emit(self, event_type: str, **keys: Any) -> None:
         event = {"eventId": f"erp-evt-{self._next_event}", "eventType": event_type, **keys}

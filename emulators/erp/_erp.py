@@ -46,15 +46,11 @@ class Erp(PurchaseOrders, Invoices, Masters):
             raise ValueError("rate_limit_per_s must be > 0 (or None for no limit)")
         if burst is not None and burst < 1:
             raise ValueError("burst must be >= 1")
-        self._journal = journal
-        self._clock = clock
-        self._epoch = epoch
+        super().__init__(journal, clock, epoch, limits)
         self._first_number = first_order_number
         self._rate = rate_limit_per_s
         self._burst = float(burst if burst is not None else max(1, math.ceil(self._rate or 1)))
         self._tolerance = over_receipt_tolerance
-        self._limits = limits
-        self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self.reset()
 
     def reset(self) -> None:

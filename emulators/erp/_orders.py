@@ -111,7 +111,7 @@ class PurchaseOrders(Core):
         }
         if case is not None:
             body["PatientMRN"], body["ProcedureDate"] = case[0], case[1].isoformat()
-        error = self._check_order(body)
+        error = self._past_limits(body) or self._check_order(body)
         if error is not None:
             raise PurchaseOrderRefused(error)
         order: dict[str, Any] = copy_document(self._open_order(body, None, correlation_id))
@@ -293,10 +293,11 @@ class PurchaseOrders(Core):
     # -- internals ----------------------------------------------------------------
 
     def _check_order(self, body: Any) -> Reply | None:
+        """The order's own checks; its limits are checked first by the caller (the API's
+        admission, or :meth:`create_order`), once."""
         required = tuple(ORDER_FIELDS)
         error = (
-            self._past_limits(body)
-            or check_fields(body, {**ORDER_FIELDS, **CASE_FIELDS}, required)
+            check_fields(body, {**ORDER_FIELDS, **CASE_FIELDS}, required)
             or check_case(body)
             or check_new_lines(body["lines"])
         )

@@ -32,6 +32,8 @@ Each order then lives through timers, all set with the injected ``schedule``:
    lading, ship-to and ship-from (:mod:`emulators.supplier._shipping`).
 3. **Invoice** (``invoices``) a lognormal delay after each shipment: an 810 for
    the shipped quantities at the acknowledged price (the IP price if changed),
+   remit-to the supplier's GLN, bill-to and ship-to the 850's, net ``NET_DAYS``
+   terms and the shipped date (N1 RI/BT/ST, ITD, DTM*011),
    at ``duplicate_invoice_rate`` billed again later under the same number;
    at ``invoice_uom_mismatch_rate`` by the each (:mod:`emulators.supplier._uom`).
 
@@ -109,6 +111,7 @@ from emulators.x12 import (
 __all__ = ["SupplierNetwork", "SupplierProfile"]
 
 _NOT_CONFIRMED = frozenset({"IB", "IR", "ID"})  # ACK01 codes that commit nothing now
+NET_DAYS = 30  # every supplier here bills net 30 from the invoice date (810 ITD)
 
 
 class SupplierNetwork:
@@ -468,9 +471,8 @@ class SupplierNetwork:
                 self._journal.record(entity, "confirmed_qty", line["confirmed"], cause, None)
                 self._journal.record(entity, "ack_status", line["ack_status"], cause, None)
             control = f"{counters['interchanges'] + 1:04d}"
-            doc = PurchaseOrderAck(
-                po_number, ack_type, now.strftime("%Y%m%d"), tuple(lines), revision
-            )
+            day, time = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
+            doc = PurchaseOrderAck(po_number, ack_type, day, tuple(lines), revision, time)
             segments = render_855(doc, control)
             counters["acks_sent"] += 1
             self._publish(supplier, order["buyer"], segments)
@@ -535,8 +537,18 @@ class SupplierNetwork:
         by_line = {ln["po_line"]: ln for ln in order["lines"]}
         shipped = order["shipments"][shipment]["lines"]
         lines, by_each = billed_lines(by_line, shipped, profile, rng)
+        shipped_on = self._epoch + dt.timedelta(seconds=order["shipments"][shipment]["at"])
         invoice = Invoice(
-            number, self._now().strftime("%Y%m%d"), po_number, lines, order["po_date"]
+            number,
+            self._now().strftime("%Y%m%d"),
+            po_number,
+            lines,
+            order["po_date"],
+            remit_to=profile.gln,
+            bill_to=order.get("bill_to_gln", ""),
+            ship_to=order.get("ship_to_gln", ""),
+            net_days=NET_DAYS,
+            shipped_on=shipped_on.strftime("%Y%m%d"),
         )
         order["shipments"][shipment]["invoice"] = number
         segments = render_810(invoice, f"{counters['interchanges'] + 1:04d}")

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Body, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -73,7 +74,17 @@ class LiveSystem:
 ADMIN_PREFIX = "/__admin"
 
 
-_dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+_stdlib_dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+
+
+def _dumps(body: Any) -> bytes | str:
+    """A reply body as compact JSON: orjson (the emulators answer every request
+    through here; it encodes several times faster), the standard library for
+    what orjson refuses (an integer past 64 bits)."""
+    try:
+        return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return _stdlib_dumps(body)
 
 
 def respond(reply: Reply) -> Response:
@@ -179,8 +190,13 @@ def make_app(
     description: str,
     lifespan: Any = None,
     limits: Limits = DEFAULT_LIMITS,
+    routes: Callable[[FastAPI], None] | None = None,
 ) -> FastAPI:
+    """The app around an emulator: ``routes`` adds its API first (routes are matched in
+    order, and its traffic is the API's), then the admin API, health and metrics."""
     app = FastAPIOffline(title=title, description=description, version="1", lifespan=lifespan)
+    if routes is not None:
+        routes(app)
     app.add_middleware(_InjectedLatency, host=host)
     app.add_middleware(BodyLimit, max_body_bytes=limits.max_body_bytes)
     metrics = EmulatorMetrics(host)  # this app's own registry

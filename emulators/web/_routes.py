@@ -38,7 +38,7 @@ from emulators.web._common import (
     webhooks_for,
 )
 
-__all__ = ["assemble", "router_from"]
+__all__ = ["add_routes", "assemble", "router_from"]
 
 
 def _native(body: BaseModel | None) -> Any:
@@ -117,14 +117,14 @@ def _endpoint(op: Operation, host: Host, behaviour: Any, api: Api) -> Any:
     return endpoint
 
 
-def router_from(api: Api, host: Host, behaviour: Any) -> APIRouter:
-    """One router under the API's prefix, a route per row (and per extra path of a row)."""
-    router = APIRouter(prefix=api.prefix)
+def add_routes(target: APIRouter | FastAPI, api: Api, host: Host, behaviour: Any,
+               prefix: str = "") -> None:  # fmt: skip
+    """A route per row (and per extra path of a row) on ``target``, under ``prefix``."""
     for op in api.operations:
         endpoint = _endpoint(op, host, behaviour, api)
         for method, path in ((op.method, op.path), *op.also):
-            router.add_api_route(
-                path,
+            target.add_api_route(
+                prefix + path,
                 endpoint,
                 methods=[method],
                 status_code=op.status,
@@ -132,6 +132,12 @@ def router_from(api: Api, host: Host, behaviour: Any) -> APIRouter:
                 tags=[op.tag] if op.tag else None,
                 openapi_extra=dict(op.openapi_extra) if op.openapi_extra else None,
             )
+
+
+def router_from(api: Api, host: Host, behaviour: Any) -> APIRouter:
+    """One router under the API's prefix, a route per row (and per extra path of a row)."""
+    router = APIRouter(prefix=api.prefix)
+    add_routes(router, api, host, behaviour)
     return router
 
 
@@ -163,8 +169,15 @@ def assemble(
         yield
         await target.close()  # an unclosed client session would leak its connections
 
-    app = make_app(host, api.title, api.description, lifespan, limits)
-    app.include_router(router_from(api, host, impl) if router is None else router(host, impl))
+    def routes(app: FastAPI) -> None:
+        if router is None:
+            # on the app itself, not an included router: FastAPI matches an included
+            # router's routes twice per request
+            add_routes(app, api, host, impl, prefix=api.prefix)
+        else:
+            app.include_router(router(host, impl))
+
+    app = make_app(host, api.title, api.description, lifespan, limits, routes)
     add_subscription_routes(app, target)
     app.state.webhook_target = target  # its tracer is set by enable_tracing
     return LiveSystem(host, app)

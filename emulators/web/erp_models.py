@@ -37,7 +37,9 @@ from pydantic import (
     Field,
     PlainValidator,
     WithJsonSchema,
+    create_model,
 )
+from pydantic.fields import FieldInfo
 
 from emulators.limits import Bounded
 from emulators.web._params import Lines
@@ -246,31 +248,10 @@ class ItemCreate(_Strict):
     CorrelationId: Correlation = None
 
 
-class ItemUpdate(_Strict):
-    """A partial update; the key may be repeated but not changed."""
-
-    ItemNumber: Key = _absent()
-    GTIN: Gtin = _absent()
-    Description: Text = _absent()
-    UOMCode: Uom = _absent()
-    ListPrice: Money = _absent()
-    CorrelationId: Correlation = None
-
-
 class VendorCreate(_Strict):
     SupplierNumber: Text
     Name: Text
     Status: VendorStatus = "ACTIVE"
-    CorrelationId: Correlation = None
-
-
-class VendorUpdate(_Strict):
-    """A partial update; the key may be repeated but not changed.  An INACTIVE
-    vendor gets no new purchase orders."""
-
-    SupplierNumber: Key = _absent()
-    Name: Text = _absent()
-    Status: VendorStatus = _absent()
     CorrelationId: Correlation = None
 
 
@@ -285,15 +266,41 @@ class ContractPriceCreate(_Strict):
     CorrelationId: Correlation = None
 
 
-class ContractPriceUpdate(_Strict):
-    """A partial update; the keys may be repeated but not changed."""
+def _update_of(create: type[_Strict], doc: str, *keys: str) -> type[_Strict]:
+    """The partial update of what ``create`` creates, named after it: every field may be
+    left out (but not sent as ``null``), except those that already default to ``None``
+    (they stay as they are); the ``keys`` may be repeated but not changed (any text: the
+    behaviour compares them with the stored ones)."""
+    fields: dict[str, Any] = {}
+    for name, info in create.model_fields.items():
+        if name in keys:
+            fields[name] = (Key, _absent())
+        elif info.is_required() or info.default is not None:
+            partial = FieldInfo.merge_field_infos(info, _absent())
+            fields[name] = (info.annotation, partial)
+        else:
+            fields[name] = (info.annotation, info)
+    model: type[_Strict] = create_model(
+        create.__name__.replace("Create", "Update"),
+        __base__=_Strict,
+        __doc__=doc,
+        __module__=__name__,
+        **fields,
+    )
+    return model
 
-    SupplierNumber: Key = _absent()
-    ItemNumber: Key = _absent()
-    ContractPrice: Money = _absent()
-    EffectiveFrom: Day = _absent()
-    EffectiveTo: Day | None = None
-    CorrelationId: Correlation = None
+
+_PARTIAL = "A partial update; the key may be repeated but not changed."
+ItemUpdate = _update_of(ItemCreate, _PARTIAL, "ItemNumber")
+VendorUpdate = _update_of(
+    VendorCreate, f"{_PARTIAL}  An INACTIVE vendor gets no new purchase orders.", "SupplierNumber"
+)
+ContractPriceUpdate = _update_of(
+    ContractPriceCreate,
+    "A partial update; the keys may be repeated but not changed.",
+    "SupplierNumber",
+    "ItemNumber",
+)
 
 
 class LocationCreate(_Strict):

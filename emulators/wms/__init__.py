@@ -69,7 +69,7 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
-from emulators._base import Journal, Reply, body_cause, check_paging, is_int, page, problem
+from emulators._base import Journal, Reply, System, body_cause, check_paging, is_int, page, problem
 from emulators.admission import IdempotencyCache
 from emulators.limits import DEFAULT_LIMITS, Bound, Limits
 from emulators.wms._checks import (
@@ -119,7 +119,7 @@ _BOUNDED: dict[str, Bound] = dict.fromkeys(
 _Key = tuple[str | None, str, int]  # (asn_nbr or None for a PO receipt, po_nbr, po_line_nbr)
 
 
-class Wms:
+class Wms(System):
     system = "wms"
 
     def __init__(
@@ -134,13 +134,9 @@ class Wms:
     ) -> None:
         if over_receipt_pct < 0 or not 0 <= close_pct < 100:
             raise ValueError("tolerances must be >= 0 (close_pct below 100)")
-        self._journal = journal
-        self._clock = clock if clock is not None else (lambda: 0.0)
-        self._epoch = epoch
+        super().__init__(journal, clock if clock is not None else (lambda: 0.0), epoch, limits)
         self._over = Fraction(str(over_receipt_pct)) / 100
         self._close = Fraction(str(close_pct)) / 100
-        self._limits = limits
-        self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self.expected: dict[tuple[str, int], dict[str, Any]] = {}
         # a key per operation, successes only, replayed whatever the body (admission.py)
         self._idempotency = IdempotencyCache(per_operation=True)
@@ -504,9 +500,6 @@ class Wms:
         except _Invalid as e:
             return e.reply
         return self._idempotency.remember(operation, key, reply) if reply.ok else reply
-
-    def _now(self) -> dt.datetime:
-        return self._epoch + dt.timedelta(seconds=self._clock())
 
     def _today(self) -> dt.date:
         return self._now().date()

@@ -18,6 +18,8 @@ BAK_CODES = frozenset("AC AD AE AK AT RD RJ RO".split())  # element 587
 UOM_CODES = frozenset("EA BX CA PK CT DZ".split())  # element 355, the ones this network uses
 HL_LEVELS = frozenset("S O P I".split())  # element 735: shipment, order, pack, item
 PURPOSES = frozenset("00 01 05".split())  # BEG01 (element 353): original, cancel, replace
+# PO105 (element 639): contract, current (subject to change), catalog, per each, quoted
+PRICE_BASES = frozenset("CT CP CA PE QT".split())
 GROUP_CODES = {"850": "PO", "855": "PR", "856": "SH", "810": "IN", "997": "FA"}  # GS01 by ST01
 _PARENT: dict[str, tuple[str, ...]] = {
     "S": ("",),
@@ -115,8 +117,8 @@ def _date(seg: Sequence[str], i: int, n: int) -> str:
 
 def _time(seg: Sequence[str], i: int, n: int) -> str:
     value = _el(seg, i)
-    if not re.fullmatch(r"([01]\d|2[0-3])[0-5]\d", value):
-        raise X12Error(_where(seg, i, n), f"expected a time HHMM, got {value!r}")
+    if not re.fullmatch(r"([01]\d|2[0-3])[0-5]\d([0-5]\d)?", value, re.ASCII):
+        raise X12Error(_where(seg, i, n), f"expected a time HHMM or HHMMSS, got {value!r}")
     return value
 
 
@@ -141,6 +143,15 @@ def _gs1(seg: Sequence[str], i: int, n: int, qualifier: str) -> str:
         raise X12Error(_where(seg, i, n), f"a {what} has {size} digits, got {value!r}")
     if not ean.is_valid(value):
         raise X12Error(_where(seg, i, n), f"{what} {value} has a wrong check digit")
+    return value
+
+
+def _ndc(seg: Sequence[str], i: int, n: int) -> str:
+    """An NDC after ``N4``: 11 digits (the 5-4-2 billing form), the labeler not all zeros
+    (FDA; an NDC has no check digit, so only its shape can be checked)."""
+    value = _el(seg, i)
+    if not (len(value) == 11 and value.isascii() and value.isdigit() and value[:5] != "00000"):
+        raise X12Error(_where(seg, i, n), f"an NDC (N4) has 11 digits, 5-4-2, got {value!r}")
     return value
 
 

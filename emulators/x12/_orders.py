@@ -9,68 +9,112 @@ from typing import Any
 
 from emulators.limits import DEFAULT_LIMITS, Limits
 from emulators.x12 import _elements as el
-from emulators.x12._elements import ACK_CODES, BAK_CODES, PURPOSES, UOM_CODES, Segment, X12Error
+from emulators.x12._elements import (
+    ACK_CODES,
+    BAK_CODES,
+    PRICE_BASES,
+    PURPOSES,
+    UOM_CODES,
+    Segment,
+    X12Error,
+)
 
 # -- 850 purchase order (read) ------------------------------------------------------
 
 
 def read_850(segments: list[list[str]], limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
-    """The supplier's order-entry record for one 850 transaction set."""
+    """The supplier's order-entry record for one 850 transaction set.
+
+    Header: BEG, ``REF*PP`` the revision, ``REF*CT`` the contract, ``REF*CR`` a
+    case, the N1 parties (``<party>_gln`` and ``_name`` for BT, BY, ST and VN: ``bill_to``,
+    ``buyer``, ``ship_to``, ``vendor``); per PO1 line:
+    PO105 price basis, BP/VC/UK/N4 ids, ``PID*F`` description, ``PO4`` pack and
+    ``CSH*P2`` (ship as soon as possible) for a critical line."""
     el._check_set(segments, "850")
     order: dict[str, Any] = {"lines": []}
     numbers: set[int] = set()
     for n, seg in enumerate(segments, start=1):
-        tag = seg[0]
+        tag, lines = seg[0], order["lines"]
         if tag == "BEG":
             order["purpose"] = el._code(seg, 1, n, PURPOSES, "transaction set purpose")
             order["customer_po"] = el._req(seg, 3, n)
             order["po_date"] = el._date(seg, 5, n)
-        elif (
-            tag == "REF"
-            and el._el(seg, 1) == "ZZ"
-            and el._el(seg, 2) == "CRITICAL"
-            and order["lines"]
-        ):
-            order["lines"][-1]["critical"] = True
-        elif tag == "REF" and el._el(seg, 1) == "ZZ" and not order["lines"]:
-            order["revision"] = el._qty(seg, 2, n, minimum=1)
-        elif tag == "REF" and el._el(seg, 1) == "CR" and not order["lines"]:
-            order["case_reference"] = el._req(seg, 2, n)  # the buyer's case, never a patient
-        elif tag == "N1" and el._el(seg, 1) == "ST":
-            order["ship_to_gln"] = el._req(seg, 4, n)
+        elif tag == "REF" and not lines:
+            _header_ref(order, seg, n)
+        elif tag == "N1" and el._el(seg, 1) in PARTIES:
+            gln = el._req(seg, 4, n)
             if el._el(seg, 3) == "UL":
                 el._gs1(seg, 4, n, "UL")
+            order[f"{PARTIES[seg[1]]}_gln"] = gln
+            order[f"{PARTIES[seg[1]]}_name"] = el._el(seg, 2)
         elif tag == "DTM" and el._el(seg, 2):
             el._date(seg, 2, n)
         elif tag == "PO1":
-            if len(order["lines"]) == limits.max_lines:
+            if len(lines) == limits.max_lines:
                 raise X12Error(el._at("PO1", n), f"more than {limits.max_lines} lines")
-            number = el._qty(seg, 1, n, minimum=1)
-            if number in numbers:
-                raise X12Error(el._where(seg, 1, n), f"line {number} appears twice")
-            numbers.add(number)
-            ids = dict(el._pairs(seg, 6, n))
-            for k in range(6, len(seg) - 1, 2):
-                if seg[k] in ("UK", "EN"):
-                    el._gs1(seg, k + 1, n, seg[k])
-            order["lines"].append(
-                {
-                    "po_line": number,
-                    "qty": el._qty(seg, 2, n, minimum=1, maximum=limits.max_quantity),
-                    "uom": el._code(seg, 3, n, UOM_CODES, "unit of measure"),
-                    "price": el._price(seg, 4, n, limits.max_price),
-                    "vendor_part": ids.get("VC", ""),
-                    "gtin": ids.get("UK", ""),
-                    "critical": False,
-                }
-            )
-        elif tag == "CTT" and el._qty(seg, 1, n) != len(order["lines"]):
+            lines.append(_po1(seg, n, limits))
+            if lines[-1]["po_line"] in numbers:
+                raise X12Error(el._where(seg, 1, n), f"line {lines[-1]['po_line']} appears twice")
+            numbers.add(lines[-1]["po_line"])
+        elif tag in ("PID", "PO4", "CSH") and lines:
+            _line_detail(lines[-1], seg, n)
+        elif tag == "CTT" and el._qty(seg, 1, n) != len(lines):
             raise X12Error(el._where(seg, 1, n), f"says {seg[1]} lines, the set has {len(numbers)}")
     if "customer_po" not in order:
         raise X12Error("BEG", "850 without BEG")
     if not order["lines"]:
         raise X12Error("PO1", "850 without PO1 lines")
     return order
+
+
+PARTIES = {"BT": "bill_to", "BY": "buyer", "ST": "ship_to", "VN": "vendor"}  # N101 (98)
+
+
+def _header_ref(order: dict[str, Any], seg: Segment, n: int) -> None:
+    """A header REF: ``PP`` the revision, ``CT`` the contract, ``CR`` a case reference."""
+    qualifier = el._el(seg, 1)
+    if qualifier == "PP":  # element 128 PP: purchase order revision number
+        order["revision"] = el._qty(seg, 2, n, minimum=1)
+    elif qualifier == "CT":
+        order["contract"] = el._req(seg, 2, n)
+    elif qualifier == "CR":
+        order["case_reference"] = el._req(seg, 2, n)  # the buyer's case, never a patient
+
+
+def _po1(seg: Segment, n: int, limits: Limits) -> dict[str, Any]:
+    """One PO1: quantity, unit, price and its basis (PO105), and the product ids."""
+    ids = dict(el._pairs(seg, 6, n))
+    for k in range(6, len(seg) - 1, 2):
+        if seg[k] in ("UK", "EN"):
+            el._gs1(seg, k + 1, n, seg[k])
+        elif seg[k] == "N4":
+            el._ndc(seg, k + 1, n)
+    return {
+        "po_line": el._qty(seg, 1, n, minimum=1),
+        "qty": el._qty(seg, 2, n, minimum=1, maximum=limits.max_quantity),
+        "uom": el._code(seg, 3, n, UOM_CODES, "unit of measure"),
+        "price": el._price(seg, 4, n, limits.max_price),
+        "price_basis": el._code(seg, 5, n, PRICE_BASES, "price basis") if el._el(seg, 5) else "",
+        "vendor_part": ids.get("VC", ""),
+        "gtin": ids.get("UK", ""),
+        "buyer_item": ids.get("BP", ""),
+        "ndc": ids.get("N4", ""),
+        "critical": False,
+    }
+
+
+def _line_detail(line: dict[str, Any], seg: Segment, n: int) -> None:
+    """PID*F (free-form description), PO4 (the pack: inner units, their size and its
+    unit) and CSH*P2 (ship as soon as possible: a clinically critical line)."""
+    tag = seg[0]
+    if tag == "PID" and el._el(seg, 1) == "F":
+        line["description"] = el._req(seg, 5, n)
+    elif tag == "PO4":
+        size = el._qty(seg, 2, n, minimum=1)
+        unit = el._code(seg, 3, n, UOM_CODES, "unit of measure")
+        line["pack"] = (el._qty(seg, 1, n, minimum=1), size, unit)
+    elif tag == "CSH" and el._el(seg, 1) == "P2":
+        line["critical"] = True
 
 
 # -- 855 acknowledgment ---------------------------------------------------------------
@@ -106,16 +150,25 @@ class PurchaseOrderAck:
     ack_type: str  # BAK02
     date: str  # BAK04, CCYYMMDD
     lines: tuple[AckLine, ...]
-    revision: int | None = None  # REF*ZZ before the first PO1
+    # REF*PP before the first PO1: the supplier's revision of its acknowledgment (its
+    # n-th 855 for the order); BAK01 is 00 for the first, 05 (replace) for later ones
+    revision: int | None = None
+    time: str = ""  # DTM*097 (transaction creation) DTM03, HHMMSS; DTM02 is ``date``
 
 
 def render_855(doc: PurchaseOrderAck, control: str) -> list[list[str]]:
     """The segments ST..SE of one 855."""
     if doc.ack_type not in BAK_CODES:
         raise X12Error("BAK02", f"unknown acknowledgment type {doc.ack_type!r}")
-    body: list[Segment] = [["BAK", "00", doc.ack_type, doc.po_number, doc.date]]
+    purpose = "00" if doc.revision is None or doc.revision == 1 else "05"
+    # BAK09: the acknowledgment date (4010: BAK04 is the PO's, which this network fills
+    # with the acknowledgment's too, as it always has)
+    bak = ["BAK", purpose, doc.ack_type, doc.po_number, doc.date, "", "", "", "", doc.date]
+    body: list[Segment] = [bak]
     if doc.revision is not None:
-        body.append(["REF", "ZZ", str(doc.revision)])
+        body.append(["REF", "PP", str(doc.revision)])
+    if doc.time:
+        body.append(["DTM", "097", doc.date, doc.time])
     for line in doc.lines:
         if line.uom not in UOM_CODES:
             raise X12Error("PO103", f"unknown unit of measure {line.uom!r}")
@@ -165,6 +218,7 @@ def read_855(segments: list[list[str]]) -> PurchaseOrderAck:
     el._check_set(segments, "855")
     header: tuple[str, str, str] | None = None
     revision: int | None = None
+    time = ""
     lines: list[AckLine] = []
     current: tuple[int, AckLine] | None = None  # (its segment position, the line so far)
     acks: list[Ack] = []
@@ -182,8 +236,11 @@ def read_855(segments: list[list[str]]) -> PurchaseOrderAck:
         if tag == "BAK":
             ack_type = el._code(seg, 2, n, BAK_CODES, "acknowledgment type")
             header = (el._req(seg, 3, n), ack_type, el._date(seg, 4, n))
-        elif tag == "REF" and el._el(seg, 1) == "ZZ" and current is None:
+        elif tag == "REF" and el._el(seg, 1) == "PP" and current is None:
             revision = el._qty(seg, 2, n, minimum=1)
+        elif tag == "DTM" and el._el(seg, 1) == "097" and current is None:
+            el._date(seg, 2, n)
+            time = el._time(seg, 3, n)
         elif tag == "PO1":
             close()
             acks = []
@@ -206,4 +263,4 @@ def read_855(segments: list[list[str]]) -> PurchaseOrderAck:
         raise X12Error("BAK", "855 without BAK")
     if ctt is not None and ctt[1] != len(lines):
         raise X12Error(el._at("CTT01", ctt[0]), f"says {ctt[1]} lines, the set has {len(lines)}")
-    return PurchaseOrderAck(*header, tuple(lines), revision)
+    return PurchaseOrderAck(*header, tuple(lines), revision, time)

@@ -10,22 +10,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import os
 import sys
 import time
 import traceback
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import NoReturn
 
 from analysis.history import HistoryError
-from analysis.rebuild import rebuild, write_compare_order
-from analysis.report import summary_markdown, write_report
 from emulators import SYSTEMS
-from scenarios.cli import audit, auth, dlq
+from scenarios.command import Command
 from scenarios.errors import (
     EXIT_BUG,
     EXIT_INPUT,
@@ -37,27 +35,28 @@ from scenarios.errors import (
     prepare_out,
     writing,
 )
-from scenarios.live import loadgen, serve_all, serve_core
-from scenarios.live import run as live
-from scenarios.sim import selftest, sweep
-from scenarios.sim.progress import Progress
-from scenarios.sim.runner import run_and_write, run_architecture, write_run
-from scenarios.spec.architectures import ARCHITECTURES, EVENT, parse_names
-from scenarios.spec.load import ScenarioError, library_names, load_scenario
-from scenarios.spec.models import ScenarioSpec
+from scenarios.spec.load import ScenarioError, load_scenario
 
 __all__ = ["main"]
 
-# the sub-commands that live with the work they do (the others are defined below)
-_COMMANDS = (
-    sweep.COMMAND,
-    dlq.COMMAND,
-    audit.COMMAND,
-    live.COMMAND,
-    loadgen.COMMAND,
-    selftest.COMMAND,
-    auth.COMMAND,
-)
+# The sub-commands that live with the work they do (the others are defined below), by the
+# module that publishes each one's COMMAND.  Why by name: a command imports what it needs
+# (the simulation, FastAPI, Locust, matplotlib...) only when it is the one run, so
+# `supplysync scenarios validate` or a usage error does not pay for all of them at start.
+_COMMANDS = {
+    "sweep": "scenarios.sim.sweep",
+    "dlq": "scenarios.cli.dlq",
+    "audit": "scenarios.cli.audit",
+    "live": "scenarios.live.run",
+    "loadgen": "scenarios.live.loadgen",
+    "selftest": "scenarios.sim.selftest",
+    "auth": "scenarios.cli.auth",
+}
+
+
+def _command(name: str) -> Command:
+    command: Command = importlib.import_module(_COMMANDS[name]).COMMAND
+    return command
 
 
 class _Parser(argparse.ArgumentParser):
@@ -67,6 +66,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _architectures(text: str) -> list[str]:
+    from scenarios.spec.architectures import parse_names
+
     try:
         return parse_names(text)
     except ValueError as e:
@@ -80,16 +81,32 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line; with ``only``, that sub-command alone (all of them for --help)."""
     p = _Parser(prog="supplysync", description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name, install in _BUILT_IN.items():
+        if only in (None, name):
+            install(sub)
+    for name in _COMMANDS:
+        if only in (None, name):
+            _command(name).install(sub)
+    return p
+
+
+def _run_arguments(sub: argparse._SubParsersAction[_Parser]) -> None:
+    from scenarios.spec.architectures import ARCHITECTURES, EVENT
 
     run = sub.add_parser("run", help="run a scenario under one architecture")
     run.add_argument("scenario", help="a scenario file or a library name")
     run.add_argument("--architecture", default=EVENT.name, choices=ARCHITECTURES)
     run.add_argument("--seed", type=int, help="override the scenario's seed")
     run.add_argument("--out", type=Path, help="output folder (default out/<scenario>-<arch>)")
+
+
+def _compare_arguments(sub: argparse._SubParsersAction[_Parser]) -> None:
+    from scenarios.spec.architectures import ARCHITECTURES
 
     cmp = sub.add_parser("compare", help="run one scenario under several architectures")
     cmp.add_argument("scenario", help="a scenario file or a library name")
@@ -104,6 +121,10 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument(
         "--strict", action="store_true", help="exit 1 when any architecture violates an SLO"
     )
+
+
+def _serve_arguments(sub: argparse._SubParsersAction[_Parser]) -> None:
+    from scenarios.live import serve_core
 
     srv = sub.add_parser(
         "serve", help="run emulators (or the sync core: serve core) as HTTP services on 127.0.0.1"
@@ -141,21 +162,36 @@ def _parser() -> argparse.ArgumentParser:
         "in it is replaced by erp, supplier, wms or ap)",
     )
 
+
+def _scenarios_arguments(sub: argparse._SubParsersAction[_Parser]) -> None:
     sc = sub.add_parser("scenarios", help="list, validate or describe scenario files")
     sc_sub = sc.add_subparsers(dest="action", required=True, parser_class=_Parser)
     sc_sub.add_parser("list", help="library scenarios with a one-line description")
     val = sc_sub.add_parser("validate", help="check a scenario file")
     val.add_argument("scenario")
     sc_sub.add_parser("schema", help="print the JSON Schema of scenario files")
+
+
+def _report_arguments(sub: argparse._SubParsersAction[_Parser]) -> None:
     rep = sub.add_parser("report", help="re-judge a stored run (or compare) folder")
     rep.add_argument("dir", type=Path, help="a folder written by run, compare or live")
-    for command in _COMMANDS:
-        command.install(sub)
-    return p
+
+
+_BUILT_IN: dict[str, Callable[[argparse._SubParsersAction[_Parser]], None]] = {
+    "run": _run_arguments,
+    "compare": _compare_arguments,
+    "serve": _serve_arguments,
+    "scenarios": _scenarios_arguments,
+    "report": _report_arguments,
+}
 
 
 def _run(args: argparse.Namespace) -> int:
     spec = load_scenario(args.scenario, seed=args.seed)
+    from analysis.report import summary_markdown
+    from scenarios.sim.progress import Progress
+    from scenarios.sim.runner import run_architecture, write_run
+
     out = args.out or Path("out") / f"{spec.name}-{args.architecture}"
     prepare_out(out)
     with Progress(spec.end_s, label=f"{spec.name}/{args.architecture}") as progress:
@@ -170,6 +206,12 @@ def _run(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     spec = load_scenario(args.scenario, seed=args.seed)
+    from concurrent.futures import ProcessPoolExecutor
+
+    from analysis.rebuild import write_compare_order
+    from analysis.report import summary_markdown, write_report
+    from scenarios.sim.runner import run_and_write
+
     out = args.out or Path("out") / spec.name
     archs = args.architectures
     prepare_out(out)
@@ -197,6 +239,9 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _scenarios(args: argparse.Namespace) -> int:
+    from scenarios.spec.load import library_names
+    from scenarios.spec.models import ScenarioSpec
+
     if args.action == "list":
         for name in library_names():
             spec = load_scenario(name)
@@ -216,6 +261,8 @@ def _report(args: argparse.Namespace) -> int:
     if not args.dir.is_dir():
         what = "not a folder" if args.dir.exists() else "no such folder"
         raise ScenarioError(str(args.dir), "", what)
+    from analysis.rebuild import rebuild
+
     try:
         with writing(args.dir):
             path = rebuild(args.dir)
@@ -241,6 +288,8 @@ def _not_utf8(folder: Path) -> Iterator[Path]:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from scenarios.live import serve_all, serve_core
+
     if args.system == "core-worker":  # one worker of the scale-out core (serve core --bus)
         args.role = "worker"
     if args.system in ("core", "core-worker"):
@@ -252,17 +301,14 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    handlers = {
-        "run": _run,
-        "compare": _compare,
-        "scenarios": _scenarios,
-        "serve": _serve,
-        "report": _report,
-        **{command.name: command.handle for command in _COMMANDS},
-    }
+    words = sys.argv[1:] if argv is None else list(argv)
+    named = words[0] if words and (words[0] in _BUILT_IN or words[0] in _COMMANDS) else None
+    args = _parser(named).parse_args(words)
+    handlers = {"run": _run, "compare": _compare, "scenarios": _scenarios, "serve": _serve,
+                "report": _report}  # fmt: skip
     try:
-        code = handlers[args.command](args)
+        handle = handlers.get(args.command) or _command(args.command).handle
+        code = handle(args)
     except (ScenarioError, HistoryError) as e:
         return _fail(str(e))
     except BrokenPipeError:

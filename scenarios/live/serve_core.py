@@ -39,12 +39,13 @@ from scenarios.live import serve_scaleout
 from scenarios.sim.network import OUR_EDI_ID
 from scenarios.spec.architectures import EVENT
 from scenarios.spec.load import ScenarioError, load_scenario
-from scenarios.spec.masterdata import generate
+from scenarios.spec.masterdata import cross_reference, generate
 from scenarios.spec.models import NetworkSpec
 from scenarios.spec.releases import core_versions
 from sync_core.auth import AuthConfig, AuthFileError, load_auth, mint
 from sync_core.engine import Engine, EngineConfig
 from sync_core.mappers.erp_versions import ErpVersions
+from sync_core.mappers.x12 import CrossReference
 from sync_core.phi import PhiBoundary, key_from_text
 from sync_core.store import Store, StoreError
 from sync_core.store_sqlite import SqliteStore
@@ -164,14 +165,16 @@ def run(args: argparse.Namespace) -> int:
         versions = core_versions(spec, EVENT)  # the live core is the event core
     else:
         network, seed = NetworkSpec(), 1 if args.seed is None else args.seed
-    partners = {s.supplier_id: s.edi_id for s in generate(network, seed).suppliers}
+    master = generate(network, seed)
+    partners = {s.supplier_id: s.edi_id for s in master.suppliers}
+    xref = cross_reference(master)
     phi_key = os.environ.get("SUPPLYSYNC_PHI_KEY")
     try:
         key = None if phi_key is None else key_from_text(phi_key)
     except ValueError as e:
         raise ScenarioError("serve core", "SUPPLYSYNC_PHI_KEY", str(e)) from None
     if scaleout and args.role == "worker":
-        engine = Engine(EngineConfig(OUR_EDI_ID, partners, functional_acks=True))
+        engine = Engine(EngineConfig(OUR_EDI_ID, partners, functional_acks=True, xref=xref))
         parts = {"engine": engine, "urls": urls, "erp_versions": versions,
                  "phi": PhiBoundary(key)}  # fmt: skip
         return serve_scaleout.run_worker(args, schema, parts)
@@ -181,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
             args,
             urls,
             partners,
+            xref,
             key,
             auth,
             versions,
@@ -195,6 +199,7 @@ def _serve(
     args: argparse.Namespace,
     urls: dict[str, str],
     partners: dict[str, str],
+    xref: CrossReference,
     key: bytes | None,
     auth: AuthConfig | None,
     versions: ErpVersions | None,
@@ -206,6 +211,7 @@ def _serve(
         port=args.port,
         urls=urls,
         partners=partners,
+        xref=xref,
         batch_interval_s=args.batch_interval,
         subscribe=not args.no_subscribe,
         otlp_endpoint=args.otlp_endpoint,
@@ -221,6 +227,7 @@ def serve_core(
     port: int,
     urls: dict[str, str],
     partners: dict[str, str],
+    xref: CrossReference | None = None,
     batch_interval_s: float | None = None,
     subscribe: bool = True,
     seed: int | None = None,
@@ -246,7 +253,7 @@ def serve_core(
 
     _configure_logging()
     build = driver
-    engine = Engine(EngineConfig(OUR_EDI_ID, partners, functional_acks=True))
+    engine = Engine(EngineConfig(OUR_EDI_ID, partners, functional_acks=True, xref=xref))
     subscriptions: dict[str, Any] = {}
 
     async def make_driver() -> LiveDriver:

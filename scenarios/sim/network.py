@@ -45,7 +45,7 @@ from scenarios.sim.progress import Progress, run_with_progress
 from scenarios.sim.releases import erp_releases
 from scenarios.sim.releases import header as release_header
 from scenarios.spec.architectures import ARCHITECTURES, Architecture
-from scenarios.spec.masterdata import MasterData, generate, trading_profiles
+from scenarios.spec.masterdata import MasterData, cross_reference, generate, trading_profiles
 from scenarios.spec.models import LatencySpike, ScenarioSpec
 from scenarios.spec.releases import core_versions
 from sync_core.breaker import BreakerConfig
@@ -332,7 +332,12 @@ def fa_deadline_s(spec: ScenarioSpec, design: Architecture) -> float:
 def _engine(master: MasterData, naive: bool, defects: Defects | None, fa_deadline: float) -> Engine:
     partners = {s.supplier_id: s.edi_id for s in master.suppliers}
     config = EngineConfig(
-        OUR_EDI_ID, partners, naive=naive, functional_acks=True, fa_deadline_s=fa_deadline
+        OUR_EDI_ID,
+        partners,
+        naive=naive,
+        functional_acks=True,
+        fa_deadline_s=fa_deadline,
+        xref=cross_reference(master),
     )
     return DefectiveEngine(config, defects) if defects and defects.engine else Engine(config)
 

@@ -23,9 +23,10 @@ from scenarios.spec._catalog import Entry, catalog_item
 from scenarios.spec.drugs import drug_items
 from scenarios.spec.models import NetworkSpec
 from scenarios.spec.partners import edi_id, partner_profiles
+from sync_core.mappers.x12 import CrossReference, ItemReference, Party
 from sync_core.model import Item, Location, LocationKind, Supplier, Uom, gs1_check_digit
 
-__all__ = ["MasterData", "generate", "po_lines", "supplier_profile"]
+__all__ = ["MasterData", "cross_reference", "generate", "po_lines", "supplier_profile"]
 
 # (description, UNSPSC class, order UoM ladder, clinical-critical candidate)
 _CATALOG: tuple[Entry, ...] = (
@@ -38,10 +39,10 @@ _CATALOG: tuple[Entry, ...] = (
     ("IV administration set, {d} drops/mL", "42221500", ((Uom.CA, 48, Uom.EA),), True),
     ("IV extension set, {l} cm", "42221500", ((Uom.CA, 50, Uom.EA),), True),
     ("IV catheter, {g} G", "42221500", ((Uom.BX, 50, Uom.EA),), True),
-    (
+    (  # sterile sponges come sealed in packs of 5: a BX holds 5 PK of 5 EA
         "Sterile gauze dressing, {c} cm",
         "42311500",
-        ((Uom.CA, 12, Uom.BX), (Uom.BX, 25, Uom.EA)),
+        ((Uom.CA, 12, Uom.BX), (Uom.BX, 5, Uom.PK), (Uom.PK, 5, Uom.EA)),
         False,
     ),
     ("Hypodermic syringe, {m} mL", "42142600", ((Uom.CA, 8, Uom.BX), (Uom.BX, 100, Uom.EA)), False),
@@ -96,6 +97,33 @@ def po_lines(
         }
         for i in items
     ]
+
+
+def cross_reference(master: MasterData) -> CrossReference:
+    """The core's trading-partner tables for its 850s, from the network's master data:
+    the procurement office bills and buys, each supplier is a vendor party under its
+    own GLN on one contract (``GPO-`` and its supplier number: the agreement the ERP's
+    contract prices are loaded from, :func:`scenarios.sim.actors.load_masters`), and
+    each item carries its ERP item number (the ERP numbers items by GTIN), its
+    description, NDC and unit ladder."""
+    office = master.procurement_office
+    bill_to = Party(office.name, office.gln)
+    return CrossReference(
+        bill_to=bill_to,
+        buyer=bill_to,
+        vendors={s.supplier_id: Party(s.name, s.gln) for s in master.suppliers},
+        contracts={s.supplier_id: f"GPO-{s.supplier_id}" for s in master.suppliers},
+        items={
+            i.gtin: ItemReference(
+                buyer_item=i.gtin,
+                description=i.description,
+                ndc=i.ndc or "",
+                ladder=tuple((st.uom.value, st.quantity, st.contains.value) for st in i.uom_ladder),
+            )
+            for i in master.items
+        },
+        sites={site.gln: site.name for site in (*master.hospitals, *master.distribution_centers)},
+    )
 
 
 def supplier_profile(

@@ -42,20 +42,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sync_core.messages import Inbound, Request, Response
-from sync_core.metrics import FLOWS
+from sync_core.metrics import FLOWS, WRITES
 from sync_core.store import OutboxItem
 
 __all__ = ["STAGES", "LagSample", "Recorder", "TargetHealth", "flow_of", "trace_of"]
 
 # the write that marks each procurement stage, as the core carries it
-_STAGE_OF: dict[tuple[str, str], str] = {
-    ("supplier", "post_edi"): "sent",
-    ("erp", "post_acknowledgment"): "acknowledged",
-    ("wms", "post_ship_notice"): "shipped",
-    ("erp", "post_receipt"): "received",
-    ("ap", "post_invoice"): "invoiced",
-    ("erp", "post_invoice_status"): "matched",
-}
+_STAGE_OF = {write: stage for write, (_, stage) in WRITES.items() if stage is not None}
 STAGES = ("learned", "sent", "acknowledged", "shipped", "received", "invoiced", "matched")
 _TRACE = re.compile(r"^(?:00-)?([0-9a-f]{32})(?:-|$)")
 

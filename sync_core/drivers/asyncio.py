@@ -79,16 +79,8 @@ from typing import Any, Protocol, TypeVar
 from sync_core.audit import ANONYMOUS
 from sync_core.dashboard._recorder import Recorder
 from sync_core.delivery import DeliveryPlanner
+from sync_core.drivers import commands as cmd
 from sync_core.drivers._store_thread import StoreThread
-from sync_core.drivers.commands import (
-    Call,
-    Command,
-    ConsumeReply,
-    DeadLetterRow,
-    Delivered,
-    Skip,
-    Sleep,
-)
 from sync_core.drivers.runner import Handler, OutboxRunner, decide, newest
 from sync_core.messages import DeadLetter, Decision, Inbound, Kind, Request, Response
 from sync_core.phi import PhiBoundary
@@ -425,36 +417,36 @@ class LiveDriver:
         self.stats.in_flight.add(item.outbox_id)
         self._carry(self.runner.start(item, self.clock()))
 
-    def _carry(self, commands: list[Command]) -> None:
+    def _carry(self, commands: list[cmd.Command]) -> None:
         for command in commands:
             item = command.item
-            if isinstance(command, Call):
+            if isinstance(command, cmd.Call):
                 if not self._closing:  # (a slot held at shutdown is lost with the process)
                     self._spawn(self._call(command))
-            elif isinstance(command, Sleep):
+            elif isinstance(command, cmd.Sleep):
                 self.observe.retry(item.request, self.clock())
                 delay = max(0.0, command.until - self.clock())
                 asyncio.get_running_loop().call_later(delay, self._woke, item)
-            elif isinstance(command, DeadLetterRow):
+            elif isinstance(command, cmd.DeadLetterRow):
                 self._give_up(item, command.letter)
-            elif isinstance(command, Skip):
+            elif isinstance(command, cmd.Skip):
                 self.telemetry.dropped(item)
                 self._mark_done(item)
             else:
                 self.telemetry.finished(item, self.clock())
                 self.observe.finished(item, self.clock())
-                if isinstance(command, ConsumeReply):  # done once the reply is committed
+                if isinstance(command, cmd.ConsumeReply):  # done once the reply is committed
                     self.stats.in_flight.discard(item.outbox_id)
                     self._queue.put_nowait(_Entry(command.message, done_after=item.outbox_id))
                 else:
-                    assert isinstance(command, Delivered)
+                    assert isinstance(command, cmd.Delivered)
                     self._mark_done(item)
 
     def _woke(self, item: OutboxItem) -> None:
         if not self._closing:
             self._carry(self.runner.woke(item, self.clock()))
 
-    async def _call(self, call: Call) -> None:
+    async def _call(self, call: cmd.Call) -> None:
         request = call.item.request
         self.stats.requests_sent += 1
         started = self.telemetry.sending(request)

@@ -42,15 +42,7 @@ import simpy
 from sync_core.audit import ANONYMOUS
 from sync_core.defects import Defects, request_trace
 from sync_core.delivery import DeliveryPlanner
-from sync_core.drivers.commands import (
-    Call,
-    Command,
-    ConsumeReply,
-    DeadLetterRow,
-    Delivered,
-    Skip,
-    Sleep,
-)
+from sync_core.drivers import commands as cmd
 from sync_core.drivers.runner import Handler, OutboxRunner, PreCheck, decide
 from sync_core.messages import Decision, Inbound, Kind, Request, Response
 from sync_core.phi import PhiBoundary
@@ -77,7 +69,7 @@ class _Queued(Enum):
 
 
 _QUEUED = _Queued.QUEUED
-_Step = Call | Sleep | Literal[_Queued.QUEUED] | None  # None: the row is finished
+_Step = cmd.Call | cmd.Sleep | Literal[_Queued.QUEUED] | None  # None: the row is finished
 
 
 class SimDriver:
@@ -223,7 +215,7 @@ class SimDriver:
     def _deliver(self, item: OutboxItem, life: int) -> Generator[simpy.Event, Any, None]:
         step = self._carry(self.runner.start(item, self.env.now), item)
         while step is not None:
-            if isinstance(step, Sleep):
+            if isinstance(step, cmd.Sleep):
                 yield self.env.timeout(max(0.0, step.until - self.env.now))
                 if life != self._life:
                     return
@@ -236,7 +228,7 @@ class SimDriver:
                 if life != self._life:
                     return
                 step = turn.value
-            assert isinstance(step, Call)
+            assert isinstance(step, cmd.Call)
             self.requests_sent += 1
             response = yield from self.transport.call(item.request)
             if self.observe is not None:
@@ -248,24 +240,24 @@ class SimDriver:
                 return  # the reply reaches a dead process; the row stays pending
             step = self._carry(self.runner.answered(item, self.env.now, response), item)
 
-    def _carry(self, commands: list[Command], item: OutboxItem) -> _Step:
+    def _carry(self, commands: list[cmd.Command], item: OutboxItem) -> _Step:
         """Carry out ``commands``: a slot granted to another row wakes it; ``item``'s own
         next step is returned (None once it is finished, or queued for a slot)."""
         step: _Step = _QUEUED
         for command in commands:
             if command.item is not item:
-                assert isinstance(command, Call)
+                assert isinstance(command, cmd.Call)
                 self._slot_events.pop(command.item.outbox_id).succeed(command)
-            elif isinstance(command, Call | Sleep):
+            elif isinstance(command, cmd.Call | cmd.Sleep):
                 step = command
             else:
                 self._finish(command)
                 return None
         return step
 
-    def _finish(self, command: Command) -> None:
+    def _finish(self, command: cmd.Command) -> None:
         item = command.item
-        if isinstance(command, DeadLetterRow):
+        if isinstance(command, cmd.DeadLetterRow):
             request = item.request
             self.store.give_up(item.outbox_id, command.letter)  # one transaction
             if self.defects is not None and (t := request_trace(request)):
@@ -274,11 +266,11 @@ class SimDriver:
                 self.observe(float(self.env.now), "dead_lettered", request.target,
                              request.operation, _message_id(item), request.correlation_id,
                              None, command.letter.reason)  # fmt: skip
-        elif isinstance(command, ConsumeReply):
+        elif isinstance(command, cmd.ConsumeReply):
             self.store.done(item.outbox_id)
             self.submit(command.message)
         else:
-            assert isinstance(command, Delivered | Skip)
+            assert isinstance(command, cmd.Delivered | cmd.Skip)
             self.store.done(item.outbox_id)
 
     def _ticks(

@@ -91,6 +91,9 @@ class EngineConfig:
     # How long an 850 may wait for the partner's 997 before it is an exception of its
     # own ("missing_997"); partners expect one within hours.
     fa_deadline_s: float = 4 * 3600.0
+    # The trading-partner tables the 850 draws on beyond the purchase order (parties,
+    # contracts, buyer item numbers, descriptions, NDCs, packs): x12.CrossReference.
+    xref: x12.CrossReference | None = None
 
 
 @dataclass

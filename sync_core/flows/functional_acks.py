@@ -193,6 +193,7 @@ def _rejected_850(
             receiver=partner,
             control=int(fa.group_control),
             now=dt.datetime.fromisoformat(str(sent["sent_at"])),
+            xref=flow.config.xref,
         )
         key = f"850:{po_number}:{revision}:997-rejected"
         request = flow.writer(work, trace, critical=po.critical).request(

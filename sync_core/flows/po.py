@@ -79,7 +79,9 @@ def _po_document(flow: Flow, work: Work, message: Inbound, now: dt.datetime) -> 
     key = f"850:{po.po_number}:{po.version}"
     write = flow.writer(work, trace, critical=po.critical, entity=("po", po.po_number, po.version))
     sender = flow.config.our_edi_id
-    x850 = x12.write_850(po, sender=sender, receiver=edi_id, control=control, now=now)
+    x850 = x12.write_850(
+        po, sender=sender, receiver=edi_id, control=control, now=now, xref=flow.config.xref
+    )
     write("supplier", "post_edi", x850, key, supplier=edi_id)
     write("ap", "upsert_po_lines", ap.po_lines(po, trace, () if po.canceled else dropped),
           f"{key}:ap")  # fmt: skip

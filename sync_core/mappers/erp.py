@@ -20,8 +20,9 @@ __all__ = [
 ]
 
 _DOC = "ERP purchase order"
-# canonical field -> the ERP's own name, to name the native field in errors
-_NATIVE = {
+# canonical field -> the ERP's own name: what a PO and its lines are read from, and how a
+# field is named in errors
+_HEADER = {
     "po_number": "OrderNumber",
     "supplier_id": "SupplierNumber",
     "ship_to": "ShipToLocationGLN",
@@ -29,16 +30,27 @@ _NATIVE = {
     "order_date": "OrderDate",
     "requested_date": "NeedByDate",
     "version": "RevisionNumber",
+}
+_LINE = {
     "line_no": "LineNumber",
     "gtin": "ItemGTIN",
     "vendor_part": "SupplierItem",
     "quantity": "Quantity",
     "uom": "UOMCode",
     "unit_price": "Price",
+}
+_NATIVE = {
+    **_HEADER,
+    **_LINE,
     "critical": "CriticalSupply",
     "patient_token": "PatientMRN",
     "procedure_token": "ProcedureDate",
 }
+
+
+def _read(doc: dict[str, Any], fields: dict[str, str]) -> dict[str, Any]:
+    """``doc``'s ``fields`` under their canonical names (a KeyError names a missing one)."""
+    return {ours: doc[theirs] for ours, theirs in fields.items()}
 
 
 def _native_path(loc: tuple[int | str, ...]) -> str:
@@ -66,23 +78,9 @@ def purchase_order_from_erp(doc: Any) -> PurchaseOrder:
         canceled = bool(lines) and not live
         lines = lines if canceled else live
         return PurchaseOrder(
-            po_number=doc["OrderNumber"],
-            supplier_id=doc["SupplierNumber"],
-            ship_to=doc["ShipToLocationGLN"],
-            department=doc["RequesterDepartment"],
-            order_date=doc["OrderDate"],
-            requested_date=doc["NeedByDate"],
-            version=doc["RevisionNumber"],
+            **_read(doc, _HEADER),
             lines=tuple(
-                PurchaseOrderLine(
-                    line_no=ln["LineNumber"],
-                    gtin=ln["ItemGTIN"],
-                    vendor_part=ln["SupplierItem"],
-                    quantity=ln["Quantity"],
-                    uom=ln["UOMCode"],
-                    unit_price=ln["Price"],
-                    critical=ln.get("CriticalSupply") == "Y",
-                )
+                PurchaseOrderLine(**_read(ln, _LINE), critical=ln.get("CriticalSupply") == "Y")
                 for ln in lines
             ),
             canceled=canceled,

@@ -18,39 +18,39 @@ from sync_core.service.deps import Driver
 from sync_core.service.problems import PROBLEM_DOC, problem
 from sync_core.store import OutboxItem, Store
 
-__all__ = ["PO_ENTITY_KINDS", "router"]
+__all__ = ["PO_ENTITY_KINDS", "po_entities", "router"]
 
 PO_ENTITY_KINDS = ("po", "ack", "po_canceled")  # what the core keys by PO number
 PoNumber = Annotated[str, Path(min_length=1, max_length=60)]
 
-router = APIRouter(tags=["experience"])
+
+def po_entities(store: Store, number: str) -> dict[str, Any]:
+    """What the core keys by PO ``number``, by kind: ``{kind: {"version", "data"}}``."""
+    found: dict[str, Any] = {}
+    for kind in PO_ENTITY_KINDS:
+        e = store.entity(kind, number)
+        if e is not None:
+            found[kind] = {"version": e.version, "data": e.data}
+    return found
+
+
+# the unversioned routes, each deprecated for its /v1 successor (layers.py)
+router = APIRouter(tags=["experience"], deprecated=True)
 
 
 @router.get(
-    "/purchase-orders/{number}",
-    responses={404: PROBLEM_DOC},
-    deprecated=True,
-    dependencies=[requires("po:read")],
+    "/purchase-orders/{number}", responses={404: PROBLEM_DOC}, dependencies=[requires("po:read")]
 )
 async def purchase_order(number: PoNumber, driver: Driver) -> Response:
     """What the core knows of one PO, entity by entity, with its trace id."""
-
-    def read(store: Store) -> dict[str, Any]:
-        found: dict[str, Any] = {}
-        for kind in PO_ENTITY_KINDS:
-            e = store.entity(kind, number)
-            if e is not None:
-                found[kind] = {"version": e.version, "data": e.data}
-        return found
-
-    known = await driver.db(read)
+    known = await driver.db(lambda s: po_entities(s, number))
     if not known:
         return problem(404, "Not Found", f"the core knows no purchase order {number}", "number")
     trace_id = traceparent(number, "read").split("-")[1]
     return JSONResponse({"po_number": number, "trace_id": trace_id, **known})
 
 
-@router.get("/exceptions", deprecated=True, dependencies=[requires("po:read")])
+@router.get("/exceptions", dependencies=[requires("po:read")])
 async def exceptions(driver: Driver, include_closed: bool = False) -> Response:
     """The procurement team's exception queue: clinical-critical lines the supplier
     will not fill now (open first, oldest first); ``include_closed`` adds those a later
@@ -63,7 +63,7 @@ async def exceptions(driver: Driver, include_closed: bool = False) -> Response:
     return JSONResponse({"count": len(rows), "items": rows})
 
 
-@router.get("/backlog", deprecated=True, dependencies=[requires("status:read")])
+@router.get("/backlog", dependencies=[requires("status:read")])
 async def backlog(driver: Driver) -> Response:
     """What is still to be delivered, per target and lane, and the oldest row's age."""
 

@@ -17,23 +17,22 @@ from sync_core.service.deps import Driver, Metrics, Subscriptions
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["status"])
+# the unversioned routes, each deprecated for its /v1 successor (layers.py)
+router = APIRouter(tags=["status"], deprecated=True)
 
 
-@router.get(
-    "/metrics", response_class=Response, deprecated=True, dependencies=[requires("status:read")]
-)
+@router.get("/metrics", response_class=Response, dependencies=[requires("status:read")])
 async def prometheus(metrics: Metrics) -> Response:
     """The Prometheus text exposition (metric names: README, sync_core.metrics)."""
     return Response(metrics.render(), media_type=CONTENT_TYPE)
 
 
-@router.get("/health", deprecated=True, dependencies=[requires(None)])
+@router.get("/health", dependencies=[requires(None)])
 async def health(subscriptions: Subscriptions) -> dict[str, Any]:
     return {"status": "ok", "subscriptions": subscriptions}
 
 
-@router.get("/status", deprecated=True, dependencies=[requires("status:read")])
+@router.get("/status", dependencies=[requires("status:read")])
 async def status(driver: Driver) -> dict[str, Any]:
     """From memory, however busy the store; the dead-letter count is refreshed in the
     background (``store``: ``ok``, ``busy (N s)`` or ``failing: reason``)."""

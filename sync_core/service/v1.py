@@ -139,12 +139,7 @@ def _po_of(store: Store, supplier: str, number: str) -> dict[str, Any] | None:
     po = store.entity("po", number)
     if po is None or not isinstance(po.data, dict) or po.data.get("supplier_id") != supplier:
         return None
-    found: dict[str, Any] = {"po_number": number}
-    for kind in experience.PO_ENTITY_KINDS:
-        e = store.entity(kind, number)
-        if e is not None:
-            found[kind] = {"version": e.version, "data": e.data}
-    return found
+    return {"po_number": number, **experience.po_entities(store, number)}
 
 
 async def partner_orders(supplier: SupplierId, request: Request, driver: Driver) -> Response:

@@ -27,13 +27,13 @@ __all__ = ["router"]
 
 System = Annotated[str, Path(description="erp, supplier, wms or ap", max_length=20)]
 
-router = APIRouter(tags=["inbound"])
+# the unversioned routes, each deprecated for its /v1 successor (layers.py)
+router = APIRouter(tags=["inbound"], deprecated=True)
 
 
 @router.post(
     "/webhooks/{system}",
     status_code=202,
-    deprecated=True,
     dependencies=[requires("webhooks:{system}")],
     responses={400: PROBLEM_DOC, 404: PROBLEM_DOC, 422: PROBLEM_DOC, 503: PROBLEM_DOC},
 )

@@ -15,12 +15,11 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from emulators.web.apps import FACTORIES
-from tests.emulators.harness import FakeClock
+from tests.emulators.harness import live_system
 
 
 def _app(system: str) -> Any:
-    live = FACTORIES[system](seed=1, clock=FakeClock(), schedule=lambda delay, action: None)
-    return live.app
+    return live_system(FACTORIES[system]).app
 
 
 def _problem_checks(response: Any, case: Any) -> None:

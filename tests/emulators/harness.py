@@ -225,16 +225,21 @@ def _no_timers(delay: float, action: Callable[[], None]) -> None:
     """A schedule for systems whose tests fire no timers."""
 
 
+def live_system(factory: Callable[..., Any], clock: FakeClock | None = None, **options: Any) -> Any:
+    """A live system from ``factory``: seed 1, a fresh clock unless given, no timers
+    unless ``schedule`` is given, then ``options``."""
+    options.setdefault("schedule", _no_timers)
+    return factory(seed=1, clock=FakeClock() if clock is None else clock, **options)
+
+
 @contextmanager
 def world(
     factory: Callable[..., Any], table: Table, mode: str, clock: FakeClock | None = None,
     **options: Any,
 ) -> Iterator[Any]:  # fmt: skip
-    """A live system from ``factory`` (seed 1, a fresh clock unless given, no timers
-    unless ``schedule`` is given, then ``options``) and its API in ``mode``."""
+    """A :func:`live_system` from ``factory`` and its API in ``mode``."""
     clock = FakeClock() if clock is None else clock
-    options.setdefault("schedule", _no_timers)
-    with open_api(mode, clock, factory(seed=1, clock=clock, **options), table) as api:
+    with open_api(mode, clock, live_system(factory, clock, **options), table) as api:
         yield api
 
 
@@ -302,6 +307,27 @@ def call_after_outage(api: Any, call: Callable[[], Reply], status: int) -> Reply
     return up
 
 
+def outage_and_recovery(api: Any, call: Callable[[], Reply], status: int) -> Reply:
+    """``call()`` during an outage (:func:`call_during_outage`: a 503 the behaviour never
+    sees), then once it ends (:func:`call_after_outage`); the reply that went through."""
+    call_during_outage(api, call)
+    return call_after_outage(api, call, status)
+
+
+def refused_unchanged(
+    api: Any, operation: str, field: str, status: int | None = None, **params: Any
+) -> Reply:
+    """``operation`` called with ``params`` is a problem naming ``field`` (``status``, or
+    any 4xx where the behaviour and the HTTP schema may differ) and changes nothing."""
+    with changes_nothing(api):
+        reply = api.call(operation, **params)
+    if status is None:
+        assert_4xx_problem(reply, field)
+    else:
+        assert_problem(reply, status, field)
+    return reply
+
+
 class WebhookReceiver:
     """A subscriber on 127.0.0.1 that records every event POSTed to it (path, headers, body)."""
 
@@ -340,3 +366,19 @@ class WebhookReceiver:
         while len(self.posts) < count and time.monotonic() < deadline:
             time.sleep(0.02)
         return [event for _, _, event in self.posts]
+
+    def events(self, count: int) -> list[Any]:
+        """:meth:`wait_for` ``count`` events, in the order they were published (the number
+        their ``eventId`` ends with): deliveries run concurrently and may overtake."""
+        return sorted(self.wait_for(count), key=lambda e: int(e["eventId"].split("-")[-1]))
+
+
+@contextmanager
+def subscribed(api: Any, path: str) -> Iterator[WebhookReceiver]:
+    """A :class:`WebhookReceiver` at ``path`` that ``api`` (over HTTP) posts its events to,
+    subscribed through the admin API."""
+    with WebhookReceiver(path) as receiver:
+        put = api.client.put("/__admin/subscription", json={"url": receiver.url})
+        assert put.status_code == 200
+        assert api.client.get("/__admin/subscription").json() == {"url": receiver.url}
+        yield receiver

@@ -17,7 +17,7 @@ from scenarios.cli.main import main
 from sync_core.audit import AuditEntry, verify
 from sync_core.auth import load_auth, mint
 from sync_core.service.access import bearer_check
-from tests.emulators.harness import FakeClock, _no_timers, served
+from tests.emulators.harness import live_system, served
 from tests.live.test_access import AUTH
 
 OUTAGE = {"outages": [{"start_s": 0, "end_s": 60}]}
@@ -25,7 +25,7 @@ OUTAGE = {"outages": [{"start_s": 0, "end_s": 60}]}
 
 @pytest.fixture
 def wms() -> Iterator[tuple[Any, str]]:
-    live = wms_system(seed=1, clock=FakeClock(), schedule=_no_timers)
+    live = live_system(wms_system)
     with served(live.app) as base:
         yield live, base
 
@@ -91,7 +91,7 @@ def test_with_auth_the_admin_tokens_subject_is_the_actor(tmp_path: Path) -> None
     (tmp_path / "auth.yaml").write_text(AUTH, encoding="utf-8")
     config = load_auth(tmp_path / "auth.yaml")
     token = mint(config, sub="chaos-bot", scopes=["admin:faults"], now=time.time(), ttl_s=60)
-    live = wms_system(seed=1, clock=FakeClock(), schedule=_no_timers)
+    live = live_system(wms_system)
     live.app.add_middleware(AdminGuard, check=bearer_check(config, "admin:faults"))
     with served(live.app) as base:
         bearer = {"Authorization": f"Bearer {token}"}

@@ -2,103 +2,21 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from emulators._base import FactChange, Journal, Reply
-from emulators.ap import Ap, Tolerances
-
-EPOCH = dt.datetime(2024, 3, 1, 8, 0)
-PO = "4500000001"
-VENDOR = "S1001"
-
-
-@dataclass
-class World:
-    ap: Ap
-    changes: list[FactChange] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    now: list[float] = field(default_factory=lambda: [0.0])
-
-    def facts(self, entity: str, field_name: str) -> list[Any]:
-        return [c.value for c in self.changes if c.entity == entity and c.field == field_name]
-
-
-def make_world(**options: Any) -> World:
-    changes: list[FactChange] = []
-    now = [0.0]
-    ap = Ap(Journal("ap", lambda: now[0], changes.append), lambda: now[0], EPOCH, **options)
-    world = World(ap, changes, now=now)
-    ap.listeners.append(world.events.append)
-    return world
-
-
-def po_lines(*lines: tuple[int, int, float], po: str = PO) -> dict[str, Any]:
-    """PO lines as (line, ordered qty, unit price); item ``ITEM-<line>`` by the CA."""
-    return {
-        "po_lines": [
-            {
-                "po_number": po,
-                "po_line_number": n,
-                "item_id": f"ITEM-{n}",
-                "quantity_ordered": qty,
-                "unit_price": price,
-                "uom": "CA",
-            }
-            for n, qty, price in lines
-        ]
-    }
-
-
-def receipt(number: str, received: dict[int, int], po: str = PO) -> dict[str, Any]:
-    return {
-        "receipt_num": number,
-        "po_number": po,
-        "lines": [{"po_line_number": n, "quantity_received": q} for n, q in received.items()],
-    }
-
-
-def invoice(
-    number: str,
-    *lines: tuple[int, int, float],
-    total: float | None = None,
-    date: str = "2024-03-05",
-    vendor: str = VENDOR,
-) -> dict[str, Any]:
-    """An invoice of (PO line, quantity, unit price); the total is the lines' sum unless given."""
-    cents = sum(q * round(p * 100) for _, q, p in lines)
-    return {
-        "vendor_num": vendor,
-        "invoice_num": number,
-        "invoice_date": date,
-        "po_number": PO,
-        "invoice_amount": cents / 100 if total is None else total,
-        "lines": [
-            {"po_line_number": n, "quantity_invoiced": q, "unit_price": p} for n, q, p in lines
-        ],
-    }
-
-
-def ready(*lines: tuple[int, int, float], received: int | None = None, **options: Any) -> World:
-    """A world with the PO lines known to AP and (by default) fully received."""
-    world = make_world(**options)
-    assert world.ap.upsert_po_lines(po_lines(*lines)).ok
-    got = {n: qty if received is None else received for n, qty, _ in lines}
-    if any(got.values()):
-        assert world.ap.post_receipt(receipt("R-1", {n: q for n, q in got.items() if q})).ok
-    return world
-
-
-def open_holds(reply: Reply) -> list[dict[str, Any]]:
-    return [h for h in reply.body["holds"] if h["hold_status"] == "open"]
-
+from emulators.ap import Tolerances
+from tests.emulators.ap_world import (
+    PO,
+    VENDOR,
+    invoice,
+    make_world,
+    open_holds,
+    ready,
+    receipt,
+)
 
 # -- price ----------------------------------------------------------------------
 
@@ -510,102 +428,3 @@ def test_snapshot_is_json_and_reset_forgets_everything() -> None:
 
     assert world.ap.snapshot() == {"po_lines": [], "receipts": [], "prices": [], "invoices": []}
     assert world.ap.get_invoice(VENDOR, "INV-1").status == 404
-
-
-# -- the match rules against a plain model ------------------------------------------
-
-
-@dataclass(frozen=True)
-class LineCase:
-    ordered: int
-    received: int
-    po_cents: int
-    qty: int
-    invoice_cents: int
-
-
-def model_holds(
-    lines: list[LineCase], total_cents: int, tol: Tolerances
-) -> set[tuple[str, int | None]]:
-    """The holds the rules call for, computed with fractions and division."""
-    price_pct, qty_pct, floor = (
-        Fraction(str(x)) for x in (tol.price_pct, tol.qty_pct, tol.amount_floor)
-    )
-
-    def beyond(over: Fraction, reference: Fraction, pct: Fraction, money: Fraction) -> bool:
-        if over <= 0 or money < floor:
-            return False
-        return reference == 0 or over / reference * 100 > pct
-
-    holds: set[tuple[str, int | None]] = set()
-    for n, c in enumerate(lines, start=1):
-        po_price, price = Fraction(c.po_cents, 100), Fraction(c.invoice_cents, 100)
-        if beyond(price - po_price, po_price, price_pct, (price - po_price) * c.qty):
-            holds.add(("PRICE", n))
-        for code, reference in (("QTY ORD", c.ordered), ("QTY REC", c.received)):
-            over = Fraction(c.qty - reference)
-            if beyond(over, Fraction(reference), qty_pct, over * price):
-                holds.add((code, n))
-    lines_cents = sum(c.qty * c.invoice_cents for c in lines)
-    if abs(total_cents - lines_cents) > 1:
-        holds.add(("AMOUNT", None))
-    return holds
-
-
-@st.composite
-def line_cases(draw: st.DrawFn) -> LineCase:
-    step = draw(st.integers(1, 400))  # PO price = step * 0.50, so 1 % of it is step/2 cents
-    po_cents = 50 * step
-    delta = draw(
-        st.one_of(
-            st.integers(-po_cents + 1, 3 * step),
-            st.sampled_from([0, step // 2, step, step + 1, 5 * step // 4, 3 * step // 2]),
-        )
-    )
-    ordered = draw(st.sampled_from([1, 10, 33, 100, 200]))
-    received = draw(st.one_of(st.just(ordered), st.integers(0, 2 * ordered)))
-    reference = draw(st.sampled_from([ordered, received]))
-    qty = draw(
-        st.one_of(
-            st.integers(1, 2 * ordered + 1),
-            st.sampled_from([max(1, reference + k) for k in (0, 1, 2, 3, 4, 6)]),
-        )
-    )
-    return LineCase(ordered, received, po_cents, qty, po_cents + delta)
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    lines=st.lists(line_cases(), min_size=1, max_size=4),
-    header_off=st.sampled_from([0, 0, 0, 1, -1, 2, -150]),
-    tol=st.builds(
-        Tolerances,
-        price_pct=st.sampled_from([0.0, 1.0, 2.0, 2.5, 5.0]),
-        qty_pct=st.sampled_from([0.0, 3.0, 5.0]),
-        amount_floor=st.sampled_from([0.0, 0.5, 25.0, 50.0, 250.0]),
-    ),
-)
-def test_an_invoice_is_approved_without_holds_iff_every_line_is_within_tolerance(
-    lines: list[LineCase], header_off: int, tol: Tolerances
-) -> None:
-    world = make_world(tolerances=tol)
-    world.ap.upsert_po_lines(
-        po_lines(*((n, c.ordered, c.po_cents / 100) for n, c in enumerate(lines, start=1)))
-    )
-    received = {n: c.received for n, c in enumerate(lines, start=1) if c.received}
-    if received:
-        world.ap.post_receipt(receipt("R-1", received))
-    total_cents = max(1, sum(c.qty * c.invoice_cents for c in lines) + header_off)
-    body = invoice(
-        "INV-1",
-        *((n, c.qty, c.invoice_cents / 100) for n, c in enumerate(lines, start=1)),
-        total=total_cents / 100,
-    )
-
-    reply = world.ap.post_invoice(body)
-
-    expected = model_holds(lines, total_cents, tol)
-    assert reply.status == 201
-    assert {(h["hold_code"], h["line_number"]) for h in open_holds(reply)} == expected
-    assert (reply.body["status"] == "approved") == (not expected)
-    assert reply.body["status"] == ("on_hold" if expected else "approved")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.emulators.test_ap import VENDOR, invoice, open_holds, ready, receipt
+from tests.emulators.ap_world import VENDOR, invoice, open_holds, ready, receipt
 
 
 def by_unit(number: str, *lines: tuple[int, int, float, str | None]) -> dict[str, Any]:

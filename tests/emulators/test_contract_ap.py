@@ -13,14 +13,12 @@ from emulators.web.ap_api import AP_API, AP_PREFIX
 from emulators.web.ap_app import ap_system
 from tests.emulators.fuzz import fuzz
 from tests.emulators.harness import (
-    FakeClock,
     Table,
-    WebhookReceiver,
-    assert_4xx_problem,
     assert_problem,
-    call_after_outage,
-    call_during_outage,
-    changes_nothing,
+    live_system,
+    outage_and_recovery,
+    refused_unchanged,
+    subscribed,
     world_fixtures,
 )
 
@@ -76,11 +74,6 @@ def price(unit_price: float, **over: Any) -> dict[str, Any]:
 TABLE = Table(
     AP_API, names={"number": "invoice_num", "code": "hold_code"}, defaults={"vendor_num": VENDOR}
 )
-
-
-def _live() -> tuple[FakeClock, Any]:
-    clock = FakeClock()
-    return clock, ap_system(seed=1, clock=clock, schedule=lambda delay, action: None)
 
 
 ap, ap_http = world_fixtures("ap", ap_system, TABLE)
@@ -414,10 +407,7 @@ def test_a_bad_body_is_a_4xx_problem_naming_the_field_and_changes_nothing(
     ready(ap, received={1: 50})
     ap.call("post_invoice", body=invoice("INV-0", (1, 50, 10.0)))
 
-    with changes_nothing(ap):
-        reply = ap.call(operation, body=body)
-
-    assert_4xx_problem(reply, field)
+    refused_unchanged(ap, operation, field, body=body)
 
 
 # -- faults -------------------------------------------------------------------------
@@ -427,11 +417,8 @@ def test_outage_answers_503_with_retry_after_then_recovers(ap: Any) -> None:
     ready(ap)
     post = partial(ap.call, "post_invoice", body=invoice("INV-1", (1, 10, 10.0)))
 
-    call_during_outage(ap, post)
-    assert facts(ap, "match_status") == []  # the behaviour never saw it
-
-    call_after_outage(ap, post, 201)
-    assert facts(ap, "match_status")[0].t == 70
+    outage_and_recovery(ap, post, 201)
+    assert facts(ap, "match_status")[0].t == 70  # the first the behaviour saw of it
 
 
 # -- over HTTP only: the admin API, correlation ids, webhooks -----------------------
@@ -495,12 +482,7 @@ def test_admin_reset_empties_state(ap_http: Any) -> None:
 
 
 def test_a_subscriber_receives_the_thin_status_events(ap_http: Any) -> None:
-    client = ap_http.client
-    with WebhookReceiver("/hooks/ap") as receiver:
-        put = client.put("/__admin/subscription", json={"url": receiver.url})
-        assert put.status_code == 200
-        assert client.get("/__admin/subscription").json() == {"url": receiver.url}
-
+    with subscribed(ap_http, "/hooks/ap") as receiver:
         ready(ap_http)
         ap_http.call("post_invoice", body=invoice("INV-1", (2, 40, 102.5)))  # on_hold
         ap_http.call(
@@ -508,7 +490,7 @@ def test_a_subscriber_receives_the_thin_status_events(ap_http: Any) -> None:
         )  # approved
         ap_http.call("pay", number="INV-1")  # paid
 
-        events = sorted(receiver.wait_for(3), key=lambda e: int(e["eventId"].split("-")[-1]))
+        events = receiver.events(3)
         ref = {"vendor_num": VENDOR, "invoice_num": "INV-1"}
         assert events == [
             {
@@ -532,7 +514,7 @@ def test_a_subscription_must_stay_on_loopback(ap_http: Any) -> None:
 
 
 def test_the_behaviour_is_the_one_the_host_calls() -> None:
-    _, live = _live()
+    live = live_system(ap_system)
     assert isinstance(live.host.behaviour, Ap) and live.host.system == "ap"
     paths = live.app.openapi()["paths"]
     assert f"{AP_PREFIX}/invoices/{{vendor_num}}/{{invoice_num}}/holds/{{hold_code}}/release" in (

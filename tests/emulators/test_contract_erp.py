@@ -13,15 +13,15 @@ from emulators.faults import Faults, RateLimitStorm
 from emulators.web.erp_api import ERP_API, ERP_PREFIX
 from emulators.web.erp_app import erp_system
 from emulators.web.erp_models import InvoiceStatusPost
+from tests.builders import erp_ack, erp_receipt
 from tests.emulators.fuzz import fuzz
 from tests.emulators.harness import (
-    FakeClock,
     Table,
-    WebhookReceiver,
     assert_problem,
-    call_after_outage,
-    call_during_outage,
-    changes_nothing,
+    live_system,
+    outage_and_recovery,
+    refused_unchanged,
+    subscribed,
     world,
     world_fixtures,
 )
@@ -80,17 +80,8 @@ def limited_erp(request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 def ack_body(revision: int = 1, confirmed: int = 5) -> dict[str, Any]:
-    return {
-        "AcknowledgmentRevision": revision,
-        "lines": [
-            {"LineNumber": 1, "SupplierConfirmedQuantity": confirmed,
-             "BackorderedQuantity": 12 - confirmed, "AcknowledgmentStatus": "IA/IB"},
-        ],
-    }  # fmt: skip
-
-
-def receipt_body(quantity: int, line: int = 1, number: str = "R-1") -> dict[str, Any]:
-    return {"ReceiptNumber": number, "lines": [{"LineNumber": line, "QuantityReceived": quantity}]}
+    """Line 1 (12 ordered) confirmed in part, the rest backordered."""
+    return erp_ack(confirmed, 12 - confirmed, revision=revision)
 
 
 def create_po(erp: Any, **changes: Any) -> str:
@@ -183,7 +174,7 @@ def test_stale_if_match_is_412_and_changes_nothing(erp: Any) -> None:
     change = {"lines": [{"LineNumber": 1, "Quantity": 20}]}
     refused = [
         erp.call("change_purchase_order", number=number, body=change, if_match=stale),
-        erp.call("post_receipt", number=number, body=receipt_body(2), if_match=stale),
+        erp.call("post_receipt", number=number, body=erp_receipt(2), if_match=stale),
         erp.call("post_acknowledgment", number=number, body=ack_body(2), if_match=stale),
     ]
 
@@ -222,18 +213,18 @@ def test_a_change_order_bumps_the_revision_and_the_etag(erp: Any) -> None:
 
 def test_a_receipt_relieves_the_commitment_and_over_receipt_is_422(erp: Any) -> None:
     number = create_po(erp)
-    part = erp.call("post_receipt", number=number, body=receipt_body(5))
+    part = erp.call("post_receipt", number=number, body=erp_receipt(5))
     assert part.status == 201
     assert part.body["lines"] == [{"LineNumber": 1, "ReceivedQuantity": 5,
                                    "OpenCommitmentQuantity": 7,
                                    "LineStatus": "PARTIALLY_RECEIVED"}]  # fmt: skip
     before, history = erp.host.snapshot(), list(erp.host.history)
 
-    over = erp.call("post_receipt", number=number, body=receipt_body(9, number="R-2"))
+    over = erp.call("post_receipt", number=number, body=erp_receipt(9, number="R-2"))
 
     assert_problem(over, 422, "lines[0].QuantityReceived")  # 14 > 12 + 10 %
     assert erp.host.snapshot() == before and erp.host.history == history
-    rest = erp.call("post_receipt", number=number, body=receipt_body(8, number="R-2"))
+    rest = erp.call("post_receipt", number=number, body=erp_receipt(8, number="R-2"))
     assert rest.status == 201 and rest.body["lines"][0]["LineStatus"] == "RECEIVED"
     assert rest.body["lines"][0]["OpenCommitmentQuantity"] == 0  # 13 of 12: within 10 %
     po = erp.call("get_purchase_order", number=number).body
@@ -364,8 +355,8 @@ BAD: list[tuple[str, str, dict[str, Any], str]] = [
     ("cancel with lines", "change_purchase_order",
      {"body": {"Action": "CANCEL", "lines": [{"LineNumber": 1}]}}, "lines"),
     ("receipt null date", "post_receipt",
-     {"body": {**receipt_body(1), "ReceiptDate": None}}, "ReceiptDate"),
-    ("receipt zero", "post_receipt", {"body": receipt_body(0)}, "lines[0].QuantityReceived"),
+     {"body": {**erp_receipt(1), "ReceiptDate": None}}, "ReceiptDate"),
+    ("receipt zero", "post_receipt", {"body": erp_receipt(0)}, "lines[0].QuantityReceived"),
     ("ack no status", "post_acknowledgment",
      {"body": {**ack_body(), "lines": [{**ack_body()["lines"][0], "AcknowledgmentStatus": ""}]}},
      "lines[0].AcknowledgmentStatus"),
@@ -393,10 +384,7 @@ def test_a_bad_body_is_422_naming_the_field_and_changes_nothing(
                      "post_invoice_status"):  # fmt: skip
         args = {"number": number, **args}
 
-    with changes_nothing(erp):
-        reply = erp.call(operation, **args)
-
-    assert_problem(reply, 422, field)
+    reply = refused_unchanged(erp, operation, field, 422, **args)
     assert reply.body["detail"]
 
 
@@ -406,8 +394,7 @@ def test_a_bad_body_is_422_naming_the_field_and_changes_nothing(
 def test_outage_answers_503_with_retry_after_then_recovers(erp: Any) -> None:
     read = partial(erp.call, "get_purchase_order", number=create_po(erp))
 
-    call_during_outage(erp, read)
-    call_after_outage(erp, read, 200)
+    outage_and_recovery(erp, read, 200)
 
 
 def test_rate_limit_storm_answers_429(erp: Any) -> None:
@@ -423,7 +410,7 @@ def test_the_erps_own_rate_limit_answers_429_and_recovers_with_the_clock(
     erp = limited_erp
     number = create_po(erp)
 
-    limited = erp.call("post_receipt", number=number, body=receipt_body(2))
+    limited = erp.call("post_receipt", number=number, body=erp_receipt(2))
 
     assert limited.status == 429 and limited.headers["retry-after"] == "1"
     assert limited.headers["content-type"] == "application/problem+json"
@@ -431,7 +418,7 @@ def test_the_erps_own_rate_limit_answers_429_and_recovers_with_the_clock(
     erp.clock.t = 0.5
     assert erp.call("get_purchase_order", number=number).status == 429  # reads count too
     erp.clock.t = 1.5
-    assert erp.call("post_receipt", number=number, body=receipt_body(2)).status == 201
+    assert erp.call("post_receipt", number=number, body=erp_receipt(2)).status == 201
     assert [r.status for r in erp.host.requests] == [201, 429, 429, 201]
 
 
@@ -461,7 +448,7 @@ def test_a_change_order_may_also_be_posted(erp_http: Any) -> None:
 
 
 def test_openapi_documents_every_body() -> None:
-    live = erp_system(seed=1, clock=FakeClock(), schedule=lambda delay, action: None)
+    live = live_system(erp_system)
     paths = live.app.openapi()["paths"]
     bodies = {
         (method, path.removeprefix(P)): op["requestBody"]["content"]["application/json"]
@@ -480,14 +467,12 @@ def test_openapi_documents_every_body() -> None:
 
 
 def test_a_subscriber_receives_thin_events_over_http(erp_http: Any) -> None:
-    client = erp_http.client
-    with WebhookReceiver("/hooks/erp") as receiver:
-        assert client.put("/__admin/subscription", json={"url": receiver.url}).status_code == 200
+    with subscribed(erp_http, "/hooks/erp") as receiver:
         number = create_po(erp_http)
         erp_http.call("post_acknowledgment", number=number, body=ack_body())
         erp_http.call("create_vendor", body=VENDOR)
 
-        events = sorted(receiver.wait_for(3), key=lambda e: int(e["eventId"].split("-")[-1]))
+        events = receiver.events(3)
 
         assert events == [
             {

@@ -12,11 +12,9 @@ from emulators.web.wms_app import wms_system
 from tests.emulators.fuzz import fuzz
 from tests.emulators.harness import (
     Table,
-    assert_4xx_problem,
     assert_problem,
-    call_after_outage,
-    call_during_outage,
-    changes_nothing,
+    outage_and_recovery,
+    refused_unchanged,
     world_fixtures,
 )
 
@@ -230,10 +228,7 @@ def test_a_bad_body_is_a_4xx_problem_naming_the_field_and_changes_nothing(
     wms.call("post_ship_notice", body=asn_body(10))
     wms.call("receive", body=receipt_body(5))
 
-    with changes_nothing(wms):
-        reply = wms.call(operation, body=body)
-
-    assert_4xx_problem(reply, field)
+    refused_unchanged(wms, operation, field, body=body)
 
 
 # -- faults -----------------------------------------------------------------------
@@ -243,11 +238,8 @@ def test_outage_answers_503_with_retry_after_then_recovers(wms: Any) -> None:
     wms.call("post_ship_notice", body=asn_body(10))
     receive = partial(wms.call, "receive", body=receipt_body(4))
 
-    call_during_outage(wms, receive)
-    assert facts(wms, "received_qty") == []  # the behaviour never saw it
-
-    call_after_outage(wms, receive, 201)
-    assert facts(wms, "received_qty")[0].t == 70
+    outage_and_recovery(wms, receive, 201)
+    assert facts(wms, "received_qty")[0].t == 70  # the first the behaviour saw of it
 
 
 # -- the admin API (HTTP only) ----------------------------------------------------

@@ -21,14 +21,14 @@ from emulators.web.supplier_app import supplier_system
 from scenarios.live.setup import emulator_setup
 from scenarios.spec.load import load_scenario
 from scenarios.spec.masterdata import generate, po_lines
-from tests.emulators.harness import FakeClock, served
+from tests.emulators.harness import live_system, served
 
 SETUP = emulator_setup(load_scenario("partial_confirmation"), 600.0, dt.date(2026, 3, 2))
 MASTER = generate(load_scenario("partial_confirmation").network, SETUP.seed)
 
 
 def _build(factory: Any, system: str) -> Any:
-    return factory(seed=1, clock=FakeClock(), schedule=lambda d, a: None, **SETUP.options[system])
+    return live_system(factory, **SETUP.options[system])
 
 
 def _po(**changes: Any) -> dict[str, Any]:
@@ -104,14 +104,14 @@ def test_a_po_naming_unknown_master_data_is_422_naming_the_field(changes: Any, f
 
 def test_an_erp_without_masters_still_takes_any_po() -> None:
     """The standalone ERP (no scenario) checks nothing: its masters are empty."""
-    live = erp_system(seed=1, clock=FakeClock(), schedule=lambda d, a: None)
+    live = live_system(erp_system)
     with served(live.app) as base, httpx.Client(base_url=base) as client:
         body = _po(SupplierNumber="S9999", ShipToLocationGLN="0860001009998")
         assert client.post(f"{ERP_PREFIX}/purchaseOrders", json=body).status_code == 201
 
 
 def test_a_location_is_created_and_then_required() -> None:
-    live = erp_system(seed=1, clock=FakeClock(), schedule=lambda d, a: None)
+    live = live_system(erp_system)
     with served(live.app) as base, httpx.Client(base_url=base) as client:
         gln = MASTER.hospitals[0].gln
         body = {"LocationGLN": gln, "Name": "General", "Kind": "HOSPITAL"}
@@ -138,7 +138,7 @@ def test_the_supplier_network_lists_its_partners_with_the_erp_supplier_number() 
 
 
 def test_the_default_partners_name_their_erp_supplier_numbers() -> None:
-    live = supplier_system(seed=1, clock=FakeClock(), schedule=lambda d, a: None)
+    live = live_system(supplier_system)
     with served(live.app) as base:
         partners = httpx.get(f"{base}/edi/partners").json()["partners"]
     assert [(p["EdiId"], p["SupplierNumber"]) for p in partners] == [

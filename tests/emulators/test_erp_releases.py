@@ -13,7 +13,7 @@ from emulators.web.erp_api import ERP_API, ERP_PREFIX
 from emulators.web.erp_app import erp_system
 from emulators.web.erp_releases import VERSION_PATH
 from tests.builders import GLN, erp_lines
-from tests.emulators.harness import FakeClock, served
+from tests.emulators.harness import FakeClock, live_system, served
 
 RELEASE = Release(
     "2027.1",
@@ -113,7 +113,7 @@ def _post(client: httpx.Client, body: dict[str, Any], **headers: str) -> httpx.R
 @pytest.fixture
 def live_erp() -> Any:
     clock = FakeClock()
-    live = erp_system(seed=1, clock=clock, schedule=lambda d, a: None, releases=[RELEASE])
+    live = live_system(erp_system, clock, releases=[RELEASE])
     with served(live.app) as base, httpx.Client(base_url=base, timeout=10) as client:
         yield clock, client
 

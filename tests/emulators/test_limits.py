@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emulators._base import Reply
 from emulators.erp import Erp
@@ -22,7 +24,7 @@ from emulators.limits import DEFAULT_LIMITS, Limits
 from emulators.supplier import SupplierNetwork
 from emulators.web.apps import FACTORIES
 from emulators.web.erp_api import ERP_PREFIX
-from tests.emulators.harness import FakeClock, assert_problem, served
+from tests.emulators.harness import assert_problem, live_system, served
 from tests.emulators.test_contract_supplier import tamper, x12_850
 
 PO_LINE = {"SupplierItem": "1001-00001", "ItemGTIN": "30710000000014", "Quantity": 12,
@@ -34,7 +36,7 @@ MB = 1024 * 1024
 
 
 def _live(system: str, **options: Any) -> Any:
-    return FACTORIES[system](seed=1, clock=FakeClock(), schedule=lambda d, a: None, **options)
+    return live_system(FACTORIES[system], **options)
 
 
 class World:
@@ -298,3 +300,25 @@ def test_limits_check_walks_in_document_order() -> None:
     assert check({"lines": [{"qty": True}]}, {"qty": "quantity"}) is None  # a bool is no number
     assert check({"abcdef": 1}) == ("body", "holds a field name longer than 5 characters")
     assert check("abcdef") == ("body", "longer than 5 characters")
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-20, 20) | st.floats(-20, 20) | st.text(max_size=7),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.sampled_from(["qty", "price", "note", "abcdefg"]), inner, max_size=4)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_json)
+def test_the_quick_pass_answers_as_the_full_walk(document: Any) -> None:
+    """check() first asks a pass that builds no paths; it must accept exactly what the
+    walk that names the field accepts (a document it wrongly passed would slip a limit)."""
+    limits = Limits(max_text_length=5, max_lines=3, max_quantity=10, max_price=10.0)
+    numbers: dict[str, Any] = {"qty": "quantity", "price": "price"}
+    full = limits._first_refusal(document, numbers)
+    assert limits._fits(document, numbers) == (full is None)
+    assert limits.check(document, numbers) == full

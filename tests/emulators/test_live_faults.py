@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from emulators.web.wms_app import wms_system
-from tests.emulators.harness import FakeClock
+from tests.emulators.harness import live_system
 
 
 class _JumpingSelector(selectors.DefaultSelector):
@@ -47,7 +47,7 @@ class _VirtualTimeLoop(asyncio.SelectorEventLoop):
 
 
 def test_latency_fault_delays_requests_but_not_the_admin_api() -> None:
-    live = wms_system(seed=1, clock=FakeClock(), schedule=lambda delay, action: None)
+    live = live_system(wms_system)
     loop = _VirtualTimeLoop()
     transport = httpx.ASGITransport(app=live.app)
 

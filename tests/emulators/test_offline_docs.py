@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 
 from emulators.web.apps import FACTORIES
-from tests.emulators.harness import FakeClock, served
+from tests.emulators.harness import live_system, served
 
 _URL = re.compile(r"""(?:src|href|url)\s*[=:(]\s*['"]?([^'")\s>]+)""")
 _EXTERNAL = re.compile(r"https?://(?!127\.0\.0\.1|localhost)|//cdn|(?<![:/])//[a-z]", re.I)
@@ -22,9 +21,7 @@ _EXTERNAL = re.compile(r"https?://(?!127\.0\.0\.1|localhost)|//cdn|(?<![:/])//[a
 
 @pytest.fixture(params=sorted(FACTORIES), scope="module")
 def client(request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
-    live: Any = FACTORIES[request.param](
-        seed=1, clock=FakeClock(), schedule=lambda delay, action: None
-    )
+    live = live_system(FACTORIES[request.param])
     with served(live.app) as url, httpx.Client(base_url=url, timeout=10) as c:
         yield c
 

@@ -36,7 +36,7 @@ Line = tuple[int, str, str]  # quantity, unit, price
 def po_850(number: str, lines: list[Line], *, control: int = 1, revision: int | None = None) -> str:
     segs = [["ST", "850", "0001"], ["BEG", "00", "SA", number, "", "20240115"]]
     if revision is not None:
-        segs.append(["REF", "ZZ", str(revision)])
+        segs.append(["REF", "PP", str(revision)])
     segs.append(["N1", "ST", "SHIP TO", "UL", "0614141000012"])
     for i, (qty, uom, price) in enumerate(lines, start=1):
         segs.append(["PO1", str(i), str(qty), uom, price, "", "VC", f"NG-{i}", "UK", GTIN])
@@ -120,7 +120,7 @@ def test_defaults_keep_the_fill_draws_of_the_original_supplier() -> None:
         for i in range(1, 5):
             segs.append(["PO1", str(i), str(10 * i), "CA", "12.50", "", "VC", f"P-{i}"])
             if i % 2 == 0:
-                segs.append(["REF", "ZZ", "CRITICAL"])
+                segs.append(["CSH", "P2"])
         segs += [["CTT", "4"], ["SE", str(len(segs) + 2), "0001"]]
         text = Interchange("HOSPNET01", SUPPLIER, k, [segs]).render("PO", EPOCH)
         assert world.net.receive_edi(text).status == 202

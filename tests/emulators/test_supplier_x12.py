@@ -459,6 +459,7 @@ def purchase_order_acks(draw: st.DrawFn) -> PurchaseOrderAck:
         draw(dates),
         tuple(draw(ack_lines(n)) for n in range(1, count + 1)),
         draw(st.none() | st.integers(1, 99)),
+        draw(st.just("") | st.times().map(lambda t: t.strftime("%H%M%S"))),
     )
 
 
@@ -475,7 +476,8 @@ invoices = st.builds(
     Invoice, ids, dates, ids,
     st.lists(st.builds(InvoiceLine, st.integers(1, 999), quantities, uoms, prices,
                        st.just("") | ids, gtins), max_size=6).map(tuple),
-    st.just("") | dates,
+    st.just("") | dates, st.sampled_from(["", GLN]), st.sampled_from(["", GLN]),
+    st.sampled_from(["", GLN]), st.none() | st.integers(0, 120), st.just("") | dates,
 )  # fmt: skip
 
 

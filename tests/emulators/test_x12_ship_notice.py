@@ -56,7 +56,7 @@ def test_the_supplier_packs_three_lines_a_pack_each_labelled_with_an_sscc() -> N
     bol = notice.bill_of_lading
     assert len(bol) == 17 and ean.calc_check_digit(bol[:-1]) == bol[-1]
     assert (notice.shipped_on, notice.shipped_at) == (notice.date, notice.time)
-    assert notice.ship_to == Party("", "0614141000012")  # the 850's N1*ST GLN
+    assert notice.ship_to == Party("SHIP TO", "0614141000012")  # the 850's N1*ST
     assert notice.ship_from == Party("SUPP1001", SUPPLIER_GLN)
     assert ["TD5", "B", "2", "ODFL", "M", "LTL GROUND"] in segments
     assert all(item.gtin == GTIN for item in order.items)

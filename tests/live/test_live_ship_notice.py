@@ -47,6 +47,12 @@ def test_the_full_856_reaches_the_dock_which_receives_by_sscc_and_gtin(
         assert wait_until(lambda: len(ship_notices(systems)) >= len(pos), 20), core.log()
     finally:
         core.stop()
+    # what the live core's 850s said (its cross reference of the network's master data):
+    # the parties and contract, each line's buyer item number, description and pack
+    orders = list(systems.hosts["supplier"].behaviour.orders.values())
+    assert orders and all(o["vendor_gln"] and o["bill_to_gln"] and o["contract"] for o in orders)
+    assert all(ln["buyer_item"] and ln["description"] and ln["pack"]
+               for o in orders for ln in o["lines"])  # fmt: skip
     # what the supplier sent: S/O/P/I with SSCCs, carrier, bill of lading, ship-to/from
     sent = systems.hosts["supplier"].behaviour.mailbox_docs
     notices = [read_856(Interchange.parse(d["payload"]).sets[0]) for d in sent

@@ -34,7 +34,9 @@ def scheduler() -> Iterator[str]:
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        # not None: without a dashboard the scheduler still serves /metrics on 8787, which a
+        # cluster another test (or pytest -n worker) started may hold; port 0 is free
+        dashboard_address="127.0.0.1:0",
     ) as cluster:
         yield cluster.scheduler_address
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -191,3 +192,82 @@ def test_every_856_is_the_full_ship_notice(exchanged: list[tuple[str, str]]) -> 
         notice = emu.read_856(segments)  # holds the levels to BSN05, checks every SSCC
         assert notice.ship_to and notice.ship_to.gln and notice.ship_from.gln  # type: ignore[union-attr]
         assert all(emu.sscc_valid(i.sscc) for o in notice.orders for i in o.items)
+
+
+# -- the fuller 850, 855 and 810 ------------------------------------------------------
+
+# what each set must carry, as "SEG" or "SEG*qualifier" (ASC X12 004010)
+FULL_HEADERS = {
+    "850": {"REF*PP", "REF*CT", "DTM*002", "N1*BT", "N1*BY", "N1*ST", "N1*VN"},
+    "855": {"REF*PP", "DTM*097"},
+    "810": {"N1*RI", "N1*BT", "N1*ST", "ITD", "DTM*011"},
+}
+
+
+def content_problems(segments: list[list[str]]) -> list[str]:
+    """What a set lacks of the fuller 850/855/810: the header segments above and, in an
+    850, per PO1: price basis CT, ids BP/VC/UK, a PID*F description, and a PO4 for a
+    unit that is a pack (every unit but EA); in an 855, BAK09."""
+    code = segments[0][1]
+    tags = {s[0] for s in segments} | {f"{s[0]}*{s[1]}" for s in segments if len(s) > 1}
+    problems = [f"{code}: no {tag}" for tag in sorted(FULL_HEADERS[code] - tags)]
+    if any(s[:2] == ["REF", "ZZ"] for s in segments):
+        problems.append(f"{code}: REF*ZZ (mutually defined) where a standard place exists")
+    if code == "855":
+        problems += [f"855: no BAK09 in {s}" for s in segments if s[0] == "BAK" and len(s) < 10]
+    if code != "850":
+        return problems
+    lines = [i for i, s in enumerate(segments) if s[0] == "PO1"]
+    for i, end in zip(lines, [*lines[1:], len(segments) - 2], strict=True):
+        po1, loop = segments[i], segments[i + 1 : end]
+        ids = dict(zip(po1[6::2], po1[7::2], strict=False))
+        if po1[5:6] != ["CT"] or not {"BP", "VC", "UK"} <= ids.keys():
+            problems.append(f"850 line {po1[1]}: PO105 CT and BP/VC/UK ids, got {po1}")
+        if not any(s[:2] == ["PID", "F"] and len(s) > 5 and s[5] for s in loop):
+            problems.append(f"850 line {po1[1]}: no PID*F description")
+        if po1[3] != "EA" and not any(s[0] == "PO4" for s in loop):
+            problems.append(f"850 line {po1[1]}: a {po1[3]} without its PO4 pack")
+    return problems
+
+
+def test_every_850_855_810_carries_the_full_content(exchanged: list[tuple[str, str]]) -> None:
+    """The structural checks of the fuller documents, over every one the run exchanged,
+    and what each translator reads back of them."""
+    sets = [s for _, text in exchanged for s in emu.Interchange.parse(text).sets]
+    by_code = {c: [s for s in sets if s[0][1] == c] for c in FULL_HEADERS}
+    assert all(by_code.values()), {c: len(v) for c, v in by_code.items()}
+    assert [p for s in sets if s[0][1] in FULL_HEADERS for p in content_problems(s)] == []
+    orders = [emu.read_850(s) for s in by_code["850"]]
+    lines = [ln for o in orders for ln in o["lines"]]
+    assert all(o["bill_to_gln"] and o["vendor_gln"] and o["contract"] for o in orders)
+    assert any(ln["ndc"] for ln in lines)  # drugs by NDC (N4)
+    assert any(ln["critical"] for ln in lines)  # CSH*P2
+    assert all(ln["description"] and ln["buyer_item"] for ln in lines)
+    assert all(ln.get("pack") for ln in lines if ln["uom"] != "EA")
+    assert all(emu.read_855(s).time for s in by_code["855"])
+    invoices = [emu.read_810(s) for s in by_code["810"]]
+    assert all(i.remit_to and i.bill_to and i.ship_to and i.shipped_on for i in invoices)
+    assert {i.net_days for i in invoices} == {30}
+
+
+@pytest.mark.parametrize(
+    ("code", "drop", "named"),
+    [
+        ("850", lambda s: s[:2] == ["N1", "VN"], "N1*VN"),
+        ("850", lambda s: s[:2] == ["REF", "CT"], "REF*CT"),
+        ("850", lambda s: s[0] == "PID", "PID*F"),
+        ("850", lambda s: s[0] == "PO4", "PO4"),
+        ("855", lambda s: s[:2] == ["DTM", "097"], "DTM*097"),
+        ("810", lambda s: s[0] == "ITD", "ITD"),
+        ("810", lambda s: s[:2] == ["N1", "RI"], "N1*RI"),
+    ],
+)
+def test_the_content_checks_catch_a_writer_that_drops_a_segment(
+    exchanged: list[tuple[str, str]], code: str, drop: Callable[[list[str]], bool], named: str
+) -> None:
+    sets = [s for _, text in exchanged for s in emu.Interchange.parse(text).sets]
+    [first] = [s for s in sets if s[0][1] == code][:1]
+    assert content_problems(first) == []
+    dropped = [s for s in first if not drop(s)]
+    assert len(dropped) < len(first)
+    assert any(named in p for p in content_problems(dropped))

@@ -68,17 +68,19 @@ def test_write_850_parses_back_with_envelope_and_counts() -> None:
     assert beg[3] == "4500000001"
     assert beg[5] == "20240115"
     assert segments(ts, "CTT") == [("CTT", "2")]
-    assert ("REF", "ZZ", "3") in ts.segments  # the PO revision travels with it
+    assert ("REF", "PP", "3") in ts.segments  # the PO revision travels with it (128 PP)
     assert ("N1", "ST", "SHIP TO", "UL", GLN) in ts.segments
     po1 = segments(ts, "PO1")
     assert [(s[1], s[2], s[3], s[4]) for s in po1] == [
         ("1", "10", "CA", "45.50"),
         ("2", "4", "BX", "12.00"),
     ]
-    # the critical flag follows its own line (line 2) and only that line
+    # the critical flag (CSH*P2: ship as soon as possible) follows its own line (line 2)
+    # and only that line
     after_line_2 = ts.segments[ts.segments.index(po1[1]) + 1]
-    assert after_line_2 == ("REF", "ZZ", "CRITICAL")
-    assert ts.segments.count(("REF", "ZZ", "CRITICAL")) == 1
+    assert after_line_2 == ("CSH", "P2")
+    assert ts.segments.count(("CSH", "P2")) == 1
+    assert not [s for s in ts.segments if s[:2] == ("REF", "ZZ")]  # nothing nonstandard
 
 
 SAFE = st.text(alphabet="ABCDEFGHJKLMNPQRSTUVWXYZ0123456789-", min_size=1, max_size=12)
@@ -136,8 +138,8 @@ def test_write_850_round_trips_through_the_parser(po: PurchaseOrder, control: in
         line.line_no: (line.quantity, line.uom.value, line.vendor_part, line.gtin)
         for line in po.lines
     }
-    assert ts.segments.count(("REF", "ZZ", "CRITICAL")) == sum(ln.critical for ln in po.lines)
-    assert ("REF", "ZZ", str(po.version)) in ts.segments
+    assert ts.segments.count(("CSH", "P2")) == sum(ln.critical for ln in po.lines)
+    assert ("REF", "PP", str(po.version)) in ts.segments
     assert ("REF", "DP", po.department) in ts.segments
 
 
@@ -164,7 +166,8 @@ def test_minimal_855_from_domain_parses_into_an_acknowledgment() -> None:
     assert ack.po_number == "PO123456"
     assert ack.ack_type.value == "AC"
     assert ack.ack_date == dt.date(2024, 1, 15)
-    assert ack.revision == 20240115_000000007  # no REF*ZZ: BAK04 date, then ISA13
+    # no REF*PP: BAK04's date (midnight, UTC) in epoch seconds, then ISA13
+    assert ack.revision == int(dt.datetime(2024, 1, 15, tzinfo=dt.UTC).timestamp()) * 10**9 + 7
     one, two = ack.lines
     assert (one.line_no, one.ordered_quantity, one.uom, one.unit_price) == (1, 10, Uom.CA, 45.5)
     assert [(a.status, a.quantity) for a in one.acks] == [(LineStatus.IA, 10)]
@@ -176,10 +179,17 @@ def test_minimal_855_from_domain_parses_into_an_acknowledgment() -> None:
     assert two.acks[0].expected_date == dt.date(2024, 2, 1)
 
 
-def test_855_revision_is_read_from_header_ref_zz() -> None:
-    body = MINIMAL_855.replace("~PO1*1*", "~REF*ZZ*4~PO1*1*", 1).replace("SE*8*", "SE*9*")
+def test_855_revision_is_read_from_header_ref_pp() -> None:
+    body = MINIMAL_855.replace("~PO1*1*", "~REF*PP*4~PO1*1*", 1).replace("SE*8*", "SE*9*")
     ack = acknowledgments_from_855(the_set(envelope(body)))
     assert ack.revision == 4
+
+
+def test_855_ref_zz_is_no_revision() -> None:
+    """REF*ZZ is mutually defined, not a revision: read as no revision at all."""
+    body = MINIMAL_855.replace("~PO1*1*", "~REF*ZZ*4~PO1*1*", 1).replace("SE*8*", "SE*9*")
+    ack = acknowledgments_from_855(the_set(envelope(body)))
+    assert ack.revision > 10**18  # ordered by when it was made, not 4
 
 
 def test_wrong_se01_count_is_rejected_naming_se01() -> None:

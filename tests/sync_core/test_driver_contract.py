@@ -55,6 +55,10 @@ class Target:
     calls: list[tuple[float, Request, BreakerState]] = field(default_factory=list)
     now: Callable[[], float] = lambda: 0.0
 
+    def keys(self) -> list[str | None]:
+        """The idempotency keys of the calls, in the order they came."""
+        return [request.idempotency_key for _, request, _ in self.calls]
+
     def knows(self, request: Request) -> str | None:
         return None if request.target in KNOWN else f"no route to {request.target}"
 
@@ -121,6 +125,12 @@ class Harness(ABC):
     def settle(self) -> None:
         """Run until every message is decided and every row finished."""
 
+    def run(self, *message_ids: str) -> None:
+        """Submit an event for each of ``message_ids``, in order, then settle."""
+        for message_id in message_ids:
+            self.submit(event(message_id))
+        self.settle()
+
     @abstractmethod
     def replay(self, letter_id: int) -> DeadLetterRecord: ...
 
@@ -162,6 +172,10 @@ class SimHarness(Harness):
 class _Connector:
     def __init__(self, target: Target) -> None:
         self.target = target
+
+    def keys(self) -> list[str | None]:
+        """The idempotency keys of the calls, in the order they came."""
+        return [request.idempotency_key for _, request, _ in self.calls]
 
     def knows(self, request: Request) -> str | None:
         return self.target.knows(request)
@@ -243,9 +257,8 @@ class DriverContract(ABC):
         newer = Entity("receipt", "R1", 2, {})
         engine = Script({"m1": ((write("old", version=1), write("new", version=2)), (newer,))})
         core, target = make(engine)
-        core.submit(event("m1"))
-        core.settle()
-        assert [r.idempotency_key for _, r, _ in target.calls] == ["new"]
+        core.run("m1")
+        assert target.keys() == ["new"]
         assert core.store.pending() == [] and core.store.dead_letters() == []
 
     def test_a_poison_message_is_dead_lettered_and_the_run_goes_on(
@@ -253,44 +266,39 @@ class DriverContract(ABC):
     ) -> None:
         engine = Script({"m2": ((write("k2"),), ())}, broken={"poison"})
         core, target = make(engine)
-        core.submit(event("poison"))
-        core.submit(event("m2"))
-        core.settle()
+        core.run("poison", "m2")
         (letter,) = core.store.dead_letters()
         assert letter.message_id == "poison" and "KeyError" in letter.reason
         assert core.store.consumed("poison") and core.store.consumed("m2")
-        assert [r.idempotency_key for _, r, _ in target.calls] == ["k2"]
+        assert target.keys() == ["k2"]
 
     def test_a_replayed_message_is_decided_again_and_taken_from_the_queue(
         self, make: Callable[..., Any]
     ) -> None:
         engine = Script({"poison#replay1": ((write("k1"),), ())}, broken={"poison"})
         core, target = make(engine)
-        core.submit(event("poison"))
-        core.settle()
+        core.run("poison")
         engine.broken.clear()  # the fix is deployed
         (record,) = core.store.dead_letter_records()
         assert core.replay(record.id).replayed_as == "poison#replay1"
         core.settle()
         assert core.store.consumed("poison#replay1") and core.store.taken == ["poison#replay1"]
-        assert [r.idempotency_key for _, r, _ in target.calls] == ["k1"]
+        assert target.keys() == ["k1"]
 
     def test_a_replayed_request_goes_out_again_with_its_key(self, make: Callable[..., Any]) -> None:
         core, target = make(Script({"m1": ((write("k1"),), ())}), [409])
-        core.submit(event("m1"))
-        core.settle()
+        core.run("m1")
         (record,) = core.store.dead_letter_records()
         assert "answered 409: scripted" in record.letter.reason
         core.replay(record.id)
         core.settle()
-        assert [r.idempotency_key for _, r, _ in target.calls] == ["k1", "k1"]
+        assert target.keys() == ["k1", "k1"]
         assert core.store.pending() == []
         assert [r.status.value for r in core.store.dead_letter_records()] == ["replayed"]
 
     def test_retries_then_a_give_up_letter(self, make: Callable[..., Any]) -> None:
         core, target = make(Script({"m1": ((write("k1"),), ())}), [503] * 9, attempts=3)
-        core.submit(event("m1"))
-        core.settle()
+        core.run("m1")
         assert len(target.calls) == 3
         (letter,) = core.store.dead_letters()
         assert letter.message_id == "outbox:1" and letter.request == write("k1")
@@ -302,8 +310,7 @@ class DriverContract(ABC):
         breaker = BreakerConfig(failure_threshold=2, open_s=0.2)
         engine = Script({"m1": ((write("k1"),), ())})
         core, target = make(engine, [503, 503, 503], attempts=10, breaker=breaker)
-        core.submit(event("m1"))
-        core.settle()
+        core.run("m1")
         closed, half_open = BreakerState.CLOSED, BreakerState.HALF_OPEN
         assert [state for _, _, state in target.calls] == [closed, closed, half_open, half_open]
         times = [t for t, _, _ in target.calls]
@@ -314,8 +321,7 @@ class DriverContract(ABC):
         read = Request("erp", "get_po", {"order_number": "7"}, reply_kind=Kind.ERP_PO_DOCUMENT)
         engine = Script({"m1": ((read,), ())})
         core, _ = make(engine, body={"OrderNumber": "7"})
-        core.submit(event("m1"))
-        core.settle()
+        core.run("m1")
         reply = engine.seen[-1]
         assert (reply.message_id, reply.kind) == ("reply:1", Kind.ERP_PO_DOCUMENT)
         assert reply.body == {"OrderNumber": "7"} and reply.query == {"order_number": "7"}
@@ -323,8 +329,7 @@ class DriverContract(ABC):
 
     def test_an_unknown_target_is_dead_lettered_unsent(self, make: Callable[..., Any]) -> None:
         core, target = make(Script({"m1": ((write("k1", target="crm"),), ())}))
-        core.submit(event("m1"))
-        core.settle()
+        core.run("m1")
         assert target.calls == []
         assert [d.reason for d in core.store.dead_letters()] == ["no route to crm"]
         assert core.store.pending() == []

@@ -53,7 +53,7 @@ def erp_po(lines: int, revision: int = 1, start: int = 1) -> dict[str, Any]:
 def interchange_855(lines: int) -> str:
     """The supplier's 855 for ``erp_po(lines)``: every line 6 accepted, 4 backordered."""
     body = [["ST", "855", "0001"], ["BAK", "00", "AC", "4500000001", "20240115"]]
-    body.append(["REF", "ZZ", "1"])
+    body.append(["REF", "PP", "1"])
     for n in range(1, lines + 1):
         body.append(["PO1", str(n), "10", "CA", "45.50", "", "VC", f"NG-{n}"])
         body.append(["ACK", "IA", "6", "CA", "068", "20240118"])

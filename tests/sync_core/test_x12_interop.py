@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from collections.abc import Callable
 
 import pytest
@@ -309,22 +310,51 @@ def test_several_sets_or_groups_in_one_interchange_give_the_same_requests(
 
 
 def _no_revision(po_number: str, bak04: str, control: int) -> str:
-    """An 855 as real suppliers send it: no REF*ZZ revision."""
+    """An 855 as many suppliers send it: no revision (REF*PP)."""
     text = interchange_855(po_number, PARTIAL, control=control)
     return (
-        text.replace("~REF*ZZ*1~", "~")
+        text.replace("~REF*PP*1~", "~")
         .replace("SE*10*", "SE*9*")
         .replace("*20240116~", f"*{bak04}~", 1)
     )
 
 
+def _order(ccyymmdd: str, isa13: int, hhmmss: str = "000000") -> int:
+    """The source version of an 855 without a revision: epoch seconds (UTC), then ISA13."""
+    made = dt.datetime.strptime(ccyymmdd + hhmmss, "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
+    return int(made.timestamp()) * 10**9 + isa13
+
+
 def test_855s_without_revision_are_ordered_by_bak_date_then_isa13() -> None:
     ack = acknowledgments_from_855(the_855(_no_revision("PO1", "20240117", 42)))
-    assert ack.revision == 20240117_000000042
+    assert ack.revision == _order("20240117", 42)
     with_bak09 = _no_revision("PO1", "20240117", 42).replace(
         "*20240117~", "*20240117*****20240118~"
     )
-    assert acknowledgments_from_855(the_855(with_bak09)).revision == 20240118_000000042
+    assert acknowledgments_from_855(the_855(with_bak09)).revision == _order("20240118", 42)
+
+
+def _created_at(text: str, hhmmss: str) -> str:
+    """``text`` with a DTM*097 (transaction creation) on its BAK date at ``hhmmss``."""
+    return re.sub(
+        r"(~BAK\*[^~]*\*(\d{8}))~(.*?)~SE\*(\d+)\*",
+        lambda m: f"{m[1]}~DTM*097*{m[2]}*{hhmmss}~{m[3]}~SE*{int(m[4]) + 1}*",
+        text,
+        count=1,
+    )
+
+
+def test_855s_of_one_day_are_ordered_by_dtm_097_time_before_isa13() -> None:
+    """Two 855s of one date: the one made later (DTM*097 time) wins even when the
+    partner's VAN gave it the lower control number."""
+    morning = the_855(_created_at(_no_revision("PO1", "20240117", 42), "081500"))
+    afternoon = the_855(_created_at(_no_revision("PO1", "20240117", 41), "143000"))
+    early, late = acknowledgments_from_855(morning), acknowledgments_from_855(afternoon)
+    assert (early.revision, late.revision) == (
+        _order("20240117", 42, "081500"),
+        _order("20240117", 41, "143000"),
+    )
+    assert late.revision > early.revision
 
 
 def the_855(text: str) -> object:
@@ -354,7 +384,7 @@ def test_a_later_855_arriving_first_is_not_overwritten_by_an_earlier_one(
     assert second.requests == () and second.dead_letters == ()  # the older one changes nothing
     stored = h.store.entity("ack", number)
     assert stored is not None
-    assert stored.version == int(later[0]) * 10**9 + later[1]
+    assert stored.version == _order(*later)
 
 
 def test_an_earlier_855_then_a_later_one_both_go_through() -> None:
@@ -368,7 +398,7 @@ def test_an_earlier_855_then_a_later_one_both_go_through() -> None:
 
     assert {r.operation for r in later.requests} >= {"post_acknowledgment"}
     [ack] = [r for r in later.requests if r.operation == "post_acknowledgment"]
-    assert ack.body["AcknowledgmentRevision"] == 20240117_000000003
+    assert ack.body["AcknowledgmentRevision"] == _order("20240117", 3)
 
 
 # -- what the core cannot read: a mapping error naming where -------------------------

@@ -24,9 +24,13 @@ from sync_core.mappers.x12._read import (
 )
 from sync_core.mappers.x12._ship_notice import ship_notices_from_856
 from sync_core.mappers.x12._write import write_850, write_997
+from sync_core.mappers.x12._xref import CrossReference, ItemReference, Party
 
 __all__ = [
+    "CrossReference",
     "Envelope",
+    "ItemReference",
+    "Party",
     "TransactionSet",
     "acknowledgments_from_855",
     "functional_ack_from_997",

@@ -89,12 +89,13 @@ def acknowledgments_from_855(ts: TransactionSet) -> Acknowledgment:
     """Translate one 855 transaction set to a canonical acknowledgment.
 
     Its ``revision`` (the source version 855s are ordered by) is the partner's
-    revision when it sends one (``REF*ZZ`` before the first PO1).  Real suppliers
-    send none: then it is the acknowledgment's date and then the interchange
-    control number, ``CCYYMMDD * 10**9 + ISA13`` (e.g. ``20240116000000007``), so
-    a later 855 is never overwritten by an earlier one that arrives after it.  The
-    date is BAK09 (the acknowledgment date) when sent, else BAK04; a 4010 BAK has
-    no time element, so within one date the ISA13 decides.
+    revision when it sends one (``REF*PP`` before the first PO1).  Many partners
+    send none: then it is when the acknowledgment was made and then the interchange
+    control number, ``epoch seconds * 10**9 + ISA13`` (UTC as sent), so a later 855
+    is never overwritten by an earlier one that arrives after it.  When is DTM*097
+    (transaction creation: date and time) when sent, else BAK09 (the acknowledgment
+    date), else BAK04, at midnight: a 4010 BAK has no time element, so within one
+    date the ISA13 decides.
     """
     if ts.code != "855":
         raise _fail(ts.code, "ST01", "expected an 855 purchase order acknowledgment")
@@ -104,6 +105,7 @@ def acknowledgments_from_855(ts: TransactionSet) -> Acknowledgment:
     ack_date: dt.date | None = None
     revision: int | None = None
     sent_on: dt.date | None = None  # BAK09
+    created: dt.datetime | None = None  # DTM*097
     lines: list[AcknowledgmentLine] = []
     current: dict[str, object] | None = None
     acks: list[LineAck] = []
@@ -129,8 +131,10 @@ def acknowledgments_from_855(ts: TransactionSet) -> Acknowledgment:
             ack_date = _date(doc, f"BAK04 (segment {n})", _e(seg, 4))
             if _e(seg, 9):
                 sent_on = _date(doc, f"BAK09 (segment {n})", _e(seg, 9))
-        elif sid == "REF" and len(seg) > 2 and _e(seg, 1) == "ZZ" and current is None:
+        elif sid == "REF" and len(seg) > 2 and _e(seg, 1) == "PP" and current is None:
             revision = _int(doc, f"REF02 (segment {n})", _e(seg, 2))
+        elif sid == "DTM" and _e(seg, 1) == "097" and current is None:
+            created = _date_time(doc, n, seg)
         elif sid == "PO1":
             close_line()
             acks = []
@@ -149,7 +153,8 @@ def acknowledgments_from_855(ts: TransactionSet) -> Acknowledgment:
     if ctt is not None and ctt != len(lines):
         raise _fail(doc, "CTT01", f"says {ctt} lines, the set has {len(lines)}")
     if revision is None:
-        revision = _arrival_order(sent_on or ack_date, ts.interchange_control)
+        made = created or dt.datetime.combine(sent_on or ack_date, dt.time())
+        revision = _arrival_order(made, ts.interchange_control)
     try:
         return Acknowledgment(
             po_number=po_number,
@@ -190,20 +195,45 @@ def _line_ack(doc: str, n: int, seg: Sequence[str]) -> LineAck:
         raise _fail(doc, f"ACK (segment {n})", _first(e)) from None
 
 
-def _arrival_order(date: dt.date, isa13: int) -> int:
-    """An 855's source version without a partner revision: date, then ISA13 (it fits a
-    store's 64-bit version: 99991231 * 10**9 < 2**63)."""
+_EPOCH = dt.datetime(1970, 1, 1)
+
+
+def _date_time(doc: str, n: int, seg: Sequence[str]) -> dt.datetime:
+    """DTM02 and DTM03 (HHMM or HHMMSS; none: midnight) as one moment."""
+    day = _date(doc, f"DTM02 (segment {n})", _e(seg, 2))
+    clock = _e(seg, 3)
+    if clock and not (len(clock) in (4, 6) and clock.isascii() and clock.isdigit()):
+        raise _fail(doc, f"DTM03 (segment {n})", f"expected a time HHMM or HHMMSS, got {clock!r}")
+    hour, minute, second = (int(clock[i : i + 2] or 0) for i in (0, 2, 4))
+    try:
+        return dt.datetime.combine(day, dt.time(hour, minute, second))
+    except ValueError as e:
+        raise _fail(doc, f"DTM03 (segment {n})", str(e)) from None
+
+
+def _arrival_order(made: dt.datetime, isa13: int) -> int:
+    """An 855's source version without a partner revision: when it was made, to the
+    second, then ISA13 (a store's version is 64 bits: good until the year 2262)."""
     if not 0 <= isa13 < 10**9:
         raise _fail("855", "ISA13", f"control number {isa13} is not 9 digits")
-    return (date.year * 10_000 + date.month * 100 + date.day) * 10**9 + isa13
+    version = int((made - _EPOCH).total_seconds()) * 10**9 + isa13
+    if not 0 <= version < 2**63:
+        raise _fail("855", "DTM02", f"{made:%Y-%m-%d} is out of range for ordering 855s")
+    return version
+
+
+_INVOICE_PARTIES = {"RI": "remit_to", "BT": "bill_to", "ST": "ship_to"}  # N101 → field
 
 
 def invoice_from_810(ts: TransactionSet, supplier_id: str) -> Invoice:
-    """Translate one 810 to a canonical invoice from ``supplier_id``."""
+    """Translate one 810 to a canonical invoice from ``supplier_id``: BIG, the parties
+    (N1 RI/BT/ST with GLNs), terms (ITD07 net days), shipped date (DTM*011), IT1
+    lines and the TDS total."""
     if ts.code != "810":
         raise _fail(ts.code, "ST01", "expected an 810 invoice")
     doc = "810"
     header: dict[str, object] = {}
+    where = {"": "BIG"}  # a header field → the element it came from
     lines: list[InvoiceLine] = []
     for n, seg in enumerate(ts.segments, start=1):
         sid = seg[0]
@@ -225,6 +255,13 @@ def invoice_from_810(ts: TransactionSet, supplier_id: str) -> Invoice:
                 raise _fail(doc, f"IT1 (segment {n})", _first(e)) from None
         elif sid == "TDS":
             header["total"] = _int(doc, f"TDS01 (segment {n})", _e(seg, 1)) / 100
+        elif sid == "N1" and _e(seg, 1) in _INVOICE_PARTIES and _e(seg, 3) == "UL":
+            header[_INVOICE_PARTIES[_e(seg, 1)]] = _e(seg, 4)  # the model checks the GLN
+            where[_INVOICE_PARTIES[_e(seg, 1)]] = f"N104 (segment {n})"
+        elif sid == "ITD" and _e(seg, 7):
+            header["net_days"] = _int(doc, f"ITD07 (segment {n})", _e(seg, 7))
+        elif sid == "DTM" and _e(seg, 1) == "011":
+            header["shipped_on"] = _date(doc, f"DTM02 (segment {n})", _e(seg, 2))
     if "invoice_number" not in header:
         raise _fail(doc, "BIG", "missing BIG segment")
     if "total" not in header:
@@ -232,4 +269,5 @@ def invoice_from_810(ts: TransactionSet, supplier_id: str) -> Invoice:
     try:
         return Invoice.model_validate({**header, "supplier_id": supplier_id, "lines": lines})
     except ValidationError as e:
-        raise _fail(doc, "BIG", _first(e)) from None
+        field = str(e.errors()[0]["loc"][0])
+        raise _fail(doc, where.get(field, "BIG"), _first(e)) from None

@@ -13,18 +13,41 @@ from sync_core.mappers.x12._envelope import (
     _decimal,
     _isa,
 )
+from sync_core.mappers.x12._xref import CrossReference, Party
 from sync_core.model import (
     PurchaseOrder,
+    PurchaseOrderLine,
     SetSyntaxError,
 )
 
 
 def write_850(
-    po: PurchaseOrder, *, sender: str, receiver: str, control: int, now: dt.datetime
+    po: PurchaseOrder,
+    *,
+    sender: str,
+    receiver: str,
+    control: int,
+    now: dt.datetime,
+    xref: CrossReference | None = None,
 ) -> str:
-    """One interchange holding one 850 for ``po``."""
-    body: list[list[str]] = [
-        ["ST", "850", "0001"],
+    """One interchange holding one 850 for ``po``; ``xref`` adds the parties, contract
+    and item data the purchase order does not carry (see :mod:`._xref`)."""
+    body: list[list[str]] = [["ST", "850", "0001"], *_header_850(po, xref)]
+    for line in po.lines:
+        body += _line_850(line, po.supplier_id, xref)
+    body.append(["CTT", str(len(po.lines))])
+    body.append(["SE", str(len(body) + 1), "0001"])
+    _check_delimiters(body)
+    return _interchange("PO", body, sender, receiver, control, now)
+
+
+def _header_850(po: PurchaseOrder, xref: CrossReference | None) -> list[list[str]]:
+    """BEG, the references (REF*PP the revision, REF*CT the contract), DTM*002 and the
+    N1 loops BT, BY, ST and VN (those the cross reference knows)."""
+    contract = xref.contracts.get(po.supplier_id) if xref else None
+    vendor = xref.vendors.get(po.supplier_id) if xref else None
+    site = xref.sites.get(po.ship_to, "SHIP TO") if xref else "SHIP TO"
+    return [
         # BEG01: 00 original, 05 replace (a changed PO: the supplier's order entry takes the
         # newer revision whole, lines left out are no longer ordered), 01 cancellation.
         [
@@ -36,33 +59,50 @@ def write_850(
             po.order_date.strftime("%Y%m%d"),
         ],
         ["REF", "DP", po.department],
-        ["REF", "ZZ", str(po.version)],
+        # a case PO: the case's reference, never the patient
+        *([["REF", "CR", po.case_reference]] if po.case_reference is not None else []),
+        ["REF", "PP", str(po.version)],  # element 128 PP: purchase order revision number
+        *([["REF", "CT", contract]] if contract else []),
         ["DTM", "002", po.requested_date.strftime("%Y%m%d")],
-        ["N1", "ST", "SHIP TO", "UL", po.ship_to],
+        *([_n1("BT", xref.bill_to), _n1("BY", xref.buyer)] if xref else []),
+        _n1("ST", Party(site, po.ship_to)),
+        *([_n1("VN", vendor)] if vendor else []),
     ]
-    if po.case_reference is not None:  # a case PO: the case's reference, never the patient
-        body.insert(3, ["REF", "CR", po.case_reference])
-    for line in po.lines:
-        body.append(
-            [
-                "PO1",
-                str(line.line_no),
-                str(line.quantity),
-                line.uom.value,
-                _decimal(line.unit_price),
-                "",
-                "VC",
-                line.vendor_part,
-                "UK",
-                line.gtin,
-            ]
-        )
-        if line.critical:
-            body.append(["REF", "ZZ", "CRITICAL"])
-    body.append(["CTT", str(len(po.lines))])
-    body.append(["SE", str(len(body) + 1), "0001"])
-    _check_delimiters(body)
-    return _interchange("PO", body, sender, receiver, control, now)
+
+
+def _n1(code: str, party: Party) -> list[str]:
+    return ["N1", code, party.name, "UL", party.gln]
+
+
+def _line_850(
+    line: PurchaseOrderLine, supplier: str, xref: CrossReference | None
+) -> list[list[str]]:
+    """PO1 (PO105 ``CT`` for a contract price; BP, VC, UK and N4 ids), PID*F, PO4 for a
+    pack unit and CSH*P2 (ship as soon as possible) for a clinically critical line."""
+    item = xref.items.get(line.gtin) if xref else None
+    on_contract = bool(xref and xref.contracts.get(supplier))
+    ids = ["BP", item.buyer_item] if item else []
+    ids += ["VC", line.vendor_part, "UK", line.gtin]
+    ids += ["N4", item.ndc] if item and item.ndc else []
+    segments = [
+        [
+            "PO1",
+            str(line.line_no),
+            str(line.quantity),
+            line.uom.value,
+            _decimal(line.unit_price),
+            "CT" if on_contract else "",
+            *ids,
+        ]
+    ]
+    if item is not None:
+        segments.append(["PID", "F", "", "", "", item.description])
+        pack = item.pack(line.uom.value)
+        if pack is not None:
+            segments.append(["PO4", str(pack[0]), str(pack[1]), pack[2]])
+    if line.critical:
+        segments.append(["CSH", "P2"])  # element 563 P2: ship as soon as possible
+    return segments
 
 
 def _interchange(

@@ -1,6 +1,6 @@
 """Acknowledgment: an 855 → the ERP's acknowledgment and the WMS's expected receipts.
 
-Applied only if its revision (``REF*ZZ``) is newer than the one applied for the PO: a
+Applied only if its revision (``REF*PP``) is newer than the one applied for the PO: a
 duplicate 855 from the VAN (a new document, the same revision) and a late one change
 nothing.  The PO document kept at dispatch gives the WMS its GTINs and dock.
 """

@@ -68,7 +68,7 @@ def write_850(order: dict[str, Any], *, sender: str, receiver: str, control: int
     body = [
         ["ST", "850", "0001"],
         ["BEG", purpose, "SA", order["OrderNumber"], "", order["OrderDate"].replace("-", "")],
-        ["REF", "ZZ", str(order["RevisionNumber"])],
+        ["REF", "PP", str(order["RevisionNumber"])],
         ["DTM", "002", order["NeedByDate"].replace("-", "")],
         ["N1", "ST", "SHIP TO", "UL", order["ShipToLocationGLN"]],
     ]
@@ -88,7 +88,7 @@ def write_850(order: dict[str, Any], *, sender: str, receiver: str, control: int
             ]
         )
         if ln["CriticalSupply"] == "Y":
-            body.append(["REF", "ZZ", "CRITICAL"])
+            body.append(["CSH", "P2"])  # ship as soon as possible
     body.append(["CTT", str(len(lines))])
     body.append(["SE", str(len(body) + 1), "0001"])
     now = dt.datetime.now()  # the envelope's date and time: informational only
@@ -124,7 +124,7 @@ def _acknowledgment(segments: list[list[str]]) -> Acknowledgment:
     for seg in segments:
         if seg[0] == "BAK":
             po = seg[3]
-        elif seg[0] == "REF" and _el(seg, 1) == "ZZ" and not lines:
+        elif seg[0] == "REF" and _el(seg, 1) == "PP" and not lines:
             revision = int(seg[2])
         elif seg[0] == "PO1":
             lines.append((int(seg[1]), []))
