@@ -92,6 +92,9 @@ class IngressDriver(LiveDriver):
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._watcher
+        if self._store is not None:  # let a status read in the store thread finish first
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.db(lambda s: None), self.drain_s)
         await super().stop()
         with contextlib.suppress(BusError):
             await self.bus.close()
