@@ -299,6 +299,12 @@ def admin_router(host: Host) -> APIRouter:
     def requests() -> list[dict[str, Any]]:
         return host.request_journal()
 
+    @router.get("/clock")
+    def clock() -> dict[str, Any]:
+        """The emulator's clock, the one its journals and history are stamped with (seconds
+        since it started): what a harness reads to put those records on its own time axis."""
+        return {"system": host.system, "t": host.clock()}
+
     @router.get("/history")
     def history() -> list[dict[str, Any]]:
         return host.history_records()

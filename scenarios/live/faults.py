@@ -2,7 +2,7 @@
 fault windows set and cleared on schedule.
 
 Theory of operation.  Each emulator stamps its history with its own monotonic clock; one
-journalled probe request per emulator (:data:`PROBES`) reads that clock against ours
+read of ``/__admin/clock`` per emulator reads that clock against ours
 (:func:`clock_offsets`), so every record lands on the run's time axis.  The scenario's
 steady faults are set at the start; each fault window (outage, 429 storm, latency spike,
 sync-core crash) is a SimPy process in a :class:`simpy.rt.RealtimeEnvironment` whose
@@ -32,35 +32,31 @@ from scenarios.live.options import SYSTEMS, LiveError
 from scenarios.live.procs import CoreProcess
 from scenarios.spec.models import ScenarioSpec
 
-__all__ = ["PROBES", "FaultSchedule", "clock_at_start", "clock_offsets", "replace_faults"]
-
-# one cheap call per emulator that goes through its journal (to read its clock)
-PROBES = {
-    "erp": ("/fscmRestApi/resources/latest/purchaseOrders?limit=1", "list_purchase_orders"),
-    "supplier": ("/edi/mailbox?limit=1", "mailbox"),
-    "wms": ("/wms/api/v1/receipts?limit=1", "list_receipts"),
-    "ap": ("/payables/v1/invoices?limit=1", "list_invoices"),
-}
+__all__ = ["FaultSchedule", "clock_at_start", "clock_offsets", "replace_faults"]
 
 
 def clock_offsets(urls: dict[str, str], client: httpx.Client, start: float) -> dict[str, float]:
-    """Each emulator's clock at our ``start`` (``time.monotonic()``), from journalled probes:
-    the offsets :func:`~scenarios.live.judge.collect_changes` needs to put every record on
-    the run's time axis."""
+    """Each emulator's clock at our ``start`` (``time.monotonic()``): the offsets
+    :func:`~scenarios.live.judge.collect_changes` needs to put every record on the run's
+    time axis."""
     return {s: clock_at_start(u, s, client, start) for s, u in urls.items()}
 
 
 def clock_at_start(url: str, system: str, client: httpx.Client, start: float) -> float:
-    """The emulator's clock value at our ``start`` (monotonic), from a journalled probe."""
-    path, operation = PROBES[system]
+    """The emulator's clock value at our ``start`` (monotonic), read from ``/__admin/clock``
+    (the clock its journals are stamped with) at the midpoint of the request.  An admin read:
+    no fault, rate limit or API release in force can refuse it (an ERP release that requires
+    a new header refused the API call this used to journal, when it came first)."""
     before = time.monotonic()
-    client.get(url + path)
+    answer = client.get(f"{url}/__admin/clock")
     after = time.monotonic()
-    records = client.get(f"{url}/__admin/requests").json()
-    stamped = [r["t"] for r in records if r["operation"] == operation]
-    if not stamped:
-        raise LiveError(f"{system}: the probe {path} left no record in /__admin/requests")
-    return float(stamped[-1]) - ((before + after) / 2 - start)
+    try:
+        stamped = float(answer.json()["t"])
+    except (ValueError, KeyError, TypeError):
+        raise LiveError(
+            f"{system}: {url}/__admin/clock gave no clock ({answer.status_code})"
+        ) from None
+    return stamped - ((before + after) / 2 - start)
 
 
 @dataclass(frozen=True)

@@ -37,3 +37,17 @@ def test_admin_faults_put_over_http_take_effect(system: str) -> None:
 
         assert client.delete("/__admin/faults").status_code == 204
         assert api.call(read).status == 200
+
+
+@pytest.mark.parametrize("system", sorted(SYSTEMS))
+def test_the_admin_clock_is_the_journals_clock_and_no_fault_refuses_it(system: str) -> None:
+    factory, read = SYSTEMS[system]
+    with world(factory, Table(APIS[system]), "http") as api:
+        api.clock.t = 42.5
+        api.call(read)
+        stamped = api.client.get("/__admin/requests").json()[-1]["t"]
+        faults = {"outages": [{"start_s": 0, "end_s": 600}]}
+        assert api.client.put("/__admin/faults", json=faults).status_code == 200
+        answer = api.client.get("/__admin/clock")
+        assert answer.status_code == 200
+        assert answer.json() == {"system": system, "t": stamped} and stamped == 42.5
