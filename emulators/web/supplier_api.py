@@ -44,7 +44,7 @@ class InterchangeAccepted(BaseModel):
 class MailboxDocument(BaseModel):
     seq: int = Field(ge=1, description="the mailbox sequence number, 1, 2, 3, ...")
     supplier: str = Field(description="the sending supplier's interchange id (ISA06)")
-    type: Literal["855", "856", "810"]
+    type: Literal["855", "856", "810", "865"]
     payload: str = Field(description="one X12 interchange holding one transaction set")
 
 

@@ -18,7 +18,8 @@ BAK_CODES = frozenset("AC AD AE AK AT RD RJ RO".split())  # element 587
 UOM_CODES = frozenset("EA BX CA PK CT DZ".split())  # element 355, the ones this network uses
 HL_LEVELS = frozenset("S O P I".split())  # element 735: shipment, order, pack, item
 PURPOSES = frozenset("00 01 05".split())  # BEG01 (element 353): original, cancel, replace
-GROUP_CODES = {"850": "PO", "855": "PR", "856": "SH", "810": "IN", "997": "FA"}  # GS01 by ST01
+GROUP_CODES = {"850": "PO", "855": "PR", "856": "SH", "810": "IN", "997": "FA",
+               "860": "PC", "865": "CA"}  # GS01 (element 479) by ST01  # fmt: skip
 _PARENT: dict[str, tuple[str, ...]] = {
     "S": ("",),
     "O": ("S",),

@@ -86,6 +86,14 @@ class DemandSpec(_Spec):
     weekday_factor: tuple[float, ...] = Field(
         (1.0, 1.0, 1.0, 1.0, 1.0, 0.2, 0.1), description="Monday..Sunday demand multipliers"
     )
+    change_share: Rate = Field(
+        0.0,
+        description="share of POs the buyer changes once after it is placed (a line's "
+        "quantity or price, a line canceled or added: scenarios/sim/changes.py)",
+    )
+    change_after_minutes: float = Field(
+        120, gt=0, description="median minutes from a PO to its change (lognormal, sigma 0.5)"
+    )
 
     @model_validator(mode="after")
     def _ranges(self) -> DemandSpec:
@@ -184,6 +192,19 @@ class SupplierBehaviour(_Spec):
     invoice_uom_mismatch_rate: Rate = Field(
         0.0, description="share of invoices billing pack-ordered lines by the each (810 IT103 EA)"
     )
+    change_orders: Literal["replacement_850", "860"] = Field(
+        "replacement_850",
+        description="how the partner takes a PO change: a replacement 850 (BEG01 05) or an "
+        "860 change order (POC02 AI/CA/DI/PC/QD/QI; ASC X12 004010)",
+    )
+    change_ack: Literal["855", "865"] = Field(
+        "855", description="how the partner answers a change: a revised 855, or an 865"
+    )
+
+    @field_validator("change_orders", "change_ack", mode="before")
+    @classmethod
+    def _document(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value  # YAML reads 860 as a number
 
     @model_validator(mode="after")
     def _rates(self) -> SupplierBehaviour:
@@ -224,7 +245,7 @@ _AS_IS = (
     "partial_fill", "backorder_days", "reject_rate", "substitution_rate", "price_change_rate",
     "price_change", "missing_ack_rate", "ship_notices", "shelf_life_days", "invoices",
     "duplicate_invoice_rate", "functional_acks", "fa_reject_rate", "ta1_requested",
-    "invoice_uom_mismatch_rate",
+    "invoice_uom_mismatch_rate", "change_orders", "change_ack",
 )  # fmt: skip
 # The delays: a DelaySpec here (minutes), ``<name>_median_s`` and ``<name>_sigma`` there.
 _DELAYS = ("ack_delay", "ship_delay", "invoice_delay", "fa_delay")

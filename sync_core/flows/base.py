@@ -91,6 +91,10 @@ class EngineConfig:
     # How long an 850 may wait for the partner's 997 before it is an exception of its
     # own ("missing_997"); partners expect one within hours.
     fa_deadline_s: float = 4 * 3600.0
+    # The partners (EDI ids) that take a change as an 860 (ASC X12 004010) rather than a
+    # replacement 850: their profile says so (sync_core.flows.change_orders).  Empty by
+    # default: every change goes out as a replacement 850, as before 860s existed.
+    change_orders: frozenset[str] = frozenset()
 
 
 @dataclass
