@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -167,9 +168,10 @@ def test_pyx12_validates_every_997_whole(exchanged: list[tuple[str, str]], map_p
 
 
 def test_both_translators_read_every_document_back(exchanged: list[tuple[str, str]]) -> None:
-    readers = {"850": emu.read_850, "855": emu.read_855, "856": emu.read_856,
-               "810": emu.read_810, "997": emu.read_997, "860": emu.read_860,
-               "865": emu.read_865}  # fmt: skip
+    readers: dict[str, Callable[[list[list[str]]], object]] = {
+        "850": emu.read_850, "855": emu.read_855, "856": emu.read_856, "810": emu.read_810,
+        "997": emu.read_997, "860": emu.read_860, "865": emu.read_865,
+    }  # fmt: skip
     for _, text in exchanged:
         interchange = emu.Interchange.parse(text)
         envelope, sets = core.parse_interchange(text)

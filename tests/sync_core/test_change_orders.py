@@ -21,9 +21,14 @@ from sync_core.mappers.x12 import line_changes, parse_interchange, write_860
 from sync_core.messages import Decision
 from sync_core.model import Acknowledgment
 from tests.builders import GTIN_1, interchange_855, purchase_order
-from tests.sync_core.test_engine import NOW, PARTIAL, Harness, edi, po_document
+from tests.sync_core.test_engine import NOW, Harness, edi, po_document
 
 EPOCH = dt.datetime(2024, 1, 16, 9, 0)
+Acks = list[tuple[str, int, str | None]]
+PARTIAL: list[tuple[int, int, str, str, Acks]] = [
+    (1, 10, "CA", "45.50", [("IA", 10, None)]),
+    (2, 4, "BX", "12.00", [("IA", 1, None), ("IB", 3, "20240201")]),
+]
 
 
 @pytest.mark.parametrize(
