@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emulators import SYSTEMS
+from scenarios.sim.changes import change_order_partners
 from scenarios.sim.network import OUR_EDI_ID
 from scenarios.spec.architectures import EVENT
 from scenarios.spec.load import ScenarioError, load_scenario
@@ -145,14 +146,17 @@ def run(args: argparse.Namespace) -> int:
         open_store(args.store).close()
     except StoreError as e:
         raise ScenarioError("serve core", "--store", e.reason) from e
-    versions = None
+    versions, spec = None, None
     if args.scenario:
         spec = load_scenario(args.scenario, seed=args.seed)
         network, seed = spec.network, spec.seed
         versions = core_versions(spec, EVENT)  # the live core is the event core
     else:
         network, seed = NetworkSpec(), 1 if args.seed is None else args.seed
-    partners = {s.supplier_id: s.edi_id for s in generate(network, seed).suppliers}
+    master = generate(network, seed)
+    partners = {s.supplier_id: s.edi_id for s in master.suppliers}
+    # the partners whose profile takes changes as 860s (none without a scenario)
+    takes_860 = change_order_partners(spec, master) if spec is not None else frozenset()
     phi_key = os.environ.get("SUPPLYSYNC_PHI_KEY")
     try:
         key = None if phi_key is None else key_from_text(phi_key)
@@ -164,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         urls=urls,
         partners=partners,
+        change_orders=takes_860,
         batch_interval_s=args.batch_interval,
         subscribe=not args.no_subscribe,
         otlp_endpoint=args.otlp_endpoint,
@@ -179,6 +184,7 @@ def serve_core(
     port: int,
     urls: dict[str, str],
     partners: dict[str, str],
+    change_orders: frozenset[str] = frozenset(),
     batch_interval_s: float | None = None,
     subscribe: bool = True,
     seed: int | None = None,
@@ -190,7 +196,8 @@ def serve_core(
     """Serve the core on 127.0.0.1:``port`` until SIGINT/SIGTERM (``auth``: access on);
     ``phi_key`` tokenises case POs' PHI fields (without it they are dropped:
     :mod:`sync_core.phi`); ``erp_versions``: the ERP's releases it follows (None: it
-    speaks the ERP's base version)."""
+    speaks the ERP's base version); ``change_orders``: the partners (EDI ids) that take
+    changes as 860s."""
     import uvicorn
 
     from sync_core.connectors import HttpConnector
@@ -200,7 +207,9 @@ def serve_core(
     from sync_core.tracing import setup_tracing
 
     _configure_logging()
-    engine = Engine(EngineConfig(OUR_EDI_ID, partners, functional_acks=True))
+    engine = Engine(
+        EngineConfig(OUR_EDI_ID, partners, functional_acks=True, change_orders=change_orders)
+    )
     subscriptions: dict[str, Any] = {}
 
     async def make_driver() -> LiveDriver:
