@@ -24,9 +24,14 @@ line the new revision leaves as it was keeps its acknowledgment.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import datetime as dt
+import random
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from emulators._base import Journal, Reply, problem
+from emulators.limits import Limits
+from emulators.supplier._profile import SupplierProfile, _lognormal, _Streams
 from emulators.supplier._shipping import shipped_gtin
 from emulators.x12 import (
     Ack,
@@ -40,9 +45,31 @@ from emulators.x12 import (
     render_865,
 )
 
-if TYPE_CHECKING:
-    from emulators.limits import Limits
-    from emulators.supplier import SupplierNetwork
+
+class SupplierNetwork(Protocol):
+    """What of :class:`emulators.supplier.SupplierNetwork` a change uses (a protocol, so
+    this module does not import the package that imports it)."""
+
+    orders: dict[tuple[str, str], dict[str, Any]]
+    profiles: dict[str, SupplierProfile]
+    counters: dict[str, dict[str, int]]
+    _journal: Journal
+    _streams: dict[str, _Streams]
+
+    def _fill(
+        self, line: dict[str, Any], profile: SupplierProfile, rng: random.Random, today: dt.date
+    ) -> list[Ack]: ...
+    def _exception(
+        self, line: dict[str, Any], acks: list[Ack], profile: SupplierProfile, rng: random.Random
+    ) -> tuple[list[Ack], str, str]: ...
+    def _later(self, delay: float, action: Callable[..., None], *args: Any) -> None: ...
+    def _cancel(
+        self, key: tuple[str, str], order: dict[str, Any], known: dict[str, Any] | None, cause: str
+    ) -> None: ...
+    def _now(self) -> dt.datetime: ...
+    def _publish(self, supplier: str, buyer: str, segments: list[list[str]]) -> None: ...
+    def _ship(self, key: tuple[str, str]) -> None: ...
+
 
 __all__ = [
     "acks_of",
@@ -135,7 +162,7 @@ def enter_change(
         if code != "DI" and not line.get("acks"):
             _allocate(net, supplier, line)
     profile, rng = net.profiles[supplier], net._streams[supplier].changes
-    delay = net._lognormal(rng, profile.ack_delay_median_s, profile.ack_delay_sigma)
+    delay = _lognormal(rng, profile.ack_delay_median_s, profile.ack_delay_sigma)
     net._later(delay, _answer, net, key, answered, change["revision"])
 
 
@@ -266,9 +293,7 @@ def _answer(
     net._publish(supplier, order["buyer"], segments)
     if profile.ship_notices and any(ln["confirmed"] > ln["shipped"] for ln in order["lines"]):
         streams = net._streams[supplier]
-        delay = net._lognormal(
-            streams.changes, profile.ship_delay_median_s, profile.ship_delay_sigma
-        )
+        delay = _lognormal(streams.changes, profile.ship_delay_median_s, profile.ship_delay_sigma)
         net._later(delay, net._ship, key)
 
 

@@ -86,14 +86,8 @@ class DemandSpec(_Spec):
     weekday_factor: tuple[float, ...] = Field(
         (1.0, 1.0, 1.0, 1.0, 1.0, 0.2, 0.1), description="Monday..Sunday demand multipliers"
     )
-    change_share: Rate = Field(
-        0.0,
-        description="share of POs the buyer changes once after it is placed (a line's "
-        "quantity or price, a line canceled or added: scenarios/sim/changes.py)",
-    )
-    change_after_minutes: float = Field(
-        120, gt=0, description="median minutes from a PO to its change (lognormal, sigma 0.5)"
-    )
+    change_share: Rate = Field(0.0, description="share of POs changed once (sim/changes.py)")
+    change_after_minutes: float = Field(120, gt=0, description="median minutes to the change")
 
     @model_validator(mode="after")
     def _ranges(self) -> DemandSpec:
@@ -193,18 +187,14 @@ class SupplierBehaviour(_Spec):
         0.0, description="share of invoices billing pack-ordered lines by the each (810 IT103 EA)"
     )
     change_orders: Literal["replacement_850", "860"] = Field(
-        "replacement_850",
-        description="how the partner takes a PO change: a replacement 850 (BEG01 05) or an "
-        "860 change order (POC02 AI/CA/DI/PC/QD/QI; ASC X12 004010)",
+        "replacement_850", description="a PO change as a replacement 850 or an 860 (X12 4010)"
     )
-    change_ack: Literal["855", "865"] = Field(
-        "855", description="how the partner answers a change: a revised 855, or an 865"
-    )
+    change_ack: Literal["855", "865"] = Field("855", description="a change answered by 855/865")
 
     @field_validator("change_orders", "change_ack", mode="before")
     @classmethod
-    def _document(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) else value  # YAML reads 860 as a number
+    def _document(cls, value: Any) -> Any:  # YAML reads 860 as a number
+        return str(value) if isinstance(value, int) else value
 
     @model_validator(mode="after")
     def _rates(self) -> SupplierBehaviour:
