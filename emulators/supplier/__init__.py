@@ -83,6 +83,7 @@ from emulators.supplier._changes import (
     acks_of,
     drop_lines,
     enter_change,
+    is_repeat,
     keep_allocation,
     read_order,
     settle,
@@ -217,7 +218,7 @@ class SupplierNetwork:
                     f"{segments[0][1]}: {unsafe[1]!r} contains a delimiter our documents use",
                     unsafe[0],
                 )
-        early = too_early(orders, {po for s, po in self.orders if s == supplier})
+        early = too_early(orders, {po: o for (s, po), o in self.orders.items() if s == supplier})
         if early is not None:
             return early
         cause = f"edi:{interchange.sender}:{interchange.control}"
@@ -228,7 +229,7 @@ class SupplierNetwork:
                 continue  # the 997 rejects it: order entry never sees it
             key = (supplier, order["customer_po"])
             known = self.orders.get(key)
-            if known is not None and known.get("revision", 1) >= order.get("revision", 1):
+            if known is not None and is_repeat(order, known):
                 self.counters[supplier]["repeats_ignored"] += 1
                 continue  # the same PO again: order entry recognises it
             if known is not None and known.get("canceled"):

@@ -75,6 +75,7 @@ __all__ = [
     "acks_of",
     "drop_lines",
     "enter_change",
+    "is_repeat",
     "keep_allocation",
     "read_order",
     "settle",
@@ -90,14 +91,29 @@ def read_order(segments: list[list[str]], limits: Limits) -> dict[str, Any]:
     return read_860(segments, limits) if segments[0][1] == "860" else read_850(segments, limits)
 
 
-def too_early(orders: list[dict[str, Any]], entered: set[str]) -> Reply | None:
-    """425 for an 860 whose PO is not entered (yet): its 850 is still on its way, or was
-    rejected; the buyer tries again later (a retriable status)."""
+def too_early(orders: list[dict[str, Any]], entered: dict[str, dict[str, Any]]) -> Reply | None:
+    """425 for an 860 whose PO is not entered (yet: its 850 is still on its way, or was
+    rejected), or whose predecessor is not (BCH05 past the last change entered + 1): the
+    buyer tries again later (a retriable status), so changes are applied in turn."""
     for order in orders:
-        if "changes" in order and order["customer_po"] not in entered:
+        if "changes" not in order:
+            continue
+        known = entered.get(order["customer_po"])
+        if known is None:
             detail = f"860: PO {order['customer_po']} is not entered yet"
             return problem(425, "Too Early", detail, "BCH03")
+        last = known.get("changes_entered", 0)
+        if order["sequence"] > last + 1:
+            detail = f"860: change {order['sequence']} before change {last + 1} of the PO"
+            return problem(425, "Too Early", detail, "BCH05")
     return None
+
+
+def is_repeat(order: dict[str, Any], known: dict[str, Any]) -> bool:
+    """An 850 at or below the revision entered, or an 860 at or below the change entered."""
+    if "changes" in order:
+        return bool(order["sequence"] <= known.get("changes_entered", 0))
+    return bool(known.get("revision", 1) >= order.get("revision", 1))
 
 
 def drop_lines(
@@ -125,10 +141,10 @@ def enter_change(
     """Apply an 860 to the order it names and set the timer of its answer."""
     supplier, po_number = key
     order = net.orders[key]
-    order["revision"] = change["revision"]
+    order["changes_entered"] = change["sequence"]
     net.counters[supplier]["changes_received"] += 1
     if change["purpose"] == "01":
-        net._cancel(key, {**order, "revision": change["revision"]}, order, cause)
+        net._cancel(key, order, order, cause)
         return
     acknowledged = order["ack_revision"] > 0
     by_line = {line["po_line"]: line for line in order["lines"]}
@@ -163,7 +179,7 @@ def enter_change(
             _allocate(net, supplier, line)
     profile, rng = net.profiles[supplier], net._streams[supplier].changes
     delay = _lognormal(rng, profile.ack_delay_median_s, profile.ack_delay_sigma)
-    net._later(delay, _answer, net, key, answered, change["revision"])
+    net._later(delay, _answer, net, key, answered, change["sequence"])
 
 
 def _allocate(net: SupplierNetwork, supplier: str, line: dict[str, Any]) -> None:

@@ -2,7 +2,8 @@
 
 ASC X12 004010.  An 860 opens with BCH (BCH01 purpose, element 353: ``04`` change or
 ``01`` cancellation; BCH02 ``SA``; BCH03 the PO number; BCH05 the change order
-sequence number, element 327, the buyer's revision; BCH06 the PO date; BCH11 the
+sequence number, element 327, numbering the buyer's changes to the PO 1, 2, 3...;
+BCH06 the PO date; BCH11 the
 date of the change) and carries one POC per changed line (POC01 the line, POC02
 the change, element 670; POC03 the quantity now ordered, POC04 the quantity left
 to receive, POC05 the unit, POC06 the unit price, then VC/UK product ids).  An 865
@@ -40,7 +41,7 @@ CHANGE_PURPOSES = frozenset({"01", "04"})  # BCH01 (element 353): cancellation, 
 
 
 def read_860(segments: list[list[str]], limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
-    """The supplier's change record for one 860: the PO, its new revision and each POC."""
+    """The supplier's change record for one 860: the PO, the change's number and each POC."""
     el._check_set(segments, "860")
     change: dict[str, Any] = {"changes": []}
     numbers: set[int] = set()
@@ -49,7 +50,7 @@ def read_860(segments: list[list[str]], limits: Limits = DEFAULT_LIMITS) -> dict
         if tag == "BCH":
             change["purpose"] = el._code(seg, 1, n, CHANGE_PURPOSES, "transaction set purpose")
             change["customer_po"] = el._req(seg, 3, n)
-            change["revision"] = el._qty(seg, 5, n, minimum=1)
+            change["sequence"] = el._qty(seg, 5, n, minimum=1)
             change["po_date"] = el._date(seg, 6, n)
         elif tag == "REF" and el._el(seg, 1) == "ZZ" and el._el(seg, 2) == "CRITICAL":
             if change["changes"]:

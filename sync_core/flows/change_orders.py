@@ -3,11 +3,13 @@
 A PO revision after the first goes to a partner in ``EngineConfig.change_orders`` as
 an 860 (ASC X12 004010): the lines that differ from the revision last dispatched,
 each named by its POC02 code (:func:`sync_core.mappers.x12.line_changes`); a canceled
-PO as BCH01 ``01``.  Other partners, a first revision, and a revision whose lines
-are all as before get the 850 (BEG01 ``00``/``05``/``01``) as before.  An 860 says
-only what changed since the revision before it, so none may be lost: to such a
-partner no document is superseded by a newer revision (each is delivered, an 860
-that comes before its PO is entered is answered 425 and tried again).
+PO as BCH01 ``01``; a revision whose lines are all as before, as nothing.  Other
+partners and a first revision get the 850 (BEG01 ``00``/``05``/``01``) as before.
+An 860 says only what changed since the one before it, so none may be lost or
+applied out of turn: BCH05 numbers a PO's 860s 1, 2, 3... (entity ``po_changes``),
+to such a partner no document is superseded by a newer revision, and the supplier
+network answers an 860 whose predecessor (or whose PO) it has not yet entered with
+425 Too Early, so the core tries it again.
 
 An 865 names only the lines it answers: the core merges them over the
 acknowledgment it holds (a deleted line leaves it) and takes the result as the
@@ -21,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sync_core.errors import MappingError
+from sync_core.flows import functional_acks
 from sync_core.flows.base import Flow, Tables, Work
 from sync_core.flows.supplier import record_acknowledgment
 from sync_core.mappers import x12
@@ -37,25 +40,31 @@ def takes_860(flow: Flow, edi_id: str) -> bool:
 
 def order_document(
     flow: Flow,
+    work: Work,
     known: Entity | None,
     po: PurchaseOrder,
     *,
     receiver: str,
-    control: int,
     now: dt.datetime,
-) -> str:
-    """The interchange that tells ``receiver`` of revision ``po``: an 860 from the
-    revision dispatched before (``known``) when the partner takes 860s, else an 850."""
+) -> tuple[int, str] | None:
+    """(ISA13, interchange) that tells ``receiver`` of revision ``po``: an 860 from the
+    revision dispatched before (``known``) when the partner takes 860s, else an 850;
+    None when such a partner has nothing to learn (no line differs)."""
     sender = flow.config.our_edi_id
     if takes_860(flow, receiver) and known is not None and known.version < po.version:
         before = flow.stored_po(known)
         if not before.canceled:
-            text = x12.write_860(
-                before, po, sender=sender, receiver=receiver, control=control, now=now
-            )
-            if text is not None:
-                return text
-    return x12.write_850(po, sender=sender, receiver=receiver, control=control, now=now)
+            if not x12.line_changes(before, po):
+                return None
+            held = work.entity("po_changes", po.po_number)
+            sequence = (held.version if held else 0) + 1
+            work.put("po_changes", po.po_number, sequence, None)
+            control = functional_acks.next_control(work)
+            text = x12.write_860(before, po, sequence=sequence, sender=sender,
+                                 receiver=receiver, control=control, now=now)  # fmt: skip
+            return None if text is None else (control, text)
+    control = functional_acks.next_control(work)
+    return control, x12.write_850(po, sender=sender, receiver=receiver, control=control, now=now)
 
 
 def _change_ack(

@@ -72,20 +72,19 @@ def _po_document(flow: Flow, work: Work, message: Inbound, now: dt.datetime) -> 
         raise MappingError(
             "ERP purchase order", "SupplierNumber", f"no EDI trading partner {po.supplier_id}"
         )
-    control = functional_acks.next_control(work)
-    functional_acks.expect_997(flow, work, control, edi_id, po, now)
+    document = change_orders.order_document(flow, work, known, po, receiver=edi_id, now=now)
+    if document is not None:  # None: an 860 partner has nothing to learn of this revision
+        functional_acks.expect_997(flow, work, document[0], edi_id, po, now)
     work.put("po", po.po_number, po.version, po.model_dump(mode="json"))
     trace = traceparent(po.po_number, f"850/{po.version}")
     dropped = _canceled_lines(flow, work, known, po)
     key = f"850:{po.po_number}:{po.version}"
     write = flow.writer(work, trace, critical=po.critical, entity=("po", po.po_number, po.version))
-    document = change_orders.order_document(
-        flow, known, po, receiver=edi_id, control=control, now=now
-    )
-    # an 860 says only what changed since the revision before: none may be superseded
+    # an 860 says only what changed since the one before: none may be superseded
     keep = change_orders.takes_860(flow, edi_id)
     send = flow.writer(work, trace, critical=po.critical) if keep else write
-    send("supplier", "post_edi", document, key, supplier=edi_id)
+    if document is not None:
+        send("supplier", "post_edi", document[1], key, supplier=edi_id)
     write("ap", "upsert_po_lines", ap.po_lines(po, trace, () if po.canceled else dropped),
           f"{key}:ap")  # fmt: skip
     if dropped and work.entity("ack", po.po_number) is not None:

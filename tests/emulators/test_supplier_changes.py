@@ -47,12 +47,13 @@ def po_850(lines: list[tuple[int, int, bool]], *, revision: int = 1, control: in
 def po_860(
     pocs: list[tuple[int, str, int, str]],
     *,
-    revision: int = 2,
+    sequence: int = 1,
     control: int = 2,
     purpose: str = "04",
 ) -> str:
-    """An 860 of (line, POC02, quantity now ordered, unit price) changes."""
-    segs = [["ST", "860", "0001"], ["BCH", purpose, "SA", NUMBER, "", str(revision), "20240115"]]
+    """The PO's 860 number ``sequence`` (BCH05) of (line, POC02, quantity now ordered,
+    unit price) changes."""
+    segs = [["ST", "860", "0001"], ["BCH", purpose, "SA", NUMBER, "", str(sequence), "20240115"]]
     for number, code, qty, price in pocs:
         segs.append(["POC", str(number), code, str(qty), str(qty), "CA", price, "", "VC",
                      f"NG-{number}", "UK", GTIN])  # fmt: skip
@@ -114,7 +115,7 @@ def test_an_860_delete_is_answered_by_an_865_naming_only_that_line() -> None:
     assert [(c.code, c.line.po_line, c.line.acks[0].code) for c in change.lines] == [
         ("DI", 2, "ID")
     ]
-    assert (change.change_sequence, change.revision) == (2, 2)
+    assert (change.change_sequence, change.revision) == (1, 2)  # BCH05 1, the 2nd answer
     line1 = world.net.orders[(SUPPLIER, NUMBER)]["lines"][0]
     assert (line1["confirmed"], line1["ack_status"]) == (17, "IA/IB")
     assert world.facts_of("confirmed_qty")[f"po_line:{NUMBER}:1"] == [17]  # never re-told
@@ -178,15 +179,24 @@ def test_an_860_cancellation_stops_the_order() -> None:
     assert world.docs("865") == []
 
 
-def test_an_860_before_its_po_is_too_early_and_an_old_one_is_ignored() -> None:
+def test_860s_are_applied_in_turn() -> None:
+    """Before its PO, or before the change it follows, an 860 is too early (the buyer
+    tries again: 425 is retriable); one already applied is a repeat."""
     world = World(TAKES_860)
     early = world.net.receive_edi(po_860([(1, "QI", 40, "45.50")]))
     assert (early.status, early.body["field"]) == (425, "BCH03"), early.body
     world = started(TAKES_860)
-    send(world, po_860([(2, "DI", 0, "45.50")], revision=3, control=2))
-    send(world, po_860([(3, "QI", 9, "45.50")], revision=2, control=3))  # late: older
+    second = po_860([(3, "QI", 9, "45.50")], sequence=2, control=3)
+    early = world.net.receive_edi(second)  # overtook change 1
+    assert (early.status, early.body["field"]) == (425, "BCH05"), early.body
+    send(world, po_860([(2, "DI", 0, "45.50")], sequence=1, control=2))
+    send(world, second)  # tried again: now in turn
+    send(world, po_860([(2, "DI", 0, "45.50")], sequence=1, control=4))  # the VAN's repeat
     assert world.net.counters[SUPPLIER]["repeats_ignored"] == 1
-    assert len(world.docs("865")) == 1
+    assert [[c.code for c in read_865(only_set(d)).lines] for d in world.docs("865")] == [
+        ["DI"],
+        ["QI"],
+    ]
 
 
 def test_the_860_reader_names_the_element_at_fault() -> None:
@@ -204,7 +214,7 @@ def test_the_865_reads_back_what_was_written() -> None:
     world = started(TAKES_860)
     send(world, po_860([(1, "QD", 30, "45.50"), (4, "AI", 6, "45.50")]))
     segments: list[list[str]] = only_set(world.docs("865")[-1])
-    assert segments[1][:7] == ["BCA", "00", "AC", NUMBER, "", "2", "20240115"]
+    assert segments[1][:7] == ["BCA", "00", "AC", NUMBER, "", "1", "20240115"]
     change = read_865(segments)
     assert [c.code for c in change.lines] == ["QD", "AI"]
     assert Interchange.parse(world.docs("865")[-1]["payload"]).groups[0][0] == "CA"

@@ -35,7 +35,9 @@ def test_the_860_example_is_what_the_core_writes() -> None:
     syringes = before.lines[1].model_copy(update={"line_no": 3, "quantity": 6})
     after = before.model_copy(update={"version": 2, "lines": (gloves, syringes)})
     now = dt.datetime(2024, 1, 16, 9, 30)
-    text = write_860(before, after, sender="HOSPNET01", receiver="SUPP1001", control=1, now=now)
+    text = write_860(
+        before, after, sequence=1, sender="HOSPNET01", receiver="SUPP1001", control=1, now=now
+    )
     assert text is not None
     [segments] = Interchange.parse(text).sets
     assert block("x12 change_order").split() == ["*".join(s) + "~" for s in segments]

@@ -55,7 +55,7 @@ def test_lines_added_and_deleted_and_a_canceled_po() -> None:
     assert line_changes(before, after) == {1: "DI", 3: "AI"}
     canceled = before.model_copy(update={"version": 2, "canceled": True})
     assert line_changes(before, canceled) == {1: "DI", 2: "DI"}
-    assert write_860(before, before, sender="HOSPNET01", receiver="SUPP1001", control=5,
+    assert write_860(before, before, sequence=1, sender="HOSPNET01", receiver="SUPP1001", control=5,
                      now=EPOCH) is None  # fmt: skip
 
 
@@ -64,15 +64,17 @@ def test_the_supplier_reads_the_core_s_860() -> None:
     before = purchase_order()
     lines = (before.lines[0].model_copy(update={"quantity": 4}), before.lines[1])
     after = before.model_copy(update={"version": 3, "lines": lines})
-    text = write_860(before, after, sender="HOSPNET01", receiver="SUPP1001", control=9, now=EPOCH)
+    text = write_860(
+        before, after, sequence=2, sender="HOSPNET01", receiver="SUPP1001", control=9, now=EPOCH
+    )
     assert text is not None
     interchange = Interchange.parse(text)
     assert interchange.groups[0][0] == "PC"
     change = read_860(interchange.sets[0])
-    assert (change["purpose"], change["customer_po"], change["revision"]) == (
+    assert (change["purpose"], change["customer_po"], change["sequence"]) == (
         "04",
         before.po_number,
-        3,
+        2,
     )
     assert [(c["po_line"], c["code"], c["qty"], c["gtin"]) for c in change["changes"]] == [
         (1, "QD", 4, GTIN_1)
@@ -111,6 +113,21 @@ def test_a_change_goes_to_a_partner_that_takes_860s_as_an_860_never_superseded()
     assert post.supersedable is None  # an 860 says only what changed: none may be dropped
     [ap] = [r for r in second.requests if r.operation == "upsert_po_lines"]
     assert ap.supersedable == ("po", number, 2)
+    assert [s[5] for s in ts.segments if s[0] == "BCH"] == ["1"]  # the PO's first change
+    third = decide_revision(h, number, {"lines": [{"LineNumber": 2, "Quantity": 9}]})
+    _, [ts] = parse_interchange(supplier_write(third))
+    assert [s[5] for s in ts.segments if s[0] == "BCH"] == ["2"]  # applied after the first
+
+
+def test_a_revision_that_changes_no_line_tells_an_860_partner_nothing() -> None:
+    h = takes_860()
+    doc = h.create_po()
+    h.decide(po_document(doc))
+    number, price = doc["OrderNumber"], doc["lines"][1]["Price"]
+    same = decide_revision(h, number, {"lines": [{"LineNumber": 2, "Price": price}]})
+    assert h.erp.orders[number]["RevisionNumber"] == 2
+    assert not [r for r in same.requests if r.operation == "post_edi"]
+    assert h.store.entity("fa", "2") is None  # no 997 awaited for an interchange not sent
 
 
 def test_other_partners_still_get_a_replacement_850() -> None:

@@ -5,7 +5,8 @@ line and names each difference by its POC02 code (element 670): ``AI`` a line
 added, ``DI`` a line deleted, ``QI``/``QD`` the quantity increased/decreased,
 ``PC`` the unit price changed, ``CA`` several changes to one line (quantity and
 price, or another item).  :func:`write_860` sends them — BCH01 ``04`` (``01`` for a
-canceled PO, every line ``DI``), BCH05 the PO's revision, one POC per changed line —
+canceled PO, every line ``DI``), BCH05 the change's number (1, 2, 3... per PO, so the
+supplier applies them in turn), one POC per changed line —
 and :func:`change_ack_from_865` reads the supplier's answer: BCA, the supplier's
 acknowledgment revision (``REF*ZZ`` as in its 855, else the date and ISA13, as an
 855 without one), and each changed line with its ACKs as they now stand.
@@ -68,13 +69,15 @@ def write_860(
     before: PurchaseOrder,
     after: PurchaseOrder,
     *,
+    sequence: int,
     sender: str,
     receiver: str,
     control: int,
     now: dt.datetime,
 ) -> str | None:
     """One interchange holding the 860 that takes the supplier from ``before`` to
-    ``after``; None when no line differs (nothing for an 860 to say)."""
+    ``after``, the PO's change number ``sequence`` (BCH05: 1 for its first 860, then 2,
+    3...); None when no line differs (nothing for an 860 to say)."""
     codes = line_changes(before, after)
     if not codes:
         return None
@@ -82,7 +85,7 @@ def write_860(
     lines.update({line.line_no: line for line in after.lines})
     body: list[list[str]] = [
         ["ST", "860", "0001"],
-        ["BCH", "01" if after.canceled else "04", "SA", after.po_number, "", str(after.version),
+        ["BCH", "01" if after.canceled else "04", "SA", after.po_number, "", str(sequence),
          after.order_date.strftime("%Y%m%d"), "", "", "", "", now.strftime("%Y%m%d")],
         ["REF", "DP", after.department],
     ]  # fmt: skip
@@ -108,7 +111,7 @@ class ChangeAcknowledgment:
     ack_type: AckType
     ack_date: dt.date
     revision: int
-    change_sequence: int  # BCA05: the PO revision (BCH05) it answers
+    change_sequence: int  # BCA05: the number of the 860 it answers (BCH05)
     lines: tuple[AcknowledgmentLine, ...]
     deleted: tuple[int, ...]
 
