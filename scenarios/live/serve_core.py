@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emulators import SYSTEMS
+from scenarios.sim.changes import change_order_partners
 from scenarios.sim.network import OUR_EDI_ID
 from scenarios.spec.architectures import EVENT
 from scenarios.spec.load import ScenarioError, load_scenario
@@ -146,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         open_store(args.store).close()
     except StoreError as e:
         raise ScenarioError("serve core", "--store", e.reason) from e
-    versions = None
+    versions, spec = None, None
     if args.scenario:
         spec = load_scenario(args.scenario, seed=args.seed)
         network, seed = spec.network, spec.seed
@@ -155,6 +156,8 @@ def run(args: argparse.Namespace) -> int:
         network, seed = NetworkSpec(), 1 if args.seed is None else args.seed
     master = generate(network, seed)
     partners = {s.supplier_id: s.edi_id for s in master.suppliers}
+    # the partners whose profile takes changes as 860s (none without a scenario)
+    takes_860 = change_order_partners(spec, master) if spec is not None else frozenset()
     phi_key = os.environ.get("SUPPLYSYNC_PHI_KEY")
     try:
         key = None if phi_key is None else key_from_text(phi_key)
@@ -167,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
         urls=urls,
         partners=partners,
         xref=cross_reference(master),
+        change_orders=takes_860,
         batch_interval_s=args.batch_interval,
         subscribe=not args.no_subscribe,
         otlp_endpoint=args.otlp_endpoint,
@@ -183,6 +187,7 @@ def serve_core(
     urls: dict[str, str],
     partners: dict[str, str],
     xref: CrossReference | None = None,
+    change_orders: frozenset[str] = frozenset(),
     batch_interval_s: float | None = None,
     subscribe: bool = True,
     seed: int | None = None,
@@ -194,7 +199,8 @@ def serve_core(
     """Serve the core on 127.0.0.1:``port`` until SIGINT/SIGTERM (``auth``: access on);
     ``phi_key`` tokenises case POs' PHI fields (without it they are dropped:
     :mod:`sync_core.phi`); ``erp_versions``: the ERP's releases it follows (None: it
-    speaks the ERP's base version)."""
+    speaks the ERP's base version); ``change_orders``: the partners (EDI ids) that take
+    changes as 860s."""
     import uvicorn
 
     from sync_core.connectors import HttpConnector
@@ -204,7 +210,11 @@ def serve_core(
     from sync_core.tracing import setup_tracing
 
     _configure_logging()
-    engine = Engine(EngineConfig(OUR_EDI_ID, partners, functional_acks=True, xref=xref))
+    engine = Engine(
+        EngineConfig(
+            OUR_EDI_ID, partners, functional_acks=True, xref=xref, change_orders=change_orders
+        )
+    )
     subscriptions: dict[str, Any] = {}
 
     async def make_driver() -> LiveDriver:

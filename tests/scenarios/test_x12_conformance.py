@@ -9,10 +9,10 @@ Two checkers, each over every document the supplier network and the core sent:
   997s are validated whole against its 4010 997 map, whose code lists for AK101
   (element 479) and AK201 (element 143) the HIPAA guide narrows to health-care
   groups: the test widens them back to the base standard's (any code) in a copy.
-  pyx12 ships no 850/855/856/810 maps, so their bodies get the second checker.
+  pyx12 ships no 850/855/856/810/860/865 maps, so their bodies get the second checker.
 * **our own structural checks**: both translators (the emulators' and the
   core's) read every document back, with their envelope counts, control numbers
-  and code lists (ACK01 668, BAK02 587, UoM 355, HL03 735, AK5 717, AK9 715).
+  and code lists (ACK01 668, BAK02 587, UoM 355, HL03 735, AK5 717, AK9 715, POC02 670).
 """
 
 from __future__ import annotations
@@ -45,6 +45,10 @@ SHORT = {
     "suppliers.fa_reject_rate": 0.1,  # AK5 R and AK3/AK4 in the run too
     "network.drugs": 30,  # 810 IT1 lines naming an NDC (N4)
     "suppliers.invoice_uom_mismatch_rate": 1.0,  # every 810 bills pack-ordered lines by the EA
+    # buyers' changes: 860s to two partners (one answers with 865s), replacement 850s to the rest
+    "demand.change_share": 0.5,
+    "suppliers.partners.SUPP1001": {"change_orders": "860", "change_ack": "865"},
+    "suppliers.partners.SUPP1002": {"change_orders": "860", "change_ack": "855"},
 }
 
 
@@ -122,6 +126,8 @@ def test_the_run_exchanges_every_kind_of_document(exchanged: list[tuple[str, str
         ("supplier", "856"),
         ("supplier", "810"),
         ("supplier", "997"),
+        ("core", "860"),
+        ("supplier", "865"),
     }
     assert any("~AK5*R*5~" in text for who, text in exchanged if who == "supplier")
     assert any(re.search(r"~REF\*CR\*case-[0-9a-f]{32}~", text) for _, text in exchanged)
@@ -162,8 +168,10 @@ def test_pyx12_validates_every_997_whole(exchanged: list[tuple[str, str]], map_p
 
 
 def test_both_translators_read_every_document_back(exchanged: list[tuple[str, str]]) -> None:
-    readers = {"850": emu.read_850, "855": emu.read_855, "856": emu.read_856,
-               "810": emu.read_810, "997": emu.read_997}  # fmt: skip
+    readers: dict[str, Callable[[list[list[str]]], object]] = {
+        "850": emu.read_850, "855": emu.read_855, "856": emu.read_856, "810": emu.read_810,
+        "997": emu.read_997, "860": emu.read_860, "865": emu.read_865,
+    }  # fmt: skip
     for _, text in exchanged:
         interchange = emu.Interchange.parse(text)
         envelope, sets = core.parse_interchange(text)
@@ -177,6 +185,8 @@ def test_both_translators_read_every_document_back(exchanged: list[tuple[str, st
             assert ts.group_control == str(interchange.control)  # GS06 = ISA13, one group
             if ts.code == "997":
                 core.functional_ack_from_997(ts)
+            if ts.code == "865":
+                core.change_ack_from_865(ts)
 
 
 def test_every_856_is_the_full_ship_notice(exchanged: list[tuple[str, str]]) -> None:
