@@ -15,8 +15,8 @@ After the profile's acknowledgment delay (drawn from the ``changes`` stream) the
 supplier answers as its profile says (``change_ack``): an **865** naming each
 changed line with its ACKs as they now stand (``ID`` for a deleted line), or a
 revised **855** of every line.  Either takes the next acknowledgment revision
-(``REF*ZZ``), journals ``confirmed_qty``/``ack_status`` of the lines it names, and
-sends what is newly confirmed to be shipped.
+(``REF*PP``, made when ``DTM*097`` says), journals ``confirmed_qty``/``ack_status`` of
+the lines it names, and sends what is newly confirmed to be shipped.
 
 :func:`keep_allocation` is the same rule for a replacement 850 (BEG01 ``05``): a
 line the new revision leaves as it was keeps its acknowledgment.
@@ -142,6 +142,7 @@ def enter_change(
     supplier, po_number = key
     order = net.orders[key]
     order["changes_entered"] = change["sequence"]
+    order["revision"] = change.get("revision", order.get("revision", 1))  # REF*PP
     net.counters[supplier]["changes_received"] += 1
     if change["purpose"] == "01":
         net._cancel(key, order, order, cause)
@@ -284,6 +285,7 @@ def _answer(
         return
     profile, counters = net.profiles[supplier], net.counters[supplier]
     now = net._now()
+    day, time = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
     order["ack_revision"] += 1
     revision, control = order["ack_revision"], f"{counters['interchanges'] + 1:04d}"
     named = [line for code, line in answered if code != "DI"]
@@ -291,15 +293,15 @@ def _answer(
         lines = tuple(ChangedLine(code, _deleted(line) if code == "DI" else ack_line(line))
                       for code, line in answered)  # fmt: skip
         acks = [a for changed in lines for a in changed.line.acks]
-        doc = PurchaseOrderChangeAck(po_number, _ack_type(acks), order["po_date"],
-                                     now.strftime("%Y%m%d"), sequence, lines, revision)  # fmt: skip
+        doc = PurchaseOrderChangeAck(po_number, _ack_type(acks), order["po_date"], day,
+                                     sequence, lines, revision, time)  # fmt: skip
         segments = render_865(doc, control)
     else:
         named = list(order["lines"])
         full = tuple(ack_line(line) for line in named)
         ack_type = _ack_type([a for line in full for a in line.acks])
-        segments = render_855(PurchaseOrderAck(po_number, ack_type, now.strftime("%Y%m%d"),
-                                               full, revision), control)  # fmt: skip
+        segments = render_855(PurchaseOrderAck(po_number, ack_type, day, full, revision, time),
+                              control)  # fmt: skip
     cause = f"{segments[0][1]}:{po_number}:{revision}"
     for line in named:
         entity = f"po_line:{po_number}:{line['po_line']}"

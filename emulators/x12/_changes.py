@@ -4,13 +4,18 @@ ASC X12 004010.  An 860 opens with BCH (BCH01 purpose, element 353: ``04`` chang
 ``01`` cancellation; BCH02 ``SA``; BCH03 the PO number; BCH05 the change order
 sequence number, element 327, numbering the buyer's changes to the PO 1, 2, 3...;
 BCH06 the PO date; BCH11 the
-date of the change) and carries one POC per changed line (POC01 the line, POC02
+date of the change), the PO revision it brings the order to in ``REF*PP`` (element
+128 ``PP``, as in the 850), and one POC per changed line (POC01 the line, POC02
 the change, element 670; POC03 the quantity now ordered, POC04 the quantity left
-to receive, POC05 the unit, POC06 the unit price, then VC/UK product ids).  An 865
-answers it: BCA (BCA02 acknowledgment type, element 587; BCA05 the change order
-sequence number it answers; BCA06 the PO date; BCA10 the acknowledgment date), the
-supplier's acknowledgment revision in ``REF*ZZ`` as in its 855, and per changed
-line the POC again with the line's ACK segments as they now stand.
+to receive, POC05 the unit, POC06 the unit price, then VC/UK product ids) with,
+for a clinically critical line, ``CSH*P2`` in its POC loop (CSH01, element 563 ``P2``:
+ship as soon as possible; CSH is a POC-loop segment of the 4010 860 as it is a
+PO1-loop segment of the 850).  An 865 answers it: BCA (BCA02 acknowledgment type,
+element 587; BCA05 the change order sequence number it answers; BCA06 the PO date;
+BCA10 the acknowledgment date), the supplier's acknowledgment revision in ``REF*PP``
+and the moment it was made in ``DTM*097`` as in its 855, and per changed line the
+POC again with the line's ACK segments as they now stand.  No ``REF*ZZ`` (mutually
+defined) anywhere: every element has its standard place.
 """
 
 from __future__ import annotations
@@ -41,7 +46,9 @@ CHANGE_PURPOSES = frozenset({"01", "04"})  # BCH01 (element 353): cancellation, 
 
 
 def read_860(segments: list[list[str]], limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
-    """The supplier's change record for one 860: the PO, the change's number and each POC."""
+    """The supplier's change record for one 860: the PO, the change's number, the PO
+    revision it brings (``revision``, from ``REF*PP``) and each POC (``critical`` from
+    ``CSH*P2`` in its loop)."""
     el._check_set(segments, "860")
     change: dict[str, Any] = {"changes": []}
     numbers: set[int] = set()
@@ -52,9 +59,10 @@ def read_860(segments: list[list[str]], limits: Limits = DEFAULT_LIMITS) -> dict
             change["customer_po"] = el._req(seg, 3, n)
             change["sequence"] = el._qty(seg, 5, n, minimum=1)
             change["po_date"] = el._date(seg, 6, n)
-        elif tag == "REF" and el._el(seg, 1) == "ZZ" and el._el(seg, 2) == "CRITICAL":
-            if change["changes"]:
-                change["changes"][-1]["critical"] = True
+        elif tag == "REF" and el._el(seg, 1) == "PP" and not change["changes"]:
+            change["revision"] = el._qty(seg, 2, n, minimum=1)  # element 128 PP
+        elif tag == "CSH" and el._el(seg, 1) == "P2" and change["changes"]:
+            change["changes"][-1]["critical"] = True  # element 563 P2: ship asap
         elif tag == "POC":
             if len(change["changes"]) == limits.max_lines:
                 raise X12Error(el._at("POC", n), f"more than {limits.max_lines} lines")
@@ -107,7 +115,8 @@ class PurchaseOrderChangeAck:
     date: str  # BCA10, CCYYMMDD
     change_sequence: int  # BCA05: the 860's BCH05 it answers
     lines: tuple[ChangedLine, ...]
-    revision: int | None = None  # REF*ZZ: the supplier's acknowledgment revision
+    revision: int | None = None  # REF*PP: the supplier's acknowledgment revision
+    time: str = ""  # DTM*097 (transaction creation) DTM03, HHMMSS; DTM02 is ``date``
 
 
 def render_865(doc: PurchaseOrderChangeAck, control: str) -> list[list[str]]:
@@ -119,7 +128,9 @@ def render_865(doc: PurchaseOrderChangeAck, control: str) -> list[list[str]]:
          "", "", "", doc.date],
     ]  # fmt: skip
     if doc.revision is not None:
-        body.append(["REF", "ZZ", str(doc.revision)])
+        body.append(["REF", "PP", str(doc.revision)])
+    if doc.time:
+        body.append(["DTM", "097", doc.date, doc.time])
     for changed in doc.lines:
         line = changed.line
         if changed.code not in CHANGE_CODES:
@@ -144,6 +155,7 @@ def read_865(segments: list[list[str]]) -> PurchaseOrderChangeAck:
     el._check_set(segments, "865")
     header: tuple[str, str, str, str, int] | None = None
     revision: int | None = None
+    time = ""
     lines: list[ChangedLine] = []
     current: tuple[int, str, AckLine] | None = None
     acks: list[Ack] = []
@@ -163,8 +175,11 @@ def read_865(segments: list[list[str]]) -> PurchaseOrderChangeAck:
             sequence = el._qty(seg, 5, n, minimum=1)
             header = (el._req(seg, 3, n), ack_type, el._date(seg, 6, n), el._date(seg, 10, n),
                       sequence)  # fmt: skip
-        elif tag == "REF" and el._el(seg, 1) == "ZZ" and current is None:
+        elif tag == "REF" and el._el(seg, 1) == "PP" and current is None:
             revision = el._qty(seg, 2, n, minimum=1)
+        elif tag == "DTM" and el._el(seg, 1) == "097" and current is None:
+            el._date(seg, 2, n)
+            time = el._time(seg, 3, n)
         elif tag == "POC":
             close()
             acks = []
@@ -185,7 +200,7 @@ def read_865(segments: list[list[str]]) -> PurchaseOrderChangeAck:
         raise X12Error(el._at("CTT01", ctt[0]), f"says {ctt[1]} lines, the set has {len(lines)}")
     po_number, ack_type, po_date, date, sequence = header
     return PurchaseOrderChangeAck(
-        po_number, ack_type, po_date, date, sequence, tuple(lines), revision
+        po_number, ack_type, po_date, date, sequence, tuple(lines), revision, time
     )
 
 

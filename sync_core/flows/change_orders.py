@@ -61,7 +61,8 @@ def order_document(
             work.put("po_changes", po.po_number, sequence, None)
             control = functional_acks.next_control(work)
             text = x12.write_860(before, po, sequence=sequence, sender=sender,
-                                 receiver=receiver, control=control, now=now)  # fmt: skip
+                                 receiver=receiver, control=control, now=now,
+                                 xref=flow.config.xref)  # fmt: skip
             return None if text is None else (control, text)
     control = functional_acks.next_control(work)
     return control, x12.write_850(

@@ -34,12 +34,12 @@ NUMBER = "4500000001"
 def po_850(lines: list[tuple[int, int, bool]], *, revision: int = 1, control: int = 1) -> str:
     """An 850 of (line number, quantity, critical) lines; BEG01 05 after revision 1."""
     segs = [["ST", "850", "0001"], ["BEG", "00" if revision == 1 else "05", "SA", NUMBER, "",
-            "20240115"], ["REF", "ZZ", str(revision)]]  # fmt: skip
+            "20240115"], ["REF", "PP", str(revision)]]  # fmt: skip
     for number, qty, critical in lines:
         segs.append(["PO1", str(number), str(qty), "CA", "45.50", "", "VC", f"NG-{number}",
                      "UK", GTIN])  # fmt: skip
         if critical:
-            segs.append(["REF", "ZZ", "CRITICAL"])
+            segs.append(["CSH", "P2"])
     segs += [["CTT", str(len(lines))], ["SE", str(len(segs) + 2), "0001"]]
     return Interchange("HOSPNET01", SUPPLIER, control, [segs]).render("PO", EPOCH)
 

@@ -74,7 +74,7 @@ def test_each_partner_answers_changes_as_its_profile_says(
     answered = {partner for kind, partner, _ in seen if kind == "865"}
     assert answered and answered <= {"SUPP1001", "SUPP1003"}
     revised = {
-        p for kind, p, text in seen if kind == "855" and not re.search(r"~REF\*ZZ\*1~", text)
+        p for kind, p, text in seen if kind == "855" and not re.search(r"~REF\*PP\*1~", text)
     }
     assert "SUPP1002" in revised  # its revised 855s (revision 2 on)
 

@@ -13,14 +13,16 @@ from emulators.x12 import (
     ChangedLine,
     Interchange,
     PurchaseOrderChangeAck,
+    read_850,
     read_860,
     render_865,
 )
 from sync_core.engine import Engine, EngineConfig
-from sync_core.mappers.x12 import line_changes, parse_interchange, write_860
+from sync_core.mappers.x12 import change_ack_from_865, line_changes, parse_interchange, write_860
 from sync_core.messages import Decision
 from sync_core.model import Acknowledgment
 from tests.builders import GTIN_1, interchange_855, purchase_order
+from tests.emulators.test_x12_full_documents import XREF, the_850
 from tests.sync_core.test_engine import NOW, Harness, edi, po_document
 
 EPOCH = dt.datetime(2024, 1, 16, 9, 0)
@@ -60,9 +62,11 @@ def test_lines_added_and_deleted_and_a_canceled_po() -> None:
 
 
 def test_the_supplier_reads_the_core_s_860() -> None:
-    """Two translators: what the core writes, the supplier network's reads."""
+    """Two translators: what the core writes, the supplier network's reads — the PO
+    revision in REF*PP, a critical line's CSH*P2 in its POC loop, no REF*ZZ."""
     before = purchase_order()
-    lines = (before.lines[0].model_copy(update={"quantity": 4}), before.lines[1])
+    gloves, syringes = before.lines  # the syringes are critical
+    lines = (gloves.model_copy(update={"quantity": 4}), syringes.model_copy(update={"quantity": 6}))
     after = before.model_copy(update={"version": 3, "lines": lines})
     text = write_860(
         before, after, sequence=2, sender="HOSPNET01", receiver="SUPP1001", control=9, now=EPOCH
@@ -71,13 +75,32 @@ def test_the_supplier_reads_the_core_s_860() -> None:
     interchange = Interchange.parse(text)
     assert interchange.groups[0][0] == "PC"
     change = read_860(interchange.sets[0])
-    assert (change["purpose"], change["customer_po"], change["sequence"]) == (
+    assert (change["purpose"], change["customer_po"], change["sequence"], change["revision"]) == (
         "04",
         before.po_number,
         2,
+        3,
     )
-    assert [(c["po_line"], c["code"], c["qty"], c["gtin"]) for c in change["changes"]] == [
-        (1, "QD", 4, GTIN_1)
+    found = [
+        (c["po_line"], c["code"], c["qty"], c["gtin"], c["critical"]) for c in change["changes"]
+    ]
+    assert found == [(1, "QD", 4, GTIN_1, False), (2, "QI", 6, syringes.gtin, True)]
+    assert not [s for s in interchange.sets[0] if s[:2] == ["REF", "ZZ"]]
+    assert not [s for s in interchange.sets[0] if s[0] == "N1"]  # no cross reference
+
+
+def test_the_860_names_the_parties_the_850_names() -> None:
+    before = purchase_order()
+    after = before.model_copy(update={"version": 2, "lines": before.lines[:1]})
+    text = write_860(before, after, sequence=1, sender="HOSPNET01", receiver="SUPP1001",
+                     control=9, now=EPOCH, xref=XREF)  # fmt: skip
+    assert text is not None
+    [segments] = Interchange.parse(text).sets
+    parties = [s[1:] for s in segments if s[0] == "N1"]
+    order = read_850(the_850(xref=XREF))
+    assert parties == [
+        [code, order[f"{name}_name"], "UL", order[f"{name}_gln"]]
+        for code, name in (("BT", "bill_to"), ("BY", "buyer"), ("ST", "ship_to"), ("VN", "vendor"))
     ]
 
 
@@ -138,11 +161,33 @@ def test_other_partners_still_get_a_replacement_850() -> None:
     assert "~BEG*05*SA*" in supplier_write(second)
 
 
-def interchange_865(number: str, lines: list[ChangedLine], revision: int, control: int) -> str:
-    doc = PurchaseOrderChangeAck(number, "AC", "20240115", "20240116", 2, tuple(lines), revision)
+def interchange_865(
+    number: str, lines: list[ChangedLine], revision: int | None, control: int, time: str = ""
+) -> str:
+    doc = PurchaseOrderChangeAck(
+        number, "AC", "20240115", "20240116", 2, tuple(lines), revision, time
+    )
     return Interchange("SUPP1001", "HOSPNET01", control, [render_865(doc, "0001")]).render(
         "CA", EPOCH
     )
+
+
+def test_an_865_without_a_revision_is_ordered_as_an_855_without_one() -> None:
+    """DTM*097 (when it was made), else BCA10 at midnight, then ISA13: a later 865 is
+    never taken as older than one made before it."""
+    line = AckLine(1, 5, "CA", "45.50", "VP1", "", (Ack("IA", 5, "CA"),))
+
+    def revision(control: int, time: str = "") -> int:
+        text = interchange_865("4500000001", [ChangedLine("QI", line)], None, control, time)
+        _, [ts] = parse_interchange(text)
+        return change_ack_from_865(ts).revision
+
+    assert revision(3, "101500") > revision(9, "091500")  # made later, sent with a lower ISA13
+    assert revision(3, "000001") > revision(9)  # BCA10 at midnight: before any time that day
+    assert revision(9) > revision(3)  # the same moment: ISA13 decides
+    with_pp = interchange_865("4500000001", [ChangedLine("QI", line)], 4, 3, "101500")
+    assert "~REF*PP*4~DTM*097*20240116*101500~" in with_pp
+    assert change_ack_from_865(parse_interchange(with_pp)[1][0]).revision == 4
 
 
 def test_an_865_is_merged_over_the_acknowledgment_held() -> None:

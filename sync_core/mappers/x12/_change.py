@@ -6,10 +6,12 @@ added, ``DI`` a line deleted, ``QI``/``QD`` the quantity increased/decreased,
 ``PC`` the unit price changed, ``CA`` several changes to one line (quantity and
 price, or another item).  :func:`write_860` sends them — BCH01 ``04`` (``01`` for a
 canceled PO, every line ``DI``), BCH05 the change's number (1, 2, 3... per PO, so the
-supplier applies them in turn), one POC per changed line —
+supplier applies them in turn), the PO revision in ``REF*PP`` and the parties (N1) as
+in the 850, one POC per changed line with ``CSH*P2`` in the loop of a critical one —
 and :func:`change_ack_from_865` reads the supplier's answer: BCA, the supplier's
-acknowledgment revision (``REF*ZZ`` as in its 855, else the date and ISA13, as an
-855 without one), and each changed line with its ACKs as they now stand.
+acknowledgment revision (``REF*PP`` as in its 855; without one, when it was made —
+``DTM*097``, else BCA10, else BCA06 at midnight — then ISA13, as an 855 without one),
+and each changed line with its ACKs as they now stand.  No ``REF*ZZ`` either way.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from sync_core.mappers.x12._envelope import (
     _int,
     _price,
 )
-from sync_core.mappers.x12._read import _arrival_order, _line_ack
-from sync_core.mappers.x12._write import _interchange
+from sync_core.mappers.x12._read import _arrival_order, _date_time, _line_ack
+from sync_core.mappers.x12._write import _interchange, parties
+from sync_core.mappers.x12._xref import CrossReference
 from sync_core.model import AcknowledgmentLine, AckType, LineAck, PurchaseOrder, Uom
 
 __all__ = ["ChangeAcknowledgment", "change_ack_from_865", "line_changes", "write_860"]
@@ -74,10 +77,12 @@ def write_860(
     receiver: str,
     control: int,
     now: dt.datetime,
+    xref: CrossReference | None = None,
 ) -> str | None:
     """One interchange holding the 860 that takes the supplier from ``before`` to
     ``after``, the PO's change number ``sequence`` (BCH05: 1 for its first 860, then 2,
-    3...); None when no line differs (nothing for an 860 to say)."""
+    3...); None when no line differs (nothing for an 860 to say).  ``xref`` adds the
+    parties the 850 names (N1 BT, BY, ST, VN)."""
     codes = line_changes(before, after)
     if not codes:
         return None
@@ -88,6 +93,8 @@ def write_860(
         ["BCH", "01" if after.canceled else "04", "SA", after.po_number, "", str(sequence),
          after.order_date.strftime("%Y%m%d"), "", "", "", "", now.strftime("%Y%m%d")],
         ["REF", "DP", after.department],
+        ["REF", "PP", str(after.version)],  # element 128 PP: purchase order revision number
+        *(parties(after, xref) if xref else []),  # as the 850 names them
     ]  # fmt: skip
     for number, code in codes.items():
         line = lines[number]
@@ -95,8 +102,8 @@ def write_860(
         price = _decimal(line.unit_price)
         ids = ["VC", line.vendor_part, "UK", line.gtin]
         body.append(["POC", str(number), code, quantity, quantity, line.uom.value, price, "", *ids])
-        if line.critical and code == "AI":
-            body.append(["REF", "ZZ", "CRITICAL"])
+        if line.critical and code != "DI":
+            body.append(["CSH", "P2"])  # element 563 P2: ship as soon as possible
     body.append(["CTT", str(len(codes))])
     body.append(["SE", str(len(body) + 1), "0001"])
     _check_delimiters(body)
@@ -123,6 +130,7 @@ def change_ack_from_865(ts: TransactionSet) -> ChangeAcknowledgment:
     po_number, sequence = "", 0
     ack_type: AckType | None = None
     ack_date: dt.date | None = None
+    created: dt.datetime | None = None  # DTM*097
     revision: int | None = None
     lines: list[AcknowledgmentLine] = []
     deleted: list[int] = []
@@ -148,8 +156,10 @@ def change_ack_from_865(ts: TransactionSet) -> ChangeAcknowledgment:
             po_number = _e(seg, 3)
             sequence = _int(_DOC, f"BCA05 (segment {n})", _e(seg, 5))
             ack_date = _date(_DOC, f"BCA10 (segment {n})", _e(seg, 10) or _e(seg, 6))
-        elif sid == "REF" and _e(seg, 1) == "ZZ" and current is None:
+        elif sid == "REF" and _e(seg, 1) == "PP" and current is None:
             revision = _int(_DOC, f"REF02 (segment {n})", _e(seg, 2))
+        elif sid == "DTM" and _e(seg, 1) == "097" and current is None:
+            created = _date_time(_DOC, n, seg)
         elif sid == "POC":
             close()
             acks = []
@@ -162,7 +172,8 @@ def change_ack_from_865(ts: TransactionSet) -> ChangeAcknowledgment:
     if not po_number or ack_type is None or ack_date is None:
         raise _fail(_DOC, "BCA", "missing BCA segment (or its PO number)")
     if revision is None:
-        revision = _arrival_order(ack_date, ts.interchange_control)
+        made = created or dt.datetime.combine(ack_date, dt.time())
+        revision = _arrival_order(made, ts.interchange_control, _DOC)
     return ChangeAcknowledgment(
         po_number=po_number,
         ack_type=ack_type,
