@@ -152,6 +152,15 @@ def enter_change(
     for poc in change["changes"]:
         entity = f"po_line:{po_number}:{poc['po_line']}"
         line = by_line.get(poc["po_line"])
+        if poc["code"] == "DI" and line is not None and line["shipped"]:
+            # goods on their way are not unshipped: the line closes at what has shipped
+            # (and stays, so its shipments are still billed)
+            shipped = {**{k: line[k] for k in _ITEM}, "qty": line["shipped"]}
+            if acknowledged and line.get("acks"):
+                _reallocate(net, supplier, line, shipped)
+            net._journal.record(entity, "ordered_qty", line["qty"], cause, None)
+            answered.append(("DI", line))
+            continue
         if poc["code"] == "DI":
             if line is not None:
                 order["lines"].remove(line)
