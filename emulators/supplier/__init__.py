@@ -555,7 +555,7 @@ class SupplierNetwork:
         profile, rng = self.profiles[supplier], self._streams[supplier].invoicing
         counters = self.counters[supplier]
         number = f"INV{counters['invoices'] + 1:06d}"
-        by_line = {ln["po_line"]: ln for ln in order["lines"]}
+        by_line = {ln["po_line"]: ln for ln in [*order["lines"], *order.get("closed", [])]}
         shipped = order["shipments"][shipment]["lines"]
         lines, by_each = billed_lines(by_line, shipped, profile, rng)
         shipped_on = self._epoch + dt.timedelta(seconds=order["shipments"][shipment]["at"])

@@ -119,10 +119,14 @@ def is_repeat(order: dict[str, Any], known: dict[str, Any]) -> bool:
 def drop_lines(
     journal: Journal, order: dict[str, Any], known: dict[str, Any] | None, cause: str
 ) -> None:
-    """Lines a replacing 850 (BEG01 05) leaves out are no longer ordered."""
+    """Lines a replacing 850 (BEG01 05) leaves out are no longer ordered.  One that has
+    shipped is kept apart (``closed``): its shipments are still billed."""
     kept = {line["po_line"] for line in order["lines"]}
+    order["closed"] = list(known.get("closed", [])) if known else []
     for line in known["lines"] if known else []:
         if line["po_line"] not in kept:
+            if line.get("shipped"):
+                order["closed"].append(line)
             entity = f"po_line:{order['customer_po']}:{line['po_line']}"
             journal.record(entity, "ordered_qty", 0, cause, None)
             if line.get("confirmed"):
@@ -156,6 +160,8 @@ def enter_change(
         if poc["code"] == "DI":
             if line is not None:
                 order["lines"].remove(line)
+                if line["shipped"]:  # what shipped is still billed (see drop_lines)
+                    order.setdefault("closed", []).append(line)
                 net._journal.record(entity, "ordered_qty", 0, cause, None)
                 if line.get("confirmed"):
                     line["confirmed"] = 0

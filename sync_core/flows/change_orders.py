@@ -13,8 +13,10 @@ network answers an 860 whose predecessor (or whose PO) it has not yet entered wi
 
 An 865 names only the lines it answers: the core merges them over the
 acknowledgment it holds (a deleted line leaves it) and takes the result as the
-next revision of the acknowledgment, exactly as a revised 855 (to the ERP and the
-WMS, the critical-shortage queue).  A partner that answers with a revised 855
+acknowledgment's newest revision, exactly as a revised 855 (to the ERP and the WMS,
+the critical-shortage queue).  865s may arrive out of turn, so the core keeps which
+revision last said each line (entity ``ack_lines``): a late 865 still sets the lines
+no later document said, and changes nothing else.  A partner that answers with a revised 855
 needs nothing here.
 """
 
@@ -73,28 +75,50 @@ def order_document(
 def _change_ack(
     flow: Flow, work: Work, ts: x12.TransactionSet, envelope: x12.Envelope, now: dt.datetime
 ) -> None:
-    """An 865: the changed lines over the acknowledgment held, as its next revision."""
+    """An 865: each line it names over the acknowledgment held, unless a later document
+    already said that line; the result is the acknowledgment's newest revision."""
     change = x12.change_ack_from_865(ts)
     known_po = work.entity("po", change.po_number)
     if known_po is None:
         raise MappingError("X12 865", "BCA03", f"PO {change.po_number} was never dispatched")
     held = work.entity("ack", change.po_number)
-    if flow.seen(held, change.revision):
-        return  # duplicate or late: never regress
+    top = held.version if held is not None else 0
     lines = (
         {ln.line_no: ln for ln in Acknowledgment.model_validate(held.data).lines} if held else {}
     )
+    marks = work.entity("ack_lines", change.po_number)
+    base, said = _said(marks, top)
+    r, applied = change.revision, False
     for number in change.deleted:
-        lines.pop(number, None)
-    lines.update({ln.line_no: ln for ln in change.lines})
+        if said.get(number, base) < r:
+            lines.pop(number, None)
+            said[number], applied = r, True
+    for line in change.lines:
+        if said.get(line.line_no, base) < r:
+            lines[line.line_no] = line
+            said[line.line_no], applied = r, True
+    if not applied:
+        return  # a duplicate, or every line it names was said since
+    revision = max(top, r)
+    data = {"at": revision, "base": base, "lines": {str(n): v for n, v in said.items()}}
+    work.put("ack_lines", change.po_number, (marks.version if marks else 0) + 1, data)
     ack = Acknowledgment(
         po_number=change.po_number,
         ack_type=change.ack_type,
         ack_date=change.ack_date,
-        revision=change.revision,
+        revision=revision,
         lines=tuple(lines[n] for n in sorted(lines)),
     )
-    record_acknowledgment(flow, work, flow.stored_po(known_po), ack, now, "865")
+    record_acknowledgment(flow, work, flow.stored_po(known_po), ack, now, "865", r)
+
+
+def _said(marks: Entity | None, top: int) -> tuple[int, dict[int, int]]:
+    """Which revision last said each line: (the revision of the last 855, which said
+    every line; the lines 865s said since).  An 855 newer than the last 865 merged
+    (``top`` past the marks') said every line again."""
+    if marks is None or marks.data["at"] != top:
+        return top, {}
+    return int(marks.data["base"]), {int(n): int(v) for n, v in marks.data["lines"].items()}
 
 
 TABLES = Tables(sets={"865": _change_ack})

@@ -74,7 +74,9 @@ def _po_document(flow: Flow, work: Work, message: Inbound, now: dt.datetime) -> 
         )
     document = change_orders.order_document(flow, work, known, po, receiver=edi_id, now=now)
     if document is not None:  # None: an 860 partner has nothing to learn of this revision
-        functional_acks.expect_997(flow, work, document[0], edi_id, po, now)
+        control, text = document
+        change = text if "~ST*860*" in text else None
+        functional_acks.expect_997(flow, work, control, edi_id, po, now, change)
     work.put("po", po.po_number, po.version, po.model_dump(mode="json"))
     trace = traceparent(po.po_number, f"850/{po.version}")
     dropped = _canceled_lines(flow, work, known, po)

@@ -102,15 +102,17 @@ def record_acknowledgment(
     ack: Acknowledgment,
     now: dt.datetime,
     doc: str = "855",
+    number: int | None = None,
 ) -> None:
     """A new revision of the supplier's acknowledgment (from an 855, or an 865 merged over
-    the last one): stored, to the ERP and the WMS, shortages opened or closed."""
+    the last one): stored, to the ERP and the WMS, shortages opened or closed.  ``number``
+    is the revision of the document that made it (its writes' keys), if not ``ack``'s."""
     trace = traceparent(po.po_number, doc)
     erp_body = erp.acknowledgment_to_erp(ack, trace)
     wms_body = wms.expected_receipts(po, ack, trace)
     work.put("ack", ack.po_number, ack.revision, ack.model_dump(mode="json"))
     _shortages(work, po, ack, now)
-    key = f"{doc}:{ack.po_number}:{ack.revision}"
+    key = f"{doc}:{ack.po_number}:{ack.revision if number is None else number}"
     write = flow.writer(
         work, trace, critical=po.critical, entity=("ack", ack.po_number, ack.revision)
     )

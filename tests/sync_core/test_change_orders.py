@@ -23,6 +23,7 @@ from sync_core.messages import Decision
 from sync_core.model import Acknowledgment
 from tests.builders import GTIN_1, interchange_855, purchase_order
 from tests.emulators.test_x12_full_documents import XREF, the_850
+from tests.sync_core.test_core_997 import partner_997
 from tests.sync_core.test_engine import NOW, Harness, edi, po_document
 
 EPOCH = dt.datetime(2024, 1, 16, 9, 0)
@@ -217,3 +218,22 @@ def test_an_865_for_a_po_never_dispatched_is_dead_lettered_naming_bca03() -> Non
     decision = h.decide(edi(1, interchange_865("4599999999", [ChangedLine("QI", line)], 2, 1)))
     [dead] = decision.dead_letters
     assert "BCA03" in dead.reason and "never dispatched" in dead.reason
+
+
+def test_an_860_the_partner_rejects_is_dead_lettered_as_that_very_860() -> None:
+    """Its replay sends the same interchange: a later revision cannot rebuild an 860 (it
+    says what changed since the revision before, which the core no longer holds)."""
+    h = Harness()
+    h.engine = Engine(EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}, functional_acks=True,
+                                   change_orders=frozenset({"SUPP1001"})))  # fmt: skip
+    doc = h.create_po()
+    h.decide(po_document(doc))
+    number = doc["OrderNumber"]
+    sent = supplier_write(decide_revision(h, number, {"lines": [{"LineNumber": 2, "Quantity": 6}]}))
+    envelope, _ = parse_interchange(sent)
+    errors = ("AK3*POC*3**8", "AK4*5*355*7*BX")  # POC05, the unit, not a code it takes
+    body = partner_997(envelope.control_number, "R", errors).replace("AK2*850*", "AK2*860*")
+    decision = h.decide(edi(9, body.replace("AK1*PO*", "AK1*PC*")), NOW)
+    [letter] = decision.dead_letters
+    assert letter.reason.startswith(f"860 for PO {number} rev 2 rejected by SUPP1001 (997 AK9 R)")
+    assert letter.request is not None and letter.request.body == sent
