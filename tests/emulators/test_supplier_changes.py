@@ -50,13 +50,20 @@ def po_860(
     sequence: int = 1,
     control: int = 2,
     purpose: str = "04",
+    revision: int | None = None,
+    critical: frozenset[int] = frozenset(),
 ) -> str:
     """The PO's 860 number ``sequence`` (BCH05) of (line, POC02, quantity now ordered,
-    unit price) changes."""
+    unit price) changes; ``revision`` the PO revision (REF*PP), ``critical`` the lines
+    that carry CSH*P2 in their POC loop."""
     segs = [["ST", "860", "0001"], ["BCH", purpose, "SA", NUMBER, "", str(sequence), "20240115"]]
+    if revision is not None:
+        segs.append(["REF", "PP", str(revision)])
     for number, code, qty, price in pocs:
         segs.append(["POC", str(number), code, str(qty), str(qty), "CA", price, "", "VC",
                      f"NG-{number}", "UK", GTIN])  # fmt: skip
+        if number in critical:
+            segs.append(["CSH", "P2"])
     segs += [["CTT", str(len(pocs))], ["SE", str(len(segs) + 2), "0001"]]
     return Interchange("HOSPNET01", SUPPLIER, control, [segs]).render("PC", EPOCH)
 
@@ -157,6 +164,18 @@ def test_an_added_line_is_filled_and_named() -> None:
     [changed] = read_865(only_set(world.docs("865")[-1])).lines
     assert (changed.code, changed.line.po_line, changed.line.qty) == ("AI", 4, 6)
     assert world.facts_of("ordered_qty")[f"po_line:{NUMBER}:4"] == [6]
+
+
+def test_an_added_critical_line_is_filled_as_critical_and_the_po_takes_the_revision() -> None:
+    """CSH*P2 in the POC loop makes the added line critical (this profile fills a critical
+    line 17/37, a routine one whole); REF*PP is the PO revision the order now holds."""
+    world = started(TAKES_860)
+    world.net.profiles[SUPPLIER] = TAKES_860
+    send(world, po_860([(4, "AI", 37, "45.50"), (5, "AI", 37, "45.50")], revision=2,
+                       critical=frozenset({4})))  # fmt: skip
+    answer = only_set(world.docs("865")[-1])
+    assert (acks(answer, 4), acks(answer, 5)) == ([("IA", 17), ("IB", 20)], [("IA", 37)])
+    assert world.net.orders[(SUPPLIER, NUMBER)]["revision"] == 2
 
 
 def test_a_partner_that_answers_changes_with_an_855_sends_every_line() -> None:
