@@ -517,7 +517,7 @@ class SupplierNetwork:
             return
         profile, rng = self.profiles[supplier], self._streams[supplier].shipping
         now = self._now()
-        due = [(ln, ln["confirmed"] - ln["shipped"]) for ln in order["lines"]]
+        due = [(ln, ln.get("confirmed", 0) - ln["shipped"]) for ln in order["lines"]]
         due = [(ln, qty) for ln, qty in due if qty > 0]
         if not due:
             return  # a later acknowledgment confirmed nothing more

@@ -84,6 +84,7 @@ __all__ = [
 
 _NOT_CONFIRMED = frozenset({"IB", "IR", "ID"})  # ACK01 codes that commit nothing now
 _ITEM = ("qty", "uom", "price", "vendor_part", "gtin")
+_ACKNOWLEDGED = ("acks", "ack_status", "confirmed", "ack_price", "ship_part", "ship_gtin")
 
 
 def read_order(segments: list[list[str]], limits: Limits) -> dict[str, Any]:
@@ -134,7 +135,12 @@ def drop_lines(
 
 
 def keep_allocation(line: dict[str, Any], old: dict[str, Any]) -> None:
-    """A replacing 850's line keeps ``old``'s acknowledgment when nothing of it changed."""
+    """A replacing 850's line keeps ``old``'s acknowledgment when nothing of it changed.
+    Until the new revision is acknowledged, every line holds what was acknowledged (a
+    shipment or an invoice due meanwhile goes by it); a new line holds nothing."""
+    for k in _ACKNOWLEDGED:
+        if k in old:
+            line[k] = old[k]
     if old.get("acks") and all(line[k] == old[k] for k in _ITEM):
         line["kept"] = old
 

@@ -5,9 +5,11 @@ listens to the ERP's PO events; for each new PO (``ChangeType`` ``CREATE``) it d
 whether the buyer will change it and, if so, when (lognormal around
 ``demand.change_after_minutes``, sigma 0.5).  Then the buyer asks the ERP for one
 change, drawn among those the PO admits: a line's quantity up or down (within the
-demand's quantity range), its price down (to 90-99 %: a price corrected to a lower
-negotiated one; above the contract AP would rightly hold the invoice), a line canceled (when another
-stays), or a line added (an item of the supplier's catalog the PO does not hold).
+demand's quantity range, never below what the supplier has shipped), its price down
+(to 90-99 %: a price corrected to a lower negotiated one; above the contract AP would
+rightly hold the invoice), a line canceled (when another stays and the supplier has
+shipped none of it: the buyer asks first), or a line added (an item of the supplier's
+catalog the PO does not hold).
 The ERP bumps the PO's revision; the core sends it to the supplier as an 860 or a
 replacement 850, as the partner's profile says (:func:`change_order_partners`).
 
@@ -24,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from emulators.erp import Erp
+from emulators.supplier import SupplierNetwork
 from scenarios.spec.masterdata import MasterData, po_lines
 from scenarios.spec.models import ScenarioSpec
 from scenarios.spec.partners import partner_profiles
@@ -45,11 +48,12 @@ def watch_changes(
     erp: Erp,
     schedule: Callable[[float, Callable[[], None]], None],
     rng: random.Random,
+    supplier: SupplierNetwork,
 ) -> BuyerChanges | None:
     """The buyers' changes, listening to ``erp``; None (nothing drawn) without them."""
     if spec.demand.change_share <= 0:
         return None
-    changes = BuyerChanges(spec, master, erp, schedule, rng)
+    changes = BuyerChanges(spec, master, erp, schedule, rng, supplier)
     erp.listeners.append(changes.on_event)
     return changes
 
@@ -64,8 +68,10 @@ class BuyerChanges:
         erp: Erp,
         schedule: Callable[[float, Callable[[], None]], None],
         rng: random.Random,
+        supplier: SupplierNetwork,
     ) -> None:
         self.spec, self.master, self.erp, self.schedule, self.rng = spec, master, erp, schedule, rng
+        self.supplier = supplier
         self.made: dict[str, int] = {}  # by kind: quantity, price, cancel, add
         self.refused = 0
 
@@ -89,15 +95,17 @@ class BuyerChanges:
         held = {ln["ItemGTIN"] for ln in order["lines"]}
         supplier = order["SupplierNumber"]
         others = [i for i in self.master.catalog(supplier) if i.gtin not in held]
-        kinds = ["quantity", "price"] + (["cancel"] if len(live) > 1 else [])
+        shipped = self._shipped(supplier, number)  # too late to cancel or cut below
+        open_lines = [ln for ln in live if not shipped.get(ln["LineNumber"])]
+        kinds = ["quantity", "price"] + (["cancel"] if len(live) > 1 and open_lines else [])
         kinds += ["add"] if others else []
         kind = self.rng.choice(kinds)
-        line = self.rng.choice(live)
+        line = self.rng.choice(open_lines if kind == "cancel" else live)
         body: dict[str, Any]
         if kind == "quantity":
             low, high = self.spec.demand.quantity
-            choices = [q for q in range(max(low, line["ReceivedQuantity"], 1), high + 1)
-                       if q != line["Quantity"]]  # fmt: skip
+            floor = max(low, line["ReceivedQuantity"], shipped.get(line["LineNumber"], 0), 1)
+            choices = [q for q in range(floor, high + 1) if q != line["Quantity"]]
             if not choices:
                 kind, body = "price", self._price(line)
             else:
@@ -113,6 +121,12 @@ class BuyerChanges:
             self.made[kind] = self.made.get(kind, 0) + 1
         else:
             self.refused += 1
+
+    def _shipped(self, supplier_number: str, number: str) -> dict[int, int]:
+        """What the supplier has shipped of each line (the buyer asks before cutting)."""
+        edi = next(s.edi_id for s in self.master.suppliers if s.supplier_id == supplier_number)
+        order = self.supplier.orders.get((edi, number))
+        return {ln["po_line"]: ln["shipped"] for ln in order["lines"]} if order else {}
 
     def _price(self, line: dict[str, Any]) -> dict[str, Any]:
         price = round(line["Price"] * self.rng.uniform(0.9, 0.99), 2)

@@ -253,7 +253,7 @@ def simulate(
         schedule(crash.at_s, driver.crash)
         schedule(crash.at_s + crash.down_s, driver.restart)
 
-    watch_changes(spec, master, erp, schedule, rng("demand/changes"))  # none: nothing drawn
+    watch_changes(spec, master, erp, schedule, rng("demand/changes"), supplier)  # none: no draw
     orders = Buyers(env, spec, master, erp, rng("demand"), history, rng("erp/cases"))
     env.process(orders.run())
     with _collector_paused():
