@@ -77,7 +77,16 @@ from collections.abc import Mapping
 from typing import TypeVar
 
 from sync_core.errors import MappingError, SyncCoreError
-from sync_core.flows import functional_acks, invoices, masters, po, pulls, receipts, supplier
+from sync_core.flows import (
+    change_orders,
+    functional_acks,
+    invoices,
+    masters,
+    po,
+    pulls,
+    receipts,
+    supplier,
+)
 from sync_core.flows.base import EngineConfig, Flow, Handler, Pull, SetHandler, Tables, Work
 from sync_core.messages import DeadLetter, Decision, Inbound, Kind, PutEntity, StateView
 
@@ -93,6 +102,7 @@ _V = TypeVar("_V")
 _FLOWS: tuple[Tables, ...] = (
     po.TABLES,
     supplier.TABLES,
+    change_orders.TABLES,
     functional_acks.TABLES,
     receipts.TABLES,
     masters.TABLES,

@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 ERP_MASTER_EVENTS = frozenset({"ItemChanged", "SupplierChanged", "ContractPriceChanged"})
-_EDI_TYPES = frozenset({"855", "856", "810", "997"})
+_EDI_TYPES = frozenset({"855", "856", "810", "865", "997"})
 _MAX_ID = 200
 
 
@@ -98,7 +98,7 @@ def from_erp(body: Any) -> Inbound:
 
 
 def from_supplier(body: Any) -> Inbound:
-    """A document from the supplier network's mailbox (855, 856, 810 or 997)."""
+    """A document from the supplier network's mailbox (855, 856, 810, 865 or 997)."""
     doc = "supplier document"
     document = _object(body, doc)
     seq = document.get("seq")

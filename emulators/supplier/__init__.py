@@ -14,6 +14,8 @@ A newer revision replaces the order (BEG01 ``05``): lines it leaves out are no
 longer ordered (``ordered_qty`` 0), and it is acknowledged again.  A
 cancellation (BEG01 ``01``) stops the order where it is: nothing more is
 acknowledged, shipped or billed, and its lines journal ``ordered_qty`` 0.
+A partner whose profile takes 860s changes the order line by line instead, keeping
+what it allocated, and answers with an 865 or a revised 855 (:mod:`._changes`).
 
 Each order then lives through timers, all set with the injected ``schedule``:
 
@@ -79,6 +81,16 @@ from typing import Any
 
 from emulators._base import Journal, Reply, problem
 from emulators.limits import DEFAULT_LIMITS, Limits
+from emulators.supplier._changes import (
+    acks_of,
+    drop_lines,
+    enter_change,
+    is_repeat,
+    keep_allocation,
+    read_order,
+    settle,
+    too_early,
+)
 from emulators.supplier._profile import (
     _COUNTERS,
     _EDI_ID,
@@ -100,7 +112,6 @@ from emulators.x12 import (
     PurchaseOrderAck,
     SetAck,
     X12Error,
-    read_850,
     read_997,
     render_810,
     render_855,
@@ -112,6 +123,7 @@ __all__ = ["SupplierNetwork", "SupplierProfile"]
 
 _NOT_CONFIRMED = frozenset({"IB", "IR", "ID"})  # ACK01 codes that commit nothing now
 NET_DAYS = 30  # every supplier here bills net 30 from the invoice date (810 ITD)
+_LINES = {"PO1": 3, "POC": 5}  # a set's line segment and its unit of measure element
 
 
 class SupplierNetwork:
@@ -151,6 +163,7 @@ class SupplierNetwork:
                 random.Random(f"{self._seed}/supplier/{edi}/shipping"),
                 random.Random(f"{self._seed}/supplier/{edi}/invoicing"),
                 random.Random(f"{self._seed}/supplier/{edi}/fa"),
+                random.Random(f"{self._seed}/supplier/{edi}/changes"),
             )
             for edi in sorted(self.profiles)
         }
@@ -196,17 +209,21 @@ class SupplierNetwork:
         orders = []
         for segments in interchange.sets:
             try:
-                orders.append(read_850(segments, self._limits))
+                orders.append(read_order(segments, self._limits))
             except X12Error as e:
-                return problem(422, "Unprocessable Content", f"850: {e}", e.segment)
+                detail = f"{segments[0][1]}: {e}"
+                return problem(422, "Unprocessable Content", detail, e.segment)
             unsafe = _unwritable(orders[-1])
             if unsafe is not None:  # our 855 could not carry it: refuse now, not at ack time
                 return problem(
                     422,
                     "Unprocessable Content",
-                    f"850: {unsafe[1]!r} contains a delimiter our documents use",
+                    f"{segments[0][1]}: {unsafe[1]!r} contains a delimiter our documents use",
                     unsafe[0],
                 )
+        early = too_early(orders, {po: o for (s, po), o in self.orders.items() if s == supplier})
+        if early is not None:
+            return early
         cause = f"edi:{interchange.sender}:{interchange.control}"
         verdicts = self._syntax_verdicts(supplier, interchange)
         accepted = 0
@@ -215,12 +232,16 @@ class SupplierNetwork:
                 continue  # the 997 rejects it: order entry never sees it
             key = (supplier, order["customer_po"])
             known = self.orders.get(key)
-            if known is not None and known.get("revision", 1) >= order.get("revision", 1):
+            if known is not None and is_repeat(order, known):
                 self.counters[supplier]["repeats_ignored"] += 1
                 continue  # the same PO again: order entry recognises it
             if known is not None and known.get("canceled"):
                 self.counters[supplier]["repeats_ignored"] += 1
                 continue  # a canceled order stays canceled
+            if "changes" in order:  # an 860: the order it changes
+                accepted += 1
+                enter_change(self, key, order, cause)
+                continue
             accepted += 1
             if order.get("purpose") == "01":
                 self._cancel(key, order, known, cause)
@@ -229,7 +250,7 @@ class SupplierNetwork:
             for line in order["lines"]:
                 entity = f"po_line:{order['customer_po']}:{line['po_line']}"
                 self._journal.record(entity, "ordered_qty", line["qty"], cause, None)
-            self._drop_lines(order, known, cause)
+            drop_lines(self._journal, order, known, cause)
             delay = self._lognormal(
                 self._streams[supplier].fill,
                 self.profiles[supplier].ack_delay_median_s,
@@ -252,8 +273,9 @@ class SupplierNetwork:
         for segments in interchange.sets:
             code, control = segments[0][1], segments[0][2]
             if profile.functional_acks and rng.random() < profile.fa_reject_rate:
-                n, po1 = next((n, s) for n, s in enumerate(segments, 1) if s[0] == "PO1")
-                error = ElementError("PO1", n, 3, "355", "7", po1[3])
+                n, po1 = next((n, s) for n, s in enumerate(segments, 1) if s[0] in _LINES)
+                at = _LINES[po1[0]]  # the line's unit: PO103, POC05 in an 860
+                error = ElementError(po1[0], n, at, "355", "7", po1[at])
                 verdicts.append(SetAck(code, control, "R", (error,)))
             else:
                 verdicts.append(SetAck(code, control))
@@ -325,6 +347,7 @@ class SupplierNetwork:
             old = before.get(line["po_line"], {})
             line["shipped"] = old.get("shipped", 0)
             line["invoiced"] = old.get("invoiced", 0)
+            keep_allocation(line, old)
         order["buyer"] = buyer
         order["received_at"] = self._clock()
         order["ack_revision"] = known.get("ack_revision", 0) if known else 0
@@ -350,16 +373,6 @@ class SupplierNetwork:
                 line["confirmed"] = 0
                 entity = f"po_line:{key[1]}:{line['po_line']}"
                 self._journal.record(entity, "confirmed_qty", 0, cause, None)
-
-    def _drop_lines(self, order: dict[str, Any], known: dict[str, Any] | None, cause: str) -> None:
-        """Lines a replacing 850 (BEG01 05) leaves out are no longer ordered."""
-        kept = {line["po_line"] for line in order["lines"]}
-        for line in known["lines"] if known else []:
-            if line["po_line"] not in kept:
-                entity = f"po_line:{order['customer_po']}:{line['po_line']}"
-                self._journal.record(entity, "ordered_qty", 0, cause, None)
-                if line.get("confirmed"):
-                    self._journal.record(entity, "confirmed_qty", 0, cause, None)
 
     def _later(self, delay: float, action: Callable[..., None], *args: Any) -> None:
         """A timer that does nothing if the network was reset in the meantime."""
@@ -431,12 +444,20 @@ class SupplierNetwork:
             return
         profile, streams = self.profiles[supplier], self._streams[supplier]
         now = self._now()
-        fills = [self._fill(line, profile, streams.fill, now.date()) for line in order["lines"]]
+        fills = [
+            [] if "kept" in line else self._fill(line, profile, streams.fill, now.date())
+            for line in order["lines"]
+        ]
         missing = streams.ack.random() < profile.missing_ack_rate
         duplicate = streams.ack.random() < profile.duplicate_rate
         lines: list[AckLine] = []
         for line, filled in zip(order["lines"], fills, strict=True):
-            acks, price, part = self._exception(line, filled, profile, streams.ack)
+            kept = line.pop("kept", None)  # an untouched line keeps its allocation
+            if kept is not None:
+                acks, price, part = acks_of(kept), kept["ack_price"], kept["ship_part"]
+            else:
+                acks, price, part = self._exception(line, filled, profile, streams.ack)
+            settle(line, acks)
             lines.append(
                 AckLine(
                     line["po_line"],
@@ -496,7 +517,7 @@ class SupplierNetwork:
             return
         profile, rng = self.profiles[supplier], self._streams[supplier].shipping
         now = self._now()
-        due = [(ln, ln["confirmed"] - ln["shipped"]) for ln in order["lines"]]
+        due = [(ln, ln.get("confirmed", 0) - ln["shipped"]) for ln in order["lines"]]
         due = [(ln, qty) for ln, qty in due if qty > 0]
         if not due:
             return  # a later acknowledgment confirmed nothing more
@@ -534,7 +555,7 @@ class SupplierNetwork:
         profile, rng = self.profiles[supplier], self._streams[supplier].invoicing
         counters = self.counters[supplier]
         number = f"INV{counters['invoices'] + 1:06d}"
-        by_line = {ln["po_line"]: ln for ln in order["lines"]}
+        by_line = {ln["po_line"]: ln for ln in [*order["lines"], *order.get("closed", [])]}
         shipped = order["shipments"][shipment]["lines"]
         lines, by_each = billed_lines(by_line, shipped, profile, rng)
         shipped_on = self._epoch + dt.timedelta(seconds=order["shipments"][shipment]["at"])

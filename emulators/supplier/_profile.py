@@ -15,6 +15,9 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any
 
+CHANGE_ORDERS = ("replacement_850", "860")  # SupplierProfile.change_orders
+CHANGE_ACKS = ("855", "865")  # SupplierProfile.change_ack
+
 
 @dataclass(frozen=True)
 class SupplierProfile:
@@ -63,8 +66,18 @@ class SupplierProfile:
     # the supplier's own GLN (13 digits; "" if master data has none): its 856's ship-from
     # (N1*SF) and the GS1 company prefix of its SSCCs and bills of lading
     gln: str = ""
+    # change orders (ASC X12 004010; emulators.supplier._changes): how the buyer must send
+    # a change to this partner, "replacement_850" (BEG01 05, the default: what the network
+    # took before 860s existed) or "860" (POC02 AI/CA/DI/PC/QD/QI); and how the partner
+    # answers a change, with a revised "855" (every line) or an "865" (the changed lines)
+    change_orders: str = "replacement_850"
+    change_ack: str = "855"
 
     def __post_init__(self) -> None:
+        if self.change_orders not in CHANGE_ORDERS:
+            raise ValueError(f"change_orders: {self.change_orders!r} is not one of {CHANGE_ORDERS}")
+        if self.change_ack not in CHANGE_ACKS:
+            raise ValueError(f"change_ack: {self.change_ack!r} is not one of {CHANGE_ACKS}")
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name.endswith("_rate") and not 0.0 <= value <= 1.0:
@@ -86,6 +99,7 @@ class _Streams:
     shipping: random.Random
     invoicing: random.Random
     fa: random.Random  # 997s: the rejections, then the delay
+    changes: random.Random  # change orders: the answer's delay, added quantities' fill
 
 
 _COUNTERS = (
@@ -101,6 +115,8 @@ _COUNTERS = (
     "fa_sent",  # 997s sent for 850 groups
     "fa_rejected",  # 850 sets those 997s rejected (AK5 R)
     "fa_received",  # 997s the buyer sent for this supplier's groups
+    "changes_received",  # 860s entered
+    "change_acks_sent",  # 865s (or revised 855s) answering them
     "interchanges",  # ISA13 of the last interchange this supplier sent
 )
 
@@ -112,7 +128,7 @@ _OUR_DELIMITERS = ("*", "~", ">", "^")
 def _unwritable(order: dict[str, Any]) -> tuple[str, str] | None:
     """The first value of an inbound order that our outbound X12 could not write."""
     values = [("BEG03", str(order.get("customer_po", "")))]
-    for line in order.get("lines", []):
+    for line in [*order.get("lines", []), *order.get("changes", [])]:
         values.append(("PO104", str(line.get("price", ""))))
         values.append(("PO107", str(line.get("vendor_part", ""))))
         values.append(("PO109", str(line.get("gtin", ""))))

@@ -44,7 +44,7 @@ class InterchangeAccepted(BaseModel):
 class MailboxDocument(BaseModel):
     seq: int = Field(ge=1, description="the mailbox sequence number, 1, 2, 3, ...")
     supplier: str = Field(description="the sending supplier's interchange id (ISA06)")
-    type: Literal["855", "856", "810"]
+    type: Literal["855", "856", "810", "865"]
     payload: str = Field(description="one X12 interchange holding one transaction set")
 
 
@@ -71,7 +71,8 @@ class PartnerList(BaseModel):
 _X12_BODY = {
     "requestBody": {
         "required": True,
-        "description": "One X12 4010 interchange (ISA ... IEA) of 850 purchase orders",
+        "description": "One X12 4010 interchange (ISA ... IEA) of 850 purchase orders "
+        "or 860 change orders (or 997s for the network's own groups)",
         "content": {media: {"schema": {"type": "string"}} for media in EDI_MEDIA_TYPES},
     }
 }
@@ -86,8 +87,10 @@ SUPPLIER_API = Api(
             "receive_edi", "POST", "/inbound",
             lambda network, body, idempotency_key: network.receive_edi(body),
             body="x12", idempotent=True, traced=True, status=202, tag="edi",
-            responses={**COMMON, 202: {"model": InterchangeAccepted}, 400: PROBLEM},
-            doc="Post an interchange of 850s; a bad set refuses the whole interchange.",
+            responses={**COMMON, 202: {"model": InterchangeAccepted}, 400: PROBLEM,
+                       425: PROBLEM},
+            doc="Post an interchange of 850s or 860s; a bad set refuses the whole interchange, "
+            "an 860 for a PO not entered yet is 425 Too Early (try again).",
             openapi_extra=_X12_BODY, aliases=("post_edi",),
         ),
         Operation(

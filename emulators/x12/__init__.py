@@ -8,7 +8,8 @@ and IEA02 = ISA13; per set SE01 = its segments ST..SE inclusive and SE02 =
 ST02; GS01 fits ST01) and renders one on the way out, refusing any value that
 holds a delimiter (4010 has no escape).  Inside the envelope each transaction
 set has a reader and a writer over plain frozen records (one module per set:
-``_orders`` 850/855, ``_shipping`` 856, ``_invoices`` 810, ``_functional_acks`` 997;
+``_orders`` 850/855, ``_shipping`` 856, ``_invoices`` 810, ``_functional_acks`` 997,
+``_changes`` 860/865;
 the shared element checks in ``_elements``, the envelope in ``_envelope``), so what is written
 reads back equal: ``read_850`` gives the supplier's order-entry record (a
 dict); ``render_855``/``read_855`` a :class:`PurchaseOrderAck`;
@@ -31,6 +32,14 @@ set, the element and its segment's position counted from ST = 1
 
 from __future__ import annotations
 
+from emulators.x12._changes import (
+    CHANGE_CODES,
+    ChangedLine,
+    PurchaseOrderChangeAck,
+    read_860,
+    read_865,
+    render_865,
+)
 from emulators.x12._elements import (
     ACK_CODES,
     BAK_CODES,
@@ -75,11 +84,13 @@ __all__ = [
     "AK5_CODES",
     "AK9_CODES",
     "BAK_CODES",
+    "CHANGE_CODES",
     "GROUP_CODES",
     "HL_LEVELS",
     "UOM_CODES",
     "Ack",
     "AckLine",
+    "ChangedLine",
     "ElementError",
     "FunctionalAck",
     "Interchange",
@@ -87,6 +98,7 @@ __all__ = [
     "InvoiceLine",
     "Party",
     "PurchaseOrderAck",
+    "PurchaseOrderChangeAck",
     "SetAck",
     "ShipNotice",
     "ShippedItem",
@@ -97,10 +109,13 @@ __all__ = [
     "read_850",
     "read_855",
     "read_856",
+    "read_860",
+    "read_865",
     "read_997",
     "render_810",
     "render_855",
     "render_856",
+    "render_865",
     "render_997",
     "sscc_valid",
     "tokenize",

@@ -20,7 +20,8 @@ HL_LEVELS = frozenset("S O P I".split())  # element 735: shipment, order, pack, 
 PURPOSES = frozenset("00 01 05".split())  # BEG01 (element 353): original, cancel, replace
 # PO105 (element 639): contract, current (subject to change), catalog, per each, quoted
 PRICE_BASES = frozenset("CT CP CA PE QT".split())
-GROUP_CODES = {"850": "PO", "855": "PR", "856": "SH", "810": "IN", "997": "FA"}  # GS01 by ST01
+GROUP_CODES = {"850": "PO", "855": "PR", "856": "SH", "810": "IN", "997": "FA",
+               "860": "PC", "865": "CA"}  # GS01 (element 479) by ST01  # fmt: skip
 _PARENT: dict[str, tuple[str, ...]] = {
     "S": ("",),
     "O": ("S",),

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from emulators import SYSTEMS
 from scenarios.live import serve_scaleout
+from scenarios.sim.changes import change_order_partners
 from scenarios.sim.network import OUR_EDI_ID
 from scenarios.spec.architectures import EVENT
 from scenarios.spec.load import ScenarioError, load_scenario
@@ -158,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
             open_store(args.store).close()
         except StoreError as e:
             raise ScenarioError("serve core", "--store", e.reason) from e
-    versions = None
+    versions, spec = None, None
     if args.scenario:
         spec = load_scenario(args.scenario, seed=args.seed)
         network, seed = spec.network, spec.seed
@@ -168,13 +169,17 @@ def run(args: argparse.Namespace) -> int:
     master = generate(network, seed)
     partners = {s.supplier_id: s.edi_id for s in master.suppliers}
     xref = cross_reference(master)
+    # the partners whose profile takes changes as 860s (none without a scenario)
+    takes_860 = change_order_partners(spec, master) if spec is not None else frozenset()
     phi_key = os.environ.get("SUPPLYSYNC_PHI_KEY")
     try:
         key = None if phi_key is None else key_from_text(phi_key)
     except ValueError as e:
         raise ScenarioError("serve core", "SUPPLYSYNC_PHI_KEY", str(e)) from None
     if scaleout and args.role == "worker":
-        engine = Engine(EngineConfig(OUR_EDI_ID, partners, functional_acks=True, xref=xref))
+        config = EngineConfig(OUR_EDI_ID, partners, functional_acks=True, xref=xref,
+                              change_orders=takes_860)  # fmt: skip
+        engine = Engine(config)
         parts = {"engine": engine, "urls": urls, "erp_versions": versions,
                  "phi": PhiBoundary(key)}  # fmt: skip
         return serve_scaleout.run_worker(args, schema, parts)
@@ -185,6 +190,7 @@ def run(args: argparse.Namespace) -> int:
             urls,
             partners,
             xref,
+            takes_860,
             key,
             auth,
             versions,
@@ -200,6 +206,7 @@ def _serve(
     urls: dict[str, str],
     partners: dict[str, str],
     xref: CrossReference,
+    change_orders: frozenset[str],
     key: bytes | None,
     auth: AuthConfig | None,
     versions: ErpVersions | None,
@@ -212,6 +219,7 @@ def _serve(
         urls=urls,
         partners=partners,
         xref=xref,
+        change_orders=change_orders,
         batch_interval_s=args.batch_interval,
         subscribe=not args.no_subscribe,
         otlp_endpoint=args.otlp_endpoint,
@@ -228,6 +236,7 @@ def serve_core(
     urls: dict[str, str],
     partners: dict[str, str],
     xref: CrossReference | None = None,
+    change_orders: frozenset[str] = frozenset(),
     batch_interval_s: float | None = None,
     subscribe: bool = True,
     seed: int | None = None,
@@ -242,7 +251,8 @@ def serve_core(
     driver over ``store``;
     ``phi_key`` tokenises case POs' PHI fields (without it they are dropped:
     :mod:`sync_core.phi`); ``erp_versions``: the ERP's releases it follows (None: it
-    speaks the ERP's base version)."""
+    speaks the ERP's base version); ``change_orders``: the partners (EDI ids) that take
+    changes as 860s."""
     import uvicorn
 
     from sync_core.connectors import HttpConnector
@@ -253,7 +263,11 @@ def serve_core(
 
     _configure_logging()
     build = driver
-    engine = Engine(EngineConfig(OUR_EDI_ID, partners, functional_acks=True, xref=xref))
+    engine = Engine(
+        EngineConfig(
+            OUR_EDI_ID, partners, functional_acks=True, xref=xref, change_orders=change_orders
+        )
+    )
     subscriptions: dict[str, Any] = {}
 
     async def make_driver() -> LiveDriver:

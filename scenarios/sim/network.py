@@ -41,6 +41,7 @@ from emulators.web.tables import NativeCall, native_routes
 from emulators.webhooks import WebhookDispatcher
 from emulators.wms import Wms
 from scenarios.sim.actors import Buyers, Dock, PriceChange, load_masters
+from scenarios.sim.changes import change_order_partners, watch_changes
 from scenarios.sim.progress import Progress, run_with_progress
 from scenarios.sim.releases import erp_releases
 from scenarios.sim.releases import header as release_header
@@ -227,7 +228,8 @@ def simulate(
 
     links = _links(env, spec, rng)
     naive = design.point_to_point  # no memory, no breaker, a few retries
-    engine = _engine(master, naive, defects, fa_deadline_s(spec, design))
+    takes_860 = change_order_partners(spec, master)
+    engine = _engine(master, naive, defects, fa_deadline_s(spec, design), takes_860)
     store = _store(env, epoch)
     behaviours = {"erp": erp, "supplier": supplier, "wms": wms, "ap": ap}
     transport = _Transport(links, hosts, native_routes(behaviours))
@@ -251,6 +253,7 @@ def simulate(
         schedule(crash.at_s, driver.crash)
         schedule(crash.at_s + crash.down_s, driver.restart)
 
+    watch_changes(spec, master, erp, schedule, rng("demand/changes"), supplier)  # none: no draw
     orders = Buyers(env, spec, master, erp, rng("demand"), history, rng("erp/cases"))
     env.process(orders.run())
     with _collector_paused():
@@ -329,7 +332,13 @@ def fa_deadline_s(spec: ScenarioSpec, design: Architecture) -> float:
     return FA_DEADLINE_S + pickup_s
 
 
-def _engine(master: MasterData, naive: bool, defects: Defects | None, fa_deadline: float) -> Engine:
+def _engine(
+    master: MasterData,
+    naive: bool,
+    defects: Defects | None,
+    fa_deadline: float,
+    change_orders: frozenset[str] = frozenset(),
+) -> Engine:
     partners = {s.supplier_id: s.edi_id for s in master.suppliers}
     config = EngineConfig(
         OUR_EDI_ID,
@@ -338,6 +347,7 @@ def _engine(master: MasterData, naive: bool, defects: Defects | None, fa_deadlin
         functional_acks=True,
         fa_deadline_s=fa_deadline,
         xref=cross_reference(master),
+        change_orders=change_orders,
     )
     return DefectiveEngine(config, defects) if defects and defects.engine else Engine(config)
 

@@ -86,6 +86,8 @@ class DemandSpec(_Spec):
     weekday_factor: tuple[float, ...] = Field(
         (1.0, 1.0, 1.0, 1.0, 1.0, 0.2, 0.1), description="Monday..Sunday demand multipliers"
     )
+    change_share: Rate = Field(0.0, description="share of POs changed once (sim/changes.py)")
+    change_after_minutes: float = Field(120, gt=0, description="median minutes to the change")
 
     @model_validator(mode="after")
     def _ranges(self) -> DemandSpec:
@@ -184,6 +186,15 @@ class SupplierBehaviour(_Spec):
     invoice_uom_mismatch_rate: Rate = Field(
         0.0, description="share of invoices billing pack-ordered lines by the each (810 IT103 EA)"
     )
+    change_orders: Literal["replacement_850", "860"] = Field(
+        "replacement_850", description="a PO change as a replacement 850 or an 860 (X12 4010)"
+    )
+    change_ack: Literal["855", "865"] = Field("855", description="a change answered by 855/865")
+
+    @field_validator("change_orders", "change_ack", mode="before")
+    @classmethod
+    def _document(cls, value: Any) -> Any:  # YAML reads 860 as a number
+        return str(value) if isinstance(value, int) else value
 
     @model_validator(mode="after")
     def _rates(self) -> SupplierBehaviour:
@@ -224,7 +235,7 @@ _AS_IS = (
     "partial_fill", "backorder_days", "reject_rate", "substitution_rate", "price_change_rate",
     "price_change", "missing_ack_rate", "ship_notices", "shelf_life_days", "invoices",
     "duplicate_invoice_rate", "functional_acks", "fa_reject_rate", "ta1_requested",
-    "invoice_uom_mismatch_rate",
+    "invoice_uom_mismatch_rate", "change_orders", "change_ack",
 )  # fmt: skip
 # The delays: a DelaySpec here (minutes), ``<name>_median_s`` and ``<name>_sigma`` there.
 _DELAYS = ("ack_delay", "ship_delay", "invoice_delay", "fa_delay")

@@ -94,6 +94,10 @@ class EngineConfig:
     # The trading-partner tables the 850 draws on beyond the purchase order (parties,
     # contracts, buyer item numbers, descriptions, NDCs, packs): x12.CrossReference.
     xref: x12.CrossReference | None = None
+    # The partners (EDI ids) that take a change as an 860 (ASC X12 004010) rather than a
+    # replacement 850: their profile says so (sync_core.flows.change_orders).  Empty by
+    # default: every change goes out as a replacement 850, as before 860s existed.
+    change_orders: frozenset[str] = frozenset()
 
 
 @dataclass

@@ -122,22 +122,26 @@ def acknowledge_groups(
 
 
 def expect_997(
-    flow: Flow, work: Work, control: int, partner: str, po: PurchaseOrder, now: dt.datetime
+    flow: Flow,
+    work: Work,
+    control: int,
+    partner: str,
+    po: PurchaseOrder,
+    now: dt.datetime,
+    change_order: str | None = None,
 ) -> None:
+    """Await the partner's 997 for interchange ``control`` (an 850, or the 860 whose
+    interchange is ``change_order``: kept, since a later revision cannot rebuild it)."""
     if not flow.config.functional_acks:
         return
-    work.put(
-        "fa",
-        str(control),
-        1,
-        {
-            "partner": partner,
-            "po_number": po.po_number,
-            "revision": po.version,
-            "sent_at": now.isoformat(timespec="seconds"),
-            "status": "pending",
-        },
-    )
+    sent = {
+        "partner": partner,
+        "po_number": po.po_number,
+        "revision": po.version,
+        "sent_at": now.isoformat(timespec="seconds"),
+        "status": "pending",
+    }
+    work.put("fa", str(control), 1, sent if change_order is None else {**sent, "860": change_order})
     held = work.entity("fa_pending", "850")
     due = dict(held.data["due"]) if held else {}
     due[str(control)] = _seconds(now) + flow.config.fa_deadline_s
@@ -180,12 +184,18 @@ def _rejected_850(
     po_number, revision = str(sent["po_number"]), int(str(sent["revision"]))
     partner = str(sent["partner"])
     known_po = work.entity("po", po_number)
-    reason = f"850 for PO {po_number} rev {revision} rejected by {partner} (997 " + (
+    code = "860" if "860" in sent else "850"
+    reason = f"{code} for PO {po_number} rev {revision} rejected by {partner} (997 " + (
         f"AK9 {fa.status.value}): {fa.reason() or 'no detail given'}"
     )
     trace = traceparent(po_number, f"850/{revision}")
     request = None
-    if known_po is not None and known_po.version == revision:
+    if code == "860":  # the very interchange again: the PO's next 860 waits for it
+        key = f"860:{po_number}:{revision}:997-rejected"
+        request = flow.writer(work, trace).request(
+            "supplier", "post_edi", sent["860"], key, supplier=partner
+        )
+    elif known_po is not None and known_po.version == revision:
         po = flow.stored_po(known_po)
         body = x12.write_850(
             po,

@@ -1,7 +1,8 @@
 """ERP → supplier: PO dispatch.
 
 ``erp.po_changed`` is read back from the ERP unless it announces the core's own write;
-``erp.po_document`` at a newer revision goes out as an 850, PO lines to AP and canceled
+``erp.po_document`` at a newer revision goes out as an 850 (an 860 to a partner that
+takes change orders: :mod:`sync_core.flows.change_orders`), PO lines to AP and canceled
 lines to the WMS (one already dispatched is checked for drift in the ERP's copy of the
 acknowledgment); ``erp.po_page`` is the batch extract, paged by keyset.  A pull of
 ``erp`` asks for the POs changed since the newest one already read.
@@ -13,7 +14,7 @@ import datetime as dt
 from typing import Any
 
 from sync_core.errors import MappingError
-from sync_core.flows import functional_acks
+from sync_core.flows import change_orders, functional_acks
 from sync_core.flows.base import (
     Flow,
     KeysetList,
@@ -24,7 +25,7 @@ from sync_core.flows.base import (
     stamp_of,
     traceparent,
 )
-from sync_core.mappers import ap, erp, wms, x12
+from sync_core.mappers import ap, erp, wms
 from sync_core.messages import Entity, Inbound, Kind
 from sync_core.model import Acknowledgment, PurchaseOrder, PurchaseOrderLine
 
@@ -71,18 +72,21 @@ def _po_document(flow: Flow, work: Work, message: Inbound, now: dt.datetime) -> 
         raise MappingError(
             "ERP purchase order", "SupplierNumber", f"no EDI trading partner {po.supplier_id}"
         )
-    control = functional_acks.next_control(work)
-    functional_acks.expect_997(flow, work, control, edi_id, po, now)
+    document = change_orders.order_document(flow, work, known, po, receiver=edi_id, now=now)
+    if document is not None:  # None: an 860 partner has nothing to learn of this revision
+        control, text = document
+        change = text if "~ST*860*" in text else None
+        functional_acks.expect_997(flow, work, control, edi_id, po, now, change)
     work.put("po", po.po_number, po.version, po.model_dump(mode="json"))
     trace = traceparent(po.po_number, f"850/{po.version}")
     dropped = _canceled_lines(flow, work, known, po)
     key = f"850:{po.po_number}:{po.version}"
     write = flow.writer(work, trace, critical=po.critical, entity=("po", po.po_number, po.version))
-    sender = flow.config.our_edi_id
-    x850 = x12.write_850(
-        po, sender=sender, receiver=edi_id, control=control, now=now, xref=flow.config.xref
-    )
-    write("supplier", "post_edi", x850, key, supplier=edi_id)
+    # an 860 says only what changed since the one before: none may be superseded
+    keep = change_orders.takes_860(flow, edi_id)
+    send = flow.writer(work, trace, critical=po.critical) if keep else write
+    if document is not None:
+        send("supplier", "post_edi", document[1], key, supplier=edi_id)
     write("ap", "upsert_po_lines", ap.po_lines(po, trace, () if po.canceled else dropped),
           f"{key}:ap")  # fmt: skip
     if dropped and work.entity("ack", po.po_number) is not None:

@@ -21,7 +21,7 @@ from sync_core.mappers import ap, erp, wms, x12
 from sync_core.messages import Inbound, Kind
 from sync_core.model import Acknowledgment, PurchaseOrder
 
-__all__ = ["TABLES"]
+__all__ = ["TABLES", "record_acknowledgment"]
 
 _MAILBOX = CountedList(
     "supplier", "mailbox", Kind.SUPPLIER_MAILBOX_PAGE, "after", "supplier_mailbox"
@@ -92,13 +92,27 @@ def _acknowledgment(
         raise MappingError("X12 855", "BAK03", f"PO {ack.po_number} was never dispatched")
     if flow.seen(work.entity("ack", ack.po_number), ack.revision):
         return  # duplicate or late revision: never regress
-    po = flow.stored_po(known_po)
-    trace = traceparent(po.po_number, "855")
+    record_acknowledgment(flow, work, flow.stored_po(known_po), ack, now)
+
+
+def record_acknowledgment(
+    flow: Flow,
+    work: Work,
+    po: PurchaseOrder,
+    ack: Acknowledgment,
+    now: dt.datetime,
+    doc: str = "855",
+    number: int | None = None,
+) -> None:
+    """A new revision of the supplier's acknowledgment (from an 855, or an 865 merged over
+    the last one): stored, to the ERP and the WMS, shortages opened or closed.  ``number``
+    is the revision of the document that made it (its writes' keys), if not ``ack``'s."""
+    trace = traceparent(po.po_number, doc)
     erp_body = erp.acknowledgment_to_erp(ack, trace)
     wms_body = wms.expected_receipts(po, ack, trace)
     work.put("ack", ack.po_number, ack.revision, ack.model_dump(mode="json"))
     _shortages(work, po, ack, now)
-    key = f"855:{ack.po_number}:{ack.revision}"
+    key = f"{doc}:{ack.po_number}:{ack.revision if number is None else number}"
     write = flow.writer(
         work, trace, critical=po.critical, entity=("ack", ack.po_number, ack.revision)
     )

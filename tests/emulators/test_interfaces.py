@@ -103,6 +103,10 @@ def library_run() -> dict[str, list[Any]]:
             "faults.supplier.webhooks.duplicate": 0.1,
             "suppliers.duplicate_ack_rate": 0.05,
             "erp.phi.case_share": 0.2,  # case POs: their PHI fields validate too
+            # buyers' changes as 860s, answered by 865s (events of their own)
+            "demand.change_share": 0.3,
+            "suppliers.change_orders": "860",
+            "suppliers.change_ack": "865",
         },
     )
     with pytest.MonkeyPatch.context() as mp:

@@ -29,6 +29,7 @@ EXPECTED = {
     "erp_release",
     "silent_partner",
     "uom_mismatch",
+    "change_orders",
 }
 
 

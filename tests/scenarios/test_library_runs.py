@@ -60,7 +60,7 @@ def test_the_library_has_every_story_the_issue_names() -> None:
         "regional_network", "partial_confirmation", "erp_outage", "supplier_network_outage",
         "backorder_storm", "price_change_propagation", "invoice_exceptions", "webhook_chaos",
         "rate_limit_pressure", "crash_recovery", "bill_only_implants", "erp_release",
-        "silent_partner", "uom_mismatch",
+        "silent_partner", "uom_mismatch", "change_orders",
     }  # fmt: skip
 
 

@@ -9,10 +9,10 @@ Two checkers, each over every document the supplier network and the core sent:
   997s are validated whole against its 4010 997 map, whose code lists for AK101
   (element 479) and AK201 (element 143) the HIPAA guide narrows to health-care
   groups: the test widens them back to the base standard's (any code) in a copy.
-  pyx12 ships no 850/855/856/810 maps, so their bodies get the second checker.
+  pyx12 ships no 850/855/856/810/860/865 maps, so their bodies get the second checker.
 * **our own structural checks**: both translators (the emulators' and the
   core's) read every document back, with their envelope counts, control numbers
-  and code lists (ACK01 668, BAK02 587, UoM 355, HL03 735, AK5 717, AK9 715).
+  and code lists (ACK01 668, BAK02 587, UoM 355, HL03 735, AK5 717, AK9 715, POC02 670).
 """
 
 from __future__ import annotations
@@ -45,6 +45,10 @@ SHORT = {
     "suppliers.fa_reject_rate": 0.1,  # AK5 R and AK3/AK4 in the run too
     "network.drugs": 30,  # 810 IT1 lines naming an NDC (N4)
     "suppliers.invoice_uom_mismatch_rate": 1.0,  # every 810 bills pack-ordered lines by the EA
+    # buyers' changes: 860s to two partners (one answers with 865s), replacement 850s to the rest
+    "demand.change_share": 0.5,
+    "suppliers.partners.SUPP1001": {"change_orders": "860", "change_ack": "865"},
+    "suppliers.partners.SUPP1002": {"change_orders": "860", "change_ack": "855"},
 }
 
 
@@ -122,6 +126,8 @@ def test_the_run_exchanges_every_kind_of_document(exchanged: list[tuple[str, str
         ("supplier", "856"),
         ("supplier", "810"),
         ("supplier", "997"),
+        ("core", "860"),
+        ("supplier", "865"),
     }
     assert any("~AK5*R*5~" in text for who, text in exchanged if who == "supplier")
     assert any(re.search(r"~REF\*CR\*case-[0-9a-f]{32}~", text) for _, text in exchanged)
@@ -162,8 +168,10 @@ def test_pyx12_validates_every_997_whole(exchanged: list[tuple[str, str]], map_p
 
 
 def test_both_translators_read_every_document_back(exchanged: list[tuple[str, str]]) -> None:
-    readers = {"850": emu.read_850, "855": emu.read_855, "856": emu.read_856,
-               "810": emu.read_810, "997": emu.read_997}  # fmt: skip
+    readers: dict[str, Callable[[list[list[str]]], object]] = {
+        "850": emu.read_850, "855": emu.read_855, "856": emu.read_856, "810": emu.read_810,
+        "997": emu.read_997, "860": emu.read_860, "865": emu.read_865,
+    }  # fmt: skip
     for _, text in exchanged:
         interchange = emu.Interchange.parse(text)
         envelope, sets = core.parse_interchange(text)
@@ -177,6 +185,8 @@ def test_both_translators_read_every_document_back(exchanged: list[tuple[str, st
             assert ts.group_control == str(interchange.control)  # GS06 = ISA13, one group
             if ts.code == "997":
                 core.functional_ack_from_997(ts)
+            if ts.code == "865":
+                core.change_ack_from_865(ts)
 
 
 def test_every_856_is_the_full_ship_notice(exchanged: list[tuple[str, str]]) -> None:
@@ -194,23 +204,26 @@ def test_every_856_is_the_full_ship_notice(exchanged: list[tuple[str, str]]) -> 
         assert all(emu.sscc_valid(i.sscc) for o in notice.orders for i in o.items)
 
 
-# -- the fuller 850, 855 and 810 ------------------------------------------------------
+# -- the fuller 850, 855, 810, 860 and 865 -------------------------------------------
 
 # what each set must carry, as "SEG" or "SEG*qualifier" (ASC X12 004010)
 FULL_HEADERS = {
     "850": {"REF*PP", "REF*CT", "DTM*002", "N1*BT", "N1*BY", "N1*ST", "N1*VN"},
     "855": {"REF*PP", "DTM*097"},
     "810": {"N1*RI", "N1*BT", "N1*ST", "ITD", "DTM*011"},
+    "860": {"REF*PP", "N1*BT", "N1*BY", "N1*ST", "N1*VN"},  # the 850's revision and parties
+    "865": {"REF*PP", "DTM*097"},  # as the 855
 }
 
 
 def content_problems(segments: list[list[str]]) -> list[str]:
-    """What a set lacks of the fuller 850/855/810: the header segments above and, in an
-    850, per PO1: price basis CT, ids BP/VC/UK, a PID*F description, and a PO4 for a
-    unit that is a pack (every unit but EA); in an 855, BAK09."""
+    """What a set lacks of the fuller 850/855/810/860/865: the header segments above and,
+    in an 850, per PO1: price basis CT, ids BP/VC/UK, a PID*F description, and a PO4 for a
+    unit that is a pack (every unit but EA); in an 855, BAK09.  Any set, of any kind:
+    ``REF*ZZ``."""
     code = segments[0][1]
     tags = {s[0] for s in segments} | {f"{s[0]}*{s[1]}" for s in segments if len(s) > 1}
-    problems = [f"{code}: no {tag}" for tag in sorted(FULL_HEADERS[code] - tags)]
+    problems = [f"{code}: no {tag}" for tag in sorted(FULL_HEADERS.get(code, set()) - tags)]
     if any(s[:2] == ["REF", "ZZ"] for s in segments):
         problems.append(f"{code}: REF*ZZ (mutually defined) where a standard place exists")
     if code == "855":
@@ -230,13 +243,15 @@ def content_problems(segments: list[list[str]]) -> list[str]:
     return problems
 
 
-def test_every_850_855_810_carries_the_full_content(exchanged: list[tuple[str, str]]) -> None:
-    """The structural checks of the fuller documents, over every one the run exchanged,
-    and what each translator reads back of them."""
+def test_every_850_855_810_860_865_carries_the_full_content(
+    exchanged: list[tuple[str, str]],
+) -> None:
+    """The structural checks of the fuller documents, over every one the run exchanged
+    (no REF*ZZ in any document of any kind), and what each translator reads back."""
     sets = [s for _, text in exchanged for s in emu.Interchange.parse(text).sets]
     by_code = {c: [s for s in sets if s[0][1] == c] for c in FULL_HEADERS}
     assert all(by_code.values()), {c: len(v) for c, v in by_code.items()}
-    assert [p for s in sets if s[0][1] in FULL_HEADERS for p in content_problems(s)] == []
+    assert [p for s in sets for p in content_problems(s)] == []
     orders = [emu.read_850(s) for s in by_code["850"]]
     lines = [ln for o in orders for ln in o["lines"]]
     assert all(o["bill_to_gln"] and o["vendor_gln"] and o["contract"] for o in orders)
@@ -245,6 +260,9 @@ def test_every_850_855_810_carries_the_full_content(exchanged: list[tuple[str, s
     assert all(ln["description"] and ln["buyer_item"] for ln in lines)
     assert all(ln.get("pack") for ln in lines if ln["uom"] != "EA")
     assert all(emu.read_855(s).time for s in by_code["855"])
+    changes = [emu.read_860(s) for s in by_code["860"]]
+    assert all(c["revision"] >= 2 for c in changes)  # REF*PP: a change is revision 2 on
+    assert all(emu.read_865(s).revision and emu.read_865(s).time for s in by_code["865"])
     invoices = [emu.read_810(s) for s in by_code["810"]]
     assert all(i.remit_to and i.bill_to and i.ship_to and i.shipped_on for i in invoices)
     assert {i.net_days for i in invoices} == {30}
@@ -258,6 +276,10 @@ def test_every_850_855_810_carries_the_full_content(exchanged: list[tuple[str, s
         ("850", lambda s: s[0] == "PID", "PID*F"),
         ("850", lambda s: s[0] == "PO4", "PO4"),
         ("855", lambda s: s[:2] == ["DTM", "097"], "DTM*097"),
+        ("860", lambda s: s[:2] == ["REF", "PP"], "REF*PP"),
+        ("860", lambda s: s[:2] == ["N1", "BT"], "N1*BT"),
+        ("865", lambda s: s[:2] == ["REF", "PP"], "REF*PP"),
+        ("865", lambda s: s[:2] == ["DTM", "097"], "DTM*097"),
         ("810", lambda s: s[0] == "ITD", "ITD"),
         ("810", lambda s: s[:2] == ["N1", "RI"], "N1*RI"),
     ],
@@ -271,3 +293,18 @@ def test_the_content_checks_catch_a_writer_that_drops_a_segment(
     dropped = [s for s in first if not drop(s)]
     assert len(dropped) < len(first)
     assert any(named in p for p in content_problems(dropped))
+
+
+@pytest.mark.parametrize("code", ["850", "855", "856", "810", "997", "860", "865"])
+def test_the_content_checks_catch_a_writer_that_puts_anything_in_ref_zz(
+    exchanged: list[tuple[str, str]], code: str
+) -> None:
+    """The injected defect: REF*ZZ (mutually defined) in the heading of a set of each
+    kind, where the run's own sets of that kind have none."""
+    sets = [s for _, text in exchanged for s in emu.Interchange.parse(text).sets]
+    [first] = [s for s in sets if s[0][1] == code][:1]
+    assert content_problems(first) == []
+    injected = [*first[:2], ["REF", "ZZ", "CRITICAL"], *first[2:]]
+    assert content_problems(injected) == [
+        f"{code}: REF*ZZ (mutually defined) where a standard place exists"
+    ]

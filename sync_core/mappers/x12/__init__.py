@@ -10,12 +10,18 @@ sub-element separator ISA16 and the segment terminator the character after it
 (the ISA is fixed width, ASC X12 004010), so ``*``/``|``, ``>``/``:``/``^``
 and ``~``/``'``/a newline all read alike, as does a CR/LF after each
 terminator; an interchange may hold several groups and a group several sets;
-GS08 is not checked (``004010`` and ``004010VICS`` read alike).  The 850 writer
-and 855 reader on top translate between those segments and the canonical
+GS08 is not checked (``004010`` and ``004010VICS`` read alike).  The 850 and 860 writers
+and the 855 and 865 readers on top translate between those segments and the canonical
 model; anything that does not fit raises :class:`MappingError` naming the
 segment and element.
 """
 
+from sync_core.mappers.x12._change import (
+    ChangeAcknowledgment,
+    change_ack_from_865,
+    line_changes,
+    write_860,
+)
 from sync_core.mappers.x12._envelope import Envelope, TransactionSet, parse_interchange
 from sync_core.mappers.x12._read import (
     acknowledgments_from_855,
@@ -27,16 +33,20 @@ from sync_core.mappers.x12._write import write_850, write_997
 from sync_core.mappers.x12._xref import CrossReference, ItemReference, Party
 
 __all__ = [
+    "ChangeAcknowledgment",
     "CrossReference",
     "Envelope",
     "ItemReference",
     "Party",
     "TransactionSet",
     "acknowledgments_from_855",
+    "change_ack_from_865",
     "functional_ack_from_997",
     "invoice_from_810",
+    "line_changes",
     "parse_interchange",
     "ship_notices_from_856",
     "write_850",
+    "write_860",
     "write_997",
 ]

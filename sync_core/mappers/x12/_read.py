@@ -211,14 +211,14 @@ def _date_time(doc: str, n: int, seg: Sequence[str]) -> dt.datetime:
         raise _fail(doc, f"DTM03 (segment {n})", str(e)) from None
 
 
-def _arrival_order(made: dt.datetime, isa13: int) -> int:
-    """An 855's source version without a partner revision: when it was made, to the
-    second, then ISA13 (a store's version is 64 bits: good until the year 2262)."""
+def _arrival_order(made: dt.datetime, isa13: int, doc: str = "855") -> int:
+    """An 855's (or 865's) source version without a partner revision: when it was made,
+    to the second, then ISA13 (a store's version is 64 bits: good until the year 2262)."""
     if not 0 <= isa13 < 10**9:
-        raise _fail("855", "ISA13", f"control number {isa13} is not 9 digits")
+        raise _fail(doc, "ISA13", f"control number {isa13} is not 9 digits")
     version = int((made - _EPOCH).total_seconds()) * 10**9 + isa13
     if not 0 <= version < 2**63:
-        raise _fail("855", "DTM02", f"{made:%Y-%m-%d} is out of range for ordering 855s")
+        raise _fail(doc, "DTM02", f"{made:%Y-%m-%d} is out of range for ordering {doc}s")
     return version
 
 

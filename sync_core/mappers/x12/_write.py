@@ -45,8 +45,6 @@ def _header_850(po: PurchaseOrder, xref: CrossReference | None) -> list[list[str
     """BEG, the references (REF*PP the revision, REF*CT the contract), DTM*002 and the
     N1 loops BT, BY, ST and VN (those the cross reference knows)."""
     contract = xref.contracts.get(po.supplier_id) if xref else None
-    vendor = xref.vendors.get(po.supplier_id) if xref else None
-    site = xref.sites.get(po.ship_to, "SHIP TO") if xref else "SHIP TO"
     return [
         # BEG01: 00 original, 05 replace (a changed PO: the supplier's order entry takes the
         # newer revision whole, lines left out are no longer ordered), 01 cancellation.
@@ -64,6 +62,16 @@ def _header_850(po: PurchaseOrder, xref: CrossReference | None) -> list[list[str
         ["REF", "PP", str(po.version)],  # element 128 PP: purchase order revision number
         *([["REF", "CT", contract]] if contract else []),
         ["DTM", "002", po.requested_date.strftime("%Y%m%d")],
+        *parties(po, xref),
+    ]
+
+
+def parties(po: PurchaseOrder, xref: CrossReference | None) -> list[list[str]]:
+    """The N1 loops BT, BY, ST and VN with GLNs (those the cross reference knows; the
+    ship-to alone without one)."""
+    vendor = xref.vendors.get(po.supplier_id) if xref else None
+    site = xref.sites.get(po.ship_to, "SHIP TO") if xref else "SHIP TO"
+    return [
         *([_n1("BT", xref.bill_to), _n1("BY", xref.buyer)] if xref else []),
         _n1("ST", Party(site, po.ship_to)),
         *([_n1("VN", vendor)] if vendor else []),
