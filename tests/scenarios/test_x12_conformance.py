@@ -34,7 +34,7 @@ import pyx12.x12n_document
 from emulators import x12 as emu
 from emulators.supplier import SupplierNetwork
 from scenarios.sim.runner import run_architecture
-from scenarios.spec.load import load_scenario
+from scenarios.spec.load import library_names, load_scenario
 from sync_core.mappers import x12 as core
 
 SHORT = {
@@ -55,6 +55,13 @@ SHORT = {
 @pytest.fixture(scope="module")
 def exchanged() -> list[tuple[str, str]]:
     """(who sent it, interchange) for everything a short run's parties posted or published."""
+    # case POs too: their 850s carry the case reference (REF*CR)
+    spec = load_scenario("regional_network", overrides={**SHORT, "erp.phi.case_share": 0.2})
+    return _exchange(spec)
+
+
+def _exchange(spec: Any) -> list[tuple[str, str]]:
+    """Run ``spec`` under ``event`` and keep every interchange the core and suppliers sent."""
     seen: list[tuple[str, str]] = []
     mp = pytest.MonkeyPatch()
     receive, publish = SupplierNetwork.receive_edi, SupplierNetwork._publish
@@ -71,8 +78,6 @@ def exchanged() -> list[tuple[str, str]]:
     mp.setattr(SupplierNetwork, "receive_edi", receive_edi)
     mp.setattr(SupplierNetwork, "_publish", _publish)
     try:
-        # case POs too: their 850s carry the case reference (REF*CR)
-        spec = load_scenario("regional_network", overrides={**SHORT, "erp.phi.case_share": 0.2})
         run_architecture(spec, "event")
     finally:
         mp.undo()
@@ -168,6 +173,24 @@ def test_pyx12_validates_every_997_whole(exchanged: list[tuple[str, str]], map_p
 
 
 def test_both_translators_read_every_document_back(exchanged: list[tuple[str, str]]) -> None:
+    _read_back(exchanged)
+
+
+@pytest.mark.parametrize("name", library_names())
+def test_every_library_story_exchanges_only_strict_4010(name: str, map_path: str) -> None:
+    """Each library story with about 30 POs (seed 1, ``event``; its faults, profiles and
+    settle time as written): pyx12 accepts every envelope and both translators read every
+    document back."""
+    days = load_scenario(name).duration_days
+    pos = {"demand.pos_per_day": round(30 / days, 1), "network.items": 40}
+    exchanged = _exchange(load_scenario(name, seed=1, overrides=pos))
+    assert exchanged, f"{name}: no interchange was exchanged"
+    for who, text in exchanged:
+        assert pyx12_envelope_errors(text, map_path) == [], (name, who, text[:300])
+    _read_back(exchanged)
+
+
+def _read_back(exchanged: list[tuple[str, str]]) -> None:
     readers: dict[str, Callable[[list[list[str]]], object]] = {
         "850": emu.read_850, "855": emu.read_855, "856": emu.read_856, "810": emu.read_810,
         "997": emu.read_997, "860": emu.read_860, "865": emu.read_865,
