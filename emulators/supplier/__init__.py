@@ -100,7 +100,7 @@ from emulators.supplier._profile import (
     _unwritable,
 )
 from emulators.supplier._shipping import ship_notice, shipped_gtin
-from emulators.supplier._uom import billed_lines
+from emulators.supplier._uom import invoice_of
 from emulators.x12 import (
     GROUP_CODES,
     Ack,
@@ -108,7 +108,6 @@ from emulators.x12 import (
     ElementError,
     FunctionalAck,
     Interchange,
-    Invoice,
     PurchaseOrderAck,
     SetAck,
     X12Error,
@@ -122,7 +121,6 @@ from emulators.x12 import (
 __all__ = ["SupplierNetwork", "SupplierProfile"]
 
 _NOT_CONFIRMED = frozenset({"IB", "IR", "ID"})  # ACK01 codes that commit nothing now
-NET_DAYS = 30  # every supplier here bills net 30 from the invoice date (810 ITD)
 _LINES = {"PO1": 3, "POC": 5}  # a set's line segment and its unit of measure element
 
 
@@ -557,19 +555,9 @@ class SupplierNetwork:
         number = f"INV{counters['invoices'] + 1:06d}"
         by_line = {ln["po_line"]: ln for ln in [*order["lines"], *order.get("closed", [])]}
         shipped = order["shipments"][shipment]["lines"]
-        lines, by_each = billed_lines(by_line, shipped, profile, rng)
         shipped_on = self._epoch + dt.timedelta(seconds=order["shipments"][shipment]["at"])
-        invoice = Invoice(
-            number,
-            self._now().strftime("%Y%m%d"),
-            po_number,
-            lines,
-            order["po_date"],
-            remit_to=profile.gln,
-            bill_to=order.get("bill_to_gln", ""),
-            ship_to=order.get("ship_to_gln", ""),
-            net_days=NET_DAYS,
-            shipped_on=shipped_on.strftime("%Y%m%d"),
+        invoice, by_each = invoice_of(
+            number, self._now(), po_number, order, by_line, shipped, shipped_on, profile, rng
         )
         order["shipments"][shipment]["invoice"] = number
         segments = render_810(invoice, f"{counters['interchanges'] + 1:04d}")

@@ -13,6 +13,7 @@ without the fault bills exactly as before.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
@@ -20,9 +21,11 @@ from functools import lru_cache
 from typing import Any
 
 from emulators.supplier._profile import SupplierProfile
-from emulators.x12 import InvoiceLine
+from emulators.x12 import Invoice, InvoiceLine
 
-__all__ = ["billed_lines"]
+__all__ = ["NET_DAYS", "billed_lines", "invoice_of"]
+
+NET_DAYS = 30  # every supplier here bills net 30 from the invoice date (810 ITD)
 
 _EACH = "EA"
 _PRICE_STEP = Decimal("0.0001")
@@ -62,3 +65,32 @@ def billed_lines(
             InvoiceLine(s["po_line"], qty, uom, price, line["ship_part"], line["ship_gtin"], ndc)
         )
     return tuple(lines), frozenset(converted)
+
+
+def invoice_of(
+    number: str,
+    now: dt.datetime,
+    po_number: str,
+    order: dict[str, Any],
+    by_line: dict[int, dict[str, Any]],
+    shipped: list[dict[str, Any]],
+    shipped_on: dt.datetime,
+    profile: SupplierProfile,
+    rng: random.Random,
+) -> tuple[Invoice, frozenset[int]]:
+    """The 810 ``number`` billing one shipment (``shipped``) of PO ``po_number`` (its
+    ``order``, its lines by ``po_line``), and the lines it bills by the each."""
+    lines, by_each = billed_lines(by_line, shipped, profile, rng)
+    invoice = Invoice(
+        number,
+        now.strftime("%Y%m%d"),
+        po_number,
+        lines,
+        order["po_date"],
+        remit_to=profile.gln,
+        bill_to=order.get("bill_to_gln", ""),
+        ship_to=order.get("ship_to_gln", ""),
+        net_days=NET_DAYS,
+        shipped_on=shipped_on.strftime("%Y%m%d"),
+    )
+    return invoice, by_each

@@ -253,8 +253,6 @@ def serve_core(
     :mod:`sync_core.phi`); ``erp_versions``: the ERP's releases it follows (None: it
     speaks the ERP's base version); ``change_orders``: the partners (EDI ids) that take
     changes as 860s."""
-    import uvicorn
-
     from sync_core.connectors import HttpConnector
     from sync_core.delivery import default_planner
     from sync_core.drivers.asyncio import LiveDriver
@@ -297,6 +295,13 @@ def serve_core(
         auth=auth,
         erp_versions=erp_versions,
     )
+    _listen_and_serve(app, port, store)
+
+
+def _listen_and_serve(app: Any, port: int, store: str | Path) -> None:
+    """Bind 127.0.0.1:``port`` (a busy port is exit 2), then serve ``app`` until stopped."""
+    import uvicorn
+
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
