@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from loadtests.bench_live import ROOT, SCENARIO, SPEEDUP, steps
+from loadtests.bench_live import ROOT, SCENARIO, SPEEDUP, _terminate, steps
 from scenarios.live.options import LiveOptions
 from scenarios.live.run import run_live
 
@@ -148,10 +148,6 @@ def model(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "pos_s_as_measured": amdahl(serial),  # the lock held as long as here
         "pos_s_lock_cpu_only": amdahl(serial_cpu),  # PostgreSQL waits gone: the upper bound
     }
-
-
-def _terminate(signum: int, frame: Any) -> None:
-    raise SystemExit(128 + signum)  # unwinds: every service the run started is stopped
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,8 +19,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from pydantic import ValidationError
-
 from sync_core.mappers.x12._envelope import (
     TransactionSet,
     _check_delimiters,
@@ -29,11 +27,15 @@ from sync_core.mappers.x12._envelope import (
     _e,
     _enum,
     _fail,
-    _first,
     _int,
     _price,
 )
-from sync_core.mappers.x12._read import _arrival_order, _date_time, _line_ack
+from sync_core.mappers.x12._read import (
+    _acknowledged_line,
+    _arrival_order,
+    _date_time,
+    _line_ack,
+)
 from sync_core.mappers.x12._write import _interchange, parties
 from sync_core.mappers.x12._xref import CrossReference
 from sync_core.model import AcknowledgmentLine, AckType, LineAck, PurchaseOrder, Uom
@@ -144,10 +146,7 @@ def change_ack_from_865(ts: TransactionSet) -> ChangeAcknowledgment:
         if code == "DI":
             deleted.append(int(str(line["line_no"])))
             return
-        try:
-            lines.append(AcknowledgmentLine.model_validate({**line, "acks": acks}))
-        except ValidationError as e:
-            raise _fail(_DOC, f"POC line {line['line_no']}", _first(e)) from None
+        lines.append(_acknowledged_line(_DOC, "POC", line, acks))
 
     for n, seg in enumerate(ts.segments, start=1):
         sid = seg[0]

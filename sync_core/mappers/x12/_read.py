@@ -85,6 +85,17 @@ def functional_ack_from_997(ts: TransactionSet) -> FunctionalAcknowledgment:
     )
 
 
+def _acknowledged_line(
+    doc: str, segment: str, line: dict[str, object], acks: list[LineAck]
+) -> AcknowledgmentLine:
+    """A line as acknowledged (an 855's PO1 or an 865's POC, with its ACKs), or a mapping
+    error naming the line and the first thing wrong with it."""
+    try:
+        return AcknowledgmentLine.model_validate({**line, "acks": acks})
+    except ValidationError as e:
+        raise _fail(doc, f"{segment} line {line['line_no']}", _first(e)) from None
+
+
 def acknowledgments_from_855(ts: TransactionSet) -> Acknowledgment:
     """Translate one 855 transaction set to a canonical acknowledgment.
 
@@ -115,10 +126,7 @@ def acknowledgments_from_855(ts: TransactionSet) -> Acknowledgment:
         if current is not None:
             if not acks:
                 raise _fail(doc, f"PO1 line {current['line_no']}", "line has no ACK segment")
-            try:
-                lines.append(AcknowledgmentLine.model_validate({**current, "acks": acks}))
-            except ValidationError as e:
-                raise _fail(doc, f"PO1 line {current['line_no']}", _first(e)) from None
+            lines.append(_acknowledged_line(doc, "PO1", current, acks))
 
     for n, seg in enumerate(ts.segments, start=1):
         sid = seg[0]
