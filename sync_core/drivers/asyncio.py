@@ -247,6 +247,12 @@ class LiveDriver:
                     await task
         await self.connector.close()
         busy = self._db_thread.busy_since
+        if busy is None and self._store is not None and self._done_ids:
+            # deliveries answered after the consumer's last commit (between SIGTERM and
+            # here): write their done marks, or a restart would send them again
+            dones, self._done_ids = self._done_ids, []
+            with contextlib.suppress(StoreError, TimeoutError):
+                await asyncio.wait_for(self._db(self._store.done_many, dones), self.drain_s)
         if busy is not None:
             log.warning(
                 "stopping with a decision still running in the store thread: not committed, "
@@ -572,7 +578,7 @@ class LiveDriver:
             "superseded": r.superseded,
             "largest_group": s.largest_group,
             "queued": self._queue.qsize() + len(self._deciding),  # not yet committed
-            "outbox_pending": len(s.in_flight),
+            "outbox_pending": len(s.in_flight) + len(self._done_ids),  # done, not yet marked
             "recovered_rows": s.recovered_rows,
             "requests_sent": s.requests_sent,
             "delivered": r.delivered + r.superseded,  # finished: answered 2xx or superseded

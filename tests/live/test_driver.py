@@ -163,3 +163,46 @@ def test_submit_returns_only_once_the_message_is_durable(tmp_path: Path) -> None
                 assert other.consumed(message.message_id)
 
     asyncio.run(run(path, FakeConnector(), body))
+
+
+class Gated(FakeConnector):
+    """Answers only once ``gate`` is set: a delivery still on the wire at SIGTERM."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+
+    async def call(self, request: Request) -> Response:
+        await self.gate.wait()
+        return await super().call(request)
+
+
+def test_a_stop_keeps_the_done_marks_of_deliveries_answered_after_sigterm(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM stops the consumer; a delivery answered after that is still marked done,
+    so a restart does not send it again."""
+    path = tmp_path / "s.sqlite"
+    with SqliteStore(path) as store:
+        store.commit(Decision("m1", ("m1",), requests=(write("wms", "k1"),)))
+    connector = Gated()
+
+    async def main() -> None:
+        engine = Poisoned(EngineConfig("HOSPNET01", {}))
+        driver = LiveDriver(engine, lambda: SqliteStore(path), connector, planner())
+        await driver.start()
+        assert driver.status()["outbox_pending"] == 1
+        driver.begin_shutdown()  # SIGTERM: the server drains its requests before stop()
+        await asyncio.sleep(0.05)  # the consumer commits its last group and ends
+        connector.gate.set()
+        for _ in range(200):  # bounded: 2 s
+            if connector.calls and not driver.stats.in_flight:
+                break
+            await asyncio.sleep(0.01)
+        assert driver.status()["outbox_pending"] == 1  # answered; its mark not yet written
+        await driver.stop()
+
+    asyncio.run(main())
+    assert [c.idempotency_key for c in connector.calls] == ["k1"]
+    with SqliteStore(path) as store:
+        assert store.pending() == []
