@@ -113,7 +113,7 @@ class _DriverCollector(Collector):
             return
         pending = GaugeMetricFamily(
             "supplysync_outbox_pending",
-            "Outbox rows decided and not yet delivered or dead-lettered",
+            "Outbox rows decided and not yet finished (delivered and marked, or dead-lettered)",
         )
         pending.add_metric([], s["outbox_pending"])
         yield pending
