@@ -79,7 +79,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from emulators._base import Journal, Reply, problem
+from emulators._base import Journal, Reply, System, problem
 from emulators.limits import DEFAULT_LIMITS, Limits
 from emulators.supplier._changes import (
     acks_of,
@@ -124,7 +124,7 @@ _NOT_CONFIRMED = frozenset({"IB", "IR", "ID"})  # ACK01 codes that commit nothin
 _LINES = {"PO1": 3, "POC": 5}  # a set's line segment and its unit of measure element
 
 
-class SupplierNetwork:
+class SupplierNetwork(System):
     system = "supplier"
 
     def __init__(
@@ -139,15 +139,11 @@ class SupplierNetwork:
         limits: Limits = DEFAULT_LIMITS,
         journal_receivers: bool = False,
     ) -> None:
-        self._journal = journal
-        self._clock = clock
-        self._epoch = epoch
+        super().__init__(journal, clock, epoch, limits)
         self._schedule = schedule
         self.profiles = profiles
         self._seed = seed
-        self._limits = limits
         self._journal_receivers = journal_receivers
-        self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self._generation = 0
         self.reset()
 
@@ -383,9 +379,6 @@ class SupplierNetwork:
         self._schedule(delay, fire)
 
     _lognormal = staticmethod(_lognormal)
-
-    def _now(self) -> dt.datetime:
-        return self._epoch + dt.timedelta(seconds=self._clock())
 
     # -- acknowledgment ------------------------------------------------------------
 
