@@ -314,11 +314,7 @@ def _answer(
         ack_type = _ack_type([a for line in full for a in line.acks])
         segments = render_855(PurchaseOrderAck(po_number, ack_type, day, full, revision, time),
                               control)  # fmt: skip
-    cause = f"{segments[0][1]}:{po_number}:{revision}"
-    for line in named:
-        entity = f"po_line:{po_number}:{line['po_line']}"
-        net._journal.record(entity, "confirmed_qty", line["confirmed"], cause, None)
-        net._journal.record(entity, "ack_status", line["ack_status"], cause, None)
+    net._journal_acks(po_number, named, f"{segments[0][1]}:{po_number}:{revision}")
     counters["change_acks_sent"] += 1
     net._publish(supplier, order["buyer"], segments)
     if profile.ship_notices and any(ln["confirmed"] > ln["shipped"] for ln in order["lines"]):
