@@ -86,6 +86,7 @@ from emulators.supplier._changes import (
     drop_lines,
     enter_change,
     is_repeat,
+    journal_acks,
     keep_allocation,
     read_order,
     settle,
@@ -477,7 +478,7 @@ class SupplierNetwork(System):
         if missing:
             counters["acks_withheld"] += 1
         else:
-            self._journal_acks(po_number, order["lines"], f"855:{po_number}:{revision}")
+            journal_acks(self._journal, po_number, order["lines"], f"855:{po_number}:{revision}")
             control = f"{counters['interchanges'] + 1:04d}"
             day, time = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
             doc = PurchaseOrderAck(po_number, ack_type, day, tuple(lines), revision, time)
@@ -494,13 +495,6 @@ class SupplierNetwork(System):
                 streams.shipping, profile.ship_delay_median_s, profile.ship_delay_sigma
             )
             self._later(delay, self._ship, key)
-
-    def _journal_acks(self, po_number: str, lines: list[dict[str, Any]], cause: str) -> None:
-        """What an 855 or 865 (``cause``) told the buyer of ``lines``."""
-        for line in lines:
-            entity = f"po_line:{po_number}:{line['po_line']}"
-            self._journal.record(entity, "confirmed_qty", line["confirmed"], cause, None)
-            self._journal.record(entity, "ack_status", line["ack_status"], cause, None)
 
     # -- fulfilment ------------------------------------------------------------------
 
