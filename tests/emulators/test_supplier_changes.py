@@ -241,9 +241,10 @@ def test_the_865_reads_back_what_was_written() -> None:
 
 def shipped_not_billed(profile: SupplierProfile) -> World:
     """The three-line order acknowledged and shipped within the hour, its invoice 10 h off."""
-    shipping = {"ship_notices": True, "invoices": True, "ship_delay_median_s": 60.0,
-                "invoice_delay_median_s": 36_000.0, "invoice_delay_sigma": 0.0}  # fmt: skip
-    world = World(dataclasses.replace(profile, **shipping))
+    shipping = dataclasses.replace(profile, ship_notices=True, invoices=True,
+                                   ship_delay_median_s=60.0, invoice_delay_median_s=36_000.0,
+                                   invoice_delay_sigma=0.0)  # fmt: skip
+    world = World(shipping)
     placed = world.net.receive_edi(po_850([(1, 37, True), (2, 5, False), (3, 8, False)]))
     assert placed.status == 202
     world.run(until=3600)
