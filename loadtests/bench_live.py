@@ -64,6 +64,32 @@ suppliers:
 """
 
 
+def stepped_options(
+    scenario: Path, out: Path, rates: list[float], step_s: float, **more: Any
+) -> LiveOptions:
+    """The live run of the stepped PO load (``locust_steps``: ``rates`` POs a second,
+    ``step_s`` each), its scenario (:data:`SCENARIO`: demand for as long as the steps, 5 s
+    to settle) written to ``scenario``; ``more``: the run's other options."""
+    duration = len(rates) * step_s
+    scenario.write_text(SCENARIO.format(days=f"{duration * SPEEDUP / 86400:.6f}",
+                                        settle=f"{5 * SPEEDUP / 86400:.6f}"))  # fmt: skip
+    return LiveOptions(
+        scenario=str(scenario),
+        users=2,
+        duration_s=duration,
+        out=out,
+        speedup=SPEEDUP,
+        locustfile=ROOT / "loadtests" / "locust_steps.py",
+        shaped=True,
+        locust_env={
+            "SUPPLYSYNC_MIX": "orders",
+            "SUPPLYSYNC_STEPS": ",".join(f"{r:g}" for r in rates),
+            "SUPPLYSYNC_STEP_S": f"{step_s:g}",
+        },
+        **more,
+    )
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -187,30 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp) / "run"
-        scenario = Path(tmp) / "bench_live.yaml"
-        duration = len(rates) * args.step
-        # the scenario's day fits the steps: demand for `duration` s, 5 s to settle
-        days = duration * SPEEDUP / 86400
-        scenario.write_text(
-            SCENARIO.format(days=f"{days:.6f}", settle=f"{5 * SPEEDUP / 86400:.6f}")
-        )
-        options = LiveOptions(
-            scenario=str(scenario),
-            users=2,
-            duration_s=duration,
-            out=out,
-            speedup=SPEEDUP,
-            workers=args.workers,
-            per_user_rps=args.per_user,
-            locustfile=ROOT / "loadtests" / "locust_steps.py",
-            shaped=True,
-            locust_env={
-                "SUPPLYSYNC_MIX": "orders",
-                "SUPPLYSYNC_STEPS": args.rates,
-                "SUPPLYSYNC_STEP_S": f"{args.step:g}",
-            },
-            settle_max_s=30.0,
-        )
+        options = stepped_options(
+            Path(tmp) / "bench_live.yaml", out, rates, args.step,
+            workers=args.workers, per_user_rps=args.per_user, settle_max_s=30.0,
+        )  # fmt: skip
         started = time.monotonic()
         outcome = run_live(options, log=lambda m: print(m, file=sys.stderr))
         rows = steps(out, rates, args.step)

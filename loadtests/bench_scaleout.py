@@ -34,8 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from loadtests.bench_live import ROOT, SCENARIO, SPEEDUP, _terminate, steps
-from scenarios.live.options import LiveOptions
+from loadtests.bench_live import _terminate, stepped_options, steps
 from scenarios.live.run import run_live
 
 _DONE = re.compile(
@@ -76,30 +75,11 @@ def one_core(
 ) -> dict[str, Any]:
     """One live run of the stepped PO load against one core; its figures."""
     out = tmp / label
-    scenario = tmp / "bench_scaleout.yaml"
-    duration = len(rates) * step_s
-    scenario.write_text(SCENARIO.format(days=f"{duration * SPEEDUP / 86400:.6f}",
-                                        settle=f"{5 * SPEEDUP / 86400:.6f}"))  # fmt: skip
     extra: dict[str, Any] = {}
     if workers:
         extra = {"core_workers": workers, "bus": services["bus"], "store": services["store"]}
-    options = LiveOptions(
-        scenario=str(scenario),
-        users=2,
-        duration_s=duration,
-        out=out,
-        speedup=SPEEDUP,
-        per_user_rps=5.0,
-        locustfile=ROOT / "loadtests" / "locust_steps.py",
-        shaped=True,
-        locust_env={
-            "SUPPLYSYNC_MIX": "orders",
-            "SUPPLYSYNC_STEPS": ",".join(f"{r:g}" for r in rates),
-            "SUPPLYSYNC_STEP_S": f"{step_s:g}",
-        },
-        settle_max_s=settle_max_s,
-        **extra,
-    )
+    options = stepped_options(tmp / "bench_scaleout.yaml", out, rates, step_s,
+                              per_user_rps=5.0, settle_max_s=settle_max_s, **extra)  # fmt: skip
     load_before = list(os.getloadavg())
     outcome = run_live(options, log=lambda m: print(f"[{label}] {m}", file=sys.stderr))
     rows = steps(out, rates, step_s)

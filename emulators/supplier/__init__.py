@@ -79,13 +79,14 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from emulators._base import Journal, Reply, problem
+from emulators._base import Journal, Reply, System, problem
 from emulators.limits import DEFAULT_LIMITS, Limits
 from emulators.supplier._changes import (
     acks_of,
     drop_lines,
     enter_change,
     is_repeat,
+    journal_acks,
     keep_allocation,
     read_order,
     settle,
@@ -124,7 +125,7 @@ _NOT_CONFIRMED = frozenset({"IB", "IR", "ID"})  # ACK01 codes that commit nothin
 _LINES = {"PO1": 3, "POC": 5}  # a set's line segment and its unit of measure element
 
 
-class SupplierNetwork:
+class SupplierNetwork(System):
     system = "supplier"
 
     def __init__(
@@ -139,15 +140,11 @@ class SupplierNetwork:
         limits: Limits = DEFAULT_LIMITS,
         journal_receivers: bool = False,
     ) -> None:
-        self._journal = journal
-        self._clock = clock
-        self._epoch = epoch
+        super().__init__(journal, clock, epoch, limits)
         self._schedule = schedule
         self.profiles = profiles
         self._seed = seed
-        self._limits = limits
         self._journal_receivers = journal_receivers
-        self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self._generation = 0
         self.reset()
 
@@ -384,9 +381,6 @@ class SupplierNetwork:
 
     _lognormal = staticmethod(_lognormal)
 
-    def _now(self) -> dt.datetime:
-        return self._epoch + dt.timedelta(seconds=self._clock())
-
     # -- acknowledgment ------------------------------------------------------------
 
     def _fill(
@@ -484,11 +478,7 @@ class SupplierNetwork:
         if missing:
             counters["acks_withheld"] += 1
         else:
-            cause = f"855:{po_number}:{revision}"
-            for line in order["lines"]:
-                entity = f"po_line:{po_number}:{line['po_line']}"
-                self._journal.record(entity, "confirmed_qty", line["confirmed"], cause, None)
-                self._journal.record(entity, "ack_status", line["ack_status"], cause, None)
+            journal_acks(self._journal, po_number, order["lines"], f"855:{po_number}:{revision}")
             control = f"{counters['interchanges'] + 1:04d}"
             day, time = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
             doc = PurchaseOrderAck(po_number, ack_type, day, tuple(lines), revision, time)

@@ -76,6 +76,7 @@ __all__ = [
     "drop_lines",
     "enter_change",
     "is_repeat",
+    "journal_acks",
     "keep_allocation",
     "read_order",
     "settle",
@@ -284,6 +285,14 @@ def ack_line(line: dict[str, Any]) -> AckLine:
                    line["vendor_part"], line["gtin"], tuple(acks_of(line)))  # fmt: skip
 
 
+def journal_acks(journal: Journal, po_number: str, lines: list[dict[str, Any]], cause: str) -> None:
+    """What an 855 or 865 (``cause``) told the buyer of ``lines``."""
+    for line in lines:
+        entity = f"po_line:{po_number}:{line['po_line']}"
+        journal.record(entity, "confirmed_qty", line["confirmed"], cause, None)
+        journal.record(entity, "ack_status", line["ack_status"], cause, None)
+
+
 def _answer(
     net: SupplierNetwork,
     key: tuple[str, str],
@@ -314,11 +323,7 @@ def _answer(
         ack_type = _ack_type([a for line in full for a in line.acks])
         segments = render_855(PurchaseOrderAck(po_number, ack_type, day, full, revision, time),
                               control)  # fmt: skip
-    cause = f"{segments[0][1]}:{po_number}:{revision}"
-    for line in named:
-        entity = f"po_line:{po_number}:{line['po_line']}"
-        net._journal.record(entity, "confirmed_qty", line["confirmed"], cause, None)
-        net._journal.record(entity, "ack_status", line["ack_status"], cause, None)
+    journal_acks(net._journal, po_number, named, f"{segments[0][1]}:{po_number}:{revision}")
     counters["change_acks_sent"] += 1
     net._publish(supplier, order["buyer"], segments)
     if profile.ship_notices and any(ln["confirmed"] > ln["shipped"] for ln in order["lines"]):

@@ -20,13 +20,15 @@ defined) anywhere: every element has its standard place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from emulators.limits import DEFAULT_LIMITS, Limits
 from emulators.x12 import _elements as el
-from emulators.x12._elements import ACK_CODES, BAK_CODES, UOM_CODES, Segment, X12Error
-from emulators.x12._orders import Ack, AckLine
+from emulators.x12._elements import BAK_CODES, UOM_CODES, Segment, X12Error
+from emulators.x12._orders import AckedLines, AckLine, ack_segments
 
 __all__ = [
     "CHANGE_CODES",
@@ -140,68 +142,32 @@ def render_865(doc: PurchaseOrderChangeAck, control: str) -> list[list[str]]:
         ids = el._ids(line.vendor_part, line.gtin)
         body.append(["POC", str(line.po_line), changed.code, str(line.qty), str(line.qty),
                      line.uom, line.price, "", *ids])  # fmt: skip
-        for ack in line.acks:
-            if ack.code not in ACK_CODES:
-                raise X12Error("ACK01", f"unknown line status {ack.code!r}")
-            seg = ["ACK", ack.code, str(ack.qty), ack.uom]
-            seg += ["068", ack.expected] if ack.expected else ["", ""]
-            seg += [""] + [x for pair in ack.product for x in pair]
-            body.append(el._trim(seg))
+        body += ack_segments(line.acks, check_uom=False)
     body.append(["CTT", str(len(doc.lines))])
     return el._close("865", body, control)
 
 
 def read_865(segments: list[list[str]]) -> PurchaseOrderChangeAck:
     el._check_set(segments, "865")
-    header: tuple[str, str, str, str, int] | None = None
-    revision: int | None = None
-    time = ""
-    lines: list[ChangedLine] = []
-    current: tuple[int, str, AckLine] | None = None
-    acks: list[Ack] = []
-    ctt: tuple[int, int] | None = None
 
-    def close() -> None:
-        if current is not None:
-            n, code, line = current
-            if not acks:
-                raise X12Error(el._at("POC", n), f"line {line.po_line} has no ACK")
-            lines.append(ChangedLine(code, replace(line, acks=tuple(acks))))
+    def bca(seg: Segment, n: int) -> tuple[str, str, str, str, int]:
+        ack_type = el._code(seg, 2, n, BAK_CODES, "acknowledgment type")
+        sequence = el._qty(seg, 5, n, minimum=1)
+        return (el._req(seg, 3, n), ack_type, el._date(seg, 6, n), el._date(seg, 10, n),
+                sequence)  # fmt: skip
 
-    for n, seg in enumerate(segments, start=1):
-        tag = seg[0]
-        if tag == "BCA":
-            ack_type = el._code(seg, 2, n, BAK_CODES, "acknowledgment type")
-            sequence = el._qty(seg, 5, n, minimum=1)
-            header = (el._req(seg, 3, n), ack_type, el._date(seg, 6, n), el._date(seg, 10, n),
-                      sequence)  # fmt: skip
-        elif tag == "REF" and el._el(seg, 1) == "PP" and current is None:
-            revision = el._qty(seg, 2, n, minimum=1)
-        elif tag == "DTM" and el._el(seg, 1) == "097" and current is None:
-            el._date(seg, 2, n)
-            time = el._time(seg, 3, n)
-        elif tag == "POC":
-            close()
-            acks = []
-            current = (n, el._code(seg, 2, n, CHANGE_CODES, "line item change"), _poc_line(seg, n))
-        elif tag == "ACK":
-            if current is None:
-                raise X12Error(el._at("ACK", n), "ACK before any POC")
-            code = el._code(seg, 1, n, ACK_CODES, "line status")
-            qty, uom = el._qty(seg, 2, n), el._code(seg, 3, n, UOM_CODES, "unit of measure")
-            expected = el._date(seg, 5, n) if el._el(seg, 4) == "068" else None
-            acks.append(Ack(code, qty, uom, expected, el._pairs(seg, 7, n)))
-        elif tag == "CTT":
-            ctt = (n, el._qty(seg, 1, n))
-    close()
+    def poc(seg: Segment, n: int) -> tuple[AckLine, Callable[[AckLine], ChangedLine]]:
+        code = el._code(seg, 2, n, CHANGE_CODES, "line item change")
+        return _poc_line(seg, n), partial(ChangedLine, code)
+
+    acked: AckedLines[ChangedLine] = AckedLines("POC", strict_dates=False)
+    header = acked.read(segments, ("BCA", bca), poc)
     if header is None:
         raise X12Error("BCA", "865 without BCA")
-    if ctt is not None and ctt[1] != len(lines):
-        raise X12Error(el._at("CTT01", ctt[0]), f"says {ctt[1]} lines, the set has {len(lines)}")
-    po_number, ack_type, po_date, date, sequence = header
-    return PurchaseOrderChangeAck(
-        po_number, ack_type, po_date, date, sequence, tuple(lines), revision, time
-    )
+    acked.check_count()
+    number, ack_type, po_date, date, sequence = header
+    lines, revision, time = tuple(acked.lines), acked.revision, acked.time
+    return PurchaseOrderChangeAck(number, ack_type, po_date, date, sequence, lines, revision, time)
 
 
 def _poc_line(seg: Segment, n: int) -> AckLine:

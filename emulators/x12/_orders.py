@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from emulators.limits import DEFAULT_LIMITS, Limits
 from emulators.x12 import _elements as el
@@ -18,6 +18,9 @@ from emulators.x12._elements import (
     Segment,
     X12Error,
 )
+
+H = TypeVar("H")
+L = TypeVar("L")
 
 # -- 850 purchase order (read) ------------------------------------------------------
 
@@ -174,17 +177,25 @@ def render_855(doc: PurchaseOrderAck, control: str) -> list[list[str]]:
             raise X12Error("PO103", f"unknown unit of measure {line.uom!r}")
         ids = el._ids(line.vendor_part, line.gtin)
         body.append(["PO1", str(line.po_line), str(line.qty), line.uom, line.price, "", *ids])
-        for ack in line.acks:
-            if ack.code not in ACK_CODES:
-                raise X12Error("ACK01", f"unknown line status {ack.code!r}")
-            if ack.uom not in UOM_CODES:
-                raise X12Error("ACK03", f"unknown unit of measure {ack.uom!r}")
-            seg = ["ACK", ack.code, str(ack.qty), ack.uom]
-            seg += ["068", ack.expected] if ack.expected else ["", ""]
-            seg += [""] + [x for pair in ack.product for x in pair]
-            body.append(el._trim(seg))
+        body += ack_segments(line.acks, check_uom=True)
     body.append(["CTT", str(len(doc.lines))])
     return el._close("855", body, control)
+
+
+def ack_segments(acks: Sequence[Ack], *, check_uom: bool) -> list[Segment]:
+    """The ACK segments of one acknowledged line: an 855's PO1 loop or an 865's POC loop
+    (the 865 has never checked ACK03 here: its POC05 names the line's unit)."""
+    segments: list[Segment] = []
+    for ack in acks:
+        if ack.code not in ACK_CODES:
+            raise X12Error("ACK01", f"unknown line status {ack.code!r}")
+        if check_uom and ack.uom not in UOM_CODES:
+            raise X12Error("ACK03", f"unknown unit of measure {ack.uom!r}")
+        seg = ["ACK", ack.code, str(ack.qty), ack.uom]
+        seg += ["068", ack.expected] if ack.expected else ["", ""]
+        seg += [""] + [x for pair in ack.product for x in pair]
+        segments.append(el._trim(seg))
+    return segments
 
 
 def write_855(
@@ -216,51 +227,95 @@ def write_855(
 
 def read_855(segments: list[list[str]]) -> PurchaseOrderAck:
     el._check_set(segments, "855")
-    header: tuple[str, str, str] | None = None
-    revision: int | None = None
-    time = ""
-    lines: list[AckLine] = []
-    current: tuple[int, AckLine] | None = None  # (its segment position, the line so far)
-    acks: list[Ack] = []
-    ctt: tuple[int, int] | None = None
 
-    def close() -> None:
-        if current is not None:
-            n, line = current
-            if not acks:
-                raise X12Error(el._at("PO1", n), f"line {line.po_line} has no ACK")
-            lines.append(replace(line, acks=tuple(acks)))
+    def bak(seg: Segment, n: int) -> tuple[str, str, str]:
+        ack_type = el._code(seg, 2, n, BAK_CODES, "acknowledgment type")
+        return (el._req(seg, 3, n), ack_type, el._date(seg, 4, n))
 
-    for n, seg in enumerate(segments, start=1):
-        tag = seg[0]
-        if tag == "BAK":
-            ack_type = el._code(seg, 2, n, BAK_CODES, "acknowledgment type")
-            header = (el._req(seg, 3, n), ack_type, el._date(seg, 4, n))
-        elif tag == "REF" and el._el(seg, 1) == "PP" and current is None:
-            revision = el._qty(seg, 2, n, minimum=1)
-        elif tag == "DTM" and el._el(seg, 1) == "097" and current is None:
-            el._date(seg, 2, n)
-            time = el._time(seg, 3, n)
-        elif tag == "PO1":
-            close()
-            acks = []
-            current = (n, AckLine(*el._baseline_item(seg, n)))
-        elif tag == "ACK":
-            if current is None:
-                raise X12Error(el._at("ACK", n), "ACK before any PO1")
-            code = el._code(seg, 1, n, ACK_CODES, "line status")
-            qty, uom = el._qty(seg, 2, n), el._code(seg, 3, n, UOM_CODES, "unit of measure")
-            expected = None
-            if el._el(seg, 4) or el._el(seg, 5):
-                if el._el(seg, 4) != "068":
-                    raise X12Error(el._where(seg, 4, n), f"unsupported date qualifier {seg[4]!r}")
-                expected = el._date(seg, 5, n)
-            acks.append(Ack(code, qty, uom, expected, el._pairs(seg, 7, n)))
-        elif tag == "CTT":
-            ctt = (n, el._qty(seg, 1, n))
-    close()
+    def po1(seg: Segment, n: int) -> tuple[AckLine, Callable[[AckLine], AckLine]]:
+        return AckLine(*el._baseline_item(seg, n)), lambda line: line
+
+    acked: AckedLines[AckLine] = AckedLines("PO1", strict_dates=True)
+    header = acked.read(segments, ("BAK", bak), po1)
     if header is None:
         raise X12Error("BAK", "855 without BAK")
-    if ctt is not None and ctt[1] != len(lines):
-        raise X12Error(el._at("CTT01", ctt[0]), f"says {ctt[1]} lines, the set has {len(lines)}")
-    return PurchaseOrderAck(*header, tuple(lines), revision, time)
+    acked.check_count()
+    return PurchaseOrderAck(*header, tuple(acked.lines), acked.revision, acked.time)
+
+
+class AckedLines(Generic[L]):
+    """What an 855 or 865 reader gathers: its header, the acknowledgment revision
+    (``REF*PP``) and moment (``DTM*097``) before the first line, then each line (a PO1 or
+    POC, the ``loop``) with its ACK segments, and the CTT count.  ``strict_dates``: an ACK04
+    other than 068 is an error (the 855's reading); otherwise its date is left unread."""
+
+    def __init__(self, loop: str, *, strict_dates: bool) -> None:
+        self.loop, self.strict_dates = loop, strict_dates
+        self.revision: int | None = None
+        self.time = ""
+        self.lines: list[L] = []
+        self._current: tuple[int, AckLine, Callable[[AckLine], L]] | None = None
+        self._acks: list[Ack] = []
+        self._ctt: tuple[int, int] | None = None
+
+    def read(
+        self,
+        segments: list[list[str]],
+        header: tuple[str, Callable[[Segment, int], H]],
+        line: Callable[[Segment, int], tuple[AckLine, Callable[[AckLine], L]]],
+    ) -> H | None:
+        """Read the set's segments in order; the last header read (``header``: its tag and
+        reader), or ``None``.  ``line`` reads a ``loop`` segment into the line and what
+        turns it, with its ACKs, into a line read."""
+        head: H | None = None
+        for n, seg in enumerate(segments, start=1):
+            if seg[0] == header[0]:
+                head = header[1](seg, n)
+            elif seg[0] == self.loop:
+                self._close()
+                self._acks = []
+                self._current = (n, *line(seg, n))
+            else:
+                self._take(seg, n)
+        self._close()
+        return head
+
+    def _close(self) -> None:
+        if self._current is not None:
+            n, line, made = self._current
+            if not self._acks:
+                raise X12Error(el._at(self.loop, n), f"line {line.po_line} has no ACK")
+            self.lines.append(made(replace(line, acks=tuple(self._acks))))
+            self._current = None
+
+    def _take(self, seg: Segment, n: int) -> None:
+        """Read ``seg`` if it is a REF*PP, DTM*097, ACK or CTT; pass over any other."""
+        tag = seg[0]
+        if tag == "REF" and el._el(seg, 1) == "PP" and self._current is None:
+            self.revision = el._qty(seg, 2, n, minimum=1)
+        elif tag == "DTM" and el._el(seg, 1) == "097" and self._current is None:
+            el._date(seg, 2, n)
+            self.time = el._time(seg, 3, n)
+        elif tag == "ACK":
+            if self._current is None:
+                raise X12Error(el._at("ACK", n), f"ACK before any {self.loop}")
+            self._acks.append(self._ack(seg, n))
+        elif tag == "CTT":
+            self._ctt = (n, el._qty(seg, 1, n))
+
+    def _ack(self, seg: Segment, n: int) -> Ack:
+        code = el._code(seg, 1, n, ACK_CODES, "line status")
+        qty, uom = el._qty(seg, 2, n), el._code(seg, 3, n, UOM_CODES, "unit of measure")
+        expected = None
+        if not self.strict_dates:
+            expected = el._date(seg, 5, n) if el._el(seg, 4) == "068" else None
+        elif el._el(seg, 4) or el._el(seg, 5):
+            if el._el(seg, 4) != "068":
+                raise X12Error(el._where(seg, 4, n), f"unsupported date qualifier {seg[4]!r}")
+            expected = el._date(seg, 5, n)
+        return Ack(code, qty, uom, expected, el._pairs(seg, 7, n))
+
+    def check_count(self) -> None:
+        ctt, count = self._ctt, len(self.lines)
+        if ctt is not None and ctt[1] != count:
+            raise X12Error(el._at("CTT01", ctt[0]), f"says {ctt[1]} lines, the set has {count}")

@@ -239,14 +239,21 @@ def test_the_865_reads_back_what_was_written() -> None:
     assert Interchange.parse(world.docs("865")[-1]["payload"]).groups[0][0] == "CA"
 
 
-def test_a_line_deleted_after_it_shipped_closes_at_what_shipped_and_is_still_billed() -> None:
-    shipping = {"ship_notices": True, "invoices": True, "ship_delay_median_s": 60.0,
-                "invoice_delay_median_s": 36_000.0, "invoice_delay_sigma": 0.0}  # fmt: skip
-    world = World(dataclasses.replace(TAKES_860, **shipping))
+def shipped_not_billed(profile: SupplierProfile) -> World:
+    """The three-line order acknowledged and shipped within the hour, its invoice 10 h off."""
+    shipping = dataclasses.replace(profile, ship_notices=True, invoices=True,
+                                   ship_delay_median_s=60.0, invoice_delay_median_s=36_000.0,
+                                   invoice_delay_sigma=0.0)  # fmt: skip
+    world = World(shipping)
     placed = world.net.receive_edi(po_850([(1, 37, True), (2, 5, False), (3, 8, False)]))
     assert placed.status == 202
-    world.run(until=3600)  # acknowledged and shipped, not billed yet
+    world.run(until=3600)
     assert world.docs("856") and not world.docs("810")
+    return world
+
+
+def test_a_line_deleted_after_it_shipped_closes_at_what_shipped_and_is_still_billed() -> None:
+    world = shipped_not_billed(TAKES_860)
     reply = world.net.receive_edi(po_860([(3, "DI", 0, "45.50")]))  # the buyer, too late
     assert reply.status == 202, reply.body
     world.run()
@@ -258,13 +265,7 @@ def test_a_line_deleted_after_it_shipped_closes_at_what_shipped_and_is_still_bil
 
 
 def test_a_line_a_replacement_850_leaves_out_after_it_shipped_is_still_billed() -> None:
-    shipping = {"ship_notices": True, "invoices": True, "ship_delay_median_s": 60.0,
-                "invoice_delay_median_s": 36_000.0, "invoice_delay_sigma": 0.0}  # fmt: skip
-    world = World(dataclasses.replace(PARTIAL, **shipping))
-    placed = world.net.receive_edi(po_850([(1, 37, True), (2, 5, False), (3, 8, False)]))
-    assert placed.status == 202
-    world.run(until=3600)
-    assert world.docs("856") and not world.docs("810")
+    world = shipped_not_billed(PARTIAL)
     send(world, po_850([(1, 37, True), (2, 5, False)], revision=2, control=2))
     [line3] = world.net.orders[(SUPPLIER, NUMBER)]["closed"]
     assert (line3["po_line"], line3["invoiced"]) == (3, 8)

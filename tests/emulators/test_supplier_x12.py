@@ -343,10 +343,16 @@ def test_856_with_a_pack_level_reads_its_items_into_the_order() -> None:
 def test_read_856_names_the_element_at_fault(
     change: Callable[[list[str]], list[str]], where: str
 ) -> None:
-    segments = [change(s) for s in render_856(NOTICE, "0001")]
+    assert fault_856(NOTICE, change) == where
+
+
+def fault_856(notice: ShipNotice, change: Callable[[list[str]], list[str]]) -> str:
+    """The place read_856 names at fault in ``notice`` rendered, ``change`` made to each
+    of its segments."""
+    segments = [change(s) for s in render_856(notice, "0001")]
     with pytest.raises(X12Error) as err:
         read_856(segments)
-    assert err.value.segment == where
+    return err.value.segment
 
 
 INVOICE = Invoice(

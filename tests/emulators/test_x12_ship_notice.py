@@ -25,6 +25,7 @@ from emulators.x12 import (
     sscc_valid,
 )
 from tests.emulators.test_supplier import CLEAN, GTIN, World, only_set
+from tests.emulators.test_supplier_x12 import fault_856
 
 SUPPLIER_GLN = "0701000000013"
 SHIPPING = dataclasses.replace(CLEAN, ship_notices=True, gln=SUPPLIER_GLN)
@@ -84,10 +85,7 @@ PACKED = ShipNotice("SH1", "20240118", "0930", (ShippedOrder("PO1", (ITEM,)),))
 def test_read_856_holds_the_levels_to_bsn05_and_checks_each_sscc(
     change: Callable[[list[str]], list[str]], where: str
 ) -> None:
-    segments = [change(s) for s in render_856(PACKED, "0001")]
-    with pytest.raises(X12Error) as err:
-        read_856(segments)
-    assert err.value.segment == where
+    assert fault_856(PACKED, change) == where
 
 
 def test_0001_without_its_pack_level_is_refused() -> None:

@@ -166,26 +166,30 @@ def kill_a_worker(
         services.close()
 
 
+def lost_and_doubled_nothing(backends: Backends, out: Path, victim: str) -> KillRun:
+    """:func:`kill_a_worker` with takeover, ``victim`` killed: every PO placed, updates at
+    the replicas, nothing lost or doubled, converged."""
+    run = kill_a_worker(backends, out, takeover=True, settle_max_s=60.0, victim=victim)
+    c = run.consistency
+    assert run.killed is not None and not run.failures and run.pos >= 35, run
+    assert run.replica_updates > 0  # evidence: updates did flow to the replicas
+    assert (c["lost_updates"], c["duplicate_effects"], c["converged"]) == (0, 0, True), c
+    return run
+
+
 def test_killing_the_ingress_mid_load_loses_and_doubles_nothing(
     backends: Backends, tmp_path: Path
 ) -> None:
-    run = kill_a_worker(backends, tmp_path, takeover=True, settle_max_s=60.0, victim="ingress")
-    c = run.consistency
-    assert run.killed is not None and not run.failures and run.pos >= 35, run
-    assert run.replica_updates > 0 and run.log.count("holds slot") == 4  # 2 + 2 new
-    assert (c["lost_updates"], c["duplicate_effects"], c["converged"]) == (0, 0, True), c
+    run = lost_and_doubled_nothing(backends, tmp_path, victim="ingress")
+    assert run.log.count("holds slot") == 4  # 2 + 2 new
 
 
 def test_killing_one_of_two_workers_mid_load_loses_and_doubles_nothing(
     backends: Backends, tmp_path: Path
 ) -> None:
-    run = kill_a_worker(backends, tmp_path, takeover=True, settle_max_s=60.0)
-    c = run.consistency
-    assert run.killed is not None and not run.failures and run.pos >= 35, run
-    assert run.replica_updates > 0  # evidence: updates did flow to the replicas
+    run = lost_and_doubled_nothing(backends, tmp_path, victim="worker")
     # evidence of the takeover: after the kill the survivor consumes every partition
     assert re.search(r"slot \d consumes 32 partitions \(16 new, 0 given up\) of 1 live", run.log)
-    assert (c["lost_updates"], c["duplicate_effects"], c["converged"]) == (0, 0, True), c
 
 
 def test_without_takeover_the_dead_workers_partitions_are_lost(

@@ -13,28 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.bench_live import SCENARIO, SPEEDUP
-from scenarios.live.options import LiveOptions
+from loadtests.bench_live import stepped_options
 from scenarios.live.run import run_live
 from tests.scenarios.test_cli_exits import cli, closed_port, one_clean_line
 from tests.sync_core.conftest import nats_url, postgres_url, probe_nats, probe_postgres, reachable
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_live_judges_the_scaled_out_core_with_the_same_checkers(tmp_path: Path) -> None:
     pg = reachable(postgres_url(), probe_postgres)
     bus = reachable(nats_url(), probe_nats)
-    scenario = tmp_path / "orders.yaml"  # the PO cycle alone: POs at 3 a second for 8 s
-    scenario.write_text(SCENARIO.format(days=f"{8 * SPEEDUP / 86400:.6f}",
-                                        settle=f"{5 * SPEEDUP / 86400:.6f}"))  # fmt: skip
-    out = tmp_path / "run"
-    options = LiveOptions(
-        scenario=str(scenario), users=2, duration_s=8.0, out=out, speedup=SPEEDUP,
-        per_user_rps=5.0, locustfile=ROOT / "loadtests" / "locust_steps.py", shaped=True,
-        locust_env={"SUPPLYSYNC_MIX": "orders", "SUPPLYSYNC_STEPS": "3", "SUPPLYSYNC_STEP_S": "8"},
-        settle_max_s=30.0, core_workers=2, bus=bus, store=pg,
-    )  # fmt: skip
+    out = tmp_path / "run"  # the PO cycle alone: POs at 3 a second for 8 s
+    options = stepped_options(tmp_path / "orders.yaml", out, [3.0], 8.0, per_user_rps=5.0,
+                              settle_max_s=30.0, core_workers=2, bus=bus, store=pg)  # fmt: skip
     outcome = run_live(options, log=lambda m: None)
     results = json.loads((out / "results.json").read_text())
     consistency = results["consistency"]

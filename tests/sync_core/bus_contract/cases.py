@@ -66,6 +66,12 @@ class BusContract(ABC):
         for key, payload in messages:
             await bus.publish(key, payload, dedup_id=f"{key}:{payload.decode()}")
 
+    async def a_then_b(self) -> tuple[Bus, Subscription]:
+        """A bus with ``a`` then ``b`` published for po1, and a consumer of po1's partition."""
+        bus = await self.bus()
+        await self.publish(bus, ("po1", b"a"), ("po1", b"b"))
+        return bus, await bus.consume(bus.partition_of("po1"))
+
     async def drain(self, sub: Subscription, bus: Bus) -> list[BusMessage]:
         """Fetch and ack until nothing is left."""
         got: list[BusMessage] = []
@@ -94,9 +100,7 @@ class BusContract(ABC):
 
     def test_with_one_in_flight_the_next_message_waits_for_the_ack(self) -> None:
         async def case() -> None:
-            bus = await self.bus()
-            await self.publish(bus, ("po1", b"a"), ("po1", b"b"))
-            sub = await bus.consume(bus.partition_of("po1"))
+            bus, sub = await self.a_then_b()
             [first] = await sub.fetch(5)
             assert await sub.fetch(5, timeout=EMPTY) == []
             await bus.ack(first)
@@ -124,9 +128,7 @@ class BusContract(ABC):
 
     def test_an_unacked_message_comes_back_after_the_ack_wait(self) -> None:
         async def case() -> None:
-            bus = await self.bus()
-            await self.publish(bus, ("po1", b"a"), ("po1", b"b"))
-            sub = await bus.consume(bus.partition_of("po1"))
+            bus, sub = await self.a_then_b()
             [first] = await sub.fetch()
             await self.pass_time(self.ACK_WAIT * 1.2)
             [again] = await sub.fetch(timeout=2 * self.ACK_WAIT)
@@ -139,9 +141,7 @@ class BusContract(ABC):
 
     def test_a_nak_redelivers_at_once_before_any_later_message(self) -> None:
         async def case() -> None:
-            bus = await self.bus()
-            await self.publish(bus, ("po1", b"a"), ("po1", b"b"))
-            sub = await bus.consume(bus.partition_of("po1"))
+            bus, sub = await self.a_then_b()
             [first] = await sub.fetch()
             await bus.nak(first)
             [again] = await sub.fetch()
