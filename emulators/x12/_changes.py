@@ -142,7 +142,7 @@ def render_865(doc: PurchaseOrderChangeAck, control: str) -> list[list[str]]:
         ids = el._ids(line.vendor_part, line.gtin)
         body.append(["POC", str(line.po_line), changed.code, str(line.qty), str(line.qty),
                      line.uom, line.price, "", *ids])  # fmt: skip
-        body += ack_segments(line.acks, check_uom=False)
+        body += ack_segments(line.acks)
     body.append(["CTT", str(len(doc.lines))])
     return el._close("865", body, control)
 
@@ -160,7 +160,7 @@ def read_865(segments: list[list[str]]) -> PurchaseOrderChangeAck:
         code = el._code(seg, 2, n, CHANGE_CODES, "line item change")
         return _poc_line(seg, n), partial(ChangedLine, code)
 
-    acked: AckedLines[ChangedLine] = AckedLines("POC", strict_dates=False)
+    acked: AckedLines[ChangedLine] = AckedLines("POC")
     header = acked.read(segments, ("BCA", bca), poc)
     if header is None:
         raise X12Error("BCA", "865 without BCA")

@@ -177,19 +177,18 @@ def render_855(doc: PurchaseOrderAck, control: str) -> list[list[str]]:
             raise X12Error("PO103", f"unknown unit of measure {line.uom!r}")
         ids = el._ids(line.vendor_part, line.gtin)
         body.append(["PO1", str(line.po_line), str(line.qty), line.uom, line.price, "", *ids])
-        body += ack_segments(line.acks, check_uom=True)
+        body += ack_segments(line.acks)
     body.append(["CTT", str(len(doc.lines))])
     return el._close("855", body, control)
 
 
-def ack_segments(acks: Sequence[Ack], *, check_uom: bool) -> list[Segment]:
-    """The ACK segments of one acknowledged line: an 855's PO1 loop or an 865's POC loop
-    (the 865 has never checked ACK03 here: its POC05 names the line's unit)."""
+def ack_segments(acks: Sequence[Ack]) -> list[Segment]:
+    """The ACK segments of one acknowledged line: an 855's PO1 loop or an 865's POC loop."""
     segments: list[Segment] = []
     for ack in acks:
         if ack.code not in ACK_CODES:
             raise X12Error("ACK01", f"unknown line status {ack.code!r}")
-        if check_uom and ack.uom not in UOM_CODES:
+        if ack.uom not in UOM_CODES:
             raise X12Error("ACK03", f"unknown unit of measure {ack.uom!r}")
         seg = ["ACK", ack.code, str(ack.qty), ack.uom]
         seg += ["068", ack.expected] if ack.expected else ["", ""]
@@ -235,7 +234,7 @@ def read_855(segments: list[list[str]]) -> PurchaseOrderAck:
     def po1(seg: Segment, n: int) -> tuple[AckLine, Callable[[AckLine], AckLine]]:
         return AckLine(*el._baseline_item(seg, n)), lambda line: line
 
-    acked: AckedLines[AckLine] = AckedLines("PO1", strict_dates=True)
+    acked: AckedLines[AckLine] = AckedLines("PO1")
     header = acked.read(segments, ("BAK", bak), po1)
     if header is None:
         raise X12Error("BAK", "855 without BAK")
@@ -246,11 +245,11 @@ def read_855(segments: list[list[str]]) -> PurchaseOrderAck:
 class AckedLines(Generic[L]):
     """What an 855 or 865 reader gathers: its header, the acknowledgment revision
     (``REF*PP``) and moment (``DTM*097``) before the first line, then each line (a PO1 or
-    POC, the ``loop``) with its ACK segments, and the CTT count.  ``strict_dates``: an ACK04
-    other than 068 is an error (the 855's reading); otherwise its date is left unread."""
+    POC, the ``loop``) with its ACK segments, and the CTT count.  An ACK04 other than 068 (estimated
+    delivery) is an error: a date the reader cannot place is not dropped silently."""
 
-    def __init__(self, loop: str, *, strict_dates: bool) -> None:
-        self.loop, self.strict_dates = loop, strict_dates
+    def __init__(self, loop: str) -> None:
+        self.loop = loop
         self.revision: int | None = None
         self.time = ""
         self.lines: list[L] = []
@@ -307,9 +306,7 @@ class AckedLines(Generic[L]):
         code = el._code(seg, 1, n, ACK_CODES, "line status")
         qty, uom = el._qty(seg, 2, n), el._code(seg, 3, n, UOM_CODES, "unit of measure")
         expected = None
-        if not self.strict_dates:
-            expected = el._date(seg, 5, n) if el._el(seg, 4) == "068" else None
-        elif el._el(seg, 4) or el._el(seg, 5):
+        if el._el(seg, 4) or el._el(seg, 5):
             if el._el(seg, 4) != "068":
                 raise X12Error(el._where(seg, 4, n), f"unsupported date qualifier {seg[4]!r}")
             expected = el._date(seg, 5, n)
