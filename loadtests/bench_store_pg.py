@@ -36,7 +36,7 @@ from sync_core.store_postgres import PostgresStore
 __all__ = ["MODES", "measure_postgres", "postgres_rows"]
 
 # name -> what the measured store is opened with
-MODES: dict[str, dict[str, Any]] = {"no cache": {}}  # BASELINE ONLY, for now
+MODES: dict[str, dict[str, Any]] = {"no cache": {}, "read cache": {"read_cache": True}}
 
 
 class Timed(Protocol):
