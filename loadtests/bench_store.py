@@ -29,7 +29,8 @@ c. **raw** — the baseline: ``executemany`` of one row per message, as many
    of the same batch sizes, same pragmas, same disk, on a fresh file.
 d. **end to end** — engine + SqliteStore through
    :class:`~sync_core.store.GroupCommit` at each batch size, on the
-   ``--pos`` real messages: what a durable driver could do.
+   ``--pos`` real messages: what a durable driver could do; with ``--store URL`` also
+   on PostgreSQL, without and with the read cache (:mod:`loadtests.bench_store_pg`).
 
 The decisions are built before any measurement and then frozen out of the
 garbage collector's sight (``gc.freeze``), as a driver holds a few decisions

@@ -183,3 +183,10 @@ def test_a_group_waits_for_a_commit_half_way_and_reads_what_it_wrote(
         finally:
             timer.join()
     assert seen == PO
+
+
+def test_the_scale_out_workers_store_reads_without_the_cache(postgres: PostgresSchemas) -> None:
+    from sync_core.scaleout.store import WorkerStore
+
+    with WorkerStore(postgres.url, slot=0, schema=postgres.new_schema()) as store:
+        assert store.reader() is store  # other workers' commits would clear it at every group
