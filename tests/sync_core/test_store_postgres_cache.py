@@ -14,6 +14,8 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from loadtests.bench_store import NOW, build_workload
 from sync_core.engine import Engine, EngineConfig
@@ -190,3 +192,49 @@ def test_the_scale_out_workers_store_reads_without_the_cache(postgres: PostgresS
 
     with WorkerStore(postgres.url, slot=0, schema=postgres.new_schema()) as store:
         assert store.reader() is store  # other workers' commits would clear it at every group
+
+
+# a writer's step: (key, data) committed by the other writer between two groups, a group of
+# the cached store (keys it reads, a key it then writes) with maybe the other writer
+# committing while that group decides
+_KEYS = st.sampled_from(["1", "2", "3"])
+_STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("other"), _KEYS),
+        st.tuples(st.just("group"), st.lists(_KEYS, max_size=3), _KEYS, st.booleans()),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(steps=_STEPS)
+def test_a_groups_reads_equal_the_servers_whatever_the_other_writer_did(
+    postgres: PostgresSchemas, steps: list[tuple[Any, ...]]
+) -> None:
+    """Each read a group makes before anyone else commits equals a query made then."""
+    with postgres.fresh() as schema:
+        cached = postgres.open(schema, read_cache=True)
+        other = postgres.open(schema)
+        try:
+            ids = [f"m{n}" for n in range(2 * len(steps) + 1)]
+            for n, step in enumerate(steps):
+                if step[0] == "other":
+                    other.commit(decision(f"m{2 * n}", entities=[Entity("po", step[1], n, n)]))
+                    continue
+                _, reads, write, meanwhile = step
+                group = GroupCommit(cached)
+                for key in reads:
+                    assert group.entity("po", key) == other.entity("po", key)
+                assert [group.consumed(m) for m in ids] == [other.consumed(m) for m in ids]
+                if meanwhile:
+                    other.commit(decision(f"m{2 * n}", entities=[Entity("po", write, n, "o")]))
+                group.stage(decision(f"m{2 * n + 1}", entities=[Entity("po", write, n, "c")]))
+                group.commit()
+            group = GroupCommit(cached)
+            assert [group.entity("po", k) for k in "123"] == [other.entity("po", k) for k in "123"]
+        finally:
+            cached.close()
+            other.close()
