@@ -17,8 +17,10 @@ through a :class:`CachedReads` view of a :class:`ReadCache` instead:
 
 *What invalidates it.*  Only ``commit_many`` writes the inbox and the entities, and
 each commit takes one number from the ``audit_batch_seq`` sequence, under a
-transaction-level advisory lock of the schema (``_LOCK_COMMITS``: commits take the
-number one at a time, and a transaction that took one is over before another can).
+transaction-level advisory lock of the schema, the *commit lock* (in the statement
+of its last write, ``store_postgres._INSERT_AUDIT``): commits take the number one at a
+time, and a transaction that took one is over before another can.  (So the last write
+and the ``COMMIT`` of several writers on one schema take turns, cache or not.)
 The cache is *current as of* a number (``token``):
 
 ============================================  ============================================

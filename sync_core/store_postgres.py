@@ -59,12 +59,12 @@ refuse ``\\u0000``).
 The reads are SQLite's (:class:`sync_core._store_sql.SqlStore` runs them on
 this module's ``_select``) but for three things: entity keys are ordered
 ``COLLATE "C"`` (code point order, as in SQLite), audit rows by ``(batch,
-pos)``, and the free text above is decoded from its JSON.  With
+pos)``, and the free text above is decoded from its JSON.  So are the writes
+whose logic is the same (dead letters, replays, discards, the encoding of a
+group), on this module's ``_transaction``, ``_insert_id`` and locks.  With
 ``read_cache=True`` the reads of a group commit (:meth:`PostgresStore.reader`)
 go through a cache instead, checked with one query per group
-(:mod:`sync_core._store_pg_cache`); the store's own reads always query.  So are the writes
-whose logic is the same (dead letters, replays, discards, the encoding of a
-group), on this module's ``_transaction``, ``_insert_id`` and locks.
+(:mod:`sync_core._store_pg_cache`); the store's own reads always query.
 
 Replays and discards lock the dead-letter row (``SELECT … FOR UPDATE``), and a
 replay also takes a transaction-level advisory lock on its origin, so two
