@@ -3,7 +3,7 @@
 Usage::
 
     python -m loadtests.bench_store [--messages 50000] [--batch 100,1000]
-        [--pos 1000] [--repeat 3] [--out out/bench_store.json]
+        [--pos 1000] [--repeat 3] [--out out/bench_store.json] [--store postgresql://...]
 
 What it measures, in one run on this machine
 --------------------------------------------
@@ -29,7 +29,8 @@ c. **raw** — the baseline: ``executemany`` of one row per message, as many
    of the same batch sizes, same pragmas, same disk, on a fresh file.
 d. **end to end** — engine + SqliteStore through
    :class:`~sync_core.store.GroupCommit` at each batch size, on the
-   ``--pos`` real messages: what a durable driver could do.
+   ``--pos`` real messages: what a durable driver could do; with ``--store URL`` also
+   on PostgreSQL, without and with the read cache (:mod:`loadtests.bench_store_pg`).
 
 The decisions are built before any measurement and then frozen out of the
 garbage collector's sight (``gc.freeze``), as a driver holds a few decisions
@@ -68,9 +69,10 @@ from typing import Any
 
 from emulators._base import Journal
 from emulators.erp import Erp
+from loadtests.bench_store_pg import measure_postgres, postgres_rows
 from sync_core.engine import Engine, EngineConfig
 from sync_core.messages import Decision, Entity, Inbound, Kind, PutEntity
-from sync_core.store import GroupCommit, MemoryStore
+from sync_core.store import GroupCommit, MemoryStore, Store
 from sync_core.store_json import decode_json, encode_json, request_from_json, request_to_json
 from sync_core.store_sqlite import SqliteStore, Synchronous
 
@@ -331,21 +333,28 @@ def end_to_end_rate(
     synchronous: Synchronous,
 ) -> Run:
     preload(path, dispatches)
-    engine = Engine(EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}))
     with SqliteStore(path, synchronous=synchronous) as store:
-        group = GroupCommit(store)
-        watch = Stopwatch()
-        for message in messages:
-            group.stage(engine.handle(message, NOW, group))
-            if len(group) >= batch:
-                group.commit()
-        group.commit()
-        run = watch.run(len(messages))
-        expected = sum(len(d.requests) for d in dispatches) + 2 * len(messages)
-        if len(store.pending()) != expected:
-            raise RuntimeError(
-                f"end to end: the outbox holds {len(store.pending())} requests, not {expected}"
-            )
+        return drive(store, dispatches, messages, batch)
+
+
+def drive(
+    store: Store, dispatches: Sequence[Decision], messages: Sequence[Inbound], batch: int
+) -> Run:
+    """The engine deciding ``messages`` through a :class:`GroupCommit` of ``batch`` on ``store``
+    (which holds ``dispatches``); checked by the requests it left in the outbox."""
+    engine = Engine(EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}))
+    group = GroupCommit(store)
+    watch = Stopwatch()
+    for message in messages:
+        group.stage(engine.handle(message, NOW, group))
+        if len(group) >= batch:
+            group.commit()
+    group.commit()
+    run = watch.run(len(messages))
+    expected = sum(len(d.requests) for d in dispatches) + 2 * len(messages)
+    held = len(store.pending())
+    if held != expected:
+        raise RuntimeError(f"end to end: the outbox holds {held} requests, not {expected}")
     return run
 
 
@@ -450,6 +459,10 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     work = build_workload(args.pos, args.seed)
     acks, dispatches, row_bytes = _replicated(work, args.messages)
     m = _measure(args, work, acks, dispatches, row_bytes, started)
+    postgres = None
+    if args.store:
+        postgres = measure_postgres(args, work.dispatches, lambda s, b: drive(s, work.dispatches,
+                                    work.messages, b), started)  # fmt: skip
     cells = []
     for b in args.batch:
         d, w = summary(m.durable[b]), summary(m.raw[b])
@@ -490,6 +503,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         "cells": cells,
         "target": {"messages_per_s": TARGET_MESSAGES_S, "ratio_to_raw": TARGET_RATIO},
         "notes": m.notes,
+        "postgres": postgres,
         "elapsed_s": time.perf_counter() - started,
     }
 
@@ -538,6 +552,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"{report['elapsed_s']:.0f} s.",
     ]
     rows += [f"Note: {n}" for n in report["notes"]]
+    rows += postgres_rows(report) if report["postgres"] else []
     return "\n".join(rows)
 
 
@@ -557,6 +572,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--budget", type=float, default=110.0, help="seconds; repeats stop early")
     p.add_argument("--synchronous", choices=["FULL", "NORMAL"], default="FULL",
                    help="SQLite synchronous of the durable, raw and end-to-end runs")  # fmt: skip
+    p.add_argument("--store", metavar="URL", help="also end to end on PostgreSQL (bench_store_pg)")
     args = p.parse_args(argv)
     if args.messages < 1 or args.pos < 1 or args.repeat < 1 or not args.batch:
         p.error("--messages, --pos, --repeat and --batch must be positive")

@@ -14,7 +14,9 @@ been committed one after the other.
 :class:`GroupCommit` lets a driver decide many messages before it commits them
 together: it is the engine's :class:`~sync_core.messages.StateView` over the store *and* the
 decisions staged since the last commit, so a duplicate or a newer version
-within the group is seen as it would be one message at a time.
+within the group is seen as it would be one message at a time.  It reads the
+store through :meth:`Store.reader`: the store itself, or a backend's read cache
+(PostgreSQL: :mod:`sync_core._store_pg_cache`).
 
 Dead letters are a queue a person works through (:mod:`sync_core.dlq`): each
 gets an integer id and a status, ``open`` → ``replayed`` or ``discarded`` (with
@@ -270,6 +272,11 @@ class Store(ABC):
     def entities(self, kind: str) -> list[Entity]:
         """Every entity of ``kind``, by key (for the experience API: exception queues)."""
         raise NotImplementedError(f"{type(self).__name__} cannot list entities")
+
+    def reader(self) -> StateView:
+        """What a group commit reads through: the store itself, or a backend's read cache
+        (whose reads are as of the view's first read after the store's last commit)."""
+        return self
 
     @abstractmethod
     def commit(self, decision: Decision) -> list[OutboxItem]:
@@ -544,6 +551,7 @@ class GroupCommit:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._reads = store.reader()
         self._decisions: list[Decision] = []
         self._consumed: set[str] = set()
         self._entities: dict[tuple[str, str], Entity] = {}
@@ -552,11 +560,11 @@ class GroupCommit:
         return len(self._decisions)
 
     def consumed(self, message_id: str) -> bool:
-        return message_id in self._consumed or self.store.consumed(message_id)
+        return message_id in self._consumed or self._reads.consumed(message_id)
 
     def entity(self, kind: str, key: str) -> Entity | None:
         staged = self._entities.get((kind, key))
-        return staged if staged is not None else self.store.entity(kind, key)
+        return staged if staged is not None else self._reads.entity(kind, key)
 
     def stage(self, decision: Decision) -> None:
         self._decisions.append(decision)

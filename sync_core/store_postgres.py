@@ -40,7 +40,10 @@ reserved from their sequences only after that check, sorted, and handed out
 in the order of the group; they always increase and are never reused, but a
 transaction that failed later (a lost connection) leaves a gap — sequences are
 not transactional.  Audit rows are ordered by ``(batch, pos)``: one sequence
-value per commit and the row's position in the group.
+value per commit and the row's position in the group.  A commit takes its
+``batch`` under a transaction-level advisory lock of the schema (the *commit
+lock*, at the group's last write), so a reader that holds it shared knows that
+no commit is half way: what the read cache relies on.
 
 Text: identifiers (message ids, kinds, entity kinds and keys) are stored as
 plain ``text``, which PostgreSQL refuses to hold a NUL character in: such an
@@ -58,7 +61,10 @@ this module's ``_select``) but for three things: entity keys are ordered
 ``COLLATE "C"`` (code point order, as in SQLite), audit rows by ``(batch,
 pos)``, and the free text above is decoded from its JSON.  So are the writes
 whose logic is the same (dead letters, replays, discards, the encoding of a
-group), on this module's ``_transaction``, ``_insert_id`` and locks.
+group), on this module's ``_transaction``, ``_insert_id`` and locks.  With
+``read_cache=True`` the reads of a group commit (:meth:`PostgresStore.reader`)
+go through a cache instead, checked with one query per group
+(:mod:`sync_core._store_pg_cache`); the store's own reads always query.
 
 Replays and discards lock the dead-letter row (``SELECT … FOR UPDATE``), and a
 replay also takes a transaction-level advisory lock on its origin, so two
@@ -97,16 +103,18 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from sync_core._store_pg_cache import CachedReads, ReadCache
 from sync_core._store_sql import (
     DEAD_COLUMNS,
     DEAD_FIELDS,
     Conflict,
+    Rows,
     SqlStore,
     check_schema_version,
     insert_dead_sql,
 )
 from sync_core.audit import Clock
-from sync_core.messages import Decision
+from sync_core.messages import Decision, StateView
 from sync_core.store import DeadLetterRecord, OutboxItem, StoreError, unknown_letter
 from sync_core.store_json import decode_json, encode_json
 
@@ -157,12 +165,14 @@ _INSERT_DEAD_MANY = (
     " %b::float8[], %b::text[])"
 )
 _LOCK_DEAD = f"SELECT {DEAD_COLUMNS} FROM dead_letters WHERE id = %s FOR UPDATE"
+# the commit's number is taken under the schema's commit lock (sync_core._store_pg_cache)
 _INSERT_AUDIT = (
-    "INSERT INTO audit (batch, pos, message_id, consumed, changes, requests, dead_letters)"
-    " SELECT b.n, t.pos, t.m, t.c, t.ch, t.rq, t.dl"
-    " FROM (SELECT nextval('audit_batch_seq') AS n OFFSET 0) AS b,"
+    "WITH a AS (INSERT INTO audit (batch, pos, message_id, consumed, changes, requests,"
+    " dead_letters) SELECT b.n, t.pos, t.m, t.c, t.ch, t.rq, t.dl"
+    " FROM (SELECT nextval('audit_batch_seq') AS n FROM (SELECT"
+    " pg_advisory_xact_lock(hashtextextended(%s, 0)) OFFSET 0) AS l OFFSET 0) AS b,"
     " unnest(%b::text[], %b::text[], %b::int[], %b::int[], %b::int[]) WITH ORDINALITY"
-    " AS t(m, c, ch, rq, dl, pos)"
+    " AS t(m, c, ch, rq, dl, pos) RETURNING batch) SELECT min(batch) FROM a"
 )
 
 # SQLSTATEs after which the same call may succeed: connection exceptions, serialization
@@ -197,8 +207,10 @@ class PostgresStore(SqlStore):
         lock_timeout_s: float = 5.0,
         connect_timeout_s: float = 5.0,
         clock: Clock = time.time,
+        read_cache: bool = False,
     ) -> None:
-        """``clock`` stamps the audit trail (seconds since the epoch)."""
+        """``clock`` stamps the audit trail (seconds since the epoch); ``read_cache``: a group
+        commit's reads go through a cache (:mod:`sync_core._store_pg_cache`)."""
         if lock_timeout_s <= 0 or connect_timeout_s <= 0:
             raise ValueError("lock_timeout_s and connect_timeout_s must be positive")
         self.url = url
@@ -208,6 +220,7 @@ class PostgresStore(SqlStore):
         self.clock = clock
         self._closed = False
         self._db: psycopg.Connection[tuple[Any, ...]] | None = None
+        self._cache = ReadCache() if read_cache else None
         self.schema = schema or ""
         db = self._connect("open")
         try:
@@ -346,6 +359,18 @@ class PostgresStore(SqlStore):
         """Writers chain onto the trail's head one at a time; readers go on."""
         db.execute("LOCK TABLE audit_trail IN SHARE ROW EXCLUSIVE MODE")
 
+    def reader(self) -> StateView:
+        """The store itself, or with ``read_cache`` a view of the cache (checked at its first
+        read after each commit of this store)."""
+        if self._cache is None:
+            return self
+        return CachedReads(self._cache, self._select, self._commit_lock)
+
+    @property
+    def _commit_lock(self) -> str:
+        """What the schema's commit lock is named after (hashed into the advisory key)."""
+        return f"supplysync-commits:{self.schema}"
+
     def _select(self, operation: str, query: str, params: Sequence[Any] = ()) -> list[Any]:
         try:
             return self._conn(operation).execute(query, params).fetchall()
@@ -357,41 +382,68 @@ class PostgresStore(SqlStore):
     def commit_many(self, decisions: Sequence[Decision]) -> list[list[OutboxItem]]:
         if not decisions:
             return []
-        inbox, rows, requests, dead, audit = self._encode(decisions)
+        rows = self._encode(decisions)
         # one row per key, the last change of the group wins (one upsert may not touch a
         # row twice)
-        entities = {(kind, key): (version, data) for kind, key, version, data in rows}
-        outbox_ids: list[int] = []
+        entities = {(kind, key): (version, data) for kind, key, version, data in rows.entities}
         try:
-            with self._transaction("commit") as db:
-                if inbox and db.execute(_INSERT_INBOX, (inbox,)).rowcount != len(inbox):
-                    raise Conflict  # an id was in the inbox already: roll back
-                if entities:
-                    kinds, keys = zip(*entities, strict=True)
-                    versions, data = zip(*entities.values(), strict=True)
-                    db.execute(_UPSERT_ENTITIES, (list(kinds), list(keys), list(versions),
-                                                  list(data)))  # fmt: skip
-                if requests or dead:
-                    row = db.execute(_RESERVE_IDS, (len(requests), len(dead))).fetchone()
-                    assert row is not None
-                    outbox_ids, dead_ids = sorted(row[0]), sorted(row[1])
-                    if requests:
-                        db.execute(_INSERT_OUTBOX, (outbox_ids, requests))
-                    if dead:
-                        columns = [list(c) for c in zip(*dead, strict=True)]
-                        db.execute(_INSERT_DEAD_MANY, (dead_ids, *columns))
-                        letters = [letter for d in decisions for letter in d.dead_letters]
-                        self._append_trail(db, self._dead_trail(letters, dead_ids))
-                self._insert_audit(db, [list(c) for c in zip(*audit, strict=True)])
+            batch, outbox_ids = self._write_group(decisions, rows, entities)
         except Conflict:
+            self._cached(None, rows.inbox, entities)
             raise self._already_consumed(decisions) from None
+        except BaseException:
+            self._cached(None, rows.inbox, entities)
+            raise
+        self._cached(batch, rows.inbox, entities)
         return self._hand_out(decisions, outbox_ids)
 
-    def _insert_audit(
-        self, db: psycopg.Connection[tuple[Any, ...]], columns: Sequence[Any]
+    def _cached(
+        self, batch: int | None, inbox: list[str], entities: dict[tuple[str, str], tuple[int, str]]
     ) -> None:
-        """The last write of a commit (a test may make it fail, or die in it)."""
-        db.execute(_INSERT_AUDIT, columns)
+        """Tell the read cache (if any) what a commit wrote under ``batch`` (None: it failed)."""
+        if self._cache is not None:
+            if batch is None:
+                self._cache.clear()
+            else:
+                self._cache.committed(batch, inbox, entities)
+
+    def _write_group(
+        self,
+        decisions: Sequence[Decision],
+        rows: Rows,
+        entities: dict[tuple[str, str], tuple[int, str]],
+    ) -> tuple[int, list[int]]:
+        """The transaction of a group; its number (``audit_batch_seq``) and outbox ids."""
+        inbox, _, requests, dead, audit = rows
+        outbox_ids: list[int] = []
+        with self._transaction("commit") as db:
+            if inbox and db.execute(_INSERT_INBOX, (inbox,)).rowcount != len(inbox):
+                raise Conflict  # an id was in the inbox already: roll back
+            if entities:
+                kinds, keys = zip(*entities, strict=True)
+                versions, data = zip(*entities.values(), strict=True)
+                db.execute(_UPSERT_ENTITIES, (list(kinds), list(keys), list(versions),
+                                              list(data)))  # fmt: skip
+            if requests or dead:
+                row = db.execute(_RESERVE_IDS, (len(requests), len(dead))).fetchone()
+                assert row is not None
+                outbox_ids, dead_ids = sorted(row[0]), sorted(row[1])
+                if requests:
+                    db.execute(_INSERT_OUTBOX, (outbox_ids, requests))
+                if dead:
+                    columns = [list(c) for c in zip(*dead, strict=True)]
+                    db.execute(_INSERT_DEAD_MANY, (dead_ids, *columns))
+                    letters = [letter for d in decisions for letter in d.dead_letters]
+                    self._append_trail(db, self._dead_trail(letters, dead_ids))
+            batch = self._insert_audit(db, [list(c) for c in zip(*audit, strict=True)])
+        return batch, outbox_ids
+
+    def _insert_audit(self, db: psycopg.Connection[tuple[Any, ...]], columns: Sequence[Any]) -> int:
+        """The last write of a commit (a test may make it fail, or die in it): the audit
+        rows, under the commit's number, taken under the commit lock; that number."""
+        row = db.execute(_INSERT_AUDIT, (self._commit_lock, *columns)).fetchone()
+        assert row is not None
+        return int(row[0])
 
     def done_many(self, outbox_ids: Sequence[int]) -> None:
         if outbox_ids:

@@ -183,3 +183,11 @@ class TestPostgresStore(DurableStoreContract):
         assert settings["synchronous_commit"] == "on"
         assert settings["transaction_isolation"] == "read committed"
         assert self.open(synchronous_commit=False).settings()["synchronous_commit"] == "off"
+
+
+class TestPostgresStoreReadCache(TestPostgresStore):
+    """The same contract with the read cache on: a group commit reads through it
+    (``test_store_postgres_cache`` has what only the cache has)."""
+
+    def open(self, place: Any = None, **options: Any) -> PostgresStore:
+        return super().open(place, **{"read_cache": True, **options})
