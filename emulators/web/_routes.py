@@ -37,6 +37,7 @@ from emulators.web._common import (
     respond,
     webhooks_for,
 )
+from emulators.web._fast_route import FastRoute
 
 __all__ = ["add_routes", "assemble", "router_from"]
 
@@ -120,10 +121,11 @@ def _endpoint(op: Operation, host: Host, behaviour: Any, api: Api) -> Any:
 def add_routes(target: APIRouter | FastAPI, api: Api, host: Host, behaviour: Any,
                prefix: str = "") -> None:  # fmt: skip
     """A route per row (and per extra path of a row) on ``target``, under ``prefix``."""
+    router = target.router if isinstance(target, FastAPI) else target
     for op in api.operations:
         endpoint = _endpoint(op, host, behaviour, api)
         for method, path in ((op.method, op.path), *op.also):
-            target.add_api_route(
+            router.add_api_route(
                 prefix + path,
                 endpoint,
                 methods=[method],
@@ -131,6 +133,7 @@ def add_routes(target: APIRouter | FastAPI, api: Api, host: Host, behaviour: Any
                 responses=dict(op.responses),
                 tags=[op.tag] if op.tag else None,
                 openapi_extra=dict(op.openapi_extra) if op.openapi_extra else None,
+                route_class_override=FastRoute,
             )
 
 
