@@ -99,19 +99,30 @@ class Limits:
         while stack:
             name, value = pop()
             kind = type(value)
-            if kind is str:
-                if len(value) > text:
-                    return False
-            elif kind is dict:
+            if kind is dict:
+                # a field's scalar is decided here; only containers go on the stack
                 for key, child in value.items():
                     if type(key) is not str or len(key) > text:
                         return False
-                    push((key, child))
+                    kind = type(child)
+                    if kind is str:
+                        if len(child) > text:
+                            return False
+                    elif kind is int or kind is float:
+                        if key in caps and child > caps[key]:
+                            return False
+                    elif kind is dict or kind is list:
+                        push((key, child))
+                    elif kind is not bool and child is not None:
+                        return False
             elif kind is list:
                 if len(value) > lines:
                     return False
                 for child in value:
                     push((name, child))
+            elif kind is str:
+                if len(value) > text:
+                    return False
             elif kind is int or kind is float:
                 if name in caps and value > caps[name]:
                     return False
