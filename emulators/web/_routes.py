@@ -179,7 +179,11 @@ def assemble(
         if router is None:
             # on the app itself, not an included router: FastAPI matches an included
             # router's routes twice per request
+            before = len(app.router.routes)
             add_routes(app, api, host, impl, prefix=api.prefix)
+            # ahead of the docs' routes too: the API's requests are matched against its
+            # own routes first (OpenAPI lists the same paths in the same order)
+            app.router.routes[:] = app.router.routes[before:] + app.router.routes[:before]
         else:
             app.include_router(router(host, impl))
 
