@@ -12,10 +12,12 @@ from, the limits its writes are held to, and the listeners its events go to.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeGuard
 
@@ -33,9 +35,11 @@ __all__ = [
     "canonical_json",
     "check_paging",
     "copy_document",
+    "handed_over",
     "is_int",
     "page",
     "problem",
+    "read_at_once",
 ]
 
 
@@ -77,6 +81,29 @@ def copy_document(value: Any) -> Any:
     if isinstance(value, list):
         return [copy_document(v) if isinstance(v, dict | list) else v for v in value]
     return value
+
+
+_reading = threading.local()
+
+
+@contextlib.contextmanager
+def read_at_once() -> Iterator[None]:
+    """Within it, on this thread, every reply is read whole (the HTTP adapter encodes
+    it) before anything else runs that could change the documents it holds."""
+    before = getattr(_reading, "at_once", False)
+    _reading.at_once = True
+    try:
+        yield
+    finally:
+        _reading.at_once = before
+
+
+def handed_over(reply: Reply) -> Reply:
+    """``reply`` as its caller may keep it: with copies of its documents (they change
+    later), unless the caller reads it at once (:func:`read_at_once`)."""
+    if getattr(_reading, "at_once", False):
+        return reply
+    return Reply(reply.status, copy_document(reply.body), dict(reply.headers))
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,14 @@ __all__ = ["DEFAULT_LIMITS", "Bound", "Bounded", "Limits", "Refusal"]
 
 Bound = Literal["text", "lines", "quantity", "price", "amount"]
 _MARK = "x-supplysync-bound"
+# the setting that holds each bound
+_SETTING: dict[str, str] = {
+    "text": "max_text_length",
+    "lines": "max_lines",
+    "quantity": "max_quantity",
+    "price": "max_price",
+    "amount": "max_amount",
+}
 
 
 class Refusal(NamedTuple):
@@ -65,13 +73,8 @@ class Limits:
                 raise ValueError(f"{f.name} must be > 0, got {getattr(self, f.name)!r}")
 
     def bound(self, kind: Bound) -> int | float:
-        return {
-            "text": self.max_text_length,
-            "lines": self.max_lines,
-            "quantity": self.max_quantity,
-            "price": self.max_price,
-            "amount": self.max_amount,
-        }[kind]
+        value: int | float = getattr(self, _SETTING[kind])
+        return value
 
     def check(self, document: Any, numbers: Mapping[str, Bound] | None = None) -> Refusal | None:
         """The first thing in ``document`` past a limit, in document order, or None.
@@ -90,26 +93,38 @@ class Limits:
         :meth:`check`, by exact type (a JSON document holds no subclasses; anything
         else is left to the full walk), without the paths a refusal names."""
         text, lines = self.max_text_length, self.max_lines
+        caps = {name: self.bound(kind) for name, kind in numbers.items()}
         stack: list[tuple[Any, Any]] = [(None, document)]
         pop, push = stack.pop, stack.append
         while stack:
             name, value = pop()
             kind = type(value)
-            if kind is str:
-                if len(value) > text:
-                    return False
-            elif kind is dict:
+            if kind is dict:
+                # a field's scalar is decided here; only containers go on the stack
                 for key, child in value.items():
                     if type(key) is not str or len(key) > text:
                         return False
-                    push((key, child))
+                    kind = type(child)
+                    if kind is str:
+                        if len(child) > text:
+                            return False
+                    elif kind is int or kind is float:
+                        if key in caps and child > caps[key]:
+                            return False
+                    elif kind is dict or kind is list:
+                        push((key, child))
+                    elif kind is not bool and child is not None:
+                        return False
             elif kind is list:
                 if len(value) > lines:
                     return False
                 for child in value:
                     push((name, child))
+            elif kind is str:
+                if len(value) > text:
+                    return False
             elif kind is int or kind is float:
-                if name in numbers and value > self.bound(numbers[name]):
+                if name in caps and value > caps[name]:
                     return False
             elif kind is not bool and value is not None:
                 return False

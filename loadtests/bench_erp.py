@@ -1,15 +1,18 @@
 """ERP emulator throughput against a bare FastAPI endpoint of the same shape.
 
-    python -m loadtests.bench_erp [--seconds 8] [--connections 32] [--out out/bench_erp.json]
+    python -m loadtests.bench_erp [--seconds 8] [--connections 32] [--rounds 3]
+                                  [--out out/bench_erp.json]
 
 Two uvicorn servers (one worker each, uvloop + httptools, no access log) run in
 their own processes on 127.0.0.1: the ERP emulator's app, and a bare FastAPI
 app with the same routes, the same request model and a response of the same
 size, doing no work.  ``wrk`` (Debian package ``wrk``) drives each route in
-turn from its own process; the ratio emulator/bare is the figure of merit
-(the issue asks for >= 50 %).  Everything runs on this machine's 2 cores, so
-absolute numbers are lower than on a dedicated load box; the ratio is what
-compares.
+turn from its own process, bare and ERP alternated for ``--rounds`` rounds (each
+figure is the median), so a burst of other work on a shared machine falls on both;
+the ratio emulator/bare is the figure of merit (issue 21 asks for >= 75 %), the
+CPU µs per request the steadier one.  Everything runs on this machine's 2 cores,
+so absolute numbers are lower than on a dedicated load box; the ratio is what
+compares.  The load average before and after is printed with the table.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -122,6 +126,10 @@ def _post(port: int, body: dict[str, Any]) -> dict[str, Any]:
         raise RuntimeError(f"seeding the PO failed: {e.code} {e.read().decode()}") from None
 
 
+def _load(avg: tuple[float, float, float]) -> str:
+    return " / ".join(f"{x:.2f}" for x in avg)
+
+
 def _cpu_s(pid: int) -> float:
     """CPU seconds (user + system) the process has used so far, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -204,34 +212,52 @@ def _wiremock(jar: Path, port: int) -> subprocess.Popen[bytes]:
     return proc
 
 
+def _median(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over the rounds (the middle one, or the mean of the two)."""
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
+def _python_servers(
+    args: argparse.Namespace, script: Path
+) -> dict[str, dict[str, dict[str, float]]]:
+    """The bare app and the ERP, both up, driven in turn (bare, ERP, bare, ERP, ...) for
+    ``--rounds`` rounds: whatever else the shared machine does falls on both alike."""
+    ctx = mp.get_context("spawn")
+    procs: dict[str, Any] = {}
+    targets: dict[str, tuple[str, str, int]] = {}
+    runs: dict[str, dict[str, list[dict[str, float]]]] = {}
+    try:
+        for kind in ("bare", "erp"):
+            port = _free_port()
+            procs[kind] = ctx.Process(target=_serve, args=(kind, port), daemon=True)
+            procs[kind].start()
+            _wait(port)
+            number = _post(port, PO_BODY)["OrderNumber"]
+            base = f"http://127.0.0.1:{port}{PREFIX}/purchaseOrders"
+            targets[kind] = (f"{base}/{number}", base, procs[kind].pid)
+            runs[kind] = {"read": [], "write": []}
+        for _ in range(args.rounds):
+            for kind, (one, many, pid) in targets.items():
+                runs[kind]["read"].append(_wrk(one, args.seconds, args.connections, None, pid))
+                runs[kind]["write"].append(_wrk(many, args.seconds, args.connections, script,
+                                                pid))  # fmt: skip
+    finally:
+        for proc in procs.values():
+            proc.terminate()
+            proc.join(10)
+    return {kind: {op: _median(r) for op, r in ops.items()} for kind, ops in runs.items()}
+
+
 def _measure(args: argparse.Namespace) -> tuple[dict[str, dict[str, dict[str, float]]], str]:
     """wrk against a bare FastAPI app, the ERP emulator and (when here) WireMock: req/s,
     latency and CPU per request for a read and a write; and why WireMock was skipped."""
-    ctx = mp.get_context("spawn")
-    results: dict[str, dict[str, dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "post.lua"
         script.write_text(
             'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
             f"wrk.body = [[{json.dumps(PO_BODY)}]]\n"
         )
-        for kind in ("bare", "erp"):
-            port = _free_port()
-            proc = ctx.Process(target=_serve, args=(kind, port), daemon=True)
-            proc.start()
-            try:
-                _wait(port)
-                number = _post(port, PO_BODY)["OrderNumber"]
-                base = f"http://127.0.0.1:{port}{PREFIX}/purchaseOrders"
-                pid = proc.pid
-                assert pid is not None  # started above
-                results[kind] = {
-                    "read": _wrk(f"{base}/{number}", args.seconds, args.connections, None, pid),
-                    "write": _wrk(base, args.seconds, args.connections, script, pid),
-                }
-            finally:
-                proc.terminate()
-                proc.join(10)
+        results = _python_servers(args, script)
         jar, skipped = _wiremock_jar(args.wiremock_jar)
         if jar is not None:
             port = _free_port()
@@ -253,6 +279,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--rounds", type=int, default=3,
+        help="bare and ERP runs, alternated; each figure is the median (default 3)",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("out/bench_erp.json"))
     parser.add_argument(
         "--wiremock-jar", type=Path, default=None,
@@ -263,14 +293,18 @@ def main(argv: list[str] | None = None) -> int:
         print("bench_erp: needs wrk (apt-get install wrk)", file=sys.stderr)
         return 2
 
+    load_before = os.getloadavg()
     results, skipped = _measure(args)
+    load_after = os.getloadavg()
 
     table = [
         "| endpoint | bare FastAPI req/s | ERP emulator req/s | ratio | ERP p50 ms | ERP p99 ms "
         "| bare CPU µs/req | ERP CPU µs/req | CPU ratio |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    summary: dict[str, Any] = {"connections": args.connections, "seconds": args.seconds}
+    load = {"before": load_before, "after": load_after}
+    summary: dict[str, Any] = {"connections": args.connections, "seconds": args.seconds,
+                               "rounds": args.rounds, "load_average": load}  # fmt: skip
     for op, label in (("read", "GET purchaseOrders/{n}"), ("write", "POST purchaseOrders")):
         bare, erp = results["bare"][op], results["erp"][op]
         ratio = erp["rps"] / bare["rps"]
@@ -294,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         summary["wiremock_skipped"] = skipped
         table.append(f"\nWireMock comparison skipped: {skipped}")
+    table.append(f"\nMedians of {args.rounds} alternated rounds; load average (1, 5, 15 min) "
+                 f"before {_load(load_before)}, after {_load(load_after)}")  # fmt: skip
     print("\n".join(table))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2) + "\n")

@@ -2,7 +2,8 @@
 
 An API method is wrapped by :func:`api`: the token bucket answers first (429 with
 ``retry-after`` when it is empty, nothing applied), then the method runs, and the
-caller gets a copy of what it built, never a live document.  :class:`Core` holds
+caller gets a copy of what it built, never a live document (the HTTP adapter, which
+encodes a reply before anything else runs, reads it uncopied).  :class:`Core` holds
 the state behind that: the injected clock and journal, the event listeners, the
 stored first replies of idempotency keys and the token bucket
 (:mod:`emulators.admission`), and the
@@ -20,7 +21,7 @@ import math
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from emulators._base import Reply, System, copy_document
+from emulators._base import Reply, System, copy_document, handed_over
 from emulators.admission import IdempotencyCache, TokenBucket
 from emulators.erp._checks import bad
 from emulators.limits import Bound
@@ -49,15 +50,15 @@ _S = TypeVar("_S", bound="Core")
 
 
 def api(method: Callable[Concatenate[_S, _P], Reply]) -> Callable[Concatenate[_S, _P], Reply]:
-    """An API call: throttled first, answered with a copy of what it built."""
+    """An API call: throttled first, answered with a copy of what it built (unless its
+    caller reads the reply at once: :func:`~emulators._base.read_at_once`)."""
 
     @functools.wraps(method)
     def call(self: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> Reply:
         limited = self._throttle()
         if limited is not None:
             return limited
-        reply = method(self, *args, **kwargs)
-        return Reply(reply.status, copy_document(reply.body), dict(reply.headers))
+        return handed_over(method(self, *args, **kwargs))
 
     return call
 

@@ -9,7 +9,10 @@ The endpoint is named after the operation, so OpenAPI's operationId is the
 operation's name + path + method, as the connectors' check expects.  Its body
 reaches the behaviour as the client sent it (no defaults filled in, JSON
 types), so idempotency fingerprints are the client's; the host answers faults
-first and journals the call under the operation's name.  An X12 body is read as
+first and journals the call under the operation's name; its reply is encoded at once,
+so the behaviour hands it over uncopied (:func:`~emulators._base.read_at_once`).  Each
+route is a :class:`~emulators.web._fast_route.FastRoute`: an ordinary request skips
+FastAPI's per-request introspection.  An X12 body is read as
 text: a body that is not UTF-8 is a 400 naming ``body``.  :func:`assemble` builds a
 live emulator around an API: host, behaviour, webhooks and the app.
 """
@@ -25,7 +28,7 @@ from fastapi import APIRouter, Body, FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from emulators._base import Reply, problem
+from emulators._base import Reply, problem, read_at_once
 from emulators.host import Host
 from emulators.limits import DEFAULT_LIMITS, Limits
 from emulators.operations import REQUIRED, Api, Operation, Param
@@ -37,6 +40,7 @@ from emulators.web._common import (
     respond,
     webhooks_for,
 )
+from emulators.web._fast_route import FastRoute
 
 __all__ = ["add_routes", "assemble", "router_from"]
 
@@ -102,14 +106,14 @@ def _endpoint(op: Operation, host: Host, behaviour: Any, api: Api) -> Any:
         correlation = given.get("traceparent")
         if op.correlation is not None and body is not None:
             correlation = correlation or getattr(body, op.correlation)
-        return respond(
-            host.invoke(
+        with read_at_once():  # encoded before anything else runs: no copy needed
+            reply = host.invoke(
                 op.name,
                 lambda: op.call(behaviour, **kw),
                 idempotency_key=key,
                 correlation_id=correlation,
             )
-        )
+            return respond(reply)
 
     endpoint.__name__ = endpoint.__qualname__ = op.name
     endpoint.__doc__ = op.doc
@@ -120,10 +124,11 @@ def _endpoint(op: Operation, host: Host, behaviour: Any, api: Api) -> Any:
 def add_routes(target: APIRouter | FastAPI, api: Api, host: Host, behaviour: Any,
                prefix: str = "") -> None:  # fmt: skip
     """A route per row (and per extra path of a row) on ``target``, under ``prefix``."""
+    router = target.router if isinstance(target, FastAPI) else target
     for op in api.operations:
         endpoint = _endpoint(op, host, behaviour, api)
         for method, path in ((op.method, op.path), *op.also):
-            target.add_api_route(
+            router.add_api_route(
                 prefix + path,
                 endpoint,
                 methods=[method],
@@ -131,6 +136,7 @@ def add_routes(target: APIRouter | FastAPI, api: Api, host: Host, behaviour: Any
                 responses=dict(op.responses),
                 tags=[op.tag] if op.tag else None,
                 openapi_extra=dict(op.openapi_extra) if op.openapi_extra else None,
+                route_class_override=FastRoute,
             )
 
 
@@ -173,7 +179,11 @@ def assemble(
         if router is None:
             # on the app itself, not an included router: FastAPI matches an included
             # router's routes twice per request
+            before = len(app.router.routes)
             add_routes(app, api, host, impl, prefix=api.prefix)
+            # ahead of the docs' routes too: the API's requests are matched against its
+            # own routes first (OpenAPI lists the same paths in the same order)
+            app.router.routes[:] = app.router.routes[before:] + app.router.routes[:before]
         else:
             app.include_router(router(host, impl))
 
