@@ -18,6 +18,7 @@ from sync_core.errors import MappingError
 from sync_core.flows import functional_acks
 from sync_core.flows.base import CountedList, Flow, Tables, Work, field_of, traceparent
 from sync_core.mappers import ap, erp, wms, x12
+from sync_core.mappers.ack_lines import line_totals
 from sync_core.messages import Inbound, Kind
 from sync_core.model import Acknowledgment, PurchaseOrder
 
@@ -57,10 +58,11 @@ def _shortages(work: Work, po: PurchaseOrder, ack: Acknowledgment, now: dt.datet
             continue
         key = f"{po.po_number}:{line.line_no}"
         known = work.entity("exception", key)
-        short = line.confirmed_quantity < line.ordered_quantity
+        totals = line_totals(line)
+        short = totals.confirmed < line.ordered_quantity
         if not short and (known is None or not known.data["open"]):
             continue
-        dates = [a.expected_date for a in line.acks if a.expected_date is not None]
+        dates = totals.expected
         work.put(
             "exception",
             key,
@@ -71,9 +73,9 @@ def _shortages(work: Work, po: PurchaseOrder, ack: Acknowledgment, now: dt.datet
                 "po_number": po.po_number,
                 "line_no": line.line_no,
                 "ordered": line.ordered_quantity,
-                "confirmed": line.confirmed_quantity,
-                "backordered": line.backordered_quantity,
-                "ack_status": line.status,
+                "confirmed": totals.confirmed,
+                "backordered": totals.backordered,
+                "ack_status": totals.status,
                 "expected": min(dates).isoformat() if dates else None,
                 "since": (known.data["since"] if known and known.data["open"] else None)
                 or now.isoformat(timespec="seconds"),

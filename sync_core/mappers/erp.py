@@ -3,12 +3,12 @@ invoice match statuses back."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from pydantic import ValidationError
 
 from sync_core.errors import MappingError
+from sync_core.mappers.ack_lines import line_totals
 from sync_core.model import Acknowledgment, PurchaseOrder, PurchaseOrderLine, Receipt
 
 __all__ = [
@@ -99,25 +99,23 @@ def purchase_order_from_erp(doc: Any) -> PurchaseOrder:
 
 def acknowledgment_to_erp(ack: Acknowledgment, correlation_id: str | None) -> dict[str, Any]:
     """The ERP's acknowledgment update for ``ack``."""
-
-    def promised(dates: list[dt.date | None]) -> str | None:
-        known = [d for d in dates if d is not None]
-        return max(known).isoformat() if known else None
-
+    lines = []
+    for line in ack.lines:
+        totals = line_totals(line)
+        lines.append(
+            {
+                "LineNumber": line.line_no,
+                "SupplierConfirmedQuantity": totals.confirmed,
+                "BackorderedQuantity": totals.backordered,
+                "AcknowledgmentStatus": totals.status,
+                "PromisedDate": max(totals.expected).isoformat() if totals.expected else None,
+            }
+        )
     return {
         "AcknowledgmentRevision": ack.revision,
         "AcknowledgmentType": ack.ack_type.value,
         "CorrelationId": correlation_id,
-        "lines": [
-            {
-                "LineNumber": line.line_no,
-                "SupplierConfirmedQuantity": line.confirmed_quantity,
-                "BackorderedQuantity": line.backordered_quantity,
-                "AcknowledgmentStatus": line.status,
-                "PromisedDate": promised([a.expected_date for a in line.acks]),
-            }
-            for line in ack.lines
-        ],
+        "lines": lines,
     }
 
 

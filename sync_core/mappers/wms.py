@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from sync_core.errors import MappingError
+from sync_core.mappers.ack_lines import line_totals
 from sync_core.model import (
     Acknowledgment,
     PurchaseOrder,
@@ -31,17 +32,18 @@ def expected_receipts(
             raise MappingError(
                 "X12 855", f"PO1 line {line.line_no}", f"PO {po.po_number} has no such line"
             )
-        dates = [a.expected_date for a in line.acks if a.expected_date is not None]
+        totals = line_totals(line)
+        expected = min(totals.expected) if totals.expected else po.requested_date
         rows.append(
             {
                 "po_nbr": po.po_number,
                 "po_line_nbr": line.line_no,
                 "item_id": ordered.gtin,
                 "dock_gln": po.ship_to,
-                "exp_qty": line.confirmed_quantity,
-                "backorder_qty": line.backordered_quantity,
+                "exp_qty": totals.confirmed,
+                "backorder_qty": totals.backordered,
                 "qty_uom": line.uom.value,
-                "exp_date": (min(dates) if dates else po.requested_date).isoformat(),
+                "exp_date": expected.isoformat(),
             }
         )
     return {"receipts": rows, "trace_id": correlation_id}
