@@ -13,12 +13,13 @@ resent is dropped); each 997 is the partner's verdict on one of our 850s
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from sync_core.errors import MappingError
 from sync_core.flows import functional_acks
 from sync_core.flows.base import CountedList, Flow, Tables, Work, field_of, traceparent
 from sync_core.mappers import ap, erp, wms, x12
-from sync_core.mappers.ack_lines import line_totals
+from sync_core.mappers.ack_lines import LineTotals, line_totals
 from sync_core.messages import Inbound, Kind
 from sync_core.model import Acknowledgment, PurchaseOrder
 
@@ -48,17 +49,23 @@ def _supplier_edi(flow: Flow, work: Work, message: Inbound, now: dt.datetime) ->
         raise failed[1]
 
 
-def _shortages(work: Work, po: PurchaseOrder, ack: Acknowledgment, now: dt.datetime) -> None:
+def _shortages(
+    work: Work,
+    po: PurchaseOrder,
+    ack: Acknowledgment,
+    now: dt.datetime,
+    line_sums: Sequence[LineTotals],
+) -> None:
     """The procurement team's exception queue: a clinical-critical line the supplier
     will not fill now (confirmed below ordered) opens an exception; a later revision
-    that fills it closes it.  Entities ``exception`` keyed ``{po}:{line}``."""
+    that fills it closes it.  Entities ``exception`` keyed ``{po}:{line}``.
+    ``line_sums``: the totals of ``ack``'s lines."""
     critical = {line.line_no for line in po.lines if line.critical}
-    for line in ack.lines:
+    for line, totals in zip(ack.lines, line_sums, strict=True):
         if line.line_no not in critical:
             continue
         key = f"{po.po_number}:{line.line_no}"
         known = work.entity("exception", key)
-        totals = line_totals(line)
         short = totals.confirmed < line.ordered_quantity
         if not short and (known is None or not known.data["open"]):
             continue
@@ -110,10 +117,11 @@ def record_acknowledgment(
     the last one): stored, to the ERP and the WMS, shortages opened or closed.  ``number``
     is the revision of the document that made it (its writes' keys), if not ``ack``'s."""
     trace = traceparent(po.po_number, doc)
-    erp_body = erp.acknowledgment_to_erp(ack, trace)
-    wms_body = wms.expected_receipts(po, ack, trace)
+    line_sums = [line_totals(line) for line in ack.lines]
+    erp_body = erp.acknowledgment_to_erp(ack, trace, line_sums)
+    wms_body = wms.expected_receipts(po, ack, trace, line_sums)
     work.put("ack", ack.po_number, ack.revision, ack.model_dump(mode="json"))
-    _shortages(work, po, ack, now)
+    _shortages(work, po, ack, now, line_sums)
     key = f"{doc}:{ack.po_number}:{ack.revision if number is None else number}"
     write = flow.writer(
         work, trace, critical=po.critical, entity=("ack", ack.po_number, ack.revision)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
 
 from sync_core.errors import MappingError
-from sync_core.mappers.ack_lines import line_totals
+from sync_core.mappers.ack_lines import LineTotals, line_totals
 from sync_core.model import (
     Acknowledgment,
     PurchaseOrder,
@@ -21,27 +22,30 @@ __all__ = ["canceled_receipts", "expected_receipts", "receipt_from_wms", "ship_n
 
 
 def expected_receipts(
-    po: PurchaseOrder, ack: Acknowledgment, correlation_id: str | None
+    po: PurchaseOrder,
+    ack: Acknowledgment,
+    correlation_id: str | None,
+    totals: Sequence[LineTotals] | None = None,
 ) -> dict[str, Any]:
-    """One expected receipt per acknowledged line: the quantity the dock will see."""
+    """One expected receipt per acknowledged line: the quantity the dock will see
+    (``totals``: the acknowledged lines', if known)."""
     by_line = {line.line_no: line for line in po.lines}
     rows = []
-    for line in ack.lines:
+    for line, sums in zip(ack.lines, totals or map(line_totals, ack.lines), strict=True):
         ordered = by_line.get(line.line_no)
         if ordered is None:
             raise MappingError(
                 "X12 855", f"PO1 line {line.line_no}", f"PO {po.po_number} has no such line"
             )
-        totals = line_totals(line)
-        expected = min(totals.expected) if totals.expected else po.requested_date
+        expected = min(sums.expected) if sums.expected else po.requested_date
         rows.append(
             {
                 "po_nbr": po.po_number,
                 "po_line_nbr": line.line_no,
                 "item_id": ordered.gtin,
                 "dock_gln": po.ship_to,
-                "exp_qty": totals.confirmed,
-                "backorder_qty": totals.backordered,
+                "exp_qty": sums.confirmed,
+                "backorder_qty": sums.backordered,
                 "qty_uom": line.uom.value,
                 "exp_date": expected.isoformat(),
             }
