@@ -19,7 +19,7 @@ from sync_core.errors import MappingError
 from sync_core.flows import functional_acks
 from sync_core.flows.base import CountedList, Flow, Tables, Work, field_of, traceparent
 from sync_core.mappers import ap, erp, wms, x12
-from sync_core.mappers.ack_lines import LineTotals, line_totals
+from sync_core.mappers.ack_lines import LineTotals, acknowledgment_json, line_totals
 from sync_core.messages import Inbound, Kind
 from sync_core.model import Acknowledgment, PurchaseOrder
 
@@ -120,7 +120,7 @@ def record_acknowledgment(
     line_sums = [line_totals(line) for line in ack.lines]
     erp_body = erp.acknowledgment_to_erp(ack, trace, line_sums)
     wms_body = wms.expected_receipts(po, ack, trace, line_sums)
-    work.put("ack", ack.po_number, ack.revision, ack.model_dump(mode="json"))
+    work.put("ack", ack.po_number, ack.revision, acknowledgment_json(ack))
     _shortages(work, po, ack, now, line_sums)
     key = f"{doc}:{ack.po_number}:{ack.revision if number is None else number}"
     write = flow.writer(
