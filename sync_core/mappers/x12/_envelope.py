@@ -199,6 +199,8 @@ def _date(doc: str, where: str, value: str, segment: int | None = None) -> dt.da
     try:
         if len(value) != 8 or not value.isdigit():
             raise ValueError(value)
+        if value.isascii():  # CCYYMMDD is ISO 8601's basic form: one call
+            return dt.date.fromisoformat(value)
         return dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
     except ValueError:
         raise _fail(doc, _at(where, segment), f"expected a date CCYYMMDD, got {value!r}") from None
