@@ -141,7 +141,7 @@ class Engine:
         return Decision(
             message_id=message.message_id,
             consumed=tuple(work.consumed),
-            changes=tuple(PutEntity(e) for e in work.puts.values()),
+            changes=tuple(map(PutEntity, work.puts.values())),
             requests=tuple(work.requests),
             dead_letters=tuple(work.dead),
         )

@@ -20,6 +20,7 @@ and :class:`CountedList` (by count).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -331,6 +332,7 @@ def read(
     return Request(target, operation, params, correlation_id=trace, reply_kind=reply)
 
 
+@functools.lru_cache(maxsize=4096)  # a PO's documents ask for the same one several times
 def traceparent(po_number: str, span: str) -> str:
     """A W3C ``traceparent`` whose trace id is derived from the PO: stable across restarts."""
     trace = hashlib.sha256(po_number.encode()).hexdigest()[:32]

@@ -13,11 +13,13 @@ resent is dropped); each 997 is the partner's verdict on one of our 850s
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from sync_core.errors import MappingError
 from sync_core.flows import functional_acks
 from sync_core.flows.base import CountedList, Flow, Tables, Work, field_of, traceparent
 from sync_core.mappers import ap, erp, wms, x12
+from sync_core.mappers.ack_lines import LineTotals, acknowledgment_json, line_totals
 from sync_core.messages import Inbound, Kind
 from sync_core.model import Acknowledgment, PurchaseOrder
 
@@ -47,20 +49,27 @@ def _supplier_edi(flow: Flow, work: Work, message: Inbound, now: dt.datetime) ->
         raise failed[1]
 
 
-def _shortages(work: Work, po: PurchaseOrder, ack: Acknowledgment, now: dt.datetime) -> None:
+def _shortages(
+    work: Work,
+    po: PurchaseOrder,
+    ack: Acknowledgment,
+    now: dt.datetime,
+    line_sums: Sequence[LineTotals],
+) -> None:
     """The procurement team's exception queue: a clinical-critical line the supplier
     will not fill now (confirmed below ordered) opens an exception; a later revision
-    that fills it closes it.  Entities ``exception`` keyed ``{po}:{line}``."""
+    that fills it closes it.  Entities ``exception`` keyed ``{po}:{line}``.
+    ``line_sums``: the totals of ``ack``'s lines."""
     critical = {line.line_no for line in po.lines if line.critical}
-    for line in ack.lines:
+    for line, totals in zip(ack.lines, line_sums, strict=True):
         if line.line_no not in critical:
             continue
         key = f"{po.po_number}:{line.line_no}"
         known = work.entity("exception", key)
-        short = line.confirmed_quantity < line.ordered_quantity
+        short = totals.confirmed < line.ordered_quantity
         if not short and (known is None or not known.data["open"]):
             continue
-        dates = [a.expected_date for a in line.acks if a.expected_date is not None]
+        dates = totals.expected
         work.put(
             "exception",
             key,
@@ -71,9 +80,9 @@ def _shortages(work: Work, po: PurchaseOrder, ack: Acknowledgment, now: dt.datet
                 "po_number": po.po_number,
                 "line_no": line.line_no,
                 "ordered": line.ordered_quantity,
-                "confirmed": line.confirmed_quantity,
-                "backordered": line.backordered_quantity,
-                "ack_status": line.status,
+                "confirmed": totals.confirmed,
+                "backordered": totals.backordered,
+                "ack_status": totals.status,
                 "expected": min(dates).isoformat() if dates else None,
                 "since": (known.data["since"] if known and known.data["open"] else None)
                 or now.isoformat(timespec="seconds"),
@@ -108,10 +117,11 @@ def record_acknowledgment(
     the last one): stored, to the ERP and the WMS, shortages opened or closed.  ``number``
     is the revision of the document that made it (its writes' keys), if not ``ack``'s."""
     trace = traceparent(po.po_number, doc)
-    erp_body = erp.acknowledgment_to_erp(ack, trace)
-    wms_body = wms.expected_receipts(po, ack, trace)
-    work.put("ack", ack.po_number, ack.revision, ack.model_dump(mode="json"))
-    _shortages(work, po, ack, now)
+    line_sums = [line_totals(line) for line in ack.lines]
+    erp_body = erp.acknowledgment_to_erp(ack, trace, line_sums)
+    wms_body = wms.expected_receipts(po, ack, trace, line_sums)
+    work.put("ack", ack.po_number, ack.revision, acknowledgment_json(ack))
+    _shortages(work, po, ack, now, line_sums)
     key = f"{doc}:{ack.po_number}:{ack.revision if number is None else number}"
     write = flow.writer(
         work, trace, critical=po.critical, entity=("ack", ack.po_number, ack.revision)

@@ -3,12 +3,13 @@ invoice match statuses back."""
 
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
 
 from sync_core.errors import MappingError
+from sync_core.mappers.ack_lines import LineTotals, line_totals
 from sync_core.model import Acknowledgment, PurchaseOrder, PurchaseOrderLine, Receipt
 
 __all__ = [
@@ -97,27 +98,26 @@ def purchase_order_from_erp(doc: Any) -> PurchaseOrder:
         raise MappingError(_DOC, _native_path(first["loc"]), first["msg"]) from None
 
 
-def acknowledgment_to_erp(ack: Acknowledgment, correlation_id: str | None) -> dict[str, Any]:
-    """The ERP's acknowledgment update for ``ack``."""
-
-    def promised(dates: list[dt.date | None]) -> str | None:
-        known = [d for d in dates if d is not None]
-        return max(known).isoformat() if known else None
-
+def acknowledgment_to_erp(
+    ack: Acknowledgment, correlation_id: str | None, totals: Sequence[LineTotals] | None = None
+) -> dict[str, Any]:
+    """The ERP's acknowledgment update for ``ack`` (``totals``: its lines', if known)."""
+    lines = []
+    for line, sums in zip(ack.lines, totals or map(line_totals, ack.lines), strict=True):
+        lines.append(
+            {
+                "LineNumber": line.line_no,
+                "SupplierConfirmedQuantity": sums.confirmed,
+                "BackorderedQuantity": sums.backordered,
+                "AcknowledgmentStatus": sums.status,
+                "PromisedDate": max(sums.expected).isoformat() if sums.expected else None,
+            }
+        )
     return {
         "AcknowledgmentRevision": ack.revision,
         "AcknowledgmentType": ack.ack_type.value,
         "CorrelationId": correlation_id,
-        "lines": [
-            {
-                "LineNumber": line.line_no,
-                "SupplierConfirmedQuantity": line.confirmed_quantity,
-                "BackorderedQuantity": line.backordered_quantity,
-                "AcknowledgmentStatus": line.status,
-                "PromisedDate": promised([a.expected_date for a in line.acks]),
-            }
-            for line in ack.lines
-        ],
+        "lines": lines,
     }
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
 
 from sync_core.errors import MappingError
+from sync_core.mappers.ack_lines import LineTotals, line_totals
 from sync_core.model import (
     Acknowledgment,
     PurchaseOrder,
@@ -20,28 +22,32 @@ __all__ = ["canceled_receipts", "expected_receipts", "receipt_from_wms", "ship_n
 
 
 def expected_receipts(
-    po: PurchaseOrder, ack: Acknowledgment, correlation_id: str | None
+    po: PurchaseOrder,
+    ack: Acknowledgment,
+    correlation_id: str | None,
+    totals: Sequence[LineTotals] | None = None,
 ) -> dict[str, Any]:
-    """One expected receipt per acknowledged line: the quantity the dock will see."""
+    """One expected receipt per acknowledged line: the quantity the dock will see
+    (``totals``: the acknowledged lines', if known)."""
     by_line = {line.line_no: line for line in po.lines}
     rows = []
-    for line in ack.lines:
+    for line, sums in zip(ack.lines, totals or map(line_totals, ack.lines), strict=True):
         ordered = by_line.get(line.line_no)
         if ordered is None:
             raise MappingError(
                 "X12 855", f"PO1 line {line.line_no}", f"PO {po.po_number} has no such line"
             )
-        dates = [a.expected_date for a in line.acks if a.expected_date is not None]
+        expected = min(sums.expected) if sums.expected else po.requested_date
         rows.append(
             {
                 "po_nbr": po.po_number,
                 "po_line_nbr": line.line_no,
                 "item_id": ordered.gtin,
                 "dock_gln": po.ship_to,
-                "exp_qty": line.confirmed_quantity,
-                "backorder_qty": line.backordered_quantity,
+                "exp_qty": sums.confirmed,
+                "backorder_qty": sums.backordered,
                 "qty_uom": line.uom.value,
-                "exp_date": (min(dates) if dates else po.requested_date).isoformat(),
+                "exp_date": expected.isoformat(),
             }
         )
     return {"receipts": rows, "trace_id": correlation_id}

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic import ValidationError
 
+from sync_core.errors import MappingError
 from sync_core.mappers.x12._envelope import (
     TransactionSet,
     _date,
@@ -107,9 +109,24 @@ def acknowledgments_from_855(ts: TransactionSet) -> Acknowledgment:
     (transaction creation: date and time) when sent, else BAK09 (the acknowledgment
     date), else BAK04, at midnight: a 4010 BAK has no time element, so within one
     date the ISA13 decides.
+
+    The set is read into plain fields and validated once, as a whole (the model's
+    validator builds every line and ACK at once); a set that fails is read again
+    step by step, each ACK and line validated where it is read, so the error names
+    the first segment (or line) at fault.
     """
     if ts.code != "855":
         raise _fail(ts.code, "ST01", "expected an 855 purchase order acknowledgment")
+    try:
+        return Acknowledgment.model_validate(_read_855(ts, strict=False))
+    except (MappingError, ValidationError):
+        pass  # read it again, validating as it goes: that raises the error to report
+    return Acknowledgment(**_read_855(ts, strict=True))
+
+
+def _read_855(ts: TransactionSet, *, strict: bool) -> dict[str, Any]:
+    """An 855's acknowledgment fields; its lines and their ACKs as models when
+    ``strict`` (each validated where it is read), else as plain fields."""
     doc = "855"
     po_number = ""
     ack_type: AckType | None = None
@@ -117,44 +134,46 @@ def acknowledgments_from_855(ts: TransactionSet) -> Acknowledgment:
     revision: int | None = None
     sent_on: dt.date | None = None  # BAK09
     created: dt.datetime | None = None  # DTM*097
-    lines: list[AcknowledgmentLine] = []
+    lines: list[Any] = []
     current: dict[str, object] | None = None
-    acks: list[LineAck] = []
+    acks: list[Any] = []
     ctt: int | None = None
 
     def close_line() -> None:
         if current is not None:
             if not acks:
                 raise _fail(doc, f"PO1 line {current['line_no']}", "line has no ACK segment")
-            lines.append(_acknowledged_line(doc, "PO1", current, acks))
+            current["acks"] = acks
+            lines.append(_acknowledged_line(doc, "PO1", current, acks) if strict else current)
 
     for n, seg in enumerate(ts.segments, start=1):
         sid = seg[0]
-        where = f"{sid} (segment {n})"
-        if sid == "BAK":
-            if len(seg) < 5:
-                raise _fail(doc, where, "BAK needs BAK01..BAK04")
-            ack_type = _enum(doc, f"BAK02 (segment {n})", AckType, _e(seg, 2))
-            po_number = _e(seg, 3)
-            ack_date = _date(doc, f"BAK04 (segment {n})", _e(seg, 4))
-            if _e(seg, 9):
-                sent_on = _date(doc, f"BAK09 (segment {n})", _e(seg, 9))
-        elif sid == "REF" and len(seg) > 2 and _e(seg, 1) == "PP" and current is None:
-            revision = _int(doc, f"REF02 (segment {n})", _e(seg, 2))
-        elif sid == "DTM" and _e(seg, 1) == "097" and current is None:
-            created = _date_time(doc, n, seg)
+        if sid == "ACK":
+            if current is None:
+                raise _fail(doc, f"ACK (segment {n})", "ACK before any PO1")
+            acks.append(_line_ack(doc, n, seg) if strict else _ack_fields(doc, n, seg))
         elif sid == "PO1":
             close_line()
             acks = []
             if len(seg) < 5:
-                raise _fail(doc, where, "PO1 needs line number, quantity, unit and price")
+                raise _fail(
+                    doc, f"PO1 (segment {n})", "PO1 needs line number, quantity, unit and price"
+                )
             current = _po1_line(doc, n, seg)
-        elif sid == "ACK":
-            if current is None:
-                raise _fail(doc, where, "ACK before any PO1")
-            acks.append(_line_ack(doc, n, seg))
+        elif sid == "BAK":
+            if len(seg) < 5:
+                raise _fail(doc, f"BAK (segment {n})", "BAK needs BAK01..BAK04")
+            ack_type = _enum(doc, "BAK02", AckType, seg[2], n)
+            po_number = seg[3]
+            ack_date = _date(doc, "BAK04", seg[4], n)
+            if _e(seg, 9):
+                sent_on = _date(doc, "BAK09", seg[9], n)
+        elif sid == "REF" and len(seg) > 2 and seg[1] == "PP" and current is None:
+            revision = _int(doc, "REF02", seg[2], n)
+        elif sid == "DTM" and _e(seg, 1) == "097" and current is None:
+            created = _date_time(doc, n, seg)
         elif sid == "CTT":
-            ctt = _int(doc, f"CTT01 (segment {n})", _e(seg, 1))
+            ctt = _int(doc, "CTT01", _e(seg, 1), n)
     close_line()
     if ack_type is None or ack_date is None:
         raise _fail(doc, "BAK", "missing BAK segment")
@@ -163,42 +182,46 @@ def acknowledgments_from_855(ts: TransactionSet) -> Acknowledgment:
     if revision is None:
         made = created or dt.datetime.combine(sent_on or ack_date, dt.time())
         revision = _arrival_order(made, ts.interchange_control)
-    try:
-        return Acknowledgment(
-            po_number=po_number,
-            ack_type=ack_type,
-            ack_date=ack_date,
-            revision=revision,
-            lines=tuple(lines),
-        )
-    except ValueError as e:
-        raise _fail(doc, "BAK03", str(e)) from None
+    fields = {"po_number": po_number, "ack_type": ack_type, "ack_date": ack_date,
+              "revision": revision, "lines": tuple(lines)}  # fmt: skip
+    if strict:
+        try:
+            Acknowledgment(**fields)
+        except ValueError as e:
+            raise _fail(doc, "BAK03", str(e)) from None
+    return fields
 
 
 def _po1_line(doc: str, n: int, seg: Sequence[str]) -> dict[str, object]:
-    """An 855's PO1: the line as the partner echoes it back."""
+    """An 855's PO1 (at least five elements): the line as the partner echoes it back."""
     return {
-        "line_no": _int(doc, f"PO101 (segment {n})", _e(seg, 1)),
-        "ordered_quantity": _int(doc, f"PO102 (segment {n})", _e(seg, 2)),
-        "uom": _enum(doc, f"PO103 (segment {n})", Uom, _e(seg, 3)),
-        "unit_price": _price(doc, f"PO104 (segment {n})", _e(seg, 4)),
+        "line_no": _int(doc, "PO101", seg[1], n),
+        "ordered_quantity": _int(doc, "PO102", seg[2], n),
+        "uom": _enum(doc, "PO103", Uom, seg[3], n),
+        "unit_price": _price(doc, "PO104", seg[4], n),
     }
 
 
-def _line_ack(doc: str, n: int, seg: Sequence[str]) -> LineAck:
+def _ack_fields(doc: str, n: int, seg: Sequence[str]) -> dict[str, object]:
     """An 855's ACK: status, quantity, unit, and the expected date (ACK04 ``068``)."""
     if len(seg) < 4:
         raise _fail(doc, f"ACK (segment {n})", "ACK needs ACK01..ACK03")
     expected = None
-    if len(seg) > 5 and _e(seg, 4) == "068" and _e(seg, 5):
-        expected = _date(doc, f"ACK05 (segment {n})", _e(seg, 5))
+    if len(seg) > 5 and seg[4] == "068" and seg[5]:
+        expected = _date(doc, "ACK05", seg[5], n)
+    return {
+        "status": _enum(doc, "ACK01", LineStatus, seg[1], n),
+        "quantity": _int(doc, "ACK02", seg[2], n),
+        "uom": _enum(doc, "ACK03", Uom, seg[3], n),
+        "expected_date": expected,
+    }
+
+
+def _line_ack(doc: str, n: int, seg: Sequence[str]) -> LineAck:
+    """An ACK (segment ``n``) as a model, or a mapping error naming the segment."""
+    fields = _ack_fields(doc, n, seg)
     try:
-        return LineAck(
-            status=_enum(doc, f"ACK01 (segment {n})", LineStatus, _e(seg, 1)),
-            quantity=_int(doc, f"ACK02 (segment {n})", _e(seg, 2)),
-            uom=_enum(doc, f"ACK03 (segment {n})", Uom, _e(seg, 3)),
-            expected_date=expected,
-        )
+        return LineAck.model_validate(fields)
     except ValidationError as e:
         raise _fail(doc, f"ACK (segment {n})", _first(e)) from None
 
