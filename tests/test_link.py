@@ -12,7 +12,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from analysis.history import Change
 from analysis.metrics import judge
@@ -110,6 +111,13 @@ class Link:
     def facts_of(self, system: str, entity: str, field: str) -> list[FactChange]:
         return [f for f in self.facts if (f.system, f.entity, f.field) == (system, entity, field)]
 
+    def supplier_said(self, number: str, field: str) -> Iterator[tuple[dict[str, Any], FactChange]]:
+        """Each line of ERP order ``number`` with the supplier's one fact of ``field`` on it."""
+        for line in self.erp.orders[number]["lines"]:
+            entity = f"po_line:{number}:{line['LineNumber']}"
+            [said] = self.facts_of("supplier", entity, field)
+            yield line, said
+
 
 def acknowledged_exchange(profile: SupplierProfile = PROFILE) -> tuple[Link, str]:
     """A PO sent as an 850 and acknowledged by the supplier's 855."""
@@ -125,10 +133,8 @@ def test_supplier_confirmation_reaches_erp_and_wms() -> None:
     link, number = acknowledged_exchange()
 
     order = link.erp.orders[number]
-    for line in order["lines"]:
+    for line, said in link.supplier_said(number, "confirmed_qty"):  # the supplier's decision
         n, ordered = line["LineNumber"], line["Quantity"]
-        entity = f"po_line:{number}:{n}"
-        [said] = link.facts_of("supplier", entity, "confirmed_qty")  # the supplier's decision
         assert line["SupplierConfirmedQuantity"] == said.value
         assert line["BackorderedQuantity"] == ordered - said.value
         assert link.wms.expected[(number, n)]["exp_qty"] == said.value
@@ -230,11 +236,9 @@ def fulfilled_exchange() -> tuple[Link, str]:
 
 def test_shipment_receipt_and_invoice_reach_wms_erp_and_ap() -> None:
     link, number = fulfilled_exchange()
-    order = link.erp.orders[number]
 
-    for line in order["lines"]:
+    for line, shipped in link.supplier_said(number, "shipped_qty"):
         n = line["LineNumber"]
-        [shipped] = link.facts_of("supplier", f"po_line:{number}:{n}", "shipped_qty")
         assert line["ReceivedQuantity"] == shipped.value  # the dock took what was shipped
         assert line["OpenCommitmentQuantity"] == line["BackorderedQuantity"]
         ap_line = link.ap.po_lines[(number, n)]
