@@ -23,6 +23,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
@@ -58,36 +59,48 @@ def reachable(url: str, probe: Callable[[str], str | None]) -> str:
     return url
 
 
-def postgres_url() -> str:
-    return os.environ.get(POSTGRES_URL_ENV) or DEFAULT_POSTGRES_URL
+class Unreachable(Exception):
+    """The server at a URL did not answer as the tests need (the message says how)."""
 
 
-def probe_postgres(url: str) -> str | None:
-    """Why PostgreSQL at ``url`` cannot be used, or ``None`` when it can."""
-    try:
-        import psycopg
-    except ImportError:
-        return "PostgreSQL tests need psycopg: pip install 'psycopg[binary]'"
+@dataclass(frozen=True)
+class Service:
+    """A server some tests need: where it is, and how to tell that it is usable."""
+
+    name: str  # as a reason names it: "no <name> at <url>"
+    env: str  # the variable that overrides the URL
+    default: str
+    without_client: str  # the reason when the check cannot import its client
+    check: Callable[[str], None]  # raises ImportError or Unreachable
+
+    def url(self) -> str:
+        return os.environ.get(self.env) or self.default
+
+    def probe(self, url: str) -> str | None:
+        """Why the server at ``url`` cannot be used, or ``None`` when it can."""
+        try:
+            self.check(url)
+        except ImportError:
+            return self.without_client
+        except Unreachable as e:
+            return f"no {self.name} at {url} (set {self.env}): {e}"
+        return None
+
+
+def check_postgres(url: str) -> None:
+    import psycopg
+
     try:
         with psycopg.connect(url, connect_timeout=3) as db:
             db.execute("SELECT 1")
     except psycopg.Error as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        return f"no PostgreSQL at {url} (set {POSTGRES_URL_ENV}): {first}"
-    return None
+        text = str(e).strip()
+        raise Unreachable(text.splitlines()[0] if text else type(e).__name__) from e
 
 
-def nats_url() -> str:
-    return os.environ.get(NATS_URL_ENV) or DEFAULT_NATS_URL
-
-
-def probe_nats(url: str) -> str | None:
-    """Why NATS JetStream at ``url`` cannot be used, or ``None`` when it can."""
-    try:
-        from sync_core.bus.nats import NatsBus
-    except ImportError:
-        return "NATS tests need nats-py: pip install 'nats-py'"
+def check_nats(url: str) -> None:
     from sync_core.bus import BusError
+    from sync_core.bus.nats import NatsBus
 
     async def probe() -> None:
         bus = await NatsBus.connect(url, prefix=f"probe{uuid.uuid4().hex[:12]}")
@@ -97,8 +110,25 @@ def probe_nats(url: str) -> str | None:
     try:
         asyncio.run(probe())
     except BusError as e:
-        return f"no NATS JetStream at {url} (set {NATS_URL_ENV}): {e}"
-    return None
+        raise Unreachable(str(e)) from e
+
+
+POSTGRES = Service(
+    "PostgreSQL",
+    POSTGRES_URL_ENV,
+    DEFAULT_POSTGRES_URL,
+    "PostgreSQL tests need psycopg: pip install 'psycopg[binary]'",
+    check_postgres,
+)
+NATS = Service(
+    "NATS JetStream",
+    NATS_URL_ENV,
+    DEFAULT_NATS_URL,
+    "NATS tests need nats-py: pip install 'nats-py'",
+    check_nats,
+)
+postgres_url, probe_postgres = POSTGRES.url, POSTGRES.probe
+nats_url, probe_nats = NATS.url, NATS.probe
 
 
 @pytest.fixture(scope="session")
