@@ -91,8 +91,8 @@ from emulators.ap._checks import (
     _RECEIPT,
     _RECEIPT_LINE,
     _UNPROCESSABLE,
+    _document,
     _entity,
-    _fields,
     _hold_row,
     _illegal,
     _iso_date,
@@ -211,10 +211,7 @@ class Ap(Matching):
     def post_receipt(self, body: Any, idempotency_key: str | None = None) -> Reply:
         if (done := self._admit("receipt", idempotency_key, body)) is not None:
             return done
-        error = _fields(body, _RECEIPT, "")
-        if error is not None:
-            return error
-        lines, error = _rows(body, "lines", _RECEIPT_LINE)
+        lines, error = _document(body, _RECEIPT, _RECEIPT_LINE)
         if error is not None:
             return error
         po = body["po_number"]
@@ -231,14 +228,8 @@ class Ap(Matching):
         correlation_id = body.get("correlation_id")
         self.receipts[number] = copy_document(body) | {"received_at": self._stamp()}
         for row in lines:
-            line = self.po_lines[(po, row["po_line_number"])]
-            line["quantity_received"] += row["quantity_received"]
-            self._journal.record(
-                f"po_line:{po}:{row['po_line_number']}",
-                "ap_received_qty",
-                line["quantity_received"],
-                cause,
-                correlation_id,
+            self._add_to_line(
+                po, row, "quantity_received", "ap_received_qty", cause, correlation_id
             )
         touched = {row["po_line_number"] for row in lines}
         self._rematch(
@@ -317,12 +308,11 @@ class Ap(Matching):
         for row in invoice["lines"]:
             if row["line_number"] in foreign:
                 continue  # billed in another unit: nothing invoiced in the ordered one
-            line = self.po_lines[(invoice["po_number"], row["po_line_number"])]
-            line["quantity_invoiced"] += row["quantity_invoiced"]
-            self._journal.record(
-                f"po_line:{invoice['po_number']}:{row['po_line_number']}",
+            self._add_to_line(
+                invoice["po_number"],
+                row,
+                "quantity_invoiced",
                 "ap_invoiced_qty",
-                line["quantity_invoiced"],
                 cause,
                 correlation_id,
             )
@@ -457,11 +447,25 @@ class Ap(Matching):
 
     # -- validation and helpers -----------------------------------------------
 
+    def _add_to_line(
+        self,
+        po: str,
+        row: dict[str, Any],
+        column: str,
+        fact: str,
+        cause: str,
+        correlation_id: str | None,
+    ) -> None:
+        """Add ``row[column]`` to that column of the PO line ``row`` names, and journal the
+        line's new total as ``fact``."""
+        line = self.po_lines[(po, row["po_line_number"])]
+        line[column] += row[column]
+        self._journal.record(
+            f"po_line:{po}:{row['po_line_number']}", fact, line[column], cause, correlation_id
+        )
+
     def _check_invoice(self, body: Any) -> Reply | None:
-        error = _fields(body, _INVOICE, "")
-        if error is not None:
-            return error
-        lines, error = _rows(body, "lines", _INVOICE_LINE)
+        lines, error = _document(body, _INVOICE, _INVOICE_LINE)
         if error is not None:
             return error
         po = body["po_number"]

@@ -144,6 +144,17 @@ def _fields(obj: Any, spec: dict[str, str], path: str) -> Reply | None:
     return None
 
 
+def _document(
+    body: Any, header: dict[str, str], line: dict[str, str]
+) -> tuple[list[dict[str, Any]], Reply | None]:
+    """A document with ``header`` fields and ``lines`` matching ``line``: its lines, or the
+    first problem (the header's first)."""
+    error = _fields(body, header, "")
+    if error is not None:
+        return [], error
+    return _rows(body, "lines", line)
+
+
 def _rows(body: Any, key: str, spec: dict[str, str]) -> tuple[list[dict[str, Any]], Reply | None]:
     """``body[key]`` as a non-empty list of objects matching ``spec``, or the problem."""
     if not isinstance(body, dict):

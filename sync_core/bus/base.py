@@ -148,6 +148,11 @@ def check_partition(config: BusConfig, partition: int) -> None:
         )
 
 
+def check_batch(batch: int) -> None:
+    if batch < 1:
+        raise BusError(f"fetch: batch must be at least 1, not {batch}")
+
+
 class Subscription(ABC):
     """One consumer of one partition."""
 

@@ -28,6 +28,7 @@ from sync_core.bus.base import (
     PublishAck,
     Span,
     Subscription,
+    check_batch,
     check_partition,
     check_publish,
 )
@@ -182,8 +183,7 @@ class _MemorySubscription(Subscription):
         self._closed = False
 
     async def fetch(self, batch: int = 1, timeout: float = 1.0) -> list[BusMessage]:
-        if batch < 1:
-            raise BusError(f"fetch: batch must be at least 1, not {batch}")
+        check_batch(batch)
         loop = asyncio.get_running_loop()
         give_up = loop.time() + timeout
         while True:

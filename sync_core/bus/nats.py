@@ -55,6 +55,7 @@ from sync_core.bus.base import (
     PublishAck,
     Span,
     Subscription,
+    check_batch,
     check_partition,
     check_publish,
 )
@@ -335,8 +336,7 @@ class _NatsSubscription(Subscription):
         self._closed = False
 
     async def fetch(self, batch: int = 1, timeout: float = 1.0) -> list[BusMessage]:
-        if batch < 1:
-            raise BusError(f"fetch: batch must be at least 1, not {batch}")
+        check_batch(batch)
         if self._closed:
             raise BusError(f"fetch: the consumer of partition {self.partition} is closed")
         # never ask for more than may be out: past max_ack_pending the server sends no

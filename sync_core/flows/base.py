@@ -324,6 +324,26 @@ class CountedList:
         if more:
             work.requests.append(self.request(flow, count))
 
+    def read_page(
+        self,
+        flow: Flow,
+        work: Work,
+        message: Inbound,
+        now: dt.datetime,
+        document: str,
+        more: str,
+        inbound: Callable[[Any], Inbound],
+    ) -> None:
+        """A page of a list paged by position (``param``): hand each of its ``items``, as
+        ``inbound(item)``, to the engine's dispatch, then page on past them; ``more`` names
+        the page's has-more flag and ``document`` the page in a mapping error."""
+        page = message.body
+        offset = int((message.query or {}).get(self.param, 0))
+        items = field_of(page, "items", document)
+        for doc in items:
+            flow.dispatch(work, inbound(doc), now)
+        self.page_on(flow, work, offset + len(items), bool(page.get(more)))
+
 
 def read(
     target: str, operation: str, reply: Kind, trace: str | None = None, **params: Any

@@ -103,16 +103,17 @@ def _price_to_ap(flow: Flow, work: Work, doc: dict[str, Any], item: dict[str, st
 def _master_page(flow: Flow, work: Work, message: Inbound, now: dt.datetime) -> None:
     """The batch reads every contract price (the ERP has no change feed for them);
     versions decide what is new."""
-    page = message.body
-    offset = int((message.query or {}).get("offset", 0))
-    items = field_of(page, "items", "ERP contract price page")
-    for doc in items:
-        if not isinstance(doc, dict):
-            raise MappingError("ERP contract price page", "items", "expected objects")
-        mid = f"erp:price:{doc.get('SupplierNumber')}:{doc.get('ItemNumber')}:"
-        mid += str(doc.get("ObjectVersionNumber"))
-        flow.dispatch(work, Inbound(mid, Kind.ERP_MASTER_DOCUMENT, doc), now)
-    _PRICES.page_on(flow, work, offset + len(items), bool(page.get("hasMore")))
+    _PRICES.read_page(
+        flow, work, message, now, "ERP contract price page", "hasMore", _price_inbound
+    )
+
+
+def _price_inbound(doc: Any) -> Inbound:
+    if not isinstance(doc, dict):
+        raise MappingError("ERP contract price page", "items", "expected objects")
+    mid = f"erp:price:{doc.get('SupplierNumber')}:{doc.get('ItemNumber')}:"
+    mid += str(doc.get("ObjectVersionNumber"))
+    return Inbound(mid, Kind.ERP_MASTER_DOCUMENT, doc)
 
 
 TABLES = Tables.pulling(

@@ -9,6 +9,7 @@ append-only, so a pull of ``wms`` reads on from how many have been read.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sync_core.flows.base import CountedList, Flow, Tables, Work, field_of, read, traceparent
 from sync_core.mappers import ap, erp, wms
@@ -46,13 +47,12 @@ def _receipt(flow: Flow, work: Work, message: Inbound, now: dt.datetime) -> None
 
 def _receipt_page(flow: Flow, work: Work, message: Inbound, now: dt.datetime) -> None:
     """Receipts are append-only: the watermark is how many have been read."""
-    page = message.body
-    offset = int((message.query or {}).get("offset", 0))
-    items = field_of(page, "items", "WMS receipt page")
-    for doc in items:
-        rid = doc.get("receipt_id") if isinstance(doc, dict) else None
-        flow.dispatch(work, Inbound(f"wms:receipt:{rid}", Kind.WMS_RECEIPT, doc), now)
-    _LIST.page_on(flow, work, offset + len(items), bool(page.get("has_more")))
+    _LIST.read_page(flow, work, message, now, "WMS receipt page", "has_more", _receipt_inbound)
+
+
+def _receipt_inbound(doc: Any) -> Inbound:
+    rid = doc.get("receipt_id") if isinstance(doc, dict) else None
+    return Inbound(f"wms:receipt:{rid}", Kind.WMS_RECEIPT, doc)
 
 
 TABLES = Tables.pulling(
