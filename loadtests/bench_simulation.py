@@ -25,7 +25,10 @@ b. **bare SimPy** — the baseline, in the same process right after: a loop with
 The ratio *bare events per message* (bare events/s ÷ messages/s) is what one
 business message costs in units of an empty SimPy event: the engine, the
 emulators, the history and the driver's own events all included.  The issue's
-target is the 30 days in at most 60 s of wall time.
+target is the 30 days in at most 30 s of wall time (issue 21; it was 60 s before),
+or at most 60 bare events per message.  On a shared machine the same ratio is also
+given from CPU seconds (bare events per CPU s ÷ messages per CPU s), which moves less
+with the load than the wall-clock one.
 
 Bounds: the simulation dominates (minutes for 30 days on a busy machine: it
 is linear in the days); the bare loop takes a few seconds.  Other processes
@@ -53,7 +56,7 @@ import simpy
 from scenarios.sim import network
 from scenarios.spec.load import load_scenario
 
-TARGET_S = 60.0
+TARGET_S = 30.0
 
 
 class _CountedEnvironment(simpy.Environment):
@@ -133,6 +136,11 @@ def measure_bare(messages: int, seed: int = 1) -> dict[str, Any]:
     }
 
 
+def cpu_ratio(sim: dict[str, Any], bare: dict[str, Any]) -> float:
+    """Bare events per message from CPU seconds: bare events per CPU s ÷ messages per CPU s."""
+    return float(bare["events"] / bare["cpu_s"] / (sim["messages_handled"] / sim["cpu_s"]))
+
+
 def table(sim: dict[str, Any], bare: dict[str, Any], ratio: float) -> str:
     if sim["demand_days"] < 30:
         verdict = "n/a (the target is for 30 days)"
@@ -149,6 +157,7 @@ def table(sim: dict[str, Any], bare: dict[str, Any], ratio: float) -> str:
         f"| SimPy events in the run / wall s | {sim['simpy_events_per_s']:,} |",
         f"| bare SimPy events / s (baseline) | {bare['events_per_s']:,} |",
         f"| bare events per business message | {ratio:.1f} |",
+        f"| the same, from CPU seconds | {cpu_ratio(sim, bare):.1f} |",
         f"| target: <= {TARGET_S:g} s wall | {verdict} |",
     ]
     return "\n".join(rows)
@@ -182,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         "simulation": sim,
         "bare": bare,
         "bare_events_per_message": round(ratio, 2),
+        "bare_events_per_message_cpu": round(cpu_ratio(sim, bare), 2),
         "target_s": TARGET_S,
         "load_average": {"before": load_before, "after": load_after},
         "table": text,

@@ -216,7 +216,7 @@ class SupplierNetwork(System):
                     f"{segments[0][1]}: {unsafe[1]!r} contains a delimiter our documents use",
                     unsafe[0],
                 )
-        early = too_early(orders, {po: o for (s, po), o in self.orders.items() if s == supplier})
+        early = too_early(orders, supplier, self.orders)
         if early is not None:
             return early
         cause = f"edi:{interchange.sender}:{interchange.control}"

@@ -93,14 +93,17 @@ def read_order(segments: list[list[str]], limits: Limits) -> dict[str, Any]:
     return read_860(segments, limits) if segments[0][1] == "860" else read_850(segments, limits)
 
 
-def too_early(orders: list[dict[str, Any]], entered: dict[str, dict[str, Any]]) -> Reply | None:
+def too_early(
+    orders: list[dict[str, Any]], supplier: str, entered: dict[tuple[str, str], dict[str, Any]]
+) -> Reply | None:
     """425 for an 860 whose PO is not entered (yet: its 850 is still on its way, or was
     rejected), or whose predecessor is not (BCH05 past the last change entered + 1): the
-    buyer tries again later (a retriable status), so changes are applied in turn."""
+    buyer tries again later (a retriable status), so changes are applied in turn.
+    ``entered`` is every supplier's orders by (supplier, PO): looked up, never scanned."""
     for order in orders:
         if "changes" not in order:
             continue
-        known = entered.get(order["customer_po"])
+        known = entered.get((supplier, order["customer_po"]))
         if known is None:
             detail = f"860: PO {order['customer_po']} is not entered yet"
             return problem(425, "Too Early", detail, "BCH03")

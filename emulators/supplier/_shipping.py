@@ -26,8 +26,7 @@ import zlib
 from collections.abc import Sequence
 from typing import Any
 
-from stdnum import ean
-
+from emulators._base import gs1_check_digit
 from emulators.x12 import Party, ShipNotice, ShippedItem, ShippedOrder
 
 __all__ = ["CARRIER", "LINES_PER_PACK", "WEIGHT_LB", "ship_notice", "substitute_gtin"]
@@ -39,7 +38,7 @@ _EXAMPLE_PREFIX = "0614141"  # GS1's documentation prefix, for a supplier withou
 
 
 def _with_check(body: str) -> str:
-    return body + ean.calc_check_digit(body)
+    return body + gs1_check_digit(body)
 
 
 def substitute_gtin(gtin: str, substitute_part: str) -> str:

@@ -135,8 +135,9 @@ class Wms(System):
         if over_receipt_pct < 0 or not 0 <= close_pct < 100:
             raise ValueError("tolerances must be >= 0 (close_pct below 100)")
         super().__init__(journal, clock if clock is not None else (lambda: 0.0), epoch, limits)
-        self._over = Fraction(str(over_receipt_pct)) / 100
-        self._close = Fraction(str(close_pct)) / 100
+        # a line is full from (1 - close) of its quantity, refused past (1 + over) of it
+        self._full_share = 1 - Fraction(str(close_pct)) / 100
+        self._most_share = 1 + Fraction(str(over_receipt_pct)) / 100
         self.expected: dict[tuple[str, int], dict[str, Any]] = {}
         # a key per operation, successes only, replayed whatever the body (admission.py)
         self._idempotency = IdempotencyCache(per_operation=True)
@@ -283,7 +284,7 @@ class Wms(System):
             RECEIPT_NONE
             if total == 0
             else RECEIPT_FULL
-            if total >= expected_qty * (1 - self._close)
+            if total >= expected_qty * self._full_share
             else RECEIPT_SHORT
         )
         status = _TRANSITIONS.get((progress["status"], event))
@@ -294,8 +295,8 @@ class Wms(System):
                 f"line is {progress['status']}; it accepts no more receipts",
                 "po_line_nbr",
             )
-        if total > expected_qty * (1 + self._over):
-            limit = int(expected_qty * (1 + self._over))
+        if total > expected_qty * self._most_share:
+            limit = int(expected_qty * self._most_share)
             return problem(
                 422,
                 "Unprocessable Content",

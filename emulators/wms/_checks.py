@@ -9,9 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from stdnum import ean
-
-from emulators._base import Reply, is_int, problem
+from emulators._base import Reply, gs1_check_digit, is_int, problem
 
 _REJECT_REASONS = frozenset({"DAMAGED", "EXPIRED", "WRONG_ITEM", "TEMPERATURE_EXCURSION"})
 
@@ -66,7 +64,7 @@ def _gs1_key(body: dict[str, Any], name: str, digits: int, path: str) -> str | N
         len(value) == digits
         and value.isascii()
         and value.isdigit()
-        and ean.calc_check_digit(value[:-1]) == value[-1]
+        and gs1_check_digit(value[:-1]) == value[-1]
     ):
         raise _unprocessable(f"must be {digits} digits with a GS1 check digit", path)
     return value

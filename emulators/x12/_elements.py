@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 
-from stdnum import ean
+from emulators._base import gs1_check_digit
 
 ACK_CODES = frozenset("IA AC AR IB BP IC IP IQ DR IE IS SP IH IW IF IR ID".split())  # element 668
 BAK_CODES = frozenset("AC AD AE AK AT RD RJ RO".split())  # element 587
@@ -142,7 +142,7 @@ def _gs1(seg: Sequence[str], i: int, n: int, qualifier: str) -> str:
     if not (value.isascii() and value.isdigit() and len(value) in lengths):
         size = " or ".join(map(str, lengths))
         raise X12Error(_where(seg, i, n), f"a {what} has {size} digits, got {value!r}")
-    if not ean.is_valid(value):
+    if gs1_check_digit(value[:-1]) != value[-1]:  # digits, of a GS1 length
         raise X12Error(_where(seg, i, n), f"{what} {value} has a wrong check digit")
     return value
 

@@ -19,8 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from stdnum import ean
-
+from emulators._base import gs1_check_digit
 from emulators.x12 import _elements as el
 from emulators.x12._elements import _PARENT, HL_LEVELS, UOM_CODES, Segment, X12Error
 
@@ -91,7 +90,7 @@ def sscc_valid(value: str) -> bool:
         len(value) == 18
         and value.isascii()
         and value.isdigit()
-        and ean.calc_check_digit(value[:-1]) == value[-1]
+        and gs1_check_digit(value[:-1]) == value[-1]
     )
 
 
