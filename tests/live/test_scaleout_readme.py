@@ -20,7 +20,7 @@ import pytest
 from scenarios.live.procs import stop_group
 from scenarios.live.serve_scaleout import fresh_backends
 from tests.live._services import create_pos, wait_until
-from tests.scenarios.test_cli_exits import closed_port
+from tests.scenarios.test_cli_serve import free_base
 from tests.sync_core.conftest import nats_url, postgres_url, probe_nats, probe_postgres, reachable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +59,7 @@ def test_the_readme_commands_start_a_scaled_out_core_that_delivers(
     core = [s for s in steps if s[:3] in (["supplysync", "serve", "core"],
                                           ["supplysync", "serve", "core-worker"])]  # fmt: skip
     assert len(core) == 3 and all("--bus" in s and "--store" in s for s in core)
-    base = closed_port() + 10  # the README's 8100..8105, moved
+    base = free_base(6)  # the README's 8100..8105, moved
     ports = {str(8100 + k): str(base + k) for k in range(6)}
 
     def local(word: str) -> str:

@@ -48,8 +48,9 @@ from sync_core.engine import Engine, EngineConfig
 from sync_core.service.app import create_app
 from sync_core.store_sqlite import SqliteStore
 from sync_core.tracing import setup_tracing as core_tracing
-from tests.emulators.harness import _free_port, served
+from tests.emulators.harness import served
 from tests.live._services import ERP_POS, FAST_ACKS, create_pos, master_data, po_body, wait_until
+from tests.scenarios.test_cli_serve import free_base
 
 SYSTEMS = ("erp", "supplier", "wms", "ap")
 
@@ -175,27 +176,10 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def consecutive_free_ports() -> int:
-    """A base whose five ports (core, erp, supplier, wms, ap) are free."""
-    for _ in range(100):
-        base = _free_port()
-        if base + 4 >= 65000:
-            continue
-        try:
-            with ExitStack() as stack:
-                for k in range(5):
-                    s = stack.enter_context(socket.socket())
-                    s.bind(("127.0.0.1", base + k))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no five consecutive free ports")
-
-
 def test_serve_all_with_an_otlp_endpoint_nobody_listens_on_serves_and_stops(
     tmp_path: Path,
 ) -> None:
-    base, collector = consecutive_free_ports(), closed_port()
+    base, collector = free_base(), closed_port()
     err = tmp_path / "serve.err"
     with (tmp_path / "serve.out").open("w") as out, err.open("w") as errors:
         proc = subprocess.Popen(

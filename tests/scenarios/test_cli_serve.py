@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -33,15 +34,18 @@ def _is_free(port: int) -> bool:
         return True
 
 
-def free_base() -> int:
-    """A port base whose five ports (core, erp, supplier, wms, ap) are all free."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = int(s.getsockname()[1])
-        if base + 4 < 65000 and all(_is_free(base + k) for k in range(5)):
+def free_base(n: int = 5) -> int:
+    """A port base whose ``n`` ports (by default core, erp, supplier, wms, ap) are all free.
+
+    Drawn below the kernel's ephemeral range (32768-60999 here): a port from that range
+    can be handed to any outgoing connection (another test's client, a database
+    connection) between this check and the server's bind."""
+    draw = random.SystemRandom()
+    for _ in range(200):
+        base = draw.randrange(20_000, 32_000 - n)
+        if all(_is_free(base + k) for k in range(n)):
             return base
-    raise RuntimeError("no five consecutive free ports")
+    raise RuntimeError(f"no {n} consecutive free ports")
 
 
 def _children(pid: int) -> list[int]:
