@@ -123,10 +123,23 @@ def acknowledged(hosts: dict[str, Any], pos: dict[str, int]) -> bool:
     return True
 
 
+def senders_finished(spans: list[ReadableSpan]) -> bool:
+    """Every webhook span of the core has its sender's span among the finished ones."""
+    ids = {s.context.span_id for s in spans}
+    return all(
+        s.parent is not None and s.parent.span_id in ids
+        for s in spans
+        if s.name.startswith("core webhook")
+    )
+
+
 def test_each_po_is_one_trace_across_erp_core_supplier_and_wms(tmp_path: Path) -> None:
     with traced_services(tmp_path / "core.sqlite") as run:
         pos = create_pos(run.urls["erp"], 4)
         assert wait_until(lambda: acknowledged(run.hosts, pos), timeout_s=20)
+        # a span is exported when it ends, and a webhook's sending span ends only after the
+        # core's answer reaches it: the ERP's last po_changed may still be in flight here
+        wait_until(lambda: senders_finished(run.spans()), timeout_s=10)
         spans = run.spans()
     by_trace: dict[int, list[ReadableSpan]] = {}
     for span in spans:
