@@ -93,7 +93,6 @@ __all__ = [
     "Rows",
     "SqlStore",
     "check_schema_version",
-    "insert_dead_sql",
     "maybe_json",
 ]
 
@@ -156,7 +155,13 @@ class SqlStore(Store):
     _PARAM: ClassVar[str]  # the driver's query placeholder
     _KEY_ORDER: ClassVar[str]  # ORDER BY for entity keys
     _AUDIT_ORDER: ClassVar[str]  # ORDER BY for audit rows: commit order
-    _INSERT_DEAD: ClassVar[str]  # insert_dead_sql(_PARAM)
+    _INSERT_DEAD: ClassVar[str]  # insert_dead_sql(_PARAM), set for each backend below
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A backend names its placeholder; the dead-letter INSERT follows from it."""
+        super().__init_subclass__(**kwargs)
+        if "_PARAM" in vars(cls):
+            cls._INSERT_DEAD = insert_dead_sql(cls._PARAM)
 
     @abstractmethod
     def _select(self, operation: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:

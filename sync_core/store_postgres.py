@@ -111,7 +111,6 @@ from sync_core._store_sql import (
     Rows,
     SqlStore,
     check_schema_version,
-    insert_dead_sql,
 )
 from sync_core.audit import Clock
 from sync_core.messages import Decision, StateView
@@ -196,7 +195,6 @@ class PostgresStore(SqlStore):
     _PARAM = "%s"
     _KEY_ORDER = 'key COLLATE "C"'
     _AUDIT_ORDER = "batch, pos"
-    _INSERT_DEAD = insert_dead_sql("%s")
 
     def __init__(
         self,

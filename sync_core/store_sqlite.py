@@ -77,7 +77,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from sync_core._store_sql import Conflict, SqlStore, check_schema_version, insert_dead_sql
+from sync_core._store_sql import Conflict, SqlStore, check_schema_version
 from sync_core.audit import Clock
 from sync_core.messages import Decision
 from sync_core.store import OutboxItem, StoreError
@@ -133,7 +133,6 @@ class SqliteStore(SqlStore):
     _PARAM = "?"
     _KEY_ORDER = "key"
     _AUDIT_ORDER = "seq"
-    _INSERT_DEAD = insert_dead_sql("?")
 
     def __init__(
         self,

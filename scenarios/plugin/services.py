@@ -87,6 +87,19 @@ class LiveRunResult(RunResult):
         )
 
 
+class _Url:
+    """A service's base URL, read-only: ``services.erp`` is ``services.urls["erp"]``."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._system = name
+
+    def __get__(self, services: LiveServices, owner: type | None = None) -> str:
+        return services.urls[self._system]
+
+    def __set__(self, services: LiveServices, url: str) -> None:
+        raise AttributeError(f"{self._system}: set by the running services, not by a test")
+
+
 class LiveServices:
     """What the ``supplysync_live`` fixture gives a test module: the running services
     (``erp``, ``supplier``, ``wms``, ``ap``, ``core`` base URLs, ``pids``) and helpers."""
@@ -143,25 +156,7 @@ class LiveServices:
         """Stop every service (process groups: SIGTERM, then SIGKILL); idempotent."""
         self._stack.close()
 
-    @property
-    def erp(self) -> str:
-        return self.urls["erp"]
-
-    @property
-    def supplier(self) -> str:
-        return self.urls["supplier"]
-
-    @property
-    def wms(self) -> str:
-        return self.urls["wms"]
-
-    @property
-    def ap(self) -> str:
-        return self.urls["ap"]
-
-    @property
-    def core(self) -> str:
-        return self.urls["core"]
+    erp, supplier, wms, ap, core = _Url(), _Url(), _Url(), _Url(), _Url()
 
     @property
     def dashboard(self) -> str:

@@ -31,7 +31,7 @@ from scenarios.spec.masterdata import MasterData, po_lines
 from scenarios.spec.models import ScenarioSpec
 from scenarios.spec.partners import partner_profiles
 
-__all__ = ["BuyerChanges", "change_order_partners", "watch_changes"]
+__all__ = ["BuyerChanges", "change_order_partners"]
 
 _SIGMA = 0.5  # the spread of the delay from a PO to its change
 
@@ -40,22 +40,6 @@ def change_order_partners(spec: ScenarioSpec, master: MasterData) -> frozenset[s
     """The EDI ids whose profile takes changes as 860s (the core's ``change_orders``)."""
     profiles = partner_profiles(spec.suppliers, [s.edi_id for s in master.suppliers])
     return frozenset(edi for edi, p in profiles.items() if p.change_orders == "860")
-
-
-def watch_changes(
-    spec: ScenarioSpec,
-    master: MasterData,
-    erp: Erp,
-    schedule: Callable[[float, Callable[[], None]], None],
-    rng: random.Random,
-    supplier: SupplierNetwork,
-) -> BuyerChanges | None:
-    """The buyers' changes, listening to ``erp``; None (nothing drawn) without them."""
-    if spec.demand.change_share <= 0:
-        return None
-    changes = BuyerChanges(spec, master, erp, schedule, rng, supplier)
-    erp.listeners.append(changes.on_event)
-    return changes
 
 
 class BuyerChanges:
@@ -74,6 +58,11 @@ class BuyerChanges:
         self.supplier = supplier
         self.made: dict[str, int] = {}  # by kind: quantity, price, cancel, add
         self.refused = 0
+
+    def watch(self) -> None:
+        """Listen to the ERP's PO events, if the scenario changes POs at all (else draw nothing)."""
+        if self.spec.demand.change_share > 0:
+            self.erp.listeners.append(self.on_event)
 
     def on_event(self, event: dict[str, Any]) -> None:
         if event.get("eventType") != "PurchaseOrderChanged" or event.get("ChangeType") != "CREATE":

@@ -41,7 +41,7 @@ from emulators.web.tables import NativeCall, native_routes
 from emulators.webhooks import WebhookDispatcher
 from emulators.wms import Wms
 from scenarios.sim.actors import Buyers, Dock, PriceChange, load_masters
-from scenarios.sim.changes import change_order_partners, watch_changes
+from scenarios.sim.changes import BuyerChanges, change_order_partners
 from scenarios.sim.progress import Progress, run_with_progress
 from scenarios.sim.releases import erp_releases
 from scenarios.sim.releases import header as release_header
@@ -253,7 +253,7 @@ def simulate(
         schedule(crash.at_s, driver.crash)
         schedule(crash.at_s + crash.down_s, driver.restart)
 
-    watch_changes(spec, master, erp, schedule, rng("demand/changes"), supplier)  # none: no draw
+    BuyerChanges(spec, master, erp, schedule, rng("demand/changes"), supplier).watch()
     orders = Buyers(env, spec, master, erp, rng("demand"), history, rng("erp/cases"))
     env.process(orders.run())
     with _collector_paused():

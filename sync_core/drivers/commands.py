@@ -19,57 +19,65 @@ from dataclasses import dataclass
 from sync_core.messages import DeadLetter, Inbound
 from sync_core.store import OutboxItem
 
-__all__ = ["Call", "Command", "ConsumeReply", "DeadLetterRow", "Delivered", "Skip", "Sleep"]
+__all__ = [
+    "Call",
+    "Command",
+    "ConsumeReply",
+    "DeadLetterRow",
+    "Delivered",
+    "RowCommand",
+    "Skip",
+    "Sleep",
+]
 
 
 @dataclass(frozen=True)
-class Call:
+class RowCommand:
+    """What every command carries: the outbox row it is about (``command.item``)."""
+
+    item: OutboxItem
+
+
+@dataclass(frozen=True)
+class Call(RowCommand):
     """Carry ``item.request`` to its target now (its lane slot is held); report the
     answer with ``runner.answered``.  ``attempt`` counts from 1."""
 
-    item: OutboxItem
     attempt: int
 
 
 @dataclass(frozen=True)
-class Sleep:
+class Sleep(RowCommand):
     """Nothing to do for ``item`` until ``until`` (driver seconds); then ``runner.woke``."""
 
-    item: OutboxItem
     until: float
     reason: str
 
 
 @dataclass(frozen=True)
-class Delivered:
+class Delivered(RowCommand):
     """The target confirmed the write: mark the row done."""
-
-    item: OutboxItem
 
 
 @dataclass(frozen=True)
-class ConsumeReply:
+class ConsumeReply(RowCommand):
     """A read succeeded: hand ``message`` (the reply) to the engine; the row is done
     once that message is committed (a crash in between reads again, and the inbox
     drops the second reply)."""
 
-    item: OutboxItem
     message: Inbound
 
 
 @dataclass(frozen=True)
-class Skip:
+class Skip(RowCommand):
     """A newer version of the entity is stored: mark the row done, unsent."""
-
-    item: OutboxItem
 
 
 @dataclass(frozen=True)
-class DeadLetterRow:
+class DeadLetterRow(RowCommand):
     """Give up on the row: record ``letter`` and mark the row done, in one transaction
     (``Store.give_up``)."""
 
-    item: OutboxItem
     letter: DeadLetter
 
 
