@@ -194,14 +194,12 @@ class PurchaseOrders(Core):
                 self._record_line(order_number, line, "ordered_qty", line["Quantity"], cause, body)
                 self._record_line(order_number, line, "ordered_price", line["Price"], cause, body)
                 continue
-            if status != line["LineStatus"]:
-                line["LineStatus"] = status
-                self._record_line(order_number, line, "line_status", status, cause, body)
-                if status == CANCELED:  # a canceled line orders, and is confirmed, nothing
-                    self._record_line(order_number, line, "ordered_qty", 0, cause, body)
-                    if line["SupplierConfirmedQuantity"]:
-                        line["SupplierConfirmedQuantity"] = 0
-                        self._record_line(order_number, line, "confirmed_qty", 0, cause, body)
+            if self._move_line(order_number, line, status, cause, body) and status == CANCELED:
+                # a canceled line orders, and is confirmed, nothing
+                self._record_line(order_number, line, "ordered_qty", 0, cause, body)
+                if line["SupplierConfirmedQuantity"]:
+                    line["SupplierConfirmedQuantity"] = 0
+                    self._record_line(order_number, line, "confirmed_qty", 0, cause, body)
             if "Quantity" in update:
                 line["Quantity"] = update["Quantity"]
                 self._record_line(order_number, line, "ordered_qty", line["Quantity"], cause, body)
@@ -274,9 +272,7 @@ class PurchaseOrders(Core):
             line["OpenCommitmentQuantity"] = max(0, line["OpenCommitmentQuantity"] - quantity)
             total = line["ReceivedQuantity"]
             self._record_line(order_number, line, "erp_received_qty", total, cause, body)
-            if status != line["LineStatus"]:
-                line["LineStatus"] = status
-                self._record_line(order_number, line, "line_status", status, cause, body)
+            self._move_line(order_number, line, status, cause, body)
             received.append(
                 {
                     "LineNumber": line["LineNumber"],
@@ -435,11 +431,9 @@ class PurchaseOrders(Core):
             error = check_fields(update, line_checks, ("LineNumber",), prefix=at, extra=())
             if error is not None:
                 return error
-            line = by_number.get(update["LineNumber"])
-            if line is None or update["LineNumber"] in seen:
-                detail = "no such line on this order" if line is None else "appears twice"
-                return bad(422, detail, f"{at}LineNumber")
-            seen.add(update["LineNumber"])
+            line = _named_line(by_number, seen, update, at)
+            if isinstance(line, Reply):
+                return line
             if action == "CANCEL":
                 if "Quantity" in update or "Price" in update:
                     name = "Quantity" if "Quantity" in update else "Price"
@@ -481,11 +475,9 @@ class PurchaseOrders(Core):
         plan: _ReceiptPlan = []
         seen: set[int] = set()
         for i, update in enumerate(body["lines"]):
-            line = by_number.get(update["LineNumber"])
-            if line is None or update["LineNumber"] in seen:
-                detail = "no such line on this order" if line is None else "appears twice"
-                return bad(422, detail, f"lines[{i}].LineNumber")
-            seen.add(update["LineNumber"])
+            line = _named_line(by_number, seen, update, f"lines[{i}].")
+            if isinstance(line, Reply):
+                return line
             quantity = update["QuantityReceived"]
             total = line["ReceivedQuantity"] + quantity
             ceiling = math.floor(line["Quantity"] * (1 + self._tolerance) + 1e-9)
@@ -507,6 +499,17 @@ class PurchaseOrders(Core):
     ) -> None:
         entity = f"po_line:{number}:{line['LineNumber']}"
         self._journal.record(entity, name, value, cause, body.get("CorrelationId"))
+
+    def _move_line(
+        self, number: str, line: dict[str, Any], status: str, cause: str, body: Any
+    ) -> bool:
+        """Put ``line`` in ``status``, journalled; whether that was a move (False: it
+        stood there already, and nothing is written)."""
+        if status == line["LineStatus"]:
+            return False
+        line["LineStatus"] = status
+        self._record_line(number, line, "line_status", status, cause, body)
+        return True
 
     def _po_etag(self, number: str) -> str:
         order = self.orders[number]
@@ -575,6 +578,19 @@ def _commitment(line: dict[str, Any], expected: int) -> int:
         return 0
     received: int = line["ReceivedQuantity"]
     return max(0, expected - received)
+
+
+def _named_line(
+    by_number: dict[int, dict[str, Any]], seen: set[int], update: dict[str, Any], at: str
+) -> dict[str, Any] | Reply:
+    """The order's line an ``update`` (at path ``at``) names, noted in ``seen``; or the 422
+    for a line the order does not have, or one named twice in the same call."""
+    line = by_number.get(update["LineNumber"])
+    if line is None or update["LineNumber"] in seen:
+        detail = "no such line on this order" if line is None else "appears twice"
+        return bad(422, detail, f"{at}LineNumber")
+    seen.add(update["LineNumber"])
+    return line
 
 
 def _line_conflict(line: dict[str, Any], verb: str, field_path: str) -> Reply:

@@ -82,6 +82,7 @@ from typing import Any
 from emulators._base import Journal, Reply, System, problem
 from emulators.limits import DEFAULT_LIMITS, Limits
 from emulators.supplier._changes import (
+    ack_line,
     acks_of,
     drop_lines,
     enter_change,
@@ -121,7 +122,6 @@ from emulators.x12 import (
 
 __all__ = ["SupplierNetwork", "SupplierProfile"]
 
-_NOT_CONFIRMED = frozenset({"IB", "IR", "ID"})  # ACK01 codes that commit nothing now
 _LINES = {"PO1": 3, "POC": 5}  # a set's line segment and its unit of measure element
 
 
@@ -450,22 +450,10 @@ class SupplierNetwork(System):
             else:
                 acks, price, part = self._exception(line, filled, profile, streams.ack)
             settle(line, acks)
-            lines.append(
-                AckLine(
-                    line["po_line"],
-                    line["qty"],
-                    line["uom"],
-                    price,
-                    line["vendor_part"],
-                    line["gtin"],
-                    tuple(acks),
-                )
-            )
-            line["ack_status"] = "/".join(a.code for a in acks)
-            line["confirmed"] = sum(a.qty for a in acks if a.code not in _NOT_CONFIRMED)
             line["ack_price"] = price
             line["ship_part"] = part
             line["ship_gtin"] = shipped_gtin(line, part)
+            lines.append(ack_line(line))
         if all(a.code == "IR" for ln in lines for a in ln.acks):
             ack_type = "RD"  # rejected with detail
         elif all(len(ln.acks) == 1 and ln.acks[0].code == "IA" for ln in lines):

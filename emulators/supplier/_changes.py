@@ -72,6 +72,7 @@ class SupplierNetwork(Protocol):
 
 
 __all__ = [
+    "ack_line",
     "acks_of",
     "drop_lines",
     "enter_change",
