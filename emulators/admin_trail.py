@@ -7,7 +7,8 @@ Fault changes are privileged actions (they make a partner's system fail on purpo
 every ``/__admin`` write appends one entry: ``seq``, ``at`` (ISO 8601 UTC, wall clock),
 ``actor`` (the admin token's subject when ``--auth`` guards ``/__admin``, else the
 ``X-Actor`` header, else ``anonymous``), ``action`` (``faults_set``, ``faults_cleared``,
-``reset``, ``subscription_set``), ``subject`` (the system), ``detail`` and ``prev_hash``;
+``reset``, ``subscription_set``, the ERP's ``releases_restarted``), ``subject`` (the
+system), ``detail`` and ``prev_hash``;
 ``hash`` is the SHA-256 of the canonical JSON of those seven fields (keys sorted, no
 whitespace, ASCII).  It is the record format of the sync core's audit trail (README:
 Audit trail), so ``supplysync audit verify http://127.0.0.1:PORT`` checks an emulator's

@@ -131,10 +131,20 @@ class ErpReleases:
         self._epoch = epoch
         self.base = base
         self.releases = tuple(sorted(releases, key=lambda r: r.at_s))
+        self.started_s = 0.0  # the ERP's clock when the releases' times count from
+
+    def restart(self) -> None:
+        """Count the releases' times from now: the base version is back until the first
+        (a live run starts the timeline with its own clock, as its faults do)."""
+        self.started_s = self._clock()
+
+    def schedule(self) -> list[tuple[str, float]]:
+        """Each release's version and when it comes, on the ERP's clock."""
+        return [(r.version, self.started_s + r.at_s) for r in self.releases]
 
     def current(self) -> Release | None:
         """The release in force now, or None before the first."""
-        now = self._clock()
+        now = self._clock() - self.started_s
         found = None
         for r in self.releases:
             if r.at_s <= now:
@@ -189,7 +199,7 @@ class ErpReleases:
                    release.version}  # fmt: skip
         upcoming = self._upcoming()
         if upcoming is not None:
-            at = self._epoch + dt.timedelta(seconds=upcoming.at_s)
+            at = self._epoch + dt.timedelta(seconds=self.started_s + upcoming.at_s)
             headers["Deprecation"] = f"@{int(at.replace(tzinfo=dt.UTC).timestamp())}"
         body = reply.body
         names = {} if release is None else release.renames.get(SENT_BY.get(operation, ""), {})
@@ -198,7 +208,7 @@ class ErpReleases:
         return Reply(reply.status, body, headers)
 
     def _upcoming(self) -> Release | None:
-        now = self._clock()
+        now = self._clock() - self.started_s
         return next((r for r in self.releases if r.at_s > now), None)
 
     def event(self, event: dict[str, Any]) -> dict[str, Any]:

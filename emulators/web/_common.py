@@ -56,6 +56,7 @@ __all__ = [
     "add_subscription_routes",
     "admin_router",
     "make_app",
+    "record_admin",
     "respond",
     "webhooks_for",
 ]
@@ -253,7 +254,7 @@ def _admin_actor(request: Request) -> str:
 AdminActor = Annotated[str, Depends(_admin_actor)]
 
 
-def _record(request: Request, actor: str, action: str, detail: dict[str, Any]) -> None:
+def record_admin(request: Request, actor: str, action: str, detail: dict[str, Any]) -> None:
     trail: AdminTrail = request.app.state.admin_trail
     trail.append(actor, action, detail)
 
@@ -268,20 +269,20 @@ def admin_router(host: Host) -> APIRouter:
     @router.put("/faults")
     def set_faults(faults: Annotated[Faults, Body()], request: Request, who: AdminActor) -> Faults:
         host.set_faults(faults)
-        _record(request, who, "faults_set", faults.model_dump(mode="json", exclude_unset=True))
+        record_admin(request, who, "faults_set", faults.model_dump(mode="json", exclude_unset=True))
         return faults
 
     @router.delete("/faults", status_code=204)
     def clear_faults(request: Request, who: AdminActor) -> Response:
         host.clear_faults()
-        _record(request, who, "faults_cleared", {})
+        record_admin(request, who, "faults_cleared", {})
         return Response(status_code=204)
 
     @router.post("/reset", status_code=204)
     def reset(request: Request, who: AdminActor) -> Response:
         """Empty the system: state, journals, faults and webhooks (the subscription stays)."""
         host.reset()
-        _record(request, who, "reset", {})
+        record_admin(request, who, "reset", {})
         return Response(status_code=204)
 
     @router.get("/audit")
@@ -396,7 +397,7 @@ def add_subscription_routes(app: FastAPI, target: _Target) -> None:
         sub: Subscription = Body(),  # noqa: B008
     ) -> Subscription:
         target.url, target.bearer = sub.url, sub.bearer
-        _record(
+        record_admin(
             request, who, "subscription_set", {"url": sub.url, "bearer": sub.bearer is not None}
         )
         return sub

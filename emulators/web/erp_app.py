@@ -15,11 +15,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from fastapi import Request, Response
+
 from emulators.erp import Erp
 from emulators.erp.releases import ErpReleases, Release
 from emulators.host import Host
 from emulators.limits import DEFAULT_LIMITS, Limits
-from emulators.web._common import LiveSystem
+from emulators.web._common import ADMIN_PREFIX, AdminActor, LiveSystem, record_admin
 from emulators.web._routes import assemble
 from emulators.web.erp_api import ERP_API
 from emulators.web.erp_releases import ReleaseGate
@@ -65,4 +67,15 @@ def erp_system(
     if versions is not None:  # innermost: inside the body limit, before the routes
         live.app.add_middleware(ReleaseGate, releases=versions, api=ERP_API)
         live.app.user_middleware.append(live.app.user_middleware.pop(0))
+        _add_restart_route(live, versions)
     return live
+
+
+def _add_restart_route(live: LiveSystem, versions: ErpReleases) -> None:
+    @live.app.post(f"{ADMIN_PREFIX}/releases/restart", status_code=204, tags=["admin"])
+    def restart_releases(request: Request, who: AdminActor) -> Response:
+        """Count the releases' times from now (the base version until the first): a live
+        run calls it when its clock starts, so a release at 7 h comes 7 h into the run."""
+        versions.restart()
+        record_admin(request, who, "releases_restarted", {"at_s": round(versions.started_s, 3)})
+        return Response(status_code=204)

@@ -100,7 +100,7 @@ class ReleaseGate(HttpMiddleware):
         return {
             "version": self.releases.version,
             "base": self.releases.base,
-            "releases": [{"version": r.version, "at_s": r.at_s} for r in self.releases.releases],
+            "releases": [{"version": v, "at_s": at} for v, at in self.releases.schedule()],
         }
 
     async def _versioned(self, operation: str, scope: Message, raw: bytes, send: Send) -> None:

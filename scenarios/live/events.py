@@ -41,7 +41,15 @@ from scenarios.spec.masterdata import MasterData
 from scenarios.spec.models import ScenarioSpec
 from scenarios.spec.releases import client_versions, incoming, outgoing
 
-__all__ = ["AP_PRICES", "ERP", "PriceChanges", "erp_releases", "load_masters", "not_played"]
+__all__ = [
+    "AP_PRICES",
+    "ERP",
+    "PriceChanges",
+    "erp_releases",
+    "load_masters",
+    "not_played",
+    "restart_erp_releases",
+]
 
 ERP = "/fscmRestApi/resources/latest"
 AP_PRICES = "/payables/v1/prices"
@@ -49,6 +57,7 @@ _AP_BATCH = 999  # AP's limit of prices per upsert
 _TRIES = 4
 _KEYS = ("SupplierNumber", "ItemNumber", "LocationGLN")
 _OPERATIONS = {"GET": "get_contract_price", "PATCH": "update_contract_price"}
+RESTART_PATH = "/__admin/releases/restart"  # the ERP's (emulators.web.erp_app)
 
 
 def not_played(spec: ScenarioSpec, core_is_ours: bool) -> list[str]:
@@ -64,6 +73,17 @@ def not_played(spec: ScenarioSpec, core_is_ours: bool) -> list[str]:
             for c in spec.core_faults.crashes
         ]
     return out
+
+
+def restart_erp_releases(client: httpx.Client, erp_url: str, log: Callable[[str], None]) -> None:
+    """Start the ERP's release timeline with the run's clock (its faults count from the
+    same instant): a release at 7 h comes 7 h into the run, however long the emulators,
+    the core and the master data took to come up."""
+    r = client.post(erp_url + RESTART_PATH)
+    if r.status_code == 404:
+        log(f"the ERP at {erp_url} plays no release (not served with this scenario)")
+    elif r.status_code != 204:
+        raise LiveError(f"POST {RESTART_PATH} at the ERP answered {r.status_code}: {r.text[:300]}")
 
 
 def erp_releases(client: httpx.Client, erp_url: str, erp_clock: float) -> list[dict[str, Any]]:

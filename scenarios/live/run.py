@@ -144,6 +144,8 @@ def run_live(o: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
         if spec.contract_price_changes:  # whoever listens has taken the load in
             wait_until_settled(client, urls, min(o.quiet_s, 0.5), o.settle_max_s)
         mailbox_after = 0 if o.reset else _mailbox_size(client, urls["supplier"])
+        if spec.erp.releases and o.reset:
+            events.restart_erp_releases(client, urls["erp"], log)
         start = time.monotonic()
         started_epoch = time.time()
         run_id = f"{int(started_epoch)}-{os.getpid()}"

@@ -139,3 +139,47 @@ def test_over_http_the_erp_switches_version_and_says_so(live_erp: Any) -> None:
     assert renamed.json()["RequestedDeliveryDate"] == "2026-03-20"
     old = _post(client, po_body(), **NEW)
     assert old.status_code == 400 and old.json()["field"] == "NeedByDate"
+
+
+def test_a_restart_counts_the_release_times_from_then() -> None:
+    clock = FakeClock(t=250.0)
+    erp = releases(clock)
+    assert erp.version == "2027.1"
+    erp.restart()  # a live run's clock starts at 250 s on the ERP's
+    assert erp.version == "2026.4" and erp.schedule() == [("2027.1", 350.0)]
+    before = erp.handle("get_purchase_order", {}, None, lambda _: Reply(200, po_body()))
+    assert before.headers["Deprecation"] == "@1772438750"  # the release 350 s after 08:00
+    clock.t = 349.9
+    assert erp.version == "2026.4"
+    clock.t = 350.0
+    assert erp.version == "2027.1"
+
+
+def test_over_http_the_release_timeline_restarts_and_the_trail_says_who(live_erp: Any) -> None:
+    clock, client = live_erp
+    clock.t = 120.0
+    assert client.get(VERSION_PATH).json()["version"] == "2027.1"
+    r = client.post("/__admin/releases/restart", headers={"X-Actor": "live-run"})
+    assert r.status_code == 204
+    assert client.get(VERSION_PATH).json() == {
+        "version": "2026.4",
+        "base": "2026.4",
+        "releases": [{"version": "2027.1", "at_s": 220.0}],
+    }
+    created = _post(client, po_body())  # the old names work again until the release
+    assert created.status_code == 201 and created.headers["x-erp-api-version"] == "2026.4"
+    (entry,) = [e for e in client.get("/__admin/audit").json() if e["action"] != "reset"]
+    assert (entry["actor"], entry["action"], entry["detail"]) == (
+        "live-run",
+        "releases_restarted",
+        {"at_s": 120.0},
+    )
+    clock.t = 220.0
+    assert client.get(VERSION_PATH).json()["version"] == "2027.1"
+
+
+def test_an_erp_without_releases_has_no_timeline_to_restart() -> None:
+    live = live_system(erp_system, FakeClock())
+    with served(live.app) as base:
+        r = httpx.post(f"{base}/__admin/releases/restart", timeout=10)
+    assert r.status_code == 404
