@@ -41,6 +41,7 @@ SQLite's connection is not (``check_same_thread``).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
@@ -101,6 +102,19 @@ def _nothing() -> None:
     pass
 
 
+def _yield_gil() -> None:
+    """Release the GIL and the CPU for a moment: ``sched_yield`` (≈ 0.4 µs when nobody
+    waits) where there is one; ``time.sleep(0)`` costs ≈ 20 µs of CPU and 80 µs of wall on a
+    busy machine."""
+    if _SCHED_YIELD is not None:
+        _SCHED_YIELD()
+    else:
+        time.sleep(0)
+
+
+_SCHED_YIELD: Callable[[], None] | None = getattr(os, "sched_yield", None)
+
+
 class PipelinedCommit:
     """A group commit whose commits run on a thread of their own (module docstring).
 
@@ -158,7 +172,7 @@ class PipelinedCommit:
             # a commit is in flight: let its thread take the GIL now if it waits for it (back
             # from the server), not after the interpreter's switch interval (5 ms) at each of
             # its round trips
-            time.sleep(0)
+            _yield_gil()
         group = self._staged
         group.decisions.append(decision)
         group.consumed.update(decision.consumed)
