@@ -31,8 +31,9 @@ group and every group staged on top of it (handed off or still staging: they may
 have read its state) are discarded, and the next :meth:`~PipelinedCommit.hand_off`
 or :meth:`~PipelinedCommit.flush` raises :class:`CommitFailed` with the decisions to
 make again (``redecide``: decide their messages again, in order) and the groups
-committed before it (``committed``: carry out their requests).  The store's read
-cache is cleared (the failed commit may or may not have been kept).
+committed before it (``committed``: carry out their requests); so does
+:meth:`~PipelinedCommit.close` when no call reported it yet.  The store's read cache
+is cleared (the failed commit may or may not have been kept).
 
 A store without the hooks (``MemoryStore``) is committed with ``commit_many``
 from the committer thread: its reads and its commits must be safe across threads.
@@ -46,6 +47,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, runtime_checkable
@@ -255,11 +257,16 @@ class PipelinedCommit:
                 self._cond.notify_all()
 
     def close(self) -> None:
-        """Commit what was handed off, then stop the committer (the staged group is dropped)."""
+        """Commit what was handed off, then stop the committer (the staged group is dropped;
+        the requests of groups not collected stay in the outbox).  :class:`CommitFailed` when
+        a commit failed and no call reported it yet."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
         self._thread.join()
+        with self._cond:
+            if self._failure is not None:
+                self._take(_Group())
 
     def __enter__(self) -> PipelinedCommit:
         return self
@@ -270,4 +277,9 @@ class PipelinedCommit:
         value: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        if kind is None:
+            self.close()
+            return
+        # an exception is under way: it says more; the store holds what was committed
+        with suppress(CommitFailed):
+            self.close()

@@ -114,6 +114,17 @@ def test_a_failed_commit_discards_its_group_and_the_one_staged_on_top() -> None:
     assert store.entity("po", "1") == PO1 and not store.consumed("m2")
 
 
+def test_a_failure_nobody_collected_is_raised_when_the_pipeline_closes() -> None:
+    store = GatedStore(fail_at=1)
+    pipe = PipelinedCommit(store)
+    pipe.stage(decision("m1", entities=[PO1]))
+    pipe.hand_off()
+    with pytest.raises(CommitFailed) as failed:
+        pipe.close()
+    assert [d.message_id for d in failed.value.redecide] == ["m1"]
+    assert not store.consumed("m1")
+
+
 def sequential(store: Store, messages: Sequence[Inbound], size: int) -> list[OutboxItem]:
     """The engine deciding ``messages`` through ``GroupCommit``; the outbox rows, in order."""
     decide, group, items = engine(), GroupCommit(store), []
