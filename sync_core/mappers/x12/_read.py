@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from sync_core.errors import MappingError
+from sync_core.mappers.ack_lines import acknowledgment_json
 from sync_core.mappers.x12._envelope import (
     TransactionSet,
     _date,
@@ -119,14 +120,32 @@ def acknowledgments_from_855(ts: TransactionSet) -> Acknowledgment:
         raise _fail(ts.code, "ST01", "expected an 855 purchase order acknowledgment")
     try:
         return Acknowledgment.model_validate(_read_855(ts, strict=False))
-    except (MappingError, ValidationError):
+    except (MappingError, ValueError):  # a ValidationError is a ValueError
         pass  # read it again, validating as it goes: that raises the error to report
     return Acknowledgment(**_read_855(ts, strict=True))
 
 
+def acknowledgment_json_from_855(ts: TransactionSet) -> dict[str, Any]:
+    """An 855 as the core stores it: ``acknowledgments_from_855(ts).model_dump(mode="json")``
+    without building the model (what the engine does with every 855: the ERP body, the WMS
+    rows and the shortages are made from this form).
+
+    The set is read straight into that form, codes as their values and dates as ISO
+    8601, and checked against the model's constraints by hand (a test holds the two
+    equal, and failing on the same sets); one that fails any check goes the model's
+    way, step by step, which raises the error to report."""
+    if ts.code == "855":
+        try:
+            return _read_855(ts, strict=False)
+        except (MappingError, ValueError):
+            pass
+    return acknowledgment_json(acknowledgments_from_855(ts))
+
+
 def _read_855(ts: TransactionSet, *, strict: bool) -> dict[str, Any]:
     """An 855's acknowledgment fields; its lines and their ACKs as models when
-    ``strict`` (each validated where it is read), else as plain fields."""
+    ``strict`` (each validated where it is read), else the model's JSON form, its
+    constraints checked by hand (a :class:`ValueError` when one fails)."""
     doc = "855"
     po_number = ""
     ack_type: AckType | None = None
@@ -135,7 +154,7 @@ def _read_855(ts: TransactionSet, *, strict: bool) -> dict[str, Any]:
     sent_on: dt.date | None = None  # BAK09
     created: dt.datetime | None = None  # DTM*097
     lines: list[Any] = []
-    current: dict[str, object] | None = None
+    current: dict[str, Any] | None = None
     acks: list[Any] = []
     ctt: int | None = None
 
@@ -144,7 +163,18 @@ def _read_855(ts: TransactionSet, *, strict: bool) -> dict[str, Any]:
             if not acks:
                 raise _fail(doc, f"PO1 line {current['line_no']}", "line has no ACK segment")
             current["acks"] = acks
-            lines.append(_acknowledged_line(doc, "PO1", current, acks) if strict else current)
+            if strict:
+                lines.append(_acknowledged_line(doc, "PO1", current, acks))
+                return
+            # AcknowledgmentLine's and LineAck's constraints (their types the reader made)
+            if current["line_no"] < 1 or current["ordered_quantity"] < 1:
+                raise ValueError(current)
+            if not current["unit_price"] > 0:
+                raise ValueError(current)
+            for ack in acks:
+                if ack["quantity"] < 0:
+                    raise ValueError(ack)
+            lines.append(current)
 
     for n, seg in enumerate(ts.segments, start=1):
         sid = seg[0]
@@ -182,37 +212,43 @@ def _read_855(ts: TransactionSet, *, strict: bool) -> dict[str, Any]:
     if revision is None:
         made = created or dt.datetime.combine(sent_on or ack_date, dt.time())
         revision = _arrival_order(made, ts.interchange_control)
-    fields = {"po_number": po_number, "ack_type": ack_type, "ack_date": ack_date,
-              "revision": revision, "lines": tuple(lines)}  # fmt: skip
     if strict:
+        fields = {"po_number": po_number, "ack_type": ack_type, "ack_date": ack_date,
+                  "revision": revision, "lines": tuple(lines)}  # fmt: skip
         try:
             Acknowledgment(**fields)
         except ValueError as e:
             raise _fail(doc, "BAK03", str(e)) from None
-    return fields
+        return fields
+    if not po_number or revision < 1:  # Acknowledgment's constraints
+        raise ValueError(revision)
+    return {"po_number": po_number, "ack_type": ack_type._value_,
+            "ack_date": ack_date.isoformat(), "revision": revision, "lines": lines}  # fmt: skip
 
 
-def _po1_line(doc: str, n: int, seg: Sequence[str]) -> dict[str, object]:
-    """An 855's PO1 (at least five elements): the line as the partner echoes it back."""
+def _po1_line(doc: str, n: int, seg: Sequence[str]) -> dict[str, Any]:
+    """An 855's PO1 (at least five elements): the line as the partner echoes it back
+    (in the model's JSON form: the unit as its code)."""
     return {
         "line_no": _int(doc, "PO101", seg[1], n),
         "ordered_quantity": _int(doc, "PO102", seg[2], n),
-        "uom": _enum(doc, "PO103", Uom, seg[3], n),
+        "uom": _enum(doc, "PO103", Uom, seg[3], n)._value_,
         "unit_price": _price(doc, "PO104", seg[4], n),
     }
 
 
 def _ack_fields(doc: str, n: int, seg: Sequence[str]) -> dict[str, object]:
-    """An 855's ACK: status, quantity, unit, and the expected date (ACK04 ``068``)."""
+    """An 855's ACK: status, quantity, unit, and the expected date (ACK04 ``068``), in
+    the model's JSON form (codes as their values, the date as ISO 8601)."""
     if len(seg) < 4:
         raise _fail(doc, f"ACK (segment {n})", "ACK needs ACK01..ACK03")
     expected = None
     if len(seg) > 5 and seg[4] == "068" and seg[5]:
-        expected = _date(doc, "ACK05", seg[5], n)
+        expected = _date(doc, "ACK05", seg[5], n).isoformat()
     return {
-        "status": _enum(doc, "ACK01", LineStatus, seg[1], n),
+        "status": _enum(doc, "ACK01", LineStatus, seg[1], n)._value_,
         "quantity": _int(doc, "ACK02", seg[2], n),
-        "uom": _enum(doc, "ACK03", Uom, seg[3], n),
+        "uom": _enum(doc, "ACK03", Uom, seg[3], n)._value_,
         "expected_date": expected,
     }
 
