@@ -110,8 +110,7 @@ def _change_ack(
         revision=revision,
         lines=tuple(lines[n] for n in sorted(lines)),
     )
-    record_acknowledgment(flow, work, flow.stored_po(known_po), acknowledgment_json(ack), now,
-                          "865", r)  # fmt: skip
+    record_acknowledgment(flow, work, known_po.data, acknowledgment_json(ack), now, "865", r)
 
 
 def _said(marks: Entity | None, top: int) -> tuple[int, dict[int, int]]:

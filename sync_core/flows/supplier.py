@@ -52,7 +52,7 @@ def _supplier_edi(flow: Flow, work: Work, message: Inbound, now: dt.datetime) ->
 
 def _shortages(
     work: Work,
-    po: PurchaseOrder,
+    po: dict[str, Any],
     ack: dict[str, Any],
     now: dt.datetime,
     line_sums: Sequence[LineTotals],
@@ -60,13 +60,16 @@ def _shortages(
     """The procurement team's exception queue: a clinical-critical line the supplier
     will not fill now (confirmed below ordered) opens an exception; a later revision
     that fills it closes it.  Entities ``exception`` keyed ``{po}:{line}``.
-    ``ack`` is in its stored form, ``line_sums`` the totals of its lines."""
-    critical = {line.line_no for line in po.lines if line.critical}
+    ``po`` and ``ack`` are in their stored forms, ``line_sums`` the totals of ``ack``'s lines."""
+    critical = {line["line_no"] for line in po["lines"] if line["critical"]}
+    if not critical:
+        return
+    po_number = po["po_number"]
     for line, totals in zip(ack["lines"], line_sums, strict=True):
         number = line["line_no"]
         if number not in critical:
             continue
-        key = f"{po.po_number}:{number}"
+        key = f"{po_number}:{number}"
         known = work.entity("exception", key)
         short = totals.confirmed < line["ordered_quantity"]
         if not short and (known is None or not known.data["open"]):
@@ -79,7 +82,7 @@ def _shortages(
             {
                 "open": short,
                 "kind": "critical_shortage",
-                "po_number": po.po_number,
+                "po_number": po_number,
                 "line_no": number,
                 "ordered": line["ordered_quantity"],
                 "confirmed": totals.confirmed,
@@ -88,7 +91,7 @@ def _shortages(
                 "expected": min(dates) if dates else None,
                 "since": (known.data["since"] if known and known.data["open"] else None)
                 or now.isoformat(timespec="seconds"),
-                "trace": traceparent(po.po_number, "855"),
+                "trace": traceparent(po_number, "855"),
             },
         )
 
@@ -105,13 +108,13 @@ def _acknowledgment(
         raise MappingError("X12 855", "BAK03", f"PO {po_number} was never dispatched")
     if flow.seen(work.entity("ack", po_number), ack["revision"]):
         return  # duplicate or late revision: never regress
-    record_acknowledgment(flow, work, flow.stored_po(known_po), ack, now)
+    record_acknowledgment(flow, work, known_po.data, ack, now)
 
 
 def record_acknowledgment(
     flow: Flow,
     work: Work,
-    po: PurchaseOrder,
+    po: dict[str, Any],
     ack: dict[str, Any],
     now: dt.datetime,
     doc: str = "855",
@@ -119,9 +122,12 @@ def record_acknowledgment(
 ) -> None:
     """A new revision of the supplier's acknowledgment (from an 855, or an 865 merged over
     the last one), in its stored form (:func:`~sync_core.mappers.ack_lines.acknowledgment_json`):
-    stored, to the ERP and the WMS, shortages opened or closed.  ``number``
-    is the revision of the document that made it (its writes' keys), if not ``ack``'s."""
-    trace = traceparent(po.po_number, doc)
+    stored, to the ERP and the WMS, shortages opened or closed.  ``po`` is the PO as
+    stored when it was dispatched (``PurchaseOrder.model_dump(mode="json")``: validated
+    then, read here as plain data, not validated again for every acknowledgment).
+    ``number`` is the revision of the document that made it (its writes' keys), if not
+    ``ack``'s."""
+    trace = traceparent(po["po_number"], doc)
     po_number, revision = ack["po_number"], ack["revision"]
     line_sums = [line_totals(line) for line in ack["lines"]]
     erp_body = erp.acknowledgment_to_erp(ack, trace, line_sums)
@@ -129,7 +135,8 @@ def record_acknowledgment(
     work.put("ack", po_number, revision, ack)
     _shortages(work, po, ack, now, line_sums)
     key = f"{doc}:{po_number}:{revision if number is None else number}"
-    write = flow.writer(work, trace, critical=po.critical, entity=("ack", po_number, revision))
+    critical = any(line["critical"] for line in po["lines"])  # PurchaseOrder.critical
+    write = flow.writer(work, trace, critical=critical, entity=("ack", po_number, revision))
     write("erp", "post_acknowledgment", erp_body, f"{key}:erp", order_number=po_number)
     write("wms", "upsert_expected_receipts", wms_body, f"{key}:wms")
 

@@ -21,33 +21,32 @@ __all__ = ["canceled_receipts", "expected_receipts", "receipt_from_wms", "ship_n
 
 
 def expected_receipts(
-    po: PurchaseOrder,
+    po: dict[str, Any],
     ack: dict[str, Any],
     correlation_id: str | None,
     totals: Sequence[LineTotals] | None = None,
 ) -> dict[str, Any]:
-    """One expected receipt per acknowledged line: the quantity the dock will see
-    (``ack`` in its stored form, :func:`~sync_core.mappers.ack_lines.acknowledgment_json`;
-    ``totals``: its lines', if known)."""
-    by_line = {line.line_no: line for line in po.lines}
+    """One expected receipt per acknowledged line: the quantity the dock will see.
+    ``po`` and ``ack`` are in their stored forms (``PurchaseOrder.model_dump(mode="json")``,
+    :func:`~sync_core.mappers.ack_lines.acknowledgment_json`); ``totals``: ``ack``'s
+    lines', if known."""
+    po_number, dock = po["po_number"], po["ship_to"]
+    gtins = {line["line_no"]: line["gtin"] for line in po["lines"]}
     rows = []
     for line, sums in zip(ack["lines"], totals or map(line_totals, ack["lines"]), strict=True):
         number = line["line_no"]
-        ordered = by_line.get(number)
-        if ordered is None:
-            raise MappingError(
-                "X12 855", f"PO1 line {number}", f"PO {po.po_number} has no such line"
-            )
+        if number not in gtins:
+            raise MappingError("X12 855", f"PO1 line {number}", f"PO {po_number} has no such line")
         rows.append(
             {
-                "po_nbr": po.po_number,
+                "po_nbr": po_number,
                 "po_line_nbr": number,
-                "item_id": ordered.gtin,
-                "dock_gln": po.ship_to,
+                "item_id": gtins[number],
+                "dock_gln": dock,
                 "exp_qty": sums.confirmed,
                 "backorder_qty": sums.backordered,
                 "qty_uom": line["uom"],
-                "exp_date": min(sums.expected) if sums.expected else po.requested_date.isoformat(),
+                "exp_date": min(sums.expected) if sums.expected else po["requested_date"],
             }
         )
     return {"receipts": rows, "trace_id": correlation_id}
