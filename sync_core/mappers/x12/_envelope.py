@@ -67,14 +67,11 @@ class TransactionSet:
         interchange_control: int = 0,
         component: str = _COMPONENT,
     ) -> None:
-        d = self.__dict__  # as Envelope's
-        d["code"] = code
-        d["control_number"] = control_number
-        d["segments"] = segments
-        d["group_code"] = group_code
-        d["group_control"] = group_control
-        d["interchange_control"] = interchange_control
-        d["component"] = component
+        self.__dict__.update(  # as Envelope's, in one call
+            code=code, control_number=control_number, segments=segments, group_code=group_code,
+            group_control=group_control, interchange_control=interchange_control,
+            component=component,
+        )  # fmt: skip
 
 
 def _e(segment: Sequence[str], index: int) -> str:
