@@ -28,10 +28,12 @@ _TEXT = emu.Interchange("SUPP1001", "HOSPNET01", 17, [emu.render_855(_ACK, "0001
     "PR", dt.datetime(2024, 1, 16, 9, 0)
 )
 _SET = x12.parse_interchange(_TEXT)[1][0]
-# what an element may become: the model's limits (0, 1, -1), codes, dates, junk
+# what an element may become: the model's limits (0, 1, -1), codes, dates, junk, and what
+# int() and date() read but the inline reading leaves to the checked one (fullwidth digits)
 _VALUES = ["", "0", "1", "-1", "2", "0.00", "0.01", "-3.5", "1e400", "nan", "IA", "IB", "IR",
            "EA", "ZZ", "AC", "RJ", "068", "PP", "097", "20240230", "20240131", "00000000",
-           "99991231", "0930", "4500000001", "٣٤", "9" * 19]  # fmt: skip
+           "99991231", "0930", "4500000001", "٣٤", " 7", "1_0", "9" * 19, "9" * 18, "inf",
+           "1.5", "\uff12\uff10\uff12\uff14\uff10\uff11\uff13\uff11"]  # fmt: skip
 
 
 def _outcome(read: Callable[[], object]) -> object:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -163,25 +164,14 @@ def _read_855(ts: TransactionSet, *, strict: bool) -> dict[str, Any]:
             if not acks:
                 raise _fail(doc, f"PO1 line {current['line_no']}", "line has no ACK segment")
             current["acks"] = acks
-            if strict:
-                lines.append(_acknowledged_line(doc, "PO1", current, acks))
-                return
-            # AcknowledgmentLine's and LineAck's constraints (their types the reader made)
-            if current["line_no"] < 1 or current["ordered_quantity"] < 1:
-                raise ValueError(current)
-            if not current["unit_price"] > 0:
-                raise ValueError(current)
-            for ack in acks:
-                if ack["quantity"] < 0:
-                    raise ValueError(ack)
-            lines.append(current)
+            lines.append(_acknowledged_line(doc, "PO1", current, acks) if strict else current)
 
     for n, seg in enumerate(ts.segments, start=1):
         sid = seg[0]
         if sid == "ACK":
             if current is None:
                 raise _fail(doc, f"ACK (segment {n})", "ACK before any PO1")
-            acks.append(_line_ack(doc, n, seg) if strict else _ack_fields(doc, n, seg))
+            acks.append(_line_ack(doc, n, seg) if strict else _ack_json(seg))
         elif sid == "PO1":
             close_line()
             acks = []
@@ -189,7 +179,7 @@ def _read_855(ts: TransactionSet, *, strict: bool) -> dict[str, Any]:
                 raise _fail(
                     doc, f"PO1 (segment {n})", "PO1 needs line number, quantity, unit and price"
                 )
-            current = _po1_line(doc, n, seg)
+            current = _po1_line(doc, n, seg) if strict else _po1_json(seg)
         elif sid == "BAK":
             if len(seg) < 5:
                 raise _fail(doc, f"BAK (segment {n})", "BAK needs BAK01..BAK04")
@@ -235,6 +225,41 @@ def _po1_line(doc: str, n: int, seg: Sequence[str]) -> dict[str, Any]:
         "uom": _enum(doc, "PO103", Uom, seg[3], n)._value_,
         "unit_price": _price(doc, "PO104", seg[4], n),
     }
+
+
+# The unchecked reading (strict=False) converts an ACK's and a PO1's elements inline, not a
+# call each, and gives up (ValueError) at anything the checked one would refuse or read
+# otherwise (a number over 18 characters, a date in other digits than ASCII), so that
+# reading, step by step, decides it: the same values, the same errors (a test holds it).
+_STATUSES = LineStatus._value2member_map_
+_UNITS = Uom._value2member_map_
+
+
+def _po1_json(seg: Sequence[str]) -> dict[str, Any]:
+    """A PO1 as :func:`_po1_line` reads it, with AcknowledgmentLine's constraints."""
+    number, quantity, unit = seg[1], seg[2], seg[3]
+    if len(number) > 18 or len(quantity) > 18 or unit not in _UNITS:
+        raise ValueError(seg)
+    line_no, ordered, price = int(number), int(quantity), float(seg[4])
+    if line_no < 1 or ordered < 1 or not 0 < price < math.inf:  # (not NaN either)
+        raise ValueError(seg)
+    return {"line_no": line_no, "ordered_quantity": ordered, "uom": unit, "unit_price": price}
+
+
+def _ack_json(seg: Sequence[str]) -> dict[str, Any]:
+    """An ACK as :func:`_ack_fields` reads it, with LineAck's constraints."""
+    if len(seg) < 4 or seg[1] not in _STATUSES or seg[3] not in _UNITS or len(seg[2]) > 18:
+        raise ValueError(seg)
+    quantity = int(seg[2])
+    if quantity < 0:
+        raise ValueError(seg)
+    expected = None
+    if len(seg) > 5 and seg[4] == "068" and seg[5]:
+        day = seg[5]
+        if len(day) != 8 or not day.isdigit() or not day.isascii():
+            raise ValueError(seg)
+        expected = dt.date.fromisoformat(day).isoformat()
+    return {"status": seg[1], "quantity": quantity, "uom": seg[3], "expected_date": expected}
 
 
 def _ack_fields(doc: str, n: int, seg: Sequence[str]) -> dict[str, object]:
