@@ -59,7 +59,7 @@ class Inbound:
     query: dict[str, Any] | None = None  # for a reply: the parameters of the read
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Request:
     """A call to one system's native API.
 
@@ -81,6 +81,32 @@ class Request:
     # so a retry of an older state can never land after the newer one.
     supersedable: tuple[str, str, int] | None = None
 
+    # The engine makes several of these per message: an __init__ that fills __dict__ costs
+    # a quarter of the generated one, which sets each field through object.__setattr__
+    # (frozen). The same fields, in the same order, with the same defaults.
+    def __init__(
+        self,
+        target: str,
+        operation: str,
+        params: dict[str, Any] | None = None,  # None: a new empty dict
+        body: Any = None,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+        critical: bool = False,
+        reply_kind: Kind | None = None,
+        supersedable: tuple[str, str, int] | None = None,
+    ) -> None:
+        d = self.__dict__
+        d["target"] = target
+        d["operation"] = operation
+        d["params"] = {} if params is None else params
+        d["body"] = body
+        d["idempotency_key"] = idempotency_key
+        d["correlation_id"] = correlation_id
+        d["critical"] = critical
+        d["reply_kind"] = reply_kind
+        d["supersedable"] = supersedable
+
 
 @dataclass(frozen=True)
 class Response:
@@ -95,7 +121,7 @@ class Response:
         return 200 <= self.status < 300
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Entity:
     """What the core remembers of one business entity, at one source version."""
 
@@ -103,6 +129,13 @@ class Entity:
     key: str
     version: int
     data: Any
+
+    def __init__(self, kind: str, key: str, version: int, data: Any) -> None:
+        d = self.__dict__  # as Request's: cheaper than the frozen dataclass's own
+        d["kind"] = kind
+        d["key"] = key
+        d["version"] = version
+        d["data"] = data
 
 
 class StateView(Protocol):
@@ -113,9 +146,12 @@ class StateView(Protocol):
     def entity(self, kind: str, key: str) -> Entity | None: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class PutEntity:
     entity: Entity
+
+    def __init__(self, entity: Entity) -> None:
+        self.__dict__["entity"] = entity  # as Request's
 
 
 @dataclass(frozen=True)
@@ -139,13 +175,28 @@ class DeadLetter:
     at: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Decision:
     message_id: str
     consumed: tuple[str, ...] = ()
     changes: tuple[PutEntity, ...] = ()
     requests: tuple[Request, ...] = ()
     dead_letters: tuple[DeadLetter, ...] = ()
+
+    def __init__(
+        self,
+        message_id: str,
+        consumed: tuple[str, ...] = (),
+        changes: tuple[PutEntity, ...] = (),
+        requests: tuple[Request, ...] = (),
+        dead_letters: tuple[DeadLetter, ...] = (),
+    ) -> None:
+        d = self.__dict__  # as Request's
+        d["message_id"] = message_id
+        d["consumed"] = consumed
+        d["changes"] = changes
+        d["requests"] = requests
+        d["dead_letters"] = dead_letters
 
     @property
     def duplicate(self) -> bool:

@@ -217,7 +217,7 @@ class Flow:
         return Writer(work, trace, critical, None if entity is None else self.versioned(entity))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Writer:
     """Builds the writes of one step: they share the trace, priority and superseding."""
 
@@ -225,6 +225,19 @@ class Writer:
     trace: str | None
     critical: bool
     supersedable: tuple[str, str, int] | None
+
+    def __init__(
+        self,
+        work: Work,
+        trace: str | None,
+        critical: bool,
+        supersedable: tuple[str, str, int] | None,
+    ) -> None:
+        d = self.__dict__  # one per step: cheaper than the frozen dataclass's own __init__
+        d["work"] = work
+        d["trace"] = trace
+        d["critical"] = critical
+        d["supersedable"] = supersedable
 
     def request(self, target: str, operation: str, body: Any, key: str, **params: Any) -> Request:
         return Request(

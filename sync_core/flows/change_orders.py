@@ -29,6 +29,7 @@ from sync_core.flows import functional_acks
 from sync_core.flows.base import Flow, Tables, Work
 from sync_core.flows.supplier import record_acknowledgment
 from sync_core.mappers import x12
+from sync_core.mappers.ack_lines import acknowledgment_json
 from sync_core.messages import Entity
 from sync_core.model import Acknowledgment, PurchaseOrder
 
@@ -109,7 +110,7 @@ def _change_ack(
         revision=revision,
         lines=tuple(lines[n] for n in sorted(lines)),
     )
-    record_acknowledgment(flow, work, flow.stored_po(known_po), ack, now, "865", r)
+    record_acknowledgment(flow, work, known_po.data, acknowledgment_json(ack), now, "865", r)
 
 
 def _said(marks: Entity | None, top: int) -> tuple[int, dict[int, int]]:

@@ -169,7 +169,7 @@ def _repair_drift(flow: Flow, work: Work, doc: dict[str, Any], po: PurchaseOrder
     trace = traceparent(po.po_number, "855")
     key = f"855:{po.po_number}:{ack.revision}:repair:{doc.get('LastUpdateDate')}"
     write = flow.writer(work, trace, critical=po.critical)
-    write("erp", "post_acknowledgment", erp.acknowledgment_to_erp(ack, trace), key,
+    write("erp", "post_acknowledgment", erp.acknowledgment_to_erp(stored.data, trace), key,
           order_number=po.po_number)  # fmt: skip
 
 

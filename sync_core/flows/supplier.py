@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from sync_core.errors import MappingError
 from sync_core.flows import functional_acks
 from sync_core.flows.base import CountedList, Flow, Tables, Work, field_of, traceparent
 from sync_core.mappers import ap, erp, wms, x12
-from sync_core.mappers.ack_lines import LineTotals, acknowledgment_json, line_totals
+from sync_core.mappers.ack_lines import LineTotals, line_totals
 from sync_core.messages import Inbound, Kind
-from sync_core.model import Acknowledgment, PurchaseOrder
+from sync_core.model import PurchaseOrder
 
 __all__ = ["TABLES", "record_acknowledgment"]
 
@@ -51,42 +52,46 @@ def _supplier_edi(flow: Flow, work: Work, message: Inbound, now: dt.datetime) ->
 
 def _shortages(
     work: Work,
-    po: PurchaseOrder,
-    ack: Acknowledgment,
+    po: dict[str, Any],
+    ack: dict[str, Any],
     now: dt.datetime,
     line_sums: Sequence[LineTotals],
 ) -> None:
     """The procurement team's exception queue: a clinical-critical line the supplier
     will not fill now (confirmed below ordered) opens an exception; a later revision
     that fills it closes it.  Entities ``exception`` keyed ``{po}:{line}``.
-    ``line_sums``: the totals of ``ack``'s lines."""
-    critical = {line.line_no for line in po.lines if line.critical}
-    for line, totals in zip(ack.lines, line_sums, strict=True):
-        if line.line_no not in critical:
+    ``po`` and ``ack`` are in their stored forms, ``line_sums`` the totals of ``ack``'s lines."""
+    critical = {line["line_no"] for line in po["lines"] if line["critical"]}
+    if not critical:
+        return
+    po_number = po["po_number"]
+    for line, totals in zip(ack["lines"], line_sums, strict=True):
+        number = line["line_no"]
+        if number not in critical:
             continue
-        key = f"{po.po_number}:{line.line_no}"
+        key = f"{po_number}:{number}"
         known = work.entity("exception", key)
-        short = totals.confirmed < line.ordered_quantity
+        short = totals.confirmed < line["ordered_quantity"]
         if not short and (known is None or not known.data["open"]):
             continue
         dates = totals.expected
         work.put(
             "exception",
             key,
-            ack.revision,
+            ack["revision"],
             {
                 "open": short,
                 "kind": "critical_shortage",
-                "po_number": po.po_number,
-                "line_no": line.line_no,
-                "ordered": line.ordered_quantity,
+                "po_number": po_number,
+                "line_no": number,
+                "ordered": line["ordered_quantity"],
                 "confirmed": totals.confirmed,
                 "backordered": totals.backordered,
                 "ack_status": totals.status,
-                "expected": min(dates).isoformat() if dates else None,
+                "expected": min(dates) if dates else None,
                 "since": (known.data["since"] if known and known.data["open"] else None)
                 or now.isoformat(timespec="seconds"),
-                "trace": traceparent(po.po_number, "855"),
+                "trace": traceparent(po_number, "855"),
             },
         )
 
@@ -94,39 +99,45 @@ def _shortages(
 def _acknowledgment(
     flow: Flow, work: Work, ts: x12.TransactionSet, envelope: x12.Envelope, now: dt.datetime
 ) -> None:
-    """An 855: to the ERP and the WMS, once per revision, never regressing."""
-    ack = x12.acknowledgments_from_855(ts)
-    known_po = work.entity("po", ack.po_number)
+    """An 855: to the ERP and the WMS, once per revision, never regressing (read straight
+    into its stored form: no model is built)."""
+    ack = x12.acknowledgment_json_from_855(ts)
+    po_number = ack["po_number"]
+    known_po = work.entity("po", po_number)
     if known_po is None:
-        raise MappingError("X12 855", "BAK03", f"PO {ack.po_number} was never dispatched")
-    if flow.seen(work.entity("ack", ack.po_number), ack.revision):
+        raise MappingError("X12 855", "BAK03", f"PO {po_number} was never dispatched")
+    if flow.seen(work.entity("ack", po_number), ack["revision"]):
         return  # duplicate or late revision: never regress
-    record_acknowledgment(flow, work, flow.stored_po(known_po), ack, now)
+    record_acknowledgment(flow, work, known_po.data, ack, now)
 
 
 def record_acknowledgment(
     flow: Flow,
     work: Work,
-    po: PurchaseOrder,
-    ack: Acknowledgment,
+    po: dict[str, Any],
+    ack: dict[str, Any],
     now: dt.datetime,
     doc: str = "855",
     number: int | None = None,
 ) -> None:
     """A new revision of the supplier's acknowledgment (from an 855, or an 865 merged over
-    the last one): stored, to the ERP and the WMS, shortages opened or closed.  ``number``
-    is the revision of the document that made it (its writes' keys), if not ``ack``'s."""
-    trace = traceparent(po.po_number, doc)
-    line_sums = [line_totals(line) for line in ack.lines]
+    the last one), in its stored form (:func:`~sync_core.mappers.ack_lines.acknowledgment_json`):
+    stored, to the ERP and the WMS, shortages opened or closed.  ``po`` is the PO as
+    stored when it was dispatched (``PurchaseOrder.model_dump(mode="json")``: validated
+    then, read here as plain data, not validated again for every acknowledgment).
+    ``number`` is the revision of the document that made it (its writes' keys), if not
+    ``ack``'s."""
+    trace = traceparent(po["po_number"], doc)
+    po_number, revision = ack["po_number"], ack["revision"]
+    line_sums = [line_totals(line) for line in ack["lines"]]
     erp_body = erp.acknowledgment_to_erp(ack, trace, line_sums)
     wms_body = wms.expected_receipts(po, ack, trace, line_sums)
-    work.put("ack", ack.po_number, ack.revision, acknowledgment_json(ack))
+    work.put("ack", po_number, revision, ack)
     _shortages(work, po, ack, now, line_sums)
-    key = f"{doc}:{ack.po_number}:{ack.revision if number is None else number}"
-    write = flow.writer(
-        work, trace, critical=po.critical, entity=("ack", ack.po_number, ack.revision)
-    )
-    write("erp", "post_acknowledgment", erp_body, f"{key}:erp", order_number=ack.po_number)
+    key = f"{doc}:{po_number}:{revision if number is None else number}"
+    critical = any(line["critical"] for line in po["lines"])  # PurchaseOrder.critical
+    write = flow.writer(work, trace, critical=critical, entity=("ack", po_number, revision))
+    write("erp", "post_acknowledgment", erp_body, f"{key}:erp", order_number=po_number)
     write("wms", "upsert_expected_receipts", wms_body, f"{key}:wms")
 
 

@@ -2,7 +2,8 @@
 
 The ERP's acknowledgment, the WMS's expected receipts and the shortage check each need
 a line's confirmed and backordered quantities, its ACK01 codes and its expected dates:
-:func:`line_totals` gives all four at once, as the model's properties
+:func:`line_totals` gives all four at once, from the line's stored (JSON) form, as the
+model's properties
 (:attr:`~sync_core.model.AcknowledgmentLine.confirmed_quantity`, ``backordered_quantity``,
 ``status``) define them, instead of a pass over the ACKs for each.
 :func:`acknowledgment_json` is what the core stores of an acknowledgment:
@@ -12,10 +13,9 @@ holds the two equal).
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, NamedTuple
 
-from sync_core.model import _NOT_CONFIRMED, Acknowledgment, AcknowledgmentLine, LineStatus
+from sync_core.model import _NOT_CONFIRMED, Acknowledgment, LineStatus
 
 __all__ = ["LineTotals", "acknowledgment_json", "line_totals"]
 
@@ -24,23 +24,25 @@ class LineTotals(NamedTuple):
     confirmed: int  # AcknowledgmentLine.confirmed_quantity
     backordered: int  # AcknowledgmentLine.backordered_quantity
     status: str  # AcknowledgmentLine.status: the ACK01 codes, e.g. "IA/IB"
-    expected: list[dt.date]  # the expected dates the ACKs give, in order
+    expected: list[str]  # the expected dates the ACKs give, in order, as ISO 8601
+    # (four-digit years: they sort as the dates do)
 
 
-def line_totals(line: AcknowledgmentLine) -> LineTotals:
-    """``line``'s quantities, codes and expected dates, in one pass over its ACKs."""
+def line_totals(line: dict[str, Any]) -> LineTotals:
+    """A line's quantities, codes and expected dates, in one pass over its ACKs; ``line``
+    is one of the lines of :func:`acknowledgment_json` (the stored form)."""
     confirmed = backordered = 0
     codes: list[str] = []
-    expected: list[dt.date] = []
-    for ack in line.acks:
-        status, quantity = ack.status, ack.quantity
-        codes.append(status)  # a StrEnum: joined, its value
-        if status not in _NOT_CONFIRMED:
+    expected: list[str] = []
+    for ack in line["acks"]:
+        status, quantity, date = ack["status"], ack["quantity"], ack["expected_date"]
+        codes.append(status)
+        if status not in _NOT_CONFIRMED:  # StrEnum members: equal to their values
             confirmed += quantity
         if status == LineStatus.IB:
             backordered += quantity
-        if ack.expected_date is not None:
-            expected.append(ack.expected_date)
+        if date is not None:
+            expected.append(date)
     return LineTotals(confirmed, backordered, "/".join(codes), expected)
 
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from sync_core.errors import MappingError
 from sync_core.mappers.ack_lines import LineTotals, line_totals
-from sync_core.model import Acknowledgment, PurchaseOrder, PurchaseOrderLine, Receipt
+from sync_core.model import PurchaseOrder, PurchaseOrderLine, Receipt
 
 __all__ = [
     "MATCH_STATUS",
@@ -99,23 +99,25 @@ def purchase_order_from_erp(doc: Any) -> PurchaseOrder:
 
 
 def acknowledgment_to_erp(
-    ack: Acknowledgment, correlation_id: str | None, totals: Sequence[LineTotals] | None = None
+    ack: dict[str, Any], correlation_id: str | None, totals: Sequence[LineTotals] | None = None
 ) -> dict[str, Any]:
-    """The ERP's acknowledgment update for ``ack`` (``totals``: its lines', if known)."""
+    """The ERP's acknowledgment update for ``ack``, in its stored form
+    (:func:`~sync_core.mappers.ack_lines.acknowledgment_json`; ``totals``: its lines',
+    if known)."""
     lines = []
-    for line, sums in zip(ack.lines, totals or map(line_totals, ack.lines), strict=True):
+    for line, sums in zip(ack["lines"], totals or map(line_totals, ack["lines"]), strict=True):
         lines.append(
             {
-                "LineNumber": line.line_no,
+                "LineNumber": line["line_no"],
                 "SupplierConfirmedQuantity": sums.confirmed,
                 "BackorderedQuantity": sums.backordered,
                 "AcknowledgmentStatus": sums.status,
-                "PromisedDate": max(sums.expected).isoformat() if sums.expected else None,
+                "PromisedDate": max(sums.expected) if sums.expected else None,
             }
         )
     return {
-        "AcknowledgmentRevision": ack.revision,
-        "AcknowledgmentType": ack.ack_type.value,
+        "AcknowledgmentRevision": ack["revision"],
+        "AcknowledgmentType": ack["ack_type"],
         "CorrelationId": correlation_id,
         "lines": lines,
     }

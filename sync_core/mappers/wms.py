@@ -10,7 +10,6 @@ from pydantic import ValidationError
 from sync_core.errors import MappingError
 from sync_core.mappers.ack_lines import LineTotals, line_totals
 from sync_core.model import (
-    Acknowledgment,
     PurchaseOrder,
     PurchaseOrderLine,
     Receipt,
@@ -22,32 +21,32 @@ __all__ = ["canceled_receipts", "expected_receipts", "receipt_from_wms", "ship_n
 
 
 def expected_receipts(
-    po: PurchaseOrder,
-    ack: Acknowledgment,
+    po: dict[str, Any],
+    ack: dict[str, Any],
     correlation_id: str | None,
     totals: Sequence[LineTotals] | None = None,
 ) -> dict[str, Any]:
-    """One expected receipt per acknowledged line: the quantity the dock will see
-    (``totals``: the acknowledged lines', if known)."""
-    by_line = {line.line_no: line for line in po.lines}
+    """One expected receipt per acknowledged line: the quantity the dock will see.
+    ``po`` and ``ack`` are in their stored forms (``PurchaseOrder.model_dump(mode="json")``,
+    :func:`~sync_core.mappers.ack_lines.acknowledgment_json`); ``totals``: ``ack``'s
+    lines', if known."""
+    po_number, dock = po["po_number"], po["ship_to"]
+    gtins = {line["line_no"]: line["gtin"] for line in po["lines"]}
     rows = []
-    for line, sums in zip(ack.lines, totals or map(line_totals, ack.lines), strict=True):
-        ordered = by_line.get(line.line_no)
-        if ordered is None:
-            raise MappingError(
-                "X12 855", f"PO1 line {line.line_no}", f"PO {po.po_number} has no such line"
-            )
-        expected = min(sums.expected) if sums.expected else po.requested_date
+    for line, sums in zip(ack["lines"], totals or map(line_totals, ack["lines"]), strict=True):
+        number = line["line_no"]
+        if number not in gtins:
+            raise MappingError("X12 855", f"PO1 line {number}", f"PO {po_number} has no such line")
         rows.append(
             {
-                "po_nbr": po.po_number,
-                "po_line_nbr": line.line_no,
-                "item_id": ordered.gtin,
-                "dock_gln": po.ship_to,
+                "po_nbr": po_number,
+                "po_line_nbr": number,
+                "item_id": gtins[number],
+                "dock_gln": dock,
                 "exp_qty": sums.confirmed,
                 "backorder_qty": sums.backordered,
-                "qty_uom": line.uom.value,
-                "exp_date": expected.isoformat(),
+                "qty_uom": line["uom"],
+                "exp_date": min(sums.expected) if sums.expected else po["requested_date"],
             }
         )
     return {"receipts": rows, "trace_id": correlation_id}

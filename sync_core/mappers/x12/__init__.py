@@ -24,6 +24,7 @@ from sync_core.mappers.x12._change import (
 )
 from sync_core.mappers.x12._envelope import Envelope, TransactionSet, parse_interchange
 from sync_core.mappers.x12._read import (
+    acknowledgment_json_from_855,
     acknowledgments_from_855,
     functional_ack_from_997,
     invoice_from_810,
@@ -39,6 +40,7 @@ __all__ = [
     "ItemReference",
     "Party",
     "TransactionSet",
+    "acknowledgment_json_from_855",
     "acknowledgments_from_855",
     "change_ack_from_865",
     "functional_ack_from_997",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
 
 from sync_core.errors import MappingError
+from sync_core.mappers.ack_lines import acknowledgment_json
 from sync_core.mappers.x12._envelope import (
     TransactionSet,
     _date,
@@ -119,14 +121,32 @@ def acknowledgments_from_855(ts: TransactionSet) -> Acknowledgment:
         raise _fail(ts.code, "ST01", "expected an 855 purchase order acknowledgment")
     try:
         return Acknowledgment.model_validate(_read_855(ts, strict=False))
-    except (MappingError, ValidationError):
+    except (MappingError, ValueError):  # a ValidationError is a ValueError
         pass  # read it again, validating as it goes: that raises the error to report
     return Acknowledgment(**_read_855(ts, strict=True))
 
 
+def acknowledgment_json_from_855(ts: TransactionSet) -> dict[str, Any]:
+    """An 855 as the core stores it: ``acknowledgments_from_855(ts).model_dump(mode="json")``
+    without building the model (what the engine does with every 855: the ERP body, the WMS
+    rows and the shortages are made from this form).
+
+    The set is read straight into that form, codes as their values and dates as ISO
+    8601, and checked against the model's constraints by hand (a test holds the two
+    equal, and failing on the same sets); one that fails any check goes the model's
+    way, step by step, which raises the error to report."""
+    if ts.code == "855":
+        try:
+            return _read_855(ts, strict=False)
+        except (MappingError, ValueError):
+            pass
+    return acknowledgment_json(acknowledgments_from_855(ts))
+
+
 def _read_855(ts: TransactionSet, *, strict: bool) -> dict[str, Any]:
     """An 855's acknowledgment fields; its lines and their ACKs as models when
-    ``strict`` (each validated where it is read), else as plain fields."""
+    ``strict`` (each validated where it is read), else the model's JSON form, its
+    constraints checked by hand (a :class:`ValueError` when one fails)."""
     doc = "855"
     po_number = ""
     ack_type: AckType | None = None
@@ -135,7 +155,7 @@ def _read_855(ts: TransactionSet, *, strict: bool) -> dict[str, Any]:
     sent_on: dt.date | None = None  # BAK09
     created: dt.datetime | None = None  # DTM*097
     lines: list[Any] = []
-    current: dict[str, object] | None = None
+    current: dict[str, Any] | None = None
     acks: list[Any] = []
     ctt: int | None = None
 
@@ -151,7 +171,7 @@ def _read_855(ts: TransactionSet, *, strict: bool) -> dict[str, Any]:
         if sid == "ACK":
             if current is None:
                 raise _fail(doc, f"ACK (segment {n})", "ACK before any PO1")
-            acks.append(_line_ack(doc, n, seg) if strict else _ack_fields(doc, n, seg))
+            acks.append(_line_ack(doc, n, seg) if strict else _ack_json(seg))
         elif sid == "PO1":
             close_line()
             acks = []
@@ -159,7 +179,7 @@ def _read_855(ts: TransactionSet, *, strict: bool) -> dict[str, Any]:
                 raise _fail(
                     doc, f"PO1 (segment {n})", "PO1 needs line number, quantity, unit and price"
                 )
-            current = _po1_line(doc, n, seg)
+            current = _po1_line(doc, n, seg) if strict else _po1_json(seg)
         elif sid == "BAK":
             if len(seg) < 5:
                 raise _fail(doc, f"BAK (segment {n})", "BAK needs BAK01..BAK04")
@@ -182,37 +202,78 @@ def _read_855(ts: TransactionSet, *, strict: bool) -> dict[str, Any]:
     if revision is None:
         made = created or dt.datetime.combine(sent_on or ack_date, dt.time())
         revision = _arrival_order(made, ts.interchange_control)
-    fields = {"po_number": po_number, "ack_type": ack_type, "ack_date": ack_date,
-              "revision": revision, "lines": tuple(lines)}  # fmt: skip
     if strict:
+        fields = {"po_number": po_number, "ack_type": ack_type, "ack_date": ack_date,
+                  "revision": revision, "lines": tuple(lines)}  # fmt: skip
         try:
             Acknowledgment(**fields)
         except ValueError as e:
             raise _fail(doc, "BAK03", str(e)) from None
-    return fields
+        return fields
+    if not po_number or revision < 1:  # Acknowledgment's constraints
+        raise ValueError(revision)
+    return {"po_number": po_number, "ack_type": ack_type._value_,
+            "ack_date": ack_date.isoformat(), "revision": revision, "lines": lines}  # fmt: skip
 
 
-def _po1_line(doc: str, n: int, seg: Sequence[str]) -> dict[str, object]:
-    """An 855's PO1 (at least five elements): the line as the partner echoes it back."""
+def _po1_line(doc: str, n: int, seg: Sequence[str]) -> dict[str, Any]:
+    """An 855's PO1 (at least five elements): the line as the partner echoes it back
+    (in the model's JSON form: the unit as its code)."""
     return {
         "line_no": _int(doc, "PO101", seg[1], n),
         "ordered_quantity": _int(doc, "PO102", seg[2], n),
-        "uom": _enum(doc, "PO103", Uom, seg[3], n),
+        "uom": _enum(doc, "PO103", Uom, seg[3], n)._value_,
         "unit_price": _price(doc, "PO104", seg[4], n),
     }
 
 
+# The unchecked reading (strict=False) converts an ACK's and a PO1's elements inline, not a
+# call each, and gives up (ValueError) at anything the checked one would refuse or read
+# otherwise (a number over 18 characters, a date in other digits than ASCII), so that
+# reading, step by step, decides it: the same values, the same errors (a test holds it).
+_STATUSES = LineStatus._value2member_map_
+_UNITS = Uom._value2member_map_
+
+
+def _po1_json(seg: Sequence[str]) -> dict[str, Any]:
+    """A PO1 as :func:`_po1_line` reads it, with AcknowledgmentLine's constraints."""
+    number, quantity, unit = seg[1], seg[2], seg[3]
+    if len(number) > 18 or len(quantity) > 18 or unit not in _UNITS:
+        raise ValueError(seg)
+    line_no, ordered, price = int(number), int(quantity), float(seg[4])
+    if line_no < 1 or ordered < 1 or not 0 < price < math.inf:  # (not NaN either)
+        raise ValueError(seg)
+    return {"line_no": line_no, "ordered_quantity": ordered, "uom": unit, "unit_price": price}
+
+
+def _ack_json(seg: Sequence[str]) -> dict[str, Any]:
+    """An ACK as :func:`_ack_fields` reads it, with LineAck's constraints."""
+    if len(seg) < 4 or seg[1] not in _STATUSES or seg[3] not in _UNITS or len(seg[2]) > 18:
+        raise ValueError(seg)
+    quantity = int(seg[2])
+    if quantity < 0:
+        raise ValueError(seg)
+    expected = None
+    if len(seg) > 5 and seg[4] == "068" and seg[5]:
+        day = seg[5]
+        if len(day) != 8 or not day.isdigit() or not day.isascii():
+            raise ValueError(seg)
+        expected = dt.date.fromisoformat(day).isoformat()
+    return {"status": seg[1], "quantity": quantity, "uom": seg[3], "expected_date": expected}
+
+
 def _ack_fields(doc: str, n: int, seg: Sequence[str]) -> dict[str, object]:
-    """An 855's ACK: status, quantity, unit, and the expected date (ACK04 ``068``)."""
+    """An 855's ACK: status, quantity, unit, and the expected date (ACK04 ``068``), in
+    the model's JSON form (codes as their values, the date as ISO 8601)."""
     if len(seg) < 4:
         raise _fail(doc, f"ACK (segment {n})", "ACK needs ACK01..ACK03")
     expected = None
     if len(seg) > 5 and seg[4] == "068" and seg[5]:
-        expected = _date(doc, "ACK05", seg[5], n)
+        expected = _date(doc, "ACK05", seg[5], n).isoformat()
     return {
-        "status": _enum(doc, "ACK01", LineStatus, seg[1], n),
+        "status": _enum(doc, "ACK01", LineStatus, seg[1], n)._value_,
         "quantity": _int(doc, "ACK02", seg[2], n),
-        "uom": _enum(doc, "ACK03", Uom, seg[3], n),
+        "uom": _enum(doc, "ACK03", Uom, seg[3], n)._value_,
         "expected_date": expected,
     }
 
