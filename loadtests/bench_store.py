@@ -70,10 +70,9 @@ from typing import Any
 from emulators._base import Journal
 from emulators.erp import Erp
 from loadtests.bench_store_pg import measure_postgres, postgres_rows
-from sync_core._pipelined_commit import PipelinedCommit
 from sync_core.engine import Engine, EngineConfig
 from sync_core.messages import Decision, Entity, Inbound, Kind, PutEntity
-from sync_core.store import GroupCommit, MemoryStore
+from sync_core.store import GroupCommit, MemoryStore, Store
 from sync_core.store_json import decode_json, encode_json, request_from_json, request_to_json
 from sync_core.store_sqlite import SqliteStore, Synchronous
 
@@ -335,23 +334,22 @@ def end_to_end_rate(
 ) -> Run:
     preload(path, dispatches)
     with SqliteStore(path, synchronous=synchronous) as store:
-        return drive(GroupCommit(store), dispatches, messages, batch)
+        return drive(store, dispatches, messages, batch)
 
 
 def drive(
-    group: GroupCommit | PipelinedCommit, dispatches: Sequence[Decision],
-    messages: Sequence[Inbound], batch: int,
-) -> Run:  # fmt: skip
-    """The engine deciding ``messages`` through ``group`` (``batch`` per commit) on its store
+    store: Store, dispatches: Sequence[Decision], messages: Sequence[Inbound], batch: int
+) -> Run:
+    """The engine deciding ``messages`` through a :class:`GroupCommit` of ``batch`` on ``store``
     (which holds ``dispatches``); checked by the requests it left in the outbox."""
-    engine, store = Engine(EngineConfig("HOSPNET01", {"S1001": "SUPP1001"})), group.store
+    engine = Engine(EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}))
+    group = GroupCommit(store)
     watch = Stopwatch()
-    commit = group.hand_off if isinstance(group, PipelinedCommit) else group.commit
     for message in messages:
         group.stage(engine.handle(message, NOW, group))
         if len(group) >= batch:
-            commit()
-    group.flush() if isinstance(group, PipelinedCommit) else group.commit()
+            group.commit()
+    group.commit()
     run = watch.run(len(messages))
     expected = sum(len(d.requests) for d in dispatches) + 2 * len(messages)
     held = len(store.pending())
@@ -463,7 +461,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     m = _measure(args, work, acks, dispatches, row_bytes, started)
     postgres = None
     if args.store:
-        postgres = measure_postgres(args, work.dispatches, lambda g, b: drive(g, work.dispatches,
+        postgres = measure_postgres(args, work.dispatches, lambda s, b: drive(s, work.dispatches,
                                     work.messages, b), started)  # fmt: skip
     cells = []
     for b in args.batch:

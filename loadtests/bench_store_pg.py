@@ -3,15 +3,12 @@
 ``python -m loadtests.bench_store --store postgresql://127.0.0.1:5432/test`` (or
 ``--store "$SUPPLYSYNC_POSTGRES_URL"``) adds, for each ``--batch`` size, the end-to-end run
 of ``bench_store`` (the engine deciding the ``--pos`` 855 messages through a
-:class:`~sync_core.store.GroupCommit`) on PostgreSQL, in three modes measured in turn:
+:class:`~sync_core.store.GroupCommit`) on PostgreSQL, in two modes measured in turn:
 
 * **no cache** — every read the engine makes is a query (a round trip);
 * **read cache** — the store's read cache (``PostgresStore(read_cache=True)``): one
   check per group, each kind of entity and the inbox loaded once, kept current by the
-  store's own commits;
-* **pipelined** — the read cache and a
-  :class:`~sync_core._pipelined_commit.PipelinedCommit`: the next group is decided while
-  the previous one commits on a thread of its own.
+  store's own commits.
 
 Each run has a schema of its own (``bench_store_<hex>``), preloaded with the
 dispatched POs (``synchronous_commit`` off, not measured) and dropped after; the
@@ -32,19 +29,14 @@ from typing import Any, Protocol
 import psycopg
 from psycopg import sql
 
-from sync_core._pipelined_commit import PipelinedCommit
 from sync_core.messages import Decision
-from sync_core.store import GroupCommit
+from sync_core.store import Store
 from sync_core.store_postgres import PostgresStore
 
 __all__ = ["MODES", "measure_postgres", "postgres_rows"]
 
-# name -> what the measured store is opened with, and whether its commits are pipelined
-MODES: dict[str, tuple[dict[str, Any], bool]] = {
-    "no cache": ({}, False),
-    "read cache": ({"read_cache": True}, False),
-    "pipelined": ({"read_cache": True}, True),
-}
+# name -> what the measured store is opened with
+MODES: dict[str, dict[str, Any]] = {"no cache": {}, "read cache": {"read_cache": True}}
 
 
 class Timed(Protocol):
@@ -73,10 +65,10 @@ def _counting(store: PostgresStore) -> list[int]:
 def _run(
     url: str,
     dispatches: Sequence[Decision],
-    drive: Callable[[GroupCommit | PipelinedCommit, int], Timed],
+    drive: Callable[[Store, int], Timed],
     batch: int,
     messages: int,
-    mode: tuple[dict[str, Any], bool],
+    options: dict[str, Any],
 ) -> tuple[Timed, float]:
     """One end-to-end run in a new schema (dropped after); the run and reads per message."""
     schema = f"bench_store_{uuid.uuid4().hex[:12]}"
@@ -84,14 +76,9 @@ def _run(
         with PostgresStore(url, schema=schema, synchronous_commit=False) as preload:
             for first in range(0, len(dispatches), 1000):
                 preload.commit_many(dispatches[first : first + 1000])
-        options, pipelined = mode
         with PostgresStore(url, schema=schema, **options) as store:
-            reads = _counting(store)  # before the pipeline takes its reader
-            if pipelined:
-                with PipelinedCommit(store) as group:
-                    run = drive(group, batch)
-            else:
-                run = drive(GroupCommit(store), batch)
+            reads = _counting(store)
+            run = drive(store, batch)
             return run, reads[0] / messages
     finally:
         with psycopg.connect(url, autocommit=True) as db:
@@ -101,7 +88,7 @@ def _run(
 def measure_postgres(
     args: argparse.Namespace,
     dispatches: Sequence[Decision],
-    drive: Callable[[GroupCommit | PipelinedCommit, int], Timed],
+    drive: Callable[[Store, int], Timed],
     started: float,
 ) -> dict[str, Any]:
     """Every mode at every ``args.batch`` size on ``args.store``, ``args.repeat`` times
@@ -116,8 +103,8 @@ def measure_postgres(
             notes.append(f"PostgreSQL: stopped after {r} of {repeat} repeats: budget")
             break
         for b in batches:
-            for mode, how in MODES.items():
-                runs[mode, b].append(_run(url, dispatches, drive, b, messages, how))
+            for mode, options in MODES.items():
+                runs[mode, b].append(_run(url, dispatches, drive, b, messages, options))
     with psycopg.connect(url) as db:
         version = db.execute("SHOW server_version").fetchone()
     cells = []

@@ -35,30 +35,17 @@ this store commits, number ``token + 1``      nobody took a number since the che
                                               rows it wrote are applied, ``token`` = it
 this store commits, any other number          another writer committed meanwhile, maybe
                                               before some read was cached: cleared
-this store's commit is learnt of after a      what was loaded since includes it: kept as
-check that saw its number or a later one      it is (pipelined commits only)
 a commit fails (any way)                      cleared
 ============================================  ============================================
 
 So a cached read is never older than the view's check, like a query made then; a
-view re-checks after every commit of its store.
-
-*Pipelined commits* (:mod:`sync_core._pipelined_commit`): the reads of the next group
-run while the previous group's commit is in flight on another thread.  Their view
-(``recheck=False``) checks at its first read and after a clear only — a check after
-each commit would wait for the one in flight — and the store's commits reach the cache
-in the reading thread, in order, when the pipeline collects them (until then the
-pipeline's own staged view answers for them).  A load or check that ran after a commit
-but before the cache learnt of it already holds that commit's rows: hence the rule on
-numbers not above ``token``.  The connection is used by one statement or transaction
-at a time (``PostgresStore._io``), so a load never sees half a commit.
-
-With one writer per schema the cache stays valid for the life of the process.
-Several writers on one schema (the scale-out workers share feeds, watermarks, prices
-and the X12 sequence, so their commits interleave) stay correct but clear each other's
-cache at every commit, each reload reading whole kinds: the workers'
-:class:`~sync_core.scaleout.store.WorkerStore` leaves the cache off.  Memory: the
-inbox's ids and the entities of every kind read, as text (about the size of those tables).
+view re-checks after every commit of its store.  With one writer per schema the
+cache stays valid for the life of the process.  Several writers on one schema (the
+scale-out workers share feeds, watermarks, prices and the X12 sequence, so their
+commits interleave) stay correct but clear each other's cache at every commit, each
+reload reading whole kinds: the workers' :class:`~sync_core.scaleout.store.WorkerStore`
+leaves the cache off.  Memory: the inbox's ids and the entities of every kind read,
+as text (about the size of those tables).
 
 Reads outside a group (``store.entity``, ``store.consumed``: the experience API,
 the outbox runner's supersede check) always query.
@@ -109,8 +96,6 @@ class ReadCache:
         self, batch: int, inbox: Iterable[str], entities: Mapping[tuple[str, str], tuple[int, str]]
     ) -> None:
         """This store committed under number ``batch``, writing these rows."""
-        if self.token is not None and batch <= self.token:
-            return  # checked after that commit: everything loaded since holds its rows
         if self.token is None or batch != self.token + 1:
             self.clear()
             return
@@ -127,20 +112,13 @@ class ReadCache:
 class CachedReads:
     """A :class:`~sync_core.messages.StateView` over a :class:`ReadCache` (module docstring)."""
 
-    def __init__(
-        self, cache: ReadCache, select: Select, lock_key: str, *, recheck: bool = True
-    ) -> None:
-        """``recheck``: check after each commit of the store; else only at the first read
-        and after the cache was cleared (pipelined commits, see the module docstring)."""
+    def __init__(self, cache: ReadCache, select: Select, lock_key: str) -> None:
         self._cache, self._select, self._lock_key = cache, select, lock_key
-        self._recheck = recheck
         self._epoch: int | None = None  # the cache's epoch at this view's last check
 
     def _current(self) -> ReadCache:
         cache = self._cache
-        if self._epoch != cache.epoch and (
-            self._recheck or self._epoch is None or cache.token is None
-        ):
+        if self._epoch != cache.epoch:
             [(last,)] = self._select("check", CHECK, (self._lock_key,))
             cache.checked(int(last))
             self._epoch = cache.epoch

@@ -90,17 +90,13 @@ when it was, which tells the driver to decide again (the engine will see a
 duplicate).  A failed write is rolled back, so none of it is kept.
 
 A store object belongs to the thread that opened it (the live driver's store
-thread), or to the two threads of a pipelined group commit
-(:mod:`sync_core._pipelined_commit`: its connection is used by one statement or
-transaction at a time, and its read cache learns of a commit in the thread that
-reads through it); any number of processes may open the same schema.
+thread); any number of processes may open the same schema.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -223,7 +219,6 @@ class PostgresStore(SqlStore):
         self._closed = False
         self._db: psycopg.Connection[tuple[Any, ...]] | None = None
         self._cache = ReadCache() if read_cache else None
-        self._io = threading.RLock()  # one statement or transaction at a time on the connection
         self.schema = schema or ""
         db = self._connect("open")
         try:
@@ -369,19 +364,6 @@ class PostgresStore(SqlStore):
             return self
         return CachedReads(self._cache, self._select, self._commit_lock)
 
-    def pipelined_reader(self) -> StateView:
-        """:meth:`reader` for a pipelined group commit: with ``read_cache``, checked at its
-        first read and after the cache was cleared, not after each commit (which would wait
-        for the commit in flight); the commits it learns of keep it current."""
-        if self._cache is None:
-            return self
-        return CachedReads(self._cache, self._select, self._commit_lock, recheck=False)
-
-    def forget_reads(self) -> None:
-        """Clear the read cache (a pipelined commit failed: what it kept is unknown)."""
-        if self._cache is not None:
-            self._cache.clear()
-
     @property
     def _commit_lock(self) -> str:
         """What the schema's commit lock is named after (hashed into the advisory key)."""
@@ -389,30 +371,15 @@ class PostgresStore(SqlStore):
 
     def _select(self, operation: str, query: str, params: Sequence[Any] = ()) -> list[Any]:
         try:
-            with self._io:
-                return self._conn(operation).execute(query, params).fetchall()
+            return self._conn(operation).execute(query, params).fetchall()
         except _DRIVER_ERRORS as e:
             raise self._error(operation, e) from e
 
     # -- writes -------------------------------------------------------------------------
 
     def commit_many(self, decisions: Sequence[Decision]) -> list[list[OutboxItem]]:
-        try:
-            items, learn = self.commit_many_unlearned(decisions)
-        except BaseException:
-            self.forget_reads()
-            raise
-        learn()
-        return items
-
-    def commit_many_unlearned(
-        self, decisions: Sequence[Decision]
-    ) -> tuple[list[list[OutboxItem]], Callable[[], None]]:
-        """:meth:`commit_many`, but the read cache learns of the commit only when the returned
-        function is called (by the thread that reads through it); after a failure, call
-        :meth:`forget_reads`."""
         if not decisions:
-            return [], _nothing
+            return []
         rows = self._encode(decisions)
         # one row per key, the last change of the group wins (one upsert may not touch a
         # row twice)
@@ -420,12 +387,23 @@ class PostgresStore(SqlStore):
         try:
             batch, outbox_ids = self._write_group(decisions, rows, entities)
         except Conflict:
+            self._cached(None, rows.inbox, entities)
             raise self._already_consumed(decisions) from None
-        cache = self._cache
-        items = self._hand_out(decisions, outbox_ids)
-        if cache is None:
-            return items, _nothing
-        return items, lambda: cache.committed(batch, rows.inbox, entities)
+        except BaseException:
+            self._cached(None, rows.inbox, entities)
+            raise
+        self._cached(batch, rows.inbox, entities)
+        return self._hand_out(decisions, outbox_ids)
+
+    def _cached(
+        self, batch: int | None, inbox: list[str], entities: dict[tuple[str, str], tuple[int, str]]
+    ) -> None:
+        """Tell the read cache (if any) what a commit wrote under ``batch`` (None: it failed)."""
+        if self._cache is not None:
+            if batch is None:
+                self._cache.clear()
+            else:
+                self._cache.committed(batch, inbox, entities)
 
     def _write_group(
         self,
@@ -482,10 +460,9 @@ class PostgresStore(SqlStore):
     def _transaction(self, operation: str) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
         """One write transaction: committed on success, rolled back on any failure."""
         try:
-            with self._io:
-                db = self._conn(operation)
-                with db.transaction():
-                    yield db
+            db = self._conn(operation)
+            with db.transaction():
+                yield db
         except _DRIVER_ERRORS as e:
             raise self._error(operation, e) from e
 
@@ -511,10 +488,6 @@ class PostgresStore(SqlStore):
             name = type(e).__name__ if state is None else f"{type(e).__name__} ({state})"
             return StoreError(operation, f"{where}: {name}: {_first_line(e)}", retriable=retriable)
         return StoreError(operation, f"{where}: cannot store a value: {e}")
-
-
-def _nothing() -> None:
-    pass
 
 
 def _first_line(e: BaseException) -> str:
