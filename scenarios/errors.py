@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +31,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_SLO",
     "STDOUT_ERRNOS",
+    "fail",
     "os_error_line",
     "prepare_out",
     "writing",
@@ -41,6 +43,12 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
 _DISK = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
 # an OSError with no file name and one of these, outside writing(): a print failed
 STDOUT_ERRNOS = frozenset({*_DISK, errno.EPIPE, errno.EIO})
+
+
+def fail(message: str) -> int:
+    """Name a failure on stderr, ``supplysync: error: <message>``; :data:`EXIT_INPUT`."""
+    print(f"supplysync: error: {message}", file=sys.stderr, flush=True)
+    return EXIT_INPUT
 
 
 def _described(e: OSError, folder: Path | None) -> tuple[str | None, str]:

@@ -35,7 +35,7 @@ from typing import TextIO
 
 from scenarios.cli.stores import NoStore, add_store, open_existing
 from scenarios.command import Command
-from scenarios.errors import EXIT_INPUT, EXIT_OK, os_error_line
+from scenarios.errors import EXIT_OK, fail, os_error_line
 from sync_core.audit import AuditEntry, verify
 from sync_core.store import StoreError
 
@@ -82,7 +82,7 @@ def handle(args: argparse.Namespace) -> int:
             with open_existing(args.store) as store:
                 trail = store.audit_trail()
     except StoreError as e:
-        return _fail(e.reason if isinstance(e, NoStore) else str(e))
+        return fail(e.reason if isinstance(e, NoStore) else str(e))
     if args.audit_action == "verify":
         verdict = verify(trail)
         print(f"{args.store}: {verdict.summary()}")
@@ -90,7 +90,7 @@ def handle(args: argparse.Namespace) -> int:
     try:
         _export(trail, args.out)
     except OSError as e:
-        return _fail(os_error_line(e, args.out))
+        return fail(os_error_line(e, args.out))
     return EXIT_OK
 
 
@@ -105,11 +105,6 @@ def _export(trail: Sequence[AuditEntry], out: Path | None) -> None:
     with out.open("w", encoding="utf-8") as stream:
         write(stream)
     print(f"{out}: {len(trail)} audit records", file=sys.stderr)
-
-
-def _fail(message: str) -> int:
-    print(f"supplysync: error: {message}", file=sys.stderr)
-    return EXIT_INPUT
 
 
 COMMAND = Command(

@@ -17,17 +17,16 @@ an auth file that cannot be used or holds no signing key, an unknown scope or a
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 from scenarios.command import Command
+from scenarios.errors import EXIT_OK, fail
 from sync_core.auth import AuthFileError, load_auth, mint
 from sync_core.service.access import SCOPES
 
 __all__ = ["COMMAND", "handle"]
 
-EXIT_OK, EXIT_INPUT = 0, 2
 MAX_TTL_S = 366 * 24 * 3600
 
 
@@ -44,8 +43,7 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _fail(message: str) -> int:
-    print(f"supplysync: error: auth token: {message}", file=sys.stderr, flush=True)
-    return EXIT_INPUT
+    return fail(f"auth token: {message}")
 
 
 def handle(args: argparse.Namespace) -> int:

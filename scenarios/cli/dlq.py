@@ -33,12 +33,12 @@ import sys
 
 from scenarios.cli.stores import NoStore, add_actor, add_store, default_actor, open_existing
 from scenarios.command import Command
+from scenarios.errors import EXIT_OK, fail
 from sync_core import dlq
 from sync_core.store import DeadLetterRecord, DeadLetterStatus, Replayed, Store, StoreError
 
 __all__ = ["COMMAND", "handle", "main"]
 
-EXIT_OK, EXIT_INPUT = 0, 2
 _REASON_WIDTH = 72
 
 
@@ -87,19 +87,14 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 def handle(args: argparse.Namespace) -> int:
     """Run a parsed ``dlq`` command; errors of the user's making print a message and give 2."""
     if args.dlq_action == "replay" and bool(args.ids) == bool(args.all):
-        return _fail("dlq replay: give dead-letter ids or --all (not both)")
+        return fail("dlq replay: give dead-letter ids or --all (not both)")
     if getattr(args, "actor", "") is None:
         args.actor = default_actor()
     try:
         with open_existing(args.store) as store:
             return _ACTIONS[args.dlq_action](store, args)
     except StoreError as e:  # DeadLetterError included: unknown id, not open, ...
-        return _fail(e.reason if isinstance(e, NoStore) else str(e))
-
-
-def _fail(message: str) -> int:
-    print(f"supplysync: error: {message}", file=sys.stderr)
-    return EXIT_INPUT
+        return fail(e.reason if isinstance(e, NoStore) else str(e))
 
 
 def _list(store: Store, args: argparse.Namespace) -> int:

@@ -51,6 +51,7 @@ _COMMANDS = {
     "loadgen": "scenarios.live.loadgen",
     "selftest": "scenarios.sim.selftest",
     "auth": "scenarios.cli.auth",
+    "bus": "scenarios.cli.bus_replay",
 }
 
 

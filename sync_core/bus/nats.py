@@ -117,8 +117,10 @@ class NatsBus(Bus):
         *,
         prefix: str = "supplysync",
         connect_timeout: float = 2.0,
+        create: bool = True,
     ) -> NatsBus:
-        """Connect to ``url`` and make (or check) the streams the bus needs."""
+        """Connect to ``url`` and make (or check) the streams the bus needs; with
+        ``create=False`` (a reader) the streams must exist already."""
         if not prefix or not all(part.isidentifier() for part in prefix.split(".")):
             raise BusError(f"connect: prefix {prefix!r} must be dot-separated names")
         config = config or BusConfig()
@@ -136,11 +138,23 @@ class NatsBus(Bus):
             raise BusError(f"connect: no NATS at {url}: {detail}", retriable=True) from e
         bus = cls(nc, config, prefix)
         try:
-            await bus._make_streams()
+            await (bus._make_streams() if create else bus._find_streams(url))
         except BaseException:
             await nc.close()
             raise
         return bus
+
+    async def _find_streams(self, url: str) -> None:
+        for name in (self.stream, self.dlq_stream):
+            try:
+                await self._js.stream_info(name)
+            except nats.js.errors.NotFoundError:
+                raise BusError(
+                    f"connect: no stream {name} at {url}: nothing was published under the"
+                    f" prefix {self.prefix!r}"
+                ) from None
+            except FAILURES as e:
+                raise _failure(f"connect: stream {name}", e) from e
 
     async def _make_streams(self) -> None:
         room = self._nc.max_payload - HEADER_ROOM
