@@ -332,12 +332,19 @@ class Subscription(BaseModel):
     )
 
 
+WEBHOOKS_IN_FLIGHT = 100  # aiohttp's default pool size
+WEBHOOK_TIMEOUT_S = 10.0
+
+
 @dataclass
 class _Target:
     url: str | None = None
     bearer: str | None = None  # sent with each delivery (a subscriber with access on)
     session: Any = None  # the aiohttp session webhooks go out on, made in the serving loop
     tracer: Any = None  # an OpenTelemetry tracer: a span per delivery (enable_tracing)
+    in_flight: int = WEBHOOKS_IN_FLIGHT  # deliveries sent at once; the rest wait their turn
+    timeout_s: float = WEBHOOK_TIMEOUT_S  # one delivery, from when it is sent
+    slots: Any = None  # asyncio.Semaphore(in_flight), made in the serving loop
 
     async def close(self) -> None:
         if self.session is not None:
@@ -346,23 +353,33 @@ class _Target:
 
 
 def _http_deliver(target: _Target, system: str) -> Callable[..., None]:
-    """POST each event as JSON to the subscriber; 2xx is success, anything else retries."""
+    """POST each event as JSON to the subscriber; 2xx is success, anything else retries.
+
+    At most ``target.in_flight`` deliveries are on the wire at once (the session's pool holds
+    as many connections); the others wait for a slot, and a delivery's timeout starts when it
+    is sent: a backlog makes webhooks late, not failed unsent (aiohttp's total timeout also
+    counts the wait for a pooled connection)."""
     import aiohttp
 
     async def post(event: dict[str, Any], done: Callable[[bool], None]) -> None:
         if target.session is None:
-            target.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+            target.slots = asyncio.Semaphore(target.in_flight)
+            target.session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=target.in_flight),
+                timeout=aiohttp.ClientTimeout(total=target.timeout_s),
+            )
         headers = {"x-emulator": system}
         if target.bearer is not None:
             headers["authorization"] = f"Bearer {target.bearer}"
-        try:
-            with webhook_span(target.tracer, system, headers, event):
-                async with target.session.post(
-                    target.url or "", json=event, headers=headers
-                ) as resp:
-                    ok = 200 <= resp.status < 300
-        except (aiohttp.ClientError, TimeoutError, OSError):
-            ok = False
+        async with target.slots:
+            try:
+                with webhook_span(target.tracer, system, headers, event):
+                    async with target.session.post(
+                        target.url or "", json=event, headers=headers
+                    ) as resp:
+                        ok = 200 <= resp.status < 300
+            except (aiohttp.ClientError, TimeoutError, OSError):
+                ok = False
         done(ok)
 
     def deliver(event: dict[str, Any], done: Callable[[bool], None]) -> None:
