@@ -1,7 +1,7 @@
 """``supplysync live`` end to end: real processes, real faults, Locust load, one verdict.
 
 One short live run (about 20 s of load, six users) of a small scenario whose
-ERP is down for an hour and a half of scenario time, whose ERP, supplier
+ERP is down for three hours of scenario time, whose ERP, supplier
 network and WMS deliver a fifth of their webhooks twice, and whose sync core
 is SIGKILLed once and restarted; judged from the emulators' own histories by
 the same checkers as a simulated run.  The bad-input cases exit 2 before
@@ -26,7 +26,7 @@ seed: 7
 faults:
   erp:
     outage_at_hours: 7  # invoices are on hold and being matched by then
-    outage_minutes: 90
+    outage_minutes: 180  # about 2 s of the run: long enough that some buyer meets it
   core:
     crashes:
       - {{at_hours: 13, down_minutes: 10}}
