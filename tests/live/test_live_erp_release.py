@@ -1,8 +1,8 @@
 """Issue 19 item 5, live: the ERP emulator switches its API version mid-run over HTTP,
 and the live core follows it.
 
-``supplysync live`` of a small scenario whose ERP ships a release 7 h in (7 s after the
-emulators start, at x3600): the ERP's buyers (Locust) and the core follow it, so POs
+``supplysync live`` of a small scenario whose ERP ships a release 4 h in (4 s after the
+run's clock starts, at x3600): the ERP's buyers (Locust) and the core follow it, so POs
 raised on both sides of it are acknowledged in the ERP (after it, in the acknowledgment's
 renamed field and with the new header), nothing is lost and no request fails.  A core
 whose scenario says ``erp.core_follows_releases: false`` keeps speaking the base version:
@@ -54,11 +54,12 @@ suppliers:  # shipments and invoices follow soon: the run settles in a second or
 duration_days: 0.35  # 8.4 s at x3600, and 1.2 s to settle
 settle_days: 0.05
 """
-SPEEDUP = 3600.0  # a release at 7 h comes 7 s after the run's clock starts
+SPEEDUP = 3600.0  # a release at 4 h comes 4 s after the run's clock starts
 # The live run restarts the ERP's release timeline when its own clock starts (after the
-# emulators and the core are up); the buyers (Locust) start a few seconds later still, more
-# on a busy machine: at 7 h the 8 s of load straddle the release with a start up to ~6 s late.
-LIVE_RELEASE_H = 7
+# emulators and the core are up); the buyers (Locust) start about a second later (a few on a
+# busy machine) and create a PO a second for 8 s: at 4 h the release falls inside the load
+# with POs on both sides (at 7 h, with the load starting 0.8 s in, the last PO came at 6.8 s).
+LIVE_RELEASE_H = 4
 VERSION = "/fscmRestApi/resources/apiVersion"
 
 
@@ -101,7 +102,7 @@ def test_a_live_run_plays_the_release_and_its_core_follows(released: dict[str, A
     ((release),) = results["live"]["erp_releases"]
     header = json.loads((out / "history.jsonl").read_text().splitlines()[0])
     assert release["version"] == "2027.1" and release["at_s"] < header["end_s"]
-    # 7 h into the run, on its own clock: not counted from when the emulators started
+    # 4 h into the run, on its own clock: not counted from when the emulators started
     assert abs(release["at_s"] - LIVE_RELEASE_H * 3600 / SPEEDUP) < 0.5
     changes = _changes(out)
 
