@@ -21,10 +21,10 @@ from emulators.erp import Erp
 from emulators.erp.releases import ErpReleases, Release
 from emulators.host import Host
 from emulators.limits import DEFAULT_LIMITS, Limits
-from emulators.web._common import ADMIN_PREFIX, AdminActor, LiveSystem, record_admin
+from emulators.web._common import AdminActor, LiveSystem, record_admin
 from emulators.web._routes import assemble
 from emulators.web.erp_api import ERP_API
-from emulators.web.erp_releases import ReleaseGate
+from emulators.web.erp_releases import RESTART_PATH, ReleaseGate
 
 __all__ = ["erp_system"]
 
@@ -72,7 +72,7 @@ def erp_system(
 
 
 def _add_restart_route(live: LiveSystem, versions: ErpReleases) -> None:
-    @live.app.post(f"{ADMIN_PREFIX}/releases/restart", status_code=204, tags=["admin"])
+    @live.app.post(RESTART_PATH, status_code=204, tags=["admin"])
     def restart_releases(request: Request, who: AdminActor) -> Response:
         """Count the releases' times from now (the base version until the first): a live
         run calls it when its clock starts, so a release at 7 h comes 7 h into the run."""

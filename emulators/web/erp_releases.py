@@ -27,9 +27,10 @@ from emulators.web._asgi import HttpMiddleware
 from emulators.web._body_limit import BodyTooLarge
 from emulators.web._common import respond
 
-__all__ = ["VERSION_PATH", "ReleaseGate"]
+__all__ = ["RESTART_PATH", "VERSION_PATH", "ReleaseGate"]
 
 VERSION_PATH = "/fscmRestApi/resources/apiVersion"
+RESTART_PATH = "/__admin/releases/restart"  # the timeline counted from now (erp_app)
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]

@@ -31,11 +31,10 @@ from typing import Any
 
 from scenarios.command import Command
 from scenarios.errors import EXIT_OK, fail
+from scenarios.live.serve_scaleout import DEFAULT_PARTITIONS
 from sync_core.bus.base import BusConfig, BusError, BusMessage, Span, partition_of
 
 __all__ = ["COMMAND", "handle", "main"]
-
-DEFAULT_PARTITIONS = 32  # serve core --bus's default (scenarios.live.serve_scaleout)
 
 
 def _moment(text: str) -> int | dt.datetime:

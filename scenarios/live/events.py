@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 import simpy
 
-from emulators.web.erp_releases import VERSION_PATH
+from emulators.web.erp_releases import RESTART_PATH, VERSION_PATH
 from scenarios.live.options import LiveError
 from scenarios.live.setup import master_records
 from scenarios.spec.masterdata import MasterData
@@ -57,7 +57,6 @@ _AP_BATCH = 999  # AP's limit of prices per upsert
 _TRIES = 4
 _KEYS = ("SupplierNumber", "ItemNumber", "LocationGLN")
 _OPERATIONS = {"GET": "get_contract_price", "PATCH": "update_contract_price"}
-RESTART_PATH = "/__admin/releases/restart"  # the ERP's (emulators.web.erp_app)
 
 
 def not_played(spec: ScenarioSpec, core_is_ours: bool) -> list[str]:
