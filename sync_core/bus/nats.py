@@ -46,19 +46,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 
-from sync_core.bus.base import (
-    Bus,
-    BusConfig,
-    BusError,
-    BusMessage,
-    DeadLetter,
-    PublishAck,
-    Span,
-    Subscription,
-    check_batch,
-    check_partition,
-    check_publish,
-)
+from sync_core.bus import base
 
 DEFAULT_URL = "nats://127.0.0.1:4222"
 KEY = "Supplysync-Key"
@@ -77,10 +65,10 @@ DLQ_DEDUP, DLQ_AT, DLQ_DELIVERIES = "Supplysync-Dedup-Id", "Supplysync-At", "Sup
 FAILURES = (nats.errors.Error, nats.js.errors.Error, TimeoutError)
 
 
-def _failure(what: str, e: Exception) -> BusError:
+def _failure(what: str, e: Exception) -> base.BusError:
     retriable = isinstance(e, TimeoutError | nats.errors.ConnectionClosedError)
     detail = str(e).strip() or type(e).__name__
-    return BusError(f"{what}: {detail}", retriable=retriable)
+    return base.BusError(f"{what}: {detail}", retriable=retriable)
 
 
 def _stored_at(msg: Msg) -> datetime:
@@ -98,10 +86,10 @@ async def _quiet(e: Exception) -> None:
     """nats-py's error callback: failures reach the caller as BusError, not the log."""
 
 
-class NatsBus(Bus):
+class NatsBus(base.Bus):
     """The contract on JetStream; open one with :meth:`connect`."""
 
-    def __init__(self, nc: Client, config: BusConfig, prefix: str) -> None:
+    def __init__(self, nc: Client, config: base.BusConfig, prefix: str) -> None:
         self.config = config
         self.prefix = prefix
         self.stream = prefix.replace(".", "_").upper()
@@ -113,7 +101,7 @@ class NatsBus(Bus):
     async def connect(
         cls,
         url: str = DEFAULT_URL,
-        config: BusConfig | None = None,
+        config: base.BusConfig | None = None,
         *,
         prefix: str = "supplysync",
         connect_timeout: float = 2.0,
@@ -122,8 +110,8 @@ class NatsBus(Bus):
         """Connect to ``url`` and make (or check) the streams the bus needs; with
         ``create=False`` (a reader) the streams must exist already."""
         if not prefix or not all(part.isidentifier() for part in prefix.split(".")):
-            raise BusError(f"connect: prefix {prefix!r} must be dot-separated names")
-        config = config or BusConfig()
+            raise base.BusError(f"connect: prefix {prefix!r} must be dot-separated names")
+        config = config or base.BusConfig()
         try:
             nc = await nats.connect(
                 url,
@@ -135,7 +123,7 @@ class NatsBus(Bus):
             )
         except (OSError, TimeoutError, nats.errors.Error) as e:
             detail = str(e).strip() or type(e).__name__
-            raise BusError(f"connect: no NATS at {url}: {detail}", retriable=True) from e
+            raise base.BusError(f"connect: no NATS at {url}: {detail}", retriable=True) from e
         bus = cls(nc, config, prefix)
         try:
             await (bus._make_streams() if create else bus._find_streams(url))
@@ -149,7 +137,7 @@ class NatsBus(Bus):
             try:
                 await self._js.stream_info(name)
             except nats.js.errors.NotFoundError:
-                raise BusError(
+                raise base.BusError(
                     f"connect: no stream {name} at {url}: nothing was published under the"
                     f" prefix {self.prefix!r}"
                 ) from None
@@ -159,7 +147,7 @@ class NatsBus(Bus):
     async def _make_streams(self) -> None:
         room = self._nc.max_payload - HEADER_ROOM
         if self.config.max_payload > room:
-            raise BusError(
+            raise base.BusError(
                 f"connect: max_payload {self.config.max_payload} is over what the server"
                 f" carries ({self._nc.max_payload} bytes less {HEADER_ROOM} for headers)"
             )
@@ -178,7 +166,7 @@ class NatsBus(Bus):
             try:
                 await self._js.add_stream(config)
             except nats.js.errors.BadRequestError as e:
-                raise BusError(
+                raise base.BusError(
                     f"connect: stream {name} exists with another configuration"
                     f" (partitions, dedup window or max payload): {e.description}"
                 ) from e
@@ -188,8 +176,8 @@ class NatsBus(Bus):
     def subject(self, partition: int) -> str:
         return f"{self.prefix}.p.{partition}"
 
-    async def publish(self, key: str, payload: bytes, dedup_id: str) -> PublishAck:
-        check_publish(self.config, key, payload, dedup_id)
+    async def publish(self, key: str, payload: bytes, dedup_id: str) -> base.PublishAck:
+        base.check_publish(self.config, key, payload, dedup_id)
         partition = self.partition_of(key)
         headers = {MSG_ID: dedup_id, KEY: key}
         try:
@@ -198,10 +186,10 @@ class NatsBus(Bus):
             )
         except FAILURES as e:
             raise _failure(f"publish {key!r}", e) from e
-        return PublishAck(ack.seq, partition, duplicate=bool(ack.duplicate))
+        return base.PublishAck(ack.seq, partition, duplicate=bool(ack.duplicate))
 
-    async def consume(self, partition: int) -> Subscription:
-        check_partition(self.config, partition)
+    async def consume(self, partition: int) -> base.Subscription:
+        base.check_partition(self.config, partition)
         durable = f"{self.stream}_p{partition}"
         config = api.ConsumerConfig(
             durable_name=durable,
@@ -219,12 +207,12 @@ class NatsBus(Bus):
             raise _failure(f"consume: partition {partition}", e) from e
         return _NatsSubscription(self, partition, sub)
 
-    def _message(self, msg: Msg, partition: int) -> BusMessage:
+    def _message(self, msg: Msg, partition: int) -> base.BusMessage:
         meta = msg.metadata
         headers = msg.headers or {}
-        return BusMessage(headers.get(KEY, ""), partition, msg.data, headers.get(MSG_ID, ""),
-                          meta.sequence.stream, _stored_at(msg), meta.num_delivered,
-                          handle=msg)  # fmt: skip
+        return base.BusMessage(headers.get(KEY, ""), partition, msg.data, headers.get(MSG_ID, ""),
+                               meta.sequence.stream, _stored_at(msg), meta.num_delivered,
+                               handle=msg)  # fmt: skip
 
     async def _dead_letter(self, msg: Msg, partition: int) -> None:
         """Store ``msg`` in the dead-letter stream, then stop its deliveries."""
@@ -247,38 +235,39 @@ class NatsBus(Bus):
         except FAILURES as e:
             raise _failure(f"dead-letter {message.seq}", e) from e
 
-    def _handle(self, message: BusMessage, what: str) -> Msg:
+    def _handle(self, message: base.BusMessage, what: str) -> Msg:
         if not isinstance(message.handle, Msg):
-            raise BusError(f"{what}: message {message.seq} was not delivered by this bus")
+            raise base.BusError(f"{what}: message {message.seq} was not delivered by this bus")
         return message.handle
 
-    async def ack(self, message: BusMessage) -> None:
+    async def ack(self, message: base.BusMessage) -> None:
         try:
             await self._handle(message, "ack").ack()
         except FAILURES as e:
             raise _failure(f"ack {message.seq}", e) from e
 
-    async def nak(self, message: BusMessage) -> None:
+    async def nak(self, message: base.BusMessage) -> None:
         try:
             await self._handle(message, "nak").nak()
         except FAILURES as e:
             raise _failure(f"nak {message.seq}", e) from e
 
-    async def dead_letters(self) -> list[DeadLetter]:
+    async def dead_letters(self) -> list[base.DeadLetter]:
         letters = []
         async for msg in self._read(self.dlq_stream, f"{self.prefix}.dlq", api.ConsumerConfig()):
             h = msg.headers or {}
-            original = BusMessage(h[KEY], int(h[DLQ_PARTITION]), msg.data, h[DLQ_DEDUP],
-                                  int(h[DLQ_SEQ]), datetime.fromisoformat(h[DLQ_AT]))  # fmt: skip
-            letters.append(DeadLetter(original, int(h[DLQ_DELIVERIES])))
+            original = base.BusMessage(h[KEY], int(h[DLQ_PARTITION]), msg.data,
+                                       h[DLQ_DEDUP], int(h[DLQ_SEQ]),
+                                       datetime.fromisoformat(h[DLQ_AT]))  # fmt: skip
+            letters.append(base.DeadLetter(original, int(h[DLQ_DELIVERIES])))
         return letters
 
     async def replay(
-        self, span: Span | None = None, *, partition: int | None = None
-    ) -> AsyncIterator[BusMessage]:
-        span = span or Span()
+        self, span: base.Span | None = None, *, partition: int | None = None
+    ) -> AsyncIterator[base.BusMessage]:
+        span = span or base.Span()
         if partition is not None:
-            check_partition(self.config, partition)
+            base.check_partition(self.config, partition)
         config = api.ConsumerConfig()
         if span.start_seq is not None:
             config.deliver_policy = api.DeliverPolicy.BY_START_SEQUENCE
@@ -291,8 +280,8 @@ class NatsBus(Bus):
             message = self._message(msg, int(msg.subject.rsplit(".", 1)[1]))
             if span.end_time is not None and message.published_at >= span.end_time:
                 return
-            yield BusMessage(message.key, message.partition, message.payload, message.dedup_id,
-                             message.seq, message.published_at)  # fmt: skip
+            yield base.BusMessage(message.key, message.partition, message.payload, message.dedup_id,
+                                  message.seq, message.published_at)  # fmt: skip
 
     async def _read(
         self, stream: str, subject: str, config: api.ConsumerConfig, end_seq: int | None = None
@@ -342,17 +331,17 @@ class NatsBus(Bus):
             await self._nc.close()
 
 
-class _NatsSubscription(Subscription):
+class _NatsSubscription(base.Subscription):
     def __init__(self, bus: NatsBus, partition: int, sub: JetStreamContext.PullSubscription):
         self._bus = bus
         self.partition = partition
         self._sub = sub
         self._closed = False
 
-    async def fetch(self, batch: int = 1, timeout: float = 1.0) -> list[BusMessage]:
-        check_batch(batch)
+    async def fetch(self, batch: int = 1, timeout: float = 1.0) -> list[base.BusMessage]:
+        base.check_batch(batch)
         if self._closed:
-            raise BusError(f"fetch: the consumer of partition {self.partition} is closed")
+            raise base.BusError(f"fetch: the consumer of partition {self.partition} is closed")
         # never ask for more than may be out: past max_ack_pending the server sends no
         # "no messages" status, and nats-py would wait the whole timeout to fill the batch
         batch = min(batch, self._bus.config.in_flight)
