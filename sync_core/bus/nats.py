@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -80,6 +80,15 @@ def _stored_at(msg: Msg) -> datetime:
     tokens = (msg.reply or "").split(".")
     nanos = int(tokens[7] if len(tokens) == V1_ACK_TOKENS else tokens[Msg.Ack.Timestamp])
     return EPOCH + timedelta(microseconds=nanos // 1000)
+
+
+@contextlib.contextmanager
+def _translated(what: str) -> Iterator[None]:
+    """Raise what nats-py raises inside as a BusError saying ``what`` failed."""
+    try:
+        yield
+    except FAILURES as e:
+        raise _failure(what, e) from e
 
 
 async def _quiet(e: Exception) -> None:
@@ -134,15 +143,14 @@ class NatsBus(base.Bus):
 
     async def _find_streams(self, url: str) -> None:
         for name in (self.stream, self.dlq_stream):
-            try:
-                await self._js.stream_info(name)
-            except nats.js.errors.NotFoundError:
-                raise base.BusError(
-                    f"connect: no stream {name} at {url}: nothing was published under the"
-                    f" prefix {self.prefix!r}"
-                ) from None
-            except FAILURES as e:
-                raise _failure(f"connect: stream {name}", e) from e
+            with _translated(f"connect: stream {name}"):
+                try:
+                    await self._js.stream_info(name)
+                except nats.js.errors.NotFoundError:
+                    raise base.BusError(
+                        f"connect: no stream {name} at {url}: nothing was published under the"
+                        f" prefix {self.prefix!r}"
+                    ) from None
 
     async def _make_streams(self) -> None:
         room = self._nc.max_payload - HEADER_ROOM
@@ -163,15 +171,14 @@ class NatsBus(base.Bus):
                 duplicate_window=window,
                 max_msg_size=self.config.max_payload + HEADER_ROOM,
             )
-            try:
-                await self._js.add_stream(config)
-            except nats.js.errors.BadRequestError as e:
-                raise base.BusError(
-                    f"connect: stream {name} exists with another configuration"
-                    f" (partitions, dedup window or max payload): {e.description}"
-                ) from e
-            except FAILURES as e:
-                raise _failure(f"connect: stream {name}", e) from e
+            with _translated(f"connect: stream {name}"):
+                try:
+                    await self._js.add_stream(config)
+                except nats.js.errors.BadRequestError as e:
+                    raise base.BusError(
+                        f"connect: stream {name} exists with another configuration"
+                        f" (partitions, dedup window or max payload): {e.description}"
+                    ) from e
 
     def subject(self, partition: int) -> str:
         return f"{self.prefix}.p.{partition}"
@@ -180,12 +187,10 @@ class NatsBus(base.Bus):
         base.check_publish(self.config, key, payload, dedup_id)
         partition = self.partition_of(key)
         headers = {MSG_ID: dedup_id, KEY: key}
-        try:
+        with _translated(f"publish {key!r}"):
             ack = await self._js.publish(
                 self.subject(partition), bytes(payload), headers=headers, stream=self.stream
             )
-        except FAILURES as e:
-            raise _failure(f"publish {key!r}", e) from e
         return base.PublishAck(ack.seq, partition, duplicate=bool(ack.duplicate))
 
     async def consume(self, partition: int) -> base.Subscription:
@@ -199,12 +204,10 @@ class NatsBus(base.Bus):
             max_ack_pending=self.config.in_flight,
             filter_subject=self.subject(partition),
         )
-        try:
+        with _translated(f"consume: partition {partition}"):
             # create or update: a bus reopened with another ack_wait or in_flight applies it
             await self._js.add_consumer(self.stream, config)
             sub = await self._js.pull_subscribe_bind(durable=durable, stream=self.stream)
-        except FAILURES as e:
-            raise _failure(f"consume: partition {partition}", e) from e
         return _NatsSubscription(self, partition, sub)
 
     def _message(self, msg: Msg, partition: int) -> base.BusMessage:
@@ -227,13 +230,11 @@ class NatsBus(base.Bus):
             DLQ_AT: message.published_at.isoformat(),
             DLQ_DELIVERIES: str(delivered),
         }
-        try:
+        with _translated(f"dead-letter {message.seq}"):
             await self._js.publish(
                 f"{self.prefix}.dlq", message.payload, headers=headers, stream=self.dlq_stream
             )
             await msg.term()
-        except FAILURES as e:
-            raise _failure(f"dead-letter {message.seq}", e) from e
 
     def _handle(self, message: base.BusMessage, what: str) -> Msg:
         if not isinstance(message.handle, Msg):
@@ -241,16 +242,12 @@ class NatsBus(base.Bus):
         return message.handle
 
     async def ack(self, message: base.BusMessage) -> None:
-        try:
+        with _translated(f"ack {message.seq}"):
             await self._handle(message, "ack").ack()
-        except FAILURES as e:
-            raise _failure(f"ack {message.seq}", e) from e
 
     async def nak(self, message: base.BusMessage) -> None:
-        try:
+        with _translated(f"nak {message.seq}"):
             await self._handle(message, "nak").nak()
-        except FAILURES as e:
-            raise _failure(f"nak {message.seq}", e) from e
 
     async def dead_letters(self) -> list[base.DeadLetter]:
         letters = []
@@ -289,21 +286,17 @@ class NatsBus(base.Bus):
         """The messages of ``subject`` from ``config``'s start to the last stored now."""
         config.ack_policy = api.AckPolicy.NONE
         config.mem_storage, config.inactive_threshold = True, 30.0
-        try:
+        with _translated(f"read {stream}"):
             last = (await self._js.stream_info(stream)).state.last_seq
             if end_seq is not None:
                 last = min(last, end_seq)
             sub = await self._js.pull_subscribe(subject, stream=stream, config=config)
-        except FAILURES as e:
-            raise _failure(f"read {stream}", e) from e
         try:
             info = await sub.consumer_info()
             left = info.num_pending or 0
             while left > 0:
-                try:
+                with _translated(f"read {stream}"):
                     batch = await sub.fetch(min(READ_BATCH, left), timeout=5.0)
-                except FAILURES as e:
-                    raise _failure(f"read {stream}", e) from e
                 for msg in batch:
                     if msg.metadata.sequence.stream > last:
                         return
@@ -348,12 +341,11 @@ class _NatsSubscription(base.Subscription):
         loop = asyncio.get_running_loop()
         give_up = loop.time() + timeout
         while True:
-            try:
-                msgs = await self._sub.fetch(batch, timeout=max(give_up - loop.time(), 0.001))
-            except TimeoutError:  # nats-py raises its own subclass, or asyncio's plain one
-                return []
-            except FAILURES as e:
-                raise _failure(f"fetch: partition {self.partition}", e) from e
+            with _translated(f"fetch: partition {self.partition}"):
+                try:
+                    msgs = await self._sub.fetch(batch, timeout=max(give_up - loop.time(), 0.001))
+                except TimeoutError:  # nats-py raises its own subclass, or asyncio's plain one
+                    return []
             taken = []
             for msg in msgs:
                 if msg.metadata.num_delivered > self._bus.config.max_deliver:

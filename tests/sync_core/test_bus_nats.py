@@ -80,6 +80,27 @@ class TestNatsBus(BusContract):
 
         self.run(case)
 
+    def test_a_lost_connection_is_a_retriable_bus_error_naming_the_step(self) -> None:
+        async def case() -> None:
+            bus = await self.bus()
+            assert isinstance(bus, nats_bus())
+            await self.publish(bus, ("po1", b"a"))
+            partition = bus.partition_of("po1")
+            lost = await nats_bus().connect(self.url, bus.config, prefix=bus.prefix)
+            [message] = await (await lost.consume(partition)).fetch()
+            await lost.close()
+            for step, call in [
+                ("publish 'po1'", lambda: lost.publish("po1", b"b", "po1:b")),
+                (f"consume: partition {partition}", lambda: lost.consume(partition)),
+                (f"ack {message.seq}", lambda: lost.ack(message)),
+                (f"nak {message.seq}", lambda: lost.nak(message)),
+            ]:
+                with pytest.raises(BusError, match=f"^{step}: ") as caught:
+                    await call()
+                assert caught.value.retriable, step
+
+        self.run(case)
+
     def test_a_payload_limit_over_the_servers_is_refused_at_connect(self) -> None:
         async def case() -> None:
             with pytest.raises(BusError, match="max_payload 8388608 is over what the server"):
