@@ -9,24 +9,17 @@ so a missing service can never pass CI as a row of skips.  The rule lives in
 from __future__ import annotations
 
 import importlib
-import socket
 from collections.abc import Callable
 
 import pytest
 
+from tests.ports import free_port
 from tests.sync_core.conftest import (
     REQUIRE_SERVICES_ENV,
     probe_nats,
     probe_postgres,
     service_missing,
 )
-
-
-def closed_port() -> int:
-    """A local port nothing listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.mark.parametrize("value", [None, "", "0"])
@@ -61,7 +54,7 @@ def test_a_missing_service_fails_when_services_are_required(
 def test_the_probe_names_the_server_it_could_not_reach(
     probe: Callable[[str], str | None], url: str, module: str, without_client: str, unreachable: str
 ) -> None:
-    url = url.format(port=closed_port())
+    url = url.format(port=free_port())
     try:
         importlib.import_module(module)
     except ImportError:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -30,6 +29,7 @@ from emulators.faults import Faults, Outage
 from emulators.host import Host
 from emulators.operations import REQUIRED, Api, Operation, call_native
 from emulators.web.supplier_api import EDI_MEDIA_TYPES
+from tests.ports import free_port
 
 
 @dataclass
@@ -177,16 +177,10 @@ class OverHttp:
         return Reply(resp.status_code, body, dict(resp.headers))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def served(app: FastAPI) -> Iterator[str]:
     """Serve ``app`` with uvicorn on 127.0.0.1 in a thread; yields its base URL."""
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, access_log=False, log_level="error")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

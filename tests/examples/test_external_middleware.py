@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import ast
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ import pytest
 
 from scenarios.live import run as live
 from scenarios.live.procs import start_emulators, stop_group
+from tests.ports import free_port
 
 HERE = Path(__file__).parent
 EXAMPLE = HERE / "external_middleware"
@@ -52,12 +52,6 @@ faults:
 """
 CARRIED = ("po_dispatch", "po_acknowledgment", "ship_notice", "receipt")
 OURS = {"sync_core", "scenarios", "analysis", "emulators", "loadtests"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -86,7 +80,7 @@ def judge(tmp_path: Path) -> Iterator[Callable[..., dict[str, Any]]]:
         out.mkdir()
         emulators, urls = start_emulators(str(scenario), 11, SPEEDUP, out)
         started.append(emulators)
-        port = _free_port()
+        port = free_port()
         log = out / "middleware.log"
         with log.open("wb") as sink:
             middleware = subprocess.Popen(

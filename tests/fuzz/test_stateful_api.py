@@ -67,7 +67,8 @@ from sync_core.model import PurchaseOrder
 from sync_core.service.app import create_app
 from sync_core.store_sqlite import SqliteStore
 from tests.builders import po_lines, purchase_order
-from tests.emulators.harness import FakeClock, _free_port
+from tests.emulators.harness import FakeClock
+from tests.ports import free_port
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -328,13 +329,13 @@ class FreshCores:
     def __init__(self, folder: Path) -> None:
         self.folder, self.made = folder, 0
         self.engine = Engine(EngineConfig(OUR_EDI_ID, {"S1001": "SUPP1001"}))
-        self.closed = f"http://127.0.0.1:{_free_port()}"
+        self.closed = f"http://127.0.0.1:{free_port()}"
         self.app: Any = None
         self._lifespan: Any = None
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        port = _free_port()
+        port = free_port()
         self.base = f"http://127.0.0.1:{port}"
         config = uvicorn.Config(self._asgi, host="127.0.0.1", port=port, lifespan="off",
                                 interface="asgi3", access_log=False, log_level="error")  # fmt: skip

@@ -28,7 +28,8 @@ from emulators.web.serve import LiveClock, build_system
 from emulators.web.supplier_app import DEFAULT_SUPPLIERS
 from scenarios.spec.masterdata import MasterData, generate
 from scenarios.spec.models import NetworkSpec
-from tests.emulators.harness import _free_port, served
+from tests.emulators.harness import served
+from tests.ports import free_port
 
 ROOT = Path(__file__).parents[2]
 ERP_POS = "/fscmRestApi/resources/latest/purchaseOrders"
@@ -68,7 +69,7 @@ class Core:
     ) -> None:
         self.store, self.urls, self.log_path, self.extra = store, urls, log, extra
         self.subscribes = "--no-subscribe" not in extra
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0

@@ -49,7 +49,8 @@ from sync_core.service.app import create_app
 from sync_core.service.layers import DEPRECATED_AT
 from sync_core.store_sqlite import SqliteStore
 from tests.builders import create_erp_po
-from tests.emulators.harness import FakeClock, _free_port
+from tests.emulators.harness import FakeClock
+from tests.ports import free_port
 
 SECRET = "correct horse battery staple, long enough for HS384 too: 48+ bytes"
 AUTH = f"issuer: supplysync-test\naudience: supplysync-core\nalgorithm: HS256\nkey: {SECRET!r}\n"
@@ -71,7 +72,7 @@ def _seed(path: Path) -> str:
 
 
 def _app(store: Path, auth: AuthConfig | None) -> Any:
-    closed = f"http://127.0.0.1:{_free_port()}"
+    closed = f"http://127.0.0.1:{free_port()}"
 
     async def make_driver() -> LiveDriver:
         connector = HttpConnector(dict.fromkeys(("erp", "supplier", "wms", "ap"), closed))

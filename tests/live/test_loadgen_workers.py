@@ -19,7 +19,8 @@ from pathlib import Path
 
 from scenarios.cli.main import main
 from scenarios.live.procs import stop_group
-from tests.scenarios.test_cli_exits import cli, closed_port
+from tests.ports import free_port
+from tests.scenarios.test_cli_exits import cli
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 BLOCK = re.compile(r"```bash loadgen\n(.*?)```", re.S)
@@ -40,7 +41,7 @@ def _appears(path: Path, proc: subprocess.Popen[bytes], timeout_s: float = 90) -
 
 
 def test_the_readme_worker_started_apart_carries_the_load(tmp_path):
-    port = closed_port()
+    port = free_port()
     live_words, worker_words = _commands(port)
     assert live_words[:2] == ["supplysync", "live"], live_words
     assert worker_words[:3] == ["supplysync", "loadgen", "worker"], worker_words

@@ -15,7 +15,8 @@ import pytest
 
 from loadtests.bench_live import stepped_options
 from scenarios.live.run import run_live
-from tests.scenarios.test_cli_exits import cli, closed_port, one_clean_line
+from tests.ports import free_port
+from tests.scenarios.test_cli_exits import cli, one_clean_line
 from tests.sync_core.conftest import nats_url, postgres_url, probe_nats, probe_postgres, reachable
 
 
@@ -68,6 +69,6 @@ def test_scale_out_options_that_cannot_work_are_one_line_and_exit_2(
 
 def test_a_bus_that_does_not_answer_is_one_line_and_exit_2(tmp_path: Path) -> None:
     pg = reachable(postgres_url(), probe_postgres)
-    nowhere = f"nats://127.0.0.1:{closed_port()}"
+    nowhere = f"nats://127.0.0.1:{free_port()}"
     proc = cli("serve", "core", "--bus", nowhere, "--store", pg, *EMULATORS, cwd=tmp_path)
     one_clean_line(proc, "--bus", nowhere)

@@ -15,7 +15,6 @@ import contextlib
 import hashlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -50,6 +49,7 @@ from sync_core.store_sqlite import SqliteStore
 from sync_core.tracing import setup_tracing as core_tracing
 from tests.emulators.harness import served
 from tests.live._services import ERP_POS, FAST_ACKS, create_pos, master_data, po_body, wait_until
+from tests.ports import free_port
 from tests.scenarios.test_cli_serve import free_base
 
 SYSTEMS = ("erp", "supplier", "wms", "ap")
@@ -182,17 +182,10 @@ def test_each_po_is_one_trace_across_erp_core_supplier_and_wms(tmp_path: Path) -
     assert acks and not {s.context.trace_id for s in acks} & {trace_id(po) for po in pos}
 
 
-def closed_port() -> int:
-    """A loopback port nobody listens on (bound, then let go)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_serve_all_with_an_otlp_endpoint_nobody_listens_on_serves_and_stops(
     tmp_path: Path,
 ) -> None:
-    base, collector = free_base(), closed_port()
+    base, collector = free_base(), free_port()
     err = tmp_path / "serve.err"
     with (tmp_path / "serve.out").open("w") as out, err.open("w") as errors:
         proc = subprocess.Popen(

@@ -11,7 +11,6 @@ import asyncio
 import json
 import re
 import shlex
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from scenarios.cli.bus_replay import main
 from sync_core.bus import BusConfig, PublishAck
 from sync_core.messages import Inbound, Kind
 from sync_core.scaleout.envelope import encode
+from tests.ports import free_port
 from tests.sync_core.conftest import nats_url, probe_nats, reachable
 
 ROOT = Path(__file__).parents[2]
@@ -138,12 +138,6 @@ def test_the_readme_command_replays_a_pos_messages_from_a_time(stream: Stream) -
     assert [json.loads(line)["dedup_id"] for line in run.stdout.splitlines()] == ["ev-3"]
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.parametrize(
     ("args", "says"),
     [
@@ -159,7 +153,7 @@ def _closed_port() -> int:
 )
 def test_bad_input_or_no_bus_exits_2_naming_it(args: list[str], says: str) -> None:
     url = reachable(nats_url(), probe_nats) if "URL" in args else ""
-    argv = [a.replace("URL", url).replace("PORT", str(_closed_port())) for a in args]
+    argv = [a.replace("URL", url).replace("PORT", str(free_port())) for a in args]
     run = subprocess.run(
         [sys.executable, "-m", "scenarios.cli.main", "bus", "replay", *argv],
         capture_output=True, text=True, timeout=60, check=False,

@@ -20,6 +20,7 @@ import pytest
 
 from scenarios.cli.main import main
 from scenarios.live import run as live
+from tests.ports import free_port
 
 TINY = """\
 extends: partial_confirmation
@@ -68,12 +69,6 @@ def one_clean_line(proc: subprocess.CompletedProcess, *names: str) -> str:
     for name in names:
         assert name in lines[0], (name, lines[0])
     return lines[0]
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- scenario files --------------------------------------------------------------------
@@ -274,7 +269,7 @@ def test_stdout_closed_early_is_one_line_not_a_traceback(tmp_path):
 )
 def test_live_against_a_closed_port_names_the_url(tmp_path, extra):
     """Before: an httpx.ConnectError traceback (with --sut external), or 30 s of waiting."""
-    url = f"http://127.0.0.1:{closed_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     extra = [url if a == "URL" else a for a in extra]
     urls = [part for s in ("erp", "supplier", "wms", "ap") for part in (f"--{s}", url)]
     proc = cli(
@@ -289,7 +284,7 @@ def test_live_with_a_closed_core_port_names_it(tmp_path):
 
     with emulators() as emu:
         urls = [part for s, u in emu.urls.items() for part in (f"--{s}", u)]
-        core = f"http://127.0.0.1:{closed_port()}"
+        core = f"http://127.0.0.1:{free_port()}"
         proc = cli("live", "partial_confirmation", *urls, "--core", core, "--out", "o",
                    cwd=tmp_path, timeout=60)  # fmt: skip
     one_clean_line(proc, f"core at {core} is unreachable")

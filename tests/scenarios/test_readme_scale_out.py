@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from scenarios.live.procs import stop_group
-from tests.scenarios.test_cli_exits import cli, closed_port
+from tests.ports import free_port
+from tests.scenarios.test_cli_exits import cli
 
 pytest.importorskip("distributed")
 
@@ -33,7 +34,7 @@ def commands() -> list[list[str]]:
 
 
 def test_the_readme_scale_out_commands_run(tmp_path):
-    port, dashboard = str(closed_port()), str(closed_port())
+    port, dashboard = str(free_port()), str(free_port())
     steps = [
         [w.replace("8786", port).replace("8787", dashboard) for w in words] for words in commands()
     ]

@@ -16,7 +16,7 @@ import pytest
 from scenarios.cli.main import main
 from scenarios.sim import cells
 from scenarios.sim import sweep as sweep_cli
-from tests.scenarios.test_cli_exits import closed_port
+from tests.ports import free_port
 from tests.scenarios.test_sweep import _cli
 
 distributed = pytest.importorskip("distributed")
@@ -69,7 +69,7 @@ def _one_line_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str
 
 
 def test_an_unreachable_scheduler_is_one_line_exit_2(tmp_path, capsys):
-    address = f"tcp://127.0.0.1:{closed_port()}"
+    address = f"tcp://127.0.0.1:{free_port()}"
     out = tmp_path / "out"
     err = _one_line_exit_2(
         ["sweep", *GRID, "--cluster", address, "--cluster-timeout", "1", "--out", str(out)], capsys

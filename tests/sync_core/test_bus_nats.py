@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from sync_core.bus import Bus, BusConfig, BusError
+from tests.ports import free_port
 from tests.sync_core.bus_contract.cases import BusContract
 from tests.sync_core.conftest import service_missing
-from tests.test_services import closed_port
 
 if TYPE_CHECKING:
     from sync_core.bus.nats import NatsBus
@@ -110,7 +110,7 @@ class TestNatsBus(BusContract):
 
 
 def test_no_server_is_a_retriable_error_naming_it() -> None:
-    url = f"nats://127.0.0.1:{closed_port()}"
+    url = f"nats://127.0.0.1:{free_port()}"
 
     async def case() -> None:
         with pytest.raises(BusError, match=f"connect: no NATS at {url}") as caught:
@@ -123,6 +123,6 @@ def test_no_server_is_a_retriable_error_naming_it() -> None:
 def test_a_bad_prefix_is_refused_before_connecting() -> None:
     async def case() -> None:
         with pytest.raises(BusError, match="prefix 'a b' must be dot-separated names"):
-            await nats_bus().connect(f"nats://127.0.0.1:{closed_port()}", prefix="a b")
+            await nats_bus().connect(f"nats://127.0.0.1:{free_port()}", prefix="a b")
 
     asyncio.run(case())
