@@ -245,7 +245,7 @@ def simulate(
     for change in spec.contract_price_changes:
         schedule(change.at_hours * 3600, PriceChange(erp, master, change, rng("prices")).apply)
     dock = Dock(env, wms, rng("dock"))
-    supplier.listeners.append(dock.on_document)
+    supplier.trucks.append(dock.on_shipment)
 
     webhooks = _Webhooks(driver, links["core"], schedule, rng, naive, history)
     _connect(spec, design, hosts, behaviours, driver, webhooks, transport)
