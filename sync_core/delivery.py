@@ -382,7 +382,9 @@ class DeliveryPlanner:
 
     def plan(self, item: OutboxItem, now: float, response: Response | None = None) -> Action:
         if response is None:
-            state = self._items.setdefault(item.outbox_id, _Attempts(first_at=now))
+            state = self._items.get(item.outbox_id)
+            if state is None:
+                state = self._items[item.outbox_id] = _Attempts(first_at=now)
             return self._try_send(item, state, now)
         sent = self._items.get(item.outbox_id)
         if sent is None or not sent.in_flight:
@@ -418,14 +420,14 @@ class DeliveryPlanner:
         self, item: OutboxItem, state: _Attempts, now: float, response: Response
     ) -> Action:
         state.in_flight = False
-        outcome = classify(response)
         breaker = self.breaker(item.request.target)
-        request = item.request
-        state.last_reason = f"{request.target} {request.operation} {outcome.reason}"
-        if outcome.verdict is Verdict.SUCCESS:
-            breaker.record_success(now)
+        if 200 <= response.status < 300:  # what classify calls a success, without its words:
+            breaker.record_success(now)  # the planner forgets the item with its reasons
             del self._items[item.outbox_id]
             return Done(item, response)
+        outcome = classify(response)
+        request = item.request
+        state.last_reason = f"{request.target} {request.operation} {outcome.reason}"
         if outcome.verdict is Verdict.PERMANENT:
             breaker.record_permanent(now)
             del self._items[item.outbox_id]
