@@ -252,6 +252,8 @@ class Lane(StrEnum):
 
 
 T = TypeVar("T")
+# the members, read once: on Python 3.11 each ``Lane.CRITICAL`` is a ~0.2 us class look-up
+_CRITICAL, _ROUTINE = Lane.CRITICAL, Lane.ROUTINE
 
 
 class Lanes(Generic[T]):
@@ -281,18 +283,19 @@ class Lanes(Generic[T]):
 
     def offer(self, item: T, critical: bool) -> None:
         """Queue ``item`` at the back of its lane."""
-        self._queues[Lane.CRITICAL if critical else Lane.ROUTINE].append(item)
+        self._queues[_CRITICAL if critical else _ROUTINE].append(item)
 
     def next_ready(self) -> T | None:
         """The item that may start now (its slot is taken), or None."""
-        if self._queues[Lane.CRITICAL]:
-            for pool in (Lane.CRITICAL, Lane.ROUTINE):
-                if self._in_use[pool] < self.capacity[pool]:
-                    if pool is Lane.ROUTINE:
+        queues, in_use, capacity = self._queues, self._in_use, self.capacity
+        if queues[_CRITICAL]:
+            for pool in (_CRITICAL, _ROUTINE):
+                if in_use[pool] < capacity[pool]:
+                    if pool is _ROUTINE:
                         self.borrowed += 1
-                    return self._start(self._queues[Lane.CRITICAL].popleft(), pool)
-        if self._queues[Lane.ROUTINE] and self._in_use[Lane.ROUTINE] < self.capacity[Lane.ROUTINE]:
-            return self._start(self._queues[Lane.ROUTINE].popleft(), Lane.ROUTINE)
+                    return self._start(queues[_CRITICAL].popleft(), pool)
+        if queues[_ROUTINE] and in_use[_ROUTINE] < capacity[_ROUTINE]:
+            return self._start(queues[_ROUTINE].popleft(), _ROUTINE)
         return None
 
     def release(self, item: T) -> None:
