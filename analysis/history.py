@@ -139,18 +139,10 @@ class History:
     ) -> None:
         if direction not in DIRECTIONS:
             raise ValueError(f"message direction {direction!r} is not one of {DIRECTIONS}")
-        self.messages.append(
-            Message(
-                round(t, 6),
-                direction,
-                system,
-                operation,
-                message_id,
-                correlation_id,
-                status,
-                detail,
-            )
-        )
+        # a named tuple from the tuple of its fields: no generated __new__ per message
+        fields = (round(t, 6), direction, system, operation, message_id, correlation_id,
+                  status, detail)  # fmt: skip
+        self.messages.append(tuple.__new__(Message, fields))
 
     def fault(self, system: str, kind: str, start_s: float, end_s: float) -> None:
         if end_s < start_s:

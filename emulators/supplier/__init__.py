@@ -54,7 +54,9 @@ interchanges are measured from, on the receiving side.
 Each document is published two ways with its ``seq``, ``supplier``, ``type``
 ("855", "856", "810", "997") and ``payload``: into the buyer's mailbox, where a batch
 job picks it up (``mailbox``), and pushed to ``listeners``, as an AS2 or API
-connection would.  The supplier journals the facts it owns when it tells the
+connection would.  The goods of a shipment go to ``trucks`` (a receiving dock) just
+before its 856 is pushed, with the packing list (the :class:`~emulators.x12.ShipNotice`
+the 856 was rendered from).  The supplier journals the facts it owns when it tells the
 buyer: ``confirmed_qty`` and ``ack_status`` (855), ``shipped_qty`` (856),
 ``invoiced_qty`` and ``invoice_price`` (810), per PO line, cumulative, with a
 cause naming the document; a line billed by the each journals ``invoiced_uom``
@@ -112,6 +114,7 @@ from emulators.x12 import (
     Interchange,
     PurchaseOrderAck,
     SetAck,
+    ShipNotice,
     X12Error,
     read_997,
     render_810,
@@ -146,6 +149,8 @@ class SupplierNetwork(System):
         self._seed = seed
         self._journal_receivers = journal_receivers
         self._generation = 0
+        # who receives the goods of each shipment, with the notice its 856 was rendered from
+        self.trucks: list[Callable[[ShipNotice], None]] = []
         self.reset()
 
     def reset(self) -> None:
@@ -516,7 +521,7 @@ class SupplierNetwork(System):
             entity = f"po_line:{po_number}:{line['po_line']}"
             self._journal.record(entity, "shipped_qty", line["shipped"], cause, None)
         counters["ship_notices"] += 1
-        self._publish(supplier, order["buyer"], segments)
+        self._publish(supplier, order["buyer"], segments, notice)
         if profile.invoices:
             delay = self._lognormal(
                 self._streams[supplier].invoicing,
@@ -559,8 +564,15 @@ class SupplierNetwork(System):
 
     # -- delivery ---------------------------------------------------------------------
 
-    def _publish(self, supplier: str, buyer: str, segments: list[list[str]]) -> None:
-        """Send one transaction set in an interchange of its own, with the next control number."""
+    def _publish(
+        self,
+        supplier: str,
+        buyer: str,
+        segments: list[list[str]],
+        goods: ShipNotice | None = None,
+    ) -> None:
+        """Send one transaction set in an interchange of its own, with the next control number;
+        an 856's ``goods`` leave on the trucks first (the dock was told before the buyer)."""
         counters = self.counters[supplier]
         counters["interchanges"] += 1
         kind = segments[0][1]
@@ -574,5 +586,8 @@ class SupplierNetwork(System):
         doc = {"seq": len(self.mailbox_docs) + 1, "supplier": supplier, "type": kind}
         doc["payload"] = payload
         self.mailbox_docs.append(doc)
+        if goods is not None:
+            for truck in self.trucks:
+                truck(goods)
         for listener in self.listeners:
             listener(doc)

@@ -29,7 +29,6 @@ _PARENT: dict[str, tuple[str, ...]] = {
     "I": ("O", "P"),
 }  # HL level → parent levels
 _DELIMITERS = ("*", "~", ">")  # what render writes: element, segment, component
-_HOLDS_DELIMITER = re.compile("[*~>]").search
 # R 1/17 (PO104, IT104): ASCII digits only ("\d" would admit "٣")
 _PRICE = re.compile(r"(?=.{1,18}$)([0-9]{1,17}|[0-9]+\.[0-9]+)").fullmatch
 # quantities of 15 digits times prices of 17, in cents, summed: exact, never "InvalidOperation"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from emulators.limits import DEFAULT_LIMITS, Limits
 from emulators.x12 import _elements as el
-from emulators.x12._elements import _DELIMITERS, _HOLDS_DELIMITER, GROUP_CODES, Segment, X12Error
+from emulators.x12._elements import _DELIMITERS, GROUP_CODES, Segment, X12Error
 
 # -- envelope -------------------------------------------------------------------
 
@@ -90,27 +90,42 @@ class Interchange:
         for name, party in (("ISA06", self.sender), ("ISA08", self.receiver)):
             if not 1 <= len(party) <= 15 or any(d in party for d in _DELIMITERS):
                 raise X12Error(name, f"interchange id {party!r} must be 1-15 plain characters")
-        for ts in self.sets:
-            if not _HOLDS_DELIMITER("".join(map("".join, ts))):
-                continue  # one scan per set (tags are plain); segment by segment on a hit
-            for n, seg in enumerate(ts, start=1):
-                for k, value in enumerate(seg[1:], start=1):
-                    if any(d in value for d in _DELIMITERS):
-                        raise X12Error(
-                            el._at(f"{seg[0]}{k:02d}", n), f"value {value!r} holds a delimiter"
-                        )
-        date, time = stamp.strftime("%y%m%d"), stamp.strftime("%H%M")
+        segments = [seg for ts in self.sets for seg in ts]
+        body = "~".join(map("*".join, segments))
+        # a value holding a delimiter adds one to the body (tags are plain): three counts
+        # decide for the whole interchange; segment by segment on a hit, for the error
+        if (
+            body.count("*") != sum(map(len, segments)) - len(segments)
+            or body.count("~") != len(segments) - 1
+            or ">" in body
+        ):
+            _refuse_delimiters(self.sets)
+        minute = stamp.strftime("%Y%m%d%H%M")  # one call for the three stamps below
+        if len(minute) == 12:
+            day, date, time = minute[:8], minute[2:8], minute[8:]
+        else:  # a year before 1000: %Y is not four digits
+            day, date, time = (stamp.strftime(f) for f in ("%Y%m%d", "%y%m%d", "%H%M"))
         # ISA11 is the standards identifier U in version 00401 (a repetition separator
         # takes its place only from 00402 on: ASC X12 004010, ISA segment, element I10)
         isa = ["ISA", "00", " " * 10, "00", " " * 10, "ZZ", self.sender.ljust(15), "ZZ",
                self.receiver.ljust(15), date, time, "U", "00401", f"{self.control:09d}",
                "1" if self.ack_requested else "0", "P", ">"]  # fmt: skip
-        gs = ["GS", group_code, self.sender, self.receiver, stamp.strftime("%Y%m%d"), time,
+        gs = ["GS", group_code, self.sender, self.receiver, day, time,
               str(self.control), "X", "004010"]  # fmt: skip
-        out = ["*".join(isa), "*".join(gs)]
-        out += ["*".join(seg) for ts in self.sets for seg in ts]
+        out = ["*".join(isa), "*".join(gs), *([body] if segments else [])]
         out += [f"GE*{len(self.sets)}*{self.control}", f"IEA*1*{self.control:09d}"]
         return "~".join(out) + "~"
+
+
+def _refuse_delimiters(sets: list[list[list[str]]]) -> None:
+    """Raise for the first value (set by set, segment by segment) that holds a delimiter."""
+    for ts in sets:
+        for n, seg in enumerate(ts, start=1):
+            for k, value in enumerate(seg[1:], start=1):
+                if any(d in value for d in _DELIMITERS):
+                    raise X12Error(
+                        el._at(f"{seg[0]}{k:02d}", n), f"value {value!r} holds a delimiter"
+                    )
 
 
 def _read_set(

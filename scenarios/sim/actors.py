@@ -22,7 +22,7 @@ from analysis.history import History
 from emulators.ap import Ap
 from emulators.erp import Erp
 from emulators.wms import Wms
-from emulators.x12 import Interchange, X12Error, read_856
+from emulators.x12 import ShipNotice, ShippedItem
 from scenarios.spec.masterdata import MasterData, po_lines
 from scenarios.spec.models import ScenarioSpec
 
@@ -86,12 +86,12 @@ class PriceChange:
 class Dock:
     """The receiving dock: goods arrive some hours after the supplier ships them.
 
-    The dock works from the packing list in the truck (the supplier's 856, read
-    with the supplier's own translator — the physical shipment, not the data
-    the sync core carries).  It receives each line against the ship notice
-    when the WMS has it, else against the PO line's expected receipt; when the
-    WMS knows neither yet, the goods wait on the dock and are tried again every
-    hour, for up to three days.
+    The dock works from the packing list in the truck (the supplier's own
+    :class:`~emulators.x12.ShipNotice`, what its 856 is rendered from — the
+    physical shipment, not the data the sync core carries).  It receives each
+    line against the ship notice when the WMS has it, else against the PO line's
+    expected receipt; when the WMS knows neither yet, the goods wait on the dock
+    and are tried again every hour, for up to three days.
     """
 
     TRANSIT_MEDIAN_S = 6 * 3600.0
@@ -103,20 +103,14 @@ class Dock:
         self.received = 0
         self.given_up = 0
 
-    def on_document(self, doc: dict[str, Any]) -> None:
-        if doc.get("type") != "856":
-            return
-        try:
-            notice = read_856(Interchange.parse(doc["payload"]).sets[0])
-        except (X12Error, KeyError, IndexError):
-            return
+    def on_shipment(self, notice: ShipNotice) -> None:
         transit = self.TRANSIT_MEDIAN_S * math.exp(self.rng.gauss(0.0, 0.5))
         for order in notice.orders:
             for item in order.items:
                 self.env.process(self._receive(transit, notice.shipment_id, order.po_number, item))
 
     def _receive(
-        self, transit: float, asn: str, po_number: str, item: Any
+        self, transit: float, asn: str, po_number: str, item: ShippedItem
     ) -> Generator[simpy.Event, Any, None]:
         yield self.env.timeout(transit)
         expiry = f"{item.expiry[:4]}-{item.expiry[4:6]}-{item.expiry[6:]}" if item.expiry else None

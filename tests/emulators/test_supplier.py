@@ -381,6 +381,24 @@ def test_a_revision_ships_only_what_was_not_shipped_yet() -> None:
     assert world.facts_of("shipped_qty")["po_line:4500000001:1"] == [10, 12]
 
 
+def test_the_trucks_carry_each_shipment_as_its_856_reads_before_the_856_is_pushed() -> None:
+    """The dock takes the packing list from the truck: what the 856 says, handed over
+    before the 856 goes to the listeners (the dock's draws come first, as they did)."""
+    world = World(dataclasses.replace(CLEAN, ship_notices=True))
+    loads: list[tuple[Any, int]] = []
+    world.net.trucks.append(lambda notice: loads.append((notice, len(world.pushed))))
+    world.order("4500000001", LINES, revision=1)
+    world.run()
+    world.order("4500000001", [(12, "CA", "45.50"), *LINES[1:]], control=2, revision=2)
+    world.run()
+
+    pushed = [(n, d) for n, d in enumerate(world.pushed) if d["type"] == "856"]
+    assert len(loads) == len(pushed) == 2
+    for (notice, pushed_before), (n, doc) in zip(loads, pushed, strict=True):
+        assert notice == read_856(only_set(doc))
+        assert pushed_before == n  # the truck left just before its 856 was pushed
+
+
 # -- determinism, documents, control ------------------------------------------------------------
 
 

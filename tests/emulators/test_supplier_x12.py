@@ -246,11 +246,15 @@ def test_other_delimiters_declared_by_the_isa_are_honoured() -> None:
     assert read_855(segments).po_number == "PO123456"
 
 
-def test_render_refuses_a_value_holding_a_delimiter() -> None:
-    bad = [["ST", "855", "0001"], ["BAK", "00", "AC", "PO*1", "20240115"], ["SE", "3", "0001"]]
-    with pytest.raises(X12Error) as err:
-        Interchange("SUPP1001", "HOSPNET01", 1, [bad]).render("PR", STAMP)
+@pytest.mark.parametrize("delimiter", ["*", "~", ">"])
+def test_render_refuses_a_value_holding_a_delimiter(delimiter: str) -> None:
+    good = [["ST", "855", "0001"], ["BAK", "00", "AC", "PO1", "20240115"], ["SE", "3", "0001"]]
+    bad = [["ST", "855", "0002"], ["BAK", "00", "AC", f"PO{delimiter}1", "20240115"],
+           ["SE", "3", "0002"]]  # fmt: skip
+    with pytest.raises(X12Error) as err:  # the second set's, named in its own numbering
+        Interchange("SUPP1001", "HOSPNET01", 1, [good, bad]).render("PR", STAMP)
     assert err.value.segment == "BAK03 (segment 2)"
+    assert delimiter in str(err.value)
 
 
 def test_read_850_names_the_segment_of_a_bad_line() -> None:
