@@ -37,8 +37,10 @@ def run() -> tuple[Outcome, list[tuple[str, str, str]]]:
         seen.append((kind[1] if kind else "", Interchange.parse(text).receiver, text))
         return receive(self, text)
 
-    def _publish(self: SupplierNetwork, supplier: str, buyer: str, segments: Any) -> None:
-        publish(self, supplier, buyer, segments)
+    def _publish(
+        self: SupplierNetwork, supplier: str, buyer: str, segments: Any, *goods: Any
+    ) -> None:
+        publish(self, supplier, buyer, segments, *goods)
         seen.append((segments[0][1], supplier, self.mailbox_docs[-1]["payload"]))
 
     mp.setattr(SupplierNetwork, "receive_edi", receive_edi)

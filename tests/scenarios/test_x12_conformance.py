@@ -70,9 +70,11 @@ def _exchange(spec: Any) -> list[tuple[str, str]]:
         seen.append(("core", text))
         return receive(self, text)
 
-    def _publish(self: SupplierNetwork, supplier: str, buyer: str, segments: Any) -> None:
+    def _publish(
+        self: SupplierNetwork, supplier: str, buyer: str, segments: Any, *goods: Any
+    ) -> None:
         before = len(self.mailbox_docs)
-        publish(self, supplier, buyer, segments)
+        publish(self, supplier, buyer, segments, *goods)
         seen.append(("supplier", self.mailbox_docs[before]["payload"]))
 
     mp.setattr(SupplierNetwork, "receive_edi", receive_edi)
