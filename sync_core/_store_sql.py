@@ -156,12 +156,20 @@ class SqlStore(Store):
     _KEY_ORDER: ClassVar[str]  # ORDER BY for entity keys
     _AUDIT_ORDER: ClassVar[str]  # ORDER BY for audit rows: commit order
     _INSERT_DEAD: ClassVar[str]  # insert_dead_sql(_PARAM), set for each backend below
+    # the point reads the engine makes for every message, set for each backend below (one
+    # string each: not formatted again at every read)
+    _CONSUMED: ClassVar[str]
+    _ENTITY: ClassVar[str]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """A backend names its placeholder; the dead-letter INSERT follows from it."""
+        """A backend names its placeholder; the dead-letter INSERT and the point reads
+        follow from it."""
         super().__init_subclass__(**kwargs)
         if "_PARAM" in vars(cls):
-            cls._INSERT_DEAD = insert_dead_sql(cls._PARAM)
+            p = cls._PARAM
+            cls._INSERT_DEAD = insert_dead_sql(p)
+            cls._CONSUMED = f"SELECT 1 FROM inbox WHERE message_id = {p}"
+            cls._ENTITY = f"SELECT version, data FROM entities WHERE kind = {p} AND key = {p}"
 
     @abstractmethod
     def _select(self, operation: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -197,18 +205,10 @@ class SqlStore(Store):
         return value
 
     def consumed(self, message_id: str) -> bool:
-        rows = self._select(
-            "consumed", f"SELECT 1 FROM inbox WHERE message_id = {self._PARAM}", (message_id,)
-        )
-        return bool(rows)
+        return bool(self._select("consumed", self._CONSUMED, (message_id,)))
 
     def entity(self, kind: str, key: str) -> Entity | None:
-        p = self._PARAM
-        rows = self._select(
-            "entity",
-            f"SELECT version, data FROM entities WHERE kind = {p} AND key = {p}",
-            (kind, key),
-        )
+        rows = self._select("entity", self._ENTITY, (kind, key))
         return Entity(kind, key, rows[0][0], decode_json(rows[0][1])) if rows else None
 
     def entities(self, kind: str) -> list[Entity]:

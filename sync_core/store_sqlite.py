@@ -157,6 +157,8 @@ class SqliteStore(SqlStore):
         except BaseException:
             self._db.close()
             raise
+        # every read on one cursor (each runs to its end: fetchall), not a cursor a read
+        self._reads = self._db.cursor()
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r}, synchronous={self.synchronous!r})"
@@ -204,7 +206,7 @@ class SqliteStore(SqlStore):
 
     def _select(self, operation: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         try:
-            return self._db.execute(sql, params).fetchall()
+            return self._reads.execute(sql, params).fetchall()
         except _DRIVER_ERRORS as e:
             raise self._error(operation, e) from e
 

@@ -101,17 +101,21 @@ class EngineConfig:
     change_orders: frozenset[str] = frozenset()
 
 
-@dataclass
 class Work:
     """A decision under construction, with an overlay so later steps see earlier ones."""
 
-    base: StateView
-    consumed: list[str] = field(default_factory=list)  # in order, for the decision
-    _consumed: set[str] = field(default_factory=set)  # the same, to look up: a page may
-    # carry thousands of documents, and a list searched for each is N²
-    puts: dict[tuple[str, str], Entity] = field(default_factory=dict)
-    requests: list[Request] = field(default_factory=list)
-    dead: list[DeadLetter] = field(default_factory=list)
+    __slots__ = ("_consumed", "base", "consumed", "dead", "puts", "requests")
+
+    def __init__(self, base: StateView) -> None:
+        # one per message: slots and literals, not a dataclass's default factories
+        self.base = base
+        self.consumed: list[str] = []  # in order, for the decision
+        # the same, to look up: a page may carry thousands of documents, and a list
+        # searched for each is N²
+        self._consumed: set[str] = set()
+        self.puts: dict[tuple[str, str], Entity] = {}
+        self.requests: list[Request] = []
+        self.dead: list[DeadLetter] = []
 
     def seen(self, message_id: str) -> bool:
         return message_id in self._consumed or self.base.consumed(message_id)
@@ -252,8 +256,12 @@ class Writer:
         )
 
     def __call__(self, target: str, operation: str, body: Any, key: str, **params: Any) -> None:
-        """Send ``operation`` to ``target``, keyed ``key`` for the target's idempotency."""
-        self.work.requests.append(self.request(target, operation, body, key, **params))
+        """Send ``operation`` to ``target``, keyed ``key`` for the target's idempotency
+        (:meth:`request`, written out: a call less for every write the engine makes)."""
+        self.work.requests.append(
+            Request(target, operation, params, body, key, self.trace, self.critical, None,
+                    self.supersedable)
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

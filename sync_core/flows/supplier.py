@@ -13,18 +13,20 @@ resent is dropped); each 997 is the partner's verdict on one of our 850s
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 from sync_core.errors import MappingError
 from sync_core.flows import functional_acks
 from sync_core.flows.base import CountedList, Flow, Tables, Work, field_of, traceparent
-from sync_core.mappers import ap, erp, wms, x12
-from sync_core.mappers.ack_lines import LineTotals, line_totals
+from sync_core.mappers import ap, wms, x12
+from sync_core.mappers.ack_lines import CriticalLine, acknowledged
 from sync_core.messages import Inbound, Kind
 from sync_core.model import PurchaseOrder
 
 __all__ = ["TABLES", "record_acknowledgment"]
+
+_CRITICAL = itemgetter("critical")  # of a stored PO line
 
 _MAILBOX = CountedList(
     "supplier", "mailbox", Kind.SUPPLIER_MAILBOX_PAGE, "after", "supplier_mailbox"
@@ -51,44 +53,33 @@ def _supplier_edi(flow: Flow, work: Work, message: Inbound, now: dt.datetime) ->
 
 
 def _shortages(
-    work: Work,
-    po: dict[str, Any],
-    ack: dict[str, Any],
-    now: dt.datetime,
-    line_sums: Sequence[LineTotals],
+    work: Work, po_number: str, revision: int, lines: list[CriticalLine], now: dt.datetime
 ) -> None:
     """The procurement team's exception queue: a clinical-critical line the supplier
     will not fill now (confirmed below ordered) opens an exception; a later revision
     that fills it closes it.  Entities ``exception`` keyed ``{po}:{line}``.
-    ``po`` and ``ack`` are in their stored forms, ``line_sums`` the totals of ``ack``'s lines."""
-    critical = {line["line_no"] for line in po["lines"] if line["critical"]}
-    if not critical:
-        return
-    po_number = po["po_number"]
-    for line, totals in zip(ack["lines"], line_sums, strict=True):
+    ``lines`` are the acknowledgment's (revision ``revision``) clinical-critical lines."""
+    for line, confirmed, backordered, status, expected in lines:
         number = line["line_no"]
-        if number not in critical:
-            continue
         key = f"{po_number}:{number}"
         known = work.entity("exception", key)
-        short = totals.confirmed < line["ordered_quantity"]
+        short = confirmed < line["ordered_quantity"]
         if not short and (known is None or not known.data["open"]):
             continue
-        dates = totals.expected
         work.put(
             "exception",
             key,
-            ack["revision"],
+            revision,
             {
                 "open": short,
                 "kind": "critical_shortage",
                 "po_number": po_number,
                 "line_no": number,
                 "ordered": line["ordered_quantity"],
-                "confirmed": totals.confirmed,
-                "backordered": totals.backordered,
-                "ack_status": totals.status,
-                "expected": min(dates) if dates else None,
+                "confirmed": confirmed,
+                "backordered": backordered,
+                "ack_status": status,
+                "expected": expected,
                 "since": (known.data["since"] if known and known.data["open"] else None)
                 or now.isoformat(timespec="seconds"),
                 "trace": traceparent(po_number, "855"),
@@ -129,16 +120,20 @@ def record_acknowledgment(
     ``ack``'s."""
     trace = traceparent(po["po_number"], doc)
     po_number, revision = ack["po_number"], ack["revision"]
-    line_sums = [line_totals(line) for line in ack["lines"]]
-    erp_body = erp.acknowledgment_to_erp(ack, trace, line_sums)
-    wms_body = wms.expected_receipts(po, ack, trace, line_sums)
+    to_erp, to_wms, critical_lines = acknowledged(po, ack, trace)
     work.put("ack", po_number, revision, ack)
-    _shortages(work, po, ack, now, line_sums)
+    if critical_lines:
+        _shortages(work, po["po_number"], revision, critical_lines, now)
     key = f"{doc}:{po_number}:{revision if number is None else number}"
-    critical = any(line["critical"] for line in po["lines"])  # PurchaseOrder.critical
-    write = flow.writer(work, trace, critical=critical, entity=("ack", po_number, revision))
-    write("erp", "post_acknowledgment", erp_body, f"{key}:erp", order_number=po_number)
-    write("wms", "upsert_expected_receipts", wms_body, f"{key}:wms")
+    # PurchaseOrder.critical: a clinical-critical line makes one
+    write = flow.writer(
+        work,
+        trace,
+        critical=bool(critical_lines) or any(map(_CRITICAL, po["lines"])),
+        entity=("ack", po_number, revision),
+    )
+    write("erp", "post_acknowledgment", to_erp, f"{key}:erp", order_number=po_number)
+    write("wms", "upsert_expected_receipts", to_wms, f"{key}:wms")
 
 
 def _dispatched(flow: Flow, work: Work, po_number: str, doc: str, where: str) -> PurchaseOrder:

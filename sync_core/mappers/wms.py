@@ -1,14 +1,15 @@
-"""The WMS's snake_case JSON: expected receipts and ship notices out, receipts in."""
+"""The WMS's snake_case JSON: expected receipts and ship notices out, receipts in.
+
+An acknowledgment's expected receipts are made with its ERP body, in one pass over its
+lines (:func:`sync_core.mappers.ack_lines.acknowledged`); here, those of canceled lines."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
 
 from sync_core.errors import MappingError
-from sync_core.mappers.ack_lines import LineTotals, line_totals
 from sync_core.model import (
     PurchaseOrder,
     PurchaseOrderLine,
@@ -17,39 +18,7 @@ from sync_core.model import (
     gs1_check_digit,
 )
 
-__all__ = ["canceled_receipts", "expected_receipts", "receipt_from_wms", "ship_notice"]
-
-
-def expected_receipts(
-    po: dict[str, Any],
-    ack: dict[str, Any],
-    correlation_id: str | None,
-    totals: Sequence[LineTotals] | None = None,
-) -> dict[str, Any]:
-    """One expected receipt per acknowledged line: the quantity the dock will see.
-    ``po`` and ``ack`` are in their stored forms (``PurchaseOrder.model_dump(mode="json")``,
-    :func:`~sync_core.mappers.ack_lines.acknowledgment_json`); ``totals``: ``ack``'s
-    lines', if known."""
-    po_number, dock = po["po_number"], po["ship_to"]
-    gtins = {line["line_no"]: line["gtin"] for line in po["lines"]}
-    rows = []
-    for line, sums in zip(ack["lines"], totals or map(line_totals, ack["lines"]), strict=True):
-        number = line["line_no"]
-        if number not in gtins:
-            raise MappingError("X12 855", f"PO1 line {number}", f"PO {po_number} has no such line")
-        rows.append(
-            {
-                "po_nbr": po_number,
-                "po_line_nbr": number,
-                "item_id": gtins[number],
-                "dock_gln": dock,
-                "exp_qty": sums.confirmed,
-                "backorder_qty": sums.backordered,
-                "qty_uom": line["uom"],
-                "exp_date": min(sums.expected) if sums.expected else po["requested_date"],
-            }
-        )
-    return {"receipts": rows, "trace_id": correlation_id}
+__all__ = ["canceled_receipts", "receipt_from_wms", "ship_notice"]
 
 
 def canceled_receipts(

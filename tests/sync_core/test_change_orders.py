@@ -132,7 +132,7 @@ def test_a_change_goes_to_a_partner_that_takes_860s_as_an_860_never_superseded()
     text = supplier_write(second)
     _, [ts] = parse_interchange(text)
     assert ts.code == "860"
-    assert [s[:3] for s in ts.segments if s[0] == "POC"] == [("POC", "1", "DI")]
+    assert [s[:3] for s in ts.segments if s[0] == "POC"] == [["POC", "1", "DI"]]
     [post] = [r for r in second.requests if r.operation == "post_edi"]
     assert post.supersedable is None  # an 860 says only what changed: none may be dropped
     [ap] = [r for r in second.requests if r.operation == "upsert_po_lines"]

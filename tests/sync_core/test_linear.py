@@ -191,7 +191,8 @@ def test_a_page_of_documents_never_searches_the_ids_consumed_so_far(
 
     class CountingWork(Work):
         def __init__(self, base: Any) -> None:
-            super().__init__(base, consumed=_CountingList())
+            super().__init__(base)
+            self.consumed = _CountingList()
 
     monkeypatch.setattr(engine_module, "Work", CountingWork)
     engine = Engine(EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}))

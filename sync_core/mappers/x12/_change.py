@@ -17,6 +17,7 @@ and each changed line with its ACKs as they now stand.  No ``REF*ZZ`` either way
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sync_core.mappers.x12._envelope import (
@@ -184,14 +185,14 @@ def change_ack_from_865(ts: TransactionSet) -> ChangeAcknowledgment:
     )
 
 
-def _code(seg: tuple[str, ...], n: int) -> str:
+def _code(seg: Sequence[str], n: int) -> str:
     code = _e(seg, 2)
     if code not in CHANGE_CODES:
         raise _fail(_DOC, f"POC02 (segment {n})", f"unknown line item change {code!r}")
     return code
 
 
-def _poc(seg: tuple[str, ...], n: int) -> dict[str, object]:
+def _poc(seg: Sequence[str], n: int) -> dict[str, object]:
     return {
         "line_no": _int(_DOC, f"POC01 (segment {n})", _e(seg, 1)),
         "ordered_quantity": _int(_DOC, f"POC03 (segment {n})", _e(seg, 3)),

@@ -146,11 +146,18 @@ def acknowledgment_json_from_855(ts: TransactionSet) -> dict[str, Any]:
 def _read_855(ts: TransactionSet, *, strict: bool) -> dict[str, Any]:
     """An 855's acknowledgment fields; its lines and their ACKs as models when
     ``strict`` (each validated where it is read), else the model's JSON form, its
-    constraints checked by hand (a :class:`ValueError` when one fails)."""
+    constraints checked by hand (a :class:`ValueError` when one fails).
+
+    The unchecked reading (``strict=False``) converts an ACK's and a PO1's elements
+    inline, not a call each (it runs for every line of every 855), and gives up
+    (ValueError) at anything the checked one would refuse or read otherwise (a number
+    over 18 characters, a date in other digits than ASCII), so that reading, step by
+    step, decides it: the same values, the same errors (a test holds it)."""
     doc = "855"
     po_number = ""
     ack_type: AckType | None = None
     ack_date: dt.date | None = None
+    bak04 = ""
     revision: int | None = None
     sent_on: dt.date | None = None  # BAK09
     created: dt.datetime | None = None  # DTM*097
@@ -160,32 +167,62 @@ def _read_855(ts: TransactionSet, *, strict: bool) -> dict[str, Any]:
     ctt: int | None = None
 
     def close_line() -> None:
+        """The line read before (if any) has its ACKs: checked, it joins ``lines``."""
         if current is not None:
             if not acks:
                 raise _fail(doc, f"PO1 line {current['line_no']}", "line has no ACK segment")
-            current["acks"] = acks
-            lines.append(_acknowledged_line(doc, "PO1", current, acks) if strict else current)
+            if strict:  # unchecked, the line joined them when read, its ACKs with it
+                lines.append(_acknowledged_line(doc, "PO1", current, acks))
 
     for n, seg in enumerate(ts.segments, start=1):
         sid = seg[0]
         if sid == "ACK":
             if current is None:
                 raise _fail(doc, f"ACK (segment {n})", "ACK before any PO1")
-            acks.append(_line_ack(doc, n, seg) if strict else _ack_json(seg))
+            if strict:
+                acks.append(_line_ack(doc, n, seg))
+                continue
+            # _ack_fields, with LineAck's constraints
+            if len(seg) < 4 or seg[1] not in _STATUSES or seg[3] not in _UNITS or len(seg[2]) > 18:
+                raise ValueError(seg)
+            count = int(seg[2])
+            if count < 0:
+                raise ValueError(seg)
+            expected = None
+            if len(seg) > 5 and seg[4] == "068" and seg[5]:
+                day = seg[5]
+                if len(day) != 8 or not day.isdigit() or not day.isascii():
+                    raise ValueError(seg)
+                expected = _iso(day, dt.date.fromisoformat(day))
+            acks.append({"status": seg[1], "quantity": count, "uom": seg[3],
+                         "expected_date": expected})  # fmt: skip
         elif sid == "PO1":
-            close_line()
+            if strict or not acks:
+                close_line()
             acks = []
             if len(seg) < 5:
                 raise _fail(
                     doc, f"PO1 (segment {n})", "PO1 needs line number, quantity, unit and price"
                 )
-            current = _po1_line(doc, n, seg) if strict else _po1_json(seg)
+            if strict:
+                current = _po1_line(doc, n, seg)
+                continue
+            # _po1_line, with AcknowledgmentLine's constraints
+            if len(seg[1]) > 18 or len(seg[2]) > 18 or seg[3] not in _UNITS:
+                raise ValueError(seg)
+            line_no, ordered, price = int(seg[1]), int(seg[2]), float(seg[4])
+            if line_no < 1 or ordered < 1 or not 0 < price < math.inf:  # (not NaN either)
+                raise ValueError(seg)
+            current = {"line_no": line_no, "ordered_quantity": ordered, "uom": seg[3],
+                       "unit_price": price, "acks": acks}  # fmt: skip
+            lines.append(current)
         elif sid == "BAK":
             if len(seg) < 5:
                 raise _fail(doc, f"BAK (segment {n})", "BAK needs BAK01..BAK04")
             ack_type = _enum(doc, "BAK02", AckType, seg[2], n)
             po_number = seg[3]
-            ack_date = _date(doc, "BAK04", seg[4], n)
+            bak04 = seg[4]
+            ack_date = _date(doc, "BAK04", bak04, n)
             if _e(seg, 9):
                 sent_on = _date(doc, "BAK09", seg[9], n)
         elif sid == "REF" and len(seg) > 2 and seg[1] == "PP" and current is None:
@@ -213,7 +250,14 @@ def _read_855(ts: TransactionSet, *, strict: bool) -> dict[str, Any]:
     if not po_number or revision < 1:  # Acknowledgment's constraints
         raise ValueError(revision)
     return {"po_number": po_number, "ack_type": ack_type._value_,
-            "ack_date": ack_date.isoformat(), "revision": revision, "lines": lines}  # fmt: skip
+            "ack_date": _iso(bak04, ack_date), "revision": revision, "lines": lines}  # fmt: skip
+
+
+def _iso(text: str, day: dt.date) -> str:
+    """``day.isoformat()``, ``day`` read from ``text`` (CCYYMMDD) by :func:`_date`: the
+    text's own digits when they are ASCII (``date.fromisoformat`` read them as they
+    stand), at a quarter of the cost of formatting the date."""
+    return f"{text[:4]}-{text[4:6]}-{text[6:]}" if text.isascii() else day.isoformat()
 
 
 def _po1_line(doc: str, n: int, seg: Sequence[str]) -> dict[str, Any]:
@@ -227,39 +271,9 @@ def _po1_line(doc: str, n: int, seg: Sequence[str]) -> dict[str, Any]:
     }
 
 
-# The unchecked reading (strict=False) converts an ACK's and a PO1's elements inline, not a
-# call each, and gives up (ValueError) at anything the checked one would refuse or read
-# otherwise (a number over 18 characters, a date in other digits than ASCII), so that
-# reading, step by step, decides it: the same values, the same errors (a test holds it).
+# the members by value: what the unchecked reading checks a code against
 _STATUSES = LineStatus._value2member_map_
 _UNITS = Uom._value2member_map_
-
-
-def _po1_json(seg: Sequence[str]) -> dict[str, Any]:
-    """A PO1 as :func:`_po1_line` reads it, with AcknowledgmentLine's constraints."""
-    number, quantity, unit = seg[1], seg[2], seg[3]
-    if len(number) > 18 or len(quantity) > 18 or unit not in _UNITS:
-        raise ValueError(seg)
-    line_no, ordered, price = int(number), int(quantity), float(seg[4])
-    if line_no < 1 or ordered < 1 or not 0 < price < math.inf:  # (not NaN either)
-        raise ValueError(seg)
-    return {"line_no": line_no, "ordered_quantity": ordered, "uom": unit, "unit_price": price}
-
-
-def _ack_json(seg: Sequence[str]) -> dict[str, Any]:
-    """An ACK as :func:`_ack_fields` reads it, with LineAck's constraints."""
-    if len(seg) < 4 or seg[1] not in _STATUSES or seg[3] not in _UNITS or len(seg[2]) > 18:
-        raise ValueError(seg)
-    quantity = int(seg[2])
-    if quantity < 0:
-        raise ValueError(seg)
-    expected = None
-    if len(seg) > 5 and seg[4] == "068" and seg[5]:
-        day = seg[5]
-        if len(day) != 8 or not day.isdigit() or not day.isascii():
-            raise ValueError(seg)
-        expected = dt.date.fromisoformat(day).isoformat()
-    return {"status": seg[1], "quantity": quantity, "uom": seg[3], "expected_date": expected}
 
 
 def _ack_fields(doc: str, n: int, seg: Sequence[str]) -> dict[str, object]:
