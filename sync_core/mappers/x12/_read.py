@@ -144,15 +144,10 @@ def acknowledgment_json_from_855(ts: TransactionSet) -> dict[str, Any]:
 
 
 def _read_855(ts: TransactionSet, *, strict: bool) -> dict[str, Any]:
-    """An 855's acknowledgment fields; its lines and their ACKs as models when
-    ``strict`` (each validated where it is read), else the model's JSON form, its
-    constraints checked by hand (a :class:`ValueError` when one fails).
-
-    The unchecked reading (``strict=False``) converts an ACK's and a PO1's elements
-    inline, not a call each (it runs for every line of every 855), and gives up
-    (ValueError) at anything the checked one would refuse or read otherwise (a number
-    over 18 characters, a date in other digits than ASCII), so that reading, step by
-    step, decides it: the same values, the same errors (a test holds it)."""
+    """An 855's acknowledgment fields: its lines and ACKs as models, each validated where
+    it is read, when ``strict``; else the model's JSON form, its constraints checked by hand
+    (:func:`_ack_json`, :func:`_po1_json`): a :class:`ValueError` at anything the checked
+    reading would refuse or read otherwise, which then decides it (a test holds both equal)."""
     doc = "855"
     po_number = ""
     ack_type: AckType | None = None
@@ -179,23 +174,7 @@ def _read_855(ts: TransactionSet, *, strict: bool) -> dict[str, Any]:
         if sid == "ACK":
             if current is None:
                 raise _fail(doc, f"ACK (segment {n})", "ACK before any PO1")
-            if strict:
-                acks.append(_line_ack(doc, n, seg))
-                continue
-            # _ack_fields, with LineAck's constraints
-            if len(seg) < 4 or seg[1] not in _STATUSES or seg[3] not in _UNITS or len(seg[2]) > 18:
-                raise ValueError(seg)
-            count = int(seg[2])
-            if count < 0:
-                raise ValueError(seg)
-            expected = None
-            if len(seg) > 5 and seg[4] == "068" and seg[5]:
-                day = seg[5]
-                if len(day) != 8 or not day.isdigit() or not day.isascii():
-                    raise ValueError(seg)
-                expected = _iso(day, dt.date.fromisoformat(day))
-            acks.append({"status": seg[1], "quantity": count, "uom": seg[3],
-                         "expected_date": expected})  # fmt: skip
+            acks.append(_line_ack(doc, n, seg) if strict else _ack_json(seg))
         elif sid == "PO1":
             if strict or not acks:
                 close_line()
@@ -207,14 +186,7 @@ def _read_855(ts: TransactionSet, *, strict: bool) -> dict[str, Any]:
             if strict:
                 current = _po1_line(doc, n, seg)
                 continue
-            # _po1_line, with AcknowledgmentLine's constraints
-            if len(seg[1]) > 18 or len(seg[2]) > 18 or seg[3] not in _UNITS:
-                raise ValueError(seg)
-            line_no, ordered, price = int(seg[1]), int(seg[2]), float(seg[4])
-            if line_no < 1 or ordered < 1 or not 0 < price < math.inf:  # (not NaN either)
-                raise ValueError(seg)
-            current = {"line_no": line_no, "ordered_quantity": ordered, "uom": seg[3],
-                       "unit_price": price, "acks": acks}  # fmt: skip
+            current = _po1_json(seg, acks)
             lines.append(current)
         elif sid == "BAK":
             if len(seg) < 5:
@@ -251,6 +223,36 @@ def _read_855(ts: TransactionSet, *, strict: bool) -> dict[str, Any]:
         raise ValueError(revision)
     return {"po_number": po_number, "ack_type": ack_type._value_,
             "ack_date": _iso(bak04, ack_date), "revision": revision, "lines": lines}  # fmt: skip
+
+
+def _ack_json(seg: list[str]) -> dict[str, Any]:
+    """An ACK read unchecked: :func:`_ack_fields` with ``LineAck``'s constraints checked by
+    hand, a :class:`ValueError` at anything the checked reading would refuse or read
+    otherwise."""
+    if len(seg) < 4 or seg[1] not in _STATUSES or seg[3] not in _UNITS or len(seg[2]) > 18:
+        raise ValueError(seg)
+    count = int(seg[2])
+    if count < 0:
+        raise ValueError(seg)
+    expected = None
+    if len(seg) > 5 and seg[4] == "068" and seg[5]:
+        day = seg[5]
+        if len(day) != 8 or not day.isdigit() or not day.isascii():
+            raise ValueError(seg)
+        expected = _iso(day, dt.date.fromisoformat(day))
+    return {"status": seg[1], "quantity": count, "uom": seg[3], "expected_date": expected}
+
+
+def _po1_json(seg: list[str], acks: list[Any]) -> dict[str, Any]:
+    """A PO1 read unchecked: :func:`_po1_line` with ``AcknowledgmentLine``'s constraints
+    checked by hand; ``acks`` is the list its ACKs will join."""
+    if len(seg[1]) > 18 or len(seg[2]) > 18 or seg[3] not in _UNITS:
+        raise ValueError(seg)
+    line_no, ordered, price = int(seg[1]), int(seg[2]), float(seg[4])
+    if line_no < 1 or ordered < 1 or not 0 < price < math.inf:  # (not NaN either)
+        raise ValueError(seg)
+    return {"line_no": line_no, "ordered_quantity": ordered, "uom": seg[3],
+            "unit_price": price, "acks": acks}  # fmt: skip
 
 
 def _iso(text: str, day: dt.date) -> str:
