@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from analysis.history import Change, Fault, History, HistoryError, Message
+from analysis.history import DIRECTIONS, Change, Fault, History, HistoryError, Message
 
 LINE = "po_line:4500000001:1"
 
@@ -89,3 +91,41 @@ def test_recording_rejects_an_unknown_direction_and_rounds_times() -> None:
         history.message(1.0, "bounced", "erp", "post", "m1")
     history.message(1.23456789, "sent", "erp", "post", "m1")
     assert history.messages == [Message(1.234568, "sent", "erp", "post", "m1")]
+
+
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=6,
+)
+_TIMES = st.floats(min_value=0, max_value=1e7) | st.integers(min_value=0, max_value=10**7)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    changes=st.lists(st.builds(Change, _TIMES, st.text(), st.text(), st.text(), _VALUES, st.text(),
+                               st.none() | st.text()), max_size=4),
+    messages=st.lists(st.builds(Message, _TIMES, st.sampled_from(DIRECTIONS), st.text(), st.text(),
+                                st.text(), st.none() | st.text(), st.none() | st.integers(),
+                                st.none() | st.text()), max_size=4),
+)  # fmt: skip
+def test_each_record_is_written_as_its_sorted_json_row(
+    tmp_path: Path, changes: list[Change], messages: list[Message]
+) -> None:
+    """Every change and message line is json.dumps of the record's row with sorted keys (any
+    value: non-ASCII text, NaN, nested lists and maps), in time order, changes first at a tie."""
+    changes.sort(key=lambda c: c.t)  # as a run records them
+    history = History({"scenario": "s"}, changes=changes, messages=messages)
+    path = tmp_path / "history.jsonl"
+
+    history.write(path)
+
+    rows = [("change", c) for c in changes] + [("message", m) for m in messages]
+    rows.sort(key=lambda row: row[1].t)
+    expected = [
+        json.dumps({"type": kind, **r._asdict(), "t": round(r.t, 6)}, sort_keys=True)
+        for kind, r in rows
+    ]
+    assert path.read_text(encoding="utf-8").splitlines()[1:] == expected
