@@ -29,8 +29,9 @@ passes its own ``Limits``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
+from itertools import repeat
 from typing import Any, Literal, NamedTuple
 
 __all__ = ["DEFAULT_LIMITS", "Bound", "Bounded", "Limits", "Refusal"]
@@ -94,40 +95,30 @@ class Limits:
         else is left to the full walk), without the paths a refusal names."""
         text, lines = self.max_text_length, self.max_lines
         caps = {name: self.bound(kind) for name, kind in numbers.items()}
-        stack: list[tuple[Any, Any]] = [(None, document)]
+        # (field name, value) pairs: a dict's fields, a list's entries under the list's
+        # name, the document under ""; a scalar is decided where it is read, and only a
+        # container's pairs go on the stack
+        stack: list[Iterable[tuple[Any, Any]]] = [(("", document),)]
         pop, push = stack.pop, stack.append
         while stack:
-            name, value = pop()
-            kind = type(value)
-            if kind is dict:
-                # a field's scalar is decided here; only containers go on the stack
-                for key, child in value.items():
-                    if type(key) is not str or len(key) > text:
+            for name, value in pop():
+                if type(name) is not str or len(name) > text:
+                    return False
+                kind = type(value)
+                if kind is str:
+                    if len(value) > text:
                         return False
-                    kind = type(child)
-                    if kind is str:
-                        if len(child) > text:
-                            return False
-                    elif kind is int or kind is float:
-                        if key in caps and child > caps[key]:
-                            return False
-                    elif kind is dict or kind is list:
-                        push((key, child))
-                    elif kind is not bool and child is not None:
+                elif kind is int or kind is float:
+                    if name in caps and value > caps[name]:
                         return False
-            elif kind is list:
-                if len(value) > lines:
+                elif kind is dict:
+                    push(value.items())
+                elif kind is list:
+                    if len(value) > lines:
+                        return False
+                    push(zip(repeat(name), value))
+                elif kind is not bool and value is not None:
                     return False
-                for child in value:
-                    push((name, child))
-            elif kind is str:
-                if len(value) > text:
-                    return False
-            elif kind is int or kind is float:
-                if name in caps and value > caps[name]:
-                    return False
-            elif kind is not bool and value is not None:
-                return False
         return True
 
     def _first_refusal(self, document: Any, numbers: Mapping[str, Bound]) -> Refusal | None:

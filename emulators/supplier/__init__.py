@@ -94,6 +94,7 @@ from emulators.supplier._changes import (
     read_order,
     settle,
     too_early,
+    unless_canceled,
 )
 from emulators.supplier._profile import (
     _COUNTERS,
@@ -434,11 +435,9 @@ class SupplierNetwork(System):
                 return changed, str(new), part
         return acks, price, part
 
-    def _acknowledge(self, key: tuple[str, str]) -> None:
+    @unless_canceled
+    def _acknowledge(self, key: tuple[str, str], order: dict[str, Any]) -> None:
         supplier, po_number = key
-        order = self.orders[key]
-        if order.get("canceled"):
-            return
         profile, streams = self.profiles[supplier], self._streams[supplier]
         now = self._now()
         fills = [
@@ -491,11 +490,9 @@ class SupplierNetwork(System):
 
     # -- fulfilment ------------------------------------------------------------------
 
-    def _ship(self, key: tuple[str, str]) -> None:
+    @unless_canceled
+    def _ship(self, key: tuple[str, str], order: dict[str, Any]) -> None:
         supplier, po_number = key
-        order = self.orders[key]
-        if order.get("canceled"):
-            return
         profile, rng = self.profiles[supplier], self._streams[supplier].shipping
         now = self._now()
         due = [(ln, ln.get("confirmed", 0) - ln["shipped"]) for ln in order["lines"]]

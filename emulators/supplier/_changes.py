@@ -25,9 +25,10 @@ line the new revision leaves as it was keeps its acknowledgment.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from emulators._base import Journal, Reply, problem
 from emulators.limits import Limits
@@ -82,7 +83,32 @@ __all__ = [
     "read_order",
     "settle",
     "too_early",
+    "unless_canceled",
 ]
+
+_Net = TypeVar("_Net", bound="_HoldsOrders")
+_P = ParamSpec("_P")
+
+
+class _HoldsOrders(Protocol):
+    orders: dict[tuple[str, str], dict[str, Any]]
+
+
+def unless_canceled(
+    step: Callable[Concatenate[_Net, tuple[str, str], dict[str, Any], _P], None],
+) -> Callable[Concatenate[_Net, tuple[str, str], _P], None]:
+    """A step the supplier takes on the order ``key`` when its timer fires (its 855, its
+    answer to a change, a shipment), handed the order: once the buyer has canceled the
+    order it does nothing (the BEG01 ``01`` cancellation stops the order where it is)."""
+
+    @functools.wraps(step)
+    def run(net: _Net, key: tuple[str, str], /, *args: _P.args, **kwargs: _P.kwargs) -> None:
+        order = net.orders[key]
+        if not order.get("canceled"):
+            step(net, key, order, *args, **kwargs)
+
+    return run
+
 
 _NOT_CONFIRMED = frozenset({"IB", "IR", "ID"})  # ACK01 codes that commit nothing now
 _ITEM = ("qty", "uom", "price", "vendor_part", "gtin")
@@ -297,17 +323,16 @@ def journal_acks(journal: Journal, po_number: str, lines: list[dict[str, Any]], 
         journal.record(entity, "ack_status", line["ack_status"], cause, None)
 
 
+@unless_canceled
 def _answer(
     net: SupplierNetwork,
     key: tuple[str, str],
+    order: dict[str, Any],
     answered: list[tuple[str, dict[str, Any]]],
     sequence: int,
 ) -> None:
     """The 865 (or revised 855) that tells the buyer how the changed lines stand."""
     supplier, po_number = key
-    order = net.orders[key]
-    if order.get("canceled"):
-        return
     profile, counters = net.profiles[supplier], net.counters[supplier]
     now = net._now()
     day, time = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
