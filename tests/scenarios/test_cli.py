@@ -65,6 +65,11 @@ def test_compare_partial_confirmation_tells_batch_from_event(tmp_path, capsys):
     block = README.read_text().split("## What you get", 1)[1].split("```", 2)[1]
     for row in block.strip().splitlines()[1:]:
         assert row in printed, f"README row not in the output: {row}"
+    # and its results.json example's SLO entry is this run's first, to the letter
+    example = README.read_text().split("### results.json (schema_version 2)", 1)[1]
+    example = " ".join(example.split("```", 2)[1].split())
+    for key, value in event["slos"][0].items():
+        assert f'"{key}": {json.dumps(value)}' in example, (key, value)
 
 
 def test_report_rebuilds_a_comparison_byte_identical_in_the_order_it_ran(scenario_file, tmp_path):
