@@ -16,7 +16,7 @@ together: it is the engine's :class:`~sync_core.messages.StateView` over the sto
 decisions staged since the last commit, so a duplicate or a newer version
 within the group is seen as it would be one message at a time.  It reads the
 store through :meth:`Store.reader`: the store itself, or a backend's read cache
-(PostgreSQL: :mod:`sync_core._store_pg_cache`).
+(:mod:`sync_core._store_cache`).
 
 Dead letters are a queue a person works through (:mod:`sync_core.dlq`): each
 gets an integer id and a status, ``open`` → ``replayed`` or ``discarded`` (with
