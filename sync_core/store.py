@@ -7,16 +7,14 @@ decision at once — consumed ids, entities, new outbox rows, dead letters and
 its audit record — so a crash leaves either all of it or none: consuming a
 message and recording its effects is one transaction, and a decision that
 consumes a message consumed before is refused whole (:class:`AlreadyConsumed`):
-it was made on stale state.  ``commit_many`` records
-several decisions in one transaction (group commit), exactly as if they had
-been committed one after the other.
+it was made on stale state.  ``commit_many`` records several decisions in one
+transaction (group commit), exactly as if committed one after the other.
 
 :class:`GroupCommit` lets a driver decide many messages before it commits them
 together: it is the engine's :class:`~sync_core.messages.StateView` over the store *and* the
 decisions staged since the last commit, so a duplicate or a newer version
-within the group is seen as it would be one message at a time.  It reads the
-store through :meth:`Store.reader`: the store itself, or a backend's read cache
-(PostgreSQL: :mod:`sync_core._store_pg_cache`).
+within the group is seen as it would be one message at a time.  It reads the store
+through :meth:`Store.reader`: the store itself, or a read cache (:mod:`sync_core._store_cache`).
 
 Dead letters are a queue a person works through (:mod:`sync_core.dlq`): each
 gets an integer id and a status, ``open`` → ``replayed`` or ``discarded`` (with
@@ -148,10 +146,15 @@ def reconsumed(decisions: Sequence[Decision], consumed: Callable[[str], bool]) -
     return again
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class OutboxItem:
     outbox_id: int
     request: Request
+
+    def __init__(self, outbox_id: int, request: Request) -> None:
+        d = self.__dict__  # as messages.Request's: cheaper than the frozen dataclass's own
+        d["outbox_id"] = outbox_id
+        d["request"] = request
 
 
 class DeadLetterStatus(StrEnum):
@@ -419,6 +422,9 @@ class MemoryStore(Store):
         return [e for (k, _), e in sorted(self._entities.items()) if k == kind]
 
     def commit(self, decision: Decision) -> list[OutboxItem]:
+        consumed = decision.consumed
+        if len(consumed) == 1 and consumed[0] not in self._inbox:  # the usual case, checked
+            return self._apply(decision)
         return self.commit_many((decision,))[0]
 
     def commit_many(self, decisions: Sequence[Decision]) -> list[list[OutboxItem]]:

@@ -64,7 +64,7 @@ whose logic is the same (dead letters, replays, discards, the encoding of a
 group), on this module's ``_transaction``, ``_insert_id`` and locks.  With
 ``read_cache=True`` the reads of a group commit (:meth:`PostgresStore.reader`)
 go through a cache instead, checked with one query per group
-(:mod:`sync_core._store_pg_cache`); the store's own reads always query.
+(:mod:`sync_core._store_cache`); the store's own reads always query.
 
 Replays and discards lock the dead-letter row (``SELECT … FOR UPDATE``), and a
 replay also takes a transaction-level advisory lock on its origin, so two
@@ -103,7 +103,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from sync_core._store_pg_cache import CachedReads, ReadCache
+from sync_core._store_cache import CachedReads, ReadCache
 from sync_core._store_sql import (
     DEAD_COLUMNS,
     DEAD_FIELDS,
@@ -164,7 +164,13 @@ _INSERT_DEAD_MANY = (
     " %b::float8[], %b::text[])"
 )
 _LOCK_DEAD = f"SELECT {DEAD_COLUMNS} FROM dead_letters WHERE id = %s FOR UPDATE"
-# the commit's number is taken under the schema's commit lock (sync_core._store_pg_cache)
+# the commit's number is taken under the schema's commit lock (sync_core._store_cache)
+# the read cache's token: the sequence's last number, read once no commit holds the lock
+_CACHE_CHECK = (
+    "SELECT (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM audit_batch_seq)"
+    " FROM (SELECT pg_advisory_xact_lock_shared(hashtextextended(%s, 0)) OFFSET 0) AS l"
+)
+_CACHE_KIND = "SELECT key, version, data FROM entities WHERE kind = %s"
 _INSERT_AUDIT = (
     "WITH a AS (INSERT INTO audit (batch, pos, message_id, consumed, changes, requests,"
     " dead_letters) SELECT b.n, t.pos, t.m, t.c, t.ch, t.rq, t.dl"
@@ -208,7 +214,7 @@ class PostgresStore(SqlStore):
         read_cache: bool = False,
     ) -> None:
         """``clock`` stamps the audit trail (seconds since the epoch); ``read_cache``: a group
-        commit's reads go through a cache (:mod:`sync_core._store_pg_cache`)."""
+        commit's reads go through a cache (:mod:`sync_core._store_cache`)."""
         if lock_timeout_s <= 0 or connect_timeout_s <= 0:
             raise ValueError("lock_timeout_s and connect_timeout_s must be positive")
         self.url = url
@@ -362,7 +368,12 @@ class PostgresStore(SqlStore):
         read after each commit of this store)."""
         if self._cache is None:
             return self
-        return CachedReads(self._cache, self._select, self._commit_lock)
+        return CachedReads(self._cache, self._select, self._cache_token, _CACHE_KIND)
+
+    def _cache_token(self) -> int:
+        """The read cache's token: the last commit number, read under the commit lock."""
+        [(last,)] = self._select("check", _CACHE_CHECK, (self._commit_lock,))
+        return int(last)
 
     @property
     def _commit_lock(self) -> str:
@@ -403,7 +414,7 @@ class PostgresStore(SqlStore):
             if batch is None:
                 self._cache.clear()
             else:
-                self._cache.committed(batch, inbox, entities)
+                self._cache.committed(batch - 1, batch, inbox, entities)
 
     def _write_group(
         self,

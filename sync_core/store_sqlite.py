@@ -45,6 +45,11 @@ The reads, and the writes whose logic is the same (dead letters, replays,
 discards, the encoding of a group), are shared with PostgreSQL
 (:class:`sync_core._store_sql.SqlStore`, on this module's ``_select``,
 ``_transaction`` and ``_insert_id``); how a group is written is this module's.
+With ``read_cache=True`` the reads of a group commit (:meth:`SqliteStore.reader`)
+go through a cache instead (:mod:`sync_core._store_cache`): the inbox and each
+kind of entity read are loaded once and kept current by the store's own commits;
+``PRAGMA data_version``, read once per group, says whether another connection
+committed since (the cache is then cleared).  The store's own reads always query.
 
 Durability: ``journal_mode=WAL`` always (the rollback journal is ~6x slower on
 this disk), ``synchronous=FULL`` by default: a commit that returned survives a
@@ -77,9 +82,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from sync_core._store_sql import Conflict, SqlStore, check_schema_version
+from sync_core._store_cache import CachedReads, ReadCache
+from sync_core._store_sql import Conflict, Rows, SqlStore, check_schema_version
 from sync_core.audit import Clock
-from sync_core.messages import Decision
+from sync_core.messages import Decision, StateView
 from sync_core.store import OutboxItem, StoreError
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore", "Synchronous"]
@@ -120,6 +126,9 @@ _INSERT_AUDIT = (
 )
 _LAST_OUTBOX_ID = "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'"
 _NEXT_DEAD_ID = "SELECT coalesce(max(id), 0) + 1 FROM dead_letters"  # rowid: max + 1
+# the read cache's token: changes when another connection commits, not when this one does
+_DATA_VERSION = "PRAGMA data_version"
+_CACHE_KIND = "SELECT key, version, data FROM entities WHERE kind = ?"
 
 _BUSY, _LOCKED = 5, 6  # primary SQLite result codes: the same call may succeed later
 # What translates into StoreError: the driver's errors, and values it cannot bind
@@ -141,13 +150,16 @@ class SqliteStore(SqlStore):
         synchronous: Synchronous = "FULL",
         busy_timeout_s: float = 5.0,
         clock: Clock = time.time,
+        read_cache: bool = False,
     ) -> None:
-        """``clock`` stamps the audit trail (seconds since the epoch)."""
+        """``clock`` stamps the audit trail (seconds since the epoch); ``read_cache``: a group
+        commit's reads go through a cache (:mod:`sync_core._store_cache`)."""
         if synchronous not in _SYNCHRONOUS:
             raise ValueError(f"synchronous must be one of {sorted(_SYNCHRONOUS)}: {synchronous!r}")
         self.path = Path(path)
         self.synchronous = synchronous
         self.clock = clock
+        self._cache = ReadCache() if read_cache else None
         try:
             self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
         except sqlite3.Error as e:
@@ -210,33 +222,65 @@ class SqliteStore(SqlStore):
         except _DRIVER_ERRORS as e:
             raise self._error(operation, e) from e
 
+    def reader(self) -> StateView:
+        """The store itself, or with ``read_cache`` a view of the cache (checked at its first
+        read after each commit of this store)."""
+        if self._cache is None:
+            return self
+        return CachedReads(self._cache, self._select, self._data_version, _CACHE_KIND)
+
+    def _data_version(self) -> int:
+        """The read cache's token (``PRAGMA data_version``)."""
+        return int(self._select("check", _DATA_VERSION)[0][0])
+
     # -- writes -------------------------------------------------------------------------
 
     def commit_many(self, decisions: Sequence[Decision]) -> list[list[OutboxItem]]:
         if not decisions:
             return []
-        inbox, entities, requests, dead, audit = self._encode(decisions)
+        rows = self._encode(decisions)
+        cache = self._cache
         try:
-            with self._transaction("commit") as db:
-                last = db.execute(_LAST_OUTBOX_ID).fetchone()
-                first = (last[0] if last else 0) + 1
-                if db.executemany(_INSERT_INBOX, zip(inbox)).rowcount != len(inbox):
-                    raise Conflict  # an id was in the inbox already: roll back
-                if entities:
-                    db.executemany(_UPSERT_ENTITY, entities)
-                if requests:
-                    ids = range(first, first + len(requests))
-                    db.executemany(_INSERT_OUTBOX, zip(ids, requests, strict=True))
-                if dead:
-                    first_dead = db.execute(_NEXT_DEAD_ID).fetchone()[0]
-                    db.executemany(self._INSERT_DEAD, dead)
-                    letters = [letter for d in decisions for letter in d.dead_letters]
-                    ids = range(first_dead, first_dead + len(letters))
-                    self._append_trail(db, self._dead_trail(letters, ids))
-                db.executemany(_INSERT_AUDIT, audit)
+            first = self._write_group(decisions, rows)
         except Conflict:
+            if cache is not None:
+                cache.clear()
             raise self._already_consumed(decisions) from None
-        return self._hand_out(decisions, range(first, first + len(requests)))
+        except BaseException:
+            if cache is not None:
+                cache.clear()
+            raise
+        if cache is not None:
+            # the last change of a key in the group wins, as in the table
+            entities = {(kind, key): (version, data) for kind, key, version, data in rows.entities}
+            # this connection's commits leave the data version as it was: if another one
+            # committed since the check, the next check sees it and clears the cache
+            token = cache.token
+            if token is not None:
+                cache.committed(token, token, rows.inbox, entities)
+        return self._hand_out(decisions, range(first, first + len(rows.requests)))
+
+    def _write_group(self, decisions: Sequence[Decision], rows: Rows) -> int:
+        """The transaction of a group; its first outbox id."""
+        inbox, entities, requests, dead, audit = rows
+        with self._transaction("commit") as db:
+            last = db.execute(_LAST_OUTBOX_ID).fetchone()
+            first = (last[0] if last else 0) + 1
+            if db.executemany(_INSERT_INBOX, zip(inbox)).rowcount != len(inbox):
+                raise Conflict  # an id was in the inbox already: roll back
+            if entities:
+                db.executemany(_UPSERT_ENTITY, entities)
+            if requests:
+                ids = range(first, first + len(requests))
+                db.executemany(_INSERT_OUTBOX, zip(ids, requests, strict=True))
+            if dead:
+                first_dead = db.execute(_NEXT_DEAD_ID).fetchone()[0]
+                db.executemany(self._INSERT_DEAD, dead)
+                letters = [letter for d in decisions for letter in d.dead_letters]
+                ids = range(first_dead, first_dead + len(letters))
+                self._append_trail(db, self._dead_trail(letters, ids))
+            db.executemany(_INSERT_AUDIT, audit)
+        return first
 
     def done_many(self, outbox_ids: Sequence[int]) -> None:
         rows = [(i,) for i in outbox_ids]

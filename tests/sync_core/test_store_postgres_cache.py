@@ -1,61 +1,27 @@
-"""The PostgreSQL store's read cache (``sync_core._store_pg_cache``): fewer queries, same answers.
+"""The PostgreSQL store's read cache (``sync_core._store_cache``): fewer queries, same answers.
 
-A group commit on ``PostgresStore(read_cache=True)`` asks the server once per group
-(plus one load per kind and one of the inbox), decides exactly as without the cache,
-and never serves what another writer on the same schema changed since — whether that
-writer committed before the group's first read, while the group was deciding, or was
-half way through its commit when the group began.
+The read cache's contract (``store_contract.cache``) on PostgreSQL, where another
+writer is another store on the same schema; and what only PostgreSQL has: a group
+whose check waits for a commit half way, and the scale-out workers' store without
+the cache.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from loadtests.bench_store import NOW, build_workload
-from sync_core.engine import Engine, EngineConfig
-from sync_core.messages import Decision, Entity, Inbound
-from sync_core.store import AlreadyConsumed, GroupCommit
-from tests.sync_core.store_contract.helpers import decision, observe
+from sync_core.store import GroupCommit
+from tests.sync_core.store_contract.cache import PO, ReadCacheContract
+from tests.sync_core.store_contract.helpers import decision
 
 if TYPE_CHECKING:
     from sync_core.store_postgres import PostgresStore
     from tests.sync_core.conftest import PostgresSchemas
-
-PO = Entity("po", "1", 1, {"lines": [1, 2]})
-
-
-def counted(store: PostgresStore) -> list[int]:
-    """Count the queries ``store``'s reads send from now on."""
-    count = [0]
-    select = store._select  # the test reaches in: every read query goes through _select
-
-    def counting(operation: str, query: str, params: Sequence[Any] = ()) -> list[Any]:
-        count[0] += 1
-        return select(operation, query, params)
-
-    store._select = counting  # type: ignore[method-assign]
-    return count
-
-
-def decide(store: PostgresStore, messages: Sequence[Inbound], size: int) -> list[int]:
-    """The engine deciding ``messages`` in groups of ``size``; the read queries of each group."""
-    engine = Engine(EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}))
-    count = counted(store)
-    queries = []
-    for first in range(0, len(messages), size):
-        before = count[0]
-        group = GroupCommit(store)
-        for message in messages[first : first + size]:
-            group.stage(engine.handle(message, NOW, group))
-        queries.append(count[0] - before)
-        group.commit()
-    return queries
 
 
 class Stores:
@@ -75,116 +41,46 @@ class Stores:
         schema = self.pg.new_schema()
         return self.open(schema, read_cache=True), self.open(schema)
 
-
-@pytest.fixture
-def stores(postgres: PostgresSchemas) -> Iterator[Stores]:
-    made = Stores(postgres)
-    yield made
-    for store in made.opened:
-        store.close()
-
-
-@pytest.fixture(scope="module")
-def acknowledgments() -> tuple[list[Decision], list[Inbound]]:
-    """Twelve POs dispatched by the engine, and the supplier's 855 for each."""
-    work = build_workload(12, seed=3)
-    return work.dispatches, work.messages
+    @contextmanager
+    def fresh_pair(self) -> Iterator[tuple[PostgresStore, PostgresStore]]:
+        with self.pg.fresh() as schema:
+            cached = self.pg.open(schema, read_cache=True)
+            other = self.pg.open(schema)
+            try:
+                yield cached, other
+            finally:
+                cached.close()
+                other.close()
 
 
-def test_a_group_reads_with_one_query_and_decides_as_without_the_cache(
-    stores: Stores, acknowledgments: tuple[list[Decision], list[Inbound]]
-) -> None:
-    dispatches, messages = acknowledgments
-    plain, cached = stores.open(), stores.open(read_cache=True)
-    for store in (plain, cached):
-        store.commit_many(dispatches)
+class TestPostgresReadCache(ReadCacheContract):
+    @pytest.fixture
+    def stores(self, postgres: PostgresSchemas) -> Iterator[Stores]:  # type: ignore[override]
+        made = Stores(postgres)
+        yield made
+        for store in made.opened:
+            store.close()
 
-    without = decide(plain, messages, 4)
-    with_cache = decide(cached, messages, 4)
-
-    assert sum(without) >= 3 * len(messages)  # its id, its PO and its ack, at least
-    # the first group checks, loads the inbox and each kind it reads; the others only check
-    assert with_cache[0] <= 1 + 1 + 3 and with_cache[1:] == [1, 1]
-    ids = [m.message_id for m in messages]
-    assert observe(cached, ids, []) == observe(plain, ids, [])
-    for kind in ("po", "ack", "exception"):
-        assert cached.entities(kind) == plain.entities(kind)
-
-
-def test_a_cached_read_returns_what_a_query_returns(stores: Stores) -> None:
-    store = stores.open(read_cache=True)
-    group = GroupCommit(store)
-    assert group.entity("po", "1") is None  # the kind is loaded: the key is known absent
-    group.stage(decision("m1", entities=[Entity("po", "1", 1, {"pair": (1, 2)})]))
-    group.commit()  # kept current by the store's own commit, as the server holds it
-
-    assert GroupCommit(store).entity("po", "1") == store.entity("po", "1")
-    assert store.entity("po", "1") == Entity("po", "1", 1, {"pair": [1, 2]})
-
-
-def test_another_writers_commit_is_seen_by_the_next_group(stores: Stores) -> None:
-    cached, other = stores.pair()
-    group = GroupCommit(cached)
-    assert group.entity("po", "1") is None and not group.consumed("m1")
-    group.stage(decision("m0"))
-    group.commit()
-
-    other.commit(decision("m1", entities=[PO]))
-
-    group = GroupCommit(cached)
-    assert group.consumed("m1") and group.entity("po", "1") == PO
-
-
-def test_a_commit_by_another_writer_while_a_group_decides_clears_the_cache(
-    stores: Stores,
-) -> None:
-    cached, other = stores.pair()
-    cached.commit(decision("m0"))
-    group = GroupCommit(cached)
-    assert group.entity("po", "1") is None  # cached: absent
-
-    other.commit(decision("m1", entities=[PO]))  # after the group's check, before its commit
-    group.stage(decision("m2"))
-    group.commit()  # its number is not the next after the check: the cache is cleared
-
-    group = GroupCommit(cached)
-    assert group.entity("po", "1") == PO and group.consumed("m1")
-
-
-def test_a_group_refused_as_stale_clears_the_cache(stores: Stores) -> None:
-    cached, other = stores.pair()
-    group = GroupCommit(cached)
-    assert not group.consumed("m1") and group.entity("po", "1") is None
-
-    other.commit(decision("m1", entities=[PO]))
-    group.stage(decision("m1"))
-    with pytest.raises(AlreadyConsumed, match="m1"):
-        group.commit()
-
-    group = GroupCommit(cached)
-    assert group.consumed("m1") and group.entity("po", "1") == PO
-
-
-def test_a_group_waits_for_a_commit_half_way_and_reads_what_it_wrote(
-    postgres: PostgresSchemas, stores: Stores
-) -> None:
-    schema = postgres.new_schema()
-    cached = stores.open(schema, read_cache=True)
-    cached.commit(decision("m0"))
-    with postgres.raw(schema) as other:
-        # another writer's commit, as commit_many makes it, stopped after taking its number
-        other.execute("BEGIN")
-        other.execute("INSERT INTO entities VALUES ('po', '1', 1, '{\"lines\":[1,2]}')")
-        other.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                      (f"supplysync-commits:{schema}",))  # fmt: skip
-        other.execute("SELECT nextval('audit_batch_seq')")
-        timer = threading.Timer(0.2, lambda: other.execute("COMMIT"))
-        timer.start()
-        try:
-            seen = GroupCommit(cached).entity("po", "1")  # waits for the COMMIT
-        finally:
-            timer.join()
-    assert seen == PO
+    def test_a_group_waits_for_a_commit_half_way_and_reads_what_it_wrote(
+        self, postgres: PostgresSchemas, stores: Stores
+    ) -> None:
+        schema = postgres.new_schema()
+        cached = stores.open(schema, read_cache=True)
+        cached.commit(decision("m0"))
+        with postgres.raw(schema) as other:
+            # another writer's commit, as commit_many makes it, stopped after taking its number
+            other.execute("BEGIN")
+            other.execute("INSERT INTO entities VALUES ('po', '1', 1, '{\"lines\":[1,2]}')")
+            other.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                          (f"supplysync-commits:{schema}",))  # fmt: skip
+            other.execute("SELECT nextval('audit_batch_seq')")
+            timer = threading.Timer(0.2, lambda: other.execute("COMMIT"))
+            timer.start()
+            try:
+                seen = GroupCommit(cached).entity("po", "1")  # waits for the COMMIT
+            finally:
+                timer.join()
+        assert seen == PO
 
 
 def test_the_scale_out_workers_store_reads_without_the_cache(postgres: PostgresSchemas) -> None:
@@ -192,49 +88,3 @@ def test_the_scale_out_workers_store_reads_without_the_cache(postgres: PostgresS
 
     with WorkerStore(postgres.url, slot=0, schema=postgres.new_schema()) as store:
         assert store.reader() is store  # other workers' commits would clear it at every group
-
-
-# a writer's step: (key, data) committed by the other writer between two groups, a group of
-# the cached store (keys it reads, a key it then writes) with maybe the other writer
-# committing while that group decides
-_KEYS = st.sampled_from(["1", "2", "3"])
-_STEPS = st.lists(
-    st.one_of(
-        st.tuples(st.just("other"), _KEYS),
-        st.tuples(st.just("group"), st.lists(_KEYS, max_size=3), _KEYS, st.booleans()),
-    ),
-    min_size=1,
-    max_size=8,
-)
-
-
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
-@given(steps=_STEPS)
-def test_a_groups_reads_equal_the_servers_whatever_the_other_writer_did(
-    postgres: PostgresSchemas, steps: list[tuple[Any, ...]]
-) -> None:
-    """Each read a group makes before anyone else commits equals a query made then."""
-    with postgres.fresh() as schema:
-        cached = postgres.open(schema, read_cache=True)
-        other = postgres.open(schema)
-        try:
-            ids = [f"m{n}" for n in range(2 * len(steps) + 1)]
-            for n, step in enumerate(steps):
-                if step[0] == "other":
-                    other.commit(decision(f"m{2 * n}", entities=[Entity("po", step[1], n, n)]))
-                    continue
-                _, reads, write, meanwhile = step
-                group = GroupCommit(cached)
-                for key in reads:
-                    assert group.entity("po", key) == other.entity("po", key)
-                assert [group.consumed(m) for m in ids] == [other.consumed(m) for m in ids]
-                if meanwhile:
-                    other.commit(decision(f"m{2 * n}", entities=[Entity("po", write, n, "o")]))
-                group.stage(decision(f"m{2 * n + 1}", entities=[Entity("po", write, n, "c")]))
-                group.commit()
-            group = GroupCommit(cached)
-            assert [group.entity("po", k) for k in "123"] == [other.entity("po", k) for k in "123"]
-        finally:
-            cached.close()
-            other.close()

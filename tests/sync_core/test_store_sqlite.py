@@ -116,3 +116,11 @@ class TestSqliteStore(DurableStoreContract):
         assert isinstance(caught.value.__cause__, sqlite3.ProgrammingError)
         with pytest.raises(StoreError, match="open"):
             SqliteStore(self.tmp_path / "no" / "such" / "dir.db")
+
+
+class TestSqliteStoreReadCache(TestSqliteStore):
+    """The same contract with the read cache on: a group commit reads through it
+    (``test_store_sqlite_cache`` has what only the cache has)."""
+
+    def open(self, place: Any = None, **options: Any) -> SqliteStore:
+        return super().open(place, **{"read_cache": True, **options})
