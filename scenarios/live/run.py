@@ -9,7 +9,8 @@ bounded in time, with every process it started stopped in a ``finally``
    :class:`~emulators.web.serve.LiveClock`, the scenario's supplier profiles
    with every delay divided by the speed-up) and the sync core in another
    (``python -m scenarios.live.serve_core`` on a store file in the output folder,
-   subscribing itself at the emulators).  With ``--sut external`` no core is
+   subscribing itself at the emulators); both start at once, and the run waits for
+   every ``/health`` together.  With ``--sut external`` no core is
    started: the emulators' webhooks are subscribed to ``--webhook-target``.  Running
    emulators are reset first (``--no-reset``: kept, and only the entities created after
    the start are judged); a scenario with contract-price changes has its masters loaded
@@ -103,19 +104,22 @@ from scenarios.live.options import (
 )
 from scenarios.live.procs import (
     CoreProcess,
+    EmulatorsProcess,
+    Health,
     log_tail,
-    serving_emulators,
+    wait_healthy,
 )
 from scenarios.live.report import write_outputs
 from scenarios.live.setup import emulator_setup
 from scenarios.spec.architectures import EVENT
 from scenarios.spec.load import ScenarioError, load_scenario
-from scenarios.spec.masterdata import generate
+from scenarios.spec.masterdata import MasterData, generate
 from scenarios.spec.models import ScenarioSpec
 
 __all__ = ["COMMAND", "handle", "main", "run_live"]
 
 EXIT_OK, EXIT_SLO, EXIT_INPUT = 0, 1, 2
+START_S = 60.0  # the longest the services may take to start (together)
 
 
 # -- the run ---------------------------------------------------------------------------
@@ -134,15 +138,9 @@ def run_live(o: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
         log(f"not played live: {item}")
     with ExitStack() as stack:
         client = stack.enter_context(httpx.Client(timeout=10))
-        urls = _emulators_up(o, seed, speedup, stack, client, log)
         master = generate(spec.network, seed)
-        if spec.contract_price_changes:  # the prices to change must exist
-            log("loading the master data (vendors, items, contract prices) ...")
-            events.load_masters(client, urls, master)
-        core = _core_up(o, spec, urls, stack, client, log)
+        urls, core = _services_up(o, spec, speedup, master, stack, client, log)
         core_url = core.url if core is not None else o.core_url
-        if spec.contract_price_changes:  # whoever listens has taken the load in
-            wait_until_settled(client, urls, min(o.quiet_s, 0.5), o.settle_max_s)
         mailbox_after = 0 if o.reset else _mailbox_size(client, urls["supplier"])
         if spec.erp.releases and o.reset:
             events.restart_erp_releases(client, urls["erp"], log)
@@ -260,6 +258,37 @@ def _header(
     }
 
 
+def _services_up(
+    o: LiveOptions,
+    spec: ScenarioSpec,
+    speedup: float,
+    master: MasterData,
+    stack: ExitStack,
+    client: httpx.Client,
+    log: Callable[[str], None],
+) -> tuple[dict[str, str], CoreProcess | None]:
+    """The emulators' base URLs and our core (``None`` unless this run starts one), every
+    service healthy, each process started stopped with ``stack``.  Emulators and core start
+    at once (the core subscribes itself at each emulator as it comes up), unless the
+    scenario's masters must be in before anyone listens (contract-price changes)."""
+    _reachable(client, {**o.urls, **({"core": o.core_url} if o.core_url else {})})
+    urls, waits = _emulators_up(o, spec.seed, speedup, stack, client, log)
+    if spec.contract_price_changes or o.sut == "external":
+        wait_healthy(waits, START_S)
+        waits = []
+    if spec.contract_price_changes:  # the prices to change must exist
+        log("loading the master data (vendors, items, contract prices) ...")
+        events.load_masters(client, urls, master)
+    core = _core_up(o, spec, urls, stack, client, log)
+    wait_healthy(waits + ([core.health()] if core is not None else []), START_S)
+    if core is not None:
+        slos = ",".join(f"{k}:{v:g}" for k, v in spec.slos.lag_p99_s.items())
+        log(f"dashboard: {core.url}/dashboard?slo={slos}")
+    if spec.contract_price_changes:  # whoever listens has taken the load in
+        wait_until_settled(client, urls, min(o.quiet_s, 0.5), o.settle_max_s)
+    return urls, core
+
+
 def _emulators_up(
     o: LiveOptions,
     seed: int,
@@ -267,18 +296,20 @@ def _emulators_up(
     stack: ExitStack,
     client: httpx.Client,
     log: Callable[[str], None],
-) -> dict[str, str]:
+) -> tuple[dict[str, str], list[Health]]:
     """The emulators' base URLs: the running ones given (reset if asked), else started
-    here for the length of ``stack``."""
-    _reachable(client, {**o.urls, **({"core": o.core_url} if o.core_url else {})})
+    here for the length of ``stack``; and what to wait for before they serve."""
     if o.urls:
         urls = {s: o.urls[s].rstrip("/") for s in SYSTEMS}
         if o.reset:
             log("resetting the running emulators ...")
             _reset(client, urls)
-        return urls
+        return urls, []
     log(f"starting the emulators (x{speedup:g}) ...")
-    return stack.enter_context(serving_emulators(o.scenario, seed, speedup, o.out))
+    emulators = EmulatorsProcess(o.scenario, seed, speedup, o.out)
+    stack.callback(emulators.stop)
+    emulators.spawn()
+    return emulators.urls, emulators.health()
 
 
 def _core_up(
@@ -289,8 +320,9 @@ def _core_up(
     client: httpx.Client,
     log: Callable[[str], None],
 ) -> CoreProcess | None:
-    """The system under test, listening: an external one subscribed to the emulators'
-    webhooks, or our core started on a fresh store (``None`` unless we started it)."""
+    """The system under test: an external one subscribed to the emulators' webhooks, or
+    our core started (not yet healthy: see :meth:`CoreProcess.health`) on a fresh store
+    (``None`` unless we started it)."""
     if o.sut == "external":
         for system, url in urls.items():
             hook = (o.webhook_target or "").replace("{system}", system)
@@ -304,11 +336,7 @@ def _core_up(
         core.store_url, core.extra = scaleout_backends(o, stack, log)
     stack.callback(core.stop)
     log("starting the sync core ...")
-    core.start()
-    log(
-        f"dashboard: {core.url}/dashboard?slo="
-        + ",".join(f"{k}:{v:g}" for k, v in spec.slos.lag_p99_s.items())
-    )
+    core.spawn()
     return core
 
 
