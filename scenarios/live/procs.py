@@ -1,7 +1,7 @@
 """The processes of a live run: the emulators' and the sync core's, on free 127.0.0.1 ports.
 
 Theory of operation.  The four emulators run in one subprocess
-(:class:`EmulatorsProcess`: ``python -m scenarios.live.run _emulators ...`` on four
+(:class:`EmulatorsProcess`: ``python -m scenarios.live.setup ...`` on four
 consecutive free ports) and the sync core in another (:class:`CoreProcess`: ``python -m
 scenarios.live.serve_core`` on a store file).  Every port is chosen before anything
 starts, so both processes can start at once: the core subscribes itself at each emulator
@@ -143,8 +143,8 @@ class EmulatorsProcess:
         base = _free_port_base()
         self.urls = {s: f"http://127.0.0.1:{base + k}" for k, s in enumerate(SYSTEMS, start=1)}
         self.log = out / "emulators.log"
-        self.args = [sys.executable, "-m", "scenarios.live.run", "_emulators",
-                     _absolute(scenario), str(seed), str(speedup), str(base)]  # fmt: skip
+        self.args = [sys.executable, "-m", "scenarios.live.setup", _absolute(scenario),
+                     str(seed), str(speedup), str(base)]  # fmt: skip
         self.proc: subprocess.Popen[bytes] | None = None
 
     def spawn(self, *, new_session: bool = False) -> None:

@@ -5,7 +5,7 @@ bounded in time, with every process it started stopped in a ``finally``
 (errors and Ctrl-C included):
 
 1. **services** — unless base URLs are given, the four emulators run in one
-   subprocess (``python -m scenarios.live.run _emulators``: one
+   subprocess (``python -m scenarios.live.setup``: one
    :class:`~emulators.web.serve.LiveClock`, the scenario's supplier profiles
    with every delay divided by the speed-up) and the sync core in another
    (``python -m scenarios.live.serve_core`` on a store file in the output folder,
@@ -50,9 +50,10 @@ emulators' and the core's processes, free ports, process groups),
 :mod:`scenarios.live.faults` (clock offsets and the real-time fault schedule),
 :mod:`scenarios.live.events` (the timeline's business events played live, the masters they
 need), :mod:`scenarios.live.load` (Locust headless and its CSVs), :mod:`scenarios.live.judge`
-(settling, collecting the histories from the emulators' admin APIs, judging them) and
-:mod:`scenarios.live.report` (the files in ``--out``).  This module is the run, its command
-line and the emulators' subprocess (``python -m scenarios.live.run _emulators``).
+(settling, collecting the histories from the emulators' admin APIs, judging them),
+:mod:`scenarios.live.report` (the files in ``--out``) and :mod:`scenarios.live.setup` (the
+emulators as the scenario configures them, and their subprocess).  This module is the run
+and its command line.
 """
 
 from __future__ import annotations
@@ -110,7 +111,6 @@ from scenarios.live.procs import (
     wait_healthy,
 )
 from scenarios.live.report import write_outputs
-from scenarios.live.setup import emulator_setup
 from scenarios.spec.architectures import EVENT
 from scenarios.spec.load import ScenarioError, load_scenario
 from scenarios.spec.masterdata import MasterData, generate
@@ -525,36 +525,8 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-# -- the emulators' process --------------------------------------------------------------
-
-
-def _serve_emulators(scenario: str, seed: int, speedup: float, port_base: int) -> int:
-    """The emulators' subprocess: configured by :func:`emulator_setup`, as ``serve
-    --scenario`` configures them, but for the steady faults (the run sets them when its
-    clock starts, after its master data load)."""
-    from emulators.web.serve import ListenError, serve
-
-    spec = load_scenario(scenario, seed=seed)
-    setup = emulator_setup(spec, speedup, dt.date.today())
-    try:
-        serve(
-            list(SYSTEMS),
-            port_base=port_base,
-            seed=seed,
-            options={},
-            per_system=setup.options,
-            notes={s: setup.describe(s) for s in SYSTEMS},
-        )
-    except ListenError as e:  # the parent shows this line from the log
-        print(f"supplysync: error: {e}", file=sys.stderr)
-        return EXIT_INPUT
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) == 5 and args[0] == "_emulators":  # the emulators' subprocess
-        return _serve_emulators(args[1], int(args[2]), float(args[3]), int(args[4]))
     parser = argparse.ArgumentParser(prog="supplysync")
     COMMAND.install(parser.add_subparsers(dest="command", required=True))
     parsed = parser.parse_args(args)
