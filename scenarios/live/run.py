@@ -110,7 +110,7 @@ from scenarios.live.procs import (
     log_tail,
     wait_healthy,
 )
-from scenarios.live.report import write_outputs
+from scenarios.live.report import warm_up, write_outputs
 from scenarios.spec.architectures import EVENT
 from scenarios.spec.load import ScenarioError, load_scenario
 from scenarios.spec.masterdata import MasterData, generate
@@ -168,6 +168,7 @@ def run_live(o: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
         )  # fmt: skip
         if code not in (0, 1):  # 1: some requests failed (that is data, not an error)
             raise LiveError(f"Locust exited with {code}:\n{log_tail(o.out / 'locust.log')}")
+        warming = warm_up()  # the judgement's imports, while the systems settle
         remaining = schedule.timeline_s() - (time.monotonic() - start)
         if remaining > 0:
             log(f"the scenario's timeline runs {remaining:.1f} s more ...")
@@ -175,6 +176,7 @@ def run_live(o: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
         schedule.finish()  # faults cleared, a killed core restarted: now let it drain
         ours = core.url if core is not None else o.core_url if o.sut == "builtin" else None
         settled = wait_until_settled(client, urls, o.quiet_s, o.settle_max_s, ours)
+        warming.join()
         end_s = time.monotonic() - start
         changes, left_out = of_the_run(
             collect_changes(client, urls, clocks), whole_entities=not o.reset
