@@ -34,7 +34,6 @@ from typing import Any
 import httpx
 import simpy
 
-from emulators.web.erp_releases import RESTART_PATH, VERSION_PATH
 from scenarios.live.options import LiveError
 from scenarios.live.setup import master_records
 from scenarios.spec.masterdata import MasterData
@@ -78,6 +77,8 @@ def restart_erp_releases(client: httpx.Client, erp_url: str, log: Callable[[str]
     """Start the ERP's release timeline with the run's clock (its faults count from the
     same instant): a release at 7 h comes 7 h into the run, however long the emulators,
     the core and the master data took to come up."""
+    from emulators.web.erp_releases import RESTART_PATH  # the web stack: only with releases
+
     r = client.post(erp_url + RESTART_PATH)
     if r.status_code == 404:
         log(f"the ERP at {erp_url} plays no release (not served with this scenario)")
@@ -88,6 +89,8 @@ def restart_erp_releases(client: httpx.Client, erp_url: str, log: Callable[[str]
 def erp_releases(client: httpx.Client, erp_url: str, erp_clock: float) -> list[dict[str, Any]]:
     """The ERP's releases on the run's time axis (``erp_clock``: the ERP's clock at the
     run's start), as the ERP itself says (its apiVersion resource); none without one."""
+    from emulators.web.erp_releases import VERSION_PATH  # the web stack: only with releases
+
     r = client.get(erp_url + VERSION_PATH)
     if r.status_code != 200:
         return []

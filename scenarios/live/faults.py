@@ -30,6 +30,7 @@ import simpy.rt
 from emulators.faults import Faults, Latency, Outage, RateLimitStorm
 from scenarios.live.options import SYSTEMS, LiveError
 from scenarios.live.procs import CoreProcess
+from scenarios.live.setup import steady_faults
 from scenarios.spec.models import ScenarioSpec
 
 __all__ = ["FaultSchedule", "clock_at_start", "clock_offsets", "replace_faults"]
@@ -78,16 +79,6 @@ def _windows(spec: ScenarioSpec) -> list[_Window]:
         out += [_Window(system, "latency", w.start_s, w.end_s, w) for w in f.latency_spikes]
     out += [_Window("core", "crash", c.start_s, c.end_s) for c in spec.core_faults.crashes]
     return sorted(out, key=lambda w: (w.start_s, w.system, w.kind))
-
-
-def steady_faults(spec: ScenarioSpec, system: str) -> Faults:
-    """The faults in force all run long (windows are set and cleared on schedule)."""
-    f = next((v for k, v in spec.faults.items() if k == system), None)
-    if f is None:
-        return Faults()
-    return Faults(
-        latency=f.latency, error_rate=f.error_rate, rate_limit=f.rate_limit, webhooks=f.webhooks
-    )
 
 
 class Events(Protocol):

@@ -1,8 +1,9 @@
 """The judgement of a live run: the emulators' histories, collected and judged.
 
 Theory of operation.  After the load, :func:`wait_until_settled` waits until no
-emulator's ``/__admin/history`` grows any more, none has a webhook still to deliver and
-our core has nothing left in its outbox; :func:`collect_changes` reads every history and
+emulator's ``/__admin/history`` has grown for a quiet period (with our core, counted from
+the newest record's stamp), none has a webhook still to deliver and our core has nothing
+queued or left in its outbox; :func:`collect_changes` reads every history and
 puts each record on the run's time axis (the clock offsets of
 :func:`~scenarios.live.faults.clock_offsets`); :func:`of_the_run` keeps what the run did
 (:func:`judge_changes` is given nothing else); :func:`judge_changes` turns them, with the
@@ -22,6 +23,7 @@ the run is a business event of the run, judged.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from typing import Any
@@ -35,6 +37,7 @@ __all__ = [
     "MASTER_ENTITIES",
     "collect_changes",
     "core_busy",
+    "history_age",
     "history_size",
     "judge_changes",
     "keyless_writes",
@@ -52,6 +55,20 @@ def history_size(client: httpx.Client, urls: dict[str, str]) -> int:
     return sum(len(client.get(f"{u}/__admin/history").json()) for u in urls.values())
 
 
+def history_age(client: httpx.Client, urls: dict[str, str]) -> tuple[int, float]:
+    """The records in every emulator's history, and the seconds since the newest of them
+    was written, on its emulator's own clock (read first: a record written meanwhile is
+    younger than 0); infinite with none."""
+    size, age = 0, math.inf
+    for url in urls.values():
+        now = float(client.get(f"{url}/__admin/clock").json()["t"])
+        records = client.get(f"{url}/__admin/history").json()
+        size += len(records)
+        if records:
+            age = min(age, now - max(float(r["t"]) for r in records))
+    return size, age
+
+
 def wait_until_settled(
     client: httpx.Client,
     urls: dict[str, str],
@@ -62,14 +79,24 @@ def wait_until_settled(
     """Wait until no emulator's history has grown for ``quiet_s``, none has a webhook
     still to deliver (one waiting out its backoff would arrive later) and our core (at
     ``core_url``) has nothing queued or in its outbox (a write waiting out a retry after
-    an outage would land later), at most ``max_s``."""
+    an outage would land later), at most ``max_s``.
+
+    With our core, whose status shows every message it holds, the quiet counts from the
+    newest history record (on its emulator's clock): systems that went quiet during the
+    timeline's settle period are not watched ``quiet_s`` more.  Without it (a middleware
+    we cannot see into, or none yet) the histories are watched for ``quiet_s``."""
     started = time.monotonic()
-    size, since = -1, time.monotonic()
+    size, since = -1, started
     while time.monotonic() - started < max_s:
-        now_size = history_size(client, urls)
-        if now_size != size or webhooks_pending(client, urls) or core_busy(client, core_url):
-            size, since = now_size, time.monotonic()
-        elif time.monotonic() - since >= quiet_s:
+        now = time.monotonic()
+        now_size, age = history_age(client, urls)
+        busy = webhooks_pending(client, urls) or core_busy(client, core_url)
+        if busy:
+            since = now
+        elif now_size != size:
+            since = now - age if core_url is not None else now
+        size = now_size
+        if not busy and now - since >= quiet_s:
             break
         time.sleep(0.25)
     return time.monotonic() - started

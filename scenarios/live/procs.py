@@ -1,11 +1,14 @@
 """The processes of a live run: the emulators' and the sync core's, on free 127.0.0.1 ports.
 
 Theory of operation.  The four emulators run in one subprocess
-(``python -m scenarios.live.run _emulators ...`` on four consecutive free ports) and the sync
-core in another (``python -m scenarios.live.serve_core`` on a store file); each is healthy when
-its ``/health`` answers (the core: once it has subscribed itself at every emulator).  A
-process that exits while we wait fails the run with the tail of its log.
-:func:`serving_emulators` and :class:`CoreProcess` stop their process with a signal;
+(:class:`EmulatorsProcess`: ``python -m scenarios.live.setup ...`` on four
+consecutive free ports) and the sync core in another (:class:`CoreProcess`: ``python -m
+scenarios.live.serve_core`` on a store file).  Every port is chosen before anything
+starts, so both processes can start at once: the core subscribes itself at each emulator
+as soon as that one listens.  :func:`wait_healthy` waits for all of them together: each is
+healthy when its ``/health`` answers (the core: once it has subscribed itself at every
+emulator); a process that exits while we wait fails the run with the tail of its log.
+:class:`EmulatorsProcess` and :class:`CoreProcess` stop their process with a signal;
 :func:`start_emulators` (and a :class:`CoreProcess` with ``new_session``) leads a process
 group of its own, which :func:`stop_group` signals whole, so nothing outlives the run.
 The processes run in the project's folder (``ROOT``): a scenario file and the store are
@@ -22,23 +25,35 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from scenarios.live.options import ROOT, SYSTEMS, LiveError
 
-__all__ = ["CoreProcess", "log_tail", "serving_emulators", "start_emulators", "stop_group"]
+__all__ = [
+    "CoreProcess",
+    "EmulatorsProcess",
+    "Health",
+    "log_tail",
+    "start_emulators",
+    "stop_group",
+    "wait_healthy",
+]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+def _free_port(avoid: Collection[int | None] = ()) -> int:
+    """A free 127.0.0.1 port, none of ``avoid``."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port: int = s.getsockname()[1]
+        if port not in avoid:
+            return port
 
 
 def _free_port_base() -> int:
@@ -84,39 +99,71 @@ def log_tail(path: Path) -> str:
         return ""
 
 
-def _wait_healthy(
-    url: str,
-    proc: subprocess.Popen[bytes] | None,
-    log: Path,
-    timeout_s: float,
-    ready: Callable[[dict[str, Any]], bool] = lambda _: True,
-) -> None:
+@dataclass(frozen=True)
+class Health:
+    """A process that is up once ``url``'s ``GET /health`` answers 200 and ``ready`` says so."""
+
+    url: str
+    proc: subprocess.Popen[bytes] | None
+    log: Path
+    ready: Callable[[dict[str, Any]], bool] = lambda _: True
+
+
+def wait_healthy(waits: list[Health], timeout_s: float) -> None:
+    """Wait until every one of ``waits`` is healthy, polling all of them together on one
+    client (a client per poll built an SSL context each time: ~1 s of CPU over a start,
+    taken from the processes starting); LiveError if one exits or the time runs out."""
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise LiveError(f"{url} exited with {proc.returncode}:\n{log_tail(log)}")
-        try:
-            r = httpx.get(f"{url}/health", timeout=1)
-            if r.status_code == 200 and ready(r.json()):
+    pending = list(waits)
+    with httpx.Client(timeout=1) as client:
+        while True:
+            for w in list(pending):
+                if w.proc is not None and w.proc.poll() is not None:
+                    raise LiveError(f"{w.url} exited with {w.proc.returncode}:\n{log_tail(w.log)}")
+                try:
+                    r = client.get(f"{w.url}/health")
+                    if r.status_code == 200 and w.ready(r.json()):
+                        pending.remove(w)
+                except (httpx.HTTPError, ValueError):
+                    pass
+            if not pending:
                 return
-        except (httpx.HTTPError, ValueError):
-            pass
-        time.sleep(0.05)
-    raise LiveError(f"{url} not healthy within {timeout_s:g} s:\n{log_tail(log)}")
+            if time.monotonic() >= deadline:
+                w = pending[0]
+                raise LiveError(f"{w.url} not healthy within {timeout_s:g} s:\n{log_tail(w.log)}")
+            time.sleep(0.02)
 
 
-def _spawn_emulators(
-    scenario: str, seed: int, speedup: float, out: Path, *, new_session: bool
-) -> tuple[subprocess.Popen[bytes], dict[str, str], Path]:
-    """Start the four emulators' subprocess on free ports, logging to
-    ``out/emulators.log`` (``new_session``: it leads a process group of its own);
-    returns the process, each system's URL and the log, not waiting for health."""
-    base = _free_port_base()
-    log = out / "emulators.log"
-    args = [sys.executable, "-m", "scenarios.live.run", "_emulators", _absolute(scenario),
-            str(seed), str(speedup), str(base)]  # fmt: skip
+class EmulatorsProcess:
+    """The four emulators' subprocess on four consecutive free 127.0.0.1 ports, chosen when
+    it is made (so a core can be given their URLs before they listen), logging to
+    ``out/emulators.log``."""
+
+    def __init__(self, scenario: str, seed: int, speedup: float, out: Path) -> None:
+        base = _free_port_base()
+        self.urls = {s: f"http://127.0.0.1:{base + k}" for k, s in enumerate(SYSTEMS, start=1)}
+        self.log = out / "emulators.log"
+        self.args = [sys.executable, "-m", "scenarios.live.setup", _absolute(scenario),
+                     str(seed), str(speedup), str(base)]  # fmt: skip
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def spawn(self, *, new_session: bool = False) -> None:
+        """Start it, not waiting for it (``new_session``: it leads a process group of its
+        own, see :func:`stop_group`)."""
+        self.proc = _popen(self.args, self.log, new_session)
+
+    def health(self) -> list[Health]:
+        """What :func:`wait_healthy` waits for: each emulator's ``/health``."""
+        return [Health(url, self.proc, self.log) for url in self.urls.values()]
+
+    def stop(self) -> None:
+        _stop(self.proc, signal.SIGINT)
+
+
+def _popen(args: list[str], log: Path, new_session: bool) -> subprocess.Popen[bytes]:
+    """``args`` in the project's folder, its output appended to ``log``."""
     with log.open("ab") as sink:
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             args,
             cwd=ROOT,
             stdout=sink,
@@ -124,21 +171,6 @@ def _spawn_emulators(
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
             start_new_session=new_session,
         )
-    urls = {s: f"http://127.0.0.1:{base + k}" for k, s in enumerate(SYSTEMS, start=1)}
-    return proc, urls, log
-
-
-@contextmanager
-def serving_emulators(
-    scenario: str, seed: int, speedup: float, out: Path
-) -> Iterator[dict[str, str]]:
-    proc, urls, log = _spawn_emulators(scenario, seed, speedup, out, new_session=False)
-    try:
-        for url in urls.values():
-            _wait_healthy(url, proc, log, 30)
-        yield urls
-    finally:
-        _stop(proc, signal.SIGINT)
 
 
 class CoreProcess:
@@ -151,39 +183,25 @@ class CoreProcess:
     def __init__(self, scenario: str, seed: int, urls: dict[str, str], out: Path) -> None:
         self.scenario, self.seed, self.urls = scenario, seed, urls
         self.store, self.log = (out / "core.sqlite").absolute(), out / "core.log"
-        self.port = _free_port()
+        # not one of the emulators' ports: they may not listen yet
+        self.port = _free_port(avoid={urlsplit(u).port for u in urls.values()})
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self.lock = threading.Lock()
 
-    def start(self, timeout_s: float = 30.0) -> None:
-        args = [
-            sys.executable,
-            "-m",
-            "scenarios.live.serve_core",
-            "--store",
-            self.store_url or str(self.store),
-            "--port",
-            str(self.port),
-            "--scenario",
-            _absolute(self.scenario),
-            "--seed",
-            str(self.seed),
-        ]
+    def spawn(self) -> None:
+        """Start it, not waiting for it (see :meth:`health`)."""
+        args = [sys.executable, "-m", "scenarios.live.serve_core",
+                "--store", self.store_url or str(self.store), "--port", str(self.port),
+                "--scenario", _absolute(self.scenario), "--seed", str(self.seed)]  # fmt: skip
         for system, url in self.urls.items():
             args += [f"--{system}", url]
-        args += self.extra
-        with self.log.open("ab") as sink:
-            self.proc = subprocess.Popen(
-                args,
-                cwd=ROOT,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                start_new_session=self.new_session,
-            )
+        self.proc = _popen([*args, *self.extra], self.log, self.new_session)
         self.starts += 1
+
+    def health(self) -> Health:
+        """Healthy once it answers and has subscribed itself at every emulator."""
 
         def subscribed(health: dict[str, Any]) -> bool:
             subs = health.get("subscriptions") or {}
@@ -191,7 +209,11 @@ class CoreProcess:
                 str(v).startswith("http") for v in subs.values()
             )
 
-        _wait_healthy(self.url, self.proc, self.log, timeout_s, subscribed)
+        return Health(self.url, self.proc, self.log, subscribed)
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        self.spawn()
+        wait_healthy([self.health()], timeout_s)
 
     def kill(self) -> None:
         _stop(self.proc, signal.SIGKILL)
@@ -206,14 +228,15 @@ def start_emulators(
     """The four emulators in one subprocess that leads a process group of its own (so
     :func:`stop_group` leaves nothing behind), healthy; its log is ``out/emulators.log``.
     The caller owns the process: stop it with :func:`stop_group`."""
-    proc, urls, log = _spawn_emulators(scenario, seed, speedup, out, new_session=True)
+    emulators = EmulatorsProcess(scenario, seed, speedup, out)
+    emulators.spawn(new_session=True)
+    assert emulators.proc is not None
     try:
-        for url in urls.values():
-            _wait_healthy(url, proc, log, timeout_s)
+        wait_healthy(emulators.health(), timeout_s)
     except BaseException:
-        stop_group(proc, signal.SIGKILL)
+        stop_group(emulators.proc, signal.SIGKILL)
         raise
-    return proc, urls
+    return emulators.proc, emulators.urls
 
 
 def stop_group(

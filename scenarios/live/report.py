@@ -3,16 +3,37 @@
 Theory of operation.  :func:`write_outputs` writes what the analysis writes for a simulated run,
 then adds the load: a Locust table to the summary, and to the HTML report a section with
 RPS, response times, sync lag and consistency on one time axis, fault windows shaded
-(:func:`_load_plot`, matplotlib without a display).
+(:func:`_load_plot`, matplotlib without a display).  The modules that judge and draw
+(matplotlib, NumPy, NetworkX: about a second to import) are imported on a thread of
+:func:`warm_up` while the run waits for its systems to settle.
 """
 
 from __future__ import annotations
 
 import html
+import threading
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_outputs"]
+__all__ = ["warm_up", "write_outputs"]
+
+
+def warm_up() -> threading.Thread:
+    """Import the judgement's and the report's modules on a thread (the caller joins it
+    before it judges, so no import runs on two threads at once); an import that fails is
+    left for the judgement's own import to raise."""
+
+    def load() -> None:
+        try:
+            import analysis.judged
+            import analysis.report
+            import analysis.results  # noqa: F401
+        except ImportError:
+            return
+
+    thread = threading.Thread(target=load, name="supplysync-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def _load_plot(

@@ -5,11 +5,12 @@ bounded in time, with every process it started stopped in a ``finally``
 (errors and Ctrl-C included):
 
 1. **services** — unless base URLs are given, the four emulators run in one
-   subprocess (``python -m scenarios.live.run _emulators``: one
+   subprocess (``python -m scenarios.live.setup``: one
    :class:`~emulators.web.serve.LiveClock`, the scenario's supplier profiles
    with every delay divided by the speed-up) and the sync core in another
    (``python -m scenarios.live.serve_core`` on a store file in the output folder,
-   subscribing itself at the emulators).  With ``--sut external`` no core is
+   subscribing itself at the emulators); both start at once, and the run waits for
+   every ``/health`` together.  With ``--sut external`` no core is
    started: the emulators' webhooks are subscribed to ``--webhook-target``.  Running
    emulators are reset first (``--no-reset``: kept, and only the entities created after
    the start are judged); a scenario with contract-price changes has its masters loaded
@@ -49,9 +50,10 @@ emulators' and the core's processes, free ports, process groups),
 :mod:`scenarios.live.faults` (clock offsets and the real-time fault schedule),
 :mod:`scenarios.live.events` (the timeline's business events played live, the masters they
 need), :mod:`scenarios.live.load` (Locust headless and its CSVs), :mod:`scenarios.live.judge`
-(settling, collecting the histories from the emulators' admin APIs, judging them) and
-:mod:`scenarios.live.report` (the files in ``--out``).  This module is the run, its command
-line and the emulators' subprocess (``python -m scenarios.live.run _emulators``).
+(settling, collecting the histories from the emulators' admin APIs, judging them),
+:mod:`scenarios.live.report` (the files in ``--out``) and :mod:`scenarios.live.setup` (the
+emulators as the scenario configures them, and their subprocess).  This module is the run
+and its command line.
 """
 
 from __future__ import annotations
@@ -103,19 +105,21 @@ from scenarios.live.options import (
 )
 from scenarios.live.procs import (
     CoreProcess,
+    EmulatorsProcess,
+    Health,
     log_tail,
-    serving_emulators,
+    wait_healthy,
 )
-from scenarios.live.report import write_outputs
-from scenarios.live.setup import emulator_setup
+from scenarios.live.report import warm_up, write_outputs
 from scenarios.spec.architectures import EVENT
 from scenarios.spec.load import ScenarioError, load_scenario
-from scenarios.spec.masterdata import generate
+from scenarios.spec.masterdata import MasterData, generate
 from scenarios.spec.models import ScenarioSpec
 
 __all__ = ["COMMAND", "handle", "main", "run_live"]
 
 EXIT_OK, EXIT_SLO, EXIT_INPUT = 0, 1, 2
+START_S = 60.0  # the longest the services may take to start (together)
 
 
 # -- the run ---------------------------------------------------------------------------
@@ -134,15 +138,9 @@ def run_live(o: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
         log(f"not played live: {item}")
     with ExitStack() as stack:
         client = stack.enter_context(httpx.Client(timeout=10))
-        urls = _emulators_up(o, seed, speedup, stack, client, log)
         master = generate(spec.network, seed)
-        if spec.contract_price_changes:  # the prices to change must exist
-            log("loading the master data (vendors, items, contract prices) ...")
-            events.load_masters(client, urls, master)
-        core = _core_up(o, spec, urls, stack, client, log)
+        urls, core = _services_up(o, spec, speedup, master, stack, client, log)
         core_url = core.url if core is not None else o.core_url
-        if spec.contract_price_changes:  # whoever listens has taken the load in
-            wait_until_settled(client, urls, min(o.quiet_s, 0.5), o.settle_max_s)
         mailbox_after = 0 if o.reset else _mailbox_size(client, urls["supplier"])
         if spec.erp.releases and o.reset:
             events.restart_erp_releases(client, urls["erp"], log)
@@ -170,6 +168,7 @@ def run_live(o: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
         )  # fmt: skip
         if code not in (0, 1):  # 1: some requests failed (that is data, not an error)
             raise LiveError(f"Locust exited with {code}:\n{log_tail(o.out / 'locust.log')}")
+        warming = warm_up()  # the judgement's imports, while the systems settle
         remaining = schedule.timeline_s() - (time.monotonic() - start)
         if remaining > 0:
             log(f"the scenario's timeline runs {remaining:.1f} s more ...")
@@ -177,6 +176,7 @@ def run_live(o: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
         schedule.finish()  # faults cleared, a killed core restarted: now let it drain
         ours = core.url if core is not None else o.core_url if o.sut == "builtin" else None
         settled = wait_until_settled(client, urls, o.quiet_s, o.settle_max_s, ours)
+        warming.join()
         end_s = time.monotonic() - start
         changes, left_out = of_the_run(
             collect_changes(client, urls, clocks), whole_entities=not o.reset
@@ -260,6 +260,37 @@ def _header(
     }
 
 
+def _services_up(
+    o: LiveOptions,
+    spec: ScenarioSpec,
+    speedup: float,
+    master: MasterData,
+    stack: ExitStack,
+    client: httpx.Client,
+    log: Callable[[str], None],
+) -> tuple[dict[str, str], CoreProcess | None]:
+    """The emulators' base URLs and our core (``None`` unless this run starts one), every
+    service healthy, each process started stopped with ``stack``.  Emulators and core start
+    at once (the core subscribes itself at each emulator as it comes up), unless the
+    scenario's masters must be in before anyone listens (contract-price changes)."""
+    _reachable(client, {**o.urls, **({"core": o.core_url} if o.core_url else {})})
+    urls, waits = _emulators_up(o, spec.seed, speedup, stack, client, log)
+    if spec.contract_price_changes or o.sut == "external":
+        wait_healthy(waits, START_S)
+        waits = []
+    if spec.contract_price_changes:  # the prices to change must exist
+        log("loading the master data (vendors, items, contract prices) ...")
+        events.load_masters(client, urls, master)
+    core = _core_up(o, spec, urls, stack, client, log)
+    wait_healthy(waits + ([core.health()] if core is not None else []), START_S)
+    if core is not None:
+        slos = ",".join(f"{k}:{v:g}" for k, v in spec.slos.lag_p99_s.items())
+        log(f"dashboard: {core.url}/dashboard?slo={slos}")
+    if spec.contract_price_changes:  # whoever listens has taken the load in
+        wait_until_settled(client, urls, min(o.quiet_s, 0.5), o.settle_max_s)
+    return urls, core
+
+
 def _emulators_up(
     o: LiveOptions,
     seed: int,
@@ -267,18 +298,20 @@ def _emulators_up(
     stack: ExitStack,
     client: httpx.Client,
     log: Callable[[str], None],
-) -> dict[str, str]:
+) -> tuple[dict[str, str], list[Health]]:
     """The emulators' base URLs: the running ones given (reset if asked), else started
-    here for the length of ``stack``."""
-    _reachable(client, {**o.urls, **({"core": o.core_url} if o.core_url else {})})
+    here for the length of ``stack``; and what to wait for before they serve."""
     if o.urls:
         urls = {s: o.urls[s].rstrip("/") for s in SYSTEMS}
         if o.reset:
             log("resetting the running emulators ...")
             _reset(client, urls)
-        return urls
+        return urls, []
     log(f"starting the emulators (x{speedup:g}) ...")
-    return stack.enter_context(serving_emulators(o.scenario, seed, speedup, o.out))
+    emulators = EmulatorsProcess(o.scenario, seed, speedup, o.out)
+    stack.callback(emulators.stop)
+    emulators.spawn()
+    return emulators.urls, emulators.health()
 
 
 def _core_up(
@@ -289,8 +322,9 @@ def _core_up(
     client: httpx.Client,
     log: Callable[[str], None],
 ) -> CoreProcess | None:
-    """The system under test, listening: an external one subscribed to the emulators'
-    webhooks, or our core started on a fresh store (``None`` unless we started it)."""
+    """The system under test: an external one subscribed to the emulators' webhooks, or
+    our core started (not yet healthy: see :meth:`CoreProcess.health`) on a fresh store
+    (``None`` unless we started it)."""
     if o.sut == "external":
         for system, url in urls.items():
             hook = (o.webhook_target or "").replace("{system}", system)
@@ -304,11 +338,7 @@ def _core_up(
         core.store_url, core.extra = scaleout_backends(o, stack, log)
     stack.callback(core.stop)
     log("starting the sync core ...")
-    core.start()
-    log(
-        f"dashboard: {core.url}/dashboard?slo="
-        + ",".join(f"{k}:{v:g}" for k, v in spec.slos.lag_p99_s.items())
-    )
+    core.spawn()
     return core
 
 
@@ -497,36 +527,8 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-# -- the emulators' process --------------------------------------------------------------
-
-
-def _serve_emulators(scenario: str, seed: int, speedup: float, port_base: int) -> int:
-    """The emulators' subprocess: configured by :func:`emulator_setup`, as ``serve
-    --scenario`` configures them, but for the steady faults (the run sets them when its
-    clock starts, after its master data load)."""
-    from emulators.web.serve import ListenError, serve
-
-    spec = load_scenario(scenario, seed=seed)
-    setup = emulator_setup(spec, speedup, dt.date.today())
-    try:
-        serve(
-            list(SYSTEMS),
-            port_base=port_base,
-            seed=seed,
-            options={},
-            per_system=setup.options,
-            notes={s: setup.describe(s) for s in SYSTEMS},
-        )
-    except ListenError as e:  # the parent shows this line from the log
-        print(f"supplysync: error: {e}", file=sys.stderr)
-        return EXIT_INPUT
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) == 5 and args[0] == "_emulators":  # the emulators' subprocess
-        return _serve_emulators(args[1], int(args[2]), float(args[3]), int(args[4]))
     parser = argparse.ArgumentParser(prog="supplysync")
     COMMAND.install(parser.add_subparsers(dest="command", required=True))
     parsed = parser.parse_args(args)

@@ -66,6 +66,9 @@ __all__ = ["add_arguments", "auth_option", "harness_tokens", "main", "run", "ser
 log = logging.getLogger("supplysync.core")
 DEFAULT_PORT = 8100
 HARNESS_S = 7 * 24 * 3600.0  # the harness's own tokens (core <-> emulators) last a week
+# the longest between two tries to subscribe at an emulator that does not answer yet (a
+# refused connection on loopback costs next to nothing; every second of it delays the run)
+SUBSCRIBE_RETRY_S = 0.25
 
 
 def add_arguments(p: argparse.ArgumentParser, *, seed: bool = True) -> None:
@@ -345,7 +348,7 @@ async def _subscribe(
 
     headers, bearers = harness_tokens(auth, time.time(), urls)
     pending = dict(urls)
-    delay = 0.2
+    delay = 0.05  # a live run starts the emulators with the core: they come up any moment
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
         while pending:
             for system, base in list(pending.items()):
@@ -365,7 +368,7 @@ async def _subscribe(
                     log.info("subscribed %s at %s", hook, base)
             if pending:
                 await asyncio.sleep(delay)
-                delay = min(5.0, delay * 2)
+                delay = min(SUBSCRIBE_RETRY_S, delay * 2)
 
 
 def _configure_logging() -> None:

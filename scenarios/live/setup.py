@@ -2,8 +2,11 @@
 
 Theory of operation.  :func:`emulator_setup` turns a scenario (and a speed-up) into what
 each emulator is built with, and nothing else decides it: the live run's emulators'
-subprocess (``python -m scenarios.live.run _emulators``) and ``supplysync serve --scenario``
-both pass its :class:`EmulatorSetup` to :func:`emulators.web.serve.serve`.  It holds
+subprocess and ``supplysync serve --scenario``
+both pass its :class:`EmulatorSetup` to :func:`emulators.web.serve.serve`.  That
+subprocess is this module (``python -m scenarios.live.setup SCENARIO SEED SPEEDUP
+PORT_BASE``, :func:`main`): it imports what the emulators need and nothing of the run
+(its Locust, fault schedule and judgement), so they listen sooner.  It holds
 
 - the **master data** of the scenario's network (:func:`master_records`): the ERP's
   vendors, items (numbered by GTIN), contract prices and ship-to locations, and AP's
@@ -26,18 +29,27 @@ input (``today``): contract prices take effect on it.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from dataclasses import dataclass, replace
 from typing import Any
 
 from emulators.faults import Faults
 from emulators.supplier import SupplierProfile
-from scenarios.live.faults import steady_faults
+from scenarios.errors import EXIT_INPUT
 from scenarios.live.options import SYSTEMS
+from scenarios.spec.load import load_scenario
 from scenarios.spec.masterdata import MasterData, generate, trading_profiles
 from scenarios.spec.models import ScenarioSpec
 from scenarios.spec.releases import releases
 
-__all__ = ["EmulatorSetup", "emulator_setup", "master_records", "scaled_profiles"]
+__all__ = [
+    "EmulatorSetup",
+    "emulator_setup",
+    "main",
+    "master_records",
+    "scaled_profiles",
+    "steady_faults",
+]
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,16 @@ class EmulatorSetup:
         else:
             what = "no master data"
         return f"{head}: {what}; faults: {_fault_words(self.faults.get(system))}"
+
+
+def steady_faults(spec: ScenarioSpec, system: str) -> Faults:
+    """The faults in force all run long (windows are set and cleared on schedule)."""
+    f = next((v for k, v in spec.faults.items() if k == system), None)
+    if f is None:
+        return Faults()
+    return Faults(
+        latency=f.latency, error_rate=f.error_rate, rate_limit=f.rate_limit, webhooks=f.webhooks
+    )
 
 
 def _fault_words(f: Faults | None) -> str:
@@ -179,3 +201,44 @@ def emulator_setup(spec: ScenarioSpec, speedup: float, today: dt.date) -> Emulat
         },
         faults={system: steady_faults(spec, system) for system in SYSTEMS},
     )
+
+
+def serve_emulators(scenario: str, seed: int, speedup: float, port_base: int) -> int:
+    """A live run's emulators, configured by :func:`emulator_setup` as ``serve --scenario``
+    configures them but for the steady faults (the run sets them when its clock starts,
+    after its master data load), served on ``port_base`` + each one's offset until
+    stopped."""
+    from emulators.web.serve import ListenError, serve
+
+    spec = load_scenario(scenario, seed=seed)
+    setup = emulator_setup(spec, speedup, dt.date.today())
+    try:
+        serve(
+            list(SYSTEMS),
+            port_base=port_base,
+            seed=seed,
+            options={},
+            per_system=setup.options,
+            notes={s: setup.describe(s) for s in SYSTEMS},
+        )
+    except ListenError as e:  # the run shows this line from the log
+        print(f"supplysync: error: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m scenarios.live.setup SCENARIO SEED SPEEDUP PORT_BASE`` (a live run's
+    emulators' subprocess, see :class:`~scenarios.live.procs.EmulatorsProcess`)."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        scenario, seed, speedup, base = args[0], int(args[1]), float(args[2]), int(args[3])
+    except (IndexError, ValueError):
+        print("usage: python -m scenarios.live.setup SCENARIO SEED SPEEDUP PORT_BASE",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_INPUT
+    return serve_emulators(scenario, seed, speedup, base)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,7 +1,7 @@
 """Issue 14, item 1: ``serve --scenario`` configures the emulators exactly as ``live`` does.
 
 ``serve all --scenario X --speedup S`` and the emulators' process a live run starts
-(``python -m scenarios.live.run _emulators X SEED S BASE``) are built by the same function;
+(``python -m scenarios.live.setup X SEED S BASE``) are built by the same function;
 these tests start both, as subprocesses on free 127.0.0.1 ports, and compare what they
 hold (``/__admin/state``, the partner directory with each partner's profile).  Every
 wait is bounded; whatever a test starts is stopped by its pid.
@@ -78,8 +78,8 @@ def _configured(base: int) -> dict[str, Any]:
 
 def test_serve_scenario_and_the_live_runs_emulators_agree(tmp_path: Path) -> None:
     served, spawned = free_base(), free_base()
-    live_args = [sys.executable, "-m", "scenarios.live.run", "_emulators", "regional_network", "7",
-                 "600", str(spawned)]  # fmt: skip
+    live_args = [sys.executable, "-m", "scenarios.live.setup", "regional_network", "7", "600",
+                 str(spawned)]  # fmt: skip
     with (
         _serve(served, tmp_path, "--scenario", "regional_network", "--seed", "7",
                "--speedup", "600") as out,
