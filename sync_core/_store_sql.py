@@ -55,6 +55,7 @@ from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any, ClassVar, NamedTuple
 
+from sync_core._store_cache import CachedReads, ReadCache
 from sync_core.audit import (
     ANONYMOUS,
     GENESIS,
@@ -67,7 +68,7 @@ from sync_core.audit import (
     letter_subject,
     replay_detail,
 )
-from sync_core.messages import DeadLetter, Decision, Entity, Inbound, Kind
+from sync_core.messages import DeadLetter, Decision, Entity, Inbound, Kind, StateView
 from sync_core.store import (
     AlreadyConsumed,
     AuditRecord,
@@ -160,6 +161,8 @@ class SqlStore(Store):
     # string each: not formatted again at every read)
     _CONSUMED: ClassVar[str]
     _ENTITY: ClassVar[str]
+    _CACHE_KIND: ClassVar[str]  # one kind's entities, loaded whole into the read cache
+    _cache: ReadCache | None  # with read_cache=True (sync_core._store_cache)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """A backend names its placeholder; the dead-letter INSERT and the point reads
@@ -170,10 +173,23 @@ class SqlStore(Store):
             cls._INSERT_DEAD = insert_dead_sql(p)
             cls._CONSUMED = f"SELECT 1 FROM inbox WHERE message_id = {p}"
             cls._ENTITY = f"SELECT version, data FROM entities WHERE kind = {p} AND key = {p}"
+            cls._CACHE_KIND = f"SELECT key, version, data FROM entities WHERE kind = {p}"
 
     @abstractmethod
     def _select(self, operation: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         """Every row of ``sql``; a driver error is a StoreError of ``operation``."""
+
+    def reader(self) -> StateView:
+        """The store itself, or with ``read_cache`` a view of the cache (checked at its first
+        read after each commit of this store)."""
+        if self._cache is None:
+            return self
+        return CachedReads(self._cache, self._select, self._cache_token, self._CACHE_KIND)
+
+    def _cache_token(self) -> int:
+        """The read cache's token now: a number that changes when another writer commits
+        (:mod:`sync_core._store_cache`); a backend with a read cache says how it reads it."""
+        raise NotImplementedError
 
     @abstractmethod
     def _transaction(self, operation: str) -> AbstractContextManager[Any]:

@@ -103,7 +103,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from sync_core._store_cache import CachedReads, ReadCache
+from sync_core._store_cache import ReadCache
 from sync_core._store_sql import (
     DEAD_COLUMNS,
     DEAD_FIELDS,
@@ -113,7 +113,7 @@ from sync_core._store_sql import (
     check_schema_version,
 )
 from sync_core.audit import Clock
-from sync_core.messages import Decision, StateView
+from sync_core.messages import Decision
 from sync_core.store import DeadLetterRecord, OutboxItem, StoreError, unknown_letter
 from sync_core.store_json import decode_json, encode_json
 
@@ -170,7 +170,6 @@ _CACHE_CHECK = (
     "SELECT (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM audit_batch_seq)"
     " FROM (SELECT pg_advisory_xact_lock_shared(hashtextextended(%s, 0)) OFFSET 0) AS l"
 )
-_CACHE_KIND = "SELECT key, version, data FROM entities WHERE kind = %s"
 _INSERT_AUDIT = (
     "WITH a AS (INSERT INTO audit (batch, pos, message_id, consumed, changes, requests,"
     " dead_letters) SELECT b.n, t.pos, t.m, t.c, t.ch, t.rq, t.dl"
@@ -362,13 +361,6 @@ class PostgresStore(SqlStore):
     def _lock_trail(self, db: psycopg.Connection[tuple[Any, ...]]) -> None:
         """Writers chain onto the trail's head one at a time; readers go on."""
         db.execute("LOCK TABLE audit_trail IN SHARE ROW EXCLUSIVE MODE")
-
-    def reader(self) -> StateView:
-        """The store itself, or with ``read_cache`` a view of the cache (checked at its first
-        read after each commit of this store)."""
-        if self._cache is None:
-            return self
-        return CachedReads(self._cache, self._select, self._cache_token, _CACHE_KIND)
 
     def _cache_token(self) -> int:
         """The read cache's token: the last commit number, read under the commit lock."""

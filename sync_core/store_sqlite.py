@@ -82,10 +82,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from sync_core._store_cache import CachedReads, ReadCache
+from sync_core._store_cache import ReadCache
 from sync_core._store_sql import Conflict, Rows, SqlStore, check_schema_version
 from sync_core.audit import Clock
-from sync_core.messages import Decision, StateView
+from sync_core.messages import Decision
 from sync_core.store import OutboxItem, StoreError
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore", "Synchronous"]
@@ -128,7 +128,6 @@ _LAST_OUTBOX_ID = "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'"
 _NEXT_DEAD_ID = "SELECT coalesce(max(id), 0) + 1 FROM dead_letters"  # rowid: max + 1
 # the read cache's token: changes when another connection commits, not when this one does
 _DATA_VERSION = "PRAGMA data_version"
-_CACHE_KIND = "SELECT key, version, data FROM entities WHERE kind = ?"
 
 _BUSY, _LOCKED = 5, 6  # primary SQLite result codes: the same call may succeed later
 # What translates into StoreError: the driver's errors, and values it cannot bind
@@ -222,14 +221,7 @@ class SqliteStore(SqlStore):
         except _DRIVER_ERRORS as e:
             raise self._error(operation, e) from e
 
-    def reader(self) -> StateView:
-        """The store itself, or with ``read_cache`` a view of the cache (checked at its first
-        read after each commit of this store)."""
-        if self._cache is None:
-            return self
-        return CachedReads(self._cache, self._select, self._data_version, _CACHE_KIND)
-
-    def _data_version(self) -> int:
+    def _cache_token(self) -> int:
         """The read cache's token (``PRAGMA data_version``)."""
         return int(self._select("check", _DATA_VERSION)[0][0])
 
