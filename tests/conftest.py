@@ -10,7 +10,7 @@ stream prefixes, free ports).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from tests.ports import release_ports
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -66,6 +68,13 @@ def pytest_collection_modifyitems_ids(config: pytest.Config, items: list[pytest.
             from _pytest.nodeid import NodeId
 
             item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(names)}")
+
+
+@pytest.fixture(autouse=True)
+def _ports_held_for_the_test() -> Iterator[None]:
+    """The ports a test took with :func:`tests.ports.free_port` are let go when it ends."""
+    yield
+    release_ports()
 
 
 @pytest.fixture

@@ -3,8 +3,9 @@
 Theory of operation.  The four emulators run in one subprocess
 (:class:`EmulatorsProcess`: ``python -m scenarios.live.setup ...`` on four
 consecutive free ports) and the sync core in another (:class:`CoreProcess`: ``python -m
-scenarios.live.serve_core`` on a store file).  Every port is chosen before anything
-starts, so both processes can start at once: the core subscribes itself at each emulator
+scenarios.live.serve_core`` on a store file).  Every port is chosen, and held for the
+process that serves on it (:func:`reserve_port`), before anything starts, so both
+processes can start at once: the core subscribes itself at each emulator
 as soon as that one listens.  :func:`wait_healthy` waits for all of them together: each is
 healthy when its ``/health`` answers (the core: once it has subscribed itself at every
 emulator); a process that exits while we wait fails the run with the tail of its log.
@@ -25,11 +26,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Collection
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -39,39 +40,63 @@ __all__ = [
     "CoreProcess",
     "EmulatorsProcess",
     "Health",
+    "hold_port",
     "log_tail",
+    "reserve_port",
     "start_emulators",
     "stop_group",
     "wait_healthy",
 ]
 
 
-def _free_port(avoid: Collection[int | None] = ()) -> int:
-    """A free 127.0.0.1 port, none of ``avoid``."""
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port: int = s.getsockname()[1]
-        if port not in avoid:
-            return port
+def reserve_port(port: int = 0) -> socket.socket:
+    """127.0.0.1:``port`` (0: a free one) held for a child process to serve on: bound with
+    SO_REUSEADDR and never listening.  While it is open nothing else gets the port (not a
+    bind, not a ``bind(0)``, not an outgoing connection's ephemeral port), but the child,
+    which binds it with SO_REUSEADDR too, can listen on it, and again after a restart; a
+    connection while no child listens is refused.  A port found free and let go before
+    the child bound it was taken in between by another test's port often enough to fail
+    a run ("Address already in use")."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
-def _free_port_base() -> int:
-    """A base whose +1..+4 are all free (the emulators' fixed offsets)."""
+def _hold_until_collected(owner: object, socks: list[socket.socket]) -> None:
+    """Let ``socks`` go when ``owner`` is garbage-collected (or at exit)."""
+    weakref.finalize(owner, _close_all, socks)
+
+
+def _close_all(socks: list[socket.socket]) -> None:
+    for s in socks:
+        s.close()
+
+
+def hold_port(owner: object) -> int:
+    """A free 127.0.0.1 port held (:func:`reserve_port`) as long as ``owner`` lives: the
+    port of a process ``owner`` starts, and restarts."""
+    sock = reserve_port()
+    _hold_until_collected(owner, [sock])
+    return int(sock.getsockname()[1])
+
+
+def _reserve_base() -> tuple[int, list[socket.socket]]:
+    """A base whose +1..+4 (the emulators' fixed offsets) are held, and their sockets."""
     for _ in range(50):
-        base = _free_port() - 1
+        first = reserve_port()
+        base = first.getsockname()[1] - 1
+        socks = [first]
         try:
-            socks = []
-            for k in range(1, 5):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", base + k))
-            return base
+            socks += [reserve_port(base + k) for k in range(2, 5)]
         except OSError:
+            _close_all(socks)
             continue
-        finally:
-            for s in socks:
-                s.close()
+        return base, socks
     raise LiveError("no four consecutive free ports on 127.0.0.1")
 
 
@@ -140,7 +165,8 @@ class EmulatorsProcess:
     ``out/emulators.log``."""
 
     def __init__(self, scenario: str, seed: int, speedup: float, out: Path) -> None:
-        base = _free_port_base()
+        base, held = _reserve_base()
+        _hold_until_collected(self, held)
         self.urls = {s: f"http://127.0.0.1:{base + k}" for k, s in enumerate(SYSTEMS, start=1)}
         self.log = out / "emulators.log"
         self.args = [sys.executable, "-m", "scenarios.live.setup", _absolute(scenario),
@@ -183,8 +209,7 @@ class CoreProcess:
     def __init__(self, scenario: str, seed: int, urls: dict[str, str], out: Path) -> None:
         self.scenario, self.seed, self.urls = scenario, seed, urls
         self.store, self.log = (out / "core.sqlite").absolute(), out / "core.log"
-        # not one of the emulators' ports: they may not listen yet
-        self.port = _free_port(avoid={urlsplit(u).port for u in urls.values()})
+        self.port = hold_port(self)  # its own, across restarts
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0

@@ -26,10 +26,10 @@ import httpx
 from emulators.supplier import SupplierProfile
 from emulators.web.serve import LiveClock, build_system
 from emulators.web.supplier_app import DEFAULT_SUPPLIERS
+from scenarios.live.procs import hold_port
 from scenarios.spec.masterdata import MasterData, generate
 from scenarios.spec.models import NetworkSpec
 from tests.emulators.harness import served
-from tests.ports import free_port
 
 ROOT = Path(__file__).parents[2]
 ERP_POS = "/fscmRestApi/resources/latest/purchaseOrders"
@@ -69,7 +69,7 @@ class Core:
     ) -> None:
         self.store, self.urls, self.log_path, self.extra = store, urls, log, extra
         self.subscribes = "--no-subscribe" not in extra
-        self.port = free_port()
+        self.port = hold_port(self)  # for every restart, not only this test's
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
