@@ -92,7 +92,8 @@ def _reserve_base() -> tuple[int, list[socket.socket]]:
         base = first.getsockname()[1] - 1
         socks = [first]
         try:
-            socks += [reserve_port(base + k) for k in range(2, 5)]
+            for k in range(2, 5):
+                socks.append(reserve_port(base + k))  # each held at once: all closed if one is busy
         except OSError:
             _close_all(socks)
             continue

@@ -11,6 +11,9 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
+
+from scenarios.live import procs
 from scenarios.live.procs import CoreProcess, EmulatorsProcess, reserve_port
 
 SERVE_ONCE = """
@@ -81,3 +84,29 @@ def test_the_emulators_and_the_cores_ports_are_held_from_the_moment_they_are_cho
         assert port is not None and not _taken_by_another(port), port
     del emulators, core  # a run's processes are done with: their ports go back
     assert all(_taken_by_another(port) for port in ports if port is not None)
+
+
+def test_four_ports_with_a_busy_one_among_them_are_let_go_and_others_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The run that met a busy fourth port left the three it held open (ResourceWarning)."""
+    made: list[socket.socket] = []
+    busy: list[int] = []
+
+    def reserve(port: int = 0) -> socket.socket:  # the real one, but for the busy port
+        if port and not busy:  # the first try's second port on: the last one is busy
+            busy.append(port + 2)
+        if port in busy:
+            raise OSError(98, "Address already in use")
+        made.append(reserve_port(port))
+        return made[-1]
+
+    monkeypatch.setattr(procs, "reserve_port", reserve)
+    base, held = procs._reserve_base()
+    try:
+        assert base + 4 != busy[0]  # found elsewhere
+        assert [s.getsockname()[1] for s in held] == [base + k for k in range(1, 5)]
+        let_go = [s for s in made if s not in held]
+        assert len(let_go) == 3 and all(s.fileno() == -1 for s in let_go)  # closed
+    finally:
+        procs._close_all(held)
