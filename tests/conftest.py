@@ -1,6 +1,7 @@
 """Shared fixtures: small scenario files derived from the library's; how pytest -n splits.
 
-The suite runs on every core (``-n auto --dist loadgroup`` in pyproject.toml).  A test module
+The suite runs on every core (``-n auto --dist loadgroup`` in pyproject.toml), two workers a
+core (:func:`pytest_xdist_auto_num_workers`).  A test module
 whose tests share a module-scoped fixture (live services, a started cluster, one run judged
 over the whole module) or a module-level cache of runs is one ``xdist_group``: its tests run
 on one worker, in file order, and the fixture starts (the cache fills) once.  Every other test
@@ -10,6 +11,7 @@ stream prefixes, free ports).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
@@ -20,6 +22,16 @@ import pytest
 import yaml
 
 from tests.ports import release_ports
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: two workers for each core this process may run on.  With one a core, a
+    third of the machine stood idle over a whole run (vmstat): the live tests mostly wait,
+    on fixed load durations, settle times and their child processes, while the simulation
+    tests compute.  Two a core let one worker compute while another waits (loadtests/README.md,
+    "Test suite time")."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return 2 * (cores or 1)
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
