@@ -82,18 +82,29 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
-def _parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The command line; with ``only``, that sub-command alone (all of them for --help)."""
+def _parser(only: str | None = None, *, described: bool = True) -> argparse.ArgumentParser:
+    """The command line; with ``only``, that sub-command alone.  Without it (no command
+    named: --help, --version or a usage error) every command: ``described`` with its help
+    and options, as --help shows them, else by name alone, which is all --version and a
+    "choose from" error need, without importing every command's work."""
     p = _Parser(prog="supplysync", description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for name, install in _BUILT_IN.items():
-        if only in (None, name):
-            install(sub)
-    for name in _COMMANDS:
-        if only in (None, name):
+    for name in (*_BUILT_IN, *_COMMANDS):
+        if only not in (None, name):
+            continue
+        if only is None and not described:
+            sub.add_parser(name)
+        elif name in _BUILT_IN:
+            _BUILT_IN[name](sub)
+        else:
             _command(name).install(sub)
     return p
+
+
+def _asks_help(words: Sequence[str]) -> bool:
+    """Whether ``words`` ask for help: ``-h``, ``--help`` or a prefix argparse takes for it."""
+    return any(w == "-h" or (len(w) > 2 and "--help".startswith(w)) for w in words)
 
 
 def _run_arguments(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -304,7 +315,7 @@ def _serve(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
     named = words[0] if words and (words[0] in _BUILT_IN or words[0] in _COMMANDS) else None
-    args = _parser(named).parse_args(words)
+    args = _parser(named, described=named is not None or _asks_help(words)).parse_args(words)
     handlers = {"run": _run, "compare": _compare, "scenarios": _scenarios, "serve": _serve,
                 "report": _report}  # fmt: skip
     try:

@@ -330,3 +330,31 @@ def test_live_takes_relative_paths_from_the_users_directory(tmp_path):
     for name in ("results.json", "core.sqlite", "locust_stats.csv", "report.html"):
         assert (out / name).exists(), name
     assert json.loads((out / "results.json").read_text())["scenario"] == "tiny"
+
+
+def test_help_describes_every_command_and_version_imports_none(tmp_path):
+    helped = cli("--help", cwd=tmp_path)
+    assert helped.returncode == 0, helped.stderr
+    text = " ".join(helped.stdout.split())  # argparse wraps the lines
+    for line in (
+        "run a scenario under one architecture",  # a built-in command's
+        "list, inspect, replay or discard the dead letters of a store",  # dlq's
+        "read the scale-out core's event stream again",  # bus's
+    ):
+        assert line in text
+    assert cli("--hel", cwd=tmp_path).stdout == helped.stdout  # argparse's prefix of --help
+    wrong = cli("frobnicate", cwd=tmp_path)
+    line = wrong.stderr.strip().splitlines()[-1]
+    assert wrong.returncode == 2 and "invalid choice: 'frobnicate'" in line
+    assert all(f"'{name}'" in line for name in ("run", "compare", "sweep", "dlq", "bus", "live"))
+    # --version and a usage error name the commands without importing the work behind them
+    probe = subprocess.run(
+        [sys.executable, "-c", "import contextlib, sys\n"
+         "from scenarios.cli.main import main\n"
+         "for argv in (['--version'], ['frobnicate']):\n"
+         "    with contextlib.suppress(SystemExit): main(argv)\n"
+         "print(sorted(m for m in ('scenarios.sim.sweep', 'scenarios.live.serve_core', "
+         "'scenarios.cli.dlq', 'matplotlib') if m in sys.modules))"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60, check=False,
+    )  # fmt: skip
+    assert probe.stdout.splitlines()[-1] == "[]", probe.stderr
