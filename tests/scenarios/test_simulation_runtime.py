@@ -50,6 +50,7 @@ def test_a_run_leaves_no_cyclic_garbage_for_the_paused_collector(
     def eager() -> Iterator[None]:
         before = gc.get_threshold()
         gc.collect()
+        gc.freeze()  # what earlier tests left is not this run's: sweeps look at the run alone
         gc.set_threshold(2_000, 5, 5)
         gc.callbacks.append(count)
         try:
@@ -57,6 +58,7 @@ def test_a_run_leaves_no_cyclic_garbage_for_the_paused_collector(
         finally:
             gc.callbacks.remove(count)
             gc.set_threshold(*before)
+            gc.unfreeze()
 
     monkeypatch.setattr(network, "_collector_paused", eager)
     run = network.simulate(spec, architecture)
