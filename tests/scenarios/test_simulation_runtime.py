@@ -50,7 +50,9 @@ def test_a_run_leaves_no_cyclic_garbage_for_the_paused_collector(
     def eager() -> Iterator[None]:
         before = gc.get_threshold()
         gc.collect()
-        gc.freeze()  # what earlier tests left is not this run's: sweeps look at the run alone
+        # what lives before the run is not the run's: frozen, so the sweeps look at the run
+        # alone, and left frozen, as tests/conftest.py leaves what the session loaded
+        gc.freeze()
         gc.set_threshold(2_000, 5, 5)
         gc.callbacks.append(count)
         try:
@@ -58,7 +60,6 @@ def test_a_run_leaves_no_cyclic_garbage_for_the_paused_collector(
         finally:
             gc.callbacks.remove(count)
             gc.set_threshold(*before)
-            gc.unfreeze()
 
     monkeypatch.setattr(network, "_collector_paused", eager)
     run = network.simulate(spec, architecture)
