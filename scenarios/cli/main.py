@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from analysis.history import HistoryError
 from emulators import SYSTEMS
@@ -84,16 +84,18 @@ def _version() -> str:
 
 def _parser(only: str | None = None, *, described: bool = True) -> argparse.ArgumentParser:
     """The command line; with ``only``, that sub-command alone.  Without it (no command
-    named: --help, --version or a usage error) every command: ``described`` with its help
-    and options, as --help shows them, else by name alone, which is all --version and a
-    "choose from" error need, without importing every command's work."""
-    p = _Parser(prog="supplysync", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    named: --help, --version or a usage error) every command, by name alone unless
+    ``described``: that is all --version and a "choose from" error need, and --help asks for
+    the described parser then (:class:`_Names`), so neither imports every command's work."""
+    listing = only is None and not described
+    parser = _Names if listing else _Parser
+    p = parser(prog="supplysync", description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in (*_BUILT_IN, *_COMMANDS):
         if only not in (None, name):
             continue
-        if only is None and not described:
+        if listing:
             sub.add_parser(name)
         elif name in _BUILT_IN:
             _BUILT_IN[name](sub)
@@ -102,9 +104,11 @@ def _parser(only: str | None = None, *, described: bool = True) -> argparse.Argu
     return p
 
 
-def _asks_help(words: Sequence[str]) -> bool:
-    """Whether ``words`` ask for help: ``-h``, ``--help`` or a prefix argparse takes for it."""
-    return any(w == "-h" or (len(w) > 2 and "--help".startswith(w)) for w in words)
+class _Names(_Parser):
+    """The top-level parser naming the commands only; its help is the described parser's."""
+
+    def print_help(self, file: Any = None) -> None:
+        _parser().print_help(file)
 
 
 def _run_arguments(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -315,7 +319,7 @@ def _serve(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
     named = words[0] if words and (words[0] in _BUILT_IN or words[0] in _COMMANDS) else None
-    args = _parser(named, described=named is not None or _asks_help(words)).parse_args(words)
+    args = _parser(named, described=named is not None).parse_args(words)
     handlers = {"run": _run, "compare": _compare, "scenarios": _scenarios, "serve": _serve,
                 "report": _report}  # fmt: skip
     try:
