@@ -14,7 +14,14 @@ decided by the engine — an ``ack`` entity and two outbox requests (ERP
 acknowledgment, WMS expected receipts) per message.
 
 a. **engine** — 855 decisions/s in memory (``Engine.handle`` + ``MemoryStore``),
-   on ``--pos`` messages; the PO dispatch rate is reported alongside.
+   on ``--pos`` messages: the first pass (cold: the interpreter has not yet
+   specialised the code, nothing is cached), and the median of ``--engine-passes``
+   passes after it, each with a new engine on a new store holding the same
+   dispatches (the trace-id cache emptied: a stream of new POs misses it). The
+   target is judged on the passes after the first: one pass of 1,000 855s takes
+   about 45 ms, and the cold pass moved 15,000-23,000/s between three runs of
+   this bench on an idle machine (2026-12-04). The PO dispatch rate is reported
+   alongside.
 b. **durable** — messages/s through :class:`~sync_core.store_sqlite.SqliteStore`
    with group commit (``commit_many`` of ``--batch`` decisions per transaction),
    ``--synchronous`` (``FULL`` by default, as the store), WAL, on a file in a
@@ -29,8 +36,9 @@ c. **raw** — the baseline: ``executemany`` of one row per message, as many
    of the same batch sizes, same pragmas, same disk, on a fresh file.
 d. **end to end** — engine + SqliteStore through
    :class:`~sync_core.store.GroupCommit` at each batch size, on the
-   ``--pos`` real messages: what a durable driver could do, without and with the read
-   cache (``read_cache=True``); with ``--store URL`` also on PostgreSQL, both ways
+   ``--pos`` real messages, ``--repeat`` times each on a fresh file: what a durable
+   driver could do, without and with the read cache (``read_cache=True``); with
+   ``--store URL`` also on PostgreSQL, both ways
    (:mod:`loadtests.bench_store_pg`).
 
 The decisions are built before any measurement and then frozen out of the
@@ -71,6 +79,7 @@ from emulators._base import Journal
 from emulators.erp import Erp
 from loadtests.bench_store_pg import measure_postgres, postgres_rows
 from sync_core.engine import Engine, EngineConfig
+from sync_core.flows.base import traceparent
 from sync_core.messages import Decision, Entity, Inbound, Kind, PutEntity
 from sync_core.store import GroupCommit, MemoryStore, Store
 from sync_core.store_json import decode_json, encode_json, request_from_json, request_to_json
@@ -81,6 +90,7 @@ EPOCH = dt.datetime(2024, 1, 15, 8, 0)
 NOW = dt.datetime(2024, 1, 15, 9, 30)
 TARGET_MESSAGES_S = 20_000
 TARGET_RATIO = 0.25
+TARGET_ENGINE_S = 25_000  # 855 decisions a second in memory (issue 21)
 INT_BYTES = 8  # what an integer column is counted as
 
 # -- timing -------------------------------------------------------------------------------
@@ -209,6 +219,23 @@ def build_workload(pos: int, seed: int) -> Workload:
         if d.dead_letters or len(d.requests) != 2 or d.changes[0].entity.kind != "ack":
             raise RuntimeError(f"unexpected 855 decision: {d}")
     return Workload(dispatches, acks, edi, dispatch, ack)
+
+
+def engine_pass(work: Workload) -> Run:
+    """The engine deciding ``work``'s 855s once more: a new engine on a new store that holds
+    the same dispatches, so every pass decides what the first did."""
+    store = MemoryStore()
+    for d in work.dispatches:
+        store.commit(d)
+    engine = Engine(EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}))
+    traceparent.cache_clear()  # a trace id per PO: in a stream of new POs each one misses
+    gc.collect()  # not the last pass's garbage
+    watch = Stopwatch()
+    decisions = [engine.handle(m, NOW, store) for m in work.messages]
+    run = watch.run(len(work.messages))
+    if [d.changes for d in decisions] != [d.changes for d in work.acks]:
+        raise RuntimeError("a later pass decided the 855s otherwise than the first")
+    return run
 
 
 def replicate(
@@ -401,7 +428,7 @@ class _Measured:
 
     durable: dict[int, list[Run]]
     raw: dict[int, list[Run]]
-    e2e: dict[tuple[int, bool], Run] = field(default_factory=dict)  # (batch, read cache)
+    e2e: dict[tuple[int, bool], list[Run]] = field(default_factory=dict)  # (batch, read cache)
     notes: list[str] = field(default_factory=list)
     pragmas: dict[str, Any] = field(default_factory=dict)
     same_disk: bool = False
@@ -444,9 +471,14 @@ def _measure(
             if time.perf_counter() - started > args.budget * 0.85:
                 m.notes.append(f"end to end skipped from batch {b}: budget")
                 break
-            for cached in (False, True):
-                m.e2e[b, cached] = end_to_end_rate(tmpdir / f"e2e-{b}-{cached}.db",
-                    work.dispatches, work.messages, b, args.synchronous, cached)  # fmt: skip
+            for r in range(args.repeat):
+                for cached in (False, True):
+                    db = tmpdir / f"e2e-{b}-{cached}-{r}.db"
+                    run = end_to_end_rate(
+                        db, work.dispatches, work.messages, b, args.synchronous, cached
+                    )
+                    m.e2e.setdefault((b, cached), []).append(run)
+                    db.unlink()
         with SqliteStore(tmpdir / "pragmas.db", synchronous=args.synchronous) as probe:
             m.pragmas = probe.pragmas()
     return m
@@ -458,7 +490,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     print(f"bench_store: building {args.pos} POs through the ERP emulator and the engine",
           file=sys.stderr)  # fmt: skip
     work = build_workload(args.pos, args.seed)
-    acks, dispatches, row_bytes = _replicated(work, args.messages)
+    acks, dispatches, row_bytes = _replicated(work, args.messages)  # and frozen
+    warm = [engine_pass(work) for _ in range(args.engine_passes)]
     m = _measure(args, work, acks, dispatches, row_bytes, started)
     postgres = None
     if args.store:
@@ -473,8 +506,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             "durable": d,
             "raw": w,
             "ratio": ratio,
-            "end_to_end": summary([m.e2e[b, False]]) if (b, False) in m.e2e else None,
-            "end_to_end_cached": summary([m.e2e[b, True]]) if (b, True) in m.e2e else None,
+            "end_to_end": summary(m.e2e[b, False]) if (b, False) in m.e2e else None,
+            "end_to_end_cached": summary(m.e2e[b, True]) if (b, True) in m.e2e else None,
             "meets_target": d["median"] >= TARGET_MESSAGES_S and ratio >= TARGET_RATIO,
         })  # fmt: skip
     return {
@@ -497,8 +530,11 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             "rows_per_message": "inbox 1, entities 1, outbox 2, audit 1",
         },
         "engine": {
-            "ack_decisions_per_s": work.ack.rate,
-            "ack_cpu_us_per_decision": work.ack.cpu_us,
+            "ack_decisions_per_s": statistics.median(r.rate for r in warm),
+            "ack_cpu_us_per_decision": statistics.median(r.cpu_us for r in warm),
+            "ack_passes": summary(warm),
+            "ack_first_pass": {"rate": work.ack.rate, "cpu_us": work.ack.cpu_us},
+            "meets_target": statistics.median(r.rate for r in warm) >= TARGET_ENGINE_S,
             "dispatch_decisions_per_s": work.dispatch.rate,
         },
         "preload_dispatches_per_s": args.messages / m.preload_s,
@@ -522,10 +558,13 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "| measurement | batch | messages/s (median) | range | CPU µs/message | durable/raw |",
         "|---|---:|---:|---:|---:|---:|",
-        f"| engine in memory (855 → decision, MemoryStore) | - | "
-        f"{report['engine']['ack_decisions_per_s']:,.0f} | - | "
-        f"{report['engine']['ack_cpu_us_per_decision']:,.0f} | - |",
     ]
+    engine = report["engine"]
+    first = engine["ack_first_pass"]
+    rows.append(
+        f"| engine in memory (855 → decision, MemoryStore), first pass | - | "
+        f"{first['rate']:,.0f} | - | {first['cpu_us']:,.0f} | - |"
+    )
 
     def row(name: str, batch: int, cell: dict[str, Any], ratio: str = "-") -> str:
         spread = f"{cell['min']:,.0f}-{cell['max']:,.0f}" if len(cell["runs"]) > 1 else "-"
@@ -534,6 +573,12 @@ def markdown(report: dict[str, Any]) -> str:
             f"{cell['cpu_us_per_message']:,.0f} | {ratio} |"
         )
 
+    passes = engine["ack_passes"]
+    rows.append(
+        f"| engine in memory, the {len(passes['runs'])} passes after it | - | "
+        f"{passes['median']:,.0f} | {passes['min']:,.0f}-{passes['max']:,.0f} | "
+        f"{passes['cpu_us_per_message']:,.0f} | - |"
+    )
     for c in report["cells"]:
         rows.append(row("durable: SqliteStore.commit_many", c["batch"], c["durable"],
                         f"{c['ratio']:.0%}"))  # fmt: skip
@@ -550,7 +595,9 @@ def markdown(report: dict[str, Any]) -> str:
     rows += [
         "",
         f"Target: durable ≥ {TARGET_MESSAGES_S:,}/s and ≥ {TARGET_RATIO:.0%} of raw; "
-        f"{verdicts}. Engine dispatch (ERP PO → 850) in memory: "
+        f"{verdicts}. Engine: ≥ {TARGET_ENGINE_S:,} 855 decisions/s in memory (the passes' "
+        f"median): {'met' if engine['meets_target'] else 'MISSED'}. "
+        f"Engine dispatch (ERP PO → 850) in memory: "
         f"{report['engine']['dispatch_decisions_per_s']:,.0f}/s. Run took "
         f"{report['elapsed_s']:.0f} s.",
     ]
@@ -567,7 +614,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--messages", type=int, default=50_000, help="855 messages per durable run")
     p.add_argument("--batch", type=csv_ints, default=[100, 1000], help="decisions per commit")
     p.add_argument("--pos", type=int, default=1000, help="POs the engine really decides")
-    p.add_argument("--repeat", type=int, default=3, help="runs per durable/raw cell")
+    p.add_argument("--repeat", type=int, default=3,
+                   help="runs per durable, raw and end-to-end cell")  # fmt: skip
+    p.add_argument("--engine-passes", type=int, default=9,
+                   help="passes of the engine over the 855s after the first")  # fmt: skip
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--out", type=Path, default=Path("out/bench_store.json"))
     p.add_argument("--tmpdir", type=Path, default=REPO_ROOT / "out",
@@ -577,8 +627,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="SQLite synchronous of the durable, raw and end-to-end runs")  # fmt: skip
     p.add_argument("--store", metavar="URL", help="also end to end on PostgreSQL (bench_store_pg)")
     args = p.parse_args(argv)
-    if args.messages < 1 or args.pos < 1 or args.repeat < 1 or not args.batch:
-        p.error("--messages, --pos, --repeat and --batch must be positive")
+    if min(args.messages, args.pos, args.repeat, args.engine_passes) < 1 or not args.batch:
+        p.error("--messages, --pos, --repeat, --engine-passes and --batch must be positive")
     if min(args.batch) < 1:
         p.error("--batch sizes must be positive")
     return args
