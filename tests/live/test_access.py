@@ -28,7 +28,7 @@ from emulators._base import Journal
 from emulators.erp import Erp
 from emulators.web._common import AdminGuard
 from emulators.web.erp_app import erp_system
-from loadtests.bench_store import EPOCH, NOW
+from loadtests.store_workload import EPOCH, NOW
 from scenarios.cli.main import main
 from scenarios.sim.network import OUR_EDI_ID
 from sync_core.auth import AuthConfig, AuthFileError, Claims, load_auth, mint, verify

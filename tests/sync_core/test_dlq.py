@@ -19,7 +19,7 @@ import pytest
 
 from emulators._base import Journal
 from emulators.erp import Erp
-from loadtests.bench_store import EPOCH, GLN, ITEMS, NOW, interchange_855
+from loadtests.store_workload import EPOCH, GLN, ITEMS, NOW, interchange_855
 from sync_core import dlq
 from sync_core.engine import Engine, EngineConfig
 from sync_core.messages import DeadLetter, Inbound, Kind, Request

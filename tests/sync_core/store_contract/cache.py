@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from loadtests.bench_store import NOW, build_workload
+from loadtests.store_workload import NOW, build_workload
 from sync_core.engine import Engine, EngineConfig
 from sync_core.messages import Decision, Entity, Inbound
 from sync_core.store import AlreadyConsumed, GroupCommit, Store
