@@ -34,6 +34,7 @@ __all__ = ["LiveRunResult", "LiveServiceError", "LiveServices", "LiveSettings"]
 _ERP_POS = "/fscmRestApi/resources/latest/purchaseOrders"
 
 _LIVE_OPTIONS = ("scenario", "seed", "speedup", "quiet_s", "settle_max_s")
+_START_S = 60.0  # the longest the emulators and the core may take to start, together
 
 
 @dataclass(frozen=True)
@@ -125,21 +126,29 @@ class LiveServices:
         import httpx
 
         from scenarios.live.faults import clock_offsets
-        from scenarios.live.procs import CoreProcess, start_emulators, stop_group
+        from scenarios.live.procs import CoreProcess, EmulatorsProcess, stop_group, wait_healthy
         from scenarios.spec.masterdata import generate
 
         s, out = self.settings, self.out_dir
-        proc, urls = start_emulators(s.scenario, self.spec.seed, s.speedup, out)
+        # the emulators and the core start together (as `supplysync live` starts them): the
+        # core subscribes itself at each emulator as it comes up, and is healthy once it has
+        emulators = EmulatorsProcess(s.scenario, self.spec.seed, s.speedup, out)
+        emulators.spawn(new_session=True)  # a process group of its own, for stop_group
+        proc = emulators.proc
+        assert proc is not None
         self._stack.callback(stop_group, proc, signal.SIGTERM)  # runs last
         self._processes.append(proc)
         self._emulators = proc
+        urls = emulators.urls
         for stale in ("core.sqlite", "core.sqlite-wal", "core.sqlite-shm"):
             (out / stale).unlink(missing_ok=True)
         core = CoreProcess(s.scenario, self.spec.seed, urls, out)
         core.new_session = True  # its own process group: stop_group leaves nothing behind
         self._stack.callback(lambda: stop_group(core.proc, signal.SIGTERM))
         self._core = core
-        self._start_core()
+        core.spawn()
+        self._processes.append(core.proc)
+        wait_healthy([*emulators.health(), core.health()], _START_S)
         self._client = self._stack.enter_context(httpx.Client(timeout=10))
         self._t0 = time.monotonic()
         self._started = dt.datetime.now()
