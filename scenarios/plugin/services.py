@@ -146,8 +146,7 @@ class LiveServices:
         core.new_session = True  # its own process group: stop_group leaves nothing behind
         self._stack.callback(lambda: stop_group(core.proc, signal.SIGTERM))
         self._core = core
-        core.spawn()
-        self._processes.append(core.proc)
+        self._spawn_core()
         wait_healthy([*emulators.health(), core.health()], _START_S)
         self._client = self._stack.enter_context(httpx.Client(timeout=10))
         self._t0 = time.monotonic()
@@ -157,9 +156,17 @@ class LiveServices:
         print(f"\nsupplysync_live: dashboard {self.dashboard}", flush=True)
         self._master = generate(self.spec.network, self.spec.seed)
 
-    def _start_core(self) -> None:
-        self._core.start()
+    def _spawn_core(self) -> None:
+        """Start the core's process, not waiting for it: the one place every start of the
+        core goes through (a subclass may set what it runs on, as the scale-out tests do)."""
+        self._core.spawn()
         self._processes.append(self._core.proc)
+
+    def _start_core(self) -> None:
+        from scenarios.live.procs import wait_healthy
+
+        self._spawn_core()
+        wait_healthy([self._core.health()], _START_S)
 
     def close(self) -> None:
         """Stop every service (process groups: SIGTERM, then SIGKILL); idempotent."""

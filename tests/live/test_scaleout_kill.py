@@ -67,10 +67,10 @@ class ScaleoutServices(LiveServices):
     core_args: tuple[str, ...] = ()
     store_url = ""
 
-    def _start_core(self) -> None:
+    def _spawn_core(self) -> None:
         self._core.store_url = self.store_url
         self._core.extra = self.core_args
-        super()._start_core()
+        super()._spawn_core()
 
     def worker_pids(self) -> list[int]:
         log = (self.out_dir / "core.log").read_text(errors="replace")
