@@ -18,10 +18,10 @@ a. **engine** — 855 decisions/s in memory (``Engine.handle`` + ``MemoryStore``
    specialised the code, nothing is cached), and the median of ``--engine-passes``
    passes after it, each with a new engine on a new store holding the same
    dispatches (the trace-id cache emptied: a stream of new POs misses it). The
-   target is judged on the passes after the first: one pass of 1,000 855s takes
-   about 45 ms, and the cold pass moved 15,000-23,000/s between three runs of
-   this bench on an idle machine (2026-12-04). The PO dispatch rate is reported
-   alongside.
+   target is judged on the passes' median CPU time: one pass of 1,000 855s takes
+   about 45 ms, and the cold pass's rate moved 15,000-23,000/s between three runs
+   of this bench on an idle machine (2026-12-04). The PO dispatch rate is
+   reported alongside.
 b. **durable** — messages/s through :class:`~sync_core.store_sqlite.SqliteStore`
    with group commit (``commit_many`` of ``--batch`` decisions per transaction),
    ``--synchronous`` (``FULL`` by default, as the store), WAL, on a file in a
@@ -342,7 +342,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             "ack_cpu_us_per_decision": statistics.median(r.cpu_us for r in warm),
             "ack_passes": summary(warm),
             "ack_first_pass": {"rate": work.ack.rate, "cpu_us": work.ack.cpu_us},
-            "meets_target": statistics.median(r.rate for r in warm) >= TARGET_ENGINE_S,
+            # judged on CPU time, steadier than the wall-clock rate on a shared machine
+            "meets_target": 1e6 / statistics.median(r.cpu_us for r in warm) >= TARGET_ENGINE_S,
             "dispatch_decisions_per_s": work.dispatch.rate,
         },
         "preload_dispatches_per_s": args.messages / m.preload_s,
@@ -403,8 +404,8 @@ def markdown(report: dict[str, Any]) -> str:
     rows += [
         "",
         f"Target: durable ≥ {TARGET_MESSAGES_S:,}/s and ≥ {TARGET_RATIO:.0%} of raw; "
-        f"{verdicts}. Engine: ≥ {TARGET_ENGINE_S:,} 855 decisions/s in memory (the passes' "
-        f"median): {'met' if engine['meets_target'] else 'MISSED'}. "
+        f"{verdicts}. Engine: ≥ {TARGET_ENGINE_S:,} 855 decisions/s in memory (by the passes' "
+        f"median CPU µs): {'met' if engine['meets_target'] else 'MISSED'}. "
         f"Engine dispatch (ERP PO → 850) in memory: "
         f"{report['engine']['dispatch_decisions_per_s']:,.0f}/s. Run took "
         f"{report['elapsed_s']:.0f} s.",
