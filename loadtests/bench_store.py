@@ -83,10 +83,10 @@ from loadtests.store_workload import (
     Workload,
     build_workload,
     engine_pass,
+    new_engine,
     replicate,
     stored_bytes,
 )
-from sync_core.engine import Engine, EngineConfig
 from sync_core.messages import Decision, Inbound
 from sync_core.store import GroupCommit, Store
 from sync_core.store_sqlite import SqliteStore, Synchronous
@@ -178,7 +178,7 @@ def drive(
 ) -> Run:
     """The engine deciding ``messages`` through a :class:`GroupCommit` of ``batch`` on ``store``
     (which holds ``dispatches``); checked by the requests it left in the outbox."""
-    engine = Engine(EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}))
+    engine = new_engine()
     group = GroupCommit(store)
     watch = Stopwatch()
     for message in messages:

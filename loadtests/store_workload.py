@@ -109,6 +109,25 @@ class Workload:
     ack: Run  # ... and on the 855s
 
 
+def new_engine() -> Engine:
+    """The engine of the workload: our EDI id and the one supplier's partner id."""
+    return Engine(EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}))
+
+
+def decide(
+    engine: Engine, store: MemoryStore, messages: list[Inbound]
+) -> tuple[list[Decision], Run]:
+    """``engine`` deciding ``messages`` in turn, each decision committed to ``store`` before
+    the next is made, timed."""
+    decisions = []
+    watch = Stopwatch()
+    for message in messages:
+        decision = engine.handle(message, NOW, store)
+        store.commit(decision)
+        decisions.append(decision)
+    return decisions, watch.run(len(messages))
+
+
 def build_workload(pos: int, seed: int) -> Workload:
     """Create ``pos`` POs in the ERP emulator and let the engine dispatch and acknowledge them."""
     rng = random.Random(seed)
@@ -129,29 +148,19 @@ def build_workload(pos: int, seed: int) -> Workload:
                 lines=lines,
             )
         )
-    engine = Engine(EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}))
-    store = MemoryStore()
-
-    def decide_all(messages: list[Inbound]) -> tuple[list[Decision], Run]:
-        decisions = []
-        watch = Stopwatch()
-        for message in messages:
-            decision = engine.handle(message, NOW, store)
-            store.commit(decision)
-            decisions.append(decision)
-        return decisions, watch.run(len(messages))
+    engine, store = new_engine(), MemoryStore()
 
     po_docs = [
         Inbound(f"erp:po:{o['OrderNumber']}:r{o['RevisionNumber']}", Kind.ERP_PO_DOCUMENT, o)
         for o in orders
     ]
-    dispatches, dispatch = decide_all(po_docs)
+    dispatches, dispatch = decide(engine, store, po_docs)
     edi = [
         Inbound(f"edi:{n}", Kind.SUPPLIER_EDI,
                 {"seq": n, "supplier": "SUPP1001", "payload": interchange_855(o, n)})
         for n, o in enumerate(orders, 1)
     ]  # fmt: skip
-    acks, ack = decide_all(edi)
+    acks, ack = decide(engine, store, edi)
     for d in acks:
         # the ack, plus an exception for each short clinical-critical line
         if d.dead_letters or len(d.requests) != 2 or d.changes[0].entity.kind != "ack":
@@ -166,15 +175,9 @@ def engine_pass(work: Workload) -> Run:
     store = MemoryStore()
     for d in work.dispatches:
         store.commit(d)
-    engine = Engine(EngineConfig("HOSPNET01", {"S1001": "SUPP1001"}))
     traceparent.cache_clear()  # a trace id per PO: in a stream of new POs each one misses
-    decisions = []
-    watch = Stopwatch()  # the last pass's garbage is collected in this one, as in a stream
-    for message in work.messages:
-        decision = engine.handle(message, NOW, store)
-        store.commit(decision)
-        decisions.append(decision)
-    run = watch.run(len(work.messages))
+    # no collection first: the last pass's garbage is collected in this one, as in a stream
+    decisions, run = decide(new_engine(), store, work.messages)
     if decisions != work.acks:
         raise RuntimeError("a later pass decided the 855s otherwise than the first")
     return run

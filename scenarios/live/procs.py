@@ -36,7 +36,10 @@ import httpx
 
 from scenarios.live.options import ROOT, SYSTEMS, LiveError
 
+START_S = 60.0  # the longest the emulators and the core may take to start (together)
+
 __all__ = [
+    "START_S",
     "CoreProcess",
     "EmulatorsProcess",
     "Health",

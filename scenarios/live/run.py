@@ -104,6 +104,7 @@ from scenarios.live.options import (
     validate_options,
 )
 from scenarios.live.procs import (
+    START_S,
     CoreProcess,
     EmulatorsProcess,
     Health,
@@ -119,7 +120,6 @@ from scenarios.spec.models import ScenarioSpec
 __all__ = ["COMMAND", "handle", "main", "run_live"]
 
 EXIT_OK, EXIT_SLO, EXIT_INPUT = 0, 1, 2
-START_S = 60.0  # the longest the services may take to start (together)
 
 
 # -- the run ---------------------------------------------------------------------------

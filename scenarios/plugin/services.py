@@ -34,7 +34,6 @@ __all__ = ["LiveRunResult", "LiveServiceError", "LiveServices", "LiveSettings"]
 _ERP_POS = "/fscmRestApi/resources/latest/purchaseOrders"
 
 _LIVE_OPTIONS = ("scenario", "seed", "speedup", "quiet_s", "settle_max_s")
-_START_S = 60.0  # the longest the emulators and the core may take to start, together
 
 
 @dataclass(frozen=True)
@@ -126,7 +125,13 @@ class LiveServices:
         import httpx
 
         from scenarios.live.faults import clock_offsets
-        from scenarios.live.procs import CoreProcess, EmulatorsProcess, stop_group, wait_healthy
+        from scenarios.live.procs import (
+            START_S,
+            CoreProcess,
+            EmulatorsProcess,
+            stop_group,
+            wait_healthy,
+        )
         from scenarios.spec.masterdata import generate
 
         s, out = self.settings, self.out_dir
@@ -147,7 +152,7 @@ class LiveServices:
         self._stack.callback(lambda: stop_group(core.proc, signal.SIGTERM))
         self._core = core
         self._spawn_core()
-        wait_healthy([*emulators.health(), core.health()], _START_S)
+        wait_healthy([*emulators.health(), core.health()], START_S)
         self._client = self._stack.enter_context(httpx.Client(timeout=10))
         self._t0 = time.monotonic()
         self._started = dt.datetime.now()
@@ -163,10 +168,10 @@ class LiveServices:
         self._processes.append(self._core.proc)
 
     def _start_core(self) -> None:
-        from scenarios.live.procs import wait_healthy
+        from scenarios.live.procs import START_S, wait_healthy
 
         self._spawn_core()
-        wait_healthy([self._core.health()], _START_S)
+        wait_healthy([self._core.health()], START_S)
 
     def close(self) -> None:
         """Stop every service (process groups: SIGTERM, then SIGKILL); idempotent."""
